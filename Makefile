@@ -1,0 +1,49 @@
+# apiguard: every target works on a fresh clone with only the Go toolchain;
+# targets that need more (node, redis, clang) install it themselves.
+GO        ?= go
+WASM      := build/apiguard.wasm
+LISTEN    ?= 127.0.0.1:10000
+ADMIN     ?= 127.0.0.1:9901
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1s
+
+.PHONY: all build test test-race run bench fuzz check clean deps-test
+
+all: build
+
+## build: compile the plugin with the standard Go toolchain into build/apiguard.wasm
+build:
+	$(GO) run ./internal/sdkabi/cmd/wasmbuild -o $(WASM) ./plugin
+
+## test: unit tests, conformance tests of the host, e2e tests of the compiled plugin
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 15m -run 'Hammer|Concurrent|Race' ./internal/...
+
+## run: serve real HTTP on $(LISTEN) through the compiled plugin, demo API and demo config
+run: build
+	$(GO) run ./internal/devproxy --wasm $(WASM) --config envoy/demo-config.json --listen $(LISTEN) --admin $(ADMIN)
+
+## bench: benchmarks, natively and compiled (see README for how to read them)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## check: format, vet and tidy, then fail if that changed the tree
+check:
+	gofmt -w $$(git ls-files '*.go')
+	$(GO) vet ./...
+	$(GO) mod tidy
+	git diff --exit-code
+
+clean:
+	rm -rf build
