@@ -1,23 +1,129 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/apiguard/apiguard/internal/settings"
 )
 
+var (
+	_ types.VMContext     = (*vmContext)(nil)
+	_ types.PluginContext = (*pluginContext)(nil)
+)
+
+// vmContext is the per-worker VM. It holds nothing: everything a
+// configuration builds lives in its plugin context, so a reconfiguration
+// replaces it whole.
 type vmContext struct{ types.DefaultVMContext }
 
 func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{}
+	return &pluginContext{id: contextID}
 }
 
-type pluginContext struct{ types.DefaultPluginContext }
+// pluginContext is one configuration of the plugin on one worker (Envoy's
+// root context). OnPluginStart only validates and builds: Envoy runs it first
+// in a throw-away canary VM, so callouts, leases and shared-data writes wait
+// for the first tick.
+type pluginContext struct {
+	types.DefaultPluginContext
+	id       uint32
+	settings *settings.Settings
+	metrics  *metrics
+	started  bool // the first tick has run
+	// waiting holds the paused streams of this worker, by context id, so
+	// callout and tick handlers can resume them.
+	waiting map[uint32]*httpContext
+}
 
 func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
-	proxywasm.LogInfo("apiguard: started")
+	var data []byte
+	if size > 0 {
+		var err error
+		data, err = proxywasm.GetPluginConfiguration()
+		if err != nil {
+			proxywasm.LogCriticalf("apiguard: read plugin configuration: %v", err)
+			return types.OnPluginStartStatusFailed
+		}
+	}
+	if err := p.configure(data); err != nil {
+		// The message names the JSON path of the mistake; it never holds
+		// secrets because config errors quote keys, not values of secrets.
+		proxywasm.LogCriticalf("apiguard: configuration refused: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	proxywasm.LogInfof("apiguard: configured instance %q", p.metrics.instance)
+	if err := proxywasm.SetTickPeriodMilliSeconds(tickPeriodMillis); err != nil {
+		proxywasm.LogCriticalf("apiguard: set tick period: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
 	return types.OnPluginStartStatusOK
 }
 
+// tickPeriodMillis drives background work: JWKS refresh, batch flushes.
+const tickPeriodMillis = 1000
+
+func (p *pluginContext) configure(data []byte) error {
+	s, err := settings.Parse(data)
+	if err != nil {
+		return err
+	}
+	instance := s.Name
+	if instance == "" {
+		instance, err = pluginInstanceName()
+		if err != nil {
+			return err
+		}
+	}
+	m, err := defineMetrics(instance)
+	if err != nil {
+		return fmt.Errorf("define metrics: %w", err)
+	}
+	p.settings = s
+	p.metrics = m
+	return nil
+}
+
+func (p *pluginContext) OnTick() {
+	defer recoverCallback("tick", nil)
+	p.started = true
+}
+
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
-	return &types.DefaultHttpContext{}
+	h := &httpContext{id: contextID, plugin: p}
+	return h
+}
+
+// forgetStream drops a finished stream from every wait list.
+func (p *pluginContext) forgetStream(id uint32) {
+	delete(p.waiting, id)
+}
+
+// wait parks a paused stream until resumeWaiting wakes it.
+func (p *pluginContext) wait(h *httpContext) {
+	if p.waiting == nil {
+		p.waiting = map[uint32]*httpContext{}
+	}
+	p.waiting[h.id] = h
+}
+
+// resumeWaiting re-runs the current stage of every parked stream; a stage
+// that still waits parks its stream again.
+func (p *pluginContext) resumeWaiting() {
+	if len(p.waiting) == 0 {
+		return
+	}
+	streams := make([]*httpContext, 0, len(p.waiting))
+	for id, h := range p.waiting {
+		streams = append(streams, h)
+		delete(p.waiting, id)
+	}
+	for _, h := range streams {
+		if err := proxywasm.SetEffectiveContext(h.id); err != nil {
+			continue // the stream is gone
+		}
+		h.resume()
+	}
 }

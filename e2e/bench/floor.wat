@@ -1,0 +1,54 @@
+;; floor.wat: the reference guest for the pass-through benchmark. It makes the
+;; same host calls per request as the apiguard plugin does on a pass-through
+;; request with the empty configuration (count the request, read :path), with
+;; no language runtime at all, so its cost is the host's floor.
+(module
+  (import "env" "proxy_get_header_map_value"
+    (func $get_header_map_value (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_define_metric"
+    (func $define_metric (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_increment_metric"
+    (func $increment_metric (param i32 i64) (result i32)))
+
+  (memory (export "memory") 4)
+  (data (i32.const 16) ":path")
+  (data (i32.const 32) "floor.requests_total")
+  ;; 64: metric id; 96: returned value pointer; 100: returned value size
+  (global $heap (mut i32) (i32.const 4096))
+
+  (func (export "_initialize"))
+  (func (export "proxy_abi_version_0_2_0"))
+
+  ;; A bump allocator that wraps: every value the host hands over is read
+  ;; within the callback that asked for it.
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $p i32)
+    (if (i32.gt_u (i32.add (global.get $heap) (local.get $size)) (i32.const 262144))
+      (then (global.set $heap (i32.const 4096))))
+    (local.set $p (global.get $heap))
+    (global.set $heap
+      (i32.and (i32.add (i32.add (global.get $heap) (local.get $size)) (i32.const 7)) (i32.const -8)))
+    (local.get $p))
+
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (drop (call $define_metric (i32.const 0) (i32.const 32) (i32.const 20) (i32.const 64)))
+    (i32.const 1))
+  (func (export "proxy_on_tick") (param i32))
+  (func (export "proxy_on_queue_ready") (param i32 i32))
+
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $increment_metric (i32.load (i32.const 64)) (i64.const 1)))
+    (drop (call $get_header_map_value (i32.const 0) (i32.const 16) (i32.const 5) (i32.const 96) (i32.const 100)))
+    (i32.const 0))
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_request_trailers") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_response_trailers") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32))
+  (func (export "proxy_on_log") (param i32))
+  (func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_delete") (param i32))
+)

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/apiguard/apiguard/internal/route"
+)
+
+var _ types.HttpContext = (*httpContext)(nil)
+
+// stageResult is what a request stage decided.
+type stageResult int
+
+const (
+	// stageNext: the stage passed; run the next one.
+	stageNext stageResult = iota
+	// stageWait: the stage is waiting for a callout or shared state; the
+	// request stays paused and the stage runs again on resume().
+	stageWait
+	// stageReplied: the stage answered the stream itself.
+	stageReplied
+)
+
+// requestStage is one request policy, in the order of requestStages.
+type requestStage func(h *httpContext) stageResult
+
+// requestStages run in order on the request headers: authentication first,
+// so that rate-limit keys can use verified claims.
+var requestStages = []requestStage{
+	(*httpContext).authenticate,
+	(*httpContext).rateLimit,
+}
+
+// httpContext is one HTTP stream. Request callbacks run the request policies
+// (authentication, then rate limits); response callbacks run the response
+// policies, unless apiguard answered the stream itself.
+type httpContext struct {
+	types.DefaultHttpContext
+	id     uint32
+	plugin *pluginContext
+
+	// ownReply is set when apiguard sent a local reply (400/401/403/429/502/503).
+	// Envoy sends that reply back through this filter's response callbacks
+	// (sendLocalReplyViaFilterChain), and it must not be filtered, charged or
+	// judged again.
+	ownReply bool
+	// paused is set while the request waits in a stage.
+	paused bool
+	stage  int
+
+	start     time.Time
+	method    string
+	path      string // normalised request path
+	authority string
+	clientIP  netip.Addr
+}
+
+func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (action types.Action) {
+	defer recoverCallback("request headers", func() { action = h.failClosed() })
+	h.start = time.Now()
+	h.plugin.metrics.requests.Increment(1)
+	if !h.readRequest() {
+		return types.ActionPause
+	}
+	return h.runStages()
+}
+
+// readRequest reads what every policy needs from the request headers and the
+// connection; a request that cannot be judged safely is refused with 400.
+func (h *httpContext) readRequest() bool {
+	raw, err := proxywasm.GetHttpRequestHeader(":path")
+	if err != nil {
+		h.reply(400, "bad_request", "missing :path")
+		return false
+	}
+	h.path, err = route.Normalize(raw)
+	if err != nil {
+		h.reply(400, "bad_path", "the request path cannot be normalised")
+		return false
+	}
+	h.method, _ = proxywasm.GetHttpRequestHeader(":method")
+	h.authority, _ = proxywasm.GetHttpRequestHeader(":authority")
+	h.clientIP = h.resolveClientIP()
+	return true
+}
+
+// resolveClientIP applies the configured trusted_hops to x-forwarded-for
+// over the connection's source.address. An unknown address stays invalid;
+// policies keyed on it fall back as they document.
+func (h *httpContext) resolveClientIP() netip.Addr {
+	source, _ := proxywasm.GetProperty([]string{"source", "address"})
+	var xff []string
+	if h.plugin.settings.ClientIP.TrustedHops > 0 {
+		if v, err := proxywasm.GetHttpRequestHeader("x-forwarded-for"); err == nil {
+			xff = []string{v}
+		}
+	}
+	ip, err := h.plugin.settings.ClientIP.Resolve(string(source), xff)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip
+}
+
+// runStages runs the request stages from the current one until one waits or
+// answers. It returns the action for the request headers callback.
+func (h *httpContext) runStages() types.Action {
+	for h.stage < len(requestStages) {
+		switch requestStages[h.stage](h) {
+		case stageWait:
+			h.paused = true
+			return types.ActionPause
+		case stageReplied:
+			return types.ActionPause
+		}
+		h.stage++
+	}
+	return types.ActionContinue
+}
+
+// resume continues a paused request after a callout or shared-state change
+// the current stage waited for. The caller has made this stream the
+// effective context.
+func (h *httpContext) resume() {
+	defer recoverCallback("resume", func() { h.failClosed() })
+	if !h.paused || h.ownReply {
+		return
+	}
+	if h.runStages() == types.ActionContinue {
+		h.paused = false
+		if err := proxywasm.ResumeHttpRequest(); err != nil {
+			proxywasm.LogErrorf("apiguard: resume request: %v", err)
+		}
+	}
+}
+
+func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (action types.Action) {
+	if h.ownReply {
+		return types.ActionContinue
+	}
+	defer recoverCallback("response headers", func() { action = h.failClosed() })
+	return h.filterResponseHeaders(endOfStream)
+}
+
+func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action types.Action) {
+	if h.ownReply {
+		return types.ActionContinue
+	}
+	defer recoverCallback("response body", func() { action = h.failClosed() })
+	return h.filterResponseBody(bodySize, endOfStream)
+}
+
+func (h *httpContext) OnHttpStreamDone() {
+	defer recoverCallback("stream done", nil)
+	h.plugin.forgetStream(h.id)
+	h.observe()
+}
+
+// reply answers the stream with a small JSON error and marks it as apiguard's
+// own reply. The reason is a short machine code from a closed set.
+func (h *httpContext) reply(status uint32, reason, message string, extra ...[2]string) types.Action {
+	h.ownReply = true
+	h.paused = false
+	body := []byte(`{"error":"` + reason + `","message":"` + message + `"}`)
+	headers := append([][2]string{
+		{"content-type", "application/json"},
+		{"x-apiguard-reason", reason},
+	}, extra...)
+	if err := proxywasm.SendHttpResponse(status, headers, body, -1); err != nil {
+		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
+	}
+	return types.ActionPause
+}
+
+// failClosed answers a stream whose processing hit an internal error: the
+// request never reaches the upstream unchecked.
+func (h *httpContext) failClosed() types.Action {
+	if h.ownReply {
+		return types.ActionPause
+	}
+	return h.reply(503, "internal_error", "apiguard could not process the request")
+}
