@@ -1,0 +1,122 @@
+// Package clientip decides which IP address a request comes from, for
+// rate-limit keys and audit events. The answer must never be a value the
+// client can choose, so x-forwarded-for is read only as far as configured
+// proxies vouch for it.
+package clientip
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/apiguard/apiguard/internal/config"
+)
+
+// MaxTrustedHops bounds trusted_hops; no real deployment has more proxies.
+const MaxTrustedHops = 32
+
+// ErrNoAddress is wrapped by Resolve's error when neither the connection
+// nor x-forwarded-for yields an IP address (a Unix socket peer, say).
+var ErrNoAddress = errors.New("clientip: no client IP address")
+
+// Resolver picks the client IP the way Envoy's HTTP connection manager does
+// with use_remote_address: true and xff_num_trusted_hops: TrustedHops.
+//
+// With TrustedHops = 0 x-forwarded-for is ignored and the answer is the
+// connection's peer (Envoy's `source.address` property). With N > 0, the
+// peer and the N-1 proxies before it are trusted: the nearest trusted proxy
+// appended its own client's address as the last x-forwarded-for entry, so
+// the answer is the N-th entry counted from the right.
+//
+// This mirrors Envoy's source/common/http/conn_manager_utility.cc
+// (ConnectionManagerUtility::mutateRequestHeaders calls
+// Utility::getLastAddressFromXFF(request_headers, xff_num_trusted_hops - 1))
+// and source/common/http/utility.cc (getLastAddressFromXFF: drop the last
+// num_to_skip comma-separated entries, take the text after the last
+// remaining comma, trim spaces, parse it as a bare IP; no entry or no
+// parse means no address). As in Envoy, when that fails (too few entries, a
+// malformed entry such as "unknown", a port, an IPv6 zone) the answer falls
+// back to the connection's peer, never to another x-forwarded-for entry.
+//
+// Where to configure it: if the listener's HTTP connection manager already
+// sets xff_num_trusted_hops, `source.address` is already the client Envoy
+// determined; keep TrustedHops at 0 here, or the hops count twice. Note also
+// that with use_remote_address: true (and skip_xff_append unset) Envoy
+// appends the peer to x-forwarded-for before filters run; that entry is one
+// more hop from the right, so count it: TrustedHops = proxies in front of
+// Envoy + 1.
+type Resolver struct {
+	TrustedHops int `json:"trusted_hops,omitempty"`
+}
+
+// Validate keeps TrustedHops in 0..MaxTrustedHops.
+func (r *Resolver) Validate() error {
+	if r.TrustedHops < 0 || r.TrustedHops > MaxTrustedHops {
+		return config.Errorf("trusted_hops", "must be between 0 and %d", MaxTrustedHops)
+	}
+	return nil
+}
+
+// Resolve returns the client IP for a request. sourceAddress is Envoy's
+// `source.address` property: "1.2.3.4:5678", "[2001:db8::1]:443" or a bare
+// IP. xForwardedFor holds the values of every x-forwarded-for header line,
+// in order; they are read as one comma-separated list, as Envoy joins them.
+// IPv4-mapped IPv6 addresses are returned as IPv4.
+func (r Resolver) Resolve(sourceAddress string, xForwardedFor []string) (netip.Addr, error) {
+	if r.TrustedHops > 0 && r.TrustedHops <= MaxTrustedHops && len(xForwardedFor) > 0 {
+		if a, ok := fromXFF(xForwardedFor, r.TrustedHops-1); ok {
+			return a, nil
+		}
+	}
+	a, ok := parseSource(sourceAddress)
+	if !ok {
+		return netip.Addr{}, ErrNoAddress
+	}
+	return a, nil
+}
+
+// fromXFF is Envoy's getLastAddressFromXFF over the joined header lines.
+func fromXFF(lines []string, skip int) (netip.Addr, bool) {
+	xff := lines[0]
+	if len(lines) > 1 {
+		xff = strings.Join(lines, ",")
+	}
+	for range skip {
+		i := strings.LastIndexByte(xff, ',')
+		if i < 0 {
+			return netip.Addr{}, false
+		}
+		xff = xff[:i]
+	}
+	if i := strings.LastIndexByte(xff, ','); i >= 0 && i+1 < len(xff) {
+		xff = xff[i+1:]
+	}
+	return parseIP(strings.Trim(xff, " \t\f\v\r\n"))
+}
+
+// parseIP accepts what Envoy's Network::Utility::parseInternetAddress
+// accepts from x-forwarded-for: a bare IPv4 or IPv6 address, no port, no
+// brackets, no zone.
+func parseIP(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// parseSource reads the source.address property: "ip:port", "[ipv6]:port"
+// or a bare IP.
+func parseSource(s string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		a := ap.Addr()
+		return a.WithZone("").Unmap(), true
+	}
+	if a, ok := parseIP(s); ok {
+		return a, true
+	}
+	if a, err := netip.ParseAddr(s); err == nil { // bare IPv6 with a zone
+		return a.WithZone("").Unmap(), true
+	}
+	return netip.Addr{}, false
+}

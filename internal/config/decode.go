@@ -1,0 +1,332 @@
+package config
+
+import (
+	"encoding"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Validator is implemented by configuration types that check themselves.
+// Decode calls Validate on a value's pointer right after decoding the value,
+// so children are validated before their parents. It is not called for
+// values absent from the JSON; a parent checks required fields.
+type Validator interface {
+	Validate() error
+}
+
+var (
+	validatorType       = reflect.TypeFor[Validator]()
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	numberType          = reflect.TypeFor[json.Number]()
+)
+
+// Decode parses data as a single JSON value and stores it in v, which must
+// be a non-nil pointer. It differs from json.Unmarshal in being strict:
+//
+//   - unknown object keys, duplicate keys, trailing data and invalid UTF-8
+//     are errors, and keys match struct tags exactly (no case folding);
+//   - a value of the wrong JSON type is an error (null is accepted only for
+//     pointers, slices, maps and `any`, and sets them to nil);
+//   - integers must be whole and within the field's range;
+//   - fields of type `any` receive numbers as json.Number;
+//   - json.Unmarshaler types receive the raw bytes of their value, and
+//     encoding.TextUnmarshaler types receive JSON strings;
+//   - after a value is decoded, Validate is called if its pointer implements
+//     Validator (see there).
+//
+// Every error is an *Error naming the JSON path of the offending value.
+// Decode stops at the first error; v may then be partly filled.
+func Decode(data []byte, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return &Error{Msg: "Decode needs a non-nil pointer, got " + reflect.TypeOf(v).String()}
+	}
+	if len(data) > MaxBytes {
+		return &Error{Msg: "configuration is larger than 4 MiB"}
+	}
+	if !utf8.Valid(data) {
+		return &Error{Msg: "configuration is not valid UTF-8"}
+	}
+	root, err := parse(data)
+	if err != nil {
+		return err
+	}
+	d := decoder{data: data}
+	if err := d.value(rv.Elem(), root, ""); err != nil {
+		return err
+	}
+	return nil
+}
+
+type decoder struct {
+	data []byte
+}
+
+// value decodes n into the addressable value v, then runs its Validate hook.
+func (d *decoder) value(v reflect.Value, n *node, path string) error {
+	if err := d.assign(v, n, path); err != nil {
+		return err
+	}
+	return validate(v, path)
+}
+
+func validate(v reflect.Value, path string) error {
+	if !v.CanAddr() {
+		return nil
+	}
+	p := v.Addr()
+	if !p.Type().Implements(validatorType) {
+		return nil
+	}
+	if err := p.Interface().(Validator).Validate(); err != nil {
+		return wrapAt(path, err)
+	}
+	return nil
+}
+
+func mismatch(path, want string, n *node) error {
+	return &Error{Path: path, Msg: "expected " + want + ", got " + n.kind.String()}
+}
+
+func (d *decoder) assign(v reflect.Value, n *node, path string) error {
+	t := v.Type()
+	if t.Kind() == reflect.Pointer {
+		if n.kind == kindNull {
+			v.SetZero()
+			return nil
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		return d.value(v.Elem(), n, path)
+	}
+	if v.CanAddr() {
+		pt := reflect.PointerTo(t)
+		if pt.Implements(unmarshalerType) {
+			raw := d.data[n.start:n.end]
+			if err := v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(raw); err != nil {
+				return wrapAt(path, err)
+			}
+			return nil
+		}
+		if pt.Implements(textUnmarshalerType) {
+			if n.kind != kindString {
+				return mismatch(path, "string", n)
+			}
+			if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.text)); err != nil {
+				return wrapAt(path, err)
+			}
+			return nil
+		}
+	}
+	if t == numberType {
+		if n.kind != kindNumber {
+			return mismatch(path, "number", n)
+		}
+		v.SetString(n.text)
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		if t.NumMethod() != 0 {
+			return &Error{Path: path, Msg: "unsupported Go type " + t.String()}
+		}
+		if n.kind == kindNull {
+			v.SetZero()
+		} else {
+			v.Set(reflect.ValueOf(n.generic()))
+		}
+		return nil
+	case reflect.Struct:
+		return d.structValue(v, n, path)
+	case reflect.Map:
+		return d.mapValue(v, n, path)
+	case reflect.Slice:
+		return d.sliceValue(v, n, path)
+	case reflect.Array:
+		return d.arrayValue(v, n, path)
+	case reflect.String:
+		if n.kind != kindString {
+			return mismatch(path, "string", n)
+		}
+		v.SetString(n.text)
+		return nil
+	case reflect.Bool:
+		if n.kind != kindBool {
+			return mismatch(path, "boolean", n)
+		}
+		v.SetBool(n.b)
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n.kind != kindNumber {
+			return mismatch(path, "integer", n)
+		}
+		i, err := strconv.ParseInt(n.text, 10, t.Bits())
+		if err != nil {
+			return numberError(path, n.text, t, err)
+		}
+		v.SetInt(i)
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if n.kind != kindNumber {
+			return mismatch(path, "integer", n)
+		}
+		if strings.HasPrefix(n.text, "-") && isDigits(n.text[1:]) {
+			return &Error{Path: path, Msg: "expected a non-negative integer, got " + n.text}
+		}
+		u, err := strconv.ParseUint(n.text, 10, t.Bits())
+		if err != nil {
+			return numberError(path, n.text, t, err)
+		}
+		v.SetUint(u)
+		return nil
+	case reflect.Float32, reflect.Float64:
+		if n.kind != kindNumber {
+			return mismatch(path, "number", n)
+		}
+		f, err := strconv.ParseFloat(n.text, t.Bits())
+		if err != nil {
+			return &Error{Path: path, Msg: "number " + n.text + " is out of range"}
+		}
+		v.SetFloat(f)
+		return nil
+	default:
+		return &Error{Path: path, Msg: "unsupported Go type " + t.String()}
+	}
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func numberError(path, text string, t reflect.Type, err error) error {
+	if errors.Is(err, strconv.ErrRange) {
+		return &Error{Path: path, Msg: "number " + text + " overflows " + t.Kind().String()}
+	}
+	return &Error{Path: path, Msg: "expected an integer, got " + text}
+}
+
+func (d *decoder) structValue(v reflect.Value, n *node, path string) error {
+	if n.kind != kindObject {
+		return mismatch(path, "object", n)
+	}
+	fields := cachedFields(v.Type())
+	for i, key := range n.keys {
+		kp := keyPath(path, key)
+		f, ok := fields.byName[key]
+		if !ok {
+			return &Error{Path: kp, Msg: "unknown key" + suggest(key, fields.names)}
+		}
+		fv, err := fieldByIndex(v, f.index, kp)
+		if err != nil {
+			return err
+		}
+		if err := d.value(fv, n.elems[i], kp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fieldByIndex walks to a (possibly promoted) field, allocating nil embedded
+// struct pointers on the way.
+func fieldByIndex(v reflect.Value, index []int, path string) (reflect.Value, error) {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				if !v.CanSet() {
+					return reflect.Value{}, &Error{Path: path, Msg: "cannot set embedded pointer to unexported struct"}
+				}
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v, nil
+}
+
+func (d *decoder) mapValue(v reflect.Value, n *node, path string) error {
+	if n.kind == kindNull {
+		v.SetZero()
+		return nil
+	}
+	if n.kind != kindObject {
+		return mismatch(path, "object", n)
+	}
+	t := v.Type()
+	if t.Key().Kind() != reflect.String {
+		return &Error{Path: path, Msg: "unsupported Go map key type " + t.Key().String()}
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMapWithSize(t, len(n.keys)))
+	}
+	for i, key := range n.keys {
+		kp := keyPath(path, key)
+		ev := reflect.New(t.Elem()).Elem()
+		if err := d.value(ev, n.elems[i], kp); err != nil {
+			return err
+		}
+		v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), ev)
+	}
+	return nil
+}
+
+func (d *decoder) sliceValue(v reflect.Value, n *node, path string) error {
+	if n.kind == kindNull {
+		v.SetZero()
+		return nil
+	}
+	t := v.Type()
+	if t.Elem().Kind() == reflect.Uint8 && n.kind == kindString {
+		// Like encoding/json, []byte is a base64 string.
+		b, err := base64.StdEncoding.DecodeString(n.text)
+		if err != nil {
+			return &Error{Path: path, Msg: "invalid base64 string"}
+		}
+		v.SetBytes(b)
+		return nil
+	}
+	if n.kind != kindArray {
+		return mismatch(path, "array", n)
+	}
+	s := reflect.MakeSlice(t, len(n.elems), len(n.elems))
+	for i, e := range n.elems {
+		if err := d.value(s.Index(i), e, indexPath(path, i)); err != nil {
+			return err
+		}
+	}
+	v.Set(s)
+	return nil
+}
+
+func (d *decoder) arrayValue(v reflect.Value, n *node, path string) error {
+	if n.kind != kindArray {
+		return mismatch(path, "array", n)
+	}
+	if len(n.elems) != v.Len() {
+		return &Error{Path: path, Msg: "expected an array of " + itoa(v.Len()) + " elements, got " + itoa(len(n.elems))}
+	}
+	for i, e := range n.elems {
+		if err := d.value(v.Index(i), e, indexPath(path, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

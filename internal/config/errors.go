@@ -1,0 +1,89 @@
+// Package config decodes the plugin's JSON configuration strictly.
+//
+// Unknown keys, wrong types, duplicate keys, out-of-range numbers and
+// trailing data are all errors, and every error names the JSON path of the
+// offending value (`jwt.providers.corp.audiences[0]`). A typo such as
+// "audience" for "audiences" must stop the plugin at start-up rather than
+// silently disable a check, so nothing here is lenient.
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Error is a configuration error at a JSON path such as
+// `jwt.providers.corp.audiences[0]` or `providers["a.b"]`.
+type Error struct {
+	Path string // "" is the document root
+	Msg  string
+}
+
+// Error formats as "config: PATH: MSG". At the document root, where the path
+// is empty, it is "config: MSG".
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return "config: " + e.Msg
+	}
+	return "config: " + e.Path + ": " + e.Msg
+}
+
+// Errorf builds an *Error for a Validate method to return. path is relative
+// to the value being validated ("" for the value itself, "audiences" for one
+// of its fields, "[2]" for an element); Decode prefixes the value's own path.
+func Errorf(path, format string, args ...any) *Error {
+	return &Error{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// joinPath appends a relative path to a base path: a field name is joined
+// with a dot, an index or quoted key ("[...]") is appended as is.
+func joinPath(base, rel string) string {
+	switch {
+	case rel == "":
+		return base
+	case base == "":
+		return rel
+	case strings.HasPrefix(rel, "["):
+		return base + rel
+	default:
+		return base + "." + rel
+	}
+}
+
+// keyPath appends an object key to a path: identifiers as `.key`, anything
+// else quoted as `["a.b"]` so the path stays unambiguous.
+func keyPath(base, key string) string {
+	if isIdent(key) {
+		return joinPath(base, key)
+	}
+	return base + "[" + strconv.Quote(key) + "]"
+}
+
+func indexPath(base string, i int) string {
+	return base + "[" + strconv.Itoa(i) + "]"
+}
+
+// isIdent reports whether key can appear unquoted in a path: letters, digits,
+// '_' and '-' (provider names like "corp-sso" stay readable).
+func isIdent(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// wrapAt turns an error returned by a Validate or UnmarshalJSON method into
+// an *Error located at path.
+func wrapAt(path string, err error) *Error {
+	if ce, ok := err.(*Error); ok {
+		return &Error{Path: joinPath(path, ce.Path), Msg: ce.Msg}
+	}
+	return &Error{Path: path, Msg: err.Error()}
+}

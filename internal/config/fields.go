@@ -1,0 +1,95 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// field is a JSON-visible struct field, possibly promoted from an embedded
+// struct.
+type field struct {
+	name  string
+	index []int
+	depth int
+}
+
+type structFields struct {
+	byName map[string]field
+	names  []string // for "did you mean" suggestions, in declaration order
+}
+
+var fieldCache sync.Map // reflect.Type -> *structFields
+
+func cachedFields(t reflect.Type) *structFields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(*structFields)
+	}
+	f, _ := fieldCache.LoadOrStore(t, typeFields(t))
+	return f.(*structFields)
+}
+
+// typeFields lists the fields encoding/json would use: exported fields named
+// by their `json` tag (or Go name), skipping `json:"-"`, with the fields of
+// untagged embedded structs promoted. A shallower field hides a deeper one of
+// the same name; two at the same depth hide each other, as in encoding/json.
+func typeFields(t reflect.Type) *structFields {
+	var all []field
+	var walk func(t reflect.Type, index []int, depth int, visited map[reflect.Type]bool)
+	walk = func(t reflect.Type, index []int, depth int, visited map[reflect.Type]bool) {
+		if visited[t] {
+			return
+		}
+		visited[t] = true
+		defer delete(visited, t)
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			tag := sf.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			idx := append(append([]int(nil), index...), i)
+			if sf.Anonymous && name == "" {
+				ft := sf.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					walk(ft, idx, depth+1, visited)
+					continue
+				}
+			}
+			if !sf.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = sf.Name
+			}
+			all = append(all, field{name: name, index: idx, depth: depth})
+		}
+	}
+	walk(t, nil, 0, map[reflect.Type]bool{})
+
+	sf := &structFields{byName: make(map[string]field, len(all))}
+	ambiguous := map[string]bool{}
+	for _, f := range all {
+		prev, ok := sf.byName[f.name]
+		switch {
+		case !ok && !ambiguous[f.name]:
+			sf.byName[f.name] = f
+		case ok && f.depth < prev.depth:
+			sf.byName[f.name] = f
+		case ok && f.depth == prev.depth:
+			delete(sf.byName, f.name)
+			ambiguous[f.name] = true
+		}
+	}
+	for _, f := range all {
+		if g, ok := sf.byName[f.name]; ok && g.depth == f.depth && !ambiguous[f.name] {
+			sf.names = append(sf.names, f.name)
+			ambiguous[f.name] = true // listed once
+		}
+	}
+	return sf
+}

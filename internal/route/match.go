@@ -1,0 +1,359 @@
+package route
+
+import (
+	"errors"
+
+	"fmt"
+	"github.com/apiguard/apiguard/internal/config"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Match selects requests. Every set field must match; the zero Match matches
+// every request. At most one of Path, Prefix and Regex may be set.
+type Match struct {
+	// Path matches the normalised path exactly ("/admin/" is "/admin").
+	Path string `json:"path,omitempty"`
+	// Prefix matches whole segments: "/admin" matches "/admin" and
+	// "/admin/x" but not "/adminx". "/" matches every path.
+	Prefix string `json:"prefix,omitempty"`
+	// Regex is an RE2 expression that must match the whole normalised path.
+	Regex string `json:"regex,omitempty"`
+	// Methods, if set, lists the HTTP methods that match. Config values are
+	// upper-cased; the request method is compared as sent.
+	Methods []string `json:"methods,omitempty"`
+	// Headers must all match.
+	Headers []HeaderMatch `json:"headers,omitempty"`
+	// CaseSensitive makes Path, Prefix and Regex compare case. By default
+	// "/ADMIN" matches a rule for "/admin", because many upstreams (and every
+	// case-insensitive file system) serve both.
+	CaseSensitive bool `json:"case_sensitive,omitempty"`
+}
+
+// HeaderMatch tests one request header. With none of Exact, Prefix and
+// Present set, the header must be present. Values compare case-sensitively;
+// names do not.
+type HeaderMatch struct {
+	Name    string `json:"name"`
+	Exact   string `json:"exact,omitempty"`
+	Prefix  string `json:"prefix,omitempty"`
+	Present *bool  `json:"present,omitempty"`
+	// Invert negates the result.
+	Invert bool `json:"invert,omitempty"`
+}
+
+// maxRegexLen bounds configured expressions; RE2 matching is linear in the
+// input, but program size grows with the pattern.
+const maxRegexLen = 4096
+
+// Validate checks m. config.Decode calls it; Compile calls it too. Errors
+// are *config.Error with paths relative to m ("headers[0].name").
+func (m *Match) Validate() error {
+	set := 0
+	for _, s := range []string{m.Path, m.Prefix, m.Regex} {
+		if s != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return config.Errorf("", "set at most one of path, prefix and regex")
+	}
+	if m.Path != "" {
+		if _, err := configPath(m.Path); err != nil {
+			return config.Errorf("path", "%s", err)
+		}
+	}
+	if m.Prefix != "" {
+		if _, err := configPath(m.Prefix); err != nil {
+			return config.Errorf("prefix", "%s", err)
+		}
+	}
+	if m.Regex != "" {
+		if len(m.Regex) > maxRegexLen {
+			return config.Errorf("regex", "longer than %d bytes", maxRegexLen)
+		}
+		if _, err := regexp.Compile(m.Regex); err != nil {
+			return config.Errorf("regex", "does not compile: %v", err)
+		}
+	}
+	for i, meth := range m.Methods {
+		if !isToken(meth) {
+			return config.Errorf("methods["+strconv.Itoa(i)+"]", "%q is not an HTTP method", meth)
+		}
+	}
+	for i := range m.Headers {
+		if err := m.Headers[i].Validate(); err != nil {
+			var ce *config.Error
+			if errors.As(err, &ce) {
+				return config.Errorf(joinField("headers["+strconv.Itoa(i)+"]", ce.Path), "%s", ce.Msg)
+			}
+			return config.Errorf("headers["+strconv.Itoa(i)+"]", "%s", err.Error())
+		}
+	}
+	return nil
+}
+
+// Validate checks h.
+func (h *HeaderMatch) Validate() error {
+	name := strings.TrimPrefix(h.Name, ":")
+	if !isToken(name) {
+		return config.Errorf("name", "%q is not a header name", h.Name)
+	}
+	ops := 0
+	if h.Exact != "" {
+		ops++
+	}
+	if h.Prefix != "" {
+		ops++
+	}
+	if h.Present != nil {
+		ops++
+	}
+	if ops > 1 {
+		return config.Errorf("", "set at most one of exact, prefix and present")
+	}
+	return nil
+}
+
+func joinField(base, rel string) string {
+	switch {
+	case rel == "":
+		return base
+	case strings.HasPrefix(rel, "["):
+		return base + rel
+	}
+	return base + "." + rel
+}
+
+// configPath checks a configured path or prefix and returns its normal form.
+// It must already be normal, apart from a trailing slash: a rule written
+// "/admin;x" or "/%61dmin" would never mean what it says.
+func configPath(p string) (string, error) {
+	if strings.ContainsAny(p, "?#") {
+		return "", errors.New("must not contain '?' or '#'")
+	}
+	n, err := Normalize(p)
+	if err != nil {
+		return "", errors.New(strings.TrimPrefix(err.Error(), "route: invalid path: "))
+	}
+	if n != p && n+"/" != p {
+		return "", fmt.Errorf("%q is not in normal form; write %q", p, n)
+	}
+	return n, nil
+}
+
+// isToken reports an RFC 9110 token, the syntax of methods and header names.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+type pathKind uint8
+
+const (
+	pathAny pathKind = iota
+	pathExact
+	pathPrefix
+	pathRegex
+)
+
+// Matcher is a compiled Match. It is immutable and safe for concurrent use,
+// and Matches does not allocate. A nil *Matcher matches every request.
+type Matcher struct {
+	kind    pathKind
+	path    string
+	fold    bool
+	re      *regexp.Regexp
+	methods []string
+	headers []headerMatcher
+}
+
+type headerMatcher struct {
+	name    string // lower case
+	op      headerOp
+	value   string
+	present bool
+	invert  bool
+}
+
+type headerOp uint8
+
+const (
+	headerPresent headerOp = iota
+	headerExact
+	headerPrefix
+)
+
+// Compile validates m and prepares it for matching.
+func Compile(m Match) (*Matcher, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Matcher{fold: !m.CaseSensitive}
+	switch {
+	case m.Path != "":
+		c.kind = pathExact
+		c.path, _ = configPath(m.Path)
+	case m.Prefix != "":
+		c.kind = pathPrefix
+		c.path, _ = configPath(m.Prefix)
+	case m.Regex != "":
+		c.kind = pathRegex
+		expr := `\A(?:` + m.Regex + `)\z`
+		if c.fold {
+			expr = `(?i)` + expr
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return nil, config.Errorf("regex", "does not compile: %v", err)
+		}
+		c.re = re
+	}
+	for _, meth := range m.Methods {
+		c.methods = append(c.methods, strings.ToUpper(meth))
+	}
+	for _, h := range m.Headers {
+		hm := headerMatcher{name: strings.ToLower(h.Name), invert: h.Invert, present: true}
+		switch {
+		case h.Exact != "":
+			hm.op, hm.value = headerExact, h.Exact
+		case h.Prefix != "":
+			hm.op, hm.value = headerPrefix, h.Prefix
+		case h.Present != nil:
+			hm.present = *h.Present
+		}
+		c.headers = append(c.headers, hm)
+	}
+	return c, nil
+}
+
+// MustCompile is Compile for tests and literals; it panics on an invalid
+// Match. Never use it on configuration.
+func MustCompile(m Match) *Matcher {
+	c, err := Compile(m)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Request is the part of a request that rules look at.
+type Request struct {
+	Method string
+	// Path must be the output of Normalize.
+	Path string
+	// Header returns a request header's value. It is called with lower-case
+	// names, as proxy-wasm header maps use. A nil Header has no headers.
+	Header func(name string) (string, bool)
+}
+
+// Matches reports whether r satisfies every condition of m.
+func (m *Matcher) Matches(r *Request) bool {
+	if m == nil {
+		return true
+	}
+	if r == nil {
+		return false
+	}
+	if !m.pathMatches(r.Path) {
+		return false
+	}
+	if len(m.methods) > 0 && !containsString(m.methods, r.Method) {
+		return false
+	}
+	for i := range m.headers {
+		if !m.headers[i].matches(r.Header) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Matcher) pathMatches(p string) bool {
+	switch m.kind {
+	case pathExact:
+		return m.equal(p, m.path)
+	case pathPrefix:
+		if m.path == "/" {
+			return true
+		}
+		if len(p) < len(m.path) || !m.equal(p[:len(m.path)], m.path) {
+			return false
+		}
+		return len(p) == len(m.path) || p[len(m.path)] == '/'
+	case pathRegex:
+		return m.re.MatchString(p)
+	}
+	return true
+}
+
+func (m *Matcher) equal(a, b string) bool {
+	if !m.fold {
+		return a == b
+	}
+	return asciiEqualFold(a, b)
+}
+
+// asciiEqualFold compares ASCII case-insensitively. Normalised paths are
+// ASCII, and unlike strings.EqualFold it never treats a non-ASCII rune (the
+// Kelvin sign) as equal to an ASCII letter.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *headerMatcher) matches(get func(string) (string, bool)) bool {
+	var v string
+	var ok bool
+	if get != nil {
+		v, ok = get(h.name)
+	}
+	var res bool
+	switch h.op {
+	case headerExact:
+		res = ok && v == h.value
+	case headerPrefix:
+		res = ok && strings.HasPrefix(v, h.value)
+	default:
+		res = ok == h.present
+	}
+	return res != h.invert
+}
