@@ -1,0 +1,824 @@
+package jwtauth
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/apiguard/apiguard/internal/castable"
+	"github.com/apiguard/apiguard/internal/claims"
+	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/jwtauth/jwks"
+	"github.com/apiguard/apiguard/internal/route"
+)
+
+// KeySource gives the current key sets of providers with `remote_jwks` or
+// `discovery`. jwks.Manager implements it.
+type KeySource interface {
+	// Keys returns the provider's key set, nil when none has loaded.
+	Keys(provider string) *jwks.Set
+	// Refetch asks for fresh keys (none loaded, or an unknown kid) and
+	// reports whether a fetch is in flight or starting, so waiting is
+	// worthwhile.
+	Refetch(provider string, now time.Time) bool
+}
+
+// Decision is the outcome kind of Authenticate.
+type Decision int
+
+// Decisions.
+const (
+	// Allow: forward the request, after applying the header and parameter
+	// changes in the Result.
+	Allow Decision = iota
+	// Deny: answer with Status, WWWAuthenticate and Body.
+	Deny
+	// Wait: pause the request until the keys of WaitFor arrive or the fetch
+	// timeout passes, then call Authenticate again with MayWait false.
+	Wait
+)
+
+func (d Decision) String() string {
+	switch d {
+	case Allow:
+		return "allow"
+	case Deny:
+		return "deny"
+	case Wait:
+		return "wait"
+	}
+	return "unknown"
+}
+
+// Result is the outcome of Authenticate.
+type Result struct {
+	Decision Decision
+	// Rule is the index of the matching rule, -1 when none matched.
+	Rule int
+
+	// Allow. Token is the first verified token (nil when none was needed or
+	// present); Tokens holds all of them. Claims of Token are what rate
+	// limits and response filters read; they must not be modified.
+	Token  *Token
+	Tokens []*Token
+	// RemoveHeaders must be removed before SetHeaders are set: client-sent
+	// copies of every header apiguard sets, and token headers when
+	// `forward` is false.
+	RemoveHeaders []string
+	// SetHeaders are header name/value pairs to set.
+	SetHeaders [][2]string
+	// RemoveParams are query parameters to remove (see RemoveQueryParams).
+	RemoveParams []string
+	// RemoveCookies are cookies to remove (see RemoveCookies).
+	RemoveCookies []string
+	// Preflight is true when a CORS preflight bypassed authentication.
+	Preflight bool
+
+	// Deny.
+	Status          int
+	Reason          Reason
+	WWWAuthenticate string
+	// Body is a small JSON document, content type application/json.
+	Body []byte
+
+	// RetryAfter, on a lockout (429), is when the client may retry.
+	RetryAfter time.Duration
+	// ClientFailures, on a counted failure, is the client IP's number of
+	// failed authentications in the current window (the brute-force
+	// signal); 0 when not counted.
+	ClientFailures int
+
+	// Wait: providers whose keys are being fetched, and how long the
+	// request may stay paused for them (the fetch timeout; twice it with
+	// discovery, which takes two callouts).
+	WaitFor     []string
+	WaitTimeout time.Duration
+}
+
+// Authenticator applies a compiled Config. It is safe for concurrent use.
+type Authenticator struct {
+	providers     []*provider
+	byName        map[string]*provider
+	rules         []compiledRule
+	bypassCORS    bool
+	maxTokenBytes int
+	realm         string
+	outputHeaders []string
+	cache         *tokenCache
+	shared        *castable.Table
+	stats         cacheCounters
+	failures      *castable.Table
+	lockout       *Lockout
+	window        time.Duration
+	// Warnings from local JWKS parsing, for the plugin to log at start.
+	Warnings []string
+}
+
+type compiledRule struct {
+	matcher  *route.Matcher
+	requires *requirement
+}
+
+type requirement struct {
+	kind      int
+	provider  *provider
+	children  []*requirement
+	claims    []claims.Condition
+	scope     string
+	providers []*provider // allow_missing*: every provider
+}
+
+const (
+	reqProvider = iota
+	reqAny
+	reqAll
+	reqAllowMissing
+	reqAllowMissingOrFailed
+)
+
+// New validates cfg and compiles it: route matchers, claim conditions, key
+// sets of local providers and algorithm allowlists, so requests do no
+// set-up work.
+func New(cfg Config) (*Authenticator, error) {
+	if err := validateTree(&cfg); err != nil {
+		return nil, fmt.Errorf("jwtauth: %w", err)
+	}
+	a := &Authenticator{
+		byName:        map[string]*provider{},
+		bypassCORS:    cfg.BypassCORSPreflight,
+		maxTokenBytes: cmpDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
+		realm:         cfg.Realm,
+	}
+	if a.realm == "" {
+		a.realm = DefaultRealm
+	}
+	a.window = DefaultFailureWindow
+	if cfg.Lockout != nil {
+		l := *cfg.Lockout
+		a.lockout, a.window = &l, l.Window.Duration
+	}
+	switch cfg.CacheEntries {
+	case -1:
+	case 0:
+		a.cache = newTokenCache(DefaultCacheEntries)
+	default:
+		a.cache = newTokenCache(cfg.CacheEntries)
+	}
+	names := make([]string, 0, len(cfg.Providers))
+	for name := range cfg.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	outputs := map[string]bool{}
+	for i, name := range names {
+		p, warnings, err := compileProvider(i, name, cfg.Providers[name])
+		if err != nil {
+			return nil, fmt.Errorf("jwtauth: provider %q: %w", name, err)
+		}
+		a.Warnings = append(a.Warnings, warnings...)
+		a.providers = append(a.providers, p)
+		a.byName[name] = p
+		if p.payloadHdr != "" {
+			outputs[p.payloadHdr] = true
+		}
+		for _, c := range p.claimHdrs {
+			outputs[c.Header] = true
+		}
+	}
+	for h := range outputs {
+		a.outputHeaders = append(a.outputHeaders, h)
+	}
+	sort.Strings(a.outputHeaders)
+	for i, r := range cfg.Rules {
+		m, err := route.Compile(r.Match)
+		if err != nil {
+			return nil, fmt.Errorf("jwtauth: rules[%d].match: %w", i, err)
+		}
+		cr := compiledRule{matcher: m}
+		if r.Requires != nil {
+			cr.requires = a.compileRequirement(r.Requires)
+		}
+		a.rules = append(a.rules, cr)
+	}
+	return a, nil
+}
+
+func cmpDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// validateTree runs every Validate method, for configs built in Go rather
+// than decoded by config.Decode (which calls them itself).
+func validateTree(cfg *Config) error {
+	names := make([]string, 0, len(cfg.Providers))
+	for name := range cfg.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if p := cfg.Providers[name]; p != nil {
+			if err := prefixed("providers."+name, p.Validate()); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range cfg.Rules {
+		if err := prefixed(fmt.Sprintf("rules[%d].match", i), cfg.Rules[i].Match.Validate()); err != nil {
+			return err
+		}
+		if r := cfg.Rules[i].Requires; r != nil {
+			if err := validateRequirement(r, fmt.Sprintf("rules[%d].requires", i)); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.Lockout != nil {
+		if err := prefixed("lockout", cfg.Lockout.Validate()); err != nil {
+			return err
+		}
+	}
+	return cfg.Validate()
+}
+
+func validateRequirement(r *Requirement, path string) error {
+	if err := prefixed(path, r.Validate()); err != nil {
+		return err
+	}
+	for i := range r.Claims {
+		if err := prefixed(fmt.Sprintf("%s.claims[%d]", path, i), r.Claims[i].Validate()); err != nil {
+			return err
+		}
+	}
+	for i := range r.Any {
+		if err := validateRequirement(&r.Any[i], fmt.Sprintf("%s.any[%d]", path, i)); err != nil {
+			return err
+		}
+	}
+	for i := range r.All {
+		if err := validateRequirement(&r.All[i], fmt.Sprintf("%s.all[%d]", path, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prefixed puts path in front of a config error's path.
+func prefixed(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ce, ok := err.(*config.Error); ok {
+		p := path
+		if ce.Path != "" {
+			p = path + "." + ce.Path
+		}
+		return &config.Error{Path: p, Msg: ce.Msg}
+	}
+	return &config.Error{Path: path, Msg: err.Error()}
+}
+
+func compileProvider(index int, name string, c *Provider) (*provider, []string, error) {
+	p := &provider{
+		index:       index,
+		name:        name,
+		fingerprint: fingerprintProvider(name, c),
+		issuer:      c.Issuer,
+		audiences:   c.Audiences,
+		subjects:    c.Subjects,
+		algs:        c.algorithms(),
+		joseAlgs:    map[string][]jose.SignatureAlgorithm{},
+		remote:      c.RemoteJWKS != nil || c.Discovery != nil,
+		skew:        DefaultClockSkew,
+		requireExp:  c.RequireExpiration == nil || *c.RequireExpiration,
+		typ:         normalizeTyp(c.Typ),
+		forward:     c.Forward,
+		payloadHdr:  strings.ToLower(c.ForwardPayloadHeader),
+		fromParams:  c.FromParams,
+		fromCookies: c.FromCookies,
+	}
+	switch {
+	case c.RemoteJWKS != nil:
+		p.waitTimeout = durationOr(c.RemoteJWKS.Timeout, DefaultFetchTimeout)
+	case c.Discovery != nil:
+		p.waitTimeout = 2 * durationOr(c.Discovery.Timeout, DefaultFetchTimeout)
+	}
+	for _, a := range p.algs {
+		p.joseAlgs[a] = []jose.SignatureAlgorithm{jose.SignatureAlgorithm(a)}
+	}
+	if c.Secret != "" {
+		p.secret = []byte(c.Secret)
+	}
+	if c.ClockSkew != nil {
+		p.skew = c.ClockSkew.Duration
+	}
+	if c.MaxLifetime != nil {
+		p.maxLifetime = c.MaxLifetime.Duration
+	}
+	for _, h := range c.FromHeaders {
+		p.fromHeaders = append(p.fromHeaders, HeaderSource{Name: strings.ToLower(h.Name), ValuePrefix: h.ValuePrefix})
+	}
+	if len(c.FromHeaders) == 0 && len(c.FromParams) == 0 && len(c.FromCookies) == 0 {
+		p.fromHeaders = []HeaderSource{{Name: "authorization", ValuePrefix: "Bearer "}}
+		p.fromParams = []string{"access_token"}
+	}
+	for _, ch := range c.ClaimToHeaders {
+		p.claimHdrs = append(p.claimHdrs, ClaimToHeader{Claim: ch.Claim, Header: strings.ToLower(ch.Header)})
+	}
+	var warnings []string
+	if len(c.LocalJWKS) > 0 {
+		set, w, err := jwks.Parse(c.LocalJWKS)
+		for _, msg := range w {
+			warnings = append(warnings, fmt.Sprintf("jwtauth: provider %q: local_jwks: %s", name, msg))
+		}
+		if err != nil {
+			return nil, warnings, fmt.Errorf("local_jwks: %w", err)
+		}
+		p.local = set
+	}
+	return p, warnings, nil
+}
+
+func (a *Authenticator) compileRequirement(r *Requirement) *requirement {
+	cr := &requirement{claims: r.Claims, scope: scopeOf(r.Claims)}
+	switch {
+	case r.Provider != "":
+		cr.kind, cr.provider = reqProvider, a.byName[r.Provider]
+	case r.Any != nil:
+		cr.kind = reqAny
+	case r.All != nil:
+		cr.kind = reqAll
+	case r.AllowMissing:
+		cr.kind, cr.providers = reqAllowMissing, a.providers
+	default:
+		cr.kind, cr.providers = reqAllowMissingOrFailed, a.providers
+	}
+	for i := range r.Any {
+		cr.children = append(cr.children, a.compileRequirement(&r.Any[i]))
+	}
+	for i := range r.All {
+		cr.children = append(cr.children, a.compileRequirement(&r.All[i]))
+	}
+	return cr
+}
+
+// scopeOf renders the scope values the conditions ask for, for the RFC 6750
+// scope attribute; values that would need escaping are left out.
+func scopeOf(conds []claims.Condition) string {
+	var scopes []string
+	addValue := func(v any) {
+		s, ok := v.(string)
+		if !ok || s == "" {
+			return
+		}
+		for _, f := range strings.Fields(s) {
+			if !validScopeToken(f) || slices.Contains(scopes, f) {
+				continue
+			}
+			scopes = append(scopes, f)
+		}
+	}
+	for _, c := range conds {
+		if len(c.Claim) != 1 || (c.Claim[0] != "scope" && c.Claim[0] != "scp") {
+			continue
+		}
+		addValue(c.Equals)
+		addValue(c.Contains)
+		for _, v := range c.AnyOf {
+			addValue(v)
+		}
+		for _, v := range c.AllOf {
+			addValue(v)
+		}
+	}
+	return strings.Join(scopes, " ")
+}
+
+// validScopeToken: RFC 6749 §3.3 scope-token characters.
+func validScopeToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// RemoteSources lists the providers whose keys a jwks.Manager must fetch,
+// with defaults applied.
+func RemoteSources(cfg Config) []jwks.Source {
+	var out []jwks.Source
+	names := make([]string, 0, len(cfg.Providers))
+	for name := range cfg.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := cfg.Providers[name]
+		if p == nil {
+			continue
+		}
+		var f *Fetching
+		s := jwks.Source{Provider: name}
+		switch {
+		case p.RemoteJWKS != nil:
+			s.Cluster, s.URI, f = p.RemoteJWKS.Cluster, p.RemoteJWKS.URI, &p.RemoteJWKS.Fetching
+		case p.Discovery != nil:
+			s.Cluster, s.Discovery, s.Issuer, f = p.Discovery.Cluster, true, p.Issuer, &p.Discovery.Fetching
+		default:
+			continue
+		}
+		s.CacheDuration = durationOr(f.CacheDuration, DefaultCacheDuration)
+		s.Timeout = durationOr(f.Timeout, DefaultFetchTimeout)
+		s.MinRefetchInterval = durationOr(f.MinRefetchInterval, DefaultMinRefetchInterval)
+		out = append(out, s)
+	}
+	return out
+}
+
+func durationOr(d *config.Duration, def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return d.Duration
+}
+
+// outcome is the evaluation of one requirement.
+type outcome struct {
+	ok      bool
+	tokens  []*Token
+	reason  Reason
+	scope   string
+	waitFor []string
+	found   map[*provider][]location
+}
+
+// evaluation memoises per-provider work within one request.
+type evaluation struct {
+	a    *Authenticator
+	view reqView
+	keys KeySource
+	now  time.Time
+	done map[*provider]*providerResult
+}
+
+type providerResult struct {
+	token  *Token
+	reason Reason
+	wait   bool
+	found  []location
+}
+
+// Authenticate decides a request. keys may be nil when no provider uses
+// remote keys. now is the wall clock used for exp, nbf and iat.
+func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time) Result {
+	if a.bypassCORS && req.Method == "OPTIONS" && req.Header != nil {
+		_, origin := req.Header("origin")
+		_, acrm := req.Header("access-control-request-method")
+		if origin && acrm {
+			return Result{Decision: Allow, Rule: -1, Preflight: true, RemoveHeaders: slices.Clone(a.outputHeaders)}
+		}
+	}
+	rr := &route.Request{Method: req.Method, Path: req.Path, Header: req.Header}
+	if rr.Header == nil {
+		rr.Header = func(string) (string, bool) { return "", false }
+	}
+	rule := -1
+	for i := range a.rules {
+		if a.rules[i].matcher.Matches(rr) {
+			rule = i
+			break
+		}
+	}
+	if rule < 0 || a.rules[rule].requires == nil {
+		return Result{Decision: Allow, Rule: rule, RemoveHeaders: slices.Clone(a.outputHeaders)}
+	}
+	if locked, until := a.lockedOut(req.ClientIP, now); locked {
+		return Result{
+			Decision:   Deny,
+			Rule:       rule,
+			Status:     status(ReasonLockedOut),
+			Reason:     ReasonLockedOut,
+			Body:       body(ReasonLockedOut),
+			RetryAfter: until.Sub(now),
+		}
+	}
+	ev := &evaluation{a: a, view: reqView{req: req}, keys: keys, now: now, done: map[*provider]*providerResult{}}
+	o := ev.eval(a.rules[rule].requires)
+	switch {
+	case o.ok:
+		return a.allow(rule, o, ev)
+	case len(o.waitFor) > 0:
+		var timeout time.Duration
+		for _, name := range o.waitFor {
+			timeout = max(timeout, a.byName[name].waitTimeout)
+		}
+		return Result{Decision: Wait, Rule: rule, WaitFor: o.waitFor, WaitTimeout: timeout}
+	}
+	r := o.reason
+	if r == "" {
+		r = ReasonMissing
+	}
+	res := Result{
+		Decision:        Deny,
+		Rule:            rule,
+		Status:          status(r),
+		Reason:          r,
+		WWWAuthenticate: challenge(a.realm, r, o.scope),
+		Body:            body(r),
+	}
+	if countsAsFailure(r) {
+		res.ClientFailures = a.recordFailure(req.ClientIP, now)
+	}
+	return res
+}
+
+// provider verifies p's token for this request, once.
+func (ev *evaluation) provider(p *provider) *providerResult {
+	if pr, ok := ev.done[p]; ok {
+		return pr
+	}
+	pr := &providerResult{}
+	ev.done[p] = pr
+	ex := ev.view.extract(p, ev.a.maxTokenBytes)
+	if ex.reason != "" {
+		pr.reason = ex.reason
+		return pr
+	}
+	pr.found = ex.found
+	var keys *jwks.Set
+	if p.remote && ev.keys != nil {
+		keys = ev.keys.Keys(p.name)
+	}
+	t, r := ev.a.verifyCached(p, ex.token, keys, ev.now)
+	if (r == ReasonJWKSUnavailable || r == ReasonUnknownKID) && p.remote && ev.view.req.MayWait && ev.keys != nil {
+		if ev.keys.Refetch(p.name, ev.now) {
+			pr.wait = true
+			return pr
+		}
+	}
+	pr.token, pr.reason = t, r
+	return pr
+}
+
+// verifyCached consults the worker's verified-token cache, then the shared
+// one, and verifies the token only when neither knows it. The time is
+// checked on every path.
+func (a *Authenticator) verifyCached(p *provider, token string, keys *jwks.Set, now time.Time) (*Token, Reason) {
+	var digest [32]byte
+	switch {
+	case p.remote && keys != nil:
+		digest = keys.Digest
+	case p.local != nil:
+		digest = p.local.Digest
+	}
+	if a.cache == nil && a.shared == nil {
+		return a.verifyFresh(p, token, keys, now)
+	}
+	sum := sha256.Sum256([]byte(token))
+	k := cacheKey{provider: p.index, sum: sum}
+	if t := a.cache.get(k, digest, now); t != nil {
+		a.stats.hits.Add(1)
+		if r := p.checkTime(t, now); r != "" {
+			return nil, r
+		}
+		return t, ""
+	}
+	var sk [32]byte
+	if a.shared != nil {
+		sk = p.sharedKey(sum, digest)
+		if a.sharedLookup(sk, now) {
+			if t, r := p.verifyShared(token, digest); r == "" {
+				a.stats.sharedHits.Add(1)
+				if r := p.checkTime(t, now); r != "" {
+					return nil, r
+				}
+				t.cacheUntilUnixNs = cacheUntil(t, now)
+				a.cache.put(k, t, now)
+				return t, ""
+			}
+		}
+	}
+	t, r := a.verifyFresh(p, token, keys, now)
+	if r != "" {
+		return nil, r
+	}
+	a.cache.put(k, t, now)
+	if a.shared != nil {
+		a.sharedStore(sk, t, now)
+	}
+	return t, ""
+}
+
+// verifyFresh verifies the signature and every check.
+func (a *Authenticator) verifyFresh(p *provider, token string, keys *jwks.Set, now time.Time) (*Token, Reason) {
+	a.stats.misses.Add(1)
+	t, r := p.verify(token, keys)
+	if r != "" {
+		return nil, r
+	}
+	if r := p.checkTime(t, now); r != "" {
+		return nil, r
+	}
+	t.cacheUntilUnixNs = cacheUntil(t, now)
+	return t, ""
+}
+
+func (ev *evaluation) eval(r *requirement) outcome {
+	var o outcome
+	switch r.kind {
+	case reqProvider:
+		pr := ev.provider(r.provider)
+		switch {
+		case pr.wait:
+			o.waitFor = []string{r.provider.name}
+		case pr.token != nil:
+			o.ok, o.tokens = true, []*Token{pr.token}
+		default:
+			o.reason = pr.reason
+		}
+	case reqAny:
+		var best outcome
+		var waits []string
+		for _, c := range r.children {
+			co := ev.eval(c)
+			if co.ok {
+				if claimsHold(r.claims, co.tokens) {
+					return co
+				}
+				co = outcome{reason: ReasonClaims, scope: r.scope}
+			}
+			waits = appendUnique(waits, co.waitFor...)
+			if len(co.waitFor) == 0 && rank(co.reason) >= rank(best.reason) {
+				best = co
+			}
+		}
+		if len(waits) > 0 {
+			return outcome{waitFor: waits}
+		}
+		return best
+	case reqAll:
+		var waits []string
+		var tokens []*Token
+		for _, c := range r.children {
+			co := ev.eval(c)
+			if !co.ok && len(co.waitFor) == 0 {
+				return co
+			}
+			waits = appendUnique(waits, co.waitFor...)
+			tokens = append(tokens, co.tokens...)
+		}
+		if len(waits) > 0 {
+			return outcome{waitFor: waits}
+		}
+		o.ok, o.tokens = true, tokens
+	case reqAllowMissing, reqAllowMissingOrFailed:
+		var best outcome
+		var waits []string
+		for _, p := range r.providers {
+			pr := ev.provider(p)
+			switch {
+			case pr.token != nil:
+				o.tokens = append(o.tokens, pr.token)
+			case pr.wait:
+				waits = appendUnique(waits, p.name)
+			case pr.reason != ReasonMissing && rank(pr.reason) >= rank(best.reason):
+				best.reason = pr.reason
+			}
+		}
+		switch {
+		case r.kind == reqAllowMissingOrFailed || len(o.tokens) > 0:
+			o.ok = true
+		case len(waits) > 0:
+			o.waitFor = waits
+		case best.reason == "":
+			o.ok = true // no token anywhere
+		default:
+			o.reason = best.reason
+		}
+		return o
+	}
+	if o.ok && !claimsHold(r.claims, o.tokens) {
+		return outcome{reason: ReasonClaims, scope: r.scope}
+	}
+	return o
+}
+
+// claimsHold checks conds against every token.
+func claimsHold(conds []claims.Condition, tokens []*Token) bool {
+	if len(conds) == 0 {
+		return true
+	}
+	if len(tokens) == 0 {
+		return false
+	}
+	for _, t := range tokens {
+		if !claims.All(conds, t.Claims) {
+			return false
+		}
+	}
+	return true
+}
+
+func appendUnique(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// allow builds the header and parameter changes of an allowed request.
+func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
+	res := Result{Decision: Allow, Rule: rule, RemoveHeaders: slices.Clone(a.outputHeaders)}
+	seen := map[string]bool{}
+	for _, t := range o.tokens {
+		if seen[t.Provider] {
+			continue
+		}
+		seen[t.Provider] = true
+		res.Tokens = append(res.Tokens, t)
+		p := a.byName[t.Provider]
+		if p.payloadHdr != "" {
+			res.SetHeaders = append(res.SetHeaders, [2]string{p.payloadHdr, t.payload})
+		}
+		for _, ch := range p.claimHdrs {
+			if v, ok := claimHeaderValue(t.Claims, ch.Claim); ok {
+				res.SetHeaders = append(res.SetHeaders, [2]string{ch.Header, v})
+			}
+		}
+		if p.forward {
+			continue
+		}
+		for _, loc := range ev.done[p].found {
+			switch loc.kind {
+			case locHeader:
+				res.RemoveHeaders = appendUnique(res.RemoveHeaders, loc.name)
+			case locParam:
+				res.RemoveParams = appendUnique(res.RemoveParams, loc.name)
+			case locCookie:
+				res.RemoveCookies = appendUnique(res.RemoveCookies, loc.name)
+			}
+		}
+	}
+	if len(res.Tokens) > 0 {
+		res.Token = res.Tokens[0]
+	}
+	return res
+}
+
+// claimHeaderValue renders a claim for a header: strings, numbers and
+// booleans as text, arrays of them joined with ",". Anything else, or a
+// value with control characters, is not copied.
+func claimHeaderValue(c map[string]any, p claims.Path) (string, bool) {
+	v, ok := claims.Lookup(c, p)
+	if !ok {
+		return "", false
+	}
+	var s string
+	switch x := v.(type) {
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			ps, ok := scalarText(e)
+			if !ok {
+				return "", false
+			}
+			parts = append(parts, ps)
+		}
+		s = strings.Join(parts, ",")
+	default:
+		if s, ok = scalarText(v); !ok {
+			return "", false
+		}
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+		return "", false
+	}
+	return s, true
+}
+
+func scalarText(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		if x {
+			return "true", true
+		}
+		return "false", true
+	}
+	return "", false
+}
