@@ -8,6 +8,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
 var _ types.HttpContext = (*httpContext)(nil)
@@ -57,12 +58,19 @@ type httpContext struct {
 	path      string // normalised request path
 	authority string
 	clientIP  netip.Addr
+
+	// event is the audit record every policy fills as the stream goes.
+	event telemetry.Event
+	// One field per policy, each owned by its file.
+	jwtStream        jwtStream
+	rateLimitStream  rateLimitStream
+	respFilterStream respFilterStream
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (action types.Action) {
 	defer recoverCallback("request headers", func() { action = h.failClosed() })
 	h.start = time.Now()
-	h.plugin.metrics.requests.Increment(1)
+	h.plugin.metrics.Request(telemetry.OtherRoute)
 	if !h.readRequest() {
 		return types.ActionPause
 	}
@@ -143,6 +151,7 @@ func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (a
 		return types.ActionContinue
 	}
 	defer recoverCallback("response headers", func() { action = h.failClosed() })
+	h.addRateLimitHeaders()
 	return h.filterResponseHeaders(endOfStream)
 }
 
@@ -157,6 +166,9 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action
 func (h *httpContext) OnHttpStreamDone() {
 	defer recoverCallback("stream done", nil)
 	h.plugin.forgetStream(h.id)
+	if !h.ownReply {
+		h.chargeResponseCost()
+	}
 	h.observe()
 }
 

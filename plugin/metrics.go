@@ -5,33 +5,68 @@ import (
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
+	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
-// metrics are defined once per plugin configuration, in OnPluginStart (never
-// in init: Envoy forbids host calls other than logging during _initialize).
-type metrics struct {
-	instance string
-	requests proxywasm.MetricCounter
+// defineMetrics defines the whole catalogue once per plugin configuration,
+// in OnPluginStart (never in init: Envoy forbids host calls other than
+// logging during _initialize).
+func defineMetrics(s *settings.Settings, instance string) (*telemetry.Metrics, error) {
+	return telemetry.Define(s.Inventory(instance), metricSink{})
 }
 
-func defineMetrics(instance string) (*metrics, error) {
-	if err := telemetry.CheckName(instance); err != nil {
-		return nil, fmt.Errorf("instance name: %w", err)
+// instanceName is the metric instance segment: the configured one, else one
+// derived from Envoy's plugin_name property.
+func instanceName(s *settings.Settings) (string, error) {
+	if s.Telemetry.Instance != "" {
+		return s.Telemetry.Instance, nil
 	}
-	prefix := telemetry.DefaultPrefix + "." + instance + "."
-	return &metrics{
-		instance: instance,
-		requests: proxywasm.DefineCounterMetric(prefix + "requests_total"),
-	}, nil
-}
-
-// pluginInstanceName derives the instance segment from Envoy's plugin_name
-// property when the configuration names none.
-func pluginInstanceName() (string, error) {
 	raw, err := proxywasm.GetProperty([]string{"plugin_name"})
 	if err != nil || len(raw) == 0 {
 		return "default", nil
 	}
 	return telemetry.InstanceFromPluginName(string(raw))
+}
+
+// metricSink defines metrics through the Proxy-Wasm ABI.
+type metricSink struct{}
+
+func (metricSink) DefineCounter(name string) (telemetry.Counter, error) {
+	var id uint32
+	// DefineCounterMetric panics on a host error; recover it into an error.
+	err := catch(func() { id = uint32(proxywasm.DefineCounterMetric(name)) })
+	return counter(id), err
+}
+
+func (metricSink) DefineHistogram(name string) (telemetry.Histogram, error) {
+	var id uint32
+	err := catch(func() { id = uint32(proxywasm.DefineHistogramMetric(name)) })
+	return histogram(id), err
+}
+
+type counter proxywasm.MetricCounter
+
+// Add never panics: the SDK panics on a host error, and a metric must not
+// take a request down with it.
+func (c counter) Add(delta uint64) {
+	defer func() { _ = recover() }()
+	proxywasm.MetricCounter(c).Increment(delta)
+}
+
+type histogram proxywasm.MetricHistogram
+
+func (h histogram) Record(value uint64) {
+	defer func() { _ = recover() }()
+	proxywasm.MetricHistogram(h).Record(value)
+}
+
+func catch(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r) // names come from the configuration, never from requests
+		}
+	}()
+	f()
+	return nil
 }

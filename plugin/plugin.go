@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/settings"
+	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
 var (
@@ -31,8 +33,16 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	id       uint32
 	settings *settings.Settings
-	metrics  *metrics
-	started  bool // the first tick has run
+	metrics  *telemetry.Metrics
+	instance string
+
+	// One field per policy, each owned by its file (jwt.go, ratelimit.go,
+	// respfilter.go, telemetry.go).
+	jwt        jwtState
+	rateLimits rateLimitState
+	respFilter respFilterState
+	telemetry  telemetryState
+	started    bool // the first tick has run
 	// waiting holds the paused streams of this worker, by context id, so
 	// callout and tick handlers can resume them.
 	waiting map[uint32]*httpContext
@@ -54,7 +64,7 @@ func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("apiguard: configuration refused: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	proxywasm.LogInfof("apiguard: configured instance %q", p.metrics.instance)
+	proxywasm.LogInfof("apiguard: configured instance %q", p.instance)
 	if err := proxywasm.SetTickPeriodMilliSeconds(tickPeriodMillis); err != nil {
 		proxywasm.LogCriticalf("apiguard: set tick period: %v", err)
 		return types.OnPluginStartStatusFailed
@@ -70,25 +80,35 @@ func (p *pluginContext) configure(data []byte) error {
 	if err != nil {
 		return err
 	}
-	instance := s.Name
-	if instance == "" {
-		instance, err = pluginInstanceName()
-		if err != nil {
+	p.settings = s
+	if p.instance, err = instanceName(s); err != nil {
+		return err
+	}
+	if p.metrics, err = defineMetrics(s, p.instance); err != nil {
+		return fmt.Errorf("define metrics: %w", err)
+	}
+	for _, step := range []func(*settings.Settings) error{
+		p.configureJWT,
+		p.configureRateLimits,
+		p.configureResponseFilter,
+		p.configureTelemetry,
+	} {
+		if err := step(s); err != nil {
 			return err
 		}
 	}
-	m, err := defineMetrics(instance)
-	if err != nil {
-		return fmt.Errorf("define metrics: %w", err)
-	}
-	p.settings = s
-	p.metrics = m
 	return nil
 }
 
+// OnTick runs the background work of every policy. The first tick is the
+// first moment that is surely not in the configuration canary.
 func (p *pluginContext) OnTick() {
 	defer recoverCallback("tick", nil)
 	p.started = true
+	now := time.Now()
+	p.tickJWT(now)
+	p.tickTelemetry(now)
+	p.resumeWaiting()
 }
 
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {

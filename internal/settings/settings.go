@@ -7,29 +7,41 @@ package settings
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/apiguard/apiguard/internal/clientip"
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/jwtauth"
+	"github.com/apiguard/apiguard/internal/ratelimit"
+	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
 // MaxDocumentBytes bounds the configuration document. Real configurations are
 // a few KiB; the bound keeps a broken pipeline from handing the VM megabytes.
 const MaxDocumentBytes = 1 << 20
 
-// Settings is the plugin configuration.
+// Settings is the plugin configuration. Every section is optional: the empty
+// document passes every request through and only observes.
 type Settings struct {
-	// Name is the instance name: it is the second segment of every metric
-	// name, so two apiguard filters in one Envoy never share a metric.
-	// Lowercase letter, then [a-z0-9_]; defaults to Envoy's plugin name.
-	Name string `json:"name,omitempty"`
-	// ClientIP says how the client address is found: the connection's
-	// source.address, or x-forwarded-for through `trusted_hops` proxies.
+	// ClientIP (`client_ip`) says how the client address is found: the
+	// connection's source.address, or x-forwarded-for through `trusted_hops`
+	// proxies. Envoy appends the peer to x-forwarded-for before filters run
+	// when use_remote_address is true, so count that entry too (proxies in
+	// front + 1), or leave 0 when the listener already sets
+	// xff_num_trusted_hops.
 	ClientIP clientip.Resolver `json:"client_ip"`
+	// JWT (`jwt`) is authentication: providers and per-route rules.
+	JWT *jwtauth.Config `json:"jwt,omitempty"`
+	// RateLimits (`rate_limits`) are the rate-limit policies, all applied.
+	RateLimits ratelimit.Config `json:"rate_limits,omitempty"`
+	// ResponseFilter (`response_filter`) is the JSON field allowlist.
+	ResponseFilter *respfilter.Config `json:"response_filter,omitempty"`
+	// Telemetry (`telemetry`) is metrics naming, the audit trail and export.
+	Telemetry telemetry.Config `json:"telemetry"`
 }
 
-// Parse decodes and validates a configuration document. An empty document
-// is the empty configuration: apiguard passes every request through and
-// only observes.
+// Parse decodes and validates a configuration document.
 func Parse(data []byte) (*Settings, error) {
 	if len(data) > MaxDocumentBytes {
 		return nil, fmt.Errorf("config: document is %d bytes, the limit is %d", len(data), MaxDocumentBytes)
@@ -42,4 +54,23 @@ func Parse(data []byte) (*Settings, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Inventory lists the configured names that become metric name segments.
+func (s *Settings) Inventory(instance string) telemetry.Inventory {
+	inv := telemetry.Inventory{Prefix: s.Telemetry.MetricPrefix, Instance: instance}
+	if s.JWT != nil {
+		for name, p := range s.JWT.Providers {
+			inv.Providers = append(inv.Providers, name)
+			if p != nil && (p.RemoteJWKS != nil || p.Discovery != nil) {
+				inv.JWKSProviders = append(inv.JWKSProviders, name)
+			}
+		}
+		slices.Sort(inv.Providers)
+		slices.Sort(inv.JWKSProviders)
+	}
+	for _, p := range s.RateLimits {
+		inv.Policies = append(inv.Policies, p.Name)
+	}
+	return inv
 }

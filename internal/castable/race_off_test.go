@@ -1,0 +1,5 @@
+//go:build !race
+
+package castable
+
+const raceEnabled = false

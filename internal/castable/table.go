@@ -1,0 +1,315 @@
+package castable
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// SchemaVersion is part of every slot key. Bump it when the slot encoding
+// changes, so that old and new plugin versions sharing one vm_id during a
+// rollout never read each other's slots.
+const SchemaVersion = 1
+
+const (
+	fingerprintLen = 16
+	expiryLen      = 8
+	// SlotOverhead is the number of bytes every slot value carries besides the
+	// caller's state: a 16-byte key fingerprint and an 8-byte expiry.
+	SlotOverhead = fingerprintLen + expiryLen
+
+	defaultWays        = 4
+	maxWays            = 8
+	defaultMaxAttempts = 8
+	maxAttemptsLimit   = 64
+	defaultMaxState    = 256
+	maxSlots           = 1 << 22
+
+	// createCas is the cas passed when writing a slot that did not exist when
+	// it was read. Setting a missing key always succeeds, but if another
+	// worker created the slot in the meantime, a non-zero cas makes the write
+	// fail with ErrCASMismatch instead of silently overwriting it (cas 0 would
+	// overwrite). The write wrongly succeeds only if the other worker's write
+	// drew exactly this cas from the host's counter: one chance in 2^32 per
+	// such race.
+	createCas = math.MaxUint32
+)
+
+var (
+	// ErrContended means every CAS attempt of one Update lost a race with
+	// another worker. The caller applies its failure mode and counts it.
+	ErrContended = errors.New("castable: contended: cas attempts exhausted")
+	// ErrFull means every candidate slot of the key holds live state of other
+	// keys. The caller applies its failure mode and counts it.
+	ErrFull = errors.New("castable: full: every candidate slot holds a live key")
+)
+
+// Options configure a Table. Only Namespace and Slots are required.
+type Options struct {
+	// Namespace prefixes every slot key. Include the plugin root id and the
+	// feature, e.g. "apiguard/<root_id>/rl", so that two filters sharing a
+	// vm_id never share slots.
+	Namespace string
+	// Slots is the fixed number of slots, and so the maximum number of
+	// shared-data keys the table ever creates.
+	Slots int
+	// Ways is the number of candidate slots a key may live in (default 4,
+	// at most 8). More ways make ErrFull rarer and misses dearer: a key not
+	// yet stored costs one Get per way.
+	Ways int
+	// MaxAttempts bounds the read-modify-write attempts of one Update
+	// (default 8, at most 64).
+	MaxAttempts int
+	// MaxStateBytes is the largest state an UpdateFunc may return (default
+	// 256). It is part of the memory bound.
+	MaxStateBytes int
+}
+
+// Table is a bounded, namespaced map from logical keys to small expiring
+// states, stored in a fixed number of Store keys
+// "<namespace>/v<SchemaVersion>/<slot index>".
+//
+// Each slot value is: a 16-byte fingerprint (the first half of SHA-256 of the
+// namespace and the logical key, so keys of any size are never stored raw),
+// an 8-byte expiry (Unix nanoseconds, little-endian) and the caller's state.
+// A key maps to Ways candidate slots chosen by double hashing. A slot whose
+// expiry has passed is stale and may be taken by any key.
+//
+// Memory bound: at most Slots keys, each at most
+// len(slot key) + SlotOverhead + MaxStateBytes bytes; MaxBytes computes it.
+// (The host adds its own per-entry overhead on top.)
+//
+// Exactness: state changes only through a successful CAS on the slot that was
+// read, so concurrent Updates of one key are serialised and none is lost.
+// One caveat: if a key has no live slot and, at the same moment, a different
+// candidate slot turns stale between two workers' reads (the clock moved
+// across its expiry), the two workers may create the key in two different
+// slots. Reads then use the first live copy in candidate order and the other
+// copy expires unused. This needs a key's very first write to race with the
+// clock crossing another key's expiry; it cannot happen with a frozen clock.
+//
+// A Table is safe for concurrent use if its Store is.
+type Table struct {
+	store       Store
+	namespace   string
+	prefix      string // namespace + "/v<SchemaVersion>/"
+	slots       uint64
+	ways        int
+	maxAttempts int
+	maxState    int
+}
+
+// New checks opts and returns a Table over store.
+func New(store Store, opts Options) (*Table, error) {
+	if store == nil {
+		return nil, errors.New("castable: nil store")
+	}
+	if opts.Namespace == "" {
+		return nil, errors.New("castable: empty namespace")
+	}
+	if opts.Slots < 1 || opts.Slots > maxSlots {
+		return nil, fmt.Errorf("castable: slots %d out of range [1, %d]", opts.Slots, maxSlots)
+	}
+	if opts.Ways == 0 {
+		opts.Ways = defaultWays
+	}
+	if opts.Ways < 1 || opts.Ways > maxWays {
+		return nil, fmt.Errorf("castable: ways %d out of range [1, %d]", opts.Ways, maxWays)
+	}
+	if opts.Ways > opts.Slots {
+		opts.Ways = opts.Slots
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = defaultMaxAttempts
+	}
+	if opts.MaxAttempts < 1 || opts.MaxAttempts > maxAttemptsLimit {
+		return nil, fmt.Errorf("castable: max attempts %d out of range [1, %d]", opts.MaxAttempts, maxAttemptsLimit)
+	}
+	if opts.MaxStateBytes == 0 {
+		opts.MaxStateBytes = defaultMaxState
+	}
+	if opts.MaxStateBytes < 0 {
+		return nil, fmt.Errorf("castable: negative max state bytes %d", opts.MaxStateBytes)
+	}
+	return &Table{
+		store:       store,
+		namespace:   opts.Namespace,
+		prefix:      opts.Namespace + "/v" + strconv.Itoa(SchemaVersion) + "/",
+		slots:       uint64(opts.Slots),
+		ways:        opts.Ways,
+		maxAttempts: opts.MaxAttempts,
+		maxState:    opts.MaxStateBytes,
+	}, nil
+}
+
+// MaxBytes is the most shared data, keys plus values, the table can ever
+// hold: Slots × (longest slot key + SlotOverhead + MaxStateBytes).
+func (t *Table) MaxBytes() int {
+	longestKey := len(t.prefix) + len(strconv.FormatUint(t.slots-1, 10))
+	return int(t.slots) * (longestKey + SlotOverhead + t.maxState)
+}
+
+// Slots returns the number of slots.
+func (t *Table) Slots() int { return int(t.slots) }
+
+// UpdateFunc computes a key's next state from its current one. state is nil
+// when the key has no live state. It returns the new state, the time after
+// which that state is worthless (its slot may then be reused), and whether to
+// write at all; write=false leaves the slot untouched (e.g. a refused request
+// that consumes nothing).
+//
+// An UpdateFunc may run several times in one Update, once per attempt; only
+// the result of its last run takes effect. It must not keep state, nor
+// retain the state slice after it returns.
+type UpdateFunc func(state []byte) (next []byte, expires time.Time, write bool)
+
+// Update runs a read-modify-write of key's state under CAS, retrying up to
+// MaxAttempts times. It reports the number of attempts made (1 = no retry).
+// It returns ErrContended when the attempts run out, ErrFull when no
+// candidate slot can take the key, and a wrapped Store error otherwise.
+func (t *Table) Update(key string, now time.Time, fn UpdateFunc) (attempts int, err error) {
+	fp, cands := t.candidates(key)
+	nowNs := now.UnixNano()
+	for attempts = 1; attempts <= t.maxAttempts; attempts++ {
+		slot, err := t.locate(&fp, cands[:t.ways], nowNs)
+		if err != nil {
+			return attempts, err
+		}
+		next, expires, write := fn(slot.state)
+		if !write {
+			return attempts, nil
+		}
+		if len(next) > t.maxState {
+			return attempts, fmt.Errorf("castable: state of %d bytes exceeds the %d-byte limit", len(next), t.maxState)
+		}
+		cas := slot.cas
+		if slot.missing {
+			cas = createCas
+		}
+		expNs := int64(0) // a zero expiry: stale at once
+		if !expires.IsZero() {
+			expNs = expires.UnixNano()
+		}
+		err = t.store.Set(t.slotKey(slot.index), encodeSlot(&fp, expNs, next), cas)
+		switch {
+		case err == nil:
+			return attempts, nil
+		case errors.Is(err, ErrCASMismatch):
+			continue
+		default:
+			return attempts, fmt.Errorf("castable: set slot %d: %w", slot.index, err)
+		}
+	}
+	return t.maxAttempts, ErrContended
+}
+
+// located is the slot an Update writes to.
+type located struct {
+	index   uint64
+	cas     uint32
+	missing bool   // the slot key did not exist
+	state   []byte // the key's live state, or nil
+}
+
+// locate reads the candidate slots in order and returns the first one holding
+// the key live; otherwise the key's own expired slot, or else the first
+// missing or stale one; otherwise ErrFull.
+func (t *Table) locate(fp *[fingerprintLen]byte, cands []uint64, nowNs int64) (located, error) {
+	var free located
+	haveFree, ownStale := false, false
+	for _, idx := range cands {
+		val, cas, err := t.store.Get(t.slotKey(idx))
+		if errors.Is(err, ErrNotFound) {
+			if !haveFree {
+				free, haveFree = located{index: idx, missing: true}, true
+			}
+			continue
+		}
+		if err != nil {
+			return located{}, fmt.Errorf("castable: get slot %d: %w", idx, err)
+		}
+		slotFp, expires, state, ok := decodeSlot(val)
+		live := ok && nowNs < expires
+		if live && slotFp == *fp {
+			return located{index: idx, cas: cas, state: state}, nil
+		}
+		if !live && (!haveFree || (slotFp == *fp && !ownStale)) {
+			// Stale or undecodable: reusable, under CAS. The key's own
+			// expired slot is preferred, so that it keeps one home.
+			free, haveFree = located{index: idx, cas: cas}, true
+			ownStale = ok && slotFp == *fp
+		}
+	}
+	if !haveFree {
+		return located{}, ErrFull
+	}
+	return free, nil
+}
+
+// candidates returns the key's fingerprint and its candidate slot indices,
+// distinct, by double hashing over the rest of the digest.
+func (t *Table) candidates(key string) (fp [fingerprintLen]byte, cands [maxWays]uint64) {
+	h := sha256.New()
+	h.Write([]byte(t.namespace))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	copy(fp[:], sum[:fingerprintLen])
+	h1 := binary.LittleEndian.Uint64(sum[16:24])
+	h2 := binary.LittleEndian.Uint64(sum[24:32]) | 1
+	n := 0
+	for i := uint64(0); n < t.ways; i++ {
+		idx := (h1 + i*h2) % t.slots
+		if i >= t.slots {
+			// h2 shares a factor with slots: fall back to a linear walk.
+			idx = (h1 + i) % t.slots
+		}
+		dup := false
+		for _, c := range cands[:n] {
+			if c == idx {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			cands[n] = idx
+			n++
+		}
+	}
+	return fp, cands
+}
+
+func (t *Table) slotKey(idx uint64) string {
+	var stack [128]byte
+	buf := stack[:0]
+	if len(t.prefix)+20 > len(stack) {
+		buf = make([]byte, 0, len(t.prefix)+20)
+	}
+	buf = append(buf, t.prefix...)
+	buf = strconv.AppendUint(buf, idx, 10)
+	return string(buf)
+}
+
+func encodeSlot(fp *[fingerprintLen]byte, expiresNs int64, state []byte) []byte {
+	buf := make([]byte, SlotOverhead+len(state))
+	copy(buf, fp[:])
+	binary.LittleEndian.PutUint64(buf[fingerprintLen:], uint64(expiresNs))
+	copy(buf[SlotOverhead:], state)
+	return buf
+}
+
+// decodeSlot splits a slot value; ok is false for a value too short to be a
+// slot, which the table then treats as stale.
+func decodeSlot(val []byte) (fp [fingerprintLen]byte, expiresNs int64, state []byte, ok bool) {
+	if len(val) < SlotOverhead {
+		return fp, 0, nil, false
+	}
+	copy(fp[:], val[:fingerprintLen])
+	expiresNs = int64(binary.LittleEndian.Uint64(val[fingerprintLen:SlotOverhead]))
+	return fp, expiresNs, val[SlotOverhead:], true
+}

@@ -1,0 +1,182 @@
+package ratelimit
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"time"
+)
+
+// The algorithm is GCRA (the generic cell rate algorithm), one theoretical
+// arrival time (TAT) per window, all windows of a key in one shared-data slot
+// updated by one CAS.
+//
+// For a window with quota q per p and burst b:
+//   - unit = ceil(p/q) ns is the cost of one request (one byte under
+//     response_bytes);
+//   - capacity = (q+b) × unit;
+//   - a request at now is admitted iff max(TAT, now) + unit − now ≤ capacity,
+//     and then TAT becomes max(TAT, now) + unit.
+//
+// So a rested key may spend q+b units at once and then one unit per
+// unit-interval. Rounding unit up makes the steady rate at most q/p, never
+// more.
+//
+// Exactness: a request is admitted only by a successful CAS that moves the
+// TATs forward, so with any number of workers on one key the admissions never
+// exceed what one sequential GCRA would admit (with a frozen clock: exactly
+// q+b per window, then none).
+
+// window is one compiled Limit.
+type window struct {
+	item     string // the RateLimit-Policy item name
+	quota    int64  // q, for headers
+	perSec   int64  // w, for headers
+	unit     int64  // ns per unit
+	capacity int64  // ns of tolerance: (q+b) × unit
+}
+
+func newWindow(l Limit) (window, bool) {
+	per := int64(l.Per.Duration)
+	if l.Requests <= 0 || per <= 0 || l.Burst < 0 {
+		return window{}, false
+	}
+	unit := (per + l.Requests - 1) / l.Requests
+	hi, lo := bits.Mul64(uint64(l.Requests+l.Burst), uint64(unit))
+	if hi != 0 || lo > math.MaxInt64/4 {
+		return window{}, false
+	}
+	return window{quota: l.Requests, perSec: per / int64(time.Second), unit: unit, capacity: int64(lo)}, true
+}
+
+// standing is one window's position after a decision, for headers.
+type standing struct {
+	remaining int64         // units that could be admitted now
+	wait      time.Duration // until one more unit is available (0 when full)
+}
+
+// verdict is the outcome of one evaluation over all windows of a key.
+type verdict struct {
+	admitted   bool
+	retryAfter time.Duration // when refused: until a request can be admitted
+	tightest   int           // index of the window with the least remaining
+	standings  [maxWindows]standing
+	next       [maxWindows]int64 // new TATs when admitted
+	expires    int64             // when the key's state is worthless again (all rested)
+}
+
+// decodeTATs reads the state of n windows; any other shape is treated as a
+// fresh key (e.g. after the configured windows changed).
+func decodeTATs(state []byte, n int) []int64 {
+	tats := make([]int64, n)
+	if len(state) != 8*n {
+		return tats
+	}
+	for i := range tats {
+		tats[i] = int64(binary.LittleEndian.Uint64(state[8*i:]))
+	}
+	return tats
+}
+
+func encodeTATs(tats []int64) []byte {
+	buf := make([]byte, 8*len(tats))
+	for i, t := range tats {
+		binary.LittleEndian.PutUint64(buf[8*i:], uint64(t))
+	}
+	return buf
+}
+
+// admitOne evaluates one request of cost 1 against every window.
+func admitOne(ws []window, tats []int64, now int64) verdict {
+	v := verdict{admitted: true}
+	for i, w := range ws {
+		tat := max(tats[i], now)
+		next := tat + w.unit
+		if next-now > w.capacity {
+			v.admitted = false
+			v.retryAfter = max(v.retryAfter, time.Duration(next-w.capacity-now))
+		}
+		v.next[i] = next
+	}
+	for i, w := range ws {
+		debt := max(tats[i], now) - now
+		if v.admitted {
+			debt = v.next[i] - now
+		}
+		v.standings[i] = w.standing(debt)
+		v.expires = max(v.expires, v.next[i])
+	}
+	v.tightest = tightest(v.standings[:len(ws)])
+	return v
+}
+
+// budgetLeft evaluates a response_bytes key at request time: admitted iff
+// every window has some budget left. It consumes nothing.
+func budgetLeft(ws []window, tats []int64, now int64) verdict {
+	v := verdict{admitted: true}
+	for i, w := range ws {
+		debt := max(tats[i], now) - now
+		if debt >= w.capacity {
+			v.admitted = false
+			v.retryAfter = max(v.retryAfter, time.Duration(debt-w.capacity+1))
+		}
+		v.standings[i] = w.standing(debt)
+	}
+	v.tightest = tightest(v.standings[:len(ws)])
+	return v
+}
+
+// charge adds n units to every window unconditionally (the response was
+// already sent). The debt is capped at twice the capacity so that one huge
+// response blocks the key for at most about two windows.
+func charge(ws []window, tats []int64, now int64, n int64) (next []int64, expires int64) {
+	next = make([]int64, len(ws))
+	for i, w := range ws {
+		tat := max(tats[i], now)
+		add := satMul(n, w.unit)
+		limit := now + 2*w.capacity
+		if add > limit-tat {
+			next[i] = max(limit, tat)
+		} else {
+			next[i] = tat + add
+		}
+		expires = max(expires, next[i])
+	}
+	return next, expires
+}
+
+// standing converts a window's debt (TAT − now, in ns) to remaining units and
+// the wait until one more unit is available.
+func (w window) standing(debt int64) standing {
+	if debt <= 0 {
+		return standing{remaining: w.capacity / w.unit}
+	}
+	free := w.capacity - debt
+	if free < 0 {
+		return standing{wait: time.Duration(debt - w.capacity + w.unit)}
+	}
+	r := free / w.unit
+	// One more unit is free once the debt falls to capacity − (r+1)×unit.
+	return standing{remaining: r, wait: time.Duration(debt - (w.capacity - (r+1)*w.unit))}
+}
+
+// tightest picks the window with the least remaining; ties go to the longer
+// wait.
+func tightest(s []standing) int {
+	best := 0
+	for i := 1; i < len(s); i++ {
+		if s[i].remaining < s[best].remaining ||
+			(s[i].remaining == s[best].remaining && s[i].wait > s[best].wait) {
+			best = i
+		}
+	}
+	return best
+}
+
+func satMul(a, b int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi != 0 || lo > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(lo)
+}

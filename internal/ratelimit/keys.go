@@ -1,0 +1,178 @@
+package ratelimit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/apiguard/apiguard/internal/claims"
+)
+
+// partKind is the source of one key part.
+type partKind uint8
+
+const (
+	partSourceIP partKind = iota + 1
+	partHeader
+	partClaim
+	partPath
+	partMethod
+	partRoute
+)
+
+// part is one parsed key part.
+type part struct {
+	kind   partKind
+	name   string      // the part as configured, e.g. "header:x-api-key"
+	header string      // lower-case header name for partHeader
+	claim  claims.Path // for partClaim
+}
+
+func parsePart(s string) (part, error) {
+	switch {
+	case s == "source.ip":
+		return part{kind: partSourceIP, name: s}, nil
+	case s == "path":
+		return part{kind: partPath, name: s}, nil
+	case s == "method":
+		return part{kind: partMethod, name: s}, nil
+	case s == "route":
+		return part{kind: partRoute, name: s}, nil
+	case strings.HasPrefix(s, "header:"):
+		h := strings.ToLower(strings.TrimPrefix(s, "header:"))
+		if !headerPattern.MatchString(h) {
+			return part{}, errors.New("header:NAME needs a valid header name")
+		}
+		return part{kind: partHeader, name: s, header: h}, nil
+	case strings.HasPrefix(s, "jwt."):
+		segs := strings.Split(strings.TrimPrefix(s, "jwt."), ".")
+		for _, seg := range segs {
+			if seg == "" {
+				return part{}, errors.New("jwt.CLAIM needs a dotted claim path without empty segments")
+			}
+		}
+		return part{kind: partClaim, name: s, claim: claims.Path(segs)}, nil
+	}
+	return part{}, errors.New(`unknown key part: use "source.ip", "header:NAME", "jwt.CLAIM", "path", "method" or "route"`)
+}
+
+// value returns the part's value for r; ok is false when the request lacks it.
+func (p part) value(r *Request) (string, bool) {
+	switch p.kind {
+	case partSourceIP:
+		if !r.ClientIP.IsValid() {
+			return "", false
+		}
+		return r.ClientIP.Unmap().String(), true
+	case partHeader:
+		if r.Header == nil {
+			return "", false
+		}
+		v, ok := r.Header(p.header)
+		return v, ok && v != ""
+	case partClaim:
+		if r.Claims == nil {
+			return "", false
+		}
+		c, ok := claims.Lookup(r.Claims, p.claim)
+		if !ok {
+			return "", false
+		}
+		return claimString(c)
+	case partPath:
+		return r.Path, r.Path != ""
+	case partMethod:
+		return r.Method, r.Method != ""
+	case partRoute:
+		return r.Route, r.Route != ""
+	}
+	return "", false
+}
+
+// claimString renders a scalar claim; objects, arrays and null are not keys.
+func claimString(c any) (string, bool) {
+	switch v := c.(type) {
+	case string:
+		return v, v != ""
+	case json.Number:
+		return v.String(), true
+	case bool:
+		return strconv.FormatBool(v), true
+	case float64:
+		// Claims decoded without UseNumber: render integers without exponent.
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+// errNoKey means a key part is missing and there is no client IP to fall back
+// to, or the policy says "deny" for missing parts.
+var errNoKey = errors.New("ratelimit: key part missing")
+
+// resolveParts returns the values of parts for r, applying the missing-part
+// rule: with fallback, a missing part becomes the client IP, and its bit is
+// set in the returned mask. bucketKey tags present values and fallbacks
+// differently, so a client can never send a value that equals another
+// client's fallback.
+func resolveParts(parts []part, r *Request, fallback bool) (vals []string, fellBack uint8, err error) {
+	vals = make([]string, len(parts))
+	for i, p := range parts {
+		v, ok := p.value(r)
+		if ok {
+			vals[i] = v
+			continue
+		}
+		if !fallback || !r.ClientIP.IsValid() {
+			return nil, 0, errNoKey
+		}
+		vals[i] = r.ClientIP.Unmap().String()
+		fellBack |= 1 << i
+	}
+	return vals, fellBack, nil
+}
+
+// bucketKey joins the policy, the tier and the part values, each with its
+// length and a tag ('=' present, '?' client-IP fallback), so that no two
+// different tuples give the same key. The table hashes it; it is never stored.
+func bucketKey(policy, tier string, vals []string, fellBack uint8) string {
+	var b strings.Builder
+	n := len(policy) + len(tier) + 16
+	for _, v := range vals {
+		n += len(v) + 8
+	}
+	b.Grow(n)
+	field := func(tag byte, s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(tag)
+		b.WriteString(s)
+	}
+	field(':', policy)
+	field(':', tier)
+	for i, v := range vals {
+		tag := byte('=')
+		if fellBack&(1<<i) != 0 {
+			tag = '?'
+		}
+		field(tag, v)
+	}
+	return b.String()
+}
+
+// descriptorValue bounds a value sent to the global service: values longer
+// than maxPartValue are replaced by "sha256:" and their hex digest.
+func descriptorValue(v string) string {
+	if len(v) <= maxPartValue {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// clientIPString is what the fallback puts in a global descriptor.
+func clientIPString(a netip.Addr) string { return a.Unmap().String() }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,649 @@
+package ratelimit
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/castable"
+	"github.com/apiguard/apiguard/internal/claims"
+	"github.com/apiguard/apiguard/internal/route"
+)
+
+// Request is what the limiter reads from a request.
+type Request struct {
+	Method string
+	// Path is already route.Normalize()d.
+	Path string
+	// Header returns a request header by lower-case name.
+	Header func(name string) (string, bool)
+	// ClientIP is the client address resolved by clientip.Resolver
+	// (x-forwarded-for honoured only through trusted_hops); invalid if unknown.
+	ClientIP netip.Addr
+	// Route is the Envoy route name (xds.route_name), or "".
+	Route string
+	// Claims are the verified JWT claims, nil without a verified token. Never
+	// pass unverified claims.
+	Claims map[string]any
+}
+
+// Decision is the outcome of one policy for one request, a metric label.
+type Decision string
+
+const (
+	Allowed        Decision = "allowed"
+	Limited        Decision = "limited"
+	ShadowLimited  Decision = "shadow_limited" // would have been refused; shadow policy
+	FailureAllowed Decision = "failure_allowed"
+	FailureDenied  Decision = "failure_denied"
+	Pending        Decision = "pending" // a global callout is still to be resolved
+	Skipped        Decision = "skipped" // not evaluated: an earlier policy refused
+)
+
+// Local reasons (the global ones are in global.go).
+const (
+	ReasonOK         = "ok"
+	ReasonOverLimit  = "over_limit"
+	ReasonContended  = "cas_contended" // CAS attempts exhausted
+	ReasonTableFull  = "table_full"    // every candidate slot held by live keys
+	ReasonStoreError = "store_error"
+	ReasonKeyMissing = "key_missing" // missing key part and no fallback
+	ReasonUnlimited  = "unlimited"   // the claim tier has no limits
+)
+
+// Outcome is one policy's decision on one request, for metrics and audit. A
+// Pending outcome becomes final in ResolveCallout.
+type Outcome struct {
+	Policy   string
+	Decision Decision
+	Reason   string
+	// Attempts is the number of CAS attempts (0 when the state was not
+	// touched), for the retry distribution.
+	Attempts int
+	// FallbackKey is true when a missing key part was replaced by the client IP.
+	FallbackKey bool
+}
+
+// Limiter holds the compiled policies. It is safe for concurrent use if its
+// Store is.
+type Limiter struct {
+	policies []*policy
+}
+
+type policy struct {
+	name        string
+	matcher     *route.Matcher
+	parts       []part
+	fallback    bool
+	windows     []window
+	override    *compiledOverride
+	shadow      bool
+	status      int
+	body        []byte
+	contentType string
+	draft       bool
+	legacy      bool
+	bytes       bool
+	failDeny    bool
+	table       *castable.Table
+	global      *compiledGlobal
+}
+
+type compiledOverride struct {
+	claim   claims.Path
+	values  map[string][]window
+	numeric *NumericOverride
+}
+
+// New validates cfg and compiles it over store. namespace must identify the
+// plugin instance, e.g. "apiguard/" + plugin_root_id; each policy's slots live
+// under namespace + "/rl/" + its name.
+func New(cfg Config, store castable.Store, namespace string) (*Limiter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Limiter{}
+	for i := range cfg {
+		p, err := compilePolicy(&cfg[i], store, namespace)
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: policy %q: %w", cfg[i].Name, err)
+		}
+		l.policies = append(l.policies, p)
+	}
+	return l, nil
+}
+
+func compilePolicy(c *Policy, store castable.Store, namespace string) (*policy, error) {
+	m, err := route.Compile(c.Match)
+	if err != nil {
+		return nil, fmt.Errorf("match: %w", err)
+	}
+	p := &policy{
+		name:        c.Name,
+		matcher:     m,
+		fallback:    c.MissingKey != "deny",
+		shadow:      c.Shadow,
+		status:      c.Status,
+		body:        []byte(c.Body),
+		contentType: c.ContentType,
+		draft:       c.Headers == "" || c.Headers == "draft" || c.Headers == "both",
+		legacy:      c.Headers == "legacy" || c.Headers == "both",
+		bytes:       c.Cost == "response_bytes",
+		failDeny:    c.FailureMode == "deny",
+	}
+	if p.status == 0 {
+		p.status = 429
+	}
+	if c.Body == "" {
+		p.body = []byte(`{"error":"rate_limited"}`)
+	}
+	if p.contentType == "" {
+		p.contentType = "application/json"
+	}
+	for _, k := range c.Key {
+		pt, _ := parsePart(k) // checked by Validate
+		p.parts = append(p.parts, pt)
+	}
+	p.windows = compileWindows(c.Name, c.Limits)
+	if o := c.Override; o != nil {
+		co := &compiledOverride{claim: o.Claim, numeric: o.Numeric}
+		if o.Values != nil {
+			co.values = make(map[string][]window, len(o.Values))
+			for v, ls := range o.Values {
+				co.values[v] = compileWindows(c.Name, ls)
+			}
+		}
+		p.override = co
+	}
+	slots := c.MaxKeys
+	if slots == 0 {
+		slots = defaultMaxKeys
+	}
+	p.table, err = castable.New(store, castable.Options{
+		Namespace:     namespace + "/rl/" + c.Name,
+		Slots:         slots,
+		MaxAttempts:   casAttempts,
+		MaxStateBytes: 8 * maxWindows,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Global != nil {
+		p.global = compileGlobal(c.Global, p.parts)
+	}
+	return p, nil
+}
+
+// compileWindows compiles ls and names their RateLimit-Policy items: a
+// single window after the policy, several as "<policy>-<w>s" so that every
+// item has its own name (Validate makes the pers distinct).
+// casAttempts bounds the read-modify-write attempts of one check. Only
+// admissions write (refusals do not), so a check can lose a race only to
+// another admission of the same key; 16 straight losses need 16 admissions by
+// other workers while this one retries.
+const casAttempts = 16
+
+func compileWindows(name string, ls []Limit) []window {
+	ws := make([]window, 0, len(ls))
+	for _, l := range ls {
+		w, _ := newWindow(l) // checked by Validate
+		w.item = name
+		if len(ls) > 1 {
+			w.item += "-" + strconv.FormatInt(w.perSec, 10) + "s"
+		}
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// MaxBytes is the most shared data all policies together can hold.
+func (l *Limiter) MaxBytes() int {
+	n := 0
+	for _, p := range l.policies {
+		n += p.table.MaxBytes()
+	}
+	return n
+}
+
+// Result is the limiter's verdict on one request. The plugin keeps it for the
+// stream: it resolves the callouts, then sends Refusal or adds Headers to the
+// upstream response, and finally calls ChargeResponse.
+type Result struct {
+	// Outcomes has one entry per matched policy, in configuration order.
+	Outcomes []Outcome
+	// Callouts are the global checks still to make; empty when a local
+	// decision already refused the request.
+	Callouts []Callout
+
+	applied []applied
+	now     time.Time
+}
+
+type applied struct {
+	p        *policy
+	key      string
+	windows  []window
+	refusing bool
+	consumed bool    // a request unit was taken (refund it if another policy refuses)
+	numbers  numbers // items is nil when there is nothing to report
+	callout  int     // index in Callouts, or -1
+}
+
+// numbers are the header values of one policy: every window as a quota
+// policy item, and the standing of the tightest one.
+type numbers struct {
+	items     []window      // only item, quota and perSec are used
+	tight     int           // index of the tightest item
+	remaining int64         // r of the tightest item
+	wait      time.Duration // its t; Retry-After when refusing
+	bytes     bool          // quota unit content-bytes
+}
+
+func localNumbers(p *policy, ws []window, v *verdict) numbers {
+	s := v.standings[v.tightest]
+	n := numbers{items: ws, tight: v.tightest, remaining: s.remaining, wait: s.wait, bytes: p.bytes}
+	if !v.admitted {
+		n.wait = v.retryAfter
+	}
+	return n
+}
+
+// Check applies every matching policy to r at now.
+func (l *Limiter) Check(r *Request, now time.Time) *Result {
+	res := &Result{Outcomes: make([]Outcome, 0, len(l.policies)), applied: make([]applied, 0, len(l.policies)), now: now}
+	mr := &route.Request{Method: r.Method, Path: r.Path, Header: r.Header}
+	if mr.Header == nil {
+		mr.Header = func(string) (string, bool) { return "", false }
+	}
+	refused := false
+	for _, p := range l.policies {
+		if !p.matcher.Matches(mr) {
+			continue
+		}
+		if refused {
+			// The request is refused already: spend nothing more on it.
+			res.Outcomes = append(res.Outcomes, Outcome{Policy: p.name, Decision: Skipped})
+			res.applied = append(res.applied, applied{p: p, callout: -1})
+			continue
+		}
+		res.check(p, r, now)
+		refused = res.applied[len(res.applied)-1].refusing
+	}
+	if refused {
+		for i := range res.applied {
+			if res.Outcomes[i].Decision == Pending {
+				res.Outcomes[i].Decision = Skipped
+				res.applied[i].callout = -1
+			}
+		}
+		res.Callouts = nil
+		res.refund(now)
+	}
+	return res
+}
+
+// refund gives back the unit that admitted policies took for a request that
+// another policy refused, so that, e.g., a client refused by a per-user limit
+// does not drain its office's per-IP budget. It is the exact inverse of the
+// admission (one unit off every window's TAT) under CAS; if time has passed
+// in between it can only give back less.
+func (res *Result) refund(now time.Time) {
+	for i := range res.applied {
+		a := &res.applied[i]
+		if !a.consumed {
+			continue
+		}
+		a.consumed = false
+		a.numbers.remaining++ // report the unit given back
+		ws := a.windows
+		_, _ = a.p.table.Update(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
+			if len(state) != 8*len(ws) {
+				return nil, time.Time{}, false
+			}
+			tats := decodeTATs(state, len(ws))
+			exp := int64(0)
+			for j, w := range ws {
+				tats[j] -= w.unit
+				exp = max(exp, tats[j])
+			}
+			return encodeTATs(tats), time.Unix(0, exp), true
+		})
+	}
+}
+
+func (res *Result) check(p *policy, r *Request, now time.Time) {
+	out := Outcome{Policy: p.name, Decision: Allowed, Reason: ReasonOK}
+	a := applied{p: p, callout: -1}
+	defer func() {
+		res.Outcomes = append(res.Outcomes, out)
+		res.applied = append(res.applied, a)
+	}()
+
+	tier, ws := p.windowsFor(r.Claims)
+	vals, fell, err := resolveParts(p.parts, r, p.fallback)
+	out.FallbackKey = fell != 0
+	if err != nil {
+		// missing_key "deny" refuses; a fallback made impossible by an unknown
+		// client address is a host failure and follows failure_mode.
+		out, a.refusing = p.fail(out, ReasonKeyMissing, !p.fallback || p.failDeny)
+		return
+	}
+	if len(ws) > 0 {
+		a.key = bucketKey(p.name, tier, vals, fell)
+		a.windows = ws
+		var v verdict
+		attempts, err := p.table.Update(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
+			tats := decodeTATs(state, len(ws))
+			if p.bytes {
+				v = budgetLeft(ws, tats, now.UnixNano())
+				return nil, time.Time{}, false
+			}
+			v = admitOne(ws, tats, now.UnixNano())
+			return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
+		})
+		out.Attempts = attempts
+		if err != nil {
+			out, a.refusing = p.fail(out, storeReason(err), p.failDeny)
+			return
+		}
+		a.numbers = localNumbers(p, ws, &v)
+		if !v.admitted {
+			out.Reason = ReasonOverLimit
+			out.Decision, a.refusing = p.refuse()
+			return
+		}
+		a.consumed = !p.bytes
+	} else if p.global == nil {
+		out.Reason = ReasonUnlimited
+		return
+	}
+	if p.global != nil {
+		c, err := p.global.buildCallout(p.name, r, p.fallback)
+		if err != nil {
+			out, a.refusing = p.fail(out, ReasonKeyMissing, !p.fallback || p.global.failDeny)
+			return
+		}
+		a.callout = len(res.Callouts)
+		res.Callouts = append(res.Callouts, c)
+		out.Decision, out.Reason = Pending, ""
+	}
+}
+
+func storeReason(err error) string {
+	switch {
+	case errors.Is(err, castable.ErrContended):
+		return ReasonContended
+	case errors.Is(err, castable.ErrFull):
+		return ReasonTableFull
+	}
+	return ReasonStoreError
+}
+
+// refuse returns the decision for an over-limit request.
+func (p *policy) refuse() (Decision, bool) {
+	if p.shadow {
+		return ShadowLimited, false
+	}
+	return Limited, true
+}
+
+// fail applies a failure mode.
+func (p *policy) fail(out Outcome, reason string, deny bool) (Outcome, bool) {
+	out.Reason = reason
+	switch {
+	case !deny:
+		out.Decision = FailureAllowed
+	case p.shadow:
+		out.Decision = ShadowLimited
+	default:
+		out.Decision = FailureDenied
+		return out, true
+	}
+	return out, false
+}
+
+// windowsFor picks the limits for the verified claims: the tier's limits when
+// the override claim names a configured tier, else the policy's own. The tier
+// is part of the bucket key, so a client whose plan changes starts a fresh
+// bucket.
+func (p *policy) windowsFor(cl map[string]any) (string, []window) {
+	o := p.override
+	if o == nil || cl == nil {
+		return "", p.windows
+	}
+	c, ok := claims.Lookup(cl, o.claim)
+	if !ok {
+		return "", p.windows
+	}
+	s, ok := claimString(c)
+	if !ok {
+		return "", p.windows
+	}
+	if o.values != nil {
+		if ws, ok := o.values[s]; ok {
+			return "v:" + s, ws
+		}
+		return "", p.windows
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return "", p.windows
+	}
+	n = min(n, o.numeric.Max)
+	w, ok := newWindow(Limit{Requests: n, Per: o.numeric.Per, Burst: o.numeric.Burst})
+	if !ok {
+		return "", p.windows
+	}
+	w.item = p.name
+	return "n:" + strconv.FormatInt(n, 10), []window{w}
+}
+
+// ResolveCallout records the answer to Callouts[i]: status is the HTTP status
+// of the answer (0 for a reset with no headers; Envoy's 503/504 for refused
+// connections and timeouts), body its body. It returns the policy's updated
+// outcome.
+func (res *Result) ResolveCallout(i int, status int, body []byte) Outcome {
+	for j := range res.applied {
+		a := &res.applied[j]
+		if a.callout != i {
+			continue
+		}
+		out := &res.Outcomes[j]
+		if out.Decision != Pending {
+			return *out
+		}
+		ans := judgeGlobal(status, body)
+		out.Reason = ans.reason
+		switch {
+		case ans.pass:
+			out.Decision = Allowed
+		case ans.limited:
+			out.Decision, a.refusing = a.p.refuse()
+		default:
+			*out, a.refusing = a.p.fail(*out, ans.reason, a.p.global.failDeny)
+		}
+		if a.refusing {
+			// The refusing policy keeps its own pre-limit unit, so that a
+			// client over the fleet-wide limit is soon shed locally, without
+			// callouts; the other policies give theirs back.
+			a.consumed = false
+			res.refund(res.now)
+		}
+		// A global policy reports the fleet-wide numbers of the answer. Without
+		// them it keeps its pre-limit's numbers, unless it refuses (then none,
+		// and Retry-After falls back to 1 s).
+		if ans.limited || ans.numbers != nil {
+			a.numbers = numbers{}
+		}
+		if n := ans.numbers; n != nil {
+			a.numbers = numbers{items: []window{{item: a.p.name, quota: n.quota, perSec: n.perSec}}, remaining: n.remaining, wait: n.reset}
+			if ans.limited {
+				a.numbers.remaining = 0
+			}
+		}
+		return *out
+	}
+	return Outcome{}
+}
+
+// Pending reports whether a callout is still unresolved.
+func (res *Result) Pending() bool {
+	for _, o := range res.Outcomes {
+		if o.Decision == Pending {
+			return true
+		}
+	}
+	return false
+}
+
+// Allowed reports whether the request may proceed: no enforcing policy
+// refused it. An unresolved callout counts as its failure mode.
+func (res *Result) Allowed() bool {
+	for i, a := range res.applied {
+		if a.refusing || (res.Outcomes[i].Decision == Pending && a.p.global.failDeny && !a.p.shadow) {
+			return false
+		}
+	}
+	return true
+}
+
+// Refusal is the local reply for a refused request.
+type Refusal struct {
+	Status  int
+	Headers [][2]string
+	Body    []byte
+	// Policy is the first refusing policy, whose status and body are used.
+	Policy string
+}
+
+// Refusal returns the reply to send, or nil when the request is allowed.
+func (res *Result) Refusal() *Refusal {
+	if res.Allowed() {
+		return nil
+	}
+	var first *policy
+	retry := time.Duration(0)
+	for i, a := range res.applied {
+		refusing := a.refusing || (res.Outcomes[i].Decision == Pending && a.p.global.failDeny && !a.p.shadow)
+		if !refusing {
+			continue
+		}
+		if first == nil {
+			first = a.p
+		}
+		if a.numbers.items != nil {
+			retry = max(retry, a.numbers.wait)
+		}
+	}
+	secs := max(ceilSeconds(retry), 1)
+	h := res.headers(true)
+	h = append(h, [2]string{"retry-after", strconv.FormatInt(secs, 10)}, [2]string{"content-type", first.contentType})
+	return &Refusal{Status: first.status, Headers: h, Body: first.body, Policy: first.name}
+}
+
+// Headers returns the rate-limit headers to add to an admitted request's
+// response.
+func (res *Result) Headers() [][2]string { return res.headers(false) }
+
+// headers renders the configured header sets, per
+// draft-ietf-httpapi-ratelimit-headers: RateLimit-Policy lists every window of
+// every applied policy as a quota policy item; RateLimit gives, per policy,
+// the item of its tightest window (the least remaining), whose t equals the
+// Retry-After when that policy refuses. Legacy: the X-RateLimit-* triple of
+// the tightest item of all policies.
+func (res *Result) headers(refused bool) [][2]string {
+	var pol, lim []string
+	var leg *numbers
+	legT := int64(0)
+	for i := range res.applied {
+		a := &res.applied[i]
+		n := &a.numbers
+		if n.items == nil {
+			continue
+		}
+		t := ceilSeconds(n.wait)
+		if a.refusing {
+			t = max(t, 1)
+		}
+		if a.p.draft {
+			for _, it := range n.items {
+				item := strconv.Quote(it.item) + ";q=" + strconv.FormatInt(it.quota, 10)
+				if n.bytes {
+					item += `;qu="content-bytes"`
+				}
+				pol = append(pol, item+";w="+strconv.FormatInt(it.perSec, 10))
+			}
+			lim = append(lim, strconv.Quote(n.items[n.tight].item)+";r="+strconv.FormatInt(n.remaining, 10)+";t="+strconv.FormatInt(t, 10))
+		}
+		if a.p.legacy && (leg == nil || n.remaining < leg.remaining || (n.remaining == leg.remaining && t > legT)) {
+			leg, legT = n, t
+		}
+	}
+	var h [][2]string
+	if len(pol) > 0 {
+		h = append(h, [2]string{"ratelimit-policy", strings.Join(pol, ", ")}, [2]string{"ratelimit", strings.Join(lim, ", ")})
+	}
+	if leg != nil {
+		h = append(h,
+			[2]string{"x-ratelimit-limit", strconv.FormatInt(leg.items[leg.tight].quota, 10)},
+			[2]string{"x-ratelimit-remaining", strconv.FormatInt(leg.remaining, 10)},
+			[2]string{"x-ratelimit-reset", strconv.FormatInt(legT, 10)})
+	}
+	return h
+}
+
+// ChargesResponse reports whether ChargeResponse has anything to do: an
+// admitted response_bytes policy applies. The plugin counts the response body
+// only then.
+func (res *Result) ChargesResponse() bool {
+	for i, a := range res.applied {
+		if a.p.bytes && a.key != "" && res.Outcomes[i].Decision == Allowed {
+			return res.Allowed()
+		}
+	}
+	return false
+}
+
+// ChargeResponse charges a completed response of n body bytes to every
+// admitted response_bytes policy of the request. The plugin calls it from
+// on_log/on_done, and never for a reply apiguard sent itself (a refused
+// Result charges nothing). It returns one outcome per charged policy; a
+// charge that cannot be written follows no failure mode (the response is
+// gone) and is reported with its reason.
+func (res *Result) ChargeResponse(n int64, now time.Time) []Outcome {
+	if n <= 0 || !res.Allowed() {
+		return nil
+	}
+	var outs []Outcome
+	for i, a := range res.applied {
+		if !a.p.bytes || a.key == "" || res.Outcomes[i].Decision != Allowed {
+			continue
+		}
+		ws := a.windows
+		attempts, err := a.p.table.Update(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
+			next, exp := charge(ws, decodeTATs(state, len(ws)), now.UnixNano(), n)
+			return encodeTATs(next), time.Unix(0, exp), true
+		})
+		o := Outcome{Policy: a.p.name, Decision: Allowed, Reason: ReasonOK, Attempts: attempts}
+		if err != nil {
+			o.Decision, o.Reason = FailureAllowed, storeReason(err)
+		}
+		outs = append(outs, o)
+	}
+	return outs
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	s := (d + time.Second - 1) / time.Second
+	if s > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int64(s)
+}

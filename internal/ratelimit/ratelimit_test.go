@@ -1,0 +1,560 @@
+package ratelimit
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/castable"
+	"github.com/apiguard/apiguard/internal/config"
+)
+
+var t0 = time.Unix(1_800_000_000, 0)
+
+func mustLimiter(t testing.TB, js string) (*Limiter, *castable.MemStore) {
+	t.Helper()
+	var cfg Config
+	if err := config.Decode([]byte(js), &cfg); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	s := &castable.MemStore{}
+	l, err := New(cfg, s, "apiguard/root")
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	return l, s
+}
+
+func req(ip string, hdr map[string]string) *Request {
+	r := &Request{Method: "GET", Path: "/api/x", Header: func(n string) (string, bool) {
+		v, ok := hdr[n]
+		return v, ok
+	}}
+	if ip != "" {
+		r.ClientIP = netip.MustParseAddr(ip)
+	}
+	return r
+}
+
+func header(h [][2]string, name string) string {
+	for _, kv := range h {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+// admits counts admissions of n requests at one instant.
+func admits(l *Limiter, r *Request, now time.Time, n int) int {
+	ok := 0
+	for i := 0; i < n; i++ {
+		if l.Check(r, now).Allowed() {
+			ok++
+		}
+	}
+	return ok
+}
+
+func TestBurstAndRefill(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"ip","key":["source.ip"],"limits":[{"requests":10,"per":"10s","burst":5}]}]`)
+	r := req("192.0.2.1", nil)
+	// A rested client gets requests+burst at once.
+	if got := admits(l, r, t0, 20); got != 15 {
+		t.Fatalf("burst: admitted %d, want 15", got)
+	}
+	// One unit refills every per/requests = 1s.
+	if got := admits(l, r, t0.Add(999*time.Millisecond), 1); got != 0 {
+		t.Fatalf("before 1s: admitted %d, want 0", got)
+	}
+	if got := admits(l, r, t0.Add(time.Second), 3); got != 1 {
+		t.Fatalf("after 1s: admitted %d, want 1", got)
+	}
+	if got := admits(l, r, t0.Add(4*time.Second), 5); got != 3 {
+		t.Fatalf("after 4s: admitted %d, want 3", got)
+	}
+	// A full rest restores the whole capacity.
+	if got := admits(l, r, t0.Add(time.Hour), 20); got != 15 {
+		t.Fatalf("after rest: admitted %d, want 15", got)
+	}
+	// Another client has its own bucket.
+	if got := admits(l, req("192.0.2.2", nil), t0, 20); got != 15 {
+		t.Fatalf("other client: admitted %d, want 15", got)
+	}
+}
+
+func TestSeveralWindowsAllMustAdmitAndRefusalConsumesNothing(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"limits":[
+		{"requests":2,"per":"1s"},
+		{"requests":5,"per":"60s"}]}]`)
+	r := req("192.0.2.1", nil)
+	now := t0
+	got := 0
+	// 1 request every 100 ms for 10 s: the per-second window allows 2 at
+	// once; refusals by it must not consume the minute window.
+	for i := 0; i < 100; i++ {
+		if l.Check(r, now).Allowed() {
+			got++
+		}
+		now = now.Add(100 * time.Millisecond)
+	}
+	if got != 5 {
+		t.Fatalf("admitted %d in 10s, want the minute window's 5", got)
+	}
+	// Refusals by the per-second window alone do not eat the minute window:
+	l2, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"limits":[
+		{"requests":1,"per":"1s"},{"requests":3,"per":"60s"}]}]`)
+	for s := 0; s < 3; s++ {
+		at := t0.Add(time.Duration(s) * time.Second)
+		if admits(l2, r, at, 10) != 1 {
+			t.Fatalf("second %d: want exactly 1 admission", s)
+		}
+	}
+	if admits(l2, r, t0.Add(3*time.Second), 1) != 0 {
+		t.Fatal("minute window exhausted after 3, but a 4th was admitted")
+	}
+}
+
+func TestDraftHeaders(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"per_ip","key":["source.ip"],"limits":[{"requests":3,"per":"60s"}]}]`)
+	r := req("192.0.2.1", nil)
+	res := l.Check(r, t0)
+	h := res.Headers()
+	if got := header(h, "ratelimit-policy"); got != `"per_ip";q=3;w=60` {
+		t.Errorf("RateLimit-Policy = %q", got)
+	}
+	// 2 left; the next unit comes back after 20 s.
+	if got := header(h, "ratelimit"); got != `"per_ip";r=2;t=20` {
+		t.Errorf("RateLimit = %q", got)
+	}
+	if header(h, "x-ratelimit-limit") != "" {
+		t.Error("legacy headers sent in draft mode")
+	}
+	l.Check(r, t0.Add(5*time.Second))
+	l.Check(r, t0.Add(5*time.Second))
+	res = l.Check(r, t0.Add(10*time.Second))
+	ref := res.Refusal()
+	if ref == nil || ref.Status != 429 {
+		t.Fatalf("refusal = %+v", ref)
+	}
+	// The oldest unit returns at t0+20s: 10 s from now.
+	if got := header(ref.Headers, "retry-after"); got != "10" {
+		t.Errorf("Retry-After = %q, want 10", got)
+	}
+	if got := header(ref.Headers, "ratelimit"); got != `"per_ip";r=0;t=10` {
+		t.Errorf("RateLimit on refusal = %q, want t equal to Retry-After", got)
+	}
+	if string(ref.Body) != `{"error":"rate_limited"}` || header(ref.Headers, "content-type") != "application/json" {
+		t.Errorf("body %q / content-type %q", ref.Body, header(ref.Headers, "content-type"))
+	}
+}
+
+func TestTightestWindowIsReported(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"headers":"both","limits":[
+		{"requests":10,"per":"1s"},{"requests":3,"per":"3600s"}]}]`)
+	h := l.Check(req("192.0.2.1", nil), t0).Headers()
+	// Every window is listed, each under its own name; RateLimit names the
+	// tightest.
+	if got := header(h, "ratelimit-policy"); got != `"p-1s";q=10;w=1, "p-3600s";q=3;w=3600` {
+		t.Errorf("RateLimit-Policy = %q", got)
+	}
+	if got := header(h, "ratelimit"); got != `"p-3600s";r=2;t=1200` {
+		t.Errorf("RateLimit = %q", got)
+	}
+	if header(h, "x-ratelimit-limit") != "3" || header(h, "x-ratelimit-remaining") != "2" || header(h, "x-ratelimit-reset") != "1200" {
+		t.Errorf("legacy = %v", h)
+	}
+}
+
+func TestHeaderModes(t *testing.T) {
+	for mode, want := range map[string][2]bool{"draft": {true, false}, "legacy": {false, true}, "both": {true, true}, "none": {false, false}} {
+		l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"headers":"`+mode+`","limits":[{"requests":3,"per":"60s"}]}]`)
+		h := l.Check(req("192.0.2.1", nil), t0).Headers()
+		if (header(h, "ratelimit") != "") != want[0] || (header(h, "x-ratelimit-remaining") != "") != want[1] {
+			t.Errorf("%s: headers %v", mode, h)
+		}
+	}
+	// Refusals carry Retry-After even with no header set.
+	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"headers":"none","status":503,"body":"slow down","content_type":"text/plain","limits":[{"requests":1,"per":"60s"}]}]`)
+	r := req("192.0.2.1", nil)
+	l.Check(r, t0)
+	ref := l.Check(r, t0).Refusal()
+	if ref == nil || ref.Status != 503 || string(ref.Body) != "slow down" || header(ref.Headers, "retry-after") != "60" || header(ref.Headers, "content-type") != "text/plain" {
+		t.Fatalf("refusal = %+v", ref)
+	}
+}
+
+func TestShadowNeverRefuses(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"shadow":true,"limits":[{"requests":2,"per":"60s"}]}]`)
+	r := req("192.0.2.1", nil)
+	var last *Result
+	for i := 0; i < 5; i++ {
+		last = l.Check(r, t0)
+		if !last.Allowed() || last.Refusal() != nil {
+			t.Fatalf("request %d refused in shadow mode", i)
+		}
+	}
+	if last.Outcomes[0].Decision != ShadowLimited || last.Outcomes[0].Reason != ReasonOverLimit {
+		t.Fatalf("outcome = %+v", last.Outcomes[0])
+	}
+	if got := header(last.Headers(), "ratelimit"); got != `"p";r=0;t=30` {
+		t.Fatalf("shadow headers: RateLimit = %q", got)
+	}
+}
+
+func TestKeysFromHeaderAndClaim(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"p","key":["header:X-API-Key","jwt.sub"],"limits":[{"requests":1,"per":"60s"}]}]`)
+	a := req("192.0.2.1", map[string]string{"x-api-key": "k1"})
+	a.Claims = map[string]any{"sub": "alice"}
+	b := req("192.0.2.1", map[string]string{"x-api-key": "k1"})
+	b.Claims = map[string]any{"sub": "bob"}
+	if !l.Check(a, t0).Allowed() || !l.Check(b, t0).Allowed() {
+		t.Fatal("distinct subjects share a bucket")
+	}
+	if l.Check(a, t0).Allowed() {
+		t.Fatal("same key admitted twice")
+	}
+}
+
+func TestMissingPartFallsBackToClientIP(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-api-key"],"limits":[{"requests":1,"per":"60s"}]}]`)
+	// Two clients without the header do not share one empty bucket.
+	a, b := req("192.0.2.1", nil), req("192.0.2.2", nil)
+	ra := l.Check(a, t0)
+	if !ra.Allowed() || !ra.Outcomes[0].FallbackKey || !l.Check(b, t0).Allowed() {
+		t.Fatal("clients without the header starve each other")
+	}
+	if l.Check(a, t0).Allowed() {
+		t.Fatal("fallback bucket not limited")
+	}
+	// A client sending the header literally cannot collide with a fallback key.
+	c := req("192.0.2.3", map[string]string{"x-api-key": "192.0.2.1"})
+	if !l.Check(c, t0).Allowed() {
+		t.Fatal("header value collided with a fallback key")
+	}
+	// With no client IP either (the host could not tell), failure_mode applies.
+	res := l.Check(req("", nil), t0)
+	if o := res.Outcomes[0]; o.Reason != ReasonKeyMissing || o.Decision != FailureAllowed || !res.Allowed() {
+		t.Fatalf("no key at all: %+v", o)
+	}
+	ld, _ := mustLimiter(t, `[{"name":"p","key":["header:x-api-key"],"failure_mode":"deny","limits":[{"requests":1,"per":"60s"}]}]`)
+	if res := ld.Check(req("", nil), t0); res.Allowed() || res.Outcomes[0].Decision != FailureDenied {
+		t.Fatalf("no key at all, failure_mode deny: %+v", res.Outcomes[0])
+	}
+}
+
+func TestMissingKeyDeny(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"p","key":["jwt.sub"],"missing_key":"deny","limits":[{"requests":100,"per":"60s"}]}]`)
+	res := l.Check(req("192.0.2.1", nil), t0)
+	if res.Allowed() || res.Outcomes[0].Decision != FailureDenied || res.Outcomes[0].Reason != ReasonKeyMissing {
+		t.Fatalf("outcome %+v", res.Outcomes[0])
+	}
+}
+
+func TestHugeHeaderValueIsHashed(t *testing.T) {
+	l, s := mustLimiter(t, `[{"name":"p","key":["header:x-k"],"max_keys":16,"limits":[{"requests":1,"per":"60s"}]}]`)
+	huge := strings.Repeat("A", 1<<20)
+	if !l.Check(req("192.0.2.1", map[string]string{"x-k": huge}), t0).Allowed() {
+		t.Fatal("refused")
+	}
+	if s.Bytes() > 4096 || s.Bytes() > l.MaxBytes() {
+		t.Fatalf("store holds %d bytes after a 1 MiB key (bound %d)", s.Bytes(), l.MaxBytes())
+	}
+}
+
+func TestClaimOverrideTiers(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"user","key":["jwt.sub"],"limits":[{"requests":2,"per":"60s"}],
+		"override":{"claim":["plan"],"values":{"gold":[{"requests":5,"per":"60s"}],"internal":[]}}}]`)
+	user := func(sub string, plan any) *Request {
+		r := req("192.0.2.1", nil)
+		r.Claims = map[string]any{"sub": sub}
+		if plan != nil {
+			r.Claims["plan"] = plan
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		r    *Request
+		want int
+	}{
+		{"gold tier", user("g", "gold"), 5},
+		{"unlisted tier keeps the default", user("s", "silver"), 2},
+		{"no plan claim keeps the default", user("n", nil), 2},
+		{"non-scalar claim keeps the default", user("x", []any{"gold"}), 2},
+		{"unlimited tier", user("i", "internal"), 50},
+	} {
+		if got := admits(l, tc.r, t0, 50); got != tc.want {
+			t.Errorf("%s: admitted %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	h := l.Check(user("g2", "gold"), t0).Headers()
+	if got := header(h, "ratelimit-policy"); got != `"user";q=5;w=60` {
+		t.Errorf("gold RateLimit-Policy = %q", got)
+	}
+}
+
+func TestNumericClaimOverride(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"user","key":["jwt.sub"],"limits":[{"requests":2,"per":"60s"}],
+		"override":{"claim":["rpm"],"numeric":{"per":"60s","max":10}}}]`)
+	user := func(sub string, rpm any) *Request {
+		r := req("192.0.2.1", nil)
+		r.Claims = map[string]any{"sub": sub, "rpm": rpm}
+		return r
+	}
+	for _, tc := range []struct {
+		rpm  any
+		want int
+	}{
+		{json.Number("7"), 7},
+		{json.Number("1000000"), 10}, // capped at max
+		{json.Number("-3"), 2},       // invalid: default
+		{json.Number("2.5"), 2},
+		{"4", 4},
+		{true, 2},
+	} {
+		if got := admits(l, user("u"+string(mustJSON(tc.rpm)), tc.rpm), t0, 50); got != tc.want {
+			t.Errorf("rpm %v: admitted %d, want %d", tc.rpm, got, tc.want)
+		}
+	}
+}
+
+func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+func TestResponseBytesBudget(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"bytes","key":["source.ip"],"cost":"response_bytes","limits":[{"requests":1000,"per":"10s"}]}]`)
+	r := req("192.0.2.1", nil)
+	res := l.Check(r, t0)
+	if !res.Allowed() {
+		t.Fatal("first request refused")
+	}
+	if got := header(res.Headers(), "ratelimit-policy"); got != `"bytes";q=1000;qu="content-bytes";w=10` {
+		t.Errorf("RateLimit-Policy = %q", got)
+	}
+	if outs := res.ChargeResponse(600, t0); len(outs) != 1 || outs[0].Reason != ReasonOK {
+		t.Fatalf("charge: %+v", outs)
+	}
+	res = l.Check(r, t0)
+	if !res.Allowed() {
+		t.Fatal("refused with 400 bytes of budget left")
+	}
+	if got := header(res.Headers(), "ratelimit"); !strings.HasPrefix(got, `"bytes";r=400;`) {
+		t.Errorf("RateLimit = %q", got)
+	}
+	res.ChargeResponse(5000, t0) // a huge page overdraws the budget
+	ref := l.Check(r, t0.Add(time.Second)).Refusal()
+	if ref == nil {
+		t.Fatal("next request after the budget was spent was admitted")
+	}
+	// Debt is capped at two windows: 20 s, less the second that passed, plus
+	// the time for one byte.
+	if got := header(ref.Headers, "retry-after"); got != "10" {
+		t.Errorf("Retry-After = %q, want 10", got)
+	}
+	// A refused request charges nothing.
+	if outs := l.Check(r, t0.Add(time.Second)).ChargeResponse(100, t0); outs != nil {
+		t.Errorf("refused request was charged: %+v", outs)
+	}
+	if !l.Check(r, t0.Add(21*time.Second)).Allowed() {
+		t.Fatal("budget did not come back")
+	}
+}
+
+func TestStoreFailureModes(t *testing.T) {
+	for _, mode := range []string{"allow", "deny"} {
+		var cfg Config
+		js := `[{"name":"p","key":["source.ip"],"failure_mode":"` + mode + `","limits":[{"requests":5,"per":"1s"}]}]`
+		if err := config.Decode([]byte(js), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		l, err := New(cfg, failingStore{}, "ns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := l.Check(req("192.0.2.1", nil), t0)
+		o := res.Outcomes[0]
+		if o.Reason != ReasonStoreError || res.Allowed() != (mode == "allow") {
+			t.Errorf("%s: outcome %+v allowed %v", mode, o, res.Allowed())
+		}
+		if mode == "deny" && header(res.Refusal().Headers, "retry-after") != "1" {
+			t.Errorf("deny: Retry-After missing")
+		}
+	}
+}
+
+type failingStore struct{}
+
+func (failingStore) Get(string) ([]byte, uint32, error) { return nil, 0, errors.New("boom") }
+func (failingStore) Set(string, []byte, uint32) error   { return errors.New("boom") }
+
+func TestTableFullIsReported(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"max_keys":1,"limits":[{"requests":5,"per":"60s"}]}]`)
+	if !l.Check(req("192.0.2.1", nil), t0).Allowed() {
+		t.Fatal("first client refused")
+	}
+	res := l.Check(req("192.0.2.2", nil), t0)
+	if o := res.Outcomes[0]; o.Reason != ReasonTableFull || o.Decision != FailureAllowed {
+		t.Fatalf("outcome %+v", o)
+	}
+}
+
+func TestPoliciesOnlyApplyWhenMatched(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"admin","match":{"prefix":"/admin"},"key":["source.ip"],"limits":[{"requests":1,"per":"60s"}]}]`)
+	r := req("192.0.2.1", nil)
+	if res := l.Check(r, t0); len(res.Outcomes) != 0 || res.Headers() != nil {
+		t.Fatalf("unmatched policy applied: %+v", res.Outcomes)
+	}
+}
+
+// TestHammerExactCapacity: 8 goroutines on one key with a frozen clock. With
+// failure_mode deny exactly requests+burst requests pass; with allow, the
+// passes beyond it are exactly the counted contention failures.
+func TestHammerExactCapacity(t *testing.T) {
+	for _, mode := range []string{"deny", "allow"} {
+		l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"failure_mode":"`+mode+`",
+			"limits":[{"requests":100,"per":"60s","burst":28},{"requests":1000,"per":"3600s"}]}]`)
+		r := req("192.0.2.1", nil)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		passed, admitted, contended := 0, 0, 0
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 200; i++ {
+					res := l.Check(r, t0)
+					mu.Lock()
+					if res.Allowed() {
+						passed++
+					}
+					switch o := res.Outcomes[0]; {
+					case o.Decision == Allowed:
+						admitted++
+					case o.Reason == ReasonContended:
+						contended++
+					case o.Reason != ReasonOverLimit:
+						t.Errorf("unexpected outcome %+v", o)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if admitted != 128 {
+			t.Errorf("%s: %d admissions through CAS, want exactly requests+burst = 128", mode, admitted)
+		}
+		want := 128
+		if mode == "allow" {
+			want += contended
+		}
+		if passed != want {
+			t.Errorf("%s: %d passed, want %d (contention failures: %d)", mode, passed, want, contended)
+		}
+		t.Logf("%s: %d passed, %d contention failures", mode, passed, contended)
+	}
+}
+
+func FuzzCheckHeaders(f *testing.F) {
+	f.Add("k", "sub", int64(0))
+	f.Fuzz(func(t *testing.T, hv, sub string, dt int64) {
+		l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-k","jwt.sub"],"headers":"both","limits":[{"requests":3,"per":"1s","burst":1}]}]`)
+		r := req("192.0.2.1", map[string]string{"x-k": hv})
+		r.Claims = map[string]any{"sub": sub}
+		for i := 0; i < 6; i++ {
+			res := l.Check(r, t0.Add(time.Duration(dt)))
+			_ = res.Headers()
+			_ = res.Refusal()
+			res.ChargeResponse(dt, t0)
+		}
+	})
+}
+
+func TestSeveralPoliciesCombine(t *testing.T) {
+	l, _ := mustLimiter(t, `[
+		{"name":"per_ip","key":["source.ip"],"headers":"both","limits":[{"requests":5,"per":"60s"}]},
+		{"name":"per_user","key":["jwt.sub"],"headers":"both","status":503,"limits":[{"requests":2,"per":"10s"}]},
+		{"name":"quiet","key":["source.ip"],"headers":"none","limits":[{"requests":100,"per":"60s"}]}]`)
+	r := req("192.0.2.1", nil)
+	r.Claims = map[string]any{"sub": "alice"}
+	res := l.Check(r, t0)
+	h := res.Headers()
+	if got := header(h, "ratelimit-policy"); got != `"per_ip";q=5;w=60, "per_user";q=2;w=10` {
+		t.Errorf("RateLimit-Policy = %q", got)
+	}
+	if got := header(h, "ratelimit"); got != `"per_ip";r=4;t=12, "per_user";r=1;t=5` {
+		t.Errorf("RateLimit = %q", got)
+	}
+	// Legacy reports the single tightest window of all policies.
+	if header(h, "x-ratelimit-limit") != "2" || header(h, "x-ratelimit-remaining") != "1" || header(h, "x-ratelimit-reset") != "5" {
+		t.Errorf("legacy %v", h)
+	}
+	l.Check(r, t0)
+	res = l.Check(r, t0)
+	ref := res.Refusal()
+	if ref == nil || ref.Policy != "per_user" || ref.Status != 503 || header(ref.Headers, "retry-after") != "5" {
+		t.Fatalf("refusal %+v", ref)
+	}
+	// per_ip gave this request's unit back: r=3, not 2.
+	if got := header(ref.Headers, "ratelimit"); got != `"per_ip";r=3;t=12, "per_user";r=0;t=5` {
+		t.Errorf("RateLimit on refusal = %q", got)
+	}
+	if o := res.Outcomes[2]; o.Decision != Skipped {
+		t.Errorf("policy after the refusal: %+v", o)
+	}
+	// The refused request gave its per_ip unit back: 3 of 5 remain, and
+	// further refused requests do not drain per_ip either.
+	for i := 0; i < 10; i++ {
+		l.Check(r, t0)
+	}
+	other := req("192.0.2.1", nil)
+	other.Claims = map[string]any{"sub": "bob"}
+	if got := admits(l, other, t0, 10); got != 2 {
+		t.Errorf("bob on the same IP: admitted %d, want per_user's 2 (per_ip has 3 left)", got)
+	}
+	if got := admits(l, req("192.0.2.1", map[string]string{}), t0, 10); got != 1 {
+		t.Errorf("per_ip left %d, want 1", got)
+	}
+	if res.ChargesResponse() || res.ChargeResponse(100, t0) != nil {
+		t.Error("a refused request would be charged")
+	}
+}
+
+func TestPendingCalloutFollowsFailureMode(t *testing.T) {
+	for mode, allowed := range map[string]bool{"allow": true, "deny": false} {
+		l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"global":{"cluster":"rl","domain":"d","failure_mode":"`+mode+`"}}]`)
+		res := l.Check(req("192.0.2.1", nil), t0)
+		if !res.Pending() || res.Allowed() != allowed {
+			t.Errorf("%s: pending %v allowed %v", mode, res.Pending(), res.Allowed())
+		}
+	}
+}
+
+func FuzzConfig(f *testing.F) {
+	f.Add(`[{"name":"p","key":["source.ip","header:x","jwt.a.b"],"limits":[{"requests":3,"per":"1s","burst":2}],"override":{"claim":"plan","numeric":{"per":"60s","max":9}}}]`)
+	f.Add(`[{"name":"g","key":["path","method","route"],"cost":"response_bytes","limits":[{"requests":1000000000,"per":"1s"},{"requests":1,"per":"720h","burst":1000000000000}]}]`)
+	f.Fuzz(func(t *testing.T, js string) {
+		var cfg Config
+		if config.Decode([]byte(js), &cfg) != nil {
+			return
+		}
+		l, err := New(cfg, &castable.MemStore{}, "ns")
+		if err != nil {
+			return
+		}
+		r := req("192.0.2.1", map[string]string{"x": "v"})
+		r.Claims = map[string]any{"plan": json.Number("5"), "a": map[string]any{"b": "c"}}
+		for i := 0; i < 3; i++ {
+			res := l.Check(r, t0)
+			for j := range res.Callouts {
+				res.ResolveCallout(j, 200, []byte(`{"overallCode":"OK"}`))
+			}
+			_ = res.Headers()
+			_ = res.Refusal()
+			res.ChargeResponse(1<<40, t0)
+		}
+	})
+}
