@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apiguard/apiguard/internal/wasmhost"
+)
+
+// The admin interface answers like Envoy's (docs: operations/admin):
+// /ready, /stats (text, ?filter=REGEX), /stats/prometheus.
+
+// readiness mirrors Envoy's server state as /ready reports it, and holds the
+// plugin once it has started: the admin interface answers before that, as
+// Envoy's does while its workers initialise.
+type readiness struct {
+	state  atomic.Int32
+	plugin atomic.Pointer[wasmhost.Plugin]
+}
+
+const (
+	statePreInitializing = iota
+	stateLive
+	stateDraining
+)
+
+func (r *readiness) setLive(p *wasmhost.Plugin) {
+	r.plugin.Store(p)
+	r.state.Store(stateLive)
+}
+
+func (r *readiness) setDraining() { r.state.Store(stateDraining) }
+
+// requestCounts are the downstream counters Envoy's HTTP connection manager
+// keeps (http.<stat_prefix>.downstream_rq_total and _Nxx).
+type requestCounts struct {
+	total   atomic.Uint64
+	byClass [6]atomic.Uint64 // index = status / 100
+}
+
+// statPrefix is envoy.yaml's HttpConnectionManager stat_prefix.
+const statPrefix = "http.ingress_http."
+
+func (c *requestCounts) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		c.total.Add(1)
+		code := sw.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		if class := code / 100; class >= 1 && class <= 5 {
+			c.byClass[class].Add(1)
+		}
+	})
+}
+
+// statusWriter records the status code the handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and friends.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// stat is one admin statistic.
+type stat struct {
+	name  string // Envoy form, e.g. wasmcustom.apiguard.requests
+	kind  string // counter, gauge or histogram
+	value uint64 // counters and gauges
+	hist  []uint64
+}
+
+// collectStats gathers the plugin's metrics and devproxy's own; p is nil
+// until the plugin has started.
+func collectStats(p *wasmhost.Plugin, c *requestCounts) []stat {
+	var out []stat
+	if p == nil {
+		return out
+	}
+	st := p.Stats()
+	for _, full := range st.Names() {
+		name := strings.TrimPrefix(full, "wasmcustom.")
+		if v, ok := st.Counter(name); ok {
+			out = append(out, stat{name: full, kind: "counter", value: v})
+		} else if v, ok := st.Gauge(name); ok {
+			out = append(out, stat{name: full, kind: "gauge", value: v})
+		} else if h, ok := st.Histogram(name); ok {
+			out = append(out, stat{name: full, kind: "histogram", hist: h})
+		}
+	}
+	failed := uint64(p.FailedWorkers())
+	out = append(out,
+		stat{name: statPrefix + "downstream_rq_total", kind: "counter", value: c.total.Load()},
+		stat{name: "wasm.runtime.wazero.active", kind: "gauge", value: uint64(p.Workers()) - failed},
+		stat{name: "wasm.runtime.wazero.failed", kind: "gauge", value: failed},
+	)
+	for class := 1; class <= 5; class++ {
+		out = append(out, stat{name: fmt.Sprintf("%sdownstream_rq_%dxx", statPrefix, class), kind: "counter", value: c.byClass[class].Load()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func adminHandler(c *requestCounts, ready *readiness) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		switch ready.state.Load() {
+		case stateLive:
+			fmt.Fprintln(w, "LIVE")
+		case stateDraining:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "DRAINING")
+		default:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "PRE_INITIALIZING")
+		}
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		var filter *regexp.Regexp
+		if f := r.URL.Query().Get("filter"); f != "" {
+			var err error
+			if filter, err = regexp.Compile(f); err != nil {
+				http.Error(w, "Invalid re2 regex", http.StatusBadRequest)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		bw := bufio.NewWriter(w)
+		for _, s := range collectStats(ready.plugin.Load(), c) {
+			if filter != nil && !filter.MatchString(s.name) {
+				continue
+			}
+			if s.kind == "histogram" {
+				var sum uint64
+				for _, x := range s.hist {
+					sum += x
+				}
+				fmt.Fprintf(bw, "%s: count=%d sum=%d\n", s.name, len(s.hist), sum)
+				continue
+			}
+			fmt.Fprintf(bw, "%s: %d\n", s.name, s.value)
+		}
+		bw.Flush()
+	})
+	mux.HandleFunc("GET /stats/prometheus", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=UTF-8")
+		bw := bufio.NewWriter(w)
+		p := ready.plugin.Load()
+		// The plugin's metrics, as Envoy exports them (wasmcustom. stripped).
+		if p != nil {
+			if err := p.PrometheusText(bw); err != nil {
+				http.Error(w, "devproxy: prometheus: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		// devproxy's own, with Envoy's envoy_ prefix.
+		for _, s := range collectStats(p, c) {
+			if strings.HasPrefix(s.name, "wasmcustom.") {
+				continue
+			}
+			name := "envoy_" + promSanitize(s.name)
+			fmt.Fprintf(bw, "# TYPE %s %s\n%s{} %d\n", name, s.kind, name, s.value)
+		}
+		bw.Flush()
+	})
+	return mux
+}
+
+// promSanitize mirrors Envoy's Prometheus name sanitising: anything outside
+// [a-zA-Z0-9_] becomes '_'.
+func promSanitize(name string) string {
+	b := []byte(name)
+	for i, ch := range b {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

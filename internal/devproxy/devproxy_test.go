@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/devproxy/demoapi"
+	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+var (
+	guestOnce sync.Once
+	guestPath string
+	guestErr  error
+)
+
+// testGuest builds the small raw-ABI plugin of the V8 smoke test once: it
+// denies "deny_path" with a 403 and adds x-guard: seen to other requests.
+func testGuest(t *testing.T) string {
+	t.Helper()
+	guestOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "devproxy-guest")
+		if err != nil {
+			guestErr = err
+			return
+		}
+		guestPath = filepath.Join(dir, "guest.wasm")
+		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared",
+			"-o", guestPath, "./e2e/v8/testdata/guest")
+		cmd.Dir = repoRoot(t)
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			guestErr = err
+			guestPath = string(out)
+		}
+	})
+	if guestErr != nil {
+		t.Fatalf("building the test guest: %v\n%s", guestErr, guestPath)
+	}
+	return guestPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if guestPath != "" && guestErr == nil {
+		os.RemoveAll(filepath.Dir(guestPath))
+	}
+	os.Exit(code)
+}
+
+// instance is devproxy running in-process.
+type instance struct {
+	addrs  addrs
+	stdout *syncBuffer
+	stderr *syncBuffer
+	stop   func() error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs devproxy with args plus random ports, and waits until it serves.
+func start(t *testing.T, args ...string) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	readyc := make(chan addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, args...),
+			in.stdout, in.stderr, func(a addrs) { readyc <- a })
+	}()
+	select {
+	case in.addrs = <-readyc:
+	case err := <-done:
+		cancel()
+		t.Fatalf("devproxy exited before serving: %v\nstderr: %s", err, in.stderr.String())
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("devproxy did not start within 60 s")
+	}
+	var once sync.Once
+	var stopErr error
+	in.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("devproxy did not stop within 10 s of Ctrl-C")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { in.stop() })
+	return in
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp, string(b)
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestServesThroughThePlugin runs real HTTP through a compiled plugin in
+// front of an --upstream URL (the demo API on its own server) and reads the
+// admin interface. TestApiguardDemo covers the built-in upstream.
+func TestServesThroughThePlugin(t *testing.T) {
+	up := httptest.NewServer(demoapi.New().Handler())
+	defer up.Close()
+	cfg := writeFile(t, "config.json", `{"deny_path": "/admin/stats", "note_password": "hunter2"}`)
+	in := start(t, "--wasm", testGuest(t), "--config", cfg, "--workers", "2", "--cluster", "idp=http://127.0.0.1:1", "--upstream", up.URL)
+	base := "http://" + in.addrs.Listen
+	admin := "http://" + in.addrs.Admin
+
+	if resp, body := get(t, base+"/healthz"); resp.StatusCode != 200 || body != "ok\n" {
+		t.Errorf("GET /healthz: %d %q", resp.StatusCode, body)
+	}
+	// The plugin added x-guard before the request reached the demo API.
+	resp, body := get(t, base+"/echo")
+	var echo struct {
+		Host    string            `json:"host"`
+		Path    string            `json:"path"`
+		Headers map[string]string `json:"headers"`
+	}
+	if err := json.Unmarshal([]byte(body), &echo); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /echo: %d %q (%v)", resp.StatusCode, body, err)
+	}
+	if echo.Headers["x-guard"] != "seen" {
+		t.Errorf("the upstream did not receive the plugin's header: %v", echo.Headers)
+	}
+	// Like Envoy without host_rewrite, the client's authority reaches the upstream.
+	if echo.Host != in.addrs.Listen || echo.Path != "/echo" {
+		t.Errorf("upstream saw host %q path %q, want %q /echo", echo.Host, echo.Path, in.addrs.Listen)
+	}
+	// The plugin's own reply, which passed back through its response callbacks.
+	resp, body = get(t, base+"/admin/stats")
+	if resp.StatusCode != 403 || body != "denied\n" || resp.Header.Get("X-Guard") != "v8guest" || resp.Header.Get("X-Own-Reply") != "1" {
+		t.Errorf("GET /admin/stats: %d %q %v; want the plugin's 403", resp.StatusCode, body, resp.Header)
+	}
+
+	if resp, body := get(t, admin+"/ready"); resp.StatusCode != 200 || body != "LIVE\n" {
+		t.Errorf("/ready: %d %q", resp.StatusCode, body)
+	}
+	_, stats := get(t, admin+"/stats?filter=%5Ewasmcustom%5C.")
+	if !strings.Contains(stats, "wasmcustom.v8guest.requests: 3") {
+		t.Errorf("/stats lacks the plugin's counter:\n%s", stats)
+	}
+	if strings.Contains(stats, "downstream_rq") {
+		t.Errorf("/stats ignored the filter:\n%s", stats)
+	}
+	_, prom := get(t, admin+"/stats/prometheus")
+	for _, want := range []string{"v8guest_requests{} 3", "envoy_http_ingress_http_downstream_rq_4xx{} 1",
+		"envoy_http_ingress_http_downstream_rq_2xx{} 2", "envoy_wasm_runtime_wazero_active{} 2"} {
+		if !strings.Contains(prom, want) {
+			t.Errorf("/stats/prometheus lacks %q:\n%s", want, prom)
+		}
+	}
+
+	// An unreachable upstream gets Envoy's 503, counted as 5xx.
+	up.Close()
+	if resp, _ := get(t, base+"/users/1"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("unreachable upstream: %d, want 503", resp.StatusCode)
+	}
+
+	out := in.stdout.String()
+	for _, want := range []string{"listening   http://" + in.addrs.Listen, "cluster     idp -> http://127.0.0.1:1", "upstream    " + up.URL,
+		`"deny_path": "/admin/stats"`, "curl -si " + base + "/healthz", "Ctrl-C"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Error("the banner printed a secret-looking config value")
+	}
+
+	if err := in.stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	if !strings.Contains(in.stdout.String(), "shutting down") {
+		t.Error("no shutdown message")
+	}
+	if _, err := client.Get(base + "/healthz"); err == nil {
+		t.Error("still serving after Ctrl-C")
+	}
+}
+
+func TestDemoAPIOnly(t *testing.T) {
+	in := start(t, "--demo-api", "127.0.0.1:0")
+	resp, body := get(t, "http://"+in.addrs.Listen+"/users/1")
+	if resp.StatusCode != 200 || !strings.Contains(body, "password_hash") {
+		t.Errorf("demo API: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestStartupErrors(t *testing.T) {
+	guest := testGuest(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing wasm", []string{"--wasm", filepath.Join(t.TempDir(), "nope.wasm")}, "make build"},
+		{"missing config", []string{"--wasm", guest, "--config", filepath.Join(t.TempDir(), "nope.json")}, "read the plugin config"},
+		{"config not JSON", []string{"--wasm", guest, "--config", writeFile(t, "bad.json", "{")}, "not valid JSON"},
+		{"config refused by the plugin", []string{"--wasm", guest, "--config", writeFile(t, "c.json", `{"deny_path": 5}`)}, "refused to start"},
+		{"not a wasm module", []string{"--wasm", writeFile(t, "x.wasm", "nope"), "--config", writeFile(t, "c.json", "{}")}, "x.wasm"},
+		{"listen address taken", []string{"--wasm", guest, "--config", writeFile(t, "c.json", "{}"), "--listen", taken.Addr().String()}, "listen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--admin", "", "--workers", "1"}, tc.args...)
+			err := run(context.Background(), args, &stdout, &stderr, func(addrs) { t.Error("served despite the error") })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	o, err := parseOptions(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.wasm != "build/apiguard.wasm" || o.config != "envoy/demo-config.json" || o.listen != "127.0.0.1:10000" || o.admin != "127.0.0.1:9901" || o.workers != 2 {
+		t.Errorf("defaults: %+v", o)
+	}
+	o, err = parseOptions([]string{"--cluster", "idp=http://127.0.0.1:8081", "--cluster", "ratelimit=http://127.0.0.1:8080/"}, io.Discard)
+	if err != nil || o.clusters["idp"] != "http://127.0.0.1:8081" || len(o.clusters) != 2 {
+		t.Errorf("clusters: %v, %v", o.clusters, err)
+	}
+	for _, bad := range [][]string{
+		{"--cluster", "idp"},
+		{"--cluster", "=http://x"},
+		{"--cluster", "idp=ftp://x"},
+		{"--cluster", "id p=http://x"},
+		{"--cluster", "idp=http://a", "--cluster", "idp=http://b"},
+		{"--upstream", "localhost:8000"},
+		{"--upstream", "http://x/?q=1"},
+		{"--workers", "0"},
+		{"extra"},
+	} {
+		if _, err := parseOptions(bad, io.Discard); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestMissingClusters(t *testing.T) {
+	cfg := []byte(`{"jwt":{"providers":{"corp":{"remote_jwks":{"cluster":"idp"}}}},
+		"rate_limits":[{"global":{"cluster":"ratelimit"}},{"global":{"cluster":"ratelimit"}}]}`)
+	got := missingClusters(cfg, map[string]string{"ratelimit": "http://x"})
+	if len(got) != 1 || got[0] != "idp" {
+		t.Errorf("missingClusters = %v, want [idp]", got)
+	}
+}
+
+func TestRedactedConfig(t *testing.T) {
+	out := redactedConfig([]byte(`{"jwt":{"providers":{"p":{"secret":"s3cr3t","issuer":"https://idp"}}},"redis_password":"pw","api_key":"k","max_token_bytes":8192}`))
+	for _, leak := range []string{"s3cr3t", `"pw"`, `"k"`} {
+		if strings.Contains(out, leak) {
+			t.Errorf("redacted config leaks %s:\n%s", leak, out)
+		}
+	}
+	for _, keep := range []string{"https://idp", "8192"} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("redacted config lost %s:\n%s", keep, out)
+		}
+	}
+}
+
+// TestApiguardDemo runs what `make run` runs: the real plugin with the demo config.
+func TestApiguardDemo(t *testing.T) {
+	root := repoRoot(t)
+	wasm := wasmbuild.ForTest(t, "./plugin")
+	in := start(t, "--wasm", wasm, "--config", filepath.Join(root, "envoy", "demo-config.json"))
+	base := "http://" + in.addrs.Listen
+	if resp, body := get(t, base+"/healthz"); resp.StatusCode != 200 {
+		t.Errorf("GET /healthz through apiguard: %d %q\nstderr: %s", resp.StatusCode, body, in.stderr.String())
+	}
+	resp, body := get(t, base+"/users/1")
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		t.Errorf("GET /users/1: 503 %q (a trapped VM?)\nstderr: %s", body, in.stderr.String())
+	}
+	_, prom := get(t, "http://"+in.addrs.Admin+"/stats/prometheus")
+	if !strings.Contains(prom, "envoy_http_ingress_http_downstream_rq_total{} 2") {
+		t.Errorf("admin metrics:\n%s", prom)
+	}
+	t.Logf("GET /users/1: %d %s", resp.StatusCode, body)
+}
+
+func FuzzRedactedConfig(f *testing.F) {
+	f.Add([]byte(`{"secret":"abc","nested":{"password":"pw","list":[{"api_key":"k"}]}}`), "hunter2")
+	f.Add([]byte(`[1,"x",null]`), "")
+	f.Add([]byte(`{`), "***")
+	f.Fuzz(func(t *testing.T, config []byte, secret string) {
+		redactedConfig(config) // any input: no panic
+		missingClusters(config, nil)
+
+		doc, err := json.Marshal(map[string]any{"nested": map[string]any{"password": secret}})
+		if err != nil {
+			return
+		}
+		quoted, _ := json.Marshal(secret)
+		switch secret {
+		case "nested", "password", "***":
+			return // these appear in the output anyway
+		}
+		if strings.Contains(redactedConfig(doc), string(quoted)) {
+			t.Errorf("password value %s printed", quoted)
+		}
+	})
+}
+
+func FuzzClusterFlag(f *testing.F) {
+	f.Add("idp=http://127.0.0.1:8081")
+	f.Add("=")
+	f.Add("a=https://h/p?q")
+	f.Fuzz(func(t *testing.T, v string) {
+		c := clusterFlag{}
+		if err := c.Set(v); err == nil {
+			for name, u := range c {
+				if !clusterName.MatchString(name) {
+					t.Errorf("accepted cluster name %q", name)
+				}
+				if _, err := parseBaseURL(u); err != nil {
+					t.Errorf("stored an invalid URL %q: %v", u, err)
+				}
+			}
+		}
+	})
+}
+
+func TestAdminBeforeThePluginStarts(t *testing.T) {
+	state := &readiness{}
+	h := adminHandler(&requestCounts{}, state)
+	for path, want := range map[string]int{"/ready": 503, "/stats": 200, "/stats/prometheus": 200} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("%s before start: %d, want %d", path, rec.Code, want)
+		}
+		if path == "/ready" && rec.Body.String() != "PRE_INITIALIZING\n" {
+			t.Errorf("/ready before start: %q", rec.Body.String())
+		}
+	}
+	state.setDraining()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/ready", nil))
+	if rec.Code != 503 || rec.Body.String() != "DRAINING\n" {
+		t.Errorf("/ready while draining: %d %q", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/stats?filter=(", nil))
+	if rec.Code != 400 {
+		t.Errorf("/stats with a bad regex: %d, want 400", rec.Code)
+	}
+}

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/devproxy/demoapi"
+	"github.com/apiguard/apiguard/internal/wasmhost"
+)
+
+// addrs are the addresses devproxy is serving on, once it is.
+type addrs struct {
+	Listen, Admin string
+}
+
+// Names of the plugin as Envoy would configure it (envoy/envoy.yaml).
+const (
+	pluginName = "apiguard"
+	rootID     = "apiguard"
+	vmID       = "apiguard"
+)
+
+// shutdownGrace bounds how long in-flight requests may finish after Ctrl-C.
+const shutdownGrace = 5 * time.Second
+
+// run is devproxy's whole life: it returns when ctx ends (Ctrl-C) or on a
+// startup error. ready, if set, is called once both servers listen.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addrs)) error {
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if o.demoAPI != "" {
+		return serveDemoAPI(ctx, o.demoAPI, stdout, ready)
+	}
+
+	wasm, err := os.ReadFile(o.wasm)
+	if err != nil {
+		return fmt.Errorf("devproxy: read the plugin: %w (run `make build` first)", err)
+	}
+	config, err := os.ReadFile(o.config)
+	if err != nil {
+		return fmt.Errorf("devproxy: read the plugin config: %w", err)
+	}
+	if !json.Valid(config) {
+		return fmt.Errorf("devproxy: %s is not valid JSON", o.config)
+	}
+
+	upstream, upstreamDesc, err := newUpstream(o.upstream)
+	if err != nil {
+		return err
+	}
+
+	// Listen first: a busy port fails before the slow module compile.
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("devproxy: listen: %w", err)
+	}
+	defer ln.Close()
+	// The admin interface answers from now on; /ready says LIVE once the
+	// plugin has started.
+	counts := &requestCounts{}
+	state := &readiness{}
+	var adminSrv *http.Server
+	var adminAddr string
+	errc := make(chan error, 2)
+	if o.admin != "" {
+		adminLn, err := net.Listen("tcp", o.admin)
+		if err != nil {
+			return fmt.Errorf("devproxy: admin listen: %w", err)
+		}
+		adminAddr = adminLn.Addr().String()
+		adminSrv = &http.Server{Handler: adminHandler(counts, state), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- serve(adminSrv, adminLn) }()
+		defer adminSrv.Close() // on a startup error; a normal exit shuts it down below
+	}
+
+	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{LogWriter: stderr, LogLevel: wasmhost.LogInfo})
+	if err != nil {
+		return fmt.Errorf("devproxy: %s: %w", o.wasm, err)
+	}
+	defer mod.Close(context.Background())
+	plugin, err := mod.Start(ctx, wasmhost.PluginConfig{
+		Name: pluginName, RootID: rootID, VMID: vmID,
+		Configuration: config,
+		Workers:       o.workers,
+		Clusters:      o.clusters,
+		FailurePolicy: wasmhost.FailClosed,
+		// As envoy/envoy.yaml sets it (Envoy 1.35+).
+		AllowOnHeadersStopIteration: true,
+	})
+	if err != nil {
+		return fmt.Errorf("devproxy: the plugin refused to start with %s: %w", o.config, err)
+	}
+	defer plugin.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("/", counts.wrap(plugin.Middleware(upstream)))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	a := addrs{Listen: ln.Addr().String(), Admin: adminAddr}
+	printBanner(stdout, a, o, upstreamDesc, config, mod.ABIVersion())
+
+	go func() { errc <- serve(srv, ln) }()
+	state.setLive(plugin)
+	if ready != nil {
+		ready(a)
+	}
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "\ndevproxy: shutting down")
+	case err = <-errc:
+		if err != nil {
+			err = fmt.Errorf("devproxy: serve: %w", err)
+		}
+	}
+	state.setDraining()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	shutdownErr := srv.Shutdown(sctx)
+	// The admin interface goes before the plugin it reports on is closed.
+	if adminSrv != nil {
+		adminSrv.Shutdown(sctx)
+	}
+	if err == nil && shutdownErr != nil {
+		err = fmt.Errorf("devproxy: shutdown: %w", shutdownErr)
+	}
+	return err
+}
+
+// serve runs srv until Shutdown; a normal shutdown is not an error.
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newUpstream returns the handler the plugin fronts: a reverse proxy to
+// rawURL, or the built-in demo API.
+func newUpstream(rawURL string) (http.Handler, string, error) {
+	if rawURL == "" {
+		return demoapi.New().Handler(), "built-in demo API", nil
+	}
+	u, err := parseBaseURL(rawURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("devproxy: --upstream: %w", err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(u)
+			// Like Envoy without host_rewrite: keep the client's :authority.
+			r.Out.Host = r.In.Host
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			// Envoy's answer when the upstream cannot be reached.
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "upstream connect error or disconnect/reset before headers\n")
+		},
+	}
+	return rp, u.String(), nil
+}
+
+// serveDemoAPI serves only the demo API, for use behind a real Envoy.
+func serveDemoAPI(ctx context.Context, addr string, stdout io.Writer, ready func(addrs)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("devproxy: demo API listen: %w", err)
+	}
+	srv := &http.Server{Handler: demoapi.New().Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "devproxy: demo API (no plugin) on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- serve(srv, ln) }()
+	if ready != nil {
+		ready(addrs{Listen: ln.Addr().String()})
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("devproxy: serve: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// printBanner shows what runs: addresses, clusters, config and example requests.
+func printBanner(w io.Writer, a addrs, o options, upstream string, config []byte, abi string) {
+	fmt.Fprintf(w, "apiguard devproxy: %s (proxy-wasm ABI %s) on wasmhost, %d worker VM(s), fail closed\n", o.wasm, strings.TrimPrefix(abi, "proxy_abi_version_"), o.workers)
+	fmt.Fprintf(w, "  listening   http://%s\n", a.Listen)
+	if a.Admin != "" {
+		fmt.Fprintf(w, "  admin       http://%s  (/ready, /stats, /stats/prometheus)\n", a.Admin)
+	}
+	fmt.Fprintf(w, "  upstream    %s\n", upstream)
+	names := make([]string, 0, len(o.clusters))
+	for n := range o.clusters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		fmt.Fprintln(w, "  clusters    (none)")
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  cluster     %s -> %s\n", n, o.clusters[n])
+	}
+	for _, n := range missingClusters(config, o.clusters) {
+		fmt.Fprintf(w, "  WARNING     the config calls out to cluster %q but no --cluster %s=URL was given: those callouts will fail\n", n, n)
+	}
+	fmt.Fprintf(w, "  config      %s (secrets masked)\n    %s\n", o.config, redactedConfig(config))
+	base := "http://" + a.Listen
+	fmt.Fprintln(w, "try:")
+	fmt.Fprintf(w, "  curl -si %s/healthz\n", base)
+	fmt.Fprintf(w, "  curl -si %s/users/1    # the response filter removes fields the route does not allow\n", base)
+	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $TOKEN\" %s/users\n", base)
+	fmt.Fprintf(w, "  curl -si %s/echo       # what the upstream received after apiguard\n", base)
+	if a.Admin != "" {
+		fmt.Fprintf(w, "  curl -s http://%s/stats/prometheus | grep apiguard\n", a.Admin)
+	}
+	fmt.Fprintln(w, "Ctrl-C stops.")
+}
+
+// secretKey matches config keys whose values must not be printed.
+var secretKey = regexp.MustCompile(`(?i)(secret|password|passwd|token|api_?key|private|credential)`)
+
+// redactedConfig pretty-prints the config with secret-looking values masked.
+func redactedConfig(config []byte) string {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(config))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return "(unreadable)"
+	}
+	var mask func(any) any
+	mask = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if _, isString := e.(string); isString && secretKey.MatchString(k) {
+					v[k] = "***"
+					continue
+				}
+				v[k] = mask(e)
+			}
+		case []any:
+			for i, e := range v {
+				v[i] = mask(e)
+			}
+		}
+		return v
+	}
+	out, err := json.MarshalIndent(mask(v), "    ", "  ")
+	if err != nil {
+		return "(unreadable)"
+	}
+	return string(out)
+}
+
+// missingClusters lists clusters the plugin config names (any "cluster"
+// string value) that were not given with --cluster.
+func missingClusters(config []byte, have map[string]string) []string {
+	var v any
+	if err := json.Unmarshal(config, &v); err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if s, ok := e.(string); ok && k == "cluster" && have[s] == "" && !seen[s] {
+					seen[s] = true
+					out = append(out, s)
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	sort.Strings(out)
+	return out
+}
