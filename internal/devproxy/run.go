@@ -12,10 +12,13 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tetratelabs/wazero"
 
 	"github.com/apiguard/apiguard/internal/devproxy/demoapi"
 	"github.com/apiguard/apiguard/internal/wasmhost"
@@ -91,7 +94,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		defer adminSrv.Close() // on a startup error; a normal exit shuts it down below
 	}
 
-	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{LogWriter: stderr, LogLevel: wasmhost.LogInfo})
+	// Machine code is cached beside the module (build/wazero-cache for
+	// `make run`), so a restart with the same .wasm skips compilation.
+	cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(filepath.Dir(o.wasm), "wazero-cache"))
+	if err != nil {
+		return fmt.Errorf("devproxy: compilation cache: %w", err)
+	}
+	defer cache.Close(context.Background())
+	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{LogWriter: stderr, LogLevel: wasmhost.LogInfo, CompilationCache: cache})
 	if err != nil {
 		return fmt.Errorf("devproxy: %s: %w", o.wasm, err)
 	}
