@@ -1,0 +1,384 @@
+package respfilter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/apiguard/apiguard/internal/claims"
+	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/route"
+	"github.com/tidwall/gjson"
+)
+
+// Defaults and bounds of the response_filter section.
+const (
+	// DefaultMaxBodyBytes matches Envoy's default per-stream buffer limit
+	// (1 MiB), past which Envoy itself would fail the response.
+	DefaultMaxBodyBytes = 1 << 20
+	// MaxMaxBodyBytes keeps one buffered body within a Wasm VM's means.
+	MaxMaxBodyBytes = 64 << 20
+	// DefaultMaxDepth is deeper than real API documents and shallow enough
+	// that a hostile upstream cannot make parsing expensive.
+	DefaultMaxDepth = 64
+	// MaxMaxDepth bounds the configurable depth.
+	MaxMaxDepth = 1000
+	// maxGrantsPerRule bounds allow_for_claims so the compiled allowlist of
+	// every combination fits a uint64 cache key.
+	maxGrantsPerRule = 32
+	// defaultMask is written in place of a masked value when mask_value is
+	// not set.
+	defaultMask = `"***"`
+)
+
+// Config is the `response_filter` section of the plugin configuration.
+//
+// A response is filtered when the first rule that matches its request has
+// an allowlist: every JSON field not on it is removed (or masked) at every
+// depth. Requests that no rule matches are not filtered; put a catch-all
+// rule last ({"match": {}}) to filter everything else with an empty
+// allowlist.
+type Config struct {
+	// Rules are tried in order and the first whose match accepts the request
+	// applies (the same route matcher as jwt and rate_limits).
+	Rules []Rule `json:"rules"`
+	// MaxBodyBytes is the largest body filtered, on the wire and again after
+	// decompression. Bigger ones, or a declared content-length over it, are
+	// errors (reason too_large) that on_error decides. Default 1048576.
+	MaxBodyBytes int `json:"max_body_bytes,omitempty"`
+	// OnError decides what a failure does: "deny" (default) answers 502
+	// with a small JSON error, or replaces the body with an error document
+	// when the headers already left (headers_mode "streamed"); "pass" sends
+	// the body unfiltered and counts it. Failures: malformed, too_large,
+	// unsupported_encoding, decode_failed, depth, and not_json when
+	// non_json is "error".
+	OnError OnError `json:"on_error,omitempty"`
+	// NonJSON decides a body on a filtered route that is not JSON: one whose
+	// content type is not JSON, whose first non-space byte is neither '{'
+	// nor '[', and which is not a complete JSON scalar either. "error"
+	// (default) makes it a not_json failure for on_error; "pass" sends it
+	// unchanged and counts it. A body that starts with '{' or '[' is always
+	// filtered as JSON, whatever its content type says.
+	NonJSON NonJSON `json:"non_json,omitempty"`
+	// MaxDepth is the deepest nesting of objects and arrays accepted; a
+	// deeper document is a depth failure. Default 64, at most 1000.
+	MaxDepth int `json:"max_depth,omitempty"`
+	// HeadersMode tells the plugin how Envoy treats the response headers:
+	// "held" (default) needs allow_on_headers_stop_iteration: true in the
+	// Envoy PluginConfig, so the whole body is seen before the status
+	// leaves and a failure is a real 502. "streamed" is for Istio's
+	// WasmPlugin without an EnvoyFilter patch: only what the headers show
+	// (encoding, declared length) can still become a 502; a failure found
+	// in the body replaces the body with an error document under the status
+	// already sent. Getting this wrong stalls (held without the Envoy flag)
+	// or weakens (streamed) the filter, so the plugin logs it at start.
+	HeadersMode HeadersMode `json:"headers_mode,omitempty"`
+}
+
+// Rule is one entry of Config.Rules.
+type Rule struct {
+	// Name labels this rule in metrics and audit events; default "rule<N>"
+	// with N its index. It must be unique.
+	Name string `json:"name,omitempty"`
+	// Match selects the requests whose responses this rule filters; an
+	// empty match selects every request.
+	Match route.Match `json:"match"`
+	// Bypass exempts the matching requests from filtering, e.g. a public
+	// sub-path under a filtered prefix. It cannot be combined with the other
+	// fields except name and match.
+	Bypass bool `json:"bypass,omitempty"`
+	// Allow lists the field paths every caller may see; see the package
+	// documentation for the path syntax. An empty list removes every field.
+	Allow []string `json:"allow,omitempty"`
+	// AllowForClaims grants extra paths to callers whose verified JWT
+	// claims meet conditions (least privilege per caller).
+	AllowForClaims []ClaimGrant `json:"allow_for_claims,omitempty"`
+	// Mode is "remove" (default: fields not allowed disappear) or "mask"
+	// (their values become MaskValue, keeping keys and array lengths).
+	Mode Mode `json:"mode,omitempty"`
+	// MaskValue is the JSON value written in mask mode; default "***".
+	// Any JSON value is accepted (null, a string, a number...).
+	MaskValue MaskValue `json:"mask_value"`
+	// Statuses lists the response statuses filtered, each a code (200) or a
+	// class ("2xx"). Default: every status. Responses to apiguard's own
+	// replies (401/403/429/502) are never filtered, whatever this says.
+	Statuses []Status `json:"statuses,omitempty"`
+}
+
+// ClaimGrant is one entry of Rule.AllowForClaims.
+type ClaimGrant struct {
+	// When lists the claim conditions that must all hold; at least one.
+	When []claims.Condition `json:"when"`
+	// Allow lists the extra paths granted; at least one.
+	Allow []string `json:"allow"`
+}
+
+// OnError is Config.OnError.
+type OnError string
+
+// OnError values.
+const (
+	OnErrorDeny OnError = "deny"
+	OnErrorPass OnError = "pass"
+)
+
+// NonJSON is Config.NonJSON.
+type NonJSON string
+
+// NonJSON values.
+const (
+	NonJSONError NonJSON = "error"
+	NonJSONPass  NonJSON = "pass"
+)
+
+// HeadersMode is Config.HeadersMode.
+type HeadersMode string
+
+// HeadersMode values.
+const (
+	HeadersHeld     HeadersMode = "held"
+	HeadersStreamed HeadersMode = "streamed"
+)
+
+// Mode is Rule.Mode.
+type Mode string
+
+// Mode values.
+const (
+	ModeRemove Mode = "remove"
+	ModeMask   Mode = "mask"
+)
+
+// Validate refuses an unknown on_error value.
+func (v *OnError) Validate() error {
+	switch *v {
+	case "", OnErrorDeny, OnErrorPass:
+		return nil
+	}
+	return config.Errorf("", "must be %q or %q", OnErrorDeny, OnErrorPass)
+}
+
+// Validate refuses an unknown non_json value.
+func (v *NonJSON) Validate() error {
+	switch *v {
+	case "", NonJSONError, NonJSONPass:
+		return nil
+	}
+	return config.Errorf("", "must be %q or %q", NonJSONError, NonJSONPass)
+}
+
+// Validate refuses an unknown headers_mode value.
+func (v *HeadersMode) Validate() error {
+	switch *v {
+	case "", HeadersHeld, HeadersStreamed:
+		return nil
+	}
+	return config.Errorf("", "must be %q or %q", HeadersHeld, HeadersStreamed)
+}
+
+// Validate refuses an unknown mode value.
+func (v *Mode) Validate() error {
+	switch *v {
+	case "", ModeRemove, ModeMask:
+		return nil
+	}
+	return config.Errorf("", "must be %q or %q", ModeRemove, ModeMask)
+}
+
+// MaskValue is a JSON value kept in compact form; the zero value is unset.
+type MaskValue struct{ raw []byte }
+
+// NewMaskValue parses a JSON text as a mask value.
+func NewMaskValue(text string) (MaskValue, error) {
+	var m MaskValue
+	err := m.UnmarshalJSON([]byte(text))
+	return m, err
+}
+
+// IsSet reports whether a value was given.
+func (m MaskValue) IsSet() bool { return m.raw != nil }
+
+// UnmarshalJSON accepts any JSON value up to 1 KiB and nesting depth 8.
+func (m *MaskValue) UnmarshalJSON(data []byte) error {
+	if len(data) > 1024 {
+		return errors.New("mask_value: longer than 1024 bytes")
+	}
+	if !depthWithin(data, 8) || !gjson.ValidBytes(data) {
+		return errors.New("mask_value: not a valid JSON value")
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return fmt.Errorf("mask_value: %w", err)
+	}
+	m.raw = buf.Bytes()
+	return nil
+}
+
+// MarshalJSON returns the compact value.
+func (m MaskValue) MarshalJSON() ([]byte, error) {
+	if m.raw == nil {
+		return []byte("null"), nil
+	}
+	return m.raw, nil
+}
+
+// Status is one entry of Rule.Statuses: a code (lo == hi) or a class.
+type Status struct{ lo, hi int }
+
+// UnmarshalJSON accepts a number 100..599 or a string "1xx".."5xx".
+func (s *Status) UnmarshalJSON(data []byte) error {
+	if len(data) == 5 && data[0] == '"' && data[4] == '"' &&
+		data[1] >= '1' && data[1] <= '5' && (data[2] == 'x' || data[2] == 'X') && (data[3] == 'x' || data[3] == 'X') {
+		base := int(data[1]-'0') * 100
+		*s = Status{base, base + 99}
+		return nil
+	}
+	n, err := strconv.Atoi(string(data))
+	if err != nil || n < 100 || n > 599 {
+		return errors.New(`must be a status code 100..599 or a class "1xx".."5xx"`)
+	}
+	*s = Status{n, n}
+	return nil
+}
+
+// MarshalJSON renders the code or class.
+func (s Status) MarshalJSON() ([]byte, error) {
+	if s.lo == s.hi {
+		return []byte(strconv.Itoa(s.lo)), nil
+	}
+	return []byte(`"` + strconv.Itoa(s.lo/100) + `xx"`), nil
+}
+
+// Validate checks the section as a whole; Decode has already validated each
+// nested value, and New calls it again for configs built in code.
+func (c *Config) Validate() error {
+	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxMaxBodyBytes {
+		return config.Errorf("max_body_bytes", "must be between 1 and %d (0 means the default %d)", MaxMaxBodyBytes, DefaultMaxBodyBytes)
+	}
+	if c.MaxDepth < 0 || c.MaxDepth > MaxMaxDepth {
+		return config.Errorf("max_depth", "must be between 1 and %d (0 means the default %d)", MaxMaxDepth, DefaultMaxDepth)
+	}
+	if err := c.OnError.Validate(); err != nil {
+		return prefixed("on_error", err)
+	}
+	if err := c.NonJSON.Validate(); err != nil {
+		return prefixed("non_json", err)
+	}
+	if err := c.HeadersMode.Validate(); err != nil {
+		return prefixed("headers_mode", err)
+	}
+	names := make(map[string]int, len(c.Rules))
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		at := fmt.Sprintf("rules[%d]", i)
+		if err := r.Validate(); err != nil {
+			return prefixed(at, err)
+		}
+		name := r.name(i)
+		if j, dup := names[name]; dup {
+			return config.Errorf(at+".name", "%q is already the name of rules[%d]", name, j)
+		}
+		names[name] = i
+	}
+	return nil
+}
+
+// Validate checks one rule: its paths parse, its grants are complete, and
+// bypass stands alone.
+func (r *Rule) Validate() error {
+	if err := r.Match.Validate(); err != nil {
+		return prefixed("match", err)
+	}
+	if r.Bypass {
+		if len(r.Allow) > 0 || len(r.AllowForClaims) > 0 || r.Mode != "" || r.MaskValue.IsSet() || len(r.Statuses) > 0 {
+			return config.Errorf("bypass", "a bypass rule takes only name and match")
+		}
+		return nil
+	}
+	if err := r.Mode.Validate(); err != nil {
+		return prefixed("mode", err)
+	}
+	if r.MaskValue.IsSet() && r.Mode != ModeMask {
+		return config.Errorf("mask_value", `is only used with "mode": "mask"`)
+	}
+	if err := validatePaths("allow", r.Allow); err != nil {
+		return err
+	}
+	if len(r.AllowForClaims) > maxGrantsPerRule {
+		return config.Errorf("allow_for_claims", "at most %d entries", maxGrantsPerRule)
+	}
+	for i := range r.AllowForClaims {
+		if err := r.AllowForClaims[i].Validate(); err != nil {
+			return prefixed(fmt.Sprintf("allow_for_claims[%d]", i), err)
+		}
+	}
+	// The union of everything a caller could be granted must fit the
+	// allowlist budget.
+	if _, err := compileAllowlist(r.allPaths()); err != nil {
+		return config.Errorf("allow_for_claims", "%v", err)
+	}
+	return nil
+}
+
+// Validate checks one grant.
+func (g *ClaimGrant) Validate() error {
+	if len(g.When) == 0 {
+		return config.Errorf("when", "needs at least one condition (use allow for paths every caller gets)")
+	}
+	for i := range g.When {
+		if err := g.When[i].Validate(); err != nil {
+			return prefixed(fmt.Sprintf("when[%d]", i), err)
+		}
+	}
+	if len(g.Allow) == 0 {
+		return config.Errorf("allow", "needs at least one path")
+	}
+	return validatePaths("allow", g.Allow)
+}
+
+func validatePaths(field string, paths []string) error {
+	for i, p := range paths {
+		if _, err := parsePath(p); err != nil {
+			return config.Errorf(fmt.Sprintf("%s[%d]", field, i), "%q: %v", p, err)
+		}
+	}
+	if _, err := compileAllowlist(paths); err != nil {
+		return config.Errorf(field, "%v", err)
+	}
+	return nil
+}
+
+func (r *Rule) name(i int) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return "rule" + strconv.Itoa(i)
+}
+
+func (r *Rule) allPaths() []string {
+	all := append([]string(nil), r.Allow...)
+	for _, g := range r.AllowForClaims {
+		all = append(all, g.Allow...)
+	}
+	return all
+}
+
+// prefixed puts err under the relative path at, keeping a *config.Error's
+// own path below it.
+func prefixed(at string, err error) error {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		p := at
+		switch {
+		case ce.Path == "":
+		case ce.Path[0] == '[':
+			p += ce.Path
+		default:
+			p += "." + ce.Path
+		}
+		return &config.Error{Path: p, Msg: ce.Msg}
+	}
+	return config.Errorf(at, "%v", err)
+}

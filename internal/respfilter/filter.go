@@ -1,0 +1,337 @@
+package respfilter
+
+import (
+	"bytes"
+	"sync"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// MaxReportedPaths bounds Report.RemovedPaths so a document with many
+// distinct keys (a map keyed by ids, say) cannot grow the audit event.
+const MaxReportedPaths = 32
+
+// maxReportedPathBytes bounds one reported path; longer ones are cut and end
+// in "...".
+const maxReportedPathBytes = 256
+
+// Report says what filtering took out of a document. It holds paths and
+// counts, never values.
+type Report struct {
+	Removed int // values dropped (mode remove)
+	Masked  int // values replaced by the mask value (mode mask)
+	// RemovedPaths lists the distinct paths that were dropped or masked, in
+	// path syntax with "#" for every array index and "$" for the document
+	// itself, in the order first seen, at most MaxReportedPaths of them.
+	RemovedPaths   []string
+	PathsTruncated bool // more distinct paths than MaxReportedPaths
+}
+
+// filterOptions are the per-rule knobs of one filtering pass.
+type filterOptions struct {
+	mask     []byte // compact JSON replacement; nil removes instead of masking
+	maxDepth int    // deepest allowed nesting of arrays and objects
+}
+
+// filterRun is the state of one pass. It is reused through a pool so the
+// steady state allocates only for new reported paths and gjson's unescaping.
+type filterRun struct {
+	out  []byte
+	mask []byte
+	path []byte // current path in path syntax
+	rep  *Report
+	seen map[string]struct{}
+	// memo holds, per fixed-path node id, member keys already reported as
+	// removed below it, so the removals repeated in every element of an
+	// array skip building and hashing the path.
+	memo [][]string
+}
+
+// memoKeys bounds memo entries per node; past it removals take the slow
+// path, which is still correct.
+const memoKeys = 16
+
+// filterDocument appends to dst the filtered form of doc, a complete JSON
+// text. doc must not be modified while the call runs. Errors carry a Reason:
+// ReasonDepth when nesting exceeds opts.maxDepth, ReasonMalformed when doc is
+// not valid JSON.
+func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Report) ([]byte, error) {
+	// gjson validates recursively, one Go frame per nesting level and with no
+	// bound, so the depth is checked first.
+	if !depthWithin(doc, opts.maxDepth) {
+		return dst, errDepth
+	}
+	if !gjson.ValidBytes(doc) {
+		return dst, errMalformed
+	}
+	// Zero-copy view: every Raw and key Str gjson returns is a substring of
+	// doc, and nothing below retains them past this call.
+	s := unsafe.String(unsafe.SliceData(doc), len(doc))
+	r := runPool.Get().(*filterRun)
+	r.out, r.mask, r.rep = dst, opts.mask, rep
+	if cap(r.memo) < a.nodes {
+		r.memo = make([][]string, a.nodes)
+	}
+	r.memo = r.memo[:a.nodes]
+	r.value(trimSpace(s), a.root)
+	out := r.out
+	r.release()
+	return out, nil
+}
+
+// runPool keeps the path buffer and dedupe map of finished runs.
+var runPool = sync.Pool{New: func() any { return &filterRun{seen: make(map[string]struct{}, 8)} }}
+
+// release drops every reference to the caller's data and returns r to the
+// pool.
+func (r *filterRun) release() {
+	r.out, r.mask, r.rep = nil, nil, nil
+	r.path = r.path[:0]
+	for i, m := range r.memo {
+		clear(m) // the keys point into the caller's document
+		r.memo[i] = m[:0]
+	}
+	if len(r.seen) > 4*MaxReportedPaths {
+		r.seen = make(map[string]struct{}, 8)
+	} else {
+		clear(r.seen)
+	}
+	runPool.Put(r)
+}
+
+// value writes raw, the JSON text of a value the allowlist n reaches.
+func (r *filterRun) value(raw string, n *node) {
+	switch {
+	case n.keep:
+		r.out = append(r.out, raw...)
+	case raw[0] == '{':
+		r.object(raw, n)
+	case raw[0] == '[':
+		r.array(raw, n)
+	default:
+		// A scalar where the allowlist only names deeper fields (or the
+		// document itself is a scalar): it is not allowed.
+		r.drop()
+		if r.mask != nil {
+			r.out = append(r.out, r.mask...)
+		} else {
+			r.out = append(r.out, "null"...)
+		}
+	}
+}
+
+func (r *filterRun) object(raw string, n *node) {
+	r.out = append(r.out, '{')
+	first := true
+	parentLen := len(r.path)
+	gjson.Result{Type: gjson.JSON, Raw: raw}.ForEach(func(key, val gjson.Result) bool {
+		c := n.member(key.Str)
+		if c != nil && c.keep {
+			r.out = r.sep(first)
+			r.out = append(r.out, key.Raw...)
+			r.out = append(r.out, ':')
+			r.out = append(r.out, val.Raw...)
+			first = false
+			return true
+		}
+		switch {
+		case c == nil || !isContainer(val.Raw):
+			r.dropMember(n, parentLen, key.Str)
+			if r.mask == nil {
+				return true
+			}
+			r.out = r.sep(first)
+			r.out = append(r.out, key.Raw...)
+			r.out = append(r.out, ':')
+			r.out = append(r.out, r.mask...)
+		default:
+			r.out = r.sep(first)
+			r.out = append(r.out, key.Raw...)
+			r.out = append(r.out, ':')
+			r.path = r.pushKey(parentLen, key.Str)
+			r.value(val.Raw, c)
+		}
+		first = false
+		return true
+	})
+	r.path = r.path[:parentLen]
+	r.out = append(r.out, '}')
+}
+
+func (r *filterRun) array(raw string, n *node) {
+	r.out = append(r.out, '[')
+	first := true
+	parentLen := len(r.path)
+	r.path = r.pushSeg(parentLen, "#")
+	c := n.anyElem
+	recorded := false // every element has the same path
+	gjson.Result{Type: gjson.JSON, Raw: raw}.ForEach(func(_, val gjson.Result) bool {
+		if c == nil || (!c.keep && !isContainer(val.Raw)) {
+			if recorded {
+				r.count()
+			} else {
+				r.drop()
+				recorded = true
+			}
+			if r.mask == nil {
+				return true
+			}
+			r.out = r.sep(first)
+			r.out = append(r.out, r.mask...)
+		} else {
+			r.out = r.sep(first)
+			r.value(val.Raw, c)
+		}
+		first = false
+		return true
+	})
+	r.path = r.path[:parentLen]
+	r.out = append(r.out, ']')
+}
+
+func (r *filterRun) sep(first bool) []byte {
+	if first {
+		return r.out
+	}
+	return append(r.out, ',')
+}
+
+// pushKey sets the current path to the parent path (its first parentLen
+// bytes) plus key.
+func (r *filterRun) pushKey(parentLen int, key string) []byte {
+	p := r.path[:parentLen]
+	if parentLen > 0 {
+		p = append(p, '.')
+	}
+	return escapeKey(p, key)
+}
+
+func (r *filterRun) pushSeg(parentLen int, seg string) []byte {
+	p := r.path[:parentLen]
+	if parentLen > 0 {
+		p = append(p, '.')
+	}
+	return append(p, seg...)
+}
+
+// count counts one removed or masked value.
+func (r *filterRun) count() {
+	if r.mask != nil {
+		r.rep.Masked++
+	} else {
+		r.rep.Removed++
+	}
+}
+
+// dropMember counts and records the removal of member key of an object that
+// the allowlist node n reaches, at the path given by r.path[:parentLen].
+func (r *filterRun) dropMember(n *node, parentLen int, key string) {
+	if n.fixed {
+		m := r.memo[n.id]
+		for _, k := range m {
+			if k == key {
+				r.count()
+				return
+			}
+		}
+		if len(m) < memoKeys {
+			r.memo[n.id] = append(m, key)
+		}
+	}
+	r.path = r.pushKey(parentLen, key)
+	r.drop()
+}
+
+// drop counts the value at the current path as removed or masked and
+// records the path.
+func (r *filterRun) drop() {
+	r.count()
+	p := r.path
+	if len(p) == 0 {
+		p = append(p, '$')
+		r.path = p[:0]
+	}
+	if len(p) > maxReportedPathBytes {
+		p = append(p[:maxReportedPathBytes-3:maxReportedPathBytes-3], "..."...)
+	}
+	if len(r.seen) == 0 {
+		// A Report may carry paths from an earlier document.
+		for _, s := range r.rep.RemovedPaths {
+			r.seen[s] = struct{}{}
+		}
+	}
+	if _, ok := r.seen[string(p)]; ok {
+		return
+	}
+	if len(r.rep.RemovedPaths) >= MaxReportedPaths {
+		r.rep.PathsTruncated = true
+		return
+	}
+	s := string(p)
+	r.seen[s] = struct{}{}
+	if r.rep.RemovedPaths == nil {
+		r.rep.RemovedPaths = make([]string, 0, 8)
+	}
+	r.rep.RemovedPaths = append(r.rep.RemovedPaths, s)
+}
+
+func isContainer(raw string) bool {
+	return len(raw) > 0 && (raw[0] == '{' || raw[0] == '[')
+}
+
+func trimSpace(s string) string {
+	i, j := 0, len(s)
+	for i < j && isSpace(s[i]) {
+		i++
+	}
+	for j > i && isSpace(s[j-1]) {
+		j--
+	}
+	return s[i:j]
+}
+
+// isSpace reports JSON insignificant whitespace (RFC 8259 section 2).
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// depthWithin reports whether no array or object in doc nests deeper than
+// max. It only tracks string boundaries and brackets; validity is gjson's
+// job afterwards, so on malformed input the answer may be either.
+func depthWithin(doc []byte, max int) bool {
+	depth := 0
+	for i := 0; i < len(doc); i++ {
+		switch doc[i] {
+		case '"':
+			// Jump to the closing quote: the next one not escaped by an odd
+			// run of backslashes. IndexByte is the fast path on every engine.
+			for {
+				j := bytes.IndexByte(doc[i+1:], '"')
+				if j < 0 {
+					return true // unterminated string: gjson refuses it
+				}
+				i += j + 1
+				if !escapedQuote(doc, i) {
+					break
+				}
+			}
+		case '{', '[':
+			depth++
+			if depth > max {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return true
+}
+
+// escapedQuote reports whether the quote at doc[i] is preceded by an odd
+// number of backslashes.
+func escapedQuote(doc []byte, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && doc[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
+}

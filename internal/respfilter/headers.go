@@ -1,0 +1,141 @@
+package respfilter
+
+import (
+	"strconv"
+	"strings"
+)
+
+// IsJSONContentType reports whether a Content-Type value names JSON:
+// application/json, any type with a +json suffix (application/problem+json,
+// application/vnd.api+json), or the non-standard text/json. Parameters such
+// as charset are ignored.
+//
+// A filtered route never trusts this alone: a body under any other type (or
+// none) whose first non-space byte is '{' or '[' is filtered as JSON too, so
+// JSON cannot bypass the filter through a wrong or missing Content-Type.
+func IsJSONContentType(v string) bool {
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = v[:i]
+	}
+	v = strings.TrimSpace(v)
+	slash := strings.IndexByte(v, '/')
+	if slash <= 0 || slash == len(v)-1 {
+		return false
+	}
+	sub := v[slash+1:]
+	switch {
+	case strings.EqualFold(v, "application/json"), strings.EqualFold(v, "text/json"):
+		return true
+	case len(sub) > len("+json") && strings.EqualFold(sub[len(sub)-len("+json"):], "+json"):
+		return true
+	}
+	return false
+}
+
+type sniffResult uint8
+
+const (
+	sniffEmpty sniffResult = iota // nothing but JSON whitespace
+	sniffJSON                     // starts like a JSON object or array
+	sniffOther
+)
+
+// utf8BOM is skipped when sniffing: a BOM-prefixed object still counts as
+// JSON (and then fails validation, since RFC 8259 forbids the BOM), so it
+// cannot slip past as "not JSON".
+const utf8BOM = "\xef\xbb\xbf"
+
+func sniff(body []byte) sniffResult {
+	i := 0
+	bom := len(body) >= 3 && string(body[:3]) == utf8BOM
+	if bom {
+		i = 3
+	}
+	for ; i < len(body); i++ {
+		switch c := body[i]; {
+		case isSpace(c):
+		case c == '{' || c == '[':
+			return sniffJSON
+		default:
+			return sniffOther
+		}
+	}
+	if bom {
+		return sniffOther // a BOM and whitespace is not an empty body
+	}
+	return sniffEmpty
+}
+
+// SniffJSON reports whether an identity-encoded body prefix already shows
+// the body is JSON ('{' or '[' after optional whitespace). known is false
+// while the prefix holds only whitespace. A plugin may use it on the first
+// body chunk of a response whose content type is not JSON, to pass a clearly
+// non-JSON body early when non_json is "pass"; Process decides the same way.
+func SniffJSON(prefix []byte) (isJSON, known bool) {
+	switch sniff(prefix) {
+	case sniffJSON:
+		return true, true
+	case sniffOther:
+		return false, true
+	}
+	return false, false
+}
+
+// parseContentLength reads a Content-Length value; ok is false when it is
+// absent or not a plain decimal number (Envoy rejects those upstream).
+func parseContentLength(v string) (int64, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" || v[0] == '+' || v[0] == '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 1<<63 - 1, true
+		}
+		return 0, false
+	}
+	return n, true
+}
+
+// ResponseHeadersToRemove lists the response headers a filtered response
+// must lose before its headers leave: the body changes, so its length,
+// digests and strong validator no longer describe it. With headers held the
+// plugin sets content-length again from the final body.
+func ResponseHeadersToRemove() []string {
+	return []string{"content-length", "content-md5", "digest", "content-digest", "repr-digest", "etag"}
+}
+
+// RequestHeadersToRemove lists the request headers to drop on a filtered
+// route: a partial (206) body is not a JSON document and would always fail,
+// so the upstream is asked for the whole body (servers may ignore Range).
+func RequestHeadersToRemove() []string { return []string{"range", "if-range"} }
+
+// UpstreamAcceptEncoding rewrites a request's Accept-Encoding for a filtered
+// route. apiguard decompresses gzip and deflate, filters and recompresses, so
+// those are kept (with their q-values) and everything else (br, zstd,
+// compress, "*") is dropped: an upstream then never picks a coding apiguard
+// cannot decode, which on_error would otherwise turn into a 502. When nothing
+// is left the result is "identity". Set the header to the result (also when
+// the client sent none, for which the result is "identity").
+func UpstreamAcceptEncoding(clientValue string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(clientValue, ",") {
+		part = strings.TrimSpace(part)
+		tok := part
+		if i := strings.IndexByte(tok, ';'); i >= 0 {
+			tok = strings.TrimSpace(tok[:i])
+		}
+		switch strings.ToLower(tok) {
+		case "gzip", "x-gzip", "deflate", "identity":
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(part)
+		}
+	}
+	if b.Len() == 0 {
+		return "identity"
+	}
+	return b.String()
+}
