@@ -1,0 +1,515 @@
+package telemetry
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+var t0 = time.Date(2026, 11, 28, 18, 0, 0, 123456789, time.UTC)
+
+// sampleEvent is a denied request carrying every secret of the suite in
+// the places a careless plugin would leak them.
+func sampleEvent() *Event {
+	m := NewMasker(nil)
+	return &Event{
+		Time:          t0,
+		RequestID:     "7f1c2a9e-5b1d-4c1e-9a55-0f3c1e2d4b6a",
+		TraceID:       "4bf92f3577b34da6a3ce929d0e0e4736",
+		SpanID:        "00f067aa0ba902b7",
+		Route:         "users",
+		Method:        "POST",
+		Path:          "/users/42?access_token=" + secretJWT + "&q=" + secretQuery + "#" + secretQuery,
+		Status:        401,
+		Decisions:     []Decision{{Policy: "authn", Decision: DecisionDeny, Reason: "expired"}, {Policy: "ratelimit.per_user", Decision: "ok"}},
+		Identity:      &Identity{Issuer: "https://idp.example.com", Subject: "alice", KeyID: "k1"},
+		ClientIP:      "203.0.113.7",
+		RateLimitKey:  NewKeyHasher("salt").Hash("alice"),
+		RemovedFields: []string{"email", "orders.#.card_number"},
+		Signals:       []string{SignalNearLimit},
+		Latency:       1250 * time.Microsecond,
+		BytesIn:       512,
+		BytesOut:      120,
+		Headers: m.MaskHeaders([]Header{
+			{"authorization", "Bearer " + secretJWT},
+			{"x-api-key", secretAPIKey},
+			{"cookie", "sid=" + secretCookie},
+			{"user-agent", "curl/8.0"},
+		}),
+		BodyExcerpt: m.MaskBody("application/json", []byte(`{"user":"alice","password":"`+secretPassword+`","card_number":"`+secretCard+`","cvv":"`+secretCVV+`","ssn":"`+secretSSN+`"}`), 1024),
+	}
+}
+
+func assertNoSecrets(t *testing.T, where string, data []byte) {
+	t.Helper()
+	for _, s := range allSecrets {
+		if bytes.Contains(data, []byte(s)) {
+			t.Errorf("%s contains secret %q", where, s)
+		}
+	}
+}
+
+func TestEncodeJSONLine(t *testing.T) {
+	line, err := Encode(sampleEvent())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {
+		t.Fatalf("not one line: %q", line)
+	}
+	assertNoSecrets(t, "log line", line)
+	var got map[string]any
+	if err := json.Unmarshal(line, &got); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{
+		"type": "request", "time": "2026-11-28T18:00:00.123456789Z", "route": "users", "method": "POST",
+		"path": "/users/42?access_token=REDACTED&q=REDACTED", "status": 401.0, "client_ip": "203.0.113.7",
+		"latency_ms": 1.25, "bytes_in": 512.0, "bytes_out": 120.0,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v", k, got[k], want)
+		}
+	}
+	jwt := got["jwt"].(map[string]any)
+	if jwt["iss"] != "https://idp.example.com" || jwt["sub"] != "alice" || jwt["kid"] != "k1" || len(jwt) != 3 {
+		t.Errorf("jwt = %v", jwt)
+	}
+	if h, _ := got["ratelimit_key_hash"].(string); !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(h) || strings.Contains(string(line), `"alice"}`) && h == "alice" {
+		t.Errorf("ratelimit_key_hash = %q", h)
+	}
+	if d := got["decisions"].([]any)[0].(map[string]any); d["policy"] != "authn" || d["reason"] != "expired" {
+		t.Errorf("decisions = %v", got["decisions"])
+	}
+}
+
+// A client cannot pad its request until its denial leaves the audit trail:
+// oversized parts are cut or left out, and the decision stays.
+func TestOversizedEventsAreTruncatedNotLost(t *testing.T) {
+	e := sampleEvent()
+	e.RequestID = strings.Repeat("r", 5000)
+	e.Identity = &Identity{Issuer: strings.Repeat("i", 5000), Subject: "alice"}
+	e.RemovedFields = strings.Split(strings.Repeat("a.field,", 1000), ",")
+	for i := 0; i < 40; i++ {
+		e.Headers = append(e.Headers, Header{Name: "x-pad", Value: strings.Repeat("\x01", 4000)})
+	}
+	line, err := Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := EncodeOTLPRecord(e, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range [][]byte{line, rec} {
+		if len(out) > MaxEventBytes || !bytes.Contains(out, []byte("expired")) || !bytes.Contains(out, []byte("truncated")) ||
+			bytes.Contains(out, []byte("x-pad")) || bytes.Contains(out, []byte(strings.Repeat("r", maxIDBytes))) {
+			t.Errorf("%d bytes: %.300s", len(out), out)
+		}
+	}
+	var v map[string]any
+	if err := json.Unmarshal(line, &v); err != nil || v["truncated"] != true || len(v["request_id"].(string)) > maxIDBytes {
+		t.Errorf("line %v %v", v["truncated"], err)
+	}
+	// Within bounds, nothing is marked truncated.
+	small, _ := Encode(sampleEvent())
+	if bytes.Contains(small, []byte(`"truncated"`)) {
+		t.Error("small event marked truncated")
+	}
+	// Only an event that cannot fit even reduced is refused.
+	e.Decisions = make([]Decision, 2000)
+	for i := range e.Decisions {
+		e.Decisions[i] = Decision{Policy: "ratelimit.p", Decision: "ok"}
+	}
+	if _, err := Encode(e); err != ErrEventTooLarge {
+		t.Errorf("Encode: %v", err)
+	}
+	if _, err := EncodeOTLPRecord(e, 0); err != ErrEventTooLarge {
+		t.Errorf("EncodeOTLPRecord: %v", err)
+	}
+}
+
+func TestSamplerAlwaysKeepsDenials(t *testing.T) {
+	s := NewSampler(0)
+	if !s.Keep(true, "x") || s.Keep(false, "x") {
+		t.Fatal("rate 0")
+	}
+	s = NewSampler(0.25)
+	kept := 0
+	for i := 0; i < 20000; i++ {
+		id := "req-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + itoaTest(i)
+		if s.Keep(false, id) {
+			kept++
+		}
+		if s.Keep(false, id) != s.Keep(false, id) {
+			t.Fatal("same request id sampled differently")
+		}
+		if !s.Keep(true, id) {
+			t.Fatal("denial dropped")
+		}
+	}
+	if kept < 4500 || kept > 5500 {
+		t.Errorf("kept %d of 20000 at rate 0.25", kept)
+	}
+	anon := 0
+	for i := 0; i < 4000; i++ {
+		if s.Keep(false, "") {
+			anon++
+		}
+	}
+	if anon < 800 || anon > 1200 {
+		t.Errorf("kept %d of 4000 requests without id", anon)
+	}
+}
+
+func TestEventDenied(t *testing.T) {
+	for _, c := range []struct {
+		e    Event
+		want bool
+	}{
+		{Event{Status: 200, Decisions: []Decision{{Policy: "authn", Decision: DecisionAllow}}}, false},
+		{Event{Status: 200, Decisions: []Decision{{Policy: "ratelimit.p", Decision: "limited"}}}, true},
+		{Event{Status: 429}, true},
+		{Event{Status: 502, Decisions: []Decision{{Policy: "respfilter", Decision: "denied"}}}, true},
+	} {
+		if got := c.e.Denied(); got != c.want {
+			t.Errorf("%+v: Denied() = %v", c.e, got)
+		}
+	}
+}
+
+func TestKeyHasher(t *testing.T) {
+	plain, salted := NewKeyHasher(""), NewKeyHasher("pepper")
+	a, b := plain.Hash("203.0.113.7"), salted.Hash("203.0.113.7")
+	if a == b || len(a) != 16 || len(b) != 16 || a != plain.Hash("203.0.113.7") {
+		t.Errorf("hashes %q %q", a, b)
+	}
+	if plain.Hash("") != "" {
+		t.Error("empty key hashed")
+	}
+}
+
+// otlpReceiver is a real HTTP OTLP/JSON logs endpoint that decodes every
+// payload with the official protos and keeps the raw bodies for the spec
+// checks protojson does not make. It decodes into logs/v1 LogsData, which
+// the OTLP spec defines as the same message as ExportLogsServiceRequest
+// (field 1, resource_logs): the collector/logs/v1 package would pull in
+// grpc-gateway, which the module does not depend on.
+type otlpReceiver struct {
+	mu       sync.Mutex
+	requests []*logspb.LogsData
+	raw      [][]byte
+	status   int
+	resp     string
+	errs     []error
+}
+
+func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil && (req.Method != http.MethodPost || req.URL.Path != "/v1/logs" || req.Header.Get("content-type") != "application/json") {
+		err = io.ErrUnexpectedEOF
+	}
+	var msg logspb.LogsData
+	if err == nil {
+		err = protojson.UnmarshalOptions{DiscardUnknown: false}.Unmarshal(body, &msg)
+	}
+	if err != nil {
+		r.errs = append(r.errs, err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.requests = append(r.requests, &msg)
+	r.raw = append(r.raw, body)
+	status := r.status
+	if status == 0 {
+		status = 200
+	}
+	w.Header().Set("content-type", "application/json")
+	w.WriteHeader(status)
+	io.WriteString(w, r.resp)
+}
+
+// post stands in for the plugin's proxy_http_call.
+func post(t *testing.T, url string, payload []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/v1/logs", bytes.NewReader(payload))
+	req.Header.Set("content-type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+var (
+	lowerCamel = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+	decimal    = regexp.MustCompile(`^[0-9]+$`)
+	hex32      = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	hex16      = regexp.MustCompile(`^[0-9a-f]{16}$`)
+)
+
+// checkOTLPJSONSpec applies the OTLP/JSON encoding rules
+// (opentelemetry-proto docs/specification.md, "JSON Protobuf Encoding")
+// that a lenient protojson decode does not enforce.
+func checkOTLPJSONSpec(t *testing.T, raw []byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				p := path + "." + k
+				if !lowerCamel.MatchString(k) {
+					t.Errorf("%s: key is not lowerCamelCase", p)
+				}
+				switch k {
+				case "traceId":
+					if s, _ := e.(string); !hex32.MatchString(s) {
+						t.Errorf("%s = %v: want 32 lowercase hex digits", p, e)
+					}
+				case "spanId":
+					if s, _ := e.(string); !hex16.MatchString(s) {
+						t.Errorf("%s = %v: want 16 lowercase hex digits", p, e)
+					}
+				case "timeUnixNano", "observedTimeUnixNano", "intValue":
+					if s, ok := e.(string); !ok || !decimal.MatchString(strings.TrimPrefix(s, "-")) {
+						t.Errorf("%s = %#v: want a decimal string", p, e)
+					}
+				case "severityNumber":
+					if n, ok := e.(json.Number); !ok || !decimal.MatchString(string(n)) {
+						t.Errorf("%s = %#v: want an integer enum value", p, e)
+					}
+				}
+				walk(p, e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(path+"["+itoaTest(i)+"]", e)
+			}
+		}
+	}
+	walk("", v)
+}
+
+func attrs(r *logspb.LogRecord) map[string]*commonpb.AnyValue {
+	out := map[string]*commonpb.AnyValue{}
+	for _, kv := range r.GetAttributes() {
+		out[kv.GetKey()] = kv.GetValue()
+	}
+	return out
+}
+
+func TestOTLPExportThroughARealReceiver(t *testing.T) {
+	recv := &otlpReceiver{}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+
+	b := NewBatcher(BatcherConfig{BatchSize: 3, MaxBuffered: 10, FlushInterval: 5 * time.Second, InitialBackoff: time.Second, MaxBackoff: 4 * time.Second, MaxRetries: 2})
+	now := t0
+	events := []*Event{sampleEvent(), {Time: t0, Method: "GET", Path: "/healthz", Status: 200, Decisions: []Decision{{Policy: "authn", Decision: DecisionAllow, Reason: "not_required"}}},
+		BurstEvent(Burst{Failures: 10, Window: time.Minute}, t0), {Time: t0, Method: "GET", Path: "/x?y=1", Status: 200, TraceID: "00000000000000000000000000000000"}}
+	for _, e := range events {
+		rec, err := EncodeOTLPRecord(e, now.UnixNano())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !b.Add(rec, now) {
+			t.Fatal("buffer full")
+		}
+	}
+	res := OTLPResource{ServiceName: "apiguard", Instance: "orders", ScopeVersion: "0.1.0"}
+	sent := 0
+	for i := 0; i < 3; i++ {
+		batch := b.Next(now)
+		if batch == nil {
+			now = now.Add(5 * time.Second) // the partial batch leaves on the flush interval
+			continue
+		}
+		payload, err := OTLPPayload(res, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertNoSecrets(t, "otlp payload", payload)
+		checkOTLPJSONSpec(t, payload)
+		status, body := post(t, srv.URL, payload)
+		if dropped := b.Done(ClassifyExport(status, body, false), now); dropped != 0 {
+			t.Fatalf("dropped %d", dropped)
+		}
+		sent += len(batch)
+	}
+	if sent != 4 || b.Len() != 0 {
+		t.Fatalf("sent %d, %d left", sent, b.Len())
+	}
+	if len(recv.errs) > 0 {
+		t.Fatalf("receiver: %v", recv.errs)
+	}
+	if len(recv.requests) != 2 {
+		t.Fatalf("%d export calls", len(recv.requests))
+	}
+	rl := recv.requests[0].GetResourceLogs()[0]
+	if got := protojson.Format(rl.GetResource()); !strings.Contains(got, `"apiguard"`) || !strings.Contains(got, `"orders"`) {
+		t.Errorf("resource %s", got)
+	}
+	sl := rl.GetScopeLogs()[0]
+	if sl.GetScope().GetName() != "apiguard" || sl.GetScope().GetVersion() != "0.1.0" || len(sl.GetLogRecords()) != 3 {
+		t.Fatalf("scope logs %v", sl)
+	}
+	r := sl.GetLogRecords()[0]
+	if r.GetTimeUnixNano() != uint64(t0.UnixNano()) || r.GetSeverityNumber() != logspb.SeverityNumber_SEVERITY_NUMBER_WARN ||
+		r.GetEventName() != "apiguard.request" || r.GetBody().GetStringValue() != "POST /users/42 401 authn=deny(expired) ratelimit.per_user=ok" {
+		t.Errorf("record %v", protojson.Format(r))
+	}
+	a := attrs(r)
+	for k, want := range map[string]int64{"http.response.status_code": 401, "http.request.body.size": 512, "http.response.body.size": 120} {
+		if a[k].GetIntValue() != want {
+			t.Errorf("attribute %s = %v, want %d", k, a[k], want)
+		}
+	}
+	for k, want := range map[string]string{
+		"url.path":         "/users/42",
+		"url.query":        "access_token=REDACTED&q=REDACTED",
+		"apiguard.jwt.iss": "https://idp.example.com",
+		"apiguard.jwt.sub": "alice",
+		"apiguard.jwt.kid": "k1",
+		"client.address":   "203.0.113.7",
+	} {
+		if a[k].GetStringValue() != want {
+			t.Errorf("attribute %s = %v, want %q", k, a[k], want)
+		}
+	}
+	if d := a["apiguard.decisions"].GetArrayValue().GetValues(); len(d) != 2 || d[0].GetKvlistValue().GetValues()[2].GetValue().GetStringValue() != "expired" {
+		t.Errorf("decisions %v", a["apiguard.decisions"])
+	}
+	if rf := a["apiguard.removed_fields"].GetArrayValue().GetValues(); len(rf) != 2 || rf[1].GetStringValue() != "orders.#.card_number" {
+		t.Errorf("removed fields %v", a["apiguard.removed_fields"])
+	}
+	if a["apiguard.latency_ms"].GetDoubleValue() != 1.25 {
+		t.Errorf("latency %v", a["apiguard.latency_ms"])
+	}
+	// The raw ids are hex on the wire (protojson would have read them as base64).
+	if !bytes.Contains(recv.raw[0], []byte(`"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7"`)) {
+		t.Errorf("trace context missing from %s", recv.raw[0])
+	}
+	if healthz := sl.GetLogRecords()[1]; healthz.GetSeverityNumber() != logspb.SeverityNumber_SEVERITY_NUMBER_INFO || len(healthz.GetTraceId()) != 0 {
+		t.Errorf("allowed request record %v", protojson.Format(healthz))
+	}
+	last := recv.requests[1].GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()[0]
+	if len(last.GetTraceId()) != 0 {
+		t.Error("all-zero trace id exported")
+	}
+}
+
+func TestClassifyExport(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+		failed bool
+		want   ExportResult
+	}{
+		{200, `{}`, false, ExportResult{Accepted: true}},
+		{200, ``, false, ExportResult{Accepted: true}},
+		{200, `{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"bad"}}`, false, ExportResult{Accepted: true, Reason: "partial_success", Rejected: 3}},
+		{200, `{"partialSuccess":{"rejectedLogRecords":2}}`, false, ExportResult{Accepted: true, Reason: "partial_success", Rejected: 2}},
+		{429, ``, false, ExportResult{Retryable: true, Reason: "http_status"}},
+		{503, `upstream connect error`, false, ExportResult{Retryable: true, Reason: "http_status"}},
+		{400, `bad`, false, ExportResult{Reason: "http_status"}},
+		{0, ``, true, ExportResult{Retryable: true, Reason: "call_failed"}},
+	} {
+		if got := ClassifyExport(c.status, []byte(c.body), c.failed); got != c.want {
+			t.Errorf("ClassifyExport(%d, %q, %v) = %+v, want %+v", c.status, c.body, c.failed, got, c.want)
+		}
+	}
+}
+
+func FuzzClassifyExport(f *testing.F) {
+	f.Add(200, []byte(`{"partialSuccess":{"rejectedLogRecords":"1"}}`))
+	f.Add(503, []byte(`x`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		r := ClassifyExport(status, body, false)
+		if r.Accepted && r.Retryable {
+			t.Fatal("accepted and retryable")
+		}
+	})
+}
+
+func BenchmarkEncodeAuditEvent(b *testing.B) {
+	e := sampleEvent()
+	b.Run("jsonl", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Encode(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("otlp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := EncodeOTLPRecord(e, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func FuzzEncodeEvent(f *testing.F) {
+	f.Add("GET", "/a?b=c", "rid", "4bf92f3577b34da6a3ce929d0e0e4736", "iss", "sub", "field", "h", "v", 200)
+	f.Add("", "", "", "", "", "", "", "", "", 0)
+	f.Fuzz(func(t *testing.T, method, path, rid, trace, iss, sub, field, hn, hv string, status int) {
+		e := &Event{Time: t0, Method: method, Path: path, RequestID: rid, TraceID: trace, SpanID: trace, Status: status,
+			Decisions: []Decision{{Policy: "authn", Decision: sub, Reason: iss}}, Identity: &Identity{Issuer: iss, Subject: sub},
+			RemovedFields: []string{field}, Headers: []Header{{hn, hv}}, BodyExcerpt: hv}
+		if line, err := Encode(e); err == nil {
+			var v map[string]any
+			if json.Unmarshal(line, &v) != nil {
+				t.Fatalf("invalid JSON line %q", line)
+			}
+		}
+		rec, err := EncodeOTLPRecord(e, 1)
+		if err != nil {
+			return
+		}
+		payload, err := OTLPPayload(OTLPResource{Instance: "x"}, [][]byte{rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg logspb.LogsData
+		if err := protojson.Unmarshal(payload, &msg); err != nil {
+			t.Fatalf("protojson rejects %s: %v", payload, err)
+		}
+		checkOTLPJSONSpec(t, payload)
+	})
+}
+
+func TestLongRequestIDWithATokenIsMaskedBeforeItIsCut(t *testing.T) {
+	longHeader := "eyJ" + strings.Repeat("A", 300)
+	e := &Event{Time: t0, RequestID: longHeader + ".eyJzdWIiOiJ4In0.c2ln", Status: 401}
+	line, err := Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(line, []byte("AAAA")) {
+		t.Errorf("token prefix logged: %s", line)
+	}
+}

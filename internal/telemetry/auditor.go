@@ -1,0 +1,175 @@
+package telemetry
+
+import (
+	"errors"
+	"time"
+)
+
+// Auditor is one worker's audit pipeline: sampling, encoding, and the sink
+// (log lines or the OTLP batcher), with its metrics. The plugin builds one
+// per VM from a resolved Config and drives it from its callbacks; nothing
+// here calls the host.
+type Auditor struct {
+	sink     string
+	level    string
+	sampler  *Sampler
+	masker   *Masker
+	hasher   *KeyHasher
+	headers  []string
+	excerpt  int
+	batcher  *Batcher
+	otlp     *OTLPConfig
+	resource OTLPResource
+	metrics  *Metrics
+	inflight int
+}
+
+// NewAuditor returns the pipeline for a resolved Config (see Config.Resolve).
+// version is the plugin's version, reported as the OTLP scope version.
+func NewAuditor(cfg Config, m *Metrics, version string) *Auditor {
+	a := &Auditor{
+		sink:    cfg.Audit.Sink,
+		level:   orStr(cfg.Audit.LogLevel, defaultLogLevel),
+		sampler: NewSampler(1),
+		masker:  NewMasker(cfg.Audit.Mask),
+		hasher:  NewKeyHasher(cfg.Audit.KeyHashSalt),
+		headers: cfg.Audit.Headers,
+		excerpt: cfg.Audit.BodyExcerptBytes,
+		metrics: m,
+	}
+	if cfg.Audit.SampleRate != nil {
+		a.sampler = NewSampler(*cfg.Audit.SampleRate)
+	}
+	switch {
+	case a.sink == SinkOTLP && cfg.OTLP == nil:
+		a.sink = SinkOff // unreachable after Config.Validate; never nil-dereference on the request path
+	case a.sink == SinkOTLP:
+		a.otlp = cfg.OTLP
+		a.batcher = NewBatcher(BatcherConfigFrom(cfg.OTLP))
+		a.resource = OTLPResource{ServiceName: cfg.OTLP.ServiceName, Instance: cfg.Instance, ScopeVersion: version}
+	}
+	return a
+}
+
+// Enabled reports whether events are recorded at all; when false the plugin
+// can skip building them.
+func (a *Auditor) Enabled() bool { return a.sink == SinkLog || a.sink == SinkOTLP }
+
+// LogLevel is the level at which the plugin must write log-sink lines.
+func (a *Auditor) LogLevel() string { return a.level }
+
+// HeaderNames are the request headers the operator asked to log.
+func (a *Auditor) HeaderNames() []string { return a.headers }
+
+// Masker masks headers and body excerpts before they enter an Event.
+func (a *Auditor) Masker() *Masker { return a.masker }
+
+// BodyExcerptBytes is the configured excerpt size (0 = no excerpt).
+func (a *Auditor) BodyExcerptBytes() int { return a.excerpt }
+
+// HashKey is the pseudonym of a rate-limit key for Event.RateLimitKey.
+func (a *Auditor) HashKey(key string) string { return a.hasher.Hash(key) }
+
+// Record takes a finished event. Denials, events carrying a security signal
+// and burst events are always kept; other requests are sampled. With the
+// log sink it returns the JSON line (without a trailing newline) for the
+// plugin to write with proxy_log at LogLevel; with the OTLP sink it buffers
+// the event and returns nil. Sampling, drops and encoding failures are
+// counted in the metrics.
+func (a *Auditor) Record(e *Event, now time.Time) []byte {
+	if !a.Enabled() {
+		return nil
+	}
+	if e.Type == "" || e.Type == EventRequest {
+		if !a.sampler.Keep(e.Denied() || len(e.Signals) > 0, e.RequestID) {
+			a.metrics.AuditSampledOut()
+			return nil
+		}
+	}
+	if a.sink == SinkLog {
+		line, err := Encode(e)
+		if err != nil {
+			a.dropped(err)
+			return nil
+		}
+		a.metrics.AuditEmitted()
+		return line[:len(line)-1] // proxy_log writes one line per call
+	}
+	rec, err := EncodeOTLPRecord(e, now.UnixNano())
+	if err != nil {
+		a.dropped(err)
+		return nil
+	}
+	if !a.batcher.Add(rec, now) {
+		a.metrics.AuditDropped("buffer_full", 1)
+		return nil
+	}
+	a.metrics.AuditEmitted()
+	return nil
+}
+
+func (a *Auditor) dropped(err error) {
+	if errors.Is(err, ErrEventTooLarge) {
+		a.metrics.AuditDropped("too_large", 1)
+		return
+	}
+	a.metrics.AuditDropped("encode_error", 1)
+}
+
+// ExportCall is an OTLP export for the plugin to send with proxy_http_call.
+type ExportCall struct {
+	Cluster string
+	Headers [][2]string // :method, :path, :authority, content-type
+	Body    []byte
+	Timeout time.Duration
+}
+
+// NextExport returns the export call to make now, if any. Call it on every
+// tick and after Record; at most one call is in flight per worker.
+func (a *Auditor) NextExport(now time.Time) (ExportCall, bool) {
+	if a.batcher == nil {
+		return ExportCall{}, false
+	}
+	if dropped, expired := a.batcher.Expire(now); expired {
+		a.metrics.OTLPFailed("call_failed")
+		a.metrics.AuditDropped("gave_up", dropped)
+	}
+	batch := a.batcher.Next(now)
+	if batch == nil {
+		return ExportCall{}, false
+	}
+	body, err := OTLPPayload(a.resource, batch)
+	if err != nil {
+		// cannot happen with encoding/json on these types; drop rather than loop
+		a.metrics.AuditDropped("encode_error", a.batcher.Done(ExportResult{Reason: ReasonOther}, now))
+		return ExportCall{}, false
+	}
+	a.inflight = len(batch)
+	return ExportCall{
+		Cluster: a.otlp.Cluster,
+		Headers: [][2]string{{":method", "POST"}, {":path", a.otlp.Path}, {":authority", a.otlp.Authority}, {"content-type", "application/json"}},
+		Body:    body,
+		Timeout: a.otlp.Timeout.Duration,
+	}, true
+}
+
+// ExportDone reports the answer to the call NextExport returned: the HTTP
+// status and body, or callFailed when the host reported no response (a
+// reset stream, proxy_http_call refused).
+func (a *Auditor) ExportDone(status int, body []byte, callFailed bool, now time.Time) {
+	if a.batcher == nil {
+		return
+	}
+	res := ClassifyExport(status, body, callFailed)
+	res.Rejected = min(res.Rejected, a.inflight)
+	if res.Accepted {
+		a.metrics.OTLPExported(a.inflight - res.Rejected)
+		if res.Rejected > 0 {
+			a.metrics.OTLPFailed(res.Reason)
+			a.metrics.AuditDropped("gave_up", res.Rejected)
+		}
+	} else {
+		a.metrics.OTLPFailed(res.Reason)
+	}
+	a.metrics.AuditDropped("gave_up", a.batcher.Done(res, now))
+}

@@ -1,0 +1,207 @@
+package telemetry
+
+import (
+	"bytes"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func resolved(t testing.TB, js string) Config {
+	t.Helper()
+	c, err := decodeConfig(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Resolve("orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestNoSecretLeaks runs secret-laden requests through both sinks, end to
+// end into a real OTLP receiver, and greps every log line, every export
+// payload and every error for the suite's secrets.
+func TestNoSecretLeaks(t *testing.T) {
+	recv := &otlpReceiver{}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+
+	var outputs [][]byte
+	for _, sink := range []string{SinkLog, SinkOTLP} {
+		cfg := resolved(t, `{"instance":"orders","audit":{"sink":"`+sink+`","headers":["authorization","x-api-key","cookie","user-agent"],
+		  "body_excerpt_bytes":1024,"key_hash_salt":"`+secretCookie+`"},"otlp":{"cluster":"otel","batch_size":2}}`)
+		sinkMetrics := newFakeSink()
+		m, err := Define(Inventory{Instance: "orders", Routes: []string{"users"}, Providers: []string{"corp"}, Policies: []string{"per_user"}}, sinkMetrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := NewAuditor(cfg, m, "test")
+		now := t0
+		for i := 0; i < 5; i++ {
+			e := sampleEvent()
+			e.RateLimitKey = a.HashKey(secretAPIKey)
+			e.Headers = a.Masker().MaskHeaders([]Header{{"authorization", "Bearer " + secretJWT}, {"x-api-key", secretAPIKey}, {"cookie", "sid=" + secretCookie}})
+			e.BodyExcerpt = a.Masker().MaskBody("application/x-www-form-urlencoded", []byte("password="+secretPassword+"&cvv="+secretCVV), a.BodyExcerptBytes())
+			if line := a.Record(e, now); line != nil {
+				outputs = append(outputs, line)
+			}
+			if burst := a.Record(BurstEvent(Burst{Failures: 10, Window: time.Minute}, now), now); burst != nil {
+				outputs = append(outputs, burst)
+			}
+			for {
+				call, ok := a.NextExport(now)
+				if !ok {
+					break
+				}
+				outputs = append(outputs, call.Body)
+				status, body := post(t, srv.URL, call.Body)
+				a.ExportDone(status, body, false, now)
+			}
+		}
+		for name := range sinkMetrics.counters {
+			outputs = append(outputs, []byte(name))
+		}
+	}
+	outputs = append(outputs, recv.raw...)
+	if len(recv.raw) != 5 || len(recv.errs) != 0 {
+		t.Fatalf("receiver got %d payloads, errors %v", len(recv.raw), recv.errs)
+	}
+	for _, js := range []string{`{"audit":{"sink":"` + secretPassword + `"}}`, `{"audit":{"headers":["` + secretAPIKey + `"]}}`} {
+		if _, err := decodeConfig(js); err != nil {
+			outputs = append(outputs, []byte(err.Error()))
+		}
+	}
+	all := bytes.Join(outputs, []byte("\n"))
+	assertNoSecrets(t, "telemetry output", all)
+	for _, s := range []string{secretCVV, secretCookie} { // short or salt: check as JSON values
+		if bytes.Contains(all, []byte(`"`+s+`"`)) || bytes.Contains(all, []byte("="+s)) {
+			t.Errorf("secret %q in output", s)
+		}
+	}
+	if !bytes.Contains(all, []byte(`"sub":"alice"`)) || !bytes.Contains(all, []byte("Bearer "+Mask)) {
+		t.Error("the identity and the masked scheme should still be visible")
+	}
+}
+
+func TestAuditorLogSinkSamplesAndCounts(t *testing.T) {
+	cfg := resolved(t, `{"audit":{"sink":"log","sample_rate":0,"log_level":"info"}}`)
+	fs := newFakeSink()
+	m, _ := Define(Inventory{Instance: "orders"}, fs)
+	a := NewAuditor(cfg, m, "v")
+	if !a.Enabled() || a.LogLevel() != "info" {
+		t.Fatal("log sink")
+	}
+	allowed := &Event{Time: t0, Method: "GET", Path: "/", Status: 200, RequestID: "r1"}
+	if a.Record(allowed, t0) != nil {
+		t.Error("allowed request recorded at sample rate 0")
+	}
+	denied := &Event{Time: t0, Method: "GET", Path: "/", Status: 401, Decisions: []Decision{{Policy: "authn", Decision: DecisionDeny, Reason: "expired"}}}
+	if line := a.Record(denied, t0); !bytes.Contains(line, []byte(`"reason":"expired"`)) {
+		t.Errorf("denial line %s", line)
+	}
+	near := &Event{Time: t0, Method: "GET", Path: "/", Status: 200, RequestID: "r2", Signals: []string{SignalNearLimit}}
+	if line := a.Record(near, t0); !bytes.Contains(line, []byte(`"signals":["near_limit"]`)) {
+		t.Errorf("near-limit event sampled out: %s", line)
+	}
+	huge := &Event{Time: t0, Status: 403, Decisions: make([]Decision, 3000)}
+	if a.Record(huge, t0) != nil {
+		t.Error("oversized event written")
+	}
+	for name, want := range map[string]uint64{
+		"apiguard.orders.audit.sampled_out_total":              1,
+		"apiguard.orders.audit.events_total":                   2,
+		"apiguard.orders.audit.reason.too_large.dropped_total": 1,
+	} {
+		if got := fs.counter(t, name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+	off := NewAuditor(resolved(t, `{}`), m, "v")
+	if off.Enabled() || off.Record(denied, t0) != nil {
+		t.Error("sink off still records")
+	}
+}
+
+func TestAuditorOTLPSinkRetriesAndDrops(t *testing.T) {
+	cfg := resolved(t, `{"audit":{"sink":"otlp"},"otlp":{"cluster":"otel","authority":"collector:4318","batch_size":2,"max_buffered_events":4,
+	  "retry_initial_backoff":"1s","max_retries":1,"timeout":"3s"}}`)
+	fs := newFakeSink()
+	m, _ := Define(Inventory{Instance: "orders"}, fs)
+	a := NewAuditor(cfg, m, "v")
+	for i := 0; i < 6; i++ {
+		a.Record(&Event{Time: t0, Status: 401, Method: "GET", Path: "/"}, t0)
+	}
+	call, ok := a.NextExport(t0)
+	if !ok || call.Cluster != "otel" || call.Timeout != 3*time.Second {
+		t.Fatalf("call %+v", call)
+	}
+	want := [][2]string{{":method", "POST"}, {":path", "/v1/logs"}, {":authority", "collector:4318"}, {"content-type", "application/json"}}
+	if fmt.Sprint(call.Headers) != fmt.Sprint(want) {
+		t.Errorf("headers %v", call.Headers)
+	}
+	a.ExportDone(503, []byte("upstream connect error"), false, t0)
+	if _, ok := a.NextExport(t0.Add(500 * time.Millisecond)); ok {
+		t.Error("retry before backoff")
+	}
+	if _, ok := a.NextExport(t0.Add(time.Second)); !ok {
+		t.Fatal("no retry after backoff")
+	}
+	a.ExportDone(0, nil, true, t0.Add(time.Second)) // second failure: max_retries 1 exceeded
+	if _, ok := a.NextExport(t0.Add(2 * time.Second)); !ok {
+		t.Fatal("next batch not sent")
+	}
+	a.ExportDone(200, []byte(`{"partialSuccess":{"rejectedLogRecords":"1"}}`), false, t0.Add(2*time.Second))
+	for name, want := range map[string]uint64{
+		"apiguard.orders.audit.reason.buffer_full.dropped_total":            2,
+		"apiguard.orders.audit.reason.gave_up.dropped_total":                3,
+		"apiguard.orders.otlp.reason.http_status.export_failures_total":     1,
+		"apiguard.orders.otlp.reason.call_failed.export_failures_total":     1,
+		"apiguard.orders.otlp.reason.partial_success.export_failures_total": 1,
+		"apiguard.orders.otlp.exports_total":                                1,
+		"apiguard.orders.otlp.exported_events_total":                        1,
+	} {
+		if got := fs.counter(t, name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+}
+
+func TestAuditorSurvivesAWedgedCollector(t *testing.T) {
+	cfg := resolved(t, `{"audit":{"sink":"otlp"},"otlp":{"cluster":"otel","batch_size":1,"timeout":"1s"}}`)
+	a := NewAuditor(cfg, nil, "v")
+	a.Record(&Event{Time: t0, Status: 401}, t0)
+	if _, ok := a.NextExport(t0); !ok {
+		t.Fatal("no export")
+	}
+	// no ExportDone ever arrives
+	if _, ok := a.NextExport(t0.Add(1500 * time.Millisecond)); ok {
+		t.Fatal("second call while the first may still answer")
+	}
+	a.NextExport(t0.Add(2 * time.Second)) // the call is overdue: counted as failed, retried after backoff
+	if _, ok := a.NextExport(t0.Add(3 * time.Second)); !ok {
+		t.Fatal("lost call never retried")
+	}
+}
+
+func BenchmarkAuditPerRequest(b *testing.B) {
+	for _, sink := range []string{SinkOff, SinkLog, SinkOTLP} {
+		b.Run(sink, func(b *testing.B) {
+			cfg := resolved(b, `{"audit":{"sink":"`+sink+`","headers":["user-agent"]},"otlp":{"cluster":"otel","batch_size":100}}`)
+			m, _ := Define(sampleInventory(), newFakeSink())
+			a := NewAuditor(cfg, m, "v")
+			e := sampleEvent()
+			now := t0
+			b.ReportAllocs()
+			for b.Loop() {
+				a.Record(e, now)
+				if call, ok := a.NextExport(now); ok {
+					_ = call
+					a.ExportDone(200, nil, false, now)
+				}
+			}
+		})
+	}
+}

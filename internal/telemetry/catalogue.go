@@ -1,0 +1,308 @@
+package telemetry
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Kind is a metric type, as the proxy-wasm ABI knows them.
+type Kind uint8
+
+const (
+	KindCounter Kind = iota + 1
+	KindHistogram
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindCounter:
+		return "counter"
+	case KindHistogram:
+		return "histogram"
+	}
+	return "unknown"
+}
+
+// Phase is a stage of the stream whose processing time apiguard measures.
+type Phase string
+
+const (
+	PhaseRequestHeaders  Phase = "request_headers"
+	PhaseRequestBody     Phase = "request_body"
+	PhaseResponseHeaders Phase = "response_headers"
+	PhaseResponseBody    Phase = "response_body"
+	PhaseStreamDone      Phase = "stream_done"
+)
+
+// Phases lists every Phase.
+func Phases() []Phase {
+	return []Phase{PhaseRequestHeaders, PhaseRequestBody, PhaseResponseHeaders, PhaseResponseBody, PhaseStreamDone}
+}
+
+// ReasonOther is in every reason set: the plugin maps a reason it cannot
+// classify to it, and the catalogue maps any reason outside the set to it.
+const ReasonOther = "other"
+
+// Closed label sets. The plugin translates its packages' outcomes into these.
+var (
+	authnAllowReasons = []string{"verified", "not_required"}
+	authnDenyReasons  = []string{
+		"missing_token", "multiple_tokens", "malformed", "bad_alg", "bad_typ", "unknown_kid",
+		"bad_signature", "expired", "not_yet_valid", "bad_issuer", "bad_audience",
+		"claims_failed", "jwks_unavailable", ReasonOther,
+	}
+	jwksFailReasons = []string{"call_failed", "timeout", "http_status", "bad_document", "no_usable_keys", ReasonOther}
+	rlDecisions     = []string{"ok", "limited", "shadow_limited", "failure_allowed", "failure_denied"}
+	rlErrorReasons  = []string{"table_full", "cas_contended", "service_error", "service_timeout", ReasonOther}
+	rfDecisions     = []string{"filtered", "unfiltered", "denied"}
+	rfErrorReasons  = []string{"too_large", "invalid_json", "content_encoding", "content_type", ReasonOther}
+	auditDropReason = []string{"buffer_full", "too_large", "encode_error", "gave_up"}
+	otlpFailReasons = []string{"call_failed", "http_status", "partial_success", ReasonOther}
+)
+
+// Authn decisions.
+const (
+	DecisionAllow = "allow"
+	DecisionDeny  = "deny"
+)
+
+// AuthnDenyReasons returns the closed set of authn deny reasons.
+func AuthnDenyReasons() []string { return slices.Clone(authnDenyReasons) }
+
+// AuthnAllowReasons returns the closed set of authn allow reasons:
+// "verified" (per provider) and "not_required" (provider NoProvider).
+func AuthnAllowReasons() []string { return slices.Clone(authnAllowReasons) }
+
+// JWKSFailureReasons returns the closed set of JWKS fetch failure reasons.
+func JWKSFailureReasons() []string { return slices.Clone(jwksFailReasons) }
+
+// RateLimitDecisions returns the closed set of rate-limit decisions.
+func RateLimitDecisions() []string { return slices.Clone(rlDecisions) }
+
+// RateLimitErrorReasons returns the closed set of rate-limit error reasons.
+func RateLimitErrorReasons() []string { return slices.Clone(rlErrorReasons) }
+
+// FilterDecisions returns the closed set of response-filter outcomes.
+func FilterDecisions() []string { return slices.Clone(rfDecisions) }
+
+// FilterErrorReasons returns the closed set of response-filter error reasons.
+func FilterErrorReasons() []string { return slices.Clone(rfErrorReasons) }
+
+// AuditDropReasons returns the closed set of reasons an audit event is lost.
+func AuditDropReasons() []string { return slices.Clone(auditDropReason) }
+
+// OTLPFailureReasons returns the closed set of OTLP export failure reasons.
+func OTLPFailureReasons() []string { return slices.Clone(otlpFailReasons) }
+
+// Inventory is what the catalogue needs from the configuration: only
+// configured names, all checked by ValidName.
+type Inventory struct {
+	Prefix        string   // metric_prefix; DefaultPrefix when empty
+	Instance      string   // this filter's instance segment
+	Routes        []string // named routes (requests and latency are per route)
+	Providers     []string // JWT providers
+	JWKSProviders []string // providers with a remote JWKS (a subset of Providers)
+	Policies      []string // rate-limit policy names
+}
+
+// family identifies a metric family; with up to three label values it is the
+// allocation-free lookup key of a defined metric.
+type family uint8
+
+const (
+	famRequests family = iota + 1
+	famLatency
+	famPhase
+	famAuthn
+	famJWKSOK
+	famJWKSFail
+	famJWKSAge
+	famRLDecision
+	famRLError
+	famRLNear
+	famRFResponses
+	famRFRemoved
+	famRFMasked
+	famRFErrors
+	famAuditEvents
+	famAuditSampledOut
+	famAuditDropped
+	famOTLPExports
+	famOTLPEvents
+	famOTLPFail
+	famBursts
+	famMemory
+	famHeap
+	famGCCycles
+	famForcedGC
+	famForcedGCFreed
+	famUnknownLabel
+)
+
+type key struct {
+	f       family
+	a, b, c string
+}
+
+// Descriptor is one metric the catalogue defines.
+type Descriptor struct {
+	Name string // full name as passed to proxy_define_metric (Envoy adds "wasmcustom.")
+	Kind Kind
+	Unit string // "1" for counts, or ms, us, s, KiB
+	Help string
+	key  key
+}
+
+type builder struct {
+	prefix, instance string
+	out              []Descriptor
+}
+
+func (b *builder) add(k key, kind Kind, unit, help, subsystem string, pairs []pair, leaf string) {
+	b.out = append(b.out, Descriptor{
+		Name: metricName(b.prefix, b.instance, subsystem, pairs, leaf),
+		Kind: kind, Unit: unit, Help: help, key: k,
+	})
+}
+
+func checkNames(field string, names []string) error {
+	seen := make(map[string]bool, len(names))
+	for i, n := range names {
+		if err := CheckName(n); err != nil {
+			return fmt.Errorf("telemetry: %s[%d]: %w", field, i, err)
+		}
+		if seen[n] {
+			return fmt.Errorf("telemetry: %s[%d]: duplicate name %q", field, i, n)
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+func (inv Inventory) prefix() string {
+	if inv.Prefix == "" {
+		return DefaultPrefix
+	}
+	return inv.Prefix
+}
+
+func (inv Inventory) validate() error {
+	if err := CheckName(inv.prefix()); err != nil {
+		return fmt.Errorf("telemetry: metric prefix: %w", err)
+	}
+	if err := CheckName(inv.Instance); err != nil {
+		return fmt.Errorf("telemetry: instance: %w", err)
+	}
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"routes", inv.Routes}, {"providers", inv.Providers}, {"jwks providers", inv.JWKSProviders}, {"policies", inv.Policies}} {
+		if err := checkNames(l.field, l.names); err != nil {
+			return err
+		}
+	}
+	for _, p := range inv.JWKSProviders {
+		if !slices.Contains(inv.Providers, p) {
+			return fmt.Errorf("telemetry: jwks provider %q is not a provider", p)
+		}
+	}
+	return nil
+}
+
+// Catalogue lists every metric apiguard defines for inv, in a stable order.
+// All of them are defined at plugin start, so this list is also the exact
+// number of Envoy stats one filter instance adds (see Cardinality).
+func Catalogue(inv Inventory) ([]Descriptor, error) {
+	if err := inv.validate(); err != nil {
+		return nil, err
+	}
+	b := &builder{prefix: inv.prefix(), instance: inv.Instance}
+	routes := append(slices.Clone(inv.Routes), OtherRoute)
+	for _, r := range routes {
+		b.add(key{f: famRequests, a: r}, KindCounter, "1", "Requests seen, by route.", "http", []pair{{TagRoute, r}}, "requests_total")
+		b.add(key{f: famLatency, a: r}, KindHistogram, "ms", "Request latency from request headers to the end of the response, by route.", "http", []pair{{TagRoute, r}}, "latency_ms")
+	}
+	for _, ph := range Phases() {
+		b.add(key{f: famPhase, a: string(ph)}, KindHistogram, "us", "apiguard's own processing time per stream phase.", "http", []pair{{TagPhase, string(ph)}}, "processing_us")
+	}
+	const authnHelp = "Authentication decisions by provider, decision and reason."
+	for _, p := range inv.Providers {
+		b.add(key{f: famAuthn, a: p, b: DecisionAllow, c: "verified"}, KindCounter, "1", authnHelp, "authn",
+			[]pair{{TagProvider, p}, {TagDecision, DecisionAllow}, {TagReason, "verified"}}, "decisions_total")
+	}
+	b.add(key{f: famAuthn, a: NoProvider, b: DecisionAllow, c: "not_required"}, KindCounter, "1", authnHelp, "authn",
+		[]pair{{TagProvider, NoProvider}, {TagDecision, DecisionAllow}, {TagReason, "not_required"}}, "decisions_total")
+	for _, p := range append(slices.Clone(inv.Providers), NoProvider) {
+		for _, r := range authnDenyReasons {
+			b.add(key{f: famAuthn, a: p, b: DecisionDeny, c: r}, KindCounter, "1", authnHelp, "authn",
+				[]pair{{TagProvider, p}, {TagDecision, DecisionDeny}, {TagReason, r}}, "decisions_total")
+		}
+	}
+	for _, p := range inv.JWKSProviders {
+		pp := []pair{{TagProvider, p}}
+		b.add(key{f: famJWKSOK, a: p}, KindCounter, "1", "Successful JWKS fetches.", "jwks", pp, "fetch_successes_total")
+		for _, r := range jwksFailReasons {
+			b.add(key{f: famJWKSFail, a: p, b: r}, KindCounter, "1", "Failed JWKS fetches, by reason.", "jwks",
+				[]pair{{TagProvider, p}, {TagReason, r}}, "fetch_failures_total")
+		}
+		b.add(key{f: famJWKSAge, a: p}, KindHistogram, "s", "Age of the JWKS in use, sampled by each worker on every tick.", "jwks", pp, "age_seconds")
+	}
+	for _, p := range inv.Policies {
+		for _, d := range rlDecisions {
+			b.add(key{f: famRLDecision, a: p, b: d}, KindCounter, "1", "Rate-limit decisions by policy.", "ratelimit",
+				[]pair{{TagPolicy, p}, {TagDecision, d}}, "decisions_total")
+		}
+		for _, r := range rlErrorReasons {
+			b.add(key{f: famRLError, a: p, b: r}, KindCounter, "1", "Rate-limit errors (full or contended table, service failures), by reason.", "ratelimit",
+				[]pair{{TagPolicy, p}, {TagReason, r}}, "errors_total")
+		}
+		b.add(key{f: famRLNear, a: p}, KindCounter, "1", "Requests allowed with less than 20% of the limit left.", "ratelimit",
+			[]pair{{TagPolicy, p}}, "near_limit_total")
+	}
+	for _, d := range rfDecisions {
+		b.add(key{f: famRFResponses, a: d}, KindCounter, "1", "Responses seen by the response filter, by outcome.", "respfilter",
+			[]pair{{TagDecision, d}}, "responses_total")
+	}
+	b.add(key{f: famRFRemoved}, KindCounter, "1", "JSON fields removed from responses.", "respfilter", nil, "fields_removed_total")
+	b.add(key{f: famRFMasked}, KindCounter, "1", "JSON fields masked in responses.", "respfilter", nil, "fields_masked_total")
+	for _, r := range rfErrorReasons {
+		b.add(key{f: famRFErrors, a: r}, KindCounter, "1", "Response-filter errors, by reason.", "respfilter",
+			[]pair{{TagReason, r}}, "errors_total")
+	}
+	b.add(key{f: famAuditEvents}, KindCounter, "1", "Audit events emitted.", "audit", nil, "events_total")
+	b.add(key{f: famAuditSampledOut}, KindCounter, "1", "Allowed requests left out of the audit trail by sampling.", "audit", nil, "sampled_out_total")
+	for _, r := range auditDropReason {
+		b.add(key{f: famAuditDropped, a: r}, KindCounter, "1", "Audit events lost, by reason.", "audit",
+			[]pair{{TagReason, r}}, "dropped_total")
+	}
+	b.add(key{f: famOTLPExports}, KindCounter, "1", "OTLP export calls accepted by the collector.", "otlp", nil, "exports_total")
+	b.add(key{f: famOTLPEvents}, KindCounter, "1", "Audit events accepted by the OTLP collector.", "otlp", nil, "exported_events_total")
+	for _, r := range otlpFailReasons {
+		b.add(key{f: famOTLPFail, a: r}, KindCounter, "1", "Failed OTLP export calls, by reason.", "otlp",
+			[]pair{{TagReason, r}}, "export_failures_total")
+	}
+	b.add(key{f: famBursts}, KindCounter, "1", "Clients that crossed the failed-authentication burst threshold.", "security", nil, "auth_failure_bursts_total")
+	b.add(key{f: famMemory}, KindHistogram, "KiB", "Memory the Go runtime holds (≈ the VM's Wasm linear memory), sampled per worker per tick.", "runtime", nil, "memory_kib")
+	b.add(key{f: famHeap}, KindHistogram, "KiB", "Go heap in use, sampled per worker per tick.", "runtime", nil, "heap_inuse_kib")
+	b.add(key{f: famGCCycles}, KindCounter, "1", "Completed Go GC cycles, summed over workers.", "runtime", nil, "gc_cycles_total")
+	b.add(key{f: famForcedGC}, KindCounter, "1", "runtime.GC() calls made by the GC policy.", "runtime", nil, "forced_gc_total")
+	b.add(key{f: famForcedGCFreed}, KindHistogram, "KiB", "Heap freed by each forced GC.", "runtime", nil, "forced_gc_freed_kib")
+	b.add(key{f: famUnknownLabel}, KindCounter, "1", "Recordings dropped because a label was not in the catalogue (a plugin bug).", "telemetry", nil, "unknown_label_total")
+	return b.out, nil
+}
+
+// Cardinality is the number of Envoy stats one filter instance defines for
+// inv. With R routes, P providers, J remote-JWKS providers and L rate-limit
+// policies it is
+//
+//	15P + 8J + 11L + 2R + 51
+//
+// (the factors are the sizes of the closed sets above), so it grows only
+// with the configuration, never with traffic.
+func Cardinality(inv Inventory) (int, error) {
+	d, err := Catalogue(inv)
+	if err != nil {
+		return 0, err
+	}
+	return len(d), nil
+}

@@ -1,0 +1,55 @@
+package telemetry_test
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/telemetry"
+)
+
+// A VM's audit pipeline with the log sink: the plugin builds the event over
+// the stream and writes the returned line with proxy_log.
+func ExampleAuditor_Record() {
+	cfg, _ := telemetry.Config{Instance: "orders", Audit: telemetry.AuditConfig{Sink: telemetry.SinkLog, Headers: []string{"authorization"}}}.Resolve("")
+	a := telemetry.NewAuditor(cfg, nil, "v1")
+	e := &telemetry.Event{
+		Time:      time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC),
+		Method:    "GET",
+		Path:      "/orders?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln",
+		Status:    401,
+		Decisions: []telemetry.Decision{{Policy: "authn", Decision: telemetry.DecisionDeny, Reason: "expired"}},
+		Headers:   a.Masker().MaskHeaders([]telemetry.Header{{Name: "authorization", Value: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"}}),
+		Latency:   1500 * time.Microsecond,
+	}
+	fmt.Println(a.LogLevel())
+	fmt.Printf("%s\n", a.Record(e, e.Time))
+	// Output:
+	// warn
+	// {"type":"request","time":"2026-11-28T18:00:00Z","method":"GET","path":"/orders?access_token=REDACTED","status":401,"decisions":[{"policy":"authn","decision":"deny","reason":"expired"}],"latency_ms":1.5,"bytes_in":0,"bytes_out":0,"headers":[{"name":"authorization","value":"Bearer *********"}]}
+}
+
+// Metric names and the Prometheus families they become.
+func ExampleCatalogue() {
+	descs, _ := telemetry.Catalogue(telemetry.Inventory{Instance: "orders", Policies: []string{"per_user"}})
+	for _, d := range descs {
+		if strings.HasPrefix(d.Name, "apiguard.orders.ratelimit.") {
+			fmt.Println(d.Name)
+		}
+	}
+	n, _ := telemetry.Cardinality(telemetry.Inventory{Instance: "orders", Policies: []string{"per_user"}})
+	fmt.Println(n, "metrics")
+	// Output:
+	// apiguard.orders.ratelimit.policy.per_user.decision.ok.decisions_total
+	// apiguard.orders.ratelimit.policy.per_user.decision.limited.decisions_total
+	// apiguard.orders.ratelimit.policy.per_user.decision.shadow_limited.decisions_total
+	// apiguard.orders.ratelimit.policy.per_user.decision.failure_allowed.decisions_total
+	// apiguard.orders.ratelimit.policy.per_user.decision.failure_denied.decisions_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.table_full.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.cas_contended.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.service_error.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.service_timeout.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.other.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.near_limit_total
+	// 62 metrics
+}

@@ -1,0 +1,242 @@
+package telemetry
+
+import (
+	"fmt"
+	"time"
+)
+
+// Counter is a metric that only goes up. The plugin implements it over
+// proxywasm.DefineCounterMetric.
+type Counter interface{ Add(delta uint64) }
+
+// Histogram records samples. The plugin implements it over
+// proxywasm.DefineHistogramMetric.
+type Histogram interface{ Record(value uint64) }
+
+// MetricSink defines metrics in the host. apiguard uses no gauges: Envoy
+// metric names are process-wide, so a gauge set by 8 worker VMs would hold
+// whichever worker wrote last. Per-worker levels (memory, JWKS age) are
+// histogram samples instead.
+type MetricSink interface {
+	DefineCounter(name string) (Counter, error)
+	DefineHistogram(name string) (Histogram, error)
+}
+
+// Metrics records apiguard's metrics. It is built once per VM by Define and
+// is not safe for concurrent use (a Wasm VM is single-threaded). Every
+// method is allocation-free; a label outside the catalogue is not recorded
+// but counted in telemetry.unknown_label_total.
+type Metrics struct {
+	counters map[key]Counter
+	hists    map[key]Histogram
+	unknown  Counter
+}
+
+// Define defines every metric of Catalogue(inv) in sink. Call it from the
+// plugin's on_vm_start/on_configure, never from init(): the host forbids
+// proxy_define_metric during _initialize.
+func Define(inv Inventory, sink MetricSink) (*Metrics, error) {
+	descs, err := Catalogue(inv)
+	if err != nil {
+		return nil, err
+	}
+	m := &Metrics{counters: make(map[key]Counter), hists: make(map[key]Histogram)}
+	for _, d := range descs {
+		switch d.Kind {
+		case KindCounter:
+			c, err := sink.DefineCounter(d.Name)
+			if err != nil {
+				return nil, fmt.Errorf("telemetry: define counter %s: %w", d.Name, err)
+			}
+			m.counters[d.key] = c
+		case KindHistogram:
+			h, err := sink.DefineHistogram(d.Name)
+			if err != nil {
+				return nil, fmt.Errorf("telemetry: define histogram %s: %w", d.Name, err)
+			}
+			m.hists[d.key] = h
+		}
+	}
+	m.unknown = m.counters[key{f: famUnknownLabel}]
+	return m, nil
+}
+
+func (m *Metrics) inc(k key, n uint64) {
+	if m == nil || n == 0 {
+		return
+	}
+	if c, ok := m.counters[k]; ok {
+		c.Add(n)
+		return
+	}
+	m.unknown.Add(1)
+}
+
+func (m *Metrics) record(k key, v uint64) {
+	if m == nil {
+		return
+	}
+	if h, ok := m.hists[k]; ok {
+		h.Record(v)
+		return
+	}
+	m.unknown.Add(1)
+}
+
+// has reports whether k is a defined counter; callers use it to map a reason
+// outside its closed set to ReasonOther.
+func (m *Metrics) has(k key) bool {
+	if m == nil {
+		return false
+	}
+	_, ok := m.counters[k]
+	return ok
+}
+
+func clampDur(d time.Duration, unit time.Duration) uint64 {
+	if d < 0 {
+		return 0
+	}
+	return uint64(d / unit)
+}
+
+// Request counts a request for a named route ("" or an unknown name counts
+// under OtherRoute).
+func (m *Metrics) Request(route string) {
+	m.inc(m.routeKey(famRequests, route), 1)
+}
+
+// Latency records the time from request headers to the end of the response.
+func (m *Metrics) Latency(route string, d time.Duration) {
+	m.record(m.routeKey(famLatency, route), clampDur(d, time.Millisecond))
+}
+
+func (m *Metrics) routeKey(f family, route string) key {
+	k := key{f: f, a: route}
+	if m != nil {
+		if _, ok := m.counters[k]; ok {
+			return k
+		}
+		if _, ok := m.hists[k]; ok {
+			return k
+		}
+	}
+	return key{f: f, a: OtherRoute}
+}
+
+// Processing records apiguard's own time spent in one phase of a stream.
+func (m *Metrics) Processing(p Phase, d time.Duration) {
+	m.record(key{f: famPhase, a: string(p)}, clampDur(d, time.Microsecond))
+}
+
+// Authn counts an authentication decision. provider is a configured
+// provider or NoProvider; decision is DecisionAllow or DecisionDeny; an
+// unknown deny reason counts as ReasonOther.
+func (m *Metrics) Authn(provider, decision, reason string) {
+	k := key{f: famAuthn, a: provider, b: decision, c: reason}
+	if decision == DecisionDeny && !m.has(k) {
+		k.c = ReasonOther
+	}
+	m.inc(k, 1)
+}
+
+// JWKSFetched counts a successful JWKS fetch.
+func (m *Metrics) JWKSFetched(provider string) { m.inc(key{f: famJWKSOK, a: provider}, 1) }
+
+// JWKSFetchFailed counts a failed JWKS fetch.
+func (m *Metrics) JWKSFetchFailed(provider, reason string) {
+	k := key{f: famJWKSFail, a: provider, b: reason}
+	if !m.has(k) {
+		k.b = ReasonOther
+	}
+	m.inc(k, 1)
+}
+
+// JWKSAge records how old the keys in use are; call it on every tick.
+func (m *Metrics) JWKSAge(provider string, age time.Duration) {
+	m.record(key{f: famJWKSAge, a: provider}, clampDur(age, time.Second))
+}
+
+// RateLimit counts a rate-limit decision of a policy.
+func (m *Metrics) RateLimit(policy, decision string) {
+	m.inc(key{f: famRLDecision, a: policy, b: decision}, 1)
+}
+
+// RateLimitError counts a rate-limit error (table full, CAS contended, ...).
+func (m *Metrics) RateLimitError(policy, reason string) {
+	k := key{f: famRLError, a: policy, b: reason}
+	if !m.has(k) {
+		k.b = ReasonOther
+	}
+	m.inc(k, 1)
+}
+
+// NearLimit counts a request allowed close to its limit (see IsNearLimit).
+func (m *Metrics) NearLimit(policy string) { m.inc(key{f: famRLNear, a: policy}, 1) }
+
+// Filter counts a response-filter outcome and the fields it removed or masked.
+func (m *Metrics) Filter(decision string, removed, masked int) {
+	m.inc(key{f: famRFResponses, a: decision}, 1)
+	if removed > 0 {
+		m.inc(key{f: famRFRemoved}, uint64(removed))
+	}
+	if masked > 0 {
+		m.inc(key{f: famRFMasked}, uint64(masked))
+	}
+}
+
+// FilterError counts a response-filter error.
+func (m *Metrics) FilterError(reason string) {
+	k := key{f: famRFErrors, a: reason}
+	if !m.has(k) {
+		k.a = ReasonOther
+	}
+	m.inc(k, 1)
+}
+
+// AuditEmitted counts an audit event handed to its sink.
+func (m *Metrics) AuditEmitted() { m.inc(key{f: famAuditEvents}, 1) }
+
+// AuditSampledOut counts an allowed request left out by sampling.
+func (m *Metrics) AuditSampledOut() { m.inc(key{f: famAuditSampledOut}, 1) }
+
+// AuditDropped counts n lost audit events.
+func (m *Metrics) AuditDropped(reason string, n int) {
+	if n > 0 {
+		m.inc(key{f: famAuditDropped, a: reason}, uint64(n))
+	}
+}
+
+// OTLPExported counts a batch of events the collector accepted.
+func (m *Metrics) OTLPExported(events int) {
+	m.inc(key{f: famOTLPExports}, 1)
+	if events > 0 {
+		m.inc(key{f: famOTLPEvents}, uint64(events))
+	}
+}
+
+// OTLPFailed counts a failed export call.
+func (m *Metrics) OTLPFailed(reason string) {
+	k := key{f: famOTLPFail, a: reason}
+	if !m.has(k) {
+		k.a = ReasonOther
+	}
+	m.inc(k, 1)
+}
+
+// AuthFailureBurst counts a client crossing the failed-auth burst threshold.
+func (m *Metrics) AuthFailureBurst() { m.inc(key{f: famBursts}, 1) }
+
+// Runtime records one worker's memory sample and the GC cycles since its
+// previous sample.
+func (m *Metrics) Runtime(s RuntimeSample, newGCCycles uint64) {
+	m.record(key{f: famMemory}, s.TotalBytes/1024)
+	m.record(key{f: famHeap}, s.HeapInUseBytes/1024)
+	m.inc(key{f: famGCCycles}, newGCCycles)
+}
+
+// ForcedGC counts a runtime.GC() made by the GC policy and what it freed.
+func (m *Metrics) ForcedGC(freedBytes uint64) {
+	m.inc(key{f: famForcedGC}, 1)
+	m.record(key{f: famForcedGCFreed}, freedBytes/1024)
+}

@@ -1,0 +1,119 @@
+package telemetry
+
+import (
+	"runtime"
+	"runtime/metrics"
+	"time"
+)
+
+// RuntimeSample is one worker VM's memory state.
+type RuntimeSample struct {
+	// TotalBytes is all memory the Go runtime has mapped. In a wasip1 module
+	// the runtime grows linear memory for its own use only, so this tracks the
+	// VM's Wasm linear memory (which never shrinks) closely.
+	TotalBytes uint64
+	// HeapInUseBytes is the memory held by live and not yet swept heap objects.
+	HeapInUseBytes uint64
+	// GCCycles is the number of completed GC cycles since the VM started.
+	GCCycles uint64
+}
+
+// RuntimeReader reads RuntimeSamples through runtime/metrics, which, unlike
+// runtime.ReadMemStats, does not stop the world. Keep one per VM: it reuses
+// its buffers, so Read does not allocate.
+type RuntimeReader struct {
+	samples  []metrics.Sample
+	lastGC   uint64
+	haveLast bool
+}
+
+// NewRuntimeReader returns a reader.
+func NewRuntimeReader() *RuntimeReader {
+	return &RuntimeReader{samples: []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+	}}
+}
+
+func sampleUint(s metrics.Sample) uint64 {
+	if s.Value.Kind() == metrics.KindUint64 {
+		return s.Value.Uint64()
+	}
+	return 0
+}
+
+func (r *RuntimeReader) sample() RuntimeSample {
+	metrics.Read(r.samples)
+	return RuntimeSample{
+		TotalBytes:     sampleUint(r.samples[0]),
+		HeapInUseBytes: sampleUint(r.samples[1]),
+		GCCycles:       sampleUint(r.samples[2]),
+	}
+}
+
+// Read samples the runtime and returns the sample and the number of GC
+// cycles completed since the previous Read (0 on the first).
+func (r *RuntimeReader) Read() (RuntimeSample, uint64) {
+	s := r.sample()
+	var delta uint64
+	if r.haveLast && s.GCCycles >= r.lastGC {
+		delta = s.GCCycles - r.lastGC
+	}
+	r.lastGC, r.haveLast = s.GCCycles, true
+	return s, delta
+}
+
+// GCPolicy decides when the plugin calls runtime.GC(). A Wasm VM's memory
+// never shrinks, so a VM that lets its heap double between automatic
+// collections keeps the peak forever; collecting early keeps the peak low at
+// the price of CPU on the request path. It is a pure state machine: the
+// plugin reports events and calls ForceGC when told to.
+type GCPolicy struct {
+	cfg      GCConfig
+	requests uint64
+	last     time.Time
+}
+
+// NewGCPolicy returns the policy for cfg (validated by GCConfig.Validate).
+func NewGCPolicy(cfg GCConfig) *GCPolicy { return &GCPolicy{cfg: cfg} }
+
+func (p *GCPolicy) due(now time.Time) bool {
+	return p.last.IsZero() || now.Sub(p.last) >= p.cfg.minInterval()
+}
+
+// RequestDone is called at the end of every stream; true means call ForceGC.
+func (p *GCPolicy) RequestDone(now time.Time) bool {
+	if p.cfg.Mode != GCEveryRequests {
+		return false
+	}
+	p.requests++
+	if p.requests < uint64(p.cfg.EveryRequests) || !p.due(now) {
+		return false
+	}
+	p.requests = 0
+	p.last = now
+	return true
+}
+
+// Tick is called on every tick with the current heap in use; true means call
+// ForceGC.
+func (p *GCPolicy) Tick(now time.Time, heapInUseBytes uint64) bool {
+	if p.cfg.Mode != GCHeapAbove || heapInUseBytes < uint64(p.cfg.HeapAboveMiB)<<20 || !p.due(now) {
+		return false
+	}
+	p.last = now
+	return true
+}
+
+// ForceGC runs a full collection and returns the heap bytes it freed. The
+// cycle it adds shows up in the next Read's GC delta.
+func (r *RuntimeReader) ForceGC() uint64 {
+	before := r.sample()
+	runtime.GC()
+	after := r.sample()
+	if after.HeapInUseBytes >= before.HeapInUseBytes {
+		return 0
+	}
+	return before.HeapInUseBytes - after.HeapInUseBytes
+}

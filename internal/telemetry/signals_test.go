@@ -1,0 +1,186 @@
+package telemetry
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/config"
+)
+
+func TestAuthFailureBurstIsReportedOncePerWindow(t *testing.T) {
+	tr := NewAuthFailureTracker(SignalsConfig{AuthFailureThreshold: 3, AuthFailureWindow: config.Duration{Duration: time.Minute}, MaxTrackedClients: 10})
+	c := netip.MustParseAddr("203.0.113.7")
+	var bursts int
+	for i := 0; i < 10; i++ {
+		if b, ok := tr.Failure(c, t0.Add(time.Duration(i)*time.Second)); ok {
+			bursts++
+			if b.Failures != 3 || b.Client != c || b.Window != time.Minute {
+				t.Errorf("burst %+v", b)
+			}
+		}
+	}
+	if bursts != 1 {
+		t.Fatalf("%d bursts in one window", bursts)
+	}
+	if _, ok := tr.Failure(c, t0.Add(2*time.Minute)); ok {
+		t.Fatal("burst on the first failure of a new window")
+	}
+	tr.Failure(c, t0.Add(2*time.Minute))
+	if _, ok := tr.Failure(c, t0.Add(2*time.Minute)); !ok {
+		t.Fatal("no burst in the new window")
+	}
+	// failures spread wider than the window never make a burst
+	slow := netip.MustParseAddr("2001:db8::1")
+	for i := 0; i < 10; i++ {
+		if _, ok := tr.Failure(slow, t0.Add(time.Duration(i)*40*time.Second)); ok {
+			t.Fatal("slow failures reported as a burst")
+		}
+	}
+}
+
+func TestAuthFailureTrackerStaysBounded(t *testing.T) {
+	tr := NewAuthFailureTracker(SignalsConfig{AuthFailureThreshold: 2, AuthFailureWindow: config.Duration{Duration: time.Hour}, MaxTrackedClients: 100})
+	base := netip.MustParseAddr("10.0.0.0").As4()
+	for i := 0; i < 10000; i++ {
+		a := base
+		a[2], a[3] = byte(i>>8), byte(i)
+		tr.Failure(netip.AddrFrom4(a), t0)
+	}
+	if tr.Tracked() != 100 {
+		t.Fatalf("tracking %d clients", tr.Tracked())
+	}
+	// the most recent clients are still tracked
+	last := base
+	n := 9999
+	last[2], last[3] = byte(n>>8), byte(n)
+	if _, ok := tr.Failure(netip.AddrFrom4(last), t0); !ok {
+		t.Fatal("recent client forgotten")
+	}
+	ev := BurstEvent(Burst{Client: netip.AddrFrom4(last), Failures: 2, Window: time.Hour}, t0)
+	if line, err := Encode(ev); err != nil || !strings.Contains(string(line), `"type":"auth_failure_burst"`) || !strings.Contains(string(line), `"failures":2`) {
+		t.Fatalf("burst event %s %v", line, err)
+	}
+}
+
+func TestIsNearLimit(t *testing.T) {
+	for _, c := range []struct {
+		remaining, limit int64
+		want             bool
+	}{{20, 100, true}, {21, 100, false}, {0, 100, true}, {100, 100, false}, {-1, 100, false}, {5, 0, false}, {0, 1, true}} {
+		if got := IsNearLimit(c.remaining, c.limit, 0.8); got != c.want {
+			t.Errorf("IsNearLimit(%d, %d) = %v", c.remaining, c.limit, got)
+		}
+	}
+}
+
+func TestGCPolicy(t *testing.T) {
+	p := NewGCPolicy(GCConfig{Mode: GCEveryRequests, EveryRequests: 3, MinInterval: config.Duration{Duration: time.Second}})
+	var fired []int
+	for i := 1; i <= 9; i++ {
+		if p.RequestDone(t0.Add(time.Duration(i) * 400 * time.Millisecond)) {
+			fired = append(fired, i)
+		}
+	}
+	// request 3 fires; request 6 is only 1.2s later: fires; 9 fires.
+	if len(fired) != 3 || fired[0] != 3 {
+		t.Errorf("fired at %v", fired)
+	}
+	if p.Tick(t0.Add(time.Hour), 1<<40) {
+		t.Error("every_requests policy fired on a tick")
+	}
+	h := NewGCPolicy(GCConfig{Mode: GCHeapAbove, HeapAboveMiB: 16})
+	if h.Tick(t0, 15<<20) || !h.Tick(t0, 17<<20) || h.Tick(t0.Add(500*time.Millisecond), 17<<20) || !h.Tick(t0.Add(time.Second), 17<<20) {
+		t.Error("heap_above policy")
+	}
+	if NewGCPolicy(GCConfig{Mode: GCOff}).RequestDone(t0) {
+		t.Error("off policy fired")
+	}
+}
+
+func TestRuntimeReaderAndForcedGC(t *testing.T) {
+	r := NewRuntimeReader()
+	s, d := r.Read()
+	if s.TotalBytes == 0 || s.HeapInUseBytes == 0 || d != 0 {
+		t.Fatalf("first sample %+v delta %d", s, d)
+	}
+	garbage := make([][]byte, 0, 256)
+	for i := 0; i < 256; i++ {
+		garbage = append(garbage, make([]byte, 16<<10))
+	}
+	garbage = nil
+	_ = garbage
+	r.ForceGC()
+	if _, d := r.Read(); d < 1 {
+		t.Errorf("forced GC not seen in the next delta (%d)", d)
+	}
+}
+
+func BenchmarkRuntimeRead(b *testing.B) {
+	r := NewRuntimeReader()
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Read()
+	}
+}
+
+func TestReplyDetails(t *testing.T) {
+	for _, c := range [][3]string{
+		{"authn", "expired", "apiguard_authn_expired"},
+		{"ratelimit.per_user", "limited", "apiguard_ratelimit_per_user_limited"},
+		{"respfilter", "", "apiguard_respfilter"},
+		{"Auth N", "bad reason!", "apiguard_auth_n_bad_reason_"},
+	} {
+		if got := ReplyDetails(c[0], c[1]); got != c[2] {
+			t.Errorf("ReplyDetails(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}
+
+// BenchmarkGCPolicyEffect runs 200k audited requests (log sink) per
+// iteration and reports the heap high-water mark the VM keeps, with and
+// without the GC policy. Run it compiled to wasip1 for Wasm figures, one
+// sub-benchmark per VM: memory a Wasm VM grows never shrinks, so the peak
+// is what it keeps, and a second run in the same VM inherits the first's.
+func BenchmarkGCPolicyEffect(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		gc   GCConfig
+	}{
+		{"gc=off", GCConfig{Mode: GCOff}},
+		{"gc=every_1000_requests", GCConfig{Mode: GCEveryRequests, EveryRequests: 1000, MinInterval: config.Duration{Duration: time.Nanosecond}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg, err := Config{Instance: "bench", Audit: AuditConfig{Sink: SinkLog}}.Resolve("")
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := NewRuntimeReader()
+			var peakHeap, peakTotal, forced uint64
+			tmpl := sampleEvent()
+			b.ReportAllocs()
+			for b.Loop() {
+				a := NewAuditor(cfg, nil, "v")
+				p := NewGCPolicy(c.gc)
+				now := t0
+				for i := 0; i < 200_000; i++ {
+					now = now.Add(time.Millisecond)
+					e := *tmpl
+					a.Record(&e, now)
+					if p.RequestDone(now) {
+						r.ForceGC()
+						forced++
+					}
+					if i%1000 == 0 {
+						s, _ := r.Read()
+						peakHeap, peakTotal = max(peakHeap, s.HeapInUseBytes), max(peakTotal, s.TotalBytes)
+					}
+				}
+			}
+			b.ReportMetric(float64(peakHeap)/1024, "peak-heap-KiB")
+			b.ReportMetric(float64(peakTotal)/1024, "peak-total-KiB")
+			b.ReportMetric(float64(forced)/float64(b.N), "forced-GCs/op")
+		})
+	}
+}
