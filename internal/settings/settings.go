@@ -8,6 +8,7 @@ package settings
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/apiguard/apiguard/internal/clientip"
 	"github.com/apiguard/apiguard/internal/config"
@@ -54,6 +55,44 @@ func Parse(data []byte) (*Settings, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Validate checks what spans sections: every provider and rate-limit policy
+// name becomes a metric name segment, so it must be one (config.Decode calls
+// this after the sections validated themselves).
+func (s *Settings) Validate() error {
+	if s.JWT != nil {
+		names := make([]string, 0, len(s.JWT.Providers))
+		for name := range s.JWT.Providers {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if err := telemetry.CheckName(name); err != nil {
+				return config.Errorf("jwt.providers"+mapKey(name), "provider name: %v", err)
+			}
+		}
+	}
+	for i, p := range s.RateLimits {
+		if err := telemetry.CheckName(p.Name); err != nil {
+			return config.Errorf(fmt.Sprintf("rate_limits[%d].name", i), "%v", err)
+		}
+	}
+	return nil
+}
+
+// mapKey formats a map key as config paths do: .key for identifiers,
+// ["key"] otherwise.
+func mapKey(k string) string {
+	for i, c := range k {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return "[" + strconv.Quote(k) + "]"
+		}
+	}
+	if k == "" {
+		return `[""]`
+	}
+	return "." + k
 }
 
 // Inventory lists the configured names that become metric name segments.
