@@ -1,19 +1,568 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/apiguard/apiguard/internal/castable"
+	"github.com/apiguard/apiguard/internal/jwtauth"
+	"github.com/apiguard/apiguard/internal/jwtauth/jwks"
 	"github.com/apiguard/apiguard/internal/settings"
+	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
-// jwtState is the authentication policy of one plugin configuration.
-type jwtState struct{}
+// Filter state written for every authenticated-route decision, so Envoy access
+// logs, RBAC and later filters can use the outcome without re-verifying the
+// token. Envoy stores a property set by a Wasm filter as filter state
+// "wasm.<name>" (read it with %FILTER_STATE(wasm.apiguard.authn.decision:PLAIN)%
+// in access logs, or as the property "apiguard.authn.decision" from another
+// Wasm filter). Values:
+//
+//	apiguard.authn.decision  "allow" or "deny"
+//	apiguard.authn.reason    "verified", "not_required", or a deny reason
+//	                         (missing, expired, jwks_unavailable, ...)
+//	apiguard.authn.iss       the verified token's iss (allow only, when set)
+//	apiguard.authn.sub       the verified token's sub (allow only, when set)
+const (
+	filterStateDecision = "apiguard.authn.decision"
+	filterStateReason   = "apiguard.authn.reason"
+	filterStateIssuer   = "apiguard.authn.iss"
+	filterStateSubject  = "apiguard.authn.sub"
+)
 
-func (p *pluginContext) configureJWT(s *settings.Settings) error { return nil }
+// Shared-data layout of the JWT policy. Every name holds the plugin_root_id,
+// so two apiguard filters sharing a vm_id never mix state, and a schema
+// version, bumped when a record's encoding changes.
+const (
+	jwtSchema = "v1"
+	// failureSlots bounds the per-client-IP failure counters (12-byte
+	// states): at most this many client IPs are tracked at once.
+	failureSlots = 4096
+	// sharedVerifiedSlots bounds the cross-worker verified-token records
+	// (32-byte states).
+	sharedVerifiedSlots = 4096
+)
 
-func (p *pluginContext) tickJWT(now time.Time) {}
+// jwtState is the authentication policy of one plugin configuration on one
+// worker. auth is nil when no `jwt` section is configured.
+type jwtState struct {
+	auth *jwtauth.Authenticator
+	// keys drives the remote key sets; nil when every provider has local keys.
+	keys *jwks.Manager
+	// remote lists the providers with remote keys, for the JWKS age metric.
+	remote []string
+	// readyGen counts, per provider, the times paused requests were told
+	// they may proceed; a paused stream compares it with its snapshot.
+	readyGen map[string]uint64
+	// wake resumes this worker's paused streams (pluginContext.resumeWaiting).
+	// It is a field, not a direct call, because a fetch dispatched by the
+	// authenticate stage wakes streams that re-run the stages.
+	wake func()
+	// unavailableLogged rate-limits the key-outage warning to one a second
+	// per worker: during an outage every request would log it.
+	unavailableLogged time.Time
+}
 
-// authenticate is the first request stage.
-func (h *httpContext) authenticate() stageResult { return stageNext }
+// keySource is the Authenticator's view of the remote key sets: a nil
+// interface (not a nil *Manager) when there are none.
+func (j *jwtState) keySource() jwtauth.KeySource {
+	if j.keys == nil {
+		return nil
+	}
+	return j.keys
+}
 
-type jwtStream struct{}
+// configureJWT validates and builds the JWT policy. It starts nothing: the
+// first JWKS fetch waits for the first tick or the first request, since this
+// runs in Envoy's throw-away canary VM too.
+func (p *pluginContext) configureJWT(s *settings.Settings) error {
+	p.jwt = jwtState{wake: p.resumeWaiting}
+	if s.JWT == nil {
+		return nil
+	}
+	auth, err := jwtauth.New(*s.JWT)
+	if err != nil {
+		return err
+	}
+	for _, w := range auth.Warnings {
+		proxywasm.LogWarnf("apiguard: jwt: %s", w)
+	}
+	ns := "apiguard/" + pluginRootID() + "/" + jwtSchema + "/"
+	failures, err := castable.New(sharedData{}, castable.Options{Namespace: ns + "authfail", Slots: failureSlots, MaxStateBytes: 12})
+	if err != nil {
+		return fmt.Errorf("jwt: failure table: %w", err)
+	}
+	auth.TrackFailures(failures)
+	verified, err := castable.New(sharedData{}, castable.Options{Namespace: ns + "jwtverified", Slots: sharedVerifiedSlots, MaxStateBytes: 32})
+	if err != nil {
+		return fmt.Errorf("jwt: verified-token table: %w", err)
+	}
+	auth.ShareVerified(verified)
+	p.jwt.auth = auth
+	sources := jwtauth.RemoteSources(*s.JWT)
+	if len(sources) == 0 {
+		return nil
+	}
+	// Shared data outlives configurations: a reconfigured plugin with the
+	// same root id must not adopt keys fetched from another URI or issuer.
+	// An empty worker id makes the manager draw a random one (crypto/rand
+	// works in the guest), so leases tell workers apart.
+	keysNS := ns + sourcesDigest(sources) + "/"
+	if p.jwt.keys, err = jwks.NewManager(sharedData{}, keysNS, "", sources); err != nil {
+		return fmt.Errorf("jwt: %w", err)
+	}
+	for _, src := range sources {
+		p.jwt.remote = append(p.jwt.remote, src.Provider)
+	}
+	p.jwt.readyGen = make(map[string]uint64, len(sources))
+	return nil
+}
+
+// sourcesDigest names the remote key sources' configuration in shared-data
+// keys: 8 bytes of SHA-256 over provider, cluster, URI, issuer and kind.
+func sourcesDigest(sources []jwks.Source) string {
+	h := sha256.New()
+	for _, s := range sources {
+		fmt.Fprintf(h, "%q %q %q %q %t\n", s.Provider, s.Cluster, s.URI, s.Issuer, s.Discovery)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// pluginRootID is Envoy's plugin_root_id property, "" when unavailable.
+func pluginRootID() string {
+	raw, err := proxywasm.GetProperty([]string{"plugin_root_id"})
+	if err != nil {
+		return ""
+	}
+	return string(raw)
+}
+
+// tickJWT refreshes remote key sets: adopt what other workers fetched, start
+// the fetches that are due, release paused requests whose fetch is over.
+func (p *pluginContext) tickJWT(now time.Time) {
+	j := &p.jwt
+	if j.keys == nil {
+		return
+	}
+	p.applyJWKSUpdate(j.keys.Poll(now))
+	for _, name := range j.remote {
+		if h := j.keys.Health(name); h.Loaded && !h.FetchedAt.IsZero() {
+			p.metrics.JWKSAge(name, now.Sub(h.FetchedAt))
+		}
+	}
+}
+
+// applyJWKSUpdate acts on a Poll or OnResponse: logs its warnings (they never
+// hold key material), dispatches its fetches and marks its ready providers.
+// It reports whether any provider became ready.
+func (p *pluginContext) applyJWKSUpdate(u jwks.Update) bool {
+	for _, w := range u.Warnings {
+		proxywasm.LogWarnf("apiguard: %s", w)
+	}
+	for _, f := range u.Fetches {
+		p.dispatchJWKSFetch(f)
+	}
+	for _, name := range u.Ready {
+		p.jwt.readyGen[name]++
+	}
+	return len(u.Ready) > 0
+}
+
+// dispatchJWKSFetch sends one JWKS or discovery callout. The answer goes to
+// the Manager whatever stream (or tick) dispatched it. A callout dispatched
+// while a request was paused belongs to that request's context; if the
+// request goes away first, the SDK drops the answer, and the Manager gives
+// the fetch up at its deadline (timeout + 1 s) and fetches again.
+func (p *pluginContext) dispatchJWKSFetch(f jwks.Fetch) {
+	timeout := uint32(min(f.Timeout.Milliseconds(), math.MaxUint32))
+	_, err := proxywasm.DispatchHttpCall(f.Cluster, f.Headers, nil, nil, timeout, func(numHeaders, bodySize, _ int) {
+		defer recoverCallback("jwks callout", nil)
+		p.onJWKSResponse(f, numHeaders, bodySize)
+	})
+	if err != nil {
+		// An unknown cluster is a configuration mistake Envoy reports only
+		// here; the manager backs off as for any failed fetch.
+		proxywasm.LogErrorf("apiguard: jwt: provider %q: dispatch jwks fetch to cluster %q: %v", f.Provider, f.Cluster, err)
+		p.metrics.JWKSFetchFailed(f.Provider, "call_failed")
+		// No wake here: this may run inside a stream's stage, whose effective
+		// context must not change; the caller and the next tick see the
+		// ready generation.
+		p.applyJWKSUpdate(p.jwt.keys.OnResponse(f.ID, 0, nil, time.Now()))
+	}
+}
+
+// onJWKSResponse hands a callout answer to the Manager, records the
+// outcome, and wakes the requests that waited for it.
+func (p *pluginContext) onJWKSResponse(f jwks.Fetch, numHeaders, bodySize int) {
+	// The SDK made the dispatching stream the effective context; the
+	// response belongs to the root context, where Envoy keeps it
+	// (rootContext()->http_call_response_). Read it there, which works
+	// whichever context dispatched the call.
+	if err := proxywasm.SetEffectiveContext(p.id); err != nil {
+		proxywasm.LogDebugf("apiguard: jwt: set root context: %v", err)
+	}
+	status := 0
+	if numHeaders > 0 {
+		headers, _ := proxywasm.GetHttpCallResponseHeaders()
+		for _, kv := range headers {
+			if kv[0] == ":status" {
+				status, _ = strconv.Atoi(kv[1])
+				break
+			}
+		}
+	}
+	var body []byte
+	if status == 200 && bodySize > 0 && bodySize <= jwks.MaxDocumentBytes {
+		body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
+	}
+	now := time.Now()
+	u := p.jwt.keys.OnResponse(f.ID, status, body, now)
+	p.recordJWKSOutcome(f, status, u)
+	if p.applyJWKSUpdate(u) {
+		p.jwt.wake()
+	}
+}
+
+// recordJWKSOutcome counts a finished fetch. A discovery step that led to
+// the JWKS fetch is neither a success nor a failure yet.
+func (p *pluginContext) recordJWKSOutcome(f jwks.Fetch, status int, u jwks.Update) {
+	for _, next := range u.Fetches {
+		if next.Provider == f.Provider {
+			return
+		}
+	}
+	h := p.jwt.keys.Health(f.Provider)
+	if h.LastError == "" {
+		p.metrics.JWKSFetched(f.Provider)
+		return
+	}
+	p.metrics.JWKSFetchFailed(f.Provider, jwksFailureReason(status, h.LastError))
+}
+
+// jwksFailureReason maps a failed fetch to the metric's closed reason set.
+// Envoy answers a timeout with its own 504 and a refused connection with 503.
+func jwksFailureReason(status int, lastError string) string {
+	switch {
+	case status == 0 || status == 503:
+		return "call_failed"
+	case status == 504:
+		return "timeout"
+	case status != 200:
+		return "http_status"
+	case strings.Contains(lastError, "no usable key"):
+		return "no_usable_keys"
+	default:
+		return "bad_document"
+	}
+}
+
+// jwtStream is the authentication state of one stream.
+type jwtStream struct {
+	// token is the first verified token of an allowed request, nil otherwise.
+	token *jwtauth.Token
+	// clientFailures, on a denial that counts as a failed credential, is the
+	// client IP's failed authentications in the current window, across
+	// workers (the brute-force signal); 0 otherwise.
+	clientFailures int
+	// A paused request: the providers it waits for, their ready generations
+	// when it paused, and when it stops waiting regardless.
+	waiting  bool
+	waitFor  []string
+	waitGen  []uint64
+	deadline time.Time
+}
+
+// verifiedClaims returns the claims of the request's verified token, nil
+// when the request carried none (or was not authenticated). Later stages
+// (rate-limit keys, response filters) read them; they must not modify them.
+func (h *httpContext) verifiedClaims() map[string]any {
+	if t := h.jwtStream.token; t != nil {
+		return t.Claims
+	}
+	return nil
+}
+
+// authFailures returns the brute-force signal of a denied request: the
+// client IP's failed authentications in the current window, across workers
+// (0 when the denial was not a failed credential).
+func (h *httpContext) authFailures() int { return h.jwtStream.clientFailures }
+
+// authenticate is the first request stage: it applies the `jwt` rules.
+func (h *httpContext) authenticate() stageResult {
+	j := &h.plugin.jwt
+	if j.auth == nil {
+		return stageNext
+	}
+	s := &h.jwtStream
+	now := time.Now()
+	mayWait := true
+	if s.waiting {
+		if !s.mayProceed(j, now) {
+			h.plugin.wait(h)
+			return stageWait
+		}
+		s.waiting, mayWait = false, false
+	}
+	req := h.authnRequest(mayWait)
+	res := j.auth.Authenticate(req, j.keySource(), now)
+	if res.Decision == jwtauth.Wait && j.keys != nil {
+		s.startWaiting(j, res, now)
+		// Start the fetch now rather than on the next tick. Poll may also
+		// find that another worker already stored the keys.
+		h.plugin.applyJWKSUpdate(j.keys.Poll(now))
+		if !s.mayProceed(j, now) {
+			h.plugin.wait(h)
+			return stageWait
+		}
+		s.waiting = false
+		req.MayWait = false
+		res = j.auth.Authenticate(req, j.keySource(), now)
+	}
+	switch res.Decision {
+	case jwtauth.Allow:
+		h.applyAllow(res)
+		return stageNext
+	case jwtauth.Wait: // cannot happen with MayWait false; never let it through
+		h.failClosed()
+		return stageReplied
+	}
+	h.applyDeny(res)
+	return stageReplied
+}
+
+func (s *jwtStream) startWaiting(j *jwtState, res jwtauth.Result, now time.Time) {
+	s.waiting = true
+	s.waitFor = res.WaitFor
+	s.waitGen = make([]uint64, len(res.WaitFor))
+	for i, name := range res.WaitFor {
+		s.waitGen[i] = j.readyGen[name]
+	}
+	s.deadline = now.Add(res.WaitTimeout)
+}
+
+// mayProceed reports whether a paused request should be authenticated again:
+// one of its providers became ready, or its wait timed out.
+func (s *jwtStream) mayProceed(j *jwtState, now time.Time) bool {
+	if !now.Before(s.deadline) {
+		return true
+	}
+	for i, name := range s.waitFor {
+		if j.readyGen[name] != s.waitGen[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// authnRequest gathers what the Authenticator reads from the request. All
+// request headers are read in one host call; repeated headers are joined
+// (cookies with "; ", others with ","), so a second Authorization header
+// cannot slip past verification and reach the upstream.
+func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
+	headers := map[string]string{}
+	if all, err := proxywasm.GetHttpRequestHeaders(); err == nil {
+		for _, kv := range all {
+			name := strings.ToLower(kv[0])
+			if prev, ok := headers[name]; ok {
+				sep := ","
+				if name == "cookie" {
+					sep = "; "
+				}
+				headers[name] = prev + sep + kv[1]
+				continue
+			}
+			headers[name] = kv[1]
+		}
+	}
+	raw, ok := headers[":path"]
+	if !ok {
+		raw, _ = proxywasm.GetHttpRequestHeader(":path")
+	}
+	_, query, _ := strings.Cut(raw, "?")
+	query, _, _ = strings.Cut(query, "#")
+	return &jwtauth.Request{
+		Method: h.method,
+		Path:   h.path,
+		Header: func(name string) (string, bool) {
+			v, ok := headers[name]
+			return v, ok
+		},
+		Query:    query,
+		ClientIP: h.clientIP,
+		MayWait:  mayWait,
+	}
+}
+
+// applyAllow forwards an allowed request: client-sent copies of the headers
+// apiguard sets are removed first, then the token is stripped from wherever
+// it came (unless `forward`), then the claim headers are set.
+func (h *httpContext) applyAllow(res jwtauth.Result) {
+	for _, name := range res.RemoveHeaders {
+		if setsHeader(res.SetHeaders, name) {
+			continue // replacing a header drops every client-sent copy of it
+		}
+		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
+			proxywasm.LogWarnf("apiguard: jwt: remove header %q: %v", name, err)
+		}
+	}
+	if len(res.RemoveParams) > 0 {
+		if raw, err := proxywasm.GetHttpRequestHeader(":path"); err == nil {
+			if err := proxywasm.ReplaceHttpRequestHeader(":path", jwtauth.RemoveQueryParams(raw, res.RemoveParams)); err != nil {
+				proxywasm.LogWarnf("apiguard: jwt: rewrite :path: %v", err)
+			}
+		}
+	}
+	if len(res.RemoveCookies) > 0 {
+		h.removeCookies(res.RemoveCookies)
+	}
+	for _, kv := range res.SetHeaders {
+		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
+			proxywasm.LogWarnf("apiguard: jwt: set header %q: %v", kv[0], err)
+		}
+	}
+	h.jwtStream.token = res.Token
+	provider, reason := telemetry.NoProvider, "not_required"
+	if t := res.Token; t != nil {
+		provider, reason = t.Provider, "verified"
+		h.event.Identity = &telemetry.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
+	}
+	h.plugin.metrics.Authn(provider, telemetry.DecisionAllow, reason)
+	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionAllow, Reason: reason})
+	if res.Rule >= 0 {
+		h.setAuthnFilterState(telemetry.DecisionAllow, reason, res.Token)
+	}
+}
+
+// setsHeader reports whether set (lower-case names) sets name.
+func setsHeader(set [][2]string, name string) bool {
+	for _, kv := range set {
+		if kv[0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// removeCookies rewrites every Cookie header without the token cookies,
+// keeping the others byte for byte.
+func (h *httpContext) removeCookies(names []string) {
+	all, err := proxywasm.GetHttpRequestHeaders()
+	if err != nil {
+		return
+	}
+	var kept []string
+	for _, kv := range all {
+		if !strings.EqualFold(kv[0], "cookie") {
+			continue
+		}
+		if rest, ok := jwtauth.RemoveCookies(kv[1], names); ok {
+			kept = append(kept, rest)
+		}
+	}
+	if err := proxywasm.RemoveHttpRequestHeader("cookie"); err != nil {
+		proxywasm.LogWarnf("apiguard: jwt: remove cookie header: %v", err)
+		return
+	}
+	if len(kept) > 0 {
+		if err := proxywasm.AddHttpRequestHeader("cookie", strings.Join(kept, "; ")); err != nil {
+			proxywasm.LogWarnf("apiguard: jwt: set cookie header: %v", err)
+		}
+	}
+}
+
+// applyDeny answers the request as RFC 6750 says, with jwtauth's small JSON
+// body, flagged as apiguard's own reply so response policies leave it alone.
+func (h *httpContext) applyDeny(res jwtauth.Result) {
+	reason := string(res.Reason)
+	h.jwtStream.clientFailures = res.ClientFailures
+	provider := res.Provider
+	if provider == "" {
+		provider = telemetry.NoProvider
+	}
+	h.plugin.metrics.Authn(provider, telemetry.DecisionDeny, authnMetricReason(res.Reason))
+	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionDeny, Reason: reason})
+	h.setAuthnFilterState(telemetry.DecisionDeny, reason, nil)
+	if j := &h.plugin.jwt; res.Reason == jwtauth.ReasonJWKSUnavailable && time.Since(j.unavailableLogged) >= time.Second {
+		// A key outage, not a bad token: say so in the logs too.
+		j.unavailableLogged = time.Now()
+		proxywasm.LogWarnf("apiguard: jwt: provider %q: no key set loaded; request denied with jwks_unavailable", res.Provider)
+	}
+	headers := [][2]string{
+		{"content-type", "application/json"},
+		{"x-apiguard-reason", reason},
+		{"cache-control", "no-store"},
+	}
+	if res.WWWAuthenticate != "" {
+		headers = append(headers, [2]string{"www-authenticate", res.WWWAuthenticate})
+	}
+	if res.RetryAfter > 0 {
+		secs := int64(math.Ceil(res.RetryAfter.Seconds()))
+		headers = append(headers, [2]string{"retry-after", strconv.FormatInt(secs, 10)})
+	}
+	h.ownReply = true
+	h.paused = false
+	if err := proxywasm.SendHttpResponse(uint32(res.Status), headers, res.Body, -1); err != nil {
+		proxywasm.LogErrorf("apiguard: jwt: send local reply: %v", err)
+	}
+}
+
+// setAuthnFilterState publishes the decision as filter state (see the
+// filterState* constants). Failures only cost the integration, never the
+// request.
+func (h *httpContext) setAuthnFilterState(decision, reason string, t *jwtauth.Token) {
+	set := func(name, value string) {
+		if value == "" {
+			return
+		}
+		if err := proxywasm.SetProperty([]string{name}, []byte(value)); err != nil {
+			proxywasm.LogDebugf("apiguard: jwt: set filter state %s: %v", name, err)
+		}
+	}
+	set(filterStateDecision, decision)
+	set(filterStateReason, reason)
+	if t != nil {
+		set(filterStateIssuer, t.Issuer)
+		set(filterStateSubject, t.Subject)
+	}
+}
+
+// authnMetricReason maps jwtauth's reasons to the metric catalogue's closed
+// set of authn deny reasons.
+func authnMetricReason(r jwtauth.Reason) string {
+	switch r {
+	case jwtauth.ReasonMissing:
+		return "missing_token"
+	case jwtauth.ReasonMultipleTokens:
+		return "multiple_tokens"
+	case jwtauth.ReasonMalformed, jwtauth.ReasonTooLarge, jwtauth.ReasonCrit:
+		return "malformed"
+	case jwtauth.ReasonAlgNotAllowed:
+		return "bad_alg"
+	case jwtauth.ReasonTyp:
+		return "bad_typ"
+	case jwtauth.ReasonUnknownKID:
+		return "unknown_kid"
+	case jwtauth.ReasonBadSignature:
+		return "bad_signature"
+	case jwtauth.ReasonExpired, jwtauth.ReasonLifetime:
+		return "expired"
+	case jwtauth.ReasonNotYetValid, jwtauth.ReasonIATFuture:
+		return "not_yet_valid"
+	case jwtauth.ReasonIssuer:
+		return "bad_issuer"
+	case jwtauth.ReasonAudience:
+		return "bad_audience"
+	case jwtauth.ReasonClaims:
+		return "claims_failed"
+	case jwtauth.ReasonJWKSUnavailable:
+		return "jwks_unavailable"
+	}
+	return telemetry.ReasonOther
+}

@@ -81,8 +81,11 @@ type Result struct {
 	Preflight bool
 
 	// Deny.
-	Status          int
-	Reason          Reason
+	Status int
+	Reason Reason
+	// Provider is the provider whose token failed (for metrics and logs),
+	// "" when the denial concerns no single provider (e.g. no token).
+	Provider        string
 	WWWAuthenticate string
 	// Body is a small JSON document, content type application/json.
 	Body []byte
@@ -454,12 +457,13 @@ func durationOr(d *config.Duration, def time.Duration) time.Duration {
 
 // outcome is the evaluation of one requirement.
 type outcome struct {
-	ok      bool
-	tokens  []*Token
-	reason  Reason
-	scope   string
-	waitFor []string
-	found   map[*provider][]location
+	ok       bool
+	tokens   []*Token
+	reason   Reason
+	provider string // the provider whose token failed, when one did
+	scope    string
+	waitFor  []string
+	found    map[*provider][]location
 }
 
 // evaluation memoises per-provider work within one request.
@@ -533,6 +537,7 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 		Rule:            rule,
 		Status:          status(r),
 		Reason:          r,
+		Provider:        o.provider,
 		WWWAuthenticate: challenge(a.realm, r, o.scope),
 		Body:            body(r),
 	}
@@ -644,7 +649,7 @@ func (ev *evaluation) eval(r *requirement) outcome {
 		case pr.token != nil:
 			o.ok, o.tokens = true, []*Token{pr.token}
 		default:
-			o.reason = pr.reason
+			o.reason, o.provider = pr.reason, r.provider.name
 		}
 	case reqAny:
 		var best outcome
@@ -655,7 +660,7 @@ func (ev *evaluation) eval(r *requirement) outcome {
 				if claimsHold(r.claims, co.tokens) {
 					return co
 				}
-				co = outcome{reason: ReasonClaims, scope: r.scope}
+				co = outcome{reason: ReasonClaims, scope: r.scope, provider: firstProvider(co.tokens)}
 			}
 			waits = appendUnique(waits, co.waitFor...)
 			if len(co.waitFor) == 0 && rank(co.reason) >= rank(best.reason) {
@@ -692,7 +697,7 @@ func (ev *evaluation) eval(r *requirement) outcome {
 			case pr.wait:
 				waits = appendUnique(waits, p.name)
 			case pr.reason != ReasonMissing && rank(pr.reason) >= rank(best.reason):
-				best.reason = pr.reason
+				best.reason, best.provider = pr.reason, p.name
 			}
 		}
 		switch {
@@ -703,14 +708,22 @@ func (ev *evaluation) eval(r *requirement) outcome {
 		case best.reason == "":
 			o.ok = true // no token anywhere
 		default:
-			o.reason = best.reason
+			o.reason, o.provider = best.reason, best.provider
 		}
 		return o
 	}
 	if o.ok && !claimsHold(r.claims, o.tokens) {
-		return outcome{reason: ReasonClaims, scope: r.scope}
+		return outcome{reason: ReasonClaims, scope: r.scope, provider: firstProvider(o.tokens)}
 	}
 	return o
+}
+
+// firstProvider names the provider of the first token, "" when none.
+func firstProvider(tokens []*Token) string {
+	if len(tokens) == 0 {
+		return ""
+	}
+	return tokens[0].Provider
 }
 
 // claimsHold checks conds against every token.

@@ -212,6 +212,12 @@ func (m *Manager) Refetch(provider string, now time.Time) bool {
 		return false
 	}
 	ns := now.UnixNano()
+	if st.Version > r.version {
+		// Another worker stored newer keys this worker has not adopted yet
+		// (it does on its next Poll): wait for them rather than fail.
+		r.waiting = true
+		return true
+	}
 	switch {
 	case st.Lease > ns:
 		// another worker is fetching

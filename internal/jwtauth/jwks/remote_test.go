@@ -293,3 +293,25 @@ func TestLateAnswersIgnored(t *testing.T) {
 		t.Fatal("unknown fetch id acted on")
 	}
 }
+
+// A request on a worker that has not yet adopted the keys another worker
+// just stored must wait for its next Poll, not fail with no keys.
+func TestRefetchWaitsForKeysAnotherWorkerJustStored(t *testing.T) {
+	k := fixtures()
+	fl := newFleet(t, 2, remoteSource())
+	d := doc(rsaJWK("a", &k.rsa.PublicKey))
+	u := fl.workers[0].Poll(fl.now)
+	if len(u.Fetches) != 1 {
+		t.Fatalf("worker 0 fetches %v", u.Fetches)
+	}
+	fl.workers[0].OnResponse(u.Fetches[0].ID, 200, d, fl.now)
+	// Worker 1 has not polled since: it has no keys, the lease is free and
+	// no fetch is due.
+	if !fl.workers[1].Refetch("idp", fl.now) {
+		t.Fatal("worker 1 refused to wait although newer keys are shared")
+	}
+	u1 := fl.workers[1].Poll(fl.now)
+	if !slices.Contains(u1.Ready, "idp") || fl.workers[1].Keys("idp") == nil || len(u1.Fetches) != 0 {
+		t.Fatalf("worker 1 after Poll: %+v, keys %v", u1, fl.workers[1].Keys("idp"))
+	}
+}
