@@ -1,0 +1,124 @@
+package wasmhost
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// calloutPlugin starts the conformance guest with a "backend" cluster.
+func calloutPlugin(t *testing.T, backendURL string) *Plugin {
+	cfg := conformanceConfig("plain")
+	cfg.Clusters = map[string]string{"backend": backendURL}
+	cfg.Workers = 2
+	return startConformance(t, Options{}, cfg)
+}
+
+func TestHTTPCallSuccessResumesTheStream(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != "backend" || r.URL.Path != "/check" {
+			w.WriteHeader(400)
+			return
+		}
+		w.Write([]byte("allowed"))
+	}))
+	defer backend.Close()
+	p := calloutPlugin(t, backend.URL)
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/check|1000")
+	if res.code != 200 || res.header.Get("X-Callout-Status") != "200" || res.header.Get("X-Callout-Body") != "allowed" {
+		t.Fatalf("got %d %v", res.code, res.header)
+	}
+	// The response callback got the root context id, not the stream's.
+	if !hasLog(p, LogInfo, "callout response root=1 ") {
+		t.Fatalf("logs %q", p.LogsAt(LogInfo))
+	}
+}
+
+func TestHTTPCallTimeoutIsEnvoy504(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer backend.Close()
+	defer close(release)
+	p := calloutPlugin(t, backend.URL)
+	start := time.Now()
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/slow|100")
+	if res.code != 200 || res.header.Get("X-Callout-Status") != "504" || res.header.Get("X-Callout-Body") != "upstream request timeout" {
+		t.Fatalf("got %d %v", res.code, res.header)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("timeout took %v", d)
+	}
+}
+
+func TestHTTPCallConnectionRefusedIsEnvoy503(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p := calloutPlugin(t, "http://"+addr)
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/x|1000")
+	if res.code != 200 || res.header.Get("X-Callout-Status") != "503" ||
+		!strings.HasPrefix(res.header.Get("X-Callout-Body"), "upstream connect error") {
+		t.Fatalf("got %d %v", res.code, res.header)
+	}
+}
+
+func TestHTTPCallResetArrivesWithoutHeaders(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer backend.Close()
+	p := calloutPlugin(t, backend.URL)
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/x|1000")
+	if res.code != 200 || res.header.Get("X-Callout-Status") != "none" {
+		t.Fatalf("got %d %v", res.code, res.header)
+	}
+	if !hasLog(p, LogInfo, "headers=0 status=none") {
+		t.Fatalf("logs %q", p.LogsAt(LogInfo))
+	}
+}
+
+func TestHTTPCallBadArguments(t *testing.T) {
+	p := calloutPlugin(t, "http://127.0.0.1:1")
+	// The upstream echoes the proxy_http_call status the guest got.
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(r.Header.Get("X-Callout-Dispatch"))) })
+	tests := []struct{ name, do string }{
+		{"unknown cluster", "callout:nowhere|/x|100"},
+		{"missing :path and :authority", "callout:backend|/x|100,callout-no-path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if res := do(t, p, up, "GET", "/", "", "x-do", tt.do); res.code != 200 || res.body != "2" {
+				t.Fatalf("got %d status %q, want BAD_ARGUMENT (2)", res.code, res.body)
+			}
+		})
+	}
+}
+
+// A local reply sent from the callout's callback (through the effective
+// context) ends the paused stream, and passes through the plugin's
+// response callbacks.
+func TestHTTPCallResponseCanReplyLocally(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	p := calloutPlugin(t, backend.URL)
+	called := false
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { called = true })
+	res := do(t, p, up, "GET", "/", "", "x-do", "callout:backend|/x|1000,callout-deny")
+	if called || res.code != 403 || res.body != "callout said no" || res.header.Get("X-Plugin-Saw-Status") != "403" {
+		t.Fatalf("got %d %q %v (upstream called: %v)", res.code, res.body, res.header, called)
+	}
+}

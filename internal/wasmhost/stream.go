@@ -1,0 +1,994 @@
+package wasmhost
+
+import (
+	"bufio"
+	"bytes"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// HTTP streams. Mirrors Envoy's HTTP filter manager
+// (source/common/http/filter_manager.cc) for a chain holding this one Wasm
+// filter, and Envoy source/extensions/common/wasm/context.cc for the
+// callbacks: decodeHeaders/decodeData/decodeTrailers, encode*, log,
+// onDestroy (on_done, on_delete), continueStream, sendLocalResponse,
+// failStream.
+
+// DetailsHeader carries Envoy's response code details (for example
+// "wasm_fail_stream", "request_payload_too_large" or the plugin's own
+// details) on responses the host or the plugin made, so tests can read them.
+const DetailsHeader = "X-Wasmhost-Details"
+
+// Envoy response code details used by the host.
+const (
+	detailsWasmFailStream    = "wasm_fail_stream"
+	detailsRequestTooLarge   = "request_payload_too_large"
+	detailsResponseTooLarge  = "response_payload_too_large"
+	detailsStreamIdleTimeout = "stream_idle_timeout"
+	detailsResponseTimeout   = "response_timeout"
+	detailsUpstreamReset     = "upstream_reset_before_response_started{connection_termination}"
+	bodyUpstreamReset        = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
+)
+
+const (
+	fnContinueStream    = "proxy_continue_stream"
+	fnCloseStream       = "proxy_close_stream"
+	fnSendLocalResponse = "proxy_send_local_response"
+)
+
+// Middleware returns an http.Handler that runs every request through the
+// plugin, in front of upstream.
+func (p *Plugin) Middleware(upstream http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(w, r, upstream) })
+}
+
+// localReply is a pending proxy_send_local_response or a host-made reply.
+type localReply struct {
+	code    int
+	body    []byte
+	headers []headerKV
+	details string
+}
+
+// stream is one HTTP request/response pair on one VM.
+type stream struct {
+	p        *Plugin
+	v        *vm
+	r        *http.Request
+	w        http.ResponseWriter
+	ctx      *hostContext
+	ctxStore hostContext // ctx points here: pooled with the stream
+
+	arena                                              []byte
+	reqHeaders, reqTrailers, respHeaders, respTrailers headerMap
+	reqBody, respBody                                  []byte
+	reqBodyVisible, respBodyVisible                    bool
+	upstreamBody                                       bytes.Buffer
+	reqBodyChanged, respBodyChanged                    bool
+
+	// Deferred actions set by host calls while the VM lock is held; the
+	// stream goroutine moves local and reset to gotLocal and gotReset under
+	// the lock. Everything a host call can reach (header maps, bodies,
+	// details) is touched by the stream goroutine only with the VM lock
+	// held: a callout or queue callback on another goroutine may act on
+	// this stream through proxy_set_effective_context.
+	local                     *localReply
+	continueReq, continueResp bool
+	reset                     bool
+	gotLocal                  *localReply
+	gotReset                  bool
+	wake                      chan struct{}
+
+	origPath    string
+	added       []headerKV  // headers the connection manager added, canonical keys
+	respSrc     http.Header // upstream response headers, for the unchanged fast path
+	respStarted bool        // response headers went to the client
+	details     string
+	start       time.Time
+	rec         recorder
+	chunk       []byte
+	br          *bufio.Reader
+}
+
+var streamPool = sync.Pool{New: func() any {
+	return &stream{wake: make(chan struct{}, 1), chunk: nil}
+}}
+
+func (s *stream) wakeUp() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *stream) bodyChanged(t bufferType) {
+	if t == bufferHTTPRequestBody {
+		s.reqBodyChanged = true
+	} else {
+		s.respBodyChanged = true
+	}
+}
+
+// errStreamEnded unwinds a stream that is over: reply sent, reset or trap.
+var errStreamEnded = errors.New("wasmhost: stream ended")
+
+func (p *Plugin) serve(w http.ResponseWriter, r *http.Request, upstream http.Handler) {
+	v := p.pickVM()
+	if v == nil {
+		p.serveWithoutVM(w, r, upstream)
+		return
+	}
+	s := streamPool.Get().(*stream)
+	s.p, s.v, s.r, s.w, s.start = p, v, r, w, time.Now()
+	defer func() {
+		if rec := recover(); rec != nil {
+			// A reset (http.ErrAbortHandler): Envoy still logs and destroys
+			// the filter. The stream is not reused.
+			if s.ctx != nil {
+				s.finish()
+			}
+			panic(rec)
+		}
+		s.release()
+	}()
+	s.run(upstream)
+}
+
+// serveWithoutVM applies the failure policy when no healthy VM is available.
+// Mirrors Envoy wasm_filter.cc createFilter: fail open skips the filter;
+// fail closed adds an empty context whose callbacks fail the stream.
+func (p *Plugin) serveWithoutVM(w http.ResponseWriter, r *http.Request, upstream http.Handler) {
+	if p.cfg.FailurePolicy == FailOpen {
+		upstream.ServeHTTP(w, r)
+		return
+	}
+	writeDirect(w, &localReply{code: http.StatusServiceUnavailable, details: detailsWasmFailStream})
+}
+
+func (s *stream) release() {
+	s.reqHeaders.reset()
+	s.reqTrailers.reset()
+	s.respHeaders.reset()
+	s.respTrailers.reset()
+	s.upstreamBody.Reset()
+	if s.upstreamBody.Cap() > 1<<20 {
+		s.upstreamBody = bytes.Buffer{}
+	}
+	s.rec.reset()
+	wake, chunk, br := s.wake, s.chunk, s.br
+	select {
+	case <-wake:
+	default:
+	}
+	if br != nil {
+		br.Reset(nil)
+	}
+	rec := s.rec
+	// The arena is reused: strings in it never leave the stream (keys are
+	// re-canonicalised into new strings before reaching net/http).
+	arena := s.arena[:0]
+	if cap(arena) > 64<<10 {
+		arena = nil
+	}
+	*s = stream{wake: wake, chunk: chunk, br: br, rec: rec, added: s.added[:0], arena: arena,
+		reqHeaders: headerMap{kv: s.reqHeaders.kv}, respHeaders: headerMap{kv: s.respHeaders.kv},
+		upstreamBody: s.upstreamBody}
+	streamPool.Put(s)
+}
+
+// invoke calls one stream callback with the VM lock held and reports the
+// action; ok is false if the VM trapped (the stream is then failed).
+func (s *stream) invoke(fn api.Function, body *bool, args ...uint64) (action, bool) {
+	v := s.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s.continueReq, s.continueResp = false, false
+	if body != nil {
+		*body = true
+		defer func() { *body = false }()
+	}
+	copy(v.stack[:], args)
+	res, err := v.callback(s.ctx, fn, 0)
+	s.takePending()
+	if err != nil {
+		return actionContinue, false
+	}
+	if s.gotLocal != nil {
+		// sendLocalResponse sets stopNextIteration: the callback's answer is ignored.
+		return actionPause, true
+	}
+	return action(uint32(res)), true
+}
+
+// takePending moves deferred actions to the stream goroutine. Caller holds v.mu.
+func (s *stream) takePending() {
+	if s.local != nil {
+		s.gotLocal, s.local = s.local, nil
+	}
+	if s.reset {
+		s.gotReset, s.reset = true, false
+	}
+}
+
+// locked runs f with the VM lock held.
+func (s *stream) locked(f func()) {
+	s.v.mu.Lock()
+	defer s.v.mu.Unlock()
+	f()
+}
+
+func boolArg(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// run drives the whole stream. Any path that ends the stream early returns
+// through errStreamEnded after the reply went out.
+func (s *stream) run(upstream http.Handler) {
+	v := s.v
+	v.mu.Lock()
+	if v.isFailed() || v.closed || v.root == nil {
+		v.mu.Unlock()
+		s.p.serveWithoutVM(s.w, s.r, upstream)
+		return
+	}
+	s.ctxStore = hostContext{id: v.allocID(), rootID: v.root.id, s: s}
+	s.ctx = &s.ctxStore
+	v.contexts[s.ctx.id] = s.ctx
+	v.root.streams++
+	v.stack[0], v.stack[1] = uint64(s.ctx.id), uint64(s.ctx.rootID)
+	_, err := v.callback(s.ctx, v.fn.contextCreate, 0)
+	if err != nil {
+		delete(v.contexts, s.ctx.id)
+		v.mu.Unlock()
+		s.failStream()
+		return
+	}
+	v.mu.Unlock()
+	s.decode(upstream)
+	s.finish()
+}
+
+// decode runs the request callbacks, then the upstream, then encode.
+func (s *stream) decode(upstream http.Handler) {
+	r, v := s.r, s.v
+	s.locked(s.fillRequestHeaders)
+	eos := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
+	act, ok := s.invoke(v.fn.requestHeaders, nil, uint64(s.ctx.id), uint64(len(s.reqHeaders.kv)), boolArg(eos))
+	if !s.check(ok, true) {
+		return
+	}
+	held := false
+	if act == actionPause {
+		if eos || !s.p.cfg.AllowOnHeadersStopIteration {
+			// StopAllIterationAndWatermark: the body is not read (watermark)
+			// and no body callback runs until the guest continues.
+			if !s.wait(streamRequest) {
+				return
+			}
+		} else {
+			held = true // StopIteration: body callbacks still run
+		}
+	}
+	if !eos {
+		if !s.decodeBody(held) {
+			return
+		}
+	}
+	s.callUpstream(upstream)
+}
+
+// decodeBody feeds the request body in chunks; PAUSE buffers
+// (StopIterationAndBuffer) up to BufferLimit, past which Envoy answers 413.
+func (s *stream) decodeBody(held bool) bool {
+	v, r := s.v, s.r
+	if s.br == nil {
+		s.br = bufio.NewReaderSize(r.Body, 4096)
+	} else {
+		s.br.Reset(r.Body)
+	}
+	if cap(s.chunk) < s.p.cfg.ChunkSize {
+		s.chunk = make([]byte, s.p.cfg.ChunkSize)
+	}
+	buffering := false
+	for {
+		n, err := io.ReadFull(s.br, s.chunk[:s.p.cfg.ChunkSize])
+		eos := err != nil
+		if err == nil {
+			if _, perr := s.br.Peek(1); perr != nil {
+				eos = true
+			}
+		} else if err != io.EOF && err != io.ErrUnexpectedEOF {
+			// The client went away mid-body: a downstream reset.
+			s.resetStream()
+			return false
+		}
+		if eos && len(r.Trailer) > 0 {
+			s.locked(func() { s.fillTrailers(&s.reqTrailers, r.Trailer) })
+		}
+		hasTrailers := s.reqTrailers.present && len(s.reqTrailers.kv) > 0
+		if buffering {
+			s.reqBody = append(s.reqBody, s.chunk[:n]...)
+			if len(s.reqBody) > s.p.cfg.BufferLimit {
+				s.localViaFilterChain(&localReply{code: http.StatusRequestEntityTooLarge,
+					body: []byte("Payload Too Large"), details: detailsRequestTooLarge})
+				return false
+			}
+		} else {
+			s.reqBody = s.chunk[:n:n]
+		}
+		if n > 0 || eos {
+			act, ok := s.invoke(v.fn.requestBody, &s.reqBodyVisible, uint64(s.ctx.id), uint64(len(s.reqBody)), boolArg(eos && !hasTrailers))
+			if !s.check(ok, true) {
+				return false
+			}
+			if act == actionContinue {
+				s.upstreamBody.Write(s.reqBody)
+				s.reqBody, buffering, held = nil, false, false
+			} else if !buffering {
+				buffering = true
+				s.reqBody = append([]byte(nil), s.reqBody...)
+			}
+		}
+		if eos {
+			break
+		}
+	}
+	if s.reqTrailers.present && len(s.reqTrailers.kv) > 0 {
+		act, ok := s.invoke(v.fn.requestTrailers, nil, uint64(s.ctx.id), uint64(len(s.reqTrailers.kv)))
+		if !s.check(ok, true) {
+			return false
+		}
+		if act == actionPause {
+			held = true
+		} else if buffering {
+			held = true // data still buffered by the body callback: wait for continue
+		}
+	} else if buffering {
+		held = true
+	}
+	if held {
+		if !s.wait(streamRequest) {
+			return false
+		}
+	}
+	if len(s.reqBody) > 0 {
+		s.upstreamBody.Write(s.reqBody)
+		s.reqBody = nil
+	}
+	return true
+}
+
+// check handles what a callback left behind: a trap, a local reply or a
+// reset. It reports whether the stream goes on.
+func (s *stream) check(ok, decoding bool) bool {
+	if !ok {
+		s.failStream()
+		return false
+	}
+	if s.gotReset {
+		s.resetStream()
+		return false
+	}
+	if s.gotLocal != nil {
+		lr := s.gotLocal
+		s.gotLocal = nil
+		if decoding {
+			s.localViaFilterChain(lr)
+		} else {
+			s.localDirect(lr)
+		}
+		return false
+	}
+	return true
+}
+
+// wait blocks, without the VM lock, until the guest continues the paused
+// direction, replies locally, the VM traps, the client leaves or the
+// stream times out.
+func (s *stream) wait(dir streamType) bool {
+	timer := time.NewTimer(s.p.cfg.StreamTimeout)
+	defer timer.Stop()
+	decoding := dir == streamRequest
+	for {
+		v := s.v
+		v.mu.Lock()
+		failed := v.isFailed()
+		cont := s.continueReq
+		if !decoding {
+			cont = s.continueResp
+		}
+		s.takePending()
+		pending := s.gotLocal != nil || s.gotReset
+		if cont {
+			s.continueReq, s.continueResp = false, false
+		}
+		v.mu.Unlock()
+		switch {
+		case failed:
+			s.failStream()
+			return false
+		case pending:
+			return s.check(true, decoding)
+		case cont:
+			return true
+		}
+		select {
+		case <-s.wake:
+		case <-timer.C:
+			if decoding {
+				s.localViaFilterChain(&localReply{code: http.StatusRequestTimeout,
+					body: []byte("stream timeout"), details: detailsStreamIdleTimeout})
+			} else {
+				s.localDirect(&localReply{code: http.StatusGatewayTimeout,
+					body: []byte("upstream request timeout"), details: detailsResponseTimeout})
+			}
+			return false
+		case <-s.r.Context().Done():
+			s.resetStream()
+			return false
+		}
+	}
+}
+
+func (s *stream) fillRequestHeaders() {
+	r := s.r
+	h := &s.reqHeaders
+	h.present = true
+	// An absolute-form target ("http://host/p") becomes :path "/p", as
+	// Envoy's HTTP/1 codec does.
+	path := r.RequestURI
+	if path == "" || path[0] != '/' {
+		path = r.URL.RequestURI()
+	}
+	s.origPath = path
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	h.add(":authority", r.Host)
+	h.add(":path", path)
+	h.add(":method", r.Method)
+	h.add(":scheme", scheme)
+	s.arena = h.fillFromHTTP(r.Header, s.arena)
+	if s.p.cfg.NoConnectionManagerHeaders {
+		return
+	}
+	// Envoy's connection manager (ConnectionManagerUtility::
+	// mutateRequestHeaders) adds these before any filter runs.
+	if _, ok := h.get("x-forwarded-proto"); !ok {
+		h.add("x-forwarded-proto", scheme)
+		s.added = append(s.added, headerKV{"X-Forwarded-Proto", scheme})
+	}
+	if _, ok := h.get("x-request-id"); !ok {
+		id := newRequestID()
+		h.add("x-request-id", id)
+		s.added = append(s.added, headerKV{"X-Request-Id", id})
+	}
+}
+
+// newRequestID returns a random (version 4) UUID, as Envoy's default
+// request ID extension makes.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+func (s *stream) fillTrailers(m *headerMap, t http.Header) {
+	m.present = true
+	for k, vs := range t {
+		var lk string
+		lk, s.arena = lowerInto(s.arena, k)
+		for _, v := range vs {
+			m.add(lk, v)
+		}
+	}
+}
+
+// upstreamRequest builds the request the upstream sees, copying headers
+// only if the guest changed them.
+func (s *stream) upstreamRequest() *http.Request {
+	r := s.r
+	r2 := new(http.Request)
+	*r2 = *r
+	if !s.reqHeaders.dirty && len(s.added) > 0 {
+		// A new map sharing the value slices: the request's own map stays untouched.
+		r2.Header = make(http.Header, len(r.Header)+len(s.added))
+		for k, vs := range r.Header {
+			r2.Header[k] = vs
+		}
+		vals := make([]string, len(s.added))
+		for i, kv := range s.added {
+			vals[i] = kv.v
+			r2.Header[kv.k] = vals[i : i+1 : i+1]
+		}
+	}
+	if s.reqHeaders.dirty {
+		h := make(http.Header, len(s.reqHeaders.kv))
+		s.reqHeaders.toHTTP(h)
+		r2.Header = h
+		if m, ok := s.reqHeaders.get(":method"); ok {
+			r2.Method = m
+		}
+		if a, ok := s.reqHeaders.get(":authority"); ok {
+			r2.Host = a
+		}
+		if p, ok := s.reqHeaders.get(":path"); ok && p != s.origPath {
+			if u, err := url.ParseRequestURI(p); err == nil {
+				r2.URL, r2.RequestURI = u, p
+			}
+		}
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		r2.Body = http.NoBody
+	} else {
+		r2.Body = io.NopCloser(bytes.NewReader(s.upstreamBody.Bytes()))
+		r2.ContentLength = int64(s.upstreamBody.Len())
+	}
+	if s.reqTrailers.present {
+		t := make(http.Header, len(s.reqTrailers.kv))
+		s.reqTrailers.toHTTP(t)
+		r2.Trailer = t
+	}
+	return r2
+}
+
+// callUpstream runs the upstream handler into a recorder, then encodes its
+// response. A panicking upstream is a reset before headers: Envoy's router
+// answers 503, through the filter chain.
+func (s *stream) callUpstream(upstream http.Handler) {
+	var r2 *http.Request
+	s.locked(func() { r2 = s.upstreamRequest() })
+	s.rec.reset()
+	if !s.serveUpstream(upstream, r2) {
+		s.rec.reset()
+		s.localViaFilterChain(&localReply{code: http.StatusServiceUnavailable,
+			body: []byte(bodyUpstreamReset), details: detailsUpstreamReset})
+		return
+	}
+	if s.rec.code == 0 {
+		s.rec.code = http.StatusOK
+	}
+	trailers := s.rec.trailers()
+	s.locked(func() {
+		s.respHeaders.present = true
+		s.respHeaders.add(":status", statusText(s.rec.code))
+		s.arena = s.respHeaders.fillFromHTTP(s.rec.header, s.arena)
+		s.respSrc = s.rec.header
+		if len(trailers) > 0 {
+			s.fillTrailers(&s.respTrailers, trailers)
+		}
+	})
+	s.encode(s.rec.body.Bytes())
+}
+
+func (s *stream) serveUpstream(upstream http.Handler, r2 *http.Request) (ok bool) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			ok = false
+		}
+	}()
+	upstream.ServeHTTP(&s.rec, r2)
+	return true
+}
+
+// localViaFilterChain mirrors FilterManager::sendLocalReplyViaFilterChain:
+// a reply made while decoding passes through this filter's own encode
+// callbacks, so the plugin sees it.
+func (s *stream) localViaFilterChain(lr *localReply) {
+	s.locked(func() {
+		s.details = lr.details
+		s.respHeaders.reset()
+		s.respTrailers.reset()
+		s.respHeaders.present = true
+		s.respSrc = nil
+		s.respHeaders.add(":status", strconv.Itoa(lr.code))
+		s.respHeaders.add("content-length", strconv.Itoa(len(lr.body)))
+		if len(lr.body) > 0 {
+			s.respHeaders.add("content-type", "text/plain")
+		}
+		for _, h := range lr.headers {
+			s.respHeaders.add(strings.ToLower(h.k), h.v)
+		}
+	})
+	s.encode(lr.body)
+}
+
+// localDirect mirrors FilterManager::sendDirectLocalReply: a reply made
+// while encoding skips the filters; once headers went out, Envoy resets.
+func (s *stream) localDirect(lr *localReply) {
+	if s.respStarted {
+		s.resetStream()
+		return
+	}
+	s.locked(func() { s.details = lr.details })
+	s.respStarted = true
+	writeDirect(s.w, lr)
+}
+
+func writeDirect(w http.ResponseWriter, lr *localReply) {
+	h := w.Header()
+	clear(h)
+	for _, kv := range lr.headers {
+		if !strings.HasPrefix(kv.k, ":") {
+			h.Add(kv.k, kv.v)
+		}
+	}
+	if len(lr.body) > 0 {
+		h.Set("Content-Type", "text/plain")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(lr.body)))
+	if lr.details != "" {
+		h.Set(DetailsHeader, lr.details)
+	}
+	w.WriteHeader(lr.code)
+	_, _ = w.Write(lr.body)
+}
+
+// encode runs the response callbacks over the response in s.respHeaders,
+// body and s.respTrailers, writing to the client as the filter releases it.
+func (s *stream) encode(body []byte) {
+	v := s.v
+	hasTrailers := s.respTrailers.present && len(s.respTrailers.kv) > 0
+	eos := len(body) == 0 && !hasTrailers
+	act, ok := s.invoke(v.fn.responseHeaders, nil, uint64(s.ctx.id), uint64(len(s.respHeaders.kv)), boolArg(eos))
+	if !s.check(ok, false) {
+		return
+	}
+	held := false
+	if act == actionPause {
+		if eos || !s.p.cfg.AllowOnHeadersStopIteration {
+			if !s.wait(streamResponse) {
+				return
+			}
+		} else {
+			held = true
+		}
+	}
+	if !held && !s.sendHeaders() {
+		return
+	}
+	buffering := false
+	chunk := s.p.cfg.ChunkSize
+	for off := 0; off < len(body); {
+		end := min(off+chunk, len(body))
+		last := end == len(body)
+		if buffering {
+			s.respBody = append(s.respBody, body[off:end]...)
+			if len(s.respBody) > s.p.cfg.BufferLimit {
+				s.localDirect(&localReply{code: http.StatusInternalServerError,
+					body: []byte("Internal Server Error"), details: detailsResponseTooLarge})
+				return
+			}
+		} else {
+			// Capped, so a guest append cannot write over the next chunk.
+			s.respBody = body[off:end:end]
+		}
+		off = end
+		act, ok := s.invoke(v.fn.responseBody, &s.respBodyVisible, uint64(s.ctx.id), uint64(len(s.respBody)), boolArg(last && !hasTrailers))
+		if !s.check(ok, false) {
+			return
+		}
+		if act == actionContinue {
+			if held {
+				if !s.sendHeaders() {
+					return
+				}
+				held = false
+			}
+			s.writeBody(s.respBody)
+			s.respBody, buffering = nil, false
+		} else if !buffering {
+			buffering = true
+			s.respBody = append([]byte(nil), s.respBody...)
+		}
+	}
+	if hasTrailers {
+		act, ok := s.invoke(v.fn.responseTrailers, nil, uint64(s.ctx.id), uint64(len(s.respTrailers.kv)))
+		if !s.check(ok, false) {
+			return
+		}
+		if act == actionPause || buffering {
+			held = true
+		}
+	} else if buffering {
+		held = true
+	}
+	if held || buffering {
+		if !s.wait(streamResponse) {
+			return
+		}
+	}
+	if !s.sendHeaders() {
+		return
+	}
+	if len(s.respBody) > 0 {
+		s.writeBody(s.respBody)
+		s.respBody = nil
+	}
+	if hasTrailers {
+		s.locked(func() {
+			h := s.w.Header()
+			for _, kv := range s.respTrailers.kv {
+				h.Add(http.TrailerPrefix+kv.k, kv.v)
+			}
+		})
+	}
+}
+
+// sendHeaders writes the (possibly changed) response headers to the client.
+func (s *stream) sendHeaders() bool {
+	if s.respStarted {
+		return true
+	}
+	s.v.mu.Lock()
+	code, ok := responseStatus(&s.respHeaders)
+	if !ok {
+		// Mirrors FilterManager::encodeHeaders' checkRequiredResponseHeaders.
+		s.v.mu.Unlock()
+		s.localDirect(&localReply{code: http.StatusBadGateway, body: []byte(msgMissingStatus), details: detailsMissingStatus})
+		return false
+	}
+	s.respStarted = true
+	h := s.w.Header()
+	if s.respSrc != nil && !s.respHeaders.dirty {
+		for k, vs := range s.respSrc {
+			h[k] = vs
+		}
+	} else {
+		s.respHeaders.toHTTP(h)
+	}
+	if s.details != "" {
+		h.Set(DetailsHeader, s.details)
+	}
+	// HTTP/1.1 trailers need chunked encoding: declare them up front.
+	for _, kv := range s.respTrailers.kv {
+		h.Add("Trailer", http.CanonicalHeaderKey(kv.k))
+	}
+	s.v.mu.Unlock()
+	s.w.WriteHeader(code)
+	return true
+}
+
+// Envoy's answer when a filter removed or broke :status.
+const (
+	msgMissingStatus     = "missing required header: :status"
+	detailsMissingStatus = "filter_removed_required_response_headers{missing_required_header:_:status}"
+)
+
+// statusStrings caches the :status values of common codes.
+var statusStrings = func() (t [600]string) {
+	for c := 100; c < len(t); c++ {
+		t[c] = strconv.Itoa(c)
+	}
+	return t
+}()
+
+func statusText(code int) string {
+	if code >= 100 && code < len(statusStrings) {
+		return statusStrings[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// responseStatus reads a valid :status (three digits, 100-999).
+func responseStatus(h *headerMap) (int, bool) {
+	st, ok := h.get(":status")
+	if !ok || len(st) != 3 {
+		return 0, false
+	}
+	c, err := strconv.Atoi(st)
+	return c, err == nil && c >= 100
+}
+
+func (s *stream) writeBody(b []byte) {
+	if len(b) > 0 {
+		_, _ = s.w.Write(b)
+	}
+}
+
+// failStream mirrors Envoy Context::failStream after a trap: 503 with
+// details wasm_fail_stream, without the plugin's encode callbacks
+// (failure_local_reply_sent_); a started response is reset instead.
+func (s *stream) failStream() {
+	s.localDirect(&localReply{code: http.StatusServiceUnavailable, details: detailsWasmFailStream})
+}
+
+// resetStream aborts the client connection, as an Envoy stream reset does.
+func (s *stream) resetStream() {
+	s.gotReset = true
+	panic(http.ErrAbortHandler)
+}
+
+// finish runs on_log, on_done and on_delete, in that order: Envoy logs
+// before destroying filters, and Context::onDestroy calls onDone then
+// onDelete.
+func (s *stream) finish() {
+	v := s.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	id := s.ctx.id
+	if !v.isFailed() && !v.closed {
+		for _, fn := range []api.Function{v.fn.log, v.fn.done, v.fn.delete} {
+			v.stack[0] = uint64(id)
+			if _, err := v.callback(s.ctx, fn, 0); err != nil {
+				break
+			}
+		}
+	}
+	delete(v.contexts, id)
+	if root := v.contexts[s.ctx.rootID]; root != nil {
+		root.streams--
+		if root.retired && root.streams == 0 && !v.isFailed() && !v.closed {
+			v.shutdownRoot(root) // the last stream of a replaced configuration
+		}
+	}
+	s.local, s.reset, s.gotLocal, s.gotReset = nil, false, nil, false
+}
+
+// recorder captures the upstream's response.
+type recorder struct {
+	header      http.Header
+	code        int
+	body        bytes.Buffer
+	wroteHeader bool
+}
+
+func (r *recorder) reset() {
+	if r.header == nil {
+		r.header = make(http.Header)
+	}
+	clear(r.header)
+	r.code, r.wroteHeader = 0, false
+	r.body.Reset()
+	if r.body.Cap() > 4<<20 {
+		r.body = bytes.Buffer{}
+	}
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.wroteHeader {
+		return
+	}
+	r.wroteHeader, r.code = true, code
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+// Flush lets streaming upstream handlers run; the body is delivered when
+// the handler returns.
+func (r *recorder) Flush() {}
+
+// trailers extracts trailers declared through "Trailer" or set with
+// http.TrailerPrefix, removing them from the header map.
+func (r *recorder) trailers() http.Header {
+	var t http.Header
+	for k, vs := range r.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			if t == nil {
+				t = http.Header{}
+			}
+			t[http.CanonicalHeaderKey(name)] = vs
+			delete(r.header, k)
+		}
+	}
+	for _, declared := range r.header["Trailer"] {
+		for _, name := range strings.Split(declared, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			if vs, ok := r.header[name]; ok {
+				if t == nil {
+					t = http.Header{}
+				}
+				t[name] = vs
+				delete(r.header, name)
+			}
+		}
+	}
+	delete(r.header, "Trailer")
+	return t
+}
+
+func streamFunctions() []hostFunc {
+	const spec = "https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#"
+	return []hostFunc{
+		{name: fnContinueStream, params: i32s(1), results: resultI32, fn: hostContinueStream, doc: spec + fnContinueStream},
+		{name: fnCloseStream, params: i32s(1), results: resultI32, fn: hostCloseStream, doc: spec + fnCloseStream},
+		{name: fnSendLocalResponse, params: i32s(8), results: resultI32, fn: hostSendLocalResponse, doc: spec + fnSendLocalResponse},
+	}
+}
+
+// hostContinueStream implements proxy_continue_stream(type), deferred until
+// the current VM call returns, as Envoy's addAfterVmCallAction.
+// https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_continue_stream
+func hostContinueStream(v *vm, s []uint64) {
+	t := streamType(uint32(s[0]))
+	c := v.context()
+	switch {
+	case t > streamUpstream:
+		s[0] = uint64(statusBadArgument)
+		return
+	case t == streamUpstream:
+		s[0] = uint64(statusUnimplemented)
+		return
+	}
+	if c != nil && c.s != nil {
+		switch t {
+		case streamRequest:
+			c.s.continueReq = true
+		case streamResponse:
+			c.s.continueResp = true
+		}
+		v.touched = append(v.touched, c.s)
+	}
+	s[0] = uint64(statusOK)
+}
+
+// hostCloseStream implements proxy_close_stream(type): the stream is reset
+// after the call returns.
+// https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_close_stream
+func hostCloseStream(v *vm, s []uint64) {
+	t := streamType(uint32(s[0]))
+	if t > streamUpstream {
+		s[0] = uint64(statusBadArgument)
+		return
+	}
+	if c := v.context(); c != nil && c.s != nil && t <= streamResponse {
+		c.s.reset = true
+		v.touched = append(v.touched, c.s)
+	}
+	s[0] = uint64(statusOK)
+}
+
+// hostSendLocalResponse implements proxy_send_local_response(code, details,
+// body, headers, grpc_status); the reply is sent after the call returns.
+// https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_send_local_response
+func hostSendLocalResponse(v *vm, s []uint64) {
+	details, ok1 := v.readString(uint32(s[1]), uint32(s[2]))
+	body, ok2 := v.read(uint32(s[3]), uint32(s[4]))
+	hdrs, ok3 := v.read(uint32(s[5]), uint32(s[6]))
+	if !ok1 || !ok2 || !ok3 {
+		s[0] = uint64(statusInvalidMemoryAccess)
+		return
+	}
+	pairs, _ := decodePairs(hdrs)
+	c := v.context()
+	if c != nil && c.s != nil {
+		code := int(uint32(s[0]))
+		if code < 200 || code > 599 {
+			code = http.StatusInternalServerError
+		}
+		c.s.local = &localReply{code: code, body: append([]byte(nil), body...), headers: pairs, details: details}
+		v.touched = append(v.touched, c.s)
+	}
+	s[0] = uint64(statusOK)
+}

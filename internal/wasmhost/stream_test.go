@@ -1,0 +1,275 @@
+package wasmhost
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A PAUSE from on_request_headers is StopAllIterationAndWatermark by
+// default: no body callback runs until the guest continues, so a stream
+// nobody continues ends with Envoy's stream timeout.
+func TestPauseOnHeadersIsStopAllByDefault(t *testing.T) {
+	cfg := conformanceConfig("plain")
+	cfg.StreamTimeout = 200 * time.Millisecond
+	p := startConformance(t, Options{}, cfg)
+	res := do(t, p, echoUpstream, "POST", "/", "hello", "x-do", "pause-req")
+	if res.code != 408 || res.header.Get(DetailsHeader) != "stream_idle_timeout" {
+		t.Fatalf("got %d %q", res.code, res.header.Get(DetailsHeader))
+	}
+	for _, cb := range callbackTrace(p, "2") {
+		if cb == "on_request_body" {
+			t.Fatal("a body callback ran while headers were StopAll-paused")
+		}
+	}
+}
+
+// With allow_on_headers_stop_iteration (Envoy 1.35+), PAUSE is
+// StopIteration: body callbacks run and their CONTINUE resumes the stream.
+func TestPauseOnHeadersIsStopIterationWhenAllowed(t *testing.T) {
+	cfg := conformanceConfig("plain")
+	cfg.AllowOnHeadersStopIteration = true
+	cfg.StreamTimeout = 2 * time.Second
+	p := startConformance(t, Options{}, cfg)
+	res := do(t, p, echoUpstream, "POST", "/", "hello", "x-do", "pause-req")
+	if res.code != 200 || res.body != "upstream POST / body=hello" {
+		t.Fatalf("got %d %q", res.code, res.body)
+	}
+	trace := strings.Join(callbackTrace(p, "2"), ",")
+	if !strings.Contains(trace, "on_request_headers,on_request_body,on_response_headers") {
+		t.Fatalf("trace %s", trace)
+	}
+}
+
+// With StopIteration on response headers, the guest sees the whole body and
+// can still change the status and content-length; without it, the headers
+// have already gone and only the body changes.
+func TestResponseStatusChangeNeedsStopIteration(t *testing.T) {
+	for _, allow := range []bool{true, false} {
+		t.Run(fmt.Sprintf("allow=%v", allow), func(t *testing.T) {
+			cfg := conformanceConfig("plain")
+			cfg.AllowOnHeadersStopIteration = allow
+			cfg.StreamTimeout = time.Second
+			p := startConformance(t, Options{}, cfg)
+			up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "4")
+				w.Write([]byte("data"))
+			})
+			srv := httptest.NewServer(p.Middleware(up))
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			req.Header.Set("x-do", "pause-resp,resp-body-status")
+			resp, err := http.DefaultClient.Do(req)
+			if allow {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				buf := new(strings.Builder)
+				fmt.Fprint(buf, readAll(resp))
+				if resp.StatusCode != 299 || buf.String() != "data[filtered]" {
+					t.Fatalf("got %d %q", resp.StatusCode, buf.String())
+				}
+				return
+			}
+			// StopAll: the headers wait for a continue that never comes, so
+			// Envoy's response timeout answers 504 before any header left.
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 504 {
+				t.Fatalf("got %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+func readAll(resp *http.Response) string {
+	b := new(strings.Builder)
+	buf := make([]byte, 512)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}
+
+// A local reply sent while decoding passes through the plugin's own
+// response callbacks (sendLocalReplyViaFilterChain), after the callback
+// that sent it returned.
+func TestLocalReplyPassesThroughOwnResponseCallbacks(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	upstreamCalled := false
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { upstreamCalled = true })
+	res := do(t, p, up, "GET", "/", "", "x-do", "deny:403")
+	if upstreamCalled {
+		t.Fatal("upstream reached despite the local reply")
+	}
+	if res.code != 403 || res.body != "denied by guest" || res.header.Get("X-Guest-Reply") != "1" {
+		t.Fatalf("got %d %q %v", res.code, res.body, res.header)
+	}
+	if got := res.header.Get("X-Plugin-Saw-Status"); got != "403" {
+		t.Fatalf("the plugin's response callback did not see its own reply: %q", got)
+	}
+	if res.header.Get(DetailsHeader) != "guest_denied" {
+		t.Fatalf("details %q", res.header.Get(DetailsHeader))
+	}
+	want := "on_context_create,on_request_headers,on_response_headers,on_response_body,on_log,on_done,on_delete"
+	if got := strings.Join(callbackTrace(p, "2"), ","); got != want {
+		t.Fatalf("trace\n got %s\nwant %s", got, want)
+	}
+}
+
+// A local reply sent while encoding goes straight out (sendDirectLocalReply):
+// the plugin's callbacks do not run again.
+func TestLocalReplyWhileEncodingIsDirect(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "deny-resp:502")
+	if res.code != 502 || res.body != "denied in response" || res.header.Get("X-Plugin-Saw-Status") != "" {
+		t.Fatalf("got %d %q %v", res.code, res.body, res.header)
+	}
+}
+
+func TestRequestBodyChunksAndBuffering(t *testing.T) {
+	cfg := conformanceConfig("plain")
+	cfg.ChunkSize = 4
+	p := startConformance(t, Options{}, cfg)
+	res := do(t, p, echoUpstream, "POST", "/up", "hello world", "x-do", "pause-req-body,upper-req-body")
+	if res.code != 200 || res.body != "upstream POST /up body=HELLO WORLD" {
+		t.Fatalf("got %d %q", res.code, res.body)
+	}
+	var sizes []string
+	for _, m := range p.LogsAt(LogDebug) {
+		if strings.HasPrefix(m, "request body ") {
+			sizes = append(sizes, strings.TrimPrefix(m, "request body "))
+		}
+	}
+	// Buffered: each call sees the whole body so far.
+	if got := strings.Join(sizes, ";"); got != "size=4 eos=0;size=8 eos=0;size=11 eos=1" {
+		t.Fatalf("body callbacks %s", got)
+	}
+}
+
+func TestRequestBodyOverBufferLimitIs413(t *testing.T) {
+	cfg := conformanceConfig("plain")
+	cfg.ChunkSize = 8
+	cfg.BufferLimit = 16
+	p := startConformance(t, Options{}, cfg)
+	res := do(t, p, echoUpstream, "POST", "/", strings.Repeat("x", 40), "x-do", "pause-req-body")
+	if res.code != 413 || res.header.Get(DetailsHeader) != "request_payload_too_large" || res.body != "Payload Too Large" {
+		t.Fatalf("got %d %q %q", res.code, res.header.Get(DetailsHeader), res.body)
+	}
+	if res.header.Get("X-Plugin-Saw-Status") != "413" {
+		t.Fatal("Envoy's 413 goes through the filter chain; the plugin should see it")
+	}
+}
+
+func TestResponseBodyOverBufferLimitIs500BeforeHeaders(t *testing.T) {
+	cfg := conformanceConfig("plain")
+	cfg.ChunkSize = 8
+	cfg.BufferLimit = 16
+	cfg.AllowOnHeadersStopIteration = true
+	p := startConformance(t, Options{}, cfg)
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat("y", 40))) })
+	res := do(t, p, up, "GET", "/", "", "x-do", "pause-resp,pause-resp-body")
+	if res.code != 500 || res.header.Get(DetailsHeader) != "response_payload_too_large" {
+		t.Fatalf("got %d %q", res.code, res.header.Get(DetailsHeader))
+	}
+}
+
+func TestResponseBodyOverBufferLimitResetsOnceHeadersLeft(t *testing.T) {
+	cfg := conformanceConfig("plain")
+	cfg.ChunkSize = 8
+	cfg.BufferLimit = 16
+	p := startConformance(t, Options{}, cfg)
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat("y", 40))) })
+	srv := httptest.NewServer(p.Middleware(up))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("x-do", "pause-resp-body")
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		body := readAll(resp)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && len(body) == 40 {
+			t.Fatalf("a reset was expected, got the full body")
+		}
+	}
+	eventually(t, "on_delete after the reset", func() bool {
+		return strings.Contains(strings.Join(callbackTrace(p, "2"), ","), "on_log,on_done,on_delete")
+	})
+}
+
+func TestCloseStreamResets(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	srv := httptest.NewServer(p.Middleware(echoUpstream))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("x-do", "reset")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("expected a reset, got %d", resp.StatusCode)
+	}
+}
+
+func TestTrailersReachTheGuestAndTheClient(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		w.Write([]byte("body"))
+		w.Header().Set("X-Checksum", "abc")
+	})
+	srv := httptest.NewServer(p.Middleware(up))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(resp)
+	resp.Body.Close()
+	if body != "body" || resp.Trailer.Get("X-Checksum") != "abc" {
+		t.Fatalf("body %q trailers %v", body, resp.Trailer)
+	}
+	trace := strings.Join(callbackTrace(p, "2"), ",")
+	if !strings.Contains(trace, "on_response_body,on_response_trailers,on_log") {
+		t.Fatalf("trace %s", trace)
+	}
+}
+
+func TestRequestHeadersCarryPseudoHeaders(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	res := do(t, p, echoUpstream, "GET", "/a?b=c", "", "x-do", "echo-headers", "X-Mixed-Case", "v")
+	saw := res.header.Get("X-Guest-Saw")
+	for _, want := range []string{":authority", ":path", ":method", ":scheme", "x-mixed-case", "x-do"} {
+		if !strings.Contains(" "+saw+" ", " "+want+" ") {
+			t.Fatalf("guest saw %q, missing %s", saw, want)
+		}
+	}
+}
+
+// Envoy answers 502 when a filter removes :status.
+func TestRemovedStatusIs502(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "drop-status")
+	if res.code != 502 || res.body != "missing required header: :status" {
+		t.Fatalf("got %d %q", res.code, res.body)
+	}
+}
+
+// An upstream that resets before its headers gets Envoy's router reply,
+// through the plugin's response callbacks.
+func TestUpstreamResetIsEnvoy503(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
+	res := do(t, p, up, "GET", "/", "")
+	if res.code != 503 || !strings.HasPrefix(res.body, "upstream connect error or disconnect/reset before headers") ||
+		res.header.Get("X-Plugin-Saw-Status") != "503" {
+		t.Fatalf("got %d %q %v", res.code, res.body, res.header)
+	}
+}
