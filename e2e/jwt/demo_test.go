@@ -10,15 +10,15 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// The demo `jwt` section and its key pair (testdata/demo, DEMO ONLY: the
+// The demo `jwt` section and its key pair (envoy/demo, DEMO ONLY: the
 // private key is public) accept a token minted the way the demo prints one,
 // and show the 401 and 403 answers.
 func TestDemoConfigAndKeyPair(t *testing.T) {
-	section, err := os.ReadFile("testdata/demo/demo-jwt.json")
+	section, err := os.ReadFile("../../envoy/demo/demo-jwt.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pemBytes, err := os.ReadFile("testdata/demo/demo-rsa-private.pem")
+	pemBytes, err := os.ReadFile("../../envoy/demo/demo-rsa-private.pem")
 	if err != nil {
 		t.Fatal(err)
 	}

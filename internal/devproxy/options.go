@@ -21,6 +21,7 @@ type options struct {
 	clusters clusterFlag
 	workers  int
 	demoAPI  string
+	demoKey  string
 }
 
 // clusterFlag collects repeated --cluster NAME=URL flags: the clusters the
@@ -90,6 +91,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Var(o.clusters, "cluster", "NAME=URL of a cluster the plugin calls out to (repeatable), e.g. idp=http://127.0.0.1:8081")
 	fs.IntVar(&o.workers, "workers", 2, "number of worker VMs (Envoy --concurrency)")
 	fs.StringVar(&o.demoAPI, "demo-api", "", "serve only the demo API on this address (no plugin), e.g. as envoy.yaml's demo_upstream")
+	fs.StringVar(&o.demoKey, "demo-key", "", "DEMO ONLY private key (PEM) to mint and print demo tokens, e.g. envoy/demo/demo-rsa-private.pem")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

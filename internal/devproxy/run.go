@@ -125,7 +125,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	a := addrs{Listen: ln.Addr().String(), Admin: adminAddr}
-	printBanner(stdout, a, o, upstreamDesc, config, mod.ABIVersion())
+	var tokens *demoTokens
+	if o.demoKey != "" {
+		t, err := mintDemoTokens(o.demoKey, time.Now())
+		if err != nil {
+			return err
+		}
+		tokens = &t
+	}
+	printBanner(stdout, a, o, upstreamDesc, config, mod.ABIVersion(), tokens)
 
 	go func() { errc <- serve(srv, ln) }()
 	state.setLive(plugin)
@@ -213,7 +221,7 @@ func serveDemoAPI(ctx context.Context, addr string, stdout io.Writer, ready func
 }
 
 // printBanner shows what runs: addresses, clusters, config and example requests.
-func printBanner(w io.Writer, a addrs, o options, upstream string, config []byte, abi string) {
+func printBanner(w io.Writer, a addrs, o options, upstream string, config []byte, abi string, tokens *demoTokens) {
 	fmt.Fprintf(w, "apiguard devproxy: %s (proxy-wasm ABI %s) on wasmhost, %d worker VM(s), fail closed\n", o.wasm, strings.TrimPrefix(abi, "proxy_abi_version_"), o.workers)
 	fmt.Fprintf(w, "  listening   http://%s\n", a.Listen)
 	if a.Admin != "" {
@@ -236,11 +244,20 @@ func printBanner(w io.Writer, a addrs, o options, upstream string, config []byte
 	}
 	fmt.Fprintf(w, "  config      %s (secrets masked)\n    %s\n", o.config, redactedConfig(config))
 	base := "http://" + a.Listen
+	if tokens != nil {
+		fmt.Fprintln(w, "demo tokens (DEMO ONLY key, valid 1h):")
+		fmt.Fprintf(w, "  export USER_TOKEN=%s\n", tokens.User)
+		fmt.Fprintf(w, "  export ADMIN_TOKEN=%s\n", tokens.Admin)
+	}
 	fmt.Fprintln(w, "try:")
-	fmt.Fprintf(w, "  curl -si %s/healthz\n", base)
-	fmt.Fprintf(w, "  curl -si %s/users/1    # the response filter removes fields the route does not allow\n", base)
-	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $TOKEN\" %s/users\n", base)
-	fmt.Fprintf(w, "  curl -si %s/echo       # what the upstream received after apiguard\n", base)
+	fmt.Fprintf(w, "  curl -si %s/healthz                                        # public\n", base)
+	fmt.Fprintf(w, "  curl -si %s/users/1                                        # 401: no token\n", base)
+	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $USER_TOKEN\" %s/users/1   # 200: password hash, card number, internal flags removed\n", base)
+	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $USER_TOKEN\" %s/admin/stats  # 403: insufficient_scope\n", base)
+	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $ADMIN_TOKEN\" %s/users/1  # 200: admins also see email\n", base)
+	fmt.Fprintf(w, "  for i in $(seq 1 12); do curl -s -o /dev/null -w '%%{http_code} ' -H \"Authorization: Bearer $USER_TOKEN\" %s/users; done; echo   # then 429\n", base)
+	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $USER_TOKEN\" %s/users | grep -i -e ratelimit -e retry-after\n", base)
+	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $USER_TOKEN\" %s/echo    # what the upstream received after apiguard\n", base)
 	if a.Admin != "" {
 		fmt.Fprintf(w, "  curl -s http://%s/stats/prometheus | grep apiguard\n", a.Admin)
 	}
