@@ -23,10 +23,12 @@ test: build
 
 ## run: serve real HTTP on $(LISTEN) through the compiled plugin, demo API and demo config
 run: build
-	$(GO) run ./internal/devproxy --wasm $(WASM) --config envoy/demo-config.json --listen $(LISTEN) --admin $(ADMIN)
+	$(GO) run ./internal/devproxy --wasm $(WASM) --config envoy/demo-config.json --listen $(LISTEN) --admin $(ADMIN) \
+	  --demo-key envoy/demo/demo-rsa-private.pem
 
 ## bench: benchmarks, natively and compiled (see README for how to read them)
 bench: build
+	@command -v wat2wasm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt; }
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each
