@@ -1,0 +1,141 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// These exercise the wiring natively; both Envoy header modes, compression,
+// limits and own replies run on the compiled module in e2e/respfilter.
+
+func respFilterConfig(mode string) string {
+	return `{"response_filter": {"headers_mode": "` + mode + `", "max_body_bytes": 64,
+  "rules": [{"match": {"prefix": "/users"}, "allow": ["id", "name"]}]}}`
+}
+
+func header(hs [][2]string, name string) (string, bool) {
+	for _, kv := range hs {
+		if strings.EqualFold(kv[0], name) {
+			return kv[1], true
+		}
+	}
+	return "", false
+}
+
+func startFiltered(t *testing.T, mode, path string) (proxytest.HostEmulator, uint32) {
+	t.Helper()
+	host, status := newHost(t, respFilterConfig(mode))
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin start = %v", status)
+	}
+	id := host.InitializeHttpContext()
+	host.CallOnRequestHeaders(id, [][2]string{{":method", "GET"}, {":path", path}, {":authority", "api"},
+		{"accept-encoding", "br, gzip;q=0.5"}, {"range", "bytes=0-1"}}, true)
+	return host, id
+}
+
+func TestResponseFilterConfigErrorNamesThePath(t *testing.T) {
+	host, status := newHost(t, `{"response_filter": {"rules": [{"allow": ["a..b"]}]}}`)
+	if status != types.OnPluginStartStatusFailed {
+		t.Fatalf("plugin start = %v, want failed", status)
+	}
+	if logs := strings.Join(host.GetCriticalLogs(), "\n"); !strings.Contains(logs, "response_filter.rules[0].allow") {
+		t.Errorf("critical logs %q do not name response_filter.rules[0].allow", logs)
+	}
+}
+
+func TestResponseFilterLogsTheHeaderModeItExpects(t *testing.T) {
+	host, _ := newHost(t, respFilterConfig("streamed"))
+	if logs := strings.Join(host.GetInfoLogs(), "\n"); !strings.Contains(logs, `headers_mode "streamed"`) {
+		t.Errorf("info logs %q do not state the header mode", logs)
+	}
+}
+
+func TestFilteredRouteAsksForWholeDecodableDocuments(t *testing.T) {
+	host, id := startFiltered(t, "held", "/users/1")
+	req := host.GetCurrentRequestHeaders(id)
+	if v, _ := header(req, "accept-encoding"); v != "gzip;q=0.5" {
+		t.Errorf("accept-encoding = %q, want gzip;q=0.5", v)
+	}
+	if _, ok := header(req, "range"); ok {
+		t.Error("range was forwarded on a filtered route")
+	}
+}
+
+func TestUnfilteredRouteKeepsTheClientsAcceptEncoding(t *testing.T) {
+	host, id := startFiltered(t, "held", "/other")
+	if v, _ := header(host.GetCurrentRequestHeaders(id), "accept-encoding"); v != "br, gzip;q=0.5" {
+		t.Errorf("accept-encoding = %q, want the client's", v)
+	}
+}
+
+func TestHeldModeBuffersFiltersAndSetsContentLength(t *testing.T) {
+	host, id := startFiltered(t, "held", "/users/1")
+	if a := host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "application/json"},
+		{"content-length", "40"}, {"etag", `"x"`}}, false); a != types.ActionPause {
+		t.Fatalf("response headers action = %v, want pause (held)", a)
+	}
+	if a := host.CallOnResponseBody(id, []byte(`{"id":1,"secret":"s`), false); a != types.ActionPause {
+		t.Fatalf("first chunk action = %v, want pause", a)
+	}
+	if a := host.CallOnResponseBody(id, []byte(`3cr3t","name":"Ann"}`), true); a != types.ActionContinue {
+		t.Fatalf("last chunk action = %v, want continue", a)
+	}
+	if got := string(host.GetCurrentResponseBody(id)); got != `{"id":1,"name":"Ann"}` {
+		t.Errorf("body = %s", got)
+	}
+	resp := host.GetCurrentResponseHeaders(id)
+	if v, _ := header(resp, "content-length"); v != "21" {
+		t.Errorf("content-length = %q, want 21", v)
+	}
+	if _, ok := header(resp, "etag"); ok {
+		t.Error("the unfiltered body's etag survived")
+	}
+}
+
+func TestHeldModeMalformedBodyIsA502(t *testing.T) {
+	host, id := startFiltered(t, "held", "/users/1")
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "application/json"}}, false)
+	host.CallOnResponseBody(id, []byte(`{"id":1,"secret":`), true)
+	r := host.GetSentLocalResponse(id)
+	if r == nil || r.StatusCode != 502 || strings.Contains(string(r.Data), "secret") {
+		t.Fatalf("local reply = %+v, want a 502 without the body", r)
+	}
+}
+
+func TestStreamedModeDropsLengthAndReplacesABadBody(t *testing.T) {
+	host, id := startFiltered(t, "streamed", "/users/1")
+	if a := host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "application/json"},
+		{"content-length", "17"}}, false); a != types.ActionContinue {
+		t.Fatalf("response headers action = %v, want continue (streamed)", a)
+	}
+	if _, ok := header(host.GetCurrentResponseHeaders(id), "content-length"); ok {
+		t.Error("content-length left with the headers")
+	}
+	host.CallOnResponseBody(id, []byte(`{"id":1,"secret":`), true)
+	if r := host.GetSentLocalResponse(id); r != nil {
+		t.Fatalf("streamed mode sent a local reply %d after the headers left", r.StatusCode)
+	}
+	if got := string(host.GetCurrentResponseBody(id)); strings.Contains(got, "secret") || !strings.Contains(got, "malformed") {
+		t.Errorf("body = %s, want the error document", got)
+	}
+}
+
+func TestStreamedModeOverLimitWithoutLengthDropsTheRest(t *testing.T) {
+	host, id := startFiltered(t, "streamed", "/users/1")
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "application/json"}}, false)
+	chunk := `{"id":1,"secret":"` + strings.Repeat("x", 70) + `",`
+	if a := host.CallOnResponseBody(id, []byte(chunk), false); a != types.ActionContinue {
+		t.Fatalf("over-limit chunk action = %v, want continue with the error document", a)
+	}
+	if got := string(host.GetCurrentResponseBody(id)); !strings.Contains(got, "too_large") {
+		t.Errorf("body = %s, want the too_large error document", got)
+	}
+	host.CallOnResponseBody(id, []byte(`"more":"secret"}`), true)
+	if got := host.GetCurrentResponseBody(id); len(got) != 0 {
+		t.Errorf("later chunk = %s, want it dropped", got)
+	}
+}
