@@ -1,19 +1,343 @@
 package main
 
-import "github.com/apiguard/apiguard/internal/settings"
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/apiguard/apiguard/internal/ratelimit"
+	"github.com/apiguard/apiguard/internal/settings"
+	"github.com/apiguard/apiguard/internal/telemetry"
+)
+
+// rateLimitSchema versions the layout of the rate-limit state in shared data.
+// Shared data outlives a plugin reload, so a new layout must use a new
+// namespace rather than misread the old one.
+const rateLimitSchema = "v1"
 
 // rateLimitState is the rate-limit policies of one plugin configuration.
-type rateLimitState struct{}
+type rateLimitState struct {
+	limiter *ratelimit.Limiter // nil without rate_limits
+	// hasher pseudonymises bucket keys for the audit trail (salted with
+	// telemetry.audit.key_hash_salt); the key itself holds client values.
+	// nil when the audit trail is off: the hash is not worth its cost then.
+	hasher    *telemetry.KeyHasher
+	nearRatio float64
+	// dispatchWarned limits the log of a callout Envoy refuses to send (an
+	// unknown cluster) to once per worker; the errors metric counts each.
+	dispatchWarned bool
+}
 
-func (p *pluginContext) configureRateLimits(s *settings.Settings) error { return nil }
+// rateLimitStream is the rate-limit state of one stream.
+type rateLimitStream struct {
+	result *ratelimit.Result
+	// outstanding counts the global callouts still unanswered.
+	outstanding int
+	// recorded is set once the outcomes went to metrics and the audit event.
+	recorded bool
+	// flushed and bodyBytes count the upstream response body: Envoy hands a
+	// body callback everything buffered so far, so bytes released by an
+	// earlier Continue are in flushed and the rest are counted again.
+	flushed, bodyBytes int64
+	// done is set when the stream has ended; late callout answers are dropped.
+	done bool
+}
 
-// rateLimit is the second request stage.
-func (h *httpContext) rateLimit() stageResult { return stageNext }
+// configureRateLimits compiles the policies over Envoy shared data. It only
+// builds: nothing is written to shared data until a request arrives, so the
+// configuration canary leaves no trace.
+func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
+	p.rateLimits = rateLimitState{}
+	if len(s.RateLimits) == 0 {
+		return nil
+	}
+	rootID, err := proxywasm.GetProperty([]string{"plugin_root_id"})
+	if err != nil {
+		rootID = nil // Envoy's default root id is ""
+	}
+	namespace := "apiguard/" + string(rootID) + "/" + rateLimitSchema
+	l, err := ratelimit.New(s.RateLimits, sharedData{}, namespace)
+	if err != nil {
+		return fmt.Errorf("rate_limits: %w", err)
+	}
+	ratio := 0.8
+	if r := s.Telemetry.Signals.NearLimitRatio; r != nil {
+		ratio = *r
+	}
+	p.rateLimits = rateLimitState{limiter: l, nearRatio: ratio}
+	if sink := s.Telemetry.Audit.Sink; sink != "" && sink != telemetry.SinkOff {
+		p.rateLimits.hasher = telemetry.NewKeyHasher(s.Telemetry.Audit.KeyHashSalt)
+	}
+	proxywasm.LogInfof("apiguard: %d rate-limit policies, at most %d bytes of shared data", len(s.RateLimits), l.MaxBytes())
+	return nil
+}
+
+// rateLimit is the second request stage. The first run checks the local
+// budgets and sends the global callouts; the stream then waits, and the last
+// callout answer resumes it, re-running this stage to decide.
+func (h *httpContext) rateLimit() stageResult {
+	rl := &h.plugin.rateLimits
+	if rl.limiter == nil {
+		return stageNext
+	}
+	st := &h.rateLimitStream
+	if st.result == nil {
+		st.result = rl.limiter.Check(h.rateLimitRequest(), time.Now())
+		h.dispatchRateLimitCallouts()
+	}
+	if st.outstanding > 0 {
+		return stageWait
+	}
+	h.recordRateLimit()
+	refusal := st.result.Refusal()
+	if refusal == nil {
+		return stageNext
+	}
+	h.sendRateLimitRefusal(refusal)
+	return stageReplied
+}
+
+// rateLimitRequest gathers what the policies' keys and matchers read.
+func (h *httpContext) rateLimitRequest() *ratelimit.Request {
+	r := &ratelimit.Request{
+		Method:   h.method,
+		Path:     h.path,
+		Header:   requestHeader,
+		ClientIP: h.clientIP,
+		Claims:   h.verifiedClaims(), // nil without a verified token
+	}
+	if name, err := proxywasm.GetProperty([]string{"xds", "route_name"}); err == nil {
+		r.Route = string(name)
+	}
+	return r
+}
+
+// requestHeader reads a request header of the current stream.
+func requestHeader(name string) (string, bool) {
+	v, err := proxywasm.GetHttpRequestHeader(name)
+	if err != nil {
+		return "", false
+	}
+	return v, true
+}
+
+// dispatchRateLimitCallouts sends every global check of the result. A callout that
+// cannot even be sent (unknown cluster) is resolved at once as Envoy's 503,
+// so it follows the policy's failure_mode like any unavailable service.
+func (h *httpContext) dispatchRateLimitCallouts() {
+	st := &h.rateLimitStream
+	for i, c := range st.result.Callouts {
+		timeout := uint32(c.Timeout / time.Millisecond)
+		if timeout == 0 {
+			timeout = 1
+		}
+		idx := i
+		_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, nil, timeout,
+			func(numHeaders, bodySize, numTrailers int) {
+				h.onRateLimitAnswer(idx, numHeaders, bodySize)
+			})
+		if err != nil {
+			if rl := &h.plugin.rateLimits; !rl.dispatchWarned {
+				rl.dispatchWarned = true
+				proxywasm.LogWarnf("apiguard: rate limit %q: dispatch to cluster %q: %v (logged once)", c.Policy, c.Cluster, err)
+			}
+			h.resolveRateLimitCallout(idx, 503, nil)
+			continue
+		}
+		st.outstanding++
+	}
+}
+
+// onRateLimitAnswer takes the rate-limit service's answer (the SDK made this
+// stream the effective context). The last answer resumes the request.
+func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
+	defer recoverCallback("rate limit callout", func() { h.failClosed() })
+	st := &h.rateLimitStream
+	st.outstanding--
+	status := 0 // a reset: no headers at all
+	var body []byte
+	if numHeaders > 0 {
+		status = h.rateLimitAnswerStatus()
+		if bodySize > 0 {
+			body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
+		}
+	}
+	h.resolveRateLimitCallout(i, status, body)
+	if st.outstanding == 0 && !st.done {
+		// Through an interface: a direct call would make requestStages
+		// (which lists this stage) depend on itself at initialisation.
+		var r rateLimitResumer = h
+		r.resume()
+	}
+}
+
+// rateLimitResumer is a stream that can continue after a wait.
+type rateLimitResumer interface{ resume() }
+
+// rateLimitAnswerStatus reads the :status of a callout answer; 0 if absent.
+//
+// Envoy keeps the answer on the root context and reads it from there
+// whatever the effective context (context.cc getMap, rootContext()); the
+// wasmhost stand-in reads the headers from the effective context only, so
+// when they are not found from the stream the root context is tried before
+// the stream becomes effective again.
+func (h *httpContext) rateLimitAnswerStatus() int {
+	headers, err := proxywasm.GetHttpCallResponseHeaders()
+	if err != nil && proxywasm.SetEffectiveContext(h.plugin.id) == nil {
+		headers, err = proxywasm.GetHttpCallResponseHeaders()
+		if serr := proxywasm.SetEffectiveContext(h.id); serr != nil {
+			proxywasm.LogErrorf("apiguard: restore the stream context: %v", serr)
+		}
+	}
+	if err != nil {
+		return 0
+	}
+	for _, kv := range headers {
+		if kv[0] == ":status" {
+			n, _ := strconv.Atoi(kv[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// resolveRateLimitCallout passes one answer to the limiter and counts a service
+// failure (any answer that is neither a pass nor "limited") by its reason.
+func (h *httpContext) resolveRateLimitCallout(i, status int, body []byte) {
+	out := h.rateLimitStream.result.ResolveCallout(i, status, body)
+	switch out.Reason {
+	case ratelimit.ReasonGlobalOK, ratelimit.ReasonGlobalOverLimit, "":
+		return
+	}
+	proxywasm.LogDebugf("apiguard: rate limit %q: service answer %d: %s", out.Policy, status, out.Reason)
+	reason := "service_error"
+	if status == 504 {
+		reason = "service_timeout" // Envoy's answer to a callout past its timeout
+	}
+	h.plugin.metrics.RateLimitError(out.Policy, reason)
+}
+
+// recordRateLimit counts the final outcomes and fills the audit event, once.
+func (h *httpContext) recordRateLimit() {
+	st := &h.rateLimitStream
+	if st.recorded {
+		return
+	}
+	st.recorded = true
+	rl := &h.plugin.rateLimits
+	m := h.plugin.metrics
+	keyIndex := -1
+	for i, o := range st.result.Outcomes {
+		if o.Decision == ratelimit.Skipped || o.Decision == ratelimit.Pending {
+			continue
+		}
+		if o.Attempts > 1 {
+			// Rare (a lost CAS race on a hot key); the benchmarks read it.
+			proxywasm.LogDebugf("apiguard: rate limit %q: %d CAS attempts", o.Policy, o.Attempts)
+		}
+		decision := rateLimitMetricDecision(o.Decision)
+		m.RateLimit(o.Policy, decision)
+		switch o.Reason {
+		case ratelimit.ReasonContended, ratelimit.ReasonTableFull:
+			m.RateLimitError(o.Policy, o.Reason)
+		case ratelimit.ReasonStoreError:
+			m.RateLimitError(o.Policy, telemetry.ReasonOther)
+		}
+		h.event.Decisions = append(h.event.Decisions, telemetry.Decision{
+			Policy: "ratelimit." + o.Policy, Decision: decision, Reason: o.Reason,
+		})
+		if o.Decision == ratelimit.Allowed {
+			if r, q, ok := st.result.Standing(i); ok && telemetry.IsNearLimit(r, q, rl.nearRatio) {
+				m.NearLimit(o.Policy)
+				h.addRateLimitSignal(telemetry.SignalNearLimit)
+			}
+		}
+		// The audit event holds one key: the refusing policy's, else the first.
+		refusing := o.Decision == ratelimit.Limited && (keyIndex < 0 || st.result.Outcomes[keyIndex].Decision != ratelimit.Limited)
+		if st.result.BucketKey(i) != "" && (keyIndex < 0 || refusing) {
+			keyIndex = i
+		}
+	}
+	if keyIndex >= 0 && rl.hasher != nil {
+		h.event.RateLimitKey = rl.hasher.Hash(st.result.BucketKey(keyIndex))
+	}
+}
+
+// addRateLimitSignal adds a security signal to the audit event once.
+func (h *httpContext) addRateLimitSignal(s string) {
+	for _, have := range h.event.Signals {
+		if have == s {
+			return
+		}
+	}
+	h.event.Signals = append(h.event.Signals, s)
+}
+
+// rateLimitMetricDecision maps a limiter decision to the metric catalogue's label.
+func rateLimitMetricDecision(d ratelimit.Decision) string {
+	if d == ratelimit.Allowed {
+		return "ok"
+	}
+	return string(d)
+}
+
+// sendRateLimitRefusal answers the stream with the refusing policy's status, body,
+// Retry-After and RateLimit headers. It is apiguard's own reply: the
+// response callbacks skip it, so it is never charged or judged again.
+func (h *httpContext) sendRateLimitRefusal(r *ratelimit.Refusal) {
+	h.ownReply = true
+	h.paused = false
+	headers := append(r.Headers, [2]string{"x-apiguard-reason", "rate_limited"})
+	if err := proxywasm.SendHttpResponse(uint32(r.Status), headers, r.Body, -1); err != nil {
+		proxywasm.LogErrorf("apiguard: send rate-limit refusal: %v", err)
+	}
+}
 
 // addRateLimitHeaders adds the RateLimit headers to an admitted response.
-func (h *httpContext) addRateLimitHeaders() {}
+func (h *httpContext) addRateLimitHeaders() {
+	res := h.rateLimitStream.result
+	if res == nil {
+		return
+	}
+	for _, kv := range res.Headers() {
+		if err := proxywasm.ReplaceHttpResponseHeader(kv[0], kv[1]); err != nil {
+			proxywasm.LogWarnf("apiguard: add response header %s: %v", kv[0], err)
+		}
+	}
+}
 
-// chargeResponseCost charges response-cost budgets when the stream ends.
-func (h *httpContext) chargeResponseCost() {}
+// countResponseBody counts the upstream response body for response_bytes
+// budgets. size is what the body callback was handed: everything buffered
+// since the last Continue.
+func (h *httpContext) countResponseBody(size int, action types.Action) {
+	st := &h.rateLimitStream
+	if st.result == nil || !st.result.ChargesResponse() {
+		return
+	}
+	st.bodyBytes = st.flushed + int64(size)
+	if action == types.ActionContinue {
+		st.flushed = st.bodyBytes
+	}
+}
 
-type rateLimitStream struct{}
+// chargeResponseCost charges response-cost budgets when the stream ends. The
+// caller skips apiguard's own replies.
+func (h *httpContext) chargeResponseCost() {
+	st := &h.rateLimitStream
+	st.done = true
+	if st.result == nil || st.bodyBytes == 0 {
+		return
+	}
+	for _, o := range st.result.ChargeResponse(st.bodyBytes, time.Now()) {
+		switch o.Reason {
+		case ratelimit.ReasonOK:
+		case ratelimit.ReasonContended, ratelimit.ReasonTableFull:
+			h.plugin.metrics.RateLimitError(o.Policy, o.Reason)
+		default:
+			h.plugin.metrics.RateLimitError(o.Policy, telemetry.ReasonOther)
+		}
+	}
+}

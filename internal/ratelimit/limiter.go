@@ -500,6 +500,32 @@ func (res *Result) Pending() bool {
 	return false
 }
 
+// Standing returns what the RateLimit header reports for Outcomes[i]: the
+// remaining quota and the quota of its tightest window. ok is false when the
+// policy has no numbers (skipped, failed, unlimited, or a global answer
+// without them). The plugin uses it for near-limit signals.
+func (res *Result) Standing(i int) (remaining, quota int64, ok bool) {
+	if i < 0 || i >= len(res.applied) {
+		return 0, 0, false
+	}
+	n := &res.applied[i].numbers
+	if n.items == nil {
+		return 0, 0, false
+	}
+	return n.remaining, n.items[n.tight].quota, true
+}
+
+// BucketKey returns the bucket key of Outcomes[i], or "" when the policy
+// touched no local bucket. It holds request values (header and claim values,
+// the client address): it is for a salted hash in the audit trail and must
+// never be logged raw.
+func (res *Result) BucketKey(i int) string {
+	if i < 0 || i >= len(res.applied) {
+		return ""
+	}
+	return res.applied[i].key
+}
+
 // Allowed reports whether the request may proceed: no enforcing policy
 // refused it. An unresolved callout counts as its failure mode.
 func (res *Result) Allowed() bool {
