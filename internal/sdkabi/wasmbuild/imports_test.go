@@ -31,17 +31,21 @@ var envoyHostCalls = []string{
 	"continue_stream", "close_stream",
 }
 
-// envoyWASI is the wasi_snapshot_preview1 set that a standard-Go module may
-// import: FOR_ALL_WASI_FUNCTIONS in exports.h plus sched_yield, poll_oneoff and
-// fd_fdstat_set_flags, which cpp-host added in PR #427 (Envoy 1.33+).
-// fd_filestat_get and path_filestat_get arrived only with cpp-host #533, so a
-// module that imports them would not even link on most Envoy releases; they
-// are deliberately absent.
+// envoyWASI is the wasi_snapshot_preview1 set of the Envoy builds that can run
+// a standard-Go module at all: FOR_ALL_WASI_FUNCTIONS in exports.h, plus
+// sched_yield, poll_oneoff and fd_fdstat_set_flags (cpp-host PR #427, Envoy
+// 1.33+), plus fd_filestat_get and path_filestat_get (cpp-host PR #533,
+// taken by Envoy PR #45756). Before #533, poll_oneoff returned ENOSYS and
+// every Go module that links os died at its first GC, so #533 is our minimum
+// anyway; the module links os through crypto/x509 (go-jose) and net, whose
+// never-called file helpers import path_filestat_get. On an older Envoy the
+// module then fails to load, which is better than crashing at the first GC.
 var envoyWASI = []string{
 	"fd_write", "fd_read", "fd_seek", "fd_close", "fd_fdstat_get", "environ_get",
 	"environ_sizes_get", "args_get", "args_sizes_get", "clock_time_get", "random_get",
 	"proc_exit", "path_open", "fd_prestat_get", "fd_prestat_dir_name",
 	"sched_yield", "poll_oneoff", "fd_fdstat_set_flags",
+	"fd_filestat_get", "path_filestat_get",
 }
 
 func TestPluginImportsOnlyWhatEnvoyProvides(t *testing.T) {
