@@ -65,12 +65,15 @@ type httpContext struct {
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
 	respFilterStream respFilterStream
+	telemetryStream  telemetryStream
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (action types.Action) {
-	defer recoverCallback("request headers", func() { action = h.failClosed() })
 	h.start = time.Now()
+	defer h.timed(phaseRequestHeaders, h.start)
+	defer recoverCallback("request headers", func() { action = h.failClosed() })
 	h.plugin.metrics.Request(telemetry.OtherRoute)
+	h.captureAuditHeaders() // before a policy removes a credential header
 	if !h.readRequest() {
 		return types.ActionPause
 	}
@@ -127,6 +130,7 @@ func (h *httpContext) runStages() types.Action {
 		}
 		h.stage++
 	}
+	h.prepareResponseFilter()
 	return types.ActionContinue
 }
 
@@ -134,6 +138,7 @@ func (h *httpContext) runStages() types.Action {
 // the current stage waited for. The caller has made this stream the
 // effective context.
 func (h *httpContext) resume() {
+	defer h.timed(phaseRequestHeaders, time.Now())
 	defer recoverCallback("resume", func() { h.failClosed() })
 	if !h.paused || h.ownReply {
 		return
@@ -146,7 +151,17 @@ func (h *httpContext) resume() {
 	}
 }
 
+// OnHttpRequestBody only measures: bytes, time, and the masked audit excerpt.
+func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
+	defer h.timed(phaseRequestBody, time.Now())
+	defer recoverCallback("request body", nil)
+	h.onRequestBody(bodySize, types.ActionContinue)
+	return types.ActionContinue
+}
+
 func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (action types.Action) {
+	defer h.timed(phaseResponseHeaders, time.Now())
+	h.publishDecision() // before Envoy's access logs run
 	if h.ownReply {
 		return types.ActionContinue
 	}
@@ -156,11 +171,25 @@ func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (a
 }
 
 func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action types.Action) {
+	defer h.onResponseBody(time.Now(), bodySize, &action)
 	if h.ownReply {
 		return types.ActionContinue
 	}
 	defer recoverCallback("response body", func() { action = h.failClosed() })
-	return h.filterResponseBody(bodySize, endOfStream)
+	action = h.filterResponseBody(bodySize, endOfStream)
+	h.countResponseBody(bodySize, action)
+	return action
+}
+
+// OnHttpResponseTrailers ends a response body that has trailers: its last
+// body callback did not see end of stream, so a buffered body is decided here.
+func (h *httpContext) OnHttpResponseTrailers(numTrailers int) (action types.Action) {
+	defer h.timed(phaseResponseBody, time.Now())
+	if h.ownReply {
+		return types.ActionContinue
+	}
+	defer recoverCallback("response trailers", func() { action = h.failClosed() })
+	return h.filterResponseTrailers()
 }
 
 func (h *httpContext) OnHttpStreamDone() {
@@ -177,6 +206,7 @@ func (h *httpContext) OnHttpStreamDone() {
 func (h *httpContext) reply(status uint32, reason, message string, extra ...[2]string) types.Action {
 	h.ownReply = true
 	h.paused = false
+	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "apiguard", Decision: telemetry.DecisionDeny, Reason: reason})
 	body := []byte(`{"error":"` + reason + `","message":"` + message + `"}`)
 	headers := append([][2]string{
 		{"content-type", "application/json"},

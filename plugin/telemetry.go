@@ -1,17 +1,389 @@
 package main
 
 import (
+	"strconv"
 	"time"
 
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
 	"github.com/apiguard/apiguard/internal/settings"
+	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
-// telemetryState is the audit trail and export of one plugin configuration.
-type telemetryState struct{}
+// pluginVersion is reported as the OTLP instrumentation scope version.
+const pluginVersion = "0.1.0"
 
-func (p *pluginContext) configureTelemetry(s *settings.Settings) error { return nil }
+// telemetryState is the audit trail, export and self-metrics of one plugin
+// configuration on one worker.
+type telemetryState struct {
+	cfg      telemetry.Config // resolved
+	auditor  *telemetry.Auditor
+	gc       *telemetry.GCPolicy
+	runtime  *telemetry.RuntimeReader
+	failures *telemetry.AuthFailureTracker
+	logLevel func(string)
+}
 
-func (p *pluginContext) tickTelemetry(now time.Time) {}
+// telemetryStream is what one stream measures for the audit event and the
+// processing-time histograms.
+type telemetryStream struct {
+	phases    [len(phaseOrder)]time.Duration
+	ran       uint8 // bit i set: phaseOrder[i] ran at least once
+	bytesIn   int64
+	flushedIn int64
+	bytesOut  int64
+	flushOut  int64
+	excerpt   []byte // first request-body bytes, only when body_excerpt_bytes > 0
+	overflow  bool   // the request body was larger than the excerpt buffer
+	published string // the filter state last set, to set it only on change
+}
 
-// observe records the finished stream: metrics and the audit event.
-func (h *httpContext) observe() {}
+// phaseOrder indexes telemetryStream.phases.
+var phaseOrder = [...]telemetry.Phase{
+	telemetry.PhaseRequestHeaders, telemetry.PhaseRequestBody,
+	telemetry.PhaseResponseHeaders, telemetry.PhaseResponseBody,
+}
+
+// maxExcerptCapture bounds the request-body bytes kept for the masked
+// excerpt: the masker refuses larger inputs, and a body cut short cannot be
+// parsed (so it is not logged), hence the whole body up to this size.
+const maxExcerptCapture = 64 << 10
+
+// maxExportAnswer bounds the collector's answer read back (partial-success
+// messages are small).
+const maxExportAnswer = 64 << 10
+
+func (p *pluginContext) configureTelemetry(s *settings.Settings) error {
+	c := s.Telemetry
+	c.Instance = p.instance // already resolved from the plugin name
+	cfg, err := c.Resolve("")
+	if err != nil {
+		return err
+	}
+	p.telemetry = telemetryState{
+		cfg:      cfg,
+		auditor:  telemetry.NewAuditor(cfg, p.metrics, pluginVersion),
+		gc:       telemetry.NewGCPolicy(cfg.GC),
+		runtime:  telemetry.NewRuntimeReader(),
+		failures: telemetry.NewAuthFailureTracker(cfg.Signals),
+		logLevel: logFunc(cfg.Audit.LogLevel),
+	}
+	return nil
+}
+
+// logFunc returns the proxy_log writer for a log-sink level. Istio proxies
+// log at warning by default, so the default level is warn.
+func logFunc(level string) func(string) {
+	switch level {
+	case "trace":
+		return proxywasm.LogTrace
+	case "debug":
+		return proxywasm.LogDebug
+	case "info":
+		return proxywasm.LogInfo
+	case "error":
+		return proxywasm.LogError
+	case "critical":
+		return proxywasm.LogCritical
+	}
+	return proxywasm.LogWarn
+}
+
+// tickTelemetry samples the runtime, applies the GC policy and sends the
+// next OTLP batch. Exports leave from the root context on ticks only: a call
+// made from a stream's on_log would be cancelled when the stream is deleted.
+func (p *pluginContext) tickTelemetry(now time.Time) {
+	t := &p.telemetry
+	if t.runtime == nil {
+		return
+	}
+	sample, cycles := t.runtime.Read()
+	p.metrics.Runtime(sample, cycles)
+	if t.gc.Tick(now, sample.HeapInUseBytes) {
+		p.metrics.ForcedGC(t.runtime.ForceGC())
+	}
+	call, ok := t.auditor.NextExport(now)
+	if !ok {
+		return
+	}
+	auditor := t.auditor
+	timeout := uint32(max(call.Timeout.Milliseconds(), 1))
+	_, err := proxywasm.DispatchHttpCall(call.Cluster, call.Headers, call.Body, nil, timeout,
+		func(numHeaders, bodySize, numTrailers int) {
+			defer recoverCallback("otlp export", nil)
+			status, body, failed := exportAnswer(numHeaders, bodySize)
+			auditor.ExportDone(status, body, failed, time.Now())
+		})
+	if err != nil {
+		// Unknown cluster or a host refusal: retried with backoff like any failure.
+		auditor.ExportDone(0, nil, true, now)
+	}
+}
+
+// exportAnswer reads the collector's answer inside the http-call callback;
+// no headers means Envoy got no response (reset, connection failure).
+func exportAnswer(numHeaders, bodySize int) (status int, body []byte, failed bool) {
+	if numHeaders == 0 {
+		return 0, nil, true
+	}
+	headers, err := proxywasm.GetHttpCallResponseHeaders()
+	if err != nil {
+		return 0, nil, true
+	}
+	for _, kv := range headers {
+		if kv[0] == ":status" {
+			status, _ = strconv.Atoi(kv[1])
+		}
+	}
+	if status == 0 {
+		return 0, nil, true
+	}
+	if bodySize > 0 {
+		body, _ = proxywasm.GetHttpCallResponseBody(0, min(bodySize, maxExportAnswer))
+	}
+	return status, body, false
+}
+
+// timed adds apiguard's own time in a callback to the stream's phase total.
+// Use it as `defer h.timed(phase, time.Now())`.
+func (h *httpContext) timed(i int, start time.Time) {
+	t := &h.telemetryStream
+	t.phases[i] += time.Since(start)
+	t.ran |= 1 << i
+}
+
+// Indexes into phaseOrder, for timed.
+const (
+	phaseRequestHeaders = iota
+	phaseRequestBody
+	phaseResponseHeaders
+	phaseResponseBody
+)
+
+// onRequestBody counts request-body bytes and keeps the first ones for the
+// masked excerpt when the operator asked for one. size is what the callback
+// was handed: everything buffered since the last Continue.
+func (h *httpContext) onRequestBody(size int, action types.Action) {
+	t := &h.telemetryStream
+	total := t.flushedIn + int64(size)
+	if a := h.plugin.telemetry.auditor; a != nil && a.BodyExcerptBytes() > 0 && !t.overflow && total > int64(len(t.excerpt)) {
+		if total > maxExcerptCapture {
+			t.overflow, t.excerpt = true, nil
+		} else if chunk, err := proxywasm.GetHttpRequestBody(len(t.excerpt)-int(t.flushedIn), int(total)-len(t.excerpt)); err == nil {
+			t.excerpt = append(t.excerpt, chunk...)
+		}
+	}
+	t.bytesIn = total
+	if action == types.ActionContinue {
+		t.flushedIn = total
+	}
+}
+
+// onResponseBody counts the response-body bytes seen and times the phase.
+// Use it as `defer h.onResponseBody(time.Now(), size, &action)`.
+func (h *httpContext) onResponseBody(start time.Time, size int, action *types.Action) {
+	t := &h.telemetryStream
+	t.bytesOut = t.flushOut + int64(size)
+	if *action == types.ActionContinue {
+		t.flushOut = t.bytesOut
+	}
+	h.timed(phaseResponseBody, start)
+}
+
+// denying reports whether a decision refused the request.
+func denying(d telemetry.Decision) bool {
+	switch d.Decision {
+	case telemetry.DecisionDeny, "limited", "failure_denied", "denied":
+		return true
+	}
+	return false
+}
+
+// publishDecision exposes the verdict to the rest of Envoy as filter state
+// (wasm.apiguard.*), for access logs, RBAC and Istio policies. It runs when
+// the response headers arrive (own replies included), before Envoy writes its
+// access logs, and again at stream end in case a response policy changed it.
+func (h *httpContext) publishDecision() {
+	decision, policy, reason := telemetry.DecisionAllow, "", ""
+	for _, d := range h.event.Decisions {
+		if denying(d) {
+			decision, policy, reason = telemetry.DecisionDeny, d.Policy, d.Reason
+			break
+		}
+	}
+	var iss, sub string
+	if id := h.event.Identity; id != nil {
+		iss, sub = id.Issuer, id.Subject
+	}
+	key := decision + "\x00" + policy + "\x00" + reason + "\x00" + iss + "\x00" + sub
+	if key == h.telemetryStream.published {
+		return
+	}
+	h.telemetryStream.published = key
+	setFilterState(telemetry.PropertyDecision, decision)
+	setFilterState(telemetry.PropertyPolicy, policy)
+	setFilterState(telemetry.PropertyReason, reason)
+	setFilterState(telemetry.PropertyIssuer, iss)
+	setFilterState(telemetry.PropertySubject, sub)
+}
+
+// setFilterState sets one property; an empty value is not set. A failure
+// costs the integration, never the request.
+func setFilterState(name, value string) {
+	if value == "" {
+		return
+	}
+	if err := proxywasm.SetProperty([]string{name}, []byte(value)); err != nil {
+		proxywasm.LogDebugf("apiguard: set filter state %s: %v", name, err)
+	}
+}
+
+// observe records the finished stream: metrics, security signals, the audit
+// event and the GC policy. Called from OnHttpStreamDone (proxy_on_log).
+func (h *httpContext) observe() {
+	start := time.Now()
+	t := &h.plugin.telemetry
+	if t.auditor == nil {
+		return // not configured: the plugin refused its configuration
+	}
+	m := h.plugin.metrics
+	h.publishDecision()
+	e := &h.event
+	if !h.start.IsZero() {
+		e.Latency = start.Sub(h.start)
+		m.Latency(telemetry.OtherRoute, e.Latency)
+	}
+	ts := &h.telemetryStream
+	for i, p := range phaseOrder {
+		if ts.ran&(1<<i) != 0 {
+			m.Processing(p, ts.phases[i])
+		}
+	}
+	if burst, ok := h.authFailure(start); ok {
+		m.AuthFailureBurst()
+		if t.auditor.Enabled() {
+			t.write(t.auditor.Record(telemetry.BurstEvent(burst, h.start), start))
+		}
+	}
+	if t.auditor.Enabled() {
+		h.fillEvent()
+		t.write(t.auditor.Record(e, start))
+	}
+	if t.gc.RequestDone(start) {
+		m.ForcedGC(t.runtime.ForceGC())
+	}
+	m.Processing(telemetry.PhaseStreamDone, time.Since(start))
+}
+
+// write sends a log-sink line; OTLP records were buffered by Record.
+func (t *telemetryState) write(line []byte) {
+	if line != nil {
+		t.logLevel(string(line))
+	}
+}
+
+// authFailure feeds an authentication denial to the burst tracker. Key-set
+// outages are not the client's doing and do not count.
+func (h *httpContext) authFailure(now time.Time) (telemetry.Burst, bool) {
+	if !h.clientIP.IsValid() {
+		return telemetry.Burst{}, false
+	}
+	for _, d := range h.event.Decisions {
+		if d.Policy == "authn" && d.Decision == telemetry.DecisionDeny && d.Reason != "jwks_unavailable" {
+			return h.plugin.telemetry.failures.Failure(h.clientIP, now)
+		}
+	}
+	return telemetry.Burst{}, false
+}
+
+// captureAuditHeaders copies, masked, the request headers the operator
+// chose to log, as the client sent them.
+func (h *httpContext) captureAuditHeaders() {
+	a := h.plugin.telemetry.auditor
+	if a == nil || !a.Enabled() || len(a.HeaderNames()) == 0 {
+		return
+	}
+	names := a.HeaderNames()
+	hs := make([]telemetry.Header, 0, len(names))
+	for _, name := range names {
+		if v, err := proxywasm.GetHttpRequestHeader(name); err == nil {
+			hs = append(hs, telemetry.Header{Name: name, Value: v})
+		}
+	}
+	h.event.Headers = a.Masker().MaskHeaders(hs)
+}
+
+// fillEvent completes the audit event with what the stream knows at its end.
+// Policies have already added their decisions, the identity, the rate-limit
+// key hash and removed fields.
+func (h *httpContext) fillEvent() {
+	e := &h.event
+	a := h.plugin.telemetry.auditor
+	e.Type = telemetry.EventRequest
+	e.Time = h.start
+	e.Method = h.method
+	e.RequestID, _ = proxywasm.GetHttpRequestHeader("x-request-id")
+	if tp, err := proxywasm.GetHttpRequestHeader("traceparent"); err == nil {
+		e.TraceID, e.SpanID = parseTraceparent(tp)
+	}
+	if raw, err := proxywasm.GetHttpRequestHeader(":path"); err == nil {
+		e.Path = raw // after any token-parameter removal; redacted when encoded
+	} else {
+		e.Path = h.path
+	}
+	if route, err := proxywasm.GetProperty([]string{"xds", "route_name"}); err == nil {
+		e.Route = string(route)
+	}
+	if v, err := proxywasm.GetHttpResponseHeader(":status"); err == nil {
+		e.Status, _ = strconv.Atoi(v)
+	}
+	if h.clientIP.IsValid() {
+		e.ClientIP = h.clientIP.String()
+	}
+	ts := &h.telemetryStream
+	e.BytesIn, e.BytesOut = uint64(max(ts.bytesIn, 0)), uint64(max(ts.bytesOut, 0))
+	if n := a.BodyExcerptBytes(); n > 0 {
+		if ts.overflow {
+			e.BodyExcerpt = telemetry.BodyTooLarge
+		} else if len(ts.excerpt) > 0 {
+			ct, _ := proxywasm.GetHttpRequestHeader("content-type")
+			e.BodyExcerpt = a.Masker().MaskBody(ct, ts.excerpt, n)
+		}
+	}
+}
+
+// parseTraceparent returns the trace and parent ids of a W3C traceparent
+// header (version 00 layout), or empty strings when it is not valid.
+func parseTraceparent(v string) (traceID, spanID string) {
+	// 00-<32 hex>-<16 hex>-<2 hex>; later versions may append fields.
+	if len(v) < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' || (len(v) > 55 && v[55] != '-') {
+		return "", ""
+	}
+	if v[:2] == "ff" || !lowerHex(v[:2]) || !lowerHex(v[53:55]) {
+		return "", ""
+	}
+	traceID, spanID = v[3:35], v[36:52]
+	if !lowerHex(traceID) || !lowerHex(spanID) || allZero(traceID) || allZero(spanID) {
+		return "", ""
+	}
+	return traceID, spanID
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func allZero(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '0' {
+			return false
+		}
+	}
+	return true
+}

@@ -7,8 +7,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
+	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/envoystats"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -169,15 +172,19 @@ func adminHandler(c *requestCounts, ready *readiness) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=UTF-8")
 		bw := bufio.NewWriter(w)
 		p := ready.plugin.Load()
-		// The plugin's metrics, as Envoy exports them (wasmcustom. stripped).
-		if p != nil {
-			if err := p.PrometheusText(bw); err != nil {
-				http.Error(w, "devproxy: prometheus: "+err.Error(), http.StatusInternalServerError)
-				return
-			}
+		all := collectStats(p, c)
+		// The plugin's metrics, as Envoy exports them: envoy.yaml's
+		// stats_tags turn name segments into labels, wasmcustom. is stripped.
+		x, err := pluginTags()
+		if err == nil {
+			err = envoystats.WritePrometheus(bw, x, pluginMetrics(all), nil)
+		}
+		if err != nil {
+			http.Error(w, "devproxy: prometheus: "+err.Error(), http.StatusInternalServerError)
+			return
 		}
 		// devproxy's own, with Envoy's envoy_ prefix.
-		for _, s := range collectStats(p, c) {
+		for _, s := range all {
 			if strings.HasPrefix(s.name, "wasmcustom.") {
 				continue
 			}
@@ -199,4 +206,33 @@ func promSanitize(name string) string {
 		}
 	}
 	return string(b)
+}
+
+// pluginTags is the tag extraction of envoy/envoy.yaml: Envoy's built-in
+// extractors that apply to every name, then apiguard's stats_tags for the
+// default metric prefix (envoy/stats_tags.yaml).
+var pluginTags = sync.OnceValues(func() (*envoystats.Extractor, error) {
+	return envoystats.NewExtractor(append(envoystats.DefaultSpecs(), telemetry.StatsTags(telemetry.DefaultPrefix)...))
+})
+
+// pluginMetrics converts the plugin's stats (the wasmcustom. ones) for
+// envoystats.WritePrometheus.
+func pluginMetrics(all []stat) []envoystats.Metric {
+	var out []envoystats.Metric
+	for _, s := range all {
+		if !strings.HasPrefix(s.name, envoystats.WasmNamespace+".") {
+			continue
+		}
+		m := envoystats.Metric{Name: s.name, Value: s.value, Samples: s.hist}
+		switch s.kind {
+		case "counter":
+			m.Type = envoystats.TypeCounter
+		case "gauge":
+			m.Type = envoystats.TypeGauge
+		default:
+			m.Type = envoystats.TypeHistogram
+		}
+		out = append(out, m)
+	}
+	return out
 }

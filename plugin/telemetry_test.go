@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// Every decision, its policy and reason reach Envoy as filter state
+// (wasm.apiguard.*) before the response headers leave, own replies included.
+func TestDecisionIsPublishedAsFilterState(t *testing.T) {
+	host, status := newHost(t, `{"telemetry": {"audit": {"sink": "log"}}}`)
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin start = %v", status)
+	}
+	id := host.InitializeHttpContext()
+	host.CallOnRequestHeaders(id, [][2]string{{":method", "GET"}, {":path", "/a%2f..%2fsecret?token=abc"}, {":authority", "api"}}, true)
+	if r := host.GetSentLocalResponse(id); r == nil || r.StatusCode != 400 {
+		t.Fatalf("local reply = %+v, want 400", r)
+	}
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "400"}}, false)
+	for name, want := range map[string]string{"apiguard.decision": "deny", "apiguard.policy": "apiguard", "apiguard.reason": "bad_path"} {
+		got, err := proxywasm.GetProperty([]string{name})
+		if err != nil || string(got) != want {
+			t.Errorf("filter state %s = %q (%v), want %q", name, got, err, want)
+		}
+	}
+	host.CompleteHttpContext(id)
+	var lines []string
+	for _, l := range host.GetWarnLogs() {
+		if strings.HasPrefix(l, `{"type":"request"`) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], `"reason":"bad_path"`) || strings.Contains(lines[0], "abc") {
+		t.Errorf("audit lines %q: want one, with the reason and without the query value", lines)
+	}
+}
+
+func TestParseTraceparent(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01":       {"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra": {"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01":       {},
+		"00-00000000000000000000000000000000-00f067aa0ba902b7-01":       {},
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01":       {},
+		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01":       {},
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x":      {},
+		"garbage": {},
+	} {
+		tr, sp := parseTraceparent(in)
+		if tr != want[0] || sp != want[1] {
+			t.Errorf("parseTraceparent(%q) = %q, %q; want %q, %q", in, tr, sp, want[0], want[1])
+		}
+	}
+}
+
+func FuzzParseTraceparent(f *testing.F) {
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		tr, sp := parseTraceparent(s)
+		if (tr == "") != (sp == "") || (tr != "" && (len(tr) != 32 || len(sp) != 16 || !lowerHex(tr) || !lowerHex(sp))) {
+			t.Fatalf("parseTraceparent(%q) = %q, %q", s, tr, sp)
+		}
+	})
+}
