@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -58,6 +59,7 @@ type httpContext struct {
 	path      string // normalised request path
 	authority string
 	clientIP  netip.Addr
+	headers   map[string]string // requestHeaders' cache
 
 	// event is the audit record every policy fills as the stream goes.
 	event telemetry.Event
@@ -83,18 +85,19 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (ac
 // readRequest reads what every policy needs from the request headers and the
 // connection; a request that cannot be judged safely is refused with 400.
 func (h *httpContext) readRequest() bool {
-	raw, err := proxywasm.GetHttpRequestHeader(":path")
-	if err != nil {
+	raw, ok := h.requestHeader(":path")
+	if !ok {
 		h.reply(400, "bad_request", "missing :path")
 		return false
 	}
+	var err error
 	h.path, err = route.Normalize(raw)
 	if err != nil {
 		h.reply(400, "bad_path", "the request path cannot be normalised")
 		return false
 	}
-	h.method, _ = proxywasm.GetHttpRequestHeader(":method")
-	h.authority, _ = proxywasm.GetHttpRequestHeader(":authority")
+	h.method, _ = h.requestHeader(":method")
+	h.authority, _ = h.requestHeader(":authority")
 	h.clientIP = h.resolveClientIP()
 	return true
 }
@@ -106,7 +109,7 @@ func (h *httpContext) resolveClientIP() netip.Addr {
 	source, _ := proxywasm.GetProperty([]string{"source", "address"})
 	var xff []string
 	if h.plugin.settings.ClientIP.TrustedHops > 0 {
-		if v, err := proxywasm.GetHttpRequestHeader("x-forwarded-for"); err == nil {
+		if v, ok := h.requestHeader("x-forwarded-for"); ok {
 			xff = []string{v}
 		}
 	}
@@ -151,21 +154,49 @@ func (h *httpContext) resume() {
 	}
 }
 
-// OnHttpRequestBody only measures: bytes, time, and the masked audit excerpt.
+// OnHttpRequestBody holds the body while a request stage is still deciding,
+// and otherwise only measures (bytes, time, the masked audit excerpt).
+//
+// With allow_on_headers_stop_iteration (every example envoy.yaml), PAUSE from
+// the headers callback is StopIteration: Envoy still calls the body callback,
+// and a Continue from it would send the held headers and the body upstream
+// while authentication or a rate-limit callout is still pending. Pausing here
+// makes Envoy buffer the body (up to its limit, then 413) until resume().
 func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
 	defer h.timed(phaseRequestBody, time.Now())
-	defer recoverCallback("request body", nil)
-	h.onRequestBody(bodySize, types.ActionContinue)
+	defer recoverCallback("request body", func() { action = h.failClosed() })
+	action = h.requestAction()
+	h.onRequestBody(bodySize, action)
+	return action
+}
+
+// OnHttpRequestTrailers holds the trailers while a stage is deciding, for the
+// same reason as OnHttpRequestBody.
+func (h *httpContext) OnHttpRequestTrailers(numTrailers int) types.Action {
+	return h.requestAction()
+}
+
+// requestAction is the answer of the request body and trailers callbacks:
+// pause until every request stage has passed, and never let a request that
+// apiguard answered go on.
+func (h *httpContext) requestAction() types.Action {
+	if h.ownReply || h.stage < len(requestStages) {
+		return types.ActionPause
+	}
 	return types.ActionContinue
 }
 
 func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (action types.Action) {
 	defer h.timed(phaseResponseHeaders, time.Now())
+	defer recoverCallback("response headers", func() {
+		if !h.ownReply {
+			action = h.failClosed()
+		}
+	})
 	h.publishDecision() // before Envoy's access logs run
 	if h.ownReply {
 		return types.ActionContinue
 	}
-	defer recoverCallback("response headers", func() { action = h.failClosed() })
 	h.addRateLimitHeaders()
 	return h.filterResponseHeaders(endOfStream)
 }
@@ -201,21 +232,75 @@ func (h *httpContext) OnHttpStreamDone() {
 	h.observe()
 }
 
-// reply answers the stream with a small JSON error and marks it as apiguard's
-// own reply. The reason is a short machine code from a closed set.
+// reply answers the stream with a small JSON error, as apiguard's own reply
+// for a request that no policy could judge. The reason is a short machine
+// code from a closed set.
 func (h *httpContext) reply(status uint32, reason, message string, extra ...[2]string) types.Action {
-	h.ownReply = true
-	h.paused = false
 	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "apiguard", Decision: telemetry.DecisionDeny, Reason: reason})
 	body := []byte(`{"error":"` + reason + `","message":"` + message + `"}`)
-	headers := append([][2]string{
-		{"content-type", "application/json"},
-		{"x-apiguard-reason", reason},
-	}, extra...)
+	headers := append([][2]string{{"content-type", "application/json"}}, extra...)
+	return h.sendOwnReply(status, reason, headers, body)
+}
+
+// sendOwnReply sends every answer apiguard makes itself (400, 401, 403, 429,
+// 502, 503). It marks the stream so that the response callbacks Envoy still
+// runs on the reply (sendLocalReplyViaFilterChain) neither filter, charge nor
+// judge it again, stops any wait, and tags it with x-apiguard-reason.
+func (h *httpContext) sendOwnReply(status uint32, reason string, headers [][2]string, body []byte) types.Action {
+	h.ownReply = true
+	h.paused = false
+	headers = append(headers, [2]string{"x-apiguard-reason", reason})
 	if err := proxywasm.SendHttpResponse(status, headers, body, -1); err != nil {
 		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
 	}
 	return types.ActionPause
+}
+
+// requestHeaders is the request header map as the upstream would get it now:
+// read in one host call and cached until a policy changes the headers
+// (invalidateRequestHeaders). Names are lower case; repeated headers are
+// joined (cookies with "; ", others with ","), so every policy sees every
+// value and a second copy of a header cannot slip past one of them.
+func (h *httpContext) requestHeaders() map[string]string {
+	if h.headers != nil {
+		return h.headers
+	}
+	all, err := proxywasm.GetHttpRequestHeaders()
+	if err != nil {
+		all = nil
+	}
+	h.headers = joinHeaders(all)
+	return h.headers
+}
+
+// requestHeader is one header of requestHeaders.
+func (h *httpContext) requestHeader(name string) (string, bool) {
+	v, ok := h.requestHeaders()[name]
+	return v, ok
+}
+
+// invalidateRequestHeaders must follow every change a policy makes to the
+// request headers, so later stages see the new values (e.g. a claim header
+// set by the JWT stage, never the client's forged copy).
+func (h *httpContext) invalidateRequestHeaders() { h.headers = nil }
+
+// joinHeaders builds a header view from header pairs.
+func joinHeaders(pairs [][2]string) map[string]string {
+	m := make(map[string]string, len(pairs))
+	for _, kv := range pairs {
+		name := strings.ToLower(kv[0])
+		prev, ok := m[name]
+		if !ok {
+			m[name] = kv[1]
+			continue
+		}
+		sep := ","
+		if name == "cookie" {
+			sep = "; "
+		}
+		m[name] = prev + sep + kv[1]
+	}
+	return m
 }
 
 // failClosed answers a stream whose processing hit an internal error: the

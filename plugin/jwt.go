@@ -327,7 +327,10 @@ func (h *httpContext) authenticate() stageResult {
 	}
 	switch res.Decision {
 	case jwtauth.Allow:
-		h.applyAllow(res)
+		if !h.applyAllow(res) {
+			h.failClosed()
+			return stageReplied
+		}
 		return stageNext
 	case jwtauth.Wait: // cannot happen with MayWait false; never let it through
 		h.failClosed()
@@ -366,25 +369,8 @@ func (s *jwtStream) mayProceed(j *jwtState, now time.Time) bool {
 // (cookies with "; ", others with ","), so a second Authorization header
 // cannot slip past verification and reach the upstream.
 func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
-	headers := map[string]string{}
-	if all, err := proxywasm.GetHttpRequestHeaders(); err == nil {
-		for _, kv := range all {
-			name := strings.ToLower(kv[0])
-			if prev, ok := headers[name]; ok {
-				sep := ","
-				if name == "cookie" {
-					sep = "; "
-				}
-				headers[name] = prev + sep + kv[1]
-				continue
-			}
-			headers[name] = kv[1]
-		}
-	}
-	raw, ok := headers[":path"]
-	if !ok {
-		raw, _ = proxywasm.GetHttpRequestHeader(":path")
-	}
+	headers := h.requestHeaders()
+	raw := headers[":path"]
 	_, query, _ := strings.Cut(raw, "?")
 	query, _, _ = strings.Cut(query, "#")
 	return &jwtauth.Request{
@@ -403,19 +389,26 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 // applyAllow forwards an allowed request: client-sent copies of the headers
 // apiguard sets are removed first, then the token is stripped from wherever
 // it came (unless `forward`), then the claim headers are set.
-func (h *httpContext) applyAllow(res jwtauth.Result) {
+//
+// It reports false when a header could not be changed: the request must not
+// then reach the upstream with a client-forged claim header or the token.
+func (h *httpContext) applyAllow(res jwtauth.Result) bool {
+	defer h.invalidateRequestHeaders()
+	ok := true
 	for _, name := range res.RemoveHeaders {
 		if setsHeader(res.SetHeaders, name) {
 			continue // replacing a header drops every client-sent copy of it
 		}
 		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
 			proxywasm.LogWarnf("apiguard: jwt: remove header %q: %v", name, err)
+			ok = false
 		}
 	}
 	if len(res.RemoveParams) > 0 {
 		if raw, err := proxywasm.GetHttpRequestHeader(":path"); err == nil {
 			if err := proxywasm.ReplaceHttpRequestHeader(":path", jwtauth.RemoveQueryParams(raw, res.RemoveParams)); err != nil {
 				proxywasm.LogWarnf("apiguard: jwt: rewrite :path: %v", err)
+				ok = false
 			}
 		}
 	}
@@ -425,7 +418,11 @@ func (h *httpContext) applyAllow(res jwtauth.Result) {
 	for _, kv := range res.SetHeaders {
 		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
 			proxywasm.LogWarnf("apiguard: jwt: set header %q: %v", kv[0], err)
+			ok = false
 		}
+	}
+	if !ok {
+		return false
 	}
 	h.jwtStream.token = res.Token
 	provider, reason := telemetry.NoProvider, "not_required"
@@ -438,6 +435,7 @@ func (h *httpContext) applyAllow(res jwtauth.Result) {
 	if res.Rule >= 0 {
 		h.setAuthnFilterState(telemetry.DecisionAllow, reason, res.Token)
 	}
+	return true
 }
 
 // setsHeader reports whether set (lower-case names) sets name.
@@ -496,7 +494,6 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 	}
 	headers := [][2]string{
 		{"content-type", "application/json"},
-		{"x-apiguard-reason", reason},
 		{"cache-control", "no-store"},
 	}
 	if res.WWWAuthenticate != "" {
@@ -506,11 +503,7 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 		secs := int64(math.Ceil(res.RetryAfter.Seconds()))
 		headers = append(headers, [2]string{"retry-after", strconv.FormatInt(secs, 10)})
 	}
-	h.ownReply = true
-	h.paused = false
-	if err := proxywasm.SendHttpResponse(uint32(res.Status), headers, res.Body, -1); err != nil {
-		proxywasm.LogErrorf("apiguard: jwt: send local reply: %v", err)
-	}
+	h.sendOwnReply(uint32(res.Status), reason, headers, res.Body)
 }
 
 // setAuthnFilterState publishes the decision as filter state (see the

@@ -105,7 +105,7 @@ func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 	r := &ratelimit.Request{
 		Method:   h.method,
 		Path:     h.path,
-		Header:   requestHeader,
+		Header:   h.requestHeader,
 		ClientIP: h.clientIP,
 		Claims:   h.verifiedClaims(), // nil without a verified token
 	}
@@ -113,15 +113,6 @@ func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 		r.Route = string(name)
 	}
 	return r
-}
-
-// requestHeader reads a request header of the current stream.
-func requestHeader(name string) (string, bool) {
-	v, err := proxywasm.GetHttpRequestHeader(name)
-	if err != nil {
-		return "", false
-	}
-	return v, true
 }
 
 // dispatchRateLimitCallouts sends every global check of the result. A callout that
@@ -288,12 +279,7 @@ func rateLimitMetricDecision(d ratelimit.Decision) string {
 // Retry-After and RateLimit headers. It is apiguard's own reply: the
 // response callbacks skip it, so it is never charged or judged again.
 func (h *httpContext) sendRateLimitRefusal(r *ratelimit.Refusal) {
-	h.ownReply = true
-	h.paused = false
-	headers := append(r.Headers, [2]string{"x-apiguard-reason", "rate_limited"})
-	if err := proxywasm.SendHttpResponse(uint32(r.Status), headers, r.Body, -1); err != nil {
-		proxywasm.LogErrorf("apiguard: send rate-limit refusal: %v", err)
-	}
+	h.sendOwnReply(uint32(r.Status), "rate_limited", r.Headers, r.Body)
 }
 
 // addRateLimitHeaders adds the RateLimit headers to an admitted response.

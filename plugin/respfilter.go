@@ -74,13 +74,14 @@ func (h *httpContext) prepareResponseFilter() {
 		return
 	}
 	st.prepared = true
-	st.policy = f.Match(&route.Request{Method: h.method, Path: h.path, Header: requestHeader})
+	st.policy = f.Match(&route.Request{Method: h.method, Path: h.path, Header: h.requestHeader})
 	if st.policy == nil {
 		return
 	}
 	// A failed rewrite is not fatal: a coding apiguard cannot decode is an
 	// unsupported_encoding failure on the response, never a bypass.
-	ae, _ := proxywasm.GetHttpRequestHeader("accept-encoding")
+	defer h.invalidateRequestHeaders()
+	ae, _ := h.requestHeader("accept-encoding")
 	if err := proxywasm.ReplaceHttpRequestHeader("accept-encoding", respfilter.UpstreamAcceptEncoding(ae)); err != nil {
 		proxywasm.LogWarnf("apiguard: response_filter: set accept-encoding: %v", err)
 	}
@@ -240,16 +241,7 @@ func (h *httpContext) denyResponse(r respfilter.Reason) types.Action {
 	h.respFilterStream.phase = rfDone
 	h.respFilterStream.headersHeld = false
 	rep := respfilter.DenyReply(r)
-	h.ownReply = true
-	h.paused = false
-	headers := [][2]string{
-		{"content-type", rep.ContentType},
-		{"x-apiguard-reason", "response_filter"},
-	}
-	if err := proxywasm.SendHttpResponse(uint32(rep.Status), headers, rep.Body, -1); err != nil {
-		proxywasm.LogErrorf("apiguard: response_filter: send local reply: %v", err)
-	}
-	return types.ActionPause
+	return h.sendOwnReply(uint32(rep.Status), "response_filter", [][2]string{{"content-type", rep.ContentType}}, rep.Body)
 }
 
 // removeResponseHeaders drops headers a changed body would contradict.
