@@ -42,7 +42,6 @@ type pluginContext struct {
 	rateLimits rateLimitState
 	respFilter respFilterState
 	telemetry  telemetryState
-	started    bool // the first tick has run
 	// waiting holds the paused streams of this worker, by context id, so
 	// callout and tick handlers can resume them.
 	waiting map[uint32]*httpContext
@@ -106,7 +105,6 @@ func (p *pluginContext) configure(data []byte) error {
 // first moment that is surely not in the configuration canary.
 func (p *pluginContext) OnTick() {
 	defer recoverCallback("tick", nil)
-	p.started = true
 	now := time.Now()
 	p.tickJWT(now)
 	p.tickTelemetry(now)

@@ -36,6 +36,8 @@ func (v *vm) buffer(t bufferType) (data *[]byte, writable, ok bool) {
 			return &c.s.respBody, true, true
 		}
 	case bufferHTTPCallResponseBody:
+		// Envoy Context::getBuffer: rootContext()->http_call_response_, as
+		// for the call's header maps.
 		root := v.contexts[c.rootID]
 		if root != nil && root.callResp != nil {
 			return &root.callResp.body, false, true

@@ -67,6 +67,8 @@
 //   - Plugin.Traps: the trap messages, with the guest's stderr
 //   - Plugin.SharedData: the vm_id's shared data (Get, Set, Keys)
 //   - Plugin.FailedWorkers, Plugin.Reloads
+//   - Options.ProfileHook: every host call and guest callback with its
+//     duration, for profiling (e2e/bench lists a pass-through request's)
 //
 // # Limits of the stand-in
 //

@@ -247,13 +247,18 @@ func (v *vm) headerMap(t mapType) *headerMap {
 	}
 	switch t {
 	case mapHTTPCallResponseHeaders, mapHTTPCallResponseTrailer:
-		if c.callResp == nil {
+		// Envoy Context::getConstMap reads rootContext()->http_call_response_:
+		// the response stays on the root context, so it is readable after the
+		// guest switched the effective context to a stream (the Go SDK does
+		// that before running a callout's callback).
+		root := v.contexts[c.rootID]
+		if root == nil || root.callResp == nil {
 			return nil
 		}
 		if t == mapHTTPCallResponseHeaders {
-			return &c.callResp.headers
+			return &root.callResp.headers
 		}
-		return &c.callResp.trailers
+		return &root.callResp.trailers
 	}
 	if c.s == nil {
 		return nil

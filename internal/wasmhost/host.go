@@ -41,6 +41,15 @@ type Options struct {
 	// CompilationCache, when set, shares compiled machine code between
 	// Modules built from the same bytes (tests compile once per binary).
 	CompilationCache wazero.CompilationCache
+	// ProfileHook, when set, is told of every call across the boundary, for
+	// profiling: each host call the guest makes (guest false; its ABI name,
+	// such as "proxy_get_header_map_value" or "clock_time_get", and the
+	// time spent in the host, guest allocations included) and each guest
+	// callback the host makes (guest true; its export name, such as
+	// "proxy_on_request_headers", and its whole duration, the host calls it
+	// made included). It runs with the VM's lock held, so it must be quick
+	// and must not call the Plugin. Nil costs nothing on the call path.
+	ProfileHook func(name string, guest bool, elapsed time.Duration)
 }
 
 // Module is a compiled Proxy-Wasm module: compile once, start many plugins.
@@ -542,7 +551,7 @@ func (m *Module) instantiateHostModules(ctx context.Context) error {
 // WasmVm::isHostFunctionAllowed: during _initialize and guest allocation
 // only an allow-list is callable, and anything else traps the VM.
 func (m *Module) bind(f *hostFunc) api.GoModuleFunc {
-	id, fn, name := f.id, f.fn, f.qualified()
+	id, fn, name, hook := f.id, f.fn, f.qualified(), m.opts.ProfileHook
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		v, _ := ctx.Value(vmKey{}).(*vm)
 		if v == nil {
@@ -557,7 +566,13 @@ func (m *Module) bind(f *hostFunc) api.GoModuleFunc {
 		}
 		prev := v.allocs
 		v.allocs = 0
-		fn(v, stack)
+		if hook != nil {
+			start := time.Now()
+			fn(v, stack)
+			hook(f.name, false, time.Since(start))
+		} else {
+			fn(v, stack)
+		}
 		v.allocs = prev
 	}
 }

@@ -122,3 +122,32 @@ func TestHTTPCallResponseCanReplyLocally(t *testing.T) {
 		t.Fatalf("got %d %q %v (upstream called: %v)", res.code, res.body, res.header, called)
 	}
 }
+
+// Envoy keeps a callout's response on the root context
+// (rootContext()->http_call_response_ in Context::getConstMap and
+// Context::getBuffer, source/extensions/common/wasm/context.cc), so the
+// response headers and body stay readable after the callback made the
+// dispatching stream its effective context, as the Go SDK does.
+func TestHTTPCallResponseReadableAfterSetEffectiveContext(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", "1")
+		w.WriteHeader(201)
+		w.Write([]byte("late"))
+	}))
+	defer backend.Close()
+	p := calloutPlugin(t, backend.URL)
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/x|1000,callout-read-late")
+	if res.code != 200 || res.header.Get("X-Callout-Status") != "201" {
+		t.Fatalf("got %d %v", res.code, res.header)
+	}
+	if got := res.header.Get("X-Callout-Late-Status"); got != "201" {
+		t.Errorf("status read from the stream context: %q", got)
+	}
+	if got := res.header.Get("X-Callout-Late-Body"); got != "late/0" {
+		t.Errorf("body read from the stream context: %q", got)
+	}
+	// :status, content-length, content-type, date, x-backend.
+	if got := res.header.Get("X-Callout-Late-Pairs"); got != "5/0" {
+		t.Errorf("header pairs read from the stream context: %q", got)
+	}
+}

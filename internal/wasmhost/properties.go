@@ -34,7 +34,9 @@ func hostGetProperty(v *vm, s []uint64) {
 		s[0] = uint64(statusInvalidMemoryAccess)
 		return
 	}
-	val, found := v.property(string(path))
+	// The path aliases guest memory: property only reads it, before the
+	// copy-out below can run the guest allocator.
+	val, found := v.property(unsafeString(path))
 	if !found {
 		s[0] = uint64(statusNotFound)
 		return

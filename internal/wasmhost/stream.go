@@ -3,10 +3,11 @@ package wasmhost
 import (
 	"bufio"
 	"bytes"
-	crand "crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -90,7 +91,10 @@ type stream struct {
 	wake                      chan struct{}
 
 	origPath    string
-	added       []headerKV  // headers the connection manager added, canonical keys
+	added       []headerKV // headers the connection manager added, canonical keys
+	upReq       http.Request
+	upHeader    http.Header // upReq's header map when the host had to build one
+	upVals      []string    // values of the added headers in upHeader
 	respSrc     http.Header // upstream response headers, for the unchanged fast path
 	respStarted bool        // response headers went to the client
 	details     string
@@ -180,7 +184,17 @@ func (s *stream) release() {
 	if cap(arena) > 64<<10 {
 		arena = nil
 	}
+	// set_property values: the map is kept, emptied, for the next stream.
+	props := s.ctxStore.props
+	if len(props) > 64 {
+		props = nil
+	}
+	clear(props)
+	upHeader, upVals := s.upHeader, s.upVals[:0]
+	clear(upHeader)
+	clear(s.upVals[:cap(s.upVals)])
 	*s = stream{wake: wake, chunk: chunk, br: br, rec: rec, added: s.added[:0], arena: arena,
+		upHeader: upHeader, upVals: upVals, ctxStore: hostContext{props: props},
 		reqHeaders: headerMap{kv: s.reqHeaders.kv}, respHeaders: headerMap{kv: s.respHeaders.kv},
 		upstreamBody: s.upstreamBody}
 	streamPool.Put(s)
@@ -244,7 +258,7 @@ func (s *stream) run(upstream http.Handler) {
 		s.p.serveWithoutVM(s.w, s.r, upstream)
 		return
 	}
-	s.ctxStore = hostContext{id: v.allocID(), rootID: v.root.id, s: s}
+	s.ctxStore = hostContext{id: v.allocID(), rootID: v.root.id, s: s, props: s.ctxStore.props}
 	s.ctx = &s.ctxStore
 	v.contexts[s.ctx.id] = s.ctx
 	v.root.streams++
@@ -482,8 +496,11 @@ func (s *stream) fillRequestHeaders() {
 // newRequestID returns a random (version 4) UUID, as Envoy's default
 // request ID extension makes.
 func newRequestID() string {
+	// Envoy's UUIDs come from a buffered random generator, not a syscall
+	// per request; the runtime's ChaCha8 source is the Go equivalent.
 	var b [16]byte
-	_, _ = crand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:8], mathrand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], mathrand.Uint64())
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	var out [36]byte
@@ -512,24 +529,31 @@ func (s *stream) fillTrailers(m *headerMap, t http.Header) {
 
 // upstreamRequest builds the request the upstream sees, copying headers
 // only if the guest changed them.
+//
+// The request, its header map and the added headers' value slices belong to
+// the pooled stream and are reused by later streams: like net/http's own
+// request, they are the upstream's only until its ServeHTTP returns.
 func (s *stream) upstreamRequest() *http.Request {
 	r := s.r
-	r2 := new(http.Request)
+	r2 := &s.upReq
 	*r2 = *r
 	if !s.reqHeaders.dirty && len(s.added) > 0 {
-		// A new map sharing the value slices: the request's own map stays untouched.
-		r2.Header = make(http.Header, len(r.Header)+len(s.added))
+		// A map sharing the value slices: the request's own map stays untouched.
+		h := s.upstreamHeader()
 		for k, vs := range r.Header {
-			r2.Header[k] = vs
+			h[k] = vs
 		}
-		vals := make([]string, len(s.added))
+		s.upVals = s.upVals[:0]
+		for _, kv := range s.added {
+			s.upVals = append(s.upVals, kv.v)
+		}
 		for i, kv := range s.added {
-			vals[i] = kv.v
-			r2.Header[kv.k] = vals[i : i+1 : i+1]
+			h[kv.k] = s.upVals[i : i+1 : i+1] // capped: an append copies
 		}
+		r2.Header = h
 	}
 	if s.reqHeaders.dirty {
-		h := make(http.Header, len(s.reqHeaders.kv))
+		h := s.upstreamHeader()
 		s.reqHeaders.toHTTP(h)
 		r2.Header = h
 		if m, ok := s.reqHeaders.get(":method"); ok {
@@ -556,6 +580,15 @@ func (s *stream) upstreamRequest() *http.Request {
 		r2.Trailer = t
 	}
 	return r2
+}
+
+// upstreamHeader returns the stream's reusable upstream header map, empty.
+func (s *stream) upstreamHeader() http.Header {
+	if s.upHeader == nil {
+		s.upHeader = make(http.Header, 16)
+	}
+	clear(s.upHeader)
+	return s.upHeader
 }
 
 // callUpstream runs the upstream handler into a recorder, then encodes its
@@ -607,16 +640,33 @@ func (s *stream) localViaFilterChain(lr *localReply) {
 		s.respTrailers.reset()
 		s.respHeaders.present = true
 		s.respSrc = nil
-		s.respHeaders.add(":status", strconv.Itoa(lr.code))
-		s.respHeaders.add("content-length", strconv.Itoa(len(lr.body)))
-		if len(lr.body) > 0 {
-			s.respHeaders.add("content-type", "text/plain")
-		}
-		for _, h := range lr.headers {
-			s.respHeaders.add(strings.ToLower(h.k), h.v)
-		}
+		s.respHeaders.setLocalReply(lr)
 	})
 	s.encode(lr.body)
+}
+
+// setLocalReply fills m with the headers of a local reply as Envoy's
+// Utility::prepareLocalReply builds them for a non-gRPC reply without a
+// local_reply_config (source/common/http/utility.cc): :status, then the
+// plugin's headers as given (modify_headers, lower-cased keys), then, only
+// when there is a body, content-length set to its size and content-type
+// text/plain unless the plugin gave one. A reply without a body carries
+// neither header, even if the plugin gave them.
+func (m *headerMap) setLocalReply(lr *localReply) {
+	m.present = true
+	m.add(":status", statusText(lr.code))
+	for _, h := range lr.headers {
+		m.add(strings.ToLower(h.k), h.v)
+	}
+	if len(lr.body) == 0 {
+		m.remove("content-length")
+		m.remove("content-type")
+		return
+	}
+	m.replace("content-length", strconv.Itoa(len(lr.body)))
+	if _, ok := m.get("content-type"); !ok {
+		m.add("content-type", "text/plain")
+	}
 }
 
 // localDirect mirrors FilterManager::sendDirectLocalReply: a reply made
@@ -634,15 +684,9 @@ func (s *stream) localDirect(lr *localReply) {
 func writeDirect(w http.ResponseWriter, lr *localReply) {
 	h := w.Header()
 	clear(h)
-	for _, kv := range lr.headers {
-		if !strings.HasPrefix(kv.k, ":") {
-			h.Add(kv.k, kv.v)
-		}
-	}
-	if len(lr.body) > 0 {
-		h.Set("Content-Type", "text/plain")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(lr.body)))
+	var m headerMap
+	m.setLocalReply(lr)
+	m.toHTTP(h)
 	if lr.details != "" {
 		h.Set(DetailsHeader, lr.details)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -272,4 +274,62 @@ func TestUpstreamResetIsEnvoy503(t *testing.T) {
 		res.header.Get("X-Plugin-Saw-Status") != "503" {
 		t.Fatalf("got %d %q %v", res.code, res.body, res.header)
 	}
+}
+
+// Local replies get their headers as Envoy's Utility::prepareLocalReply
+// builds them (source/common/http/utility.cc): content-type text/plain only
+// when the reply has a body and the plugin gave no content-type, and no
+// content-length or content-type at all on a reply without a body.
+func TestLocalReplyContentHeadersFollowEnvoy(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("upstream reached") })
+	cases := []struct {
+		do, body                  string
+		code                      int
+		contentType               []string // what the client gets
+		sawType, sawLength        string   // what on_response_headers saw
+		wantGuestHeader, viaChain bool
+	}{
+		{do: "deny:403", code: 403, body: "denied by guest", contentType: []string{"text/plain"},
+			sawType: "text/plain|", sawLength: "15|", wantGuestHeader: true, viaChain: true},
+		{do: "deny-json:401", code: 401, body: `{"error":"denied"}`, contentType: []string{"application/json"},
+			sawType: "application/json|", sawLength: "18|", viaChain: true},
+		{do: "deny-empty:429", code: 429, body: "", contentType: nil,
+			sawType: "|", sawLength: "|", wantGuestHeader: true, viaChain: true},
+	}
+	for _, c := range cases {
+		t.Run(c.do, func(t *testing.T) {
+			res := do(t, p, up, "GET", "/", "", "x-do", c.do+",saw-content")
+			if res.code != c.code || res.body != c.body {
+				t.Fatalf("got %d %q", res.code, res.body)
+			}
+			if got := res.header.Values("Content-Type"); !slices.Equal(got, c.contentType) {
+				t.Errorf("client got content-type %q, want %q", got, c.contentType)
+			}
+			if cl := res.header.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(c.body)) {
+				t.Errorf("client got content-length %q for a %d-byte body", cl, len(c.body))
+			}
+			if got := res.header.Get("X-Plugin-Saw-Content-Type"); got != c.sawType {
+				t.Errorf("plugin saw content-type %q, want %q", got, c.sawType)
+			}
+			if got := res.header.Get("X-Plugin-Saw-Content-Length"); got != c.sawLength {
+				t.Errorf("plugin saw content-length %q, want %q", got, c.sawLength)
+			}
+			if c.wantGuestHeader && res.header.Get("X-Guest-Reply") != "1" {
+				t.Errorf("the plugin's own header is missing: %v", res.header)
+			}
+		})
+	}
+	t.Run("direct reply keeps the plugin's content-type", func(t *testing.T) {
+		res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "deny-resp-json:502")
+		if res.code != 502 || res.body != `{"error":"denied"}` {
+			t.Fatalf("got %d %q", res.code, res.body)
+		}
+		if got := res.header.Values("Content-Type"); !slices.Equal(got, []string{"application/json"}) {
+			t.Fatalf("content-type %q", got)
+		}
+		if got := res.header.Get("Content-Length"); got != "18" {
+			t.Fatalf("content-length %q", got)
+		}
+	})
 }

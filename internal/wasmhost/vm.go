@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 // errVMFailed is returned for calls into a VM that has trapped.
@@ -117,7 +119,7 @@ func (p *Plugin) newVM(ctx context.Context, idx int) (*vm, error) {
 	v := &vm{p: p, m: p.m, idx: idx, nextID: 1, contexts: map[uint32]*hostContext{},
 		pendingDone: map[uint32]*hostContext{}, callouts: map[uint32]context.CancelFunc{}}
 	v.metrics.init()
-	v.ctx = context.WithValue(context.Background(), vmKey{}, v)
+	v.ctx = context.WithValue(experimental.WithMemoryAllocator(context.Background(), memoryAllocator), vmKey{}, v)
 	// The WASI functions are the host's own (wasi.go), so the wazero clock
 	// and randomness settings below only matter to wazero internals; they
 	// are set so no fake clock can ever leak in.
@@ -249,7 +251,14 @@ func (v *vm) callback(c *hostContext, fn api.Function, def uint64) (uint64, erro
 	}
 	prev, prevEff := v.cur, v.effective
 	v.cur, v.effective = c, 0
-	err := fn.CallWithStack(v.ctx, v.stack[:])
+	var err error
+	if hook := v.m.opts.ProfileHook; hook != nil {
+		start := time.Now()
+		err = fn.CallWithStack(v.ctx, v.stack[:])
+		hook(exportName(fn), true, time.Since(start))
+	} else {
+		err = fn.CallWithStack(v.ctx, v.stack[:])
+	}
 	v.cur, v.effective = prev, prevEff
 	if err != nil {
 		v.fail(err)
@@ -260,6 +269,14 @@ func (v *vm) callback(c *hostContext, fn api.Function, def uint64) (uint64, erro
 		v.afterCall()
 	}
 	return res, nil
+}
+
+// exportName names a guest callback for Options.ProfileHook.
+func exportName(fn api.Function) string {
+	if names := fn.Definition().ExportNames(); len(names) > 0 {
+		return names[0]
+	}
+	return fn.Definition().Name()
 }
 
 // afterCall runs actions deferred until the VM call returns (cpp-host

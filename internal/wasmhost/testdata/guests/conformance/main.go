@@ -20,8 +20,13 @@
 //	resp-body-status           at the body's end: :status 299, append "[filtered]"
 //	mark-resp-chunks           append "|" to every response body chunk
 //	deny:<code>, deny-resp:<code>  local reply from request / response headers
+//	deny-json:<code>, deny-resp-json:<code>  local reply with a body and
+//	  content-type application/json, from request / response headers
+//	deny-empty:<code>          local reply without a body, giving content-type and content-length
+//	saw-content                x-plugin-saw-content-type / -length: what on_response_headers saw
 //	callout:<cluster>|<path>|<timeout ms>  http_call, then continue the stream;
-//	  callout-no-path, callout-deny
+//	  callout-no-path, callout-deny, callout-read-late (read the response
+//	  again after set_effective_context: x-callout-late-*)
 //	cas:<key>                  CAS-increment a shared-data counter
 //	enqueue:<item>             enqueue on the "jobs" queue
 //	prop:<a.b.c>               x-prop (hex) and x-prop-status
@@ -406,6 +411,18 @@ func proxyOnRequestHeaders(id, n, eos uint32) uint32 {
 			encodePairs([][2]string{{"x-guest-reply", "1"}}), -1)
 		return 0 // ignored: the local reply stops the stream
 	}
+	if arg, ok := s.do["deny-json"]; ok {
+		code, _ := strconv.Atoi(arg)
+		proxySendLocalResponse(uint32(code), "guest_denied", `{"error":"denied"}`,
+			encodePairs([][2]string{{"Content-Type", "application/json"}}), -1)
+		return 0
+	}
+	if arg, ok := s.do["deny-empty"]; ok {
+		code, _ := strconv.Atoi(arg)
+		proxySendLocalResponse(uint32(code), "guest_denied", "",
+			encodePairs([][2]string{{"content-type", "application/json"}, {"content-length", "99"}, {"x-guest-reply", "1"}}), -1)
+		return 0
+	}
 	if arg, ok := s.do["callout"]; ok {
 		// callout:<cluster>:<path>:<timeout ms>
 		parts := strings.Split(arg, "|")
@@ -506,6 +523,18 @@ func proxyOnResponseHeaders(id, n, eos uint32) uint32 {
 	status, _ := header(mapRespHeaders, ":status")
 	logf(2, "response status=%s", status)
 	proxyAddHeaderMapValue(mapRespHeaders, "x-plugin-saw-status", status)
+	if s.has("saw-content") {
+		for _, name := range []string{"content-type", "content-length"} {
+			var seen []string
+			kv, _ := pairs(mapRespHeaders)
+			for _, p := range kv {
+				if p[0] == name {
+					seen = append(seen, p[1])
+				}
+			}
+			proxyAddHeaderMapValue(mapRespHeaders, "x-plugin-saw-"+name, strings.Join(seen, ";")+"|")
+		}
+	}
 	if s.has("drop-status") {
 		proxyRemoveHeaderMapValue(mapRespHeaders, ":status")
 	}
@@ -539,6 +568,12 @@ func proxyOnResponseHeaders(id, n, eos uint32) uint32 {
 		proxyAddHeaderMapValue(mapRespHeaders, "x-metric",
 			fmt.Sprintf("incr0=%d get-hist=%d get-counter=%d", proxyIncrementMetric(counterID, 0),
 				proxyGetMetric(histogramID, &v), proxyGetMetric(counterID, &v)))
+	}
+	if arg, ok := s.do["deny-resp-json"]; ok {
+		code, _ := strconv.Atoi(arg)
+		proxySendLocalResponse(uint32(code), "guest_denied_response", `{"error":"denied"}`,
+			encodePairs([][2]string{{"content-type", "application/json"}}), -1)
+		return 0
 	}
 	if arg, ok := s.do["deny-resp"]; ok {
 		code, _ := strconv.Atoi(arg)
@@ -603,6 +638,19 @@ func proxyOnHTTPCallResponse(root, token, nHeaders, bodySize, nTrailers uint32) 
 	}
 	proxyAddHeaderMapValue(mapReqHeaders, "x-callout-status", status)
 	proxyAddHeaderMapValue(mapReqHeaders, "x-callout-body", string(body))
+	if s := streams[id]; s != nil && s.has("callout-read-late") {
+		// As the Go SDK does: the stream is the effective context while the
+		// callback reads the response.
+		late, ok := header(mapCallHeaders, ":status")
+		if !ok {
+			late = "none"
+		}
+		lateBody, st := buffer(bufCallBody, 0, bodySize)
+		kv, pst := pairs(mapCallHeaders)
+		proxyAddHeaderMapValue(mapReqHeaders, "x-callout-late-status", late)
+		proxyAddHeaderMapValue(mapReqHeaders, "x-callout-late-body", fmt.Sprintf("%s/%d", lateBody, st))
+		proxyAddHeaderMapValue(mapReqHeaders, "x-callout-late-pairs", fmt.Sprintf("%d/%d", len(kv), pst))
+	}
 	if s := streams[id]; s != nil && s.has("callout-deny") {
 		proxySendLocalResponse(403, "callout_denied", "callout said no", "", -1)
 		return
