@@ -6,16 +6,16 @@
 ;; The plugin's calls per request (TestPassThroughHostCalls lists them; the
 ;; benchmark logs a warning when they no longer match):
 ;;   request_headers   time.Now (clock realtime + monotonic), requests
-;;                     counter, all request headers (one pairs call),
-;;                     source.address, time.Since (monotonic)
+;;                     counter, :path, :method and :authority (one value
+;;                     call each), source.address, time.Since (monotonic)
 ;;   response_headers  time.Now, set_property apiguard.decision, time.Since
 ;;   response_body     time.Now, time.Since
 ;;   log               time.Now, 4 histogram samples, time.Since, 1 sample
 (module
   (import "wasi_snapshot_preview1" "clock_time_get"
     (func $clock_time_get (param i32 i64 i32) (result i32)))
-  (import "env" "proxy_get_header_map_pairs"
-    (func $get_header_map_pairs (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_value"
+    (func $get_header_map_value (param i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_get_property"
     (func $get_property (param i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_set_property"
@@ -32,6 +32,9 @@
   (data (i32.const 80) "apiguard.decision")
   (data (i32.const 112) "allow")
   (data (i32.const 128) "floor.requests_total")
+  (data (i32.const 192) ":path")
+  (data (i32.const 200) ":method")
+  (data (i32.const 208) ":authority")
   (data (i32.const 160) "floor.latency_ms")
   ;; 64: counter id; 68: histogram id; 96: returned value pointer;
   ;; 100: returned value size; 104: clock result (8 bytes)
@@ -73,7 +76,9 @@
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (call $now)
     (drop (call $increment_metric (i32.load (i32.const 64)) (i64.const 1)))
-    (drop (call $get_header_map_pairs (i32.const 0) (i32.const 96) (i32.const 100)))
+    (drop (call $get_header_map_value (i32.const 0) (i32.const 192) (i32.const 5) (i32.const 96) (i32.const 100)))
+    (drop (call $get_header_map_value (i32.const 0) (i32.const 200) (i32.const 7) (i32.const 96) (i32.const 100)))
+    (drop (call $get_header_map_value (i32.const 0) (i32.const 208) (i32.const 10) (i32.const 96) (i32.const 100)))
     (drop (call $get_property (i32.const 48) (i32.const 14) (i32.const 96) (i32.const 100)))
     (call $since)
     (i32.const 0))
