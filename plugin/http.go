@@ -27,14 +27,19 @@ const (
 	stageReplied
 )
 
-// requestStage is one request policy, in the order of requestStages.
-type requestStage func(h *httpContext) stageResult
+// numRequestStages is the number of request stages runStage knows.
+const numRequestStages = 2
 
-// requestStages run in order on the request headers: authentication first,
-// so that rate-limit keys can use verified claims.
-var requestStages = []requestStage{
-	(*httpContext).authenticate,
-	(*httpContext).rateLimit,
+// runStage runs request stage i. Authentication comes first, so that
+// rate-limit keys can use verified claims.
+func (h *httpContext) runStage(i int) stageResult {
+	switch i {
+	case 0:
+		return h.authenticate()
+	case 1:
+		return h.rateLimit()
+	}
+	return stageNext
 }
 
 // httpContext is one HTTP stream. Request callbacks run the request policies
@@ -60,6 +65,7 @@ type httpContext struct {
 	authority string
 	clientIP  netip.Addr
 	headers   map[string]string // requestHeaders' cache
+	props     streamProps       // host properties read once (stream.go)
 
 	// event is the audit record every policy fills as the stream goes.
 	event telemetry.Event
@@ -85,19 +91,21 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (ac
 // readRequest reads what every policy needs from the request headers and the
 // connection; a request that cannot be judged safely is refused with 400.
 func (h *httpContext) readRequest() bool {
-	raw, ok := h.requestHeader(":path")
-	if !ok {
+	// Pseudo-headers are unique (Envoy rejects repeats), so they are read
+	// singly: reading the whole map costs a request that no policy inspects
+	// more than the rest of apiguard's pass-through work.
+	raw, err := proxywasm.GetHttpRequestHeader(":path")
+	if err != nil {
 		h.reply(400, "bad_request", "missing :path")
 		return false
 	}
-	var err error
 	h.path, err = route.Normalize(raw)
 	if err != nil {
 		h.reply(400, "bad_path", "the request path cannot be normalised")
 		return false
 	}
-	h.method, _ = h.requestHeader(":method")
-	h.authority, _ = h.requestHeader(":authority")
+	h.method, _ = proxywasm.GetHttpRequestHeader(":method")
+	h.authority, _ = proxywasm.GetHttpRequestHeader(":authority")
 	h.clientIP = h.resolveClientIP()
 	return true
 }
@@ -123,8 +131,8 @@ func (h *httpContext) resolveClientIP() netip.Addr {
 // runStages runs the request stages from the current one until one waits or
 // answers. It returns the action for the request headers callback.
 func (h *httpContext) runStages() types.Action {
-	for h.stage < len(requestStages) {
-		switch requestStages[h.stage](h) {
+	for h.stage < numRequestStages {
+		switch h.runStage(h.stage) {
 		case stageWait:
 			h.paused = true
 			return types.ActionPause
@@ -180,7 +188,7 @@ func (h *httpContext) OnHttpRequestTrailers(numTrailers int) types.Action {
 // pause until every request stage has passed, and never let a request that
 // apiguard answered go on.
 func (h *httpContext) requestAction() types.Action {
-	if h.ownReply || h.stage < len(requestStages) {
+	if h.ownReply || h.stage < numRequestStages {
 		return types.ActionPause
 	}
 	return types.ActionContinue
@@ -250,7 +258,11 @@ func (h *httpContext) sendOwnReply(status uint32, reason string, headers [][2]st
 	h.ownReply = true
 	h.paused = false
 	headers = append(headers, [2]string{"x-apiguard-reason", reason})
-	if err := proxywasm.SendHttpResponse(status, headers, body, -1); err != nil {
+	policy := ""
+	if n := len(h.event.Decisions); n > 0 {
+		policy = h.event.Decisions[n-1].Policy
+	}
+	if err := sendLocalReply(status, replyDetails(policy, reason), headers, body); err != nil {
 		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
 	}
 	return types.ActionPause

@@ -18,25 +18,6 @@ import (
 	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
-// Filter state written for every authenticated-route decision, so Envoy access
-// logs, RBAC and later filters can use the outcome without re-verifying the
-// token. Envoy stores a property set by a Wasm filter as filter state
-// "wasm.<name>" (read it with %FILTER_STATE(wasm.apiguard.authn.decision:PLAIN)%
-// in access logs, or as the property "apiguard.authn.decision" from another
-// Wasm filter). Values:
-//
-//	apiguard.authn.decision  "allow" or "deny"
-//	apiguard.authn.reason    "verified", "not_required", or a deny reason
-//	                         (missing, expired, jwks_unavailable, ...)
-//	apiguard.authn.iss       the verified token's iss (allow only, when set)
-//	apiguard.authn.sub       the verified token's sub (allow only, when set)
-const (
-	filterStateDecision = "apiguard.authn.decision"
-	filterStateReason   = "apiguard.authn.reason"
-	filterStateIssuer   = "apiguard.authn.iss"
-	filterStateSubject  = "apiguard.authn.sub"
-)
-
 // Shared-data layout of the JWT policy. Every name holds the plugin_root_id,
 // so two apiguard filters sharing a vm_id never mix state, and a schema
 // version, bumped when a record's encoding changes.
@@ -61,10 +42,6 @@ type jwtState struct {
 	// readyGen counts, per provider, the times paused requests were told
 	// they may proceed; a paused stream compares it with its snapshot.
 	readyGen map[string]uint64
-	// wake resumes this worker's paused streams (pluginContext.resumeWaiting).
-	// It is a field, not a direct call, because a fetch dispatched by the
-	// authenticate stage wakes streams that re-run the stages.
-	wake func()
 	// unavailableLogged rate-limits the key-outage warning to one a second
 	// per worker: during an outage every request would log it.
 	unavailableLogged time.Time
@@ -80,10 +57,10 @@ func (j *jwtState) keySource() jwtauth.KeySource {
 }
 
 // configureJWT validates and builds the JWT policy. It starts nothing: the
-// first JWKS fetch waits for the first tick or the first request, since this
-// runs in Envoy's throw-away canary VM too.
+// first JWKS fetch waits for the first tick, since this runs in Envoy's
+// throw-away canary VM too.
 func (p *pluginContext) configureJWT(s *settings.Settings) error {
-	p.jwt = jwtState{wake: p.resumeWaiting}
+	p.jwt = jwtState{}
 	if s.JWT == nil {
 		return nil
 	}
@@ -94,7 +71,7 @@ func (p *pluginContext) configureJWT(s *settings.Settings) error {
 	for _, w := range auth.Warnings {
 		proxywasm.LogWarnf("apiguard: jwt: %s", w)
 	}
-	ns := "apiguard/" + pluginRootID() + "/" + jwtSchema + "/"
+	ns := "apiguard/" + p.rootID + "/" + jwtSchema + "/"
 	failures, err := castable.New(sharedData{}, castable.Options{Namespace: ns + "authfail", Slots: failureSlots, MaxStateBytes: 12})
 	if err != nil {
 		return fmt.Errorf("jwt: failure table: %w", err)
@@ -135,15 +112,6 @@ func sourcesDigest(sources []jwks.Source) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// pluginRootID is Envoy's plugin_root_id property, "" when unavailable.
-func pluginRootID() string {
-	raw, err := proxywasm.GetProperty([]string{"plugin_root_id"})
-	if err != nil {
-		return ""
-	}
-	return string(raw)
-}
-
 // tickJWT refreshes remote key sets: adopt what other workers fetched, start
 // the fetches that are due, release paused requests whose fetch is over.
 func (p *pluginContext) tickJWT(now time.Time) {
@@ -175,11 +143,10 @@ func (p *pluginContext) applyJWKSUpdate(u jwks.Update) bool {
 	return len(u.Ready) > 0
 }
 
-// dispatchJWKSFetch sends one JWKS or discovery callout. The answer goes to
-// the Manager whatever stream (or tick) dispatched it. A callout dispatched
-// while a request was paused belongs to that request's context; if the
-// request goes away first, the SDK drops the answer, and the Manager gives
-// the fetch up at its deadline (timeout + 1 s) and fetches again.
+// dispatchJWKSFetch sends one JWKS or discovery callout. It runs only in the
+// root context (a tick, or the answer of an earlier fetch dispatched from a
+// tick), so the SDK delivers the answer whatever happens to the requests
+// waiting for it.
 func (p *pluginContext) dispatchJWKSFetch(f jwks.Fetch) {
 	timeout := uint32(min(f.Timeout.Milliseconds(), math.MaxUint32))
 	_, err := proxywasm.DispatchHttpCall(f.Cluster, f.Headers, nil, nil, timeout, func(numHeaders, bodySize, _ int) {
@@ -191,9 +158,7 @@ func (p *pluginContext) dispatchJWKSFetch(f jwks.Fetch) {
 		// here; the manager backs off as for any failed fetch.
 		proxywasm.LogErrorf("apiguard: jwt: provider %q: dispatch jwks fetch to cluster %q: %v", f.Provider, f.Cluster, err)
 		p.metrics.JWKSFetchFailed(f.Provider, "call_failed")
-		// No wake here: this may run inside a stream's stage, whose effective
-		// context must not change; the caller and the next tick see the
-		// ready generation.
+		// The tick resumes the streams this releases, after tickJWT.
 		p.applyJWKSUpdate(p.jwt.keys.OnResponse(f.ID, 0, nil, time.Now()))
 	}
 }
@@ -201,10 +166,9 @@ func (p *pluginContext) dispatchJWKSFetch(f jwks.Fetch) {
 // onJWKSResponse hands a callout answer to the Manager, records the
 // outcome, and wakes the requests that waited for it.
 func (p *pluginContext) onJWKSResponse(f jwks.Fetch, numHeaders, bodySize int) {
-	// The SDK made the dispatching stream the effective context; the
-	// response belongs to the root context, where Envoy keeps it
-	// (rootContext()->http_call_response_). Read it there, which works
-	// whichever context dispatched the call.
+	// Envoy keeps the answer on the root context
+	// (rootContext()->http_call_response_); make sure it is the effective
+	// one before reading it.
 	if err := proxywasm.SetEffectiveContext(p.id); err != nil {
 		proxywasm.LogDebugf("apiguard: jwt: set root context: %v", err)
 	}
@@ -226,7 +190,7 @@ func (p *pluginContext) onJWKSResponse(f jwks.Fetch, numHeaders, bodySize int) {
 	u := p.jwt.keys.OnResponse(f.ID, status, body, now)
 	p.recordJWKSOutcome(f, status, u)
 	if p.applyJWKSUpdate(u) {
-		p.jwt.wake()
+		p.resumeWaiting()
 	}
 }
 
@@ -313,17 +277,14 @@ func (h *httpContext) authenticate() stageResult {
 	req := h.authnRequest(mayWait)
 	res := j.auth.Authenticate(req, j.keySource(), now)
 	if res.Decision == jwtauth.Wait && j.keys != nil {
+		// Authenticate has recorded the demand with the Manager (Refetch).
+		// The fetch itself leaves from the root context on the next tick: a
+		// callout dispatched here would belong to this stream, and the SDK
+		// drops its answer if the client goes away first, leaving every
+		// other request paused on the provider to time out.
 		s.startWaiting(j, res, now)
-		// Start the fetch now rather than on the next tick. Poll may also
-		// find that another worker already stored the keys.
-		h.plugin.applyJWKSUpdate(j.keys.Poll(now))
-		if !s.mayProceed(j, now) {
-			h.plugin.wait(h)
-			return stageWait
-		}
-		s.waiting = false
-		req.MayWait = false
-		res = j.auth.Authenticate(req, j.keySource(), now)
+		h.plugin.wait(h)
+		return stageWait
 	}
 	switch res.Decision {
 	case jwtauth.Allow:
@@ -405,7 +366,7 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 		}
 	}
 	if len(res.RemoveParams) > 0 {
-		if raw, err := proxywasm.GetHttpRequestHeader(":path"); err == nil {
+		if raw, ok := h.requestHeader(":path"); ok {
 			if err := proxywasm.ReplaceHttpRequestHeader(":path", jwtauth.RemoveQueryParams(raw, res.RemoveParams)); err != nil {
 				proxywasm.LogWarnf("apiguard: jwt: rewrite :path: %v", err)
 				ok = false
@@ -432,9 +393,6 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	}
 	h.plugin.metrics.Authn(provider, telemetry.DecisionAllow, reason)
 	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionAllow, Reason: reason})
-	if res.Rule >= 0 {
-		h.setAuthnFilterState(telemetry.DecisionAllow, reason, res.Token)
-	}
 	return true
 }
 
@@ -486,7 +444,6 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 	}
 	h.plugin.metrics.Authn(provider, telemetry.DecisionDeny, authnMetricReason(res.Reason))
 	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionDeny, Reason: reason})
-	h.setAuthnFilterState(telemetry.DecisionDeny, reason, nil)
 	if j := &h.plugin.jwt; res.Reason == jwtauth.ReasonJWKSUnavailable && time.Since(j.unavailableLogged) >= time.Second {
 		// A key outage, not a bad token: say so in the logs too.
 		j.unavailableLogged = time.Now()
@@ -504,26 +461,6 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 		headers = append(headers, [2]string{"retry-after", strconv.FormatInt(secs, 10)})
 	}
 	h.sendOwnReply(uint32(res.Status), reason, headers, res.Body)
-}
-
-// setAuthnFilterState publishes the decision as filter state (see the
-// filterState* constants). Failures only cost the integration, never the
-// request.
-func (h *httpContext) setAuthnFilterState(decision, reason string, t *jwtauth.Token) {
-	set := func(name, value string) {
-		if value == "" {
-			return
-		}
-		if err := proxywasm.SetProperty([]string{name}, []byte(value)); err != nil {
-			proxywasm.LogDebugf("apiguard: jwt: set filter state %s: %v", name, err)
-		}
-	}
-	set(filterStateDecision, decision)
-	set(filterStateReason, reason)
-	if t != nil {
-		set(filterStateIssuer, t.Issuer)
-		set(filterStateSubject, t.Subject)
-	}
 }
 
 // authnMetricReason maps jwtauth's reasons to the metric catalogue's closed
@@ -552,10 +489,14 @@ func authnMetricReason(r jwtauth.Reason) string {
 		return "bad_issuer"
 	case jwtauth.ReasonAudience:
 		return "bad_audience"
+	case jwtauth.ReasonSubject:
+		return "bad_subject"
 	case jwtauth.ReasonClaims:
 		return "claims_failed"
 	case jwtauth.ReasonJWKSUnavailable:
 		return "jwks_unavailable"
+	case jwtauth.ReasonLockedOut:
+		return "locked_out"
 	}
 	return telemetry.ReasonOther
 }

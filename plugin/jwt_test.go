@@ -15,6 +15,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/apiguard/apiguard/internal/jwtauth"
+	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
 // The JWT stage natively through proxytest. Envoy-faithful behaviour
@@ -29,24 +32,40 @@ var testRSA = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-func testJWKS() string {
-	pub := &testRSA().PublicKey
+func testJWKS() string { return jwksOf(map[string]*rsa.PrivateKey{"k1": testRSA()}) }
+
+func jwksOf(keys map[string]*rsa.PrivateKey) string {
 	b64 := base64.RawURLEncoding
-	doc, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{
-		"kty": "RSA", "kid": "k1", "use": "sig",
-		"n": b64.EncodeToString(pub.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
+	var list []any
+	for kid, k := range keys {
+		list = append(list, map[string]any{
+			"kty": "RSA", "kid": kid, "use": "sig",
+			"n": b64.EncodeToString(k.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
+		})
+	}
+	doc, _ := json.Marshal(map[string]any{"keys": list})
 	return string(doc)
 }
 
-func testToken(t testing.TB) string {
+// testRSA2 is the key a rotation introduces (kid k2).
+var testRSA2 = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+func testToken(t testing.TB) string { return signedToken(t, testRSA(), "k1", "alice") }
+
+func signedToken(t testing.TB, key *rsa.PrivateKey, kid, sub string) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss": "https://idp.example.com", "sub": "alice", "aud": "orders",
+		"iss": "https://idp.example.com", "sub": sub, "aud": "orders",
 		"iat": time.Now().Add(-time.Minute).Unix(), "exp": time.Now().Add(time.Hour).Unix(),
 	})
-	tok.Header["kid"] = "k1"
-	s, err := tok.SignedString(testRSA())
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +105,15 @@ func TestJWTValidTokenSetsClaimHeadersStripsTheTokenAndPublishesFilterState(t *t
 	if _, ok := headerValue(got, "authorization"); ok {
 		t.Error("the token was forwarded")
 	}
-	for name, want := range map[string]string{"apiguard.authn.decision": "allow", "apiguard.authn.reason": "verified", "apiguard.authn.sub": "alice"} {
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
+	for name, want := range map[string]string{"apiguard.decision": "allow", "apiguard.jwt.iss": "https://idp.example.com", "apiguard.jwt.sub": "alice"} {
 		if v, err := host.GetProperty([]string{name}); err != nil || string(v) != want {
 			t.Errorf("filter state %s = %q (%v), want %q", name, v, err, want)
 		}
+	}
+	// One family of filter state only: the telemetry one.
+	if v, err := host.GetProperty([]string{"apiguard.authn.decision"}); err == nil {
+		t.Errorf("legacy filter state apiguard.authn.decision = %q is still set", v)
 	}
 }
 
@@ -110,7 +134,11 @@ func TestJWTMissingTokenIsAnOwnReplyTheResponsePoliciesSkip(t *testing.T) {
 }
 
 func remoteHost(t *testing.T) proxytest.HostEmulator {
-	host, status := newHost(t, jwtConfig(`"remote_jwks": {"cluster": "idp", "uri": "https://idp.example.com/jwks"}`))
+	return remoteHostWith(t, "")
+}
+
+func remoteHostWith(t *testing.T, fetching string) proxytest.HostEmulator {
+	host, status := newHost(t, jwtConfig(`"remote_jwks": {"cluster": "idp", "uri": "https://idp.example.com/jwks"`+fetching+`}`))
 	if status != types.OnPluginStartStatusOK {
 		t.Fatalf("plugin start = %v: %v", status, host.GetCriticalLogs())
 	}
@@ -125,7 +153,11 @@ func TestJWTFirstRequestPausesUntilTheJWKSArrives(t *testing.T) {
 	if action != types.ActionPause {
 		t.Fatalf("action = %v, want pause while the keys are fetched", action)
 	}
-	calls := host.GetCalloutAttributesFromContext(id)
+	if calls := host.GetCalloutAttributesFromContext(id); len(calls) != 0 {
+		t.Fatalf("callouts from the stream = %+v: the fetch must leave from the root context", calls)
+	}
+	host.Tick()
+	calls := host.GetCalloutAttributesFromContext(proxytest.PluginContextID)
 	if len(calls) != 1 || calls[0].Upstream != "idp" {
 		t.Fatalf("callouts = %+v, want one to the idp cluster", calls)
 	}
@@ -146,7 +178,8 @@ func TestJWTFailedFirstFetchIsJWKSUnavailable(t *testing.T) {
 	id := host.InitializeHttpContext()
 	host.CallOnRequestHeaders(id, [][2]string{{":method", "GET"}, {":path", "/orders"}, {":authority", "api"},
 		{"authorization", "Bearer " + testToken(t)}}, true)
-	calls := host.GetCalloutAttributesFromContext(id)
+	host.Tick()
+	calls := host.GetCalloutAttributesFromContext(proxytest.PluginContextID)
 	if len(calls) != 1 {
 		t.Fatalf("callouts = %+v", calls)
 	}
@@ -189,4 +222,80 @@ func BenchmarkNativeRequestValidTokenCacheHit(b *testing.B) {
 	tok := testToken(b)
 	benchNative(b, jwtConfig(`"local_jwks": `+testJWKS()),
 		[][2]string{{":method", "GET"}, {":path", "/orders"}, {":authority", "api"}, {"authorization", "Bearer " + tok}})
+}
+
+// A client that goes away while its request waits for a forced refetch
+// (a token naming a kid the cached set lacks) must not take the fetch with
+// it: the other requests waiting for the same keys get them.
+func TestJWTClientLeavingDuringARefetchDoesNotFailTheOtherWaitingRequests(t *testing.T) {
+	host := remoteHostWith(t, `, "min_refetch_interval": "1ms"`)
+	get := func(token string) uint32 {
+		id := host.InitializeHttpContext()
+		host.CallOnRequestHeaders(id, [][2]string{{":method", "GET"}, {":path", "/orders"}, {":authority", "api"},
+			{"authorization", "Bearer " + token}}, true)
+		return id
+	}
+	// answer sends the JWKS document to every callout not yet answered,
+	// whichever context dispatched it, and reports how many there were.
+	// (proxytest reuses callout ids once answered, and keeps the list.)
+	answered := map[uint32]int{}
+	answer := func(doc string, ids ...uint32) int {
+		n := 0
+		for _, ctx := range append([]uint32{proxytest.PluginContextID}, ids...) {
+			calls := host.GetCalloutAttributesFromContext(ctx)
+			for _, c := range calls[answered[ctx]:] {
+				n++
+				host.CallOnHttpCallResponse(c.CalloutID, [][2]string{{":status", "200"}}, nil, []byte(doc))
+			}
+			answered[ctx] = len(calls)
+		}
+		return n
+	}
+	first := get(testToken(t))
+	host.Tick()
+	if n := answer(testJWKS(), first); n != 1 {
+		t.Fatalf("%d first fetches", n)
+	}
+	if a := host.GetCurrentHttpStreamAction(first); a != types.ActionContinue {
+		t.Fatalf("first request: %v", a)
+	}
+	host.CompleteHttpContext(first)
+
+	// The IdP rotates to k2. Two clients present k2 tokens; the first one
+	// disconnects before the refetch answers.
+	time.Sleep(5 * time.Millisecond) // past min_refetch_interval
+	rotated := jwksOf(map[string]*rsa.PrivateKey{"k1": testRSA(), "k2": testRSA2()})
+	leaver := get(signedToken(t, testRSA2(), "k2", "carol"))
+	stayer := get(signedToken(t, testRSA2(), "k2", "bob"))
+	for _, id := range []uint32{leaver, stayer} {
+		if a := host.GetCurrentHttpStreamAction(id); a != types.ActionPause {
+			t.Fatalf("stream %d: %v, want paused for the refetch (reply %+v)", id, a, host.GetSentLocalResponse(id))
+		}
+	}
+	host.Tick()
+	host.CompleteHttpContext(leaver)
+	if n := answer(rotated, leaver, stayer); n != 1 {
+		t.Fatalf("%d refetches, want 1", n)
+	}
+	if a := host.GetCurrentHttpStreamAction(stayer); a != types.ActionContinue {
+		t.Fatalf("the waiting request: %v, reply %+v; want it to go on with the new keys", a, host.GetSentLocalResponse(stayer))
+	}
+	if v, _ := headerValue(host.GetCurrentRequestHeaders(stayer), "x-user"); v != "bob" {
+		t.Errorf("x-user = %q", v)
+	}
+}
+
+// Every deny reason of jwtauth has its own metric reason: `other` would
+// hide it from the dashboards and alerts.
+func TestEveryAuthnDenyReasonHasAMetricReason(t *testing.T) {
+	known := map[string]bool{}
+	for _, r := range telemetry.AuthnDenyReasons() {
+		known[r] = true
+	}
+	for _, r := range jwtauth.Reasons {
+		m := authnMetricReason(r)
+		if m == telemetry.ReasonOther || !known[m] {
+			t.Errorf("jwtauth reason %q maps to %q, want a named member of the catalogue's authn deny reasons", r, m)
+		}
+	}
 }

@@ -35,6 +35,9 @@ type pluginContext struct {
 	settings *settings.Settings
 	metrics  *telemetry.Metrics
 	instance string
+	// rootID is Envoy's plugin_root_id property ("" when unavailable), read
+	// once: it namespaces every shared-data key of this configuration.
+	rootID string
 
 	// One field per policy, each owned by its file (jwt.go, ratelimit.go,
 	// respfilter.go, telemetry.go).
@@ -82,6 +85,7 @@ func (p *pluginContext) configure(data []byte) error {
 		return err
 	}
 	p.settings = s
+	p.rootID = pluginRootID()
 	if p.instance, err = instanceName(s); err != nil {
 		return err
 	}
@@ -99,6 +103,15 @@ func (p *pluginContext) configure(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// pluginRootID is Envoy's plugin_root_id property, "" when unavailable.
+func pluginRootID() string {
+	raw, err := proxywasm.GetProperty([]string{"plugin_root_id"})
+	if err != nil {
+		return ""
+	}
+	return string(raw)
 }
 
 // OnTick runs the background work of every policy. The first tick is the

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -20,11 +21,7 @@ const rateLimitSchema = "v1"
 
 // rateLimitState is the rate-limit policies of one plugin configuration.
 type rateLimitState struct {
-	limiter *ratelimit.Limiter // nil without rate_limits
-	// hasher pseudonymises bucket keys for the audit trail (salted with
-	// telemetry.audit.key_hash_salt); the key itself holds client values.
-	// nil when the audit trail is off: the hash is not worth its cost then.
-	hasher    *telemetry.KeyHasher
+	limiter   *ratelimit.Limiter // nil without rate_limits
 	nearRatio float64
 	// dispatchWarned limits the log of a callout Envoy refuses to send (an
 	// unknown cluster) to once per worker; the errors metric counts each.
@@ -42,8 +39,6 @@ type rateLimitStream struct {
 	// body callback everything buffered so far, so bytes released by an
 	// earlier Continue are in flushed and the rest are counted again.
 	flushed, bodyBytes int64
-	// done is set when the stream has ended; late callout answers are dropped.
-	done bool
 }
 
 // configureRateLimits compiles the policies over Envoy shared data. It only
@@ -54,11 +49,7 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 	if len(s.RateLimits) == 0 {
 		return nil
 	}
-	rootID, err := proxywasm.GetProperty([]string{"plugin_root_id"})
-	if err != nil {
-		rootID = nil // Envoy's default root id is ""
-	}
-	namespace := "apiguard/" + string(rootID) + "/" + rateLimitSchema
+	namespace := "apiguard/" + p.rootID + "/" + rateLimitSchema
 	l, err := ratelimit.New(s.RateLimits, sharedData{}, namespace)
 	if err != nil {
 		return fmt.Errorf("rate_limits: %w", err)
@@ -68,11 +59,31 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 		ratio = *r
 	}
 	p.rateLimits = rateLimitState{limiter: l, nearRatio: ratio}
-	if sink := s.Telemetry.Audit.Sink; sink != "" && sink != telemetry.SinkOff {
-		p.rateLimits.hasher = telemetry.NewKeyHasher(s.Telemetry.Audit.KeyHashSalt)
-	}
+	warnUnsaltedKeyHash(s)
 	proxywasm.LogInfof("apiguard: %d rate-limit policies, at most %d bytes of shared data", len(s.RateLimits), l.MaxBytes())
 	return nil
+}
+
+// warnUnsaltedKeyHash warns when the audit trail will carry pseudonyms of
+// rate-limit keys that hold client values (IPs, subjects, API keys) hashed
+// without telemetry.audit.key_hash_salt: an unsalted hash of a low-entropy
+// value is reversed by hashing a dictionary. The configuration stays valid
+// (a lab setup need not manage a secret); the warning names the policies.
+func warnUnsaltedKeyHash(s *settings.Settings) {
+	a := s.Telemetry.Audit
+	if a.Sink == "" || a.Sink == telemetry.SinkOff || a.KeyHashSalt != "" {
+		return
+	}
+	var names []string
+	for i := range s.RateLimits {
+		if s.RateLimits[i].KeyHoldsClientValues() {
+			names = append(names, strconv.Quote(s.RateLimits[i].Name))
+		}
+	}
+	if len(names) > 0 {
+		proxywasm.LogWarnf("apiguard: rate limits %s key on client values and telemetry.audit.key_hash_salt is not set: "+
+			"audit events carry ratelimit_key_hash values a dictionary can reverse; set a secret salt", strings.Join(names, ", "))
+	}
 }
 
 // rateLimit is the second request stage. The first run checks the local
@@ -108,9 +119,7 @@ func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 		Header:   h.requestHeader,
 		ClientIP: h.clientIP,
 		Claims:   h.verifiedClaims(), // nil without a verified token
-	}
-	if name, err := proxywasm.GetProperty([]string{"xds", "route_name"}); err == nil {
-		r.Route = string(name)
+		Route:    h.routeName(),
 	}
 	return r
 }
@@ -135,7 +144,7 @@ func (h *httpContext) dispatchRateLimitCallouts() {
 				rl.dispatchWarned = true
 				proxywasm.LogWarnf("apiguard: rate limit %q: dispatch to cluster %q: %v (logged once)", c.Policy, c.Cluster, err)
 			}
-			h.resolveRateLimitCallout(idx, 503, nil)
+			h.countRateLimitFailure(st.result.ResolveCallout(idx, 503, nil), 503)
 			continue
 		}
 		st.outstanding++
@@ -149,40 +158,34 @@ func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
 	st := &h.rateLimitStream
 	st.outstanding--
 	status := 0 // a reset: no headers at all
-	var body []byte
-	if numHeaders > 0 {
+	var out ratelimit.Outcome
+	switch {
+	case numHeaders > 0 && bodySize > ratelimit.MaxAnswerBytes:
+		// Never read: a service answering megabytes is broken or hostile.
 		status = h.rateLimitAnswerStatus()
-		if bodySize > 0 {
-			body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
+		out = st.result.ResolveOversized(i)
+	default:
+		var body []byte
+		if numHeaders > 0 {
+			status = h.rateLimitAnswerStatus()
+			if bodySize > 0 {
+				body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
+			}
 		}
+		out = st.result.ResolveCallout(i, status, body)
 	}
-	h.resolveRateLimitCallout(i, status, body)
-	if st.outstanding == 0 && !st.done {
-		// Through an interface: a direct call would make requestStages
-		// (which lists this stage) depend on itself at initialisation.
-		var r rateLimitResumer = h
-		r.resume()
+	h.countRateLimitFailure(out, status)
+	// The SDK drops the answers of a deleted stream, so the stream is alive.
+	if st.outstanding == 0 {
+		h.resume()
 	}
 }
 
-// rateLimitResumer is a stream that can continue after a wait.
-type rateLimitResumer interface{ resume() }
-
 // rateLimitAnswerStatus reads the :status of a callout answer; 0 if absent.
-//
-// Envoy keeps the answer on the root context and reads it from there
-// whatever the effective context (context.cc getMap, rootContext()); the
-// wasmhost stand-in reads the headers from the effective context only, so
-// when they are not found from the stream the root context is tried before
-// the stream becomes effective again.
+// Envoy keeps the answer on the root context and finds it from any effective
+// context (context.cc getMap, rootContext()).
 func (h *httpContext) rateLimitAnswerStatus() int {
 	headers, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil && proxywasm.SetEffectiveContext(h.plugin.id) == nil {
-		headers, err = proxywasm.GetHttpCallResponseHeaders()
-		if serr := proxywasm.SetEffectiveContext(h.id); serr != nil {
-			proxywasm.LogErrorf("apiguard: restore the stream context: %v", serr)
-		}
-	}
 	if err != nil {
 		return 0
 	}
@@ -195,10 +198,9 @@ func (h *httpContext) rateLimitAnswerStatus() int {
 	return 0
 }
 
-// resolveRateLimitCallout passes one answer to the limiter and counts a service
-// failure (any answer that is neither a pass nor "limited") by its reason.
-func (h *httpContext) resolveRateLimitCallout(i, status int, body []byte) {
-	out := h.rateLimitStream.result.ResolveCallout(i, status, body)
+// countRateLimitFailure counts a service failure (any answer that is neither
+// a pass nor "limited") by its reason.
+func (h *httpContext) countRateLimitFailure(out ratelimit.Outcome, status int) {
 	switch out.Reason {
 	case ratelimit.ReasonGlobalOK, ratelimit.ReasonGlobalOverLimit, "":
 		return
@@ -252,8 +254,9 @@ func (h *httpContext) recordRateLimit() {
 			keyIndex = i
 		}
 	}
-	if keyIndex >= 0 && rl.hasher != nil {
-		h.event.RateLimitKey = rl.hasher.Hash(st.result.BucketKey(keyIndex))
+	// Hashed only for an audit trail that records events, with its salt.
+	if a := h.plugin.telemetry.auditor; keyIndex >= 0 && a != nil && a.Enabled() {
+		h.event.RateLimitKey = a.HashKey(st.result.BucketKey(keyIndex))
 	}
 }
 
@@ -313,7 +316,6 @@ func (h *httpContext) countResponseBody(size int, action types.Action) {
 // caller skips apiguard's own replies.
 func (h *httpContext) chargeResponseCost() {
 	st := &h.rateLimitStream
-	st.done = true
 	if st.result == nil || st.bodyBytes == 0 {
 		return
 	}

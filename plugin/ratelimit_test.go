@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestRateLimitAddsHeadersToAdmittedResponsesAndRefusesOverTheLimit(t *testin
 		t.Fatalf("first request: %v, reply %+v", action, host.GetSentLocalResponse(id))
 	}
 	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
-	if v, _ := headerValue(host.GetCurrentResponseHeaders(id), "ratelimit-policy"); v != `"per_key";q=1;w=60` {
+	if v, _ := header(host.GetCurrentResponseHeaders(id), "ratelimit-policy"); v != `"per_key";q=1;w=60` {
 		t.Errorf("ratelimit-policy = %q", v)
 	}
 
@@ -39,7 +40,7 @@ func TestRateLimitAddsHeadersToAdmittedResponsesAndRefusesOverTheLimit(t *testin
 	if action != types.ActionPause || r == nil || r.StatusCode != 429 {
 		t.Fatalf("second request: %v, reply %+v", action, r)
 	}
-	if v, _ := headerValue(r.Headers, "retry-after"); v != "60" {
+	if v, _ := header(r.Headers, "retry-after"); v != "60" {
 		t.Errorf("retry-after = %q, want 60", v)
 	}
 	// Envoy sends the refusal back through the response callbacks: it must
@@ -70,7 +71,7 @@ func TestGlobalLimitPausesUntilTheServiceAnswers(t *testing.T) {
 		if len(calls) != 1 || calls[0].Upstream != "rls" {
 			t.Fatalf("callouts %+v", calls)
 		}
-		if p, _ := headerValue(calls[0].Headers, ":path"); p != "/json" {
+		if p, _ := header(calls[0].Headers, ":path"); p != "/json" {
 			t.Errorf("callout :path %q", p)
 		}
 		if !strings.Contains(string(calls[0].Body), `"domain":"api"`) || !strings.Contains(string(calls[0].Body), `"value":"k1"`) {
@@ -121,5 +122,98 @@ func TestHugeKeyValuesAreSentToTheServiceHashed(t *testing.T) {
 	body := string(calls[0].Body)
 	if strings.Contains(body, strings.Repeat("k", 257)) || !strings.Contains(body, `"value":"sha256:`) || len(body) > 512 {
 		t.Errorf("callout body of %d bytes carries the raw value: %.200s", len(body), body)
+	}
+}
+
+func TestOversizedServiceAnswerIsABadAnswer(t *testing.T) {
+	for _, c := range []struct {
+		mode, status string
+		want         uint32 // 0: continue
+	}{
+		// A 429 padded past the cap is not believed: failure_mode allow admits.
+		{"allow", "429", 0},
+		// An OK padded past the cap is not believed either: deny refuses.
+		{"deny", "200", 429},
+	} {
+		t.Run(c.mode+"/"+c.status, func(t *testing.T) { // one emulator at a time
+			host := rateLimitHost(t, `[{"name": "fleet", "key": ["header:x-key"],
+				"global": {"cluster": "rls", "domain": "api", "failure_mode": "`+c.mode+`"}}]`)
+			id, _ := rlRequest(host, [2]string{"x-key", "k1"})
+			calls := host.GetCalloutAttributesFromContext(id)
+			if len(calls) != 1 {
+				t.Fatalf("callouts %+v", calls)
+			}
+			body := []byte(`{"overallCode": "OK"}` + strings.Repeat(" ", 64<<10))
+			host.CallOnHttpCallResponse(calls[0].CalloutID, [][2]string{{":status", c.status}}, nil, body)
+			r := host.GetSentLocalResponse(id)
+			switch {
+			case c.want == 0 && (r != nil || host.GetCurrentHttpStreamAction(id) != types.ActionContinue):
+				t.Errorf("reply %+v, want the request to continue", r)
+			case c.want != 0 && (r == nil || r.StatusCode != c.want):
+				t.Errorf("reply %+v, want %d", r, c.want)
+			}
+		})
+	}
+}
+
+const auditedRateLimit = `"rate_limits": [{"name": "per_key", "key": ["header:x-key"], "limits": [{"requests": 5, "per": "60s"}]}]`
+
+func TestUnsaltedAuditOfClientKeysWarnsAtConfigure(t *testing.T) {
+	for _, c := range []struct {
+		name, cfg string
+		warn      bool
+	}{
+		{"unsalted", `{` + auditedRateLimit + `, "telemetry": {"audit": {"sink": "log"}}}`, true},
+		{"salted", `{` + auditedRateLimit + `, "telemetry": {"audit": {"sink": "log", "key_hash_salt": "pepper"}}}`, false},
+		{"no audit trail", `{` + auditedRateLimit + `}`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			host, status := newHost(t, c.cfg)
+			if status != types.OnPluginStartStatusOK {
+				t.Fatalf("plugin start = %v: %v", status, host.GetCriticalLogs())
+			}
+			logs := strings.Join(host.GetWarnLogs(), "\n")
+			if got := strings.Contains(logs, `"per_key"`) && strings.Contains(logs, "key_hash_salt"); got != c.warn {
+				t.Errorf("warn logs %q: warning given %v, want %v", logs, got, c.warn)
+			}
+		})
+	}
+}
+
+var keyHashPattern = regexp.MustCompile(`"ratelimit_key_hash":"([0-9a-f]+)"`)
+
+// auditedKeyHash sends one request and returns the key hash of its audit line.
+func auditedKeyHash(t *testing.T, salt string) (hash string) {
+	t.Helper()
+	t.Run(salt, func(t *testing.T) { hash = auditedKeyHashOnce(t, salt) }) // one emulator at a time
+	return hash
+}
+
+func auditedKeyHashOnce(t *testing.T, salt string) string {
+	host, status := newHost(t, `{`+auditedRateLimit+`, "telemetry": {"audit": {"sink": "log", "key_hash_salt": "`+salt+`"}}}`)
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin start = %v: %v", status, host.GetCriticalLogs())
+	}
+	id, _ := rlRequest(host, [2]string{"x-key", "alice"})
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, true)
+	host.CompleteHttpContext(id)
+	logs := strings.Join(host.GetWarnLogs(), "\n")
+	m := keyHashPattern.FindStringSubmatch(logs)
+	if m == nil {
+		t.Fatalf("no ratelimit_key_hash in the audit log %q", logs)
+	}
+	if strings.Contains(logs, "alice") {
+		t.Errorf("the audit log carries the raw key: %q", logs)
+	}
+	return m[1]
+}
+
+func TestAuditKeyHashUsesTheConfiguredSalt(t *testing.T) {
+	a, b := auditedKeyHash(t, "pepper"), auditedKeyHash(t, "salt")
+	if a == b {
+		t.Errorf("the same key hashed to %s under two salts", a)
+	}
+	if again := auditedKeyHash(t, "pepper"); again != a {
+		t.Errorf("the same key and salt hashed to %s then %s: workers would disagree", a, again)
 	}
 }

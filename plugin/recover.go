@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 )
@@ -22,10 +23,13 @@ func recoverCallback(phase string, onPanic func()) {
 	}
 }
 
-// panicMessage keeps only the panic's type and message; request data that a
-// formatter might have put in it is not echoed.
+// panicMessage names what panicked without echoing request data: the
+// message of an arbitrary error (strconv's, a formatter's) may quote its
+// input, a header or a token. Only the runtime's own errors (nil map, index
+// out of range, bad type assertion) are quoted, since they hold types and
+// numbers, never data.
 func panicMessage(r any) string {
-	if err, ok := r.(error); ok {
+	if err, ok := r.(runtime.Error); ok {
 		return fmt.Sprintf("%T: %v", err, err)
 	}
 	return fmt.Sprintf("%T", r)

@@ -100,7 +100,14 @@ func (h *httpContext) filterResponseHeaders(endOfStream bool) types.Action {
 	if st.policy == nil {
 		return types.ActionContinue
 	}
-	st.decision = st.policy.DecideHeaders(h.responseMeta())
+	meta, err := h.responseMeta()
+	if err != nil {
+		// Headers that cannot be read cannot be judged: fail closed.
+		proxywasm.LogErrorf("apiguard: response_filter: read response headers: %v", err)
+		h.recordFilter(respfilter.Outcome{Action: respfilter.ActionDeny, Reason: respfilter.ReasonInternal})
+		return h.denyResponse(respfilter.ReasonInternal)
+	}
+	st.decision = st.policy.DecideHeaders(meta)
 	switch st.decision.Action {
 	case respfilter.ActionDeny:
 		h.recordFilter(respfilter.Outcome{Action: respfilter.ActionDeny, Reason: st.decision.Reason})
@@ -123,16 +130,26 @@ func (h *httpContext) filterResponseHeaders(endOfStream bool) types.Action {
 	return types.ActionContinue
 }
 
-// responseMeta reads what DecideHeaders needs from the response headers.
-func (h *httpContext) responseMeta() respfilter.ResponseMeta {
-	m := respfilter.ResponseMeta{RequestMethod: h.method}
-	if v, err := proxywasm.GetHttpResponseHeader(":status"); err == nil {
-		m.Status, _ = strconv.Atoi(v)
+// responseMeta reads what DecideHeaders needs from the response headers, in
+// one host call. A repeated header's values are joined with ",": reading
+// only the first would let "content-encoding: identity" hide a following
+// "content-encoding: gzip" that the client decodes, so a gzip body would
+// pass as not JSON. A list of codings is then unsupported and differing
+// lengths conflict, and on_error decides.
+func (h *httpContext) responseMeta() (respfilter.ResponseMeta, error) {
+	all, err := proxywasm.GetHttpResponseHeaders()
+	if err != nil {
+		return respfilter.ResponseMeta{}, err
 	}
-	m.ContentType, _ = proxywasm.GetHttpResponseHeader("content-type")
-	m.ContentEncoding, _ = proxywasm.GetHttpResponseHeader("content-encoding")
-	m.ContentLength, _ = proxywasm.GetHttpResponseHeader("content-length")
-	return m
+	hs := joinHeaders(all)
+	m := respfilter.ResponseMeta{
+		RequestMethod:   h.method,
+		ContentType:     hs["content-type"],
+		ContentEncoding: hs["content-encoding"],
+		ContentLength:   hs["content-length"],
+	}
+	m.Status, _ = strconv.Atoi(hs[":status"])
+	return m, nil
 }
 
 // filterResponseBody buffers a filtered body (Envoy keeps it while the

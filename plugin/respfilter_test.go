@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"strings"
 	"testing"
 
@@ -137,5 +139,62 @@ func TestStreamedModeOverLimitWithoutLengthDropsTheRest(t *testing.T) {
 	host.CallOnResponseBody(id, []byte(`"more":"secret"}`), true)
 	if got := host.GetCurrentResponseBody(id); len(got) != 0 {
 		t.Errorf("later chunk = %s, want it dropped", got)
+	}
+}
+
+func gzipped(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// A second content-encoding header must not hide behind the first: the
+// client decodes "identity, gzip" as gzip, so a gzip JSON body under
+// text/plain would otherwise pass as "not JSON" with non_json "pass".
+func TestRepeatedContentEncodingNeverPassesAnEncodedBodyUnfiltered(t *testing.T) {
+	host, status := newHost(t, `{"response_filter": {"non_json": "pass",
+  "rules": [{"match": {"prefix": "/users"}, "allow": ["id"]}]}}`)
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin start = %v", status)
+	}
+	id := host.InitializeHttpContext()
+	host.CallOnRequestHeaders(id, [][2]string{{":method", "GET"}, {":path", "/users/1"}, {":authority", "api"}}, true)
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "text/plain"},
+		{"content-encoding", "identity"}, {"content-encoding", "gzip"}}, false)
+	body := gzipped(t, `{"id":1,"secret":"s3cr3t"}`)
+	host.CallOnResponseBody(id, body, true)
+	r := host.GetSentLocalResponse(id)
+	if r == nil || r.StatusCode != 502 || !strings.Contains(string(r.Data), "unsupported_encoding") {
+		t.Fatalf("local reply %+v, body sent %q; want a 502 unsupported_encoding", r, host.GetCurrentResponseBody(id))
+	}
+}
+
+func TestConflictingContentLengthsAreAFilterFailure(t *testing.T) {
+	host, id := startFiltered(t, "held", "/users/1")
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "application/json"},
+		{"content-length", "7"}, {"content-length", "40"}}, false)
+	r := host.GetSentLocalResponse(id)
+	if r == nil || r.StatusCode != 502 || !strings.Contains(string(r.Data), "conflicting_length") {
+		t.Fatalf("local reply %+v, want a 502 conflicting_length", r)
+	}
+}
+
+func TestRepeatedEqualContentLengthsAreOneLength(t *testing.T) {
+	host, id := startFiltered(t, "held", "/users/1")
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "application/json"},
+		{"content-length", "21"}, {"content-length", "21"}}, false)
+	host.CallOnResponseBody(id, []byte(`{"id":1,"name":"Ann"}`), true)
+	if r := host.GetSentLocalResponse(id); r != nil {
+		t.Fatalf("local reply %d %s, want the filtered body", r.StatusCode, r.Data)
+	}
+	if got := string(host.GetCurrentResponseBody(id)); got != `{"id":1,"name":"Ann"}` {
+		t.Errorf("body = %s", got)
 	}
 }

@@ -21,8 +21,10 @@ type telemetryState struct {
 	auditor  *telemetry.Auditor
 	gc       *telemetry.GCPolicy
 	runtime  *telemetry.RuntimeReader
-	failures *telemetry.AuthFailureTracker
 	logLevel func(string)
+	// burstWindow is the window the JWT policy counts failed credentials
+	// in, for the burst event.
+	burstWindow time.Duration
 }
 
 // telemetryStream is what one stream measures for the audit event and the
@@ -66,8 +68,15 @@ func (p *pluginContext) configureTelemetry(s *settings.Settings) error {
 		auditor:  telemetry.NewAuditor(cfg, p.metrics, pluginVersion),
 		gc:       telemetry.NewGCPolicy(cfg.GC),
 		runtime:  telemetry.NewRuntimeReader(),
-		failures: telemetry.NewAuthFailureTracker(cfg.Signals),
 		logLevel: logFunc(cfg.Audit.LogLevel),
+	}
+	// Bursts use the JWT policy's cross-worker failure count (configureJWT
+	// runs first), so its window is the burst window.
+	if auth := p.jwt.auth; auth != nil {
+		if w := c.Signals.AuthFailureWindow.Duration; w > 0 && !auth.SetFailureWindow(w) {
+			proxywasm.LogWarnf("apiguard: telemetry.signals.auth_failure_window %v is not used: jwt.lockout.window (%v) counts failed authentications", w, auth.FailureWindow())
+		}
+		p.telemetry.burstWindow = auth.FailureWindow()
 	}
 	return nil
 }
@@ -260,7 +269,7 @@ func (h *httpContext) observe() {
 			m.Processing(p, ts.phases[i])
 		}
 	}
-	if burst, ok := h.authFailure(start); ok {
+	if burst, ok := h.authFailureBurst(); ok {
 		m.AuthFailureBurst()
 		if t.auditor.Enabled() {
 			t.write(t.auditor.Record(telemetry.BurstEvent(burst, h.start), start))
@@ -283,18 +292,17 @@ func (t *telemetryState) write(line []byte) {
 	}
 }
 
-// authFailure feeds an authentication denial to the burst tracker. Key-set
-// outages are not the client's doing and do not count.
-func (h *httpContext) authFailure(now time.Time) (telemetry.Burst, bool) {
-	if !h.clientIP.IsValid() {
+// authFailureBurst reports the client whose failed credential made this
+// request cross signals.auth_failure_threshold. The count is the JWT
+// policy's, across workers (authFailures), so a client spread over workers
+// is counted whole, and only failed credentials count: not missing tokens,
+// lockouts or key outages.
+func (h *httpContext) authFailureBurst() (telemetry.Burst, bool) {
+	n := h.authFailures()
+	if !h.clientIP.IsValid() || !telemetry.CrossesThreshold(n, h.plugin.telemetry.cfg.Signals.AuthFailureThreshold) {
 		return telemetry.Burst{}, false
 	}
-	for _, d := range h.event.Decisions {
-		if d.Policy == "authn" && d.Decision == telemetry.DecisionDeny && d.Reason != "jwks_unavailable" {
-			return h.plugin.telemetry.failures.Failure(h.clientIP, now)
-		}
-	}
-	return telemetry.Burst{}, false
+	return telemetry.Burst{Client: h.clientIP, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
 }
 
 // captureAuditHeaders copies, masked, the request headers the operator
@@ -307,7 +315,7 @@ func (h *httpContext) captureAuditHeaders() {
 	names := a.HeaderNames()
 	hs := make([]telemetry.Header, 0, len(names))
 	for _, name := range names {
-		if v, err := proxywasm.GetHttpRequestHeader(name); err == nil {
+		if v, ok := h.requestHeader(name); ok {
 			hs = append(hs, telemetry.Header{Name: name, Value: v})
 		}
 	}
@@ -323,18 +331,16 @@ func (h *httpContext) fillEvent() {
 	e.Type = telemetry.EventRequest
 	e.Time = h.start
 	e.Method = h.method
-	e.RequestID, _ = proxywasm.GetHttpRequestHeader("x-request-id")
-	if tp, err := proxywasm.GetHttpRequestHeader("traceparent"); err == nil {
+	e.RequestID, _ = h.requestHeader("x-request-id")
+	if tp, ok := h.requestHeader("traceparent"); ok {
 		e.TraceID, e.SpanID = parseTraceparent(tp)
 	}
-	if raw, err := proxywasm.GetHttpRequestHeader(":path"); err == nil {
+	if raw, ok := h.requestHeader(":path"); ok {
 		e.Path = raw // after any token-parameter removal; redacted when encoded
 	} else {
 		e.Path = h.path
 	}
-	if route, err := proxywasm.GetProperty([]string{"xds", "route_name"}); err == nil {
-		e.Route = string(route)
-	}
+	e.Route = h.routeName()
 	if v, err := proxywasm.GetHttpResponseHeader(":status"); err == nil {
 		e.Status, _ = strconv.Atoi(v)
 	}
@@ -347,7 +353,7 @@ func (h *httpContext) fillEvent() {
 		if ts.overflow {
 			e.BodyExcerpt = telemetry.BodyTooLarge
 		} else if len(ts.excerpt) > 0 {
-			ct, _ := proxywasm.GetHttpRequestHeader("content-type")
+			ct, _ := h.requestHeader("content-type")
 			e.BodyExcerpt = a.Masker().MaskBody(ct, ts.excerpt, n)
 		}
 	}

@@ -123,6 +123,11 @@ func TestPathsThatCannotBeNormalisedAreRefusedBeforeTheUpstream(t *testing.T) {
 		if rec.Code != 400 || rec.Header().Get("x-apiguard-reason") != "bad_path" {
 			t.Errorf("%s: got %d reason %q, want 400 bad_path", path, rec.Code, rec.Header().Get("x-apiguard-reason"))
 		}
+		// The reason also travels as the local reply's details, which Envoy
+		// logs as %RESPONSE_CODE_DETAILS%.
+		if d := rec.Header().Get(wasmhost.DetailsHeader); d != "apiguard_bad_path" {
+			t.Errorf("%s: response code details %q, want apiguard_bad_path", path, d)
+		}
 	}
 	if up.hits.Load() != 0 {
 		t.Errorf("upstream saw %d refused requests", up.hits.Load())

@@ -140,12 +140,17 @@ func TestDenialsAlwaysRecordedWhateverTheSampleRate(t *testing.T) {
 	assertNoSecrets(t, e, []string{alice})
 }
 
-// Failed authentications from one client become a burst: a counter and an
-// audit event an alert can fire on. Near-limit requests are signalled too.
+// Failed credentials from one client become a burst: a counter and an
+// audit event an alert can fire on. Missing tokens are not guesses and do
+// not count. Near-limit requests are signalled too.
 func TestSecuritySignals(t *testing.T) {
 	e := start(t, `, "audit": {"sink": "log"}, "signals": {"auth_failure_threshold": 3, "near_limit_ratio": 0.75}`, 4, 1, nil)
-	for range 4 {
+	for range 2 {
 		e.do(t, "GET", "/api/x", "")
+	}
+	forged := forgedToken(t)
+	for range 4 {
+		e.do(t, "GET", "/api/x", "", "authorization", "Bearer "+forged)
 	}
 	if n := e.counter(t, "security.auth_failure_bursts_total"); n != 1 {
 		t.Errorf("auth_failure_bursts_total = %d, want 1 (reported once per window)", n)
@@ -175,6 +180,34 @@ func TestSecuritySignals(t *testing.T) {
 	}
 	if near != 1 {
 		t.Errorf("%d events carry the near_limit signal, want 1", near)
+	}
+}
+
+// With several workers, the burst threshold applies to the client's failed
+// credentials across all of them: a client spread over 4 workers is
+// reported once the total crosses the threshold, not at 4x it.
+func TestAuthFailureBurstCountsAcrossWorkers(t *testing.T) {
+	e := start(t, `, "audit": {"sink": "log"}, "signals": {"auth_failure_threshold": 4}`, 100, 4, nil)
+	if e.p.Workers() != 4 {
+		t.Fatalf("%d workers", e.p.Workers())
+	}
+	forged := forgedToken(t)
+	for range 8 { // two per worker, round-robin
+		if resp := e.do(t, "GET", "/api/x", "", "authorization", "Bearer "+forged); resp.StatusCode != 401 {
+			t.Fatalf("forged token: %d", resp.StatusCode)
+		}
+	}
+	if n := e.counter(t, "security.auth_failure_bursts_total"); n != 1 {
+		t.Errorf("auth_failure_bursts_total = %d, want 1 (the 4th failure across workers)", n)
+	}
+	var bursts []map[string]any
+	for _, l := range e.auditLines(t, wasmhost.LogWarn) {
+		if l["type"] == "auth_failure_burst" {
+			bursts = append(bursts, l)
+		}
+	}
+	if len(bursts) != 1 || bursts[0]["failures"] != float64(4) {
+		t.Errorf("burst events: %v, want one at 4 failures", bursts)
 	}
 }
 

@@ -87,6 +87,26 @@ func token(t testing.TB, sub string) string {
 	return s
 }
 
+// forgedToken names the right kid but is signed with another key: a
+// failed credential (bad_signature).
+func forgedToken(t testing.TB) string {
+	t.Helper()
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+		"iss": issuer, "sub": "mallory", "aud": "orders", "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
+	})
+	tok.Header["kid"] = "k1"
+	s, err := tok.SignedString(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // config protects /api with a JWT provider, rate-limits /api per client IP
 // (limit requests per minute) and sets the telemetry section.
 func config(instance, telemetryExtra string, limit int) string {

@@ -110,3 +110,20 @@ func (a *Authenticator) recordFailure(ip netip.Addr, now time.Time) int {
 	}
 	return int(n)
 }
+
+// FailureWindow is the window ClientFailures counts in: the lockout's
+// window when one is configured, else DefaultFailureWindow or what
+// SetFailureWindow chose.
+func (a *Authenticator) FailureWindow() time.Duration { return a.window }
+
+// SetFailureWindow sets the counting window of ClientFailures (the
+// brute-force signal) when no `lockout` is configured; one count serves
+// both, so a lockout's window wins. It reports whether d is now the window.
+// Call it before the first request.
+func (a *Authenticator) SetFailureWindow(d time.Duration) bool {
+	if a.lockout != nil || d <= 0 {
+		return d == a.window
+	}
+	a.window = d
+	return true
+}

@@ -58,3 +58,40 @@ func TestFailuresCountedAcrossWorkersAndLockout(t *testing.T) {
 		t.Fatalf("after the window: %+v", res)
 	}
 }
+
+func TestFailureWindowIsTheLockoutsOrTheOneSet(t *testing.T) {
+	k := fixtures()
+	forged := mint(t, jwt.SigningMethodRS256, k.rsa2, "rsa1", baseClaims(), nil)
+	ip := netip.MustParseAddr("203.0.113.7")
+	a := newAuth(t, localConfig(""))
+	if a.FailureWindow() != DefaultFailureWindow {
+		t.Fatalf("default window %v", a.FailureWindow())
+	}
+	if !a.SetFailureWindow(10 * time.Second) {
+		t.Fatal("window not set without a lockout")
+	}
+	tab, err := castable.New(&castable.MemStore{}, castable.Options{Namespace: "w", Slots: 8, MaxStateBytes: failureStateBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.TrackFailures(tab)
+	send := func(now time.Time) int {
+		r := request("/orders", bearer(forged))
+		r.ClientIP = ip
+		return a.Authenticate(r, nil, now).ClientFailures
+	}
+	send(testNow)
+	if n := send(testNow.Add(9 * time.Second)); n != 2 {
+		t.Fatalf("inside the window: %d failures, want 2", n)
+	}
+	if n := send(testNow.Add(10 * time.Second)); n != 1 {
+		t.Fatalf("after the 10s window: %d failures, want a new count", n)
+	}
+
+	js := localConfig("")
+	js = js[:len(js)-2] + `, "lockout": {"failures": 3, "window": "30s"}}`
+	l := newAuth(t, js)
+	if l.SetFailureWindow(10*time.Second) || l.FailureWindow() != 30*time.Second {
+		t.Fatalf("a lockout's window must win: %v", l.FailureWindow())
+	}
+}

@@ -185,6 +185,9 @@ type globalNumbers struct {
 // judgeGlobal applies the rule: only a 200 whose overallCode is OK passes,
 // only a 429 is limited, everything else follows the failure mode.
 func judgeGlobal(status int, body []byte) globalAnswer {
+	if len(body) > MaxAnswerBytes {
+		return globalAnswer{reason: ReasonGlobalBadAnswer}
+	}
 	switch status {
 	case 200:
 		resp, err := decodeRLS(body)
@@ -210,12 +213,13 @@ func judgeGlobal(status int, body []byte) globalAnswer {
 	return globalAnswer{reason: ReasonGlobalUnexpected}
 }
 
-const maxRLSBody = 64 << 10
+// MaxAnswerBytes bounds the rate-limit service answer a caller reads back.
+// A real answer is a few hundred bytes; a larger one is a bad answer that
+// follows failure_mode (see Result.ResolveOversized), so a broken or hostile
+// service cannot make every worker buffer and parse megabytes per request.
+const MaxAnswerBytes = 64 << 10
 
 func decodeRLS(body []byte) (*rlsResponse, error) {
-	if len(body) > maxRLSBody {
-		return nil, errors.New("ratelimit: rls answer too large")
-	}
 	var r rlsResponse
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&r); err != nil {

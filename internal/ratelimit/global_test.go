@@ -95,6 +95,8 @@ func TestGlobalVerdicts(t *testing.T) {
 		{"504 timeout", 504, nil, ReasonGlobalUnavailable, true, false},
 		{"reset", 0, nil, ReasonGlobalReset, true, false},
 		{"302", 302, nil, ReasonGlobalUnexpected, true, false},
+		{"200 OK oversized", 200, append(append([]byte{}, ok...), make([]byte, MaxAnswerBytes)...), ReasonGlobalBadAnswer, true, false},
+		{"429 oversized", 429, make([]byte, MaxAnswerBytes+1), ReasonGlobalBadAnswer, true, false},
 	}
 	for _, tc := range cases {
 		for _, mode := range []string{"allow", "deny"} {
@@ -218,5 +220,40 @@ func TestGlobalAnswerWithoutNumbersKeepsPreLimitHeaders(t *testing.T) {
 	res.ResolveCallout(0, 200, []byte(`{"overallCode":"OK","statuses":[{"code":"OK"}]}`))
 	if got := header(res.Headers(), "ratelimit"); got != `"g";r=2;t=20` {
 		t.Fatalf("RateLimit = %q", got)
+	}
+}
+
+func TestOversizedAnswerFollowsFailureMode(t *testing.T) {
+	for _, c := range []struct {
+		mode  string
+		allow bool
+	}{{"allow", true}, {"deny", false}} {
+		l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"global":{"cluster":"rl","domain":"d","failure_mode":"`+c.mode+`"}}]`)
+		res := l.Check(req("192.0.2.1", nil), t0)
+		out := res.ResolveOversized(0)
+		if out.Reason != ReasonGlobalBadAnswer || res.Allowed() != c.allow || res.Pending() {
+			t.Errorf("%s: outcome %+v allowed %v, want bad answer allowed %v", c.mode, out, res.Allowed(), c.allow)
+		}
+	}
+}
+
+func TestKeyHoldsClientValues(t *testing.T) {
+	for _, c := range []struct {
+		key     []string
+		missing string
+		want    bool
+	}{
+		{[]string{"source.ip"}, "", true},
+		{[]string{"header:x-api-key"}, "deny", true},
+		{[]string{"jwt.sub"}, "deny", true},
+		{[]string{"path"}, "deny", true},
+		{[]string{"method"}, "", false},
+		{[]string{"route", "method"}, "deny", false},
+		{[]string{"route"}, "", true}, // an unnamed route falls back to the client IP
+	} {
+		p := Policy{Name: "p", Key: c.key, MissingKey: c.missing}
+		if got := p.KeyHoldsClientValues(); got != c.want {
+			t.Errorf("key %v missing_key %q: %v, want %v", c.key, c.missing, got, c.want)
+		}
 	}
 }

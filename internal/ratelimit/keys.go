@@ -176,3 +176,29 @@ func descriptorValue(v string) string {
 func clientIPString(a netip.Addr) string { return a.Unmap().String() }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// KeyHoldsClientValues reports whether a bucket key of p can hold values
+// that identify a client: a source IP, a header or a claim, a path (which
+// often carries user or object ids), or the client IP that missing_key
+// "source_ip" puts in place of a missing part. Such keys are personal data
+// and guessable from a dictionary, so the audit trail must only carry them
+// hashed with a secret salt.
+func (p *Policy) KeyHoldsClientValues() bool {
+	fallback := p.MissingKey != "deny"
+	for _, k := range p.Key {
+		pt, err := parsePart(k)
+		if err != nil {
+			return true // refused by Validate; be conservative
+		}
+		switch pt.kind {
+		case partMethod:
+		case partRoute:
+			if fallback {
+				return true // a route without a name falls back to the client IP
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}

@@ -447,6 +447,18 @@ func (p *policy) windowsFor(cl map[string]any) (string, []window) {
 // connections and timeouts), body its body. It returns the policy's updated
 // outcome.
 func (res *Result) ResolveCallout(i int, status int, body []byte) Outcome {
+	return res.resolve(i, judgeGlobal(status, body))
+}
+
+// ResolveOversized records an answer to Callouts[i] whose body is larger than
+// MaxAnswerBytes, so the caller never reads it: whatever its status, it is a
+// bad answer and follows the policy's failure_mode.
+func (res *Result) ResolveOversized(i int) Outcome {
+	return res.resolve(i, globalAnswer{reason: ReasonGlobalBadAnswer})
+}
+
+// resolve applies the judged answer to Callouts[i].
+func (res *Result) resolve(i int, ans globalAnswer) Outcome {
 	for j := range res.applied {
 		a := &res.applied[j]
 		if a.callout != i {
@@ -456,7 +468,6 @@ func (res *Result) ResolveCallout(i int, status int, body []byte) Outcome {
 		if out.Decision != Pending {
 			return *out
 		}
-		ans := judgeGlobal(status, body)
 		out.Reason = ans.reason
 		switch {
 		case ans.pass:

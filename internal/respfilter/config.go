@@ -52,7 +52,7 @@ type Config struct {
 	// with a small JSON error, or replaces the body with an error document
 	// when the headers already left (headers_mode "streamed"); "pass" sends
 	// the body unfiltered and counts it. Failures: malformed, too_large,
-	// unsupported_encoding, decode_failed, depth, and not_json when
+	// unsupported_encoding, decode_failed, conflicting_length, depth, and not_json when
 	// non_json is "error".
 	OnError OnError `json:"on_error,omitempty"`
 	// NonJSON decides a body on a filtered route that is not JSON: one whose

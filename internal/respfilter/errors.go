@@ -12,6 +12,7 @@ const (
 	ReasonTooLarge            Reason = "too_large"            // body, declared length or decoded size over max_body_bytes
 	ReasonUnsupportedEncoding Reason = "unsupported_encoding" // a Content-Encoding apiguard cannot decode
 	ReasonDecodeFailed        Reason = "decode_failed"        // a gzip/deflate body that does not decompress
+	ReasonConflictingLength   Reason = "conflicting_length"   // several Content-Length values that differ
 	ReasonDepth               Reason = "depth"                // nesting deeper than max_depth
 	ReasonNotJSON             Reason = "not_json"             // a body that is not JSON on a filtered route
 	ReasonStatus              Reason = "status"               // the status is not in the rule's statuses

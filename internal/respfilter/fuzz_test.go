@@ -207,3 +207,21 @@ func FuzzParsePath(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecideHeaders feeds arbitrary (possibly joined, repeated) header
+// values: no panic, and a header-time decision never replaces a body.
+func FuzzDecideHeaders(f *testing.F) {
+	for _, s := range [][2]string{{"identity,gzip", "40, 40"}, {"gzip", "10,40"}, {"", "+1,-1"}, {"x-gzip", "99999999999999999999,"}} {
+		f.Add(s[0], s[1], 200)
+	}
+	p := policyFor(f, newFilter(f, usersConfig), "GET", "/users/1")
+	f.Fuzz(func(t *testing.T, enc, length string, status int) {
+		d := p.DecideHeaders(ResponseMeta{Status: status, ContentEncoding: enc, ContentLength: length})
+		if d.Action == ActionReplace {
+			t.Fatalf("DecideHeaders returned ActionReplace for %q %q", enc, length)
+		}
+		if d.Action == ActionFilter && strings.Contains(enc, ",") {
+			t.Fatalf("a list of codings %q was accepted", enc)
+		}
+	})
+}

@@ -98,6 +98,22 @@ func parseContentLength(v string) (int64, bool) {
 	return n, true
 }
 
+// parseContentLengths reads a Content-Length that may hold several values
+// joined with "," (a repeated header). Identical values count as one (RFC
+// 9110 section 8.6); values that differ leave the body's length ambiguous,
+// and ok is false. An absent or unreadable value is length 0 and ok.
+func parseContentLengths(v string) (n int64, ok bool) {
+	first := true
+	for part := range strings.SplitSeq(v, ",") {
+		m, _ := parseContentLength(part)
+		if !first && m != n {
+			return 0, false
+		}
+		n, first = m, false
+	}
+	return n, true
+}
+
 // ResponseHeadersToRemove lists the response headers a filtered response
 // must lose before its headers leave: the body changes, so its length,
 // digests and strong validator no longer describe it. With headers held the

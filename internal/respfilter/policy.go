@@ -176,11 +176,14 @@ func (a Action) String() string {
 
 // ResponseMeta is what the response headers say, read by the plugin.
 type ResponseMeta struct {
-	Status          int    // the :status value
-	RequestMethod   string // the request's :method; HEAD responses have no body
-	ContentType     string // "" when absent
+	Status        int    // the :status value
+	RequestMethod string // the request's :method; HEAD responses have no body
+	ContentType   string // "" when absent
+	// ContentEncoding and ContentLength hold every value of a repeated
+	// header joined with ",": a second copy must never go unseen, since the
+	// client may honour it (a gzip body under "identity, gzip").
 	ContentEncoding string // "" when absent
-	ContentLength   string // the raw header value, "" when absent
+	ContentLength   string // the raw header value(s), "" when absent
 }
 
 // Decision is the headers-time verdict, kept by the plugin for Process.
@@ -210,7 +213,11 @@ func (p *Policy) DecideHeaders(m ResponseMeta) Decision {
 	if !ok {
 		return p.fail(ReasonUnsupportedEncoding)
 	}
-	if n, ok := parseContentLength(m.ContentLength); ok && n > int64(p.limits.maxBody) {
+	n, ok := parseContentLengths(m.ContentLength)
+	if !ok {
+		return p.fail(ReasonConflictingLength)
+	}
+	if n > int64(p.limits.maxBody) {
 		return p.fail(ReasonTooLarge)
 	}
 	return Decision{Action: ActionFilter, JSONDeclared: IsJSONContentType(m.ContentType), coding: c}

@@ -49,7 +49,7 @@ var (
 	authnDenyReasons  = []string{
 		"missing_token", "multiple_tokens", "malformed", "bad_alg", "bad_typ", "unknown_kid",
 		"bad_signature", "expired", "not_yet_valid", "bad_issuer", "bad_audience",
-		"claims_failed", "jwks_unavailable", ReasonOther,
+		"bad_subject", "claims_failed", "jwks_unavailable", "locked_out", ReasonOther,
 	}
 	jwksFailReasons = []string{"call_failed", "timeout", "http_status", "bad_document", "no_usable_keys", ReasonOther}
 	rlDecisions     = []string{"ok", "limited", "shadow_limited", "failure_allowed", "failure_denied"}
@@ -295,7 +295,7 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 // inv. With R routes, P providers, J remote-JWKS providers and L rate-limit
 // policies it is
 //
-//	15P + 8J + 11L + 2R + 51
+//	17P + 8J + 11L + 2R + 53
 //
 // (the factors are the sizes of the closed sets above), so it grows only
 // with the configuration, never with traffic.

@@ -58,7 +58,7 @@ func (s *fakeSink) counter(t *testing.T, name string) uint64 {
 }
 
 func cardinalityFormula(inv Inventory) int {
-	return 15*len(inv.Providers) + 8*len(inv.JWKSProviders) + 11*len(inv.Policies) + 2*len(inv.Routes) + 51
+	return 17*len(inv.Providers) + 8*len(inv.JWKSProviders) + 11*len(inv.Policies) + 2*len(inv.Routes) + 53
 }
 
 func TestCardinalityMatchesDocumentedFormula(t *testing.T) {

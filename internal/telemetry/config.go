@@ -48,9 +48,8 @@ import (
 //	    "min_interval": "1s"         // never more often than this; default 1s
 //	  },
 //	  "signals": {
-//	    "auth_failure_threshold": 10, // failed authentications per client and window that make a burst; default 10
-//	    "auth_failure_window": "60s", // default 60s
-//	    "max_tracked_clients": 1024,  // per worker; default 1024, max 65536
+//	    "auth_failure_threshold": 10, // failed credentials per client IP and window, across workers, that make a burst; default 10
+//	    "auth_failure_window": "60s", // default 60s; jwt.lockout.window replaces it when a lockout is configured
 //	    "near_limit_ratio": 0.8       // share of a rate limit used that counts as near the limit; default 0.8
 //	  }
 //	}
@@ -118,7 +117,6 @@ type GCConfig struct {
 type SignalsConfig struct {
 	AuthFailureThreshold int             `json:"auth_failure_threshold,omitempty"`
 	AuthFailureWindow    config.Duration `json:"auth_failure_window,omitempty"`
-	MaxTrackedClients    int             `json:"max_tracked_clients,omitempty"`
 	NearLimitRatio       *float64        `json:"near_limit_ratio,omitempty"`
 }
 
@@ -127,7 +125,6 @@ const (
 	maxBodyExcerpt  = 4096
 	maxBatchSize    = 1000
 	maxBuffered     = 100000
-	maxTracked      = 65536
 	maxHeaderNames  = 32
 	maxMaskKeys     = 256
 	defaultLogLevel = "warn"
@@ -250,9 +247,6 @@ func (s *SignalsConfig) Validate() error {
 	if w := s.AuthFailureWindow.Duration; w != 0 && (w < time.Second || w > 24*time.Hour) {
 		return config.Errorf("auth_failure_window", "want 1s to 24h")
 	}
-	if s.MaxTrackedClients < 0 || s.MaxTrackedClients > maxTracked {
-		return config.Errorf("max_tracked_clients", "%d: want 1 to %d", s.MaxTrackedClients, maxTracked)
-	}
 	if s.NearLimitRatio != nil && !(*s.NearLimitRatio > 0 && *s.NearLimitRatio <= 1) {
 		return config.Errorf("near_limit_ratio", "%v: want a number above 0 and at most 1", *s.NearLimitRatio)
 	}
@@ -317,9 +311,6 @@ func (c Config) Resolve(pluginName string) (Config, error) {
 		s.AuthFailureThreshold = 10
 	}
 	s.AuthFailureWindow.Duration = orDur(s.AuthFailureWindow.Duration, 60*time.Second)
-	if s.MaxTrackedClients == 0 {
-		s.MaxTrackedClients = 1024
-	}
 	if s.NearLimitRatio == nil {
 		r := 0.8
 		s.NearLimitRatio = &r

@@ -36,7 +36,7 @@ func TestConfigFullExample(t *testing.T) {
 	  "otlp": {"cluster": "otel", "authority": "otel:4318", "path": "/v1/logs", "timeout": "2s", "batch_size": 50, "flush_interval": "1s",
 	           "max_buffered_events": 500, "retry_initial_backoff": "500ms", "retry_max_backoff": "30s", "max_retries": 3, "service_name": "edge"},
 	  "gc": {"mode": "heap_above", "heap_above_mib": 16, "min_interval": "2s"},
-	  "signals": {"auth_failure_threshold": 5, "auth_failure_window": "30s", "max_tracked_clients": 256, "near_limit_ratio": 0.9}
+	  "signals": {"auth_failure_threshold": 5, "auth_failure_window": "30s", "near_limit_ratio": 0.9}
 	}`)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if r.MetricPrefix != "apiguard" || r.Instance != "my_plugin" || r.Audit.Sink != SinkOff || *r.Audit.SampleRate != 1 ||
 		r.Audit.LogLevel != "warn" || r.OTLP != nil || r.GC.Mode != GCOff || r.Signals.AuthFailureThreshold != 10 ||
-		r.Signals.AuthFailureWindow.Duration != time.Minute || r.Signals.MaxTrackedClients != 1024 || *r.Signals.NearLimitRatio != 0.8 {
+		r.Signals.AuthFailureWindow.Duration != time.Minute || *r.Signals.NearLimitRatio != 0.8 {
 		t.Errorf("defaults %+v", r)
 	}
 	o, _ := decodeConfig(`{"audit":{"sink":"otlp"},"otlp":{"cluster":"otel"}}`)
@@ -99,7 +99,7 @@ func TestConfigRejectsMistakes(t *testing.T) {
 		{`{"gc": {"mode": "every_requests"}}`, "gc.every_requests"},
 		{`{"gc": {"mode": "heap_above"}}`, "gc.heap_above_mib"},
 		{`{"signals": {"near_limit_ratio": 0}}`, "signals.near_limit_ratio"},
-		{`{"signals": {"max_tracked_clients": 1000000}}`, "signals.max_tracked_clients"},
+		{`{"signals": {"max_tracked_clients": 1024}}`, "signals.max_tracked_clients"},
 		{`{"signals": {"auth_failure_window": "10ms"}}`, "signals.auth_failure_window"},
 		{`{"audit": {"smaple_rate": 1}}`, "audit.smaple_rate"},
 		{`{"otlp": {"cluster": "c", "timeout": "-1s"}}`, "otlp.timeout"},

@@ -51,5 +51,5 @@ func ExampleCatalogue() {
 	// apiguard.orders.ratelimit.policy.per_user.reason.service_timeout.errors_total
 	// apiguard.orders.ratelimit.policy.per_user.reason.other.errors_total
 	// apiguard.orders.ratelimit.policy.per_user.near_limit_total
-	// 62 metrics
+	// 64 metrics
 }

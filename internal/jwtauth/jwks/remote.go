@@ -194,8 +194,9 @@ func (m *Manager) Health(provider string) Health {
 
 // Refetch is called when a request finds no key set for provider, or a token
 // names a kid the set lacks. It reports whether a fetch is in flight or may
-// start now, so that pausing the request is worthwhile; the plugin then calls
-// Poll to dispatch it. A refetch for an unknown kid is rate-limited across
+// start now, so that pausing the request is worthwhile; the next Poll
+// dispatches it. (Poll from the root context, not the request's: a callout
+// belongs to the context that dispatched it and dies with it.) A refetch for an unknown kid is rate-limited across
 // workers by MinRefetchInterval, so tokens with made-up kids cannot turn the
 // plugin into an amplifier against the IdP.
 func (m *Manager) Refetch(provider string, now time.Time) bool {
@@ -242,7 +243,7 @@ func mayForce(st sharedState, src Source, ns int64) bool {
 
 // Poll adopts key sets other workers stored, starts fetches that are due and
 // this worker won the lease for, and reports providers whose paused requests
-// can proceed. Call it on every tick and right after a request was paused.
+// can proceed. Call it on every tick, from the root context.
 func (m *Manager) Poll(now time.Time) Update {
 	var u Update
 	for _, name := range m.names {
@@ -485,33 +486,43 @@ func backoff(failures int, cache time.Duration) time.Duration {
 func (m *Manager) stateKey(r *remote) string { return m.ns + "jwks/" + r.src.Provider + "/state" }
 func (m *Manager) docKey(r *remote) string   { return m.ns + "jwks/" + r.src.Provider + "/doc" }
 
-func (m *Manager) readState(r *remote) (sharedState, uint32, error) {
+// stateRev is the revision a shared state was read at: its cas, and whether
+// the record existed. Envoy never hands out cas 0 for a record, but other
+// hosts (the SDK's proxytest) can, so existence is tracked on its own.
+type stateRev struct {
+	cas   uint32
+	found bool
+}
+
+func (m *Manager) readState(r *remote) (sharedState, stateRev, error) {
 	var st sharedState
 	val, cas, err := m.store.Get(m.stateKey(r))
 	if errors.Is(err, castable.ErrNotFound) {
-		return st, 0, nil
+		return st, stateRev{}, nil
 	}
 	if err != nil {
-		return st, 0, fmt.Errorf("jwks: read shared state: %w", err)
+		return st, stateRev{}, fmt.Errorf("jwks: read shared state: %w", err)
 	}
+	rev := stateRev{cas: cas, found: true}
 	if err := json.Unmarshal(val, &st); err != nil {
 		// A corrupt record must not wedge the provider: start over.
-		return sharedState{}, cas, nil
+		return sharedState{}, rev, nil
 	}
-	return st, cas, nil
+	return st, rev, nil
 }
 
-// writeState stores st if the record is unchanged since it was read with cas
-// (0: the record did not exist). Setting a missing key always succeeds on the
-// host, so creation passes a non-zero cas: if another worker created the
-// record meanwhile, the write fails with ErrCASMismatch instead of
-// overwriting its lease (as castable's table does for new slots).
-func (m *Manager) writeState(r *remote, st sharedState, cas uint32) error {
+// writeState stores st if the record is unchanged since it was read at rev.
+// Setting a missing key always succeeds on the host, so creation passes a
+// non-zero cas: if another worker created the record meanwhile, the write
+// fails with ErrCASMismatch instead of overwriting its lease (as castable's
+// table does for new slots).
+func (m *Manager) writeState(r *remote, st sharedState, rev stateRev) error {
 	val, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("jwks: encode shared state: %w", err)
 	}
-	if cas == 0 {
+	cas := rev.cas
+	if !rev.found {
 		cas = createCas
 	}
 	if err := m.store.Set(m.stateKey(r), val, cas); err != nil {

@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -313,5 +314,67 @@ func TestRefetchWaitsForKeysAnotherWorkerJustStored(t *testing.T) {
 	u1 := fl.workers[1].Poll(fl.now)
 	if !slices.Contains(u1.Ready, "idp") || fl.workers[1].Keys("idp") == nil || len(u1.Fetches) != 0 {
 		t.Fatalf("worker 1 after Poll: %+v, keys %v", u1, fl.workers[1].Keys("idp"))
+	}
+}
+
+// zeroCASStore hands out cas 0 for a record created with cas MaxUint32, as
+// the SDK's proxytest host does (its cas counter wraps); Envoy never does.
+type zeroCASStore struct {
+	castable.MemStore
+	created map[string]uint32 // records whose first cas is reported as 0
+}
+
+func (s *zeroCASStore) Get(key string) ([]byte, uint32, error) {
+	v, cas, err := s.MemStore.Get(key)
+	if err == nil && s.created[key] == cas {
+		return v, 0, nil
+	}
+	return v, cas, err
+}
+
+func (s *zeroCASStore) Set(key string, value []byte, cas uint32) error {
+	if _, _, err := s.MemStore.Get(key); errors.Is(err, castable.ErrNotFound) {
+		if err := s.MemStore.Set(key, value, cas); err != nil {
+			return err
+		}
+		_, c, _ := s.MemStore.Get(key)
+		if s.created == nil {
+			s.created = map[string]uint32{}
+		}
+		s.created[key] = c
+		return nil
+	}
+	if c, ok := s.created[key]; ok && cas == 0 {
+		cas = c
+	}
+	if err := s.MemStore.Set(key, value, cas); err != nil {
+		return err
+	}
+	delete(s.created, key)
+	return nil
+}
+
+// A host whose cas for a fresh record is 0 must not wedge the lease: the
+// record exists, so it is updated with that cas, not created again.
+func TestLeaseReleasedOnAHostThatGivesCASZero(t *testing.T) {
+	k := fixtures()
+	store := &zeroCASStore{}
+	src := remoteSource()
+	m, err := NewManager(store, "ns/", "w0", []Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_900_000_000, 0)
+	u := m.Poll(now)
+	if len(u.Fetches) != 1 {
+		t.Fatalf("fetches %+v", u.Fetches)
+	}
+	m.OnResponse(u.Fetches[0].ID, 200, doc(rsaJWK("a", &k.rsa.PublicKey)), now)
+	now = now.Add(src.MinRefetchInterval)
+	if !m.Refetch("idp", now) {
+		t.Fatal("unknown-kid refetch refused: the lease of the finished fetch is still held")
+	}
+	if u := m.Poll(now); len(u.Fetches) != 1 {
+		t.Fatalf("refetch not started: %+v", u)
 	}
 }

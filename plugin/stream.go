@@ -1,0 +1,24 @@
+package main
+
+import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+
+// streamProps caches host properties that do not change during a stream,
+// so every policy reading them costs one host call per stream at most.
+type streamProps struct {
+	routeName     string
+	routeNameRead bool
+}
+
+// routeName is the Envoy route the stream matched (xds.route_name), "" when
+// the route has no name or the host does not know it. Read once per stream:
+// the route is chosen before the filter chain runs.
+func (h *httpContext) routeName() string {
+	sp := &h.props
+	if !sp.routeNameRead {
+		sp.routeNameRead = true
+		if v, err := proxywasm.GetProperty([]string{"xds", "route_name"}); err == nil {
+			sp.routeName = string(v)
+		}
+	}
+	return sp.routeName
+}
