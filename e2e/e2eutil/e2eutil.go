@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"testing"
 
 	"github.com/tetratelabs/wazero"
 
@@ -64,3 +65,18 @@ type panicTB struct{}
 
 func (panicTB) Helper()                           {}
 func (panicTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+
+// Run is the body of an e2e package's TestMain: it compiles the plugin with
+// opts into *module, runs the tests, and closes the module.
+//
+//	func TestMain(m *testing.M) { os.Exit(e2eutil.Run(m, wasmhost.Options{}, &module)) }
+func Run(m *testing.M, opts wasmhost.Options, module **wasmhost.Module) int {
+	mod, err := Compile(opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer mod.Close(context.Background())
+	*module = mod
+	return m.Run()
+}

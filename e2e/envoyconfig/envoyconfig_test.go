@@ -23,6 +23,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"sigs.k8s.io/yaml"
+
+	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
 )
 
 var update = flag.Bool("update", false, "rewrite the copies in envoy/*.yaml: the demo config from envoy/demo-config.json, stats_tags from envoy/stats_tags.yaml")
@@ -47,20 +49,11 @@ func repoFile(t *testing.T, rel string) []byte {
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := wasmbuild.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return dir
 }
 
 func loadEnvoyYAML(t *testing.T) *bootstrapv3.Bootstrap {

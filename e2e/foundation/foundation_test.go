@@ -6,7 +6,6 @@ package foundation
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,18 +22,7 @@ import (
 var module *wasmhost.Module
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	module, err = e2eutil.Compile(wasmhost.Options{LogLevel: wasmhost.LogInfo})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer module.Close(context.Background())
-	return m.Run()
+	os.Exit(e2eutil.Run(m, wasmhost.Options{LogLevel: wasmhost.LogInfo}, &module))
 }
 
 func start(t *testing.T, config string, workers int) *wasmhost.Plugin {

@@ -19,34 +19,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
+	"github.com/apiguard/apiguard/e2e/e2eutil"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
 var module *wasmhost.Module
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(e2eutil.Run(m, wasmhost.Options{LogLevel: wasmhost.LogInfo}, &module))
 }
-
-func run(m *testing.M) int {
-	path := wasmbuild.ForTest(fatalTB{}, "./plugin")
-	code, err := os.ReadFile(path)
-	if err != nil {
-		panic(err)
-	}
-	module, err = wasmhost.Compile(context.Background(), code, wasmhost.Options{LogLevel: wasmhost.LogInfo})
-	if err != nil {
-		panic(err)
-	}
-	defer module.Close(context.Background())
-	return m.Run()
-}
-
-type fatalTB struct{}
-
-func (fatalTB) Helper()                           {}
-func (fatalTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 
 var instanceSeq atomic.Int64
 

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -9,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apiguard/apiguard/e2e/e2eutil"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -101,7 +101,7 @@ var (
 // debugModule is the plugin compiled with debug logs kept.
 func debugModule(b *testing.B) *wasmhost.Module {
 	debugOnce.Do(func() {
-		debugMod, debugErr = wasmhost.Compile(context.Background(), wasm, wasmhost.Options{LogLevel: wasmhost.LogDebug})
+		debugMod, debugErr = e2eutil.Compile(wasmhost.Options{LogLevel: wasmhost.LogDebug})
 	})
 	if debugErr != nil {
 		b.Fatal(debugErr)

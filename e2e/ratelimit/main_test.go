@@ -16,43 +16,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
+	"github.com/apiguard/apiguard/e2e/e2eutil"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
-var (
-	module *wasmhost.Module
-	wasm   []byte // the compiled plugin, for modules with other options
-)
+var module *wasmhost.Module
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(e2eutil.Run(m, wasmhost.Options{LogLevel: wasmhost.LogInfo}, &module))
 }
-
-func run(m *testing.M) int {
-	path := wasmbuild.ForTest(fatalTB{}, "./plugin")
-	code, err := os.ReadFile(path)
-	if err != nil {
-		panic(err)
-	}
-	wasm = code
-	module, err = wasmhost.Compile(context.Background(), code, wasmhost.Options{LogLevel: wasmhost.LogInfo})
-	if err != nil {
-		panic(err)
-	}
-	defer module.Close(context.Background())
-	defer func() {
-		if debugMod != nil {
-			debugMod.Close(context.Background())
-		}
-	}()
-	return m.Run()
-}
-
-type fatalTB struct{}
-
-func (fatalTB) Helper()                           {}
-func (fatalTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 
 // instanceSeq gives every plugin its own metric instance: the metric store
 // is shared by the module, as Envoy's stats are by the process.

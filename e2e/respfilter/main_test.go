@@ -39,20 +39,9 @@ import (
 var module *wasmhost.Module
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
 	// LogTrace: every guest log line is captured, so tests can check that
 	// no removed value ever reaches the logs.
-	module, err = e2eutil.Compile(wasmhost.Options{LogLevel: wasmhost.LogTrace})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer module.Close(context.Background())
-	return m.Run()
+	os.Exit(e2eutil.Run(m, wasmhost.Options{LogLevel: wasmhost.LogTrace}, &module))
 }
 
 // The sensitive values of the demo records: none may ever reach a client

@@ -32,18 +32,9 @@ import (
 
 var module *wasmhost.Module
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	var err error
+func TestMain(m *testing.M) {
 	// LogTrace: every guest line is captured, so the secret scan sees all.
-	module, err = e2eutil.Compile(wasmhost.Options{LogLevel: wasmhost.LogTrace})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer module.Close(context.Background())
-	return m.Run()
+	os.Exit(e2eutil.Run(m, wasmhost.Options{LogLevel: wasmhost.LogTrace}, &module))
 }
 
 // The secrets the suite sends. None may appear in any log, export or metric.
