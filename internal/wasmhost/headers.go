@@ -297,19 +297,14 @@ func lowerKey(b []byte) string { return strings.ToLower(string(b)) }
 // hostGetHeaderMapValue implements proxy_get_header_map_value.
 // https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_get_header_map_value
 func hostGetHeaderMapValue(v *vm, s []uint64) {
-	t := mapType(s[0])
-	if t > mapMax {
-		s[0] = uint64(statusBadArgument)
-		return
-	}
 	key, ok := v.read(uint32(s[1]), uint32(s[2]))
 	if !ok {
 		s[0] = uint64(statusInvalidMemoryAccess)
 		return
 	}
-	h := v.headerMap(t)
-	if h == nil {
-		s[0] = uint64(statusNotFound)
+	h, st := v.mapArg(s[0])
+	if st != statusOK {
+		s[0] = uint64(st)
 		return
 	}
 	val, found := h.getBytes(key)
@@ -364,19 +359,14 @@ func hostReplaceHeaderMapValue(v *vm, s []uint64) {
 // hostRemoveHeaderMapValue implements proxy_remove_header_map_value.
 // https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_remove_header_map_value
 func hostRemoveHeaderMapValue(v *vm, s []uint64) {
-	t := mapType(s[0])
-	if t > mapMax {
-		s[0] = uint64(statusBadArgument)
-		return
-	}
 	key, ok := v.read(uint32(s[1]), uint32(s[2]))
 	if !ok {
 		s[0] = uint64(statusInvalidMemoryAccess)
 		return
 	}
-	h := v.headerMap(t)
-	if h == nil {
-		s[0] = uint64(statusNotFound)
+	h, st := v.mapArg(s[0])
+	if st != statusOK {
+		s[0] = uint64(st)
 		return
 	}
 	h.remove(lowerKey(key))
@@ -388,14 +378,9 @@ func hostRemoveHeaderMapValue(v *vm, s []uint64) {
 // serialised straight into one guest allocation; an empty map is 0/0.
 // https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_get_header_map_pairs
 func hostGetHeaderMapPairs(v *vm, s []uint64) {
-	t := mapType(s[0])
-	if t > mapMax {
-		s[0] = uint64(statusBadArgument)
-		return
-	}
-	h := v.headerMap(t)
-	if h == nil {
-		s[0] = uint64(statusNotFound)
+	h, st := v.mapArg(s[0])
+	if st != statusOK {
+		s[0] = uint64(st)
 		return
 	}
 	if len(h.kv) == 0 {
@@ -409,19 +394,14 @@ func hostGetHeaderMapPairs(v *vm, s []uint64) {
 // replaced by the given pairs.
 // https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_set_header_map_pairs
 func hostSetHeaderMapPairs(v *vm, s []uint64) {
-	t := mapType(s[0])
-	if t > mapMax {
-		s[0] = uint64(statusBadArgument)
-		return
-	}
 	data, ok := v.read(uint32(s[1]), uint32(s[2]))
 	if !ok {
 		s[0] = uint64(statusInvalidMemoryAccess)
 		return
 	}
-	h := v.headerMap(t)
-	if h == nil {
-		s[0] = uint64(statusNotFound)
+	h, st := v.mapArg(s[0])
+	if st != statusOK {
+		s[0] = uint64(st)
 		return
 	}
 	pairs, _ := decodePairs(data) // malformed input clears the map, as toPairs returns {}
@@ -438,14 +418,9 @@ func hostSetHeaderMapPairs(v *vm, s []uint64) {
 // of the serialised map).
 // https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_get_header_map_size
 func hostGetHeaderMapSize(v *vm, s []uint64) {
-	t := mapType(s[0])
-	if t > mapMax {
-		s[0] = uint64(statusBadArgument)
-		return
-	}
-	h := v.headerMap(t)
-	if h == nil {
-		s[0] = uint64(statusNotFound)
+	h, st := v.mapArg(s[0])
+	if st != statusOK {
+		s[0] = uint64(st)
 		return
 	}
 	if !v.writeU32(uint32(s[1]), uint32(h.serializedSize())) {
@@ -453,4 +428,19 @@ func hostGetHeaderMapSize(v *vm, s []uint64) {
 		return
 	}
 	s[0] = uint64(statusOK)
+}
+
+// mapArg resolves the map-type argument of a header-map host call as Envoy
+// does: BAD_ARGUMENT for an unknown type, NOT_FOUND for a map the current
+// context does not have.
+func (v *vm) mapArg(arg uint64) (*headerMap, status) {
+	t := mapType(arg)
+	if t > mapMax {
+		return nil, statusBadArgument
+	}
+	h := v.headerMap(t)
+	if h == nil {
+		return nil, statusNotFound
+	}
+	return h, statusOK
 }
