@@ -59,16 +59,26 @@ type httpContext struct {
 	paused bool
 	stage  int
 
-	start     time.Time
-	method    string
-	path      string // normalised request path
-	authority string
-	clientIP  netip.Addr
-	headers   map[string]string // requestHeaders' cache
-	props     streamProps       // host properties read once (stream.go)
+	// start is when the request headers arrived, on the plugin's monotonic
+	// clock (pluginContext.clock); the wall time is derived at stream end.
+	start time.Duration
+	path  string // normalised request path
+	// method is read on first use (requestMethod): no policy of many
+	// configurations looks at it, and every read value costs the guest an
+	// allocation callback from the host.
+	method     string
+	methodRead bool
+	// clientIP is resolved on first use (clientAddr): most configurations
+	// never key on it, and resolving costs a host call per request.
+	clientIP         netip.Addr
+	clientIPResolved bool
+	headers          map[string]string // requestHeaders' cache
+	props            streamProps       // host properties read once (stream.go)
 
-	// event is the audit record every policy fills as the stream goes.
-	event telemetry.Event
+	// event is the audit record every policy fills as the stream goes,
+	// allocated by the first one (audit): a stream no policy acts on, with
+	// no audit trail, never needs one.
+	event *telemetry.Event
 	// One field per policy, each owned by its file.
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
@@ -77,7 +87,7 @@ type httpContext struct {
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (action types.Action) {
-	h.start = time.Now()
+	h.start = h.plugin.clock()
 	defer h.timed(phaseRequestHeaders, h.start)
 	defer recoverCallback("request headers", func() { action = h.failClosed() })
 	h.plugin.metrics.Request(telemetry.OtherRoute)
@@ -93,7 +103,9 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (ac
 func (h *httpContext) readRequest() bool {
 	// Pseudo-headers are unique (Envoy rejects repeats), so they are read
 	// singly: reading the whole map costs a request that no policy inspects
-	// more than the rest of apiguard's pass-through work.
+	// more than the rest of apiguard's pass-through work. Only :path is read
+	// here, as every request must have a path that normalises; :method is
+	// read when a policy asks (requestMethod).
 	raw, err := proxywasm.GetHttpRequestHeader(":path")
 	if err != nil {
 		h.reply(400, "bad_request", "missing :path")
@@ -104,10 +116,29 @@ func (h *httpContext) readRequest() bool {
 		h.reply(400, "bad_path", "the request path cannot be normalised")
 		return false
 	}
-	h.method, _ = proxywasm.GetHttpRequestHeader(":method")
-	h.authority, _ = proxywasm.GetHttpRequestHeader(":authority")
-	h.clientIP = h.resolveClientIP()
 	return true
+}
+
+// requestMethod is the :method pseudo-header, read on first use; Envoy keeps
+// the request headers readable until the stream ends, and no policy changes
+// :method.
+func (h *httpContext) requestMethod() string {
+	if !h.methodRead {
+		h.methodRead = true
+		h.method, _ = proxywasm.GetHttpRequestHeader(":method")
+	}
+	return h.method
+}
+
+// clientAddr is the client IP (resolveClientIP), resolved on first use.
+// The first use is in the first request stage that keys on it, before any
+// stage changes the request headers, or at stream end for the audit trail.
+func (h *httpContext) clientAddr() netip.Addr {
+	if !h.clientIPResolved {
+		h.clientIPResolved = true
+		h.clientIP = h.resolveClientIP()
+	}
+	return h.clientIP
 }
 
 // resolveClientIP applies the configured trusted_hops to x-forwarded-for
@@ -149,7 +180,7 @@ func (h *httpContext) runStages() types.Action {
 // the current stage waited for. The caller has made this stream the
 // effective context.
 func (h *httpContext) resume() {
-	defer h.timed(phaseRequestHeaders, time.Now())
+	defer h.timed(phaseRequestHeaders, h.plugin.clock())
 	defer recoverCallback("resume", func() { h.failClosed() })
 	if !h.paused || h.ownReply {
 		return
@@ -171,7 +202,7 @@ func (h *httpContext) resume() {
 // while authentication or a rate-limit callout is still pending. Pausing here
 // makes Envoy buffer the body (up to its limit, then 413) until resume().
 func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
-	defer h.timed(phaseRequestBody, time.Now())
+	defer h.timed(phaseRequestBody, h.plugin.clock())
 	defer recoverCallback("request body", func() { action = h.failClosed() })
 	action = h.requestAction()
 	h.onRequestBody(bodySize, action)
@@ -195,7 +226,7 @@ func (h *httpContext) requestAction() types.Action {
 }
 
 func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (action types.Action) {
-	defer h.timed(phaseResponseHeaders, time.Now())
+	defer h.timed(phaseResponseHeaders, h.plugin.clock())
 	defer recoverCallback("response headers", func() {
 		if !h.ownReply {
 			action = h.failClosed()
@@ -210,7 +241,7 @@ func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (a
 }
 
 func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action types.Action) {
-	defer h.onResponseBody(time.Now(), bodySize, &action)
+	defer h.onResponseBody(h.plugin.clock(), bodySize, &action)
 	if h.ownReply {
 		return types.ActionContinue
 	}
@@ -223,7 +254,7 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action
 // OnHttpResponseTrailers ends a response body that has trailers: its last
 // body callback did not see end of stream, so a buffered body is decided here.
 func (h *httpContext) OnHttpResponseTrailers(numTrailers int) (action types.Action) {
-	defer h.timed(phaseResponseBody, time.Now())
+	defer h.timed(phaseResponseBody, h.plugin.clock())
 	if h.ownReply {
 		return types.ActionContinue
 	}
@@ -240,11 +271,25 @@ func (h *httpContext) OnHttpStreamDone() {
 	h.observe()
 }
 
+// audit returns the stream's audit record, allocating it on first use.
+func (h *httpContext) audit() *telemetry.Event {
+	if h.event == nil {
+		h.event = &telemetry.Event{}
+	}
+	return h.event
+}
+
+// addDecision appends a policy's decision to the audit record.
+func (h *httpContext) addDecision(d telemetry.Decision) {
+	e := h.audit()
+	e.Decisions = append(e.Decisions, d)
+}
+
 // reply answers the stream with a small JSON error, as apiguard's own reply
 // for a request that no policy could judge. The reason is a short machine
 // code from a closed set.
 func (h *httpContext) reply(status uint32, reason, message string, extra ...[2]string) types.Action {
-	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "apiguard", Decision: telemetry.DecisionDeny, Reason: reason})
+	h.addDecision(telemetry.Decision{Policy: "apiguard", Decision: telemetry.DecisionDeny, Reason: reason})
 	body := []byte(`{"error":"` + reason + `","message":"` + message + `"}`)
 	headers := append([][2]string{{"content-type", "application/json"}}, extra...)
 	return h.sendOwnReply(status, reason, headers, body)
@@ -259,8 +304,8 @@ func (h *httpContext) sendOwnReply(status uint32, reason string, headers [][2]st
 	h.paused = false
 	headers = append(headers, [2]string{"x-apiguard-reason", reason})
 	policy := ""
-	if n := len(h.event.Decisions); n > 0 {
-		policy = h.event.Decisions[n-1].Policy
+	if e := h.event; e != nil && len(e.Decisions) > 0 {
+		policy = e.Decisions[len(e.Decisions)-1].Policy
 	}
 	if err := sendLocalReply(status, replyDetails(policy, reason), headers, body); err != nil {
 		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
@@ -279,7 +324,9 @@ func (h *httpContext) requestHeaders() map[string]string {
 	}
 	all, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
-		all = nil
+		// Not cached: a failed read must not pass for a request without
+		// headers (applyAllow trusts the cache to skip removals).
+		return map[string]string{}
 	}
 	h.headers = joinHeaders(all)
 	return h.headers

@@ -235,9 +235,14 @@ type jwtStream struct {
 	// client IP's failed authentications in the current window, across
 	// workers (the brute-force signal); 0 otherwise.
 	clientFailures int
-	// A paused request: the providers it waits for, their ready generations
-	// when it paused, and when it stops waiting regardless.
-	waiting  bool
+	// wait is set while the request is paused for keys; kept apart, as
+	// few streams ever wait.
+	wait *jwtWait
+}
+
+// jwtWait is a paused request: the providers it waits for, their ready
+// generations when it paused, and when it stops waiting regardless.
+type jwtWait struct {
 	waitFor  []string
 	waitGen  []uint64
 	deadline time.Time
@@ -267,12 +272,12 @@ func (h *httpContext) authenticate() stageResult {
 	s := &h.jwtStream
 	now := time.Now()
 	mayWait := true
-	if s.waiting {
-		if !s.mayProceed(j, now) {
+	if s.wait != nil {
+		if !s.wait.mayProceed(j, now) {
 			h.plugin.wait(h)
 			return stageWait
 		}
-		s.waiting, mayWait = false, false
+		s.wait, mayWait = nil, false
 	}
 	req := h.authnRequest(mayWait)
 	res := j.auth.Authenticate(req, j.keySource(), now)
@@ -302,18 +307,16 @@ func (h *httpContext) authenticate() stageResult {
 }
 
 func (s *jwtStream) startWaiting(j *jwtState, res jwtauth.Result, now time.Time) {
-	s.waiting = true
-	s.waitFor = res.WaitFor
-	s.waitGen = make([]uint64, len(res.WaitFor))
+	w := &jwtWait{waitFor: res.WaitFor, waitGen: make([]uint64, len(res.WaitFor)), deadline: now.Add(res.WaitTimeout)}
 	for i, name := range res.WaitFor {
-		s.waitGen[i] = j.readyGen[name]
+		w.waitGen[i] = j.readyGen[name]
 	}
-	s.deadline = now.Add(res.WaitTimeout)
+	s.wait = w
 }
 
 // mayProceed reports whether a paused request should be authenticated again:
 // one of its providers became ready, or its wait timed out.
-func (s *jwtStream) mayProceed(j *jwtState, now time.Time) bool {
+func (s *jwtWait) mayProceed(j *jwtState, now time.Time) bool {
 	if !now.Before(s.deadline) {
 		return true
 	}
@@ -335,14 +338,14 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 	_, query, _ := strings.Cut(raw, "?")
 	query, _, _ = strings.Cut(query, "#")
 	return &jwtauth.Request{
-		Method: h.method,
+		Method: h.requestMethod(),
 		Path:   h.path,
 		Header: func(name string) (string, bool) {
 			v, ok := headers[name]
 			return v, ok
 		},
 		Query:    query,
-		ClientIP: h.clientIP,
+		ClientIP: h.clientAddr(),
 		MayWait:  mayWait,
 	}
 }
@@ -354,12 +357,28 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 // It reports false when a header could not be changed: the request must not
 // then reach the upstream with a client-forged claim header or the token.
 func (h *httpContext) applyAllow(res jwtauth.Result) bool {
-	defer h.invalidateRequestHeaders()
+	// The header cache was read for this decision (authnRequest) and nothing
+	// changed the headers since; nil when that read failed. A header it does
+	// not hold is not there to remove, and when nothing changes, later stages
+	// keep the cache instead of reading every header again.
+	cached := h.headers
+	changed := len(res.RemoveParams) > 0 || len(res.RemoveCookies) > 0 || len(res.SetHeaders) > 0
+	defer func() {
+		if changed {
+			h.invalidateRequestHeaders()
+		}
+	}()
 	ok := true
 	for _, name := range res.RemoveHeaders {
 		if setsHeader(res.SetHeaders, name) {
 			continue // replacing a header drops every client-sent copy of it
 		}
+		if cached != nil {
+			if _, present := cached[strings.ToLower(name)]; !present {
+				continue
+			}
+		}
+		changed = true
 		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
 			proxywasm.LogWarnf("apiguard: jwt: remove header %q: %v", name, err)
 			ok = false
@@ -389,10 +408,10 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	provider, reason := telemetry.NoProvider, "not_required"
 	if t := res.Token; t != nil {
 		provider, reason = t.Provider, "verified"
-		h.event.Identity = &telemetry.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
+		h.audit().Identity = &telemetry.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
 	}
 	h.plugin.metrics.Authn(provider, telemetry.DecisionAllow, reason)
-	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionAllow, Reason: reason})
+	h.addDecision(telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionAllow, Reason: reason})
 	return true
 }
 
@@ -443,7 +462,7 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 		provider = telemetry.NoProvider
 	}
 	h.plugin.metrics.Authn(provider, telemetry.DecisionDeny, authnMetricReason(res.Reason))
-	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionDeny, Reason: reason})
+	h.addDecision(telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionDeny, Reason: reason})
 	if j := &h.plugin.jwt; res.Reason == jwtauth.ReasonJWKSUnavailable && time.Since(j.unavailableLogged) >= time.Second {
 		// A key outage, not a bad token: say so in the logs too.
 		j.unavailableLogged = time.Now()

@@ -299,3 +299,31 @@ func TestEveryAuthnDenyReasonHasAMetricReason(t *testing.T) {
 		}
 	}
 }
+
+// On a route that requires no token, a client-sent copy of a claim header
+// is still removed: skipping removals of absent headers must not skip a
+// present one, whatever its case.
+func TestJWTForgedClaimHeaderIsRemovedWhereNoTokenIsRequired(t *testing.T) {
+	cfg := fmt.Sprintf(`{"jwt": {"providers": {"corp": {"issuer": "https://idp.example.com", "audiences": ["orders"], "local_jwks": %s,
+	  "claim_to_headers": [{"claim": "sub", "header": "x-user"}]}},
+	  "rules": [{"match": {"prefix": "/public"}}, {"match": {"prefix": "/"}, "requires": {"provider": "corp"}}]}}`, testJWKS())
+	host, status := newHost(t, cfg)
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin start = %v: %v", status, host.GetCriticalLogs())
+	}
+	for _, name := range []string{"x-user", "X-User"} {
+		id := host.InitializeHttpContext()
+		action := host.CallOnRequestHeaders(id, [][2]string{{":method", "GET"}, {":path", "/public/a"}, {":authority", "api"},
+			{name, "mallory"}, {"accept", "*/*"}}, true)
+		if action != types.ActionContinue {
+			t.Fatalf("action = %v, reply %+v", action, host.GetSentLocalResponse(id))
+		}
+		got := host.GetCurrentRequestHeaders(id)
+		if v, ok := headerValue(got, "x-user"); ok {
+			t.Errorf("%s: forged claim header reached the upstream: %q", name, v)
+		}
+		if _, ok := headerValue(got, "accept"); !ok {
+			t.Errorf("%s: an unrelated header was removed", name)
+		}
+	}
+}

@@ -38,6 +38,8 @@ type pluginContext struct {
 	// rootID is Envoy's plugin_root_id property ("" when unavailable), read
 	// once: it namespaces every shared-data key of this configuration.
 	rootID string
+	// epoch is when this configuration started; clock measures from it.
+	epoch time.Time
 
 	// One field per policy, each owned by its file (jwt.go, ratelimit.go,
 	// respfilter.go, telemetry.go).
@@ -80,6 +82,7 @@ func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
 const tickPeriodMillis = 200
 
 func (p *pluginContext) configure(data []byte) error {
+	p.epoch = time.Now()
 	s, err := settings.Parse(data)
 	if err != nil {
 		return err
@@ -104,6 +107,11 @@ func (p *pluginContext) configure(data []byte) error {
 	}
 	return nil
 }
+
+// clock reads the monotonic clock as the time since the configuration
+// started. It is what stream timing uses: time.Now reads the wall clock as
+// well, a second host call in a Wasm VM, and phases only need durations.
+func (p *pluginContext) clock() time.Duration { return time.Since(p.epoch) }
 
 // pluginRootID is Envoy's plugin_root_id property, "" when unavailable.
 func pluginRootID() string {

@@ -114,10 +114,10 @@ func (h *httpContext) rateLimit() stageResult {
 // rateLimitRequest gathers what the policies' keys and matchers read.
 func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 	r := &ratelimit.Request{
-		Method:   h.method,
+		Method:   h.requestMethod(),
 		Path:     h.path,
 		Header:   h.requestHeader,
-		ClientIP: h.clientIP,
+		ClientIP: h.clientAddr(),
 		Claims:   h.verifiedClaims(), // nil without a verified token
 		Route:    h.routeName(),
 	}
@@ -239,7 +239,7 @@ func (h *httpContext) recordRateLimit() {
 		case ratelimit.ReasonStoreError:
 			m.RateLimitError(o.Policy, telemetry.ReasonOther)
 		}
-		h.event.Decisions = append(h.event.Decisions, telemetry.Decision{
+		h.addDecision(telemetry.Decision{
 			Policy: "ratelimit." + o.Policy, Decision: decision, Reason: o.Reason,
 		})
 		if o.Decision == ratelimit.Allowed {
@@ -256,18 +256,19 @@ func (h *httpContext) recordRateLimit() {
 	}
 	// Hashed only for an audit trail that records events, with its salt.
 	if a := h.plugin.telemetry.auditor; keyIndex >= 0 && a != nil && a.Enabled() {
-		h.event.RateLimitKey = a.HashKey(st.result.BucketKey(keyIndex))
+		h.audit().RateLimitKey = a.HashKey(st.result.BucketKey(keyIndex))
 	}
 }
 
 // addRateLimitSignal adds a security signal to the audit event once.
 func (h *httpContext) addRateLimitSignal(s string) {
-	for _, have := range h.event.Signals {
+	e := h.audit()
+	for _, have := range e.Signals {
 		if have == s {
 			return
 		}
 	}
-	h.event.Signals = append(h.event.Signals, s)
+	e.Signals = append(e.Signals, s)
 }
 
 // rateLimitMetricDecision maps a limiter decision to the metric catalogue's label.

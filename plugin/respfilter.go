@@ -74,7 +74,7 @@ func (h *httpContext) prepareResponseFilter() {
 		return
 	}
 	st.prepared = true
-	st.policy = f.Match(&route.Request{Method: h.method, Path: h.path, Header: h.requestHeader})
+	st.policy = f.Match(&route.Request{Method: h.requestMethod(), Path: h.path, Header: h.requestHeader})
 	if st.policy == nil {
 		return
 	}
@@ -143,7 +143,7 @@ func (h *httpContext) responseMeta() (respfilter.ResponseMeta, error) {
 	}
 	hs := joinHeaders(all)
 	m := respfilter.ResponseMeta{
-		RequestMethod:   h.method,
+		RequestMethod:   h.requestMethod(),
 		ContentType:     hs["content-type"],
 		ContentEncoding: hs["content-encoding"],
 		ContentLength:   hs["content-length"],
@@ -277,7 +277,8 @@ func (h *httpContext) recordFilter(o respfilter.Outcome) {
 	switch o.Action {
 	case respfilter.ActionReplace:
 		decision = "filtered"
-		h.event.RemovedFields = append(h.event.RemovedFields, o.RemovedPaths...)
+		e := h.audit()
+		e.RemovedFields = append(e.RemovedFields, o.RemovedPaths...)
 	case respfilter.ActionPass:
 		decision = "unfiltered"
 	case respfilter.ActionDeny:
@@ -290,7 +291,7 @@ func (h *httpContext) recordFilter(o respfilter.Outcome) {
 	if o.Reason != respfilter.ReasonNone {
 		m.FilterError(filterErrorReason(o.Reason))
 	}
-	h.event.Decisions = append(h.event.Decisions, telemetry.Decision{
+	h.addDecision(telemetry.Decision{
 		Policy: "respfilter", Decision: decision, Reason: string(o.Reason),
 	})
 }

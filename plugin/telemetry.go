@@ -36,9 +36,18 @@ type telemetryStream struct {
 	flushedIn int64
 	bytesOut  int64
 	flushOut  int64
-	excerpt   []byte // first request-body bytes, only when body_excerpt_bytes > 0
-	overflow  bool   // the request body was larger than the excerpt buffer
-	published string // the filter state last set, to set it only on change
+	excerpt   []byte    // first request-body bytes, only when body_excerpt_bytes > 0
+	overflow  bool      // the request body was larger than the excerpt buffer
+	published published // the filter state last set, to set it only on change
+}
+
+// published is the verdict last exposed as filter state. The issuer and
+// subject come from the stream's one Identity, set once by the JWT policy,
+// so its pointer stands for them.
+type published struct {
+	set, deny      bool
+	policy, reason string
+	identity       *telemetry.Identity
 }
 
 // phaseOrder indexes telemetryStream.phases.
@@ -155,10 +164,10 @@ func exportAnswer(numHeaders, bodySize int) (status int, body []byte, failed boo
 }
 
 // timed adds apiguard's own time in a callback to the stream's phase total.
-// Use it as `defer h.timed(phase, time.Now())`.
-func (h *httpContext) timed(i int, start time.Time) {
+// Use it as `defer h.timed(phase, h.plugin.clock())`.
+func (h *httpContext) timed(i int, start time.Duration) {
 	t := &h.telemetryStream
-	t.phases[i] += time.Since(start)
+	t.phases[i] += h.plugin.clock() - start
 	t.ran |= 1 << i
 }
 
@@ -190,8 +199,8 @@ func (h *httpContext) onRequestBody(size int, action types.Action) {
 }
 
 // onResponseBody counts the response-body bytes seen and times the phase.
-// Use it as `defer h.onResponseBody(time.Now(), size, &action)`.
-func (h *httpContext) onResponseBody(start time.Time, size int, action *types.Action) {
+// Use it as `defer h.onResponseBody(h.plugin.clock(), size, &action)`.
+func (h *httpContext) onResponseBody(start time.Duration, size int, action *types.Action) {
 	t := &h.telemetryStream
 	t.bytesOut = t.flushOut + int64(size)
 	if *action == types.ActionContinue {
@@ -215,21 +224,26 @@ func denying(d telemetry.Decision) bool {
 // access logs, and again at stream end in case a response policy changed it.
 func (h *httpContext) publishDecision() {
 	decision, policy, reason := telemetry.DecisionAllow, "", ""
-	for _, d := range h.event.Decisions {
+	var decisions []telemetry.Decision
+	var identity *telemetry.Identity
+	if e := h.event; e != nil {
+		decisions, identity = e.Decisions, e.Identity
+	}
+	for _, d := range decisions {
 		if denying(d) {
 			decision, policy, reason = telemetry.DecisionDeny, d.Policy, d.Reason
 			break
 		}
 	}
 	var iss, sub string
-	if id := h.event.Identity; id != nil {
+	if id := identity; id != nil {
 		iss, sub = id.Issuer, id.Subject
 	}
-	key := decision + "\x00" + policy + "\x00" + reason + "\x00" + iss + "\x00" + sub
-	if key == h.telemetryStream.published {
+	now := published{set: true, deny: decision == telemetry.DecisionDeny, policy: policy, reason: reason, identity: identity}
+	if now == h.telemetryStream.published {
 		return
 	}
-	h.telemetryStream.published = key
+	h.telemetryStream.published = now
 	setFilterState(telemetry.PropertyDecision, decision)
 	setFilterState(telemetry.PropertyPolicy, policy)
 	setFilterState(telemetry.PropertyReason, reason)
@@ -251,17 +265,29 @@ func setFilterState(name, value string) {
 // observe records the finished stream: metrics, security signals, the audit
 // event and the GC policy. Called from OnHttpStreamDone (proxy_on_log).
 func (h *httpContext) observe() {
-	start := time.Now()
 	t := &h.plugin.telemetry
 	if t.auditor == nil {
 		return // not configured: the plugin refused its configuration
 	}
 	m := h.plugin.metrics
+	startMono := h.plugin.clock()
+	// The wall clock is read only when something records the time of day:
+	// an audit event, a burst event or the GC policy.
+	var start, reqTime time.Time
+	wall := func() time.Time {
+		if start.IsZero() {
+			start = time.Now()
+			if h.start != 0 {
+				reqTime = start.Add(-(startMono - h.start))
+			}
+		}
+		return start
+	}
 	h.publishDecision()
-	e := &h.event
-	if !h.start.IsZero() {
-		e.Latency = start.Sub(h.start)
-		m.Latency(telemetry.OtherRoute, e.Latency)
+	var latency time.Duration
+	if h.start != 0 {
+		latency = startMono - h.start
+		m.Latency(telemetry.OtherRoute, latency)
 	}
 	ts := &h.telemetryStream
 	for i, p := range phaseOrder {
@@ -272,17 +298,21 @@ func (h *httpContext) observe() {
 	if burst, ok := h.authFailureBurst(); ok {
 		m.AuthFailureBurst()
 		if t.auditor.Enabled() {
-			t.write(t.auditor.Record(telemetry.BurstEvent(burst, h.start), start))
+			now := wall()
+			t.write(t.auditor.Record(telemetry.BurstEvent(burst, reqTime), now))
 		}
 	}
 	if t.auditor.Enabled() {
-		h.fillEvent()
-		t.write(t.auditor.Record(e, start))
+		now := wall()
+		e := h.audit()
+		e.Latency = latency
+		h.fillEvent(reqTime)
+		t.write(t.auditor.Record(e, now))
 	}
-	if t.gc.RequestDone(start) {
+	if t.cfg.GC.Mode == telemetry.GCEveryRequests && t.gc.RequestDone(wall()) {
 		m.ForcedGC(t.runtime.ForceGC())
 	}
-	m.Processing(telemetry.PhaseStreamDone, time.Since(start))
+	m.Processing(telemetry.PhaseStreamDone, h.plugin.clock()-startMono)
 }
 
 // write sends a log-sink line; OTLP records were buffered by Record.
@@ -299,10 +329,14 @@ func (t *telemetryState) write(line []byte) {
 // lockouts or key outages.
 func (h *httpContext) authFailureBurst() (telemetry.Burst, bool) {
 	n := h.authFailures()
-	if !h.clientIP.IsValid() || !telemetry.CrossesThreshold(n, h.plugin.telemetry.cfg.Signals.AuthFailureThreshold) {
+	if !telemetry.CrossesThreshold(n, h.plugin.telemetry.cfg.Signals.AuthFailureThreshold) {
 		return telemetry.Burst{}, false
 	}
-	return telemetry.Burst{Client: h.clientIP, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
+	client := h.clientAddr()
+	if !client.IsValid() {
+		return telemetry.Burst{}, false
+	}
+	return telemetry.Burst{Client: client, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
 }
 
 // captureAuditHeaders copies, masked, the request headers the operator
@@ -319,18 +353,18 @@ func (h *httpContext) captureAuditHeaders() {
 			hs = append(hs, telemetry.Header{Name: name, Value: v})
 		}
 	}
-	h.event.Headers = a.Masker().MaskHeaders(hs)
+	h.audit().Headers = a.Masker().MaskHeaders(hs)
 }
 
 // fillEvent completes the audit event with what the stream knows at its end.
 // Policies have already added their decisions, the identity, the rate-limit
-// key hash and removed fields.
-func (h *httpContext) fillEvent() {
-	e := &h.event
+// key hash and removed fields. start is when the request headers arrived.
+func (h *httpContext) fillEvent(start time.Time) {
+	e := h.audit()
 	a := h.plugin.telemetry.auditor
 	e.Type = telemetry.EventRequest
-	e.Time = h.start
-	e.Method = h.method
+	e.Time = start
+	e.Method = h.requestMethod()
 	e.RequestID, _ = h.requestHeader("x-request-id")
 	if tp, ok := h.requestHeader("traceparent"); ok {
 		e.TraceID, e.SpanID = parseTraceparent(tp)
@@ -344,8 +378,8 @@ func (h *httpContext) fillEvent() {
 	if v, err := proxywasm.GetHttpResponseHeader(":status"); err == nil {
 		e.Status, _ = strconv.Atoi(v)
 	}
-	if h.clientIP.IsValid() {
-		e.ClientIP = h.clientIP.String()
+	if ip := h.clientAddr(); ip.IsValid() {
+		e.ClientIP = ip.String()
 	}
 	ts := &h.telemetryStream
 	e.BytesIn, e.BytesOut = uint64(max(ts.bytesIn, 0)), uint64(max(ts.bytesOut, 0))

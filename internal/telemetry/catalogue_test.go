@@ -186,6 +186,54 @@ func TestMetricsRecordUnderTheRightNames(t *testing.T) {
 	}
 }
 
+// The per-request recordings go through handles resolved by Define; they
+// must land on the same names as the catalogue says, and labels outside it
+// must still count as unknown.
+func TestPerRequestRecordingsUseTheCatalogueNames(t *testing.T) {
+	sink := newFakeSink()
+	m, err := Define(sampleInventory(), sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Request(OtherRoute)
+	m.Latency(OtherRoute, 7*time.Millisecond)
+	for i, ph := range Phases() {
+		m.Processing(ph, time.Duration(i+1)*time.Microsecond)
+	}
+	m.Processing(Phase("made_up"), time.Microsecond)   // unknown
+	m.Authn(NoProvider, DecisionAllow, "not_required") // handle
+	m.Authn("corp", DecisionAllow, "verified")         // handle
+	m.Authn("ghost", DecisionAllow, "verified")        // unknown
+	m.Authn("corp", DecisionAllow, "not_required")     // unknown
+	m.RateLimit("per_user", "ok")                      // handle
+	m.RateLimit("per_user", "shadow_limited")          // handle
+	m.RateLimit("per_user", "made_up")                 // unknown
+	m.RateLimit("ghost", "ok")                         // unknown
+	for name, want := range map[string]uint64{
+		"apiguard.orders.http.route._other.requests_total":                                        1,
+		"apiguard.orders.authn.provider._none.decision.allow.reason.not_required.decisions_total": 1,
+		"apiguard.orders.authn.provider.corp.decision.allow.reason.verified.decisions_total":      1,
+		"apiguard.orders.ratelimit.policy.per_user.decision.ok.decisions_total":                   1,
+		"apiguard.orders.ratelimit.policy.per_user.decision.shadow_limited.decisions_total":       1,
+		"apiguard.orders.ratelimit.policy.per_user.decision.limited.decisions_total":              0,
+		"apiguard.orders.telemetry.unknown_label_total":                                           5,
+	} {
+		if got := sink.counter(t, name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+	hists := map[string]uint64{"apiguard.orders.http.route._other.latency_ms": 7}
+	for i, ph := range Phases() {
+		hists["apiguard.orders.http.phase."+string(ph)+".processing_us"] = uint64(i + 1)
+	}
+	for name, want := range hists {
+		h := sink.histograms[name]
+		if h == nil || len(h.samples) != 1 || h.samples[0] != want {
+			t.Errorf("%s = %v, want [%d]", name, h, want)
+		}
+	}
+}
+
 func TestDefineReportsHostErrors(t *testing.T) {
 	sink := newFakeSink()
 	sink.failOn = "apiguard.orders.audit.events_total"
@@ -199,6 +247,11 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.Request("x")
 	m.Authn("a", DecisionDeny, "b")
 	m.Latency("x", time.Second)
+	m.Latency(OtherRoute, time.Second)
+	m.Request(OtherRoute)
+	m.Processing(PhaseStreamDone, time.Second)
+	m.Authn(NoProvider, DecisionAllow, "not_required")
+	m.RateLimit("p", "ok")
 	m.Runtime(RuntimeSample{}, 1)
 }
 

@@ -30,7 +30,34 @@ type Metrics struct {
 	counters map[key]Counter
 	hists    map[key]Histogram
 	unknown  Counter
+
+	// Handles of the metrics every stream records, resolved once by Define:
+	// a map lookup keyed by strings costs several times the host call in a
+	// Wasm VM, so the per-request path records through these instead.
+	otherRequests Counter
+	otherLatency  Histogram
+	phases        [len(phaseIndex)]Histogram
+	notRequired   Counter          // authn{provider=none, allow, not_required}
+	verified      []labelCounter   // authn{provider, allow, verified}, by provider
+	rlDecisions   []policyCounters // ratelimit decisions, by policy
 }
+
+// labelCounter is a counter with the one label value that varies. A linear
+// scan of a few of these is cheaper in Wasm than hashing a key.
+type labelCounter struct {
+	label string
+	c     Counter
+}
+
+// policyCounters are a rate-limit policy's decision counters, in the order
+// of rlDecisions.
+type policyCounters struct {
+	policy    string
+	decisions []Counter
+}
+
+// phaseIndex orders the Phase handles of Metrics.
+var phaseIndex = [...]Phase{PhaseRequestHeaders, PhaseRequestBody, PhaseResponseHeaders, PhaseResponseBody, PhaseStreamDone}
 
 // Define defines every metric of Catalogue(inv) in sink. Call it from the
 // plugin's on_vm_start/on_configure, never from init(): the host forbids
@@ -58,6 +85,22 @@ func Define(inv Inventory, sink MetricSink) (*Metrics, error) {
 		}
 	}
 	m.unknown = m.counters[key{f: famUnknownLabel}]
+	m.otherRequests = m.counters[key{f: famRequests, a: OtherRoute}]
+	m.otherLatency = m.hists[key{f: famLatency, a: OtherRoute}]
+	for i, p := range phaseIndex {
+		m.phases[i] = m.hists[key{f: famPhase, a: string(p)}]
+	}
+	m.notRequired = m.counters[key{f: famAuthn, a: NoProvider, b: DecisionAllow, c: "not_required"}]
+	for _, p := range inv.Providers {
+		m.verified = append(m.verified, labelCounter{p, m.counters[key{f: famAuthn, a: p, b: DecisionAllow, c: "verified"}]})
+	}
+	for _, p := range inv.Policies {
+		pc := policyCounters{policy: p, decisions: make([]Counter, len(rlDecisions))}
+		for i, d := range rlDecisions {
+			pc.decisions[i] = m.counters[key{f: famRLDecision, a: p, b: d}]
+		}
+		m.rlDecisions = append(m.rlDecisions, pc)
+	}
 	return m, nil
 }
 
@@ -103,11 +146,19 @@ func clampDur(d time.Duration, unit time.Duration) uint64 {
 // Request counts a request for a named route ("" or an unknown name counts
 // under OtherRoute).
 func (m *Metrics) Request(route string) {
+	if route == OtherRoute && m != nil && m.otherRequests != nil {
+		m.otherRequests.Add(1)
+		return
+	}
 	m.inc(m.routeKey(famRequests, route), 1)
 }
 
 // Latency records the time from request headers to the end of the response.
 func (m *Metrics) Latency(route string, d time.Duration) {
+	if route == OtherRoute && m != nil && m.otherLatency != nil {
+		m.otherLatency.Record(clampDur(d, time.Millisecond))
+		return
+	}
 	m.record(m.routeKey(famLatency, route), clampDur(d, time.Millisecond))
 }
 
@@ -126,6 +177,18 @@ func (m *Metrics) routeKey(f family, route string) key {
 
 // Processing records apiguard's own time spent in one phase of a stream.
 func (m *Metrics) Processing(p Phase, d time.Duration) {
+	if m == nil {
+		return
+	}
+	for i, q := range phaseIndex {
+		if q == p {
+			if h := m.phases[i]; h != nil {
+				h.Record(clampDur(d, time.Microsecond))
+				return
+			}
+			break
+		}
+	}
 	m.record(key{f: famPhase, a: string(p)}, clampDur(d, time.Microsecond))
 }
 
@@ -133,11 +196,36 @@ func (m *Metrics) Processing(p Phase, d time.Duration) {
 // provider or NoProvider; decision is DecisionAllow or DecisionDeny; an
 // unknown deny reason counts as ReasonOther.
 func (m *Metrics) Authn(provider, decision, reason string) {
+	if c := m.allowCounter(provider, decision, reason); c != nil {
+		c.Add(1)
+		return
+	}
 	k := key{f: famAuthn, a: provider, b: decision, c: reason}
 	if decision == DecisionDeny && !m.has(k) {
 		k.c = ReasonOther
 	}
 	m.inc(k, 1)
+}
+
+// allowCounter is the handle of an allowed authentication, nil when the
+// labels are not those of one.
+func (m *Metrics) allowCounter(provider, decision, reason string) Counter {
+	if m == nil || decision != DecisionAllow {
+		return nil
+	}
+	switch reason {
+	case "not_required":
+		if provider == NoProvider {
+			return m.notRequired
+		}
+	case "verified":
+		for _, v := range m.verified {
+			if v.label == provider {
+				return v.c
+			}
+		}
+	}
+	return nil
 }
 
 // JWKSFetched counts a successful JWKS fetch.
@@ -159,6 +247,21 @@ func (m *Metrics) JWKSAge(provider string, age time.Duration) {
 
 // RateLimit counts a rate-limit decision of a policy.
 func (m *Metrics) RateLimit(policy, decision string) {
+	if m == nil {
+		return
+	}
+	for _, pc := range m.rlDecisions {
+		if pc.policy != policy {
+			continue
+		}
+		for i, d := range rlDecisions {
+			if d == decision && pc.decisions[i] != nil {
+				pc.decisions[i].Add(1)
+				return
+			}
+		}
+		break
+	}
 	m.inc(key{f: famRLDecision, a: policy, b: decision}, 1)
 }
 
