@@ -33,12 +33,7 @@ bench: build
 
 ## fuzz: run every fuzz target for FUZZTIME each (CI runs it with a short FUZZTIME)
 fuzz:
-	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-	  for target in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
-	    echo "fuzz $$dir $$target ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$dir; \
-	  done; \
-	done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) sh scripts/fuzz.sh
 
 ## check: format, vet and tidy, then fail if that changed the tree
 check:
