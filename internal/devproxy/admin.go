@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/envoystats"
@@ -49,8 +51,11 @@ type requestCounts struct {
 // statPrefix is envoy.yaml's HttpConnectionManager stat_prefix.
 const statPrefix = "http.ingress_http."
 
-func (c *requestCounts) wrap(h http.Handler) http.Handler {
+// wrap counts every response by status class and, when accessLog is set,
+// writes one access-log line per request.
+func (c *requestCounts) wrap(h http.Handler, accessLog io.Writer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
 		c.total.Add(1)
@@ -61,18 +66,38 @@ func (c *requestCounts) wrap(h http.Handler) http.Handler {
 		if class := code / 100; class >= 1 && class <= 5 {
 			c.byClass[class].Add(1)
 		}
+		if accessLog != nil {
+			writeAccessLog(accessLog, r, code, sw, time.Since(start))
+		}
 	})
 }
 
-// statusWriter records the status code the handler sent.
+// writeAccessLog writes a line in the shape of Envoy's default access log
+// format, with %RESPONSE_CODE_DETAILS% after the status: where operators
+// look for why apiguard answered.
+func writeAccessLog(w io.Writer, r *http.Request, code int, sw *statusWriter, d time.Duration) {
+	details := sw.details
+	if details == "" {
+		details = "via_upstream"
+	}
+	fmt.Fprintf(w, "[%s] %q %d %s %d %d %d %q\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		r.Method+" "+r.RequestURI+" "+r.Proto, code, details, r.ContentLength, sw.bytes, d.Milliseconds(), r.UserAgent())
+}
+
+// statusWriter records the status code and the bytes the handler sent, and
+// takes the host's response code details off the response: like Envoy's,
+// they belong in the access log, never in front of the client.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code    int
+	bytes   int64
+	details string
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if s.code == 0 {
 		s.code = code
+		s.takeDetails()
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -80,8 +105,17 @@ func (s *statusWriter) WriteHeader(code int) {
 func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
+		s.takeDetails()
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusWriter) takeDetails() {
+	h := s.ResponseWriter.Header()
+	s.details = h.Get(wasmhost.DetailsHeader)
+	h.Del(wasmhost.DetailsHeader)
 }
 
 // Unwrap lets http.ResponseController reach Flush and friends.

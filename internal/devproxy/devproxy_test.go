@@ -417,3 +417,60 @@ func TestAdminBeforeThePluginStarts(t *testing.T) {
 		t.Errorf("/stats with a bad regex: %d, want 400", rec.Code)
 	}
 }
+
+// TestEdgeBehavesLikeEnvoy: devproxy puts nothing between the client and the
+// plugin that Envoy would not. Paths reach the plugin and the upstream as
+// sent (no ServeMux redirect), the peer is appended to x-forwarded-for as
+// with use_remote_address, and the response code details go to the access
+// log, never to the client.
+func TestEdgeBehavesLikeEnvoy(t *testing.T) {
+	type seen struct{ uri, xff string }
+	got := make(chan seen, 16)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.RequestURI, strings.Join(r.Header.Values("X-Forwarded-For"), "|")}
+		io.WriteString(w, "upstream\n")
+	}))
+	defer up.Close()
+	cfg := writeFile(t, "config.json", `{"deny_path": "/deny"}`)
+	in := start(t, "--wasm", testGuest(t), "--config", cfg, "--upstream", up.URL)
+
+	send := func(target string, extra string) (status string, headers string) {
+		t.Helper()
+		c, err := net.Dial("tcp", in.addrs.Listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: api.test\r\n"+extra+"Connection: close\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		head, _, _ := strings.Cut(string(b), "\r\n\r\n")
+		status, headers, _ = strings.Cut(head, "\r\n")
+		return status, headers
+	}
+	for _, target := range []string{"//x", "/./x", "/a/../x", "/a/%2e%2e/x", "/admin/..;/healthz", "/x//y/"} {
+		status, _ := send(target, "")
+		if !strings.Contains(status, " 200 ") {
+			t.Errorf("GET %s: %q, want the upstream's 200 (no redirect in front of the plugin)", target, status)
+			continue
+		}
+		if s := <-got; s.uri != target {
+			t.Errorf("GET %s: the upstream saw %q", target, s.uri)
+		}
+	}
+	send("/xff", "X-Forwarded-For: 203.0.113.7\r\n")
+	if s := <-got; s.xff != "203.0.113.7,127.0.0.1" {
+		t.Errorf("x-forwarded-for at the upstream = %q, want the peer appended as Envoy's appendXff does", s.xff)
+	}
+	send("/xff", "")
+	if s := <-got; s.xff != "127.0.0.1" {
+		t.Errorf("x-forwarded-for at the upstream = %q, want the peer", s.xff)
+	}
+	status, headers := send("/deny", "")
+	if !strings.Contains(status, " 403 ") || strings.Contains(strings.ToLower(headers), "x-wasmhost") {
+		t.Errorf("GET /deny: %q\n%s\nwant the plugin's 403 without host-internal headers", status, headers)
+	}
+	if out := in.stdout.String(); !strings.Contains(out, `"GET /deny HTTP/1.1" 403 v8guest_denied`) {
+		t.Errorf("no access-log line with the response code details:\n%s", out)
+	}
+}

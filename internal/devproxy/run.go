@@ -112,6 +112,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		Workers:       o.workers,
 		Clusters:      o.clusters,
 		FailurePolicy: wasmhost.FailClosed,
+		// As envoy/envoy.yaml's connection manager: the peer address is
+		// appended to x-forwarded-for before the plugin runs.
+		UseRemoteAddress: true,
 		// As envoy/envoy.yaml sets it (Envoy 1.35+).
 		AllowOnHeadersStopIteration: true,
 	})
@@ -120,9 +123,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	defer plugin.Close()
 
-	mux := http.NewServeMux()
-	mux.Handle("/", counts.wrap(plugin.Middleware(upstream)))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// No ServeMux in front of the plugin: it would answer //x, /./x and
+	// /a/../x with a redirect of its own, and the plugin would never see
+	// the paths an attacker sends through Envoy.
+	srv := &http.Server{Handler: counts.wrap(plugin.Middleware(upstream), stdout), ReadHeaderTimeout: 10 * time.Second}
 
 	a := addrs{Listen: ln.Addr().String(), Admin: adminAddr}
 	var tokens *demoTokens
@@ -186,6 +190,14 @@ func newUpstream(rawURL string) (http.Handler, string, error) {
 			r.SetURL(u)
 			// Like Envoy without host_rewrite: keep the client's :authority.
 			r.Out.Host = r.In.Host
+			// ReverseProxy drops the X-Forwarded-* headers before Rewrite;
+			// Envoy forwards them as its connection manager and the plugin
+			// left them.
+			for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"} {
+				if v, ok := r.In.Header[h]; ok {
+					r.Out.Header[h] = v
+				}
+			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			// Envoy's answer when the upstream cannot be reached.

@@ -266,6 +266,11 @@ type PluginConfig struct {
 	// connection manager adds before the filters run: x-request-id (a
 	// random UUID) and x-forwarded-proto, when the request lacks them.
 	NoConnectionManagerHeaders bool
+	// UseRemoteAddress mirrors the connection manager's use_remote_address:
+	// true (Envoy's recommended edge setting, and envoy/envoy.yaml's): the
+	// peer address is appended to x-forwarded-for before the filters run,
+	// so the plugin's client_ip.trusted_hops counts it.
+	UseRemoteAddress bool
 	// Properties adds or overrides properties, keyed by the dotted path
 	// ("node.id", "node.cluster", "xds.cluster_name").
 	Properties map[string][]byte

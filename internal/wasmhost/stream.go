@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	mathrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -491,6 +492,30 @@ func (s *stream) fillRequestHeaders() {
 		h.add("x-request-id", id)
 		s.added = append(s.added, headerKV{"X-Request-Id", id})
 	}
+	if s.p.cfg.UseRemoteAddress {
+		s.appendXFF(h)
+	}
+}
+
+// appendXFF appends the peer address to x-forwarded-for, as Envoy's
+// connection manager does with use_remote_address: true
+// (ConnectionManagerUtility::mutateRequestHeaders → Utility::appendXff):
+// the address goes after a ',' (no space) on the first x-forwarded-for
+// entry, or becomes a new entry. The map is marked changed so the upstream
+// gets the entries as the filter saw them.
+func (s *stream) appendXFF(h *headerMap) {
+	host, _, err := net.SplitHostPort(s.r.RemoteAddr)
+	if err != nil {
+		return // not an IP peer: Envoy appends nothing
+	}
+	h.dirty = true
+	for i := range h.kv {
+		if h.kv[i].k == "x-forwarded-for" {
+			h.kv[i].v += "," + host
+			return
+		}
+	}
+	h.add("x-forwarded-for", host)
 }
 
 // newRequestID returns a random (version 4) UUID, as Envoy's default
