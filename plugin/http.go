@@ -10,6 +10,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 var _ types.HttpContext = (*httpContext)(nil)
@@ -63,6 +64,9 @@ type httpContext struct {
 	// clock (pluginContext.clock); the wall time is derived at stream end.
 	start time.Duration
 	path  string // normalised request path
+	// route is the name of the jwt rule the request matched, "" until
+	// authentication ran (telemetry.OtherRoute then).
+	route string
 	// method is read on first use (requestMethod): no policy of many
 	// configurations looks at it, and every read value costs the guest an
 	// allocation callback from the host.
@@ -90,7 +94,6 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (ac
 	h.start = h.plugin.clock()
 	defer h.timed(phaseRequestHeaders, h.start)
 	defer recoverCallback("request headers", func() { action = h.failClosed() })
-	h.plugin.metrics.Request(telemetry.OtherRoute)
 	h.captureAuditHeaders() // before a policy removes a credential header
 	if !h.readRequest() {
 		return types.ActionPause
@@ -108,12 +111,12 @@ func (h *httpContext) readRequest() bool {
 	// read when a policy asks (requestMethod).
 	raw, err := proxywasm.GetHttpRequestHeader(":path")
 	if err != nil {
-		h.reply(400, "bad_request", "missing :path")
+		h.reply(verdict.PolicyRequest, 400, verdict.MissingPath, "missing :path")
 		return false
 	}
 	h.path, err = route.Normalize(raw)
 	if err != nil {
-		h.reply(400, "bad_path", "the request path cannot be normalised")
+		h.reply(verdict.PolicyRequest, 400, verdict.NonCanonicalPath, "the request path cannot be normalised")
 		return false
 	}
 	return true
@@ -286,11 +289,13 @@ func (h *httpContext) addDecision(d telemetry.Decision) {
 }
 
 // reply answers the stream with a small JSON error, as apiguard's own reply
-// for a request that no policy could judge. The reason is a short machine
-// code from a closed set.
-func (h *httpContext) reply(status uint32, reason, message string, extra ...[2]string) types.Action {
-	h.addDecision(telemetry.Decision{Policy: "apiguard", Decision: telemetry.DecisionDeny, Reason: reason})
-	body := []byte(`{"error":"` + reason + `","message":"` + message + `"}`)
+// for a request that no policy could judge (PolicyRequest) or that apiguard
+// failed closed on (PolicyInternal). These are counted here; the policies
+// count their own decisions.
+func (h *httpContext) reply(policy verdict.Policy, status uint32, reason verdict.Reason, message string, extra ...[2]string) types.Action {
+	h.plugin.metrics.Refused(reason)
+	h.addDecision(telemetry.Decision{Policy: string(policy), Decision: verdict.Deny, Reason: reason})
+	body := []byte(`{"error":"` + string(reason) + `","message":"` + message + `"}`)
 	headers := append([][2]string{{"content-type", "application/json"}}, extra...)
 	return h.sendOwnReply(status, reason, headers, body)
 }
@@ -298,16 +303,14 @@ func (h *httpContext) reply(status uint32, reason, message string, extra ...[2]s
 // sendOwnReply sends every answer apiguard makes itself (400, 401, 403, 429,
 // 502, 503). It marks the stream so that the response callbacks Envoy still
 // runs on the reply (sendLocalReplyViaFilterChain) neither filter, charge nor
-// judge it again, stops any wait, and tags it with x-apiguard-reason.
-func (h *httpContext) sendOwnReply(status uint32, reason string, headers [][2]string, body []byte) types.Action {
+// judge it again, stops any wait, and tags it with the reason: in the
+// x-apiguard-reason header and in Envoy's response code details.
+func (h *httpContext) sendOwnReply(status uint32, reason verdict.Reason, headers [][2]string, body []byte) types.Action {
 	h.ownReply = true
 	h.paused = false
-	headers = append(headers, [2]string{"x-apiguard-reason", reason})
-	policy := ""
-	if e := h.event; e != nil && len(e.Decisions) > 0 {
-		policy = e.Decisions[len(e.Decisions)-1].Policy
-	}
-	if err := sendLocalReply(status, replyDetails(policy, reason), headers, body); err != nil {
+	h.bodyReplacedWith(body)
+	headers = append(headers, [2]string{verdict.ReplyHeader, string(reason)})
+	if err := sendLocalReply(status, verdict.Details(reason), headers, body); err != nil {
 		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
 	}
 	return types.ActionPause
@@ -368,5 +371,5 @@ func (h *httpContext) failClosed() types.Action {
 	if h.ownReply {
 		return types.ActionPause
 	}
-	return h.reply(503, "internal_error", "apiguard could not process the request")
+	return h.reply(verdict.PolicyInternal, 503, verdict.InternalError, "apiguard could not process the request")
 }

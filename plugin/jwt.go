@@ -16,6 +16,7 @@ import (
 	"github.com/apiguard/apiguard/internal/jwtauth/jwks"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // Shared-data layout of the JWT policy. Every name holds the plugin_root_id,
@@ -45,6 +46,8 @@ type jwtState struct {
 	// unavailableLogged rate-limits the key-outage warning to one a second
 	// per worker: during an outage every request would log it.
 	unavailableLogged time.Time
+	// routes are the rules' names (jwtauth.Config.RouteNames), by index.
+	routes []string
 }
 
 // keySource is the Authenticator's view of the remote key sets: a nil
@@ -83,6 +86,7 @@ func (p *pluginContext) configureJWT(s *settings.Settings) error {
 	}
 	auth.ShareVerified(verified)
 	p.jwt.auth = auth
+	p.jwt.routes = s.JWT.RouteNames()
 	sources := jwtauth.RemoteSources(*s.JWT)
 	if len(sources) == 0 {
 		return nil
@@ -281,6 +285,9 @@ func (h *httpContext) authenticate() stageResult {
 	}
 	req := h.authnRequest(mayWait)
 	res := j.auth.Authenticate(req, j.keySource(), now)
+	if res.Rule >= 0 && res.Rule < len(j.routes) {
+		h.route = j.routes[res.Rule]
+	}
 	if res.Decision == jwtauth.Wait && j.keys != nil {
 		// Authenticate has recorded the demand with the Manager (Refetch).
 		// The fetch itself leaves from the root context on the next tick: a
@@ -405,13 +412,13 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 		return false
 	}
 	h.jwtStream.token = res.Token
-	provider, reason := telemetry.NoProvider, "not_required"
+	provider, reason := telemetry.NoProvider, verdict.NotRequired
 	if t := res.Token; t != nil {
-		provider, reason = t.Provider, "verified"
+		provider, reason = t.Provider, verdict.Verified
 		h.audit().Identity = &telemetry.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
 	}
-	h.plugin.metrics.Authn(provider, telemetry.DecisionAllow, reason)
-	h.addDecision(telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionAllow, Reason: reason})
+	h.plugin.metrics.Authn(provider, verdict.Allow, reason)
+	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Allow, Reason: reason})
 	return true
 }
 
@@ -455,14 +462,13 @@ func (h *httpContext) removeCookies(names []string) {
 // applyDeny answers the request as RFC 6750 says, with jwtauth's small JSON
 // body, flagged as apiguard's own reply so response policies leave it alone.
 func (h *httpContext) applyDeny(res jwtauth.Result) {
-	reason := string(res.Reason)
 	h.jwtStream.clientFailures = res.ClientFailures
 	provider := res.Provider
 	if provider == "" {
 		provider = telemetry.NoProvider
 	}
-	h.plugin.metrics.Authn(provider, telemetry.DecisionDeny, authnMetricReason(res.Reason))
-	h.addDecision(telemetry.Decision{Policy: "authn", Decision: telemetry.DecisionDeny, Reason: reason})
+	h.plugin.metrics.Authn(provider, verdict.Deny, res.Reason)
+	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Deny, Reason: res.Reason})
 	if j := &h.plugin.jwt; res.Reason == jwtauth.ReasonJWKSUnavailable && time.Since(j.unavailableLogged) >= time.Second {
 		// A key outage, not a bad token: say so in the logs too.
 		j.unavailableLogged = time.Now()
@@ -479,43 +485,5 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 		secs := int64(math.Ceil(res.RetryAfter.Seconds()))
 		headers = append(headers, [2]string{"retry-after", strconv.FormatInt(secs, 10)})
 	}
-	h.sendOwnReply(uint32(res.Status), reason, headers, res.Body)
-}
-
-// authnMetricReason maps jwtauth's reasons to the metric catalogue's closed
-// set of authn deny reasons.
-func authnMetricReason(r jwtauth.Reason) string {
-	switch r {
-	case jwtauth.ReasonMissing:
-		return "missing_token"
-	case jwtauth.ReasonMultipleTokens:
-		return "multiple_tokens"
-	case jwtauth.ReasonMalformed, jwtauth.ReasonTooLarge, jwtauth.ReasonCrit:
-		return "malformed"
-	case jwtauth.ReasonAlgNotAllowed:
-		return "bad_alg"
-	case jwtauth.ReasonTyp:
-		return "bad_typ"
-	case jwtauth.ReasonUnknownKID:
-		return "unknown_kid"
-	case jwtauth.ReasonBadSignature:
-		return "bad_signature"
-	case jwtauth.ReasonExpired, jwtauth.ReasonLifetime:
-		return "expired"
-	case jwtauth.ReasonNotYetValid, jwtauth.ReasonIATFuture:
-		return "not_yet_valid"
-	case jwtauth.ReasonIssuer:
-		return "bad_issuer"
-	case jwtauth.ReasonAudience:
-		return "bad_audience"
-	case jwtauth.ReasonSubject:
-		return "bad_subject"
-	case jwtauth.ReasonClaims:
-		return "claims_failed"
-	case jwtauth.ReasonJWKSUnavailable:
-		return "jwks_unavailable"
-	case jwtauth.ReasonLockedOut:
-		return "locked_out"
-	}
-	return telemetry.ReasonOther
+	h.sendOwnReply(uint32(res.Status), res.Reason, headers, res.Body)
 }

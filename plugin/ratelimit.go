@@ -12,6 +12,7 @@ import (
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // rateLimitSchema versions the layout of the rate-limit state in shared data.
@@ -114,12 +115,12 @@ func (h *httpContext) rateLimit() stageResult {
 // rateLimitRequest gathers what the policies' keys and matchers read.
 func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 	r := &ratelimit.Request{
-		Method:   h.requestMethod(),
-		Path:     h.path,
-		Header:   h.requestHeader,
-		ClientIP: h.clientAddr(),
-		Claims:   h.verifiedClaims(), // nil without a verified token
-		Route:    h.routeName(),
+		Method:     h.requestMethod(),
+		Path:       h.path,
+		Header:     h.requestHeader,
+		ClientIP:   h.clientAddr(),
+		Claims:     h.verifiedClaims(), // nil without a verified token
+		EnvoyRoute: h.envoyRoute(),
 	}
 	return r
 }
@@ -206,11 +207,7 @@ func (h *httpContext) countRateLimitFailure(out ratelimit.Outcome, status int) {
 		return
 	}
 	proxywasm.LogDebugf("apiguard: rate limit %q: service answer %d: %s", out.Policy, status, out.Reason)
-	reason := "service_error"
-	if status == 504 {
-		reason = "service_timeout" // Envoy's answer to a callout past its timeout
-	}
-	h.plugin.metrics.RateLimitError(out.Policy, reason)
+	h.plugin.metrics.RateLimitError(out.Policy, out.Reason)
 }
 
 // recordRateLimit counts the final outcomes and fills the audit event, once.
@@ -231,16 +228,14 @@ func (h *httpContext) recordRateLimit() {
 			// Rare (a lost CAS race on a hot key); the benchmarks read it.
 			proxywasm.LogDebugf("apiguard: rate limit %q: %d CAS attempts", o.Policy, o.Attempts)
 		}
-		decision := rateLimitMetricDecision(o.Decision)
-		m.RateLimit(o.Policy, decision)
+		decision := o.Verdict()
+		m.RateLimit(o.Policy, decision, o.Reason)
 		switch o.Reason {
-		case ratelimit.ReasonContended, ratelimit.ReasonTableFull:
+		case ratelimit.ReasonContended, ratelimit.ReasonTableFull, ratelimit.ReasonStoreError:
 			m.RateLimitError(o.Policy, o.Reason)
-		case ratelimit.ReasonStoreError:
-			m.RateLimitError(o.Policy, telemetry.ReasonOther)
 		}
 		h.addDecision(telemetry.Decision{
-			Policy: "ratelimit." + o.Policy, Decision: decision, Reason: o.Reason,
+			Policy: string(verdict.PolicyRateLimit) + "." + o.Policy, Decision: decision, Reason: o.Reason,
 		})
 		if o.Decision == ratelimit.Allowed {
 			if r, q, ok := st.result.Standing(i); ok && telemetry.IsNearLimit(r, q, rl.nearRatio) {
@@ -271,19 +266,11 @@ func (h *httpContext) addRateLimitSignal(s string) {
 	e.Signals = append(e.Signals, s)
 }
 
-// rateLimitMetricDecision maps a limiter decision to the metric catalogue's label.
-func rateLimitMetricDecision(d ratelimit.Decision) string {
-	if d == ratelimit.Allowed {
-		return "ok"
-	}
-	return string(d)
-}
-
 // sendRateLimitRefusal answers the stream with the refusing policy's status, body,
 // Retry-After and RateLimit headers. It is apiguard's own reply: the
 // response callbacks skip it, so it is never charged or judged again.
 func (h *httpContext) sendRateLimitRefusal(r *ratelimit.Refusal) {
-	h.sendOwnReply(uint32(r.Status), "rate_limited", r.Headers, r.Body)
+	h.sendOwnReply(uint32(r.Status), verdict.RateLimited, r.Headers, r.Body)
 }
 
 // addRateLimitHeaders adds the RateLimit headers to an admitted response.
@@ -323,10 +310,8 @@ func (h *httpContext) chargeResponseCost() {
 	for _, o := range st.result.ChargeResponse(st.bodyBytes, time.Now()) {
 		switch o.Reason {
 		case ratelimit.ReasonOK:
-		case ratelimit.ReasonContended, ratelimit.ReasonTableFull:
-			h.plugin.metrics.RateLimitError(o.Policy, o.Reason)
 		default:
-			h.plugin.metrics.RateLimitError(o.Policy, telemetry.ReasonOther)
+			h.plugin.metrics.RateLimitError(o.Policy, o.Reason)
 		}
 	}
 }

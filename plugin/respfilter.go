@@ -11,6 +11,7 @@ import (
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // respFilterState is the response field allowlist of one plugin
@@ -222,6 +223,7 @@ func (h *httpContext) finishBody(out []byte, o respfilter.Outcome) types.Action 
 			proxywasm.LogErrorf("apiguard: response_filter: replace response body: %v", err)
 			return h.bodyFailure(respfilter.ReasonInternal)
 		}
+		h.bodyReplacedWith(out)
 		if st.headersHeld {
 			removeResponseHeaders(respfilter.ResponseHeadersToRemove())
 			if err := proxywasm.ReplaceHttpResponseHeader("content-length", strconv.Itoa(len(out))); err != nil {
@@ -244,10 +246,12 @@ func (h *httpContext) bodyFailure(r respfilter.Reason) types.Action {
 	if st.headersHeld {
 		return h.denyResponse(r)
 	}
-	if err := proxywasm.ReplaceHttpResponseBody(respfilter.ErrorDocument(st.decision, r)); err != nil {
+	doc := respfilter.ErrorDocument(st.decision, r)
+	if err := proxywasm.ReplaceHttpResponseBody(doc); err != nil {
 		proxywasm.LogErrorf("apiguard: response_filter: replace response body: %v", err)
 		return h.failClosed() // Envoy resets a stream whose headers left
 	}
+	h.bodyReplacedWith(doc)
 	st.phase = rfDiscarding
 	return types.ActionContinue
 }
@@ -258,7 +262,7 @@ func (h *httpContext) denyResponse(r respfilter.Reason) types.Action {
 	h.respFilterStream.phase = rfDone
 	h.respFilterStream.headersHeld = false
 	rep := respfilter.DenyReply(r)
-	return h.sendOwnReply(uint32(rep.Status), "response_filter", [][2]string{{"content-type", rep.ContentType}}, rep.Body)
+	return h.sendOwnReply(uint32(rep.Status), r, [][2]string{{"content-type", rep.ContentType}}, rep.Body)
 }
 
 // removeResponseHeaders drops headers a changed body would contradict.
@@ -273,41 +277,24 @@ func removeResponseHeaders(names []string) {
 // recordFilter counts an outcome and adds it to the audit event: removed
 // paths only, never values.
 func (h *httpContext) recordFilter(o respfilter.Outcome) {
-	var decision string
+	var decision verdict.Decision
+	reason := o.Reason
 	switch o.Action {
 	case respfilter.ActionReplace:
-		decision = "filtered"
+		decision, reason = verdict.Allow, verdict.Filtered
 		e := h.audit()
 		e.RemovedFields = append(e.RemovedFields, o.RemovedPaths...)
 	case respfilter.ActionPass:
-		decision = "unfiltered"
+		decision = verdict.Allow
 	case respfilter.ActionDeny:
-		decision = "denied"
+		decision = verdict.Deny
 	default:
 		return // not subject to filtering: empty body
 	}
 	m := h.plugin.metrics
-	m.Filter(decision, o.Removed, o.Masked)
+	m.Filter(decision, reason, o.Removed, o.Masked)
 	if o.Reason != respfilter.ReasonNone {
-		m.FilterError(filterErrorReason(o.Reason))
+		m.FilterError(o.Reason)
 	}
-	h.addDecision(telemetry.Decision{
-		Policy: "respfilter", Decision: decision, Reason: string(o.Reason),
-	})
-}
-
-// filterErrorReason maps a respfilter reason onto the closed metric label
-// set of telemetry.FilterErrorReasons.
-func filterErrorReason(r respfilter.Reason) string {
-	switch r {
-	case respfilter.ReasonTooLarge:
-		return "too_large"
-	case respfilter.ReasonMalformed:
-		return "invalid_json"
-	case respfilter.ReasonUnsupportedEncoding, respfilter.ReasonDecodeFailed:
-		return "content_encoding"
-	case respfilter.ReasonNotJSON:
-		return "content_type"
-	}
-	return telemetry.ReasonOther
+	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyRespFilter), Decision: decision, Reason: reason})
 }

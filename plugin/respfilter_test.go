@@ -121,7 +121,7 @@ func TestStreamedModeDropsLengthAndReplacesABadBody(t *testing.T) {
 	if r := host.GetSentLocalResponse(id); r != nil {
 		t.Fatalf("streamed mode sent a local reply %d after the headers left", r.StatusCode)
 	}
-	if got := string(host.GetCurrentResponseBody(id)); strings.Contains(got, "secret") || !strings.Contains(got, "malformed") {
+	if got := string(host.GetCurrentResponseBody(id)); strings.Contains(got, "secret") || !strings.Contains(got, "malformed_json") {
 		t.Errorf("body = %s, want the error document", got)
 	}
 }
@@ -133,7 +133,7 @@ func TestStreamedModeOverLimitWithoutLengthDropsTheRest(t *testing.T) {
 	if a := host.CallOnResponseBody(id, []byte(chunk), false); a != types.ActionContinue {
 		t.Fatalf("over-limit chunk action = %v, want continue with the error document", a)
 	}
-	if got := string(host.GetCurrentResponseBody(id)); !strings.Contains(got, "too_large") {
+	if got := string(host.GetCurrentResponseBody(id)); !strings.Contains(got, "body_too_large") {
 		t.Errorf("body = %s, want the too_large error document", got)
 	}
 	host.CallOnResponseBody(id, []byte(`"more":"secret"}`), true)

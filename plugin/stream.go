@@ -5,20 +5,20 @@ import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 // streamProps caches host properties that do not change during a stream,
 // so every policy reading them costs one host call per stream at most.
 type streamProps struct {
-	routeName     string
-	routeNameRead bool
+	envoyRoute     string
+	envoyRouteRead bool
 }
 
-// routeName is the Envoy route the stream matched (xds.route_name), "" when
+// envoyRoute is the Envoy route the stream matched (xds.route_name), "" when
 // the route has no name or the host does not know it. Read once per stream:
 // the route is chosen before the filter chain runs.
-func (h *httpContext) routeName() string {
+func (h *httpContext) envoyRoute() string {
 	sp := &h.props
-	if !sp.routeNameRead {
-		sp.routeNameRead = true
+	if !sp.envoyRouteRead {
+		sp.envoyRouteRead = true
 		if v, err := proxywasm.GetProperty([]string{"xds", "route_name"}); err == nil {
-			sp.routeName = string(v)
+			sp.envoyRoute = string(v)
 		}
 	}
-	return sp.routeName
+	return sp.envoyRoute
 }

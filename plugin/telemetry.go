@@ -9,6 +9,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // pluginVersion is reported as the OTLP instrumentation scope version.
@@ -34,20 +35,26 @@ type telemetryStream struct {
 	ran       uint8 // bit i set: phaseOrder[i] ran at least once
 	bytesIn   int64
 	flushedIn int64
-	bytesOut  int64
+	bytesOut  int64 // upstream response-body bytes seen
 	flushOut  int64
-	excerpt   []byte    // first request-body bytes, only when body_excerpt_bytes > 0
-	overflow  bool      // the request body was larger than the excerpt buffer
-	published published // the filter state last set, to set it only on change
+	// bodySent, when bodyReplaced, is the size of the body apiguard sent
+	// instead of the upstream's (a filtered body, an error document, its own
+	// reply): bytes_out counts what the client received.
+	bodySent     int64
+	bodyReplaced bool
+	excerpt      []byte    // first request-body bytes, only when body_excerpt_bytes > 0
+	overflow     bool      // the request body was larger than the excerpt buffer
+	published    published // the filter state last set, to set it only on change
 }
 
 // published is the verdict last exposed as filter state. The issuer and
 // subject come from the stream's one Identity, set once by the JWT policy,
 // so its pointer stands for them.
 type published struct {
-	set, deny      bool
-	policy, reason string
-	identity       *telemetry.Identity
+	set, deny bool
+	policy    string
+	reason    verdict.Reason
+	identity  *telemetry.Identity
 }
 
 // phaseOrder indexes telemetryStream.phases.
@@ -209,13 +216,11 @@ func (h *httpContext) onResponseBody(start time.Duration, size int, action *type
 	h.timed(phaseResponseBody, start)
 }
 
-// denying reports whether a decision refused the request.
-func denying(d telemetry.Decision) bool {
-	switch d.Decision {
-	case telemetry.DecisionDeny, "limited", "failure_denied", "denied":
-		return true
-	}
-	return false
+// bodyReplacedWith records that the client receives body instead of the
+// upstream's response body.
+func (h *httpContext) bodyReplacedWith(body []byte) {
+	t := &h.telemetryStream
+	t.bodySent, t.bodyReplaced = int64(len(body)), true
 }
 
 // publishDecision exposes the verdict to the rest of Envoy as filter state
@@ -223,15 +228,15 @@ func denying(d telemetry.Decision) bool {
 // the response headers arrive (own replies included), before Envoy writes its
 // access logs, and again at stream end in case a response policy changed it.
 func (h *httpContext) publishDecision() {
-	decision, policy, reason := telemetry.DecisionAllow, "", ""
+	decision, policy, reason := verdict.Allow, "", verdict.Reason("")
 	var decisions []telemetry.Decision
 	var identity *telemetry.Identity
 	if e := h.event; e != nil {
 		decisions, identity = e.Decisions, e.Identity
 	}
 	for _, d := range decisions {
-		if denying(d) {
-			decision, policy, reason = telemetry.DecisionDeny, d.Policy, d.Reason
+		if d.Decision == verdict.Deny {
+			decision, policy, reason = verdict.Deny, d.Policy, d.Reason
 			break
 		}
 	}
@@ -239,14 +244,14 @@ func (h *httpContext) publishDecision() {
 	if id := identity; id != nil {
 		iss, sub = id.Issuer, id.Subject
 	}
-	now := published{set: true, deny: decision == telemetry.DecisionDeny, policy: policy, reason: reason, identity: identity}
+	now := published{set: true, deny: decision == verdict.Deny, policy: policy, reason: reason, identity: identity}
 	if now == h.telemetryStream.published {
 		return
 	}
 	h.telemetryStream.published = now
-	setFilterState(telemetry.PropertyDecision, decision)
+	setFilterState(telemetry.PropertyDecision, string(decision))
 	setFilterState(telemetry.PropertyPolicy, policy)
-	setFilterState(telemetry.PropertyReason, reason)
+	setFilterState(telemetry.PropertyReason, string(reason))
 	setFilterState(telemetry.PropertyIssuer, iss)
 	setFilterState(telemetry.PropertySubject, sub)
 }
@@ -284,10 +289,12 @@ func (h *httpContext) observe() {
 		return start
 	}
 	h.publishDecision()
+	route := h.routeLabel()
+	m.Request(route)
 	var latency time.Duration
 	if h.start != 0 {
 		latency = startMono - h.start
-		m.Latency(telemetry.OtherRoute, latency)
+		m.Latency(route, latency)
 	}
 	ts := &h.telemetryStream
 	for i, p := range phaseOrder {
@@ -313,6 +320,14 @@ func (h *httpContext) observe() {
 		m.ForcedGC(t.runtime.ForceGC())
 	}
 	m.Processing(telemetry.PhaseStreamDone, h.plugin.clock()-startMono)
+}
+
+// routeLabel is the stream's route in metrics and audit events.
+func (h *httpContext) routeLabel() string {
+	if h.route == "" {
+		return telemetry.OtherRoute
+	}
+	return h.route
 }
 
 // write sends a log-sink line; OTLP records were buffered by Record.
@@ -374,7 +389,8 @@ func (h *httpContext) fillEvent(start time.Time) {
 	} else {
 		e.Path = h.path
 	}
-	e.Route = h.routeName()
+	e.Route = h.routeLabel()
+	e.EnvoyRoute = h.envoyRoute()
 	if v, err := proxywasm.GetHttpResponseHeader(":status"); err == nil {
 		e.Status, _ = strconv.Atoi(v)
 	}
@@ -382,7 +398,11 @@ func (h *httpContext) fillEvent(start time.Time) {
 		e.ClientIP = ip.String()
 	}
 	ts := &h.telemetryStream
-	e.BytesIn, e.BytesOut = uint64(max(ts.bytesIn, 0)), uint64(max(ts.bytesOut, 0))
+	out := ts.bytesOut
+	if ts.bodyReplaced {
+		out = ts.bodySent
+	}
+	e.BytesIn, e.BytesOut = uint64(max(ts.bytesIn, 0)), uint64(max(out, 0))
 	if n := a.BodyExcerptBytes(); n > 0 {
 		if ts.overflow {
 			e.BodyExcerpt = telemetry.BodyTooLarge

@@ -21,7 +21,16 @@ func TestDecisionIsPublishedAsFilterState(t *testing.T) {
 		t.Fatalf("local reply = %+v, want 400", r)
 	}
 	host.CallOnResponseHeaders(id, [][2]string{{":status", "400"}}, false)
-	for name, want := range map[string]string{"apiguard.decision": "deny", "apiguard.policy": "apiguard", "apiguard.reason": "bad_path"} {
+	reason := ""
+	for _, kv := range host.GetSentLocalResponse(id).Headers {
+		if kv[0] == "x-apiguard-reason" {
+			reason = kv[1]
+		}
+	}
+	if reason != "non_canonical_path" {
+		t.Errorf("x-apiguard-reason = %q, want non_canonical_path", reason)
+	}
+	for name, want := range map[string]string{"apiguard.decision": "deny", "apiguard.policy": "request", "apiguard.reason": reason} {
 		got, err := proxywasm.GetProperty([]string{name})
 		if err != nil || string(got) != want {
 			t.Errorf("filter state %s = %q (%v), want %q", name, got, err, want)
@@ -34,7 +43,7 @@ func TestDecisionIsPublishedAsFilterState(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) != 1 || !strings.Contains(lines[0], `"reason":"bad_path"`) || strings.Contains(lines[0], "abc") {
+	if len(lines) != 1 || !strings.Contains(lines[0], `"reason":"non_canonical_path"`) || strings.Contains(lines[0], "abc") {
 		t.Errorf("audit lines %q: want one, with the reason and without the query value", lines)
 	}
 }

@@ -108,13 +108,13 @@ func TestPathsThatCannotBeNormalisedAreRefusedBeforeTheUpstream(t *testing.T) {
 	h := p.Middleware(up)
 	for _, path := range []string{"/admin%2f..%2fsecret", "/a%00b", "/%zz"} {
 		rec := get(t, h, path)
-		if rec.Code != 400 || rec.Header().Get("x-apiguard-reason") != "bad_path" {
+		if rec.Code != 400 || rec.Header().Get("x-apiguard-reason") != "non_canonical_path" {
 			t.Errorf("%s: got %d reason %q, want 400 bad_path", path, rec.Code, rec.Header().Get("x-apiguard-reason"))
 		}
 		// The reason also travels as the local reply's details, which Envoy
 		// logs as %RESPONSE_CODE_DETAILS%.
-		if d := rec.Header().Get(wasmhost.DetailsHeader); d != "apiguard_bad_path" {
-			t.Errorf("%s: response code details %q, want apiguard_bad_path", path, d)
+		if d := rec.Header().Get(wasmhost.DetailsHeader); d != "apiguard_non_canonical_path" {
+			t.Errorf("%s: response code details %q, want apiguard_non_canonical_path", path, d)
 		}
 	}
 	if up.hits.Load() != 0 {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/e2eutil"
+	"github.com/apiguard/apiguard/internal/verdict"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -82,8 +83,17 @@ func (e *envoy) counter(t *testing.T, labels ...string) uint64 {
 	return v
 }
 
-func (e *envoy) decisions(t *testing.T, decision string) uint64 {
-	return e.counter(t, "policy.fleet", "decision."+decision, "decisions_total")
+func (e *envoy) decisions(t *testing.T, d verdict.Decision, r verdict.Reason) uint64 {
+	return e.counter(t, "policy.fleet", "decision."+string(d), "reason."+string(r), "decisions_total")
+}
+
+// failures sums the decisions d taken on a failure of the service.
+func (e *envoy) failures(t *testing.T, d verdict.Decision) uint64 {
+	var n uint64
+	for _, r := range verdict.RateLimitFailures() {
+		n += e.decisions(t, d, r)
+	}
+	return n
 }
 
 func (e *envoy) errors(t *testing.T, reason string) uint64 {
@@ -147,7 +157,7 @@ func TestTwoEnvoysShareOneFleetBudget(t *testing.T) {
 		t.Errorf("upstreams saw %d requests, want 6", got)
 	}
 	for name, e := range map[string]*envoy{"A": a, "B": b} {
-		if ok, lim := e.decisions(t, "ok"), e.decisions(t, "limited"); ok != 3 || lim != 2 {
+		if ok, lim := e.decisions(t, verdict.Allow, verdict.WithinLimit), e.decisions(t, verdict.Deny, verdict.RateLimited); ok != 3 || lim != 2 {
 			t.Errorf("Envoy %s counted ok=%d limited=%d, want 3 and 2", name, ok, lim)
 		}
 	}
@@ -170,10 +180,10 @@ func TestServiceDownFollowsTheFailureMode(t *testing.T) {
 	}
 	check := func(phase string, allowed, denied, errs uint64) {
 		t.Helper()
-		if got := allow.decisions(t, "failure_allowed"); got != allowed {
+		if got := allow.failures(t, verdict.Allow); got != allowed {
 			t.Errorf("%s: failure_allowed = %d, want %d", phase, got, allowed)
 		}
-		if got := deny.decisions(t, "failure_denied"); got != denied {
+		if got := deny.failures(t, verdict.Deny); got != denied {
 			t.Errorf("%s: failure_denied = %d, want %d", phase, got, denied)
 		}
 		if a, d := allow.errors(t, "service_error"), deny.errors(t, "service_error"); a != errs || d != errs {
@@ -207,7 +217,7 @@ func TestServiceDownFollowsTheFailureMode(t *testing.T) {
 		try("service stopped")
 	}
 	check("service stopped", 5, 5, 5)
-	if got := allow.decisions(t, "ok"); got != 1 {
+	if got := allow.decisions(t, verdict.Allow, verdict.WithinLimit); got != 1 {
 		t.Errorf("ok = %d, want 1", got)
 	}
 }
@@ -244,10 +254,10 @@ func TestSlowServiceTimesOutIntoTheFailureMode(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the request waited %v for a 100 ms callout timeout", d)
 	}
-	if got := e.errors(t, "service_timeout"); got != 1 {
-		t.Errorf("service_timeout = %d, want 1", got)
+	if got := e.errors(t, "global_timeout"); got != 1 {
+		t.Errorf("global_timeout = %d, want 1", got)
 	}
-	if got := e.decisions(t, "failure_allowed"); got != 1 {
+	if got := e.failures(t, verdict.Allow); got != 1 {
 		t.Errorf("failure_allowed = %d, want 1", got)
 	}
 }

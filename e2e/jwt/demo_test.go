@@ -44,8 +44,8 @@ func TestDemoConfigAndKeyPair(t *testing.T) {
 	if h, _, _ := e.upstream.last(); h.Get("x-user") != "demo-user" {
 		t.Errorf("x-user = %q", h.Get("x-user"))
 	}
-	expect(t, e.do(t, "GET", "/api/items"), 401, "missing")
-	expect(t, e.bearer(t, "/admin/stats", mintDemo("read")), 403, "claims")
+	expect(t, e.do(t, "GET", "/api/items"), 401, "missing_token")
+	expect(t, e.bearer(t, "/admin/stats", mintDemo("read")), 403, "claims_failed")
 	if rec := e.bearer(t, "/admin/stats", mintDemo("read admin")); rec.Code != 200 {
 		t.Errorf("admin token on /admin: %d", rec.Code)
 	}

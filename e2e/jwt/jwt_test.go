@@ -63,13 +63,13 @@ func TestRFC6750Answers(t *testing.T) {
 	k := keys()
 
 	rec := e.do(t, "GET", "/orders")
-	expect(t, rec, 401, "missing")
+	expect(t, rec, 401, "missing_token")
 	if got := rec.Header().Get("www-authenticate"); !strings.HasPrefix(got, `Bearer realm="`) || strings.Contains(got, "error") {
 		t.Errorf("no token: WWW-Authenticate %q, want a bare Bearer realm challenge", got)
 	}
 	// wasmhost puts its own text/plain first; Envoy keeps only the
 	// plugin's content-type (it sets text/plain only when none is set).
-	if !strings.Contains(strings.Join(rec.Header().Values("content-type"), ","), "application/json") || !strings.Contains(rec.Body.String(), "missing") {
+	if !strings.Contains(strings.Join(rec.Header().Values("content-type"), ","), "application/json") || !strings.Contains(rec.Body.String(), "missing_token") {
 		t.Errorf("no token: body %q (content-type %q) is not the small JSON error", rec.Body, rec.Header().Get("content-type"))
 	}
 
@@ -77,13 +77,13 @@ func TestRFC6750Answers(t *testing.T) {
 	c["exp"] = time.Now().Add(-10 * time.Minute).Unix()
 	expired := mint(t, jwt.SigningMethodRS256, k.rsa1, "rsa1", c, nil)
 	rec = e.bearer(t, "/orders", expired)
-	expect(t, rec, 401, "expired")
+	expect(t, rec, 401, "token_expired")
 	if got := rec.Header().Get("www-authenticate"); !strings.Contains(got, `error="invalid_token"`) || strings.Contains(got, strings.Split(expired, ".")[1]) {
 		t.Errorf("expired: WWW-Authenticate %q", got)
 	}
 
 	rec = e.bearer(t, "/admin/users", rs256(t, "rsa1"))
-	expect(t, rec, 403, "claims")
+	expect(t, rec, 403, "claims_failed")
 	if got := rec.Header().Get("www-authenticate"); !strings.Contains(got, `error="insufficient_scope"`) || !strings.Contains(got, `scope="admin"`) {
 		t.Errorf("claims: WWW-Authenticate %q", got)
 	}
@@ -133,19 +133,19 @@ func TestAttackCorpus(t *testing.T) {
 		{"kid with SQL", mint(t, jwt.SigningMethodRS256, k.rsa1, "x' OR '1'='1", claims(), nil), 401, "unknown_kid"},
 		{"embedded jwk", mint(t, jwt.SigningMethodRS256, foreign, "", claims(), map[string]any{"jwk": rsaJWK("", &foreign.PublicKey)}), 401, "bad_signature"},
 		{"embedded jku", mint(t, jwt.SigningMethodRS256, foreign, "", claims(), map[string]any{"jku": "https://evil.example/jwks"}), 401, "bad_signature"},
-		{"unknown crit", mint(t, jwt.SigningMethodRS256, k.rsa1, "rsa1", claims(), map[string]any{"crit": []string{"exp2"}, "exp2": 1}), 401, "crit"},
-		{"b64 false, validly signed", signRaw(t, jwt.SigningMethodRS256, k.rsa1, `{"alg":"RS256","kid":"rsa1","b64":false,"crit":["b64"]}`, claimsJSON), 401, "crit"},
-		{"expired", with(func(c jwt.MapClaims) { c["exp"] = now - 600 }), 401, "expired"},
-		{"nbf in the future", with(func(c jwt.MapClaims) { c["nbf"] = now + 600 }), 401, "not_yet_valid"},
-		{"iat far in the future", with(func(c jwt.MapClaims) { c["iat"] = now + 3600 }), 401, "iat_future"},
-		{"wrong issuer", with(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }), 401, "issuer"},
-		{"wrong audience", with(func(c jwt.MapClaims) { c["aud"] = []string{"billing"} }), 401, "audience"},
+		{"unknown crit", mint(t, jwt.SigningMethodRS256, k.rsa1, "rsa1", claims(), map[string]any{"crit": []string{"exp2"}, "exp2": 1}), 401, "unsupported_crit"},
+		{"b64 false, validly signed", signRaw(t, jwt.SigningMethodRS256, k.rsa1, `{"alg":"RS256","kid":"rsa1","b64":false,"crit":["b64"]}`, claimsJSON), 401, "unsupported_crit"},
+		{"expired", with(func(c jwt.MapClaims) { c["exp"] = now - 600 }), 401, "token_expired"},
+		{"nbf in the future", with(func(c jwt.MapClaims) { c["nbf"] = now + 600 }), 401, "token_not_yet_valid"},
+		{"iat far in the future", with(func(c jwt.MapClaims) { c["iat"] = now + 3600 }), 401, "issued_in_future"},
+		{"wrong issuer", with(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }), 401, "bad_issuer"},
+		{"wrong audience", with(func(c jwt.MapClaims) { c["aud"] = []string{"billing"} }), 401, "bad_audience"},
 		{"trailing garbage", good + "x", 401, "bad_signature"},
-		{"extra segment", good + ".", 401, "malformed"},
-		{"JWE five parts", parts[0] + ".AAAA.BBBB." + parts[1] + "." + parts[2], 401, "malformed"},
-		{"duplicate header alg", signRaw(t, jwt.SigningMethodRS256, k.rsa1, `{"alg":"none","alg":"RS256","kid":"rsa1"}`, claimsJSON), 401, "malformed"},
-		{"duplicate payload iss", signRaw(t, jwt.SigningMethodRS256, k.rsa1, `{"alg":"RS256","kid":"rsa1"}`, strings.Replace(claimsJSON, `{`, `{"iss":"https://evil.example",`, 1)), 401, "malformed"},
-		{"oversize token", good + strings.Repeat("A", 9000), 401, "too_large"},
+		{"extra segment", good + ".", 401, "malformed_token"},
+		{"JWE five parts", parts[0] + ".AAAA.BBBB." + parts[1] + "." + parts[2], 401, "malformed_token"},
+		{"duplicate header alg", signRaw(t, jwt.SigningMethodRS256, k.rsa1, `{"alg":"none","alg":"RS256","kid":"rsa1"}`, claimsJSON), 401, "malformed_token"},
+		{"duplicate payload iss", signRaw(t, jwt.SigningMethodRS256, k.rsa1, `{"alg":"RS256","kid":"rsa1"}`, strings.Replace(claimsJSON, `{`, `{"iss":"https://evil.example",`, 1)), 401, "malformed_token"},
+		{"oversize token", good + strings.Repeat("A", 9000), 401, "token_too_large"},
 		{"RSA key under 2048 bits in the JWKS", mint(t, jwt.SigningMethodRS256, k.weak, "weak", claims(), nil), 401, "unknown_kid"},
 		{"ES256 signature not on the curve", ecOffCurve(t), 401, "bad_signature"},
 	}
@@ -159,7 +159,7 @@ func TestAttackCorpus(t *testing.T) {
 		})
 	}
 	// Whitespace inside the header value: the token ends at the space.
-	expect(t, e.do(t, "GET", "/orders", "authorization", "Bearer "+good+" x"), 401, "malformed")
+	expect(t, e.do(t, "GET", "/orders", "authorization", "Bearer "+good+" x"), 401, "malformed_token")
 	if _, _, hits := e.upstream.last(); hits != 0 {
 		t.Fatalf("%d attack requests reached the upstream", hits)
 	}
@@ -396,18 +396,18 @@ func TestMetricsTellKeyOutagesFromBadTokens(t *testing.T) {
 	e2 := start(t, remoteConfig(d2, ""), 1, map[string]string{"idp": d2.srv.URL})
 	fetched := counter(e2, "jwks.provider.corp.fetch_successes_total")
 	verified := counter(e2, "authn.provider.corp.decision.allow.reason.verified")
-	expired := counter(e2, "authn.provider.corp.decision.deny.reason.expired")
+	expired := counter(e2, "authn.provider.corp.decision.deny.reason.token_expired")
 	c := claims()
 	c["exp"] = time.Now().Add(-time.Hour).Unix()
 	e2.bearer(t, "/orders", rs256(t, "rsa1"))
 	e2.bearer(t, "/orders", mint(t, jwt.SigningMethodRS256, keys().rsa1, "rsa1", c, nil))
 	if counter(e2, "jwks.provider.corp.fetch_successes_total")-fetched != 1 ||
 		counter(e2, "authn.provider.corp.decision.allow.reason.verified")-verified != 1 ||
-		counter(e2, "authn.provider.corp.decision.deny.reason.expired")-expired != 1 {
+		counter(e2, "authn.provider.corp.decision.deny.reason.token_expired")-expired != 1 {
 		t.Errorf("metrics: fetched +%d, verified +%d, expired +%d; want +1 each",
 			counter(e2, "jwks.provider.corp.fetch_successes_total")-fetched,
 			counter(e2, "authn.provider.corp.decision.allow.reason.verified")-verified,
-			counter(e2, "authn.provider.corp.decision.deny.reason.expired")-expired)
+			counter(e2, "authn.provider.corp.decision.deny.reason.token_expired")-expired)
 	}
 }
 

@@ -87,7 +87,7 @@ func BenchmarkCheckContended8VMs(b *testing.B) {
 	for i, name := range []string{"attempts_1_%", "attempts_2_%", "attempts_3-4_%", "attempts_5+_%"} {
 		b.ReportMetric(100*float64(hist[i])/float64(b.N), name)
 	}
-	b.ReportMetric(100*float64(e.errors(b, "bench", "cas_contended"))/float64(b.N), "exhausted_%")
+	b.ReportMetric(100*float64(e.errors(b, "bench", "store_contended"))/float64(b.N), "exhausted_%")
 }
 
 var attemptsLog = regexp.MustCompile(`"bench": (\d+) CAS attempts`)

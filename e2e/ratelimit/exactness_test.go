@@ -13,6 +13,7 @@ import (
 	"github.com/apiguard/apiguard/internal/castable"
 	"github.com/apiguard/apiguard/internal/config"
 	"github.com/apiguard/apiguard/internal/ratelimit"
+	"github.com/apiguard/apiguard/internal/verdict"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -62,7 +63,7 @@ func TestEightWorkerVMsAdmitExactlyTheDocumentedCapacity(t *testing.T) {
 			if hits := e.up.hits.Load(); hits != capacity {
 				t.Errorf("upstream saw %d requests, want %d", hits, capacity)
 			}
-			if c := e.errors(t, "hot", "cas_contended"); c != 0 {
+			if c := e.errors(t, "hot", "store_contended"); c != 0 {
 				t.Errorf("%d checks ran out of CAS attempts", c)
 			}
 			// Time moving on restores exactly one request per 1.2 s.
@@ -118,7 +119,7 @@ func TestDistinctClientsKeepSharedDataWithinTheDocumentedBound(t *testing.T) {
 		t.Errorf("%d shared-data keys, want at most max_keys = 2000", keys)
 	}
 	full := e.errors(t, "per_ip", "table_full")
-	allowed := e.decisions(t, "per_ip", "failure_allowed")
+	allowed := e.failures(t, "per_ip", verdict.Allow)
 	if full == 0 || full != allowed {
 		t.Errorf("table_full = %d, failure_allowed = %d: clients beyond a full table of live keys must be counted and follow failure_mode", full, allowed)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/e2eutil"
+	"github.com/apiguard/apiguard/internal/verdict"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -137,7 +138,7 @@ func (e *env) do(t testing.TB, r req) *httptest.ResponseRecorder {
 }
 
 // counter reads one of the plugin's counters by its labels, e.g.
-// counter("ratelimit", "policy.per_ip", "decision.limited", "decisions_total").
+// counter("ratelimit", "policy.per_ip", "decision.deny", "reason.rate_limited", "decisions_total").
 func (e *env) counter(t testing.TB, subsystem string, labels ...string) uint64 {
 	t.Helper()
 	name := "apiguard." + e.instance + "." + subsystem + "." + strings.Join(labels, ".")
@@ -148,9 +149,20 @@ func (e *env) counter(t testing.TB, subsystem string, labels ...string) uint64 {
 	return v
 }
 
-func (e *env) decisions(t testing.TB, policy, decision string) uint64 {
+func (e *env) decisions(t testing.TB, policy string, d verdict.Decision, r verdict.Reason) uint64 {
 	t.Helper()
-	return e.counter(t, "ratelimit", "policy."+policy, "decision."+decision, "decisions_total")
+	return e.counter(t, "ratelimit", "policy."+policy, "decision."+string(d), "reason."+string(r), "decisions_total")
+}
+
+// failures sums the decisions d taken on a failure (table full, contended,
+// service errors) under the policy's failure mode.
+func (e *env) failures(t testing.TB, policy string, d verdict.Decision) uint64 {
+	t.Helper()
+	var n uint64
+	for _, r := range verdict.RateLimitFailures() {
+		n += e.decisions(t, policy, d, r)
+	}
+	return n
 }
 
 func (e *env) errors(t testing.TB, policy, reason string) uint64 {

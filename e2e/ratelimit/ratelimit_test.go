@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, want int, what string) {
@@ -30,10 +32,10 @@ func TestClientsAreLimitedByTheirOwnAddress(t *testing.T) {
 	if got := e.up.hits.Load(); got != 3 {
 		t.Errorf("upstream saw %d requests, want 3", got)
 	}
-	if got := e.decisions(t, "per_ip", "limited"); got != 2 {
+	if got := e.decisions(t, "per_ip", verdict.Deny, verdict.RateLimited); got != 2 {
 		t.Errorf("limited counter = %d, want 2", got)
 	}
-	if got := e.decisions(t, "per_ip", "ok"); got != 3 {
+	if got := e.decisions(t, "per_ip", verdict.Allow, verdict.WithinLimit); got != 3 {
 		t.Errorf("ok counter = %d, want 3", got)
 	}
 }
@@ -76,7 +78,7 @@ func TestMethodAndPathPartsSplitTheBudget(t *testing.T) {
 
 func TestRouteNameKeysComeFromTheEnvoyRoute(t *testing.T) {
 	// Every stream of this plugin is on the route named "orders".
-	e := start(t, `[{"name": "per_route", "key": ["route"], "limits": [{"requests": 1, "per": "60s"}]}]`,
+	e := start(t, `[{"name": "per_route", "key": ["envoy_route"], "limits": [{"requests": 1, "per": "60s"}]}]`,
 		opts{properties: map[string][]byte{"xds.route_name": []byte("orders")}})
 	wantStatus(t, e.do(t, req{from: "192.0.2.1:1"}), 200, "first on the route")
 	wantStatus(t, e.do(t, req{from: "192.0.2.2:1"}), 429, "second client on the same route")
@@ -94,7 +96,7 @@ func TestShadowPolicyCountsAndReportsButNeverRefuses(t *testing.T) {
 	if got := e.up.hits.Load(); got != 5 {
 		t.Errorf("upstream saw %d requests, want 5", got)
 	}
-	if got := e.decisions(t, "trial", "shadow_limited"); got != 3 {
+	if got := e.decisions(t, "trial", verdict.Allow, verdict.ShadowRateLimited); got != 3 {
 		t.Errorf("shadow_limited counter = %d, want 3", got)
 	}
 }
@@ -306,11 +308,11 @@ func TestGlobalPolicyWithAnUnknownClusterFollowsItsFailureMode(t *testing.T) {
 	]`, opts{})
 	wantStatus(t, e.do(t, req{path: "/open"}), 200, "failure_mode allow")
 	wantStatus(t, e.do(t, req{path: "/closed"}), 429, "failure_mode deny")
-	if a, d := e.decisions(t, "open", "failure_allowed"), e.decisions(t, "closed", "failure_denied"); a != 1 || d != 1 {
+	if a, d := e.failures(t, "open", verdict.Allow), e.failures(t, "closed", verdict.Deny); a != 1 || d != 1 {
 		t.Errorf("failure_allowed = %d, failure_denied = %d, want 1 each", a, d)
 	}
-	if got := e.errors(t, "open", "service_error"); got != 1 {
-		t.Errorf("service_error = %d, want 1", got)
+	if got := e.errors(t, "open", "global_unavailable"); got != 1 {
+		t.Errorf("global_unavailable = %d, want 1", got)
 	}
 }
 

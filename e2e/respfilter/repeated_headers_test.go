@@ -29,7 +29,7 @@ func TestRepeatedContentEncodingNeverPassesUnfiltered(t *testing.T) {
 			if bytes.Equal(r.body, gz) || bytes.Contains(r.body, []byte(cardNumber)) {
 				t.Fatalf("the unfiltered body reached the client")
 			}
-			if got := e.counter("reason.content_encoding.errors_total"); got != 1 {
+			if got := e.counter("reason.unsupported_encoding.errors_total"); got != 1 {
 				t.Errorf("content_encoding errors = %d, want 1", got)
 			}
 		})

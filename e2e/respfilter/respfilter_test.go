@@ -59,7 +59,7 @@ func TestChunkedBodyInManyPiecesIsFilteredAtEveryDepth(t *testing.T) {
 			if got := e.counter("respfilter.fields_removed_total"); got != 7 {
 				t.Errorf("fields_removed_total = %d, want 7", got)
 			}
-			if got := e.counter("decision.filtered.responses_total"); got != 1 {
+			if got := e.counter("decision.allow.reason.filtered.responses_total"); got != 1 {
 				t.Errorf("filtered responses = %d, want 1", got)
 			}
 			e.checkLogsClean(t)
@@ -106,8 +106,8 @@ func TestUndecodableCodingNeverPassesUnfiltered(t *testing.T) {
 				if got := gjson.GetBytes(r.body, "error").String(); got == "" {
 					t.Errorf("the 502 body %s is not apiguard's JSON error", r.body)
 				}
-				if got := e.counter("reason.content_encoding.errors_total"); got != 1 {
-					t.Errorf("content_encoding errors = %d, want 1", got)
+				if got := e.counter("reason.unsupported_encoding.errors_total") + e.counter("reason.decode_failed.errors_total"); got != 1 {
+					t.Errorf("encoding errors = %d, want 1", got)
 				}
 			})
 		}
@@ -146,7 +146,7 @@ func TestNonJSONBodyOnAFilteredRouteFollowsNonJSON(t *testing.T) {
 		if r.status != 502 || bytes.Contains(r.body, []byte(cardNumber)) {
 			t.Fatalf("got %d %s, want 502", r.status, r.body)
 		}
-		if got := e.counter("reason.content_type.errors_total"); got != 1 {
+		if got := e.counter("reason.not_json.errors_total"); got != 1 {
 			t.Errorf("content_type errors = %d, want 1", got)
 		}
 	})
@@ -157,7 +157,7 @@ func TestNonJSONBodyOnAFilteredRouteFollowsNonJSON(t *testing.T) {
 		if r.status != 200 || !bytes.Equal(r.body, page) {
 			t.Fatalf("got %d %s, want the page unchanged", r.status, r.body)
 		}
-		if got := e.counter("decision.unfiltered.responses_total"); got != 1 {
+		if got := e.counter("decision.allow.reason.not_json.responses_total"); got != 1 {
 			t.Errorf("unfiltered responses = %d, want 1", got)
 		}
 	})
@@ -175,7 +175,7 @@ func TestMalformedJSONFailsClosedInBothModes(t *testing.T) {
 		if gjson.GetBytes(r.body, "error").String() == "" {
 			t.Errorf("502 body %s is not a JSON error", r.body)
 		}
-		if got := e.counter("reason.invalid_json.errors_total"); got != 1 {
+		if got := e.counter("reason.malformed_json.errors_total"); got != 1 {
 			t.Errorf("invalid_json errors = %d, want 1", got)
 		}
 		e.checkLogsClean(t)
@@ -204,7 +204,7 @@ func TestOverLimitBodiesFailClosed(t *testing.T) {
 			if r.status != 502 || bytes.Contains(r.body, []byte(cardNumber)) {
 				t.Fatalf("got %d %.200s", r.status, r.body)
 			}
-			if got := e.counter("reason.too_large.errors_total"); got != 1 {
+			if got := e.counter("reason.body_too_large.errors_total"); got != 1 {
 				t.Errorf("too_large errors = %d, want 1", got)
 			}
 		})
@@ -224,7 +224,7 @@ func TestOverLimitBodiesFailClosed(t *testing.T) {
 		if r.status != 200 || bytes.Contains(r.body, []byte(cardNumber)) || bytes.Contains(r.body, []byte("xxxx")) {
 			t.Fatalf("got %d %.200s", r.status, r.body)
 		}
-		if !json.Valid(r.body) || !bytes.Contains(r.body, []byte("too_large")) {
+		if !json.Valid(r.body) || !bytes.Contains(r.body, []byte("body_too_large")) {
 			t.Errorf("body %s is not the too_large error document", r.body)
 		}
 	})
@@ -235,7 +235,7 @@ func TestOverLimitBodiesFailClosed(t *testing.T) {
 		if r.status != 200 || !bytes.Equal(r.body, big) {
 			t.Fatalf("got %d %.100s", r.status, r.body)
 		}
-		if e.counter("decision.unfiltered.responses_total") != 1 || e.counter("reason.too_large.errors_total") != 1 {
+		if e.counter("decision.allow.reason.body_too_large.responses_total") != 1 || e.counter("reason.body_too_large.errors_total") != 1 {
 			t.Error("an opted-in pass was not counted")
 		}
 	})

@@ -128,7 +128,10 @@ func TestDenialsAlwaysRecordedWhateverTheSampleRate(t *testing.T) {
 	if sig, _ := json.Marshal(lines[1]["signals"]); string(sig) != `["near_limit"]` {
 		t.Errorf("near-limit event signals %s", sig)
 	}
-	if !strings.Contains(decisions(lines[2]), "ratelimit.per_ip/limited/") {
+	if lines[0]["route"] != "api" || lines[2]["route"] != "api" {
+		t.Errorf("route = %v, %v; want the jwt rule's name, api", lines[0]["route"], lines[2]["route"])
+	}
+	if !strings.Contains(decisions(lines[2]), "ratelimit.per_ip/deny/rate_limited") {
 		t.Errorf("rate-limit denial: %v", lines[2])
 	}
 	if h, _ := lines[2]["ratelimit_key_hash"].(string); len(h) < 16 || strings.Contains(h, "127.0.0.1") {

@@ -22,20 +22,24 @@ func TestMetricsByDecisionAndReason(t *testing.T) {
 	e.do(t, "GET", "/api/%2e%2e%2fetc", "", "authorization", "Bearer "+alice) // refused path
 
 	for name, want := range map[string]uint64{
-		"http.route._other.requests_total":                                        6,
-		"authn.provider.corp.decision.deny.reason.missing_token.decisions_total":  1,
-		"authn.provider.corp.decision.deny.reason.malformed.decisions_total":      1,
-		"authn.provider.corp.decision.allow.reason.verified.decisions_total":      2,
-		"authn.provider._none.decision.allow.reason.not_required.decisions_total": 1,
-		"ratelimit.policy.per_ip.decision.ok.decisions_total":                     1,
-		"ratelimit.policy.per_ip.decision.limited.decisions_total":                1,
-		"telemetry.unknown_label_total":                                           0,
+		// The route is the jwt rule's name; no rule, or a path refused
+		// before any rule was read, is _other.
+		"http.route.api.requests_total":                                              4,
+		"http.route._other.requests_total":                                           2,
+		"request.decision.deny.reason.non_canonical_path.decisions_total":            1,
+		"authn.provider.corp.decision.deny.reason.missing_token.decisions_total":     1,
+		"authn.provider.corp.decision.deny.reason.malformed_token.decisions_total":   1,
+		"authn.provider.corp.decision.allow.reason.verified.decisions_total":         2,
+		"authn.provider._none.decision.allow.reason.not_required.decisions_total":    1,
+		"ratelimit.policy.per_ip.decision.allow.reason.within_limit.decisions_total": 1,
+		"ratelimit.policy.per_ip.decision.deny.reason.rate_limited.decisions_total":  1,
+		"telemetry.unknown_label_total":                                              0,
 	} {
 		if got := e.counter(t, name); got != want {
 			t.Errorf("%s = %d, want %d", name, got, want)
 		}
 	}
-	if n := len(e.histogram(t, "http.route._other.latency_ms")); n != 6 {
+	if n := len(e.histogram(t, "http.route.api.latency_ms")) + len(e.histogram(t, "http.route._other.latency_ms")); n != 6 {
 		t.Errorf("latency_ms has %d samples, want 6", n)
 	}
 	if n := len(e.histogram(t, "http.phase.request_headers.processing_us")); n != 6 {
@@ -52,8 +56,8 @@ func TestMetricsByDecisionAndReason(t *testing.T) {
 	inst := `apiguard_instance="` + e.instance + `"`
 	for _, want := range []string{
 		`apiguard_authn_decisions_total{` + inst + `,provider="corp",decision="deny",reason="missing_token"} 1`,
-		`apiguard_ratelimit_decisions_total{` + inst + `,policy="per_ip",decision="limited"} 1`,
-		`apiguard_http_requests_total{` + inst + `,route="_other"} 6`,
+		`apiguard_ratelimit_decisions_total{` + inst + `,policy="per_ip",decision="deny",reason="rate_limited"} 1`,
+		`apiguard_http_requests_total{` + inst + `,route="api"} 4`,
 		`apiguard_http_processing_us_count{` + inst + `,phase="request_headers"} 6`,
 	} {
 		if !containsLabels(prom, want) {
@@ -111,7 +115,7 @@ func TestEightWorkersShareMetricNames(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := e.counter(t, "http.route._other.requests_total"); got != n {
+	if got := e.counter(t, "http.route._other.requests_total") + e.counter(t, "http.route.api.requests_total"); got != n {
 		t.Errorf("requests_total = %d, want %d", got, n)
 	}
 	if got := e.counter(t, "authn.provider.corp.decision.deny.reason.missing_token.decisions_total"); got != n/4 {
@@ -132,7 +136,7 @@ func TestEightWorkersShareMetricNames(t *testing.T) {
 	if requests != n {
 		t.Errorf("%d request events logged, want %d", requests, n)
 	}
-	if got := len(e.histogram(t, "http.route._other.latency_ms")); got != n {
+	if got := len(e.histogram(t, "http.route._other.latency_ms")) + len(e.histogram(t, "http.route.api.latency_ms")); got != n {
 		t.Errorf("latency samples = %d, want %d", got, n)
 	}
 	// Every worker samples its memory on every tick (200 ms).

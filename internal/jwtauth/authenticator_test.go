@@ -188,7 +188,7 @@ func TestRFC6750Answers(t *testing.T) {
 		t.Fatalf("missing: %d %q %q", res.Status, res.Reason, res.WWWAuthenticate)
 	}
 	var doc map[string]string
-	if err := json.Unmarshal(res.Body, &doc); err != nil || doc["reason"] != "missing" {
+	if err := json.Unmarshal(res.Body, &doc); err != nil || doc["reason"] != "missing_token" {
 		t.Fatalf("body %s: %v", res.Body, err)
 	}
 	// Not a bearer scheme: no token.

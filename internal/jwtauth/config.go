@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,8 +186,12 @@ type ClaimToHeader struct {
 	Header string `json:"header"`
 }
 
-// Rule is one entry of `rules`.
+// Rule is one entry of `rules`. The rules are apiguard's routes: the name
+// of the rule a request matched is its `route` in metrics and audit events.
 type Rule struct {
+	// Name (`name`): the route's name, a metric name segment; default
+	// "route<N>" with N the rule's index. Names are unique.
+	Name string `json:"name,omitempty"`
 	// Match (`match`): which requests the rule selects (route matcher).
 	Match route.Match `json:"match"`
 	// Requires (`requires`): what the requests need. Absent: no
@@ -442,6 +447,18 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// RouteNames returns the name of every rule, in order (see Rule.Name).
+func (c *Config) RouteNames() []string {
+	names := make([]string, len(c.Rules))
+	for i, r := range c.Rules {
+		names[i] = r.Name
+		if names[i] == "" {
+			names[i] = "route" + strconv.Itoa(i)
+		}
+	}
+	return names
 }
 
 func (c *Config) checkProviders(r *Requirement, path string) error {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
@@ -70,5 +71,19 @@ func TestRemoteSourcesDefaults(t *testing.T) {
 	}
 	if src[0].CacheDuration.Seconds() != 60 || src[0].Timeout != DefaultFetchTimeout || src[1].MinRefetchInterval != DefaultMinRefetchInterval {
 		t.Fatalf("defaults: %+v", src)
+	}
+}
+
+// Every deny reason is in the vocabulary's closed authn set: a reason
+// outside it would count as `other`, hidden from dashboards and alerts.
+func TestEveryDenyReasonIsInTheVocabulary(t *testing.T) {
+	known := map[verdict.Reason]bool{}
+	for _, r := range verdict.Reasons(verdict.PolicyAuthn, verdict.Deny) {
+		known[r] = true
+	}
+	for _, r := range Reasons {
+		if !known[r] {
+			t.Errorf("jwtauth reason %q is not in verdict's authn deny set", r)
+		}
 	}
 }

@@ -3,36 +3,39 @@ package jwtauth
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
-// Reason is a machine-readable cause of a denial, from a closed set so it can
-// label metrics without unbounded cardinality.
-type Reason string
+// Reason is a machine-readable cause of a denial, from apiguard's one
+// vocabulary (internal/verdict): the same spelling reaches the reply, the
+// audit event, metrics and filter state.
+type Reason = verdict.Reason
 
 // The reasons. jwks_unavailable is a technical failure (no key set could be
 // loaded), told apart from every rejection of a bad token.
 const (
-	ReasonMissing         Reason = "missing"
-	ReasonMalformed       Reason = "malformed"
-	ReasonTooLarge        Reason = "too_large"
-	ReasonMultipleTokens  Reason = "multiple_tokens"
-	ReasonAlgNotAllowed   Reason = "alg_not_allowed"
-	ReasonCrit            Reason = "crit"
-	ReasonUnknownKID      Reason = "unknown_kid"
-	ReasonBadSignature    Reason = "bad_signature"
-	ReasonExpired         Reason = "expired"
-	ReasonNotYetValid     Reason = "not_yet_valid"
-	ReasonIATFuture       Reason = "iat_future"
-	ReasonLifetime        Reason = "lifetime"
-	ReasonIssuer          Reason = "issuer"
-	ReasonAudience        Reason = "audience"
-	ReasonSubject         Reason = "subject"
-	ReasonTyp             Reason = "typ"
-	ReasonClaims          Reason = "claims"
-	ReasonJWKSUnavailable Reason = "jwks_unavailable"
+	ReasonMissing         = verdict.MissingToken
+	ReasonMalformed       = verdict.MalformedToken
+	ReasonTooLarge        = verdict.TokenTooLarge
+	ReasonMultipleTokens  = verdict.MultipleTokens
+	ReasonAlgNotAllowed   = verdict.AlgNotAllowed
+	ReasonCrit            = verdict.UnsupportedCrit
+	ReasonUnknownKID      = verdict.UnknownKID
+	ReasonBadSignature    = verdict.BadSignature
+	ReasonExpired         = verdict.TokenExpired
+	ReasonNotYetValid     = verdict.TokenNotYetValid
+	ReasonIATFuture       = verdict.IssuedInFuture
+	ReasonLifetime        = verdict.LifetimeTooLong
+	ReasonIssuer          = verdict.BadIssuer
+	ReasonAudience        = verdict.BadAudience
+	ReasonSubject         = verdict.BadSubject
+	ReasonTyp             = verdict.BadTyp
+	ReasonClaims          = verdict.ClaimsFailed
+	ReasonJWKSUnavailable = verdict.JWKSUnavailable
 	// ReasonLockedOut: too many failed authentications from the client IP
 	// (429, see Lockout).
-	ReasonLockedOut Reason = "locked_out"
+	ReasonLockedOut = verdict.LockedOut
 )
 
 // Reasons lists every Reason, for metric catalogues.

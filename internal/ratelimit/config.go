@@ -27,7 +27,7 @@ type Policy struct {
 	Match route.Match `json:"match"`
 	// key: one or more parts whose values together identify a client bucket:
 	// "source.ip", "header:NAME", "jwt.CLAIM" (dotted path into the verified
-	// claims), "path", "method", "route" (the Envoy route name).
+	// claims), "path", "method", "envoy_route" (the Envoy route name).
 	Key []string `json:"key"`
 	// missing_key: what happens when a key part has no value (no such header,
 	// no verified token or claim, no route name). "source_ip" (default) puts
@@ -140,7 +140,7 @@ type DescriptorEntry struct {
 	// value: a literal value.
 	Value string `json:"value,omitempty"`
 	// from: a key part ("source.ip", "header:NAME", "jwt.CLAIM", "path",
-	// "method", "route") supplying the value; a missing value follows the
+	// "method", "envoy_route") supplying the value; a missing value follows the
 	// policy's missing_key. Exactly one of value and from.
 	From string `json:"from,omitempty"`
 }

@@ -55,8 +55,8 @@ type standing struct {
 	wait      time.Duration // until one more unit is available (0 when full)
 }
 
-// verdict is the outcome of one evaluation over all windows of a key.
-type verdict struct {
+// evaluation is the outcome of one evaluation over all windows of a key.
+type evaluation struct {
 	admitted   bool
 	retryAfter time.Duration // when refused: until a request can be admitted
 	tightest   int           // index of the window with the least remaining
@@ -87,8 +87,8 @@ func encodeTATs(tats []int64) []byte {
 }
 
 // admitOne evaluates one request of cost 1 against every window.
-func admitOne(ws []window, tats []int64, now int64) verdict {
-	v := verdict{admitted: true}
+func admitOne(ws []window, tats []int64, now int64) evaluation {
+	v := evaluation{admitted: true}
 	for i, w := range ws {
 		tat := max(tats[i], now)
 		next := tat + w.unit
@@ -112,8 +112,8 @@ func admitOne(ws []window, tats []int64, now int64) verdict {
 
 // budgetLeft evaluates a response_bytes key at request time: admitted iff
 // every window has some budget left. It consumes nothing.
-func budgetLeft(ws []window, tats []int64, now int64) verdict {
-	v := verdict{admitted: true}
+func budgetLeft(ws []window, tats []int64, now int64) evaluation {
+	v := evaluation{admitted: true}
 	for i, w := range ws {
 		debt := max(tats[i], now) - now
 		if debt >= w.capacity {

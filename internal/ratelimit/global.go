@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // This file speaks envoyproxy/ratelimit's HTTP /json endpoint
@@ -158,22 +160,24 @@ type rlsLimit struct {
 	Unit            json.RawMessage `json:"unit"`
 }
 
-// Global verdict reasons, one metric label each.
+// Global verdict reasons, in apiguard's one vocabulary: a service's OK or
+// over-limit answer is the same decision as a local one.
 const (
-	ReasonGlobalOK           = "global_ok"
-	ReasonGlobalOverLimit    = "global_over_limit"
-	ReasonGlobalReset        = "global_reset"         // no answer: stream reset (status 0)
-	ReasonGlobalUnavailable  = "global_unavailable"   // Envoy's 503/504: refused, timed out, no host
-	ReasonGlobalServiceError = "global_service_error" // the service's 400, e.g. Redis down
-	ReasonGlobalUnknown      = "global_unknown"       // the service's 500 (overallCode UNKNOWN)
-	ReasonGlobalBadAnswer    = "global_bad_answer"    // a 200 that is not a readable overallCode OK
-	ReasonGlobalUnexpected   = "global_unexpected_status"
+	ReasonGlobalOK           = verdict.WithinLimit
+	ReasonGlobalOverLimit    = verdict.RateLimited
+	ReasonGlobalReset        = verdict.GlobalReset        // no answer: stream reset (status 0)
+	ReasonGlobalUnavailable  = verdict.GlobalUnavailable  // Envoy's 503: refused, reset, no healthy host
+	ReasonGlobalTimeout      = verdict.GlobalTimeout      // Envoy's 504: the callout's timeout passed
+	ReasonGlobalServiceError = verdict.GlobalServiceError // the service's 400, e.g. Redis down
+	ReasonGlobalUnknown      = verdict.GlobalUnknown      // the service's 500 (overallCode UNKNOWN)
+	ReasonGlobalBadAnswer    = verdict.GlobalBadAnswer    // a 200 that is not a readable overallCode OK
+	ReasonGlobalUnexpected   = verdict.GlobalUnexpectedStatus
 )
 
 // globalAnswer is the judged answer of the service.
 type globalAnswer struct {
 	pass, limited bool
-	reason        string
+	reason        verdict.Reason
 	numbers       *globalNumbers // for headers, when the answer carries them
 }
 
@@ -203,8 +207,10 @@ func judgeGlobal(status int, body []byte) globalAnswer {
 		return a
 	case 0:
 		return globalAnswer{reason: ReasonGlobalReset}
-	case 503, 504:
+	case 503:
 		return globalAnswer{reason: ReasonGlobalUnavailable}
+	case 504:
+		return globalAnswer{reason: ReasonGlobalTimeout}
 	case 400:
 		return globalAnswer{reason: ReasonGlobalServiceError}
 	case 500:

@@ -7,6 +7,8 @@ import (
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 func TestGlobalCalloutBodyIsARateLimitRequest(t *testing.T) {
@@ -78,7 +80,7 @@ func TestGlobalVerdicts(t *testing.T) {
 		name   string
 		status int
 		body   []byte
-		reason string
+		reason verdict.Reason
 		// allowed under failure_mode allow / deny
 		allow, deny bool
 	}{
@@ -92,7 +94,7 @@ func TestGlobalVerdicts(t *testing.T) {
 		{"400 redis down", 400, []byte("Bad Request\n"), ReasonGlobalServiceError, true, false},
 		{"500 unknown", 500, unknown, ReasonGlobalUnknown, true, false},
 		{"503 refused", 503, []byte("upstream connect error"), ReasonGlobalUnavailable, true, false},
-		{"504 timeout", 504, nil, ReasonGlobalUnavailable, true, false},
+		{"504 timeout", 504, nil, ReasonGlobalTimeout, true, false},
 		{"reset", 0, nil, ReasonGlobalReset, true, false},
 		{"302", 302, nil, ReasonGlobalUnexpected, true, false},
 		{"200 OK oversized", 200, append(append([]byte{}, ok...), make([]byte, MaxAnswerBytes)...), ReasonGlobalBadAnswer, true, false},
@@ -248,8 +250,8 @@ func TestKeyHoldsClientValues(t *testing.T) {
 		{[]string{"jwt.sub"}, "deny", true},
 		{[]string{"path"}, "deny", true},
 		{[]string{"method"}, "", false},
-		{[]string{"route", "method"}, "deny", false},
-		{[]string{"route"}, "", true}, // an unnamed route falls back to the client IP
+		{[]string{"envoy_route", "method"}, "deny", false},
+		{[]string{"envoy_route"}, "", true}, // an unnamed route falls back to the client IP
 	} {
 		p := Policy{Name: "p", Key: c.key, MissingKey: c.missing}
 		if got := p.KeyHoldsClientValues(); got != c.want {

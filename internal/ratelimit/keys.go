@@ -21,7 +21,7 @@ const (
 	partClaim
 	partPath
 	partMethod
-	partRoute
+	partEnvoyRoute
 )
 
 // part is one parsed key part.
@@ -40,8 +40,8 @@ func parsePart(s string) (part, error) {
 		return part{kind: partPath, name: s}, nil
 	case s == "method":
 		return part{kind: partMethod, name: s}, nil
-	case s == "route":
-		return part{kind: partRoute, name: s}, nil
+	case s == "envoy_route":
+		return part{kind: partEnvoyRoute, name: s}, nil
 	case strings.HasPrefix(s, "header:"):
 		h := strings.ToLower(strings.TrimPrefix(s, "header:"))
 		if !headerPattern.MatchString(h) {
@@ -57,7 +57,7 @@ func parsePart(s string) (part, error) {
 		}
 		return part{kind: partClaim, name: s, claim: claims.Path(segs)}, nil
 	}
-	return part{}, errors.New(`unknown key part: use "source.ip", "header:NAME", "jwt.CLAIM", "path", "method" or "route"`)
+	return part{}, errors.New(`unknown key part: use "source.ip", "header:NAME", "jwt.CLAIM", "path", "method" or "envoy_route"`)
 }
 
 // value returns the part's value for r; ok is false when the request lacks it.
@@ -87,8 +87,8 @@ func (p part) value(r *Request) (string, bool) {
 		return r.Path, r.Path != ""
 	case partMethod:
 		return r.Method, r.Method != ""
-	case partRoute:
-		return r.Route, r.Route != ""
+	case partEnvoyRoute:
+		return r.EnvoyRoute, r.EnvoyRoute != ""
 	}
 	return "", false
 }
@@ -192,7 +192,7 @@ func (p *Policy) KeyHoldsClientValues() bool {
 		}
 		switch pt.kind {
 		case partMethod:
-		case partRoute:
+		case partEnvoyRoute:
 			if fallback {
 				return true // a route without a name falls back to the client IP
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/apiguard/apiguard/internal/castable"
 	"github.com/apiguard/apiguard/internal/claims"
 	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // Request is what the limiter reads from a request.
@@ -24,8 +25,8 @@ type Request struct {
 	// ClientIP is the client address resolved by clientip.Resolver
 	// (x-forwarded-for honoured only through trusted_hops); invalid if unknown.
 	ClientIP netip.Addr
-	// Route is the Envoy route name (xds.route_name), or "".
-	Route string
+	// EnvoyRoute is the Envoy route name (xds.route_name), or "".
+	EnvoyRoute string
 	// Claims are the verified JWT claims, nil without a verified token. Never
 	// pass unverified claims.
 	Claims map[string]any
@@ -44,23 +45,34 @@ const (
 	Skipped        Decision = "skipped" // not evaluated: an earlier policy refused
 )
 
-// Local reasons (the global ones are in global.go).
+// Local reasons (the global ones are in global.go), in apiguard's one
+// vocabulary.
 const (
-	ReasonOK         = "ok"
-	ReasonOverLimit  = "over_limit"
-	ReasonContended  = "cas_contended" // CAS attempts exhausted
-	ReasonTableFull  = "table_full"    // every candidate slot held by live keys
-	ReasonStoreError = "store_error"
-	ReasonKeyMissing = "key_missing" // missing key part and no fallback
-	ReasonUnlimited  = "unlimited"   // the claim tier has no limits
+	ReasonOK         = verdict.WithinLimit
+	ReasonOverLimit  = verdict.RateLimited
+	ReasonShadow     = verdict.ShadowRateLimited // over the limit, but the policy is a shadow
+	ReasonContended  = verdict.StoreContended    // CAS attempts exhausted
+	ReasonTableFull  = verdict.TableFull         // every candidate slot held by live keys
+	ReasonStoreError = verdict.StoreError
+	ReasonKeyMissing = verdict.MissingKey // missing key part and no fallback
+	ReasonUnlimited  = verdict.Unlimited  // the claim tier has no limits
 )
+
+// Verdict is the decision in apiguard's vocabulary: only a refusal denies;
+// a shadow policy's would-be refusal and a failure let through allow.
+func (o Outcome) Verdict() verdict.Decision {
+	if o.Decision == Limited || o.Decision == FailureDenied {
+		return verdict.Deny
+	}
+	return verdict.Allow
+}
 
 // Outcome is one policy's decision on one request, for metrics and audit. A
 // Pending outcome becomes final in ResolveCallout.
 type Outcome struct {
 	Policy   string
 	Decision Decision
-	Reason   string
+	Reason   verdict.Reason
 	// Attempts is the number of CAS attempts (0 when the state was not
 	// touched), for the retry distribution.
 	Attempts int
@@ -243,7 +255,7 @@ type numbers struct {
 	bytes     bool          // quota unit content-bytes
 }
 
-func localNumbers(p *policy, ws []window, v *verdict) numbers {
+func localNumbers(p *policy, ws []window, v *evaluation) numbers {
 	s := v.standings[v.tightest]
 	n := numbers{items: ws, tight: v.tightest, remaining: s.remaining, wait: s.wait, bytes: p.bytes}
 	if !v.admitted {
@@ -335,7 +347,7 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 	if len(ws) > 0 {
 		a.key = bucketKey(p.name, tier, vals, fell)
 		a.windows = ws
-		var v verdict
+		var v evaluation
 		attempts, err := p.table.Update(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
 			tats := decodeTATs(state, len(ws))
 			if p.bytes {
@@ -352,8 +364,7 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 		}
 		a.numbers = localNumbers(p, ws, &v)
 		if !v.admitted {
-			out.Reason = ReasonOverLimit
-			out.Decision, a.refusing = p.refuse()
+			a.refusing = p.refuse(&out)
 			return
 		}
 		a.consumed = !p.bytes
@@ -373,7 +384,7 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 	}
 }
 
-func storeReason(err error) string {
+func storeReason(err error) verdict.Reason {
 	switch {
 	case errors.Is(err, castable.ErrContended):
 		return ReasonContended
@@ -383,16 +394,19 @@ func storeReason(err error) string {
 	return ReasonStoreError
 }
 
-// refuse returns the decision for an over-limit request.
-func (p *policy) refuse() (Decision, bool) {
+// refuse decides an over-limit request; it reports whether the request is
+// refused.
+func (p *policy) refuse(out *Outcome) bool {
 	if p.shadow {
-		return ShadowLimited, false
+		out.Decision, out.Reason = ShadowLimited, ReasonShadow
+		return false
 	}
-	return Limited, true
+	out.Decision, out.Reason = Limited, ReasonOverLimit
+	return true
 }
 
 // fail applies a failure mode.
-func (p *policy) fail(out Outcome, reason string, deny bool) (Outcome, bool) {
+func (p *policy) fail(out Outcome, reason verdict.Reason, deny bool) (Outcome, bool) {
 	out.Reason = reason
 	switch {
 	case !deny:
@@ -473,7 +487,7 @@ func (res *Result) resolve(i int, ans globalAnswer) Outcome {
 		case ans.pass:
 			out.Decision = Allowed
 		case ans.limited:
-			out.Decision, a.refusing = a.p.refuse()
+			a.refusing = a.p.refuse(out)
 		default:
 			*out, a.refusing = a.p.fail(*out, ans.reason, a.p.global.failDeny)
 		}

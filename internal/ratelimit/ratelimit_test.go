@@ -198,7 +198,7 @@ func TestShadowNeverRefuses(t *testing.T) {
 			t.Fatalf("request %d refused in shadow mode", i)
 		}
 	}
-	if last.Outcomes[0].Decision != ShadowLimited || last.Outcomes[0].Reason != ReasonOverLimit {
+	if last.Outcomes[0].Decision != ShadowLimited || last.Outcomes[0].Reason != ReasonShadow {
 		t.Fatalf("outcome = %+v", last.Outcomes[0])
 	}
 	if got := header(last.Headers(), "ratelimit"); got != `"p";r=0;t=30` {
@@ -535,7 +535,7 @@ func TestPendingCalloutFollowsFailureMode(t *testing.T) {
 
 func FuzzConfig(f *testing.F) {
 	f.Add(`[{"name":"p","key":["source.ip","header:x","jwt.a.b"],"limits":[{"requests":3,"per":"1s","burst":2}],"override":{"claim":"plan","numeric":{"per":"60s","max":9}}}]`)
-	f.Add(`[{"name":"g","key":["path","method","route"],"cost":"response_bytes","limits":[{"requests":1000000000,"per":"1s"},{"requests":1,"per":"720h","burst":1000000000000}]}]`)
+	f.Add(`[{"name":"g","key":["path","method","envoy_route"],"cost":"response_bytes","limits":[{"requests":1000000000,"per":"1s"},{"requests":1,"per":"720h","burst":1000000000000}]}]`)
 	f.Fuzz(func(t *testing.T, js string) {
 		var cfg Config
 		if config.Decode([]byte(js), &cfg) != nil {

@@ -1,24 +1,30 @@
 package respfilter
 
-import "errors"
+import (
+	"errors"
 
-// Reason names why a body was not filtered normally. The values are stable:
-// they label metrics and audit events.
-type Reason string
+	"github.com/apiguard/apiguard/internal/verdict"
+)
+
+// Reason names why a body was not filtered normally, in apiguard's one
+// vocabulary (internal/verdict): it labels metrics, audit events and
+// apiguard's 502.
+type Reason = verdict.Reason
 
 const (
 	ReasonNone                Reason = ""
-	ReasonMalformed           Reason = "malformed"            // not valid JSON although it is (declared or sniffed as) JSON
-	ReasonTooLarge            Reason = "too_large"            // body, declared length or decoded size over max_body_bytes
-	ReasonUnsupportedEncoding Reason = "unsupported_encoding" // a Content-Encoding apiguard cannot decode
-	ReasonDecodeFailed        Reason = "decode_failed"        // a gzip/deflate body that does not decompress
-	ReasonConflictingLength   Reason = "conflicting_length"   // several Content-Length values that differ
-	ReasonDepth               Reason = "depth"                // nesting deeper than max_depth
-	ReasonNotJSON             Reason = "not_json"             // a body that is not JSON on a filtered route
-	ReasonStatus              Reason = "status"               // the status is not in the rule's statuses
-	ReasonNoBody              Reason = "no_body"              // a response that cannot carry a body (HEAD, 1xx, 204, 304)
-	ReasonEmpty               Reason = "empty"                // an empty or whitespace-only body
-	ReasonInternal            Reason = "internal"             // re-encoding failed; never expected
+	ReasonMalformed                  = verdict.MalformedJSON       // not valid JSON although it is (declared or sniffed as) JSON
+	ReasonTooLarge                   = verdict.BodyTooLarge        // body, declared length or decoded size over max_body_bytes
+	ReasonUnsupportedEncoding        = verdict.UnsupportedEncoding // a Content-Encoding apiguard cannot decode
+	ReasonDecodeFailed               = verdict.DecodeFailed        // a gzip/deflate body that does not decompress
+	ReasonConflictingLength          = verdict.ConflictingLength   // several Content-Length values that differ
+	ReasonDepth                      = verdict.TooDeep             // nesting deeper than max_depth
+	ReasonNotJSON                    = verdict.NotJSON             // a body that is not JSON on a filtered route
+	ReasonInternal                   = verdict.ReencodeFailed      // re-encoding failed; never expected
+	// Why a response is skipped: not a decision, never counted.
+	ReasonStatus Reason = "status"  // the status is not in the rule's statuses
+	ReasonNoBody Reason = "no_body" // a response that cannot carry a body (HEAD, 1xx, 204, 304)
+	ReasonEmpty  Reason = "empty"   // an empty or whitespace-only body
 )
 
 // Error is a filtering failure with the reason it is counted under. Its

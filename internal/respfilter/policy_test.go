@@ -347,17 +347,17 @@ func TestProcessCompressionFailures(t *testing.T) {
 
 func TestErrorReplies(t *testing.T) {
 	r := DenyReply(ReasonMalformed)
-	if r.Status != 502 || r.ContentType != "application/json" || string(r.Body) != `{"error":"bad_gateway","reason":"malformed"}` {
+	if r.Status != 502 || r.ContentType != "application/json" || string(r.Body) != `{"error":"bad_gateway","reason":"malformed_json"}` {
 		t.Errorf("DenyReply: %+v %s", r, r.Body)
 	}
 	p := policyFor(t, newFilter(t, usersConfig), "GET", "/users/1")
 	m := jsonMeta()
-	if got := string(ErrorDocument(p.DecideHeaders(m), ReasonTooLarge)); got != `{"error":"response_filter_failed","reason":"too_large"}` {
+	if got := string(ErrorDocument(p.DecideHeaders(m), ReasonTooLarge)); got != `{"error":"response_filter_failed","reason":"body_too_large"}` {
 		t.Errorf("ErrorDocument identity: %s", got)
 	}
 	m.ContentEncoding = "gzip"
 	doc := ErrorDocument(p.DecideHeaders(m), ReasonMalformed)
-	if got := decompress(t, "gzip", doc); got != `{"error":"response_filter_failed","reason":"malformed"}` {
+	if got := decompress(t, "gzip", doc); got != `{"error":"response_filter_failed","reason":"malformed_json"}` {
 		t.Errorf("ErrorDocument gzip: %s", got)
 	}
 }

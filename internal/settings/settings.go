@@ -72,6 +72,16 @@ func (s *Settings) Validate() error {
 				return config.Errorf("jwt.providers"+mapKey(name), "provider name: %v", err)
 			}
 		}
+		seen := map[string]bool{}
+		for i, name := range s.JWT.RouteNames() {
+			if err := telemetry.CheckName(name); err != nil {
+				return config.Errorf(fmt.Sprintf("jwt.rules[%d].name", i), "%v", err)
+			}
+			if seen[name] {
+				return config.Errorf(fmt.Sprintf("jwt.rules[%d].name", i), "duplicate route name %q", name)
+			}
+			seen[name] = true
+		}
 	}
 	for i, p := range s.RateLimits {
 		if err := telemetry.CheckName(p.Name); err != nil {
@@ -107,6 +117,7 @@ func (s *Settings) Inventory(instance string) telemetry.Inventory {
 		}
 		slices.Sort(inv.Providers)
 		slices.Sort(inv.JWKSProviders)
+		inv.Routes = s.JWT.RouteNames()
 	}
 	for _, p := range s.RateLimits {
 		inv.Policies = append(inv.Policies, p.Name)

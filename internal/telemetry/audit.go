@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // Event types.
@@ -22,9 +24,9 @@ const (
 
 // Decision is one policy's verdict on a request.
 type Decision struct {
-	Policy   string `json:"policy"`   // "authn", "ratelimit.<policy>", "respfilter"
-	Decision string `json:"decision"` // e.g. allow, deny, ok, limited, filtered
-	Reason   string `json:"reason,omitempty"`
+	Policy   string           `json:"policy"` // "request", "authn", "ratelimit.<policy>", "respfilter", "internal"
+	Decision verdict.Decision `json:"decision"`
+	Reason   verdict.Reason   `json:"reason,omitempty"`
 }
 
 // Identity is what the audit trail keeps of a verified JWT: never the token.
@@ -45,7 +47,8 @@ type Event struct {
 	RequestID     string    // x-request-id
 	TraceID       string    // 32 hex digits from traceparent, or ""
 	SpanID        string    // 16 hex digits from traceparent, or ""
-	Route         string
+	Route         string    // apiguard's route: the jwt rule the request matched, or _other
+	EnvoyRoute    string    // Envoy's route name (xds.route_name), when it has one
 	Method        string
 	Path          string // raw path; RedactPath is applied when encoding
 	Status        int
@@ -72,8 +75,7 @@ type Event struct {
 // always recorded whatever the sample rate.
 func (e *Event) Denied() bool {
 	for _, d := range e.Decisions {
-		switch d.Decision {
-		case DecisionDeny, "limited", "failure_denied", "denied":
+		if d.Decision == verdict.Deny {
 			return true
 		}
 	}
@@ -190,6 +192,7 @@ func appendEventLine(e *Event) []byte {
 	o.strOmitEmpty("request_id", maskTokens(e.RequestID))
 	o.strOmitEmpty("trace_id", e.TraceID)
 	o.strOmitEmpty("route", e.Route)
+	o.strOmitEmpty("envoy_route", e.EnvoyRoute)
 	o.strOmitEmpty("method", e.Method)
 	o.strOmitEmpty("path", RedactPath(e.Path))
 	if e.Status != 0 {
@@ -204,8 +207,8 @@ func appendEventLine(e *Event) []byte {
 			}
 			o.open()
 			o.str("policy", d.Policy)
-			o.str("decision", d.Decision)
-			o.strOmitEmpty("reason", d.Reason)
+			o.str("decision", string(d.Decision))
+			o.strOmitEmpty("reason", string(d.Reason))
 			o.close()
 		}
 		o.b = append(o.b, ']')

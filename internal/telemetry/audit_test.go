@@ -15,6 +15,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 var t0 = time.Date(2026, 11, 28, 18, 0, 0, 123456789, time.UTC)
@@ -32,7 +34,7 @@ func sampleEvent() *Event {
 		Method:        "POST",
 		Path:          "/users/42?access_token=" + secretJWT + "&q=" + secretQuery + "#" + secretQuery,
 		Status:        401,
-		Decisions:     []Decision{{Policy: "authn", Decision: DecisionDeny, Reason: "expired"}, {Policy: "ratelimit.per_user", Decision: "ok"}},
+		Decisions:     []Decision{{Policy: "authn", Decision: verdict.Deny, Reason: "expired"}, {Policy: "ratelimit.per_user", Decision: "ok"}},
 		Identity:      &Identity{Issuer: "https://idp.example.com", Subject: "alice", KeyID: "k1"},
 		ClientIP:      "203.0.113.7",
 		RateLimitKey:  NewKeyHasher("salt").Hash("alice"),
@@ -178,10 +180,11 @@ func TestEventDenied(t *testing.T) {
 		e    Event
 		want bool
 	}{
-		{Event{Status: 200, Decisions: []Decision{{Policy: "authn", Decision: DecisionAllow}}}, false},
-		{Event{Status: 200, Decisions: []Decision{{Policy: "ratelimit.p", Decision: "limited"}}}, true},
+		{Event{Status: 200, Decisions: []Decision{{Policy: "authn", Decision: verdict.Allow}}}, false},
+		{Event{Status: 200, Decisions: []Decision{{Policy: "ratelimit.p", Decision: verdict.Deny, Reason: verdict.RateLimited}}}, true},
+		{Event{Status: 200, Decisions: []Decision{{Policy: "ratelimit.p", Decision: verdict.Allow, Reason: verdict.ShadowRateLimited}}}, false},
 		{Event{Status: 429}, true},
-		{Event{Status: 502, Decisions: []Decision{{Policy: "respfilter", Decision: "denied"}}}, true},
+		{Event{Status: 502, Decisions: []Decision{{Policy: "respfilter", Decision: verdict.Deny, Reason: verdict.MalformedJSON}}}, true},
 	} {
 		if got := c.e.Denied(); got != c.want {
 			t.Errorf("%+v: Denied() = %v", c.e, got)
@@ -327,7 +330,7 @@ func TestOTLPExportThroughARealReceiver(t *testing.T) {
 
 	b := NewBatcher(BatcherConfig{BatchSize: 3, MaxBuffered: 10, FlushInterval: 5 * time.Second, InitialBackoff: time.Second, MaxBackoff: 4 * time.Second, MaxRetries: 2})
 	now := t0
-	events := []*Event{sampleEvent(), {Time: t0, Method: "GET", Path: "/healthz", Status: 200, Decisions: []Decision{{Policy: "authn", Decision: DecisionAllow, Reason: "not_required"}}},
+	events := []*Event{sampleEvent(), {Time: t0, Method: "GET", Path: "/healthz", Status: 200, Decisions: []Decision{{Policy: "authn", Decision: verdict.Allow, Reason: "not_required"}}},
 		BurstEvent(Burst{Failures: 10, Window: time.Minute}, t0), {Time: t0, Method: "GET", Path: "/x?y=1", Status: 200, TraceID: "00000000000000000000000000000000"}}
 	for _, e := range events {
 		rec, err := EncodeOTLPRecord(e, now.UnixNano())
@@ -478,7 +481,7 @@ func FuzzEncodeEvent(f *testing.F) {
 	f.Add("", "", "", "", "", "", "", "", "", 0)
 	f.Fuzz(func(t *testing.T, method, path, rid, trace, iss, sub, field, hn, hv string, status int) {
 		e := &Event{Time: t0, Method: method, Path: path, RequestID: rid, TraceID: trace, SpanID: trace, Status: status,
-			Decisions: []Decision{{Policy: "authn", Decision: sub, Reason: iss}}, Identity: &Identity{Issuer: iss, Subject: sub},
+			Decisions: []Decision{{Policy: "authn", Decision: verdict.Decision(sub), Reason: verdict.Reason(iss)}}, Identity: &Identity{Issuer: iss, Subject: sub},
 			RemovedFields: []string{field}, Headers: []Header{{hn, hv}}, BodyExcerpt: hv}
 		if line, err := Encode(e); err == nil {
 			var v map[string]any

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 func resolved(t testing.TB, js string) Config {
@@ -98,7 +100,7 @@ func TestAuditorLogSinkSamplesAndCounts(t *testing.T) {
 	if a.Record(allowed, t0) != nil {
 		t.Error("allowed request recorded at sample rate 0")
 	}
-	denied := &Event{Time: t0, Method: "GET", Path: "/", Status: 401, Decisions: []Decision{{Policy: "authn", Decision: DecisionDeny, Reason: "expired"}}}
+	denied := &Event{Time: t0, Method: "GET", Path: "/", Status: 401, Decisions: []Decision{{Policy: "authn", Decision: verdict.Deny, Reason: "expired"}}}
 	if line := a.Record(denied, t0); !bytes.Contains(line, []byte(`"reason":"expired"`)) {
 		t.Errorf("denial line %s", line)
 	}

@@ -3,6 +3,8 @@ package telemetry
 import (
 	"fmt"
 	"slices"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // Kind is a metric type, as the proxy-wasm ABI knows them.
@@ -39,54 +41,41 @@ func Phases() []Phase {
 	return []Phase{PhaseRequestHeaders, PhaseRequestBody, PhaseResponseHeaders, PhaseResponseBody, PhaseStreamDone}
 }
 
-// ReasonOther is in every reason set: the plugin maps a reason it cannot
-// classify to it, and the catalogue maps any reason outside the set to it.
-const ReasonOther = "other"
+// ReasonOther is in every reason set: the catalogue counts any reason
+// outside a set under it (a plugin bug, counted rather than dropped).
+const ReasonOther = string(verdict.Other)
 
-// Closed label sets. The plugin translates its packages' outcomes into these.
+// Closed label sets. Decision and reason labels are apiguard's one
+// vocabulary (internal/verdict), recorded as the policies spell them.
 var (
-	authnAllowReasons = []string{"verified", "not_required"}
-	authnDenyReasons  = []string{
-		"missing_token", "multiple_tokens", "malformed", "bad_alg", "bad_typ", "unknown_kid",
-		"bad_signature", "expired", "not_yet_valid", "bad_issuer", "bad_audience",
-		"bad_subject", "claims_failed", "jwks_unavailable", "locked_out", ReasonOther,
-	}
 	jwksFailReasons = []string{"call_failed", "timeout", "http_status", "bad_document", "no_usable_keys", ReasonOther}
-	rlDecisions     = []string{"ok", "limited", "shadow_limited", "failure_allowed", "failure_denied"}
-	rlErrorReasons  = []string{"table_full", "cas_contended", "service_error", "service_timeout", ReasonOther}
-	rfDecisions     = []string{"filtered", "unfiltered", "denied"}
-	rfErrorReasons  = []string{"too_large", "invalid_json", "content_encoding", "content_type", ReasonOther}
 	auditDropReason = []string{"buffer_full", "too_large", "encode_error", "gave_up"}
 	otlpFailReasons = []string{"call_failed", "http_status", "partial_success", ReasonOther}
 )
 
-// Authn decisions.
-const (
-	DecisionAllow = "allow"
-	DecisionDeny  = "deny"
-)
+// decisionLabels is every (decision, reason) pair policy p records, plus
+// (deny, other) for a reason outside the set.
+func decisionLabels(p verdict.Policy) [][2]string {
+	var out [][2]string
+	for _, d := range []verdict.Decision{verdict.Allow, verdict.Deny} {
+		for _, r := range verdict.Reasons(p, d) {
+			out = append(out, [2]string{string(d), string(r)})
+		}
+	}
+	return append(out, [2]string{string(verdict.Deny), ReasonOther})
+}
 
-// AuthnDenyReasons returns the closed set of authn deny reasons.
-func AuthnDenyReasons() []string { return slices.Clone(authnDenyReasons) }
-
-// AuthnAllowReasons returns the closed set of authn allow reasons:
-// "verified" (per provider) and "not_required" (provider NoProvider).
-func AuthnAllowReasons() []string { return slices.Clone(authnAllowReasons) }
+// reasonLabels is a closed reason set plus ReasonOther.
+func reasonLabels(rs []verdict.Reason) []string {
+	out := make([]string, 0, len(rs)+1)
+	for _, r := range rs {
+		out = append(out, string(r))
+	}
+	return append(out, ReasonOther)
+}
 
 // JWKSFailureReasons returns the closed set of JWKS fetch failure reasons.
 func JWKSFailureReasons() []string { return slices.Clone(jwksFailReasons) }
-
-// RateLimitDecisions returns the closed set of rate-limit decisions.
-func RateLimitDecisions() []string { return slices.Clone(rlDecisions) }
-
-// RateLimitErrorReasons returns the closed set of rate-limit error reasons.
-func RateLimitErrorReasons() []string { return slices.Clone(rlErrorReasons) }
-
-// FilterDecisions returns the closed set of response-filter outcomes.
-func FilterDecisions() []string { return slices.Clone(rfDecisions) }
-
-// FilterErrorReasons returns the closed set of response-filter error reasons.
-func FilterErrorReasons() []string { return slices.Clone(rfErrorReasons) }
 
 // AuditDropReasons returns the closed set of reasons an audit event is lost.
 func AuditDropReasons() []string { return slices.Clone(auditDropReason) }
@@ -111,6 +100,7 @@ type family uint8
 
 const (
 	famRequests family = iota + 1
+	famRequestDecision
 	famLatency
 	famPhase
 	famAuthn
@@ -225,17 +215,16 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 	for _, ph := range Phases() {
 		b.add(key{f: famPhase, a: string(ph)}, KindHistogram, "us", "apiguard's own processing time per stream phase.", "http", []pair{{TagPhase, string(ph)}}, "processing_us")
 	}
-	const authnHelp = "Authentication decisions by provider, decision and reason."
-	for _, p := range inv.Providers {
-		b.add(key{f: famAuthn, a: p, b: DecisionAllow, c: "verified"}, KindCounter, "1", authnHelp, "authn",
-			[]pair{{TagProvider, p}, {TagDecision, DecisionAllow}, {TagReason, "verified"}}, "decisions_total")
+	for _, l := range decisionLabels(verdict.PolicyRequest) {
+		b.add(key{f: famRequestDecision, a: l[0], b: l[1]}, KindCounter, "1", "Requests refused before any policy could judge them (path, method, headers), by reason.", "request",
+			[]pair{{TagDecision, l[0]}, {TagReason, l[1]}}, "decisions_total")
 	}
-	b.add(key{f: famAuthn, a: NoProvider, b: DecisionAllow, c: "not_required"}, KindCounter, "1", authnHelp, "authn",
-		[]pair{{TagProvider, NoProvider}, {TagDecision, DecisionAllow}, {TagReason, "not_required"}}, "decisions_total")
+	const authnHelp = "Authentication decisions by provider, decision and reason."
+	authn := decisionLabels(verdict.PolicyAuthn)
 	for _, p := range append(slices.Clone(inv.Providers), NoProvider) {
-		for _, r := range authnDenyReasons {
-			b.add(key{f: famAuthn, a: p, b: DecisionDeny, c: r}, KindCounter, "1", authnHelp, "authn",
-				[]pair{{TagProvider, p}, {TagDecision, DecisionDeny}, {TagReason, r}}, "decisions_total")
+		for _, l := range authn {
+			b.add(key{f: famAuthn, a: p, b: l[0], c: l[1]}, KindCounter, "1", authnHelp, "authn",
+				[]pair{{TagProvider, p}, {TagDecision, l[0]}, {TagReason, l[1]}}, "decisions_total")
 		}
 	}
 	for _, p := range inv.JWKSProviders {
@@ -247,25 +236,27 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 		}
 		b.add(key{f: famJWKSAge, a: p}, KindHistogram, "s", "Age of the JWKS in use, sampled by each worker on every tick.", "jwks", pp, "age_seconds")
 	}
+	rlDecisions := decisionLabels(verdict.PolicyRateLimit)
+	rlErrors := reasonLabels(verdict.RateLimitFailures())
 	for _, p := range inv.Policies {
-		for _, d := range rlDecisions {
-			b.add(key{f: famRLDecision, a: p, b: d}, KindCounter, "1", "Rate-limit decisions by policy.", "ratelimit",
-				[]pair{{TagPolicy, p}, {TagDecision, d}}, "decisions_total")
+		for _, l := range rlDecisions {
+			b.add(key{f: famRLDecision, a: p, b: l[0], c: l[1]}, KindCounter, "1", "Rate-limit decisions by policy, decision and reason.", "ratelimit",
+				[]pair{{TagPolicy, p}, {TagDecision, l[0]}, {TagReason, l[1]}}, "decisions_total")
 		}
-		for _, r := range rlErrorReasons {
+		for _, r := range rlErrors {
 			b.add(key{f: famRLError, a: p, b: r}, KindCounter, "1", "Rate-limit errors (full or contended table, service failures), by reason.", "ratelimit",
 				[]pair{{TagPolicy, p}, {TagReason, r}}, "errors_total")
 		}
 		b.add(key{f: famRLNear, a: p}, KindCounter, "1", "Requests allowed with less than 20% of the limit left.", "ratelimit",
 			[]pair{{TagPolicy, p}}, "near_limit_total")
 	}
-	for _, d := range rfDecisions {
-		b.add(key{f: famRFResponses, a: d}, KindCounter, "1", "Responses seen by the response filter, by outcome.", "respfilter",
-			[]pair{{TagDecision, d}}, "responses_total")
+	for _, l := range decisionLabels(verdict.PolicyRespFilter) {
+		b.add(key{f: famRFResponses, a: l[0], b: l[1]}, KindCounter, "1", "Responses seen by the response filter, by decision and reason.", "respfilter",
+			[]pair{{TagDecision, l[0]}, {TagReason, l[1]}}, "responses_total")
 	}
 	b.add(key{f: famRFRemoved}, KindCounter, "1", "JSON fields removed from responses.", "respfilter", nil, "fields_removed_total")
 	b.add(key{f: famRFMasked}, KindCounter, "1", "JSON fields masked in responses.", "respfilter", nil, "fields_masked_total")
-	for _, r := range rfErrorReasons {
+	for _, r := range reasonLabels(verdict.FilterErrors()) {
 		b.add(key{f: famRFErrors, a: r}, KindCounter, "1", "Response-filter errors, by reason.", "respfilter",
 			[]pair{{TagReason, r}}, "errors_total")
 	}
@@ -295,7 +286,7 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 // inv. With R routes, P providers, J remote-JWKS providers and L rate-limit
 // policies it is
 //
-//	17P + 8J + 11L + 2R + 53
+//	22P + 8J + 38L + 2R + 80
 //
 // (the factors are the sizes of the closed sets above), so it grows only
 // with the configuration, never with traffic.

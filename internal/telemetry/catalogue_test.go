@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // fakeSink stands in for the host's metric store: names to values, and the
@@ -58,7 +60,7 @@ func (s *fakeSink) counter(t *testing.T, name string) uint64 {
 }
 
 func cardinalityFormula(inv Inventory) int {
-	return 17*len(inv.Providers) + 8*len(inv.JWKSProviders) + 11*len(inv.Policies) + 2*len(inv.Routes) + 53
+	return 22*len(inv.Providers) + 8*len(inv.JWKSProviders) + 38*len(inv.Policies) + 2*len(inv.Routes) + 80
 }
 
 func TestCardinalityMatchesDocumentedFormula(t *testing.T) {
@@ -123,15 +125,15 @@ func TestMetricsRecordUnderTheRightNames(t *testing.T) {
 	m.Request("users")
 	m.Request("not_configured")
 	m.Request("")
-	m.Authn("corp", DecisionDeny, "expired")
-	m.Authn("corp", DecisionDeny, "made_up_reason")
-	m.Authn(NoProvider, DecisionDeny, "missing_token")
-	m.Authn("corp", DecisionAllow, "verified")
-	m.Authn("ghost", DecisionDeny, "expired")
-	m.RateLimit("per_user", "limited")
+	m.Authn("corp", verdict.Deny, verdict.TokenExpired)
+	m.Authn("corp", verdict.Deny, "made_up_reason")
+	m.Authn(NoProvider, verdict.Deny, "missing_token")
+	m.Authn("corp", verdict.Allow, "verified")
+	m.Authn("ghost", verdict.Deny, verdict.TokenExpired)
+	m.RateLimit("per_user", verdict.Deny, verdict.RateLimited)
 	m.RateLimitError("per_user", "table_full")
 	m.NearLimit("per_user")
-	m.Filter("filtered", 3, 1)
+	m.Filter(verdict.Allow, verdict.Filtered, 3, 1)
 	m.FilterError("whatever")
 	m.JWKSFetchFailed("corp", "timeout")
 	m.OTLPExported(7)
@@ -142,24 +144,24 @@ func TestMetricsRecordUnderTheRightNames(t *testing.T) {
 	m.Runtime(RuntimeSample{TotalBytes: 8 << 20, HeapInUseBytes: 3 << 20}, 2)
 
 	for name, want := range map[string]uint64{
-		"apiguard.orders.http.route.users.requests_total":                                         1,
-		"apiguard.orders.http.route._other.requests_total":                                        2,
-		"apiguard.orders.authn.provider.corp.decision.deny.reason.expired.decisions_total":        1,
-		"apiguard.orders.authn.provider.corp.decision.deny.reason.other.decisions_total":          1,
-		"apiguard.orders.authn.provider._none.decision.deny.reason.missing_token.decisions_total": 1,
-		"apiguard.orders.authn.provider.corp.decision.allow.reason.verified.decisions_total":      1,
-		"apiguard.orders.ratelimit.policy.per_user.decision.limited.decisions_total":              1,
-		"apiguard.orders.ratelimit.policy.per_user.reason.table_full.errors_total":                1,
-		"apiguard.orders.ratelimit.policy.per_user.near_limit_total":                              1,
-		"apiguard.orders.respfilter.decision.filtered.responses_total":                            1,
-		"apiguard.orders.respfilter.fields_removed_total":                                         3,
-		"apiguard.orders.respfilter.fields_masked_total":                                          1,
-		"apiguard.orders.respfilter.reason.other.errors_total":                                    1,
-		"apiguard.orders.jwks.provider.corp.reason.timeout.fetch_failures_total":                  1,
-		"apiguard.orders.otlp.exports_total":                                                      1,
-		"apiguard.orders.otlp.exported_events_total":                                              7,
-		"apiguard.orders.audit.reason.buffer_full.dropped_total":                                  2,
-		"apiguard.orders.runtime.gc_cycles_total":                                                 2,
+		"apiguard.orders.http.route.users.requests_total":                                             1,
+		"apiguard.orders.http.route._other.requests_total":                                            2,
+		"apiguard.orders.authn.provider.corp.decision.deny.reason.token_expired.decisions_total":      1,
+		"apiguard.orders.authn.provider.corp.decision.deny.reason.other.decisions_total":              1,
+		"apiguard.orders.authn.provider._none.decision.deny.reason.missing_token.decisions_total":     1,
+		"apiguard.orders.authn.provider.corp.decision.allow.reason.verified.decisions_total":          1,
+		"apiguard.orders.ratelimit.policy.per_user.decision.deny.reason.rate_limited.decisions_total": 1,
+		"apiguard.orders.ratelimit.policy.per_user.reason.table_full.errors_total":                    1,
+		"apiguard.orders.ratelimit.policy.per_user.near_limit_total":                                  1,
+		"apiguard.orders.respfilter.decision.allow.reason.filtered.responses_total":                   1,
+		"apiguard.orders.respfilter.fields_removed_total":                                             3,
+		"apiguard.orders.respfilter.fields_masked_total":                                              1,
+		"apiguard.orders.respfilter.reason.other.errors_total":                                        1,
+		"apiguard.orders.jwks.provider.corp.reason.timeout.fetch_failures_total":                      1,
+		"apiguard.orders.otlp.exports_total":                                                          1,
+		"apiguard.orders.otlp.exported_events_total":                                                  7,
+		"apiguard.orders.audit.reason.buffer_full.dropped_total":                                      2,
+		"apiguard.orders.runtime.gc_cycles_total":                                                     2,
 		// the unconfigured provider is not invented as a new metric
 		"apiguard.orders.telemetry.unknown_label_total": 1,
 	} {
@@ -200,23 +202,24 @@ func TestPerRequestRecordingsUseTheCatalogueNames(t *testing.T) {
 	for i, ph := range Phases() {
 		m.Processing(ph, time.Duration(i+1)*time.Microsecond)
 	}
-	m.Processing(Phase("made_up"), time.Microsecond)   // unknown
-	m.Authn(NoProvider, DecisionAllow, "not_required") // handle
-	m.Authn("corp", DecisionAllow, "verified")         // handle
-	m.Authn("ghost", DecisionAllow, "verified")        // unknown
-	m.Authn("corp", DecisionAllow, "not_required")     // unknown
-	m.RateLimit("per_user", "ok")                      // handle
-	m.RateLimit("per_user", "shadow_limited")          // handle
-	m.RateLimit("per_user", "made_up")                 // unknown
-	m.RateLimit("ghost", "ok")                         // unknown
+	m.Processing(Phase("made_up"), time.Microsecond)                  // unknown
+	m.Authn(NoProvider, verdict.Allow, "not_required")                // handle
+	m.Authn("corp", verdict.Allow, "verified")                        // handle
+	m.Authn("ghost", verdict.Allow, "verified")                       // unknown
+	m.Authn("corp", verdict.Allow, "not_required")                    // unknown
+	m.RateLimit("per_user", verdict.Allow, verdict.WithinLimit)       // handle
+	m.RateLimit("per_user", verdict.Allow, verdict.ShadowRateLimited) // counted
+	m.RateLimit("per_user", verdict.Deny, "made_up")                  // other
+	m.RateLimit("ghost", verdict.Allow, verdict.WithinLimit)          // unknown
 	for name, want := range map[string]uint64{
-		"apiguard.orders.http.route._other.requests_total":                                        1,
-		"apiguard.orders.authn.provider._none.decision.allow.reason.not_required.decisions_total": 1,
-		"apiguard.orders.authn.provider.corp.decision.allow.reason.verified.decisions_total":      1,
-		"apiguard.orders.ratelimit.policy.per_user.decision.ok.decisions_total":                   1,
-		"apiguard.orders.ratelimit.policy.per_user.decision.shadow_limited.decisions_total":       1,
-		"apiguard.orders.ratelimit.policy.per_user.decision.limited.decisions_total":              0,
-		"apiguard.orders.telemetry.unknown_label_total":                                           5,
+		"apiguard.orders.http.route._other.requests_total":                                                    1,
+		"apiguard.orders.authn.provider._none.decision.allow.reason.not_required.decisions_total":             1,
+		"apiguard.orders.authn.provider.corp.decision.allow.reason.verified.decisions_total":                  1,
+		"apiguard.orders.ratelimit.policy.per_user.decision.allow.reason.within_limit.decisions_total":        1,
+		"apiguard.orders.ratelimit.policy.per_user.decision.allow.reason.shadow_rate_limited.decisions_total": 1,
+		"apiguard.orders.ratelimit.policy.per_user.decision.deny.reason.rate_limited.decisions_total":         0,
+		"apiguard.orders.ratelimit.policy.per_user.decision.deny.reason.other.decisions_total":                1,
+		"apiguard.orders.telemetry.unknown_label_total":                                                       3,
 	} {
 		if got := sink.counter(t, name); got != want {
 			t.Errorf("%s = %d, want %d", name, got, want)
@@ -245,13 +248,13 @@ func TestDefineReportsHostErrors(t *testing.T) {
 func TestNilMetricsIsANoOp(t *testing.T) {
 	var m *Metrics
 	m.Request("x")
-	m.Authn("a", DecisionDeny, "b")
+	m.Authn("a", verdict.Deny, "b")
 	m.Latency("x", time.Second)
 	m.Latency(OtherRoute, time.Second)
 	m.Request(OtherRoute)
 	m.Processing(PhaseStreamDone, time.Second)
-	m.Authn(NoProvider, DecisionAllow, "not_required")
-	m.RateLimit("p", "ok")
+	m.Authn(NoProvider, verdict.Allow, "not_required")
+	m.RateLimit("p", verdict.Allow, verdict.WithinLimit)
 	m.Runtime(RuntimeSample{}, 1)
 }
 
@@ -280,9 +283,9 @@ func BenchmarkRecordRequestMetrics(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Request("users")
-		m.Authn("corp", DecisionAllow, "verified")
-		m.RateLimit("per_user", "ok")
-		m.Filter("filtered", 2, 0)
+		m.Authn("corp", verdict.Allow, "verified")
+		m.RateLimit("per_user", verdict.Allow, verdict.WithinLimit)
+		m.Filter(verdict.Allow, verdict.Filtered, 2, 0)
 		m.Latency("users", 3*time.Millisecond)
 		m.Processing(PhaseRequestHeaders, 20*time.Microsecond)
 	}

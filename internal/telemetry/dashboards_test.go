@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 const (
@@ -23,13 +25,18 @@ var promLabels = []string{TagInstance, TagRoute, TagProvider, TagPolicy, TagDeci
 
 // closedLabelValues are the values a literal matcher may compare a tag to.
 func closedLabelValues() map[string][]string {
-	reasons := slices.Concat(authnAllowReasons, authnDenyReasons, jwksFailReasons, rlErrorReasons, rfErrorReasons, auditDropReason, otlpFailReasons)
+	reasons := slices.Concat(jwksFailReasons, auditDropReason, otlpFailReasons)
+	for _, p := range []verdict.Policy{verdict.PolicyRequest, verdict.PolicyAuthn, verdict.PolicyRateLimit, verdict.PolicyRespFilter} {
+		for _, l := range decisionLabels(p) {
+			reasons = append(reasons, l[1])
+		}
+	}
 	var phases []string
 	for _, p := range Phases() {
 		phases = append(phases, string(p))
 	}
 	return map[string][]string{
-		TagDecision: slices.Concat([]string{DecisionAllow, DecisionDeny}, rlDecisions, rfDecisions),
+		TagDecision: {string(verdict.Allow), string(verdict.Deny)},
 		TagReason:   reasons,
 		TagPhase:    phases,
 	}

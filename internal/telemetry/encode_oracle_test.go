@@ -7,6 +7,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // wireEvent is the JSON-lines form; its keys are part of the documented format.
@@ -133,7 +135,7 @@ func FuzzEncodeMatchesEncodingJSON(f *testing.F) {
 	f.Add("GET", "/a?b=c", "rid", "iss", "sub", "field", "h", "v<&>", int64(1234567), 200)
 	f.Fuzz(func(t *testing.T, method, path, rid, iss, sub, field, hn, hv string, latency int64, status int) {
 		e := &Event{Time: t0, Method: method, Path: path, RequestID: rid, Status: status, Latency: time.Duration(latency),
-			Decisions: []Decision{{Policy: iss, Decision: sub, Reason: field}}, Identity: &Identity{Issuer: iss, Subject: sub},
+			Decisions: []Decision{{Policy: iss, Decision: verdict.Decision(sub), Reason: verdict.Reason(field)}}, Identity: &Identity{Issuer: iss, Subject: sub},
 			RemovedFields: []string{field, hv}, Headers: []Header{{hn, hv}}, BodyExcerpt: hv, Signals: []string{rid}}
 		got := appendEventLine(e)
 		want, err := encodeOracle(e)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // A VM's audit pipeline with the log sink: the plugin builds the event over
@@ -18,7 +19,7 @@ func ExampleAuditor_Record() {
 		Method:    "GET",
 		Path:      "/orders?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln",
 		Status:    401,
-		Decisions: []telemetry.Decision{{Policy: "authn", Decision: telemetry.DecisionDeny, Reason: "expired"}},
+		Decisions: []telemetry.Decision{{Policy: "authn", Decision: verdict.Deny, Reason: "token_expired"}},
 		Headers:   a.Masker().MaskHeaders([]telemetry.Header{{Name: "authorization", Value: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"}}),
 		Latency:   1500 * time.Microsecond,
 	}
@@ -26,30 +27,30 @@ func ExampleAuditor_Record() {
 	fmt.Printf("%s\n", a.Record(e, e.Time))
 	// Output:
 	// warn
-	// {"type":"request","time":"2026-11-28T18:00:00Z","method":"GET","path":"/orders?access_token=REDACTED","status":401,"decisions":[{"policy":"authn","decision":"deny","reason":"expired"}],"latency_ms":1.5,"bytes_in":0,"bytes_out":0,"headers":[{"name":"authorization","value":"Bearer *********"}]}
+	// {"type":"request","time":"2026-11-28T18:00:00Z","method":"GET","path":"/orders?access_token=REDACTED","status":401,"decisions":[{"policy":"authn","decision":"deny","reason":"token_expired"}],"latency_ms":1.5,"bytes_in":0,"bytes_out":0,"headers":[{"name":"authorization","value":"Bearer *********"}]}
 }
 
 // Metric names and the Prometheus families they become.
 func ExampleCatalogue() {
 	descs, _ := telemetry.Catalogue(telemetry.Inventory{Instance: "orders", Policies: []string{"per_user"}})
 	for _, d := range descs {
-		if strings.HasPrefix(d.Name, "apiguard.orders.ratelimit.") {
+		if strings.HasPrefix(d.Name, "apiguard.orders.ratelimit.") && strings.HasSuffix(d.Name, ".errors_total") {
 			fmt.Println(d.Name)
 		}
 	}
 	n, _ := telemetry.Cardinality(telemetry.Inventory{Instance: "orders", Policies: []string{"per_user"}})
 	fmt.Println(n, "metrics")
 	// Output:
-	// apiguard.orders.ratelimit.policy.per_user.decision.ok.decisions_total
-	// apiguard.orders.ratelimit.policy.per_user.decision.limited.decisions_total
-	// apiguard.orders.ratelimit.policy.per_user.decision.shadow_limited.decisions_total
-	// apiguard.orders.ratelimit.policy.per_user.decision.failure_allowed.decisions_total
-	// apiguard.orders.ratelimit.policy.per_user.decision.failure_denied.decisions_total
 	// apiguard.orders.ratelimit.policy.per_user.reason.table_full.errors_total
-	// apiguard.orders.ratelimit.policy.per_user.reason.cas_contended.errors_total
-	// apiguard.orders.ratelimit.policy.per_user.reason.service_error.errors_total
-	// apiguard.orders.ratelimit.policy.per_user.reason.service_timeout.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.store_contended.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.store_error.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.global_reset.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.global_unavailable.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.global_timeout.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.global_service_error.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.global_unknown.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.global_bad_answer.errors_total
+	// apiguard.orders.ratelimit.policy.per_user.reason.global_unexpected_status.errors_total
 	// apiguard.orders.ratelimit.policy.per_user.reason.other.errors_total
-	// apiguard.orders.ratelimit.policy.per_user.near_limit_total
-	// 64 metrics
+	// 118 metrics
 }

@@ -3,6 +3,8 @@ package telemetry
 import (
 	"fmt"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // Counter is a metric that only goes up. The plugin implements it over
@@ -37,9 +39,9 @@ type Metrics struct {
 	otherRequests Counter
 	otherLatency  Histogram
 	phases        [len(phaseIndex)]Histogram
-	notRequired   Counter          // authn{provider=none, allow, not_required}
-	verified      []labelCounter   // authn{provider, allow, verified}, by provider
-	rlDecisions   []policyCounters // ratelimit decisions, by policy
+	notRequired   Counter        // authn{provider=none, allow, not_required}
+	verified      []labelCounter // authn{provider, allow, verified}, by provider
+	withinLimit   []labelCounter // ratelimit{policy, allow, within_limit}, by policy
 }
 
 // labelCounter is a counter with the one label value that varies. A linear
@@ -47,13 +49,6 @@ type Metrics struct {
 type labelCounter struct {
 	label string
 	c     Counter
-}
-
-// policyCounters are a rate-limit policy's decision counters, in the order
-// of rlDecisions.
-type policyCounters struct {
-	policy    string
-	decisions []Counter
 }
 
 // phaseIndex orders the Phase handles of Metrics.
@@ -90,16 +85,13 @@ func Define(inv Inventory, sink MetricSink) (*Metrics, error) {
 	for i, p := range phaseIndex {
 		m.phases[i] = m.hists[key{f: famPhase, a: string(p)}]
 	}
-	m.notRequired = m.counters[key{f: famAuthn, a: NoProvider, b: DecisionAllow, c: "not_required"}]
+	allow := string(verdict.Allow)
+	m.notRequired = m.counters[key{f: famAuthn, a: NoProvider, b: allow, c: string(verdict.NotRequired)}]
 	for _, p := range inv.Providers {
-		m.verified = append(m.verified, labelCounter{p, m.counters[key{f: famAuthn, a: p, b: DecisionAllow, c: "verified"}]})
+		m.verified = append(m.verified, labelCounter{p, m.counters[key{f: famAuthn, a: p, b: allow, c: string(verdict.Verified)}]})
 	}
 	for _, p := range inv.Policies {
-		pc := policyCounters{policy: p, decisions: make([]Counter, len(rlDecisions))}
-		for i, d := range rlDecisions {
-			pc.decisions[i] = m.counters[key{f: famRLDecision, a: p, b: d}]
-		}
-		m.rlDecisions = append(m.rlDecisions, pc)
+		m.withinLimit = append(m.withinLimit, labelCounter{p, m.counters[key{f: famRLDecision, a: p, b: allow, c: string(verdict.WithinLimit)}]})
 	}
 	return m, nil
 }
@@ -193,39 +185,55 @@ func (m *Metrics) Processing(p Phase, d time.Duration) {
 }
 
 // Authn counts an authentication decision. provider is a configured
-// provider or NoProvider; decision is DecisionAllow or DecisionDeny; an
-// unknown deny reason counts as ReasonOther.
-func (m *Metrics) Authn(provider, decision, reason string) {
-	if c := m.allowCounter(provider, decision, reason); c != nil {
+// provider or NoProvider.
+func (m *Metrics) Authn(provider string, d verdict.Decision, r verdict.Reason) {
+	if c := m.allowCounter(provider, d, r); c != nil {
 		c.Add(1)
 		return
 	}
-	k := key{f: famAuthn, a: provider, b: decision, c: reason}
-	if decision == DecisionDeny && !m.has(k) {
-		k.c = ReasonOther
+	m.decision(key{f: famAuthn, a: provider, b: string(d), c: string(r)})
+}
+
+// decision counts a (decision, reason) labelled counter; a reason outside
+// its closed set counts as (deny, other).
+func (m *Metrics) decision(k key) {
+	if !m.has(k) {
+		k.b, k.c = string(verdict.Deny), ReasonOther
 	}
 	m.inc(k, 1)
 }
 
 // allowCounter is the handle of an allowed authentication, nil when the
 // labels are not those of one.
-func (m *Metrics) allowCounter(provider, decision, reason string) Counter {
-	if m == nil || decision != DecisionAllow {
+func (m *Metrics) allowCounter(provider string, d verdict.Decision, r verdict.Reason) Counter {
+	if m == nil || d != verdict.Allow {
 		return nil
 	}
-	switch reason {
-	case "not_required":
+	switch r {
+	case verdict.NotRequired:
 		if provider == NoProvider {
 			return m.notRequired
 		}
-	case "verified":
-		for _, v := range m.verified {
-			if v.label == provider {
-				return v.c
-			}
+	case verdict.Verified:
+		return find(m.verified, provider)
+	}
+	return nil
+}
+
+// find is the counter labelled label, or nil.
+func find(cs []labelCounter, label string) Counter {
+	for _, c := range cs {
+		if c.label == label {
+			return c.c
 		}
 	}
 	return nil
+}
+
+// Refused counts a request refused before any policy judged it (PolicyRequest)
+// or failed closed (PolicyInternal).
+func (m *Metrics) Refused(r verdict.Reason) {
+	m.decision(key{f: famRequestDecision, a: string(verdict.Deny), b: string(r)})
 }
 
 // JWKSFetched counts a successful JWKS fetch.
@@ -246,28 +254,22 @@ func (m *Metrics) JWKSAge(provider string, age time.Duration) {
 }
 
 // RateLimit counts a rate-limit decision of a policy.
-func (m *Metrics) RateLimit(policy, decision string) {
+func (m *Metrics) RateLimit(policy string, d verdict.Decision, r verdict.Reason) {
 	if m == nil {
 		return
 	}
-	for _, pc := range m.rlDecisions {
-		if pc.policy != policy {
-			continue
+	if d == verdict.Allow && r == verdict.WithinLimit {
+		if c := find(m.withinLimit, policy); c != nil {
+			c.Add(1)
+			return
 		}
-		for i, d := range rlDecisions {
-			if d == decision && pc.decisions[i] != nil {
-				pc.decisions[i].Add(1)
-				return
-			}
-		}
-		break
 	}
-	m.inc(key{f: famRLDecision, a: policy, b: decision}, 1)
+	m.decision(key{f: famRLDecision, a: policy, b: string(d), c: string(r)})
 }
 
 // RateLimitError counts a rate-limit error (table full, CAS contended, ...).
-func (m *Metrics) RateLimitError(policy, reason string) {
-	k := key{f: famRLError, a: policy, b: reason}
+func (m *Metrics) RateLimitError(policy string, r verdict.Reason) {
+	k := key{f: famRLError, a: policy, b: string(r)}
 	if !m.has(k) {
 		k.b = ReasonOther
 	}
@@ -277,9 +279,9 @@ func (m *Metrics) RateLimitError(policy, reason string) {
 // NearLimit counts a request allowed close to its limit (see IsNearLimit).
 func (m *Metrics) NearLimit(policy string) { m.inc(key{f: famRLNear, a: policy}, 1) }
 
-// Filter counts a response-filter outcome and the fields it removed or masked.
-func (m *Metrics) Filter(decision string, removed, masked int) {
-	m.inc(key{f: famRFResponses, a: decision}, 1)
+// Filter counts a response-filter decision and the fields it removed or masked.
+func (m *Metrics) Filter(d verdict.Decision, r verdict.Reason, removed, masked int) {
+	m.decision(key{f: famRFResponses, a: string(d), b: string(r)})
 	if removed > 0 {
 		m.inc(key{f: famRFRemoved}, uint64(removed))
 	}
@@ -289,8 +291,8 @@ func (m *Metrics) Filter(decision string, removed, masked int) {
 }
 
 // FilterError counts a response-filter error.
-func (m *Metrics) FilterError(reason string) {
-	k := key{f: famRFErrors, a: reason}
+func (m *Metrics) FilterError(r verdict.Reason) {
+	k := key{f: famRFErrors, a: string(r)}
 	if !m.has(k) {
 		k.a = ReasonOther
 	}

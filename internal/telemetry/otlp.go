@@ -66,6 +66,7 @@ func appendOTLPRecord(e *Event, observedNanos int64) []byte {
 	a := otlpAttrs{b: append(o.b, '[')}
 	a.str("apiguard.request_id", maskTokens(e.RequestID))
 	a.str("http.route", e.Route)
+	a.str("envoy.route", e.EnvoyRoute)
 	a.str("http.request.method", e.Method)
 	a.str("url.path", path)
 	a.str("url.query", query)
@@ -82,11 +83,11 @@ func appendOTLPRecord(e *Event, observedNanos int64) []byte {
 			a.b = append(a.b, `{"kvlistValue":{"values":[{"key":"policy","value":`...)
 			a.b = appendStrValue(a.b, orStr(d.Policy, "unknown"))
 			a.b = append(a.b, `},{"key":"decision","value":`...)
-			a.b = appendStrValue(a.b, orStr(d.Decision, "unknown"))
+			a.b = appendStrValue(a.b, orStr(string(d.Decision), "unknown"))
 			a.b = append(a.b, '}')
 			if d.Reason != "" {
 				a.b = append(a.b, `,{"key":"reason","value":`...)
-				a.b = appendStrValue(a.b, d.Reason)
+				a.b = appendStrValue(a.b, string(d.Reason))
 				a.b = append(a.b, '}')
 			}
 			a.b = append(a.b, `]}}`...)
@@ -241,10 +242,10 @@ func summary(e *Event, typ, path string) string {
 		b.WriteByte(' ')
 		b.WriteString(d.Policy)
 		b.WriteByte('=')
-		b.WriteString(d.Decision)
+		b.WriteString(string(d.Decision))
 		if d.Reason != "" {
 			b.WriteByte('(')
-			b.WriteString(d.Reason)
+			b.WriteString(string(d.Reason))
 			b.WriteByte(')')
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // otlpValue is an AnyValue. Strings are plain fields (no allocation per
@@ -101,9 +103,9 @@ func encodeOTLPOracle(e *Event, observedNanos int64) ([]byte, error) {
 	if len(e.Decisions) > 0 {
 		arr := &otlpArray{}
 		for _, d := range e.Decisions {
-			kv := &otlpKvlist{Values: []otlpKV{{Key: "policy", Value: strVal(orStr(d.Policy, "unknown"))}, {Key: "decision", Value: strVal(orStr(d.Decision, "unknown"))}}}
+			kv := &otlpKvlist{Values: []otlpKV{{Key: "policy", Value: strVal(orStr(d.Policy, "unknown"))}, {Key: "decision", Value: strVal(orStr(string(d.Decision), "unknown"))}}}
 			if d.Reason != "" {
-				kv.Values = append(kv.Values, otlpKV{Key: "reason", Value: strVal(d.Reason)})
+				kv.Values = append(kv.Values, otlpKV{Key: "reason", Value: strVal(string(d.Reason))})
 			}
 			arr.Values = append(arr.Values, otlpValue{KvlistValue: kv})
 		}
@@ -213,7 +215,7 @@ func FuzzOTLPEncodingMatchesEncodingJSON(f *testing.F) {
 	f.Add("GET", "/a?b=c", "rid", "4bf92f3577b34da6a3ce929d0e0e4736", "iss", "sub", "field", "H", "v<&>", int64(1234567), 200, 0)
 	f.Fuzz(func(t *testing.T, method, path, rid, trace, iss, sub, field, hn, hv string, latency int64, status, failures int) {
 		e := &Event{Time: t0, Method: method, Path: path, RequestID: rid, TraceID: trace, SpanID: trace[:min(16, len(trace))], Status: status,
-			Latency: time.Duration(latency), Decisions: []Decision{{Policy: iss, Decision: sub, Reason: field}}, Identity: &Identity{Issuer: iss, Subject: sub},
+			Latency: time.Duration(latency), Decisions: []Decision{{Policy: iss, Decision: verdict.Decision(sub), Reason: verdict.Reason(field)}}, Identity: &Identity{Issuer: iss, Subject: sub},
 			RemovedFields: []string{field, hv}, Headers: []Header{{hn, hv}}, BodyExcerpt: hv, Signals: []string{rid}, Failures: failures, Type: field}
 		got := appendOTLPRecord(e, latency)
 		want, err := encodeOTLPOracle(e, latency)

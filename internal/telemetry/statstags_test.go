@@ -230,7 +230,7 @@ func promFamilies(t testing.TB) map[string]Kind {
 func TestPrometheusFamilies(t *testing.T) {
 	want := map[string]Kind{
 		"apiguard_http_requests_total": KindCounter, "apiguard_http_latency_ms": KindHistogram, "apiguard_http_processing_us": KindHistogram,
-		"apiguard_authn_decisions_total":      KindCounter,
+		"apiguard_authn_decisions_total": KindCounter, "apiguard_request_decisions_total": KindCounter,
 		"apiguard_jwks_fetch_successes_total": KindCounter, "apiguard_jwks_fetch_failures_total": KindCounter, "apiguard_jwks_age_seconds": KindHistogram,
 		"apiguard_ratelimit_decisions_total": KindCounter, "apiguard_ratelimit_errors_total": KindCounter, "apiguard_ratelimit_near_limit_total": KindCounter,
 		"apiguard_respfilter_responses_total": KindCounter, "apiguard_respfilter_fields_removed_total": KindCounter,
