@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"net/http/httputil"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/apiguard/apiguard/internal/devproxy/demoapi"
+	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -101,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return fmt.Errorf("devproxy: compilation cache: %w", err)
 	}
 	defer cache.Close(context.Background())
-	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{LogWriter: stderr, LogLevel: wasmhost.LogInfo, CompilationCache: cache})
+	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{LogWriter: newOncePerWorkers(stderr), LogLevel: wasmhost.LogInfo, CompilationCache: cache})
 	if err != nil {
 		return fmt.Errorf("devproxy: %s: %w", o.wasm, err)
 	}
@@ -232,7 +231,9 @@ func serveDemoAPI(ctx context.Context, addr string, stdout io.Writer, ready func
 	return srv.Shutdown(sctx)
 }
 
-// printBanner shows what runs: addresses, clusters, config and example requests.
+// printBanner shows what runs: addresses, clusters, a summary of the config
+// (never the config itself: it may hold secrets) and, for the demo, the
+// walkthrough's requests.
 func printBanner(w io.Writer, a addrs, o options, upstream string, config []byte, abi string, tokens *demoTokens) {
 	fmt.Fprintf(w, "apiguard devproxy: %s (proxy-wasm ABI %s) on wasmhost, %d worker VM(s), fail closed\n", o.wasm, strings.TrimPrefix(abi, "proxy_abi_version_"), o.workers)
 	fmt.Fprintf(w, "  listening   http://%s\n", a.Listen)
@@ -254,18 +255,24 @@ func printBanner(w io.Writer, a addrs, o options, upstream string, config []byte
 	for _, n := range missingClusters(config, o.clusters) {
 		fmt.Fprintf(w, "  WARNING     the config calls out to cluster %q but no --cluster %s=URL was given: those callouts will fail\n", n, n)
 	}
-	fmt.Fprintf(w, "  config      %s (secrets masked)\n    %s\n", o.config, redactedConfig(config))
-	base := "http://" + a.Listen
-	if tokens != nil {
-		fmt.Fprintln(w, "demo tokens (DEMO ONLY key, valid 1h):")
-		fmt.Fprintf(w, "  export USER_TOKEN=%s\n", tokens.User)
-		fmt.Fprintf(w, "  export ADMIN_TOKEN=%s\n", tokens.Admin)
+	fmt.Fprintf(w, "  config      %s\n", o.config)
+	for _, line := range configSummary(config) {
+		fmt.Fprintf(w, "    %s\n", line)
 	}
+	base := "http://" + a.Listen
+	fmt.Fprintln(w, "Each request writes an access-log line here; the plugin logs to stderr.")
+	if tokens == nil || o.upstream != "" {
+		fmt.Fprintf(w, "try:\n  curl -si %s/\nCtrl-C stops.\n", base)
+		return
+	}
+	fmt.Fprintln(w, "demo tokens (DEMO ONLY key, valid 1h):")
+	fmt.Fprintf(w, "  export USER_TOKEN=%s\n", tokens.User)
+	fmt.Fprintf(w, "  export ADMIN_TOKEN=%s\n", tokens.Admin)
 	fmt.Fprintln(w, "try:")
 	fmt.Fprintf(w, "  curl -si %s/healthz                                        # public\n", base)
-	fmt.Fprintf(w, "  curl -si %s/users/1                                        # 401: no token\n", base)
+	fmt.Fprintf(w, "  curl -si %s/users/1                                        # 401: missing_token\n", base)
 	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $USER_TOKEN\" %s/users/1   # 200: password hash, card number, internal flags removed\n", base)
-	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $USER_TOKEN\" %s/admin/stats  # 403: insufficient_scope\n", base)
+	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $USER_TOKEN\" %s/admin/stats  # 403: claims_failed\n", base)
 	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $ADMIN_TOKEN\" %s/users/1  # 200: admins also see email\n", base)
 	fmt.Fprintf(w, "  for i in $(seq 1 12); do curl -s -o /dev/null -w '%%{http_code} ' -H \"Authorization: Bearer $USER_TOKEN\" %s/users; done; echo   # then 429\n", base)
 	fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $USER_TOKEN\" %s/users | grep -i -e ratelimit -e retry-after\n", base)
@@ -276,40 +283,44 @@ func printBanner(w io.Writer, a addrs, o options, upstream string, config []byte
 	fmt.Fprintln(w, "Ctrl-C stops.")
 }
 
-// secretKey matches config keys whose values must not be printed.
-var secretKey = regexp.MustCompile(`(?i)(secret|password|passwd|token|api_?key|private|credential)`)
-
-// redactedConfig pretty-prints the config with secret-looking values masked.
-func redactedConfig(config []byte) string {
-	var v any
-	d := json.NewDecoder(bytes.NewReader(config))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
-		return "(unreadable)"
-	}
-	var mask func(any) any
-	mask = func(v any) any {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, e := range v {
-				if _, isString := e.(string); isString && secretKey.MatchString(k) {
-					v[k] = "***"
-					continue
-				}
-				v[k] = mask(e)
-			}
-		case []any:
-			for i, e := range v {
-				v[i] = mask(e)
-			}
-		}
-		return v
-	}
-	out, err := json.MarshalIndent(mask(v), "    ", "  ")
+// configSummary describes an apiguard config in a few lines: providers,
+// routes, rate limits, filtered routes, audit. Names only, never values. A
+// document that is not an apiguard config (another plugin's) is described
+// by its size.
+func configSummary(config []byte) []string {
+	s, err := settings.Parse(config)
 	if err != nil {
-		return "(unreadable)"
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return []string{fmt.Sprintf("(%d bytes; not an apiguard config: %s)", len(config), msg)}
 	}
-	return string(out)
+	out := []string{"jwt             (none: no request is authenticated)"}
+	if j := s.JWT; j != nil {
+		providers := make([]string, 0, len(j.Providers))
+		for name := range j.Providers {
+			providers = append(providers, name)
+		}
+		sort.Strings(providers)
+		out[0] = fmt.Sprintf("jwt             providers %s; routes %s", strings.Join(providers, ", "), strings.Join(j.RouteNames(), ", "))
+	}
+	limits := "(none)"
+	if len(s.RateLimits) > 0 {
+		names := make([]string, len(s.RateLimits))
+		for i, p := range s.RateLimits {
+			names[i] = p.Name
+		}
+		limits = strings.Join(names, ", ")
+	}
+	out = append(out, "rate_limits     "+limits)
+	filtered := "(none: every response body passes unfiltered)"
+	if f := s.ResponseFilter; f != nil && len(f.Rules) > 0 {
+		filtered = strings.Join(f.RuleNames(), ", ")
+	}
+	out = append(out, "response_filter "+filtered)
+	sink := s.Telemetry.Audit.Sink
+	if sink == "" {
+		sink = "off"
+	}
+	return append(out, "audit           "+sink)
 }
 
 // missingClusters lists clusters the plugin config names (any "cluster"

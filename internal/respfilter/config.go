@@ -382,3 +382,12 @@ func prefixed(at string, err error) error {
 	}
 	return config.Errorf(at, "%v", err)
 }
+
+// RuleNames returns the name of every rule, in order (see Rule.Name).
+func (c *Config) RuleNames() []string {
+	names := make([]string, len(c.Rules))
+	for i := range c.Rules {
+		names[i] = c.Rules[i].name(i)
+	}
+	return names
+}
