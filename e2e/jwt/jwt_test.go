@@ -324,6 +324,7 @@ func TestEightWorkersShareOneFetch(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	bad := 0
+	began := time.Now()
 	for range 32 { // round-robin: every worker gets requests, most while the fetch is in flight
 		wg.Add(1)
 		go func() {
@@ -337,8 +338,11 @@ func TestEightWorkersShareOneFetch(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := d.jwksHits.Load(); n != 1 {
-		t.Errorf("the JWKS server saw %d fetches from 8 workers, want 1", n)
+	// One fetch, plus one per cache_duration the burst itself lasted (on a
+	// loaded machine 32 requests can outlast the 2 s cache).
+	refreshes := int64(time.Since(began) / (2 * time.Second))
+	if n := d.jwksHits.Load(); n < 1 || n > 1+refreshes {
+		t.Errorf("the JWKS server saw %d fetches from 8 workers in %v, want 1 (+%d refreshes)", n, time.Since(began), refreshes)
 	}
 	time.Sleep(500 * time.Millisecond) // a few ticks on every worker
 	for range 16 {
