@@ -60,6 +60,28 @@ type localReply struct {
 	body    []byte
 	headers []headerKV
 	details string
+	// grpcStatus is proxy_send_local_response's grpc_status when it named a
+	// known code (hasGRPCStatus); host-made replies name none.
+	grpcStatus    int
+	hasGRPCStatus bool
+	// grpc and head say the reply answers a gRPC (isGRPCRequest) or HEAD
+	// request: a gRPC one becomes a trailers-only response (grpcreply.go).
+	grpc, head bool
+}
+
+// forRequest records what of the request shapes the reply: Envoy decides
+// gRPC and HEAD on the request headers as the filter received them.
+func (lr *localReply) forRequest(r *http.Request) *localReply {
+	lr.grpc, lr.head = isGRPCRequest(r), r.Method == http.MethodHead
+	return lr
+}
+
+// sentBody is the body the client gets: none for a gRPC trailers-only reply.
+func (lr *localReply) sentBody() []byte {
+	if lr.grpc {
+		return nil
+	}
+	return lr.body
 }
 
 // stream is one HTTP request/response pair on one VM.
@@ -157,7 +179,7 @@ func (p *Plugin) serveWithoutVM(w http.ResponseWriter, r *http.Request, upstream
 		upstream.ServeHTTP(w, r)
 		return
 	}
-	writeDirect(w, &localReply{code: http.StatusServiceUnavailable, details: detailsWasmFailStream})
+	writeDirect(w, (&localReply{code: http.StatusServiceUnavailable, details: detailsWasmFailStream}).forRequest(r))
 }
 
 func (s *stream) release() {
@@ -659,6 +681,7 @@ func (s *stream) serveUpstream(upstream http.Handler, r2 *http.Request) (ok bool
 // a reply made while decoding passes through this filter's own encode
 // callbacks, so the plugin sees it.
 func (s *stream) localViaFilterChain(lr *localReply) {
+	lr.forRequest(s.r)
 	s.locked(func() {
 		s.details = lr.details
 		s.respHeaders.reset()
@@ -667,7 +690,7 @@ func (s *stream) localViaFilterChain(lr *localReply) {
 		s.respSrc = nil
 		s.respHeaders.setLocalReply(lr)
 	})
-	s.encode(lr.body)
+	s.encode(lr.sentBody())
 }
 
 // setLocalReply fills m with the headers of a local reply as Envoy's
@@ -676,8 +699,13 @@ func (s *stream) localViaFilterChain(lr *localReply) {
 // plugin's headers as given (modify_headers, lower-cased keys), then, only
 // when there is a body, content-length set to its size and content-type
 // text/plain unless the plugin gave one. A reply without a body carries
-// neither header, even if the plugin gave them.
+// neither header, even if the plugin gave them. A reply to a gRPC request is
+// built by setGRPCLocalReply instead.
 func (m *headerMap) setLocalReply(lr *localReply) {
+	if lr.grpc {
+		m.setGRPCLocalReply(lr)
+		return
+	}
 	m.present = true
 	m.add(":status", statusText(lr.code))
 	for _, h := range lr.headers {
@@ -703,7 +731,7 @@ func (s *stream) localDirect(lr *localReply) {
 	}
 	s.locked(func() { s.details = lr.details })
 	s.respStarted = true
-	writeDirect(s.w, lr)
+	writeDirect(s.w, lr.forRequest(s.r))
 }
 
 func writeDirect(w http.ResponseWriter, lr *localReply) {
@@ -715,8 +743,9 @@ func writeDirect(w http.ResponseWriter, lr *localReply) {
 	if lr.details != "" {
 		h.Set(DetailsHeader, lr.details)
 	}
-	w.WriteHeader(lr.code)
-	_, _ = w.Write(lr.body)
+	code, _ := responseStatus(&m)
+	w.WriteHeader(code)
+	_, _ = w.Write(lr.sentBody())
 }
 
 // encode runs the response callbacks over the response in s.respHeaders,
@@ -1056,7 +1085,9 @@ func hostSendLocalResponse(v *vm, s []uint64) {
 		if code < 200 || code > 599 {
 			code = http.StatusInternalServerError
 		}
-		c.s.local = &localReply{code: code, body: append([]byte(nil), body...), headers: pairs, details: details}
+		grpcStatus, hasGRPCStatus := grpcStatusArg(uint32(s[7]))
+		c.s.local = &localReply{code: code, body: append([]byte(nil), body...), headers: pairs, details: details,
+			grpcStatus: grpcStatus, hasGRPCStatus: hasGRPCStatus}
 		v.touched = append(v.touched, c.s)
 	}
 	s[0] = uint64(statusOK)

@@ -333,3 +333,96 @@ func TestLocalReplyContentHeadersFollowEnvoy(t *testing.T) {
 		}
 	})
 }
+
+// A local reply to a gRPC request becomes a trailers-only response as
+// Envoy's Utility::prepareLocalReply builds it (source/common/http/utility.cc):
+// :status 200, content-type application/grpc, grpc-status from the
+// grpc_status argument or else Grpc::Utility::httpToGrpcStatus, grpc-message
+// the percent-encoded body, no content-length and no body. The plugin's own
+// response callback sees the converted reply.
+func TestLocalReplyToGRPCRequestIsTrailersOnly(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("upstream reached") })
+	const msg = "denied 100%25 by guest%0A"
+	cases := []struct {
+		name, contentType, do string
+		grpcStatus            string // "" for a reply that is not converted
+	}{
+		{"explicit code", "application/grpc", "deny-grpc:429/8", "8"},
+		{"no code: 401 mapped", "application/grpc", "deny-grpc:401/-1", "16"},
+		{"no code: 403 mapped", "application/grpc+proto", "deny-grpc:403/-1", "7"},
+		{"no code: 429 mapped to UNAVAILABLE", "application/grpc+json", "deny-grpc:429/-1", "14"},
+		{"no code: 400 mapped to INTERNAL", "application/grpc", "deny-grpc:400/-1", "13"},
+		{"no code: other statuses UNKNOWN", "application/grpc", "deny-grpc:418/-1", "2"},
+		{"unknown code is none", "application/grpc", "deny-grpc:403/17", "7"},
+		{"the plugin's grpc-status header wins", "application/grpc", "deny-grpc:403/8/9", "9"},
+		{"gRPC-Web is not gRPC", "application/grpc-web", "deny-grpc:403/7", ""},
+		{"JSON is not gRPC", "application/json", "deny-grpc:403/7", ""},
+		{"a prefix is not gRPC", "application/grpcx", "deny-grpc:403/7", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := do(t, p, up, "POST", "/pkg.Service/Method", "", "content-type", c.contentType, "x-do", c.do)
+			if res.header.Get("X-Guest-Reply") != "1" || res.header.Get(DetailsHeader) != "guest_denied" {
+				t.Fatalf("the plugin's headers or details are missing: %v", res.header)
+			}
+			if c.grpcStatus == "" {
+				code, _ := strconv.Atoi(strings.Split(strings.TrimPrefix(c.do, "deny-grpc:"), "/")[0])
+				if res.code != code || res.header.Get("Grpc-Status") != "" || res.body != "denied 100% by guest\n" {
+					t.Fatalf("a reply to a non-gRPC request changed: %d %v %q", res.code, res.header, res.body)
+				}
+				return
+			}
+			if res.code != 200 || res.body != "" {
+				t.Fatalf("got %d %q, want 200 without a body", res.code, res.body)
+			}
+			if got := res.header.Values("Grpc-Status"); !slices.Equal(got, []string{c.grpcStatus}) {
+				t.Errorf("grpc-status %q, want %s", got, c.grpcStatus)
+			}
+			if got := res.header.Get("Grpc-Message"); got != msg {
+				t.Errorf("grpc-message %q, want %q", got, msg)
+			}
+			if got := res.header.Values("Content-Type"); !slices.Equal(got, []string{"application/grpc"}) {
+				t.Errorf("content-type %q", got)
+			}
+			if got := res.header.Get("Content-Length"); got != "" {
+				t.Errorf("content-length %q on a trailers-only reply", got)
+			}
+			if got := res.header.Get("X-Plugin-Saw-Status"); got != "200" {
+				t.Errorf("the plugin's response callback saw :status %q, want the converted 200", got)
+			}
+		})
+	}
+}
+
+// Replies the host makes itself follow the same conversion: an upstream
+// reset before headers is the router's 503, UNAVAILABLE to a gRPC client.
+func TestHostLocalReplyToGRPCRequest(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
+	res := do(t, p, up, "POST", "/pkg.Service/Method", "", "content-type", "application/grpc")
+	if res.code != 200 || res.body != "" || res.header.Get("Grpc-Status") != "14" {
+		t.Fatalf("got %d %q %v", res.code, res.body, res.header)
+	}
+	if got, want := res.header.Get("Grpc-Message"), percentEncodeGRPCMessage([]byte(bodyUpstreamReset)); got != want {
+		t.Fatalf("grpc-message %q, want %q", got, want)
+	}
+}
+
+// percentEncodeGRPCMessage follows Http::PercentEncoding::encode: bytes
+// below ' ', from '~' up, and '%' are escaped; the rest pass.
+func TestPercentEncodeGRPCMessage(t *testing.T) {
+	for in, want := range map[string]string{
+		"":               "",
+		"plain text: ok": "plain text: ok",
+		"50%":            "50%25",
+		"tab\there\r\n":  "tab%09here%0D%0A",
+		"tilde~ del\x7f": "tilde%7E del%7F",
+		"caf\u00e9":      "caf%C3%A9",
+		`{"error":"x"}`:  `{"error":"x"}`,
+	} {
+		if got := percentEncodeGRPCMessage([]byte(in)); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}

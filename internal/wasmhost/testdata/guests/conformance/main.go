@@ -23,6 +23,8 @@
 //	deny-json:<code>, deny-resp-json:<code>  local reply with a body and
 //	  content-type application/json, from request / response headers
 //	deny-empty:<code>          local reply without a body, giving content-type and content-length
+//	deny-grpc:<code>/<grpc>[/<hdr>]  local reply "denied 100% by guest\n" with grpc_status
+//	  <grpc> (-1: none) and, with <hdr>, the guest's own grpc-status header
 //	saw-content                x-plugin-saw-content-type / -length: what on_response_headers saw
 //	callout:<cluster>|<path>|<timeout ms>  http_call, then continue the stream;
 //	  callout-no-path, callout-deny, callout-read-late (read the response
@@ -410,6 +412,20 @@ func proxyOnRequestHeaders(id, n, eos uint32) uint32 {
 		proxySendLocalResponse(uint32(code), "guest_denied", "denied by guest",
 			encodePairs([][2]string{{"x-guest-reply", "1"}}), -1)
 		return 0 // ignored: the local reply stops the stream
+	}
+	if arg, ok := s.do["deny-grpc"]; ok {
+		// HTTP/GRPC[/HDR]: a local reply with grpc_status GRPC (-1: none)
+		// and, with HDR, the guest's own grpc-status header.
+		parts := strings.Split(arg, "/")
+		code, _ := strconv.Atoi(parts[0])
+		grpc, _ := strconv.Atoi(parts[1])
+		hdrs := [][2]string{{"x-guest-reply", "1"}, {"content-type", "application/json"}, {"content-length", "99"}}
+		if len(parts) > 2 {
+			hdrs = append(hdrs, [2]string{"grpc-status", parts[2]})
+		}
+		proxySendLocalResponse(uint32(code), "guest_denied", "denied 100% by guest\n",
+			encodePairs(hdrs), int32(grpc))
+		return 0
 	}
 	if arg, ok := s.do["deny-json"]; ok {
 		code, _ := strconv.Atoi(arg)
