@@ -300,17 +300,36 @@ func (h *httpContext) reply(policy verdict.Policy, status uint32, reason verdict
 	return h.sendOwnReply(status, reason, headers, body)
 }
 
+// grpcCode is the gRPC code of apiguard's reply for reason (verdict's one
+// table), or none for a reason outside it.
+func grpcCode(reason verdict.Reason) verdict.GRPCCode {
+	if c, ok := verdict.GRPCStatus(reason); ok {
+		return c
+	}
+	return verdict.NoGRPCCode
+}
+
 // sendOwnReply sends every answer apiguard makes itself (400, 401, 403, 429,
 // 502, 503). It marks the stream so that the response callbacks Envoy still
 // runs on the reply (sendLocalReplyViaFilterChain) neither filter, charge nor
 // judge it again, stops any wait, and tags it with the reason: in the
-// x-apiguard-reason header and in Envoy's response code details.
+// x-apiguard-reason header and in Envoy's response code details. The reply
+// carries the reason's gRPC code (verdict.GRPCStatus); sendOwnReplyGRPC
+// names another.
 func (h *httpContext) sendOwnReply(status uint32, reason verdict.Reason, headers [][2]string, body []byte) types.Action {
+	return h.sendOwnReplyGRPC(status, reason, grpcCode(reason), headers, body)
+}
+
+// sendOwnReplyGRPC is sendOwnReply with an explicit gRPC code, which Envoy
+// uses only when the request is gRPC: it then answers HTTP 200 trailers-only
+// with grpc-status this code (docs/vocabulary.md, "gRPC codes"). The stream
+// is still apiguard's own reply and its deny, whatever status goes out.
+func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grpc verdict.GRPCCode, headers [][2]string, body []byte) types.Action {
 	h.ownReply = true
 	h.paused = false
 	h.bodyReplacedWith(body)
 	headers = append(headers, [2]string{verdict.ReplyHeader, string(reason)})
-	if err := sendLocalReply(status, verdict.Details(reason), headers, body); err != nil {
+	if err := sendLocalReply(status, verdict.Details(reason), headers, body, int32(grpc)); err != nil {
 		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
 	}
 	return types.ActionPause

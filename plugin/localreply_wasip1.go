@@ -18,8 +18,9 @@ func abiSendLocalResponse(statusCode uint32, details unsafe.Pointer, detailsSize
 	body unsafe.Pointer, bodySize uint32, headers unsafe.Pointer, headersSize uint32, grpcStatus int32) uint32
 
 // sendLocalReply asks Envoy to answer the stream; Envoy sends the reply once
-// the current callback returns.
-func sendLocalReply(status uint32, details string, headers [][2]string, body []byte) error {
+// the current callback returns. grpcStatus (-1 for none) is the gRPC code
+// Envoy answers a gRPC request with, in a trailers-only response.
+func sendLocalReply(status uint32, details string, headers [][2]string, body []byte, grpcStatus int32) error {
 	pairs := encodeHeaderPairs(headers)
 	var d, b unsafe.Pointer
 	if len(details) > 0 {
@@ -29,7 +30,7 @@ func sendLocalReply(status uint32, details string, headers [][2]string, body []b
 		b = unsafe.Pointer(&body[0])
 	}
 	if st := abiSendLocalResponse(status, d, uint32(len(details)), b, uint32(len(body)),
-		unsafe.Pointer(&pairs[0]), uint32(len(pairs)), -1); st != 0 {
+		unsafe.Pointer(&pairs[0]), uint32(len(pairs)), grpcStatus); st != 0 {
 		return hostStatusError(st)
 	}
 	return nil

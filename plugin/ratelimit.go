@@ -270,7 +270,7 @@ func (h *httpContext) addRateLimitSignal(s string) {
 // Retry-After and RateLimit headers. It is apiguard's own reply: the
 // response callbacks skip it, so it is never charged or judged again.
 func (h *httpContext) sendRateLimitRefusal(r *ratelimit.Refusal) {
-	h.sendOwnReply(uint32(r.Status), verdict.RateLimited, r.Headers, r.Body)
+	h.sendOwnReplyGRPC(uint32(r.Status), r.Reason, r.GRPCStatus, r.Headers, r.Body)
 }
 
 // addRateLimitHeaders adds the RateLimit headers to an admitted response.

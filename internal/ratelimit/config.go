@@ -49,6 +49,11 @@ type Policy struct {
 	Body string `json:"body,omitempty"`
 	// content_type: the refusal body's content type (default application/json).
 	ContentType string `json:"content_type,omitempty"`
+	// grpc_status: the gRPC code a gRPC client gets when this policy refuses
+	// it over the limit: "resource_exhausted" (default, RESOURCE_EXHAUSTED)
+	// or "unavailable" (UNAVAILABLE, what Envoy's ratelimit filter answers
+	// unless rate_limited_as_resource_exhausted is set; clients retry it).
+	GRPCStatus string `json:"grpc_status,omitempty"`
 	// headers: "draft" (default: RateLimit-Policy and RateLimit per
 	// draft-ietf-httpapi-ratelimit-headers), "legacy" (X-RateLimit-Limit,
 	// -Remaining, -Reset), "both" or "none". Refusals always carry Retry-After.
@@ -223,6 +228,9 @@ func (p *Policy) Validate() error {
 	}
 	if p.Status != 0 && (p.Status < 400 || p.Status > 599) {
 		return config.Errorf("status", "must be 400-599")
+	}
+	if !oneOf(p.GRPCStatus, "", "resource_exhausted", "unavailable") {
+		return config.Errorf("grpc_status", "must be \"resource_exhausted\" or \"unavailable\"")
 	}
 	if !oneOf(p.Headers, "", "draft", "legacy", "both", "none") {
 		return config.Errorf("headers", "must be \"draft\", \"legacy\", \"both\" or \"none\"")

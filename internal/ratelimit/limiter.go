@@ -87,7 +87,9 @@ type Limiter struct {
 }
 
 type policy struct {
-	name        string
+	name string
+	// limitedGRPC is the gRPC code of a rate_limited refusal (grpc_status).
+	limitedGRPC verdict.GRPCCode
 	matcher     *route.Matcher
 	parts       []part
 	fallback    bool
@@ -146,6 +148,10 @@ func compilePolicy(c *Policy, store castable.Store, namespace string) (*policy, 
 		legacy:      c.Headers == "legacy" || c.Headers == "both",
 		bytes:       c.Cost == "response_bytes",
 		failDeny:    c.FailureMode == "deny",
+		limitedGRPC: verdict.GRPCResourceExhausted,
+	}
+	if c.GRPCStatus == "unavailable" {
+		p.limitedGRPC = verdict.GRPCUnavailable
 	}
 	if p.status == 0 {
 		p.status = 429
@@ -569,6 +575,12 @@ type Refusal struct {
 	Body    []byte
 	// Policy is the first refusing policy, whose status and body are used.
 	Policy string
+	// Reason is why that policy refused: rate_limited, missing_key or the
+	// failure that its failure_mode denied.
+	Reason verdict.Reason
+	// GRPCStatus is the gRPC code for a gRPC client: the reason's
+	// (verdict.GRPCStatus), or the policy's grpc_status for rate_limited.
+	GRPCStatus verdict.GRPCCode
 }
 
 // Refusal returns the reply to send, or nil when the request is allowed.
@@ -577,6 +589,7 @@ func (res *Result) Refusal() *Refusal {
 		return nil
 	}
 	var first *policy
+	reason := verdict.RateLimited
 	retry := time.Duration(0)
 	for i, a := range res.applied {
 		refusing := a.refusing || (res.Outcomes[i].Decision == Pending && a.p.global.failDeny && !a.p.shadow)
@@ -585,6 +598,12 @@ func (res *Result) Refusal() *Refusal {
 		}
 		if first == nil {
 			first = a.p
+			// A callout still pending when the request is refused has no
+			// answer: the service did not reply in time.
+			reason = res.Outcomes[i].Reason
+			if res.Outcomes[i].Decision == Pending {
+				reason = verdict.GlobalTimeout
+			}
 		}
 		if a.numbers.items != nil {
 			retry = max(retry, a.numbers.wait)
@@ -593,7 +612,13 @@ func (res *Result) Refusal() *Refusal {
 	secs := max(ceilSeconds(retry), 1)
 	h := res.headers(true)
 	h = append(h, [2]string{"retry-after", strconv.FormatInt(secs, 10)}, [2]string{"content-type", first.contentType})
-	return &Refusal{Status: first.status, Headers: h, Body: first.body, Policy: first.name}
+	code, ok := verdict.GRPCStatus(reason)
+	if reason == verdict.RateLimited {
+		code = first.limitedGRPC
+	} else if !ok {
+		code = verdict.GRPCUnavailable
+	}
+	return &Refusal{Status: first.status, Headers: h, Body: first.body, Policy: first.name, Reason: reason, GRPCStatus: code}
 }
 
 // Headers returns the rate-limit headers to add to an admitted request's

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/castable"
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 var t0 = time.Unix(1_800_000_000, 0)
@@ -557,4 +558,38 @@ func FuzzConfig(f *testing.F) {
 			res.ChargeResponse(1<<40, t0)
 		}
 	})
+}
+
+// A refusal names its reason and the gRPC code a gRPC client gets:
+// RESOURCE_EXHAUSTED over the limit (UNAVAILABLE with grpc_status
+// "unavailable"), INVALID_ARGUMENT for a missing key, UNAVAILABLE for a
+// failure that failure_mode denies.
+func TestRefusalReasonAndGRPCStatus(t *testing.T) {
+	over := func(js string) *Refusal {
+		l, _ := mustLimiter(t, js)
+		l.Check(req("192.0.2.1", nil), t0)
+		return l.Check(req("192.0.2.1", nil), t0).Refusal()
+	}
+	if r := over(`[{"name":"p","key":["source.ip"],"limits":[{"requests":1,"per":"60s"}]}]`); r.Reason != verdict.RateLimited || r.GRPCStatus != verdict.GRPCResourceExhausted {
+		t.Errorf("over the limit: %s %v", r.Reason, r.GRPCStatus)
+	}
+	if r := over(`[{"name":"p","key":["source.ip"],"grpc_status":"unavailable","limits":[{"requests":1,"per":"60s"}]}]`); r.Reason != verdict.RateLimited || r.GRPCStatus != verdict.GRPCUnavailable {
+		t.Errorf("over the limit, grpc_status unavailable: %s %v", r.Reason, r.GRPCStatus)
+	}
+	l, _ := mustLimiter(t, `[{"name":"p","key":["jwt.sub"],"missing_key":"deny","limits":[{"requests":100,"per":"60s"}]}]`)
+	if r := l.Check(req("192.0.2.1", nil), t0).Refusal(); r.Reason != verdict.MissingKey || r.GRPCStatus != verdict.GRPCInvalidArgument {
+		t.Errorf("missing key: %s %v", r.Reason, r.GRPCStatus)
+	}
+	l, _ = mustLimiter(t, `[{"name":"p","key":["header:x-api-key"],"failure_mode":"deny","limits":[{"requests":1,"per":"60s"}]}]`)
+	if r := l.Check(req("", nil), t0).Refusal(); r.Reason != verdict.MissingKey {
+		t.Errorf("no key at all, failure_mode deny: %s %v", r.Reason, r.GRPCStatus)
+	}
+	var cfg Config
+	err := config.Decode([]byte(`[{"name":"p","key":["source.ip"],"grpc_status":"UNAVAILABLE","limits":[{"requests":1,"per":"60s"}]}]`), &cfg)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "grpc_status") {
+		t.Errorf("grpc_status UNAVAILABLE accepted: %v", err)
+	}
 }
