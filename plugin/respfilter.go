@@ -143,8 +143,10 @@ func (h *httpContext) responseMeta() (respfilter.ResponseMeta, error) {
 		return respfilter.ResponseMeta{}, err
 	}
 	hs := joinHeaders(all)
+	reqType, _ := h.requestHeader("content-type")
 	m := respfilter.ResponseMeta{
 		RequestMethod:   h.requestMethod(),
+		RequestGRPC:     respfilter.IsGRPCContentType(reqType),
 		ContentType:     hs["content-type"],
 		ContentEncoding: hs["content-encoding"],
 		ContentLength:   hs["content-length"],

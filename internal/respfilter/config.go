@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/apiguard/apiguard/internal/claims"
 	"github.com/apiguard/apiguard/internal/config"
@@ -291,6 +292,9 @@ func (r *Rule) Validate() error {
 	if err := r.Match.Validate(); err != nil {
 		return prefixed("match", err)
 	}
+	if err := refuseGRPCOnly(&r.Match); err != nil && !r.Bypass {
+		return err
+	}
 	if r.Bypass {
 		if len(r.Allow) > 0 || len(r.AllowForClaims) > 0 || r.Mode != "" || r.MaskValue.IsSet() || len(r.Statuses) > 0 {
 			return config.Errorf("bypass", "a bypass rule takes only name and match")
@@ -390,4 +394,25 @@ func (c *Config) RuleNames() []string {
 		names[i] = c.Rules[i].name(i)
 	}
 	return names
+}
+
+// refuseGRPCOnly refuses a rule whose match requires a gRPC content-type on
+// the request: gRPC responses always pass unfiltered (their bodies are
+// length-prefixed protobuf), so such a rule would protect nothing while
+// looking as if it did.
+func refuseGRPCOnly(m *route.Match) error {
+	for i, h := range m.Headers {
+		if !strings.EqualFold(h.Name, "content-type") || h.Invert {
+			continue
+		}
+		v := h.Exact
+		if v == "" {
+			v = h.Prefix
+		}
+		if strings.HasPrefix(strings.ToLower(v), "application/grpc") {
+			return config.Errorf(fmt.Sprintf("match.headers[%d]", i),
+				"this rule matches only gRPC requests (content-type %q), whose length-prefixed protobuf bodies the JSON allowlist cannot read: gRPC responses always pass unfiltered, so the rule would protect nothing; remove it (gRPC-Web and JSON transcoding are not supported either)", v)
+		}
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ const (
 	ReasonStatus Reason = "status"  // the status is not in the rule's statuses
 	ReasonNoBody Reason = "no_body" // a response that cannot carry a body (HEAD, 1xx, 204, 304)
 	ReasonEmpty  Reason = "empty"   // an empty or whitespace-only body
+	ReasonGRPC   Reason = "grpc"    // a gRPC response to a gRPC request (IsGRPCContentType)
 )
 
 // Error is a filtering failure with the reason it is counted under. Its

@@ -155,3 +155,22 @@ func UpstreamAcceptEncoding(clientValue string) string {
 	}
 	return b.String()
 }
+
+// IsGRPCContentType reports whether v is a gRPC content type in any variant:
+// application/grpc, application/grpc+proto, application/grpc+json (which
+// IsJSONContentType would also accept), application/grpc-web,
+// application/grpc-web+proto, application/grpc-web-text and so on. Their
+// bodies are length-prefixed messages, never a JSON document.
+func IsGRPCContentType(v string) bool {
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = v[:i]
+	}
+	v = strings.ToLower(strings.TrimSpace(v))
+	rest, ok := strings.CutPrefix(v, "application/grpc")
+	if !ok {
+		return false
+	}
+	rest = strings.TrimPrefix(rest, "-web")
+	rest = strings.TrimPrefix(rest, "-text")
+	return rest == "" || rest[0] == '+'
+}

@@ -178,7 +178,10 @@ func (a Action) String() string {
 type ResponseMeta struct {
 	Status        int    // the :status value
 	RequestMethod string // the request's :method; HEAD responses have no body
-	ContentType   string // "" when absent
+	// RequestGRPC is true when the request's content-type is gRPC
+	// (IsGRPCContentType): a gRPC response to it passes unfiltered.
+	RequestGRPC bool
+	ContentType string // "" when absent
 	// ContentEncoding and ContentLength hold every value of a repeated
 	// header joined with ",": a second copy must never go unseen, since the
 	// client may honour it (a gzip body under "identity, gzip").
@@ -205,6 +208,13 @@ func (p *Policy) DecideHeaders(m ResponseMeta) Decision {
 	}
 	if strings.EqualFold(m.RequestMethod, "HEAD") || (m.Status >= 100 && m.Status < 200) || m.Status == 204 || m.Status == 304 {
 		return Decision{Action: ActionSkip, Reason: ReasonNoBody}
+	}
+	if m.RequestGRPC && IsGRPCContentType(m.ContentType) {
+		// Length-prefixed protobuf (or gRPC-Web) is not a JSON document:
+		// filtering it would fail every call. Both sides must say gRPC, so
+		// a JSON upstream cannot be talked into a gRPC content type to
+		// skip the filter by a client's Accept header alone.
+		return Decision{Action: ActionSkip, Reason: ReasonGRPC}
 	}
 	if !p.statusFiltered(m.Status) {
 		return Decision{Action: ActionSkip, Reason: ReasonStatus}

@@ -523,3 +523,43 @@ func TestDesignExample(t *testing.T) {
 		t.Errorf("got %v %s, want %s", o.Action, out, want)
 	}
 }
+
+// gRPC responses to gRPC requests pass unfiltered in every variant; a gRPC
+// content type on one side only is filtered (and fails as not JSON), so a
+// client cannot skip the filter with a content type alone.
+func TestGRPCResponsesPassUnfiltered(t *testing.T) {
+	f := newFilter(t, `{"rules":[{"match":{"prefix":"/"},"allow":["id"]}]}`)
+	p := policyFor(t, f, "POST", "/pkg.Service/Method")
+	for _, ct := range []string{"application/grpc", "application/grpc+proto", "application/grpc+json", "Application/GRPC+json; charset=utf-8",
+		"application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text", "application/grpc-web-text+proto"} {
+		if d := p.DecideHeaders(ResponseMeta{Status: 200, RequestMethod: "POST", RequestGRPC: true, ContentType: ct}); d.Action != ActionSkip || d.Reason != ReasonGRPC {
+			t.Errorf("%s: %+v, want skip", ct, d)
+		}
+		if d := p.DecideHeaders(ResponseMeta{Status: 200, RequestMethod: "POST", ContentType: ct}); d.Action != ActionFilter {
+			t.Errorf("%s to a request that is not gRPC: %+v, want filter", ct, d)
+		}
+	}
+	for _, ct := range []string{"application/json", "application/grpcx", "application/grpc-webx", "text/plain"} {
+		if IsGRPCContentType(ct) {
+			t.Errorf("%s taken for gRPC", ct)
+		}
+	}
+}
+
+// A rule that matches only gRPC requests is refused at start, with its path.
+func TestRuleMatchingOnlyGRPCIsRefused(t *testing.T) {
+	for _, hm := range []string{`{"name":"content-type","exact":"application/grpc"}`, `{"name":"Content-Type","prefix":"application/grpc"}`} {
+		var c Config
+		err := config.Decode([]byte(`{"rules":[{"match":{"prefix":"/","headers":[`+hm+`]},"allow":["id"]}]}`), &c)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "rules[0].match.headers[0]") || !strings.Contains(err.Error(), "gRPC") {
+			t.Errorf("%s: %v", hm, err)
+		}
+	}
+	var c Config
+	if err := config.Decode([]byte(`{"rules":[{"match":{"prefix":"/","headers":[{"name":"content-type","exact":"application/grpc","invert":true}]},"allow":["id"]}]}`), &c); err != nil {
+		t.Errorf("a rule excluding gRPC refused: %v", err)
+	}
+}
