@@ -87,7 +87,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.config, "config", "envoy/demo-config.json", "the plugin configuration (JSON), as Envoy's PluginConfig.configuration")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:10000", "address to serve HTTP on")
 	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "address of the Envoy-like admin interface (/ready, /stats, /stats/prometheus); empty disables it")
-	fs.StringVar(&o.upstream, "upstream", "", "URL of the upstream to protect; default: the built-in demo API")
+	fs.StringVar(&o.upstream, "upstream", "", "URL of the upstream to protect: http://, https://, or h2c:// for a gRPC server (HTTP/2 without TLS); default: the built-in demo API")
 	fs.Var(o.clusters, "cluster", "NAME=URL of a cluster the plugin calls out to (repeatable), e.g. idp=http://127.0.0.1:8081")
 	fs.IntVar(&o.workers, "workers", 2, "number of worker VMs (Envoy --concurrency)")
 	fs.StringVar(&o.demoAPI, "demo-api", "", "serve only the demo API on this address (no plugin), e.g. as envoy.yaml's demo_upstream")
@@ -102,9 +102,21 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("devproxy: --workers must be between 1 and 64, got %d", o.workers)
 	}
 	if o.upstream != "" {
-		if _, err := parseBaseURL(o.upstream); err != nil {
+		if _, _, err := parseUpstreamURL(o.upstream); err != nil {
 			return o, fmt.Errorf("devproxy: --upstream: %w", err)
 		}
 	}
 	return o, nil
+}
+
+// parseUpstreamURL accepts what parseBaseURL accepts, and h2c://host:port:
+// an upstream spoken to in HTTP/2 without TLS (prior knowledge), as a gRPC
+// server expects; Envoy's cluster would set http2_protocol_options. The
+// URL returned is the http:// one; h2c says which protocol to speak.
+func parseUpstreamURL(raw string) (u *url.URL, h2c bool, err error) {
+	if rest, ok := strings.CutPrefix(raw, "h2c://"); ok {
+		raw, h2c = "http://"+rest, true
+	}
+	u, err = parseBaseURL(raw)
+	return u, h2c, err
 }

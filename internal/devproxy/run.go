@@ -125,7 +125,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// No ServeMux in front of the plugin: it would answer //x, /./x and
 	// /a/../x with a redirect of its own, and the plugin would never see
 	// the paths an attacker sends through Envoy.
-	srv := &http.Server{Handler: counts.wrap(plugin.Middleware(upstream), stdout), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: counts.wrap(plugin.Middleware(upstream), stdout), ReadHeaderTimeout: 10 * time.Second,
+		Protocols: cleartextProtocols(true)}
 
 	a := addrs{Listen: ln.Addr().String(), Admin: adminAddr}
 	var tokens *demoTokens
@@ -180,11 +181,20 @@ func newUpstream(rawURL string) (http.Handler, string, error) {
 	if rawURL == "" {
 		return demoapi.New().Handler(), "built-in demo API", nil
 	}
-	u, err := parseBaseURL(rawURL)
+	u, h2c, err := parseUpstreamURL(rawURL)
 	if err != nil {
 		return nil, "", fmt.Errorf("devproxy: --upstream: %w", err)
 	}
+	desc := u.String()
+	var transport http.RoundTripper
+	if h2c {
+		// HTTP/2 without TLS, with prior knowledge, as grpc-go serves it.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Protocols = cleartextProtocols(false)
+		transport, desc = t, "h2c://"+u.Host+" (HTTP/2 cleartext)"
+	}
 	rp := &httputil.ReverseProxy{
+		Transport: transport,
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(u)
 			// Like Envoy without host_rewrite: keep the client's :authority.
@@ -205,7 +215,18 @@ func newUpstream(rawURL string) (http.Handler, string, error) {
 			io.WriteString(w, "upstream connect error or disconnect/reset before headers\n")
 		},
 	}
-	return rp, u.String(), nil
+	return rp, desc, nil
+}
+
+// cleartextProtocols is HTTP/2 without TLS (prior knowledge, what gRPC
+// clients send), with HTTP/1.1 beside it when http1 is set: Envoy's
+// listener speaks both (codec_type AUTO), so curl and a gRPC client can use
+// the same port.
+func cleartextProtocols(http1 bool) *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(http1)
+	p.SetUnencryptedHTTP2(true)
+	return p
 }
 
 // serveDemoAPI serves only the demo API, for use behind a real Envoy.
