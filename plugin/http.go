@@ -300,6 +300,16 @@ func (h *httpContext) reply(policy verdict.Policy, status uint32, reason verdict
 	return h.sendOwnReply(status, reason, headers, body)
 }
 
+// grpcRequest mirrors Envoy's Grpc::Common::isGrpcRequestHeaders
+// (source/common/grpc/common.cc): content-type application/grpc or
+// application/grpc+<anything>. Envoy answers a local reply to such a request
+// trailers-only, and sends no body.
+func (h *httpContext) grpcRequest() bool {
+	ct, _ := h.requestHeader("content-type")
+	rest, ok := strings.CutPrefix(ct, "application/grpc")
+	return ok && (rest == "" || rest[0] == '+')
+}
+
 // grpcCode is the gRPC code of apiguard's reply for reason (verdict's one
 // table), or none for a reason outside it.
 func grpcCode(reason verdict.Reason) verdict.GRPCCode {
@@ -327,7 +337,11 @@ func (h *httpContext) sendOwnReply(status uint32, reason verdict.Reason, headers
 func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grpc verdict.GRPCCode, headers [][2]string, body []byte) types.Action {
 	h.ownReply = true
 	h.paused = false
-	h.bodyReplacedWith(body)
+	if h.grpcRequest() {
+		h.bodyReplacedWith(nil) // trailers-only: the body leaves as grpc-message
+	} else {
+		h.bodyReplacedWith(body)
+	}
 	headers = append(headers, [2]string{verdict.ReplyHeader, string(reason)})
 	if err := sendLocalReply(status, verdict.Details(reason), headers, body, int32(grpc)); err != nil {
 		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
