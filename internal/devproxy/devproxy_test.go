@@ -490,3 +490,45 @@ func TestEdgeBehavesLikeEnvoy(t *testing.T) {
 		t.Errorf("no access-log line with the response code details:\n%s", out)
 	}
 }
+
+// devproxy speaks HTTP/2 cleartext (prior knowledge, as gRPC clients do) on
+// its port beside HTTP/1.1, and to an h2c:// upstream; trailers reach an
+// HTTP/2 client, as gRPC needs.
+func TestServesHTTP2Cleartext(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Upstream-Trailer")
+		io.WriteString(w, "upstream saw "+r.Proto)
+		w.Header().Set("X-Upstream-Trailer", "done")
+	}))
+	up.Config.Protocols = cleartextProtocols(false) // h2c only: HTTP/1.1 would fail
+	up.Start()
+	defer up.Close()
+	cfg := writeFile(t, "config.json", `{}`)
+	in := start(t, "--wasm", testGuest(t), "--config", cfg, "--upstream", "h2c://"+up.Listener.Addr().String())
+
+	tr := &http.Transport{Protocols: cleartextProtocols(false)}
+	defer tr.CloseIdleConnections()
+	h2 := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for name, c := range map[string]*http.Client{"HTTP/2.0": h2, "HTTP/1.1": client} {
+		resp, err := c.Get("http://" + in.addrs.Listen + "/anything")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Proto != name || resp.StatusCode != 200 || string(body) != "upstream saw HTTP/2.0" {
+			t.Errorf("%s client: %s %d %q", name, resp.Proto, resp.StatusCode, body)
+		}
+		// HTTP/1.1 carries trailers only in chunked bodies, and this one has
+		// a length: gRPC needs HTTP/2 anyway.
+		if got := resp.Trailer.Get("X-Upstream-Trailer"); name == "HTTP/2.0" && got != "done" {
+			t.Errorf("%s client: trailer %q, want the upstream's", name, got)
+		}
+	}
+	if _, err := parseOptions([]string{"--upstream", "h2c://x/?q=1"}, io.Discard); err == nil {
+		t.Error("an h2c upstream with a query was accepted")
+	}
+	if _, err := parseOptions([]string{"--cluster", "idp=h2c://x"}, io.Discard); err == nil {
+		t.Error("an h2c cluster was accepted: callouts speak HTTP/1.1")
+	}
+}
