@@ -395,6 +395,15 @@ func TestLocalReplyToGRPCRequestIsTrailersOnly(t *testing.T) {
 	}
 }
 
+// A HEAD gRPC request gets no grpc-message (Envoy's is_head_request_).
+func TestLocalReplyToGRPCHeadRequestHasNoMessage(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	res := do(t, p, echoUpstream, "HEAD", "/pkg.Service/Method", "", "content-type", "application/grpc", "x-do", "deny-grpc:403/-1")
+	if res.code != 200 || res.header.Get("Grpc-Status") != "7" || res.header.Values("Grpc-Message") != nil {
+		t.Fatalf("got %d %v", res.code, res.header)
+	}
+}
+
 // Replies the host makes itself follow the same conversion: an upstream
 // reset before headers is the router's 503, UNAVAILABLE to a gRPC client.
 func TestHostLocalReplyToGRPCRequest(t *testing.T) {
