@@ -76,8 +76,9 @@ func TestOwnRepliesCarryTheirGRPCCode(t *testing.T) {
 			continue
 		}
 		var ev struct {
-			Status    int
-			BytesOut  *int `json:"bytes_out"`
+			Status     int
+			GRPCStatus *int `json:"grpc_status"`
+			BytesOut   *int `json:"bytes_out"`
 			Decisions []struct{ Policy, Decision, Reason string }
 		}
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
@@ -91,6 +92,9 @@ func TestOwnRepliesCarryTheirGRPCCode(t *testing.T) {
 				denied++
 				if ev.Status != 200 || ev.BytesOut == nil || *ev.BytesOut != 0 {
 					t.Errorf("a denial's event has status %d and bytes_out %v, want the trailers-only 200 without a body that left: %s", ev.Status, ev.BytesOut, l)
+				}
+				if ev.GRPCStatus == nil || *ev.GRPCStatus != 16 {
+					t.Errorf("a denial's event has grpc_status %v, want the 16 the response carried: %s", ev.GRPCStatus, l)
 				}
 			}
 		}

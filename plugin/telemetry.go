@@ -394,6 +394,7 @@ func (h *httpContext) fillEvent(start time.Time) {
 	if v, err := proxywasm.GetHttpResponseHeader(":status"); err == nil {
 		e.Status, _ = strconv.Atoi(v)
 	}
+	e.GRPCStatus, e.HasGRPCStatus = h.grpcStatus()
 	if ip := h.clientAddr(); ip.IsValid() {
 		e.ClientIP = ip.String()
 	}
@@ -446,4 +447,22 @@ func allZero(s string) bool {
 		}
 	}
 	return true
+}
+
+// grpcStatus is the grpc-status a gRPC client got: in the headers of a
+// trailers-only response (apiguard's own replies among them), else in the
+// trailers. Values outside 0-99 are not codes and are left out.
+func (h *httpContext) grpcStatus() (int, bool) {
+	if !h.grpcRequest() {
+		return 0, false
+	}
+	v, err := proxywasm.GetHttpResponseHeader("grpc-status")
+	if err != nil {
+		v, err = proxywasm.GetHttpResponseTrailer("grpc-status")
+	}
+	if err != nil || len(v) == 0 || len(v) > 2 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 0
 }

@@ -383,17 +383,22 @@ func (e *env) audit() []map[string]any {
 	return out
 }
 
-// wantAudit finds each denial's event: it names the method as path and
-// route, records apiguard's deny and reason, and the status Envoy sent (200,
-// a trailers-only gRPC response).
+// wantAudit finds each call's event: it names the method as path and route,
+// records apiguard's decision and reason, the status Envoy sent (200, for a
+// denial a trailers-only gRPC response) and the grpc-status the client got.
 func (e *env) wantAudit(t *testing.T) {
 	t.Helper()
-	want := []struct{ path, route, decision string }{
-		{methodSay, "echo_say", "authn/deny/missing_token"},
-		{methodSay, "echo_say", "authn/deny/bad_signature"},
-		{methodStats, "admin", "authn/deny/claims_failed"},
-		{methodSay, "echo_say", "ratelimit.say_per_user/deny/rate_limited"},
-		{methodCount, "echo", "authn/deny/missing_token"},
+	want := []struct {
+		path, route, decision string
+		grpcStatus            codes.Code
+	}{
+		{methodSay, "echo_say", "authn/deny/missing_token", codes.Unauthenticated},
+		{methodSay, "echo_say", "authn/deny/bad_signature", codes.Unauthenticated},
+		{methodStats, "admin", "authn/deny/claims_failed", codes.PermissionDenied},
+		{methodSay, "echo_say", "ratelimit.say_per_user/deny/rate_limited", codes.ResourceExhausted},
+		{methodCount, "echo", "authn/deny/missing_token", codes.Unauthenticated},
+		{methodCount, "echo", "authn/allow/verified", codes.OK},
+		{methodCollect, "echo", "authn/allow/verified", codes.OK},
 	}
 	var evs []map[string]any
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -406,8 +411,8 @@ func (e *env) wantAudit(t *testing.T) {
 		for _, ev := range evs {
 			if ev["path"] == w.path && ev["route"] == w.route && strings.Contains(decisions(ev), w.decision) {
 				found = true
-				if ev["status"] != float64(200) {
-					t.Errorf("%s %s: status %v, want the 200 Envoy sends a gRPC client", w.path, w.decision, ev["status"])
+				if ev["status"] != float64(200) || ev["grpc_status"] != float64(w.grpcStatus) {
+					t.Errorf("%s %s: status %v grpc_status %v, want 200 (what Envoy sends a gRPC client) and %d", w.path, w.decision, ev["status"], ev["grpc_status"], w.grpcStatus)
 				}
 			}
 		}

@@ -42,16 +42,21 @@ type Identity struct {
 // rate-limit key is a hash, removed fields are paths, headers and body are
 // masked by the Masker before they get here.
 type Event struct {
-	Type          string
-	Time          time.Time // when the request headers arrived
-	RequestID     string    // x-request-id
-	TraceID       string    // 32 hex digits from traceparent, or ""
-	SpanID        string    // 16 hex digits from traceparent, or ""
-	Route         string    // apiguard's route: the jwt rule the request matched, or _other
-	EnvoyRoute    string    // Envoy's route name (xds.route_name), when it has one
-	Method        string
-	Path          string // raw path; RedactPath is applied when encoding
-	Status        int
+	Type       string
+	Time       time.Time // when the request headers arrived
+	RequestID  string    // x-request-id
+	TraceID    string    // 32 hex digits from traceparent, or ""
+	SpanID     string    // 16 hex digits from traceparent, or ""
+	Route      string    // apiguard's route: the jwt rule the request matched, or _other
+	EnvoyRoute string    // Envoy's route name (xds.route_name), when it has one
+	Method     string
+	Path       string // raw path; RedactPath is applied when encoding
+	Status     int
+	// GRPCStatus is the grpc-status a gRPC client got (HasGRPCStatus): the
+	// code of apiguard's own reply, which Envoy sends as HTTP 200, or the
+	// upstream's.
+	GRPCStatus    int
+	HasGRPCStatus bool
 	Decisions     []Decision
 	Identity      *Identity
 	ClientIP      string
@@ -197,6 +202,9 @@ func appendEventLine(e *Event) []byte {
 	o.strOmitEmpty("path", RedactPath(e.Path))
 	if e.Status != 0 {
 		o.int("status", int64(e.Status))
+	}
+	if e.HasGRPCStatus {
+		o.int("grpc_status", int64(e.GRPCStatus))
 	}
 	if len(e.Decisions) > 0 {
 		o.key("decisions")

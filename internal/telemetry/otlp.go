@@ -73,6 +73,9 @@ func appendOTLPRecord(e *Event, observedNanos int64) []byte {
 	if e.Status != 0 {
 		a.int("http.response.status_code", int64(e.Status))
 	}
+	if e.HasGRPCStatus {
+		a.int("rpc.grpc.status_code", int64(e.GRPCStatus))
+	}
 	if len(e.Decisions) > 0 {
 		a.begin("apiguard.decisions")
 		a.b = append(a.b, `{"arrayValue":{"values":[`...)
