@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -330,7 +331,7 @@ func TestOTLPExportThroughARealReceiver(t *testing.T) {
 
 	b := NewBatcher(BatcherConfig{BatchSize: 3, MaxBuffered: 10, FlushInterval: 5 * time.Second, InitialBackoff: time.Second, MaxBackoff: 4 * time.Second, MaxRetries: 2})
 	now := t0
-	events := []*Event{sampleEvent(), {Time: t0, Method: "GET", Path: "/healthz", Status: 200, Decisions: []Decision{{Policy: "authn", Decision: verdict.Allow, Reason: "not_required"}}},
+	events := []*Event{sampleEvent(), {Time: t0, Method: "GET", Path: "/healthz", Status: 200, GRPCStatus: 0, HasGRPCStatus: true, Decisions: []Decision{{Policy: "authn", Decision: verdict.Allow, Reason: "not_required"}}},
 		BurstEvent(Burst{Failures: 10, Window: time.Minute}, t0), {Time: t0, Method: "GET", Path: "/x?y=1", Status: 200, TraceID: "00000000000000000000000000000000"}}
 	for _, e := range events {
 		rec, err := EncodeOTLPRecord(e, now.UnixNano())
@@ -416,6 +417,12 @@ func TestOTLPExportThroughARealReceiver(t *testing.T) {
 	}
 	if healthz := sl.GetLogRecords()[1]; healthz.GetSeverityNumber() != logspb.SeverityNumber_SEVERITY_NUMBER_INFO || len(healthz.GetTraceId()) != 0 {
 		t.Errorf("allowed request record %v", protojson.Format(healthz))
+	}
+	if g, ok := attrs(sl.GetLogRecords()[1])["rpc.grpc.status_code"]; !ok || g.GetIntValue() != 0 {
+		t.Errorf("a gRPC OK lacks rpc.grpc.status_code: %v", g)
+	}
+	if _, ok := a["rpc.grpc.status_code"]; ok {
+		t.Error("a request that is not gRPC has rpc.grpc.status_code")
 	}
 	last := recv.requests[1].GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()[0]
 	if len(last.GetTraceId()) != 0 {
@@ -514,5 +521,22 @@ func TestLongRequestIDWithATokenIsMaskedBeforeItIsCut(t *testing.T) {
 	}
 	if bytes.Contains(line, []byte("AAAA")) {
 		t.Errorf("token prefix logged: %s", line)
+	}
+}
+
+// A gRPC request's event carries the code the client got, OK included;
+// other events have none.
+func TestEncodeGRPCStatus(t *testing.T) {
+	e := sampleEvent()
+	line, _ := Encode(e)
+	if strings.Contains(string(line), "grpc_status") {
+		t.Errorf("grpc_status on a request that is not gRPC: %s", line)
+	}
+	for _, code := range []int{0, 16} {
+		e.GRPCStatus, e.HasGRPCStatus = code, true
+		line, _ = Encode(e)
+		if !strings.Contains(string(line), `"grpc_status":`+strconv.Itoa(code)+`,`) {
+			t.Errorf("no grpc_status %d in %s", code, line)
+		}
 	}
 }
