@@ -8,13 +8,9 @@ package grpc
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/apiguard/apiguard/e2e/e2eutil"
 	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
 )
 
@@ -41,23 +38,7 @@ const issuer = "https://idp.example.com"
 // sayLimit is the burst the Say rate limit admits per user.
 const sayLimit = 5
 
-var signingKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-func jwks() string {
-	pub := &signingKey().PublicKey
-	b64 := base64.RawURLEncoding
-	doc, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{
-		"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
-		"n": b64.EncodeToString(pub.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
-	return string(doc)
-}
+func jwks() string { return e2eutil.RSAJWKS("k1") }
 
 // token mints an RS256 token with golang-jwt, independent of the verifier.
 func token(t testing.TB, sub, scope string) string {
@@ -68,7 +49,7 @@ func token(t testing.TB, sub, scope string) string {
 		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
 	tok.Header["kid"] = "k1"
-	s, err := tok.SignedString(signingKey())
+	s, err := tok.SignedString(e2eutil.RSAKey())
 	if err != nil {
 		t.Fatal(err)
 	}

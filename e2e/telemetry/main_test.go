@@ -8,16 +8,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,23 +42,7 @@ const (
 	issuer     = "https://idp.example.com"
 )
 
-var signingKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-func jwks() string {
-	pub := &signingKey().PublicKey
-	b64 := base64.RawURLEncoding
-	doc, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{
-		"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
-		"n": b64.EncodeToString(pub.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
-	return string(doc)
-}
+func jwks() string { return e2eutil.RSAJWKS("k1") }
 
 // token mints an RS256 token for sub with golang-jwt.
 func token(t testing.TB, sub string) string {
@@ -71,7 +52,7 @@ func token(t testing.TB, sub string) string {
 		"iss": issuer, "sub": sub, "aud": "orders", "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
 	tok.Header["kid"] = "k1"
-	s, err := tok.SignedString(signingKey())
+	s, err := tok.SignedString(e2eutil.RSAKey())
 	if err != nil {
 		t.Fatal(err)
 	}
