@@ -79,7 +79,7 @@ func TestOwnRepliesCarryTheirGRPCCode(t *testing.T) {
 			Status     int
 			GRPCStatus *int `json:"grpc_status"`
 			BytesOut   *int `json:"bytes_out"`
-			Decisions []struct{ Policy, Decision, Reason string }
+			Decisions  []struct{ Policy, Decision, Reason string }
 		}
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
 			t.Fatal(err)
