@@ -43,6 +43,11 @@
 //     or a reset, deferred send_local_response and continue_stream, local
 //     replies that pass back through the plugin's own response callbacks,
 //     and on_log, on_done, on_delete in that order.
+//   - Local replies to gRPC requests (content-type application/grpc or
+//     application/grpc+…) become trailers-only responses as Envoy's
+//     Utility::prepareLocalReply builds them: HTTP 200, grpc-status from
+//     send_local_response's grpc_status or mapped from the HTTP status,
+//     grpc-message the percent-encoded body, no body (grpcreply.go).
 //   - proxy_http_call to named clusters mapped to real URLs over net/http,
 //     with Envoy-made 503 (connection refused) and 504 (timeout) responses
 //     and 0 headers for a reset.
