@@ -36,6 +36,53 @@ func BenchmarkFilter(b *testing.B) {
 	}
 }
 
+// BenchmarkFilterReference is BenchmarkFilter on the gjson-based filter the
+// single pass replaced (reference_test.go).
+func BenchmarkFilterReference(b *testing.B) {
+	list := mustAllowlist(b, benchdoc.Allow...)
+	for _, s := range benchSizes {
+		doc := benchdoc.Generate(s.size)
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			var out []byte
+			for b.Loop() {
+				var rep Report
+				var err error
+				out, err = list.refFilterDocument(out[:0], doc, filterOptions{maxDepth: 64}, &rep)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSpeedupOverReference alternates the single pass and the
+// reference on the same document and reports how many times faster the
+// single pass is (x-reference), a ratio that holds on a busy machine.
+func BenchmarkSpeedupOverReference(b *testing.B) {
+	list := mustAllowlist(b, benchdoc.Allow...)
+	for _, s := range benchSizes {
+		doc := benchdoc.Generate(s.size)
+		b.Run(s.name, func(b *testing.B) {
+			var newTime, refTime time.Duration
+			var out []byte
+			opts := filterOptions{maxDepth: 64}
+			for b.Loop() {
+				t0 := time.Now()
+				var rep Report
+				out, _ = list.filterDocument(out[:0], doc, opts, &rep)
+				t1 := time.Now()
+				out, _ = list.refFilterDocument(out[:0], doc, opts, &rep)
+				newTime += t1.Sub(t0)
+				refTime += time.Since(t1)
+			}
+			b.ReportMetric(float64(refTime)/float64(newTime), "x-reference")
+		})
+	}
+}
+
 // BenchmarkProcess measures the plugin's path: Process on an identity body,
 // with a freshly allocated output per response.
 func BenchmarkProcess(b *testing.B) {

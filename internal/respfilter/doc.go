@@ -35,12 +35,15 @@
 // (mode "remove") or replaced by the mask value (mode "mask", which keeps keys
 // and array lengths). Duplicate keys are each judged by the same path. Key
 // order, number spelling and string escapes of kept values are preserved,
-// because the output is assembled from the input's raw bytes as scanned by
-// gjson; whitespace between kept values is dropped. A document that is itself
-// a scalar is not reachable by any path and becomes null (or the mask value).
+// because the output is assembled from spans of the input's raw bytes;
+// whitespace between kept values is dropped. A document that is itself a
+// scalar is not reachable by any path and becomes null (or the mask value).
 //
-// The document is checked before filtering: nesting deeper than max_depth
-// (reason depth) and invalid JSON (reason malformed) are failures.
+// One pass reads each byte once: it validates, tracks the depth, decides and
+// copies, decoding only member keys that hold escapes. Nesting deeper than
+// max_depth (reason depth) and invalid JSON (reason malformed, gjson's
+// notion of valid) are failures, and a failure anywhere produces no output;
+// a document both too deep and malformed fails as depth.
 //
 // # Content types
 //

@@ -3,9 +3,6 @@ package respfilter
 import (
 	"bytes"
 	"sync"
-	"unsafe"
-
-	"github.com/tidwall/gjson"
 )
 
 // MaxReportedPaths bounds Report.RemovedPaths so a document with many
@@ -35,13 +32,22 @@ type filterOptions struct {
 }
 
 // filterRun is the state of one pass. It is reused through a pool so the
-// steady state allocates only for new reported paths and gjson's unescaping.
+// steady state allocates only for new reported paths and escaped keys.
 type filterRun struct {
 	out  []byte
 	mask []byte
 	path []byte // current path in path syntax
 	rep  *Report
 	seen map[string]struct{}
+	// The scan (scan.go): the document, the read position, the current
+	// nesting depth and its limit, the first failure, and the container
+	// stack of skipValue.
+	doc      []byte
+	pos      int
+	depth    int
+	maxDepth int
+	err      error
+	stack    []byte
 	// memo holds, per fixed-path node id, member keys already reported as
 	// removed below it, so the removals repeated in every element of an
 	// array skip building and hashing the path.
@@ -53,30 +59,37 @@ type filterRun struct {
 const memoKeys = 16
 
 // filterDocument appends to dst the filtered form of doc, a complete JSON
-// text. doc must not be modified while the call runs. Errors carry a Reason:
-// ReasonDepth when nesting exceeds opts.maxDepth, ReasonMalformed when doc is
-// not valid JSON.
+// text, in one pass (scan.go). doc must not be modified while the call
+// runs. Errors carry a Reason: ReasonDepth when nesting exceeds
+// opts.maxDepth, ReasonMalformed when doc is not valid JSON; on an error dst
+// and rep are returned as they came.
 func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Report) ([]byte, error) {
-	// gjson validates recursively, one Go frame per nesting level and with no
-	// bound, so the depth is checked first.
-	if !depthWithin(doc, opts.maxDepth) {
-		return dst, errDepth
-	}
-	if !gjson.ValidBytes(doc) {
-		return dst, errMalformed
-	}
-	// Zero-copy view: every Raw and key Str gjson returns is a substring of
-	// doc, and nothing below retains them past this call.
-	s := unsafe.String(unsafe.SliceData(doc), len(doc))
 	r := runPool.Get().(*filterRun)
 	r.out, r.mask, r.rep = dst, opts.mask, rep
+	r.doc, r.pos, r.depth, r.maxDepth, r.err = doc, 0, 0, opts.maxDepth, nil
 	if cap(r.memo) < a.nodes {
 		r.memo = make([][]string, a.nodes)
 	}
 	r.memo = r.memo[:a.nodes]
-	r.value(trimSpace(s), a.root)
+	saved := *rep
+	r.skipSpace()
+	r.value(a.root)
+	if r.err == nil {
+		if r.skipSpace(); r.pos != len(doc) {
+			r.syntax()
+		}
+	}
+	err := r.err
 	out := r.out
 	r.release()
+	if err != nil {
+		*rep = saved
+		if err == errMalformed && !depthWithin(doc, opts.maxDepth) {
+			// The reference checks the depth of the whole text first.
+			err = errDepth
+		}
+		return dst, err
+	}
 	return out, nil
 }
 
@@ -86,7 +99,7 @@ var runPool = sync.Pool{New: func() any { return &filterRun{seen: make(map[strin
 // release drops every reference to the caller's data and returns r to the
 // pool.
 func (r *filterRun) release() {
-	r.out, r.mask, r.rep = nil, nil, nil
+	r.out, r.mask, r.rep, r.doc, r.err = nil, nil, nil, nil, nil
 	r.path = r.path[:0]
 	for i, m := range r.memo {
 		clear(m) // the keys point into the caller's document
@@ -98,96 +111,6 @@ func (r *filterRun) release() {
 		clear(r.seen)
 	}
 	runPool.Put(r)
-}
-
-// value writes raw, the JSON text of a value the allowlist n reaches.
-func (r *filterRun) value(raw string, n *node) {
-	switch {
-	case n.keep:
-		r.out = append(r.out, raw...)
-	case raw[0] == '{':
-		r.object(raw, n)
-	case raw[0] == '[':
-		r.array(raw, n)
-	default:
-		// A scalar where the allowlist only names deeper fields (or the
-		// document itself is a scalar): it is not allowed.
-		r.drop()
-		if r.mask != nil {
-			r.out = append(r.out, r.mask...)
-		} else {
-			r.out = append(r.out, "null"...)
-		}
-	}
-}
-
-func (r *filterRun) object(raw string, n *node) {
-	r.out = append(r.out, '{')
-	first := true
-	parentLen := len(r.path)
-	gjson.Result{Type: gjson.JSON, Raw: raw}.ForEach(func(key, val gjson.Result) bool {
-		c := n.member(key.Str)
-		if c != nil && c.keep {
-			r.out = r.sep(first)
-			r.out = append(r.out, key.Raw...)
-			r.out = append(r.out, ':')
-			r.out = append(r.out, val.Raw...)
-			first = false
-			return true
-		}
-		switch {
-		case c == nil || !isContainer(val.Raw):
-			r.dropMember(n, parentLen, key.Str)
-			if r.mask == nil {
-				return true
-			}
-			r.out = r.sep(first)
-			r.out = append(r.out, key.Raw...)
-			r.out = append(r.out, ':')
-			r.out = append(r.out, r.mask...)
-		default:
-			r.out = r.sep(first)
-			r.out = append(r.out, key.Raw...)
-			r.out = append(r.out, ':')
-			r.path = r.pushKey(parentLen, key.Str)
-			r.value(val.Raw, c)
-		}
-		first = false
-		return true
-	})
-	r.path = r.path[:parentLen]
-	r.out = append(r.out, '}')
-}
-
-func (r *filterRun) array(raw string, n *node) {
-	r.out = append(r.out, '[')
-	first := true
-	parentLen := len(r.path)
-	r.path = r.pushSeg(parentLen, "#")
-	c := n.anyElem
-	recorded := false // every element has the same path
-	gjson.Result{Type: gjson.JSON, Raw: raw}.ForEach(func(_, val gjson.Result) bool {
-		if c == nil || (!c.keep && !isContainer(val.Raw)) {
-			if recorded {
-				r.count()
-			} else {
-				r.drop()
-				recorded = true
-			}
-			if r.mask == nil {
-				return true
-			}
-			r.out = r.sep(first)
-			r.out = append(r.out, r.mask...)
-		} else {
-			r.out = r.sep(first)
-			r.value(val.Raw, c)
-		}
-		first = false
-		return true
-	})
-	r.path = r.path[:parentLen]
-	r.out = append(r.out, ']')
 }
 
 func (r *filterRun) sep(first bool) []byte {
@@ -274,21 +197,6 @@ func (r *filterRun) drop() {
 		r.rep.RemovedPaths = make([]string, 0, 8)
 	}
 	r.rep.RemovedPaths = append(r.rep.RemovedPaths, s)
-}
-
-func isContainer(raw string) bool {
-	return len(raw) > 0 && (raw[0] == '{' || raw[0] == '[')
-}
-
-func trimSpace(s string) string {
-	i, j := 0, len(s)
-	for i < j && isSpace(s[i]) {
-		i++
-	}
-	for j > i && isSpace(s[j-1]) {
-		j--
-	}
-	return s[i:j]
 }
 
 // isSpace reports JSON insignificant whitespace (RFC 8259 section 2).

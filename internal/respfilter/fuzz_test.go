@@ -1,6 +1,8 @@
 package respfilter
 
 import (
+	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -222,6 +224,57 @@ func FuzzDecideHeaders(f *testing.F) {
 		}
 		if d.Action == ActionFilter && strings.Contains(enc, ",") {
 			t.Fatalf("a list of codings %q was accepted", enc)
+		}
+	})
+}
+
+// FuzzFilterMatchesReference runs the single-pass filter and the gjson-based
+// reference on the same input: the same output bytes and report, or the same
+// failure, for every document, allowlist, mode and depth limit.
+func FuzzFilterMatchesReference(f *testing.F) {
+	for _, seed := range []struct{ doc, paths string }{
+		{userDoc, "id\nname\norders.#.id"},
+		{`[{"a":{"b":1,"c":[1,2]}},{"a":2}]`, "#.a.b\n#.a.c.#"},
+		{`{"m":{"k":{"id":1,"x":2},"j":[{"id":3}]}}`, "m.*.id\nm.k.x\nm.j.#"},
+		{`{"a.b":1,"a":{"b":2},"*":3,"#":[4]}`, `a\.b` + "\n" + `\*` + "\n" + `\#.#`},
+		{`{"s":"\u00e9\"","n":-0.0e+1,"a":{"a":{}},"a":[]}`, "s\nn\na.a"},
+		{`{"na\u006de":1,"\ud800\u0041":2,"x\"":{"y":[1e5,-0,0.5E-3]}}`, "name\nx\\\".y"},
+		{" \t[ [ [ [1] ] ], {\"a\" : true , \"b\":null} ]\r\n", "#.#\n#.a"},
+		{`"x"`, "a"},
+		{`{"a":1,}`, "a"},
+		{`{"a":[1,2,]}`, "a"},
+		{`[[[[[[[[[[x`, "#"},
+		{`{"a":01}`, "a"},
+		{"{\"a\":\"\x01\"}", "b"},
+	} {
+		for _, depth := range []uint8{3, 64} {
+			f.Add([]byte(seed.doc), seed.paths, false, depth)
+			f.Add([]byte(seed.doc), seed.paths, true, depth)
+		}
+	}
+	f.Fuzz(func(t *testing.T, doc []byte, pathSpec string, maskMode bool, depth uint8) {
+		list, err := compileAllowlist(strings.Split(pathSpec, "\n"))
+		if err != nil {
+			return
+		}
+		opts := filterOptions{maxDepth: int(depth)}
+		if maskMode {
+			opts.mask = []byte(`"***"`)
+		}
+		// A report that already holds a path, as after an earlier document.
+		var wantRep, gotRep Report
+		wantRep.RemovedPaths = []string{"x"}
+		gotRep.RemovedPaths = []string{"x"}
+		want, wantErr := list.refFilterDocument([]byte("prefix"), doc, opts, &wantRep)
+		got, gotErr := list.filterDocument([]byte("prefix"), doc, opts, &gotRep)
+		if gotErr != wantErr {
+			t.Fatalf("error %v, reference %v\ndoc %q", gotErr, wantErr, doc)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("output differs\ndoc %q\ngot  %q\nwant %q", doc, got, want)
+		}
+		if !reflect.DeepEqual(gotRep, wantRep) {
+			t.Fatalf("report differs\ndoc %q\ngot  %+v\nwant %+v", doc, gotRep, wantRep)
 		}
 	})
 }
