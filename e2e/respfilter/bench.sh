@@ -27,7 +27,13 @@ echo "running under wazero..." >&2
 "$out/wazero" run "$out/bench.wasm" -time "$BENCHTIME" >"$out/wazero.txt"
 if command -v node >/dev/null 2>&1; then
 	echo "running under V8 (node $(node --version))..." >&2
-	node --no-warnings internal/respfilter/wasmbench/run-wasi.mjs "$out/bench.wasm" -time "$BENCHTIME" >"$out/v8.txt"
+	# Node has crashed at exit after printing every line (a WASI teardown
+	# abort); the lines it printed still make the V8 column.
+	status=0
+	node --no-warnings internal/respfilter/wasmbench/run-wasi.mjs "$out/bench.wasm" -time "$BENCHTIME" >"$out/v8.txt" || status=$?
+	if [ "$status" != 0 ]; then
+		echo "node exited with status $status after $(grep -vc '^#' "$out/v8.txt") result lines; the table shows those" >&2
+	fi
 else
 	echo "node not found: no V8 column" >&2
 	: >"$out/v8.txt"

@@ -589,8 +589,7 @@ func (a *Authenticator) verifyCached(p *provider, token string, keys *jwks.Set, 
 	if a.cache == nil && a.shared == nil {
 		return a.verifyFresh(p, token, keys, now)
 	}
-	sum := sha256.Sum256([]byte(token))
-	k := cacheKey{provider: p.index, sum: sum}
+	k := cacheKey{provider: p.index, token: token}
 	if t := a.cache.get(k, digest, now); t != nil {
 		a.stats.hits.Add(1)
 		if r := p.checkTime(t, now); r != "" {
@@ -600,7 +599,7 @@ func (a *Authenticator) verifyCached(p *provider, token string, keys *jwks.Set, 
 	}
 	var sk [32]byte
 	if a.shared != nil {
-		sk = p.sharedKey(sum, digest)
+		sk = p.sharedKey(sha256.Sum256([]byte(token)), digest)
 		if a.sharedLookup(sk, now) {
 			if t, r := p.verifyShared(token, digest); r == "" {
 				a.stats.sharedHits.Add(1)
