@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/e2e/e2eutil"
+	"github.com/apiguard/apiguard/internal/perfscenario"
+	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
+	"github.com/apiguard/apiguard/internal/wasmhost"
+)
+
+// The request lifecycles of issue 12, under wazero here and under V8
+// (BenchmarkV8Lifecycle); plugin's BenchmarkNativeLifecycle runs the demo
+// ones natively. scripts/bench-table.sh turns the three into one table of
+// ratios.
+
+// demoInputs reads the demo configuration (rate limits out of reach) and
+// mints a demo token.
+func demoInputs(tb testing.TB) (config []byte, token string) {
+	tb.Helper()
+	root, err := wasmbuild.ModuleRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	read := func(p string) []byte {
+		data, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return data
+	}
+	if config, err = perfscenario.DemoConfig(read(perfscenario.DemoConfigPath)); err != nil {
+		tb.Fatal(err)
+	}
+	if token, err = perfscenario.Token(read(perfscenario.DemoKeyPath), time.Now()); err != nil {
+		tb.Fatal(err)
+	}
+	return config, token
+}
+
+// jsonUpstream answers every request with body as application/json.
+func jsonUpstream(body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})
+}
+
+func demoRequest(token string) *http.Request {
+	req := httptest.NewRequest("GET", "https://api.example.com"+perfscenario.Path, nil)
+	for _, h := range perfscenario.RequestHeaders(token) {
+		if !strings.HasPrefix(h[0], ":") {
+			req.Header.Set(h[0], h[1])
+		}
+	}
+	return req
+}
+
+// BenchmarkLifecycle runs, in every iteration, one request of each
+// lifecycle through the wazero host, so all four see the same machine load:
+// the floor guest and apiguard with `{}` on a pass-through request, and
+// apiguard with the demo config on the demo request with a 400-byte record
+// (demo) and a 10 KiB one (chain10k). It reports each one's ns per request
+// and x-floor, the pass-through's ratio to the floor.
+func BenchmarkLifecycle(b *testing.B) {
+	floor := startPlugin(b, compileFloor(b), "floor", nil)
+	pass := startPlugin(b, e2eutil.Compile, "apiguard", []byte(`{}`))
+	config, token := demoInputs(b)
+	// The demo config holds response headers (headers_mode "held"), as
+	// Envoy 1.35+ allows with allow_on_headers_stop_iteration.
+	m := compiled(b, e2eutil.Compile, "apiguard", wasmhost.Options{LogLevel: logLevel})
+	demo, err := m.Start(context.Background(), wasmhost.PluginConfig{Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+		Configuration: config, Workers: 1, AllowOnHeadersStopIteration: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { demo.Close() })
+	type lifecycle struct {
+		name string
+		h    http.Handler
+		req  *http.Request
+		d    time.Duration
+	}
+	lcs := []*lifecycle{
+		{name: "floor", h: floor.Middleware(upstream), req: passThroughRequest()},
+		{name: "pass", h: pass.Middleware(upstream), req: passThroughRequest()},
+		{name: "demo", h: demo.Middleware(jsonUpstream(perfscenario.Record(perfscenario.SmallRecord))), req: demoRequest(token)},
+		{name: "chain10k", h: demo.Middleware(jsonUpstream(perfscenario.Record(perfscenario.LargeRecord))), req: demoRequest(token)},
+	}
+	w := &discardWriter{h: http.Header{}}
+	for _, lc := range lcs {
+		serveOnce(b, lc.h, w, lc.req) // warm; the demo token is verified once
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, lc := range lcs {
+			t0 := time.Now()
+			serveOnce(b, lc.h, w, lc.req)
+			lc.d += time.Since(t0)
+		}
+	}
+	for _, lc := range lcs {
+		b.ReportMetric(float64(lc.d.Nanoseconds())/float64(b.N), lc.name+"-ns")
+	}
+	b.ReportMetric(float64(lcs[1].d)/float64(lcs[0].d), "x-floor")
+}
+
+// compileFloor returns a compile function for floor.wat.
+func compileFloor(b *testing.B) compileFunc {
+	wasm := floorWasm(b)
+	return func(o wasmhost.Options) (*wasmhost.Module, error) {
+		return wasmhost.Compile(context.Background(), wasm, o)
+	}
+}
+
+// v8Scenario is the input of e2e/v8/host.mjs (see its header).
+type v8Scenario struct {
+	Wasm            string      `json:"wasm"`
+	PluginConfig    string      `json:"plugin_config"`
+	PluginName      string      `json:"plugin_name"`
+	RootID          string      `json:"root_id"`
+	VMID            string      `json:"vm_id"`
+	LogLevel        int         `json:"log_level"`
+	BenchIterations int         `json:"bench_iterations"`
+	Requests        []v8Request `json:"requests"`
+}
+
+type v8Request struct {
+	Name     string      `json:"name"`
+	Headers  [][2]string `json:"headers"`
+	Response v8Response  `json:"response"`
+}
+
+type v8Response struct {
+	Headers [][2]string `json:"headers"`
+	Body    string      `json:"body"`
+}
+
+// BenchmarkV8Lifecycle runs BenchmarkLifecycle's requests under V8 through
+// e2e/v8/host.mjs (Node), one node process per lifecycle, each timing its
+// requests inside the VM after a second of warm-up. The host answers
+// without an upstream, so the figures are the guest plus a JavaScript
+// host's calls. It reports each one's ns per request and x-floor.
+func BenchmarkV8Lifecycle(b *testing.B) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		b.Skip("node is not on PATH (.ci/run installs it)")
+	}
+	root, err := wasmbuild.ModuleRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	floorPath := filepath.Join(dir, "floor.wasm")
+	if err := os.WriteFile(floorPath, floorWasm(b), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	apiguard := wasmbuild.ForTest(b, "./plugin")
+	config, token := demoInputs(b)
+	pass := v8Request{Name: "pass", Headers: [][2]string{{":method", "GET"}, {":path", "/api/orders/42?expand=items"},
+		{":authority", "example.com"}, {":scheme", "http"}, {"accept", "application/json"}, {"user-agent", "bench/1.0"},
+		{"accept-encoding", "gzip"}, {"x-forwarded-for", "203.0.113.7"}},
+		Response: v8Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"}}, Body: `{"ok":true}`}}
+	demo := func(size int) v8Request {
+		return v8Request{Name: "demo", Headers: perfscenario.RequestHeaders(token),
+			Response: v8Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"}},
+				Body: string(perfscenario.Record(size))}}
+	}
+	lcs := []struct {
+		name  string
+		sc    v8Scenario
+		iters int
+	}{
+		{"floor", v8Scenario{Wasm: floorPath, PluginConfig: "", Requests: []v8Request{pass}}, 200000},
+		{"pass", v8Scenario{Wasm: apiguard, PluginConfig: "{}", Requests: []v8Request{pass}}, 50000},
+		{"demo", v8Scenario{Wasm: apiguard, PluginConfig: string(config), Requests: []v8Request{demo(perfscenario.SmallRecord)}}, 5000},
+		{"chain10k", v8Scenario{Wasm: apiguard, PluginConfig: string(config), Requests: []v8Request{demo(perfscenario.LargeRecord)}}, 2000},
+	}
+	ns := map[string]float64{}
+	for i := 0; i < b.N; i++ {
+		for _, lc := range lcs {
+			sc := lc.sc
+			sc.PluginName, sc.RootID, sc.VMID = "apiguard", "apiguard", "apiguard"
+			sc.LogLevel, sc.BenchIterations = 2, lc.iters
+			ns[lc.name] += runV8(b, node, filepath.Join(root, "e2e", "v8", "host.mjs"), dir, sc)
+		}
+	}
+	for _, lc := range lcs {
+		b.ReportMetric(ns[lc.name]/float64(b.N), lc.name+"-ns")
+	}
+	b.ReportMetric(ns["pass"]/ns["floor"], "x-floor")
+	b.ReportMetric(0, "ns/op") // each lifecycle has its own figure
+}
+
+// runV8 runs host.mjs on sc and returns its ns per request.
+func runV8(b *testing.B, node, host, dir string, sc v8Scenario) float64 {
+	b.Helper()
+	data, err := json.Marshal(sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "scenario.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(node, "--no-warnings", host, path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var rep struct {
+		Trap     string `json:"trap"`
+		Requests []struct {
+			LocalResponse *struct {
+				Status int `json:"status"`
+			} `json:"local_response"`
+		} `json:"requests"`
+		Bench *struct {
+			NsPerRequest float64 `json:"ns_per_request"`
+		} `json:"bench"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Trap != "" || rep.Bench == nil {
+		b.Fatalf("host.mjs: %v %v trap %q\nstderr: %s", runErr, err, rep.Trap, stderr.String())
+	}
+	if len(rep.Requests) > 0 && rep.Requests[0].LocalResponse != nil {
+		b.Fatalf("the plugin answered %d itself: not the lifecycle to measure", rep.Requests[0].LocalResponse.Status)
+	}
+	return rep.Bench.NsPerRequest
+}
