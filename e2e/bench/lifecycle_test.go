@@ -148,7 +148,8 @@ type v8Response struct {
 
 // BenchmarkV8Lifecycle runs BenchmarkLifecycle's requests under V8 through
 // e2e/v8/host.mjs (Node), one node process per lifecycle, each timing its
-// requests inside the VM after a second of warm-up. The host answers
+// requests inside the VM after a second of warm-up, with Liftoff off as in
+// Envoy. The host answers
 // without an upstream, so the figures are the guest plus a JavaScript
 // host's calls. It reports each one's ns per request and x-floor.
 func BenchmarkV8Lifecycle(b *testing.B) {
@@ -213,7 +214,9 @@ func runV8(b *testing.B, node, host, dir string, sc v8Scenario) float64 {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(node, "--no-warnings", host, path)
+	// Envoy's V8 compiles every function with TurboFan up front: Liftoff is
+	// off (proxy-wasm-cpp-host src/v8/v8.cc, engine()).
+	cmd := exec.Command(node, "--no-warnings", "--no-liftoff", host, path)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()

@@ -34,6 +34,11 @@ type window struct {
 	perSec   int64  // w, for headers
 	unit     int64  // ns per unit
 	capacity int64  // ns of tolerance: (q+b) × unit
+	// The window's header text, rendered once at configure time for
+	// configured windows (see prerender); empty for windows made per
+	// request, which headers renders then.
+	policyItem string // `"item";q=Q;w=W`, with ;qu="content-bytes" for byte quotas
+	itemName   string // `"item"`, quoted
 }
 
 func newWindow(l Limit) (window, bool) {

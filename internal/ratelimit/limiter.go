@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/castable"
@@ -166,13 +165,13 @@ func compilePolicy(c *Policy, store castable.Store, namespace string) (*policy, 
 		pt, _ := parsePart(k) // checked by Validate
 		p.parts = append(p.parts, pt)
 	}
-	p.windows = compileWindows(c.Name, c.Limits)
+	p.windows = prerender(compileWindows(c.Name, c.Limits), p.bytes)
 	if o := c.Override; o != nil {
 		co := &compiledOverride{claim: o.Claim, numeric: o.Numeric}
 		if o.Values != nil {
 			co.values = make(map[string][]window, len(o.Values))
 			for v, ls := range o.Values {
-				co.values[v] = compileWindows(c.Name, ls)
+				co.values[v] = prerender(compileWindows(c.Name, ls), p.bytes)
 			}
 		}
 		p.override = co
@@ -216,6 +215,39 @@ func compileWindows(name string, ls []Limit) []window {
 		ws = append(ws, w)
 	}
 	return ws
+}
+
+// prerender renders the header text of configured windows once, so a
+// response's RateLimit headers only append numbers.
+func prerender(ws []window, bytes bool) []window {
+	for i := range ws {
+		ws[i].itemName = string(appendItemName(nil, &ws[i]))
+		ws[i].policyItem = string(appendPolicyItem(nil, &ws[i], bytes))
+	}
+	return ws
+}
+
+// appendItemName appends the window's item name as a quoted string.
+func appendItemName(dst []byte, w *window) []byte {
+	if w.itemName != "" {
+		return append(dst, w.itemName...)
+	}
+	return strconv.AppendQuote(dst, w.item)
+}
+
+// appendPolicyItem appends the window's RateLimit-Policy item.
+func appendPolicyItem(dst []byte, w *window, bytes bool) []byte {
+	if w.policyItem != "" {
+		return append(dst, w.policyItem...)
+	}
+	dst = appendItemName(dst, w)
+	dst = append(dst, ";q="...)
+	dst = strconv.AppendInt(dst, w.quota, 10)
+	if bytes {
+		dst = append(dst, `;qu="content-bytes"`...)
+	}
+	dst = append(dst, ";w="...)
+	return strconv.AppendInt(dst, w.perSec, 10)
 }
 
 // MaxBytes is the most shared data all policies together can hold.
@@ -632,9 +664,28 @@ func (res *Result) Headers() [][2]string { return res.headers(false) }
 // Retry-After when that policy refuses. Legacy: the X-RateLimit-* triple of
 // the tightest item of all policies.
 func (res *Result) headers(refused bool) [][2]string {
-	var pol, lim []string
+	// One buffer holds both draft values; each becomes one string.
+	var stack [512]byte
+	buf := stack[:0]
 	var leg *numbers
 	legT := int64(0)
+	draft := false
+	for i := range res.applied {
+		a := &res.applied[i]
+		n := &a.numbers
+		if n.items == nil || !a.p.draft {
+			continue
+		}
+		for j := range n.items {
+			if draft {
+				buf = append(buf, ", "...)
+			}
+			draft = true
+			buf = appendPolicyItem(buf, &n.items[j], n.bytes)
+		}
+	}
+	polLen := len(buf)
+	first := true
 	for i := range res.applied {
 		a := &res.applied[i]
 		n := &a.numbers
@@ -646,22 +697,33 @@ func (res *Result) headers(refused bool) [][2]string {
 			t = max(t, 1)
 		}
 		if a.p.draft {
-			for _, it := range n.items {
-				item := strconv.Quote(it.item) + ";q=" + strconv.FormatInt(it.quota, 10)
-				if n.bytes {
-					item += `;qu="content-bytes"`
-				}
-				pol = append(pol, item+";w="+strconv.FormatInt(it.perSec, 10))
+			if !first {
+				buf = append(buf, ", "...)
 			}
-			lim = append(lim, strconv.Quote(n.items[n.tight].item)+";r="+strconv.FormatInt(n.remaining, 10)+";t="+strconv.FormatInt(t, 10))
+			first = false
+			buf = appendItemName(buf, &n.items[n.tight])
+			buf = append(buf, ";r="...)
+			buf = strconv.AppendInt(buf, n.remaining, 10)
+			buf = append(buf, ";t="...)
+			buf = strconv.AppendInt(buf, t, 10)
 		}
 		if a.p.legacy && (leg == nil || n.remaining < leg.remaining || (n.remaining == leg.remaining && t > legT)) {
 			leg, legT = n, t
 		}
 	}
-	var h [][2]string
-	if len(pol) > 0 {
-		h = append(h, [2]string{"ratelimit-policy", strings.Join(pol, ", ")}, [2]string{"ratelimit", strings.Join(lim, ", ")})
+	size := 0
+	if draft {
+		size += 2
+	}
+	if leg != nil {
+		size += 3
+	}
+	if size == 0 {
+		return nil
+	}
+	h := make([][2]string, 0, size+2) // Refusal appends two
+	if draft {
+		h = append(h, [2]string{"ratelimit-policy", string(buf[:polLen])}, [2]string{"ratelimit", string(buf[polLen:])})
 	}
 	if leg != nil {
 		h = append(h,
