@@ -6,6 +6,7 @@ LISTEN    ?= 127.0.0.1:10000
 ADMIN     ?= 127.0.0.1:9901
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
+ROUNDS    ?= 3
 
 .PHONY: all build test test-race run bench fuzz check clean deps-test
 
@@ -26,10 +27,13 @@ run: build
 	$(GO) run ./internal/devproxy --wasm $(WASM) --config envoy/demo-config.json --listen $(LISTEN) --admin $(ADMIN) \
 	  --demo-key envoy/demo/demo-rsa-private.pem
 
-## bench: benchmarks, natively and compiled (see README for how to read them)
+## bench: benchmarks, natively and compiled (see README for how to read them), ending with one table of
+## the cost ratios under wazero and V8 (scripts/bench-table.sh)
 bench: build
 	@command -v wat2wasm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt; }
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	@echo "== issue 12 cost table (ratios, medians of $(ROUNDS) rounds; scripts/bench-table.sh)"
+	@GO=$(GO) ROUNDS=$(ROUNDS) sh scripts/bench-table.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each (CI runs it with a short FUZZTIME)
 fuzz:

@@ -365,15 +365,25 @@ func hostCalls(tb testing.TB, guest string) callCount {
 		m = compiled(tb, e2eutil.Compile, guest, opts)
 		config = []byte(`{}`)
 	}
-	p, err := m.Start(context.Background(), wasmhost.PluginConfig{Name: guest, RootID: guest, VMID: guest,
-		Configuration: config, Workers: 1})
+	c := recordCalls(tb, m, wasmhost.PluginConfig{Name: guest, RootID: guest, VMID: guest,
+		Configuration: config, Workers: 1}, upstream, passThroughRequest())
+	modMu.Lock()
+	countedCalls[guest] = c
+	modMu.Unlock()
+	return c
+}
+
+// recordCalls starts m with pc and returns the average calls of one request
+// req answered by up, on a module compiled with recorder.hook.
+func recordCalls(tb testing.TB, m *wasmhost.Module, pc wasmhost.PluginConfig, up http.Handler, req *http.Request) callCount {
+	tb.Helper()
+	p, err := m.Start(context.Background(), pc)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer p.Close()
-	h := p.Middleware(upstream)
+	h := p.Middleware(up)
 	w := &discardWriter{h: http.Header{}}
-	req := passThroughRequest()
 	serveOnce(tb, h, w, req)
 	recorder.start()
 	for range requestsCounted {
@@ -383,8 +393,5 @@ func hostCalls(tb testing.TB, guest string) callCount {
 	for k := range c.n {
 		c.n[k] /= requestsCounted
 	}
-	modMu.Lock()
-	countedCalls[guest] = c
-	modMu.Unlock()
 	return c
 }
