@@ -55,6 +55,11 @@ func skipSpace(doc []byte, i int) int {
 func scanString(doc []byte, i int) (int, bool) {
 	escaped := false
 	for {
+		// Eight bytes at a time while none is a quote, a backslash or a
+		// control character (one 64-bit load each in Wasm), then byte by byte.
+		for i+8 <= len(doc) && plain8(*(*uint64)(unsafe.Pointer(&doc[i]))) {
+			i += 8
+		}
 		for i < len(doc) && strPlain[doc[i]] {
 			i++
 		}
@@ -85,6 +90,21 @@ func scanString(doc []byte, i int) (int, bool) {
 			return -1, false
 		}
 	}
+}
+
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// plain8 reports whether none of the eight bytes in v is '"', '\\' or below
+// 0x20 (the "has a byte less than n" and "has a zero byte" tests of Bit
+// Twiddling Hacks; exact as to whether such a byte exists).
+func plain8(v uint64) bool {
+	quote := v ^ (lsb8 * '"')
+	backslash := v ^ (lsb8 * '\\')
+	hit := (quote-lsb8) & ^quote | (backslash-lsb8) & ^backslash | (v-lsb8*0x20) & ^v
+	return hit&msb8 == 0
 }
 
 func isHex(c byte) bool {
