@@ -14,47 +14,31 @@ var benchSizes = []struct {
 	size int
 }{{"1KiB", 1 << 10}, {"100KiB", 100 << 10}, {"1MiB", 1 << 20}}
 
-// BenchmarkFilter measures the core filter: depth check, validation and
-// filtering into a reused output buffer.
+// BenchmarkFilter measures the core filter (the single pass, and the
+// gjson-based reference it replaced): depth check, validation and filtering
+// into a reused output buffer.
 func BenchmarkFilter(b *testing.B) {
 	list := mustAllowlist(b, benchdoc.Allow...)
-	for _, s := range benchSizes {
-		doc := benchdoc.Generate(s.size)
-		b.Run(s.name, func(b *testing.B) {
-			b.SetBytes(int64(len(doc)))
-			b.ReportAllocs()
-			var out []byte
-			for b.Loop() {
-				var rep Report
-				var err error
-				out, err = list.filterDocument(out[:0], doc, filterOptions{maxDepth: 64}, &rep)
-				if err != nil {
-					b.Fatal(err)
+	for _, impl := range []struct {
+		name   string
+		filter func(dst, doc []byte, opts filterOptions, rep *Report) ([]byte, error)
+	}{{"single-pass", list.filterDocument}, {"reference", list.refFilterDocument}} {
+		for _, s := range benchSizes {
+			doc := benchdoc.Generate(s.size)
+			b.Run(impl.name+"/"+s.name, func(b *testing.B) {
+				b.SetBytes(int64(len(doc)))
+				b.ReportAllocs()
+				var out []byte
+				for b.Loop() {
+					var rep Report
+					var err error
+					out, err = impl.filter(out[:0], doc, filterOptions{maxDepth: 64}, &rep)
+					if err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
-	}
-}
-
-// BenchmarkFilterReference is BenchmarkFilter on the gjson-based filter the
-// single pass replaced (reference_test.go).
-func BenchmarkFilterReference(b *testing.B) {
-	list := mustAllowlist(b, benchdoc.Allow...)
-	for _, s := range benchSizes {
-		doc := benchdoc.Generate(s.size)
-		b.Run(s.name, func(b *testing.B) {
-			b.SetBytes(int64(len(doc)))
-			b.ReportAllocs()
-			var out []byte
-			for b.Loop() {
-				var rep Report
-				var err error
-				out, err = list.refFilterDocument(out[:0], doc, filterOptions{maxDepth: 64}, &rep)
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -381,21 +381,7 @@ func (r *filterRun) object(n *node) {
 			}
 			first = false
 		}
-		if r.pos = skipSpace(doc, r.pos); r.pos >= len(doc) {
-			r.syntax()
-			return
-		}
-		switch doc[r.pos] {
-		case ',':
-			r.pos = skipSpace(doc, r.pos+1)
-		case '}':
-			r.pos++
-			r.depth--
-			r.path = r.path[:parentLen]
-			r.out = append(r.out, '}')
-			return
-		default:
-			r.syntax()
+		if !r.next('}', parentLen) {
 			return
 		}
 	}
@@ -445,22 +431,32 @@ func (r *filterRun) array(n *node) {
 			}
 			first = false
 		}
-		if r.pos = skipSpace(doc, r.pos); r.pos >= len(doc) {
-			r.syntax()
-			return
-		}
-		switch doc[r.pos] {
-		case ',':
-			r.pos = skipSpace(doc, r.pos+1)
-		case ']':
-			r.pos++
-			r.depth--
-			r.path = r.path[:parentLen]
-			r.out = append(r.out, ']')
-			return
-		default:
-			r.syntax()
+		if !r.next(']', parentLen) {
 			return
 		}
 	}
+}
+
+// next reads what follows a member or an element: a comma (true: another
+// follows) or the container's close (false; the container is closed in the
+// output too). Anything else is a syntax error (false).
+func (r *filterRun) next(close byte, parentLen int) bool {
+	doc := r.doc
+	if r.pos = skipSpace(doc, r.pos); r.pos >= len(doc) {
+		r.syntax()
+		return false
+	}
+	switch doc[r.pos] {
+	case ',':
+		r.pos = skipSpace(doc, r.pos+1)
+		return true
+	case close:
+		r.pos++
+		r.depth--
+		r.path = r.path[:parentLen]
+		r.out = append(r.out, close)
+		return false
+	}
+	r.syntax()
+	return false
 }
