@@ -186,13 +186,17 @@ func Encode(e *Event) ([]byte, error) {
 }
 
 // appendEventLine formats e as the JSON object of Encode, without bounds.
-func appendEventLine(e *Event) []byte {
-	o := jsonObject{b: make([]byte, 0, 1024)}
+func appendEventLine(e *Event) []byte { return appendEventLineTo(make([]byte, 0, 1024), e) }
+
+// appendEventLineTo appends e to dst as the JSON object of Encode, without
+// bounds.
+func appendEventLineTo(dst []byte, e *Event) []byte {
+	o := jsonObject{b: dst}
 	o.open()
 	o.str("type", orStr(e.Type, EventRequest))
 	o.key("time")
 	o.b = append(o.b, '"')
-	o.b = e.Time.UTC().AppendFormat(o.b, time.RFC3339Nano)
+	o.b = appendTimeRFC3339Nano(o.b, e.Time)
 	o.b = append(o.b, '"')
 	o.strOmitEmpty("request_id", maskTokens(e.RequestID))
 	o.strOmitEmpty("trace_id", e.TraceID)

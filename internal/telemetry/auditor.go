@@ -22,6 +22,7 @@ type Auditor struct {
 	resource OTLPResource
 	metrics  *Metrics
 	inflight int
+	line     []byte // the log sink's encoding buffer, reused by every Record
 }
 
 // NewAuditor returns the pipeline for a resolved Config (see Config.Resolve).
@@ -73,8 +74,9 @@ func (a *Auditor) HashKey(key string) string { return a.hasher.Hash(key) }
 // Record takes a finished event. Denials, events carrying a security signal
 // and burst events are always kept; other requests are sampled. With the
 // log sink it returns the JSON line (without a trailing newline) for the
-// plugin to write with proxy_log at LogLevel; with the OTLP sink it buffers
-// the event and returns nil. Sampling, drops and encoding failures are
+// plugin to write with proxy_log at LogLevel, valid until the next Record
+// (the buffer is reused); with the OTLP sink it buffers the event and
+// returns nil. Sampling, drops and encoding failures are
 // counted in the metrics.
 func (a *Auditor) Record(e *Event, now time.Time) []byte {
 	if !a.Enabled() {
@@ -87,13 +89,16 @@ func (a *Auditor) Record(e *Event, now time.Time) []byte {
 		}
 	}
 	if a.sink == SinkLog {
-		line, err := Encode(e)
+		line, err := encodeBounded(e, func(e *Event) []byte {
+			a.line = appendEventLineTo(a.line[:0], e)
+			return a.line
+		})
 		if err != nil {
 			a.dropped(err)
 			return nil
 		}
 		a.metrics.AuditEmitted()
-		return line[:len(line)-1] // proxy_log writes one line per call
+		return line // proxy_log writes one line per call: no newline
 	}
 	rec, err := EncodeOTLPRecord(e, now.UnixNano())
 	if err != nil {
