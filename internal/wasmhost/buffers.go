@@ -19,6 +19,9 @@ func bufferFunctions() []hostFunc {
 	}
 }
 
+// noBody is the body buffer outside a body callback: always empty.
+var noBody []byte
+
 // buffer returns the bytes of buffer t in the current context; writable
 // reports whether proxy_set_buffer_bytes may change them (body buffers only).
 func (v *vm) buffer(t bufferType) (data *[]byte, writable, ok bool) {
@@ -28,13 +31,18 @@ func (v *vm) buffer(t bufferType) (data *[]byte, writable, ok bool) {
 	}
 	switch t {
 	case bufferHTTPRequestBody:
-		if c.s != nil && c.s.reqBodyVisible {
+		if c.s != nil && (c.s.reqBodyVisible || c.s.reqBuffering) {
 			return &c.s.reqBody, true, true
 		}
+		// Envoy Context::getBuffer sets its buffer to request_body_buffer_
+		// even when that is null: an empty buffer, read-only
+		// (BufferBase::copyFrom answers BAD_ARGUMENT), never NOT_FOUND.
+		return &noBody, false, true
 	case bufferHTTPResponseBody:
-		if c.s != nil && c.s.respBodyVisible {
+		if c.s != nil && (c.s.respBodyVisible || c.s.respBuffering) {
 			return &c.s.respBody, true, true
 		}
+		return &noBody, false, true
 	case bufferHTTPCallResponseBody:
 		// Envoy Context::getBuffer: rootContext()->http_call_response_, as
 		// for the call's header maps.
@@ -81,8 +89,7 @@ func hostGetBufferBytes(v *vm, s []uint64) {
 	s[0] = uint64(v.copyOut(uint32(s[3]), uint32(s[4]), buf[start:start+length]))
 }
 
-// hostSetBufferBytes implements proxy_set_buffer_bytes: (0,0) prepends,
-// start >= len appends, otherwise [start, start+size) is replaced.
+// hostSetBufferBytes implements proxy_set_buffer_bytes: see spliceBuffer.
 // https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_set_buffer_bytes
 func hostSetBufferBytes(v *vm, s []uint64) {
 	t, start, size := bufferType(s[0]), uint64(uint32(s[1])), uint64(uint32(s[2]))
@@ -95,37 +102,42 @@ func hostSetBufferBytes(v *vm, s []uint64) {
 		s[0] = uint64(statusNotFound)
 		return
 	}
-	if !writable {
-		s[0] = uint64(statusBadArgument)
-		return
-	}
 	in, ok := v.read(uint32(s[3]), uint32(s[4]))
 	if !ok {
 		s[0] = uint64(statusInvalidMemoryAccess)
 		return
 	}
-	*data = spliceBuffer(*data, start, size, in)
+	if !writable {
+		s[0] = uint64(statusBadArgument)
+		return
+	}
+	out, ok := spliceBuffer(*data, start, size, in)
+	if !ok {
+		s[0] = uint64(statusBadArgument)
+		return
+	}
+	*data = out
 	if c := v.context(); c != nil && c.s != nil {
 		c.s.bodyChanged(t)
 	}
 	s[0] = uint64(statusOK)
 }
 
-// spliceBuffer returns buf with [start, start+size) replaced by in.
-func spliceBuffer(buf []byte, start, size uint64, in []byte) []byte {
+// spliceBuffer writes in into buf as Envoy's Buffer::copyFrom for a body
+// (source/extensions/common/wasm/context.cc): at start 0 it drains size
+// bytes, then prepends in; at or past the end it appends; a write anywhere
+// else is refused (ok false, BAD_ARGUMENT).
+func spliceBuffer(buf []byte, start, size uint64, in []byte) (out []byte, ok bool) {
 	n := uint64(len(buf))
 	switch {
-	case start == 0 && size == 0:
-		out := make([]byte, 0, len(in)+len(buf))
-		return append(append(out, in...), buf...)
+	case start == 0:
+		size = min(size, n)
+		out = make([]byte, 0, uint64(len(in))+n-size)
+		return append(append(out, in...), buf[size:]...), true
 	case start >= n:
-		return append(buf, in...)
+		return append(buf, in...), true
 	}
-	end := min(start+size, n)
-	out := make([]byte, 0, n-(end-start)+uint64(len(in)))
-	out = append(out, buf[:start]...)
-	out = append(out, in...)
-	return append(out, buf[end:]...)
+	return buf, false
 }
 
 // hostGetBufferStatus implements proxy_get_buffer_status (length, flags 0).

@@ -48,9 +48,49 @@
 //     Utility::prepareLocalReply builds them: HTTP 200, grpc-status from
 //     send_local_response's grpc_status or mapped from the HTTP status,
 //     grpc-message the percent-encoded body, no body (grpcreply.go).
-//   - proxy_http_call to named clusters mapped to real URLs over net/http,
-//     with Envoy-made 503 (connection refused) and 504 (timeout) responses
-//     and 0 headers for a reset.
+//   - Header-map lifetime (context.cc decodeHeaders, encodeHeaders,
+//     continueStream, getMap, getConstMap, log): a map is readable and
+//     writable only while Envoy points at it. The request headers go when
+//     on_request_headers returns Continue or on proxy_continue_stream (of
+//     either direction, as Envoy's switch falls through); the response
+//     headers when on_response_headers returns Continue; trailers likewise.
+//     After that a read or write is BAD_ARGUMENT and get_header_map_pairs an
+//     empty list with OK; on_log reads the access-log copies (NOT_FOUND for
+//     a missing map, request trailers included). Body buffers outside their
+//     callback read as empty and refuse writes, except a body the filter is
+//     buffering, which stays readable and writable, trailers callback
+//     included. Callout response maps are read-only. In the last body
+//     callback of a direction without trailers, writing its trailers adds
+//     them (getMap's addDecodedTrailers / addEncodedTrailers).
+//   - Responses stream as an HTTP/1.1 upstream's do through Envoy's router
+//     (http1/codec_impl.cc): the headers when the upstream sends them (a
+//     Flush, a full 4 KiB write buffer, or the handler's return, as
+//     net/http), each body piece without end of stream, then the trailers or
+//     an empty end-of-stream chunk; request bodies arrive the same way. While
+//     the filter holds everything (StopAllIterationAndWatermark) the
+//     upstream's writes block past BufferLimit (watermark), and on continue
+//     the filter gets what waited in one callback (commonContinue). The
+//     handler runs on the stream's goroutine and its writes drive the
+//     callbacks, as a worker runs the filter chain as bytes arrive. An
+//     upstream reset before its headers is the router's 503 through the
+//     filter chain; after them, a downstream reset. 1xx responses never
+//     reach the plugin (encode1xxHeaders).
+//   - proxy_set_buffer_bytes as Envoy's Buffer::copyFrom: start 0 drains
+//     size bytes then prepends, start at or past the end appends, anything
+//     else is BAD_ARGUMENT.
+//   - proxy_http_call to named clusters mapped to real URLs over net/http.
+//     Failures before the response headers arrive as the router's local
+//     replies (503 refused or reset, 504 timeout); a failure after them, or
+//     a body over kBufferLimitForResponse (32 MiB), calls back with 0
+//     headers.
+//   - send_local_response keeps the status code as given, replaces
+//     whitespace in details (StringUtil::replaceAllEmptySpace) and takes a
+//     grpc_status outside 0..16 as none; set_property in a root context is
+//     NOT_FOUND; imports must match cpp-host's signatures (its path_link has
+//     6 parameters and path_symlink 4), checked at Compile.
+//   - Linear memory capped at 1 GiB per VM (cpp-host limits.h;
+//     Options.MemoryLimitBytes lowers it): past it the Go runtime aborts and
+//     the VM fails.
 //   - Ticks per VM and root context, metrics (counter, gauge, histogram)
 //     readable through Stats and exportable in Prometheus text format,
 //     logs captured by level, properties, shared queues.
@@ -62,7 +102,8 @@
 // Envoy's response code details in the DetailsHeader header, so tests can
 // tell a plugin's reply from an Envoy-made one. A stream reset panics with
 // http.ErrAbortHandler, as net/http expects; run resets through a real
-// http.Server (httptest.NewServer), not a ResponseRecorder.
+// http.Server (httptest.NewServer), not a ResponseRecorder. A response
+// streams to the client only through a writer that implements http.Flusher.
 //
 // # Reading results in tests
 //
@@ -75,16 +116,35 @@
 //   - Options.ProfileHook: every host call and guest callback with its
 //     duration, for profiling (e2e/bench lists a pass-through request's)
 //
-// # Limits of the stand-in
+// # Differences from Envoy that remain
 //
-// The upstream handler runs to completion before the response callbacks
-// start (responses are not streamed), and the request body reaches the
-// upstream once the request side is done. Shared data and queues live in a
-// SharedState (one per Module unless Options.SharedState shares one, as
-// Envoy's process does across module versions with the same vm_id).
-// Creating a shared-data key is not atomic, in Envoy either: a set on a
-// missing key succeeds whatever the cas, so two first writers both win.
-// Like Envoy's connection manager, the host adds x-request-id (a random
-// UUID) and x-forwarded-proto when a request lacks them
-// (PluginConfig.NoConnectionManagerHeaders turns this off).
+// Each is one a test of apiguard cannot observe, for the reason given.
+//
+//   - The request body reaches the upstream once the request side is done,
+//     not streamed upstream. The plugin's callbacks see the same chunks and
+//     flags; only the upstream's timing differs, and no verdict of the
+//     plugin depends on when the upstream reads.
+//   - Chunk boundaries follow ChunkSize and the upstream's writes, not
+//     socket reads. Envoy's boundaries are arbitrary too; the plugin must
+//     not (and apiguard does not) depend on them, and tests vary ChunkSize.
+//   - 1xx responses are dropped, not forwarded to the client. Envoy forwards
+//     some (proxy_100_continue, 103); the plugin sees none in either.
+//   - Only paused streams time out (StreamTimeout, as the route timeout
+//     would); a slow upstream that keeps sending is not cut off. Tests that
+//     rely on a timeout pause the stream.
+//   - Responses the host or a local reply made carry DetailsHeader with
+//     Envoy's response code details; Envoy writes them to the access log.
+//     The plugin never sees the header: it is added after its callbacks.
+//   - Downstream is HTTP/1.1 through net/http; HTTP/2 clients' DATA frames
+//     can carry end of stream, which the plugin then sees on the last data
+//     chunk. apiguard handles both (it judges bodies at end of stream,
+//     whatever the chunk's size).
+//
+// Shared data and queues live in a SharedState (one per Module unless
+// Options.SharedState shares one, as Envoy's process does across module
+// versions with the same vm_id). Creating a shared-data key is not atomic,
+// in Envoy either: a set on a missing key succeeds whatever the cas, so two
+// first writers both win. Like Envoy's connection manager, the host adds
+// x-request-id (a random UUID) and x-forwarded-proto when a request lacks
+// them (PluginConfig.NoConnectionManagerHeaders turns this off).
 package wasmhost

@@ -120,3 +120,20 @@ func TestTrapFailsPausedStreamsOfTheVM(t *testing.T) {
 		t.Fatalf("paused stream got %d %q after %v", res.code, res.header.Get(DetailsHeader), time.Since(start))
 	}
 }
+
+// cpp-host caps a VM's linear memory (include/proxy-wasm/limits.h, 1 GiB):
+// past the cap memory.grow fails, the Go runtime aborts, and the VM dies
+// like any trapped VM.
+func TestMemoryPastTheCapKillsTheVM(t *testing.T) {
+	p := startConformance(t, Options{MemoryLimitBytes: 48 << 20}, conformanceConfig("plain"))
+	if res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "grow:8"); res.code != 200 {
+		t.Fatalf("under the cap: %d", res.code)
+	}
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "grow:64")
+	if res.code != 503 || res.header.Get(DetailsHeader) != "wasm_fail_stream" {
+		t.Fatalf("past the cap: %d %q", res.code, res.header.Get(DetailsHeader))
+	}
+	if len(p.Traps()) == 0 || !strings.Contains(strings.Join(p.Traps(), "\n"), "out of memory") {
+		t.Fatalf("traps %q", p.Traps())
+	}
+}

@@ -32,7 +32,8 @@ const (
 // stream's arena, so building a map allocates nothing per header.
 type headerMap struct {
 	kv      []headerKV
-	present bool // the map exists in this phase
+	present bool // the map exists
+	live    bool // Envoy still points at it: the guest may read and change it
 	dirty   bool // changed by the guest
 }
 
@@ -41,7 +42,7 @@ type headerKV struct{ k, v string }
 func (h *headerMap) reset() {
 	clear(h.kv)
 	h.kv = h.kv[:0]
-	h.present, h.dirty = false, false
+	h.present, h.live, h.dirty = false, false, false
 }
 
 func (h *headerMap) add(k, v string) { h.kv = append(h.kv, headerKV{k, v}) }
@@ -238,12 +239,15 @@ func headerFunctions() []hostFunc {
 	}
 }
 
-// headerMap returns the map of type t visible to the current context, or
-// nil (NOT_FOUND) when it does not exist in this phase.
-func (v *vm) headerMap(t mapType) *headerMap {
+// constMap mirrors Envoy Context::getConstMap, what reads see: a stream's
+// maps only while Envoy still holds its pointer to them (headerMap.live), the
+// access-log copies during on_log, and the callout response of the root
+// context. nil means Envoy's nullptr; logPhase tells get_header_map_value to
+// answer NOT_FOUND rather than BAD_ARGUMENT, as Envoy does in on_log.
+func (v *vm) constMap(t mapType) (h *headerMap, logPhase bool) {
 	c := v.context()
 	if c == nil {
-		return nil
+		return nil, false
 	}
 	switch t {
 	case mapHTTPCallResponseHeaders, mapHTTPCallResponseTrailer:
@@ -253,29 +257,80 @@ func (v *vm) headerMap(t mapType) *headerMap {
 		// that before running a callout's callback).
 		root := v.contexts[c.rootID]
 		if root == nil || root.callResp == nil {
-			return nil
+			return nil, false
 		}
 		if t == mapHTTPCallResponseHeaders {
-			return &root.callResp.headers
+			return &root.callResp.headers, false
 		}
-		return &root.callResp.trailers
+		return &root.callResp.trailers, false
 	}
-	if c.s == nil {
+	s := c.s
+	if s == nil {
+		return nil, false
+	}
+	if s.logPhase {
+		// Context::log points access_log_request_headers_ and the response
+		// maps at the stream's final headers; request trailers have no
+		// access-log copy.
+		switch t {
+		case mapRequestHeaders:
+			return presentOrNil(&s.reqHeaders), true
+		case mapResponseHeaders:
+			return presentOrNil(&s.respHeaders), true
+		case mapResponseTrailers:
+			return presentOrNil(&s.respTrailers), true
+		}
+		return nil, true
+	}
+	return s.liveMap(t), false
+}
+
+// mutableMap mirrors Envoy Context::getMap, what writes and
+// get_header_map_size use: only a stream's live maps. Callout response maps
+// have no case there, so they are read-only (BAD_ARGUMENT).
+func (v *vm) mutableMap(t mapType) *headerMap {
+	c := v.context()
+	if c == nil || c.s == nil {
 		return nil
 	}
+	s := c.s
+	// In the last body callback of a direction without trailers, Envoy's
+	// getMap adds them (addDecodedTrailers / addEncodedTrailers), so the
+	// plugin can send trailers the client or upstream did not.
+	switch {
+	case t == mapRequestTrailers && s.reqBodyVisible && s.bodyEOS && !s.reqTrailers.present:
+		s.reqTrailers.present, s.reqTrailers.live = true, true
+	case t == mapResponseTrailers && s.respBodyVisible && s.bodyEOS && !s.respTrailers.present:
+		s.respTrailers.present, s.respTrailers.live = true, true
+	}
+	return s.liveMap(t)
+}
+
+// liveMap returns a stream map Envoy still points at (request_headers_,
+// request_trailers_, response_headers_, response_trailers_), or nil once
+// the pointer was reset: after the callback that received the map returned
+// Continue, or for request maps after proxy_continue_stream.
+func (s *stream) liveMap(t mapType) *headerMap {
 	var h *headerMap
 	switch t {
 	case mapRequestHeaders:
-		h = &c.s.reqHeaders
+		h = &s.reqHeaders
 	case mapRequestTrailers:
-		h = &c.s.reqTrailers
+		h = &s.reqTrailers
 	case mapResponseHeaders:
-		h = &c.s.respHeaders
+		h = &s.respHeaders
 	case mapResponseTrailers:
-		h = &c.s.respTrailers
+		h = &s.respTrailers
 	default:
 		return nil
 	}
+	if !h.present || !h.live {
+		return nil
+	}
+	return h
+}
+
+func presentOrNil(h *headerMap) *headerMap {
 	if !h.present {
 		return nil
 	}
@@ -302,9 +357,20 @@ func hostGetHeaderMapValue(v *vm, s []uint64) {
 		s[0] = uint64(statusInvalidMemoryAccess)
 		return
 	}
-	h, st := v.mapArg(s[0])
-	if st != statusOK {
-		s[0] = uint64(st)
+	t := mapType(s[0])
+	if t > mapMax {
+		s[0] = uint64(statusBadArgument)
+		return
+	}
+	h, logPhase := v.constMap(t)
+	if h == nil {
+		// Envoy Context::getHeaderMapValue: a map that is not available is
+		// BAD_ARGUMENT, except in on_log, where it is NOT_FOUND.
+		if logPhase {
+			s[0] = uint64(statusNotFound)
+		} else {
+			s[0] = uint64(statusBadArgument)
+		}
 		return
 	}
 	val, found := h.getBytes(key)
@@ -328,8 +394,8 @@ func (v *vm) keyValue(s []uint64) (h *headerMap, k, val string, st status) {
 	if !ok1 || !ok2 {
 		return nil, "", "", statusInvalidMemoryAccess
 	}
-	if h = v.headerMap(t); h == nil {
-		return nil, "", "", statusNotFound
+	if h = v.mutableMap(t); h == nil {
+		return nil, "", "", statusBadArgument
 	}
 	return h, lowerKey(key), string(value), statusOK
 }
@@ -378,12 +444,15 @@ func hostRemoveHeaderMapValue(v *vm, s []uint64) {
 // serialised straight into one guest allocation; an empty map is 0/0.
 // https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_get_header_map_pairs
 func hostGetHeaderMapPairs(v *vm, s []uint64) {
-	h, st := v.mapArg(s[0])
-	if st != statusOK {
-		s[0] = uint64(st)
+	t := mapType(s[0])
+	if t > mapMax {
+		s[0] = uint64(statusBadArgument)
 		return
 	}
-	if len(h.kv) == 0 {
+	// Envoy Context::getHeaderMapPairs: a map that is not available reads
+	// as an empty list, with OK.
+	h, _ := v.constMap(t)
+	if h == nil || len(h.kv) == 0 {
 		s[0] = uint64(v.copyOutFn(uint32(s[1]), uint32(s[2]), 0, nil))
 		return
 	}
@@ -430,17 +499,18 @@ func hostGetHeaderMapSize(v *vm, s []uint64) {
 	s[0] = uint64(statusOK)
 }
 
-// mapArg resolves the map-type argument of a header-map host call as Envoy
-// does: BAD_ARGUMENT for an unknown type, NOT_FOUND for a map the current
-// context does not have.
+// mapArg resolves the map-type argument of a header-map host call that
+// changes the map or reads its size, as Envoy Context::getMap does:
+// BAD_ARGUMENT for an unknown type and for a map the context cannot change
+// (not live any more, not a stream, a callout response).
 func (v *vm) mapArg(arg uint64) (*headerMap, status) {
 	t := mapType(arg)
 	if t > mapMax {
 		return nil, statusBadArgument
 	}
-	h := v.headerMap(t)
+	h := v.mutableMap(t)
 	if h == nil {
-		return nil, statusNotFound
+		return nil, statusBadArgument
 	}
 	return h, statusOK
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,7 +51,20 @@ type Options struct {
 	// made included). It runs with the VM's lock held, so it must be quick
 	// and must not call the Plugin. Nil costs nothing on the call path.
 	ProfileHook func(name string, guest bool, elapsed time.Duration)
+	// MemoryLimitBytes caps each VM's linear memory. The default and the
+	// most it can be is cpp-host's 1 GiB
+	// (include/proxy-wasm/limits.h PROXY_WASM_HOST_MAX_WASM_MEMORY_SIZE_BYTES):
+	// past it memory.grow fails, the Go runtime aborts, and the VM dies.
+	// Tests set less to reach the cap quickly.
+	MemoryLimitBytes uint64
 }
+
+// maxMemoryBytes is cpp-host's PROXY_WASM_HOST_MAX_WASM_MEMORY_SIZE_BYTES;
+// wasmPageSize its PROXY_WASM_HOST_WASM_MEMORY_PAGE_SIZE_BYTES.
+const (
+	maxMemoryBytes = 1 << 30
+	wasmPageSize   = 64 << 10
+)
 
 // Module is a compiled Proxy-Wasm module: compile once, start many plugins.
 type Module struct {
@@ -85,7 +99,12 @@ func Compile(ctx context.Context, wasm []byte, opts Options) (*Module, error) {
 		m.envs = append(m.envs, k+"="+v)
 	}
 	sort.Strings(m.envs)
-	rc := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(false)
+	limit := uint64(maxMemoryBytes)
+	if opts.MemoryLimitBytes > 0 && opts.MemoryLimitBytes < limit {
+		limit = opts.MemoryLimitBytes
+	}
+	rc := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(false).
+		WithMemoryLimitPages(uint32(limit / wasmPageSize))
 	if opts.CompilationCache != nil {
 		rc = rc.WithCompilationCache(opts.CompilationCache)
 	}
@@ -134,15 +153,24 @@ var requiredExports = []string{
 // as http-wasm-host-go does. Mirrors cpp-host src/bytecode_util.cc
 // (getAbiVersion) and WasmBase::getFunctions.
 func (m *Module) validate() error {
-	var missing []string
+	var missing, mismatched []string
 	for _, imp := range m.compiled.ImportedFunctions() {
 		modName, name, _ := imp.Import()
-		if !m.provides(modName, name) {
+		f := m.provides(modName, name)
+		switch {
+		case f == nil:
 			missing = append(missing, modName+"."+name)
+		case !slices.Equal(imp.ParamTypes(), f.params) || !slices.Equal(imp.ResultTypes(), f.results):
+			// V8 refuses to link such an import in Envoy.
+			mismatched = append(mismatched, fmt.Sprintf("%s.%s with %d parameters (Envoy declares %d)",
+				modName, name, len(imp.ParamTypes()), len(f.params)))
 		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("module imports %s, which Envoy does not provide", strings.Join(missing, ", "))
+	}
+	if len(mismatched) > 0 {
+		return fmt.Errorf("module imports %s, a signature Envoy does not provide", strings.Join(mismatched, ", "))
 	}
 	exports := m.compiled.ExportedFunctions()
 	var versions []string
@@ -187,20 +215,20 @@ func (m *Module) validate() error {
 	return nil
 }
 
-func (m *Module) provides(module, name string) bool {
+func (m *Module) provides(module, name string) *hostFunc {
 	for i := range m.hostFns {
 		f := &m.hostFns[i]
 		if f.name != name {
 			continue
 		}
 		if f.wasi && (module == wasiSnapshot || module == wasiUnstable) {
-			return true
+			return f
 		}
 		if !f.wasi && module == "env" {
-			return true
+			return f
 		}
 	}
-	return false
+	return nil
 }
 
 // FailurePolicy decides what later requests get once a VM has trapped.

@@ -16,9 +16,14 @@ import (
 // onHttpCallSuccess / onHttpCallFailure: the upstream is a cluster name; an
 // unknown cluster or a missing :method, :path or :authority is BAD_ARGUMENT;
 // the call belongs to the root context, whose id the response callback
-// gets. Transport failures arrive as Envoy's router makes them: connection
-// refused as a 503 and a timeout as a 504 with a short text body
-// (envoyproxy/envoy#15311, #27311); only a reset arrives as 0 headers.
+// gets. Failures before the response headers arrive as Envoy's router
+// makes them for the async client (source/common/router/router.cc
+// onUpstreamReset / onResponseTimeout, source/common/http/
+// async_client_impl.cc): a 503 for a refused connection or a reset, a 504
+// for a timeout, each with a short text body (envoyproxy/envoy#15311,
+// #27311). Only a failure once the headers arrived (a reset or a timeout
+// mid-body) or a body over kBufferLimitForResponse calls back with 0
+// headers (AsyncRequestSharedImpl::onReset, onFailure).
 
 const fnHTTPCall = "proxy_http_call"
 
@@ -28,8 +33,9 @@ const (
 	bodyTimeout        = "upstream request timeout"
 )
 
-// maxCalloutBody bounds a callout response body (Envoy's AsyncClient buffer limit).
-const maxCalloutBody = 1 << 20
+// maxCalloutBody bounds a callout response body: Envoy's async client
+// kBufferLimitForResponse (source/common/http/async_client_impl.h), 32 MiB.
+const maxCalloutBody = 32 << 20
 
 type calloutResult struct {
 	headers  headerMap
@@ -121,6 +127,7 @@ func (v *vm) runCallout(ctx context.Context, cancel context.CancelFunc, req *htt
 	defer cancel()
 	res := &calloutResult{}
 	resp, err := v.p.client.Do(req)
+	afterHeaders := err == nil
 	if err == nil {
 		res.body, err = io.ReadAll(io.LimitReader(resp.Body, maxCalloutBody+1))
 		resp.Body.Close()
@@ -129,6 +136,12 @@ func (v *vm) runCallout(ctx context.Context, cancel context.CancelFunc, req *htt
 		}
 	}
 	switch {
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		return // VM closed or failed: no callback
+	case err != nil && afterHeaders:
+		// A reset or timeout once the headers arrived, or a body over the
+		// limit: onFailure, 0 headers, no body.
+		res = &calloutResult{}
 	case err == nil:
 		res.headers.add(":status", itoa(int64(resp.StatusCode)))
 		for k, vs := range resp.Header {
@@ -143,13 +156,11 @@ func (v *vm) runCallout(ctx context.Context, cancel context.CancelFunc, req *htt
 		}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		res.setLocalReply(504, bodyTimeout)
-	case errors.Is(ctx.Err(), context.Canceled):
-		return // VM closed or failed: no callback
 	case errors.Is(err, syscall.ECONNREFUSED) || isDialError(err):
 		res.setLocalReply(503, bodyConnectFailure)
 	default:
-		// A reset after connecting: onHttpCallFailure, 0 headers, no body.
-		res = &calloutResult{}
+		// A reset before the headers: the router's local reply.
+		res.setLocalReply(503, bodyUpstreamReset)
 	}
 	res.headers.present, res.trailers.present = true, true
 	v.mu.Lock()

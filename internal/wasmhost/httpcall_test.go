@@ -73,7 +73,10 @@ func TestHTTPCallConnectionRefusedIsEnvoy503(t *testing.T) {
 	}
 }
 
-func TestHTTPCallResetArrivesWithoutHeaders(t *testing.T) {
+// A reset before the response headers is the router's local reply, a 503
+// delivered as a response (Envoy Router::Filter::onUpstreamReset through
+// the async client), not a failure with 0 headers.
+func TestHTTPCallResetBeforeHeadersIsEnvoy503(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -83,11 +86,60 @@ func TestHTTPCallResetArrivesWithoutHeaders(t *testing.T) {
 	defer backend.Close()
 	p := calloutPlugin(t, backend.URL)
 	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/x|1000")
+	if res.code != 200 || res.header.Get("X-Callout-Status") != "503" ||
+		res.header.Get("X-Callout-Body") != bodyUpstreamReset {
+		t.Fatalf("got %d %v", res.code, res.header)
+	}
+}
+
+// Only a failure once the headers arrived calls back with 0 headers
+// (AsyncRequestSharedImpl::onReset → onFailure(Reset)).
+func TestHTTPCallResetAfterHeadersArrivesWithoutHeaders(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	defer backend.Close()
+	p := calloutPlugin(t, backend.URL)
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/x|1000")
 	if res.code != 200 || res.header.Get("X-Callout-Status") != "none" {
 		t.Fatalf("got %d %v", res.code, res.header)
 	}
 	if !hasLog(p, LogInfo, "headers=0 status=none") {
 		t.Fatalf("logs %q", p.LogsAt(LogInfo))
+	}
+}
+
+// A body over kBufferLimitForResponse (32 MiB) is
+// onFailure(ExceedResponseBufferLimit): 0 headers.
+func TestHTTPCallBodyOverTheBufferLimitArrivesWithoutHeaders(t *testing.T) {
+	chunk := make([]byte, 1<<20)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i <= maxCalloutBody/len(chunk); i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer backend.Close()
+	p := calloutPlugin(t, backend.URL)
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/x|5000")
+	if res.code != 200 || res.header.Get("X-Callout-Status") != "none" {
+		t.Fatalf("got %d %v", res.code, res.header.Get("X-Callout-Status"))
+	}
+}
+
+// Callout response maps are read-only: Envoy Context::getMap has no case
+// for them, so every change is BAD_ARGUMENT.
+func TestHTTPCallResponseMapsAreReadOnly(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer backend.Close()
+	p := calloutPlugin(t, backend.URL)
+	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "callout:backend|/x|1000,callout-write")
+	if got := res.header.Get("X-Callout-Write"); got != "add=2 replace=2 remove=2" {
+		t.Fatalf("got %q", got)
 	}
 }
 

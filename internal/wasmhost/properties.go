@@ -45,7 +45,8 @@ func hostGetProperty(v *vm, s []uint64) {
 }
 
 // hostSetProperty implements proxy_set_property(path, value); the value is
-// readable back through proxy_get_property in the same context.
+// readable back through proxy_get_property in the same stream. In a root
+// context it is NOT_FOUND, as in Envoy.
 // https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#proxy_set_property
 func hostSetProperty(v *vm, s []uint64) {
 	path, ok1 := v.readString(uint32(s[0]), uint32(s[1]))
@@ -55,6 +56,12 @@ func hostSetProperty(v *vm, s []uint64) {
 		return
 	}
 	c := v.context()
+	if c == nil || c.s == nil {
+		// Envoy Context::setProperty: a context without a stream has no
+		// filter state to write to.
+		s[0] = uint64(statusNotFound)
+		return
+	}
 	if c.props == nil {
 		c.props = map[string][]byte{}
 	}
@@ -77,11 +84,6 @@ func (v *vm) property(path string) (string, bool) {
 	if c != nil {
 		if val, ok := c.props[path]; ok {
 			return string(val), true
-		}
-		if root := v.contexts[c.rootID]; root != nil && root != c {
-			if val, ok := root.props[path]; ok {
-				return string(val), true
-			}
 		}
 	}
 	if val, ok := v.p.props[path]; ok {

@@ -84,6 +84,21 @@ func (lr *localReply) sentBody() []byte {
 	return lr.body
 }
 
+// replaceAllEmptySpace mirrors Envoy's StringUtil::replaceAllEmptySpace:
+// each of " \t\f\v\n\r" becomes "_".
+func replaceAllEmptySpace(s string) string {
+	if !strings.ContainsAny(s, " \t\f\v\n\r") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\f', '\v', '\n', '\r':
+			return '_'
+		}
+		return r
+	}, s)
+}
+
 // stream is one HTTP request/response pair on one VM.
 type stream struct {
 	p        *Plugin
@@ -96,9 +111,19 @@ type stream struct {
 	arena                                              []byte
 	reqHeaders, reqTrailers, respHeaders, respTrailers headerMap
 	reqBody, respBody                                  []byte
-	reqBodyVisible, respBodyVisible                    bool
-	upstreamBody                                       bytes.Buffer
-	reqBodyChanged, respBodyChanged                    bool
+	reqBodyVisible, respBodyVisible                    bool // in the body callback
+	// reqBuffering and respBuffering mirror Envoy's buffering_*_body_: the
+	// filter paused a body callback, so the body buffered so far stays
+	// readable and writable (Context::getBuffer), trailers callback included.
+	reqBuffering, respBuffering bool
+	// logPhase is set during on_log: header reads go to the access-log
+	// copies (Context::log, getConstMap).
+	logPhase                        bool
+	bodyEOS                         bool           // the running body callback has end of stream
+	upw                             upstreamWriter // the upstream handler's writer
+	enc                             encoder        // the response passing through the filter
+	upstreamBody                    bytes.Buffer
+	reqBodyChanged, respBodyChanged bool
 
 	// Deferred actions set by host calls while the VM lock is held; the
 	// stream goroutine moves local and reset to gotLocal and gotReset under
@@ -122,7 +147,6 @@ type stream struct {
 	respStarted bool        // response headers went to the client
 	details     string
 	start       time.Time
-	rec         recorder
 	chunk       []byte
 	br          *bufio.Reader
 }
@@ -191,7 +215,6 @@ func (s *stream) release() {
 	if s.upstreamBody.Cap() > 1<<20 {
 		s.upstreamBody = bytes.Buffer{}
 	}
-	s.rec.reset()
 	wake, chunk, br := s.wake, s.chunk, s.br
 	select {
 	case <-wake:
@@ -200,7 +223,6 @@ func (s *stream) release() {
 	if br != nil {
 		br.Reset(nil)
 	}
-	rec := s.rec
 	// The arena is reused: strings in it never leave the stream (keys are
 	// re-canonicalised into new strings before reaching net/http).
 	arena := s.arena[:0]
@@ -216,7 +238,11 @@ func (s *stream) release() {
 	upHeader, upVals := s.upHeader, s.upVals[:0]
 	clear(upHeader)
 	clear(s.upVals[:cap(s.upVals)])
-	*s = stream{wake: wake, chunk: chunk, br: br, rec: rec, added: s.added[:0], arena: arena,
+	upw := upstreamWriter{header: s.upw.header, buf: s.upw.buf[:0]}
+	if cap(upw.buf) > 64<<10 {
+		upw.buf = nil
+	}
+	*s = stream{wake: wake, chunk: chunk, br: br, upw: upw, added: s.added[:0], arena: arena,
 		upHeader: upHeader, upVals: upVals, ctxStore: hostContext{props: props},
 		reqHeaders: headerMap{kv: s.reqHeaders.kv}, respHeaders: headerMap{kv: s.respHeaders.kv},
 		upstreamBody: s.upstreamBody}
@@ -245,6 +271,20 @@ func (s *stream) invoke(fn api.Function, body *bool, args ...uint64) (action, bo
 		return actionPause, true
 	}
 	return action(uint32(res)), true
+}
+
+// invokeHeaders calls a headers or trailers callback with m live, as
+// Envoy's decodeHeaders/encodeHeaders/decodeTrailers/encodeTrailers point
+// request_headers_ (...) at the map for the call, and reset the pointer
+// when the callback returns Continue: from then on the guest can neither
+// read nor change the map.
+func (s *stream) invokeHeaders(m *headerMap, fn api.Function, args ...uint64) (action, bool) {
+	s.locked(func() { m.live = true })
+	act, ok := s.invoke(fn, nil, args...)
+	if ok && act == actionContinue {
+		s.locked(func() { m.live = false })
+	}
+	return act, ok
 }
 
 // takePending moves deferred actions to the stream goroutine. Caller holds v.mu.
@@ -303,7 +343,7 @@ func (s *stream) decode(upstream http.Handler) {
 	r, v := s.r, s.v
 	s.locked(s.fillRequestHeaders)
 	eos := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
-	act, ok := s.invoke(v.fn.requestHeaders, nil, uint64(s.ctx.id), uint64(len(s.reqHeaders.kv)), boolArg(eos))
+	act, ok := s.invokeHeaders(&s.reqHeaders, v.fn.requestHeaders, uint64(s.ctx.id), uint64(len(s.reqHeaders.kv)), boolArg(eos))
 	if !s.check(ok, true) {
 		return
 	}
@@ -339,15 +379,13 @@ func (s *stream) decodeBody(held bool) bool {
 	if cap(s.chunk) < s.p.cfg.ChunkSize {
 		s.chunk = make([]byte, s.p.cfg.ChunkSize)
 	}
-	buffering := false
 	for {
+		// Like Envoy's HTTP/1 codec (ServerConnectionImpl::onBody,
+		// onMessageComplete), data comes without end of stream, and the end
+		// as an empty chunk of its own.
 		n, err := io.ReadFull(s.br, s.chunk[:s.p.cfg.ChunkSize])
-		eos := err != nil
-		if err == nil {
-			if _, perr := s.br.Peek(1); perr != nil {
-				eos = true
-			}
-		} else if err != io.EOF && err != io.ErrUnexpectedEOF {
+		eos := n == 0 && err != nil
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			// The client went away mid-body: a downstream reset.
 			s.resetStream()
 			return false
@@ -356,7 +394,7 @@ func (s *stream) decodeBody(held bool) bool {
 			s.locked(func() { s.fillTrailers(&s.reqTrailers, r.Trailer) })
 		}
 		hasTrailers := s.reqTrailers.present && len(s.reqTrailers.kv) > 0
-		if buffering {
+		if s.reqBuffering {
 			s.reqBody = append(s.reqBody, s.chunk[:n]...)
 			if len(s.reqBody) > s.p.cfg.BufferLimit {
 				s.localViaFilterChain(&localReply{code: http.StatusRequestEntityTooLarge,
@@ -366,34 +404,41 @@ func (s *stream) decodeBody(held bool) bool {
 		} else {
 			s.reqBody = s.chunk[:n:n]
 		}
-		if n > 0 || eos {
+		if n > 0 || (eos && !hasTrailers) {
+			s.locked(func() { s.bodyEOS = eos && !hasTrailers })
 			act, ok := s.invoke(v.fn.requestBody, &s.reqBodyVisible, uint64(s.ctx.id), uint64(len(s.reqBody)), boolArg(eos && !hasTrailers))
+			s.locked(func() { s.bodyEOS = false })
 			if !s.check(ok, true) {
 				return false
 			}
 			if act == actionContinue {
 				s.upstreamBody.Write(s.reqBody)
-				s.reqBody, buffering, held = nil, false, false
-			} else if !buffering {
-				buffering = true
-				s.reqBody = append([]byte(nil), s.reqBody...)
+				held = false
+				s.locked(func() { s.reqBody, s.reqBuffering = nil, false })
+			} else if !s.reqBuffering {
+				s.locked(func() {
+					s.reqBuffering = true
+					s.reqBody = append([]byte(nil), s.reqBody...)
+				})
 			}
 		}
 		if eos {
 			break
 		}
+		if err != nil {
+			// A short read is the last data; the empty end follows.
+			continue
+		}
 	}
 	if s.reqTrailers.present && len(s.reqTrailers.kv) > 0 {
-		act, ok := s.invoke(v.fn.requestTrailers, nil, uint64(s.ctx.id), uint64(len(s.reqTrailers.kv)))
+		act, ok := s.invokeHeaders(&s.reqTrailers, v.fn.requestTrailers, uint64(s.ctx.id), uint64(len(s.reqTrailers.kv)))
 		if !s.check(ok, true) {
 			return false
 		}
-		if act == actionPause {
-			held = true
-		} else if buffering {
-			held = true // data still buffered by the body callback: wait for continue
-		}
-	} else if buffering {
+		// Continue from trailers releases what the filter held
+		// (ActiveStreamFilterBase::commonHandleAfterTrailersCallback).
+		held = act == actionPause
+	} else if s.reqBuffering {
 		held = true
 	}
 	if held {
@@ -403,8 +448,8 @@ func (s *stream) decodeBody(held bool) bool {
 	}
 	if len(s.reqBody) > 0 {
 		s.upstreamBody.Write(s.reqBody)
-		s.reqBody = nil
 	}
+	s.locked(func() { s.reqBody, s.reqBuffering = nil, false })
 	return true
 }
 
@@ -440,44 +485,70 @@ func (s *stream) wait(dir streamType) bool {
 	defer timer.Stop()
 	decoding := dir == streamRequest
 	for {
-		v := s.v
-		v.mu.Lock()
-		failed := v.isFailed()
-		cont := s.continueReq
-		if !decoding {
-			cont = s.continueResp
-		}
-		s.takePending()
-		pending := s.gotLocal != nil || s.gotReset
-		if cont {
-			s.continueReq, s.continueResp = false, false
-		}
-		v.mu.Unlock()
-		switch {
-		case failed:
-			s.failStream()
+		cont, ok := s.pendingActions(decoding)
+		if !ok {
 			return false
-		case pending:
-			return s.check(true, decoding)
-		case cont:
+		}
+		if cont {
 			return true
 		}
 		select {
 		case <-s.wake:
 		case <-timer.C:
-			if decoding {
-				s.localViaFilterChain(&localReply{code: http.StatusRequestTimeout,
-					body: []byte("stream timeout"), details: detailsStreamIdleTimeout})
-			} else {
-				s.localDirect(&localReply{code: http.StatusGatewayTimeout,
-					body: []byte("upstream request timeout"), details: detailsResponseTimeout})
-			}
+			s.timedOut(decoding)
 			return false
 		case <-s.r.Context().Done():
 			s.resetStream()
 			return false
 		}
 	}
+}
+
+// timedOut answers a stream that waited past StreamTimeout: Envoy's stream
+// idle timeout while decoding (408 through the filter chain), its route
+// timeout while encoding (504, or a reset once the response started).
+func (s *stream) timedOut(decoding bool) {
+	if decoding {
+		s.localViaFilterChain(&localReply{code: http.StatusRequestTimeout,
+			body: []byte("stream timeout"), details: detailsStreamIdleTimeout})
+		return
+	}
+	s.localDirect(&localReply{code: http.StatusGatewayTimeout,
+		body: []byte("upstream request timeout"), details: detailsResponseTimeout})
+}
+
+// waitResponse is wait for the response direction.
+func (s *stream) waitResponse() bool { return s.wait(streamResponse) }
+
+// pendingResponseActions is pendingActions for the response direction.
+func (s *stream) pendingResponseActions() (cont, ok bool) { return s.pendingActions(false) }
+
+// pendingActions acts on what other contexts left for this stream while it
+// waited: a trap fails it, a local reply or reset ends it (ok false); cont
+// reports a continue_stream of the direction.
+func (s *stream) pendingActions(decoding bool) (cont, ok bool) {
+	v := s.v
+	v.mu.Lock()
+	failed := v.isFailed()
+	cont = s.continueReq
+	if !decoding {
+		cont = s.continueResp
+	}
+	s.takePending()
+	pending := s.gotLocal != nil || s.gotReset
+	if cont {
+		s.continueReq, s.continueResp = false, false
+	}
+	v.mu.Unlock()
+	switch {
+	case failed:
+		s.failStream()
+		return false, false
+	case pending:
+		s.check(true, decoding)
+		return false, false
+	}
+	return cont, true
 }
 
 func (s *stream) fillRequestHeaders() {
@@ -638,42 +709,45 @@ func (s *stream) upstreamHeader() http.Header {
 	return s.upHeader
 }
 
-// callUpstream runs the upstream handler into a recorder, then encodes its
-// response. A panicking upstream is a reset before headers: Envoy's router
-// answers 503, through the filter chain.
+// callUpstream runs the upstream handler, which drives the response
+// callbacks as it writes (upstreamWriter), as Envoy's router hands each
+// piece of an upstream response to the filter chain when it arrives. An
+// upstream that resets before its headers is Envoy's router local reply,
+// 503, which passes through the filter chain (Router::Filter::
+// onUpstreamReset, sendLocalReply); after them, the stream is reset.
 func (s *stream) callUpstream(upstream http.Handler) {
 	var r2 *http.Request
 	s.locked(func() { r2 = s.upstreamRequest() })
-	s.rec.reset()
-	if !s.serveUpstream(upstream, r2) {
-		s.rec.reset()
-		s.localViaFilterChain(&localReply{code: http.StatusServiceUnavailable,
-			body: []byte(bodyUpstreamReset), details: detailsUpstreamReset})
-		return
+	w := &s.upw
+	h := w.header
+	if h == nil {
+		h = make(http.Header)
 	}
-	if s.rec.code == 0 {
-		s.rec.code = http.StatusOK
+	clear(h)
+	*w = upstreamWriter{s: s, header: h, head: r2.Method == http.MethodHead, declared: -1}
+	ok := s.serveUpstream(upstream, r2, w)
+	switch {
+	case w.gone:
+		// The stream ended while the upstream wrote.
+	case !ok:
+		w.reset()
+	default:
+		w.returned()
 	}
-	trailers := s.rec.trailers()
-	s.locked(func() {
-		s.respHeaders.present = true
-		s.respHeaders.add(":status", statusText(s.rec.code))
-		s.arena = s.respHeaders.fillFromHTTP(s.rec.header, s.arena)
-		s.respSrc = s.rec.header
-		if len(trailers) > 0 {
-			s.fillTrailers(&s.respTrailers, trailers)
-		}
-	})
-	s.encode(s.rec.body.Bytes())
 }
 
-func (s *stream) serveUpstream(upstream http.Handler, r2 *http.Request) (ok bool) {
+// serveUpstream runs the handler. A panic is an upstream reset, unless it is
+// this stream's own reset unwinding through the handler.
+func (s *stream) serveUpstream(upstream http.Handler, r2 *http.Request, w *upstreamWriter) (ok bool) {
 	defer func() {
 		if rec := recover(); rec != nil {
+			if s.gotReset {
+				panic(rec)
+			}
 			ok = false
 		}
 	}()
-	upstream.ServeHTTP(&s.rec, r2)
+	upstream.ServeHTTP(w, r2)
 	return true
 }
 
@@ -690,7 +764,8 @@ func (s *stream) localViaFilterChain(lr *localReply) {
 		s.respSrc = nil
 		s.respHeaders.setLocalReply(lr)
 	})
-	s.encode(lr.sentBody())
+	body := lr.sentBody()
+	s.encode(len(body) == 0, body)
 }
 
 // setLocalReply fills m with the headers of a local reply as Envoy's
@@ -729,12 +804,25 @@ func (s *stream) localDirect(lr *localReply) {
 		s.resetStream()
 		return
 	}
-	s.locked(func() { s.details = lr.details })
+	lr.forRequest(s.r)
+	s.locked(func() {
+		s.details = lr.details
+		// What Envoy's access log then shows as the response headers.
+		s.respHeaders.reset()
+		s.respTrailers.reset()
+		s.respSrc = nil
+		s.respHeaders.setLocalReply(lr)
+	})
 	s.respStarted = true
-	writeDirect(s.w, lr.forRequest(s.r))
+	writeDirect(s.w, lr)
 }
 
 func writeDirect(w http.ResponseWriter, lr *localReply) {
+	if lr.code < 100 || lr.code > 999 {
+		// No valid :status to send: what Envoy's codec checks answer.
+		lr = &localReply{code: http.StatusBadGateway, body: []byte(msgMissingStatus), details: detailsMissingStatus,
+			grpc: lr.grpc, head: lr.head}
+	}
 	h := w.Header()
 	clear(h)
 	var m headerMap
@@ -748,77 +836,224 @@ func writeDirect(w http.ResponseWriter, lr *localReply) {
 	_, _ = w.Write(lr.sentBody())
 }
 
-// encode runs the response callbacks over the response in s.respHeaders,
-// body and s.respTrailers, writing to the client as the filter releases it.
-func (s *stream) encode(body []byte) {
-	v := s.v
-	hasTrailers := s.respTrailers.present && len(s.respTrailers.kv) > 0
-	eos := len(body) == 0 && !hasTrailers
-	act, ok := s.invoke(v.fn.responseHeaders, nil, uint64(s.ctx.id), uint64(len(s.respHeaders.kv)), boolArg(eos))
-	if !s.check(ok, false) {
+// encode runs the response callbacks over a local reply whose headers are
+// in s.respHeaders, as Envoy's filter manager does for this one filter, and
+// writes to the client as the filter releases it: Envoy's sendLocalReply
+// encodes the headers, then the whole body at once with end of stream.
+func (s *stream) encode(headersEOS bool, body []byte) {
+	e := &s.enc
+	*e = encoder{s: s}
+	if !e.headers(headersEOS) || headersEOS {
 		return
 	}
-	held := false
+	if e.stopAll {
+		// The reply is complete: the filter manager holds it all.
+		e.pending, e.pendingEnd = body, true
+		if s.waitResponse() {
+			e.resumeStopAll()
+		}
+		return
+	}
+	if e.body(body, true) {
+		e.finish()
+	}
+}
+
+// encoder is the state of one response passing through the filter.
+type encoder struct {
+	s       *stream
+	held    bool // headers held (StopIteration); body callbacks run
+	stopAll bool // StopAllIterationAndWatermark: nothing reaches the filter
+	// pending is what the filter manager buffered while stopAll held the
+	// filter; pendingEnd is set when the response ended meanwhile.
+	pending    []byte
+	pendingEnd bool
+	trailers   bool // the response ended with trailers
+	released   bool // the trailers callback continued: nothing is held
+	// flush sends body chunks on at once: the upstream flushed them (the
+	// last write of a handler goes out with the end of the response).
+	flush bool
+}
+
+// headers runs on_response_headers over s.respHeaders (eos: no body
+// follows). It reports whether the stream goes on; with eos it also
+// finishes the response.
+func (e *encoder) headers(eos bool) bool {
+	s, v := e.s, e.s.v
+	act, ok := s.invokeHeaders(&s.respHeaders, v.fn.responseHeaders, uint64(s.ctx.id), uint64(len(s.respHeaders.kv)), boolArg(eos))
+	if !s.check(ok, false) {
+		return false
+	}
 	if act == actionPause {
 		if eos || !s.p.cfg.AllowOnHeadersStopIteration {
-			if !s.wait(streamResponse) {
-				return
-			}
+			e.stopAll = true // StopAllIterationAndWatermark
 		} else {
-			held = true
+			e.held = true // StopIteration: body callbacks still run
+		}
+	} else if !s.sendHeaders() {
+		return false
+	}
+	if eos {
+		if e.stopAll && !s.waitResponse() {
+			return false
+		}
+		return s.sendHeaders()
+	}
+	return true
+}
+
+// data takes one piece of the upstream's body. While the filter holds
+// everything, the filter manager buffers it, up to BufferLimit (watermark:
+// past it the upstream waits, here inside its write, until the filter
+// continues).
+func (e *encoder) data(b []byte) bool {
+	s := e.s
+	if e.stopAll {
+		cont, ok := s.pendingResponseActions()
+		if !ok {
+			return false
+		}
+		if !cont {
+			e.pending = append(e.pending, b...)
+			if len(e.pending) < s.p.cfg.BufferLimit {
+				return true
+			}
+			if !s.waitResponse() {
+				return false
+			}
+			return e.resumeStopAll()
+		}
+		if !e.resumeStopAll() {
+			return false
 		}
 	}
-	if !held && !s.sendHeaders() {
-		return
-	}
-	buffering := false
-	chunk := s.p.cfg.ChunkSize
-	for off := 0; off < len(body); {
-		end := min(off+chunk, len(body))
-		last := end == len(body)
-		if buffering {
-			s.respBody = append(s.respBody, body[off:end]...)
-			if len(s.respBody) > s.p.cfg.BufferLimit {
-				s.localDirect(&localReply{code: http.StatusInternalServerError,
-					body: []byte("Internal Server Error"), details: detailsResponseTooLarge})
-				return
-			}
-		} else {
-			// Capped, so a guest append cannot write over the next chunk.
-			s.respBody = body[off:end:end]
+	for off := 0; off < len(b); {
+		end := min(off+s.p.cfg.ChunkSize, len(b))
+		if !e.body(b[off:end:end], false) {
+			return false
 		}
 		off = end
-		act, ok := s.invoke(v.fn.responseBody, &s.respBodyVisible, uint64(s.ctx.id), uint64(len(s.respBody)), boolArg(last && !hasTrailers))
-		if !s.check(ok, false) {
-			return
+	}
+	return true
+}
+
+// end takes the end of the upstream response: its trailers, or an empty
+// end-of-stream body chunk.
+func (e *encoder) end(trailers http.Header) bool {
+	s := e.s
+	if len(trailers) > 0 {
+		s.locked(func() { s.fillTrailers(&s.respTrailers, trailers) })
+		e.trailers = true
+	}
+	if e.stopAll {
+		e.pendingEnd = true
+		if !s.waitResponse() {
+			return false
 		}
-		if act == actionContinue {
-			if held {
-				if !s.sendHeaders() {
-					return
-				}
-				held = false
+		return e.resumeStopAll()
+	}
+	if e.trailers {
+		if !e.trailersCallback() {
+			return false
+		}
+	} else if !e.body(nil, true) {
+		return false
+	}
+	e.finish()
+	return true
+}
+
+// resumeStopAll mirrors ActiveStreamFilterBase::commonContinue after
+// StopAll: the headers go on, then the filter gets what was buffered in one
+// body callback (CanStartFromCurrent), then the trailers.
+func (e *encoder) resumeStopAll() bool {
+	s := e.s
+	e.stopAll = false
+	if !s.sendHeaders() {
+		return false
+	}
+	pending, end := e.pending, e.pendingEnd
+	e.pending = nil
+	if len(pending) > 0 || (end && !e.trailers) {
+		if !e.body(pending, end && !e.trailers) {
+			return false
+		}
+	}
+	if end {
+		if e.trailers && !e.trailersCallback() {
+			return false
+		}
+		e.finish()
+	}
+	return true
+}
+
+// body runs one response body callback; PAUSE buffers
+// (StopIterationAndBuffer) up to BufferLimit, past which Envoy answers 500,
+// or resets a response that already started.
+func (e *encoder) body(chunk []byte, eos bool) bool {
+	s, v := e.s, e.s.v
+	if s.respBuffering {
+		s.respBody = append(s.respBody, chunk...)
+		if len(s.respBody) > s.p.cfg.BufferLimit {
+			s.localDirect(&localReply{code: http.StatusInternalServerError,
+				body: []byte("Internal Server Error"), details: detailsResponseTooLarge})
+			return false
+		}
+	} else {
+		s.respBody = chunk
+	}
+	s.locked(func() { s.bodyEOS = eos })
+	act, ok := s.invoke(v.fn.responseBody, &s.respBodyVisible, uint64(s.ctx.id), uint64(len(s.respBody)), boolArg(eos))
+	s.locked(func() { s.bodyEOS = false })
+	if !s.check(ok, false) {
+		return false
+	}
+	if act == actionContinue {
+		if e.held {
+			if !s.sendHeaders() {
+				return false
 			}
-			s.writeBody(s.respBody)
-			s.respBody, buffering = nil, false
-		} else if !buffering {
-			buffering = true
+			e.held = false
+		}
+		s.writeBody(s.respBody)
+		if e.flush && !eos && len(s.respBody) > 0 {
+			s.flushBody()
+		}
+		s.locked(func() { s.respBody, s.respBuffering = nil, false })
+	} else if !s.respBuffering {
+		s.locked(func() {
+			s.respBuffering = true
+			// Capped chunks: a copy, so a guest append cannot write over
+			// the upstream's next write.
 			s.respBody = append([]byte(nil), s.respBody...)
-		}
+		})
 	}
-	if hasTrailers {
-		act, ok := s.invoke(v.fn.responseTrailers, nil, uint64(s.ctx.id), uint64(len(s.respTrailers.kv)))
-		if !s.check(ok, false) {
-			return
-		}
-		if act == actionPause || buffering {
-			held = true
-		}
-	} else if buffering {
-		held = true
+	return true
+}
+
+// trailersCallback runs on_response_trailers. A body the filter buffered is
+// readable and writable there (Context::getBuffer with
+// buffering_response_body_).
+func (e *encoder) trailersCallback() bool {
+	s, v := e.s, e.s.v
+	act, ok := s.invokeHeaders(&s.respTrailers, v.fn.responseTrailers, uint64(s.ctx.id), uint64(len(s.respTrailers.kv)))
+	if !s.check(ok, false) {
+		return false
 	}
-	if held || buffering {
-		if !s.wait(streamResponse) {
+	// Continue from trailers releases the held headers and the buffered
+	// body (ActiveStreamFilterBase::commonHandleAfterTrailersCallback).
+	e.held = act == actionPause
+	e.released = !e.held
+	return true
+}
+
+// finish waits for the filter to release what it still holds at the end of
+// the response, then sends it.
+func (e *encoder) finish() {
+	s := e.s
+	if e.held || (s.respBuffering && !e.released) {
+		if !s.waitResponse() {
 			return
 		}
 	}
@@ -827,9 +1062,9 @@ func (s *stream) encode(body []byte) {
 	}
 	if len(s.respBody) > 0 {
 		s.writeBody(s.respBody)
-		s.respBody = nil
 	}
-	if hasTrailers {
+	s.locked(func() { s.respBody, s.respBuffering = nil, false })
+	if len(s.respTrailers.kv) > 0 { // from the upstream, or added by the plugin
 		s.locked(func() {
 			h := s.w.Header()
 			for _, kv := range s.respTrailers.kv {
@@ -868,8 +1103,14 @@ func (s *stream) sendHeaders() bool {
 	for _, kv := range s.respTrailers.kv {
 		h.Add("Trailer", http.CanonicalHeaderKey(kv.k))
 	}
+	chunked := s.upw.sentHeaders && len(h["Content-Length"]) == 0
 	s.v.mu.Unlock()
 	s.w.WriteHeader(code)
+	if chunked {
+		// A response without a length streams chunked, as Envoy sends it
+		// on; trailers known only at its end can then follow.
+		s.flushBody()
+	}
 	return true
 }
 
@@ -910,6 +1151,13 @@ func (s *stream) writeBody(b []byte) {
 	}
 }
 
+// flushBody sends a streamed chunk on to the client now, as Envoy does.
+func (s *stream) flushBody() {
+	if f, ok := s.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // failStream mirrors Envoy Context::failStream after a trap: 503 with
 // details wasm_fail_stream, without the plugin's encode callbacks
 // (failure_local_reply_sent_); a started response is reset instead.
@@ -932,9 +1180,12 @@ func (s *stream) finish() {
 	defer v.mu.Unlock()
 	id := s.ctx.id
 	if !v.isFailed() && !v.closed {
-		for _, fn := range []api.Function{v.fn.log, v.fn.done, v.fn.delete} {
+		for i, fn := range []api.Function{v.fn.log, v.fn.done, v.fn.delete} {
 			v.stack[0] = uint64(id)
-			if _, err := v.callback(s.ctx, fn, 0); err != nil {
+			s.logPhase = i == 0
+			_, err := v.callback(s.ctx, fn, 0)
+			s.logPhase = false
+			if err != nil {
 				break
 			}
 		}
@@ -947,73 +1198,6 @@ func (s *stream) finish() {
 		}
 	}
 	s.local, s.reset, s.gotLocal, s.gotReset = nil, false, nil, false
-}
-
-// recorder captures the upstream's response.
-type recorder struct {
-	header      http.Header
-	code        int
-	body        bytes.Buffer
-	wroteHeader bool
-}
-
-func (r *recorder) reset() {
-	if r.header == nil {
-		r.header = make(http.Header)
-	}
-	clear(r.header)
-	r.code, r.wroteHeader = 0, false
-	r.body.Reset()
-	if r.body.Cap() > 4<<20 {
-		r.body = bytes.Buffer{}
-	}
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(code int) {
-	if r.wroteHeader {
-		return
-	}
-	r.wroteHeader, r.code = true, code
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
-}
-
-// Flush lets streaming upstream handlers run; the body is delivered when
-// the handler returns.
-func (r *recorder) Flush() {}
-
-// trailers extracts trailers declared through "Trailer" or set with
-// http.TrailerPrefix, removing them from the header map.
-func (r *recorder) trailers() http.Header {
-	var t http.Header
-	for k, vs := range r.header {
-		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
-			if t == nil {
-				t = http.Header{}
-			}
-			t[http.CanonicalHeaderKey(name)] = vs
-			delete(r.header, k)
-		}
-	}
-	for _, declared := range r.header["Trailer"] {
-		for _, name := range strings.Split(declared, ",") {
-			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
-			if vs, ok := r.header[name]; ok {
-				if t == nil {
-					t = http.Header{}
-				}
-				t[name] = vs
-				delete(r.header, name)
-			}
-		}
-	}
-	delete(r.header, "Trailer")
-	return t
 }
 
 func streamFunctions() []hostFunc {
@@ -1046,6 +1230,11 @@ func hostContinueStream(v *vm, s []uint64) {
 		case streamResponse:
 			c.s.continueResp = true
 		}
+		// Envoy Context::continueStream resets request_headers_,
+		// request_body_buffer_ and request_trailers_ at once, for either
+		// direction (the response case falls through to the same lines);
+		// response_headers_ stays.
+		c.s.reqHeaders.live, c.s.reqTrailers.live, c.s.reqBodyVisible = false, false, false
 		v.touched = append(v.touched, c.s)
 	}
 	s[0] = uint64(statusOK)
@@ -1081,13 +1270,12 @@ func hostSendLocalResponse(v *vm, s []uint64) {
 	pairs, _ := decodePairs(hdrs)
 	c := v.context()
 	if c != nil && c.s != nil {
-		code := int(uint32(s[0]))
-		if code < 200 || code > 599 {
-			code = http.StatusInternalServerError
-		}
+		// Envoy Context::sendLocalResponse: the code passes unchanged,
+		// details have whitespace replaced, and a grpc_status outside
+		// 0..16 (the SDKs' -1) means none.
 		grpcStatus, hasGRPCStatus := grpcStatusArg(uint32(s[7]))
-		c.s.local = &localReply{code: code, body: append([]byte(nil), body...), headers: pairs, details: details,
-			grpcStatus: grpcStatus, hasGRPCStatus: hasGRPCStatus}
+		c.s.local = &localReply{code: int(uint32(s[0])), body: append([]byte(nil), body...), headers: pairs,
+			details: replaceAllEmptySpace(details), grpcStatus: grpcStatus, hasGRPCStatus: hasGRPCStatus}
 		v.touched = append(v.touched, c.s)
 	}
 	s[0] = uint64(statusOK)

@@ -1,6 +1,7 @@
 package wasmhost
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -10,6 +11,21 @@ import (
 // the given imports, then one empty function per export, and a memory
 // exported as "memory" when withMemory is set.
 func tinyModule(imports [][2]string, exports []string, withMemory bool) []byte {
+	typed := make([]tinyImport, len(imports))
+	for i, imp := range imports {
+		typed[i] = tinyImport{module: imp[0], name: imp[1]}
+	}
+	return tinyModuleTyped(typed, exports, withMemory)
+}
+
+// tinyImport is an import of a function taking params i32s and returning
+// results i32s.
+type tinyImport struct {
+	module, name    string
+	params, results int
+}
+
+func tinyModuleTyped(imports []tinyImport, exports []string, withMemory bool) []byte {
 	u := func(n int) []byte { // unsigned LEB128
 		var b []byte
 		for {
@@ -31,12 +47,15 @@ func tinyModule(imports [][2]string, exports []string, withMemory bool) []byte {
 		}
 		return b
 	}
+	i32s := func(n int) []byte { return append(u(n), bytes.Repeat([]byte{0x7f}, n)...) }
 	out := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
-	out = append(out, section(1, vec([][]byte{{0x60, 0, 0}}))...)
+	types := [][]byte{{0x60, 0, 0}}
 	var imps [][]byte
-	for _, imp := range imports {
-		imps = append(imps, append(append(str(imp[0]), str(imp[1])...), 0x00, 0x00))
+	for i, imp := range imports {
+		types = append(types, append(append([]byte{0x60}, i32s(imp.params)...), i32s(imp.results)...))
+		imps = append(imps, append(append(str(imp.module), str(imp.name)...), 0x00, byte(i+1)))
 	}
+	out = append(out, section(1, vec(types))...)
 	out = append(out, section(2, vec(imps))...)
 	var funcs, bodies, exps [][]byte
 	for i, name := range exports {
@@ -72,8 +91,14 @@ func TestCompileValidatesExportsAndImports(t *testing.T) {
 			"imports wasi_snapshot_preview1.sock_open, which Envoy does not provide"},
 		{"env function Envoy lacks", tinyModule([][2]string{{"env", "proxy_get_magic"}}, append([]string{abiVersion021}, allCallbacks...), true),
 			"imports env.proxy_get_magic, which Envoy does not provide"},
-		{"0.2.0 with get_log_level", tinyModule([][2]string{{"env", fnGetLogLevel}}, append([]string{abiVersion020}, allCallbacks...), true),
+		{"0.2.0 with get_log_level", tinyModuleTyped([]tinyImport{{"env", fnGetLogLevel, 1, 1}}, append([]string{abiVersion020}, allCallbacks...), true),
 			"only ABI 0.2.1 has"},
+		// cpp-host src/exports.cc declares path_link with 6 parameters and
+		// path_symlink with 4, not WASI's 7 and 5.
+		{"wasi path_link as WASI declares it", tinyModuleTyped([]tinyImport{{wasiSnapshot, "path_link", 7, 1}}, append([]string{abiVersion021}, allCallbacks...), true),
+			"wasi_snapshot_preview1.path_link with 7 parameters (Envoy declares 6)"},
+		{"wasi path_symlink as WASI declares it", tinyModuleTyped([]tinyImport{{wasiSnapshot, "path_symlink", 5, 1}}, append([]string{abiVersion021}, allCallbacks...), true),
+			"wasi_snapshot_preview1.path_symlink with 5 parameters (Envoy declares 4)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,9 +108,14 @@ func TestCompileValidatesExportsAndImports(t *testing.T) {
 			}
 		})
 	}
-	// A valid module with every callback compiles.
+	// A valid module with every callback compiles, and so does one that
+	// imports path_link and path_symlink as cpp-host declares them.
 	if _, err := Compile(context.Background(), tinyModule(nil, append([]string{abiVersion021}, allCallbacks...), true), Options{}); err != nil {
 		t.Fatalf("valid module: %v", err)
+	}
+	links := []tinyImport{{wasiSnapshot, "path_link", 6, 1}, {wasiSnapshot, "path_symlink", 4, 1}}
+	if _, err := Compile(context.Background(), tinyModuleTyped(links, append([]string{abiVersion021}, allCallbacks...), true), Options{}); err != nil {
+		t.Fatalf("cpp-host's path_link and path_symlink: %v", err)
 	}
 }
 

@@ -6,12 +6,14 @@
 //
 // The plugin configuration chooses the root behaviour: "reject" fails
 // configure, "tick" sets a 20 ms tick (counter ticks_total), "queue"
-// registers the shared queue "jobs", "configure-writes" writes shared data.
+// registers the shared queue "jobs", "configure-writes" writes shared data,
+// "setprop-root" calls set_property in the root context.
 //
 // Requests choose the rest with the x-do header, a comma-separated list:
 //
 //	panic, panic-resp          trap in request / response headers
 //	gc, idle                   runtime.GC(); a 1 ms sleep (waits in poll_oneoff)
+//	grow:<MiB>                 allocate and keep that much memory
 //	pause-req, pause-resp      PAUSE from request / response headers
 //	pause-req-body             PAUSE request body until the end, then
 //	  upper-req-body           ... upper-case it, or
@@ -33,6 +35,20 @@
 //	enqueue:<item>             enqueue on the "jobs" queue
 //	prop:<a.b.c>               x-prop (hex) and x-prop-status
 //	setprop:<k>=<v>            set_property, read back into x-setprop
+//	get-shared:<key>           x-shared: that shared-data value "/" status
+//	splice                     buffer the response body, then try
+//	  set_buffer_bytes mid-body, at 0 and at the end: "[splice ...]"
+//	late[:<key>]               read and change maps after Envoy released them:
+//	  x-late-req (response headers), "[late-resp ...]" (end of the body),
+//	  "on_log ..." and "on_done ..." log lines (and shared data
+//	  late-log-<key>, late-done-<key>), "after continue" (callouts,
+//	  x-after-continue)
+//	callout-write              try to change the callout's response headers
+//	add-trailers               add a request and a response trailer in the
+//	  last body callbacks: x-add-req-trailer, "[resp-trailer <status>]"
+//	body-in-trailers           append "[trailers saw <n>/<status>]" to the
+//	  buffered response body from on_response_trailers
+//	send-local:<code>|<details>|<grpc>  a local reply with those arguments
 //	echo-headers, foreign, metric-errors, drop-status, reset, time,
 //	define-in-malloc
 package main
@@ -189,6 +205,14 @@ func header(mapType uint32, key string) (string, bool) {
 	return string(bytesAt(p, n)), true
 }
 
+// headerStatus reads one header and returns the host's status.
+func headerStatus(mapType uint32, key string) (string, uint32) {
+	var p *byte
+	var n uint32
+	st := proxyGetHeaderMapValue(mapType, key, unsafe.Pointer(&p), &n)
+	return string(bytesAt(p, n)), st
+}
+
 func buffer(bufType, start, max uint32) ([]byte, uint32) {
 	var p *byte
 	var n uint32
@@ -246,10 +270,13 @@ func property(path ...string) (string, uint32) {
 // ---- state ----
 
 type streamState struct {
-	do       map[string]string
-	root     uint32
-	reqBody  int
-	respBody int
+	do            map[string]string
+	root          uint32
+	reqBody       int
+	respBody      int
+	shared        string // get-shared: the value read at request time
+	addedTrailer  string // add-trailers: the status of adding a request trailer
+	afterContinue string // late with a callout: the read after continue
 }
 
 var (
@@ -261,6 +288,7 @@ var (
 	histogramID uint32
 	tickID      uint32
 	queueID     uint32
+	kept        [][]byte // grow: memory the guest holds on to
 )
 
 func (s *streamState) has(action string) bool { _, ok := s.do[action]; return ok }
@@ -313,6 +341,11 @@ func proxyOnConfigure(root, size uint32) uint32 {
 	if strings.Contains(config, "configure-writes") {
 		proxySetSharedData("configured-by", config, 0)
 	}
+	if strings.Contains(config, "setprop-root") {
+		st := proxySetProperty("root_prop", "x")
+		logf(2, "root set_property=%d", st)
+		proxySetSharedData("root-setprop", strconv.Itoa(int(st)), 0)
+	}
 	return 1
 }
 
@@ -336,11 +369,33 @@ func proxyOnQueueReady(root, id uint32) {
 }
 
 //go:wasmexport proxy_on_log
-func proxyOnLog(id uint32) { cb("on_log", id) }
+func proxyOnLog(id uint32) {
+	cb("on_log", id)
+	if s := streams[id]; s != nil && s.has("late") {
+		// Envoy Context::log: the access-log copies of the final maps.
+		do, dst := headerStatus(mapReqHeaders, "x-do")
+		status, sst := headerStatus(mapRespHeaders, ":status")
+		_, tst := headerStatus(1, "x-trailer")
+		line := fmt.Sprintf("req=%s/%d status=%s/%d req-trailers=%d", do, dst, status, sst, tst)
+		logf(2, "on_log %s", line)
+		if key := s.do["late"]; key != "" {
+			proxySetSharedData("late-log-"+key, line, 0)
+		}
+	}
+}
 
 //go:wasmexport proxy_on_done
 func proxyOnDone(id uint32) uint32 {
 	cb("on_done", id)
+	if s := streams[id]; s != nil && s.has("late") {
+		_, st := headerStatus(mapReqHeaders, "x-do")
+		kv, pst := pairs(mapReqHeaders)
+		line := fmt.Sprintf("req=%d pairs=%d/%d", st, len(kv), pst)
+		logf(2, "on_done %s", line)
+		if key := s.do["late"]; key != "" {
+			proxySetSharedData("late-done-"+key, line, 0)
+		}
+	}
 	return 1
 }
 
@@ -378,6 +433,14 @@ func proxyOnRequestHeaders(id, n, eos uint32) uint32 {
 	if s.has("gc") {
 		runtime.GC()
 	}
+	if arg, ok := s.do["grow"]; ok {
+		mib, _ := strconv.Atoi(arg)
+		b := make([]byte, mib<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		kept = append(kept, b)
+	}
 	if s.has("idle") {
 		// The scheduler idles until the timer fires: it waits in netpoll,
 		// that is in wasi poll_oneoff, as after a GC with the scavenger's
@@ -406,6 +469,19 @@ func proxyOnRequestHeaders(id, n, eos uint32) uint32 {
 	if arg, ok := s.do["setprop"]; ok {
 		k, v, _ := strings.Cut(arg, "=")
 		proxySetProperty(k, v)
+	}
+	if arg, ok := s.do["get-shared"]; ok {
+		var p *byte
+		var n, cas uint32
+		st := proxyGetSharedData(arg, unsafe.Pointer(&p), &n, &cas)
+		s.shared = fmt.Sprintf("%s/%d", bytesAt(p, n), st)
+	}
+	if arg, ok := s.do["send-local"]; ok {
+		parts := strings.Split(arg, "|")
+		code, _ := strconv.ParseUint(parts[0], 10, 32)
+		grpc, _ := strconv.Atoi(parts[2])
+		proxySendLocalResponse(uint32(code), parts[1], "local", "", int32(grpc))
+		return 0
 	}
 	if arg, ok := s.do["deny"]; ok {
 		code, _ := strconv.Atoi(arg)
@@ -505,6 +581,10 @@ func proxyOnRequestBody(id, size, eos uint32) uint32 {
 	}
 	s.reqBody = int(size)
 	logf(1, "request body size=%d eos=%d", size, eos)
+	if s.has("add-trailers") && eos != 0 {
+		// Envoy's getMap adds the trailers in the last body callback.
+		s.addedTrailer = strconv.Itoa(int(proxyAddHeaderMapValue(1, "x-req-added", "1")))
+	}
 	if s.has("pause-req-body") {
 		if eos == 0 {
 			return 1
@@ -538,7 +618,27 @@ func proxyOnResponseHeaders(id, n, eos uint32) uint32 {
 	}
 	status, _ := header(mapRespHeaders, ":status")
 	logf(2, "response status=%s", status)
+	if s.has("late") {
+		// The request headers were released when on_request_headers
+		// returned Continue (Envoy Context::decodeHeaders).
+		_, st := headerStatus(mapReqHeaders, ":method")
+		kv, pst := pairs(mapReqHeaders)
+		ast := proxyAddHeaderMapValue(mapReqHeaders, "x-late", "1")
+		body, bst := buffer(bufReqBody, 0, 1024)
+		bset := proxySetBufferBytes(bufReqBody, 0, 0, "x")
+		proxyAddHeaderMapValue(mapRespHeaders, "x-late-req",
+			fmt.Sprintf("get=%d pairs=%d/%d add=%d body=%d/%d set-body=%d", st, len(kv), pst, ast, len(body), bst, bset))
+	}
 	proxyAddHeaderMapValue(mapRespHeaders, "x-plugin-saw-status", status)
+	if s.shared != "" {
+		proxyAddHeaderMapValue(mapRespHeaders, "x-shared", s.shared)
+	}
+	if s.addedTrailer != "" {
+		proxyAddHeaderMapValue(mapRespHeaders, "x-add-req-trailer", s.addedTrailer)
+	}
+	if s.afterContinue != "" {
+		proxyAddHeaderMapValue(mapRespHeaders, "x-after-continue", s.afterContinue)
+	}
 	if s.has("saw-content") {
 		for _, name := range []string{"content-type", "content-length"} {
 			var seen []string
@@ -610,8 +710,32 @@ func proxyOnResponseBody(id, size, eos uint32) uint32 {
 		return 0
 	}
 	logf(1, "response body size=%d eos=%d", size, eos)
+	if s.has("late") && eos != 0 {
+		// The response headers were released when on_response_headers
+		// returned Continue (Envoy Context::encodeHeaders).
+		_, st := headerStatus(mapRespHeaders, ":status")
+		rst := proxyReplaceHeaderMapValue(mapRespHeaders, "x-late", "1")
+		proxySetBufferBytes(bufRespBody, size, 0, fmt.Sprintf("[late-resp get=%d replace=%d]", st, rst))
+	}
 	if s.has("mark-resp-chunks") {
 		proxySetBufferBytes(bufRespBody, size, 0, "|")
+	}
+	if s.has("add-trailers") && eos != 0 {
+		st := proxyAddHeaderMapValue(3, "x-resp-added", "1")
+		proxySetBufferBytes(bufRespBody, size, 0, fmt.Sprintf("[resp-trailer %d]", st))
+	}
+	if s.has("splice") {
+		// Envoy Buffer::copyFrom: only at 0 (drain, then prepend) or at or
+		// past the end (append).
+		if eos == 0 {
+			return 1
+		}
+		mid := proxySetBufferBytes(bufRespBody, 1, 2, "X")
+		front := proxySetBufferBytes(bufRespBody, 0, 2, "J")
+		body, _ := buffer(bufRespBody, 0, 1<<20)
+		end := proxySetBufferBytes(bufRespBody, uint32(len(body)), 0, "!")
+		proxySetBufferBytes(bufRespBody, uint32(len(body))+1, 0, fmt.Sprintf("[splice %d %d %d]", mid, front, end))
+		return 0
 	}
 	if s.has("pause-resp-body") || s.has("resp-body-status") {
 		if eos == 0 {
@@ -630,6 +754,10 @@ func proxyOnResponseBody(id, size, eos uint32) uint32 {
 //go:wasmexport proxy_on_response_trailers
 func proxyOnResponseTrailers(id, n uint32) uint32 {
 	cb("on_response_trailers", id)
+	if s := streams[id]; s != nil && s.has("body-in-trailers") {
+		body, st := buffer(bufRespBody, 0, 1<<20)
+		proxySetBufferBytes(bufRespBody, uint32(len(body)), 0, fmt.Sprintf("[trailers saw %d/%d]", len(body), st))
+	}
 	return 0
 }
 
@@ -654,6 +782,13 @@ func proxyOnHTTPCallResponse(root, token, nHeaders, bodySize, nTrailers uint32) 
 	}
 	proxyAddHeaderMapValue(mapReqHeaders, "x-callout-status", status)
 	proxyAddHeaderMapValue(mapReqHeaders, "x-callout-body", string(body))
+	if s := streams[id]; s != nil && s.has("callout-write") {
+		// Callout response maps are read-only (Envoy Context::getMap has
+		// no case for them).
+		proxyAddHeaderMapValue(mapReqHeaders, "x-callout-write", fmt.Sprintf("add=%d replace=%d remove=%d",
+			proxyAddHeaderMapValue(mapCallHeaders, "x-a", "1"), proxyReplaceHeaderMapValue(mapCallHeaders, ":status", "200"),
+			proxyRemoveHeaderMapValue(mapCallHeaders, ":status")))
+	}
 	if s := streams[id]; s != nil && s.has("callout-read-late") {
 		// As the Go SDK does: the stream is the effective context while the
 		// callback reads the response.
@@ -672,4 +807,10 @@ func proxyOnHTTPCallResponse(root, token, nHeaders, bodySize, nTrailers uint32) 
 		return
 	}
 	proxyContinueStream(0)
+	if s := streams[id]; s != nil && s.has("late") {
+		// Envoy Context::continueStream releases the request maps at once.
+		_, st := headerStatus(mapReqHeaders, ":path")
+		logf(2, "after continue req=%d", st)
+		s.afterContinue = strconv.Itoa(int(st))
+	}
 }
