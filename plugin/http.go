@@ -122,9 +122,13 @@ func (h *httpContext) readRequest() bool {
 	return true
 }
 
-// requestMethod is the :method pseudo-header, read on first use; Envoy keeps
-// the request headers readable until the stream ends, and no policy changes
-// :method.
+// requestMethod is the :method pseudo-header, read on first use. Envoy
+// releases the request headers once the request continues
+// (Context::decodeHeaders, continueStream): from then on a read fails with
+// BadArgument until on_log, which reads the access-log copy. So the first
+// use must come from a request callback or from on_log: the response filter
+// reads it in prepareResponseFilter, before the request continues, and the
+// audit trail in on_log. No policy changes :method.
 func (h *httpContext) requestMethod() string {
 	if !h.methodRead {
 		h.methodRead = true
@@ -135,7 +139,9 @@ func (h *httpContext) requestMethod() string {
 
 // clientAddr is the client IP (resolveClientIP), resolved on first use.
 // The first use is in the first request stage that keys on it, before any
-// stage changes the request headers, or at stream end for the audit trail.
+// stage changes the request headers, or in on_log for the audit trail, where
+// Envoy serves the access-log copy of the request headers (never in a
+// response callback: the request headers are released by then).
 func (h *httpContext) clientAddr() netip.Addr {
 	if !h.clientIPResolved {
 		h.clientIPResolved = true

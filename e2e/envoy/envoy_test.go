@@ -228,26 +228,10 @@ func TestThroughRealEnvoy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var log logBuffer
-	cmd := exec.CommandContext(ctx, envoy, "-c", cfgPath, "--concurrency", "2", "--disable-hot-restart", "--log-level", "info")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-	})
-
+	log := runEnvoy(t, envoy, cfgPath, p, "--concurrency", "2", "--log-level", "info")
 	admin := fmt.Sprintf("http://127.0.0.1:%d", p.admin)
 	base := fmt.Sprintf("http://127.0.0.1:%d", p.listener)
 	client := &http.Client{Timeout: 5 * time.Second}
-	waitReady(t, client, admin, exited, &log)
 
 	// Public route: the upstream answers through the plugin.
 	status, body := get(t, client, base+"/healthz")
@@ -272,6 +256,29 @@ func TestThroughRealEnvoy(t *testing.T) {
 	if vmFailed.MatchString(wasmStats) || strings.Contains(log.String(), "wasm_fail_stream") {
 		t.Errorf("a Wasm VM failed:\n%s\nenvoy log:\n%s", wasmStats, log.String())
 	}
+}
+
+// runEnvoy starts envoy on cfgPath, stops it when the test ends, and waits
+// until its admin interface (p.admin) says it is ready.
+func runEnvoy(t *testing.T, envoy, cfgPath string, p ports, args ...string) *logBuffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &logBuffer{}
+	cmd := exec.CommandContext(ctx, envoy, append([]string{"-c", cfgPath, "--disable-hot-restart"}, args...)...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+	})
+	waitReady(t, &http.Client{Timeout: 5 * time.Second}, fmt.Sprintf("http://127.0.0.1:%d", p.admin), exited, log)
+	return log
 }
 
 // vmFailed matches a non-zero Wasm failure statistic.

@@ -93,6 +93,7 @@ type opts struct {
 	chunkSize   int
 	bufferLimit int
 	timeout     time.Duration // StreamTimeout; default 5 s
+	telemetry   string        // more keys of the "telemetry" section
 }
 
 // start runs the plugin with config, in front of a real upstream serving
@@ -102,7 +103,7 @@ func start(t testing.TB, config string, o opts, handler http.HandlerFunc) *env {
 	// Metric names are process-wide in the Module's store: a unique
 	// instance segment keeps each test's counters apart.
 	e := &env{instance: fmt.Sprintf("rf%d", instances.Add(1))}
-	config = `{"telemetry": {"instance": "` + e.instance + `"}, ` + strings.TrimPrefix(strings.TrimSpace(config), "{")
+	config = `{"telemetry": {"instance": "` + e.instance + `"` + o.telemetry + `}, ` + strings.TrimPrefix(strings.TrimSpace(config), "{")
 	e.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.seen = append(e.seen, r.Header.Clone())

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -366,11 +369,10 @@ func TestBypassedRouteIsUntouched(t *testing.T) {
 	}
 }
 
-func TestBodyWithTrailersIsNeverPassedUnfiltered(t *testing.T) {
+func TestBodyWithTrailersIsFilteredInTheTrailersCallback(t *testing.T) {
 	// The last body callback of a response with trailers does not see end
-	// of stream; the trailers callback decides the buffered body. Where the
-	// host cannot show the body there (wasmhost; Envoy can), the response
-	// fails closed: a 502 while headers are held, else a reset.
+	// of stream; the trailers callback decides the buffered body, which
+	// Envoy shows there (Context::getBuffer with buffering_response_body_).
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			e := start(t, baseConfig(m.name, ""), opts{held: m.held}, func(w http.ResponseWriter, r *http.Request) {
@@ -383,11 +385,67 @@ func TestBodyWithTrailersIsNeverPassedUnfiltered(t *testing.T) {
 			if bytes.Contains(r.body, []byte(cardNumber)) {
 				t.Fatalf("got %d %s: the body passed unfiltered", r.status, r.body)
 			}
-			if r.err == nil && r.status == 200 && string(r.body) != userFiltered {
-				t.Errorf("got 200 %s, want the filtered body", r.body)
+			if r.err != nil || r.status != 200 || string(r.body) != userFiltered {
+				t.Fatalf("got %d %s %v, want the filtered body", r.status, r.body, r.err)
 			}
-			if m.held && r.err == nil && r.status != 200 && r.status != 502 {
-				t.Errorf("got %d, want the filtered body or a 502", r.status)
+		})
+	}
+}
+
+// A slow upstream: in streamed mode the status and headers reach the client
+// while the upstream is still writing; the body is decided once whole.
+func TestStreamedModeSendsHeadersBeforeASlowUpstreamEnds(t *testing.T) {
+	release := make(chan struct{})
+	var upstreamDone atomic.Bool
+	half := len(userDoc) / 2
+	e := start(t, baseConfig("streamed", ""), opts{held: false}, func(w http.ResponseWriter, r *http.Request) {
+		defer upstreamDone.Store(true)
+		w.Header().Set("content-type", "application/json")
+		w.Write([]byte(userDoc[:half]))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		w.Write([]byte(userDoc[half:]))
+	})
+	req, _ := http.NewRequest("GET", e.front.URL+"/users/7", nil)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if upstreamDone.Load() {
+		t.Fatal("the headers reached the client only after the upstream finished")
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("content-length") != "" {
+		t.Fatalf("got %d, content-length %q", resp.StatusCode, resp.Header.Get("content-length"))
+	}
+	close(release)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != userFiltered {
+		t.Fatalf("got %s %v", body, err)
+	}
+}
+
+// An upstream that stops mid-body resets the stream: what the plugin held
+// never reaches the client, in either mode.
+func TestUpstreamStoppingMidBodyNeverLeaksThePart(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			e := start(t, baseConfig(m.name, ""), opts{held: m.held}, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("content-type", "application/json")
+				w.Header().Set("content-length", strconv.Itoa(len(userDoc)))
+				w.Write([]byte(userDoc[:len(userDoc)-5]))
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler)
+			})
+			r := e.get(t, "/users/7")
+			if bytes.Contains(r.body, []byte(cardNumber)) {
+				t.Fatalf("got %d %s: the part passed unfiltered", r.status, r.body)
+			}
+			if r.err == nil && r.status == 200 {
+				t.Fatalf("got a whole 200 response %q from a broken upstream", r.body)
 			}
 		})
 	}
@@ -411,5 +469,102 @@ func TestHeldConfigWithoutTheEnvoyFlagStallsButNeverLeaks(t *testing.T) {
 	}
 	if !noted {
 		t.Error("the plugin did not say at start which Envoy header mode its config expects")
+	}
+}
+
+// Streams interleave on one VM as Envoy interleaves them on a worker: every
+// response is in flight at once, and each keeps its own identity, policy
+// decision and buffered body.
+func TestInterleavedStreamsOnOneVMKeepTheirOwnState(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			const n = 8
+			var arrived atomic.Int64
+			all := make(chan struct{})
+			cfg := `{` + jwtSection() + `, "response_filter": ` + strings.TrimPrefix(strings.TrimSuffix(baseConfig(m.name, ""), "}"), `{"response_filter": `) + `}`
+			e := start(t, cfg, opts{held: m.held, chunkSize: 64, telemetry: `, "audit": {"sink": "log"}`}, func(w http.ResponseWriter, r *http.Request) {
+				if arrived.Add(1) == n {
+					close(all)
+				}
+				select { // every stream is open before any body moves
+				case <-all:
+				case <-time.After(5 * time.Second):
+				}
+				w.Header().Set("content-type", "application/json")
+				half := len(userDoc) / 2
+				w.Write([]byte(userDoc[:half]))
+				w.(http.Flusher).Flush()
+				time.Sleep(10 * time.Millisecond)
+				w.Write([]byte(userDoc[half:]))
+			})
+			if e.plugin.Workers() != 1 {
+				t.Fatalf("%d workers", e.plugin.Workers())
+			}
+			type result struct {
+				admin bool
+				id    string
+				r     response
+			}
+			results := make(chan result, n+2)
+			for i := range n + 2 {
+				go func() {
+					id := fmt.Sprintf("req-%d", i)
+					path := fmt.Sprintf("/users/%d", i)
+					switch {
+					case i >= n: // no token: apiguard's own 401, interleaved with the rest
+						results <- result{id: id, r: e.get(t, path, "x-request-id", id)}
+					case i%2 == 0:
+						results <- result{admin: true, id: id, r: e.get(t, path, "x-request-id", id, "authorization", "Bearer "+token(t, "read admin"))}
+					default:
+						results <- result{id: id, r: e.get(t, path, "x-request-id", id, "authorization", "Bearer "+token(t, "read"))}
+					}
+				}()
+			}
+			got := map[string]int{}
+			for range n + 2 {
+				res := <-results
+				got[res.id] = res.r.status
+				r := res.r
+				if r.err != nil {
+					t.Fatalf("read: %v", r.err)
+				}
+				switch {
+				case r.status == 401:
+					if gjson.GetBytes(r.body, "error").String() == "" {
+						t.Errorf("own 401 lost its body: %s", r.body)
+					}
+				case res.admin:
+					if r.status != 200 || gjson.GetBytes(r.body, "email").String() != adminEmail || bytes.Contains(r.body, []byte(cardNumber)) {
+						t.Errorf("admin got %d %s", r.status, r.body)
+					}
+				default:
+					if r.status != 200 || string(r.body) != userFiltered {
+						t.Errorf("reader got %d %s", r.status, r.body)
+					}
+				}
+			}
+			// Each stream's audit event is its own: its path and the status
+			// its client got.
+			events := 0
+			for _, l := range e.plugin.LogsAt(wasmhost.LogWarn) {
+				var ev struct {
+					RequestID string  `json:"request_id"`
+					Path      string  `json:"path"`
+					Status    float64 `json:"status"`
+				}
+				if !strings.HasPrefix(l, `{"type":"request"`) || json.Unmarshal([]byte(l), &ev) != nil {
+					continue
+				}
+				events++
+				var i int
+				if _, err := fmt.Sscanf(ev.RequestID, "req-%d", &i); err != nil || ev.Path != fmt.Sprintf("/users/%d", i) || int(ev.Status) != got[ev.RequestID] {
+					t.Errorf("audit event %+v, client got %d", ev, got[ev.RequestID])
+				}
+			}
+			if events != n+2 {
+				t.Errorf("%d audit events for %d requests", events, n+2)
+			}
+			e.checkLogsClean(t)
+		})
 	}
 }
