@@ -8,6 +8,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,6 +19,28 @@ import (
 type Error struct {
 	Path string // "" is the document root
 	Msg  string
+	// Line and Column (1-based; the column counts bytes) locate the value
+	// or key in the document; 0 when unknown.
+	Line, Column int
+}
+
+// ErrorList is every error found in a document, in document order.
+type ErrorList []*Error
+
+// Error formats one error per line.
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// lineColumn converts a byte offset into a 1-based line and byte column.
+func lineColumn(data []byte, off int) (line, col int) {
+	off = min(max(off, 0), len(data))
+	line = 1 + bytes.Count(data[:off], []byte("\n"))
+	return line, off - (bytes.LastIndexByte(data[:off], '\n') + 1) + 1
 }
 
 // Error formats as "config: PATH: MSG". At the document root, where the path

@@ -9,14 +9,16 @@ import (
 // field is a JSON-visible struct field, possibly promoted from an embedded
 // struct.
 type field struct {
-	name  string
-	index []int
-	depth int
+	name     string
+	index    []int
+	depth    int
+	required bool // tagged `config:"required"`: the key must be present
 }
 
 type structFields struct {
-	byName map[string]field
-	names  []string // for "did you mean" suggestions, in declaration order
+	byName   map[string]field
+	names    []string // for "did you mean" suggestions, in declaration order
+	required []string // keys that must be present, in declaration order
 }
 
 var fieldCache sync.Map // reflect.Type -> *structFields
@@ -31,7 +33,8 @@ func cachedFields(t reflect.Type) *structFields {
 
 // typeFields lists the fields encoding/json would use: exported fields named
 // by their `json` tag (or Go name), skipping `json:"-"`, with the fields of
-// untagged embedded structs promoted. A shallower field hides a deeper one of
+// untagged embedded structs promoted. A field tagged `config:"required"`
+// must be present in the document. A shallower field hides a deeper one of
 // the same name; two at the same depth hide each other, as in encoding/json.
 func typeFields(t reflect.Type) *structFields {
 	var all []field
@@ -66,7 +69,7 @@ func typeFields(t reflect.Type) *structFields {
 			if name == "" {
 				name = sf.Name
 			}
-			all = append(all, field{name: name, index: idx, depth: depth})
+			all = append(all, field{name: name, index: idx, depth: depth, required: sf.Tag.Get("config") == "required"})
 		}
 	}
 	walk(t, nil, 0, map[reflect.Type]bool{})
@@ -88,6 +91,9 @@ func typeFields(t reflect.Type) *structFields {
 	for _, f := range all {
 		if g, ok := sf.byName[f.name]; ok && g.depth == f.depth && !ambiguous[f.name] {
 			sf.names = append(sf.names, f.name)
+			if f.required {
+				sf.required = append(sf.required, f.name)
+			}
 			ambiguous[f.name] = true // listed once
 		}
 	}

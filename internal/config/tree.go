@@ -55,6 +55,7 @@ type node struct {
 	b          bool
 	text       string   // string value, or the number's literal
 	keys       []string // object keys, in order
+	keyStart   []int    // byte offset of each key (parallel to keys)
 	elems      []*node  // object values (parallel to keys) or array elements
 	start, end int      // byte span in the input
 }
@@ -66,7 +67,7 @@ type parser struct {
 	values int
 }
 
-func parse(data []byte) (*node, error) {
+func parse(data []byte) (*node, *Error) {
 	if len(data) > MaxBytes {
 		return nil, &Error{Msg: "configuration is larger than 4 MiB"}
 	}
@@ -80,7 +81,7 @@ func parse(data []byte) (*node, error) {
 		return nil, err
 	}
 	if _, err := p.dec.Token(); err != io.EOF {
-		return nil, &Error{Msg: "unexpected data after the top-level value"}
+		return nil, p.at(p.valueStart(n.end), &Error{Msg: "unexpected data after the top-level value"})
 	}
 	return n, nil
 }
@@ -99,27 +100,42 @@ func (p *parser) valueStart(prev int) int {
 	return prev
 }
 
-func (p *parser) syntaxError(path string, err error) error {
+// syntaxError locates a json.Decoder error by line and column: the offset
+// of a json.Decoder's SyntaxError is that of the offending byte.
+func (p *parser) syntaxError(path string, err error) *Error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &Error{Path: path, Msg: "invalid JSON at byte " + itoa(int(se.Offset)) + ": " + se.Error()}
+		e := &Error{Path: path}
+		e.Line, e.Column = lineColumn(p.data, int(se.Offset))
+		e.Msg = "invalid JSON at line " + itoa(e.Line) + ", column " + itoa(e.Column) + ": " + se.Error()
+		return e
 	}
+	e := &Error{Path: path}
+	e.Line, e.Column = lineColumn(p.data, len(p.data))
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &Error{Path: path, Msg: "invalid JSON: unexpected end of input"}
+		e.Msg = "invalid JSON: unexpected end of input"
+	} else {
+		e.Msg = "invalid JSON: " + err.Error()
 	}
-	return &Error{Path: path, Msg: "invalid JSON: " + err.Error()}
+	return e
 }
 
-func (p *parser) value(path string, depth int) (*node, error) {
+// at gives an error the position of byte offset off.
+func (p *parser) at(off int, e *Error) *Error {
+	e.Line, e.Column = lineColumn(p.data, off)
+	return e
+}
+
+func (p *parser) value(path string, depth int) (*node, *Error) {
 	prev := int(p.dec.InputOffset())
 	tok, err := p.dec.Token()
 	if err != nil {
 		return nil, p.syntaxError(path, err)
 	}
-	if p.values++; p.values > MaxValues {
-		return nil, &Error{Path: path, Msg: "more than " + itoa(MaxValues) + " JSON values"}
-	}
 	n := &node{start: p.valueStart(prev)}
+	if p.values++; p.values > MaxValues {
+		return nil, p.at(n.start, &Error{Path: path, Msg: "more than " + itoa(MaxValues) + " JSON values"})
+	}
 	switch t := tok.(type) {
 	case nil:
 		n.kind = kindNull
@@ -131,46 +147,49 @@ func (p *parser) value(path string, depth int) (*node, error) {
 		n.kind, n.text = kindString, t
 	case json.Delim:
 		if t != '{' && t != '[' {
-			return nil, &Error{Path: path, Msg: "invalid JSON: unexpected " + string(t)}
+			return nil, p.at(n.start, &Error{Path: path, Msg: "invalid JSON: unexpected " + string(t)})
 		}
 		if depth >= MaxDepth {
-			return nil, &Error{Path: path, Msg: "nesting deeper than " + itoa(MaxDepth) + " levels"}
+			return nil, p.at(n.start, &Error{Path: path, Msg: "nesting deeper than " + itoa(MaxDepth) + " levels"})
 		}
+		var perr *Error
 		if t == '{' {
-			err = p.object(n, path, depth)
+			perr = p.object(n, path, depth)
 		} else {
-			err = p.array(n, path, depth)
+			perr = p.array(n, path, depth)
 		}
-		if err != nil {
-			return nil, err
+		if perr != nil {
+			return nil, perr
 		}
 	}
 	n.end = int(p.dec.InputOffset())
 	return n, nil
 }
 
-func (p *parser) object(n *node, path string, depth int) error {
+func (p *parser) object(n *node, path string, depth int) *Error {
 	n.kind = kindObject
 	seen := make(map[string]struct{})
 	for p.dec.More() {
+		keyStart := p.valueStart(int(p.dec.InputOffset()))
 		tok, err := p.dec.Token()
 		if err != nil {
 			return p.syntaxError(path, err)
 		}
 		key, ok := tok.(string)
 		if !ok {
-			return &Error{Path: path, Msg: "invalid JSON: object key is not a string"}
+			return p.at(keyStart, &Error{Path: path, Msg: "invalid JSON: object key is not a string"})
 		}
 		kp := keyPath(path, key)
 		if _, dup := seen[key]; dup {
-			return &Error{Path: kp, Msg: "duplicate key"}
+			return p.at(keyStart, &Error{Path: kp, Msg: "duplicate key"})
 		}
 		seen[key] = struct{}{}
-		v, err := p.value(kp, depth+1)
-		if err != nil {
-			return err
+		v, verr := p.value(kp, depth+1)
+		if verr != nil {
+			return verr
 		}
 		n.keys = append(n.keys, key)
+		n.keyStart = append(n.keyStart, keyStart)
 		n.elems = append(n.elems, v)
 	}
 	if _, err := p.dec.Token(); err != nil { // '}'
@@ -179,7 +198,7 @@ func (p *parser) object(n *node, path string, depth int) error {
 	return nil
 }
 
-func (p *parser) array(n *node, path string, depth int) error {
+func (p *parser) array(n *node, path string, depth int) *Error {
 	n.kind = kindArray
 	for p.dec.More() {
 		v, err := p.value(indexPath(path, len(n.elems)), depth+1)
