@@ -155,7 +155,7 @@ func TestAll(t *testing.T) {
 
 func TestValidateErrors(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{`{"equals":"x"}`, `config: claim: is required`},
+		{`{"equals":"x"}`, `config: claim: required`},
 		{`{"claim":"sub"}`, `config: set exactly one of equals, contains, any_of and all_of`},
 		{`{"claim":"sub","equals":"x","contains":"y"}`, `config: set exactly one of equals, contains, any_of and all_of`},
 		{`{"claim":"sub","equals":null}`, `config: set exactly one of equals, contains, any_of and all_of`},

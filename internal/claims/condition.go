@@ -29,7 +29,7 @@ const maxOperands = 1024
 // as booleans. A missing claim satisfies no operator; a Condition that would
 // fail Validate is false. Nothing fails open.
 type Condition struct {
-	Claim    Path  `json:"claim"`
+	Claim    Path  `json:"claim" config:"required"`
 	Equals   any   `json:"equals,omitempty"`
 	Contains any   `json:"contains,omitempty"`
 	AnyOf    []any `json:"any_of,omitempty"`
@@ -41,7 +41,7 @@ type Condition struct {
 // json.Number, so Conditions built in code compare like decoded ones.
 func (c *Condition) Validate() error {
 	if len(c.Claim) == 0 {
-		return config.Errorf("claim", "is required")
+		return config.Errorf("claim", "required")
 	}
 	if err := c.Claim.Validate(); err != nil {
 		var ce *config.Error

@@ -136,10 +136,10 @@ func (j *InlineJWKS) UnmarshalJSON(b []byte) error {
 // RemoteJWKS is a key set fetched over HTTP (`remote_jwks`).
 type RemoteJWKS struct {
 	// Cluster (`cluster`): the Envoy cluster that serves the JWKS. Required.
-	Cluster string `json:"cluster"`
+	Cluster string `json:"cluster" config:"required"`
 	// URI (`uri`): the absolute http(s) URL of the JWKS; its path and host
 	// become the callout's :path and :authority. Required.
-	URI string `json:"uri"`
+	URI string `json:"uri" config:"required"`
 	Fetching
 }
 
@@ -147,7 +147,7 @@ type RemoteJWKS struct {
 type Discovery struct {
 	// Cluster (`cluster`): the Envoy cluster that serves both the OpenID
 	// configuration and the JWKS. Required.
-	Cluster string `json:"cluster"`
+	Cluster string `json:"cluster" config:"required"`
 	Fetching
 }
 
@@ -168,7 +168,7 @@ type Fetching struct {
 // HeaderSource is a header that carries a token (`from_headers[]`).
 type HeaderSource struct {
 	// Name (`name`): the header name, matched case-insensitively.
-	Name string `json:"name"`
+	Name string `json:"name" config:"required"`
 	// ValuePrefix (`value_prefix`): text before the token, e.g. "Bearer ",
 	// matched case-insensitively. A value without it carries no token.
 	ValuePrefix string `json:"value_prefix,omitempty"`
@@ -180,10 +180,10 @@ type ClaimToHeader struct {
 	// (["https://example.com/roles"]). Strings, numbers and booleans are
 	// copied as text, arrays of them joined with ",". Other values, and
 	// values with control characters, are not copied.
-	Claim claims.Path `json:"claim"`
+	Claim claims.Path `json:"claim" config:"required"`
 	// Header (`header`): the header to set. A client-sent copy is always
 	// removed first, so clients cannot forge it.
-	Header string `json:"header"`
+	Header string `json:"header" config:"required"`
 }
 
 // Rule is one entry of `rules`. The rules are apiguard's routes: the name

@@ -20,9 +20,9 @@ type Lockout struct {
 	// Failures (`failures`): failed authentications of one client IP within
 	// `window` after which its requests to authenticated routes get 429
 	// until the window ends. Required, at least 1.
-	Failures int `json:"failures"`
+	Failures int `json:"failures" config:"required"`
 	// Window (`window`): the counting window, e.g. "60s". Required.
-	Window config.Duration `json:"window"`
+	Window config.Duration `json:"window" config:"required"`
 }
 
 // Validate checks the lockout.

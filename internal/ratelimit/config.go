@@ -21,14 +21,14 @@ type Config []Policy
 type Policy struct {
 	// name: required, 1-64 characters of [A-Za-z0-9_.-], unique. It names the
 	// policy in RateLimit headers, metrics and the shared-data namespace.
-	Name string `json:"name"`
+	Name string `json:"name" config:"required"`
 	// match: which requests the policy applies to (route matcher; the empty
 	// match selects every request).
 	Match route.Match `json:"match"`
 	// key: one or more parts whose values together identify a client bucket:
 	// "source.ip", "header:NAME", "jwt.CLAIM" (dotted path into the verified
 	// claims), "path", "method", "envoy_route" (the Envoy route name).
-	Key []string `json:"key"`
+	Key []string `json:"key" config:"required"`
 	// missing_key: what happens when a key part has no value (no such header,
 	// no verified token or claim, no route name). "source_ip" (default) puts
 	// the client IP in the missing part's place, so such clients are limited
@@ -79,9 +79,9 @@ type Policy struct {
 type Limit struct {
 	// requests: the quota per window, 1 to 10^12 (bytes when cost is
 	// response_bytes). It sets the steady rate: one unit every per/requests.
-	Requests int64 `json:"requests"`
+	Requests int64 `json:"requests" config:"required"`
 	// per: the window, whole seconds from "1s" to "720h".
-	Per config.Duration `json:"per"`
+	Per config.Duration `json:"per" config:"required"`
 	// burst: extra capacity above the quota, 0 (default) to 10^12. A client
 	// that has been idle for a whole window may send requests+burst at once;
 	// afterwards it gets one unit every per/requests. Over any interval of
@@ -93,7 +93,7 @@ type Limit struct {
 type Override struct {
 	// claim: the claim path, dotted ("plan") or as segments
 	// (["https://example.com/plan"]).
-	Claim claims.Path `json:"claim"`
+	Claim claims.Path `json:"claim" config:"required"`
 	// values: the limits per claim value (a string or number claim), e.g.
 	// {"gold": [...], "free": [...]}. An empty list means the tier is not
 	// limited by this policy. A missing claim, an unlisted value or no
@@ -106,22 +106,22 @@ type Override struct {
 // NumericOverride takes the quota from an integer claim. JSON keys:
 type NumericOverride struct {
 	// per: the window the claimed quota applies to (required).
-	Per config.Duration `json:"per"`
+	Per config.Duration `json:"per" config:"required"`
 	// burst: the burst for the claimed quota (default 0).
 	Burst int64 `json:"burst,omitempty"`
 	// max: the largest claimed quota honoured (required); larger claims are
 	// capped to it, non-positive or non-integer claims keep the policy's own
 	// limits.
-	Max int64 `json:"max"`
+	Max int64 `json:"max" config:"required"`
 }
 
 // Global is a fleet-wide limit checked by envoyproxy/ratelimit through its
 // HTTP /json endpoint. JSON keys:
 type Global struct {
 	// cluster: the Envoy cluster of the rate-limit service (required).
-	Cluster string `json:"cluster"`
+	Cluster string `json:"cluster" config:"required"`
 	// domain: the service's domain for these descriptors (required).
-	Domain string `json:"domain"`
+	Domain string `json:"domain" config:"required"`
 	// descriptors: the descriptors to send, each a list of entries. Default:
 	// one descriptor with one entry per key part, keyed by the part's name.
 	Descriptors [][]DescriptorEntry `json:"descriptors,omitempty"`
@@ -141,7 +141,7 @@ type Global struct {
 // DescriptorEntry is one entry of a global descriptor. JSON keys:
 type DescriptorEntry struct {
 	// key: the descriptor key, as in the service's YAML config (required).
-	Key string `json:"key"`
+	Key string `json:"key" config:"required"`
 	// value: a literal value.
 	Value string `json:"value,omitempty"`
 	// from: a key part ("source.ip", "header:NAME", "jwt.CLAIM", "path",

@@ -111,9 +111,9 @@ type Rule struct {
 // ClaimGrant is one entry of Rule.AllowForClaims.
 type ClaimGrant struct {
 	// When lists the claim conditions that must all hold; at least one.
-	When []claims.Condition `json:"when"`
+	When []claims.Condition `json:"when" config:"required"`
 	// Allow lists the extra paths granted; at least one.
-	Allow []string `json:"allow"`
+	Allow []string `json:"allow" config:"required"`
 }
 
 // OnError is Config.OnError.

@@ -35,7 +35,7 @@ type Match struct {
 // Present set, the header must be present. Values compare case-sensitively;
 // names do not.
 type HeaderMatch struct {
-	Name    string `json:"name"`
+	Name    string `json:"name" config:"required"`
 	Exact   string `json:"exact,omitempty"`
 	Prefix  string `json:"prefix,omitempty"`
 	Present *bool  `json:"present,omitempty"`

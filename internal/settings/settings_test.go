@@ -10,7 +10,7 @@ import (
 func TestParseRefusesNamesThatCannotBeMetricSegments(t *testing.T) {
 	for _, tc := range []struct{ doc, path string }{
 		{`{"jwt": {"providers": {"Corp.IdP": {"issuer": "https://idp", "local_jwks": {"keys": []}}}, "rules": []}}`, `jwt.providers["Corp.IdP"]`},
-		{`{"rate_limits": [{"name": "Per User", "limits": [{"requests": 1, "per": "1s"}]}]}`, `rate_limits[0].name`},
+		{`{"rate_limits": [{"name": "Per User", "key": ["source.ip"], "limits": [{"requests": 1, "per": "1s"}]}]}`, `rate_limits[0].name`},
 	} {
 		_, err := Parse([]byte(tc.doc))
 		if err == nil || !strings.Contains(err.Error(), tc.path) {

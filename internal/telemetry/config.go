@@ -85,7 +85,7 @@ type AuditConfig struct {
 
 // OTLPConfig configures the OTLP/HTTP JSON log export.
 type OTLPConfig struct {
-	Cluster             string          `json:"cluster"`
+	Cluster             string          `json:"cluster" config:"required"`
 	Authority           string          `json:"authority,omitempty"`
 	Path                string          `json:"path,omitempty"`
 	Timeout             config.Duration `json:"timeout,omitempty"`
