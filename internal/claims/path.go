@@ -127,3 +127,14 @@ func Lookup(claims map[string]any, p Path) (any, bool) {
 	}
 	return nil, false
 }
+
+// JSONSchema describes both forms of a claim path.
+func (Path) JSONSchema() map[string]any {
+	return map[string]any{
+		"description": `a dotted claim path ("realm_access.roles") or an array of segments (["https://example.com/roles"])`,
+		"anyOf": []any{
+			map[string]any{"type": "string", "minLength": 1},
+			map[string]any{"type": "array", "items": map[string]any{"type": "string", "minLength": 1}, "minItems": 1, "maxItems": maxPathSegments},
+		},
+	}
+}

@@ -133,6 +133,11 @@ func (j *InlineJWKS) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// JSONSchema describes a JWKS object or a string holding one.
+func (InlineJWKS) JSONSchema() map[string]any {
+	return map[string]any{"type": []string{"object", "string"}, "description": "a JWKS object, or a string holding one"}
+}
+
 // RemoteJWKS is a key set fetched over HTTP (`remote_jwks`).
 type RemoteJWKS struct {
 	// Cluster (`cluster`): the Envoy cluster that serves the JWKS. Required.

@@ -217,6 +217,11 @@ func (m *MaskValue) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// JSONSchema describes a mask value: any JSON value.
+func (MaskValue) JSONSchema() map[string]any {
+	return map[string]any{"description": "any JSON value, written in place of a masked one"}
+}
+
 // MarshalJSON returns the compact value.
 func (m MaskValue) MarshalJSON() ([]byte, error) {
 	if m.raw == nil {
@@ -242,6 +247,14 @@ func (s *Status) UnmarshalJSON(data []byte) error {
 	}
 	*s = Status{n, n}
 	return nil
+}
+
+// JSONSchema describes a status code or class.
+func (Status) JSONSchema() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "integer", "minimum": 100, "maximum": 599},
+		map[string]any{"type": "string", "pattern": "^[1-5][xX][xX]$"},
+	}}
 }
 
 // MarshalJSON renders the code or class.

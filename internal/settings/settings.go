@@ -57,6 +57,16 @@ func Parse(data []byte) (*Settings, error) {
 	return s, nil
 }
 
+// SchemaID is the $id of the configuration's JSON Schema.
+const SchemaID = "https://github.com/apiguard/apiguard/docs/apiguard.schema.json"
+
+// Schema is the JSON Schema (draft 2020-12) of the configuration document,
+// derived from these types as config.Decode reads them.
+// docs/apiguard.schema.json is its output; a test keeps them equal.
+func Schema() (map[string]any, error) {
+	return config.Schema(&Settings{}, SchemaID, "apiguard plugin configuration")
+}
+
 // Validate checks what spans sections: every provider and rate-limit policy
 // name becomes a metric name segment, so it must be one (config.Decode calls
 // this after the sections validated themselves).
