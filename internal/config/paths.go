@@ -164,3 +164,20 @@ func (n *node) find(rel string) *node {
 	}
 	return cur
 }
+
+// KeyPath appends an object key to a dotted path, quoting it when it is not
+// an identifier: KeyPath("jwt.providers", "a.b") is `jwt.providers["a.b"]`.
+func KeyPath(base, key string) string { return keyPath(base, key) }
+
+// IndexPath appends an array index to a dotted path.
+func IndexPath(base string, i int) string { return indexPath(base, i) }
+
+// Locate returns the line and column of the value at path in data, or of
+// the deepest value on the way that exists; 0, 0 when data does not parse.
+func Locate(data []byte, path string) (line, col int) {
+	root, err := parse(data)
+	if err != nil {
+		return 0, 0
+	}
+	return lineColumn(data, root.find(path).start)
+}

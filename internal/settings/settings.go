@@ -42,17 +42,28 @@ type Settings struct {
 	Telemetry telemetry.Config `json:"telemetry"`
 }
 
-// Parse decodes and validates a configuration document.
+// Parse decodes and validates a configuration document. It returns the
+// first error in document order, an *config.Error naming the JSON path.
 func Parse(data []byte) (*Settings, error) {
+	s, errs := ParseAll(data)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return s, nil
+}
+
+// ParseAll is Parse reporting every error (config.DecodeAll), for
+// validation tools; the plugin refuses a configuration with Parse's first.
+func ParseAll(data []byte) (*Settings, config.ErrorList) {
 	if len(data) > MaxDocumentBytes {
-		return nil, fmt.Errorf("config: document is %d bytes, the limit is %d", len(data), MaxDocumentBytes)
+		return nil, config.ErrorList{config.Errorf("", "document is %d bytes, the limit is %d", len(data), MaxDocumentBytes)}
 	}
 	s := &Settings{}
 	if len(data) == 0 {
 		return s, nil
 	}
-	if err := config.Decode(data, s); err != nil {
-		return nil, err
+	if errs := config.DecodeAll(data, s); len(errs) > 0 {
+		return nil, errs
 	}
 	return s, nil
 }

@@ -1,0 +1,179 @@
+package validate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/apiguard/apiguard/internal/config"
+)
+
+// Document is one apiguard configuration found in an input file.
+type Document struct {
+	// Where locates the configuration inside a manifest or bootstrap, as a
+	// path ("spec.pluginConfig"); "" when the file is the configuration.
+	Where string
+	// Data is the configuration JSON. For a WasmPlugin's pluginConfig, which
+	// is YAML, it is that YAML re-encoded, so its line numbers are not the
+	// file's.
+	Data []byte
+	// Reencoded is true when Data was re-encoded from YAML: positions in it
+	// are not positions in the file.
+	Reencoded bool
+	// Name is the Envoy plugin name (PluginConfig.name or the WasmPlugin's
+	// pluginName), "" when the input does not say.
+	Name string
+}
+
+// Type URLs of what embeds a configuration.
+const (
+	wasmFilterType  = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+	stringValueType = "type.googleapis.com/google.protobuf.StringValue"
+)
+
+// Extract finds the apiguard configurations in an input file: a
+// configuration document itself (JSON), an Envoy bootstrap or an Istio
+// EnvoyFilter (every HTTP Wasm filter's configuration, a
+// google.protobuf.StringValue), or an Istio WasmPlugin (spec.pluginConfig).
+// YAML files may hold several documents separated by "---".
+func Extract(data []byte) ([]Document, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &top); err != nil {
+			// Broken JSON: report it as a configuration, with its position.
+			return []Document{{Data: data}}, nil
+		}
+		if !isManifest(top) {
+			return []Document{{Data: data}}, nil
+		}
+	}
+	var docs []Document
+	for i, part := range splitYAML(data) {
+		if len(bytes.TrimSpace(stripComments(part))) == 0 {
+			continue
+		}
+		j, err := yaml.YAMLToJSON(part)
+		if err != nil {
+			return nil, fmt.Errorf("YAML document %d: %w", i+1, err)
+		}
+		var v any
+		if err := json.Unmarshal(j, &v); err != nil {
+			return nil, fmt.Errorf("YAML document %d: %w", i+1, err)
+		}
+		prefix := ""
+		if len(splitYAML(data)) > 1 {
+			prefix = fmt.Sprintf("document %d: ", i+1)
+		}
+		found, err := walk(v, "", prefix)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, found...)
+	}
+	if len(docs) == 0 {
+		return nil, errors.New("no apiguard configuration found: want a configuration (JSON), an Envoy bootstrap or EnvoyFilter with an envoy.extensions.filters.http.wasm.v3.Wasm filter, or an Istio WasmPlugin")
+	}
+	return docs, nil
+}
+
+func isManifest(top map[string]json.RawMessage) bool {
+	for _, k := range []string{"apiVersion", "kind", "static_resources", "dynamic_resources", "admin", "node"} {
+		if _, ok := top[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
+
+func splitYAML(data []byte) [][]byte {
+	var parts [][]byte
+	for _, p := range docSeparator.Split(string(data), -1) {
+		parts = append(parts, []byte(p))
+	}
+	return parts
+}
+
+var commentLine = regexp.MustCompile(`(?m)^\s*#.*$`)
+
+func stripComments(b []byte) []byte { return commentLine.ReplaceAll(b, nil) }
+
+// walk finds embedded configurations in a decoded YAML document.
+func walk(v any, path, prefix string) ([]Document, error) {
+	var docs []Document
+	switch n := v.(type) {
+	case map[string]any:
+		if n["kind"] == "WasmPlugin" {
+			spec, _ := n["spec"].(map[string]any)
+			name, _ := spec["pluginName"].(string)
+			where := prefix + "WasmPlugin " + metadataName(n) + ": spec.pluginConfig"
+			cfg, ok := spec["pluginConfig"]
+			if !ok {
+				return []Document{{Where: where, Data: []byte("{}"), Reencoded: true, Name: name}}, nil
+			}
+			b, err := json.MarshalIndent(cfg, "", "  ")
+			if err != nil {
+				return nil, err
+			}
+			return []Document{{Where: where, Data: b, Reencoded: true, Name: name}}, nil
+		}
+		if n["@type"] == wasmFilterType {
+			doc, err := wasmFilterConfig(n, path, prefix)
+			if err != nil {
+				return nil, err
+			}
+			return []Document{doc}, nil
+		}
+		keys := make([]string, 0, len(n))
+		for k := range n {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			d, err := walk(n[k], config.KeyPath(path, k), prefix)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, d...)
+		}
+	case []any:
+		for i, e := range n {
+			d, err := walk(e, config.IndexPath(path, i), prefix)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, d...)
+		}
+	}
+	return docs, nil
+}
+
+func metadataName(n map[string]any) string {
+	md, _ := n["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	return name
+}
+
+// wasmFilterConfig reads the configuration of an Envoy Wasm HTTP filter.
+func wasmFilterConfig(filter map[string]any, path, prefix string) (Document, error) {
+	pc, _ := filter["config"].(map[string]any)
+	name, _ := pc["name"].(string)
+	where := prefix + path + ".config.configuration"
+	c, ok := pc["configuration"].(map[string]any)
+	if !ok {
+		// No configuration: the plugin starts with the empty document.
+		return Document{Where: where, Data: nil, Name: name}, nil
+	}
+	if t := c["@type"]; t != stringValueType {
+		return Document{}, fmt.Errorf("%s: @type %v: apiguard reads its configuration from a %s", where, t, stringValueType)
+	}
+	value, _ := c["value"].(string)
+	return Document{Where: where + ".value", Data: []byte(value), Name: name}, nil
+}

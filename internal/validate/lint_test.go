@@ -1,0 +1,124 @@
+package validate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Each risky configuration gets its warning at its path, with a fix.
+func TestLintFindsRiskyConfigurations(t *testing.T) {
+	const provider = `"corp": {"issuer": "https://idp", "audiences": ["api"], "local_jwks": {"keys": []}}`
+	const catchAll = `{"match": {"prefix": "/"}, "requires": {"provider": "corp"}}`
+	jwt := func(providers, rules string) string {
+		return `"jwt": {"providers": {` + providers + `}, "rules": [` + rules + `]}`
+	}
+	rf := func(extra, rules string) string {
+		return `"response_filter": {` + extra + `"rules": [` + rules + `]}`
+	}
+	const rfCatchAll = `{"match": {}, "allow": []}`
+	for _, tc := range []struct {
+		name, doc, rule, path string
+	}{
+		{"provider without issuer or audiences", jwt(`"corp": {"local_jwks": {"keys": []}}`, catchAll),
+			"unscoped-provider", "jwt.providers.corp"},
+		{"public prefix before /admin", jwt(provider, `{"match": {"prefix": "/"}}, {"match": {"prefix": "/admin"}, "requires": {"provider": "corp"}}`),
+			"shadowed-rule", "jwt.rules[1]"},
+		{"no catch-all jwt rule", jwt(provider, `{"match": {"prefix": "/api"}, "requires": {"provider": "corp"}}`),
+			"no-catch-all", "jwt.rules"},
+		{"no jwt rules at all", jwt(provider, ``), "no-rules", "jwt.rules"},
+		{"no catch-all response rule", rf(``, `{"match": {"prefix": "/users"}, "allow": ["id"]}`),
+			"no-catch-all", "response_filter.rules"},
+		{"shadowed response rule", rf(``, `{"match": {"prefix": "/users"}, "allow": ["id"]}, {"match": {"path": "/users/me"}, "allow": ["id", "email"]}, `+rfCatchAll),
+			"shadowed-rule", "response_filter.rules[1]"},
+		{"allow everything", rf(``, `{"match": {}, "allow": ["*"]}`), "allow-everything", "response_filter.rules[0].allow[0]"},
+		{"allow every element", rf(``, `{"match": {}, "allow": ["id", "#.*"]}`), "allow-everything", "response_filter.rules[0].allow[1]"},
+		{"on_error and non_json pass", rf(`"on_error": "pass", "non_json": "pass", `, rfCatchAll), "filter-fails-open", "response_filter.on_error"},
+		{"jwt.sub key without jwt", `"rate_limits": [{"name": "u", "key": ["jwt.sub"], "limits": [{"requests": 1, "per": "1s"}]}]`,
+			"claim-without-jwt", "rate_limits[0].key[0]"},
+		{"override without jwt", `"rate_limits": [{"name": "u", "key": ["source.ip"], "limits": [{"requests": 1, "per": "1s"}], "override": {"claim": "plan", "values": {}}}]`,
+			"claim-without-jwt", "rate_limits[0].override"},
+		{"allow_for_claims without jwt", rf(``, `{"match": {}, "allow": [], "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]}`),
+			"claim-without-jwt", "response_filter.rules[0].allow_for_claims[0]"},
+		{"large clock skew", jwt(`"corp": {"issuer": "https://idp", "local_jwks": {"keys": []}, "clock_skew": "1h"}`, catchAll),
+			"large-clock-skew", "jwt.providers.corp.clock_skew"},
+		{"no expiration", jwt(`"corp": {"issuer": "https://idp", "local_jwks": {"keys": []}, "clock_skew": "1h", "require_expiration": false}`, catchAll),
+			"no-expiration", "jwt.providers.corp.require_expiration"},
+		{"authenticated route with no response rule", jwt(provider, `{"match": {"prefix": "/orders"}, "requires": {"provider": "corp"}}, `+catchAll) + `, ` +
+			rf(``, `{"match": {"prefix": "/users"}, "allow": ["id"]}`), "unfiltered-route", "jwt.rules[0].match"},
+		{"keys over http", jwt(`"corp": {"issuer": "https://idp", "remote_jwks": {"cluster": "idp", "uri": "http://idp/jwks"}}`, catchAll),
+			"jwks-over-http", "jwt.providers.corp.remote_jwks.uri"},
+		{"inline HMAC secret", jwt(`"corp": {"issuer": "https://idp", "secret": "`+strings.Repeat("k", 64)+`"}`, catchAll),
+			"inline-secret", "jwt.providers.corp.secret"},
+		{"token in a query parameter", jwt(`"corp": {"issuer": "https://idp", "local_jwks": {"keys": []}, "from_params": ["token"]}`, catchAll),
+			"token-in-query", "jwt.providers.corp.from_params"},
+		{"client-chosen key", `"rate_limits": [{"name": "k", "key": ["header:x-api-key"], "limits": [{"requests": 1, "per": "1s"}]}]`,
+			"client-chosen-key", "rate_limits[0].key"},
+		{"shadow mode", `"rate_limits": [{"name": "k", "key": ["source.ip"], "shadow": true, "limits": [{"requests": 1, "per": "1s"}]}]`,
+			"shadow-mode", "rate_limits[0].shadow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := Document{Data: []byte("{" + tc.doc + "}")}
+			var got []string
+			for _, f := range Check(doc) {
+				if f.Severity != SeverityWarning {
+					t.Fatalf("error: %s: %s", f.Path, f.Msg)
+				}
+				if f.Fix == "" || f.Msg == "" || f.Line == 0 {
+					t.Errorf("warning without message, fix or position: %+v", f)
+				}
+				got = append(got, f.Rule+" "+f.Path)
+			}
+			if want := tc.rule + " " + tc.path; !slices.Contains(got, want) {
+				t.Errorf("warnings %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// A careful configuration gets no warning.
+func TestLintQuietOnACarefulConfiguration(t *testing.T) {
+	doc := `{
+  "jwt": {
+    "providers": {"corp": {"issuer": "https://idp", "audiences": ["api"], "remote_jwks": {"cluster": "idp", "uri": "https://idp/jwks"}}},
+    "rules": [
+      {"match": {"path": "/healthz"}},
+      {"match": {"prefix": "/admin"}, "requires": {"provider": "corp", "claims": [{"claim": "scope", "contains": "admin"}]}},
+      {"match": {"prefix": "/"}, "requires": {"provider": "corp"}}
+    ]
+  },
+  "rate_limits": [{"name": "per_user", "key": ["jwt.sub"], "limits": [{"requests": 100, "per": "60s"}]}],
+  "response_filter": {"rules": [
+    {"match": {"prefix": "/users"}, "allow": ["id", "name"], "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
+    {"match": {}, "allow": []}
+  ]}
+}`
+	for _, f := range Check(Document{Data: []byte(doc)}) {
+		t.Errorf("%s %s: %s", f.Severity, f.Path, f.Msg)
+	}
+}
+
+// Three mistakes are three errors, each with its place, and no warning
+// about a configuration that does not decode.
+func TestCheckReportsEveryError(t *testing.T) {
+	doc := "{\n  \"jwt\": {\n    \"providers\": {\"corp\": {\"issuer\": \"https://idp\", \"audience\": [\"api\"], \"local_jwks\": {\"keys\": []}}},\n" +
+		"    \"rules\": [{\"match\": {\"prefix\": \"/\"}, \"requires\": {\"provider\": \"corp\"}}]\n  },\n" +
+		"  \"rate_limits\": [{\"name\": \"per_ip\", \"key\": [\"source.ip\"], \"limits\": [{\"requests\": \"100\", \"per\": \"1m\"}, {\"per\": \"1h\"}]}]\n}"
+	var got []string
+	for _, f := range Check(Document{Data: []byte(doc)}) {
+		got = append(got, fmt.Sprintf("%d:%d %s %s", f.Line, f.Column, f.Severity, f.Path))
+	}
+	want := []string{
+		"3:53 error jwt.providers.corp.audience",
+		"6:84 error rate_limits[0].limits[0].requests",
+		"6:105 error rate_limits[0].limits[1].requests",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings\n got %q\nwant %q", got, want)
+	}
+	syntax := Check(Document{Data: []byte("{\n  \"jwt\": {\"rules\": [}\n}")})
+	if len(syntax) != 1 || syntax[0].Line != 2 || syntax[0].Column != 21 {
+		t.Errorf("syntax error: %+v", syntax)
+	}
+}
