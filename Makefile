@@ -8,7 +8,7 @@ FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 ROUNDS    ?= 3
 
-.PHONY: all build test test-race run bench fuzz check clean deps-test
+.PHONY: all build test test-race run bench fuzz check clean deps-test validate schema oci
 
 all: build
 
@@ -26,6 +26,23 @@ test: build
 run: build
 	$(GO) run ./internal/devproxy --wasm $(WASM) --config envoy/demo-config.json --listen $(LISTEN) --admin $(ADMIN) \
 	  --demo-key envoy/demo/demo-rsa-private.pem
+
+## validate: check CONFIG (a configuration, an Envoy bootstrap or an Istio WasmPlugin): every error,
+## lint warnings with fixes, then a start of the plugin in wasmhost (--dry-run)
+CONFIG ?= envoy/demo-config.json
+validate: build
+	$(GO) run ./internal/validate/cmd/validate --dry-run --wasm $(WASM) $(CONFIG)
+
+## oci: package build/apiguard.wasm as an OCI image Istio pulls (build/oci: layout, archive, digest,
+## and the Istio manifests pinned to the digest); REPO names the repository you push to
+VERSION := $(shell cat VERSION)
+REPO    ?= ghcr.io/apiguard/apiguard
+oci: build
+	$(GO) run ./internal/ociimage/cmd/ocibuild --wasm $(WASM) --version $(VERSION) --repo $(REPO) --out build/oci
+
+## schema: regenerate docs/apiguard.schema.json from the settings types
+schema:
+	$(GO) run ./internal/validate/cmd/validate --schema > docs/apiguard.schema.json
 
 ## bench: benchmarks, natively and compiled (see README for how to read them), ending with one table of
 ## the cost ratios under wazero and V8 (scripts/bench-table.sh)

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apiguard/apiguard/internal/wasmhost"
@@ -29,8 +29,9 @@ func DryRun(ctx context.Context, mod *wasmhost.Module, doc Document, logs *bytes
 		AllowOnHeadersStopIteration: true,
 	})
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		if strings.HasPrefix(line, "[wasm warn") {
-			warnings = append(warnings, plainLog(line))
+		// The canary and the worker log the same lines: report each once.
+		if w := plainLog(line); strings.HasPrefix(line, "[wasm warn") && !slices.Contains(warnings, w) {
+			warnings = append(warnings, w)
 		}
 	}
 	if startErr != nil {
@@ -43,7 +44,8 @@ func DryRun(ctx context.Context, mod *wasmhost.Module, doc Document, logs *bytes
 		if len(refusals) == 0 {
 			return warnings, startErr
 		}
-		return warnings, fmt.Errorf("%s (%w)", strings.Join(refusals, "; "), startErr)
+		// wasmhost's error repeats the refusal: the plugin's lines suffice.
+		return warnings, errors.New(strings.Join(refusals, "; "))
 	}
 	if p == nil {
 		return warnings, errors.New("wasmhost started no plugin")
