@@ -147,7 +147,7 @@ func lintRateLimits(s *settings.Settings, add addFunc) {
 		}
 		clientChosen := true
 		for _, part := range p.Key {
-			if !strings.HasPrefix(part, "header:") && part != "path" && part != "method" && part != "route" {
+			if !strings.HasPrefix(part, "header:") && part != "path" && part != "method" && part != "envoy_route" {
 				clientChosen = false
 			}
 		}
