@@ -68,7 +68,7 @@ func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("apiguard: configuration refused: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	proxywasm.LogInfof("apiguard: configured instance %q", p.instance)
+	proxywasm.LogInfof("apiguard %s: configured instance %q", version, p.instance)
 	if err := proxywasm.SetTickPeriodMilliSeconds(tickPeriodMillis); err != nil {
 		proxywasm.LogCriticalf("apiguard: set tick period: %v", err)
 		return types.OnPluginStartStatusFailed
@@ -94,6 +94,9 @@ func (p *pluginContext) configure(data []byte) error {
 	}
 	if p.metrics, err = defineMetrics(s, p.instance); err != nil {
 		return fmt.Errorf("define metrics: %w", err)
+	}
+	if err := exportBuildInfo(s, p.instance); err != nil {
+		return fmt.Errorf("define build_info: %w", err)
 	}
 	for _, step := range []func(*settings.Settings) error{
 		p.configureJWT,

@@ -12,9 +12,6 @@ import (
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
-// pluginVersion is reported as the OTLP instrumentation scope version.
-const pluginVersion = "0.1.0"
-
 // telemetryState is the audit trail, export and self-metrics of one plugin
 // configuration on one worker.
 type telemetryState struct {
@@ -81,7 +78,7 @@ func (p *pluginContext) configureTelemetry(s *settings.Settings) error {
 	}
 	p.telemetry = telemetryState{
 		cfg:      cfg,
-		auditor:  telemetry.NewAuditor(cfg, p.metrics, pluginVersion),
+		auditor:  telemetry.NewAuditor(cfg, p.metrics, version),
 		gc:       telemetry.NewGCPolicy(cfg.GC),
 		runtime:  telemetry.NewRuntimeReader(),
 		logLevel: logFunc(cfg.Audit.LogLevel),

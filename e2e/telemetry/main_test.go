@@ -192,6 +192,8 @@ func (e *env) prometheus(t testing.TB) string {
 		name := strings.TrimPrefix(full, "wasmcustom.")
 		if v, ok := st.Counter(name); ok {
 			ms = append(ms, envoystats.Metric{Name: full, Type: envoystats.TypeCounter, Value: v})
+		} else if g, ok := st.Gauge(name); ok {
+			ms = append(ms, envoystats.Metric{Name: full, Type: envoystats.TypeGauge, Value: g})
 		} else if h, ok := st.Histogram(name); ok {
 			ms = append(ms, envoystats.Metric{Name: full, Type: envoystats.TypeHistogram, Samples: h})
 		}

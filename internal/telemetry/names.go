@@ -23,6 +23,7 @@ const (
 	TagDecision = "decision"
 	TagReason   = "reason"
 	TagPhase    = "phase"
+	TagVersion  = "version" // only on the build_info gauge (BuildInfoName)
 )
 
 // tagKeys are the tag keys that appear as name segments, in stats_tags order.
@@ -121,5 +122,22 @@ func StatsTags(prefix string) []envoystats.TagSpec {
 			Regex:   head + seg + `\.` + seg + `(?:\.` + seg + `\.` + seg + `)*?(\.` + k + `\.(` + seg + `))(?:\.` + seg + `)+$`,
 		})
 	}
+	// The version is a release string ("0.1.0"), dots included, so it gets
+	// its own regex anchored on the build_info name.
+	specs = append(specs, envoystats.TagSpec{
+		TagName: TagVersion,
+		Regex:   head + seg + `\.build(\.` + TagVersion + `\.([0-9A-Za-z.+_-]+))\.info$`,
+	})
 	return specs
+}
+
+// BuildInfoName is the name of the gauge that exports the plugin's version
+// once, set to 1: <prefix>.<instance>.build.version.<version>.info, which
+// stats_tags turn into apiguard_build_info{apiguard_instance, version}. The
+// version is a label of this one metric only, never of the others.
+func BuildInfoName(prefix, instance, version string) string {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return metricName(prefix, instance, "build", []pair{{TagVersion, version}}, "info")
 }

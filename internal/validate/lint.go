@@ -27,6 +27,10 @@ type Warning struct {
 // enough to matter; Envoy's jwt_authn defaults to 60s.
 const maxClockSkew = 5 * time.Minute
 
+// envoyBufferLimit is Envoy's default per_connection_buffer_limit_bytes,
+// which bounds the bodies a filter can hold.
+const envoyBufferLimit = 1 << 20
+
 // Lint returns the warnings for a configuration that decoded without error,
 // in the order of the document's sections.
 func Lint(s *settings.Settings) []Warning {
@@ -172,6 +176,11 @@ func lintResponseFilter(s *settings.Settings, add addFunc) {
 			msg = "on_error and non_json are both \"pass\": any body that is not clean JSON leaves unfiltered, so an upstream can leak by changing its content type or breaking its JSON"
 		}
 		add("filter-fails-open", "response_filter.on_error", msg, `use "on_error": "deny" (the default)`)
+	}
+	if rf.MaxBodyBytes > envoyBufferLimit {
+		add("above-envoy-buffer", "response_filter.max_body_bytes",
+			fmt.Sprintf("%d bytes is above Envoy's default filter-chain buffer (%d): Envoy fails larger responses (500 or a reset) before the filter sees them", rf.MaxBodyBytes, envoyBufferLimit),
+			"raise the listener's per_connection_buffer_limit_bytes (and the HTTP/2 initial_stream_window_size) to at least this, or lower max_body_bytes")
 	}
 	matches := make([]route.Match, len(rf.Rules))
 	for i, r := range rf.Rules {

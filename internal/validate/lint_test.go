@@ -55,6 +55,7 @@ func TestLintFindsRiskyConfigurations(t *testing.T) {
 			"token-in-query", "jwt.providers.corp.from_params"},
 		{"client-chosen key", `"rate_limits": [{"name": "k", "key": ["header:x-api-key"], "limits": [{"requests": 1, "per": "1s"}]}]`,
 			"client-chosen-key", "rate_limits[0].key"},
+		{"body limit above Envoy's buffer", rf(`"max_body_bytes": 4194304, `, rfCatchAll), "above-envoy-buffer", "response_filter.max_body_bytes"},
 		{"shadow mode", `"rate_limits": [{"name": "k", "key": ["source.ip"], "shadow": true, "limits": [{"requests": 1, "per": "1s"}]}]`,
 			"shadow-mode", "rate_limits[0].shadow"},
 	} {

@@ -3,7 +3,9 @@ package wasmbuild_test
 import (
 	"context"
 	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -61,8 +63,12 @@ func TestPluginImportsOnlyWhatEnvoyProvides(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}
+	var wasi []string
 	for _, fn := range mod.ImportedFunctions() {
 		module, name, _ := fn.Import()
+		if module == "wasi_snapshot_preview1" && !slices.Contains(wasi, name) {
+			wasi = append(wasi, name)
+		}
 		switch module {
 		case "env":
 			if len(name) < 6 || name[:6] != "proxy_" || !slices.Contains(envoyHostCalls, name[6:]) {
@@ -75,6 +81,13 @@ func TestPluginImportsOnlyWhatEnvoyProvides(t *testing.T) {
 		default:
 			t.Errorf("import %s.%s: unknown import module", module, name)
 		}
+	}
+
+	// The README lists the WASI imports, since they decide which Envoy can
+	// load the module: keep it true.
+	slices.Sort(wasi)
+	if documented := readmeWASIList(t); !slices.Equal(documented, wasi) {
+		t.Errorf("README.md lists the WASI imports %v; the module imports %v", documented, wasi)
 	}
 
 	exports := mod.ExportedFunctions()
@@ -98,4 +111,25 @@ func TestPluginImportsOnlyWhatEnvoyProvides(t *testing.T) {
 	if _, ok := mod.ExportedMemories()["memory"]; !ok {
 		t.Error("memory not exported")
 	}
+}
+
+// readmeWASIList returns the backticked names of the README paragraph that
+// starts "The module imports exactly these WASI functions", sorted.
+func readmeWASIList(t *testing.T) []string {
+	t.Helper()
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, para, ok := strings.Cut(string(readme), "The module imports exactly these WASI functions")
+	if !ok {
+		t.Fatal("README.md has no list of the WASI imports")
+	}
+	para, _, _ = strings.Cut(para, ". ")
+	var names []string
+	for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(para, -1) {
+		names = append(names, m[1])
+	}
+	slices.Sort(names)
+	return names
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 )
@@ -38,6 +39,29 @@ type Options struct {
 	Output string
 	// Stderr receives the go tool's output; nil discards it into the error.
 	Stderr *bytes.Buffer
+	// Version is stamped into the package main's `version` variable
+	// (-ldflags -X main.version=...); empty means the VERSION file at Root.
+	Version string
+}
+
+// versionPattern keeps the version one token a log line, a metric name and
+// an OCI tag can carry.
+var versionPattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
+
+// version returns the version to stamp: opts.Version, else the VERSION file.
+func (opts Options) version() (string, error) {
+	v := opts.Version
+	if v == "" {
+		b, err := os.ReadFile(filepath.Join(opts.Root, "VERSION"))
+		if err != nil {
+			return "", fmt.Errorf("wasmbuild: version: %w", err)
+		}
+		v = strings.TrimSpace(string(b))
+	}
+	if !versionPattern.MatchString(v) {
+		return "", fmt.Errorf("wasmbuild: version %q: want 1-64 of [0-9A-Za-z.+_-], starting with a letter or digit", v)
+	}
+	return v, nil
 }
 
 // Build prepares build/sdk and build/wasm.mod under Root and compiles the
@@ -62,9 +86,13 @@ func Build(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("wasmbuild: %w", err)
 	}
+	version, err := opts.version()
+	if err != nil {
+		return err
+	}
 	tmp := out + ".tmp"
 	cmd := exec.Command("go", "build", "-modfile="+modfile, "-tags="+buildTag,
-		"-buildmode=c-shared", "-trimpath", "-o", tmp, opts.Package)
+		"-buildmode=c-shared", "-trimpath", "-ldflags=-X main.version="+version, "-o", tmp, opts.Package)
 	cmd.Dir = opts.Root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	var stderr bytes.Buffer
