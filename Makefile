@@ -7,6 +7,8 @@ ADMIN     ?= 127.0.0.1:9901
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 ROUNDS    ?= 3
+# VERSION is stamped into the module and tags the OCI image.
+VERSION   ?= $(shell cat VERSION)
 
 .PHONY: all build test test-race run bench fuzz check clean deps-test validate schema oci
 
@@ -14,7 +16,7 @@ all: build
 
 ## build: compile the plugin with the standard Go toolchain into build/apiguard.wasm
 build:
-	$(GO) run ./internal/sdkabi/cmd/wasmbuild -o $(WASM) ./plugin
+	$(GO) run ./internal/sdkabi/cmd/wasmbuild -version $(VERSION) -o $(WASM) ./plugin
 
 ## test: unit tests, conformance tests of the host, e2e tests of the compiled plugin
 test: build
@@ -35,7 +37,6 @@ validate: build
 
 ## oci: package build/apiguard.wasm as an OCI image Istio pulls (build/oci: layout, archive, digest,
 ## and the Istio manifests pinned to the digest); REPO names the repository you push to
-VERSION := $(shell cat VERSION)
 REPO    ?= ghcr.io/apiguard/apiguard
 oci: build
 	$(GO) run ./internal/ociimage/cmd/ocibuild --wasm $(WASM) --version $(VERSION) --repo $(REPO) --out build/oci
