@@ -18,10 +18,11 @@ all: build
 build:
 	$(GO) run ./internal/sdkabi/cmd/wasmbuild -version $(VERSION) -o $(WASM) ./plugin
 
-## test: unit tests, conformance tests of the host, e2e tests of the compiled plugin
+## test: unit tests, conformance tests of the host, e2e tests of the compiled plugin; ends with
+## every skipped test and why (a missing tool: .ci/run installs them all)
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	GO=$(GO) $(GO) run ./internal/testreport -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 15m -run 'Hammer|Concurrent|Race' ./internal/...
 
 ## run: serve real HTTP on $(LISTEN) through the compiled plugin, demo API and demo config

@@ -46,7 +46,7 @@ func envoyBinary(t *testing.T) string {
 	p, err := exec.LookPath("envoy")
 	if err != nil {
 		t.Skip("envoy is not on PATH (or $ENVOY): skipping the real-Envoy test. " +
-			"Install an Envoy whose proxy-wasm-cpp-host includes PR #533 (see README, Envoy versions) to run it.")
+			"Install an Envoy whose proxy-wasm-cpp-host includes PR #533 (see the README, section Which Envoy can run it) to run it.")
 	}
 	return p
 }
