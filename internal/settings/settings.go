@@ -8,7 +8,6 @@ package settings
 import (
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/apiguard/apiguard/internal/clientip"
 	"github.com/apiguard/apiguard/internal/config"
@@ -90,7 +89,7 @@ func (s *Settings) Validate() error {
 		slices.Sort(names)
 		for _, name := range names {
 			if err := telemetry.CheckName(name); err != nil {
-				return config.Errorf("jwt.providers"+mapKey(name), "provider name: %v", err)
+				return config.Errorf(config.KeyPath("jwt.providers", name), "provider name: %v", err)
 			}
 		}
 		seen := map[string]bool{}
@@ -110,20 +109,6 @@ func (s *Settings) Validate() error {
 		}
 	}
 	return nil
-}
-
-// mapKey formats a map key as config paths do: .key for identifiers,
-// ["key"] otherwise.
-func mapKey(k string) string {
-	for i, c := range k {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return "[" + strconv.Quote(k) + "]"
-		}
-	}
-	if k == "" {
-		return `[""]`
-	}
-	return "." + k
 }
 
 // Inventory lists the configured names that become metric name segments.

@@ -2,8 +2,8 @@ package validate
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -50,17 +50,8 @@ func Lint(s *settings.Settings) []Warning {
 
 type addFunc func(rule, path, msg, fix string)
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func lintJWT(j *jwtauth.Config, add addFunc) {
-	for _, name := range sortedKeys(j.Providers) {
+	for _, name := range slices.Sorted(maps.Keys(j.Providers)) {
 		p := j.Providers[name]
 		at := config.KeyPath("jwt.providers", name)
 		if p.Issuer == "" && len(p.Audiences) == 0 {
