@@ -34,7 +34,26 @@ func TestVersionLoggedAndExportedOnce(t *testing.T) {
 	if !strings.Contains(prom, want+"\n") {
 		t.Errorf("Prometheus output lacks %s", want)
 	}
-	if n := strings.Count(prom, `version="`); n != 1 {
-		t.Errorf("%d series carry a version label, want the build_info gauge alone", n)
+	// Other tests of this binary share the metric store: count this
+	// instance's series, and check that every version label anywhere is on
+	// build_info.
+	lines := versionLines(prom)
+	if n := strings.Count(lines, `apiguard_instance="`+e.instance+`"`); n != 1 {
+		t.Errorf("%d series of this instance carry a version label, want the build_info gauge alone:\n%s", n, lines)
 	}
+	for _, l := range strings.Split(lines, "\n") {
+		if !strings.HasPrefix(l, "apiguard_build_info{") {
+			t.Errorf("a version label on another metric: %s", l)
+		}
+	}
+}
+
+func versionLines(prom string) string {
+	var out []string
+	for _, l := range strings.Split(prom, "\n") {
+		if strings.Contains(l, `version="`) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
