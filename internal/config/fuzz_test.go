@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// FuzzDecode checks that Decode never panics, and that whatever it accepts
+// FuzzDecode checks that Decode never panics, that DecodeAll agrees with it
+// on the first error, and that whatever it accepts
 // re-encodes into JSON it accepts again with the same meaning.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
@@ -21,7 +22,13 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var c testConfig
-		if err := Decode(data, &c); err != nil {
+		err := Decode(data, &c)
+		// DecodeAll reports Decode's error first, and nothing when it is nil.
+		all := DecodeAll(data, new(testConfig))
+		if (err == nil) != (len(all) == 0) || err != nil && err.Error() != all[0].Error() {
+			t.Fatalf("Decode = %v, DecodeAll = %v", err, all)
+		}
+		if err != nil {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("error of type %T, want *Error: %v", err, err)
 			}
