@@ -262,7 +262,7 @@ func (d *decoder) structValue(v reflect.Value, n *node, path string) bool {
 		kp := keyPath(path, key)
 		f, known := fields.byName[key]
 		if !known {
-			ok = d.fail(n.keyStart[i], &Error{Path: kp, Msg: "unknown key" + suggest(key, fields.names)})
+			ok = d.fail(n.keyStart[i], &Error{Path: kp, Msg: "unknown key" + suggest(key, fields.names), Key: true})
 			continue
 		}
 		fv, err := fieldByIndex(v, f.index, kp)

@@ -22,6 +22,9 @@ type Error struct {
 	// Line and Column (1-based; the column counts bytes) locate the value
 	// or key in the document; 0 when unknown.
 	Line, Column int
+	// Key is true when the error is about the key itself (unknown or
+	// duplicate), so Line and Column point at the key, not at its value.
+	Key bool
 }
 
 // ErrorList is every error found in a document, in document order.

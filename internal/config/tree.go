@@ -181,7 +181,7 @@ func (p *parser) object(n *node, path string, depth int) *Error {
 		}
 		kp := keyPath(path, key)
 		if _, dup := seen[key]; dup {
-			return p.at(keyStart, &Error{Path: kp, Msg: "duplicate key"})
+			return p.at(keyStart, &Error{Path: kp, Msg: "duplicate key", Key: true})
 		}
 		seen[key] = struct{}{}
 		v, verr := p.value(kp, depth+1)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -28,6 +29,37 @@ type Document struct {
 	// Name is the Envoy plugin name (PluginConfig.name or the WasmPlugin's
 	// pluginName), "" when the input does not say.
 	Name string
+
+	// yaml and at locate an embedded configuration in its YAML file: the
+	// document and the path of the value (a literal block scalar) or of the
+	// pluginConfig mapping.
+	yaml *yamlDoc
+	at   string
+}
+
+// FilePosition returns where, in the input file, a finding about path (its
+// key when key is true) at line and column of Data is: the same for a configuration file; the file
+// line of an Envoy configuration written as a literal block (`value: |`);
+// the YAML node of a WasmPlugin's pluginConfig. ok is false when the file
+// cannot say (a quoted string value, a position-less finding).
+func (d Document) FilePosition(path string, key bool, line, col int) (fileLine, fileCol int, ok bool) {
+	switch {
+	case d.yaml == nil:
+		return line, col, line > 0 && d.Where == ""
+	case d.Reencoded:
+		full := d.at
+		switch {
+		case path == "":
+		case strings.HasPrefix(path, "["):
+			full += path
+		default:
+			full += "." + path
+		}
+		fileLine, fileCol = d.yaml.position(d.yaml.node(full, key))
+		return fileLine, fileCol, true
+	default:
+		return d.yaml.blockPosition(d.yaml.node(d.at, false), line, col)
+	}
 }
 
 // Type URLs of what embeds a configuration.
@@ -54,7 +86,12 @@ func Extract(data []byte) ([]Document, error) {
 		}
 	}
 	var docs []Document
-	for i, part := range splitYAML(data) {
+	parts := splitYAML(data)
+	firstLine := 0 // file line before the part, for positions
+	for i, part := range parts {
+		partStart := firstLine
+		// A part ends before a "---" line and the next starts on its rest.
+		firstLine += bytes.Count(part, []byte("\n"))
 		if len(bytes.TrimSpace(stripComments(part))) == 0 {
 			continue
 		}
@@ -67,12 +104,18 @@ func Extract(data []byte) ([]Document, error) {
 			return nil, fmt.Errorf("YAML document %d: %w", i+1, err)
 		}
 		prefix := ""
-		if len(splitYAML(data)) > 1 {
+		if len(parts) > 1 {
 			prefix = fmt.Sprintf("document %d: ", i+1)
 		}
 		found, err := walk(v, "", prefix)
 		if err != nil {
 			return nil, err
+		}
+		yd := parseYAMLDoc(part, partStart)
+		for k := range found {
+			if yd != nil && found[k].at != "" {
+				found[k].yaml = yd
+			}
 		}
 		docs = append(docs, found...)
 	}
@@ -122,7 +165,7 @@ func walk(v any, path, prefix string) ([]Document, error) {
 			if err != nil {
 				return nil, err
 			}
-			return []Document{{Where: where, Data: b, Reencoded: true, Name: name}}, nil
+			return []Document{{Where: where, Data: b, Reencoded: true, Name: name, at: config.KeyPath(config.KeyPath(path, "spec"), "pluginConfig")}}, nil
 		}
 		if n["@type"] == wasmFilterType {
 			doc, err := wasmFilterConfig(n, path, prefix)
@@ -175,5 +218,5 @@ func wasmFilterConfig(filter map[string]any, path, prefix string) (Document, err
 		return Document{}, fmt.Errorf("%s: @type %v: apiguard reads its configuration from a %s", where, t, stringValueType)
 	}
 	value, _ := c["value"].(string)
-	return Document{Where: where + ".value", Data: []byte(value), Name: name}, nil
+	return Document{Where: where + ".value", Data: []byte(value), Name: name, at: path + ".config.configuration.value"}, nil
 }

@@ -35,9 +35,12 @@ type Finding struct {
 	// Line and Column locate it in the Document's Data (1-based, bytes); 0
 	// when unknown.
 	Line, Column int
-	Msg          string
-	Fix          string // warnings: what to change
-	Rule         string // warnings: the lint rule's name
+	// Key is true when the finding is about the key at Path (unknown,
+	// duplicate), not its value.
+	Key  bool
+	Msg  string
+	Fix  string // warnings: what to change
+	Rule string // warnings: the lint rule's name
 }
 
 // Check decodes doc as the plugin would, and lints it when it decodes.
@@ -46,7 +49,7 @@ func Check(doc Document) []Finding {
 	s, errs := settings.ParseAll(doc.Data)
 	var out []Finding
 	for _, e := range errs {
-		out = append(out, Finding{Severity: SeverityError, Path: e.Path, Line: e.Line, Column: e.Column, Msg: e.Msg})
+		out = append(out, Finding{Severity: SeverityError, Path: e.Path, Line: e.Line, Column: e.Column, Key: e.Key, Msg: e.Msg})
 	}
 	if len(errs) > 0 {
 		return out

@@ -139,8 +139,9 @@ func (r *report) where() string {
 	return r.file + " (" + r.doc.Where + ")"
 }
 
-// print writes "FILE:LINE:COL: SEVERITY: PATH: MSG", the position omitted
-// when it is not in the file, then the fix.
+// print writes "FILE:LINE:COL: SEVERITY: PATH: MSG", with the position in
+// the file even for a configuration embedded in YAML when the file can say,
+// then the fix.
 func (r *report) print(f validate.Finding) {
 	if f.Severity == validate.SeverityError {
 		r.errors++
@@ -148,12 +149,10 @@ func (r *report) print(f validate.Finding) {
 		r.warnings++
 	}
 	loc := r.where()
-	if f.Line > 0 && !r.doc.Reencoded {
-		if r.doc.Where == "" {
-			loc = fmt.Sprintf("%s:%d:%d", r.file, f.Line, f.Column)
-		} else {
-			loc = fmt.Sprintf("%s, line %d, column %d of the embedded configuration", loc, f.Line, f.Column)
-		}
+	if line, col, ok := r.doc.FilePosition(f.Path, f.Key, f.Line, f.Column); ok {
+		loc = fmt.Sprintf("%s:%d:%d", r.file, line, col)
+	} else if f.Line > 0 && !r.doc.Reencoded {
+		loc = fmt.Sprintf("%s, line %d, column %d of the embedded configuration", loc, f.Line, f.Column)
 	}
 	path := f.Path
 	if path != "" {

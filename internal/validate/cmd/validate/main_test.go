@@ -113,7 +113,9 @@ func TestEmbeddedConfigurations(t *testing.T) {
                       "limits": [{"requests": 1, "per": 5}]}]}
 `)
 	out, code := runValidate(t, bootstrap)
-	if code != exitInvalid || !strings.Contains(out, `http_filters[0].typed_config.config.configuration.value), line 2, column 37 of the embedded configuration: error: rate_limits[0].limits[0].per: expected a duration string such as "5s", got number`) {
+	// The position is the file's: the block scalar's line 2, column 37 is
+	// line 19, column 20+37.
+	if code != exitInvalid || !strings.Contains(out, bootstrap+`:19:57: error: rate_limits[0].limits[0].per: expected a duration string such as "5s", got number`) {
 		t.Errorf("bootstrap: exit %d:\n%s", code, out)
 	}
 	plugin := write(t, "wasmplugin.yaml", `apiVersion: extensions.istio.io/v1alpha1
@@ -130,8 +132,24 @@ spec:
         allow: []
 `)
 	out, code = runValidate(t, plugin)
-	if code != exitInvalid || !strings.Contains(out, `(WasmPlugin apiguard: spec.pluginConfig): error: response_filter.on_eror: unknown key (did you mean "on_error"?)`) {
+	if code != exitInvalid || !strings.Contains(out, plugin+`:9:7: error: response_filter.on_eror: unknown key (did you mean "on_error"?)`) ||
+		!strings.Contains(out, `(WasmPlugin apiguard: spec.pluginConfig): 1 error, 0 warnings`) {
 		t.Errorf("WasmPlugin: exit %d:\n%s", code, out)
+	}
+	quoted := write(t, "quoted.yaml", `typed_config:
+  "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+  config:
+    configuration:
+      "@type": type.googleapis.com/google.protobuf.StringValue
+      value: "{\"jwt\": 1}"
+`)
+	if out, code := runValidate(t, quoted); code != exitInvalid || !strings.Contains(out, `(typed_config.config.configuration.value), line 1, column 9 of the embedded configuration: error: jwt: expected object, got number`) {
+		t.Errorf("quoted value: exit %d:\n%s", code, out)
+	}
+	// A second YAML document: positions count from the file's start.
+	multi := write(t, "multi.yaml", "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: a}\nspec:\n  pluginConfig:\n    jwt: []\n")
+	if out, code := runValidate(t, multi); code != exitInvalid || !strings.Contains(out, multi+`:9:10: error: jwt: expected object, got array`) {
+		t.Errorf("second document: exit %d:\n%s", code, out)
 	}
 	none := write(t, "other.yaml", "apiVersion: v1\nkind: ConfigMap\n")
 	if out, code := runValidate(t, none); code != exitInvalid || !strings.Contains(out, "no apiguard configuration found") {
