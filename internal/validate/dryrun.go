@@ -21,12 +21,13 @@ func DryRun(ctx context.Context, mod *wasmhost.Module, doc Document, logs *bytes
 	if name == "" {
 		name = "apiguard"
 	}
+	held := doc.StopIteration == nil || *doc.StopIteration // as envoy/envoy.yaml when unknown
 	logs.Reset()
 	p, startErr := mod.Start(ctx, wasmhost.PluginConfig{
 		Name: name, RootID: name, VMID: name,
 		Configuration:               doc.Data,
 		Workers:                     1,
-		AllowOnHeadersStopIteration: true,
+		AllowOnHeadersStopIteration: held,
 	})
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		// The canary and the worker log the same lines: report each once.

@@ -30,6 +30,12 @@ type Document struct {
 	// pluginName), "" when the input does not say.
 	Name string
 
+	// StopIteration says whether Envoy holds the response headers while the
+	// plugin reads the body (the Wasm PluginConfig's
+	// allow_on_headers_stop_iteration, Envoy 1.35+; an Istio WasmPlugin
+	// cannot set it); nil when the input does not say.
+	StopIteration *bool
+
 	// yaml and at locate an embedded configuration in its YAML file: the
 	// document and the path of the value (a literal block scalar) or of the
 	// pluginConfig mapping.
@@ -157,15 +163,17 @@ func walk(v any, path, prefix string) ([]Document, error) {
 			spec, _ := n["spec"].(map[string]any)
 			name, _ := spec["pluginName"].(string)
 			where := prefix + "WasmPlugin " + metadataName(n) + ": spec.pluginConfig"
+			held := false // Istio's WasmPlugin has no allow_on_headers_stop_iteration
 			cfg, ok := spec["pluginConfig"]
 			if !ok {
-				return []Document{{Where: where, Data: []byte("{}"), Reencoded: true, Name: name}}, nil
+				return []Document{{Where: where, Data: []byte("{}"), Reencoded: true, Name: name, StopIteration: &held}}, nil
 			}
 			b, err := json.MarshalIndent(cfg, "", "  ")
 			if err != nil {
 				return nil, err
 			}
-			return []Document{{Where: where, Data: b, Reencoded: true, Name: name, at: config.KeyPath(config.KeyPath(path, "spec"), "pluginConfig")}}, nil
+			return []Document{{Where: where, Data: b, Reencoded: true, Name: name, StopIteration: &held,
+				at: config.KeyPath(config.KeyPath(path, "spec"), "pluginConfig")}}, nil
 		}
 		if n["@type"] == wasmFilterType {
 			doc, err := wasmFilterConfig(n, path, prefix)
@@ -208,15 +216,16 @@ func metadataName(n map[string]any) string {
 func wasmFilterConfig(filter map[string]any, path, prefix string) (Document, error) {
 	pc, _ := filter["config"].(map[string]any)
 	name, _ := pc["name"].(string)
+	held, _ := pc["allow_on_headers_stop_iteration"].(bool)
 	where := prefix + path + ".config.configuration"
 	c, ok := pc["configuration"].(map[string]any)
 	if !ok {
 		// No configuration: the plugin starts with the empty document.
-		return Document{Where: where, Data: nil, Name: name}, nil
+		return Document{Where: where, Data: nil, Name: name, StopIteration: &held}, nil
 	}
 	if t := c["@type"]; t != stringValueType {
 		return Document{}, fmt.Errorf("%s: @type %v: apiguard reads its configuration from a %s", where, t, stringValueType)
 	}
 	value, _ := c["value"].(string)
-	return Document{Where: where + ".value", Data: []byte(value), Name: name, at: path + ".config.configuration.value"}, nil
+	return Document{Where: where + ".value", Data: []byte(value), Name: name, StopIteration: &held, at: path + ".config.configuration.value"}, nil
 }

@@ -123,3 +123,36 @@ func TestCheckReportsEveryError(t *testing.T) {
 		t.Errorf("syntax error: %+v", syntax)
 	}
 }
+
+// headers_mode against what the input says of Envoy's header mode.
+func TestHeadersModeAgainstTheHost(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name  string
+		mode  string
+		held  *bool
+		rule  string
+		error bool
+	}{
+		{"held on a WasmPlugin", ``, &no, "held-without-stop-iteration", true},
+		{"explicit held without the flag", `"headers_mode": "held", `, &no, "held-without-stop-iteration", true},
+		{"held with the flag", ``, &yes, "", false},
+		{"streamed without the flag", `"headers_mode": "streamed", `, &no, "", false},
+		{"streamed with the flag", `"headers_mode": "streamed", `, &yes, "streamed-with-stop-iteration", false},
+		{"a plain file says nothing", ``, nil, "", false},
+	} {
+		doc := Document{Data: []byte(`{"response_filter": {` + tc.mode + `"rules": [{"match": {}, "allow": []}]}}`), StopIteration: tc.held}
+		var got []Finding
+		for _, f := range Check(doc) {
+			if f.Rule != "" && strings.Contains(f.Rule, "stop-iteration") {
+				got = append(got, f)
+			}
+		}
+		switch {
+		case tc.rule == "" && len(got) > 0:
+			t.Errorf("%s: unexpected %+v", tc.name, got)
+		case tc.rule != "" && (len(got) != 1 || got[0].Rule != tc.rule || (got[0].Severity == SeverityError) != tc.error || got[0].Path != "response_filter.headers_mode"):
+			t.Errorf("%s: findings %+v, want %s (error %v)", tc.name, got, tc.rule, tc.error)
+		}
+	}
+}

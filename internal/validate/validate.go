@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/settings"
 )
 
@@ -54,6 +55,7 @@ func Check(doc Document) []Finding {
 	if len(errs) > 0 {
 		return out
 	}
+	out = append(out, checkHost(doc, s)...)
 	for _, w := range Lint(s) {
 		line, col := config.Locate(doc.Data, w.Path)
 		out = append(out, Finding{Severity: SeverityWarning, Path: w.Path, Line: line, Column: col, Msg: w.Msg, Fix: w.Fix, Rule: w.Rule})
@@ -62,4 +64,31 @@ func Check(doc Document) []Finding {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 	return out
+}
+
+// checkHost checks the configuration against what the input says of the
+// Envoy that runs it. headers_mode "held" pauses the response headers; an
+// Envoy that does not hold them (no allow_on_headers_stop_iteration, which
+// an Istio WasmPlugin cannot set) then never hands over the body, and every
+// filtered response ends with the route timeout: an error, though the
+// plugin starts.
+func checkHost(doc Document, s *settings.Settings) []Finding {
+	rf := s.ResponseFilter
+	if doc.StopIteration == nil || rf == nil || len(rf.Rules) == 0 {
+		return nil
+	}
+	held := rf.HeadersMode == "" || rf.HeadersMode == respfilter.HeadersHeld
+	path := "response_filter.headers_mode"
+	line, col := config.Locate(doc.Data, path)
+	switch {
+	case held && !*doc.StopIteration:
+		return []Finding{{Severity: SeverityError, Path: path, Line: line, Column: col, Rule: "held-without-stop-iteration",
+			Msg: `"held" (the default) needs Envoy to hold the response headers, which this filter does not ask for (allow_on_headers_stop_iteration; an Istio WasmPlugin cannot set it): every filtered response would wait for the route timeout (504)`,
+			Fix: `set "headers_mode": "streamed", or run the filter with allow_on_headers_stop_iteration: true (on Istio: envoy/istio/envoyfilter-stop-iteration.yaml)`}}
+	case !held && *doc.StopIteration:
+		return []Finding{{Severity: SeverityWarning, Path: path, Line: line, Column: col, Rule: "streamed-with-stop-iteration",
+			Msg: `"streamed" while Envoy holds the response headers: a failure found in the body replaces it under the status already sent, where "held" could answer 502`,
+			Fix: `set "headers_mode": "held"`}}
+	}
+	return nil
 }
