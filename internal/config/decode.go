@@ -272,6 +272,12 @@ func (d *decoder) structValue(v reflect.Value, n *node, path string) bool {
 		}
 		if !d.value(fv, n.elems[i], kp) {
 			ok = false
+			continue
+		}
+		// The value is not echoed: a secret pasted into the wrong key must
+		// not reach Envoy's logs.
+		if f.enum != nil && fv.Kind() == reflect.String && !slices.Contains(f.enum, fv.String()) {
+			ok = d.fail(n.elems[i].start, &Error{Path: kp, Msg: "must be " + quoteList(f.enum)})
 		}
 	}
 	for _, name := range fields.required {
@@ -373,3 +379,15 @@ func (d *decoder) arrayValue(v reflect.Value, n *node, path string) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// quoteList renders allowed values: "a", "b" or "c".
+func quoteList(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = strconv.Quote(v)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}

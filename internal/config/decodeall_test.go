@@ -115,3 +115,24 @@ func TestPathPointerMapping(t *testing.T) {
 		t.Error("PathToPointer accepted an unterminated key")
 	}
 }
+
+func TestEnumeratedValues(t *testing.T) {
+	var v struct {
+		Mode  string `json:"mode" config:"enum=held|streamed"`
+		Level string `json:"level,omitempty" config:"required,enum=warn"`
+	}
+	if errs := DecodeAll([]byte(`{"mode": "held", "level": "warn"}`), &v); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	errs := DecodeAll([]byte(`{"mode": "hold", "level": "secret-value"}`), &v)
+	want := "config: mode: must be \"held\" or \"streamed\"\nconfig: level: must be \"warn\""
+	if errs.Error() != want {
+		t.Errorf("errors %q, want %q", errs.Error(), want)
+	}
+	if strings.Contains(errs.Error(), "secret-value") {
+		t.Error("the refused value is echoed")
+	}
+	if errs := DecodeAll([]byte(`{"mode": "held"}`), &v); len(errs) != 1 || errs[0].Msg != "required" {
+		t.Errorf("required and enum together: %v", errs)
+	}
+}

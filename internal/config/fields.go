@@ -12,7 +12,22 @@ type field struct {
 	name     string
 	index    []int
 	depth    int
-	required bool // tagged `config:"required"`: the key must be present
+	required bool     // tagged `config:"required"`: the key must be present
+	enum     []string // tagged `config:"enum=a|b"`: the string values allowed
+}
+
+// parseConfigTag reads a `config` struct tag: comma-separated options,
+// "required" and "enum=a|b|c".
+func parseConfigTag(tag string) (required bool, enum []string) {
+	for _, opt := range strings.Split(tag, ",") {
+		switch {
+		case opt == "required":
+			required = true
+		case strings.HasPrefix(opt, "enum="):
+			enum = strings.Split(strings.TrimPrefix(opt, "enum="), "|")
+		}
+	}
+	return required, enum
 }
 
 type structFields struct {
@@ -34,7 +49,8 @@ func cachedFields(t reflect.Type) *structFields {
 // typeFields lists the fields encoding/json would use: exported fields named
 // by their `json` tag (or Go name), skipping `json:"-"`, with the fields of
 // untagged embedded structs promoted. A field tagged `config:"required"`
-// must be present in the document. A shallower field hides a deeper one of
+// must be present in the document; a string field tagged
+// `config:"enum=a|b"` must hold one of those values. A shallower field hides a deeper one of
 // the same name; two at the same depth hide each other, as in encoding/json.
 func typeFields(t reflect.Type) *structFields {
 	var all []field
@@ -69,7 +85,8 @@ func typeFields(t reflect.Type) *structFields {
 			if name == "" {
 				name = sf.Name
 			}
-			all = append(all, field{name: name, index: idx, depth: depth, required: sf.Tag.Get("config") == "required"})
+			required, enum := parseConfigTag(sf.Tag.Get("config"))
+			all = append(all, field{name: name, index: idx, depth: depth, required: required, enum: enum})
 		}
 	}
 	walk(t, nil, 0, map[reflect.Type]bool{})

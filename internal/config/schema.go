@@ -22,7 +22,7 @@ var schemaProviderType = reflect.TypeFor[SchemaProvider]()
 
 // Schema derives a JSON Schema (draft 2020-12) from the Go type of v, the
 // way Decode reads it: the same keys (typeFields), `config:"required"` keys
-// required, no other keys allowed, null allowed exactly where Decode accepts
+// required, `config:"enum=..."` values enumerated, no other keys allowed, null allowed exactly where Decode accepts
 // it, integer ranges of the Go type, and SchemaProvider types described by
 // themselves. Each named struct type becomes one entry of `$defs`, so
 // recursive types are fine. Validate hooks (cross-field rules, value
@@ -182,10 +182,14 @@ func (g *schemaGen) structSchema(t reflect.Type) (map[string]any, error) {
 	fields := cachedFields(t)
 	props := make(map[string]any, len(fields.names))
 	for _, name := range fields.names {
-		ft := t.FieldByIndex(fields.byName[name].index).Type
+		f := fields.byName[name]
+		ft := t.FieldByIndex(f.index).Type
 		s, err := g.schema(ft)
 		if err != nil {
 			return nil, fmt.Errorf("%w (field %s.%s)", err, t, name)
+		}
+		if f.enum != nil {
+			s = map[string]any{"type": "string", "enum": f.enum}
 		}
 		props[name] = s
 	}

@@ -33,7 +33,7 @@ type Policy struct {
 	// no verified token or claim, no route name). "source_ip" (default) puts
 	// the client IP in the missing part's place, so such clients are limited
 	// one by one and never share one empty bucket; "deny" refuses the request.
-	MissingKey string `json:"missing_key,omitempty"`
+	MissingKey string `json:"missing_key,omitempty" config:"enum=source_ip|deny"`
 	// limits: the windows, each with a different per; a request is admitted
 	// only if every window admits it, and a refusal by one window consumes
 	// nothing from the others. At most 4. Required unless "global" is set; with "global" they are a local
@@ -57,16 +57,16 @@ type Policy struct {
 	// headers: "draft" (default: RateLimit-Policy and RateLimit per
 	// draft-ietf-httpapi-ratelimit-headers), "legacy" (X-RateLimit-Limit,
 	// -Remaining, -Reset), "both" or "none". Refusals always carry Retry-After.
-	Headers string `json:"headers,omitempty"`
+	Headers string `json:"headers,omitempty" config:"enum=draft|legacy|both|none"`
 	// cost: "requests" (default: each request costs 1) or "response_bytes"
 	// (the plugin charges each response's body size when it completes; a
 	// request is refused while the key's byte budget is exhausted, and
 	// "requests" in limits then counts bytes).
-	Cost string `json:"cost,omitempty"`
+	Cost string `json:"cost,omitempty" config:"enum=requests|response_bytes"`
 	// failure_mode: "allow" (default) or "deny": the decision when the local
 	// state cannot be updated (CAS attempts exhausted, every candidate slot
 	// held by live keys, or a host error). Each case is counted.
-	FailureMode string `json:"failure_mode,omitempty"`
+	FailureMode string `json:"failure_mode,omitempty" config:"enum=allow|deny"`
 	// max_keys: the number of shared-data slots of this policy (default
 	// 10000, at most 4194304). This bounds its shared memory to about
 	// max_keys × (slot key + 24 + 8 × windows) bytes; see Limiter.MaxBytes.
@@ -131,7 +131,7 @@ type Global struct {
 	// failure_mode: "allow" (default, as Envoy's) or "deny": the decision on
 	// any answer but a 200 with overallCode OK or a 429, and on timeouts and
 	// transport failures.
-	FailureMode string `json:"failure_mode,omitempty"`
+	FailureMode string `json:"failure_mode,omitempty" config:"enum=allow|deny"`
 	// path: the endpoint path (default "/json").
 	Path string `json:"path,omitempty"`
 	// authority: the :authority of the callout (default: the cluster name).

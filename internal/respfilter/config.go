@@ -55,14 +55,14 @@ type Config struct {
 	// the body unfiltered and counts it. Failures: malformed, too_large,
 	// unsupported_encoding, decode_failed, conflicting_length, depth, and not_json when
 	// non_json is "error".
-	OnError OnError `json:"on_error,omitempty"`
+	OnError OnError `json:"on_error,omitempty" config:"enum=deny|pass"`
 	// NonJSON decides a body on a filtered route that is not JSON: one whose
 	// content type is not JSON, whose first non-space byte is neither '{'
 	// nor '[', and which is not a complete JSON scalar either. "error"
 	// (default) makes it a not_json failure for on_error; "pass" sends it
 	// unchanged and counts it. A body that starts with '{' or '[' is always
 	// filtered as JSON, whatever its content type says.
-	NonJSON NonJSON `json:"non_json,omitempty"`
+	NonJSON NonJSON `json:"non_json,omitempty" config:"enum=error|pass"`
 	// MaxDepth is the deepest nesting of objects and arrays accepted; a
 	// deeper document is a depth failure. Default 64, at most 1000.
 	MaxDepth int `json:"max_depth,omitempty"`
@@ -75,7 +75,7 @@ type Config struct {
 	// in the body replaces the body with an error document under the status
 	// already sent. Getting this wrong stalls (held without the Envoy flag)
 	// or weakens (streamed) the filter, so the plugin logs it at start.
-	HeadersMode HeadersMode `json:"headers_mode,omitempty"`
+	HeadersMode HeadersMode `json:"headers_mode,omitempty" config:"enum=held|streamed"`
 }
 
 // Rule is one entry of Config.Rules.
@@ -98,7 +98,7 @@ type Rule struct {
 	AllowForClaims []ClaimGrant `json:"allow_for_claims,omitempty"`
 	// Mode is "remove" (default: fields not allowed disappear) or "mask"
 	// (their values become MaskValue, keeping keys and array lengths).
-	Mode Mode `json:"mode,omitempty"`
+	Mode Mode `json:"mode,omitempty" config:"enum=remove|mask"`
 	// MaskValue is the JSON value written in mask mode; default "***".
 	// Any JSON value is accepted (null, a string, a number...).
 	MaskValue MaskValue `json:"mask_value"`

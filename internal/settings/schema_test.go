@@ -226,6 +226,9 @@ func TestSchemaAndDecoderRefuseTheSameStructures(t *testing.T) {
 		{"missing remote_jwks uri", `{"jwt": {"providers": {"p": {"remote_jwks": {"cluster": "idp"}}}}}`},
 		{"missing claim in a condition", `{"response_filter": {"rules": [{"match": {}, "allow_for_claims": [{"when": [{"equals": "x"}], "allow": ["a"]}]}]}}`},
 		{"missing header name", `{"rate_limits": [{"name": "a", "key": ["path"], "match": {"headers": [{"exact": "x"}]}, "limits": [{"requests": 1, "per": "1s"}]}]}`},
+		{"value outside an enumeration", `{"response_filter": {"on_error": "drop"}}`},
+		{"empty string for an enumeration", `{"telemetry": {"audit": {"sink": ""}}}`},
+		{"enumerations in a list", `{"rate_limits": [{"name": "a", "key": ["path"], "limits": [{"requests": 1, "per": "1s"}], "failure_mode": "open", "headers": "all"}]}`},
 		{"errors in several sections", `{"client_ip": {"trusted_hops": "1"}, "telemetry": {"otlp": {}}, "response_filter": {"on_eror": "deny"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -74,9 +74,9 @@ var logLevels = []string{"trace", "debug", "info", "warn", "error", "critical"}
 
 // AuditConfig configures the audit trail.
 type AuditConfig struct {
-	Sink             string   `json:"sink,omitempty"`
+	Sink             string   `json:"sink,omitempty" config:"enum=off|log|otlp"`
 	SampleRate       *float64 `json:"sample_rate,omitempty"`
-	LogLevel         string   `json:"log_level,omitempty"`
+	LogLevel         string   `json:"log_level,omitempty" config:"enum=trace|debug|info|warn|error|critical"`
 	Mask             []string `json:"mask,omitempty"`
 	Headers          []string `json:"headers,omitempty"`
 	BodyExcerptBytes int      `json:"body_excerpt_bytes,omitempty"`
@@ -107,7 +107,7 @@ const (
 
 // GCConfig configures GCPolicy.
 type GCConfig struct {
-	Mode          string          `json:"mode,omitempty"`
+	Mode          string          `json:"mode,omitempty" config:"enum=off|every_requests|heap_above"`
 	EveryRequests int             `json:"every_requests,omitempty"`
 	HeapAboveMiB  int             `json:"heap_above_mib,omitempty"`
 	MinInterval   config.Duration `json:"min_interval,omitempty"`
