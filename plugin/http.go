@@ -8,7 +8,6 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
-	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
@@ -94,32 +93,10 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (ac
 	h.start = h.plugin.clock()
 	defer h.timed(phaseRequestHeaders, h.start)
 	defer recoverCallback("request headers", func() { action = h.failClosed() })
-	h.captureAuditHeaders() // before a policy removes a credential header
 	if !h.readRequest() {
 		return types.ActionPause
 	}
 	return h.runStages()
-}
-
-// readRequest reads what every policy needs from the request headers and the
-// connection; a request that cannot be judged safely is refused with 400.
-func (h *httpContext) readRequest() bool {
-	// Pseudo-headers are unique (Envoy rejects repeats), so they are read
-	// singly: reading the whole map costs a request that no policy inspects
-	// more than the rest of apiguard's pass-through work. Only :path is read
-	// here, as every request must have a path that normalises; :method is
-	// read when a policy asks (requestMethod).
-	raw, err := proxywasm.GetHttpRequestHeader(":path")
-	if err != nil {
-		h.reply(verdict.PolicyRequest, 400, verdict.MissingPath, "missing :path")
-		return false
-	}
-	h.path, err = route.Normalize(raw)
-	if err != nil {
-		h.reply(verdict.PolicyRequest, 400, verdict.NonCanonicalPath, "the request path cannot be normalised")
-		return false
-	}
-	return true
 }
 
 // requestMethod is the :method pseudo-header, read on first use. Envoy

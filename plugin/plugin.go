@@ -7,6 +7,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
 )
@@ -47,6 +48,8 @@ type pluginContext struct {
 	rateLimits rateLimitState
 	respFilter respFilterState
 	telemetry  telemetryState
+	// guard judges whether a request can be judged, before every policy.
+	guard *canon.Guard
 	// waiting holds the paused streams of this worker, by context id, so
 	// callout and tick handlers can resume them.
 	waiting map[uint32]*httpContext
@@ -103,6 +106,7 @@ func (p *pluginContext) configure(data []byte) error {
 		p.configureRateLimits,
 		p.configureResponseFilter,
 		p.configureTelemetry,
+		p.configureRequest,
 	} {
 		if err := step(s); err != nil {
 			return err

@@ -117,6 +117,7 @@ type req struct {
 	path    string
 	from    string // client address, "ip:port"; default 192.0.2.1:40000
 	headers map[string]string
+	repeat  []string // name, value pairs added after headers
 }
 
 func (e *env) do(t testing.TB, r req) *httptest.ResponseRecorder {
@@ -131,6 +132,9 @@ func (e *env) do(t testing.TB, r req) *httptest.ResponseRecorder {
 	}
 	for k, v := range r.headers {
 		hr.Header.Set(k, v)
+	}
+	for i := 0; i+1 < len(r.repeat); i += 2 {
+		hr.Header.Add(r.repeat[i], r.repeat[i+1])
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, hr)

@@ -59,6 +59,15 @@ func TestForwardedForIsHonouredOnlyThroughTrustedHops(t *testing.T) {
 	wantStatus(t, e.do(t, xff("198.51.100.9, 203.0.113.2")), 429, "client 2 with a forged earlier hop")
 }
 
+// A repeated key header is refused: Envoy hands a filter the first copy,
+// an upstream may act on the last, so the key would not be the client's.
+func TestARepeatedKeyHeaderIsRefused(t *testing.T) {
+	e := start(t, `[{"name": "per_key", "key": ["header:x-api-key"], "limits": [{"requests": 1, "per": "60s"}]}]`, opts{workers: 1})
+	wantStatus(t, e.do(t, req{headers: map[string]string{"x-api-key": "alpha"}}), 200, "alpha")
+	wantStatus(t, e.do(t, req{headers: map[string]string{"x-api-key": "alpha", "X_Api_Key": "other"}}), 429, "alpha with an underscore spelling (dropped)")
+	wantStatus(t, e.do(t, req{headers: map[string]string{"x-api-key": "alpha"}, repeat: []string{"x-api-key", "alpha"}}), 400, "alpha twice")
+}
+
 func TestClientsAreLimitedByAHeaderValue(t *testing.T) {
 	e := start(t, `[{"name": "per_key", "key": ["header:x-api-key"], "limits": [{"requests": 1, "per": "60s"}]}]`, opts{workers: 2})
 	key := func(k, from string) req { return req{from: from, headers: map[string]string{"x-api-key": k}} }
@@ -71,7 +80,9 @@ func TestMethodAndPathPartsSplitTheBudget(t *testing.T) {
 	e := start(t, `[{"name": "per_path", "match": {"prefix": "/api"}, "key": ["source.ip", "path"], "limits": [{"requests": 1, "per": "60s"}]}]`, opts{workers: 1})
 	wantStatus(t, e.do(t, req{path: "/api/a"}), 200, "/api/a")
 	wantStatus(t, e.do(t, req{path: "/api/b"}), 200, "/api/b")
-	wantStatus(t, e.do(t, req{path: "/api//a"}), 429, "/api//a (the same path once normalised)")
+	wantStatus(t, e.do(t, req{path: "/api/A"}), 429, "/api/A (the path key is case-folded, as matching is)")
+	wantStatus(t, e.do(t, req{path: "/API/a"}), 400, "/API/a (a configured prefix in another case)")
+	wantStatus(t, e.do(t, req{path: "/api//a"}), 400, "/api//a (not canonical)")
 	wantStatus(t, e.do(t, req{path: "/other"}), 200, "an unmatched path")
 	wantStatus(t, e.do(t, req{path: "/other"}), 200, "an unmatched path again")
 }

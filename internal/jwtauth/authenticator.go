@@ -834,3 +834,24 @@ func scalarText(v any) (string, bool) {
 	}
 	return "", false
 }
+
+// OutputHeaders lists the request headers apiguard sets (claim_to_headers,
+// forward_payload_header), lower case. Every client spelling of them must be
+// removed before forwarding.
+func (a *Authenticator) OutputHeaders() []string { return slices.Clone(a.outputHeaders) }
+
+// InputHeaders lists the request headers authentication reads, lower case:
+// token headers, match conditions, and the CORS preflight headers when
+// preflights bypass authentication. A repeat of any of them is refused.
+func (a *Authenticator) InputHeaders() []string {
+	var out []string
+	for _, p := range a.providers {
+		for _, h := range p.fromHeaders {
+			out = appendUnique(out, h.Name)
+		}
+	}
+	if a.bypassCORS {
+		out = appendUnique(out, "origin", "access-control-request-method")
+	}
+	return out
+}

@@ -10,7 +10,7 @@ import (
 type Request struct {
 	// Method is the :method.
 	Method string
-	// Path is the request path after route.Normalize (no query).
+	// Path is the judged path of route.CanonicalPath (no query).
 	Path string
 	// Header returns the value of a request header, by lower-case name.
 	Header func(name string) (string, bool)

@@ -84,7 +84,10 @@ func (p part) value(r *Request) (string, bool) {
 		}
 		return claimString(c)
 	case partPath:
-		return r.Path, r.Path != ""
+		// Rules match paths case-insensitively unless told otherwise, so the
+		// key is the case-folded canonical path: /USERS/1 is /users/1's
+		// bucket, and a client cannot reset its limit by changing case.
+		return strings.ToLower(r.Path), r.Path != ""
 	case partMethod:
 		return r.Method, r.Method != ""
 	case partEnvoyRoute:
@@ -201,4 +204,33 @@ func (p *Policy) KeyHoldsClientValues() bool {
 		}
 	}
 	return false
+}
+
+// Headers lists the request headers the policies read (key parts and
+// descriptor entries "header:NAME", match conditions), lower case: a repeat
+// of any of them must be refused, as Envoy reads only the first copy while
+// upstreams may read the last.
+func (c Config) Headers() []string {
+	var out []string
+	add := func(from string) {
+		if pt, err := parsePart(from); err == nil && pt.kind == partHeader {
+			out = append(out, pt.header)
+		}
+	}
+	for _, p := range c {
+		for _, k := range p.Key {
+			add(k)
+		}
+		if p.Global != nil {
+			for _, d := range p.Global.Descriptors {
+				for _, e := range d {
+					add(e.From)
+				}
+			}
+		}
+		for _, h := range p.Match.Headers {
+			out = append(out, strings.ToLower(h.Name))
+		}
+	}
+	return out
 }

@@ -17,7 +17,7 @@ import (
 // Request is what the limiter reads from a request.
 type Request struct {
 	Method string
-	// Path is already route.Normalize()d.
+	// Path is the judged path of route.CanonicalPath.
 	Path string
 	// Header returns a request header by lower-case name.
 	Header func(name string) (string, bool)

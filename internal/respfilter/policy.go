@@ -3,7 +3,6 @@ package respfilter
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/apiguard/apiguard/internal/claims"
@@ -206,7 +205,7 @@ func (p *Policy) DecideHeaders(m ResponseMeta) Decision {
 	if p == nil {
 		return Decision{Action: ActionSkip}
 	}
-	if strings.EqualFold(m.RequestMethod, "HEAD") || (m.Status >= 100 && m.Status < 200) || m.Status == 204 || m.Status == 304 {
+	if m.RequestMethod == "HEAD" || (m.Status >= 100 && m.Status < 200) || m.Status == 204 || m.Status == 304 {
 		return Decision{Action: ActionSkip, Reason: ReasonNoBody}
 	}
 	if m.RequestGRPC && IsGRPCContentType(m.ContentType) {

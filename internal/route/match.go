@@ -13,15 +13,20 @@ import (
 // Match selects requests. Every set field must match; the zero Match matches
 // every request. At most one of Path, Prefix and Regex may be set.
 type Match struct {
-	// Path matches the normalised path exactly ("/admin/" is "/admin").
+	// Path matches the canonical path exactly; "/admin/" and "/admin" are
+	// different paths, as they are to Go's ServeMux and nginx.
 	Path string `json:"path,omitempty"`
 	// Prefix matches whole segments: "/admin" matches "/admin" and
-	// "/admin/x" but not "/adminx". "/" matches every path.
+	// "/admin/x" but not "/adminx"; "/admin/" matches "/admin/" and
+	// "/admin/x" but not "/admin". "/" matches every path.
 	Prefix string `json:"prefix,omitempty"`
-	// Regex is an RE2 expression that must match the whole normalised path.
+	// Regex is an RE2 expression that must match the whole canonical path.
 	Regex string `json:"regex,omitempty"`
 	// Methods, if set, lists the HTTP methods that match. Config values are
-	// upper-cased; the request method is compared as sent.
+	// upper-cased; the request method is compared exactly (methods are
+	// case-sensitive tokens, RFC 9110 section 9.1; apiguard refuses case
+	// variants of standard methods before any rule runs). A list with GET
+	// also matches HEAD, which every common router serves from GET handlers.
 	Methods []string `json:"methods,omitempty"`
 	// Headers must all match.
 	Headers []HeaderMatch `json:"headers,omitempty"`
@@ -32,8 +37,10 @@ type Match struct {
 }
 
 // HeaderMatch tests one request header. With none of Exact, Prefix and
-// Present set, the header must be present. Values compare case-sensitively;
-// names do not.
+// Present set, the header must be present. Values compare case-sensitively,
+// except those of ":authority" (also spelled "host"), which compare with the
+// canonical authority (CanonicalAuthority) case-insensitively, as Envoy's
+// virtual-host matching does; names compare case-insensitively.
 type HeaderMatch struct {
 	Name    string `json:"name" config:"required"`
 	Exact   string `json:"exact,omitempty"`
@@ -126,21 +133,24 @@ func joinField(base, rel string) string {
 	return base + "." + rel
 }
 
-// configPath checks a configured path or prefix and returns its normal form.
-// It must already be normal, apart from a trailing slash: a rule written
-// "/admin;x" or "/%61dmin" would never mean what it says.
+// configPath checks a configured path or prefix: it must be in the
+// canonical grammar of CanonicalPath (refuse mode), or the rule could never
+// match what it says ("/admin;x", "/%61dmin", "/a/../b").
 func configPath(p string) (string, error) {
 	if strings.ContainsAny(p, "?#") {
 		return "", errors.New("must not contain '?' or '#'")
 	}
-	n, err := Normalize(p)
-	if err != nil {
+	if p == "" || p[0] != '/' {
+		return "", errors.New("does not start with '/'")
+	}
+	if err := checkPath(p, false); err != nil {
+		n, rerr := rewritePath(p)
+		if rerr == nil && checkPath(n, false) == nil && n != p {
+			return "", fmt.Errorf("%q is not in canonical form; write %q", p, n)
+		}
 		return "", errors.New(strings.TrimPrefix(err.Error(), "route: invalid path: "))
 	}
-	if n != p && n+"/" != p {
-		return "", fmt.Errorf("%q is not in normal form; write %q", p, n)
-	}
-	return n, nil
+	return p, nil
 }
 
 // isToken reports an RFC 9110 token, the syntax of methods and header names.
@@ -172,10 +182,12 @@ const (
 // Matcher is a compiled Match. It is immutable and safe for concurrent use,
 // and Matches does not allocate. A nil *Matcher matches every request.
 type Matcher struct {
-	kind    pathKind
-	path    string
-	fold    bool
-	re      *regexp.Regexp
+	kind pathKind
+	path string
+	fold bool
+	re   *regexp.Regexp
+	// reExact is re without case folding, for Ambiguous; nil unless fold.
+	reExact *regexp.Regexp
 	methods []string
 	headers []headerMatcher
 }
@@ -186,6 +198,7 @@ type headerMatcher struct {
 	value   string
 	present bool
 	invert  bool
+	fold    bool // compare values case-insensitively (:authority)
 }
 
 type headerOp uint8
@@ -220,12 +233,23 @@ func Compile(m Match) (*Matcher, error) {
 			return nil, config.Errorf("regex", "does not compile: %v", err)
 		}
 		c.re = re
+		if c.fold {
+			c.reExact = regexp.MustCompile(`\A(?:` + m.Regex + `)\z`)
+		}
 	}
 	for _, meth := range m.Methods {
-		c.methods = append(c.methods, strings.ToUpper(meth))
+		meth = strings.ToUpper(meth)
+		c.methods = appendMethod(c.methods, meth)
+		if meth == "GET" {
+			c.methods = appendMethod(c.methods, "HEAD")
+		}
 	}
 	for _, h := range m.Headers {
 		hm := headerMatcher{name: strings.ToLower(h.Name), invert: h.Invert, present: true}
+		if hm.name == "host" {
+			hm.name = ":authority" // Envoy's name for HTTP/1's Host
+		}
+		hm.fold = hm.name == ":authority"
 		switch {
 		case h.Exact != "":
 			hm.op, hm.value = headerExact, h.Exact
@@ -233,6 +257,9 @@ func Compile(m Match) (*Matcher, error) {
 			hm.op, hm.value = headerPrefix, h.Prefix
 		case h.Present != nil:
 			hm.present = *h.Present
+		}
+		if hm.fold {
+			hm.value = strings.ToLower(hm.value)
 		}
 		c.headers = append(c.headers, hm)
 	}
@@ -252,7 +279,7 @@ func MustCompile(m Match) *Matcher {
 // Request is the part of a request that rules look at.
 type Request struct {
 	Method string
-	// Path must be the output of Normalize.
+	// Path must be the judged path of CanonicalPath.
 	Path string
 	// Header returns a request header's value. It is called with lower-case
 	// names, as proxy-wasm header maps use. A nil Header has no headers.
@@ -292,7 +319,7 @@ func (m *Matcher) pathMatches(p string) bool {
 		if len(p) < len(m.path) || !m.equal(p[:len(m.path)], m.path) {
 			return false
 		}
-		return len(p) == len(m.path) || p[len(m.path)] == '/'
+		return len(p) == len(m.path) || p[len(m.path)] == '/' || m.path[len(m.path)-1] == '/'
 	case pathRegex:
 		return m.re.MatchString(p)
 	}
@@ -331,6 +358,53 @@ func asciiEqualFold(a, b string) bool {
 	return true
 }
 
+// Ambiguous reports whether upstream routers could disagree on whether m
+// selects path: m matches it only when case is ignored (Go's ServeMux and
+// nginx compare case, express does not), or m selects one of "/x" and
+// "/x/" and not the other (express and many frameworks treat them as one
+// route by default). The request must then be refused, as no one reading of
+// it is the upstream's.
+func (m *Matcher) Ambiguous(path string) bool {
+	if m == nil {
+		return false
+	}
+	switch m.kind {
+	case pathExact, pathPrefix:
+		fold := m.pathMatches(path)
+		exact := m.pathMatchesExactCase(path)
+		if fold != exact {
+			return true
+		}
+		other := strings.TrimSuffix(path, "/")
+		if other == path {
+			other = path + "/"
+		}
+		return !fold && other != "" && m.pathMatches(other)
+	case pathRegex:
+		if m.reExact == nil {
+			return false
+		}
+		return m.re.MatchString(path) != m.reExact.MatchString(path)
+	}
+	return false
+}
+
+func (m *Matcher) pathMatchesExactCase(p string) bool {
+	if !m.fold {
+		return m.pathMatches(p)
+	}
+	m2 := *m
+	m2.fold = false
+	return m2.pathMatches(p)
+}
+
+func appendMethod(list []string, m string) []string {
+	if containsString(list, m) {
+		return list
+	}
+	return append(list, m)
+}
+
 func containsString(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -347,6 +421,9 @@ func (h *headerMatcher) matches(get func(string) (string, bool)) bool {
 		v, ok = get(h.name)
 	}
 	var res bool
+	if h.fold {
+		v = strings.ToLower(v)
+	}
 	switch h.op {
 	case headerExact:
 		res = ok && v == h.value

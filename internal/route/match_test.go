@@ -29,13 +29,18 @@ func TestMatches(t *testing.T) {
 		{"empty matches all", Match{}, Request{Method: "DELETE", Path: "/x"}, true},
 		{"exact", Match{Path: "/admin"}, Request{Path: "/admin"}, true},
 		{"exact not child", Match{Path: "/admin"}, Request{Path: "/admin/x"}, false},
-		{"exact trailing slash in config", Match{Path: "/admin/"}, Request{Path: "/admin"}, true},
+		{"exact trailing slash in config", Match{Path: "/admin/"}, Request{Path: "/admin"}, false},
+		{"exact trailing slash", Match{Path: "/admin/"}, Request{Path: "/admin/"}, true},
 		{"exact case-insensitive", Match{Path: "/admin"}, Request{Path: "/ADMIN"}, true},
 		{"exact case-sensitive", Match{Path: "/admin", CaseSensitive: true}, Request{Path: "/ADMIN"}, false},
 		{"prefix itself", Match{Prefix: "/admin"}, Request{Path: "/admin"}, true},
 		{"prefix child", Match{Prefix: "/admin"}, Request{Path: "/admin/users/1"}, true},
 		{"prefix is segment-aware", Match{Prefix: "/admin"}, Request{Path: "/adminx"}, false},
-		{"prefix with trailing slash", Match{Prefix: "/api/"}, Request{Path: "/api"}, true},
+		{"prefix with trailing slash", Match{Prefix: "/api/"}, Request{Path: "/api"}, false},
+		{"prefix with trailing slash child", Match{Prefix: "/api/"}, Request{Path: "/api/x"}, true},
+		{"GET also matches HEAD", Match{Methods: []string{"GET"}}, Request{Method: "HEAD", Path: "/"}, true},
+		{"authority folds case", Match{Headers: []HeaderMatch{{Name: ":authority", Exact: "Admin.Local"}}}, Request{Path: "/", Header: headers(":authority", "admin.local")}, true},
+		{"host is :authority", Match{Headers: []HeaderMatch{{Name: "host", Exact: "admin.local"}}}, Request{Path: "/", Header: headers(":authority", "ADMIN.local")}, true},
 		{"prefix case", Match{Prefix: "/Admin"}, Request{Path: "/aDMIN/x"}, true},
 		{"prefix case-sensitive", Match{Prefix: "/admin", CaseSensitive: true}, Request{Path: "/Admin/x"}, false},
 		{"root prefix", Match{Prefix: "/"}, Request{Path: "/anything/at/all"}, true},
@@ -96,9 +101,9 @@ func TestValidate(t *testing.T) {
 		{Match{Prefix: "/admin"}, ""},
 		{Match{Path: "/a", Prefix: "/a"}, "set at most one of path, prefix and regex"},
 		{Match{Prefix: "admin"}, "prefix: does not start with '/'"},
-		{Match{Prefix: "/admin;x"}, `prefix: "/admin;x" is not in normal form; write "/admin"`},
-		{Match{Path: "/%61dmin"}, `path: "/%61dmin" is not in normal form; write "/admin"`},
-		{Match{Path: "//admin"}, `not in normal form`},
+		{Match{Prefix: "/admin;x"}, `prefix: contains ';'`},
+		{Match{Path: "/%61dmin"}, `path: "/%61dmin" is not in canonical form; write "/admin"`},
+		{Match{Path: "//admin"}, `not in canonical form`},
 		{Match{Path: "/admin?x=1"}, `path: must not contain '?' or '#'`},
 		{Match{Path: "/admin%2F"}, `path: contains an encoded '/'`},
 		{Match{Regex: "/a("}, "regex: does not compile"},
@@ -171,5 +176,26 @@ func TestMatchesDoesNotAllocate(t *testing.T) {
 	req := &Request{Method: "GET", Path: "/api/v1/x", Header: headers("x-a", "bc")}
 	if n := testing.AllocsPerRun(100, func() { c.Matches(req) }); n != 0 {
 		t.Errorf("Matches allocates %v times per call", n)
+	}
+}
+
+func TestAmbiguousPathsAreThoseRoutersDisagreeOn(t *testing.T) {
+	prefix, exact, slash := MustCompile(Match{Prefix: "/admin"}), MustCompile(Match{Path: "/users"}), MustCompile(Match{Prefix: "/api/"})
+	strict := MustCompile(Match{Prefix: "/admin", CaseSensitive: true})
+	re := MustCompile(Match{Regex: "/admin/.*"})
+	for _, tc := range []struct {
+		m    *Matcher
+		path string
+		want bool
+	}{
+		{prefix, "/admin/x", false}, {prefix, "/ADMIN/x", true}, {prefix, "/Admin", true}, {prefix, "/other", false}, {prefix, "/admin/", false},
+		{exact, "/users", false}, {exact, "/users/", true}, {exact, "/USERS", true}, {exact, "/users/1", false},
+		{slash, "/api", true}, {slash, "/api/x", false},
+		{strict, "/ADMIN/x", false},
+		{re, "/admin/x", false}, {re, "/ADMIN/x", true},
+	} {
+		if got := tc.m.Ambiguous(tc.path); got != tc.want {
+			t.Errorf("Ambiguous(%q) = %v, want %v", tc.path, got, tc.want)
+		}
 	}
 }

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/clientip"
 	"github.com/apiguard/apiguard/internal/config"
 	"github.com/apiguard/apiguard/internal/jwtauth"
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/telemetry"
 )
 
@@ -24,6 +26,11 @@ const MaxDocumentBytes = 1 << 20
 // Settings is the plugin configuration. Every section is optional: the empty
 // document passes every request through and only observes.
 type Settings struct {
+	// The request settings (`path_normalization`, `authority_normalization`,
+	// `method_override`, `headers_with_underscores`) sit at the top level:
+	// they decide whether a request can be judged at all, before any policy
+	// (docs/requests.md).
+	canon.Config
 	// ClientIP (`client_ip`) says how the client address is found: the
 	// connection's source.address, or x-forwarded-for through `trusted_hops`
 	// proxies. Envoy appends the peer to x-forwarded-for before filters run
@@ -81,6 +88,9 @@ func Schema() (map[string]any, error) {
 // name becomes a metric name segment, so it must be one (config.Decode calls
 // this after the sections validated themselves).
 func (s *Settings) Validate() error {
+	if err := s.Config.Validate(); err != nil {
+		return err
+	}
 	if s.JWT != nil {
 		names := make([]string, 0, len(s.JWT.Providers))
 		for name := range s.JWT.Providers {
@@ -129,4 +139,24 @@ func (s *Settings) Inventory(instance string) telemetry.Inventory {
 		inv.Policies = append(inv.Policies, p.Name)
 	}
 	return inv
+}
+
+// Matches returns every configured rule's match: jwt rules, rate-limit
+// policies and response-filter rules.
+func (s *Settings) Matches() []route.Match {
+	var out []route.Match
+	if s.JWT != nil {
+		for _, r := range s.JWT.Rules {
+			out = append(out, r.Match)
+		}
+	}
+	for _, p := range s.RateLimits {
+		out = append(out, p.Match)
+	}
+	if s.ResponseFilter != nil {
+		for _, r := range s.ResponseFilter.Rules {
+			out = append(out, r.Match)
+		}
+	}
+	return out
 }

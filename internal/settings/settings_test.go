@@ -53,3 +53,15 @@ func TestEveryShippedConfigurationIsValid(t *testing.T) {
 		t.Fatal("no configuration files found under envoy/")
 	}
 }
+
+func TestRequestSettingsAreTopLevelAndChecked(t *testing.T) {
+	s, err := Parse([]byte(`{"path_normalization": "rewrite", "authority_normalization": "refuse", "method_override": "remove", "headers_with_underscores": "reject"}`))
+	if err != nil || s.PathNormalization != "rewrite" || s.AuthorityNormalization != "refuse" || s.MethodOverride != "remove" || s.HeadersWithUnderscores != "reject" {
+		t.Fatalf("Parse = %+v, %v", s, err)
+	}
+	for _, doc := range []string{`{"path_normalization": "normalize"}`, `{"headers_with_underscores": "keep"}`} {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("Parse(%s) accepted", doc)
+		}
+	}
+}

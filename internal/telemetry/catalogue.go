@@ -286,7 +286,7 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 // inv. With R routes, P providers, J remote-JWKS providers and L rate-limit
 // policies it is
 //
-//	22P + 8J + 38L + 2R + 80
+//	22P + 8J + 38L + 2R + 85
 //
 // (the factors are the sizes of the closed sets above), so it grows only
 // with the configuration, never with traffic.

@@ -1,0 +1,317 @@
+// Package canon judges what the upstream will act on. Before any policy
+// reads a request, Inspect checks its path, method, authority and headers,
+// and either plans the changes that make the forwarded request exactly the
+// one the policies judge (a canonical :path or :authority, headers removed)
+// or refuses it with a request reason (400). It never guesses how an
+// upstream will read something two routers read differently.
+package canon
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/verdict"
+)
+
+// Config holds the top-level request settings. JSON keys:
+type Config struct {
+	// path_normalization: "refuse" (default) or "rewrite" (route.CanonicalPath).
+	PathNormalization route.PathMode `json:"path_normalization,omitempty"`
+	// authority_normalization: "rewrite" (default): :authority is replaced by
+	// its canonical form (route.CanonicalAuthority) before any stage reads it;
+	// "refuse": a non-canonical :authority gets 400.
+	AuthorityNormalization string `json:"authority_normalization,omitempty"`
+	// method_override: "refuse" (default): a request with
+	// X-HTTP-Method-Override, X-Method-Override, X-HTTP-Method or a _method
+	// query parameter gets 400, since frameworks route on them; "remove":
+	// they are removed before forwarding.
+	MethodOverride string `json:"method_override,omitempty"`
+	// headers_with_underscores: mirrors Envoy's headers_with_underscores_action.
+	// "drop" (default): a header whose name has '_' and maps, with '_' read
+	// as '-', onto a header apiguard sets or decides on is removed; "reject":
+	// any header name with '_' gets 400; "allow": such headers pass, except
+	// spellings of the headers apiguard sets, which are always removed.
+	HeadersWithUnderscores string `json:"headers_with_underscores,omitempty"`
+}
+
+// Validate checks the enumerations.
+func (c *Config) Validate() error {
+	if !oneOf(string(c.PathNormalization), "", string(route.PathRefuse), string(route.PathRewrite)) {
+		return config.Errorf("path_normalization", `must be "refuse" or "rewrite"`)
+	}
+	if !oneOf(c.AuthorityNormalization, "", "rewrite", "refuse") {
+		return config.Errorf("authority_normalization", `must be "rewrite" or "refuse"`)
+	}
+	if !oneOf(c.MethodOverride, "", "refuse", "remove") {
+		return config.Errorf("method_override", `must be "refuse" or "remove"`)
+	}
+	if !oneOf(c.HeadersWithUnderscores, "", "drop", "reject", "allow") {
+		return config.Errorf("headers_with_underscores", `must be "drop", "reject" or "allow"`)
+	}
+	return nil
+}
+
+func oneOf(v string, set ...string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// overrideHeaders are the method-override headers frameworks honour
+// (Rack::MethodOverride, Express's method-override, Symfony, ASP.NET, Spring's
+// HiddenHttpMethodFilter reads the _method parameter).
+var overrideHeaders = []string{"x-http-method-override", "x-method-override", "x-http-method"}
+
+// overrideParam is the query parameter of method overrides.
+const overrideParam = "_method"
+
+// Inputs is what the policies contribute to the guard.
+type Inputs struct {
+	Config Config
+	// Protected are the headers apiguard sets on requests (claim_to_headers,
+	// forward_payload_header): every client spelling of them is removed.
+	Protected []string
+	// Watched are the headers a decision reads (match conditions, key parts,
+	// token headers, x-forwarded-for when trusted): repeats are refused.
+	Watched []string
+	// Matches are every configured rule's match, to refuse paths on which
+	// routers disagree about the rule (route.Matcher.Ambiguous).
+	Matches []route.Match
+}
+
+// Guard is a compiled Inputs; immutable and safe for concurrent use.
+type Guard struct {
+	cfg       Config
+	watched   map[string]bool // lower case
+	protected map[string]bool // lower case, '-' for '_'
+	sensitive map[string]bool // protected and watched, lower case, '-' for '_'
+	matchers  []*route.Matcher
+}
+
+// New compiles in.
+func New(in Inputs) (*Guard, error) {
+	if err := in.Config.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Guard{cfg: in.Config, watched: map[string]bool{}, protected: map[string]bool{}, sensitive: map[string]bool{}}
+	for _, h := range in.Protected {
+		g.protected[mapped(h)] = true
+		g.sensitive[mapped(h)] = true
+	}
+	for _, h := range in.Watched {
+		h = strings.ToLower(h)
+		if h == "host" {
+			h = ":authority"
+		}
+		if strings.HasPrefix(h, ":") || h == "cookie" {
+			// Envoy refuses repeated pseudo-headers; repeated cookie headers
+			// are one list (RFC 9113 section 8.2.3), and token cookies are
+			// checked one by one (multiple_tokens).
+			continue
+		}
+		g.watched[h] = true
+		g.sensitive[mapped(h)] = true
+	}
+	for _, m := range in.Matches {
+		if m.Path == "" && m.Prefix == "" && m.Regex == "" {
+			continue
+		}
+		c, err := route.Compile(m)
+		if err != nil {
+			return nil, err
+		}
+		g.matchers = append(g.matchers, c)
+	}
+	return g, nil
+}
+
+// mapped is the name an upstream may read a header name as: lower case,
+// '_' as '-' (CGI's HTTP_X_USER is both x-user and x_user).
+func mapped(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// Plan is what Inspect decided.
+type Plan struct {
+	// Refuse is set when the request must be answered 400; Message says why
+	// in a few words (no request data).
+	Refuse  verdict.Reason
+	Message string
+
+	// Judged values: what every policy reads.
+	Path      string // canonical path, no query
+	Method    string
+	Authority string
+
+	// SetPath and SetAuthority are the new :path and :authority, "" when
+	// unchanged. RemoveHeaders are header names, as sent, to remove.
+	SetPath       string
+	SetAuthority  string
+	RemoveHeaders []string
+}
+
+func refuse(r verdict.Reason, msg string) Plan { return Plan{Refuse: r, Message: msg} }
+
+// Inspect judges a request from its header pairs (names as sent) and the
+// port it arrived on (destination.port, read only when the authority has a
+// port; 0 if unknown).
+func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
+	var path, method, authority string
+	var hasPath bool
+	for _, kv := range pairs {
+		switch kv[0] {
+		case ":path":
+			path, hasPath = kv[1], true
+		case ":method":
+			method = kv[1]
+		case ":authority":
+			authority = kv[1]
+		}
+	}
+	if !hasPath {
+		return refuse(verdict.MissingPath, "missing :path")
+	}
+	if err := route.CheckMethod(method); err != nil {
+		return refuse(verdict.NonCanonicalMethod, "the method must be a token, and standard methods upper case")
+	}
+	judged, fwd, err := route.CanonicalPath(path, g.cfg.PathNormalization)
+	if err != nil {
+		return refuse(verdict.NonCanonicalPath, "the request path is not in canonical form")
+	}
+	for _, m := range g.matchers {
+		if m.Ambiguous(judged) {
+			return refuse(verdict.NonCanonicalPath, "the request path differs from a configured route only in case or a trailing slash")
+		}
+	}
+	p := Plan{Path: judged, Method: method}
+	if fwd != path {
+		p.SetPath = fwd
+	}
+	if authority != "" {
+		port := 0
+		if strings.Contains(authority, ":") && destPort != nil {
+			port = destPort()
+		}
+		canonical, err := route.CanonicalAuthority(authority, port)
+		if err != nil {
+			return refuse(verdict.NonCanonicalAuthority, "the authority is not a host and port")
+		}
+		if canonical != authority {
+			if g.cfg.AuthorityNormalization == "refuse" {
+				return refuse(verdict.NonCanonicalAuthority, "the authority is not in canonical form")
+			}
+			p.SetAuthority = canonical
+		}
+		p.Authority = canonical
+	}
+	if r, msg := g.inspectHeaders(pairs, &p); r != "" {
+		return refuse(r, msg)
+	}
+	if _, query, ok := strings.Cut(fwd, "?"); ok && hasParam(query, overrideParam) {
+		if g.cfg.MethodOverride != "remove" {
+			return refuse(verdict.MethodOverride, "method override parameters are refused")
+		}
+		base, _, _ := strings.Cut(fwd, "?")
+		if q := removeParam(query, overrideParam); q != "" {
+			p.SetPath = base + "?" + q
+		} else {
+			p.SetPath = base
+		}
+	}
+	return p
+}
+
+// inspectHeaders checks repeats, method overrides and underscore spellings,
+// and adds the removals to p.
+func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, string) {
+	allow := g.cfg.HeadersWithUnderscores == "allow"
+	var seen map[string]bool
+	for _, kv := range pairs {
+		name := kv[0]
+		if name == "" || name[0] == ':' {
+			continue
+		}
+		lower := strings.ToLower(name)
+		key := mapped(name)
+		underscore := strings.IndexByte(name, '_') >= 0
+		count := lower
+		if allow {
+			count = key // x_api_key and x-api-key reach a CGI upstream as one
+		}
+		if g.watched[count] || allow && g.sensitive[key] {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			if seen[count] {
+				return verdict.RepeatedHeader, "a header that apiguard decides on was sent more than once"
+			}
+			seen[count] = true
+		}
+		if oneOf(lower, overrideHeaders...) {
+			if g.cfg.MethodOverride != "remove" {
+				return verdict.MethodOverride, "method override headers are refused"
+			}
+			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+			continue
+		}
+		switch {
+		case underscore && g.cfg.HeadersWithUnderscores == "reject":
+			return verdict.HeaderWithUnderscores, "header names with underscores are refused"
+		case g.protected[key]:
+			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+		case underscore && !allow && g.sensitive[key]:
+			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+		}
+	}
+	return "", ""
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, v := range list {
+		if v == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// hasParam reports whether the raw query has a parameter named name, in any
+// spelling that decodes to it ("_method", "%5Fmethod"), with '&' or ';' as
+// separators (some frameworks split on both).
+func hasParam(query, name string) bool {
+	for _, pair := range splitQuery(query) {
+		k, _, _ := strings.Cut(pair, "=")
+		if dk, err := url.QueryUnescape(k); err == nil && dk == name || k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// removeParam returns query without the parameters named name, every other
+// byte kept.
+func removeParam(query, name string) string {
+	var kept []string
+	for pair := range strings.SplitSeq(query, "&") {
+		drop := false
+		for _, sub := range strings.Split(pair, ";") {
+			k, _, _ := strings.Cut(sub, "=")
+			if dk, err := url.QueryUnescape(k); err == nil && dk == name || k == name {
+				drop = true
+			}
+		}
+		if !drop {
+			kept = append(kept, pair)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+func splitQuery(q string) []string {
+	return strings.FieldsFunc(q, func(r rune) bool { return r == '&' || r == ';' })
+}
