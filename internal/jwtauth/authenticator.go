@@ -476,10 +476,11 @@ type evaluation struct {
 }
 
 type providerResult struct {
-	token  *Token
-	reason Reason
-	wait   bool
-	found  []location
+	token   *Token
+	reason  Reason
+	wait    bool
+	found   []location
+	foreign bool // a token header held no token (extraction.foreign)
 }
 
 // Authenticate decides a request. keys may be nil when no provider uses
@@ -489,7 +490,9 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 		_, origin := req.Header("origin")
 		_, acrm := req.Header("access-control-request-method")
 		if origin && acrm {
-			return Result{Decision: Allow, Rule: -1, Preflight: true, RemoveHeaders: slices.Clone(a.outputHeaders)}
+			res := Result{Decision: Allow, Rule: -1, Preflight: true, RemoveHeaders: slices.Clone(a.outputHeaders)}
+			a.removeStrays(&res, &reqView{req: req, a: a}, nil)
+			return res
 		}
 	}
 	rr := &route.Request{Method: req.Method, Path: req.Path, Header: req.Header}
@@ -504,7 +507,9 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 		}
 	}
 	if rule < 0 || a.rules[rule].requires == nil {
-		return Result{Decision: Allow, Rule: rule, RemoveHeaders: slices.Clone(a.outputHeaders)}
+		res := Result{Decision: Allow, Rule: rule, RemoveHeaders: slices.Clone(a.outputHeaders)}
+		a.removeStrays(&res, &reqView{req: req, a: a}, nil)
+		return res
 	}
 	if locked, until := a.lockedOut(req.ClientIP, now); locked {
 		return Result{
@@ -516,7 +521,7 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 			RetryAfter: until.Sub(now),
 		}
 	}
-	ev := &evaluation{a: a, view: reqView{req: req}, keys: keys, now: now, done: map[*provider]*providerResult{}}
+	ev := &evaluation{a: a, view: reqView{req: req, a: a}, keys: keys, now: now, done: map[*provider]*providerResult{}}
 	o := ev.eval(a.rules[rule].requires)
 	switch {
 	case o.ok:
@@ -555,6 +560,7 @@ func (ev *evaluation) provider(p *provider) *providerResult {
 	pr := &providerResult{}
 	ev.done[p] = pr
 	ex := ev.view.extract(p, ev.a.maxTokenBytes)
+	pr.foreign = ex.foreign
 	if ex.reason != "" {
 		pr.reason = ex.reason
 		return pr
@@ -647,6 +653,10 @@ func (ev *evaluation) eval(r *requirement) outcome {
 			o.waitFor = []string{r.provider.name}
 		case pr.token != nil:
 			o.ok, o.tokens = true, []*Token{pr.token}
+		case pr.reason == ReasonMissing && pr.foreign:
+			// Where a token is required, a token header holding something
+			// else is a malformed token, not a missing one.
+			o.reason, o.provider = ReasonMalformed, r.provider.name
 		default:
 			o.reason, o.provider = pr.reason, r.provider.name
 		}
@@ -754,6 +764,7 @@ func appendUnique(list []string, items ...string) []string {
 func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
 	res := Result{Decision: Allow, Rule: rule, RemoveHeaders: slices.Clone(a.outputHeaders)}
 	seen := map[string]bool{}
+	kept := map[location]bool{}
 	for _, t := range o.tokens {
 		if seen[t.Provider] {
 			continue
@@ -770,6 +781,9 @@ func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
 			}
 		}
 		if p.forward {
+			for _, loc := range ev.done[p].found {
+				kept[loc] = true
+			}
 			continue
 		}
 		for _, loc := range ev.done[p].found {
@@ -786,6 +800,7 @@ func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
 	if len(res.Tokens) > 0 {
 		res.Token = res.Tokens[0]
 	}
+	a.removeStrays(&res, &ev.view, kept)
 	return res
 }
 
@@ -854,4 +869,48 @@ func (a *Authenticator) InputHeaders() []string {
 		out = appendUnique(out, "origin", "access-control-request-method")
 	}
 	return out
+}
+
+// removeStrays adds to res every configured token location (of any
+// provider) that the request uses and kept does not hold: a configured
+// location reaches the upstream only with a token verified on this request
+// by a provider that forwards it. Unverified tokens on allow_missing routes,
+// other schemes in a token header, and token cookies or parameters on routes
+// that require nothing are removed, so an upstream never acts on a
+// credential apiguard did not check.
+func (a *Authenticator) removeStrays(res *Result, v *reqView, kept map[location]bool) {
+	for _, p := range a.providers {
+		for _, hs := range p.fromHeaders {
+			if _, ok := v.header(hs.Name); ok && !kept[location{locHeader, hs.Name}] && !slices.Contains(res.RemoveHeaders, hs.Name) {
+				res.RemoveHeaders = append(res.RemoveHeaders, hs.Name)
+			}
+		}
+		for _, name := range p.fromParams {
+			if len(v.param(name)) > 0 && !kept[location{locParam, name}] {
+				res.RemoveParams = appendUnique(res.RemoveParams, name)
+			}
+		}
+		for _, name := range p.fromCookies {
+			if len(v.cookie(name)) > 0 && !kept[location{locCookie, name}] {
+				res.RemoveCookies = appendUnique(res.RemoveCookies, name)
+			}
+		}
+	}
+}
+
+// anotherForm reports whether val, in token header name, is a token in the
+// form another provider configures for that header (e.g. "JWT " next to
+// "Bearer "): it is that provider's token, not a malformed one.
+func (a *Authenticator) anotherForm(name, val string) bool {
+	for _, p := range a.providers {
+		for _, hs := range p.fromHeaders {
+			if hs.Name != name {
+				continue
+			}
+			if tok, ok := cutPrefix(val, hs.ValuePrefix); ok && isTokenValue(tok) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -191,9 +191,10 @@ func TestRFC6750Answers(t *testing.T) {
 	if err := json.Unmarshal(res.Body, &doc); err != nil || doc["reason"] != "missing_token" {
 		t.Fatalf("body %s: %v", res.Body, err)
 	}
-	// Not a bearer scheme: no token.
+	// Another scheme in the token header, where a token is required: a
+	// malformed token, not a missing one.
 	res = a.Authenticate(request("/orders", headers{"authorization": "Basic YWxhZGRpbjpvcGVu"}), nil, testNow)
-	if res.Reason != ReasonMissing {
+	if res.Reason != ReasonMalformed {
 		t.Fatalf("basic auth: %q", res.Reason)
 	}
 	tok := mint(t, jwt.SigningMethodRS256, k.rsa, "rsa1", baseClaims(), nil)
@@ -477,5 +478,44 @@ func TestForeignIssuerNeverTriggersRefetch(t *testing.T) {
 	res := a.Authenticate(request("/", bearer(mint(t, jwt.SigningMethodRS256, k.rsa2, "made-up", c, nil))), keys, testNow)
 	if res.Reason != ReasonIssuer || keys.refetches != 0 {
 		t.Fatalf("%v %q after %d refetches", res.Decision, res.Reason, keys.refetches)
+	}
+}
+
+// A configured token location reaches the upstream only with a token
+// verified on this request: on optional and public routes every other value
+// in it is removed, and where a token is required it is malformed.
+func TestOnlyVerifiedTokensReachTheUpstream(t *testing.T) {
+	k := fixtures()
+	cfg := strings.Replace(localConfig(`, "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}], "from_cookies": ["session"]`),
+		`{"match": {"prefix": "/public"}},`,
+		`{"match": {"prefix": "/public"}}, {"match": {"prefix": "/maybe"}, "requires": {"allow_missing": true}},`, 1)
+	a := newAuth(t, cfg)
+	good := mint(t, jwt.SigningMethodRS256, k.rsa, "rsa1", baseClaims(), nil)
+	for _, forged := range []string{"Bearer\tforged.x.y", "forged.x.y", "JWT forged.x.y", "Bearer a b", "Bearer "} {
+		for _, path := range []string{"/maybe/x", "/public/x"} {
+			res := a.Authenticate(request(path, headers{"authorization": forged}), nil, testNow)
+			if res.Decision != Allow || !contains(res.RemoveHeaders, "authorization") {
+				t.Errorf("%s with %q: %v %q, removes %v; want allowed without the header", path, forged, res.Decision, res.Reason, res.RemoveHeaders)
+			}
+		}
+		res := a.Authenticate(request("/orders", headers{"authorization": forged}), nil, testNow)
+		if res.Decision != Deny || res.Reason != ReasonMalformed {
+			t.Errorf("/orders with %q: %v %q, want malformed_token", forged, res.Decision, res.Reason)
+		}
+	}
+	res := a.Authenticate(request("/public/x", headers{"cookie": "a=1; session=" + good}), nil, testNow)
+	if res.Decision != Allow || !contains(res.RemoveCookies, "session") {
+		t.Errorf("token cookie on a public route: %v, removes %v", res.Decision, res.RemoveCookies)
+	}
+	res = a.Authenticate(request("/orders", headers{"cookie": "session=" + good + "; session =forged"}), nil, testNow)
+	if res.Reason != ReasonMultipleTokens {
+		t.Errorf("session and 'session ': %v %q, want multiple_tokens", res.Decision, res.Reason)
+	}
+	res = a.Authenticate(request("/orders", headers{"cookie": "session=" + good}), nil, testNow)
+	if res.Decision != Allow || !contains(res.RemoveCookies, "session") {
+		t.Errorf("valid cookie: %v %q", res.Decision, res.Reason)
+	}
+	if got, _ := RemoveCookies("a=1; session =x; b=2", []string{"session"}); got != "a=1; b=2" {
+		t.Errorf("RemoveCookies kept a spaced name: %q", got)
 	}
 }

@@ -42,11 +42,17 @@ type extraction struct {
 	token  string
 	found  []location
 	reason Reason // "", missing, too_large or multiple_tokens
+	// foreign is set when a token header of p held something that is no
+	// token in any configured form (another scheme, no prefix, a tab or a
+	// second word after it): malformed where a token is required, removed
+	// where one is optional.
+	foreign bool
 }
 
 // reqView parses the query and cookies of a request at most once.
 type reqView struct {
 	req        *Request
+	a          *Authenticator
 	query      url.Values
 	queryDone  bool
 	cookies    map[string][]string
@@ -86,6 +92,9 @@ func parseCookies(h string) map[string][]string {
 	out := map[string][]string{}
 	for part := range strings.SplitSeq(h, ";") {
 		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		// Cookie parsers trim the name ("session =x" is "session" to Node's
+		// cookie and Python's http.cookies), so apiguard reads it so too.
+		name = strings.TrimSpace(name)
 		if !ok || name == "" {
 			continue
 		}
@@ -122,14 +131,12 @@ func (v *reqView) extract(p *provider, maxBytes int) extraction {
 		if !ok {
 			continue
 		}
-		if hs.ValuePrefix != "" {
-			if len(val) < len(hs.ValuePrefix) || !strings.EqualFold(val[:len(hs.ValuePrefix)], hs.ValuePrefix) {
-				continue
-			}
-			val = val[len(hs.ValuePrefix):]
-		}
-		if val = strings.TrimSpace(val); val != "" {
-			add(val, location{locHeader, hs.Name})
+		tok, ok := cutPrefix(val, hs.ValuePrefix)
+		switch {
+		case ok && isTokenValue(tok):
+			add(tok, location{locHeader, hs.Name})
+		case v.a == nil || !v.a.anotherForm(hs.Name, val):
+			e.foreign = true
 		}
 	}
 	for _, name := range p.fromParams {
@@ -150,6 +157,31 @@ func (v *reqView) extract(p *provider, maxBytes int) extraction {
 		e.reason = ReasonMissing
 	}
 	return e
+}
+
+// cutPrefix removes a configured value prefix, compared case-insensitively
+// (RFC 9110 section 11.1: auth schemes are case-insensitive), and trailing
+// blanks.
+func cutPrefix(val, prefix string) (string, bool) {
+	if len(val) < len(prefix) || !strings.EqualFold(val[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimRight(val[len(prefix):], " \t"), true
+}
+
+// isTokenValue reports a non-empty value with no blank or control byte: a
+// compact JWS never has one, and anything after one is another word an
+// upstream may read as the credential.
+func isTokenValue(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // RemoveQueryParams returns path (a :path with optional query) without the
@@ -183,7 +215,7 @@ func RemoveCookies(header string, names []string) (string, bool) {
 			continue
 		}
 		name, _, _ := strings.Cut(p, "=")
-		if containsString(names, name) {
+		if containsString(names, strings.TrimSpace(name)) {
 			continue
 		}
 		kept = append(kept, p)
