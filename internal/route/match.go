@@ -199,6 +199,9 @@ type headerMatcher struct {
 	present bool
 	invert  bool
 	fold    bool // compare values case-insensitively (:authority)
+	// hostOnly compares the host without its port: the configured value
+	// has none, and Go's ServeMux, express and nginx route on the host alone.
+	hostOnly bool
 }
 
 type headerOp uint8
@@ -260,6 +263,7 @@ func Compile(m Match) (*Matcher, error) {
 		}
 		if hm.fold {
 			hm.value = strings.ToLower(hm.value)
+			hm.hostOnly = hm.op != headerPresent && hostOnly(hm.value) == hm.value
 		}
 		c.headers = append(c.headers, hm)
 	}
@@ -365,33 +369,23 @@ func asciiEqualFold(a, b string) bool {
 // route by default). The request must then be refused, as no one reading of
 // it is the upstream's.
 func (m *Matcher) Ambiguous(path string) bool {
-	if m == nil {
+	if m == nil || m.kind == pathAny {
 		return false
 	}
-	switch m.kind {
-	case pathExact, pathPrefix:
-		fold := m.pathMatches(path)
-		exact := m.pathMatchesExactCase(path)
-		if fold != exact {
-			return true
-		}
-		other := strings.TrimSuffix(path, "/")
-		if other == path {
-			other = path + "/"
-		}
-		return !fold && other != "" && m.pathMatches(other)
-	case pathRegex:
-		if m.reExact == nil {
-			return false
-		}
-		return m.re.MatchString(path) != m.reExact.MatchString(path)
+	match := m.pathMatches(path)
+	if m.fold && match != m.pathMatchesExactCase(path) {
+		return true
 	}
-	return false
+	other := strings.TrimSuffix(path, "/")
+	if other == path {
+		other = path + "/"
+	}
+	return !match && other != "" && m.pathMatches(other)
 }
 
 func (m *Matcher) pathMatchesExactCase(p string) bool {
-	if !m.fold {
-		return m.pathMatches(p)
+	if m.kind == pathRegex {
+		return m.reExact.MatchString(p)
 	}
 	m2 := *m
 	m2.fold = false
@@ -423,6 +417,9 @@ func (h *headerMatcher) matches(get func(string) (string, bool)) bool {
 	var res bool
 	if h.fold {
 		v = strings.ToLower(v)
+		if h.hostOnly {
+			v = hostOnly(v)
+		}
 	}
 	switch h.op {
 	case headerExact:
@@ -433,4 +430,14 @@ func (h *headerMatcher) matches(get func(string) (string, bool)) bool {
 		res = ok == h.present
 	}
 	return res != h.invert
+}
+
+// hostOnly strips the port of a canonical authority ("host:port",
+// "[v6]:port").
+func hostOnly(a string) string {
+	i := strings.LastIndexByte(a, ':')
+	if i < 0 || strings.HasSuffix(a, "]") {
+		return a
+	}
+	return a[:i]
 }

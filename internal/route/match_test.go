@@ -40,6 +40,7 @@ func TestMatches(t *testing.T) {
 		{"prefix with trailing slash child", Match{Prefix: "/api/"}, Request{Path: "/api/x"}, true},
 		{"GET also matches HEAD", Match{Methods: []string{"GET"}}, Request{Method: "HEAD", Path: "/"}, true},
 		{"authority folds case", Match{Headers: []HeaderMatch{{Name: ":authority", Exact: "Admin.Local"}}}, Request{Path: "/", Header: headers(":authority", "admin.local")}, true},
+		{"authority without port in config ignores the port", Match{Headers: []HeaderMatch{{Name: ":authority", Exact: "admin.local"}}}, Request{Path: "/", Header: headers(":authority", "admin.local:8080")}, true},
 		{"host is :authority", Match{Headers: []HeaderMatch{{Name: "host", Exact: "admin.local"}}}, Request{Path: "/", Header: headers(":authority", "ADMIN.local")}, true},
 		{"prefix case", Match{Prefix: "/Admin"}, Request{Path: "/aDMIN/x"}, true},
 		{"prefix case-sensitive", Match{Prefix: "/admin", CaseSensitive: true}, Request{Path: "/Admin/x"}, false},
@@ -192,7 +193,7 @@ func TestAmbiguousPathsAreThoseRoutersDisagreeOn(t *testing.T) {
 		{exact, "/users", false}, {exact, "/users/", true}, {exact, "/USERS", true}, {exact, "/users/1", false},
 		{slash, "/api", true}, {slash, "/api/x", false},
 		{strict, "/ADMIN/x", false},
-		{re, "/admin/x", false}, {re, "/ADMIN/x", true},
+		{re, "/admin/x", false}, {re, "/ADMIN/x", true}, {MustCompile(Match{Regex: "/users/[^/]+"}), "/users/1/", true},
 	} {
 		if got := tc.m.Ambiguous(tc.path); got != tc.want {
 			t.Errorf("Ambiguous(%q) = %v, want %v", tc.path, got, tc.want)
