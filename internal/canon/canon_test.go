@@ -1,0 +1,97 @@
+package canon
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/verdict"
+)
+
+func guard(t *testing.T, cfg Config) *Guard {
+	t.Helper()
+	g, err := New(Inputs{
+		Config:    cfg,
+		Protected: []string{"x-user"},
+		Watched:   []string{"authorization", "x-api-key", "cookie", ":authority"},
+		Matches:   []route.Match{{Prefix: "/admin"}, {Path: "/healthz"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func req(method, path, authority string, extra ...string) [][2]string {
+	pairs := [][2]string{{":method", method}, {":path", path}, {":authority", authority}, {":scheme", "http"}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		pairs = append(pairs, [2]string{extra[i], extra[i+1]})
+	}
+	return pairs
+}
+
+func port80() int { return 80 }
+
+func TestInspectRefusesWhatUpstreamsReadTwoWays(t *testing.T) {
+	g := guard(t, Config{})
+	for _, tc := range []struct {
+		name  string
+		pairs [][2]string
+		want  verdict.Reason
+	}{
+		{"no path", [][2]string{{":method", "GET"}}, verdict.MissingPath},
+		{"dot-dot with params", req("GET", "/admin/..;/healthz", "api"), verdict.NonCanonicalPath},
+		{"encoded dot-dot", req("GET", "/admin/%2e%2e/healthz", "api"), verdict.NonCanonicalPath},
+		{"case of a configured prefix", req("GET", "/ADMIN/x", "api"), verdict.NonCanonicalPath},
+		{"trailing slash of an exact path", req("GET", "/healthz/", "api"), verdict.NonCanonicalPath},
+		{"lower-case head", req("head", "/users", "api"), verdict.NonCanonicalMethod},
+		{"Delete", req("Delete", "/users/1", "api"), verdict.NonCanonicalMethod},
+		{"repeated key header", req("GET", "/", "api", "x-api-key", "k", "x-api-key", "k"), verdict.RepeatedHeader},
+		{"repeated authorization", req("GET", "/", "api", "authorization", "Bearer a", "Authorization", "Bearer b"), verdict.RepeatedHeader},
+		{"override header", req("POST", "/", "api", "x-http-method-override", "DELETE"), verdict.MethodOverride},
+		{"override parameter", req("POST", "/?a=1&%5Fmethod=DELETE", "api"), verdict.MethodOverride},
+		{"userinfo in authority", req("GET", "/", "user@admin.local"), verdict.NonCanonicalAuthority},
+	} {
+		if p := g.Inspect(tc.pairs, port80); p.Refuse != tc.want {
+			t.Errorf("%s: refuse %q (%s), want %q", tc.name, p.Refuse, p.Message, tc.want)
+		}
+	}
+	// Repeated cookie headers are one list (HTTP/2 splits them).
+	if p := g.Inspect(req("GET", "/", "api", "cookie", "a=1", "cookie", "b=2"), port80); p.Refuse != "" {
+		t.Errorf("split cookies refused: %s", p.Refuse)
+	}
+}
+
+func TestInspectPlansTheCanonicalRequest(t *testing.T) {
+	g := guard(t, Config{})
+	p := g.Inspect(req("GET", "/users/1?x=1", "ADMIN.local.:80", "X_User", "root", "x-USER", "root", "X_Api_Key", "k2", "x_other", "1"), port80)
+	if p.Refuse != "" {
+		t.Fatalf("refused: %s", p.Message)
+	}
+	if p.Path != "/users/1" || p.SetPath != "" || p.Authority != "admin.local" || p.SetAuthority != "admin.local" || p.Method != "GET" {
+		t.Errorf("plan %+v", p)
+	}
+	if want := []string{"X_User", "x-USER", "X_Api_Key"}; !slices.Equal(p.RemoveHeaders, want) {
+		t.Errorf("removes %q, want %q", p.RemoveHeaders, want)
+	}
+
+	rw := guard(t, Config{PathNormalization: route.PathRewrite, MethodOverride: "remove"})
+	p = rw.Inspect(req("GET", "/x/%2e%2e/users/1/?_method=DELETE&y=2", "api", "x-method-override", "DELETE"), port80)
+	if p.Refuse != "" || p.Path != "/users/1/" || p.SetPath != "/users/1/?y=2" || !slices.Equal(p.RemoveHeaders, []string{"x-method-override"}) {
+		t.Errorf("rewrite plan %+v", p)
+	}
+
+	if p := guard(t, Config{AuthorityNormalization: "refuse"}).Inspect(req("GET", "/", "Admin.local"), port80); p.Refuse != verdict.NonCanonicalAuthority {
+		t.Errorf("authority_normalization refuse: %+v", p)
+	}
+	if p := guard(t, Config{HeadersWithUnderscores: "reject"}).Inspect(req("GET", "/", "api", "x_anything", "1"), port80); p.Refuse != verdict.HeaderWithUnderscores {
+		t.Errorf("headers_with_underscores reject: %+v", p)
+	}
+	allow := guard(t, Config{HeadersWithUnderscores: "allow"})
+	if p := allow.Inspect(req("GET", "/", "api", "x_other", "1", "X_User", "root"), port80); p.Refuse != "" || !slices.Equal(p.RemoveHeaders, []string{"X_User"}) {
+		t.Errorf("headers_with_underscores allow: %+v", p)
+	}
+	if p := allow.Inspect(req("GET", "/", "api", "x-api-key", "1", "x_api_key", "2"), port80); p.Refuse != verdict.RepeatedHeader {
+		t.Errorf("allow: x-api-key and x_api_key reach a CGI upstream as one header: %+v", p)
+	}
+}
