@@ -3,6 +3,8 @@ package respfilter
 import (
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // IsJSONContentType reports whether a Content-Type value names JSON:
@@ -23,6 +25,11 @@ func IsJSONContentType(v string) bool {
 		return false
 	}
 	sub := v[slash+1:]
+	if len(v) >= len("application/grpc") && strings.EqualFold(v[:len("application/grpc")], "application/grpc") {
+		// application/grpc, +proto, +json, -web, -web+json...: bodies are
+		// length-prefixed frames, never one JSON document.
+		return false
+	}
 	switch {
 	case strings.EqualFold(v, "application/json"), strings.EqualFold(v, "text/json"):
 		return true
@@ -35,35 +42,87 @@ func IsJSONContentType(v string) bool {
 type sniffResult uint8
 
 const (
-	sniffEmpty sniffResult = iota // nothing but JSON whitespace
-	sniffJSON                     // starts like a JSON object or array
+	sniffEmpty sniffResult = iota // nothing but whitespace
+	sniffJSON                     // starts like JSON, or like JSON behind a wrapper
 	sniffOther
 )
 
-// utf8BOM is skipped when sniffing: a BOM-prefixed object still counts as
-// JSON (and then fails validation, since RFC 8259 forbids the BOM), so it
-// cannot slip past as "not JSON".
-const utf8BOM = "\xef\xbb\xbf"
-
+// sniff classifies a body by its first meaningful bytes. It skips any
+// Unicode whitespace (form feed, NBSP, U+2028, ...) and byte order marks,
+// which browsers' and clients' JSON readers often skip too, and then
+// recognises JSON objects and arrays, NDJSON (the same start), and the
+// wrappers that carry JSON to script readers: the XSSI guards ")]}'",
+// "while(1);" and "for(;;);", and JSONP "name(". Such a body is filtered as
+// JSON, so it fails as malformed_json unless it is one plain document: JSON
+// never passes as "not JSON" behind a prefix.
 func sniff(body []byte) sniffResult {
-	i := 0
-	bom := len(body) >= 3 && string(body[:3]) == utf8BOM
-	if bom {
-		i = 3
-	}
-	for ; i < len(body); i++ {
-		switch c := body[i]; {
-		case isSpace(c):
-		case c == '{' || c == '[':
-			return sniffJSON
-		default:
-			return sniffOther
+	i, skipped := skipBlank(body)
+	if i == len(body) {
+		if skipped {
+			return sniffOther // a BOM or exotic blank alone is not an empty body
 		}
+		return sniffEmpty
 	}
-	if bom {
-		return sniffOther // a BOM and whitespace is not an empty body
+	rest := body[i:]
+	switch c := rest[0]; {
+	case c == '{' || c == '[':
+		return sniffJSON
+	case hasPrefix(rest, ")]}'"), hasPrefix(rest, "while(1);"), hasPrefix(rest, "for(;;);"):
+		return sniffJSON
+	case isJSONPStart(rest):
+		return sniffJSON
 	}
-	return sniffEmpty
+	return sniffOther
+}
+
+// skipBlank returns the index of the first byte of body that is not
+// whitespace in any Unicode sense nor a byte order mark, and whether
+// anything other than JSON whitespace was skipped.
+func skipBlank(body []byte) (int, bool) {
+	i, exotic := 0, false
+	for i < len(body) {
+		c := body[i]
+		if isSpace(c) {
+			i++
+			continue
+		}
+		if c == '\f' || c == '\v' {
+			i, exotic = i+1, true
+			continue
+		}
+		if c < 0x80 {
+			return i, exotic
+		}
+		r, n := utf8.DecodeRune(body[i:])
+		if r != '\uFEFF' && !unicode.IsSpace(r) {
+			return i, exotic
+		}
+		i, exotic = i+n, true
+	}
+	return i, exotic
+}
+
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+
+// isJSONPStart reports a JavaScript callee ("cb", "jQuery123_456",
+// "window.cb", "/**/cb") followed by '(' and an object or array.
+func isJSONPStart(b []byte) bool {
+	if hasPrefix(b, "/**/") {
+		b = b[4:]
+	}
+	i := 0
+	for i < len(b) && (b[i] == '_' || b[i] == '$' || b[i] == '.' || 'a' <= b[i] && b[i] <= 'z' || 'A' <= b[i] && b[i] <= 'Z' || i > 0 && '0' <= b[i] && b[i] <= '9') {
+		i++
+	}
+	if i == 0 || i > 256 {
+		return false
+	}
+	if i >= len(b) || b[i] != '(' {
+		return false
+	}
+	for i++; i < len(b) && isSpace(b[i]); i++ {
+	}
+	return i < len(b) && (b[i] == '{' || b[i] == '[')
 }
 
 // SniffJSON reports whether an identity-encoded body prefix already shows
