@@ -489,7 +489,12 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 	if a.bypassCORS && req.Method == "OPTIONS" && req.Header != nil {
 		_, origin := req.Header("origin")
 		_, acrm := req.Header("access-control-request-method")
-		if origin && acrm {
+		// A preflight has no body (Fetch standard, CORS-preflight fetch): one
+		// that carries a body is no preflight and is authenticated, so
+		// nothing reaches the upstream unauthenticated but an empty OPTIONS.
+		cl, hasCL := req.Header("content-length")
+		_, chunked := req.Header("transfer-encoding")
+		if origin && acrm && !chunked && (!hasCL || strings.TrimSpace(cl) == "0") {
 			res := Result{Decision: Allow, Rule: -1, Preflight: true, RemoveHeaders: slices.Clone(a.outputHeaders)}
 			a.removeStrays(&res, &reqView{req: req, a: a}, nil)
 			return res

@@ -402,6 +402,19 @@ func TestRequirementCombinations(t *testing.T) {
 	if res := a.Authenticate(&Request{Method: "OPTIONS", Path: "/x", Header: headers{}.get}, nil, testNow); res.Decision != Deny {
 		t.Fatalf("plain OPTIONS must authenticate: %+v", res)
 	}
+	for _, body := range []headers{{"content-length": "12"}, {"transfer-encoding": "chunked"}} {
+		h := headers{"origin": "https://app", "access-control-request-method": "POST"}
+		for k, v := range body {
+			h[k] = v
+		}
+		if res := a.Authenticate(&Request{Method: "OPTIONS", Path: "/x", Header: h.get}, nil, testNow); res.Decision != Deny || res.Preflight {
+			t.Fatalf("a preflight with a body (%v) must authenticate: %+v", body, res)
+		}
+	}
+	withToken := &Request{Method: "OPTIONS", Path: "/x", Header: headers{"origin": "https://app", "access-control-request-method": "POST", "authorization": "Bearer forged.x.y"}.get}
+	if res := a.Authenticate(withToken, nil, testNow); res.Decision != Allow || !contains(res.RemoveHeaders, "authorization") {
+		t.Fatalf("a preflight carries no unverified token upstream: %+v", res)
+	}
 }
 
 func TestTypAndSubjectsAndLifetime(t *testing.T) {
