@@ -274,9 +274,14 @@ func judge(c testCase, o outcome) string {
 
 // send writes one request as raw HTTP/1.1 bytes, as a client may.
 func send(addr string, c testCase) (outcome, error) {
+	o, _, err := sendWithBody(addr, c)
+	return o, err
+}
+
+func sendWithBody(addr string, c testCase) (outcome, string, error) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
-		return outcome{}, err
+		return outcome{}, "", err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(20 * time.Second))
@@ -287,13 +292,13 @@ func send(addr string, c testCase) (outcome, error) {
 	}
 	b.WriteString("Connection: close\r\n\r\n")
 	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return outcome{}, err
+		return outcome{}, "", err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: c.method})
 	if err != nil {
-		return outcome{}, err
+		return outcome{}, "", err
 	}
-	io.Copy(io.Discard, resp.Body)
+	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	h := resp.Header
 	o := outcome{
@@ -309,7 +314,7 @@ func send(addr string, c testCase) (outcome, error) {
 			}
 		}
 	}
-	return o, nil
+	return o, string(raw), nil
 }
 
 // router is Envoy's router in this stand-in: it sends the request exactly as
