@@ -62,7 +62,7 @@ type httpContext struct {
 	// start is when the request headers arrived, on the plugin's monotonic
 	// clock (pluginContext.clock); the wall time is derived at stream end.
 	start time.Duration
-	path  string // normalised request path
+	path  string // the canonical path judged and forwarded (internal/canon)
 	// route is the name of the jwt rule the request matched, "" until
 	// authentication ran (telemetry.OtherRoute then).
 	route string

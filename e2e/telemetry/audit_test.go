@@ -29,7 +29,9 @@ func TestLogSinkRecordsEveryRequestRedacted(t *testing.T) {
 		{401, "/api/orders"},
 		{401, "/api/orders?api_key=REDACTED"},
 		{200, "/public/form"},
-		{200, "/public?access_token=REDACTED"},
+		// A token location reaches the upstream only with a token verified
+		// on this request: on the public route access_token is removed.
+		{200, "/public"},
 	}
 	got := []int{
 		e.do(t, "GET", "/api/orders?password="+password+"&card="+cardNumber, "",
