@@ -76,7 +76,11 @@ type httpContext struct {
 	clientIP         netip.Addr
 	clientIPResolved bool
 	headers          map[string]string // requestHeaders' cache
-	props            streamProps       // host properties read once (stream.go)
+	// pairs are the request headers as read (and changed) by readRequest,
+	// turned into the headers cache on first use: most requests of most
+	// configurations never need the map.
+	pairs [][2]string
+	props streamProps // host properties read once (stream.go)
 
 	// event is the audit record every policy fills as the stream goes,
 	// allocated by the first one (audit): a stream no policy acts on, with
@@ -341,6 +345,10 @@ func (h *httpContext) requestHeaders() map[string]string {
 	if h.headers != nil {
 		return h.headers
 	}
+	if h.pairs != nil {
+		h.headers, h.pairs = joinHeaders(h.pairs), nil
+		return h.headers
+	}
 	all, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
 		// Not cached: a failed read must not pass for a request without
@@ -360,7 +368,7 @@ func (h *httpContext) requestHeader(name string) (string, bool) {
 // invalidateRequestHeaders must follow every change a policy makes to the
 // request headers, so later stages see the new values (e.g. a claim header
 // set by the JWT stage, never the client's forged copy).
-func (h *httpContext) invalidateRequestHeaders() { h.headers = nil }
+func (h *httpContext) invalidateRequestHeaders() { h.headers, h.pairs = nil, nil }
 
 // joinHeaders builds a header view from header pairs.
 func joinHeaders(pairs [][2]string) map[string]string {

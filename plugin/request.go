@@ -51,7 +51,7 @@ func (h *httpContext) readRequest() bool {
 		h.failClosed()
 		return false
 	}
-	h.headers = joinHeaders(pairs)
+	h.headers, h.pairs = nil, pairs
 	h.captureAuditHeaders() // before a policy removes a credential header
 	plan := h.plugin.guard.Inspect(pairs, h.destinationPort)
 	if plan.Refuse != "" {
@@ -67,7 +67,7 @@ func (h *httpContext) readRequest() bool {
 		h.failClosed()
 		return false
 	}
-	h.headers = joinHeaders(plannedPairs(pairs, plan))
+	h.headers, h.pairs = nil, plannedPairs(pairs, plan)
 	return true
 }
 
