@@ -144,3 +144,41 @@ func sendFull(t *testing.T, addr string, c testCase) (outcome, string) {
 	}
 	return o, body
 }
+
+// A CORS preflight that bypasses authentication is an OPTIONS request with
+// no body and no unverified token, and its response is still filtered.
+func TestBypassedPreflightsAreEmptyAndFiltered(t *testing.T) {
+	cfg := strings.Replace(attackConfig, `"jwt": {`, `"jwt": {"bypass_cors_preflight": true,`, 1)
+	cfg = strings.Replace(cfg, `"missing_key": "deny", `, ``, 1)
+	p, err := module.Start(context.Background(), wasmhost.PluginConfig{
+		Name: "apiguard", RootID: "apiguard", VMID: "apiguard-preflight",
+		Configuration: []byte(cfg), Workers: 1, AllowOnHeadersStopIteration: true,
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	var last *seen
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		last = &seen{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header.Clone()}
+		w.Header().Set("content-type", "application/json")
+		w.Write([]byte(`{"id":1,"name":"Ada","password_hash":"secret"}`))
+	})
+	front := httptest.NewServer(p.Middleware(up))
+	t.Cleanup(front.Close)
+	addr := front.Listener.Addr().String()
+	pre := [][2]string{{"Origin", "https://app.example.com"}, {"Access-Control-Request-Method", "DELETE"}}
+
+	o, body := sendFull(t, addr, testCase{method: "OPTIONS", target: "/users/1", host: "api.local", headers: append(pre, [2]string{"Authorization", "Bearer forged.x.y"})})
+	if o.status != 200 || last == nil || last.Header.Get("authorization") != "" {
+		t.Fatalf("preflight: %d %q, upstream saw %v", o.status, o.reason, last)
+	}
+	if strings.Contains(body, "password_hash") {
+		t.Errorf("a preflight's response on a filtered route was not filtered: %s", body)
+	}
+	last = nil
+	o, _ = sendFull(t, addr, testCase{method: "OPTIONS", target: "/admin/users", host: "api.local", headers: pre, body: "payload"})
+	if o.reason == "" || last != nil {
+		t.Errorf("an OPTIONS with a body passed as a preflight: %d %q, upstream reached %v", o.status, o.reason, last != nil)
+	}
+}

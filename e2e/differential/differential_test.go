@@ -71,6 +71,7 @@ var limitedAs = map[string][]string{"users_get": {"users_get"}, "users_delete": 
 type testCase struct {
 	method, target, host string
 	headers              [][2]string
+	body                 string // sent with its Content-Length when not empty
 }
 
 func (c testCase) String() string {
@@ -290,7 +291,11 @@ func sendWithBody(addr string, c testCase) (outcome, string, error) {
 	for _, kv := range c.headers {
 		fmt.Fprintf(&b, "%s: %s\r\n", kv[0], kv[1])
 	}
+	if c.body != "" {
+		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(c.body))
+	}
 	b.WriteString("Connection: close\r\n\r\n")
+	b.WriteString(c.body)
 	if _, err := io.WriteString(conn, b.String()); err != nil {
 		return outcome{}, "", err
 	}

@@ -8,6 +8,7 @@ package canon
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/apiguard/apiguard/internal/config"
@@ -53,14 +54,7 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func oneOf(v string, set ...string) bool {
-	for _, s := range set {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+func oneOf(v string, set ...string) bool { return slices.Contains(set, v) }
 
 // overrideHeaders are the method-override headers frameworks honour
 // (Rack::MethodOverride, Express's method-override, Symfony, ASP.NET, Spring's
@@ -272,10 +266,8 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 }
 
 func appendOnce(list []string, s string) []string {
-	for _, v := range list {
-		if v == s {
-			return list
-		}
+	if slices.Contains(list, s) {
+		return list
 	}
 	return append(list, s)
 }
