@@ -61,8 +61,13 @@ func (c GRPCCode) String() string {
 //     upstream already ran the call and a retry would run it again.
 var grpcCodes = func() map[Reason]GRPCCode {
 	m := map[Reason]GRPCCode{
-		MissingPath:      GRPCInvalidArgument,
-		NonCanonicalPath: GRPCInvalidArgument,
+		MissingPath:           GRPCInvalidArgument,
+		NonCanonicalPath:      GRPCInvalidArgument,
+		NonCanonicalMethod:    GRPCInvalidArgument,
+		MethodOverride:        GRPCInvalidArgument,
+		NonCanonicalAuthority: GRPCInvalidArgument,
+		RepeatedHeader:        GRPCInvalidArgument,
+		HeaderWithUnderscores: GRPCInvalidArgument,
 
 		ClaimsFailed:    GRPCPermissionDenied,
 		JWKSUnavailable: GRPCUnavailable,
