@@ -15,6 +15,7 @@ package differential
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -168,11 +169,14 @@ func TestUpstreamsActOnlyOnWhatApiguardJudged(t *testing.T) {
 		"nginx":       startNginx(t),
 	}
 	for _, mode := range []string{"refuse", "rewrite"} {
-		t.Run("path_normalization="+mode, func(t *testing.T) { runCorpus(t, upstreams, mode) })
+		t.Run("path_normalization="+mode, func(t *testing.T) { runCorpus(t, upstreams, mode, false) })
 	}
+	// Over HTTP/2 (h2c, as devproxy and Envoy accept it), methods and
+	// header names arrive as sent, without an HTTP/1 codec in between.
+	t.Run("h2c", func(t *testing.T) { runCorpus(t, upstreams, "refuse", true) })
 }
 
-func runCorpus(t *testing.T, upstreams map[string]string, mode string) {
+func runCorpus(t *testing.T, upstreams map[string]string, mode string, h2 bool) {
 	cfg := strings.Replace(config, "{", `{"path_normalization": "`+mode+`", `, 1)
 	p, err := module.Start(context.Background(), wasmhost.PluginConfig{
 		Name: "apiguard", RootID: "apiguard", VMID: "apiguard-differential-" + mode,
@@ -194,16 +198,30 @@ func runCorpus(t *testing.T, upstreams map[string]string, mode string) {
 	byReason := map[string]int{}
 	dispatched := map[string]int{}
 	for _, name := range names {
-		front := httptest.NewServer(p.Middleware(router(upstreams[name])))
+		front := httptest.NewUnstartedServer(p.Middleware(router(upstreams[name])))
+		if h2 {
+			front.Config.Protocols = h2cProtocols()
+		}
+		front.Start()
 		_, portStr, _ := net.SplitHostPort(front.Listener.Addr().String())
 		port, _ := strconv.Atoi(portStr)
 		cases := corpus(port)
+		client := h2cClient()
 		for _, c := range cases {
-			total++
-			o, err := send(front.Listener.Addr().String(), c)
+			var o outcome
+			var err error
+			if h2 {
+				o, err = sendH2(client, front.Listener.Addr().String(), c)
+				if errors.Is(err, errClientRefused) {
+					continue // Go's HTTP/2 client will not send it
+				}
+			} else {
+				o, err = send(front.Listener.Addr().String(), c)
+			}
 			if err != nil {
 				t.Fatalf("%s: %s: %v", name, c, err)
 			}
+			total++
 			switch {
 			case o.reason != "":
 				refused++
@@ -230,7 +248,11 @@ func runCorpus(t *testing.T, upstreams map[string]string, mode string) {
 	sort.Strings(reasons)
 	t.Logf("%d cases across %d upstreams: %d refused by apiguard (%s), %d not dispatched by the upstream, %d forwarded and judged as dispatched, %d failures",
 		total, len(upstreams), refused, strings.Join(reasons, " "), undispatched, total-refused-undispatched, failures)
-	fmt.Printf("differential (path_normalization %s): %d cases, %d refusals, %d forwarded, %d failures\n", mode, total, refused, total-refused, failures)
+	proto := "HTTP/1.1"
+	if h2 {
+		proto = "h2c"
+	}
+	fmt.Printf("differential (%s, path_normalization %s): %d cases, %d refusals, %d forwarded, %d failures\n", proto, mode, total, refused, total-refused, failures)
 	// The oracle is not vacuous: canonical requests reach every route.
 	for _, name := range names {
 		for _, route := range []string{"users_get", "users_delete", "health", "other"} {
@@ -305,6 +327,10 @@ func sendWithBody(addr string, c testCase) (outcome, string, error) {
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	return readOutcome(resp), string(raw), nil
+}
+
+func readOutcome(resp *http.Response) outcome {
 	h := resp.Header
 	o := outcome{
 		status: resp.StatusCode, reason: h.Get(verdict.ReplyHeader), route: h.Get("x-route"),
@@ -319,7 +345,53 @@ func sendWithBody(addr string, c testCase) (outcome, string, error) {
 			}
 		}
 	}
-	return o, string(raw), nil
+	return o
+}
+
+func h2cProtocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &p
+}
+
+func h2cClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{
+		Transport:     &http.Transport{Protocols: &p},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       20 * time.Second,
+	}
+}
+
+var errClientRefused = errors.New("the client refused the request")
+
+// sendH2 sends one case over HTTP/2 cleartext, with its :path bytes as
+// they are (URL.Opaque) and its header names and repeats as they are.
+func sendH2(client *http.Client, addr string, c testCase) (outcome, error) {
+	req, err := http.NewRequest(c.method, "http://"+addr+"/", nil)
+	if err != nil {
+		return outcome{}, errClientRefused
+	}
+	req.URL.Opaque = c.target
+	req.Host = c.host
+	for _, kv := range c.headers {
+		req.Header[kv[0]] = append(req.Header[kv[0]], kv[1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if strings.Contains(err.Error(), "invalid") || strings.Contains(err.Error(), "malformed") {
+			return outcome{}, errClientRefused
+		}
+		return outcome{}, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		return outcome{}, fmt.Errorf("answered over %s, not HTTP/2", resp.Proto)
+	}
+	return readOutcome(resp), nil
 }
 
 // router is Envoy's router in this stand-in: it sends the request exactly as
