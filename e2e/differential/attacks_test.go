@@ -49,22 +49,8 @@ type seen struct {
 // reports what it received: every one is refused, or the upstream receives
 // exactly what apiguard judged.
 func TestTheIssuesAttacksFail(t *testing.T) {
-	p, err := module.Start(context.Background(), wasmhost.PluginConfig{
-		Name: "apiguard", RootID: "apiguard", VMID: "apiguard-attacks",
-		Configuration: []byte(attackConfig), Workers: 1, AllowOnHeadersStopIteration: true,
-	})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
 	var last *seen
-	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		last = &seen{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header.Clone()}
-		w.Header().Set("content-type", "application/json")
-		w.Write([]byte(`{"id":1,"name":"Ada","password_hash":"secret"}`))
-	})
-	front := httptest.NewServer(p.Middleware(up))
-	t.Cleanup(front.Close)
+	front := startEcho(t, attackConfig, "apiguard-attacks", &last)
 	_, portStr, _ := net.SplitHostPort(front.Listener.Addr().String())
 	port, _ := strconv.Atoi(portStr)
 
@@ -150,23 +136,8 @@ func sendFull(t *testing.T, addr string, c testCase) (outcome, string) {
 func TestBypassedPreflightsAreEmptyAndFiltered(t *testing.T) {
 	cfg := strings.Replace(attackConfig, `"jwt": {`, `"jwt": {"bypass_cors_preflight": true,`, 1)
 	cfg = strings.Replace(cfg, `"missing_key": "deny", `, ``, 1)
-	p, err := module.Start(context.Background(), wasmhost.PluginConfig{
-		Name: "apiguard", RootID: "apiguard", VMID: "apiguard-preflight",
-		Configuration: []byte(cfg), Workers: 1, AllowOnHeadersStopIteration: true,
-	})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
 	var last *seen
-	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		last = &seen{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header.Clone()}
-		w.Header().Set("content-type", "application/json")
-		w.Write([]byte(`{"id":1,"name":"Ada","password_hash":"secret"}`))
-	})
-	front := httptest.NewServer(p.Middleware(up))
-	t.Cleanup(front.Close)
-	addr := front.Listener.Addr().String()
+	addr := startEcho(t, cfg, "apiguard-preflight", &last).Listener.Addr().String()
 	pre := [][2]string{{"Origin", "https://app.example.com"}, {"Access-Control-Request-Method", "DELETE"}}
 
 	o, body := sendFull(t, addr, testCase{method: "OPTIONS", target: "/users/1", host: "api.local", headers: append(pre, [2]string{"Authorization", "Bearer forged.x.y"})})
@@ -181,4 +152,26 @@ func TestBypassedPreflightsAreEmptyAndFiltered(t *testing.T) {
 	if o.reason == "" || last != nil {
 		t.Errorf("an OPTIONS with a body passed as a preflight: %d %q, upstream reached %v", o.status, o.reason, last != nil)
 	}
+}
+
+// startEcho runs the plugin with cfg in front of an upstream that records
+// what it received in *last and answers a user record with a secret field.
+func startEcho(t *testing.T, cfg, vmID string, last **seen) *httptest.Server {
+	t.Helper()
+	p, err := module.Start(context.Background(), wasmhost.PluginConfig{
+		Name: "apiguard", RootID: "apiguard", VMID: vmID,
+		Configuration: []byte(cfg), Workers: 1, AllowOnHeadersStopIteration: true,
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		*last = &seen{Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header.Clone()}
+		w.Header().Set("content-type", "application/json")
+		w.Write([]byte(`{"id":1,"name":"Ada","password_hash":"secret"}`))
+	})
+	front := httptest.NewServer(p.Middleware(up))
+	t.Cleanup(front.Close)
+	return front
 }
