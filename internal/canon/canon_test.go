@@ -95,3 +95,35 @@ func TestInspectPlansTheCanonicalRequest(t *testing.T) {
 		t.Errorf("allow: x-api-key and x_api_key reach a CGI upstream as one header: %+v", p)
 	}
 }
+
+// Inspect never panics, and what it forwards it would forward again
+// unchanged: a planned request is already canonical.
+func FuzzInspect(f *testing.F) {
+	f.Add("GET", "/admin/..;/x?_method=1", "ADMIN.local.:80", "X_User", "a")
+	f.Add("head", "/%2e%2e/", "h:", "x-api-key", "k")
+	f.Add("POST", "/a/b/", "[::1]:80", "x_api_key", "k")
+	f.Fuzz(func(t *testing.T, method, path, authority, name, value string) {
+		for _, cfg := range []Config{{}, {PathNormalization: route.PathRewrite, MethodOverride: "remove", HeadersWithUnderscores: "allow"}} {
+			g := guard(t, cfg)
+			p := g.Inspect(req(method, path, authority, name, value), port80)
+			if p.Refuse != "" {
+				continue
+			}
+			fwdPath, fwdAuth := path, authority
+			if p.SetPath != "" {
+				fwdPath = p.SetPath
+			}
+			if p.SetAuthority != "" {
+				fwdAuth = p.SetAuthority
+			}
+			pairs := req(method, fwdPath, fwdAuth)
+			if !slices.Contains(p.RemoveHeaders, name) {
+				pairs = append(pairs, [2]string{name, value})
+			}
+			again := g.Inspect(pairs, port80)
+			if again.Refuse != "" || again.SetPath != "" || again.SetAuthority != "" || again.Path != p.Path || len(again.RemoveHeaders) > 0 {
+				t.Fatalf("%+v: %q %q %q %q: forwarded %q %q, then %+v", cfg, method, path, authority, name, fwdPath, fwdAuth, again)
+			}
+		}
+	})
+}

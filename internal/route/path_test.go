@@ -182,7 +182,7 @@ func TestCanonicalAuthority(t *testing.T) {
 			t.Errorf("CanonicalAuthority(%q, %d) = %q, %v; want %q", tc.in, tc.port, got, err, tc.want)
 		}
 	}
-	for _, in := range []string{"user@admin.local", "admin.local:x", "admin.local:080", "admin.local:99999", "a b", "[::1", "[zz]:80", ".", "admin%2elocal", "admin.local/x", "ädmin"} {
+	for _, in := range []string{"user@admin.local", "admin.local:x", "admin.local:080", "admin.local:99999", "a b", "[::1", "[zz]:80", ".", "..", "a..b", ".a", "a..", "admin%2elocal", "admin.local/x", "ädmin"} {
 		if got, err := CanonicalAuthority(in, 80); err == nil {
 			t.Errorf("CanonicalAuthority(%q) = %q, want a refusal", in, got)
 		}

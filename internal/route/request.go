@@ -77,8 +77,8 @@ func CanonicalAuthority(a string, destPort int) (string, error) {
 	}
 	if !strings.HasPrefix(host, "[") {
 		host = strings.TrimSuffix(host, ".")
-		if host == "" {
-			return "", ErrInvalidAuthority
+		if host == "" || strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".") || strings.Contains(host, "..") {
+			return "", ErrInvalidAuthority // an empty label
 		}
 		for i := 0; i < len(host); i++ {
 			c := host[i]
