@@ -26,9 +26,23 @@ var (
 // directory's base name otherwise.
 func ForTest(tb TB, pkg string) string {
 	tb.Helper()
+	return forTest(tb, pkg, false)
+}
+
+// ForTestStockRuntime is ForTest without the Go toolchain patches
+// (build/<name>-stock.wasm): the module as built before them, for the tests
+// that show what old Envoy does to it.
+func ForTestStockRuntime(tb TB, pkg string) string {
+	tb.Helper()
+	return forTest(tb, pkg, true)
+}
+
+func forTest(tb TB, pkg string, stock bool) string {
+	tb.Helper()
 	builtMu.Lock()
 	defer builtMu.Unlock()
-	if path, ok := built[pkg]; ok {
+	key := fmt.Sprintf("%s stock=%v", pkg, stock)
+	if path, ok := built[key]; ok {
 		return path
 	}
 	root, err := ModuleRoot()
@@ -39,11 +53,14 @@ func ForTest(tb TB, pkg string) string {
 	if pkg == "./plugin" {
 		name = "apiguard"
 	}
+	if stock {
+		name += "-stock"
+	}
 	out := filepath.Join(root, "build", name+".wasm")
-	if err := Build(Options{Root: root, Package: pkg, Output: out}); err != nil {
+	if err := Build(Options{Root: root, Package: pkg, Output: out, StockRuntime: stock}); err != nil {
 		tb.Fatalf("%v", err)
 	}
-	built[pkg] = out
+	built[key] = out
 	return out
 }
 

@@ -1,6 +1,7 @@
 // Package wasmbuild compiles a package of this module into a Proxy-Wasm
 // module with the standard Go toolchain, putting the sdkabi files into a
-// private copy of the SDK first. The Makefile (through cmd/wasmbuild) and the
+// private copy of the SDK first and patching the Go runtime so the module
+// runs on Envoy 1.33 and later (goroot.go). The Makefile (through cmd/wasmbuild) and the
 // tests that need the compiled plugin share this one implementation, so they
 // always test the artefact that ships.
 package wasmbuild
@@ -42,6 +43,10 @@ type Options struct {
 	// Version is stamped into the package main's `version` variable
 	// (-ldflags -X main.version=...); empty means the VERSION file at Root.
 	Version string
+	// StockRuntime builds without the Go toolchain patches of goroot.go,
+	// as every build did before them. Only the tests that show what the
+	// patches fix use it; the shipped module always has them.
+	StockRuntime bool
 }
 
 // versionPattern keeps the version one token a log line, a metric name and
@@ -91,8 +96,16 @@ func Build(opts Options) error {
 		return err
 	}
 	tmp := out + ".tmp"
-	cmd := exec.Command("go", "build", "-modfile="+modfile, "-tags="+buildTag,
-		"-buildmode=c-shared", "-trimpath", "-ldflags=-X main.version="+version, "-o", tmp, opts.Package)
+	args := []string{"build", "-modfile=" + modfile, "-tags=" + buildTag, "-buildmode=c-shared", "-trimpath",
+		"-ldflags=-X main.version=" + version}
+	if !opts.StockRuntime {
+		overlay, err := goOverlay(opts.Root, filepath.Join(buildDir, "goroot"))
+		if err != nil {
+			return err
+		}
+		args = append(args, "-overlay="+overlay)
+	}
+	cmd := exec.Command("go", append(args, "-o", tmp, opts.Package)...)
 	cmd.Dir = opts.Root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	var stderr bytes.Buffer
