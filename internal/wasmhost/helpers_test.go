@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
 )
 
 // Test guests are built once per test binary with the standard Go
@@ -51,36 +53,64 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// guest returns the bytes of testdata/guests/<name>, building it if needed.
+// guest returns the bytes of testdata/guests/<name>, building it if needed
+// with the stock Go runtime.
 func guest(tb testing.TB, name string) []byte {
+	tb.Helper()
+	return buildGuest(tb, name, false)
+}
+
+// patchedGuest is guest built with the Go runtime patches the plugin ships
+// with (internal/sdkabi/wasmbuild), which let it run on Envoy 1.33+.
+func patchedGuest(tb testing.TB, name string) []byte {
+	tb.Helper()
+	return buildGuest(tb, name, true)
+}
+
+func buildGuest(tb testing.TB, name string, patched bool) []byte {
 	tb.Helper()
 	guestMu.Lock()
 	defer guestMu.Unlock()
-	if b, ok := guestBuilt[name]; ok {
+	key := name
+	args := []string{"build", "-buildmode=c-shared"}
+	if patched {
+		key += "-patched"
+		overlay, err := wasmbuild.GoOverlay(filepath.Join(guestDir, "goroot"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		args = append(args, "-overlay="+overlay)
+	}
+	if b, ok := guestBuilt[key]; ok {
 		return b
 	}
-	if err, ok := guestErr[name]; ok {
+	if err, ok := guestErr[key]; ok {
 		tb.Fatal(err)
 	}
-	out := filepath.Join(guestDir, name+".wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./testdata/guests/"+name)
+	out := filepath.Join(guestDir, key+".wasm")
+	cmd := exec.Command("go", append(args, "-o", out, "./testdata/guests/"+name)...)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		guestErr[name] = fmt.Errorf("build guest %s: %v\n%s", name, err, msg)
-		tb.Fatal(guestErr[name])
+		guestErr[key] = fmt.Errorf("build guest %s: %v\n%s", key, err, msg)
+		tb.Fatal(guestErr[key])
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	guestBuilt[name] = b
+	guestBuilt[key] = b
 	return b
 }
 
 func compileGuest(tb testing.TB, name string, opts Options) *Module {
 	tb.Helper()
+	return compileBytes(tb, guest(tb, name), opts)
+}
+
+func compileBytes(tb testing.TB, wasm []byte, opts Options) *Module {
+	tb.Helper()
 	opts.CompilationCache = cache
-	m, err := Compile(context.Background(), guest(tb, name), opts)
+	m, err := Compile(context.Background(), wasm, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

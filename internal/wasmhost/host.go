@@ -18,11 +18,11 @@ import (
 
 // Options configure a compiled Module and every plugin started from it.
 type Options struct {
-	// PollOneoffENOSYS reproduces Envoy before proxy-wasm-cpp-host #533
-	// (Envoy PR #45756): wasi poll_oneoff returns ENOSYS, and a standard-Go
-	// module that links package os dies at its first GC with
-	// "fatal error: poll_oneoff failed".
-	PollOneoffENOSYS bool
+	// Envoy is the Envoy release line to reproduce (envoy.go): its WASI set,
+	// its poll_oneoff, its restricted-call lists during _initialize and
+	// allocation, and whether allow_on_headers_stop_iteration exists. Nil
+	// means EnvoyMain, the newest.
+	Envoy *EnvoyProfile
 	// LogLevel is what proxy_get_log_level reports; guest messages below it
 	// are dropped, as Envoy's logger does. The default is LogTrace.
 	LogLevel LogLevel
@@ -167,7 +167,7 @@ func (m *Module) validate() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("module imports %s, which Envoy does not provide", strings.Join(missing, ", "))
+		return fmt.Errorf("module imports %s, which %s does not provide", strings.Join(missing, ", "), m.envoy().Releases)
 	}
 	if len(mismatched) > 0 {
 		return fmt.Errorf("module imports %s, a signature Envoy does not provide", strings.Join(mismatched, ", "))
@@ -340,6 +340,8 @@ type Plugin struct {
 	closed   bool
 	monoBase time.Time
 
+	polls pollCounter
+
 	reloadMu sync.Mutex  // serialises FailReload attempts
 	lastLoad []time.Time // per worker: last VM load or reload attempt
 	reloads  int
@@ -355,6 +357,10 @@ func (p *Plugin) Reloads() int {
 // Start runs the configuration canary, then starts cfg.Workers worker VMs,
 // each running _initialize, proxy_on_vm_start and proxy_on_configure.
 func (m *Module) Start(ctx context.Context, cfg PluginConfig) (*Plugin, error) {
+	if envoy := m.envoy(); cfg.AllowOnHeadersStopIteration && !envoy.StopIterationKnob {
+		// Envoy's config parser refuses the unknown PluginConfig field 9.
+		return nil, fmt.Errorf("wasmhost: start: PluginConfig.allow_on_headers_stop_iteration does not exist in %s (added in Envoy 1.35)", envoy.Releases)
+	}
 	cfg.applyDefaults()
 	p := &Plugin{m: m, cfg: cfg, config: cfg.Configuration, monoBase: time.Now()}
 	p.props = make(map[string][]byte, len(cfg.Properties))
@@ -528,12 +534,17 @@ func (m *Module) hostFunctions() []hostFunc {
 	fns = append(fns, httpCallFunctions()...)
 	fns = append(fns, timerFunctions()...)
 	fns = append(fns, contextFunctions()...)
-	fns = append(fns, m.wasiFunctions()...)
+	envoy := m.envoy()
+	for _, f := range m.wasiFunctions() {
+		if slices.Contains(envoy.WASI, f.name) {
+			fns = append(fns, f)
+		}
+	}
 	for i := range fns {
 		fns[i].id = i
 	}
-	m.initAllowed = allowList(fns, initAllowList)
-	m.mallocAllowed = allowList(fns, mallocAllowList)
+	m.initAllowed = allowList(fns, envoy.InitAllowed)
+	m.mallocAllowed = allowList(fns, envoy.MallocAllowed)
 	return fns
 }
 

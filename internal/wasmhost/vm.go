@@ -54,6 +54,7 @@ type vm struct {
 	root        *hostContext
 	pendingDone map[uint32]*hostContext
 	cur         *hostContext // context of the running callback
+	curFn       api.Function // the running callback, for PollOneoffCalls
 	effective   uint32       // proxy_set_effective_context target, 0 = none
 	touched     []*stream    // streams with deferred actions from this call
 	deferred    []func()     // after-VM-call actions (addAfterVmCallAction)
@@ -86,31 +87,6 @@ type hostContext struct {
 	streams     int            // root: streams started under this configuration, still running
 	retired     bool           // root: replaced by a new configuration
 	callResp    *calloutResult // root: inside proxy_on_http_call_response
-}
-
-// initAllowList mirrors cpp-host src/wasm.cc WasmBase::startVm.
-var initAllowList = []string{
-	"env.proxy_log",
-	wasiSnapshot + ".fd_write", wasiSnapshot + ".args_sizes_get", wasiSnapshot + ".args_get",
-	wasiSnapshot + ".environ_sizes_get", wasiSnapshot + ".environ_get",
-	wasiSnapshot + ".clock_time_get", wasiSnapshot + ".clock_res_get", wasiSnapshot + ".random_get",
-	wasiSnapshot + ".poll_oneoff", wasiSnapshot + ".fd_fdstat_get", wasiSnapshot + ".fd_fdstat_set_flags",
-	wasiSnapshot + ".fd_advise", wasiSnapshot + ".fd_allocate", wasiSnapshot + ".fd_datasync",
-	wasiSnapshot + ".fd_fdstat_set_rights", wasiSnapshot + ".fd_filestat_get",
-	wasiSnapshot + ".fd_filestat_set_size", wasiSnapshot + ".fd_filestat_set_times",
-	wasiSnapshot + ".fd_pread", wasiSnapshot + ".fd_prestat_dir_name", wasiSnapshot + ".fd_prestat_get",
-	wasiSnapshot + ".fd_pwrite", wasiSnapshot + ".fd_readdir", wasiSnapshot + ".fd_renumber",
-	wasiSnapshot + ".fd_sync", wasiSnapshot + ".fd_tell", wasiSnapshot + ".path_create_directory",
-	wasiSnapshot + ".path_filestat_get", wasiSnapshot + ".path_filestat_set_times",
-	wasiSnapshot + ".path_link", wasiSnapshot + ".path_readlink", wasiSnapshot + ".path_remove_directory",
-	wasiSnapshot + ".path_rename", wasiSnapshot + ".path_symlink", wasiSnapshot + ".path_unlink_file",
-	wasiSnapshot + ".sock_accept", wasiSnapshot + ".sock_recv", wasiSnapshot + ".sock_send",
-	wasiSnapshot + ".sock_shutdown",
-}
-
-// mallocAllowList mirrors cpp-host include/proxy-wasm/wasm.h WasmBase::allocMemory.
-var mallocAllowList = []string{
-	"env.proxy_log", wasiSnapshot + ".fd_write", wasiSnapshot + ".clock_time_get", wasiSnapshot + ".poll_oneoff",
 }
 
 // newVM instantiates the module and runs _initialize under the restricted
@@ -249,8 +225,8 @@ func (v *vm) callback(c *hostContext, fn api.Function, def uint64) (uint64, erro
 	if fn == nil {
 		return def, nil
 	}
-	prev, prevEff := v.cur, v.effective
-	v.cur, v.effective = c, 0
+	prev, prevEff, prevFn := v.cur, v.effective, v.curFn
+	v.cur, v.effective, v.curFn = c, 0, fn
 	var err error
 	if hook := v.m.opts.ProfileHook; hook != nil {
 		start := time.Now()
@@ -259,7 +235,7 @@ func (v *vm) callback(c *hostContext, fn api.Function, def uint64) (uint64, erro
 	} else {
 		err = fn.CallWithStack(v.ctx, v.stack[:])
 	}
-	v.cur, v.effective = prev, prevEff
+	v.cur, v.effective, v.curFn = prev, prevEff, prevFn
 	if err != nil {
 		v.fail(err)
 		return 0, errVMFailed

@@ -69,8 +69,11 @@ func (m *Module) wasiFunctions() []hostFunc {
 		}
 	}
 	pollOneoff := wasiPollOneoff
-	if m.opts.PollOneoffENOSYS {
-		pollOneoff = errno(errnoNosys) // Envoy before cpp-host #533
+	if m.envoy().PollOneoffENOSYS {
+		pollOneoff = func(v *vm, s []uint64) { // cpp-host before #533
+			v.countPoll(uint32(s[0]), uint32(s[2]))
+			s[0] = errnoNosys
+		}
 	}
 	return []hostFunc{
 		w("fd_write", i32s(4), wasiFdWrite),
@@ -310,6 +313,7 @@ func wasiRandomGet(v *vm, s []uint64) {
 // wasiPollOneoff mirrors cpp-host after #533: no polling, nevents = 0,
 // success. Go's runtime treats any error as fatal.
 func wasiPollOneoff(v *vm, s []uint64) {
+	v.countPoll(uint32(s[0]), uint32(s[2]))
 	if !v.writeU32(uint32(s[3]), 0) {
 		s[0] = errnoFault
 		return
