@@ -96,8 +96,14 @@ func goOverlay(root, dir string) (string, error) {
 		return "", err
 	}
 	version, _ := goEnv(root, "GOVERSION")
+	return writeOverlay(goroot, version, dir, goPatches)
+}
+
+// writeOverlay applies patches to the files under goroot, writes the results
+// and the overlay file under dir, and returns the overlay file's path.
+func writeOverlay(goroot, version, dir string, patches []goPatch) (string, error) {
 	replace := map[string]string{}
-	for _, p := range goPatches {
+	for _, p := range patches {
 		src := filepath.Join(goroot, "src", filepath.FromSlash(p.file))
 		data, err := os.ReadFile(src)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/sdkabi"
 	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
+	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
 // envoyHostCalls is every env.proxy_* function Envoy exports to a v0.2.x
@@ -33,23 +34,10 @@ var envoyHostCalls = []string{
 	"continue_stream", "close_stream",
 }
 
-// envoyWASI is the wasi_snapshot_preview1 set of the Envoy builds that can run
-// a standard-Go module at all: FOR_ALL_WASI_FUNCTIONS in exports.h, plus
-// sched_yield, poll_oneoff and fd_fdstat_set_flags (cpp-host PR #427, Envoy
-// 1.33+), plus fd_filestat_get and path_filestat_get (cpp-host PR #533,
-// taken by Envoy PR #45756). Before #533, poll_oneoff returned ENOSYS and
-// every Go module that links os died at its first GC, so #533 is our minimum
-// anyway; the module links os through crypto/x509 (go-jose) and net, whose
-// never-called file helpers import path_filestat_get. On an older Envoy the
-// module then fails to load, which is better than crashing at the first GC.
-var envoyWASI = []string{
-	"fd_write", "fd_read", "fd_seek", "fd_close", "fd_fdstat_get", "environ_get",
-	"environ_sizes_get", "args_get", "args_sizes_get", "clock_time_get", "random_get",
-	"proc_exit", "path_open", "fd_prestat_get", "fd_prestat_dir_name",
-	"sched_yield", "poll_oneoff", "fd_fdstat_set_flags",
-	"fd_filestat_get", "path_filestat_get",
-}
-
+// TestPluginImportsOnlyWhatEnvoyProvides checks the module against the WASI
+// set of every Envoy profile wasmhost knows (the oldest is Envoy 1.33,
+// cpp-host #427): the runtime patch must keep fd_filestat_get and
+// path_filestat_get out, and nothing else outside #427 may come in.
 func TestPluginImportsOnlyWhatEnvoyProvides(t *testing.T) {
 	path := wasmbuild.ForTest(t, "./plugin")
 	code, err := os.ReadFile(path)
@@ -75,8 +63,10 @@ func TestPluginImportsOnlyWhatEnvoyProvides(t *testing.T) {
 				t.Errorf("import env.%s: Envoy does not provide it", name)
 			}
 		case "wasi_snapshot_preview1":
-			if !slices.Contains(envoyWASI, name) {
-				t.Errorf("import wasi_snapshot_preview1.%s: Envoy does not provide it", name)
+			for _, envoy := range wasmhost.EnvoyProfiles() {
+				if !slices.Contains(envoy.WASI, name) {
+					t.Errorf("import wasi_snapshot_preview1.%s: %s (%s) does not provide it", name, envoy.Releases, envoy.CppHost)
+				}
 			}
 		default:
 			t.Errorf("import %s.%s: unknown import module", module, name)
