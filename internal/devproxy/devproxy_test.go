@@ -286,6 +286,12 @@ func TestParseOptions(t *testing.T) {
 	if o.wasm != "build/apiguard.wasm" || o.config != "envoy/demo-config.json" || o.listen != "127.0.0.1:10000" || o.admin != "127.0.0.1:9901" || o.workers != 2 {
 		t.Errorf("defaults: %+v", o)
 	}
+	if o.envoy.Name != "1.35" {
+		t.Errorf("default --envoy profile %q, want 1.35 (the oldest that runs the demo config's held mode)", o.envoy.Name)
+	}
+	if o, err := parseOptions([]string{"--envoy", "1.34"}, io.Discard); err != nil || o.envoy.Name != "1.33" || o.envoy.StopIterationKnob {
+		t.Errorf("--envoy 1.34: %+v, %v", o.envoy, err)
+	}
 	o, err = parseOptions([]string{"--cluster", "idp=http://127.0.0.1:8081", "--cluster", "ratelimit=http://127.0.0.1:8080/"}, io.Discard)
 	if err != nil || o.clusters["idp"] != "http://127.0.0.1:8081" || len(o.clusters) != 2 {
 		t.Errorf("clusters: %v, %v", o.clusters, err)
@@ -299,6 +305,7 @@ func TestParseOptions(t *testing.T) {
 		{"--upstream", "localhost:8000"},
 		{"--upstream", "http://x/?q=1"},
 		{"--workers", "0"},
+		{"--envoy", "1.32"},
 		{"extra"},
 	} {
 		if _, err := parseOptions(bad, io.Discard); err == nil {

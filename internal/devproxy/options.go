@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
 // options are devproxy's command-line settings.
@@ -22,6 +24,7 @@ type options struct {
 	workers  int
 	demoAPI  string
 	demoKey  string
+	envoy    wasmhost.EnvoyProfile
 }
 
 // clusterFlag collects repeated --cluster NAME=URL flags: the clusters the
@@ -92,9 +95,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.workers, "workers", 2, "number of worker VMs (Envoy --concurrency)")
 	fs.StringVar(&o.demoAPI, "demo-api", "", "serve only the demo API on this address (no plugin), e.g. as envoy.yaml's demo_upstream")
 	fs.StringVar(&o.demoKey, "demo-key", "", "DEMO ONLY private key (PEM) to mint and print demo tokens, e.g. envoy/demo/demo-rsa-private.pem")
+	envoy := fs.String("envoy", "1.35", "Envoy release to reproduce: 1.33 to 1.38, or main (cpp-host #533); "+
+		"1.33 and 1.34 lack allow_on_headers_stop_iteration, so the config must use headers_mode \"streamed\"")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	profile, err := wasmhost.EnvoyProfileFor(*envoy)
+	if err != nil {
+		return o, fmt.Errorf("devproxy: --envoy: %w", err)
+	}
+	o.envoy = profile
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("devproxy: unexpected arguments %q", fs.Args())
 	}

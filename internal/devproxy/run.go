@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return fmt.Errorf("devproxy: compilation cache: %w", err)
 	}
 	defer cache.Close(context.Background())
-	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{LogWriter: newOncePerWorkers(stderr), LogLevel: wasmhost.LogInfo, CompilationCache: cache})
+	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{LogWriter: newOncePerWorkers(stderr), LogLevel: wasmhost.LogInfo, CompilationCache: cache, Envoy: &o.envoy})
 	if err != nil {
 		return fmt.Errorf("devproxy: %s: %w", o.wasm, err)
 	}
@@ -114,8 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		// As envoy/envoy.yaml's connection manager: the peer address is
 		// appended to x-forwarded-for before the plugin runs.
 		UseRemoteAddress: true,
-		// As envoy/envoy.yaml sets it (Envoy 1.35+).
-		AllowOnHeadersStopIteration: true,
+		// As envoy/envoy.yaml sets it, where the Envoy has it (1.35+).
+		AllowOnHeadersStopIteration: o.envoy.StopIterationKnob,
 	})
 	if err != nil {
 		return fmt.Errorf("devproxy: the plugin refused to start with %s: %w", o.config, err)
