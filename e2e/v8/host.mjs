@@ -12,6 +12,7 @@
 //   {"wasm": "build/apiguard.wasm", "plugin_config": "{...}", "vm_config": "",
 //    "plugin_name": "apiguard", "root_id": "apiguard", "vm_id": "apiguard",
 //    "clusters": ["idp"], "log_level": 2, "bench_iterations": 0,
+//    "envoy": "main" | "1.33", "env": {"GOGC": "1"},
 //    "requests": [{"name": "...", "headers": [[":method","GET"], ...], "body": "",
 //                  "response": {"headers": [[":status","200"], ...], "body": "..."}}]}
 //
@@ -76,6 +77,26 @@ const INIT_ALLOWED = new Set(['env.proxy_log', 'env.emscripten_notify_memory_gro
 const MALLOC_ALLOWED = new Set(['env.proxy_log', 'wasi_snapshot_preview1.fd_write',
   'wasi_snapshot_preview1.clock_time_get', 'wasi_snapshot_preview1.poll_oneoff']);
 
+// Envoy 1.33 to 1.38: cpp-host c4d7bb0 (PR #427), unchanged for these sets up
+// to beb8a4e. Fewer WASI functions, poll_oneoff answers ENOSYS, and neither
+// poll_oneoff nor sched_yield may run during _initialize or allocation
+// (internal/wasmhost/envoy.go has the same profile).
+const WASI_427 = new Set(['fd_write', 'fd_read', 'fd_seek', 'fd_close', 'fd_fdstat_get',
+  'fd_fdstat_set_flags', 'environ_get', 'environ_sizes_get', 'args_get', 'args_sizes_get',
+  'clock_time_get', 'random_get', 'sched_yield', 'poll_oneoff', 'proc_exit', 'path_open',
+  'fd_prestat_get', 'fd_prestat_dir_name']);
+const INIT_ALLOWED_427 = new Set(['env.proxy_log', ...['fd_write', 'args_sizes_get', 'args_get',
+  'environ_sizes_get', 'environ_get', 'fd_prestat_get', 'fd_prestat_dir_name', 'clock_time_get',
+  'random_get', 'fd_fdstat_get', 'fd_fdstat_set_flags'].map((n) => 'wasi_snapshot_preview1.' + n)]);
+const MALLOC_ALLOWED_427 = new Set(['env.proxy_log', 'wasi_snapshot_preview1.fd_write',
+  'wasi_snapshot_preview1.clock_time_get']);
+
+// Profiles by scenario "envoy": "main" (the default, cpp-host #533) or "1.33".
+const PROFILES = {
+  main: { wasi: ENVOY_WASI, init: INIT_ALLOWED, malloc: MALLOC_ALLOWED, pollOneoffENOSYS: false },
+  '1.33': { wasi: WASI_427, init: INIT_ALLOWED_427, malloc: MALLOC_ALLOWED_427, pollOneoffENOSYS: true },
+};
+
 const MAP = { REQUEST_HEADERS: 0, REQUEST_TRAILERS: 1, RESPONSE_HEADERS: 2, RESPONSE_TRAILERS: 3,
   HTTP_CALL_RESPONSE_HEADERS: 6, HTTP_CALL_RESPONSE_TRAILERS: 7 };
 const BUFFER = { REQUEST_BODY: 0, RESPONSE_BODY: 1, HTTP_CALL_RESPONSE_BODY: 4, VM_CONFIG: 6, PLUGIN_CONFIG: 7 };
@@ -101,6 +122,9 @@ function main() {
   let printed = false;
   const print = () => { if (!printed) { printed = true; process.stdout.write(JSON.stringify(out) + '\n'); } };
 
+  const profile = PROFILES[sc.envoy || 'main'];
+  if (!profile) throw new HostError(`unknown envoy profile ${sc.envoy}`);
+  out.envoy = sc.envoy || 'main';
   const bytes = readFileSync(sc.wasm);
   const module = new WebAssembly.Module(bytes);
   const seen = new Set();
@@ -114,7 +138,7 @@ function main() {
       if (!ENVOY_ENV.has(imp.name)) out.not_in_envoy.push(`env.${imp.name}`);
     } else if (imp.module === 'wasi_snapshot_preview1') {
       out.imports.wasi.push(imp.name);
-      if (!ENVOY_WASI.has(imp.name)) out.not_in_envoy.push(`wasi_snapshot_preview1.${imp.name}`);
+      if (!profile.wasi.has(imp.name)) out.not_in_envoy.push(`wasi_snapshot_preview1.${imp.name}`);
     } else {
       out.imports.other.push(`${imp.module}.${imp.name}`);
       out.not_in_envoy.push(`${imp.module}.${imp.name}`);
@@ -127,14 +151,15 @@ function main() {
   }
   out.abi_version = abis[0].slice('proxy_abi_version_'.length);
 
-  const host = new Host(sc, out);
+  const host = new Host(sc, out, profile);
   // The guest's stdout/stderr go to our stderr: stdout carries only the JSON result.
-  const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: {}, returnOnExit: true,
+  const wasi = new WASI({ version: 'preview1', args: [], env: sc.env || {}, preopens: {}, returnOnExit: true,
     stdout: 2, stderr: 2 });
   const imports = { env: {}, wasi_snapshot_preview1: {} };
   const wasiImpl = wasi.getImportObject ? wasi.getImportObject().wasi_snapshot_preview1 : wasi.wasiImport;
   for (const name of out.imports.wasi) {
-    const fn = wasiImpl[name];
+    let fn = wasiImpl[name];
+    if (name === 'poll_oneoff' && profile.pollOneoffENOSYS) fn = () => 52; // ENOSYS, cpp-host before #533
     imports.wasi_snapshot_preview1[name] = host.guard(`wasi_snapshot_preview1.${name}`,
       fn ? fn : () => { throw new HostError(`Node's WASI lacks wasi_snapshot_preview1.${name}`); });
   }
@@ -165,8 +190,9 @@ function main() {
 }
 
 class Host {
-  constructor(sc, out) {
+  constructor(sc, out, profile) {
     this.sc = sc;
+    this.profile = profile;
     this.out = out;
     this.phase = null;
     this.rootID = 1;
@@ -195,7 +221,7 @@ class Host {
   guard(qualified, fn) {
     return (...args) => {
       if (this.phase === 'initialize' || this.phase === 'malloc') {
-        const allowed = this.phase === 'initialize' ? INIT_ALLOWED : MALLOC_ALLOWED;
+        const allowed = this.phase === 'initialize' ? this.profile.init : this.profile.malloc;
         const counts = this.out.phase_calls[this.phase];
         counts[qualified] = (counts[qualified] || 0) + 1;
         if (!allowed.has(qualified)) {

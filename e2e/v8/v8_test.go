@@ -27,6 +27,11 @@ type scenario struct {
 	Requests     []request `json:"requests"`
 	// BenchIterations > 0 makes host.mjs time the first request's lifecycle.
 	BenchIterations int `json:"bench_iterations,omitempty"`
+	// Envoy is the host profile: "main" (default, cpp-host #533) or "1.33"
+	// (cpp-host #427: its WASI set, its allow-lists, poll_oneoff ENOSYS).
+	Envoy string `json:"envoy,omitempty"`
+	// Env is the VM's environment (Envoy VmConfig.environment_variables).
+	Env map[string]string `json:"env,omitempty"`
 }
 
 type request struct {
@@ -288,19 +293,31 @@ func apiguardWasm(t testing.TB) string {
 // TestApiguardUnderV8 runs the real plugin under V8 with the demo config:
 // it must load with only Envoy's imports, start, accept the demo config and
 // answer a request without trapping.
+//
+// It runs twice: on the newest host (cpp-host #533) with the demo config, and
+// on Envoy 1.33's (cpp-host #427: fewer WASI functions, poll_oneoff answering
+// ENOSYS and forbidden during _initialize and allocation) in streamed header
+// mode, with GOGC=1 so the Go runtime collects all along.
 func TestApiguardUnderV8(t *testing.T) {
 	nodeCommand(t)
 	wasm := apiguardWasm(t)
-	cfg, err := os.ReadFile(filepath.Join(repoRoot(t), "envoy", "demo-config.json"))
+	demo, err := os.ReadFile(filepath.Join(repoRoot(t), "envoy", "demo-config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("main", func(t *testing.T) { apiguardUnderV8(t, wasm, demo, "main", nil) })
+	streamed := []byte(strings.Replace(string(demo), `"headers_mode": "held"`, `"headers_mode": "streamed"`, 1))
+	t.Run("1.33", func(t *testing.T) { apiguardUnderV8(t, wasm, streamed, "1.33", map[string]string{"GOGC": "1"}) })
+}
+
+func apiguardUnderV8(t *testing.T, wasm string, cfg []byte, envoy string, env map[string]string) {
 	userJSON := `{"id":1,"name":"Ada","email":"ada@example.com","password_hash":"$2b$12$abc","card_number":"4111111111111111"}`
 	rep := runHost(t, scenario{
 		Wasm:         wasm,
 		PluginConfig: string(cfg),
 		PluginName:   "apiguard", RootID: "apiguard", VMID: "apiguard",
 		Clusters: []string{"demo_upstream", "idp", "ratelimit", "otel"},
+		Envoy:    envoy, Env: env,
 		Requests: []request{
 			{Name: "healthz", Headers: [][2]string{{":method", "GET"}, {":path", "/healthz"}, {":authority", "demo"}, {":scheme", "http"}, {"x-request-id", "v8-1"}},
 				Response: &response{Headers: [][2]string{{":status", "200"}, {"content-type", "text/plain"}}, Body: "ok\n"}},
