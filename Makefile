@@ -9,8 +9,9 @@ BENCHTIME ?= 1s
 ROUNDS    ?= 3
 # VERSION is stamped into the module and tags the OCI image.
 VERSION   ?= $(shell cat VERSION)
+SOAK_REQUESTS ?= 200000
 
-.PHONY: all build test test-race run bench fuzz check clean deps-test validate schema oci
+.PHONY: all build test test-race run bench fuzz soak check clean deps-test validate schema oci
 
 all: build
 
@@ -57,6 +58,10 @@ bench: build
 ## fuzz: run every fuzz target for FUZZTIME each (CI runs it with a short FUZZTIME)
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) sh scripts/fuzz.sh
+
+## soak: the demo config through 4 workers under the oldest Envoy profile (1.33), SOAK_REQUESTS (default 200000) requests
+soak: build
+	SOAK_REQUESTS=$(SOAK_REQUESTS) $(GO) test -count=1 -tags soak -run TestSoakOldestEnvoy -timeout 90m -v ./e2e/envoycompat
 
 ## check: format, vet and tidy, then fail if that changed the tree
 check:

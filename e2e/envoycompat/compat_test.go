@@ -88,6 +88,12 @@ func start(t *testing.T, m *wasmhost.Module, envoy wasmhost.EnvoyProfile, worker
 
 func userToken(t testing.TB) string {
 	t.Helper()
+	return userTokenFor(t, "demo-user")
+}
+
+// userTokenFor signs a demo token (scope "read") for sub with the DEMO ONLY key.
+func userTokenFor(t testing.TB, sub string) string {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(rootTB(t), "envoy", "demo", "demo-rsa-private.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +104,7 @@ func userToken(t testing.TB) string {
 		t.Fatal(err)
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss": "https://demo.apiguard.local", "aud": "demo-api", "sub": "demo-user", "scope": "read",
+		"iss": "https://demo.apiguard.local", "aud": "demo-api", "sub": sub, "scope": "read",
 		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
 	})
 	tok.Header["kid"] = "demo-2026"
