@@ -33,9 +33,13 @@
 //     allocates in the guest at most once per host call.
 //   - Strict WASI: exactly the wasi_snapshot_preview1 / wasi_unstable set of
 //     cpp-host (include/proxy-wasm/exports.h), with its return codes. An
-//     import of anything else fails Compile. Options.PollOneoffENOSYS
-//     reproduces Envoy before cpp-host #533, where poll_oneoff returned
-//     ENOSYS and Go modules died with "fatal error: poll_oneoff failed".
+//     import of anything else fails Compile.
+//   - Envoy profiles (Options.Envoy, envoy.go): Envoy 1.33 (cpp-host #427),
+//     1.35 (the allow_on_headers_stop_iteration knob) and main (cpp-host
+//     #533) differ in their WASI set, their poll_oneoff (ENOSYS before
+//     #533, on which a stock Go runtime dies with "fatal error: poll_oneoff
+//     failed") and their allow-lists. Plugin.PollOneoffCalls counts the
+//     guest's poll_oneoff calls and timer waits by phase.
 //   - HTTP streams: headers (with :method, :path, :authority, :scheme and
 //     :status pseudo-headers), bodies in chunks, trailers, PAUSE/CONTINUE
 //     (StopAllIterationAndWatermark, or StopIteration with
