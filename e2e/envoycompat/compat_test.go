@@ -64,7 +64,7 @@ func demoConfig(t *testing.T, envoy wasmhost.EnvoyProfile) []byte {
 	return []byte(cfg)
 }
 
-func root(t *testing.T) string {
+func root(t testing.TB) string {
 	t.Helper()
 	r, err := wasmbuild.ModuleRoot()
 	if err != nil {
@@ -86,6 +86,20 @@ func start(t *testing.T, m *wasmhost.Module, envoy wasmhost.EnvoyProfile, worker
 	return p, err
 }
 
+// load compiles wasm under envoy and starts the demo config with workers.
+func load(t *testing.T, wasm []byte, envoy wasmhost.EnvoyProfile, workers int) *wasmhost.Plugin {
+	t.Helper()
+	m, err := compile(t, wasm, envoy)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	p, err := start(t, m, envoy, workers)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	return p
+}
+
 func userToken(t testing.TB) string {
 	t.Helper()
 	return userTokenFor(t, "demo-user")
@@ -94,7 +108,7 @@ func userToken(t testing.TB) string {
 // userTokenFor signs a demo token (scope "read") for sub with the DEMO ONLY key.
 func userTokenFor(t testing.TB, sub string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(rootTB(t), "envoy", "demo", "demo-rsa-private.pem"))
+	raw, err := os.ReadFile(filepath.Join(root(t), "envoy", "demo", "demo-rsa-private.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,14 +127,6 @@ func userTokenFor(t testing.TB, sub string) string {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func rootTB(t testing.TB) string {
-	r, err := wasmbuild.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // demoRequests are the README's demo requests and their answers. The demo
@@ -170,14 +176,7 @@ func TestModuleRunsUnderEveryEnvoyProfile(t *testing.T) {
 	tok := userToken(t)
 	for _, envoy := range wasmhost.EnvoyProfiles() {
 		t.Run(envoy.Name, func(t *testing.T) {
-			m, err := compile(t, wasm, envoy)
-			if err != nil {
-				t.Fatalf("load: %v", err)
-			}
-			p, err := start(t, m, envoy, 4)
-			if err != nil {
-				t.Fatalf("start: %v", err)
-			}
+			p := load(t, wasm, envoy, 4)
 			h := p.Middleware(demoapi.New().Handler())
 			for i := 0; i < 4; i++ {
 				if err := demoRequests(t, h, tok); err != nil {
@@ -204,14 +203,7 @@ func TestStockBuildFailsOnEnvoy133(t *testing.T) {
 	}
 	withFilestat := wasmhost.Envoy133
 	withFilestat.WASI = append(slices.Clone(withFilestat.WASI), "fd_filestat_get", "path_filestat_get")
-	m, err := compile(t, stock, withFilestat)
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	p, err := start(t, m, withFilestat, 1)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
+	p := load(t, stock, withFilestat, 1)
 	h := p.Middleware(demoapi.New().Handler())
 	tok := userToken(t)
 	for i := 0; i < 4 && len(p.Traps()) == 0; i++ {
@@ -228,14 +220,7 @@ func TestStockBuildFailsOnEnvoy133(t *testing.T) {
 // shipped build never calls poll_oneoff at all.
 func TestNoCallbackWaitsOnATimer(t *testing.T) {
 	stock := readWasm(t, wasmbuild.ForTestStockRuntime(t, "./plugin"))
-	m, err := compile(t, stock, wasmhost.EnvoyMain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := start(t, m, wasmhost.EnvoyMain, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := load(t, stock, wasmhost.EnvoyMain, 2)
 	h := p.Middleware(demoapi.New().Handler())
 	tok := userToken(t)
 	for i := 0; i < 4; i++ {
