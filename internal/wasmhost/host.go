@@ -167,7 +167,9 @@ func (m *Module) validate() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("module imports %s, which %s does not provide", strings.Join(missing, ", "), m.envoy().Releases)
+		envoy := m.envoy()
+		return fmt.Errorf("module imports %s, which Envoy does not provide (profile %s: %s, %s)",
+			strings.Join(missing, ", "), envoy.Name, envoy.Releases, envoy.CppHost)
 	}
 	if len(mismatched) > 0 {
 		return fmt.Errorf("module imports %s, a signature Envoy does not provide", strings.Join(mismatched, ", "))
