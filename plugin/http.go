@@ -63,6 +63,8 @@ type httpContext struct {
 	// clock (pluginContext.clock); the wall time is derived at stream end.
 	start time.Duration
 	path  string // the canonical path judged and forwarded (internal/canon)
+	// bodiless: the request headers ended the stream; no body follows.
+	bodiless bool
 	// route is the name of the jwt rule the request matched, "" until
 	// authentication ran (telemetry.OtherRoute then).
 	route string
@@ -97,6 +99,7 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (ac
 	h.start = h.plugin.clock()
 	defer h.timed(phaseRequestHeaders, h.start)
 	defer recoverCallback("request headers", func() { action = h.failClosed() })
+	h.bodiless = endOfStream
 	if !h.readRequest() {
 		return types.ActionPause
 	}

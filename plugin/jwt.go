@@ -342,8 +342,7 @@ func (s *jwtWait) mayProceed(j *jwtState, now time.Time) bool {
 func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 	headers := h.requestHeaders()
 	raw := headers[":path"]
-	_, query, _ := strings.Cut(raw, "?")
-	query, _, _ = strings.Cut(query, "#")
+	_, query, _ := strings.Cut(raw, "?") // no '#': canon refuses it
 	return &jwtauth.Request{
 		Method: h.requestMethod(),
 		Path:   h.path,
@@ -353,6 +352,7 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 		},
 		Query:    query,
 		ClientIP: h.clientAddr(),
+		Bodiless: h.bodiless,
 		MayWait:  mayWait,
 	}
 }

@@ -127,6 +127,13 @@ func (h *httpContext) filterResponseHeaders(endOfStream bool) types.Action {
 		}
 		removeResponseHeaders(respfilter.ResponseHeadersToRemove())
 		return types.ActionContinue
+	case respfilter.ActionSkip:
+		if meta.RequestMethod == "HEAD" {
+			// No body to filter, but the upstream's length and digests
+			// describe the unfiltered GET body: they would tell how long
+			// the removed fields are.
+			removeResponseHeaders(respfilter.ResponseHeadersToRemove())
+		}
 	}
 	return types.ActionContinue
 }

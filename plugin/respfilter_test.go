@@ -198,3 +198,23 @@ func TestRepeatedEqualContentLengthsAreOneLength(t *testing.T) {
 		t.Errorf("body = %s", got)
 	}
 }
+
+// A HEAD response on a filtered route carries no body, but the upstream's
+// content-length and etag describe the unfiltered GET body: they would tell
+// how long the removed fields are.
+func TestHeadOnAFilteredRouteLeaksNoLength(t *testing.T) {
+	host, status := newHost(t, respFilterConfig("held"))
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin start = %v", status)
+	}
+	id := host.InitializeHttpContext()
+	host.CallOnRequestHeaders(id, [][2]string{{":method", "HEAD"}, {":path", "/users/1"}, {":authority", "api"}}, true)
+	host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "application/json"},
+		{"content-length", "354"}, {"etag", `"abc"`}}, true)
+	got := host.GetCurrentResponseHeaders(id)
+	for _, name := range []string{"content-length", "etag"} {
+		if v, ok := header(got, name); ok {
+			t.Errorf("HEAD response kept %s: %q", name, v)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package differential
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -74,6 +75,12 @@ func TestTheIssuesAttacksFail(t *testing.T) {
 		}
 	}
 	refused("GET /admin/..;/healthz", testCase{method: "GET", target: "/admin/..;/healthz", host: "api.local"}, "non_canonical_path")
+	// The review's query forms: a fragment after which Go's url parser
+	// still reads what follows, and a malformed escape (a token after ';'
+	// is refused where a parameter is a token location: jwtauth's
+	// TestHiddenTokenParametersAreRefused).
+	refused("token after #", testCase{method: "GET", target: "/public?x#&access_token=" + forged, host: "api.local"}, "non_canonical_path")
+	refused("malformed escape", testCase{method: "GET", target: "/public?access_token=" + forged + "%ZZ", host: "api.local"}, "non_canonical_path")
 	refused("GET /admin/%2e%2e/healthz", testCase{method: "GET", target: "/admin/%2e%2e/healthz", host: "api.local"}, "non_canonical_path")
 	refused("head /users", testCase{method: "head", target: "/users", host: "api.local"}, "non_canonical_method")
 	refused("delete /users/1", testCase{method: "delete", target: "/users/1", host: "api.local"}, "non_canonical_method")
@@ -151,6 +158,22 @@ func TestBypassedPreflightsAreEmptyAndFiltered(t *testing.T) {
 	o, _ = sendFull(t, addr, testCase{method: "OPTIONS", target: "/admin/users", host: "api.local", headers: pre, body: "payload"})
 	if o.reason == "" || last != nil {
 		t.Errorf("an OPTIONS with a body passed as a preflight: %d %q, upstream reached %v", o.status, o.reason, last != nil)
+	}
+	// A chunked body declares no content-length, and Go's server keeps
+	// transfer-encoding out of the header map the plugin sees: only the
+	// stream's end tells that a body follows.
+	last = nil
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "OPTIONS /admin/users HTTP/1.1\r\nHost: api.local\r\nOrigin: https://app.example.com\r\n"+
+		"Access-Control-Request-Method: DELETE\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n7\r\npayload\r\n0\r\n\r\n")
+	resp, _ := io.ReadAll(c)
+	if last != nil || !strings.Contains(string(resp), "missing_token") {
+		t.Errorf("a chunked OPTIONS passed as a preflight: upstream reached %v\n%s", last != nil, resp)
 	}
 }
 

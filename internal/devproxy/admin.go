@@ -74,14 +74,15 @@ func (c *requestCounts) wrap(h http.Handler, accessLog io.Writer) http.Handler {
 
 // writeAccessLog writes a line in the shape of Envoy's default access log
 // format, with %RESPONSE_CODE_DETAILS% after the status: where operators
-// look for why apiguard answered.
+// look for why apiguard answered. Query values are redacted as in audit
+// events: a token in the query must not reach a log.
 func writeAccessLog(w io.Writer, r *http.Request, code int, sw *statusWriter, d time.Duration) {
 	details := sw.details
 	if details == "" {
 		details = "via_upstream"
 	}
 	fmt.Fprintf(w, "[%s] %q %d %s %d %d %d %q\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		r.Method+" "+r.RequestURI+" "+r.Proto, code, details, r.ContentLength, sw.bytes, d.Milliseconds(), r.UserAgent())
+		r.Method+" "+telemetry.RedactPath(r.RequestURI)+" "+r.Proto, code, details, r.ContentLength, sw.bytes, d.Milliseconds(), r.UserAgent())
 }
 
 // statusWriter records the status code and the bytes the handler sent, and

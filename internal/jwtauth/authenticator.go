@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -113,12 +114,14 @@ type Authenticator struct {
 	maxTokenBytes int
 	realm         string
 	outputHeaders []string
-	cache         *tokenCache
-	shared        *castable.Table
-	stats         cacheCounters
-	failures      *castable.Table
-	lockout       *Lockout
-	window        time.Duration
+	// paramNames are every provider's token query parameters.
+	paramNames []string
+	cache      *tokenCache
+	shared     *castable.Table
+	stats      cacheCounters
+	failures   *castable.Table
+	lockout    *Lockout
+	window     time.Duration
 	// Warnings from local JWKS parsing, for the plugin to log at start.
 	Warnings []string
 }
@@ -192,6 +195,9 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		for _, c := range p.claimHdrs {
 			outputs[c.Header] = true
+		}
+		for _, n := range p.fromParams {
+			a.paramNames = appendUnique(a.paramNames, n)
 		}
 	}
 	for h := range outputs {
@@ -486,15 +492,22 @@ type providerResult struct {
 // Authenticate decides a request. keys may be nil when no provider uses
 // remote keys. now is the wall clock used for exp, nbf and iat.
 func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time) Result {
+	if a.hiddenTokenParam(req.Query) {
+		// Refused before any rule, preflights included: what the upstream
+		// will read as the token is not what apiguard can judge.
+		return Result{Decision: Deny, Rule: -1, Status: status(ReasonMalformed), Reason: ReasonMalformed,
+			WWWAuthenticate: challenge(a.realm, ReasonMalformed, ""), Body: body(ReasonMalformed)}
+	}
 	if a.bypassCORS && req.Method == "OPTIONS" && req.Header != nil {
 		_, origin := req.Header("origin")
 		_, acrm := req.Header("access-control-request-method")
 		// A preflight has no body (Fetch standard, CORS-preflight fetch): one
 		// that carries a body is no preflight and is authenticated, so
 		// nothing reaches the upstream unauthenticated but an empty OPTIONS.
-		cl, hasCL := req.Header("content-length")
-		_, chunked := req.Header("transfer-encoding")
-		if origin && acrm && !chunked && (!hasCL || strings.TrimSpace(cl) == "0") {
+		// Whether a body follows is the stream's end, not a header: an
+		// HTTP/2 body needs no content-length, and a codec may keep
+		// transfer-encoding from the filter.
+		if origin && acrm && req.Bodiless {
 			res := Result{Decision: Allow, Rule: -1, Preflight: true, RemoveHeaders: slices.Clone(a.outputHeaders)}
 			a.removeStrays(&res, &reqView{req: req, a: a}, nil)
 			return res
@@ -874,6 +887,62 @@ func (a *Authenticator) InputHeaders() []string {
 		out = appendUnique(out, "origin", "access-control-request-method")
 	}
 	return out
+}
+
+// hiddenTokenParam reports whether the query names a token parameter in a
+// pair that Go's url.ParseQuery (what apiguard judges) does not read as
+// such: after a ';' (Rack 2 and older Python split pairs on it) or in a
+// pair with a malformed escape (Go drops the pair, Node decodes leniently).
+// apiguard could neither verify nor remove such a token, so the request is
+// refused rather than forwarded with it.
+func (a *Authenticator) hiddenTokenParam(query string) bool {
+	if query == "" || len(a.paramNames) == 0 {
+		return false
+	}
+	for pair := range strings.SplitSeq(query, "&") {
+		_, errKey := url.QueryUnescape(strings.SplitN(pair, "=", 2)[0])
+		_, errPair := url.ParseQuery(pair)
+		if !strings.Contains(pair, ";") && errKey == nil && errPair == nil {
+			continue // read by ParseQuery, so judged and removable
+		}
+		for part := range strings.SplitSeq(pair, ";") {
+			key, _, _ := strings.Cut(part, "=")
+			if slices.Contains(a.paramNames, lenientUnescape(key)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// lenientUnescape decodes the valid %XX escapes and '+' of s and keeps
+// everything else, as lenient query parsers do.
+func lenientUnescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b.WriteByte(' ')
+		case c == '%' && i+2 < len(s) && unhex(s[i+1]) >= 0 && unhex(s[i+2]) >= 0:
+			b.WriteByte(byte(unhex(s[i+1])<<4 | unhex(s[i+2])))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }
 
 // removeStrays adds to res every configured token location (of any

@@ -395,14 +395,16 @@ func TestRequirementCombinations(t *testing.T) {
 			}
 		})
 	}
-	pre := &Request{Method: "OPTIONS", Path: "/x", Header: headers{"origin": "https://app", "access-control-request-method": "POST"}.get}
+	pre := &Request{Method: "OPTIONS", Path: "/x", Header: headers{"origin": "https://app", "access-control-request-method": "POST"}.get, Bodiless: true}
 	if res := a.Authenticate(pre, nil, testNow); res.Decision != Allow || !res.Preflight {
 		t.Fatalf("preflight: %+v", res)
 	}
-	if res := a.Authenticate(&Request{Method: "OPTIONS", Path: "/x", Header: headers{}.get}, nil, testNow); res.Decision != Deny {
+	if res := a.Authenticate(&Request{Method: "OPTIONS", Path: "/x", Header: headers{}.get, Bodiless: true}, nil, testNow); res.Decision != Deny {
 		t.Fatalf("plain OPTIONS must authenticate: %+v", res)
 	}
-	for _, body := range []headers{{"content-length": "12"}, {"transfer-encoding": "chunked"}} {
+	// A body follows whenever the headers did not end the stream, whatever
+	// they declare: HTTP/2 bodies need no content-length.
+	for _, body := range []headers{{"content-length": "12"}, {"transfer-encoding": "chunked"}, {}} {
 		h := headers{"origin": "https://app", "access-control-request-method": "POST"}
 		for k, v := range body {
 			h[k] = v
@@ -411,7 +413,7 @@ func TestRequirementCombinations(t *testing.T) {
 			t.Fatalf("a preflight with a body (%v) must authenticate: %+v", body, res)
 		}
 	}
-	withToken := &Request{Method: "OPTIONS", Path: "/x", Header: headers{"origin": "https://app", "access-control-request-method": "POST", "authorization": "Bearer forged.x.y"}.get}
+	withToken := &Request{Method: "OPTIONS", Path: "/x", Header: headers{"origin": "https://app", "access-control-request-method": "POST", "authorization": "Bearer forged.x.y"}.get, Bodiless: true}
 	if res := a.Authenticate(withToken, nil, testNow); res.Decision != Allow || !contains(res.RemoveHeaders, "authorization") {
 		t.Fatalf("a preflight carries no unverified token upstream: %+v", res)
 	}
@@ -530,5 +532,24 @@ func TestOnlyVerifiedTokensReachTheUpstream(t *testing.T) {
 	}
 	if got, _ := RemoveCookies("a=1; session =x; b=2", []string{"session"}); got != "a=1; b=2" {
 		t.Errorf("RemoveCookies kept a spaced name: %q", got)
+	}
+}
+
+// A token parameter that Go's query parser does not read (after a ';', or
+// in a pair with a malformed escape) can be neither verified nor removed,
+// while some upstreams read it: the request is refused.
+func TestHiddenTokenParametersAreRefused(t *testing.T) {
+	a := newAuth(t, localConfig(""))
+	for _, q := range []string{"x=1;access_token=forged.x.y", "access_token=forged.x.y%ZZ", "a=%zz;access%5Ftoken=f", "x=1&y=2;access_token=f"} {
+		res := a.Authenticate(&Request{Method: "GET", Path: "/public", Query: q, Header: headers{}.get}, nil, testNow)
+		if res.Decision != Deny || res.Reason != ReasonMalformed {
+			t.Errorf("?%s: %v %q, want a malformed_token denial", q, res.Decision, res.Reason)
+		}
+	}
+	for _, q := range []string{"x=1;y=2", "a=b&c=%2F", "q=access_token"} {
+		res := a.Authenticate(&Request{Method: "GET", Path: "/public", Query: q, Header: headers{}.get}, nil, testNow)
+		if res.Reason == ReasonMalformed {
+			t.Errorf("?%s refused although it names no token parameter", q)
+		}
 	}
 }

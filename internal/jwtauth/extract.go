@@ -19,6 +19,10 @@ type Request struct {
 	// ClientIP is the client address (clientip.Resolver); failures are
 	// counted per client IP. The zero Addr disables counting.
 	ClientIP netip.Addr
+	// Bodiless is true when the request headers ended the stream (the
+	// headers callback's end_of_stream): no body follows, whatever the
+	// headers say. Only such a request can be a CORS preflight.
+	Bodiless bool
 	// MayWait allows a Wait decision when keys are being fetched. The plugin
 	// sets it on the first attempt and clears it when it re-runs a paused
 	// request (keys arrived or the fetch timed out).

@@ -97,6 +97,9 @@ func CanonicalPath(raw string, mode PathMode) (judged, forward string, err error
 	if p == "" || p[0] != '/' {
 		return "", "", errNotAbsolute
 	}
+	if err := checkQuery(query); err != nil {
+		return "", "", err
+	}
 	if mode != PathRewrite {
 		if err := checkPath(p, false); err != nil {
 			return "", "", err
@@ -114,6 +117,31 @@ func CanonicalPath(raw string, mode PathMode) (judged, forward string, err error
 		return n, raw, nil
 	}
 	return n, n + query, nil
+}
+
+// checkQuery refuses a query that parsers read two ways: a '#' (a fragment
+// never belongs in a request target, RFC 9112 section 3.2; some upstreams
+// cut it, Go's url parser keeps what follows as query), a malformed escape
+// (Go's ParseQuery drops the pair, Node keeps it), and raw control,
+// space or non-ASCII bytes. query includes its leading '?'.
+func checkQuery(query string) error {
+	for i := 0; i < len(query); i++ {
+		switch c := query[i]; {
+		case c == '#':
+			return pathError("'#' in the request target")
+		case c <= ' ' || c >= 0x7f:
+			return pathError("a control, space or non-ASCII byte in the query")
+		case c == '%':
+			if i+2 >= len(query) || !isHex(query[i+1]) || !isHex(query[i+2]) {
+				return pathError("a malformed escape in the query")
+			}
+		}
+	}
+	return nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // checkPath enforces the canonical grammar on p (no query). params allows

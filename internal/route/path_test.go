@@ -35,6 +35,9 @@ func TestCanonicalPathRefuseModeRefuses(t *testing.T) {
 		{"/admin%", "malformed"}, {"/admin%4", "malformed"}, {"/%zz", "malformed"}, {"/%u0061", "malformed"},
 		{"/%2561dmin", "%25XX"}, {"/%252E%252E/admin", "%25XX"},
 		{"/%C0%AF", "UTF-8"}, {"/%C0%AE%C0%AE/admin", "UTF-8"}, {"/%FF", "UTF-8"}, {"/%C3", "UTF-8"}, {"/%C3%28", "UTF-8"}, {"/%ED%A0%80", "UTF-8"},
+		// The query: parsers that cut a fragment and those that read past
+		// it, or that keep a malformed escape and those that drop the pair.
+		{"/obs?x#&access_token=t", "'#'"}, {"/a?t=x%ZZ", "malformed escape"}, {"/a?t=%4", "malformed escape"}, {"/a?t=a b", "control"}, {"/a?t=\xc3\xa9", "non-ASCII"},
 	} {
 		judged, _, err := CanonicalPath(tc.in, PathRefuse)
 		if err == nil {
