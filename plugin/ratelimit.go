@@ -60,6 +60,9 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 		ratio = *r
 	}
 	p.rateLimits = rateLimitState{limiter: l, nearRatio: ratio}
+	for _, w := range l.Warnings() {
+		proxywasm.LogWarnf("apiguard: %s", w)
+	}
 	warnUnsaltedKeyHash(s)
 	proxywasm.LogInfof("apiguard: %d rate-limit policies, at most %d bytes of shared data", len(s.RateLimits), l.MaxBytes())
 	return nil
@@ -230,6 +233,9 @@ func (h *httpContext) recordRateLimit() {
 		}
 		decision := o.Verdict()
 		m.RateLimit(o.Policy, decision, o.Reason)
+		if o.Evicted {
+			m.RateLimitEviction(o.Policy)
+		}
 		switch o.Reason {
 		case ratelimit.ReasonContended, ratelimit.ReasonTableFull, ratelimit.ReasonStoreError:
 			m.RateLimitError(o.Policy, o.Reason)

@@ -383,3 +383,43 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	}
 }
+
+// With Evict, a key whose candidates are all live takes the one that expires
+// first, and Apply says it evicted live state; the longest-lived entry stays.
+func TestEvictTakesTheEntryThatExpiresFirst(t *testing.T) {
+	s := &MemStore{}
+	tb, err := New(s, Options{Namespace: "ns", Slots: 2, Ways: 2, Evict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	var n uint64
+	if _, err := tb.Update("long", now, counter(now, time.Hour, &n)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Update("short", now, counter(now, time.Second, &n)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := tb.Apply("new", now, counter(now, time.Minute, &n))
+	if err != nil || !st.Evicted || n != 1 {
+		t.Fatalf("new key: stats %+v, n %d, err %v; want a fresh state that evicted a live one", st, n, err)
+	}
+	// "long" kept its state; "short" was the one evicted.
+	if _, err := tb.Update("long", now, counter(now, time.Hour, &n)); err != nil || n != 2 {
+		t.Fatalf("long after eviction: n = %d, err = %v; want 2", n, err)
+	}
+	// A write=false run evicts nothing.
+	st, err = tb.Apply("other", now, func([]byte) ([]byte, time.Time, bool) { return nil, time.Time{}, false })
+	if err != nil || st.Evicted {
+		t.Fatalf("read-only apply: stats %+v, err %v", st, err)
+	}
+	// A stale slot is taken before any live one, and that is no eviction.
+	later := now.Add(2 * time.Minute)
+	st, err = tb.Apply("third", later, counter(later, time.Minute, &n))
+	if err != nil || st.Evicted {
+		t.Fatalf("stale reuse: stats %+v, err %v; want no eviction", st, err)
+	}
+	if _, err := tb.Update("long", later, counter(later, time.Hour, &n)); err != nil || n != 3 {
+		t.Fatalf("long after stale reuse: n = %d, err = %v; want 3", n, err)
+	}
+}

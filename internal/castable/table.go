@@ -67,6 +67,13 @@ type Options struct {
 	// MaxStateBytes is the largest state an UpdateFunc may return (default
 	// 256). It is part of the memory bound.
 	MaxStateBytes int
+	// Evict lets a key whose candidate slots all hold other keys' live state
+	// take the one that expires first, instead of failing with ErrFull. For
+	// states whose expiry is the time their debt is paid back (a GCRA
+	// entry's theoretical arrival time), that is the entry with the least
+	// remaining debt: a key at its limit carries the most and goes last, so
+	// filling the table cannot reset it. Update reports such evictions.
+	Evict bool
 }
 
 // Table is a bounded, namespaced map from logical keys to small expiring
@@ -77,7 +84,9 @@ type Options struct {
 // namespace and the logical key, so keys of any size are never stored raw),
 // an 8-byte expiry (Unix nanoseconds, little-endian) and the caller's state.
 // A key maps to Ways candidate slots chosen by double hashing. A slot whose
-// expiry has passed is stale and may be taken by any key.
+// expiry has passed is stale and may be taken by any key. When every
+// candidate holds another key's live state, the key fails with ErrFull, or
+// with Options.Evict takes the candidate that expires first.
 //
 // Memory bound: at most Slots keys, each at most
 // len(slot key) + SlotOverhead + MaxStateBytes bytes; MaxBytes computes it.
@@ -101,6 +110,7 @@ type Table struct {
 	ways        int
 	maxAttempts int
 	maxState    int
+	evict       bool
 }
 
 // New checks opts and returns a Table over store.
@@ -143,6 +153,7 @@ func New(store Store, opts Options) (*Table, error) {
 		ways:        opts.Ways,
 		maxAttempts: opts.MaxAttempts,
 		maxState:    opts.MaxStateBytes,
+		evict:       opts.Evict,
 	}, nil
 }
 
@@ -170,21 +181,38 @@ type UpdateFunc func(state []byte) (next []byte, expires time.Time, write bool)
 // Update runs a read-modify-write of key's state under CAS, retrying up to
 // MaxAttempts times. It reports the number of attempts made (1 = no retry).
 // It returns ErrContended when the attempts run out, ErrFull when no
-// candidate slot can take the key, and a wrapped Store error otherwise.
+// candidate slot can take the key (never with Options.Evict), and a wrapped
+// Store error otherwise.
 func (t *Table) Update(key string, now time.Time, fn UpdateFunc) (attempts int, err error) {
+	st, err := t.Apply(key, now, fn)
+	return st.Attempts, err
+}
+
+// Stats describe one Apply.
+type Stats struct {
+	// Attempts is the number of read-modify-write attempts (1 = no retry).
+	Attempts int
+	// Evicted is set when the write took a slot that held another key's live
+	// state (Options.Evict): that key's state is lost.
+	Evicted bool
+}
+
+// Apply is Update, reporting evictions too.
+func (t *Table) Apply(key string, now time.Time, fn UpdateFunc) (Stats, error) {
 	fp, cands := t.candidates(key)
 	nowNs := now.UnixNano()
-	for attempts = 1; attempts <= t.maxAttempts; attempts++ {
+	for attempts := 1; attempts <= t.maxAttempts; attempts++ {
+		st := Stats{Attempts: attempts}
 		slot, err := t.locate(&fp, cands[:t.ways], nowNs)
 		if err != nil {
-			return attempts, err
+			return st, err
 		}
 		next, expires, write := fn(slot.state)
 		if !write {
-			return attempts, nil
+			return st, nil
 		}
 		if len(next) > t.maxState {
-			return attempts, fmt.Errorf("castable: state of %d bytes exceeds the %d-byte limit", len(next), t.maxState)
+			return st, fmt.Errorf("castable: state of %d bytes exceeds the %d-byte limit", len(next), t.maxState)
 		}
 		cas := slot.cas
 		if slot.missing {
@@ -197,14 +225,15 @@ func (t *Table) Update(key string, now time.Time, fn UpdateFunc) (attempts int, 
 		err = t.store.Set(t.slotKey(slot.index), encodeSlot(&fp, expNs, next), cas)
 		switch {
 		case err == nil:
-			return attempts, nil
+			st.Evicted = slot.evicts
+			return st, nil
 		case errors.Is(err, ErrCASMismatch):
 			continue
 		default:
-			return attempts, fmt.Errorf("castable: set slot %d: %w", slot.index, err)
+			return st, fmt.Errorf("castable: set slot %d: %w", slot.index, err)
 		}
 	}
-	return t.maxAttempts, ErrContended
+	return Stats{Attempts: t.maxAttempts}, ErrContended
 }
 
 // located is the slot an Update writes to.
@@ -212,15 +241,18 @@ type located struct {
 	index   uint64
 	cas     uint32
 	missing bool   // the slot key did not exist
+	evicts  bool   // the slot holds another key's live state (Options.Evict)
 	state   []byte // the key's live state, or nil
 }
 
 // locate reads the candidate slots in order and returns the first one holding
 // the key live; otherwise the key's own expired slot, or else the first
-// missing or stale one; otherwise ErrFull.
+// missing or stale one; otherwise, with Options.Evict, the live slot that
+// expires first (the first of equals); otherwise ErrFull.
 func (t *Table) locate(fp *[fingerprintLen]byte, cands []uint64, nowNs int64) (located, error) {
-	var free located
-	haveFree, ownStale := false, false
+	var free, victim located
+	haveFree, ownStale, haveVictim := false, false, false
+	victimExp := int64(0)
 	for _, idx := range cands {
 		val, cas, err := t.store.Get(t.slotKey(idx))
 		if errors.Is(err, ErrNotFound) {
@@ -237,6 +269,9 @@ func (t *Table) locate(fp *[fingerprintLen]byte, cands []uint64, nowNs int64) (l
 		if live && slotFp == *fp {
 			return located{index: idx, cas: cas, state: state}, nil
 		}
+		if live && (!haveVictim || expires < victimExp) {
+			victim, victimExp, haveVictim = located{index: idx, cas: cas, evicts: true}, expires, true
+		}
 		if !live && (!haveFree || (slotFp == *fp && !ownStale)) {
 			// Stale or undecodable: reusable, under CAS. The key's own
 			// expired slot is preferred, so that it keeps one home.
@@ -244,10 +279,13 @@ func (t *Table) locate(fp *[fingerprintLen]byte, cands []uint64, nowNs int64) (l
 			ownStale = ok && slotFp == *fp
 		}
 	}
-	if !haveFree {
-		return located{}, ErrFull
+	switch {
+	case haveFree:
+		return free, nil
+	case t.evict && haveVictim:
+		return victim, nil
 	}
-	return free, nil
+	return located{}, ErrFull
 }
 
 // candidates returns the key's fingerprint and its candidate slot indices,

@@ -38,9 +38,14 @@
 // Because an admission is a successful CAS that moves the TATs forward, N
 // workers hammering one key never admit more than one sequential GCRA would:
 // with a frozen clock, exactly q+b. When the CAS attempts run out
-// (castable.ErrContended), every candidate slot holds another live key
-// (castable.ErrFull) or the host fails, the policy's failure_mode decides and
-// the Outcome's reason says which (cas_contended, table_full, store_error).
+// (castable.ErrContended) or the host fails, the policy's failure_mode
+// decides and the Outcome's reason says which (store_contended, store_error).
+// A full table is not a failure: when every candidate slot of a new key holds
+// another key's live state, the key takes the slot whose state expires first
+// (castable.Options.Evict). A slot expires when all its windows are rested,
+// so that is the entry with the least remaining debt, and a key at its limit
+// is the last to go: filling the table cannot reset a limited client.
+// Outcome.Evicted reports each eviction of live state.
 // Only admissions write, so a check loses a race only to another admission of
 // the same key, and it has 16 attempts. Under failure_mode "allow" (the
 // default) requests passed on contention are extra to the budget and
@@ -60,7 +65,8 @@
 //
 // # Memory
 //
-// Each policy owns max_keys slots (default 10000). Shared data can never be
+// Each policy owns max_keys slots (default 10000), under its own namespace,
+// so one policy's keys never evict another's. Shared data can never be
 // deleted, but slots are reused once their state has expired (the key is
 // fully rested), so a policy holds at most max_keys × (slot key + 24 + 8 ×
 // windows) bytes, e.g. about 0.8 MB for 10000 slots and one window with a

@@ -77,12 +77,18 @@ type Outcome struct {
 	Attempts int
 	// FallbackKey is true when a missing key part was replaced by the client IP.
 	FallbackKey bool
+	// Evicted is true when the key's state took the slot of another key
+	// whose state was still live (the policy's max_keys slots were all in
+	// use): that key lost its debt. Counted, so that an operator sees churn
+	// and sizes the table.
+	Evicted bool
 }
 
 // Limiter holds the compiled policies. It is safe for concurrent use if its
 // Store is.
 type Limiter struct {
 	policies []*policy
+	warnings []string
 }
 
 type policy struct {
@@ -126,8 +132,43 @@ func New(cfg Config, store castable.Store, namespace string) (*Limiter, error) {
 			return nil, fmt.Errorf("ratelimit: policy %q: %w", cfg[i].Name, err)
 		}
 		l.policies = append(l.policies, p)
+		if w := smallTableWarning(&cfg[i], p); w != "" {
+			l.warnings = append(l.warnings, w)
+		}
 	}
 	return l, nil
+}
+
+// Warnings are configuration choices that are valid but likely wrong, for
+// the plugin to log at start.
+func (l *Limiter) Warnings() []string { return l.warnings }
+
+// minKeyTurnover is the smallest rate of new keys per second a policy's
+// table should sustain without evicting live state.
+const minKeyTurnover = 1.0
+
+// smallTableWarning warns when max_keys is small for the policy's longest
+// window. A key's state lives until its debt is paid back, up to
+// (requests+burst) units: about one window. A table of max_keys slots
+// therefore holds every live key only while fewer than max_keys / window new
+// keys arrive per second; past that, new keys evict the entries with the
+// least debt (counted in the evictions metric), and a client can shed its
+// debt by making others evict it.
+func smallTableWarning(c *Policy, p *policy) string {
+	longest := time.Duration(0)
+	for _, w := range p.windows {
+		longest = max(longest, time.Duration(w.capacity))
+	}
+	if longest <= 0 {
+		return ""
+	}
+	turnover := float64(p.table.Slots()) / longest.Seconds()
+	if turnover >= minKeyTurnover {
+		return ""
+	}
+	return fmt.Sprintf("rate limit %q: max_keys %d holds live state for at most %.2g new keys per second over its %s window; "+
+		"more distinct keys than that evict live entries (the ratelimit evictions metric counts them): raise max_keys to at least %d",
+		c.Name, p.table.Slots(), turnover, longest.Round(time.Second), int(math.Ceil(longest.Seconds()*minKeyTurnover)))
 }
 
 func compilePolicy(c *Policy, store castable.Store, namespace string) (*policy, error) {
@@ -185,6 +226,10 @@ func compilePolicy(c *Policy, store castable.Store, namespace string) (*policy, 
 		Slots:         slots,
 		MaxAttempts:   casAttempts,
 		MaxStateBytes: 8 * maxWindows,
+		// Filling the table must not switch limiting off: a new key takes
+		// the slot whose state is worth least (see doc.go), and failure_mode
+		// is left for CAS contention.
+		Evict: true,
 	})
 	if err != nil {
 		return nil, err
@@ -386,7 +431,7 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 		a.key = bucketKey(p.name, tier, vals, fell)
 		a.windows = ws
 		var v evaluation
-		attempts, err := p.table.Update(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
+		st, err := p.table.Apply(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
 			tats := decodeTATs(state, len(ws))
 			if p.bytes {
 				v = budgetLeft(ws, tats, now.UnixNano())
@@ -395,7 +440,7 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 			v = admitOne(ws, tats, now.UnixNano())
 			return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
 		})
-		out.Attempts = attempts
+		out.Attempts, out.Evicted = st.Attempts, st.Evicted
 		if err != nil {
 			out, a.refusing = p.fail(out, storeReason(err), p.failDeny)
 			return

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -392,15 +393,41 @@ type failingStore struct{}
 func (failingStore) Get(string) ([]byte, uint32, error) { return nil, 0, errors.New("boom") }
 func (failingStore) Set(string, []byte, uint32) error   { return errors.New("boom") }
 
-func TestTableFullIsReported(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"max_keys":1,"limits":[{"requests":5,"per":"60s"}]}]`)
-	if !l.Check(req("192.0.2.1", nil), t0).Allowed() {
-		t.Fatal("first client refused")
+// The abuse case: once a client is at its limit, filling the policy's slots
+// with other keys neither resets it nor switches limiting off. Every key
+// inserted later holds less debt than the limited one, so eviction takes
+// theirs; a burst from a new key afterwards gets exactly its capacity.
+func TestFilledTableStillLimits(t *testing.T) {
+	const maxKeys = 8
+	l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-k"],"max_keys":8,"limits":[{"requests":5,"per":"60s","burst":1}]}]`)
+	key := func(k string) *Request { return req("192.0.2.1", map[string]string{"x-k": k}) }
+	now := t0
+	if got := admits(l, key("victim"), now, 6); got != 6 {
+		t.Fatalf("victim burst: admitted %d, want 6", got)
 	}
-	res := l.Check(req("192.0.2.2", nil), t0)
-	if o := res.Outcomes[0]; o.Reason != ReasonTableFull || o.Decision != FailureAllowed {
-		t.Fatalf("outcome %+v", o)
+	evictions := 0
+	for i := range 10 * maxKeys {
+		now = now.Add(time.Millisecond)
+		res := l.Check(key("filler-"+strconv.Itoa(i)), now)
+		o := res.Outcomes[0]
+		if o.Decision != Allowed {
+			t.Fatalf("filler %d: outcome %+v, want allowed", i, o)
+		}
+		if o.Evicted {
+			evictions++
+		}
 	}
+	if evictions == 0 {
+		t.Error("80 keys into 8 slots counted no eviction")
+	}
+	if res := l.Check(key("victim"), now); res.Allowed() || res.Outcomes[0].Reason != ReasonOverLimit {
+		t.Fatalf("victim after %d other keys: outcome %+v, want over_limit", 10*maxKeys, res.Outcomes[0])
+	}
+	if got := admits(l, key("newcomer"), now, 20); got != 6 {
+		t.Fatalf("newcomer burst after the fill: admitted %d, want exactly 6", got)
+	}
+	// Evictions took fillers only: the table never failed.
+	t.Logf("%d live evictions", evictions)
 }
 
 func TestPoliciesOnlyApplyWhenMatched(t *testing.T) {
@@ -591,5 +618,23 @@ func TestRefusalReasonAndGRPCStatus(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "grpc_status") {
 		t.Errorf("grpc_status UNAVAILABLE accepted: %v", err)
+	}
+}
+
+func TestSmallTableWarns(t *testing.T) {
+	for _, c := range []struct {
+		js   string
+		warn bool
+	}{
+		{`[{"name":"p","key":["source.ip"],"max_keys":8,"limits":[{"requests":5,"per":"60s"}]}]`, true},
+		{`[{"name":"p","key":["source.ip"],"limits":[{"requests":5,"per":"1h"}]}]`, false},
+		{`[{"name":"p","key":["source.ip"],"limits":[{"requests":5,"per":"24h"}]}]`, true},
+		{`[{"name":"p","key":["source.ip"],"max_keys":100,"limits":[{"requests":5,"per":"10s"}]}]`, false},
+	} {
+		l, _ := mustLimiter(t, c.js)
+		w := l.Warnings()
+		if got := len(w) == 1 && strings.Contains(w[0], `"p"`) && strings.Contains(w[0], "max_keys"); got != c.warn {
+			t.Errorf("%s: warnings %q, want a warning: %v", c.js, w, c.warn)
+		}
 	}
 }

@@ -110,6 +110,7 @@ const (
 	famRLDecision
 	famRLError
 	famRLNear
+	famRLEvict
 	famRFResponses
 	famRFRemoved
 	famRFMasked
@@ -249,6 +250,8 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 		}
 		b.add(key{f: famRLNear, a: p}, KindCounter, "1", "Requests allowed with less than 20% of the limit left.", "ratelimit",
 			[]pair{{TagPolicy, p}}, "near_limit_total")
+		b.add(key{f: famRLEvict, a: p}, KindCounter, "1", "Keys that took the slot of another key's live state because the policy's max_keys slots were all in use; that key lost its debt. Raise max_keys when this grows.", "ratelimit",
+			[]pair{{TagPolicy, p}}, "evictions_total")
 	}
 	for _, l := range decisionLabels(verdict.PolicyRespFilter) {
 		b.add(key{f: famRFResponses, a: l[0], b: l[1]}, KindCounter, "1", "Responses seen by the response filter, by decision and reason.", "respfilter",

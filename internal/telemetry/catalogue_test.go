@@ -60,7 +60,7 @@ func (s *fakeSink) counter(t *testing.T, name string) uint64 {
 }
 
 func cardinalityFormula(inv Inventory) int {
-	return 22*len(inv.Providers) + 8*len(inv.JWKSProviders) + 38*len(inv.Policies) + 2*len(inv.Routes) + 85
+	return 22*len(inv.Providers) + 8*len(inv.JWKSProviders) + 39*len(inv.Policies) + 2*len(inv.Routes) + 85
 }
 
 func TestCardinalityMatchesDocumentedFormula(t *testing.T) {
@@ -133,6 +133,7 @@ func TestMetricsRecordUnderTheRightNames(t *testing.T) {
 	m.RateLimit("per_user", verdict.Deny, verdict.RateLimited)
 	m.RateLimitError("per_user", "table_full")
 	m.NearLimit("per_user")
+	m.RateLimitEviction("per_user")
 	m.Filter(verdict.Allow, verdict.Filtered, 3, 1)
 	m.FilterError("whatever")
 	m.JWKSFetchFailed("corp", "timeout")
@@ -153,6 +154,7 @@ func TestMetricsRecordUnderTheRightNames(t *testing.T) {
 		"apiguard.orders.ratelimit.policy.per_user.decision.deny.reason.rate_limited.decisions_total": 1,
 		"apiguard.orders.ratelimit.policy.per_user.reason.table_full.errors_total":                    1,
 		"apiguard.orders.ratelimit.policy.per_user.near_limit_total":                                  1,
+		"apiguard.orders.ratelimit.policy.per_user.evictions_total":                                   1,
 		"apiguard.orders.respfilter.decision.allow.reason.filtered.responses_total":                   1,
 		"apiguard.orders.respfilter.fields_removed_total":                                             3,
 		"apiguard.orders.respfilter.fields_masked_total":                                              1,

@@ -279,6 +279,10 @@ func (m *Metrics) RateLimitError(policy string, r verdict.Reason) {
 // NearLimit counts a request allowed close to its limit (see IsNearLimit).
 func (m *Metrics) NearLimit(policy string) { m.inc(key{f: famRLNear, a: policy}, 1) }
 
+// RateLimitEviction counts a key whose state evicted another key's live
+// state from a full policy table.
+func (m *Metrics) RateLimitEviction(policy string) { m.inc(key{f: famRLEvict, a: policy}, 1) }
+
 // Filter counts a response-filter decision and the fields it removed or masked.
 func (m *Metrics) Filter(d verdict.Decision, r verdict.Reason, removed, masked int) {
 	m.decision(key{f: famRFResponses, a: string(d), b: string(r)})

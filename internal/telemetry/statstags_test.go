@@ -233,6 +233,7 @@ func TestPrometheusFamilies(t *testing.T) {
 		"apiguard_authn_decisions_total": KindCounter, "apiguard_request_decisions_total": KindCounter,
 		"apiguard_jwks_fetch_successes_total": KindCounter, "apiguard_jwks_fetch_failures_total": KindCounter, "apiguard_jwks_age_seconds": KindHistogram,
 		"apiguard_ratelimit_decisions_total": KindCounter, "apiguard_ratelimit_errors_total": KindCounter, "apiguard_ratelimit_near_limit_total": KindCounter,
+		"apiguard_ratelimit_evictions_total":  KindCounter,
 		"apiguard_respfilter_responses_total": KindCounter, "apiguard_respfilter_fields_removed_total": KindCounter,
 		"apiguard_respfilter_fields_masked_total": KindCounter, "apiguard_respfilter_errors_total": KindCounter,
 		"apiguard_audit_events_total": KindCounter, "apiguard_audit_sampled_out_total": KindCounter, "apiguard_audit_dropped_total": KindCounter,
