@@ -258,9 +258,7 @@ func (h *httpContext) OnHttpResponseTrailers(numTrailers int) (action types.Acti
 func (h *httpContext) OnHttpStreamDone() {
 	defer recoverCallback("stream done", nil)
 	h.plugin.forgetStream(h.id)
-	if !h.ownReply {
-		h.chargeResponseCost()
-	}
+	h.chargeResponseCost()
 	h.observe()
 }
 

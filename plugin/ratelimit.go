@@ -306,14 +306,20 @@ func (h *httpContext) countResponseBody(size int, action types.Action) {
 	}
 }
 
-// chargeResponseCost charges response-cost budgets when the stream ends. The
-// caller skips apiguard's own replies.
+// chargeResponseCost settles response-cost budgets when the stream ends:
+// the bytes reserved at request time are replaced by the upstream body bytes
+// delivered. An own reply (apiguard answered instead of the upstream's body)
+// delivered none of them, so it settles 0 and gives the reservation back.
 func (h *httpContext) chargeResponseCost() {
 	st := &h.rateLimitStream
-	if st.result == nil || st.bodyBytes == 0 {
+	if st.result == nil || !st.result.ChargesResponse() {
 		return
 	}
-	for _, o := range st.result.ChargeResponse(st.bodyBytes, time.Now()) {
+	n := st.bodyBytes
+	if h.ownReply {
+		n = 0
+	}
+	for _, o := range st.result.ChargeResponse(n, time.Now()) {
 		switch o.Reason {
 		case ratelimit.ReasonOK:
 		default:

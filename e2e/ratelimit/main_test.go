@@ -122,6 +122,11 @@ type req struct {
 
 func (e *env) do(t testing.TB, r req) *httptest.ResponseRecorder {
 	t.Helper()
+	return doWith(e.h, r)
+}
+
+// doWith sends r through h.
+func doWith(h http.Handler, r req) *httptest.ResponseRecorder {
 	if r.path == "" {
 		r.path = "/api/items"
 	}
@@ -137,7 +142,7 @@ func (e *env) do(t testing.TB, r req) *httptest.ResponseRecorder {
 		hr.Header.Add(r.repeat[i], r.repeat[i+1])
 	}
 	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, hr)
+	h.ServeHTTP(rec, hr)
 	return rec
 }
 

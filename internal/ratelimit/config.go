@@ -63,6 +63,13 @@ type Policy struct {
 	// request is refused while the key's byte budget is exhausted, and
 	// "requests" in limits then counts bytes).
 	Cost string `json:"cost,omitempty" config:"enum=requests|response_bytes"`
+	// estimated_bytes: with cost "response_bytes", the bytes each admitted
+	// request reserves from the budget until its response completes and the
+	// actual size is settled (1 to 10^12). Default: the policy's observed
+	// average response size, and before any response has completed, all the
+	// budget that is left. See "Response-bytes budget" in doc.go for the
+	// bound on overspend.
+	EstimatedBytes int64 `json:"estimated_bytes,omitempty"`
 	// failure_mode: "allow" (default) or "deny": the decision when the local
 	// state cannot be updated (CAS attempts exhausted, every candidate slot
 	// held by live keys, or a host error). Each case is counted.
@@ -237,6 +244,14 @@ func (p *Policy) Validate() error {
 	}
 	if !oneOf(p.Cost, "", "requests", "response_bytes") {
 		return config.Errorf("cost", "must be \"requests\" or \"response_bytes\"")
+	}
+	if p.EstimatedBytes != 0 {
+		if p.Cost != "response_bytes" {
+			return config.Errorf("estimated_bytes", "needs cost \"response_bytes\"")
+		}
+		if p.EstimatedBytes < 1 || p.EstimatedBytes > maxQuota {
+			return config.Errorf("estimated_bytes", "must be 1-%d", int64(maxQuota))
+		}
 	}
 	if !oneOf(p.FailureMode, "", "allow", "deny") {
 		return config.Errorf("failure_mode", "must be \"allow\" or \"deny\"")

@@ -84,10 +84,18 @@
 // # Response-bytes budget
 //
 // With cost "response_bytes" the quota counts response body bytes. A request
-// is admitted while the key has budget left; the response's size is charged
-// when it completes, and may overdraw the budget (the debt is capped at two
-// windows' capacity); the key's next request is then refused until the debt
-// is paid back. This caps slow scraping through huge pages.
+// is admitted while the key has budget left, and reserves bytes under the
+// same CAS: estimated_bytes, else the policy's observed average response
+// size, else (no response completed yet) all that is left; never more than
+// what is left, so the reservations in flight never exceed the budget. When
+// the stream ends, ChargeResponse replaces the reservation by the bytes
+// delivered: the excess is charged (the debt is capped at two windows'
+// capacity) or the unused part given back; the key's next request is refused
+// while it is in debt. The overspend per window is therefore at most
+// Σ (actual − reserved) over the streams in flight together, i.e. concurrent
+// streams × (actual − reserved); with the defaults the first stream reserves
+// everything, so a key's delivered bytes stay within twice its budget while
+// no single response exceeds the budget.
 //
 // # Headers
 //

@@ -67,6 +67,7 @@ type evaluation struct {
 	tightest   int           // index of the window with the least remaining
 	standings  [maxWindows]standing
 	next       [maxWindows]int64 // new TATs when admitted
+	reserved   int64             // units reserved (response_bytes)
 	expires    int64             // when the key's state is worthless again (all rested)
 }
 
@@ -115,35 +116,60 @@ func admitOne(ws []window, tats []int64, now int64) evaluation {
 	return v
 }
 
-// budgetLeft evaluates a response_bytes key at request time: admitted iff
-// every window has some budget left. It consumes nothing.
-func budgetLeft(ws []window, tats []int64, now int64) evaluation {
+// reserve evaluates a response_bytes key at request time. It is admitted iff
+// every window has budget left; it then reserves want units on every window
+// (want 0: all that is left), at most what is left, so that the reservations
+// of concurrent streams never exceed the budget. evaluation.reserved says how
+// many units were taken.
+func reserve(ws []window, tats []int64, now int64, want int64) evaluation {
 	v := evaluation{admitted: true}
+	left := int64(math.MaxInt64)
 	for i, w := range ws {
 		debt := max(tats[i], now) - now
 		if debt >= w.capacity {
 			v.admitted = false
 			v.retryAfter = max(v.retryAfter, time.Duration(debt-w.capacity+1))
 		}
-		v.standings[i] = w.standing(debt)
+		left = min(left, (w.capacity-debt+w.unit-1)/w.unit)
+	}
+	if v.admitted {
+		v.reserved = max(left, 1)
+		if want > 0 {
+			v.reserved = min(want, v.reserved)
+		}
+	}
+	for i, w := range ws {
+		tat := max(tats[i], now)
+		v.next[i] = tat + satMul(v.reserved, w.unit)
+		// The headers report the budget this request was admitted with, as
+		// before reservations: the reservation is settled at stream end.
+		v.standings[i] = w.standing(tat - now)
+		v.expires = max(v.expires, v.next[i])
 	}
 	v.tightest = tightest(v.standings[:len(ws)])
 	return v
 }
 
-// charge adds n units to every window unconditionally (the response was
-// already sent). The debt is capped at twice the capacity so that one huge
-// response blocks the key for at most about two windows.
-func charge(ws []window, tats []int64, now int64, n int64) (next []int64, expires int64) {
+// settle replaces a stream's reservation of reserved units by the n units it
+// actually used: the difference is charged unconditionally (the response was
+// already sent), or given back. The debt is capped at twice the capacity so
+// that one huge response blocks the key for at most about two windows, and a
+// refund never takes a window below rested.
+func settle(ws []window, tats []int64, now int64, reserved, n int64) (next []int64, expires int64) {
 	next = make([]int64, len(ws))
 	for i, w := range ws {
-		tat := max(tats[i], now)
-		add := satMul(n, w.unit)
-		limit := now + 2*w.capacity
-		if add > limit-tat {
-			next[i] = max(limit, tat)
-		} else {
-			next[i] = tat + add
+		switch {
+		case n >= reserved:
+			tat := max(tats[i], now)
+			add := satMul(n-reserved, w.unit)
+			limit := now + 2*w.capacity
+			if add > limit-tat {
+				next[i] = max(limit, tat)
+			} else {
+				next[i] = tat + add
+			}
+		default:
+			next[i] = max(tats[i]-satMul(reserved-n, w.unit), now)
 		}
 		expires = max(expires, next[i])
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/castable"
@@ -107,6 +108,8 @@ type policy struct {
 	draft       bool
 	legacy      bool
 	bytes       bool
+	estimate    int64        // estimated_bytes; 0: observed, else all that is left
+	observed    atomic.Int64 // running average response size (bytes), 0 until one completes
 	failDeny    bool
 	table       *castable.Table
 	global      *compiledGlobal
@@ -187,6 +190,7 @@ func compilePolicy(c *Policy, store castable.Store, namespace string) (*policy, 
 		draft:       c.Headers == "" || c.Headers == "draft" || c.Headers == "both",
 		legacy:      c.Headers == "legacy" || c.Headers == "both",
 		bytes:       c.Cost == "response_bytes",
+		estimate:    c.EstimatedBytes,
 		failDeny:    c.FailureMode == "deny",
 		limitedGRPC: verdict.GRPCResourceExhausted,
 	}
@@ -323,9 +327,11 @@ type applied struct {
 	key      string
 	windows  []window
 	refusing bool
-	consumed bool    // a request unit was taken (refund it if another policy refuses)
+	consumed bool    // units were taken (give them back if another policy refuses)
+	units    int64   // the units taken: 1, or the bytes reserved under response_bytes
 	numbers  numbers // items is nil when there is nothing to report
 	callout  int     // index in Callouts, or -1
+	settled  bool    // ChargeResponse ran
 }
 
 // numbers are the header values of one policy: every window as a quota
@@ -393,8 +399,9 @@ func (res *Result) refund(now time.Time) {
 			continue
 		}
 		a.consumed = false
-		a.numbers.remaining++ // report the unit given back
-		ws := a.windows
+		a.numbers.remaining += a.units // report the units given back
+		ws, units := a.windows, a.units
+		a.units = 0
 		_, _ = a.p.table.Update(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
 			if len(state) != 8*len(ws) {
 				return nil, time.Time{}, false
@@ -402,7 +409,7 @@ func (res *Result) refund(now time.Time) {
 			tats := decodeTATs(state, len(ws))
 			exp := int64(0)
 			for j, w := range ws {
-				tats[j] -= w.unit
+				tats[j] -= satMul(units, w.unit)
 				exp = max(exp, tats[j])
 			}
 			return encodeTATs(tats), time.Unix(0, exp), true
@@ -434,8 +441,8 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 		st, err := p.table.Apply(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
 			tats := decodeTATs(state, len(ws))
 			if p.bytes {
-				v = budgetLeft(ws, tats, now.UnixNano())
-				return nil, time.Time{}, false
+				v = reserve(ws, tats, now.UnixNano(), p.reservation())
+				return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
 			}
 			v = admitOne(ws, tats, now.UnixNano())
 			return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
@@ -450,7 +457,10 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 			a.refusing = p.refuse(&out)
 			return
 		}
-		a.consumed = !p.bytes
+		a.consumed, a.units = true, 1
+		if p.bytes {
+			a.units = v.reserved
+		}
 	} else if p.global == nil {
 		out.Reason = ReasonUnlimited
 		return
@@ -791,24 +801,35 @@ func (res *Result) ChargesResponse() bool {
 	return false
 }
 
-// ChargeResponse charges a completed response of n body bytes to every
-// admitted response_bytes policy of the request. The plugin calls it from
-// on_log/on_done, and never for a reply apiguard sent itself (a refused
-// Result charges nothing). It returns one outcome per charged policy; a
-// charge that cannot be written follows no failure mode (the response is
-// gone) and is reported with its reason.
+// ChargeResponse settles a completed stream that delivered n response body
+// bytes with every admitted response_bytes policy of the request: the bytes
+// reserved at request time are replaced by n (more is charged, or the unused
+// reservation given back). The plugin calls it once per admitted stream from
+// on_done, with n = 0 when apiguard replied itself or nothing was delivered,
+// so that the reservation is released. A refused Result charges nothing. It
+// returns one outcome per settled policy; a settlement that cannot be written
+// follows no failure mode (the response is gone) and is reported with its
+// reason.
 func (res *Result) ChargeResponse(n int64, now time.Time) []Outcome {
-	if n <= 0 || !res.Allowed() {
+	if n < 0 || !res.Allowed() {
 		return nil
 	}
 	var outs []Outcome
-	for i, a := range res.applied {
-		if !a.p.bytes || a.key == "" || res.Outcomes[i].Decision != Allowed {
+	for i := range res.applied {
+		a := &res.applied[i]
+		if !a.p.bytes || a.key == "" || res.Outcomes[i].Decision != Allowed || a.settled {
 			continue
 		}
-		ws := a.windows
+		a.settled = true
+		if n > 0 {
+			a.p.observe(n)
+		}
+		if n == 0 && a.units == 0 {
+			continue
+		}
+		ws, reserved := a.windows, a.units
 		attempts, err := a.p.table.Update(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
-			next, exp := charge(ws, decodeTATs(state, len(ws)), now.UnixNano(), n)
+			next, exp := settle(ws, decodeTATs(state, len(ws)), now.UnixNano(), reserved, n)
 			return encodeTATs(next), time.Unix(0, exp), true
 		})
 		o := Outcome{Policy: a.p.name, Decision: Allowed, Reason: ReasonOK, Attempts: attempts}
@@ -818,6 +839,30 @@ func (res *Result) ChargeResponse(n int64, now time.Time) []Outcome {
 		outs = append(outs, o)
 	}
 	return outs
+}
+
+// observedWeight is the weight of the newest response in the observed
+// average (1/8: an exponentially weighted mean over about the last 8).
+const observedWeight = 8
+
+// observe adds a completed response's size to the policy's running average.
+// A lost update between concurrent callers only drops one sample.
+func (p *policy) observe(n int64) {
+	old := p.observed.Load()
+	if old == 0 {
+		p.observed.Store(n)
+		return
+	}
+	p.observed.Store(max(old+(n-old)/observedWeight, 1))
+}
+
+// reservation is the bytes a request reserves: the configured estimate, else
+// the observed average, else 0, meaning all the budget that is left.
+func (p *policy) reservation() int64 {
+	if p.estimate > 0 {
+		return p.estimate
+	}
+	return p.observed.Load()
 }
 
 func ceilSeconds(d time.Duration) int64 {

@@ -638,3 +638,86 @@ func TestSmallTableWarns(t *testing.T) {
 		}
 	}
 }
+
+// wave sends n concurrent requests of one key at one instant, then completes
+// every admitted one with a body of size bytes. It returns the admissions
+// and the bytes delivered.
+func wave(t *testing.T, l *Limiter, r *Request, now time.Time, n int, size int64) (admitted int, delivered int64) {
+	t.Helper()
+	results := make([]*Result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i] = l.Check(r, now) }()
+	}
+	wg.Wait() // every stream is in flight before the first completes
+	for _, res := range results {
+		if res.Allowed() {
+			admitted++
+			delivered += size
+			res.ChargeResponse(size, now)
+		}
+	}
+	return admitted, delivered
+}
+
+// The abuse case of a byte budget: 60 parallel requests against 10,000 bytes
+// per hour with 5 KB responses. Every admitted stream reserves bytes at
+// request time, so the overspend is bounded by the concurrent streams ×
+// (actual − reserved), and with no estimate and no history the first stream
+// reserves all that is left.
+func TestByteBudgetHoldsUnderConcurrency(t *testing.T) {
+	const budget, size, parallel = 10_000, 5_000, 60
+	policy := func(extra string) string {
+		return `[{"name":"b","key":["source.ip"],"cost":"response_bytes"` + extra + `,"limits":[{"requests":10000,"per":"1h"}]}]`
+	}
+	t.Run("defaults", func(t *testing.T) {
+		l, _ := mustLimiter(t, policy(""))
+		r := req("192.0.2.1", nil)
+		admitted, delivered := wave(t, l, r, t0, parallel, size)
+		if admitted < 1 || delivered > 2*budget {
+			t.Fatalf("first wave: %d admitted, %d bytes delivered; want at least 1 and at most %d", admitted, delivered, 2*budget)
+		}
+		// With history (the observed average), a second wave reserves
+		// 5,000 bytes a stream: the key ends within its budget.
+		a2, d2 := wave(t, l, r, t0, parallel, size)
+		if delivered+d2 > 2*budget {
+			t.Fatalf("two waves delivered %d bytes (%d+%d admitted), want at most %d", delivered+d2, admitted, a2, 2*budget)
+		}
+		t.Logf("defaults: %d then %d admitted, %d bytes delivered for a %d-byte budget", admitted, a2, delivered+d2, budget)
+	})
+	t.Run("estimate", func(t *testing.T) {
+		const estimate = 1_000
+		l, _ := mustLimiter(t, policy(`,"estimated_bytes":1000`))
+		admitted, delivered := wave(t, l, req("192.0.2.1", nil), t0, parallel, size)
+		bound := int64(budget + admitted*(size-estimate))
+		if admitted != budget/estimate || delivered > bound {
+			t.Fatalf("%d admitted, %d bytes delivered; want %d admitted and at most budget + admitted × (actual − reserved) = %d",
+				admitted, delivered, budget/estimate, bound)
+		}
+	})
+}
+
+func TestByteReservationIsReleased(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"b","key":["source.ip"],"cost":"response_bytes","estimated_bytes":4000,"limits":[{"requests":10000,"per":"1h"}]},
+		{"name":"r","key":["header:x-u"],"limits":[{"requests":1,"per":"1h"}]}]`)
+	ip := "192.0.2.1"
+	// Another policy's refusal gives the reservation back.
+	if !l.Check(req(ip, map[string]string{"x-u": "a"}), t0).Allowed() {
+		t.Fatal("first request refused")
+	}
+	for range 5 {
+		if l.Check(req(ip, map[string]string{"x-u": "a"}), t0).Allowed() {
+			t.Fatal("policy r admitted a second request")
+		}
+	}
+	// A stream that delivered nothing (settled with 0) gives it back too.
+	res := l.Check(req(ip, map[string]string{"x-u": "c"}), t0)
+	if !res.Allowed() {
+		t.Fatal("refused with 6,000 bytes unreserved")
+	}
+	res.ChargeResponse(0, t0)
+	if got := header(l.Check(req(ip, map[string]string{"x-u": "d"}), t0).Headers(), "ratelimit"); !strings.Contains(got, `"b";r=6000;`) {
+		t.Fatalf("after an empty stream settled: RateLimit %q, want r=6000 (only the first request's 4,000 reserved)", got)
+	}
+}
