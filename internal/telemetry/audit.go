@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -103,6 +106,82 @@ const (
 	maxRemovedFields    = 64
 )
 
+// maxFieldPathBytes bounds one logged field path.
+const maxFieldPathBytes = 256
+
+// safeFieldPaths returns the field paths fit for the audit trail: every
+// segment that looks like data rather than a field name (an object key that
+// is a number, an email, a card number, a UUID, ... see detect.IsDataKey)
+// becomes "*", so "cards.4111111111111111.cvv" is logged as "cards.*.cvv";
+// paths that become equal are logged once; each is cut to
+// maxFieldPathBytes and at most maxRemovedFields are kept, then a marker.
+// changed is false when paths is returned as it is.
+func safeFieldPaths(paths []string) (out []string, changed bool) {
+	for i, p := range paths {
+		sp := safeFieldPath(p)
+		if !changed && sp == p && i < maxRemovedFields {
+			continue
+		}
+		if !changed {
+			changed = true
+			out = append(make([]string, 0, min(len(paths), maxRemovedFields+1)), paths[:i]...)
+		}
+		if len(out) >= maxRemovedFields {
+			out = append(out, truncMarker)
+			break
+		}
+		if !slices.Contains(out, sp) {
+			out = append(out, sp)
+		}
+	}
+	if !changed {
+		return paths, false
+	}
+	return out, true
+}
+
+// safeFieldPath rewrites one path (respfilter syntax: '.'-separated, '\'
+// escaping the next byte, "#" for array indices, "$" for the document).
+func safeFieldPath(p string) string {
+	var b strings.Builder
+	var seg strings.Builder // the segment unescaped
+	start, dirty := 0, false
+	flush := func(end int) {
+		raw := p[start:end]
+		if raw != "#" && raw != "$" && detect.IsDataKey(seg.String()) {
+			if !dirty {
+				dirty = true
+				b.WriteString(p[:start])
+			}
+			b.WriteByte('*')
+		} else if dirty {
+			b.WriteString(raw)
+		}
+		seg.Reset()
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\' && i+1 < len(p):
+			i++
+			seg.WriteByte(p[i])
+		case c == '.':
+			flush(i)
+			if dirty {
+				b.WriteByte('.')
+			}
+			start = i + 1
+		default:
+			seg.WriteByte(c)
+		}
+	}
+	flush(len(p))
+	out := p
+	if dirty {
+		out = b.String()
+	}
+	return capString(out, maxFieldPathBytes)
+}
+
 // truncMarker ends a string cut to its bound.
 const truncMarker = "...(truncated)"
 
@@ -116,7 +195,8 @@ func capString(s string, n int) string {
 // bounded returns e with every request-controlled string cut to its bound
 // (a copy when anything changes; e is never modified).
 func (e *Event) bounded() *Event {
-	over := len(e.RequestID) > maxIDBytes || len(e.Method) > maxMethodBytes || len(e.RemovedFields) > maxRemovedFields
+	fields, fieldsChanged := safeFieldPaths(e.RemovedFields)
+	over := fieldsChanged || len(e.RequestID) > maxIDBytes || len(e.Method) > maxMethodBytes
 	if id := e.Identity; id != nil {
 		over = over || len(id.Issuer) > maxClaimBytes || len(id.Subject) > maxClaimBytes || len(id.KeyID) > maxClaimBytes
 	}
@@ -132,9 +212,7 @@ func (e *Event) bounded() *Event {
 	if id := e.Identity; id != nil {
 		c.Identity = &Identity{Issuer: capString(id.Issuer, maxClaimBytes), Subject: capString(id.Subject, maxClaimBytes), KeyID: capString(id.KeyID, maxClaimBytes)}
 	}
-	if len(e.RemovedFields) > maxRemovedFields {
-		c.RemovedFields = append(e.RemovedFields[:maxRemovedFields:maxRemovedFields], truncMarker)
-	}
+	c.RemovedFields = fields
 	if len(e.Headers) > 0 {
 		c.Headers = make([]Header, len(e.Headers))
 		for i, h := range e.Headers {

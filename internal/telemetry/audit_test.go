@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -537,6 +538,50 @@ func TestEncodeGRPCStatus(t *testing.T) {
 		line, _ = Encode(e)
 		if !strings.Contains(string(line), `"grpc_status":`+strconv.Itoa(code)+`,`) {
 			t.Errorf("no grpc_status %d in %s", code, line)
+		}
+	}
+}
+
+func TestRemovedFieldPathsCarryNoData(t *testing.T) {
+	in := []string{
+		"cards.4111111111111111.cvv", "users.alice@example\\.com.ssn", "users.bob@example\\.com.ssn",
+		"orders.#.items.550e8400-e29b-41d4-a716-446655440000.price", "profile.email", "$", "a.b\\.c.d",
+		"tokens.9f8e7d6c5b4a3f2e1d0c", "x." + strings.Repeat("k", 300),
+	}
+	got, changed := safeFieldPaths(in)
+	want := []string{"cards.*.cvv", "users.*.ssn", "orders.#.items.*.price", "profile.email", "$", "a.*.d", "tokens.*", "x.*"}
+	if !changed || !slices.Equal(got, want) {
+		t.Errorf("safeFieldPaths = %q, want %q", got, want)
+	}
+	// Many distinct paths: capped with a marker, each cut to its bound.
+	many := make([]string, 100)
+	for i := range many {
+		many[i] = "f" + strings.Repeat("x", i%7) + "_" + strconv.Itoa(i) + ".v" + strings.Repeat("y", 400)
+	}
+	got, _ = safeFieldPaths(many)
+	if len(got) != maxRemovedFields+1 || got[maxRemovedFields] != truncMarker {
+		t.Fatalf("%d paths kept, want %d and a marker", len(got), maxRemovedFields)
+	}
+	for _, p := range got {
+		if len(p) > maxFieldPathBytes {
+			t.Errorf("path of %d bytes kept", len(p))
+		}
+	}
+	// Identifier paths pass untouched, without a copy.
+	plain := []string{"email", "orders.#.card_number", "meta.@type"}
+	if got, changed := safeFieldPaths(plain); changed || &got[0] != &plain[0] {
+		t.Errorf("plain paths rewritten: %q", got)
+	}
+	// The encoded event carries the safe paths only.
+	e := &Event{Type: EventRequest, RemovedFields: in}
+	enc, err := Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(enc)
+	for _, leak := range []string{"4111111111111111", "alice", "550e8400", "9f8e7d6c"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("encoded event holds %q: %s", leak, out)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/apiguard/apiguard/internal/detect"
 )
 
 // Mask is what a masked value becomes. Its length is fixed (nine '*', as in
@@ -21,9 +23,15 @@ const Mask = "*********"
 var defaultMaskKeys = []string{
 	"password", "pwd", "passwd", "passwordconfirmation", "secret", "token", "apikey",
 	"authorization", "authorizationheader", "cookie", "setcookie", "session", "privatekey",
-	"credential", "cardnumber", "creditcard", "cc", "ccv", "cvv", "cvc", "pin", "ssn",
-	"creditscore", "iban", "signature",
+	"credential", "cardnumber", "creditcard", "cc", "ccv", "cvv", "cvv2", "cvc", "cvc2", "pin", "ssn",
+	"creditscore", "iban", "signature", "card", "pan", "otp", "totp", "passcode", "mfacode",
 }
+
+// maskSuffixes mask any key that ends with them, whatever its length:
+// "key" ("api_key", "x-api-key", "secretKey", "signing_key"), and "salt"
+// ("key_hash_salt"). Short words would match too much as substrings, but as
+// endings they name the credential.
+var maskSuffixes = [][]byte{[]byte("key"), []byte("salt")}
 
 // DefaultMaskKeys returns the built-in mask keys, normalised.
 func DefaultMaskKeys() []string { return slices.Clone(defaultMaskKeys) }
@@ -78,6 +86,11 @@ func (m *Masker) IsSecretKey(key string) bool {
 	if m.exact[string(n)] {
 		return true
 	}
+	for _, s := range maskSuffixes {
+		if bytes.HasSuffix(n, s) {
+			return true
+		}
+	}
 	for _, s := range m.substring {
 		if bytes.Contains(n, s) {
 			return true
@@ -86,67 +99,13 @@ func (m *Masker) IsSecretKey(key string) bool {
 	return false
 }
 
-// maskTokens replaces anything that looks like a compact JWS/JWE inside s
-// with Mask, whatever key or header it came under: "eyJ" (a base64url JSON
-// header) and at least four more base64url characters, a dot, a non-empty
-// part, and up to three more dot-separated parts. It is a byte scanner
-// rather than a regexp because it runs on every logged string.
+// maskTokens replaces, inside s and whatever key or header it came under,
+// every value internal/detect recognises: card numbers (Luhn and issuer
+// ranges), email addresses, JWTs, bearer tokens and API keys of documented
+// formats. A bearer token keeps its scheme ("Bearer *********").
 func maskTokens(s string) string {
-	i := strings.Index(s, "eyJ")
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for i >= 0 {
-		if end, ok := tokenEnd(s, i); ok {
-			if b.Len() == 0 {
-				b.Grow(len(s))
-			}
-			b.WriteString(s[last:i])
-			b.WriteString(Mask)
-			last, i = end, end
-		} else {
-			i += 3
-		}
-		next := strings.Index(s[i:], "eyJ")
-		if next < 0 {
-			break
-		}
-		i += next
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// tokenEnd reports whether a token starts at s[i:] ("eyJ" known) and where it ends.
-func tokenEnd(s string, i int) (int, bool) {
-	j := i + 3 + b64Run(s[i+3:])
-	if j-i < 7 || j >= len(s) || s[j] != '.' {
-		return 0, false
-	}
-	k := j + 1 + b64Run(s[j+1:])
-	if k == j+1 {
-		return 0, false
-	}
-	for n := 0; n < 3 && k < len(s) && s[k] == '.'; n++ {
-		k += 1 + b64Run(s[k+1:])
-	}
-	return k, true
-}
-
-// b64Run is the length of the base64url run at the start of s.
-func b64Run(s string) int {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return i
-		}
-	}
-	return len(s)
+	out, _ := detect.Redact(s, detect.All, Mask)
+	return out
 }
 
 // Header is one header as logged.

@@ -1,0 +1,214 @@
+// Package detect recognises personal data and credentials inside strings:
+// payment card numbers, email addresses, JWTs, bearer tokens and API keys
+// with documented prefixes. Every class is a precise check (a checksum, a
+// registered prefix and length, a grammar), not a loose regular expression,
+// so that masking what it finds does not mangle ordinary text.
+//
+// It is pure Go and allocation-free unless something is found. The audit
+// trail masks what it finds in logged values and field paths
+// (internal/telemetry); the response inventory classifies response values
+// with the same checks, one class at a time (Class, Set, Scan).
+package detect
+
+import "strings"
+
+// Class is a kind of sensitive value. Its String is the name used in
+// metrics, audit events and configuration.
+type Class uint8
+
+const (
+	// CardNumber is a payment card number (PAN): 12 to 19 digits, optionally
+	// grouped by single spaces or hyphens, with a valid Luhn check digit and
+	// a length that the issuer range allows (see cardRanges).
+	CardNumber Class = iota + 1
+	// Email is an email address: a dot-atom local part, "@", and a domain of
+	// at least two labels whose last is alphabetic (RFC 5321 §4.1.2,
+	// without quoted local parts or address literals).
+	Email
+	// JWT is a compact JWS or JWE: "eyJ" (base64url of `{"`), then two to
+	// four more dot-separated base64url parts (RFC 7515 §7.1, RFC 7516 §7.1).
+	JWT
+	// BearerToken is the credential after an HTTP "Bearer" scheme
+	// (RFC 6750 §2.1: b64token, at least 8 characters).
+	BearerToken
+	// APIKey is a key in a vendor's documented format, recognised by its
+	// prefix and length (see apiKeyFormats).
+	APIKey
+
+	numClasses = iota
+)
+
+var classNames = [...]string{"", "card_number", "email", "jwt", "bearer_token", "api_key"}
+
+// String returns the class name, e.g. "card_number".
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "unknown"
+}
+
+// ParseClass returns the class named s.
+func ParseClass(s string) (Class, bool) {
+	for i := 1; i < len(classNames); i++ {
+		if classNames[i] == s {
+			return Class(i), true
+		}
+	}
+	return 0, false
+}
+
+// Classes lists every class, in a fixed order.
+func Classes() []Class {
+	out := make([]Class, 0, numClasses)
+	for c := Class(1); c <= numClasses; c++ {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Set is a set of classes.
+type Set uint32
+
+// All is every class.
+const All Set = 1<<(numClasses+1) - 2
+
+// SetOf returns the set of the given classes.
+func SetOf(cs ...Class) Set {
+	var s Set
+	for _, c := range cs {
+		s |= 1 << c
+	}
+	return s
+}
+
+// Has reports whether c is in s.
+func (s Set) Has(c Class) bool { return s&(1<<c) != 0 }
+
+// Match is one value found in a string: s[Start:End] is of class Class.
+type Match struct {
+	Class      Class
+	Start, End int
+}
+
+// Scan calls fn for every value of a class in set found in s, left to right
+// and without overlaps, until fn returns false.
+func Scan(s string, set Set, fn func(Match) bool) {
+	for i := 0; i < len(s); {
+		m, ok := matchAt(s, i, set)
+		if !ok {
+			i++
+			continue
+		}
+		if !fn(m) {
+			return
+		}
+		i = m.End
+	}
+}
+
+// Contains reports whether s holds a value of a class in set.
+func Contains(s string, set Set) bool {
+	found := false
+	Scan(s, set, func(Match) bool { found = true; return false })
+	return found
+}
+
+// Classify reports the class of s when all of s (spaces around it aside) is
+// one value of a class in set, e.g. a JSON string value that is an email
+// address.
+func Classify(s string, set Set) (Class, bool) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, false
+	}
+	off := strings.Index(s, t)
+	var c Class
+	found := false
+	Scan(s, set, func(m Match) bool {
+		found = m.Start == off && m.End == off+len(t)
+		c = m.Class
+		return false
+	})
+	return c, found
+}
+
+// Redact returns s with every value of a class in set replaced by mask, and
+// whether anything was replaced. Bearer tokens keep their scheme ("Bearer
+// " + mask) so a reader can tell what kind of credential was there.
+func Redact(s string, set Set, mask string) (string, bool) {
+	var b strings.Builder
+	last := 0
+	Scan(s, set, func(m Match) bool {
+		if b.Len() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:m.Start])
+		b.WriteString(mask)
+		last = m.End
+		return true
+	})
+	if last == 0 {
+		return s, false
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// matchAt tries every class of set at s[i:]. Each check first looks at the
+// byte at i (and the one before it, for word boundaries), so a position where
+// nothing can start costs a few comparisons.
+func matchAt(s string, i int, set Set) (Match, bool) {
+	c := s[i]
+	switch {
+	case isDigit(c):
+		if set.Has(CardNumber) && (i == 0 || !isAlnum(s[i-1])) {
+			if end, ok := cardAt(s, i); ok {
+				return Match{CardNumber, i, end}, true
+			}
+		}
+	}
+	// A JWT is taken wherever it starts, even glued to other text: its
+	// "eyJ" header and dotted base64url parts are specific enough.
+	if set.Has(JWT) && c == 'e' {
+		if end, ok := jwtAt(s, i); ok {
+			return Match{JWT, i, end}, true
+		}
+	}
+	if isAlpha(c) && (i == 0 || !isWordByte(s[i-1])) {
+		if set.Has(BearerToken) && (c == 'B' || c == 'b') {
+			if start, end, ok := bearerAt(s, i); ok {
+				return Match{BearerToken, start, end}, true
+			}
+		}
+		if set.Has(APIKey) {
+			if end, ok := apiKeyAt(s, i); ok {
+				return Match{APIKey, i, end}, true
+			}
+		}
+	}
+	// An email is found at the start of its local part.
+	if set.Has(Email) && isLocalByte(c) && (i == 0 || !isLocalByte(s[i-1])) {
+		j := i
+		for j < len(s) && isLocalByte(s[j]) {
+			j++
+		}
+		if j < len(s) && s[j] == '@' {
+			if start, end, ok := emailAround(s, j); ok && start == i {
+				return Match{Email, start, end}, true
+			}
+		}
+	}
+	return Match{}, false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
+
+// isWordByte is a byte that continues a token: a key or token starting right
+// after one is not at a boundary.
+func isWordByte(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
+
+// isB64URL is a base64url byte (RFC 4648 §5).
+func isB64URL(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
