@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 // redacted, the identity but not the token, masked headers and body, bytes
 // and latency; nothing secret reaches any log or metric.
 func TestLogSinkRecordsEveryRequestRedacted(t *testing.T) {
-	e := start(t, `, "audit": {"sink": "log", "headers": ["user-agent", "authorization", "x-api-key"], "body_excerpt_bytes": 256}`, 100, 1, nil)
+	e := start(t, `, "audit": {"sink": "log", "headers": ["user-agent", "authorization", "x-api-key"], "body_excerpt_bytes": 256, "key_hash_salt": "`+salt+`"}`, 100, 1, nil)
 	alice := token(t, "alice")
 	forged := alice[:strings.LastIndexByte(alice, '.')+1] + "c2lnbmF0dXJlLWZvcmdlZC1ieS10aGUtdGVzdA"
 	body := `{"name":"ann","password":"` + password + `","card_number":"` + cardNumber + `"}`
@@ -32,6 +33,9 @@ func TestLogSinkRecordsEveryRequestRedacted(t *testing.T) {
 		// A token location reaches the upstream only with a token verified
 		// on this request: on the public route access_token is removed.
 		{200, "/public"},
+		{200, "/public/form"},
+		{200, "/public/note"},
+		{200, "/public/users/*********"},
 	}
 	got := []int{
 		e.do(t, "GET", "/api/orders?password="+password+"&card="+cardNumber, "",
@@ -40,6 +44,11 @@ func TestLogSinkRecordsEveryRequestRedacted(t *testing.T) {
 		e.do(t, "GET", "/api/orders?api_key="+apiKey, "", "authorization", "Bearer "+forged).StatusCode,
 		e.do(t, "POST", "/public/form", body, "content-type", "application/json").StatusCode,
 		e.do(t, "GET", "/public?access_token="+alice, "").StatusCode,
+		// Data under keys that do not name it, in a form and in JSON strings.
+		e.do(t, "POST", "/public/form", "card="+cardNumber+"&cvv2=123&otp="+otpCode+"&contact="+url.QueryEscape(email),
+			"content-type", "application/x-www-form-urlencoded").StatusCode,
+		e.do(t, "POST", "/public/note", `{"note":"my card is `+noteCard+`","contact":"mail `+email+`"}`, "content-type", "application/json").StatusCode,
+		e.do(t, "GET", "/public/users/"+email, "").StatusCode,
 	}
 	lines := e.auditLines(t, wasmhost.LogWarn)
 	if len(lines) != len(wants) {

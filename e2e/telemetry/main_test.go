@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -40,6 +41,11 @@ const (
 	cardNumber = "4111111111111111"
 	apiKey     = "ak_live_9f8e7d6c5b4a"
 	issuer     = "https://idp.example.com"
+	// Personal data sent under keys that do not say so, and config secrets.
+	noteCard = "4012888888881881"
+	email    = "alice.doe@example.com"
+	otpCode  = "654321"
+	salt     = "pepper-4f1d9a0c7e"
 )
 
 func jwks() string { return e2eutil.RSAJWKS("k1") }
@@ -222,7 +228,7 @@ func assertNoSecrets(t testing.TB, e *env, tokens []string, exports ...string) {
 		all.WriteString(x)
 	}
 	text := all.String()
-	secrets := append([]string{password, cardNumber, apiKey}, tokens...)
+	secrets := append([]string{password, cardNumber, apiKey, noteCard, email, url.QueryEscape(email), otpCode, salt}, tokens...)
 	for _, tok := range tokens {
 		// A token's signature alone is a secret too.
 		secrets = append(secrets, tok[strings.LastIndexByte(tok, '.')+1:])
