@@ -218,8 +218,19 @@ func (h *httpContext) processBody(size int) types.Action {
 	if o.Action == respfilter.ActionReplace {
 		rs.out = out[:0]
 	}
-	return h.finishBody(out, o)
+	action := h.finishBody(out, o)
+	// The host has copied the new body. A buffer grown by one large body
+	// is not kept for the next: the heap may reuse it, and a worker's
+	// steady state stays that of its usual bodies.
+	if cap(rs.out) > keepOutputBytes {
+		rs.out = nil
+	}
+	return action
 }
+
+// keepOutputBytes is the largest output buffer a worker keeps between
+// responses.
+const keepOutputBytes = 256 << 10
 
 // finishBody applies a body-time outcome.
 func (h *httpContext) finishBody(out []byte, o respfilter.Outcome) types.Action {

@@ -14,7 +14,7 @@ type Reason = verdict.Reason
 const (
 	ReasonNone                Reason = ""
 	ReasonMalformed                  = verdict.MalformedJSON       // not valid JSON although it is (declared or sniffed as) JSON
-	ReasonTooLarge                   = verdict.BodyTooLarge        // body, declared length or decoded size over max_body_bytes
+	ReasonTooLarge                   = verdict.BodyTooLarge        // body, declared length, decoded size or filtered output over max_body_bytes
 	ReasonUnsupportedEncoding        = verdict.UnsupportedEncoding // a Content-Encoding apiguard cannot decode
 	ReasonDecodeFailed               = verdict.DecodeFailed        // a gzip/deflate body that does not decompress
 	ReasonConflictingLength          = verdict.ConflictingLength   // several Content-Length values that differ
@@ -53,4 +53,7 @@ func ReasonOf(err error) Reason {
 var (
 	errDepth     = &Error{Reason: ReasonDepth, msg: "document nests deeper than max_depth"}
 	errMalformed = &Error{Reason: ReasonMalformed, msg: "body is not valid JSON"}
+	// errOutputTooLarge: mask values made the filtered document larger than
+	// max_body_bytes.
+	errOutputTooLarge = &Error{Reason: ReasonTooLarge, msg: "filtered output exceeds max_body_bytes"}
 )

@@ -2,6 +2,7 @@ package respfilter
 
 import (
 	"bytes"
+	"math"
 	"sync"
 )
 
@@ -29,16 +30,21 @@ type Report struct {
 type filterOptions struct {
 	mask     []byte // compact JSON replacement; nil removes instead of masking
 	maxDepth int    // deepest allowed nesting of arrays and objects
+	// maxOutput bounds the filtered document (max_body_bytes): a mask
+	// longer than the values it replaces makes the output larger than the
+	// input, and a Wasm VM's memory never shrinks after such a peak.
+	maxOutput int
 }
 
 // filterRun is the state of one pass. It is reused through a pool so the
 // steady state allocates only for new reported paths and escaped keys.
 type filterRun struct {
-	out  []byte
-	mask []byte
-	path []byte // current path in path syntax
-	rep  *Report
-	seen map[string]struct{}
+	out   []byte
+	mask  []byte
+	limit int    // maxOutput: the output may not grow past it by replacements
+	path  []byte // current path in path syntax
+	rep   *Report
+	seen  map[string]struct{}
 	// The scan (scan.go): the document, the read position, the current
 	// nesting depth and its limit, the first failure, and the container
 	// stack of skipValue.
@@ -67,6 +73,10 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 	r := runPool.Get().(*filterRun)
 	r.out, r.mask, r.rep = dst, opts.mask, rep
 	r.doc, r.pos, r.depth, r.maxDepth, r.err = doc, 0, 0, opts.maxDepth, nil
+	r.limit = opts.maxOutput
+	if r.limit <= 0 {
+		r.limit = math.MaxInt
+	}
 	if cap(r.memo) < a.nodes {
 		r.memo = make([][]string, a.nodes)
 	}
@@ -91,6 +101,24 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 		return dst, err
 	}
 	return out, nil
+}
+
+var nullJSON = []byte("null")
+
+// writeReplacement appends the replacement of a dropped value (the mask, or
+// null) unless the output would then pass its limit: the run then fails as
+// too large (errOutputTooLarge) and writes no more replacements.
+// Replacements are the only writes that can make the output larger than the
+// input, so this is the one place the limit is checked: the output never
+// exceeds maxOutput plus the input bytes copied.
+func (r *filterRun) writeReplacement(b []byte) {
+	if r.err != nil || len(r.out)+len(b) > r.limit {
+		if r.err == nil {
+			r.err = errOutputTooLarge
+		}
+		return
+	}
+	r.out = append(r.out, b...)
 }
 
 // runPool keeps the path buffer and dedupe map of finished runs.

@@ -305,7 +305,7 @@ func (p *Policy) AppendProcess(dst []byte, d Decision, body []byte, verified map
 			return nil, p.failOutcome(ReasonNotJSON)
 		}
 	}
-	opts := filterOptions{mask: p.mask, maxDepth: p.limits.maxDepth}
+	opts := filterOptions{mask: p.mask, maxDepth: p.limits.maxDepth, maxOutput: p.limits.maxBody}
 	list := p.allowlistFor(verified)
 	if d.coding == codingIdentity {
 		if dst == nil {

@@ -568,3 +568,31 @@ func TestRuleMatchingOnlyGRPCIsRefused(t *testing.T) {
 		t.Errorf("a rule excluding gRPC refused: %v", err)
 	}
 }
+
+// The issue-11 amplification: a long mask_value over a body of many small
+// values used to make an output hundreds of times the input. The filtered
+// output counts against max_body_bytes, and a response that would pass it
+// is an on_error failure (too_large), found without building the output.
+func TestMaskOutputIsBounded(t *testing.T) {
+	long := strings.Repeat("m", 1000)
+	f := newFilter(t, `{"rules":[{"allow":["id"],"mode":"mask","mask_value":"`+long+`"}],"max_body_bytes":1048576}`)
+	p := policyFor(t, f, "GET", "/")
+	d := p.DecideHeaders(ResponseMeta{RequestMethod: "GET", Status: 200, ContentType: "application/json"})
+	body := []byte("[" + strings.Repeat("0,", 200_000) + "0]") // 400 KB of zeros: 200 MB masked
+	out, o := p.Process(d, body, nil)
+	if o.Action != ActionDeny || o.Reason != ReasonTooLarge || out != nil {
+		t.Fatalf("amplified output: action %v reason %v, %d bytes; want deny too_large", o.Action, o.Reason, len(out))
+	}
+	// The same mask within the bound still filters.
+	small := []byte(`{"id":1,"a":0,"b":[0,0]}`)
+	out, o = p.Process(d, small, nil)
+	if o.Action != ActionReplace || !strings.Contains(string(out), long) {
+		t.Fatalf("small body: %v %v", o.Action, o.Reason)
+	}
+	// on_error "pass" lets it through unfiltered instead.
+	fp := newFilter(t, `{"rules":[{"allow":["id"],"mode":"mask","mask_value":"`+long+`"}],"on_error":"pass"}`)
+	pp := policyFor(t, fp, "GET", "/")
+	if _, o := pp.Process(pp.DecideHeaders(ResponseMeta{RequestMethod: "GET", Status: 200, ContentType: "application/json"}), body, nil); o.Action != ActionPass || o.Reason != ReasonTooLarge {
+		t.Fatalf("on_error pass: %v %v", o.Action, o.Reason)
+	}
+}

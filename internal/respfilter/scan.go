@@ -294,9 +294,9 @@ func (r *filterRun) value(n *node) {
 		}
 		r.drop()
 		if r.mask != nil {
-			r.out = append(r.out, r.mask...)
+			r.writeReplacement(r.mask)
 		} else {
-			r.out = append(r.out, "null"...)
+			r.writeReplacement(nullJSON)
 		}
 	}
 }
@@ -368,7 +368,7 @@ func (r *filterRun) object(n *node) {
 				r.out = r.sep(first)
 				r.out = append(r.out, keyRaw...)
 				r.out = append(r.out, ':')
-				r.out = append(r.out, r.mask...)
+				r.writeReplacement(r.mask)
 				first = false
 			}
 		default:
@@ -421,7 +421,7 @@ func (r *filterRun) array(n *node) {
 			}
 			if r.mask != nil {
 				r.out = r.sep(first)
-				r.out = append(r.out, r.mask...)
+				r.writeReplacement(r.mask)
 				first = false
 			}
 		} else {
