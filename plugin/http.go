@@ -260,6 +260,7 @@ func (h *httpContext) OnHttpStreamDone() {
 	h.plugin.forgetStream(h.id)
 	h.chargeResponseCost()
 	h.observe()
+	h.releaseExcerpt()
 }
 
 // audit returns the stream's audit record, allocating it on first use.

@@ -23,7 +23,18 @@ type telemetryState struct {
 	// burstWindow is the window the JWT policy counts failed credentials
 	// in, for the burst event.
 	burstWindow time.Duration
+	// excerptBytes is what this worker's streams in flight hold for their
+	// excerpts, at most excerptBudget: the one body cost that grows with the
+	// number of streams a worker multiplexes.
+	excerptBytes int
 }
+
+// excerptBudget bounds the request-body bytes one worker holds for audit
+// excerpts across all its streams in flight (128 bodies at the 64 KiB
+// capture limit, or thousands of small ones). A body arriving while the
+// budget is in use is not kept: its excerpt says so, and
+// audit.body_budget_refusals_total counts it.
+const excerptBudget = 8 << 20
 
 // telemetryStream is what one stream measures for the audit event and the
 // processing-time histograms.
@@ -41,6 +52,7 @@ type telemetryStream struct {
 	bodyReplaced bool
 	excerpt      []byte    // first request-body bytes, only when body_excerpt_bytes > 0
 	overflow     bool      // the request body was larger than the excerpt buffer
+	overBudget   bool      // the worker's excerpt budget was in use: nothing kept
 	published    published // the filter state last set, to set it only on change
 }
 
@@ -190,10 +202,20 @@ func (h *httpContext) onRequestBody(size int, action types.Action) {
 	t := &h.telemetryStream
 	total := t.flushedIn + int64(size)
 	if a := h.plugin.telemetry.auditor; a != nil && a.BodyExcerptBytes() > 0 && !t.overflow && total > int64(len(t.excerpt)) {
-		if total > maxExcerptCapture {
-			t.overflow, t.excerpt = true, nil
-		} else if chunk, err := proxywasm.GetHttpRequestBody(len(t.excerpt)-int(t.flushedIn), int(total)-len(t.excerpt)); err == nil {
-			t.excerpt = append(t.excerpt, chunk...)
+		ts := &h.plugin.telemetry
+		switch grow := int(total) - len(t.excerpt); {
+		case total > maxExcerptCapture:
+			h.releaseExcerpt()
+			t.overflow = true
+		case ts.excerptBytes+grow > excerptBudget:
+			h.releaseExcerpt()
+			t.overflow, t.overBudget = true, true
+			h.plugin.metrics.AuditBodyBudgetRefused()
+		default:
+			if chunk, err := proxywasm.GetHttpRequestBody(len(t.excerpt)-int(t.flushedIn), grow); err == nil {
+				t.excerpt = append(t.excerpt, chunk...)
+				ts.excerptBytes += len(chunk)
+			}
 		}
 	}
 	t.bytesIn = total
@@ -402,7 +424,9 @@ func (h *httpContext) fillEvent(start time.Time) {
 	}
 	e.BytesIn, e.BytesOut = uint64(max(ts.bytesIn, 0)), uint64(max(out, 0))
 	if n := a.BodyExcerptBytes(); n > 0 {
-		if ts.overflow {
+		if ts.overBudget {
+			e.BodyExcerpt = telemetry.BodyOverBudget
+		} else if ts.overflow {
 			e.BodyExcerpt = telemetry.BodyTooLarge
 		} else if len(ts.excerpt) > 0 {
 			ct, _ := h.requestHeader("content-type")
@@ -462,4 +486,13 @@ func (h *httpContext) grpcStatus() (int, bool) {
 	}
 	n, err := strconv.Atoi(v)
 	return n, err == nil && n >= 0
+}
+
+// releaseExcerpt gives the stream's excerpt bytes back to the worker's
+// budget and drops them.
+func (h *httpContext) releaseExcerpt() {
+	t := &h.telemetryStream
+	ts := &h.plugin.telemetry
+	ts.excerptBytes = max(ts.excerptBytes-len(t.excerpt), 0) // a reconfigure starts from 0
+	t.excerpt = nil
 }

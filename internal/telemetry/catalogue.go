@@ -117,6 +117,7 @@ const (
 	famRFErrors
 	famAuditEvents
 	famAuditSampledOut
+	famAuditBodyBudget
 	famAuditDropped
 	famOTLPExports
 	famOTLPEvents
@@ -265,6 +266,7 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 	}
 	b.add(key{f: famAuditEvents}, KindCounter, "1", "Audit events emitted.", "audit", nil, "events_total")
 	b.add(key{f: famAuditSampledOut}, KindCounter, "1", "Allowed requests left out of the audit trail by sampling.", "audit", nil, "sampled_out_total")
+	b.add(key{f: famAuditBodyBudget}, KindCounter, "1", "Request bodies not kept for the audit excerpt because the worker's in-flight body budget was in use.", "audit", nil, "body_budget_refusals_total")
 	for _, r := range auditDropReason {
 		b.add(key{f: famAuditDropped, a: r}, KindCounter, "1", "Audit events lost, by reason.", "audit",
 			[]pair{{TagReason, r}}, "dropped_total")

@@ -60,7 +60,7 @@ func (s *fakeSink) counter(t *testing.T, name string) uint64 {
 }
 
 func cardinalityFormula(inv Inventory) int {
-	return 22*len(inv.Providers) + 8*len(inv.JWKSProviders) + 39*len(inv.Policies) + 2*len(inv.Routes) + 85
+	return 22*len(inv.Providers) + 8*len(inv.JWKSProviders) + 39*len(inv.Policies) + 2*len(inv.Routes) + 86
 }
 
 func TestCardinalityMatchesDocumentedFormula(t *testing.T) {

@@ -154,6 +154,9 @@ func (m *Masker) MaskHeaders(hs []Header) []Header {
 const (
 	BodyUnparsable = "[body not logged: not JSON or form data]"
 	BodyTooLarge   = "[body not logged: too large to mask]"
+	// BodyOverBudget replaces the excerpt of a request body that arrived
+	// while the worker already held its budget of in-flight body bytes.
+	BodyOverBudget = "[body not logged: worker body budget in use]"
 )
 
 // maxMaskInput bounds the body the masker parses; larger bodies are not logged.

@@ -309,6 +309,10 @@ func (m *Metrics) AuditEmitted() { m.inc(key{f: famAuditEvents}, 1) }
 // AuditSampledOut counts an allowed request left out by sampling.
 func (m *Metrics) AuditSampledOut() { m.inc(key{f: famAuditSampledOut}, 1) }
 
+// AuditBodyBudgetRefused counts a request body not kept for its excerpt
+// because the worker's in-flight body budget was in use.
+func (m *Metrics) AuditBodyBudgetRefused() { m.inc(key{f: famAuditBodyBudget}, 1) }
+
 // AuditDropped counts n lost audit events.
 func (m *Metrics) AuditDropped(reason string, n int) {
 	if n > 0 {

@@ -236,7 +236,7 @@ func TestPrometheusFamilies(t *testing.T) {
 		"apiguard_ratelimit_evictions_total":  KindCounter,
 		"apiguard_respfilter_responses_total": KindCounter, "apiguard_respfilter_fields_removed_total": KindCounter,
 		"apiguard_respfilter_fields_masked_total": KindCounter, "apiguard_respfilter_errors_total": KindCounter,
-		"apiguard_audit_events_total": KindCounter, "apiguard_audit_sampled_out_total": KindCounter, "apiguard_audit_dropped_total": KindCounter,
+		"apiguard_audit_events_total": KindCounter, "apiguard_audit_sampled_out_total": KindCounter, "apiguard_audit_body_budget_refusals_total": KindCounter, "apiguard_audit_dropped_total": KindCounter,
 		"apiguard_otlp_exports_total": KindCounter, "apiguard_otlp_exported_events_total": KindCounter, "apiguard_otlp_export_failures_total": KindCounter,
 		"apiguard_security_auth_failure_bursts_total": KindCounter,
 		"apiguard_runtime_memory_kib":                 KindHistogram, "apiguard_runtime_heap_inuse_kib": KindHistogram, "apiguard_runtime_gc_cycles_total": KindCounter,

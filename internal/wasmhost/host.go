@@ -480,6 +480,24 @@ func (p *Plugin) FailedWorkers() int {
 	return n
 }
 
+// MemorySizes returns the size in bytes of each worker VM's linear memory,
+// in worker order. Wasm memory never shrinks, so each is that VM's peak
+// (a reloaded VM starts again). It waits for each VM to be idle.
+func (p *Plugin) MemorySizes() []uint64 {
+	p.mu.Lock()
+	vms := append([]*vm(nil), p.vms...)
+	p.mu.Unlock()
+	out := make([]uint64, len(vms))
+	for i, v := range vms {
+		v.mu.Lock()
+		if v.mem != nil {
+			out[i] = uint64(v.mem.Size())
+		}
+		v.mu.Unlock()
+	}
+	return out
+}
+
 // Traps returns the messages of every trap seen so far (trap error and the
 // guest's stderr), oldest first.
 func (p *Plugin) Traps() []string { return p.logs.traps() }
