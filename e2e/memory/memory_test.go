@@ -157,3 +157,55 @@ func TestEachVMStaysWithinTheStatedMemoryBound(t *testing.T) {
 }
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// A VM that reaches the host's memory cap dies, as under Envoy's 1 GiB cap,
+// and the failure policy decides what later requests get. The cap here is
+// set below what filtering an 8 MiB body needs.
+func TestVMOverTheMemoryCapDiesAndTheFailurePolicyDecides(t *testing.T) {
+	const capBytes = 24 << 20
+	for _, c := range []struct {
+		policy wasmhost.FailurePolicy
+		later  int // status of a small request after the trap
+	}{{wasmhost.FailClosed, 503}, {wasmhost.FailOpen, 200}} {
+		mod, err := e2eutil.Compile(wasmhost.Options{LogLevel: wasmhost.LogWarn, MemoryLimitBytes: capBytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mod.Close(context.Background())
+		cfg := `{"response_filter": {"rules": [{"match": {"prefix": "/"}, "allow": ["id"]}], "max_body_bytes": 33554432}}`
+		p, err := mod.Start(context.Background(), wasmhost.PluginConfig{
+			Name: "apiguard", RootID: "apiguard", VMID: "apiguard-cap", Configuration: []byte(cfg),
+			Workers: 1, AllowOnHeadersStopIteration: true, FailurePolicy: c.policy, BufferLimit: 64 << 20,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		big := []byte(`{"id":1,"pad":"` + strings.Repeat("x", 30<<20) + `"}`)
+		upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("content-type", "application/json")
+			if r.URL.Path == "/big" {
+				w.Write(big)
+				return
+			}
+			io.WriteString(w, `{"id":2}`)
+		})
+		h := p.Middleware(upstream)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/big", nil))
+		if rec.Code != 503 || p.FailedWorkers() != 1 {
+			t.Fatalf("policy %v: a body past the memory cap got %d with %d failed workers; want 503 and a dead VM", c.policy, rec.Code, p.FailedWorkers())
+		}
+		if sizes := p.MemorySizes(); sizes[0] > capBytes {
+			t.Errorf("VM memory %d bytes past the %d-byte cap", sizes[0], capBytes)
+		}
+		if traps := strings.Join(p.Traps(), "\n"); !strings.Contains(traps, "out of memory") {
+			t.Errorf("trap messages do not say out of memory: %.300s", traps)
+		}
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/small", nil))
+		if rec.Code != c.later {
+			t.Errorf("policy %v: a request after the trap got %d, want %d", c.policy, rec.Code, c.later)
+		}
+	}
+}

@@ -283,7 +283,7 @@ func TestParseOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.wasm != "build/apiguard.wasm" || o.config != "envoy/demo-config.json" || o.listen != "127.0.0.1:10000" || o.admin != "127.0.0.1:9901" || o.workers != 2 {
+	if o.wasm != "build/apiguard.wasm" || o.config != "envoy/demo-config.json" || o.listen != "127.0.0.1:10000" || o.admin != "127.0.0.1:9901" || o.workers != 2 || o.maxMemory != 1<<30 {
 		t.Errorf("defaults: %+v", o)
 	}
 	if o.envoy.Name != "1.35" {
@@ -291,6 +291,11 @@ func TestParseOptions(t *testing.T) {
 	}
 	if o, err := parseOptions([]string{"--envoy", "1.34"}, io.Discard); err != nil || o.envoy.Name != "1.33" || o.envoy.StopIterationKnob {
 		t.Errorf("--envoy 1.34: %+v, %v", o.envoy, err)
+	}
+	for arg, want := range map[string]byteSize{"256MiB": 256 << 20, "1GiB": 1 << 30, "65536": 65536, "512KiB": 512 << 10} {
+		if o, err := parseOptions([]string{"--max-memory", arg}, io.Discard); err != nil || o.maxMemory != want {
+			t.Errorf("--max-memory %s: %d, %v; want %d", arg, o.maxMemory, err, want)
+		}
 	}
 	o, err = parseOptions([]string{"--cluster", "idp=http://127.0.0.1:8081", "--cluster", "ratelimit=http://127.0.0.1:8080/"}, io.Discard)
 	if err != nil || o.clusters["idp"] != "http://127.0.0.1:8081" || len(o.clusters) != 2 {
@@ -306,6 +311,9 @@ func TestParseOptions(t *testing.T) {
 		{"--upstream", "http://x/?q=1"},
 		{"--workers", "0"},
 		{"--envoy", "1.32"},
+		{"--max-memory", "0"},
+		{"--max-memory", "5GiB"},
+		{"--max-memory", "1GB"},
 		{"extra"},
 	} {
 		if _, err := parseOptions(bad, io.Discard); err == nil {

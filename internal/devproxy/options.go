@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apiguard/apiguard/internal/wasmhost"
@@ -25,6 +26,28 @@ type options struct {
 	demoAPI  string
 	demoKey  string
 	envoy    wasmhost.EnvoyProfile
+	// maxMemory caps each worker VM's linear memory, as Envoy's 1 GiB.
+	maxMemory byteSize
+}
+
+// byteSize is a --max-memory value: bytes, or a number with KiB, MiB or GiB.
+type byteSize uint64
+
+func (b *byteSize) String() string { return strconv.FormatUint(uint64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	num, mult := s, uint64(1)
+	for suffix, m := range map[string]uint64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			num, mult = n, m
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 || n > (1<<30)/mult {
+		return fmt.Errorf("want a size up to 1GiB (Envoy's cap), such as 1GiB or 256MiB, got %q", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
 }
 
 // clusterFlag collects repeated --cluster NAME=URL flags: the clusters the
@@ -83,7 +106,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 
 // parseOptions parses args; usage and errors go to stderr.
 func parseOptions(args []string, stderr io.Writer) (options, error) {
-	o := options{clusters: clusterFlag{}}
+	o := options{clusters: clusterFlag{}, maxMemory: 1 << 30}
 	fs := flag.NewFlagSet("devproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.wasm, "wasm", "build/apiguard.wasm", "the compiled plugin")
@@ -93,6 +116,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.upstream, "upstream", "", "URL of the upstream to protect: http://, https://, or h2c:// for a gRPC server (HTTP/2 without TLS); default: the built-in demo API")
 	fs.Var(o.clusters, "cluster", "NAME=URL of a cluster the plugin calls out to (repeatable), e.g. idp=http://127.0.0.1:8081")
 	fs.IntVar(&o.workers, "workers", 2, "number of worker VMs (Envoy --concurrency)")
+	fs.Var(&o.maxMemory, "max-memory", "cap on each worker VM's memory (default 1GiB, Envoy's cap): a VM that hits it dies and the failure policy (fail closed) decides")
 	fs.StringVar(&o.demoAPI, "demo-api", "", "serve only the demo API on this address (no plugin), e.g. as envoy.yaml's demo_upstream")
 	fs.StringVar(&o.demoKey, "demo-key", "", "DEMO ONLY private key (PEM) to mint and print demo tokens, e.g. envoy/demo/demo-rsa-private.pem")
 	envoy := fs.String("envoy", "1.35", "Envoy release to reproduce: 1.33 to 1.38, or main (cpp-host #533); "+

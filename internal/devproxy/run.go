@@ -100,7 +100,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return fmt.Errorf("devproxy: compilation cache: %w", err)
 	}
 	defer cache.Close(context.Background())
-	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{LogWriter: newOncePerWorkers(stderr), LogLevel: wasmhost.LogInfo, CompilationCache: cache, Envoy: &o.envoy})
+	mod, err := wasmhost.Compile(ctx, wasm, wasmhost.Options{
+		LogWriter: newOncePerWorkers(stderr), LogLevel: wasmhost.LogInfo, CompilationCache: cache, Envoy: &o.envoy,
+		MemoryLimitBytes: uint64(o.maxMemory),
+	})
 	if err != nil {
 		return fmt.Errorf("devproxy: %s: %w", o.wasm, err)
 	}
