@@ -65,8 +65,9 @@ type Policy struct {
 	Cost string `json:"cost,omitempty" config:"enum=requests|response_bytes"`
 	// estimated_bytes: with cost "response_bytes", the bytes each admitted
 	// request reserves from the budget until its response completes and the
-	// actual size is settled (1 to 10^12). Default: the policy's observed
-	// average response size, and before any response has completed, all the
+	// actual size is settled (1 to 10^12). Default: the observed average
+	// response size of the route, else of the policy, and before any
+	// response has completed, all the
 	// budget that is left. See "Response-bytes budget" in doc.go for the
 	// bound on overspend.
 	EstimatedBytes int64 `json:"estimated_bytes,omitempty"`

@@ -85,8 +85,9 @@
 //
 // With cost "response_bytes" the quota counts response body bytes. A request
 // is admitted while the key has budget left, and reserves bytes under the
-// same CAS: estimated_bytes, else the policy's observed average response
-// size, else (no response completed yet) all that is left; never more than
+// same CAS: estimated_bytes, else the observed average response size of
+// the request's route, else of the policy, else (no response completed yet)
+// all that is left; never more than
 // what is left, so the reservations in flight never exceed the budget. When
 // the stream ends, ChargeResponse replaces the reservation by the bytes
 // delivered: the excess is charged (the debt is capped at two windows'

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -108,8 +109,8 @@ type policy struct {
 	draft       bool
 	legacy      bool
 	bytes       bool
-	estimate    int64        // estimated_bytes; 0: observed, else all that is left
-	observed    atomic.Int64 // running average response size (bytes), 0 until one completes
+	estimate    int64    // estimated_bytes; 0: observed, else all that is left
+	observed    averages // observed response sizes, for reservations
 	failDeny    bool
 	table       *castable.Table
 	global      *compiledGlobal
@@ -332,6 +333,7 @@ type applied struct {
 	numbers  numbers // items is nil when there is nothing to report
 	callout  int     // index in Callouts, or -1
 	settled  bool    // ChargeResponse ran
+	route    string  // the Envoy route name, for response_bytes averages
 }
 
 // numbers are the header values of one policy: every window as a quota
@@ -441,7 +443,7 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 		st, err := p.table.Apply(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
 			tats := decodeTATs(state, len(ws))
 			if p.bytes {
-				v = reserve(ws, tats, now.UnixNano(), p.reservation())
+				v = reserve(ws, tats, now.UnixNano(), p.reservation(r.EnvoyRoute))
 				return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
 			}
 			v = admitOne(ws, tats, now.UnixNano())
@@ -459,7 +461,7 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 		}
 		a.consumed, a.units = true, 1
 		if p.bytes {
-			a.units = v.reserved
+			a.units, a.route = v.reserved, r.EnvoyRoute
 		}
 	} else if p.global == nil {
 		out.Reason = ReasonUnlimited
@@ -822,7 +824,7 @@ func (res *Result) ChargeResponse(n int64, now time.Time) []Outcome {
 		}
 		a.settled = true
 		if n > 0 {
-			a.p.observe(n)
+			a.p.observe(a.route, n)
 		}
 		if n == 0 && a.units == 0 {
 			continue
@@ -841,28 +843,75 @@ func (res *Result) ChargeResponse(n int64, now time.Time) []Outcome {
 	return outs
 }
 
-// observedWeight is the weight of the newest response in the observed
+// observedWeight is the weight of the newest response in an observed
 // average (1/8: an exponentially weighted mean over about the last 8).
 const observedWeight = 8
 
-// observe adds a completed response's size to the policy's running average.
-// A lost update between concurrent callers only drops one sample.
-func (p *policy) observe(n int64) {
-	old := p.observed.Load()
-	if old == 0 {
-		p.observed.Store(n)
-		return
-	}
-	p.observed.Store(max(old+(n-old)/observedWeight, 1))
+// maxObservedRoutes bounds the routes whose average a policy keeps apart;
+// responses of further routes share the policy-wide average.
+const maxObservedRoutes = 64
+
+// averages are running average response sizes, policy-wide and per Envoy
+// route name, for the reservations of a response_bytes policy. Each worker
+// learns its own (a Limiter lives in one VM).
+type averages struct {
+	all    average
+	mu     sync.Mutex
+	routes map[string]*average
 }
 
-// reservation is the bytes a request reserves: the configured estimate, else
-// the observed average, else 0, meaning all the budget that is left.
-func (p *policy) reservation() int64 {
+// average is a running mean in bytes, 0 until a response completes. A lost
+// update between concurrent callers only drops one sample.
+type average struct{ v atomic.Int64 }
+
+func (a *average) add(n int64) {
+	old := a.v.Load()
+	if old == 0 {
+		a.v.Store(n)
+		return
+	}
+	a.v.Store(max(old+(n-old)/observedWeight, 1))
+}
+
+// route returns the average of a route, created while there is room.
+func (o *averages) route(name string, create bool) *average {
+	if name == "" {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a := o.routes[name]
+	if a == nil && create && len(o.routes) < maxObservedRoutes {
+		if o.routes == nil {
+			o.routes = make(map[string]*average)
+		}
+		a = &average{}
+		o.routes[name] = a
+	}
+	return a
+}
+
+// observe adds a completed response's size to the averages.
+func (p *policy) observe(route string, n int64) {
+	p.observed.all.add(n)
+	if a := p.observed.route(route, true); a != nil {
+		a.add(n)
+	}
+}
+
+// reservation is the bytes a request on route reserves: the configured
+// estimate, else the route's observed average, else the policy's, else 0,
+// meaning all the budget that is left.
+func (p *policy) reservation(route string) int64 {
 	if p.estimate > 0 {
 		return p.estimate
 	}
-	return p.observed.Load()
+	if a := p.observed.route(route, false); a != nil {
+		if v := a.v.Load(); v > 0 {
+			return v
+		}
+	}
+	return p.observed.all.v.Load()
 }
 
 func ceilSeconds(d time.Duration) int64 {

@@ -721,3 +721,23 @@ func TestByteReservationIsReleased(t *testing.T) {
 		t.Fatalf("after an empty stream settled: RateLimit %q, want r=6000 (only the first request's 4,000 reserved)", got)
 	}
 }
+
+// Reservations follow each route's observed average: a route of small
+// responses is not held back by a route of large ones under one policy.
+func TestByteReservationFollowsTheRoute(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"b","key":["source.ip"],"cost":"response_bytes","limits":[{"requests":100000,"per":"1h"}]}]`)
+	on := func(route, ip string) *Request { r := req(ip, nil); r.EnvoyRoute = route; return r }
+	// History: "big" answers 40,000 bytes, "small" 100.
+	for range 3 {
+		l.Check(on("big", "192.0.2.1"), t0).ChargeResponse(40_000, t0)
+		l.Check(on("small", "192.0.2.2"), t0).ChargeResponse(100, t0)
+	}
+	// A fresh client on "small" can have many streams in flight at once.
+	if got, _ := wave(t, l, on("small", "192.0.2.3"), t0, 50, 100); got != 50 {
+		t.Errorf("small route: %d of 50 parallel streams admitted, want 50 (100-byte reservations)", got)
+	}
+	// On "big", reservations of 40,000 bytes admit 3 of a 100,000 budget.
+	if got, _ := wave(t, l, on("big", "192.0.2.4"), t0, 50, 40_000); got != 3 {
+		t.Errorf("big route: %d of 50 parallel streams admitted, want 3", got)
+	}
+}
