@@ -40,6 +40,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"}],"failure_mode":"open"}]`, "[0].failure_mode"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"}],"missing_key":"skip"}]`, "[0].missing_key"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"}],"max_keys":-1}]`, "[0].max_keys"},
+		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"}],"estimated_bytes":100}]`, "[0].estimated_bytes"},
+		{`[{"name":"a","key":["path"],"cost":"response_bytes","limits":[{"requests":1,"per":"1s"}],"estimated_bytes":-5}]`, "[0].estimated_bytes"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"}],"override":{"claim":"plan"}}]`, "[0].override"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"}],"override":{"claim":"plan","values":{"gold":[{"requests":0,"per":"1s"}]}}}]`, "[0].override.values.gold[0].requests"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"}],"override":{"claim":"rpm","numeric":{"per":"60s"}}}]`, "[0].override.numeric.max"},
