@@ -261,6 +261,7 @@ func (h *httpContext) OnHttpStreamDone() {
 	h.chargeResponseCost()
 	h.observe()
 	h.releaseExcerpt()
+	h.collectAfterLargeBody()
 }
 
 // audit returns the stream's audit record, allocating it on first use.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -63,6 +64,9 @@ type respFilterStream struct {
 	// headersHeld is set while the response headers are paused (headers_mode
 	// "held"): the status can still change.
 	headersHeld bool
+	// large is set when filtering this response handled a large body: the
+	// worker collects its garbage when the stream ends.
+	large bool
 }
 
 // prepareResponseFilter runs once the request stages have all passed: it
@@ -222,6 +226,8 @@ func (h *httpContext) processBody(size int) types.Action {
 	// The host has copied the new body. A buffer grown by one large body
 	// is not kept for the next: the heap may reuse it, and a worker's
 	// steady state stays that of its usual bodies.
+	st.large = len(body) >= keepOutputBytes || cap(out) > keepOutputBytes ||
+		o.Reason == respfilter.ReasonTooLarge || o.Reason == respfilter.ReasonDecodeFailed
 	if cap(rs.out) > keepOutputBytes {
 		rs.out = nil
 	}
@@ -229,8 +235,30 @@ func (h *httpContext) processBody(size int) types.Action {
 }
 
 // keepOutputBytes is the largest output buffer a worker keeps between
-// responses.
+// responses, and the body size from which the worker collects garbage when
+// the stream ends.
 const keepOutputBytes = 256 << 10
+
+// collectAfterLargeBody runs a garbage collection at the end of a stream
+// whose response filtering handled a large body (its input, decoded form
+// and output are garbage now). Wasm memory never shrinks, and Go's collector
+// lets the heap double between automatic cycles, so megabytes of garbage
+// from a few large bodies in a row would otherwise raise the VM's peak for
+// good; collecting here keeps the peak at one body's work (docs/memory.md).
+// It costs a collection of a small heap per large response, next to the
+// milliseconds the body itself took.
+func (h *httpContext) collectAfterLargeBody() {
+	st := &h.respFilterStream
+	if !st.large {
+		return
+	}
+	st.large = false
+	if r := h.plugin.telemetry.runtime; r != nil {
+		h.plugin.metrics.ForcedGC(r.ForceGC())
+		return
+	}
+	runtime.GC()
+}
 
 // finishBody applies a body-time outcome.
 func (h *httpContext) finishBody(out []byte, o respfilter.Outcome) types.Action {
