@@ -281,7 +281,7 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 	b.add(key{f: famMemory}, KindHistogram, "KiB", "Memory the Go runtime holds (≈ the VM's Wasm linear memory), sampled per worker per tick.", "runtime", nil, "memory_kib")
 	b.add(key{f: famHeap}, KindHistogram, "KiB", "Go heap in use, sampled per worker per tick.", "runtime", nil, "heap_inuse_kib")
 	b.add(key{f: famGCCycles}, KindCounter, "1", "Completed Go GC cycles, summed over workers.", "runtime", nil, "gc_cycles_total")
-	b.add(key{f: famForcedGC}, KindCounter, "1", "runtime.GC() calls made by the GC policy.", "runtime", nil, "forced_gc_total")
+	b.add(key{f: famForcedGC}, KindCounter, "1", "runtime.GC() calls made by the GC policy, or at the end of a stream whose response filtering handled a body of 256 KiB or more.", "runtime", nil, "forced_gc_total")
 	b.add(key{f: famForcedGCFreed}, KindHistogram, "KiB", "Heap freed by each forced GC.", "runtime", nil, "forced_gc_freed_kib")
 	b.add(key{f: famUnknownLabel}, KindCounter, "1", "Recordings dropped because a label was not in the catalogue (a plugin bug).", "telemetry", nil, "unknown_label_total")
 	return b.out, nil
