@@ -122,3 +122,16 @@ func FuzzScan(f *testing.F) {
 		_ = IsDataKey(s)
 	})
 }
+
+func BenchmarkScanHeaderValues(b *testing.B) {
+	values := []string{
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+		"application/json, text/plain, */*", "7f1c2a9e-5b1d-4c1e-9a55-0f3c1e2d4b6a", "/api/orders/12345?page=2&sort=desc",
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, v := range values {
+			Redact(v, All, "*")
+		}
+	}
+}

@@ -174,11 +174,20 @@ var apiKeyFormats = []apiKeyFormat{
 	{"pypi-", 50, 255, isKeyByte},
 }
 
+// apiKeyByFirst indexes apiKeyFormats by the first byte of their prefix, so
+// that a position is checked only against the formats that can start there.
+var apiKeyByFirst = func() (idx [256][]apiKeyFormat) {
+	for _, f := range apiKeyFormats {
+		idx[f.prefix[0]] = append(idx[f.prefix[0]], f)
+	}
+	return idx
+}()
+
 // apiKeyAt reports whether an API key of a known format starts at s[i] and
 // where it ends. The key must not run on into more key bytes.
 func apiKeyAt(s string, i int) (int, bool) {
 	rest := s[i:]
-	for _, f := range apiKeyFormats {
+	for _, f := range apiKeyByFirst[s[i]] {
 		if !strings.HasPrefix(rest, f.prefix) {
 			continue
 		}
