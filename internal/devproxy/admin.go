@@ -74,8 +74,9 @@ func (c *requestCounts) wrap(h http.Handler, accessLog io.Writer) http.Handler {
 
 // writeAccessLog writes a line in the shape of Envoy's default access log
 // format, with %RESPONSE_CODE_DETAILS% after the status: where operators
-// look for why apiguard answered. Query values are redacted as in audit
-// events: a token in the query must not reach a log.
+// look for why apiguard answered. The path is logged as the audit trail logs
+// it (telemetry.RedactPath: query values replaced, card numbers, emails and
+// tokens masked), so the gateway's own log holds no personal data either.
 func writeAccessLog(w io.Writer, r *http.Request, code int, sw *statusWriter, d time.Duration) {
 	details := sw.details
 	if details == "" {

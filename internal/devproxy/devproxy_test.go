@@ -504,6 +504,13 @@ func TestEdgeBehavesLikeEnvoy(t *testing.T) {
 	if out := in.stdout.String(); !strings.Contains(out, `"GET /deny HTTP/1.1" 403 v8guest_denied`) {
 		t.Errorf("no access-log line with the response code details:\n%s", out)
 	}
+	// The access log holds no personal data: paths are logged redacted.
+	send("/users/alice@example.com?card=4111111111111111", "")
+	<-got
+	if out := in.stdout.String(); strings.Contains(out, "alice@example.com") || strings.Contains(out, "4111111111111111") ||
+		!strings.Contains(out, `"GET /users/*********?card=REDACTED HTTP/1.1" 200`) {
+		t.Errorf("access log of a path with an email and a card number:\n%s", out)
+	}
 }
 
 // devproxy speaks HTTP/2 cleartext (prior knowledge, as gRPC clients do) on
