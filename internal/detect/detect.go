@@ -105,7 +105,14 @@ func Scan(s string, set Set, fn func(Match) bool) {
 	if set == 0 {
 		return
 	}
+	jwt := set.Has(JWT)
 	for i := 0; i < len(s); {
+		// Fast path: nothing starts at a byte outside local parts, and
+		// inside a word only a JWT can.
+		if c := s[i]; !isLocalByte(c) || (i > 0 && isWordByte(s[i-1]) && !(jwt && c == 'e')) {
+			i++
+			continue
+		}
 		m, ok := matchAt(s, i, set)
 		if !ok {
 			i++
