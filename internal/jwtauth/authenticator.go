@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -900,9 +899,7 @@ func (a *Authenticator) hiddenTokenParam(query string) bool {
 		return false
 	}
 	for pair := range strings.SplitSeq(query, "&") {
-		_, errKey := url.QueryUnescape(strings.SplitN(pair, "=", 2)[0])
-		_, errPair := url.ParseQuery(pair)
-		if !strings.Contains(pair, ";") && errKey == nil && errPair == nil {
+		if !strings.Contains(pair, ";") && validEscapes(pair) {
 			continue // read by ParseQuery, so judged and removable
 		}
 		for part := range strings.SplitSeq(pair, ";") {
@@ -913,6 +910,18 @@ func (a *Authenticator) hiddenTokenParam(query string) bool {
 		}
 	}
 	return false
+}
+
+// validEscapes reports whether every '%' in s starts a %XX escape: the
+// condition for url.ParseQuery to read a pair, checked without allocating
+// on every request that has a query.
+func validEscapes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && (i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // lenientUnescape decodes the valid %XX escapes and '+' of s and keeps
