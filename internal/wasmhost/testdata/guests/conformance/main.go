@@ -444,8 +444,11 @@ func proxyOnRequestHeaders(id, n, eos uint32) uint32 {
 	if s.has("idle") {
 		// The scheduler idles until the timer fires: it waits in netpoll,
 		// that is in wasi poll_oneoff, as after a GC with the scavenger's
-		// timer pending.
-		time.Sleep(time.Millisecond)
+		// timer pending. The sleep is long enough that the timer is still
+		// pending when the scheduler looks, even on a loaded machine: an
+		// expired timer runs without a poll, and the crash is not
+		// reproduced.
+		time.Sleep(50 * time.Millisecond)
 	}
 	if s.has("echo-headers") {
 		kv, _ := pairs(mapReqHeaders)
