@@ -1,6 +1,7 @@
 // Package detect recognises personal data and credentials inside strings:
-// payment card numbers, email addresses, JWTs, bearer tokens and API keys
-// with documented prefixes. Every class is a precise check (a checksum, a
+// payment card numbers, email addresses, JWTs, bearer tokens, API keys with
+// documented prefixes, US Social Security numbers, IBANs, PEM private keys
+// and password hashes. Every class is a precise check (a checksum, a
 // registered prefix and length, a grammar), not a loose regular expression,
 // so that masking what it finds does not mangle ordinary text.
 //
@@ -34,11 +35,23 @@ const (
 	// APIKey is a key in a vendor's documented format, recognised by its
 	// prefix and length (see apiKeyFormats).
 	APIKey
+	// SSN is a US Social Security number in its dashed form, in the ranges
+	// the SSA issues (see ssnAt).
+	SSN
+	// IBAN is an international bank account number: a registered country,
+	// the country's length and a valid ISO 7064 MOD 97-10 check (see ibanAt).
+	IBAN
+	// PrivateKey is a PEM private key, from its "-----BEGIN ... PRIVATE
+	// KEY-----" boundary (RFC 7468) through its footer (see privateKeyAt).
+	PrivateKey
+	// PasswordHash is a password hash in the string format of bcrypt,
+	// argon2, scrypt or PBKDF2 (see hashAt).
+	PasswordHash
 
 	numClasses = iota
 )
 
-var classNames = [...]string{"", "card_number", "email", "jwt", "bearer_token", "api_key"}
+var classNames = [...]string{"", "card_number", "email", "jwt", "bearer_token", "api_key", "ssn", "iban", "private_key", "password_hash"}
 
 // String returns the class name, e.g. "card_number".
 func (c Class) String() string {
@@ -102,14 +115,24 @@ func Scan(s string, set Set, fn func(Match) bool) {
 	if set.Has(JWT) && !strings.Contains(s, "eyJ") {
 		set &^= SetOf(JWT)
 	}
+	if set.Has(SSN) && strings.IndexByte(s, '-') < 0 {
+		set &^= SetOf(SSN)
+	}
+	if set.Has(PrivateKey) && !strings.Contains(s, pemBegin) {
+		set &^= SetOf(PrivateKey)
+	}
+	if set.Has(PasswordHash) && strings.IndexByte(s, '$') < 0 {
+		set &^= SetOf(PasswordHash)
+	}
 	if set == 0 {
 		return
 	}
-	jwt := set.Has(JWT)
+	jwt, hash := set.Has(JWT), set.Has(PasswordHash)
 	for i := 0; i < len(s); {
-		// Fast path: nothing starts at a byte outside local parts, and
-		// inside a word only a JWT can.
-		if c := s[i]; !isLocalByte(c) || (i > 0 && isWordByte(s[i-1]) && !(jwt && c == 'e')) {
+		// Fast path: nothing starts at a byte outside local parts but a
+		// hash's '$', and inside a word only a JWT or a hash's '$' can.
+		c := s[i]
+		if dollar := hash && c == '$'; !dollar && (!isLocalByte(c) || (i > 0 && isWordByte(s[i-1]) && !(jwt && c == 'e'))) {
 			i++
 			continue
 		}
@@ -134,21 +157,19 @@ func Contains(s string, set Set) bool {
 
 // Classify reports the class of s when all of s (spaces around it aside) is
 // one value of a class in set, e.g. a JSON string value that is an email
-// address.
+// address, or "Bearer " and a token. It tries the classes at the first
+// byte only, so a string that is not such a value costs a few comparisons
+// whatever its length.
 func Classify(s string, set Set) (Class, bool) {
 	t := strings.TrimSpace(s)
 	if t == "" {
 		return 0, false
 	}
-	off := strings.Index(s, t)
-	var c Class
-	found := false
-	Scan(s, set, func(m Match) bool {
-		found = m.Start == off && m.End == off+len(t)
-		c = m.Class
-		return false
-	})
-	return c, found
+	m, ok := matchAt(t, 0, set)
+	if !ok || m.End != len(t) {
+		return 0, false
+	}
+	return m.Class, true
 }
 
 // Redact returns s with every value of a class in set replaced by mask, and
@@ -178,14 +199,34 @@ func Redact(s string, set Set, mask string) (string, bool) {
 // nothing can start costs a few comparisons.
 func matchAt(s string, i int, set Set) (Match, bool) {
 	c := s[i]
-	if i > 0 && isWordByte(s[i-1]) && c != 'e' {
-		return Match{}, false // inside a word only a JWT can start
+	if i > 0 && isWordByte(s[i-1]) && c != 'e' && c != '$' {
+		return Match{}, false // inside a word only a JWT or a hash can start
 	}
 	switch {
 	case isDigit(c):
-		if set.Has(CardNumber) && (i == 0 || !isAlnum(s[i-1])) {
-			if end, ok := cardAt(s, i); ok {
-				return Match{CardNumber, i, end}, true
+		if i == 0 || !isAlnum(s[i-1]) {
+			if set.Has(CardNumber) && i+minCardDigits <= len(s) {
+				if end, ok := cardAt(s, i); ok {
+					return Match{CardNumber, i, end}, true
+				}
+			}
+			if set.Has(SSN) {
+				if end, ok := ssnAt(s, i); ok {
+					return Match{SSN, i, end}, true
+				}
+			}
+		}
+	case c == '$':
+		if set.Has(PasswordHash) {
+			if end, ok := hashAt(s, i); ok {
+				return Match{PasswordHash, i, end}, true
+			}
+		}
+		return Match{}, false
+	case c == '-':
+		if set.Has(PrivateKey) {
+			if end, ok := privateKeyAt(s, i); ok {
+				return Match{PrivateKey, i, end}, true
 			}
 		}
 	}
@@ -205,6 +246,16 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 		if set.Has(APIKey) {
 			if end, ok := apiKeyAt(s, i); ok {
 				return Match{APIKey, i, end}, true
+			}
+		}
+		if set.Has(IBAN) && isUpper(c) && i+3 < len(s) && isDigit(s[i+2]) && isUpper(s[i+1]) {
+			if end, ok := ibanAt(s, i); ok {
+				return Match{IBAN, i, end}, true
+			}
+		}
+		if set.Has(PasswordHash) && (c == 'p' || c == 'a' || c == 'b') {
+			if end, ok := hashAt(s, i); ok {
+				return Match{PasswordHash, i, end}, true
 			}
 		}
 	}

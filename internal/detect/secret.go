@@ -1,0 +1,230 @@
+package detect
+
+import "strings"
+
+// Private keys in PEM and password hashes in their published string formats.
+
+const pemBegin = "-----BEGIN "
+
+// privateKeyLabels are the PEM labels of private keys: RFC 7468 §10 and §11
+// ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"), the legacy OpenSSL labels of
+// RFC 7468 §13 ("RSA", "EC", "DSA" private keys), OpenSSH's own format
+// (PROTOCOL.key) and OpenPGP's armor (RFC 4880 §6.2).
+var privateKeyLabels = []string{
+	"PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY",
+	"OPENSSH PRIVATE KEY", "PGP PRIVATE KEY BLOCK",
+}
+
+// privateKeyAt reports whether a PEM private key starts at s[i] and where it
+// ends: the encapsulation boundary "-----BEGIN <label>-----" with a private
+// key label, then through the matching "-----END <label>-----" when it
+// follows, else to the end of s, so that masking takes the key material
+// even when the footer was cut off.
+func privateKeyAt(s string, i int) (int, bool) {
+	rest := s[i:]
+	if !strings.HasPrefix(rest, pemBegin) || (i > 0 && s[i-1] == '-') {
+		return 0, false
+	}
+	rest = rest[len(pemBegin):]
+	for _, label := range privateKeyLabels {
+		if !strings.HasPrefix(rest, label) || !strings.HasPrefix(rest[len(label):], "-----") {
+			continue
+		}
+		body := i + len(pemBegin) + len(label) + len("-----")
+		footer := "-----END " + label + "-----"
+		if k := strings.Index(s[body:], footer); k >= 0 {
+			return body + k + len(footer), true
+		}
+		return len(s), true
+	}
+	return 0, false
+}
+
+// Password hashes. Each format is the one its reference implementation
+// writes:
+//   - bcrypt (OpenBSD bcrypt(3)): "$2a$", "$2b$", "$2x$" or "$2y$", a two-digit
+//     cost 04-31, "$", then 53 characters of bcrypt's base64 (22 salt, 31
+//     hash): 60 characters.
+//   - PHC string format (github.com/P-H-C/phc-string-format), as the
+//     reference argon2 and passlib write it: "$argon2i$", "$argon2d$",
+//     "$argon2id$" or "$scrypt$", an optional "v=<digits>$", parameters
+//     "name=<digits>" separated by commas, "$", a salt and a hash of
+//     base64 characters (at least 11 and 16); passlib's PBKDF2
+//     ("$pbkdf2$", "$pbkdf2-sha1$", "$pbkdf2-sha256$", "$pbkdf2-sha512$")
+//     has the rounds alone as its parameter.
+//   - Django's PBKDF2 ("pbkdf2_sha256$<rounds>$<salt>$<base64 hash>", also
+//     "pbkdf2_sha1") and its wrappers of the above ("argon2$argon2id$...",
+//     "bcrypt$$2b$...", "bcrypt_sha256$$2b$...").
+//   - Werkzeug's PBKDF2 ("pbkdf2:sha256:<rounds>$<salt>$<hex hash>").
+
+const (
+	bcryptLen   = 60
+	minHashSalt = 8
+	minHashHash = 16
+)
+
+// hashAt reports whether a password hash starts at s[i] and where it ends.
+// The hash must not run on into more hash characters.
+func hashAt(s string, i int) (int, bool) {
+	rest := s[i:]
+	var end int
+	switch {
+	case rest == "" || len(rest) < 20:
+		return 0, false
+	case rest[0] == '$':
+		end = modularHash(rest)
+	case rest[0] == 'p':
+		end = pbkdf2Hash(rest)
+	case strings.HasPrefix(rest, "argon2$argon2"):
+		// Django writes "argon2" then the PHC string.
+		if n := modularHash(rest[len("argon2"):]); n > 0 {
+			end = len("argon2") + n
+		}
+	case strings.HasPrefix(rest, "bcrypt$$2"), strings.HasPrefix(rest, "bcrypt_sha256$$2"):
+		// Django writes its algorithm name and "$" before the bcrypt hash.
+		k := strings.IndexByte(rest, '$') + 1
+		if n := modularHash(rest[k:]); n == bcryptLen {
+			end = k + n
+		}
+	}
+	if end == 0 {
+		return 0, false
+	}
+	return i + end, true
+}
+
+// modularHash is the length of the bcrypt or PHC hash at the start of s
+// ('$'), 0 when there is none.
+func modularHash(s string) int {
+	if len(s) >= bcryptLen && s[1] == '2' && strings.IndexByte("abxy", s[2]) >= 0 && s[3] == '$' &&
+		isDigit(s[4]) && isDigit(s[5]) && s[6] == '$' {
+		cost := int(s[4]-'0')*10 + int(s[5]-'0')
+		if cost < 4 || cost > 31 || run(s[7:], isBcryptB64) != bcryptLen-7 {
+			return 0
+		}
+		if bcryptLen < len(s) && isHashByte(s[bcryptLen]) {
+			return 0
+		}
+		return bcryptLen
+	}
+	id, rest, ok := strings.Cut(s[1:], "$")
+	if !ok {
+		return 0
+	}
+	params := "kv"
+	switch id {
+	case "argon2i", "argon2d", "argon2id", "scrypt":
+	case "pbkdf2", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512":
+		params = "rounds"
+	default:
+		return 0
+	}
+	n := 1 + len(id) + 1
+	if params == "kv" && strings.HasPrefix(rest, "v=") {
+		k := 2 + run(rest[2:], isDigit)
+		if k == 2 || k >= len(rest) || rest[k] != '$' {
+			return 0
+		}
+		rest, n = rest[k+1:], n+k+1
+	}
+	var k int
+	if params == "rounds" {
+		k = run(rest, isDigit)
+	} else {
+		k = kvParams(rest)
+	}
+	if k == 0 || k >= len(rest) || rest[k] != '$' {
+		return 0
+	}
+	m := saltAndHash(rest[k+1:], isPHCB64)
+	if m == 0 {
+		return 0
+	}
+	return n + k + 1 + m
+}
+
+// kvParams is the length of "name=digits[,name=digits...]" at the start of
+// s, 0 when there is none.
+func kvParams(s string) int {
+	i := 0
+	for {
+		k := run(s[i:], isLowerAlnum)
+		if k == 0 || i+k >= len(s) || s[i+k] != '=' {
+			return 0
+		}
+		i += k + 1
+		d := run(s[i:], isDigit)
+		if d == 0 {
+			return 0
+		}
+		i += d
+		if i < len(s) && s[i] == ',' {
+			i++
+			continue
+		}
+		return i
+	}
+}
+
+// saltAndHash is the length of "salt$hash" at the start of s, both runs of
+// alphabet with the minimum lengths, 0 when there is none.
+func saltAndHash(s string, alphabet func(byte) bool) int {
+	salt := run(s, alphabet)
+	if salt < minHashSalt || salt >= len(s) || s[salt] != '$' {
+		return 0
+	}
+	hash := run(s[salt+1:], alphabet)
+	for salt+1+hash < len(s) && s[salt+1+hash] == '=' {
+		hash++
+	}
+	end := salt + 1 + hash
+	if hash < minHashHash || end < len(s) && isHashByte(s[end]) {
+		return 0
+	}
+	return end
+}
+
+// pbkdf2Hash is the length of a Django or Werkzeug PBKDF2 hash at the start
+// of s, 0 when there is none.
+func pbkdf2Hash(s string) int {
+	var n int
+	switch {
+	case strings.HasPrefix(s, "pbkdf2_sha256$"), strings.HasPrefix(s, "pbkdf2_sha1$"):
+		n = strings.IndexByte(s, '$') + 1
+	case strings.HasPrefix(s, "pbkdf2:sha256:"), strings.HasPrefix(s, "pbkdf2:sha512:"), strings.HasPrefix(s, "pbkdf2:sha1:"):
+		n = strings.LastIndexByte(s[:len("pbkdf2:sha256:")], ':') + 1
+	default:
+		return 0
+	}
+	d := run(s[n:], isDigit)
+	if d == 0 || n+d >= len(s) || s[n+d] != '$' {
+		return 0
+	}
+	m := saltAndHash(s[n+d+1:], isPHCB64)
+	if m == 0 {
+		return 0
+	}
+	return n + d + 1 + m
+}
+
+// run is the length of the run of bytes of alphabet at the start of s.
+func run(s string, alphabet func(byte) bool) int {
+	for i := 0; i < len(s); i++ {
+		if !alphabet(s[i]) {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func isLowerAlnum(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'z' }
+
+// isBcryptB64 is bcrypt's base64 alphabet: "./A-Za-z0-9".
+func isBcryptB64(c byte) bool { return isAlnum(c) || c == '.' || c == '/' }
+
+// isPHCB64 is the B64 of the PHC format ([A-Za-z0-9+/]) plus passlib's
+// adapted base64 ('.') used by its PBKDF2 hashes.
+func isPHCB64(c byte) bool { return isAlnum(c) || c == '+' || c == '/' || c == '.' }
+
+// isHashByte continues a hash: a match must not stop inside one.
+func isHashByte(c byte) bool { return isPHCB64(c) || c == '$' || c == '=' }
