@@ -112,7 +112,7 @@ func New(in Inputs) (*Guard, error) {
 		g.sensitive[mapped(h)] = true
 	}
 	for _, m := range in.Matches {
-		if m.Path == "" && m.Prefix == "" && m.Regex == "" {
+		if m.Path == "" && m.Prefix == "" && m.Regex == "" && m.PathTemplate == "" {
 			continue
 		}
 		c, err := route.Compile(m)

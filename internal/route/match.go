@@ -11,7 +11,8 @@ import (
 )
 
 // Match selects requests. Every set field must match; the zero Match matches
-// every request. At most one of Path, Prefix and Regex may be set.
+// every request. At most one of Path, Prefix, Regex and PathTemplate may be
+// set.
 type Match struct {
 	// Path matches the canonical path exactly; "/admin/" and "/admin" are
 	// different paths, as they are to Go's ServeMux and nginx.
@@ -22,6 +23,10 @@ type Match struct {
 	Prefix string `json:"prefix,omitempty"`
 	// Regex is an RE2 expression that must match the whole canonical path.
 	Regex string `json:"regex,omitempty"`
+	// PathTemplate matches the canonical path against an Envoy uri_template
+	// ("/users/{id}", "/files/{path=**}", "/v1/*/items"); see template.go
+	// for the grammar and for what a variable matches.
+	PathTemplate string `json:"path_template,omitempty"`
 	// Methods, if set, lists the HTTP methods that match. Config values are
 	// upper-cased; the request method is compared exactly (methods are
 	// case-sensitive tokens, RFC 9110 section 9.1; apiguard refuses case
@@ -30,7 +35,7 @@ type Match struct {
 	Methods []string `json:"methods,omitempty"`
 	// Headers must all match.
 	Headers []HeaderMatch `json:"headers,omitempty"`
-	// CaseSensitive makes Path, Prefix and Regex compare case. By default
+	// CaseSensitive makes Path, Prefix, Regex and PathTemplate compare case. By default
 	// "/ADMIN" matches a rule for "/admin", because many upstreams (and every
 	// case-insensitive file system) serve both.
 	CaseSensitive bool `json:"case_sensitive,omitempty"`
@@ -58,13 +63,13 @@ const maxRegexLen = 4096
 // are *config.Error with paths relative to m ("headers[0].name").
 func (m *Match) Validate() error {
 	set := 0
-	for _, s := range []string{m.Path, m.Prefix, m.Regex} {
+	for _, s := range []string{m.Path, m.Prefix, m.Regex, m.PathTemplate} {
 		if s != "" {
 			set++
 		}
 	}
 	if set > 1 {
-		return config.Errorf("", "set at most one of path, prefix and regex")
+		return config.Errorf("", "set at most one of path, prefix, regex and path_template")
 	}
 	if m.Path != "" {
 		if _, err := configPath(m.Path); err != nil {
@@ -82,6 +87,11 @@ func (m *Match) Validate() error {
 		}
 		if _, err := regexp.Compile(m.Regex); err != nil {
 			return config.Errorf("regex", "does not compile: %v", err)
+		}
+	}
+	if m.PathTemplate != "" {
+		if _, err := parseTemplate(m.PathTemplate); err != nil {
+			return config.Errorf("path_template", "%s", err)
 		}
 	}
 	for i, meth := range m.Methods {
@@ -177,6 +187,7 @@ const (
 	pathExact
 	pathPrefix
 	pathRegex
+	pathTemplateKind
 )
 
 // Matcher is a compiled Match. It is immutable and safe for concurrent use,
@@ -188,6 +199,7 @@ type Matcher struct {
 	re   *regexp.Regexp
 	// reExact is re without case folding, for Ambiguous; nil unless fold.
 	reExact *regexp.Regexp
+	tmpl    *pathTemplate
 	methods []string
 	headers []headerMatcher
 }
@@ -239,6 +251,9 @@ func Compile(m Match) (*Matcher, error) {
 		if c.fold {
 			c.reExact = regexp.MustCompile(`\A(?:` + m.Regex + `)\z`)
 		}
+	case m.PathTemplate != "":
+		c.kind = pathTemplateKind
+		c.tmpl, _ = parseTemplate(m.PathTemplate)
 	}
 	for _, meth := range m.Methods {
 		meth = strings.ToUpper(meth)
@@ -326,6 +341,8 @@ func (m *Matcher) pathMatches(p string) bool {
 		return len(p) == len(m.path) || p[len(m.path)] == '/' || m.path[len(m.path)-1] == '/'
 	case pathRegex:
 		return m.re.MatchString(p)
+	case pathTemplateKind:
+		return m.tmpl.match(p, m.fold)
 	}
 	return true
 }

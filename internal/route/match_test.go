@@ -100,7 +100,10 @@ func TestValidate(t *testing.T) {
 		want string // substring of the error; "" for valid
 	}{
 		{Match{Prefix: "/admin"}, ""},
-		{Match{Path: "/a", Prefix: "/a"}, "set at most one of path, prefix and regex"},
+		{Match{Path: "/a", Prefix: "/a"}, "set at most one of path, prefix, regex and path_template"},
+		{Match{Regex: "/a", PathTemplate: "/a"}, "set at most one of"},
+		{Match{PathTemplate: "/users/{id"}, "path_template: a '{' is not closed"},
+		{Match{PathTemplate: "/%61/{id}"}, "path_template: \"%61\": contains a percent-escape of an unreserved character"},
 		{Match{Prefix: "admin"}, "prefix: does not start with '/'"},
 		{Match{Prefix: "/admin;x"}, `prefix: contains ';'`},
 		{Match{Path: "/%61dmin"}, `path: "/%61dmin" is not in canonical form; write "/admin"`},
@@ -153,10 +156,11 @@ func TestDecodeReportsFullPath(t *testing.T) {
 
 func BenchmarkMatches(b *testing.B) {
 	cases := map[string]Match{
-		"prefix": {Prefix: "/api/v1", Methods: []string{"GET", "POST"}},
-		"exact":  {Path: "/api/v1/users/42"},
-		"regex":  {Regex: "/api/v[0-9]+/users/[0-9]+"},
-		"header": {Prefix: "/api", Headers: []HeaderMatch{{Name: "X-Tenant", Prefix: "acme"}}},
+		"prefix":   {Prefix: "/api/v1", Methods: []string{"GET", "POST"}},
+		"exact":    {Path: "/api/v1/users/42"},
+		"regex":    {Regex: "/api/v[0-9]+/users/[0-9]+"},
+		"template": {PathTemplate: "/api/{version}/users/{id}"},
+		"header":   {Prefix: "/api", Headers: []HeaderMatch{{Name: "X-Tenant", Prefix: "acme"}}},
 	}
 	req := &Request{Method: "GET", Path: "/API/v1/users/42", Header: headers("x-tenant", "acme-1")}
 	for name, m := range cases {

@@ -32,6 +32,10 @@ func TestLintFindsRiskyConfigurations(t *testing.T) {
 			"no-catch-all", "response_filter.rules"},
 		{"shadowed response rule", rf(``, `{"match": {"prefix": "/users"}, "allow": ["id"]}, {"match": {"path": "/users/me"}, "allow": ["id", "email"]}, `+rfCatchAll),
 			"shadowed-rule", "response_filter.rules[1]"},
+		{"template before the literal route it covers", rf(``, `{"match": {"path_template": "/users/{id}"}, "allow": ["id"]}, {"match": {"path": "/users/me"}, "allow": ["id", "email"]}, `+rfCatchAll),
+			"shadowed-rule", "response_filter.rules[1]"},
+		{"template ** before a deeper template", jwt(provider, `{"match": {"path_template": "/files/{p=**}"}}, {"match": {"path_template": "/files/{id}/acl"}, "requires": {"provider": "corp"}}, `+catchAll),
+			"shadowed-rule", "jwt.rules[1]"},
 		{"allow everything", rf(``, `{"match": {}, "allow": ["*"]}`), "allow-everything", "response_filter.rules[0].allow[0]"},
 		{"allow every element", rf(``, `{"match": {}, "allow": ["id", "#.*"]}`), "allow-everything", "response_filter.rules[0].allow[1]"},
 		{"on_error and non_json pass", rf(`"on_error": "pass", "non_json": "pass", `, rfCatchAll), "filter-fails-open", "response_filter.on_error"},
@@ -86,13 +90,16 @@ func TestLintQuietOnACarefulConfiguration(t *testing.T) {
     "rules": [
       {"match": {"path": "/healthz"}},
       {"match": {"prefix": "/admin"}, "requires": {"provider": "corp", "claims": [{"claim": "scope", "contains": "admin"}]}},
-      {"match": {"prefix": "/"}, "requires": {"provider": "corp"}}
+      {"match": {"path_template": "/users/me"}, "requires": {"provider": "corp"}},
+      {"match": {"path_template": "/users/{id}/orders/{order}"}, "requires": {"provider": "corp", "claims": [{"claim": "scope", "contains": "orders"}]}},
+      {"match": {"path_template": "/users/{id}"}, "requires": {"provider": "corp"}},
+      {"match": {"path_template": "/{all=**}"}, "requires": {"provider": "corp"}}
     ]
   },
   "rate_limits": [{"name": "per_user", "key": ["jwt.sub"], "limits": [{"requests": 100, "per": "60s"}]}],
   "response_filter": {"rules": [
     {"match": {"prefix": "/users"}, "allow": ["id", "name"], "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
-    {"match": {}, "allow": []}
+    {"match": {"path_template": "/**"}, "allow": []}
   ]}
 }`
 	for _, f := range Check(Document{Data: []byte(doc)}) {
