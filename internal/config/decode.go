@@ -262,7 +262,11 @@ func (d *decoder) structValue(v reflect.Value, n *node, path string) bool {
 		kp := keyPath(path, key)
 		f, known := fields.byName[key]
 		if !known {
-			ok = d.fail(n.keyStart[i], &Error{Path: kp, Msg: "unknown key" + suggest(key, fields.names), Key: true})
+			msg := "unknown key" + suggest(key, fields.names)
+			if repl, renamed := fields.renamed[key]; renamed {
+				msg = "renamed to " + strconv.Quote(repl)
+			}
+			ok = d.fail(n.keyStart[i], &Error{Path: kp, Msg: msg, Key: true})
 			continue
 		}
 		fv, err := fieldByIndex(v, f.index, kp)
@@ -277,7 +281,12 @@ func (d *decoder) structValue(v reflect.Value, n *node, path string) bool {
 		// The value is not echoed: a secret pasted into the wrong key must
 		// not reach Envoy's logs.
 		if f.enum != nil && fv.Kind() == reflect.String && !slices.Contains(f.enum, fv.String()) {
-			ok = d.fail(n.elems[i].start, &Error{Path: kp, Msg: "must be " + quoteList(f.enum)})
+			msg := "must be " + quoteList(f.enum)
+			// An old spelling is a known word, so it can be echoed.
+			if repl, renamed := f.renamedValues[fv.String()]; renamed {
+				msg = strconv.Quote(fv.String()) + " was renamed to " + strconv.Quote(repl)
+			}
+			ok = d.fail(n.elems[i].start, &Error{Path: kp, Msg: msg})
 		}
 	}
 	for _, name := range fields.required {

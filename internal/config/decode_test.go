@@ -425,3 +425,27 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// A renamed key or enum value is refused with its new spelling at its path,
+// not as an unknown key or a bare enum error.
+func TestDecodeRenamedKeysAndValues(t *testing.T) {
+	type mode struct {
+		OnError string `json:"on_error" config:"enum=allow|deny,renamed_values=pass>allow"`
+		Claims  []int  `json:"claims" config:"renamed_from=when"`
+	}
+	type doc struct {
+		Rules []mode `json:"rules"`
+	}
+	for _, tt := range []struct{ in, want string }{
+		{`{"rules":[{"when":[1]}]}`, `config: rules[0].when: renamed to "claims"`},
+		{`{"rules":[{"on_error":"pass"}]}`, `config: rules[0].on_error: "pass" was renamed to "allow"`},
+		{`{"rules":[{"on_error":"secret"}]}`, `config: rules[0].on_error: must be "allow" or "deny"`},
+		{`{"rules":[{"whne":[1]}]}`, `config: rules[0].whne: unknown key`},
+	} {
+		var d doc
+		err := Decode([]byte(tt.in), &d)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s: got %v, want %s", tt.in, err, tt.want)
+		}
+	}
+}

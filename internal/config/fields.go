@@ -14,26 +14,42 @@ type field struct {
 	depth    int
 	required bool     // tagged `config:"required"`: the key must be present
 	enum     []string // tagged `config:"enum=a|b"`: the string values allowed
+	// renamedFrom lists the keys this one replaced (`config:"renamed_from=a|b"`)
+	// and renamedValues the enum values it replaced, old to new
+	// (`config:"renamed_values=old>new|old2>new2"`). Before 1.0 both are
+	// refused with the new spelling; the README's compatibility policy says
+	// how they are handled from 1.0 on.
+	renamedFrom   []string
+	renamedValues map[string]string
 }
 
-// parseConfigTag reads a `config` struct tag: comma-separated options,
-// "required" and "enum=a|b|c".
-func parseConfigTag(tag string) (required bool, enum []string) {
+// parseConfigTag reads a `config` struct tag into f: comma-separated
+// options "required", "enum=a|b|c", "renamed_from=old|older" and
+// "renamed_values=old>new|older>new".
+func parseConfigTag(tag string, f *field) {
 	for _, opt := range strings.Split(tag, ",") {
 		switch {
 		case opt == "required":
-			required = true
+			f.required = true
 		case strings.HasPrefix(opt, "enum="):
-			enum = strings.Split(strings.TrimPrefix(opt, "enum="), "|")
+			f.enum = strings.Split(strings.TrimPrefix(opt, "enum="), "|")
+		case strings.HasPrefix(opt, "renamed_from="):
+			f.renamedFrom = strings.Split(strings.TrimPrefix(opt, "renamed_from="), "|")
+		case strings.HasPrefix(opt, "renamed_values="):
+			f.renamedValues = map[string]string{}
+			for _, pair := range strings.Split(strings.TrimPrefix(opt, "renamed_values="), "|") {
+				old, repl, _ := strings.Cut(pair, ">")
+				f.renamedValues[old] = repl
+			}
 		}
 	}
-	return required, enum
 }
 
 type structFields struct {
 	byName   map[string]field
-	names    []string // for "did you mean" suggestions, in declaration order
-	required []string // keys that must be present, in declaration order
+	names    []string          // for "did you mean" suggestions, in declaration order
+	required []string          // keys that must be present, in declaration order
+	renamed  map[string]string // old key -> its new spelling
 }
 
 var fieldCache sync.Map // reflect.Type -> *structFields
@@ -85,8 +101,9 @@ func typeFields(t reflect.Type) *structFields {
 			if name == "" {
 				name = sf.Name
 			}
-			required, enum := parseConfigTag(sf.Tag.Get("config"))
-			all = append(all, field{name: name, index: idx, depth: depth, required: required, enum: enum})
+			f := field{name: name, index: idx, depth: depth}
+			parseConfigTag(sf.Tag.Get("config"), &f)
+			all = append(all, f)
 		}
 	}
 	walk(t, nil, 0, map[reflect.Type]bool{})
@@ -110,6 +127,12 @@ func typeFields(t reflect.Type) *structFields {
 			sf.names = append(sf.names, f.name)
 			if f.required {
 				sf.required = append(sf.required, f.name)
+			}
+			for _, old := range f.renamedFrom {
+				if sf.renamed == nil {
+					sf.renamed = map[string]string{}
+				}
+				sf.renamed[old] = f.name
 			}
 			ambiguous[f.name] = true // listed once
 		}
