@@ -17,8 +17,8 @@ func TestOwnRepliesCarryTheirGRPCCode(t *testing.T) {
 	  "jwt": {"providers": {"corp": {"issuer": "https://idp.example.com", "audiences": ["orders"], "local_jwks": `+testJWKS()+`}},
 	          "rules": [{"name": "admin", "match": {"prefix": "/pkg.Admin"}, "requires": {"provider": "corp", "claims": [{"claim": "scope", "contains": "admin"}]}},
 	                    {"name": "svc", "match": {"prefix": "/"}, "requires": {"provider": "corp"}}]},
-	  "rate_limits": [{"name": "say", "match": {"path": "/pkg.Svc/Say"}, "key": ["jwt.sub", "path"], "limits": [{"requests": 1, "per": "60s"}]},
-	                  {"name": "retryable", "match": {"path": "/pkg.Svc/Poll"}, "key": ["jwt.sub"], "grpc_status": "unavailable", "limits": [{"requests": 1, "per": "60s"}]}],
+	  "rate_limits": [{"name": "say", "match": {"path": "/pkg.Svc/Say"}, "key": ["claim:sub", "path"], "limits": [{"requests": 1, "per": "60s"}]},
+	                  {"name": "retryable", "match": {"path": "/pkg.Svc/Poll"}, "key": ["claim:sub"], "grpc_status": "unavailable", "limits": [{"requests": 1, "per": "60s"}]}],
 	  "response_filter": {"rules": [{"match": {"prefix": "/"}, "allow": ["id"]}]},
 	  "telemetry": {"audit": {"sink": "log"}}}`)
 	if status != types.OnPluginStartStatusOK {

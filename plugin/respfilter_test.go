@@ -157,9 +157,9 @@ func gzipped(t *testing.T, s string) []byte {
 
 // A second content-encoding header must not hide behind the first: the
 // client decodes "identity, gzip" as gzip, so a gzip JSON body under
-// text/plain would otherwise pass as "not JSON" with non_json "pass".
+// text/plain would otherwise pass as "not JSON" with non_json "allow".
 func TestRepeatedContentEncodingNeverPassesAnEncodedBodyUnfiltered(t *testing.T) {
-	host, status := newHost(t, `{"response_filter": {"non_json": "pass",
+	host, status := newHost(t, `{"response_filter": {"non_json": "allow",
   "rules": [{"match": {"prefix": "/users"}, "allow": ["id"]}]}}`)
 	if status != types.OnPluginStartStatusOK {
 		t.Fatalf("plugin start = %v", status)

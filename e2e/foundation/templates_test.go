@@ -27,7 +27,7 @@ func templateConfig() string {
     ]
   },
   "rate_limits": [
-    {"name": "files", "match": {"path_template": "/files/{path=**}"}, "key": ["source.ip"], "limits": [{"requests": 2, "per": "3600s"}]}
+    {"name": "files", "match": {"path_template": "/files/{path=**}"}, "key": ["client_ip"], "limits": [{"requests": 2, "per": "3600s"}]}
   ],
   "response_filter": {"rules": [
     {"name": "me", "match": {"path_template": "/users/{id}", "methods": ["GET"]}, "allow": ["id", "name"]},

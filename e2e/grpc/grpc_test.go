@@ -71,7 +71,7 @@ func config() string {
     ]
   },
   "rate_limits": [
-    {"name": "say_per_user", "match": {"path": "/apiguard.e2e.Echo/Say"}, "key": ["jwt.sub", "path"], "limits": [{"requests": %d, "per": "3600s"}]}
+    {"name": "say_per_user", "match": {"path": "/apiguard.e2e.Echo/Say"}, "key": ["claim:sub", "path"], "limits": [{"requests": %d, "per": "3600s"}]}
   ],
   "response_filter": {"rules": [{"name": "echo_fields", "match": {"prefix": "/apiguard.e2e"}, "allow": ["id"]}]},
   "telemetry": {"audit": {"sink": "log"}}

@@ -42,7 +42,7 @@ const (
 var config = `{
   "response_filter": {"rules": [{"match": {"prefix": "/"}, "allow": ["id"], "mode": "mask", "mask_value": "` + strings.Repeat("m", maskValue) + `"}],
                       "max_body_bytes": ` + strconv.Itoa(maxBody) + `, "on_error": "deny"},
-  "rate_limits": [{"name": "per_ip", "key": ["source.ip"], "max_keys": 10000, "limits": [{"requests": 1000000, "per": "60s"}]}],
+  "rate_limits": [{"name": "per_ip", "key": ["client_ip"], "max_keys": 10000, "limits": [{"requests": 1000000, "per": "60s"}]}],
   "telemetry": {"audit": {"sink": "log", "body_excerpt_bytes": 4096}}
 }`
 

@@ -60,7 +60,7 @@ func TestByteBudgetHoldsUnderParallelRequests(t *testing.T) {
 			if c.estimate > 0 {
 				extra = `, "estimated_bytes": ` + strconv.Itoa(c.estimate)
 			}
-			e := start(t, `[{"name": "bytes", "cost": "response_bytes", "key": ["source.ip"]`+extra+`, "limits": [{"requests": 10000, "per": "3600s"}]}]`, opts{workers: 4})
+			e := start(t, `[{"name": "bytes", "cost": "response_bytes", "key": ["client_ip"]`+extra+`, "limits": [{"requests": 10000, "per": "3600s"}]}]`, opts{workers: 4})
 			e.up.body = strings.Repeat("x", size)
 			var judged sync.WaitGroup
 			judged.Add(parallel)

@@ -30,7 +30,7 @@ func bearer(t *testing.T, e *env, claims jwt.MapClaims) map[string]string {
 }
 
 func TestClientsAreLimitedByAVerifiedClaimWithPlanTiers(t *testing.T) {
-	e := start(t, `[{"name": "per_user", "key": ["jwt.sub"], "limits": [{"requests": 2, "per": "60s"}],
+	e := start(t, `[{"name": "per_user", "key": ["claim:sub"], "limits": [{"requests": 2, "per": "60s"}],
 		"override": {"claim": "plan", "values": {"gold": [{"requests": 4, "per": "60s"}], "internal": []}}}]`,
 		opts{extra: jwtConfig, workers: 2})
 	alice := bearer(t, e, jwt.MapClaims{"sub": "alice"})
@@ -59,7 +59,7 @@ func TestClientsAreLimitedByAVerifiedClaimWithPlanTiers(t *testing.T) {
 }
 
 func TestUnverifiedClaimsNeverChooseTheBucket(t *testing.T) {
-	e := start(t, `[{"name": "per_user", "key": ["jwt.sub"], "limits": [{"requests": 1, "per": "60s"}]}]`,
+	e := start(t, `[{"name": "per_user", "key": ["claim:sub"], "limits": [{"requests": 1, "per": "60s"}]}]`,
 		opts{extra: jwtConfig})
 	// A forged token is refused by authentication before it is counted.
 	forged, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": issuer, "sub": "victim",

@@ -86,7 +86,7 @@ func TestDistinctClientsKeepSharedDataWithinTheDocumentedBound(t *testing.T) {
 	if testing.Short() {
 		clients = 20_000
 	}
-	const policy = `[{"name": "per_ip", "max_keys": 2000, "key": ["source.ip"], "limits": [{"requests": 5, "per": "1s"}]}]`
+	const policy = `[{"name": "per_ip", "max_keys": 2000, "key": ["client_ip"], "limits": [{"requests": 5, "per": "1s"}]}]`
 	e := start(t, policy, opts{workers: 4})
 	bound := logged(t, e.p)
 	if want := nativeMaxBytes(t, policy, "apiguard/apiguard/v1"); bound != want {
@@ -134,7 +134,7 @@ func TestAMillionDistinctClientsStayWithinTheBoundNatively(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a million checks")
 	}
-	const policy = `[{"name": "per_ip", "key": ["source.ip"], "limits": [{"requests": 5, "per": "1s"}]}]`
+	const policy = `[{"name": "per_ip", "key": ["client_ip"], "limits": [{"requests": 5, "per": "1s"}]}]`
 	var cfg ratelimit.Config
 	if err := config.Decode([]byte(policy), &cfg); err != nil {
 		t.Fatal(err)

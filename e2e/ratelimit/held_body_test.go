@@ -57,7 +57,7 @@ func TestRequestBodyIsHeldUntilASlowGlobalCheckDecides(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rls := slowRLS(t, 300*time.Millisecond, c.rlsStatus, c.rlsBody)
-			e := start(t, `[{"name": "fleet", "key": ["source.ip"],
+			e := start(t, `[{"name": "fleet", "key": ["client_ip"],
 				"global": {"cluster": "rls", "domain": "api", "timeout": "2s", "failure_mode": "deny"}}]`,
 				opts{clusters: map[string]string{"rls": rls}})
 			up := &recordingUpstream{}

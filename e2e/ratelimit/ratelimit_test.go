@@ -21,7 +21,7 @@ func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, want int, what str
 }
 
 func TestClientsAreLimitedByTheirOwnAddress(t *testing.T) {
-	e := start(t, `[{"name": "per_ip", "key": ["source.ip"], "limits": [{"requests": 2, "per": "60s"}]}]`, opts{workers: 2})
+	e := start(t, `[{"name": "per_ip", "key": ["client_ip"], "limits": [{"requests": 2, "per": "60s"}]}]`, opts{workers: 2})
 	a := req{from: "198.51.100.7:5000"}
 	wantStatus(t, e.do(t, a), 200, "first request of A")
 	wantStatus(t, e.do(t, a), 200, "second request of A")
@@ -41,7 +41,7 @@ func TestClientsAreLimitedByTheirOwnAddress(t *testing.T) {
 }
 
 func TestForwardedForIsHonouredOnlyThroughTrustedHops(t *testing.T) {
-	policy := `[{"name": "per_ip", "key": ["source.ip"], "limits": [{"requests": 1, "per": "60s"}]}]`
+	policy := `[{"name": "per_ip", "key": ["client_ip"], "limits": [{"requests": 1, "per": "60s"}]}]`
 	proxy := "10.0.0.1:443"
 	xff := func(ip string) req { return req{from: proxy, headers: map[string]string{"x-forwarded-for": ip}} }
 
@@ -77,7 +77,7 @@ func TestClientsAreLimitedByAHeaderValue(t *testing.T) {
 }
 
 func TestMethodAndPathPartsSplitTheBudget(t *testing.T) {
-	e := start(t, `[{"name": "per_path", "match": {"prefix": "/api"}, "key": ["source.ip", "path"], "limits": [{"requests": 1, "per": "60s"}]}]`, opts{workers: 1})
+	e := start(t, `[{"name": "per_path", "match": {"prefix": "/api"}, "key": ["client_ip", "path"], "limits": [{"requests": 1, "per": "60s"}]}]`, opts{workers: 1})
 	wantStatus(t, e.do(t, req{path: "/api/a"}), 200, "/api/a")
 	wantStatus(t, e.do(t, req{path: "/api/b"}), 200, "/api/b")
 	wantStatus(t, e.do(t, req{path: "/api/A"}), 429, "/api/A (the path key is case-folded, as matching is)")
@@ -96,7 +96,7 @@ func TestRouteNameKeysComeFromTheEnvoyRoute(t *testing.T) {
 }
 
 func TestShadowPolicyCountsAndReportsButNeverRefuses(t *testing.T) {
-	e := start(t, `[{"name": "trial", "shadow": true, "key": ["source.ip"], "limits": [{"requests": 2, "per": "60s"}]}]`, opts{workers: 2})
+	e := start(t, `[{"name": "trial", "shadow": true, "key": ["client_ip"], "limits": [{"requests": 2, "per": "60s"}]}]`, opts{workers: 2})
 	for i := range 5 {
 		rec := e.do(t, req{})
 		wantStatus(t, rec, 200, "shadow request "+strconv.Itoa(i))
@@ -113,7 +113,7 @@ func TestShadowPolicyCountsAndReportsButNeverRefuses(t *testing.T) {
 }
 
 func TestResponseBytesBudgetRefusesTheNextRequestOfAScraper(t *testing.T) {
-	e := start(t, `[{"name": "bytes", "cost": "response_bytes", "key": ["source.ip"], "limits": [{"requests": 10000, "per": "60s"}]}]`, opts{workers: 2})
+	e := start(t, `[{"name": "bytes", "cost": "response_bytes", "key": ["client_ip"], "limits": [{"requests": 10000, "per": "60s"}]}]`, opts{workers: 2})
 	e.up.body = strings.Repeat("x", 6000)
 	scraper := req{from: "198.51.100.66:1"}
 	first := e.do(t, scraper)
@@ -181,7 +181,7 @@ func TestHugeHeaderValueIsHashedNeverStoredRaw(t *testing.T) {
 }
 
 func TestDraftHeadersOnAdmittedAndRefusedResponses(t *testing.T) {
-	e := start(t, `[{"name": "per_ip", "key": ["source.ip"], "limits": [{"requests": 2, "per": "60s"}]}]`, opts{workers: 1})
+	e := start(t, `[{"name": "per_ip", "key": ["client_ip"], "limits": [{"requests": 2, "per": "60s"}]}]`, opts{workers: 1})
 	first := e.do(t, req{})
 	wantStatus(t, first, 200, "first")
 	if got, want := first.Header().Get("RateLimit-Policy"), `"per_ip";q=2;w=60`; got != want {
@@ -220,7 +220,7 @@ func TestDraftHeadersOnAdmittedAndRefusedResponses(t *testing.T) {
 }
 
 func TestTightestWindowIsReportedAndLegacyHeadersOnRequest(t *testing.T) {
-	e := start(t, `[{"name": "api", "headers": "both", "key": ["source.ip"], "limits": [
+	e := start(t, `[{"name": "api", "headers": "both", "key": ["client_ip"], "limits": [
 		{"requests": 3, "per": "1s"}, {"requests": 4, "per": "3600s"}]}]`, opts{workers: 1})
 	var last *httptest.ResponseRecorder
 	for range 3 {
@@ -256,7 +256,7 @@ func TestTightestWindowIsReportedAndLegacyHeadersOnRequest(t *testing.T) {
 
 func TestHeaderSetNoneSendsOnlyRetryAfter(t *testing.T) {
 	e := start(t, `[{"name": "quiet", "headers": "none", "status": 503, "body": "slow down", "content_type": "text/plain",
-		"key": ["source.ip"], "limits": [{"requests": 1, "per": "10s"}]}]`, opts{workers: 1})
+		"key": ["client_ip"], "limits": [{"requests": 1, "per": "10s"}]}]`, opts{workers: 1})
 	ok := e.do(t, req{})
 	for _, name := range []string{"RateLimit", "RateLimit-Policy", "X-RateLimit-Limit"} {
 		if ok.Header().Get(name) != "" {
@@ -278,8 +278,8 @@ func TestOwnRepliesAreNeverChargedToAByteBudget(t *testing.T) {
 	// but the first request to /strict. The refusals are apiguard's own
 	// replies: they must not be charged to "bytes".
 	e := start(t, `[
-		{"name": "bytes", "cost": "response_bytes", "key": ["source.ip"], "limits": [{"requests": 1000, "per": "3600s"}]},
-		{"name": "strict", "match": {"prefix": "/strict"}, "key": ["source.ip"], "limits": [{"requests": 1, "per": "3600s"}]}
+		{"name": "bytes", "cost": "response_bytes", "key": ["client_ip"], "limits": [{"requests": 1000, "per": "3600s"}]},
+		{"name": "strict", "match": {"prefix": "/strict"}, "key": ["client_ip"], "limits": [{"requests": 1, "per": "3600s"}]}
 	]`, opts{workers: 2})
 	e.up.body = strings.Repeat("y", 100)
 	wantStatus(t, e.do(t, req{path: "/strict"}), 200, "first strict")
@@ -300,7 +300,7 @@ func TestOwnRepliesAreNeverChargedToAByteBudget(t *testing.T) {
 }
 
 func TestCheckedRequestsCountNearLimitAndAuditKey(t *testing.T) {
-	e := start(t, `[{"name": "per_ip", "key": ["source.ip"], "limits": [{"requests": 10, "per": "60s"}]}]`, opts{workers: 1})
+	e := start(t, `[{"name": "per_ip", "key": ["client_ip"], "limits": [{"requests": 10, "per": "60s"}]}]`, opts{workers: 1})
 	for range 10 {
 		wantStatus(t, e.do(t, req{}), 200, "within the limit")
 	}
@@ -314,8 +314,8 @@ func TestGlobalPolicyWithAnUnknownClusterFollowsItsFailureMode(t *testing.T) {
 	// Envoy refuses a callout to a cluster it does not know; the policy then
 	// decides as if the service were unavailable.
 	e := start(t, `[
-		{"name": "open", "match": {"prefix": "/open"}, "key": ["source.ip"], "global": {"cluster": "nowhere", "domain": "d"}},
-		{"name": "closed", "match": {"prefix": "/closed"}, "key": ["source.ip"], "global": {"cluster": "nowhere", "domain": "d", "failure_mode": "deny"}}
+		{"name": "open", "match": {"prefix": "/open"}, "key": ["client_ip"], "global": {"cluster": "nowhere", "domain": "d"}},
+		{"name": "closed", "match": {"prefix": "/closed"}, "key": ["client_ip"], "global": {"cluster": "nowhere", "domain": "d", "failure_mode": "deny"}}
 	]`, opts{})
 	wantStatus(t, e.do(t, req{path: "/open"}), 200, "failure_mode allow")
 	wantStatus(t, e.do(t, req{path: "/closed"}), 429, "failure_mode deny")

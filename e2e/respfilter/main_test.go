@@ -68,7 +68,7 @@ func baseConfig(mode, extra string) string {
   "max_body_bytes": 65536` + extra + `,
   "rules": [
     {"name": "users", "match": {"prefix": "/users"}, "allow": ["id", "name", "big", "orders.#.id"],
-     "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
+     "allow_for_claims": [{"claims": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
     {"name": "masked", "match": {"prefix": "/masked"}, "allow": ["id", "orders.#.id"], "mode": "mask", "mask_value": "[redacted]"},
     {"name": "public", "match": {"prefix": "/public"}, "bypass": true}
   ]}}`

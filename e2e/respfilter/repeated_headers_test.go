@@ -10,12 +10,12 @@ import (
 // An upstream that sends content-encoding twice ("identity", then "gzip")
 // must not get its gzip body past the filter: the client decodes it as
 // gzip, but a filter reading only the first value would see identity, sniff
-// compressed bytes as "not JSON" and, with non_json "pass", let them go.
+// compressed bytes as "not JSON" and, with non_json "allow", let them go.
 func TestRepeatedContentEncodingNeverPassesUnfiltered(t *testing.T) {
 	gz := gzipBytes(t, []byte(userDoc))
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			e := start(t, baseConfig(m.name, `, "non_json": "pass"`), opts{held: m.held},
+			e := start(t, baseConfig(m.name, `, "non_json": "allow"`), opts{held: m.held},
 				func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("content-type", "text/plain")
 					w.Header()["Content-Encoding"] = []string{"identity", "gzip"}

@@ -154,7 +154,7 @@ func TestNonJSONBodyOnAFilteredRouteFollowsNonJSON(t *testing.T) {
 		}
 	})
 	t.Run("pass when opted in", func(t *testing.T) {
-		e := start(t, baseConfig("held", `, "non_json": "pass"`), opts{held: true}, serve(page, false, "content-type", "text/html"))
+		e := start(t, baseConfig("held", `, "non_json": "allow"`), opts{held: true}, serve(page, false, "content-type", "text/html"))
 		r := e.get(t, "/users/7")
 		checkLength(t, r)
 		if r.status != 200 || !bytes.Equal(r.body, page) {
@@ -231,8 +231,8 @@ func TestOverLimitBodiesFailClosed(t *testing.T) {
 			t.Errorf("body %s is not the too_large error document", r.body)
 		}
 	})
-	t.Run("on_error pass lets it through and counts it", func(t *testing.T) {
-		e := start(t, baseConfig("held", `, "on_error": "pass"`), opts{held: true}, serve(big, false, "content-type", "application/json"))
+	t.Run("on_error allow lets it through and counts it", func(t *testing.T) {
+		e := start(t, baseConfig("held", `, "on_error": "allow"`), opts{held: true}, serve(big, false, "content-type", "application/json"))
 		r := e.get(t, "/users/1")
 		checkLength(t, r)
 		if r.status != 200 || !bytes.Equal(r.body, big) {
@@ -324,7 +324,7 @@ func TestAllowForClaimsGivesAdminsMoreAndOwnRepliesAreNotFiltered(t *testing.T) 
 
 func TestOwn429IsNotFiltered(t *testing.T) {
 	cfg := strings.TrimSuffix(baseConfig("held", ""), "}") +
-		`, "rate_limits": [{"name": "per_ip", "key": ["source.ip"], "limits": [{"requests": 1, "per": "60s"}]}]}`
+		`, "rate_limits": [{"name": "per_ip", "key": ["client_ip"], "limits": [{"requests": 1, "per": "60s"}]}]}`
 	e := start(t, cfg, opts{held: true}, serve([]byte(userDoc), false, "content-type", "application/json"))
 	if r := e.get(t, "/users/7"); r.status != 200 || string(r.body) != userFiltered {
 		t.Fatalf("first request got %d %s", r.status, r.body)

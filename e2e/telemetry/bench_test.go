@@ -81,7 +81,7 @@ func BenchmarkMemoryPerVM(b *testing.B) {
 	for _, bc := range []struct{ name, gc string }{
 		{"gc_off", ``},
 		{"gc_every_1000", `, "gc": {"mode": "every_requests", "every_requests": 1000, "min_interval": "10ms"}`},
-		{"gc_heap_above_4mib", `, "gc": {"mode": "heap_above", "heap_above_mib": 4, "min_interval": "10ms"}`},
+		{"gc_heap_above_4mib", `, "gc": {"mode": "heap_above", "heap_above_bytes": 4194304, "min_interval": "10ms"}`},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			e, h := benchEnv(b, otlpSection("otel", `, "batch_size": 200`)+bc.gc, map[string]string{"otel": c.URL})

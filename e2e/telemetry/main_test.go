@@ -91,7 +91,7 @@ func config(instance, telemetryExtra string, limit int) string {
 	return fmt.Sprintf(`{
   "jwt": {"providers": {"corp": {"issuer": %q, "audiences": ["orders"], "local_jwks": %s}},
           "rules": [{"name": "api", "match": {"prefix": "/api"}, "requires": {"provider": "corp"}}]},
-  "rate_limits": [{"name": "per_ip", "match": {"prefix": "/api"}, "key": ["source.ip"], "limits": [{"requests": %d, "per": "60s"}]}],
+  "rate_limits": [{"name": "per_ip", "match": {"prefix": "/api"}, "key": ["client_ip"], "limits": [{"requests": %d, "per": "60s"}]}],
   "telemetry": {"instance": %q %s}
 }`, issuer, jwks(), limit, instance, telemetryExtra)
 }

@@ -19,22 +19,24 @@ import (
 // Config holds the top-level request settings. JSON keys:
 type Config struct {
 	// path_normalization: "refuse" (default) or "rewrite" (route.CanonicalPath).
-	PathNormalization route.PathMode `json:"path_normalization,omitempty"`
+	PathNormalization route.PathMode `json:"path_normalization,omitempty" config:"enum=refuse|rewrite"`
 	// authority_normalization: "rewrite" (default): :authority is replaced by
 	// its canonical form (route.CanonicalAuthority) before any stage reads it;
 	// "refuse": a non-canonical :authority gets 400.
-	AuthorityNormalization string `json:"authority_normalization,omitempty"`
+	AuthorityNormalization string `json:"authority_normalization,omitempty" config:"enum=rewrite|refuse"`
 	// method_override: "refuse" (default): a request with
 	// X-HTTP-Method-Override, X-Method-Override, X-HTTP-Method or a _method
 	// query parameter gets 400, since frameworks route on them; "remove":
 	// they are removed before forwarding.
-	MethodOverride string `json:"method_override,omitempty"`
-	// headers_with_underscores: mirrors Envoy's headers_with_underscores_action.
-	// "drop" (default): a header whose name has '_' and maps, with '_' read
-	// as '-', onto a header apiguard sets or decides on is removed; "reject":
-	// any header name with '_' gets 400; "allow": such headers pass, except
-	// spellings of the headers apiguard sets, which are always removed.
-	HeadersWithUnderscores string `json:"headers_with_underscores,omitempty"`
+	MethodOverride string `json:"method_override,omitempty" config:"enum=refuse|remove"`
+	// headers_with_underscores: Envoy's headers_with_underscores_action in
+	// apiguard's words (DROP_HEADER is "remove", REJECT_REQUEST "refuse", as
+	// in the other request settings). "remove" (default): a header whose name
+	// has '_' and maps, with '_' read as '-', onto a header apiguard sets or
+	// decides on is removed; "refuse": any header name with '_' gets 400;
+	// "allow": such headers pass, except spellings of the headers apiguard
+	// sets, which are always removed.
+	HeadersWithUnderscores string `json:"headers_with_underscores,omitempty" config:"enum=remove|refuse|allow,renamed_values=drop>remove|reject>refuse"`
 }
 
 // Validate checks the enumerations.
@@ -48,8 +50,8 @@ func (c *Config) Validate() error {
 	if !oneOf(c.MethodOverride, "", "refuse", "remove") {
 		return config.Errorf("method_override", `must be "refuse" or "remove"`)
 	}
-	if !oneOf(c.HeadersWithUnderscores, "", "drop", "reject", "allow") {
-		return config.Errorf("headers_with_underscores", `must be "drop", "reject" or "allow"`)
+	if !oneOf(c.HeadersWithUnderscores, "", "remove", "refuse", "allow") {
+		return config.Errorf("headers_with_underscores", `must be "remove", "refuse" or "allow"`)
 	}
 	return nil
 }
@@ -254,7 +256,7 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 			continue
 		}
 		switch {
-		case underscore && g.cfg.HeadersWithUnderscores == "reject":
+		case underscore && g.cfg.HeadersWithUnderscores == "refuse":
 			return verdict.HeaderWithUnderscores, "header names with underscores are refused"
 		case g.protected[key]:
 			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)

@@ -84,7 +84,7 @@ func TestInspectPlansTheCanonicalRequest(t *testing.T) {
 	if p := guard(t, Config{AuthorityNormalization: "refuse"}).Inspect(req("GET", "/", "Admin.local"), port80); p.Refuse != verdict.NonCanonicalAuthority {
 		t.Errorf("authority_normalization refuse: %+v", p)
 	}
-	if p := guard(t, Config{HeadersWithUnderscores: "reject"}).Inspect(req("GET", "/", "api", "x_anything", "1"), port80); p.Refuse != verdict.HeaderWithUnderscores {
+	if p := guard(t, Config{HeadersWithUnderscores: "refuse"}).Inspect(req("GET", "/", "api", "x_anything", "1"), port80); p.Refuse != verdict.HeaderWithUnderscores {
 		t.Errorf("headers_with_underscores reject: %+v", p)
 	}
 	allow := guard(t, Config{HeadersWithUnderscores: "allow"})

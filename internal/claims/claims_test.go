@@ -183,10 +183,10 @@ func TestValidateErrors(t *testing.T) {
 	}
 	// In a list, the path names the element.
 	var cfg struct {
-		When []Condition `json:"when"`
+		Claims []Condition `json:"claims"`
 	}
-	err := config.Decode([]byte(`{"when":[{"claim":"a","equals":1},{"claim":"b","any_of":[]}]}`), &cfg)
-	if err == nil || err.Error() != "config: when[1].any_of: must not be empty" {
+	err := config.Decode([]byte(`{"claims":[{"claim":"a","equals":1},{"claim":"b","any_of":[]}]}`), &cfg)
+	if err == nil || err.Error() != "config: claims[1].any_of: must not be empty" {
 		t.Errorf("list error: %v", err)
 	}
 }

@@ -336,7 +336,7 @@ func TestMissingClusters(t *testing.T) {
 func TestConfigSummary(t *testing.T) {
 	got := strings.Join(configSummary([]byte(`{"jwt":{"providers":{"p":{"secret":"s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t","algorithms":["HS256"],"issuer":"https://idp"}},
 	  "rules":[{"name":"public","match":{"prefix":"/healthz"}},{"match":{"prefix":"/"},"requires":{"provider":"p"}}]},
-	  "rate_limits":[{"name":"per_ip","key":["source.ip"],"limits":[{"requests":5,"per":"1s"}]}]}`)), "\n")
+	  "rate_limits":[{"name":"per_ip","key":["client_ip"],"limits":[{"requests":5,"per":"1s"}]}]}`)), "\n")
 	for _, want := range []string{"providers p; routes public, route1", "rate_limits     per_ip", "response_filter (none: every response body passes unfiltered)", "audit           off"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)

@@ -12,7 +12,7 @@ import (
 func BenchmarkCheck(b *testing.B) {
 	// One unit per 10 µs, time advancing 1 µs per check: the key's state
 	// stays live (the common case of a busy client) and never runs out.
-	l, _ := mustLimiter(b, `[{"name":"p","key":["source.ip"],"limits":[{"requests":100000,"per":"1s","burst":1000000000}]}]`)
+	l, _ := mustLimiter(b, `[{"name":"p","key":["client_ip"],"limits":[{"requests":100000,"per":"1s","burst":1000000000}]}]`)
 	r := req("192.0.2.1", nil)
 	now := t0
 	b.ReportAllocs()
@@ -29,7 +29,7 @@ func BenchmarkCheck(b *testing.B) {
 // share of checks that needed 1, 2, 3-4 and 5+ attempts, and the share that
 // exhausted them.
 func BenchmarkCheckContended(b *testing.B) {
-	l, _ := mustLimiter(b, `[{"name":"p","key":["source.ip"],"limits":[{"requests":1000000000,"per":"1s","burst":1000000000000}]}]`)
+	l, _ := mustLimiter(b, `[{"name":"p","key":["client_ip"],"limits":[{"requests":1000000000,"per":"1s","burst":1000000000000}]}]`)
 	r := req("192.0.2.1", nil)
 	var hist [5]atomic.Int64 // 1, 2, 3-4, 5+, exhausted
 	b.ReportAllocs()

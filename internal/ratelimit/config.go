@@ -26,14 +26,15 @@ type Policy struct {
 	// match selects every request).
 	Match route.Match `json:"match"`
 	// key: one or more parts whose values together identify a client bucket:
-	// "source.ip", "header:NAME", "jwt.CLAIM" (dotted path into the verified
-	// claims), "path", "method", "envoy_route" (the Envoy route name).
+	// "client_ip", "header:NAME", "claim:PATH" (a path into the verified
+	// claims, written as a `claim` key's value: dotted, or a JSON array of
+	// segments), "path", "method", "envoy_route" (the Envoy route name).
 	Key []string `json:"key" config:"required"`
 	// missing_key: what happens when a key part has no value (no such header,
-	// no verified token or claim, no route name). "source_ip" (default) puts
+	// no verified token or claim, no route name). "client_ip" (default) puts
 	// the client IP in the missing part's place, so such clients are limited
 	// one by one and never share one empty bucket; "deny" refuses the request.
-	MissingKey string `json:"missing_key,omitempty" config:"enum=source_ip|deny"`
+	MissingKey string `json:"missing_key,omitempty" config:"enum=client_ip|deny,renamed_values=source_ip>client_ip"`
 	// limits: the windows, each with a different per; a request is admitted
 	// only if every window admits it, and a refusal by one window consumes
 	// nothing from the others. At most 4. Required unless "global" is set; with "global" they are a local
@@ -53,7 +54,7 @@ type Policy struct {
 	// it over the limit: "resource_exhausted" (default, RESOURCE_EXHAUSTED)
 	// or "unavailable" (UNAVAILABLE, what Envoy's ratelimit filter answers
 	// unless rate_limited_as_resource_exhausted is set; clients retry it).
-	GRPCStatus string `json:"grpc_status,omitempty"`
+	GRPCStatus string `json:"grpc_status,omitempty" config:"enum=resource_exhausted|unavailable"`
 	// headers: "draft" (default: RateLimit-Policy and RateLimit per
 	// draft-ietf-httpapi-ratelimit-headers), "legacy" (X-RateLimit-Limit,
 	// -Remaining, -Reset), "both" or "none". Refusals always carry Retry-After.
@@ -88,7 +89,9 @@ type Limit struct {
 	// requests: the quota per window, 1 to 10^12 (bytes when cost is
 	// response_bytes). It sets the steady rate: one unit every per/requests.
 	Requests int64 `json:"requests" config:"required"`
-	// per: the window, whole seconds from "1s" to "720h".
+	// per: the window, a duration from "1s" to "720h" in whole
+	// milliseconds ("1500ms" and "1.5s" are the same window). RateLimit
+	// headers state it rounded up to whole seconds.
 	Per config.Duration `json:"per" config:"required"`
 	// burst: extra capacity above the quota, 0 (default) to 10^12. A client
 	// that has been idle for a whole window may send requests+burst at once;
@@ -152,7 +155,7 @@ type DescriptorEntry struct {
 	Key string `json:"key" config:"required"`
 	// value: a literal value.
 	Value string `json:"value,omitempty"`
-	// from: a key part ("source.ip", "header:NAME", "jwt.CLAIM", "path",
+	// from: a key part ("client_ip", "header:NAME", "claim:PATH", "path",
 	// "method", "envoy_route") supplying the value; a missing value follows the
 	// policy's missing_key. Exactly one of value and from.
 	From string `json:"from,omitempty"`
@@ -220,8 +223,8 @@ func (p *Policy) Validate() error {
 		}
 		seen[k] = true
 	}
-	if !oneOf(p.MissingKey, "", "source_ip", "deny") {
-		return config.Errorf("missing_key", "must be \"source_ip\" or \"deny\"")
+	if !oneOf(p.MissingKey, "", "client_ip", "deny") {
+		return config.Errorf("missing_key", "must be \"client_ip\" or \"deny\"")
 	}
 	if len(p.Limits) == 0 && p.Global == nil {
 		return config.Errorf("limits", "at least one limit is required unless global is set")
@@ -311,8 +314,8 @@ func (l *Limit) validate() error {
 }
 
 func validatePer(path string, d time.Duration) error {
-	if d < time.Second || d > maxPer || d%time.Second != 0 {
-		return config.Errorf(path, "must be whole seconds from 1s to 720h")
+	if d < time.Second || d > maxPer || d%time.Millisecond != 0 {
+		return config.Errorf(path, "must be from 1s to 720h, in whole milliseconds")
 	}
 	return nil
 }

@@ -21,16 +21,20 @@ func decodeAndValidate(js string) error {
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	for _, tc := range []struct{ js, path string }{
-		{`[{"name":"","key":["source.ip"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].name"},
-		{`[{"name":"a b","key":["source.ip"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].name"},
+		{`[{"name":"","key":["client_ip"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].name"},
+		{`[{"name":"a b","key":["client_ip"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].name"},
 		{`[{"name":"a","key":[],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key"},
-		{`[{"name":"a","key":["source.ip","cookie:x"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key[1]"},
+		{`[{"name":"a","key":["client_ip","cookie:x"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key[1]"},
 		{`[{"name":"a","key":["header:bad name"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key[0]"},
 		{`[{"name":"a","key":["jwt."],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key[0]"},
 		{`[{"name":"a","key":["path","path"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key[1]"},
 		{`[{"name":"a","key":["path"]}]`, "[0].limits"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":0,"per":"1s"}]}]`, "[0].limits[0].requests"},
-		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1500ms"}]}]`, "[0].limits[0].per"},
+		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1500us"}]}]`, "[0].limits[0].per"},
+		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"500ms"}]}]`, "[0].limits[0].per"},
+		{`[{"name":"a","key":["claim:"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key[0]"},
+		{`[{"name":"a","key":["claim:a..b"],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key[0]"},
+		{`[{"name":"a","key":["claim:[\"x\""],"limits":[{"requests":1,"per":"1s"}]}]`, "[0].key[0]"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s","burst":-1}]}]`, "[0].limits[0].burst"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"},{"requests":1,"per":"2s"},{"requests":1,"per":"3s"},{"requests":1,"per":"4s"},{"requests":1,"per":"5s"}]}]`, "[0].limits"},
 		{`[{"name":"a","key":["path"],"limits":[{"requests":1,"per":"1s"},{"requests":5,"per":"1s"}]}]`, "[0].limits[1].per"},
@@ -86,11 +90,11 @@ func TestUnknownKeysAreRefused(t *testing.T) {
 
 func TestDesignExampleIsValid(t *testing.T) {
 	js := `[
-	  {"name": "per_user", "match": {"prefix": "/api"}, "key": ["jwt.sub"], "limits": [{"requests": 100, "per": "60s", "burst": 20}],
+	  {"name": "per_user", "match": {"prefix": "/api"}, "key": ["claim:sub"], "limits": [{"requests": 100, "per": "60s", "burst": 20}],
 	   "override": {"claim": "plan", "values": {"gold": [{"requests": 1000, "per": "60s"}], "internal": []}}},
-	  {"name": "fleet_per_ip", "key": ["source.ip"], "limits": [{"requests": 1000, "per": "60s"}],
+	  {"name": "fleet_per_ip", "key": ["client_ip"], "limits": [{"requests": 1000, "per": "60s"}],
 	   "global": {"cluster": "ratelimit", "domain": "apiguard", "timeout": "50ms", "failure_mode": "allow"}},
-	  {"name": "scrape", "key": ["source.ip"], "cost": "response_bytes", "headers": "both", "limits": [{"requests": 10485760, "per": "3600s"}]}
+	  {"name": "scrape", "key": ["client_ip"], "cost": "response_bytes", "headers": "both", "limits": [{"requests": 10485760, "per": "3600s"}]}
 	]`
 	var cfg Config
 	if err := config.Decode([]byte(js), &cfg); err != nil {
@@ -103,5 +107,19 @@ func TestDesignExampleIsValid(t *testing.T) {
 	// 3 policies × 10000 slots × (key + 24 + 32 bytes).
 	if b := l.MaxBytes(); b < 3*10000*56 || b > 3*10000*100 {
 		t.Fatalf("MaxBytes = %d", b)
+	}
+}
+
+// Old spellings are refused with the new one, at the key part's path.
+func TestRenamedSpellingsNameTheNewOne(t *testing.T) {
+	for _, tc := range []struct{ js, want string }{
+		{`[{"name":"a","key":["source.ip"],"limits":[{"requests":1,"per":"1s"}]}]`, `config: [0].key[0]: "source.ip" was renamed to "client_ip"`},
+		{`[{"name":"a","key":["jwt.sub"],"limits":[{"requests":1,"per":"1s"}]}]`, `config: [0].key[0]: "jwt.CLAIM" was renamed to "claim:CLAIM": write "claim:sub"`},
+		{`[{"name":"a","key":["path"],"missing_key":"source_ip","limits":[{"requests":1,"per":"1s"}]}]`, `config: [0].missing_key: "source_ip" was renamed to "client_ip"`},
+		{`[{"name":"a","key":["path"],"global":{"cluster":"c","domain":"d","descriptors":[[{"key":"k","from":"jwt.tenant"}]]}}]`, `config: [0].global.descriptors[0][0].from: "jwt.CLAIM" was renamed to "claim:CLAIM": write "claim:tenant"`},
+	} {
+		if err := decodeAndValidate(tc.js); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %s", tc.js, err, tc.want)
+		}
 	}
 }

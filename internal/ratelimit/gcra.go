@@ -31,7 +31,7 @@ import (
 type window struct {
 	item     string // the RateLimit-Policy item name
 	quota    int64  // q, for headers
-	perSec   int64  // w, for headers
+	perSec   int64  // w, for headers: per rounded up to whole seconds
 	unit     int64  // ns per unit
 	capacity int64  // ns of tolerance: (q+b) × unit
 	// The window's header text, rendered once at configure time for
@@ -51,7 +51,11 @@ func newWindow(l Limit) (window, bool) {
 	if hi != 0 || lo > math.MaxInt64/4 {
 		return window{}, false
 	}
-	return window{quota: l.Requests, perSec: per / int64(time.Second), unit: unit, capacity: int64(lo)}, true
+	// Headers state windows in whole seconds, so a window such as "1500ms"
+	// is announced rounded up (w=2): a client pacing itself by the header
+	// stays under the real rate.
+	perSec := (per + int64(time.Second) - 1) / int64(time.Second)
+	return window{quota: l.Requests, perSec: perSec, unit: unit, capacity: int64(lo)}, true
 }
 
 // standing is one window's position after a decision, for headers.

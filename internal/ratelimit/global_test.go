@@ -12,7 +12,7 @@ import (
 )
 
 func TestGlobalCalloutBodyIsARateLimitRequest(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"fleet","key":["source.ip","header:x-tenant"],
+	l, _ := mustLimiter(t, `[{"name":"fleet","key":["client_ip","header:x-tenant"],
 		"global":{"cluster":"ratelimit","domain":"apiguard","timeout":"50ms"}}]`)
 	huge := strings.Repeat("t", 1000)
 	res := l.Check(req("192.0.2.7", map[string]string{"x-tenant": huge}), t0)
@@ -33,7 +33,7 @@ func TestGlobalCalloutBodyIsARateLimitRequest(t *testing.T) {
 		t.Fatalf("request %v", &pr)
 	}
 	e := pr.Descriptors[0].Entries
-	if e[0].Key != "source.ip" || e[0].Value != "192.0.2.7" || e[1].Key != "header:x-tenant" {
+	if e[0].Key != "client_ip" || e[0].Value != "192.0.2.7" || e[1].Key != "header:x-tenant" {
 		t.Fatalf("entries %v", e)
 	}
 	if v := e[1].Value; !strings.HasPrefix(v, "sha256:") || len(v) != 7+64 {
@@ -42,8 +42,8 @@ func TestGlobalCalloutBodyIsARateLimitRequest(t *testing.T) {
 }
 
 func TestGlobalExplicitDescriptorsAndFallback(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"fleet","key":["source.ip"],
-		"global":{"cluster":"rl","domain":"d","descriptors":[[{"key":"generic_key","value":"api"},{"key":"user","from":"jwt.sub"}]]}}]`)
+	l, _ := mustLimiter(t, `[{"name":"fleet","key":["client_ip"],
+		"global":{"cluster":"rl","domain":"d","descriptors":[[{"key":"generic_key","value":"api"},{"key":"user","from":"claim:sub"}]]}}]`)
 	res := l.Check(req("192.0.2.7", nil), t0)
 	var pr rlsv3.RateLimitRequest
 	if err := protojson.Unmarshal(res.Callouts[0].Body, &pr); err != nil {
@@ -102,7 +102,7 @@ func TestGlobalVerdicts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for _, mode := range []string{"allow", "deny"} {
-			l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"global":{"cluster":"rl","domain":"d","failure_mode":"`+mode+`"}}]`)
+			l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"global":{"cluster":"rl","domain":"d","failure_mode":"`+mode+`"}}]`)
 			res := l.Check(req("192.0.2.1", nil), t0)
 			out := res.ResolveCallout(0, tc.status, tc.body)
 			want := tc.allow
@@ -117,7 +117,7 @@ func TestGlobalVerdicts(t *testing.T) {
 }
 
 func TestGlobalHeadersFromAnswer(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"global":{"cluster":"rl","domain":"d"}}]`)
+	l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"global":{"cluster":"rl","domain":"d"}}]`)
 	res := l.Check(req("192.0.2.1", nil), t0)
 	res.ResolveCallout(0, 200, rlsAnswer(t, rlsv3.RateLimitResponse_OK, 42))
 	h := res.Headers()
@@ -133,7 +133,7 @@ func TestGlobalHeadersFromAnswer(t *testing.T) {
 }
 
 func TestLocalPreLimitShedsBeforeCallout(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"limits":[{"requests":1,"per":"60s"}],
+	l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"limits":[{"requests":1,"per":"60s"}],
 		"global":{"cluster":"rl","domain":"d"}}]`)
 	r := req("192.0.2.1", nil)
 	if res := l.Check(r, t0); len(res.Callouts) != 1 {
@@ -146,7 +146,7 @@ func TestLocalPreLimitShedsBeforeCallout(t *testing.T) {
 }
 
 func TestShadowGlobalNeverRefuses(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"shadow":true,"global":{"cluster":"rl","domain":"d","failure_mode":"deny"}}]`)
+	l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"shadow":true,"global":{"cluster":"rl","domain":"d","failure_mode":"deny"}}]`)
 	res := l.Check(req("192.0.2.1", nil), t0)
 	if res.ResolveCallout(0, 429, nil); !res.Allowed() || res.Outcomes[0].Decision != ShadowLimited {
 		t.Fatalf("%+v", res.Outcomes)
@@ -169,8 +169,8 @@ func FuzzJudgeGlobal(f *testing.F) {
 }
 
 func TestGlobalRefusalRefundsLocalPolicies(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"local","key":["source.ip"],"limits":[{"requests":2,"per":"60s"}]},
-		{"name":"g","key":["source.ip"],"global":{"cluster":"rl","domain":"d"}}]`)
+	l, _ := mustLimiter(t, `[{"name":"local","key":["client_ip"],"limits":[{"requests":2,"per":"60s"}]},
+		{"name":"g","key":["client_ip"],"global":{"cluster":"rl","domain":"d"}}]`)
 	r := req("192.0.2.1", nil)
 	for i := 0; i < 5; i++ {
 		res := l.Check(r, t0)
@@ -190,8 +190,8 @@ func TestGlobalRefusalRefundsLocalPolicies(t *testing.T) {
 }
 
 func TestLocalRefusalSkipsCallouts(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"global":{"cluster":"rl","domain":"d"}},
-		{"name":"local","key":["source.ip"],"limits":[{"requests":1,"per":"60s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"global":{"cluster":"rl","domain":"d"}},
+		{"name":"local","key":["client_ip"],"limits":[{"requests":1,"per":"60s"}]}]`)
 	r := req("192.0.2.1", nil)
 	l.Check(r, t0)
 	res := l.Check(r, t0)
@@ -201,7 +201,7 @@ func TestLocalRefusalSkipsCallouts(t *testing.T) {
 }
 
 func TestGlobalRefusalKeepsItsOwnPreLimitUnit(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"limits":[{"requests":3,"per":"60s"}],"global":{"cluster":"rl","domain":"d"}}]`)
+	l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"limits":[{"requests":3,"per":"60s"}],"global":{"cluster":"rl","domain":"d"}}]`)
 	r := req("192.0.2.1", nil)
 	callouts := 0
 	for i := 0; i < 10; i++ {
@@ -217,7 +217,7 @@ func TestGlobalRefusalKeepsItsOwnPreLimitUnit(t *testing.T) {
 }
 
 func TestGlobalAnswerWithoutNumbersKeepsPreLimitHeaders(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"limits":[{"requests":3,"per":"60s"}],"global":{"cluster":"rl","domain":"d"}}]`)
+	l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"limits":[{"requests":3,"per":"60s"}],"global":{"cluster":"rl","domain":"d"}}]`)
 	res := l.Check(req("192.0.2.1", nil), t0)
 	res.ResolveCallout(0, 200, []byte(`{"overallCode":"OK","statuses":[{"code":"OK"}]}`))
 	if got := header(res.Headers(), "ratelimit"); got != `"g";r=2;t=20` {
@@ -230,7 +230,7 @@ func TestOversizedAnswerFollowsFailureMode(t *testing.T) {
 		mode  string
 		allow bool
 	}{{"allow", true}, {"deny", false}} {
-		l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"global":{"cluster":"rl","domain":"d","failure_mode":"`+c.mode+`"}}]`)
+		l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"global":{"cluster":"rl","domain":"d","failure_mode":"`+c.mode+`"}}]`)
 		res := l.Check(req("192.0.2.1", nil), t0)
 		out := res.ResolveOversized(0)
 		if out.Reason != ReasonGlobalBadAnswer || res.Allowed() != c.allow || res.Pending() {
@@ -245,9 +245,9 @@ func TestKeyHoldsClientValues(t *testing.T) {
 		missing string
 		want    bool
 	}{
-		{[]string{"source.ip"}, "", true},
+		{[]string{"client_ip"}, "", true},
 		{[]string{"header:x-api-key"}, "deny", true},
-		{[]string{"jwt.sub"}, "deny", true},
+		{[]string{"claim:sub"}, "deny", true},
 		{[]string{"path"}, "deny", true},
 		{[]string{"method"}, "", false},
 		{[]string{"envoy_route", "method"}, "deny", false},

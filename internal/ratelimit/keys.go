@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -16,7 +17,7 @@ import (
 type partKind uint8
 
 const (
-	partSourceIP partKind = iota + 1
+	partClientIP partKind = iota + 1
 	partHeader
 	partClaim
 	partPath
@@ -32,10 +33,17 @@ type part struct {
 	claim  claims.Path // for partClaim
 }
 
+// The key-part grammar: a bare kind ("client_ip", "path", "method",
+// "envoy_route") or KIND:ARGUMENT ("header:NAME", "claim:PATH"). A claim
+// PATH is written as everywhere else a claim is named (claims.Path): dotted
+// ("realm_access.tier"), or a JSON array of segments for names that contain
+// dots (`claim:["https://example.com/plan"]`).
+const partKinds = `"client_ip", "header:NAME", "claim:PATH", "path", "method" or "envoy_route"`
+
 func parsePart(s string) (part, error) {
 	switch {
-	case s == "source.ip":
-		return part{kind: partSourceIP, name: s}, nil
+	case s == "client_ip":
+		return part{kind: partClientIP, name: s}, nil
 	case s == "path":
 		return part{kind: partPath, name: s}, nil
 	case s == "method":
@@ -48,22 +56,32 @@ func parsePart(s string) (part, error) {
 			return part{}, errors.New("header:NAME needs a valid header name")
 		}
 		return part{kind: partHeader, name: s, header: h}, nil
-	case strings.HasPrefix(s, "jwt."):
-		segs := strings.Split(strings.TrimPrefix(s, "jwt."), ".")
-		for _, seg := range segs {
-			if seg == "" {
-				return part{}, errors.New("jwt.CLAIM needs a dotted claim path without empty segments")
-			}
+	case strings.HasPrefix(s, "claim:"):
+		arg := strings.TrimPrefix(s, "claim:")
+		raw, err := json.Marshal(arg)
+		if strings.HasPrefix(arg, "[") {
+			raw = []byte(arg)
 		}
-		return part{kind: partClaim, name: s, claim: claims.Path(segs)}, nil
+		var path claims.Path
+		if err == nil {
+			err = path.UnmarshalJSON(raw)
+		}
+		if err != nil {
+			return part{}, errors.New(`claim:PATH needs a dotted claim path ("claim:realm_access.tier") or a JSON array of segments ("claim:[\"https://example.com/plan\"]")`)
+		}
+		return part{kind: partClaim, name: s, claim: path}, nil
+	case s == "source.ip":
+		return part{}, errors.New(`"source.ip" was renamed to "client_ip"`)
+	case strings.HasPrefix(s, "jwt."):
+		return part{}, fmt.Errorf(`"jwt.CLAIM" was renamed to "claim:CLAIM": write %q`, "claim:"+strings.TrimPrefix(s, "jwt."))
 	}
-	return part{}, errors.New(`unknown key part: use "source.ip", "header:NAME", "jwt.CLAIM", "path", "method" or "envoy_route"`)
+	return part{}, errors.New("unknown key part: use " + partKinds)
 }
 
 // value returns the part's value for r; ok is false when the request lacks it.
 func (p part) value(r *Request) (string, bool) {
 	switch p.kind {
-	case partSourceIP:
+	case partClientIP:
 		if !r.ClientIP.IsValid() {
 			return "", false
 		}
@@ -183,7 +201,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // KeyHoldsClientValues reports whether a bucket key of p can hold values
 // that identify a client: a source IP, a header or a claim, a path (which
 // often carries user or object ids), or the client IP that missing_key
-// "source_ip" puts in place of a missing part. Such keys are personal data
+// "client_ip" puts in place of a missing part. Such keys are personal data
 // and guessable from a dictionary, so the audit trail must only carry them
 // hashed with a secret salt.
 func (p *Policy) KeyHoldsClientValues() bool {

@@ -260,11 +260,21 @@ func compileWindows(name string, ls []Limit) []window {
 		w, _ := newWindow(l) // checked by Validate
 		w.item = name
 		if len(ls) > 1 {
-			w.item += "-" + strconv.FormatInt(w.perSec, 10) + "s"
+			w.item += "-" + windowSuffix(l.Per.Duration)
 		}
 		ws = append(ws, w)
 	}
 	return ws
+}
+
+// windowSuffix names a window in its item: "60s", or "1500ms" when per is
+// not whole seconds (Validate keeps per in whole milliseconds, and the pers of
+// a policy distinct, so the names are too).
+func windowSuffix(per time.Duration) string {
+	if per%time.Second == 0 {
+		return strconv.FormatInt(int64(per/time.Second), 10) + "s"
+	}
+	return strconv.FormatInt(int64(per/time.Millisecond), 10) + "ms"
 }
 
 // prerender renders the header text of configured windows once, so a

@@ -63,7 +63,7 @@ func admits(l *Limiter, r *Request, now time.Time, n int) int {
 }
 
 func TestBurstAndRefill(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"ip","key":["source.ip"],"limits":[{"requests":10,"per":"10s","burst":5}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"ip","key":["client_ip"],"limits":[{"requests":10,"per":"10s","burst":5}]}]`)
 	r := req("192.0.2.1", nil)
 	// A rested client gets requests+burst at once.
 	if got := admits(l, r, t0, 20); got != 15 {
@@ -90,7 +90,7 @@ func TestBurstAndRefill(t *testing.T) {
 }
 
 func TestSeveralWindowsAllMustAdmitAndRefusalConsumesNothing(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"limits":[
+	l, _ := mustLimiter(t, `[{"name":"p","key":["client_ip"],"limits":[
 		{"requests":2,"per":"1s"},
 		{"requests":5,"per":"60s"}]}]`)
 	r := req("192.0.2.1", nil)
@@ -108,7 +108,7 @@ func TestSeveralWindowsAllMustAdmitAndRefusalConsumesNothing(t *testing.T) {
 		t.Fatalf("admitted %d in 10s, want the minute window's 5", got)
 	}
 	// Refusals by the per-second window alone do not eat the minute window:
-	l2, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"limits":[
+	l2, _ := mustLimiter(t, `[{"name":"p","key":["client_ip"],"limits":[
 		{"requests":1,"per":"1s"},{"requests":3,"per":"60s"}]}]`)
 	for s := 0; s < 3; s++ {
 		at := t0.Add(time.Duration(s) * time.Second)
@@ -122,7 +122,7 @@ func TestSeveralWindowsAllMustAdmitAndRefusalConsumesNothing(t *testing.T) {
 }
 
 func TestDraftHeaders(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"per_ip","key":["source.ip"],"limits":[{"requests":3,"per":"60s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"per_ip","key":["client_ip"],"limits":[{"requests":3,"per":"60s"}]}]`)
 	r := req("192.0.2.1", nil)
 	res := l.Check(r, t0)
 	h := res.Headers()
@@ -156,7 +156,7 @@ func TestDraftHeaders(t *testing.T) {
 }
 
 func TestTightestWindowIsReported(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"headers":"both","limits":[
+	l, _ := mustLimiter(t, `[{"name":"p","key":["client_ip"],"headers":"both","limits":[
 		{"requests":10,"per":"1s"},{"requests":3,"per":"3600s"}]}]`)
 	h := l.Check(req("192.0.2.1", nil), t0).Headers()
 	// Every window is listed, each under its own name; RateLimit names the
@@ -174,14 +174,14 @@ func TestTightestWindowIsReported(t *testing.T) {
 
 func TestHeaderModes(t *testing.T) {
 	for mode, want := range map[string][2]bool{"draft": {true, false}, "legacy": {false, true}, "both": {true, true}, "none": {false, false}} {
-		l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"headers":"`+mode+`","limits":[{"requests":3,"per":"60s"}]}]`)
+		l, _ := mustLimiter(t, `[{"name":"p","key":["client_ip"],"headers":"`+mode+`","limits":[{"requests":3,"per":"60s"}]}]`)
 		h := l.Check(req("192.0.2.1", nil), t0).Headers()
 		if (header(h, "ratelimit") != "") != want[0] || (header(h, "x-ratelimit-remaining") != "") != want[1] {
 			t.Errorf("%s: headers %v", mode, h)
 		}
 	}
 	// Refusals carry Retry-After even with no header set.
-	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"headers":"none","status":503,"body":"slow down","content_type":"text/plain","limits":[{"requests":1,"per":"60s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"p","key":["client_ip"],"headers":"none","status":503,"body":"slow down","content_type":"text/plain","limits":[{"requests":1,"per":"60s"}]}]`)
 	r := req("192.0.2.1", nil)
 	l.Check(r, t0)
 	ref := l.Check(r, t0).Refusal()
@@ -191,7 +191,7 @@ func TestHeaderModes(t *testing.T) {
 }
 
 func TestShadowNeverRefuses(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"shadow":true,"limits":[{"requests":2,"per":"60s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"p","key":["client_ip"],"shadow":true,"limits":[{"requests":2,"per":"60s"}]}]`)
 	r := req("192.0.2.1", nil)
 	var last *Result
 	for i := 0; i < 5; i++ {
@@ -209,7 +209,7 @@ func TestShadowNeverRefuses(t *testing.T) {
 }
 
 func TestKeysFromHeaderAndClaim(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"p","key":["header:X-API-Key","jwt.sub"],"limits":[{"requests":1,"per":"60s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"p","key":["header:X-API-Key","claim:sub"],"limits":[{"requests":1,"per":"60s"}]}]`)
 	a := req("192.0.2.1", map[string]string{"x-api-key": "k1"})
 	a.Claims = map[string]any{"sub": "alice"}
 	b := req("192.0.2.1", map[string]string{"x-api-key": "k1"})
@@ -250,7 +250,7 @@ func TestMissingPartFallsBackToClientIP(t *testing.T) {
 }
 
 func TestMissingKeyDeny(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"p","key":["jwt.sub"],"missing_key":"deny","limits":[{"requests":100,"per":"60s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"p","key":["claim:sub"],"missing_key":"deny","limits":[{"requests":100,"per":"60s"}]}]`)
 	res := l.Check(req("192.0.2.1", nil), t0)
 	if res.Allowed() || res.Outcomes[0].Decision != FailureDenied || res.Outcomes[0].Reason != ReasonKeyMissing {
 		t.Fatalf("outcome %+v", res.Outcomes[0])
@@ -269,7 +269,7 @@ func TestHugeHeaderValueIsHashed(t *testing.T) {
 }
 
 func TestClaimOverrideTiers(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"user","key":["jwt.sub"],"limits":[{"requests":2,"per":"60s"}],
+	l, _ := mustLimiter(t, `[{"name":"user","key":["claim:sub"],"limits":[{"requests":2,"per":"60s"}],
 		"override":{"claim":["plan"],"values":{"gold":[{"requests":5,"per":"60s"}],"internal":[]}}}]`)
 	user := func(sub string, plan any) *Request {
 		r := req("192.0.2.1", nil)
@@ -301,7 +301,7 @@ func TestClaimOverrideTiers(t *testing.T) {
 }
 
 func TestNumericClaimOverride(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"user","key":["jwt.sub"],"limits":[{"requests":2,"per":"60s"}],
+	l, _ := mustLimiter(t, `[{"name":"user","key":["claim:sub"],"limits":[{"requests":2,"per":"60s"}],
 		"override":{"claim":["rpm"],"numeric":{"per":"60s","max":10}}}]`)
 	user := func(sub string, rpm any) *Request {
 		r := req("192.0.2.1", nil)
@@ -328,7 +328,7 @@ func TestNumericClaimOverride(t *testing.T) {
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 
 func TestResponseBytesBudget(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"bytes","key":["source.ip"],"cost":"response_bytes","limits":[{"requests":1000,"per":"10s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"bytes","key":["client_ip"],"cost":"response_bytes","limits":[{"requests":1000,"per":"10s"}]}]`)
 	r := req("192.0.2.1", nil)
 	res := l.Check(r, t0)
 	if !res.Allowed() {
@@ -369,7 +369,7 @@ func TestResponseBytesBudget(t *testing.T) {
 func TestStoreFailureModes(t *testing.T) {
 	for _, mode := range []string{"allow", "deny"} {
 		var cfg Config
-		js := `[{"name":"p","key":["source.ip"],"failure_mode":"` + mode + `","limits":[{"requests":5,"per":"1s"}]}]`
+		js := `[{"name":"p","key":["client_ip"],"failure_mode":"` + mode + `","limits":[{"requests":5,"per":"1s"}]}]`
 		if err := config.Decode([]byte(js), &cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -431,7 +431,7 @@ func TestFilledTableStillLimits(t *testing.T) {
 }
 
 func TestPoliciesOnlyApplyWhenMatched(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"admin","match":{"prefix":"/admin"},"key":["source.ip"],"limits":[{"requests":1,"per":"60s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"admin","match":{"prefix":"/admin"},"key":["client_ip"],"limits":[{"requests":1,"per":"60s"}]}]`)
 	r := req("192.0.2.1", nil)
 	if res := l.Check(r, t0); len(res.Outcomes) != 0 || res.Headers() != nil {
 		t.Fatalf("unmatched policy applied: %+v", res.Outcomes)
@@ -443,7 +443,7 @@ func TestPoliciesOnlyApplyWhenMatched(t *testing.T) {
 // passes beyond it are exactly the counted contention failures.
 func TestHammerExactCapacity(t *testing.T) {
 	for _, mode := range []string{"deny", "allow"} {
-		l, _ := mustLimiter(t, `[{"name":"p","key":["source.ip"],"failure_mode":"`+mode+`",
+		l, _ := mustLimiter(t, `[{"name":"p","key":["client_ip"],"failure_mode":"`+mode+`",
 			"limits":[{"requests":100,"per":"60s","burst":28},{"requests":1000,"per":"3600s"}]}]`)
 		r := req("192.0.2.1", nil)
 		var wg sync.WaitGroup
@@ -489,7 +489,7 @@ func TestHammerExactCapacity(t *testing.T) {
 func FuzzCheckHeaders(f *testing.F) {
 	f.Add("k", "sub", int64(0))
 	f.Fuzz(func(t *testing.T, hv, sub string, dt int64) {
-		l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-k","jwt.sub"],"headers":"both","limits":[{"requests":3,"per":"1s","burst":1}]}]`)
+		l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-k","claim:sub"],"headers":"both","limits":[{"requests":3,"per":"1s","burst":1}]}]`)
 		r := req("192.0.2.1", map[string]string{"x-k": hv})
 		r.Claims = map[string]any{"sub": sub}
 		for i := 0; i < 6; i++ {
@@ -503,9 +503,9 @@ func FuzzCheckHeaders(f *testing.F) {
 
 func TestSeveralPoliciesCombine(t *testing.T) {
 	l, _ := mustLimiter(t, `[
-		{"name":"per_ip","key":["source.ip"],"headers":"both","limits":[{"requests":5,"per":"60s"}]},
-		{"name":"per_user","key":["jwt.sub"],"headers":"both","status":503,"limits":[{"requests":2,"per":"10s"}]},
-		{"name":"quiet","key":["source.ip"],"headers":"none","limits":[{"requests":100,"per":"60s"}]}]`)
+		{"name":"per_ip","key":["client_ip"],"headers":"both","limits":[{"requests":5,"per":"60s"}]},
+		{"name":"per_user","key":["claim:sub"],"headers":"both","status":503,"limits":[{"requests":2,"per":"10s"}]},
+		{"name":"quiet","key":["client_ip"],"headers":"none","limits":[{"requests":100,"per":"60s"}]}]`)
 	r := req("192.0.2.1", nil)
 	r.Claims = map[string]any{"sub": "alice"}
 	res := l.Check(r, t0)
@@ -553,7 +553,7 @@ func TestSeveralPoliciesCombine(t *testing.T) {
 
 func TestPendingCalloutFollowsFailureMode(t *testing.T) {
 	for mode, allowed := range map[string]bool{"allow": true, "deny": false} {
-		l, _ := mustLimiter(t, `[{"name":"g","key":["source.ip"],"global":{"cluster":"rl","domain":"d","failure_mode":"`+mode+`"}}]`)
+		l, _ := mustLimiter(t, `[{"name":"g","key":["client_ip"],"global":{"cluster":"rl","domain":"d","failure_mode":"`+mode+`"}}]`)
 		res := l.Check(req("192.0.2.1", nil), t0)
 		if !res.Pending() || res.Allowed() != allowed {
 			t.Errorf("%s: pending %v allowed %v", mode, res.Pending(), res.Allowed())
@@ -562,7 +562,7 @@ func TestPendingCalloutFollowsFailureMode(t *testing.T) {
 }
 
 func FuzzConfig(f *testing.F) {
-	f.Add(`[{"name":"p","key":["source.ip","header:x","jwt.a.b"],"limits":[{"requests":3,"per":"1s","burst":2}],"override":{"claim":"plan","numeric":{"per":"60s","max":9}}}]`)
+	f.Add(`[{"name":"p","key":["client_ip","header:x","claim:a.b"],"limits":[{"requests":3,"per":"1s","burst":2}],"override":{"claim":"plan","numeric":{"per":"60s","max":9}}}]`)
 	f.Add(`[{"name":"g","key":["path","method","envoy_route"],"cost":"response_bytes","limits":[{"requests":1000000000,"per":"1s"},{"requests":1,"per":"720h","burst":1000000000000}]}]`)
 	f.Fuzz(func(t *testing.T, js string) {
 		var cfg Config
@@ -597,13 +597,13 @@ func TestRefusalReasonAndGRPCStatus(t *testing.T) {
 		l.Check(req("192.0.2.1", nil), t0)
 		return l.Check(req("192.0.2.1", nil), t0).Refusal()
 	}
-	if r := over(`[{"name":"p","key":["source.ip"],"limits":[{"requests":1,"per":"60s"}]}]`); r.Reason != verdict.RateLimited || r.GRPCStatus != verdict.GRPCResourceExhausted {
+	if r := over(`[{"name":"p","key":["client_ip"],"limits":[{"requests":1,"per":"60s"}]}]`); r.Reason != verdict.RateLimited || r.GRPCStatus != verdict.GRPCResourceExhausted {
 		t.Errorf("over the limit: %s %v", r.Reason, r.GRPCStatus)
 	}
-	if r := over(`[{"name":"p","key":["source.ip"],"grpc_status":"unavailable","limits":[{"requests":1,"per":"60s"}]}]`); r.Reason != verdict.RateLimited || r.GRPCStatus != verdict.GRPCUnavailable {
+	if r := over(`[{"name":"p","key":["client_ip"],"grpc_status":"unavailable","limits":[{"requests":1,"per":"60s"}]}]`); r.Reason != verdict.RateLimited || r.GRPCStatus != verdict.GRPCUnavailable {
 		t.Errorf("over the limit, grpc_status unavailable: %s %v", r.Reason, r.GRPCStatus)
 	}
-	l, _ := mustLimiter(t, `[{"name":"p","key":["jwt.sub"],"missing_key":"deny","limits":[{"requests":100,"per":"60s"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"p","key":["claim:sub"],"missing_key":"deny","limits":[{"requests":100,"per":"60s"}]}]`)
 	if r := l.Check(req("192.0.2.1", nil), t0).Refusal(); r.Reason != verdict.MissingKey || r.GRPCStatus != verdict.GRPCInvalidArgument {
 		t.Errorf("missing key: %s %v", r.Reason, r.GRPCStatus)
 	}
@@ -612,7 +612,7 @@ func TestRefusalReasonAndGRPCStatus(t *testing.T) {
 		t.Errorf("no key at all, failure_mode deny: %s %v", r.Reason, r.GRPCStatus)
 	}
 	var cfg Config
-	err := config.Decode([]byte(`[{"name":"p","key":["source.ip"],"grpc_status":"UNAVAILABLE","limits":[{"requests":1,"per":"60s"}]}]`), &cfg)
+	err := config.Decode([]byte(`[{"name":"p","key":["client_ip"],"grpc_status":"UNAVAILABLE","limits":[{"requests":1,"per":"60s"}]}]`), &cfg)
 	if err == nil {
 		err = cfg.Validate()
 	}
@@ -626,10 +626,10 @@ func TestSmallTableWarns(t *testing.T) {
 		js   string
 		warn bool
 	}{
-		{`[{"name":"p","key":["source.ip"],"max_keys":8,"limits":[{"requests":5,"per":"60s"}]}]`, true},
-		{`[{"name":"p","key":["source.ip"],"limits":[{"requests":5,"per":"1h"}]}]`, false},
-		{`[{"name":"p","key":["source.ip"],"limits":[{"requests":5,"per":"24h"}]}]`, true},
-		{`[{"name":"p","key":["source.ip"],"max_keys":100,"limits":[{"requests":5,"per":"10s"}]}]`, false},
+		{`[{"name":"p","key":["client_ip"],"max_keys":8,"limits":[{"requests":5,"per":"60s"}]}]`, true},
+		{`[{"name":"p","key":["client_ip"],"limits":[{"requests":5,"per":"1h"}]}]`, false},
+		{`[{"name":"p","key":["client_ip"],"limits":[{"requests":5,"per":"24h"}]}]`, true},
+		{`[{"name":"p","key":["client_ip"],"max_keys":100,"limits":[{"requests":5,"per":"10s"}]}]`, false},
 	} {
 		l, _ := mustLimiter(t, c.js)
 		w := l.Warnings()
@@ -669,7 +669,7 @@ func wave(t *testing.T, l *Limiter, r *Request, now time.Time, n int, size int64
 func TestByteBudgetHoldsUnderConcurrency(t *testing.T) {
 	const budget, size, parallel = 10_000, 5_000, 60
 	policy := func(extra string) string {
-		return `[{"name":"b","key":["source.ip"],"cost":"response_bytes"` + extra + `,"limits":[{"requests":10000,"per":"1h"}]}]`
+		return `[{"name":"b","key":["client_ip"],"cost":"response_bytes"` + extra + `,"limits":[{"requests":10000,"per":"1h"}]}]`
 	}
 	t.Run("defaults", func(t *testing.T) {
 		l, _ := mustLimiter(t, policy(""))
@@ -699,7 +699,7 @@ func TestByteBudgetHoldsUnderConcurrency(t *testing.T) {
 }
 
 func TestByteReservationIsReleased(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"b","key":["source.ip"],"cost":"response_bytes","estimated_bytes":4000,"limits":[{"requests":10000,"per":"1h"}]},
+	l, _ := mustLimiter(t, `[{"name":"b","key":["client_ip"],"cost":"response_bytes","estimated_bytes":4000,"limits":[{"requests":10000,"per":"1h"}]},
 		{"name":"r","key":["header:x-u"],"limits":[{"requests":1,"per":"1h"}]}]`)
 	ip := "192.0.2.1"
 	// Another policy's refusal gives the reservation back.
@@ -725,7 +725,7 @@ func TestByteReservationIsReleased(t *testing.T) {
 // Reservations follow each route's observed average: a route of small
 // responses is not held back by a route of large ones under one policy.
 func TestByteReservationFollowsTheRoute(t *testing.T) {
-	l, _ := mustLimiter(t, `[{"name":"b","key":["source.ip"],"cost":"response_bytes","limits":[{"requests":100000,"per":"1h"}]}]`)
+	l, _ := mustLimiter(t, `[{"name":"b","key":["client_ip"],"cost":"response_bytes","limits":[{"requests":100000,"per":"1h"}]}]`)
 	on := func(route, ip string) *Request { r := req(ip, nil); r.EnvoyRoute = route; return r }
 	// History: "big" answers 40,000 bytes, "small" 100.
 	for range 3 {
@@ -739,5 +739,47 @@ func TestByteReservationFollowsTheRoute(t *testing.T) {
 	// On "big", reservations of 40,000 bytes admit 3 of a 100,000 budget.
 	if got, _ := wave(t, l, on("big", "192.0.2.4"), t0, 50, 40_000); got != 3 {
 		t.Errorf("big route: %d of 50 parallel streams admitted, want 3", got)
+	}
+}
+
+// A window is any duration from 1s in whole milliseconds: "1500ms" and "1.5s"
+// are the same window; headers state it rounded up to whole seconds, so a
+// client pacing itself by them stays under the real rate.
+func TestSubSecondWindows(t *testing.T) {
+	for _, per := range []string{"1500ms", "1.5s"} {
+		l, _ := mustLimiter(t, `[{"name":"p","key":["client_ip"],"limits":[{"requests":3,"per":"`+per+`"},{"requests":100,"per":"60s"}]}]`)
+		r := req("192.0.2.1", nil)
+		if got := admits(l, r, t0, 10); got != 3 {
+			t.Fatalf("per %s: admitted %d at once, want 3", per, got)
+		}
+		// One unit returns every 500ms.
+		if got := admits(l, r, t0.Add(500*time.Millisecond), 10); got != 1 {
+			t.Fatalf("per %s: admitted %d after 500ms, want 1", per, got)
+		}
+		h := l.Check(req("192.0.2.9", nil), t0).Headers()
+		if got := header(h, "ratelimit-policy"); got != `"p-1500ms";q=3;w=2, "p-60s";q=100;w=60` {
+			t.Errorf("per %s: RateLimit-Policy = %q", per, got)
+		}
+	}
+}
+
+// A claim key part names its claim as a `claim` key does: dotted, or a JSON
+// array of segments for a claim name with dots.
+func TestClaimKeyPartPaths(t *testing.T) {
+	l, _ := mustLimiter(t, `[{"name":"p","key":["claim:[\"https://example.com/tenant\"]","claim:org.id"],"missing_key":"deny","limits":[{"requests":1,"per":"60s"}]}]`)
+	a := req("192.0.2.1", nil)
+	a.Claims = map[string]any{"https://example.com/tenant": "t1", "org": map[string]any{"id": "o1"}}
+	b := req("192.0.2.1", nil)
+	b.Claims = map[string]any{"https://example.com/tenant": "t2", "org": map[string]any{"id": "o1"}}
+	if !l.Check(a, t0).Allowed() || !l.Check(b, t0).Allowed() {
+		t.Fatal("distinct tenants share a bucket")
+	}
+	if l.Check(a, t0).Allowed() {
+		t.Fatal("same tenant admitted twice")
+	}
+	c := req("192.0.2.1", nil)
+	c.Claims = map[string]any{"https://example": map[string]any{"com/tenant": "t1"}, "org": map[string]any{"id": "o1"}}
+	if l.Check(c, t0).Allowed() {
+		t.Fatal("the array form was read as a dotted path")
 	}
 }

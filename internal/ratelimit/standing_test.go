@@ -8,7 +8,7 @@ import (
 func TestStandingAndBucketKeyDescribeEachOutcome(t *testing.T) {
 	l, _ := mustLimiter(t, `[
 		{"name":"a","key":["header:x-key"],"limits":[{"requests":3,"per":"60s"},{"requests":10,"per":"3600s"}]},
-		{"name":"b","key":["source.ip"],"global":{"cluster":"rls","domain":"d"}}]`)
+		{"name":"b","key":["client_ip"],"global":{"cluster":"rls","domain":"d"}}]`)
 	res := l.Check(req("192.0.2.1", map[string]string{"x-key": "k1"}), t0)
 	if r, q, ok := res.Standing(0); !ok || r != 2 || q != 3 {
 		t.Errorf("Standing(0) = %d, %d, %v; want 2 left of the tightest quota 3", r, q, ok)

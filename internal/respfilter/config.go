@@ -51,18 +51,18 @@ type Config struct {
 	MaxBodyBytes int `json:"max_body_bytes,omitempty"`
 	// OnError decides what a failure does: "deny" (default) answers 502
 	// with a small JSON error, or replaces the body with an error document
-	// when the headers already left (headers_mode "streamed"); "pass" sends
+	// when the headers already left (headers_mode "streamed"); "allow" sends
 	// the body unfiltered and counts it. Failures: malformed, too_large,
-	// unsupported_encoding, decode_failed, conflicting_length, depth, and not_json when
-	// non_json is "error".
-	OnError OnError `json:"on_error,omitempty" config:"enum=deny|pass"`
+	// unsupported_encoding, decode_failed, conflicting_length and depth.
+	OnError OnError `json:"on_error,omitempty" config:"enum=allow|deny,renamed_values=pass>allow"`
 	// NonJSON decides a body on a filtered route that is not JSON: one whose
 	// content type is not JSON, whose first non-space byte is neither '{'
-	// nor '[', and which is not a complete JSON scalar either. "error"
-	// (default) makes it a not_json failure for on_error; "pass" sends it
-	// unchanged and counts it. A body that starts with '{' or '[' is always
-	// filtered as JSON, whatever its content type says.
-	NonJSON NonJSON `json:"non_json,omitempty" config:"enum=error|pass"`
+	// nor '[', and which is not a complete JSON scalar either. "deny"
+	// (default) refuses it as on_error "deny" refuses a failure (reason
+	// not_json), whatever on_error says; "allow" sends it unchanged and
+	// counts it. A body that starts with '{' or '[' is always filtered as
+	// JSON, whatever its content type says.
+	NonJSON NonJSON `json:"non_json,omitempty" config:"enum=allow|deny,renamed_values=error>deny|pass>allow"`
 	// MaxDepth is the deepest nesting of objects and arrays accepted; a
 	// deeper document is a depth failure. Default 64, at most 1000.
 	MaxDepth int `json:"max_depth,omitempty"`
@@ -110,8 +110,9 @@ type Rule struct {
 
 // ClaimGrant is one entry of Rule.AllowForClaims.
 type ClaimGrant struct {
-	// When lists the claim conditions that must all hold; at least one.
-	When []claims.Condition `json:"when" config:"required"`
+	// Claims lists the claim conditions that must all hold; at least one.
+	// The key is `claims`, as in a jwt rule's `requires`.
+	Claims []claims.Condition `json:"claims" config:"required,renamed_from=when"`
 	// Allow lists the extra paths granted; at least one.
 	Allow []string `json:"allow" config:"required"`
 }
@@ -121,8 +122,8 @@ type OnError string
 
 // OnError values.
 const (
-	OnErrorDeny OnError = "deny"
-	OnErrorPass OnError = "pass"
+	OnErrorDeny  OnError = "deny"
+	OnErrorAllow OnError = "allow"
 )
 
 // NonJSON is Config.NonJSON.
@@ -130,8 +131,8 @@ type NonJSON string
 
 // NonJSON values.
 const (
-	NonJSONError NonJSON = "error"
-	NonJSONPass  NonJSON = "pass"
+	NonJSONDeny  NonJSON = "deny"
+	NonJSONAllow NonJSON = "allow"
 )
 
 // HeadersMode is Config.HeadersMode.
@@ -152,22 +153,23 @@ const (
 	ModeMask   Mode = "mask"
 )
 
-// Validate refuses an unknown on_error value.
-func (v *OnError) Validate() error {
+// validate refuses an unknown on_error value in a Config built in code (the
+// decoder checks the enum first, naming a renamed value's new spelling).
+func (v *OnError) validate() error {
 	switch *v {
-	case "", OnErrorDeny, OnErrorPass:
+	case "", OnErrorAllow, OnErrorDeny:
 		return nil
 	}
-	return config.Errorf("", "must be %q or %q", OnErrorDeny, OnErrorPass)
+	return config.Errorf("", "must be %q or %q", OnErrorAllow, OnErrorDeny)
 }
 
-// Validate refuses an unknown non_json value.
-func (v *NonJSON) Validate() error {
+// validate refuses an unknown non_json value in a Config built in code.
+func (v *NonJSON) validate() error {
 	switch *v {
-	case "", NonJSONError, NonJSONPass:
+	case "", NonJSONAllow, NonJSONDeny:
 		return nil
 	}
-	return config.Errorf("", "must be %q or %q", NonJSONError, NonJSONPass)
+	return config.Errorf("", "must be %q or %q", NonJSONAllow, NonJSONDeny)
 }
 
 // Validate refuses an unknown headers_mode value.
@@ -274,10 +276,10 @@ func (c *Config) Validate() error {
 	if c.MaxDepth < 0 || c.MaxDepth > MaxMaxDepth {
 		return config.Errorf("max_depth", "must be between 1 and %d (0 means the default %d)", MaxMaxDepth, DefaultMaxDepth)
 	}
-	if err := c.OnError.Validate(); err != nil {
+	if err := c.OnError.validate(); err != nil {
 		return prefixed("on_error", err)
 	}
-	if err := c.NonJSON.Validate(); err != nil {
+	if err := c.NonJSON.validate(); err != nil {
 		return prefixed("non_json", err)
 	}
 	if err := c.HeadersMode.Validate(); err != nil {
@@ -341,12 +343,12 @@ func (r *Rule) Validate() error {
 
 // Validate checks one grant.
 func (g *ClaimGrant) Validate() error {
-	if len(g.When) == 0 {
-		return config.Errorf("when", "needs at least one condition (use allow for paths every caller gets)")
+	if len(g.Claims) == 0 {
+		return config.Errorf("claims", "needs at least one condition (use allow for paths every caller gets)")
 	}
-	for i := range g.When {
-		if err := g.When[i].Validate(); err != nil {
-			return prefixed(fmt.Sprintf("when[%d]", i), err)
+	for i := range g.Claims {
+		if err := g.Claims[i].Validate(); err != nil {
+			return prefixed(fmt.Sprintf("claims[%d]", i), err)
 		}
 	}
 	if len(g.Allow) == 0 {

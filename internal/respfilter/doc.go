@@ -53,8 +53,9 @@
 // non-whitespace byte (after an optional UTF-8 BOM) is '{' or '[' is filtered
 // as JSON too, and fails as malformed if it is not valid JSON; so is a body
 // that is, as a whole, a valid JSON scalar ("secret", 42), which becomes null.
-// Other bodies are "not JSON" and follow non_json: "error" (default: a
-// not_json failure for on_error) or "pass". Empty bodies are left alone.
+// Other bodies are "not JSON" and follow non_json: "deny" (default: refused
+// like a failure, reason not_json, whatever on_error says) or "allow" (sent
+// unchanged and counted). Empty bodies are left alone.
 //
 // # Compression
 //

@@ -13,7 +13,7 @@ func Example() {
 	var cfg respfilter.Config
 	err := config.Decode([]byte(`{"rules": [{"match": {"prefix": "/users"},
 		"allow": ["id", "name", "orders.#.id"],
-		"allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]}]}`), &cfg)
+		"allow_for_claims": [{"claims": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]}]}`), &cfg)
 	if err != nil {
 		panic(err)
 	}

@@ -129,7 +129,7 @@ func isJSONPStart(b []byte) bool {
 // the body is JSON ('{' or '[' after optional whitespace). known is false
 // while the prefix holds only whitespace. A plugin may use it on the first
 // body chunk of a response whose content type is not JSON, to pass a clearly
-// non-JSON body early when non_json is "pass"; Process decides the same way.
+// non-JSON body early when non_json is "allow"; Process decides the same way.
 func SniffJSON(prefix []byte) (isJSON, known bool) {
 	switch sniff(prefix) {
 	case sniffJSON:

@@ -68,7 +68,7 @@ func New(cfg Config) (*Filter, error) {
 		lim.onError = OnErrorDeny
 	}
 	if lim.nonJSON == "" {
-		lim.nonJSON = NonJSONError
+		lim.nonJSON = NonJSONDeny
 	}
 	f := &Filter{headersHeld: cfg.HeadersMode != HeadersStreamed}
 	for i := range cfg.Rules {
@@ -156,7 +156,7 @@ const (
 	// content-length to the new length.
 	ActionReplace
 	// ActionPass: send the body unfiltered because the config opted in
-	// (on_error "pass", or non_json "pass"); count it under Reason.
+	// (on_error "allow", or non_json "allow"); count it under Reason.
 	ActionPass
 	// ActionDeny: fail closed for Reason. While headers are held (or at
 	// headers time) answer with DenyReply; once they have left, replace
@@ -246,7 +246,7 @@ func (p *Policy) statusFiltered(code int) bool {
 
 // fail applies on_error to a failure.
 func (p *Policy) fail(r Reason) Decision {
-	if p.limits.onError == OnErrorPass {
+	if p.limits.onError == OnErrorAllow {
 		return Decision{Action: ActionPass, Reason: r}
 	}
 	return Decision{Action: ActionDeny, Reason: r}
@@ -299,10 +299,10 @@ func (p *Policy) AppendProcess(dst []byte, d Decision, body []byte, verified map
 		// Under a non-JSON type, a body that is a complete JSON scalar
 		// ("secret", 42) is JSON too, so it cannot pass as text.
 		if !d.JSONDeclared && !gjson.ValidBytes(doc) {
-			if p.limits.nonJSON == NonJSONPass {
+			if p.limits.nonJSON == NonJSONAllow {
 				return nil, Outcome{Action: ActionPass, Reason: ReasonNotJSON}
 			}
-			return nil, p.failOutcome(ReasonNotJSON)
+			return nil, Outcome{Action: ActionDeny, Reason: ReasonNotJSON}
 		}
 	}
 	opts := filterOptions{mask: p.mask, maxDepth: p.limits.maxDepth, maxOutput: p.limits.maxBody}
@@ -336,7 +336,7 @@ func (p *Policy) AppendProcess(dst []byte, d Decision, body []byte, verified map
 
 // Failure applies on_error to a failure the plugin found itself, such as a
 // body growing past MaxBodyBytes before end of stream (ReasonTooLarge): the
-// outcome is ActionDeny or, with on_error "pass", ActionPass.
+// outcome is ActionDeny or, with on_error "allow", ActionPass.
 func (p *Policy) Failure(r Reason) Outcome { return p.failOutcome(r) }
 
 func (p *Policy) failOutcome(r Reason) Outcome {
@@ -350,7 +350,7 @@ func (p *Policy) allowlistFor(verified map[string]any) *allowlist {
 	var key uint64
 	if verified != nil {
 		for i := range p.grants {
-			if claims.All(p.grants[i].When, verified) {
+			if claims.All(p.grants[i].Claims, verified) {
 				key |= 1 << uint(i)
 			}
 		}

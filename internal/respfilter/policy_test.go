@@ -35,8 +35,8 @@ const usersConfig = `{
 	"rules": [
 		{"name": "public", "match": {"prefix": "/users/public"}, "bypass": true},
 		{"name": "users", "match": {"prefix": "/users"}, "allow": ["id", "name", "orders.#.id"],
-		 "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email", "orders.#.total"]},
-		                      {"when": [{"claim": ["https://example.com/roles"], "any_of": ["auditor"]}], "allow": ["orders.#.internal"]}]},
+		 "allow_for_claims": [{"claims": [{"claim": "scope", "contains": "admin"}], "allow": ["email", "orders.#.total"]},
+		                      {"claims": [{"claim": ["https://example.com/roles"], "any_of": ["auditor"]}], "allow": ["orders.#.internal"]}]},
 		{"name": "masked", "match": {"prefix": "/cards"}, "allow": ["id"], "mode": "mask", "mask_value": null, "statuses": ["2xx", 404]}
 	],
 	"max_body_bytes": 4096,
@@ -135,7 +135,7 @@ func TestProcessMaskModeAndStatuses(t *testing.T) {
 
 func TestDecideHeaders(t *testing.T) {
 	deny := policyFor(t, newFilter(t, `{"rules":[{"allow":["a"]}],"max_body_bytes":100}`), "GET", "/")
-	pass := policyFor(t, newFilter(t, `{"rules":[{"allow":["a"]}],"max_body_bytes":100,"on_error":"pass"}`), "GET", "/")
+	pass := policyFor(t, newFilter(t, `{"rules":[{"allow":["a"]}],"max_body_bytes":100,"on_error":"allow"}`), "GET", "/")
 	tests := []struct {
 		name       string
 		m          ResponseMeta
@@ -170,7 +170,7 @@ func TestDecideHeaders(t *testing.T) {
 			}
 			d = pass.DecideHeaders(tt.m)
 			if d.Action != tt.pass || d.Reason != tt.reason {
-				t.Errorf("on_error pass: %v %q, want %v %q", d.Action, d.Reason, tt.pass, tt.reason)
+				t.Errorf("on_error allow: %v %q, want %v %q", d.Action, d.Reason, tt.pass, tt.reason)
 			}
 		})
 	}
@@ -182,8 +182,8 @@ func TestDecideHeaders(t *testing.T) {
 
 func TestProcessContentTypes(t *testing.T) {
 	strict := policyFor(t, newFilter(t, `{"rules":[{"allow":["a"]}]}`), "GET", "/")
-	lenient := policyFor(t, newFilter(t, `{"rules":[{"allow":["a"]}],"non_json":"pass"}`), "GET", "/")
-	passErr := policyFor(t, newFilter(t, `{"rules":[{"allow":["a"]}],"on_error":"pass"}`), "GET", "/")
+	lenient := policyFor(t, newFilter(t, `{"rules":[{"allow":["a"]}],"non_json":"allow"}`), "GET", "/")
+	passErr := policyFor(t, newFilter(t, `{"rules":[{"allow":["a"]}],"on_error":"allow"}`), "GET", "/")
 	tests := []struct {
 		name    string
 		ct      string
@@ -221,15 +221,21 @@ func TestProcessContentTypes(t *testing.T) {
 			m := ResponseMeta{Status: 200, ContentType: tt.ct}
 			out, o := process(t, strict, m, []byte(tt.body), nil)
 			if o.Action != tt.strict || o.Reason != tt.reason || string(out) != tt.out {
-				t.Errorf("non_json error: %v %q %q, want %v %q %q", o.Action, o.Reason, out, tt.strict, tt.reason, tt.out)
+				t.Errorf("non_json deny: %v %q %q, want %v %q %q", o.Action, o.Reason, out, tt.strict, tt.reason, tt.out)
 			}
 			_, o = process(t, lenient, m, []byte(tt.body), nil)
 			if o.Action != tt.lenient {
-				t.Errorf("non_json pass: %v, want %v", o.Action, tt.lenient)
+				t.Errorf("non_json allow: %v, want %v", o.Action, tt.lenient)
 			}
+			// on_error lets failures through; a body that is not JSON is
+			// non_json's alone to decide.
 			if tt.strict == ActionDeny {
-				if _, o = process(t, passErr, m, []byte(tt.body), nil); o.Action != ActionPass || o.Reason != tt.reason {
-					t.Errorf("on_error pass: %v %q, want pass %q", o.Action, o.Reason, tt.reason)
+				want := ActionPass
+				if tt.reason == ReasonNotJSON {
+					want = ActionDeny
+				}
+				if _, o = process(t, passErr, m, []byte(tt.body), nil); o.Action != want || o.Reason != tt.reason {
+					t.Errorf("on_error allow: %v %q, want %v %q", o.Action, o.Reason, want, tt.reason)
 				}
 			}
 		})
@@ -422,12 +428,15 @@ func TestConfigErrors(t *testing.T) {
 		{`{"rules":[{"statuses":[99]}]}`, "rules[0].statuses[0]"},
 		{`{"rules":[{"statuses":["6xx"]}]}`, "rules[0].statuses[0]"},
 		{`{"rules":[{"bypass":true,"allow":["a"]}]}`, "rules[0].bypass"},
-		{`{"rules":[{"allow_for_claims":[{"allow":["a"]}]}]}`, "rules[0].allow_for_claims[0].when"},
-		{`{"rules":[{"allow_for_claims":[{"when":[{"claim":["scope"],"contains":"x"}]}]}]}`, "rules[0].allow_for_claims[0].allow"},
+		{`{"rules":[{"allow_for_claims":[{"allow":["a"]}]}]}`, "rules[0].allow_for_claims[0].claims"},
+		{`{"rules":[{"allow_for_claims":[{"when":[{"claim":"scope","contains":"x"}],"allow":["a"]}]}]}`, `rules[0].allow_for_claims[0].when: renamed to "claims"`},
+		{`{"rules":[{"allow_for_claims":[{"claims":[{"claim":["scope"],"contains":"x"}]}]}]}`, "rules[0].allow_for_claims[0].allow"},
 		{`{"rules":[{"name":"a"},{"name":"a"}]}`, "rules[1].name"},
 		{`{"rules":[{},{"name":"rule0"}]}`, "rules[1].name"},
-		{`{"on_error":"allow"}`, "on_error"},
-		{`{"non_json":"deny"}`, "non_json"},
+		{`{"on_error":"pass"}`, `on_error: "pass" was renamed to "allow"`},
+		{`{"non_json":"error"}`, `non_json: "error" was renamed to "deny"`},
+		{`{"non_json":"pass"}`, `non_json: "pass" was renamed to "allow"`},
+		{`{"on_error":"open"}`, `on_error: must be "allow" or "deny"`},
 		{`{"headers_mode":"auto"}`, "headers_mode"},
 		{`{"max_body_bytes":-1}`, "max_body_bytes"},
 		{`{"max_body_bytes":1e12}`, "max_body_bytes"},
@@ -465,7 +474,7 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestFailure(t *testing.T) {
 	deny := policyFor(t, newFilter(t, `{"rules":[{}]}`), "GET", "/")
-	pass := policyFor(t, newFilter(t, `{"rules":[{}],"on_error":"pass"}`), "GET", "/")
+	pass := policyFor(t, newFilter(t, `{"rules":[{}],"on_error":"allow"}`), "GET", "/")
 	if o := deny.Failure(ReasonTooLarge); o.Action != ActionDeny || o.Reason != ReasonTooLarge {
 		t.Errorf("deny: %+v", o)
 	}
@@ -519,7 +528,7 @@ func TestConcurrentProcess(t *testing.T) {
 func TestDesignExample(t *testing.T) {
 	f := newFilter(t, `{
 		"rules": [{"match": {"prefix": "/users"}, "allow": ["id", "name", "orders.#.id"],
-		           "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]}],
+		           "allow_for_claims": [{"claims": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]}],
 		"max_body_bytes": 1048576, "on_error": "deny"
 	}`)
 	p := policyFor(t, f, "GET", "/users")
@@ -589,10 +598,10 @@ func TestMaskOutputIsBounded(t *testing.T) {
 	if o.Action != ActionReplace || !strings.Contains(string(out), long) {
 		t.Fatalf("small body: %v %v", o.Action, o.Reason)
 	}
-	// on_error "pass" lets it through unfiltered instead.
-	fp := newFilter(t, `{"rules":[{"allow":["id"],"mode":"mask","mask_value":"`+long+`"}],"on_error":"pass"}`)
+	// on_error "allow" lets it through unfiltered instead.
+	fp := newFilter(t, `{"rules":[{"allow":["id"],"mode":"mask","mask_value":"`+long+`"}],"on_error":"allow"}`)
 	pp := policyFor(t, fp, "GET", "/")
 	if _, o := pp.Process(pp.DecideHeaders(ResponseMeta{RequestMethod: "GET", Status: 200, ContentType: "application/json"}), body, nil); o.Action != ActionPass || o.Reason != ReasonTooLarge {
-		t.Fatalf("on_error pass: %v %v", o.Action, o.Reason)
+		t.Fatalf("on_error allow: %v %v", o.Action, o.Reason)
 	}
 }

@@ -224,7 +224,7 @@ func TestSchemaAndDecoderRefuseTheSameStructures(t *testing.T) {
 		{"missing required key", `{"rate_limits": [{"key": ["path"], "limits": [{"requests": 1, "per": "1s"}]}]}`},
 		{"missing required keys in a window", `{"rate_limits": [{"name": "a", "key": ["path"], "limits": [{"burst": 1}]}]}`},
 		{"missing remote_jwks uri", `{"jwt": {"providers": {"p": {"remote_jwks": {"cluster": "idp"}}}}}`},
-		{"missing claim in a condition", `{"response_filter": {"rules": [{"match": {}, "allow_for_claims": [{"when": [{"equals": "x"}], "allow": ["a"]}]}]}}`},
+		{"missing claim in a condition", `{"response_filter": {"rules": [{"match": {}, "allow_for_claims": [{"claims": [{"equals": "x"}], "allow": ["a"]}]}]}}`},
 		{"missing header name", `{"rate_limits": [{"name": "a", "key": ["path"], "match": {"headers": [{"exact": "x"}]}, "limits": [{"requests": 1, "per": "1s"}]}]}`},
 		{"value outside an enumeration", `{"response_filter": {"on_error": "drop"}}`},
 		{"empty string for an enumeration", `{"telemetry": {"audit": {"sink": ""}}}`},

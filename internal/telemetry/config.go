@@ -44,7 +44,7 @@ import (
 //	  "gc": {                        // when to call runtime.GC(); default mode "off"
 //	    "mode": "heap_above",        // "off", "every_requests" or "heap_above"
 //	    "every_requests": 1000,      // every_requests: collect after this many streams (required)
-//	    "heap_above_mib": 16,        // heap_above: collect on a tick when the heap exceeds this (required)
+//	    "heap_above_bytes": 16777216, // heap_above: collect on a tick when the heap exceeds this (required)
 //	    "min_interval": "1s"         // never more often than this; default 1s
 //	  },
 //	  "signals": {
@@ -107,10 +107,10 @@ const (
 
 // GCConfig configures GCPolicy.
 type GCConfig struct {
-	Mode          string          `json:"mode,omitempty" config:"enum=off|every_requests|heap_above"`
-	EveryRequests int             `json:"every_requests,omitempty"`
-	HeapAboveMiB  int             `json:"heap_above_mib,omitempty"`
-	MinInterval   config.Duration `json:"min_interval,omitempty"`
+	Mode           string          `json:"mode,omitempty" config:"enum=off|every_requests|heap_above"`
+	EveryRequests  int             `json:"every_requests,omitempty"`
+	HeapAboveBytes int64           `json:"heap_above_bytes,omitempty" config:"renamed_from=heap_above_mib"`
+	MinInterval    config.Duration `json:"min_interval,omitempty"`
 }
 
 // SignalsConfig configures the security signals.
@@ -230,8 +230,8 @@ func (g *GCConfig) Validate() error {
 			return config.Errorf("every_requests", "required (at least 1) when mode is %q", GCEveryRequests)
 		}
 	case GCHeapAbove:
-		if g.HeapAboveMiB < 1 || g.HeapAboveMiB > 4096 {
-			return config.Errorf("heap_above_mib", "required (1 to 4096) when mode is %q", GCHeapAbove)
+		if g.HeapAboveBytes < 1<<20 || g.HeapAboveBytes > 4<<30 {
+			return config.Errorf("heap_above_bytes", "required (1048576 to 4294967296, 1 MiB to 4 GiB) when mode is %q", GCHeapAbove)
 		}
 	default:
 		return config.Errorf("mode", "want off, every_requests or heap_above")

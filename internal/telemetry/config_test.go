@@ -35,7 +35,7 @@ func TestConfigFullExample(t *testing.T) {
 	            "body_excerpt_bytes": 512, "key_hash_salt": "pepper"},
 	  "otlp": {"cluster": "otel", "authority": "otel:4318", "path": "/v1/logs", "timeout": "2s", "batch_size": 50, "flush_interval": "1s",
 	           "max_buffered_events": 500, "retry_initial_backoff": "500ms", "retry_max_backoff": "30s", "max_retries": 3, "service_name": "edge"},
-	  "gc": {"mode": "heap_above", "heap_above_mib": 16, "min_interval": "2s"},
+	  "gc": {"mode": "heap_above", "heap_above_bytes": 16777216, "min_interval": "2s"},
 	  "signals": {"auth_failure_threshold": 5, "auth_failure_window": "30s", "near_limit_ratio": 0.9}
 	}`)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestConfigRejectsMistakes(t *testing.T) {
 		{`{"otlp": {"cluster": "c", "max_retries": -1}}`, "otlp.max_retries"},
 		{`{"gc": {"mode": "always"}}`, "gc.mode"},
 		{`{"gc": {"mode": "every_requests"}}`, "gc.every_requests"},
-		{`{"gc": {"mode": "heap_above"}}`, "gc.heap_above_mib"},
+		{`{"gc": {"mode": "heap_above"}}`, "gc.heap_above_bytes"},
 		{`{"signals": {"near_limit_ratio": 0}}`, "signals.near_limit_ratio"},
 		{`{"signals": {"max_tracked_clients": 1024}}`, "signals.max_tracked_clients"},
 		{`{"signals": {"auth_failure_window": "10ms"}}`, "signals.auth_failure_window"},

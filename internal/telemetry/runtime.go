@@ -99,7 +99,7 @@ func (p *GCPolicy) RequestDone(now time.Time) bool {
 // Tick is called on every tick with the current heap in use; true means call
 // ForceGC.
 func (p *GCPolicy) Tick(now time.Time, heapInUseBytes uint64) bool {
-	if p.cfg.Mode != GCHeapAbove || heapInUseBytes < uint64(p.cfg.HeapAboveMiB)<<20 || !p.due(now) {
+	if p.cfg.Mode != GCHeapAbove || heapInUseBytes < uint64(p.cfg.HeapAboveBytes) || !p.due(now) {
 		return false
 	}
 	p.last = now

@@ -56,7 +56,7 @@ func TestGCPolicy(t *testing.T) {
 	if p.Tick(t0.Add(time.Hour), 1<<40) {
 		t.Error("every_requests policy fired on a tick")
 	}
-	h := NewGCPolicy(GCConfig{Mode: GCHeapAbove, HeapAboveMiB: 16})
+	h := NewGCPolicy(GCConfig{Mode: GCHeapAbove, HeapAboveBytes: 16 << 20})
 	if h.Tick(t0, 15<<20) || !h.Tick(t0, 17<<20) || h.Tick(t0.Add(500*time.Millisecond), 17<<20) || !h.Tick(t0.Add(time.Second), 17<<20) {
 		t.Error("heap_above policy")
 	}

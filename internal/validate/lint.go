@@ -120,7 +120,7 @@ func shadowed(matches []route.Match, at string, add addFunc) {
 }
 
 // claimPart reports whether a rate-limit key part reads a verified claim.
-func claimPart(part string) bool { return strings.HasPrefix(part, "jwt.") }
+func claimPart(part string) bool { return strings.HasPrefix(part, "claim:") }
 
 func lintRateLimits(s *settings.Settings, add addFunc) {
 	noJWT := s.JWT == nil || len(s.JWT.Providers) == 0
@@ -131,7 +131,7 @@ func lintRateLimits(s *settings.Settings, add addFunc) {
 				if claimPart(part) {
 					add("claim-without-jwt", config.IndexPath(at+".key", k),
 						"there is no jwt section, so no claim is ever verified and this part is always missing (missing_key decides)",
-						`configure "jwt" providers, or key on "source.ip"`)
+						`configure "jwt" providers, or key on "client_ip"`)
 				}
 			}
 			if p.Override != nil {
@@ -149,7 +149,7 @@ func lintRateLimits(s *settings.Settings, add addFunc) {
 		if clientChosen && len(p.Key) > 0 {
 			add("client-chosen-key", at+".key",
 				"every part of the key is chosen by the client: a client gets a fresh bucket by changing a header value",
-				`add "source.ip" or a verified claim such as "jwt.sub" to the key`)
+				`add "client_ip" or a verified claim such as "claim:sub" to the key`)
 		}
 		if p.Shadow {
 			add("shadow-mode", at+".shadow", "shadow mode: this policy counts but never refuses",
@@ -161,12 +161,16 @@ func lintRateLimits(s *settings.Settings, add addFunc) {
 func lintResponseFilter(s *settings.Settings, add addFunc) {
 	rf := s.ResponseFilter
 	noJWT := s.JWT == nil || len(s.JWT.Providers) == 0
-	if rf.OnError == respfilter.OnErrorPass {
+	if rf.OnError == respfilter.OnErrorAllow {
 		msg := "a body the filter cannot read (malformed, too large, unknown encoding) leaves unfiltered"
-		if rf.NonJSON == respfilter.NonJSONPass {
-			msg = "on_error and non_json are both \"pass\": any body that is not clean JSON leaves unfiltered, so an upstream can leak by changing its content type or breaking its JSON"
+		if rf.NonJSON == respfilter.NonJSONAllow {
+			msg = "on_error and non_json are both \"allow\": any body that is not clean JSON leaves unfiltered, so an upstream can leak by changing its content type or breaking its JSON"
 		}
 		add("filter-fails-open", "response_filter.on_error", msg, `use "on_error": "deny" (the default)`)
+	} else if rf.NonJSON == respfilter.NonJSONAllow {
+		add("filter-fails-open", "response_filter.non_json",
+			"a body on a filtered route that is neither JSON nor JSON-looking (text, HTML, a broken prefix) leaves unfiltered",
+			`use "non_json": "deny" (the default), or bypass the routes that really serve other formats`)
 	}
 	if rf.MaxBodyBytes > envoyBufferLimit {
 		add("above-envoy-buffer", "response_filter.max_body_bytes",

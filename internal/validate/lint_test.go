@@ -38,12 +38,13 @@ func TestLintFindsRiskyConfigurations(t *testing.T) {
 			"shadowed-rule", "jwt.rules[1]"},
 		{"allow everything", rf(``, `{"match": {}, "allow": ["*"]}`), "allow-everything", "response_filter.rules[0].allow[0]"},
 		{"allow every element", rf(``, `{"match": {}, "allow": ["id", "#.*"]}`), "allow-everything", "response_filter.rules[0].allow[1]"},
-		{"on_error and non_json pass", rf(`"on_error": "pass", "non_json": "pass", `, rfCatchAll), "filter-fails-open", "response_filter.on_error"},
-		{"jwt.sub key without jwt", `"rate_limits": [{"name": "u", "key": ["jwt.sub"], "limits": [{"requests": 1, "per": "1s"}]}]`,
+		{"on_error and non_json allow", rf(`"on_error": "allow", "non_json": "allow", `, rfCatchAll), "filter-fails-open", "response_filter.on_error"},
+		{"non_json allow alone", rf(`"non_json": "allow", `, rfCatchAll), "filter-fails-open", "response_filter.non_json"},
+		{"claim:sub key without jwt", `"rate_limits": [{"name": "u", "key": ["claim:sub"], "limits": [{"requests": 1, "per": "1s"}]}]`,
 			"claim-without-jwt", "rate_limits[0].key[0]"},
-		{"override without jwt", `"rate_limits": [{"name": "u", "key": ["source.ip"], "limits": [{"requests": 1, "per": "1s"}], "override": {"claim": "plan", "values": {}}}]`,
+		{"override without jwt", `"rate_limits": [{"name": "u", "key": ["client_ip"], "limits": [{"requests": 1, "per": "1s"}], "override": {"claim": "plan", "values": {}}}]`,
 			"claim-without-jwt", "rate_limits[0].override"},
-		{"allow_for_claims without jwt", rf(``, `{"match": {}, "allow": [], "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]}`),
+		{"allow_for_claims without jwt", rf(``, `{"match": {}, "allow": [], "allow_for_claims": [{"claims": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]}`),
 			"claim-without-jwt", "response_filter.rules[0].allow_for_claims[0]"},
 		{"large clock skew", jwt(`"corp": {"issuer": "https://idp", "local_jwks": {"keys": []}, "clock_skew": "1h"}`, catchAll),
 			"large-clock-skew", "jwt.providers.corp.clock_skew"},
@@ -60,7 +61,7 @@ func TestLintFindsRiskyConfigurations(t *testing.T) {
 		{"client-chosen key", `"rate_limits": [{"name": "k", "key": ["header:x-api-key"], "limits": [{"requests": 1, "per": "1s"}]}]`,
 			"client-chosen-key", "rate_limits[0].key"},
 		{"body limit above Envoy's buffer", rf(`"max_body_bytes": 4194304, `, rfCatchAll), "above-envoy-buffer", "response_filter.max_body_bytes"},
-		{"shadow mode", `"rate_limits": [{"name": "k", "key": ["source.ip"], "shadow": true, "limits": [{"requests": 1, "per": "1s"}]}]`,
+		{"shadow mode", `"rate_limits": [{"name": "k", "key": ["client_ip"], "shadow": true, "limits": [{"requests": 1, "per": "1s"}]}]`,
 			"shadow-mode", "rate_limits[0].shadow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,9 +97,9 @@ func TestLintQuietOnACarefulConfiguration(t *testing.T) {
       {"match": {"path_template": "/{all=**}"}, "requires": {"provider": "corp"}}
     ]
   },
-  "rate_limits": [{"name": "per_user", "key": ["jwt.sub"], "limits": [{"requests": 100, "per": "60s"}]}],
+  "rate_limits": [{"name": "per_user", "key": ["claim:sub"], "limits": [{"requests": 100, "per": "60s"}]}],
   "response_filter": {"rules": [
-    {"match": {"prefix": "/users"}, "allow": ["id", "name"], "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
+    {"match": {"prefix": "/users"}, "allow": ["id", "name"], "allow_for_claims": [{"claims": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
     {"match": {"path_template": "/**"}, "allow": []}
   ]}
 }`
@@ -112,7 +113,7 @@ func TestLintQuietOnACarefulConfiguration(t *testing.T) {
 func TestCheckReportsEveryError(t *testing.T) {
 	doc := "{\n  \"jwt\": {\n    \"providers\": {\"corp\": {\"issuer\": \"https://idp\", \"audience\": [\"api\"], \"local_jwks\": {\"keys\": []}}},\n" +
 		"    \"rules\": [{\"match\": {\"prefix\": \"/\"}, \"requires\": {\"provider\": \"corp\"}}]\n  },\n" +
-		"  \"rate_limits\": [{\"name\": \"per_ip\", \"key\": [\"source.ip\"], \"limits\": [{\"requests\": \"100\", \"per\": \"1m\"}, {\"per\": \"1h\"}]}]\n}"
+		"  \"rate_limits\": [{\"name\": \"per_ip\", \"key\": [\"client_ip\"], \"limits\": [{\"requests\": \"100\", \"per\": \"1m\"}, {\"per\": \"1h\"}]}]\n}"
 	var got []string
 	for _, f := range Check(Document{Data: []byte(doc)}) {
 		got = append(got, fmt.Sprintf("%d:%d %s %s", f.Line, f.Column, f.Severity, f.Path))

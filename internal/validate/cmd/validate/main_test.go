@@ -40,7 +40,7 @@ const threeMistakes = `{
     "providers": {"corp": {"issuer": "https://idp", "audience": ["api"], "local_jwks": {"keys": []}}},
     "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "corp"}}]
   },
-  "rate_limits": [{"name": "per_ip", "key": ["source.ip"], "limits": [{"requests": "100", "per": "1m"}, {"per": "1h"}]}]
+  "rate_limits": [{"name": "per_ip", "key": ["client_ip"], "limits": [{"requests": "100", "per": "1m"}, {"per": "1h"}]}]
 }`
 
 func TestEveryErrorWithItsPlace(t *testing.T) {
@@ -109,7 +109,7 @@ func TestEmbeddedConfigurations(t *testing.T) {
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: |
-                    {"rate_limits": [{"name": "x", "key": ["source.ip"],
+                    {"rate_limits": [{"name": "x", "key": ["client_ip"],
                       "limits": [{"requests": 1, "per": 5}]}]}
 `)
 	out, code := runValidate(t, bootstrap)
