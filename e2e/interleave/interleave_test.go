@@ -3,7 +3,8 @@
 // checks that every policy keeps each stream's state apart: JWT verdicts and
 // claim forwarding, response-byte budgets reserved and settled, two filtered
 // bodies buffering side by side under different routes and claims, an own
-// reply in the middle, and each stream's audit event and metrics.
+// reply in the middle, each stream's audit event and metrics, and request
+// bodies arriving interleaved into the worker's shared excerpt budget.
 package interleave
 
 import (
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,7 +59,7 @@ func config() string {
     {"name": "users", "match": {"prefix": "/users"}, "allow": ["id", "name", "orders.#.id"],
      "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
     {"name": "orders", "match": {"prefix": "/orders"}, "allow": ["id", "total", "items.#.sku"]}]},
-  "telemetry": {"instance": %q, "audit": {"sink": "log"}}
+  "telemetry": {"instance": %q, "audit": {"sink": "log", "body_excerpt_bytes": 256}}
 }`, issuer, e2eutil.RSAJWKS("k1"), budget, instance)
 }
 
@@ -132,20 +134,7 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // stream's verdict, forwarded claims, filtered body, byte charge, audit
 // event and metrics against what it would have had alone.
 func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
-	wall := time.Now() // frozen: no budget refills during the test
-	p, err := module.Start(context.Background(), wasmhost.PluginConfig{
-		Name: "apiguard", RootID: "apiguard", VMID: "apiguard-interleave",
-		Configuration: []byte(config()), Workers: 1,
-		AllowOnHeadersStopIteration: true,
-		WallClock:                   func() time.Time { return wall },
-	})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
-	up := &upstream{streams: map[string]*stream{}}
-	srv := httptest.NewServer(p.Middleware(up))
-	t.Cleanup(srv.Close)
+	p, up, srv := start(t, module, 0)
 
 	// A and C share the /users route, A as an admin; B is on /orders.
 	// Each body is cut mid-token, so a filter that mixed two streams'
@@ -341,6 +330,111 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 	} {
 		if got := sum(c.parts...); got != c.want {
 			t.Errorf("%v = %d, want %d", c.parts, got, c.want)
+		}
+	}
+}
+
+// start runs the plugin with config on one worker behind a frozen wall
+// clock (no budget refills during a test).
+func start(t *testing.T, m *wasmhost.Module, chunkSize int) (*wasmhost.Plugin, *upstream, *httptest.Server) {
+	t.Helper()
+	wall := time.Now()
+	p, err := m.Start(context.Background(), wasmhost.PluginConfig{
+		Name: "apiguard", RootID: "apiguard", VMID: "apiguard-" + t.Name(),
+		Configuration: []byte(config()), Workers: 1, ChunkSize: chunkSize,
+		AllowOnHeadersStopIteration: true,
+		WallClock:                   func() time.Time { return wall },
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	up := &upstream{streams: map[string]*stream{}}
+	srv := httptest.NewServer(p.Middleware(up))
+	t.Cleanup(srv.Close)
+	return p, up, srv
+}
+
+// TestRequestBodiesInterleaved sends two request bodies piece by piece,
+// each piece one body callback, alternating between the streams; each
+// stream's audit event holds its own body's size and excerpt, though the
+// worker's excerpts share one in-flight budget.
+func TestRequestBodiesInterleaved(t *testing.T) {
+	const chunk = 64
+	var bodyCalls atomic.Int64
+	m, err := e2eutil.Compile(wasmhost.Options{LogLevel: wasmhost.LogInfo,
+		ProfileHook: func(name string, guest bool, _ time.Duration) {
+			if guest && name == "proxy_on_request_body" {
+				bodyCalls.Add(1)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	p, up, srv := start(t, m, chunk)
+	type post struct {
+		name, body string
+		w          *io.PipeWriter
+		done       chan error
+	}
+	posts := []*post{{name: "E"}, {name: "F"}}
+	for _, q := range posts {
+		// Three pieces of one chunk each, a marker of the stream in every one.
+		q.body = fmt.Sprintf(`{"stream":%q,"note":"%s"}`, q.name, strings.Repeat(strings.ToLower(q.name), 3*chunk-len(`{"stream":"E","note":""}`)))
+		up.mu.Lock()
+		up.streams[q.name] = &stream{name: q.name}
+		up.mu.Unlock()
+		r, w := io.Pipe()
+		q.w, q.done = w, make(chan error, 1)
+		req, _ := http.NewRequest("POST", srv.URL+"/public/form", r)
+		req.Header.Set("content-type", "application/json")
+		req.Header.Set("x-stream", q.name)
+		go func() {
+			resp, err := srv.Client().Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			q.done <- err
+		}()
+	}
+	want := int64(0)
+	for i := 0; i < 3; i++ {
+		for _, q := range posts {
+			if _, err := io.WriteString(q.w, q.body[i*chunk:(i+1)*chunk]); err != nil {
+				t.Fatal(err)
+			}
+			want++
+			for deadline := time.Now().Add(10 * time.Second); bodyCalls.Load() < want; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("piece %d of %s: %d body callbacks, want %d", i, q.name, bodyCalls.Load(), want)
+				}
+			}
+		}
+	}
+	for _, q := range posts {
+		q.w.Close()
+		if err := <-q.done; err != nil {
+			t.Fatalf("%s: %v", q.name, err)
+		}
+	}
+	waitAudit(t, p, 2)
+	for _, l := range auditLines(t, p) {
+		ex, _ := l["body_excerpt"].(string)
+		mine := strings.Contains(ex, `"stream":"E"`)
+		other, wantBytes := "F", len(posts[0].body)
+		if !mine {
+			other, wantBytes = "E", len(posts[1].body)
+		}
+		if strings.Contains(ex, strings.Repeat(strings.ToLower(other), 8)) || !strings.Contains(ex, `"stream":"`) {
+			t.Errorf("excerpt %q mixes the streams", ex)
+		}
+		if l["bytes_in"] != float64(wantBytes) {
+			t.Errorf("bytes_in %v, want %d: %v", l["bytes_in"], wantBytes, l)
 		}
 	}
 }

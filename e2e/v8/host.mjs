@@ -324,6 +324,9 @@ class Host {
 
   // serve is the HTTP front of the conformance kit (see the header).
   serve() {
+    if (this.out.not_in_envoy.length > 0) {
+      throw new HostError(`Envoy (${this.out.envoy}) would not link the module: it imports ${this.out.not_in_envoy.join(', ')}`);
+    }
     if (!this.start()) throw new HostError(`the plugin did not start: ${JSON.stringify(this.out.logs)}`);
     const server = http.createServer((req, res) => {
       this.handle(req, res).catch((e) => {
