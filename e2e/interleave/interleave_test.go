@@ -23,8 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/apiguard/apiguard/e2e/e2eutil"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
@@ -65,13 +63,7 @@ func config() string {
 
 func token(t testing.TB, sub, scope string) string {
 	t.Helper()
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss": issuer, "sub": sub, "aud": "orders", "scope": scope,
-		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
-	})
-	tok.Header["kid"] = "k1"
-	s, err := tok.SignedString(e2eutil.RSAKey())
+	s, err := e2eutil.RSAToken("k1", map[string]any{"iss": issuer, "sub": sub, "aud": "orders", "scope": scope})
 	if err != nil {
 		t.Fatal(err)
 	}
