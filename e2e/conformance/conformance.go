@@ -3,11 +3,22 @@
 // HTTP-level assertions on where a host may differ from Envoy, each naming
 // the Envoy source it mirrors. It runs against any host that can put the
 // guest in front of the kit's upstream: wasmhost (this package's test, part
-// of make test) and a real Envoy (e2e/envoy, when envoy is on PATH).
+// of make test), Node's V8 (e2e/v8) and a real Envoy (e2e/envoy, when envoy
+// is on PATH).
 //
 // Every assertion is observable over HTTP or through the guest's shared
 // data, read back by a later request, so no host-specific log access is
 // needed.
+//
+// Cases come in two kinds. A runtime case is about the guest on its engine:
+// the Go runtime (its GC, its scheduler idling in poll_oneoff), linear
+// memory and its cap, traps, and the guest's side of the ABI (data crossing
+// linear memory through return slots). It runs under every host. A host
+// case is about the host's own behaviour (header-map lifetime, callouts,
+// streaming, 1xx, trailers, buffer writes, local replies); it says
+// something only about a host that implements Envoy's semantics, so a host
+// that does not (Host.RuntimeOnly, e2e/v8's host.mjs) skips it, with the
+// case's HostOnly reason.
 package conformance
 
 import (
@@ -38,20 +49,62 @@ const (
 	ClusterRefused = "refused" // a port nothing listens on
 )
 
-// Host starts the guest (a .wasm path) with Config, in front of upstream,
-// with clusters mapped to URLs, and returns the URL clients send to.
-type Host func(t *testing.T, wasm, upstream string, clusters map[string]string) (front string)
+// EnvoyMemoryCap is the most linear memory a VM gets in Envoy
+// (proxy-wasm-cpp-host include/proxy-wasm/limits.h
+// PROXY_WASM_HOST_MAX_WASM_MEMORY_SIZE_BYTES, given to V8 as
+// --wasm_max_mem_pages in src/v8/v8.cc).
+const EnvoyMemoryCap = 1 << 30
+
+// Host is a host the kit runs against.
+type Host struct {
+	// Start puts the guest (a .wasm path) with Config in front of
+	// upstream, with clusters mapped to URLs and each VM's linear memory
+	// capped at MemoryCap, and returns the URL clients send to. Run calls
+	// it once for the cases that keep the VM alive and once more for each
+	// case that kills it.
+	Start func(t *testing.T, wasm, upstream string, clusters map[string]string) (front string)
+	// Wasm is the guest to load; empty builds it (BuildGuest).
+	Wasm string
+	// MemoryCap is each VM's linear-memory cap in bytes: EnvoyMemoryCap in
+	// Envoy, less where the host can lower it, so the cap is reached
+	// quickly.
+	MemoryCap int64
+	// RuntimeOnly, when not empty, says why the host's own behaviour is
+	// not Envoy's: only the runtime cases run, the host cases are skipped.
+	RuntimeOnly string
+}
 
 // Case is one assertion.
 type Case struct {
 	Name   string
 	Source string // the Envoy source the assertion mirrors
-	Run    func(t *testing.T, k *Kit)
+	// HostOnly is empty for a runtime case. For a host case, it says why
+	// the case tests nothing but the host's own code when the host is not
+	// Envoy's twin.
+	HostOnly string
+	// Fatal cases kill the VM, so each runs on a host of its own.
+	Fatal bool
+	Run   func(t *testing.T, k *Kit)
 }
 
-// Kit is the running kit: the host's front URL and the kit's servers.
+// Why host cases are host-only.
+const (
+	hostMaps      = "header maps and buffers live in the host: their lifetime and write rules are the host's bookkeeping, which a runtime-only host does not model"
+	hostCallouts  = "callouts go through the host's HTTP client and Envoy's router and async client, which a runtime-only host does not have"
+	hostStreaming = "streaming, resets, 1xx and trailers are the host's HTTP codec and filter manager; a runtime-only host buffers whole messages"
+	hostReplies   = "local replies, their details and gRPC mapping, and set_property's answer are the host's own code"
+)
+
+// Kit is what a case runs against: the host's front URL and the kit's
+// servers.
 type Kit struct {
-	Front  string
+	Front     string
+	MemoryCap int64
+	*servers
+}
+
+// servers is the state of the kit's upstream, shared by every case.
+type servers struct {
 	client *http.Client
 	seq    atomic.Int64
 
@@ -61,14 +114,25 @@ type Kit struct {
 }
 
 // BuildGuest compiles the conformance guest with the standard Go compiler.
-func BuildGuest(t testing.TB) string {
+// With patched, it carries the Go toolchain patches the plugin ships with
+// (internal/sdkabi/wasmbuild), which let it run on Envoy 1.33.
+func BuildGuest(t testing.TB, patched bool) string {
 	t.Helper()
 	root, err := wasmbuild.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "conformance.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./internal/wasmhost/testdata/guests/conformance")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "conformance.wasm")
+	args := []string{"build", "-buildmode=c-shared", "-o", out}
+	if patched {
+		overlay, err := wasmbuild.GoOverlay(filepath.Join(dir, "goroot"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-overlay="+overlay)
+	}
+	cmd := exec.Command("go", append(args, "./internal/wasmhost/testdata/guests/conformance")...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if msg, err := cmd.CombinedOutput(); err != nil {
@@ -78,8 +142,11 @@ func BuildGuest(t testing.TB) string {
 }
 
 // Run starts the kit's servers, the host, and every case.
-func Run(t *testing.T, host Host) {
-	k := &Kit{client: &http.Client{Timeout: 10 * time.Second}, release: map[string]chan struct{}{}}
+func Run(t *testing.T, h Host) {
+	k := &Kit{MemoryCap: h.MemoryCap, servers: &servers{client: &http.Client{Timeout: 30 * time.Second}, release: map[string]chan struct{}{}}}
+	if k.MemoryCap == 0 {
+		k.MemoryCap = EnvoyMemoryCap
+	}
 	upstream := httptest.NewServer(http.HandlerFunc(k.upstream))
 	t.Cleanup(upstream.Close)
 	backend := httptest.NewServer(http.HandlerFunc(backend))
@@ -90,76 +157,181 @@ func Run(t *testing.T, host Host) {
 	}
 	refused := "http://" + l.Addr().String()
 	l.Close()
-	k.Front = host(t, BuildGuest(t), upstream.URL, map[string]string{ClusterBackend: backend.URL, ClusterRefused: refused})
+	wasm := h.Wasm
+	if wasm == "" {
+		wasm = BuildGuest(t, false)
+	}
+	clusters := map[string]string{ClusterBackend: backend.URL, ClusterRefused: refused}
+	front := h.Start(t, wasm, upstream.URL, clusters) // for the cases that keep the VM
 	for _, c := range Cases() {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Logf("mirrors %s", c.Source)
-			c.Run(t, k)
+			if c.HostOnly != "" && h.RuntimeOnly != "" {
+				t.Skipf("host case on a runtime-only host (%s): %s", h.RuntimeOnly, c.HostOnly)
+			}
+			run := *k
+			if c.Fatal {
+				run.Front = h.Start(t, wasm, upstream.URL, clusters)
+			} else {
+				run.Front = front
+			}
+			c.Run(t, &run)
 		})
 	}
 }
 
-// Cases are the kit's assertions.
-func Cases() []Case {
+// runtimeCases are about the guest on its engine; they run under every host.
+func runtimeCases() []Case {
 	return []Case{
-		{"request headers are released when on_request_headers continues",
-			"source/extensions/common/wasm/context.cc Context::decodeHeaders, getMap, getHeaderMapValue, getHeaderMapPairs, getBuffer",
-			func(t *testing.T, k *Kit) {
+		{Name: "the Go runtime collects garbage inside a callback",
+			Source: "proxy-wasm-cpp-host src/exports.cc wasi_unstable_clock_time_get, wasi_unstable_poll_oneoff (the Go runtime's GC and scheduler)",
+			Run: func(t *testing.T, k *Kit) {
+				if r := k.do(t, "GET", "echo", "", "x-do", "gc"); r.code != 200 || r.body != "upstream GET body=" {
+					t.Fatalf("got %d %q", r.code, r.body)
+				}
+			}},
+		{Name: "a callback that sleeps idles in poll_oneoff and returns",
+			Source: "proxy-wasm-cpp-host src/exports.cc wasi_unstable_poll_oneoff (cpp-host #533; ENOSYS before it, golang/go#78513)",
+			Run: func(t *testing.T, k *Kit) {
+				if r := k.do(t, "GET", "echo", "", "x-do", "gc,idle"); r.code != 200 || r.body != "upstream GET body=" {
+					t.Fatalf("got %d %q", r.code, r.body)
+				}
+			}},
+		{Name: "linear memory grows below the cap",
+			Source: "proxy-wasm-cpp-host include/proxy-wasm/limits.h, src/v8/v8.cc (--wasm_max_mem_pages)",
+			Run: func(t *testing.T, k *Kit) {
+				if r := k.do(t, "GET", "echo", "", "x-do", fmt.Sprintf("touch:%d", k.MemoryCap>>22)); r.code != 200 {
+					t.Fatalf("growing by a quarter of the cap: %d %q", r.code, r.body)
+				}
+			}},
+		{Name: "guest data crosses linear memory through the ABI",
+			Source: "proxy-wasm-cpp-host src/exports.cc get_header_map_pairs, add_header_map_value, get_shared_data, set_shared_data (return slots, one allocation per call)",
+			Run: func(t *testing.T, k *Kit) {
+				key := k.key()
+				for i := 0; i < 3; i++ {
+					r := k.do(t, "GET", "echo", "", "x-do", "echo-headers,cas:cas-"+key, "x-kit-"+strings.Repeat("h", 300), strings.Repeat("v", 5000))
+					for _, name := range []string{":method", ":path", "x-do", "x-kit-" + strings.Repeat("h", 300)} {
+						if !strings.Contains(" "+r.header.Get("X-Guest-Saw")+" ", " "+name+" ") {
+							t.Fatalf("the guest did not see %s: %q", name, r.header.Get("X-Guest-Saw"))
+						}
+					}
+				}
+				k.expectShared(t, "cas-"+key, "3")
+			}},
+		{Name: "a guest panic fails its stream and its VM",
+			Source: "source/extensions/common/wasm/context.cc Context::failStream (503 wasm_fail_stream); proxy-wasm-cpp-host src/exports.cc wasi_unstable_proc_exit",
+			Fatal:  true,
+			Run: func(t *testing.T, k *Kit) {
+				if r := k.do(t, "GET", "echo", "", "x-do", "panic"); r.code != 503 {
+					t.Fatalf("the panicking request got %d %q", r.code, r.body)
+				}
+				if r := k.do(t, "GET", "echo", ""); r.code != 503 {
+					t.Fatalf("a request after the trap got %d %q, want 503 (fail closed)", r.code, r.body)
+				}
+			}},
+		{Name: "a VM past its memory cap fails",
+			Source: "proxy-wasm-cpp-host include/proxy-wasm/limits.h, src/v8/v8.cc (--wasm_max_mem_pages); source/extensions/common/wasm/context.cc Context::failStream",
+			Fatal:  true,
+			Run: func(t *testing.T, k *Kit) {
+				if r := k.do(t, "GET", "echo", "", "x-do", fmt.Sprintf("grow:%d", k.MemoryCap>>20+64)); r.code != 503 {
+					t.Fatalf("growing past the cap: %d %q", r.code, r.body)
+				}
+				if r := k.do(t, "GET", "echo", ""); r.code != 503 {
+					t.Fatalf("a request after the VM died got %d %q, want 503 (fail closed)", r.code, r.body)
+				}
+			}},
+	}
+}
+
+// Cases are the kit's assertions: the runtime cases, then the host cases.
+func Cases() []Case { return append(runtimeCases(), hostCases()...) }
+
+// hostCases are about the host's own behaviour.
+func hostCases() []Case {
+	return []Case{
+		{Name: "request headers are released when on_request_headers continues",
+			Source:   "source/extensions/common/wasm/context.cc Context::decodeHeaders, getMap, getHeaderMapValue, getHeaderMapPairs, getBuffer",
+			HostOnly: hostMaps,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "POST", "chunked", "request-body", "x-do", "late")
 				// BAD_ARGUMENT (2) for a read or a write, OK (0) with no
 				// pairs for the whole map, an empty read-only body.
 				k.expectHeader(t, r, "X-Late-Req", "get=2 pairs=0/0 add=2 body=0/0 set-body=2")
 			}},
-		{"response headers are released when on_response_headers continues",
-			"source/extensions/common/wasm/context.cc Context::encodeHeaders, getMap",
-			func(t *testing.T, k *Kit) {
+		{Name: "response headers are released when on_response_headers continues",
+			Source:   "source/extensions/common/wasm/context.cc Context::encodeHeaders, getMap",
+			HostOnly: hostMaps,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "chunked", "", "x-do", "late")
 				if !strings.HasSuffix(r.body, "[late-resp get=2 replace=2]") {
 					t.Fatalf("body %q", r.body)
 				}
 			}},
-		{"on_log reads the access-log copies, on_done no map",
-			"source/extensions/common/wasm/context.cc Context::log, getConstMap, onDestroy",
-			func(t *testing.T, k *Kit) {
+		{Name: "on_log reads the access-log copies, on_done no map",
+			Source:   "source/extensions/common/wasm/context.cc Context::log, getConstMap, onDestroy",
+			HostOnly: hostMaps,
+			Run: func(t *testing.T, k *Kit) {
 				key := k.key()
 				k.do(t, "GET", "chunked", "", "x-do", "late:"+key)
 				k.expectShared(t, "late-log-"+key, "req=late:"+key+"/0 status=200/0 req-trailers=1")
 				k.expectShared(t, "late-done-"+key, "req=2 pairs=0/0")
 			}},
-		{"continue_stream releases the request headers at once",
-			"source/extensions/common/wasm/context.cc Context::continueStream",
-			func(t *testing.T, k *Kit) {
+		{Name: "continue_stream releases the request headers at once",
+			Source:   "source/extensions/common/wasm/context.cc Context::continueStream",
+			HostOnly: hostMaps,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "chunked", "", "x-do", "callout:"+ClusterBackend+"|/ok|2000,late")
 				k.expectHeader(t, r, "X-Callout-Status", "200")
 				k.expectHeader(t, r, "X-After-Continue", "2")
 			}},
-		{"a callout reset before its headers is the router's 503",
-			"source/common/router/router.cc Filter::onUpstreamReset; source/common/http/async_client_impl.cc",
-			func(t *testing.T, k *Kit) {
+		{Name: "a callout reset before its headers is the router's 503",
+			Source:   "source/common/router/router.cc Filter::onUpstreamReset; source/common/http/async_client_impl.cc",
+			HostOnly: hostCallouts,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "echo", "", "x-do", "callout:"+ClusterBackend+"|/reset-before|2000")
 				k.expectHeader(t, r, "X-Callout-Status", "503")
 			}},
-		{"a callout reset after its headers calls back with no headers",
-			"source/common/http/async_client_impl.cc AsyncRequestSharedImpl::onReset; context.cc Context::onHttpCallFailure",
-			func(t *testing.T, k *Kit) {
+		{Name: "a callout reset after its headers calls back with no headers",
+			Source:   "source/common/http/async_client_impl.cc AsyncRequestSharedImpl::onReset; context.cc Context::onHttpCallFailure",
+			HostOnly: hostCallouts,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "echo", "", "x-do", "callout:"+ClusterBackend+"|/reset-after|2000")
 				k.expectHeader(t, r, "X-Callout-Status", "none")
 			}},
-		{"a refused callout is the router's 503",
-			"source/common/router/router.cc Filter::onUpstreamReset (connection failure)",
-			func(t *testing.T, k *Kit) {
+		{Name: "a refused callout is the router's 503",
+			Source:   "source/common/router/router.cc Filter::onUpstreamReset (connection failure)",
+			HostOnly: hostCallouts,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "echo", "", "x-do", "callout:"+ClusterRefused+"|/x|2000")
 				k.expectHeader(t, r, "X-Callout-Status", "503")
 			}},
-		{"callout response maps are read-only",
-			"source/extensions/common/wasm/context.cc Context::getMap (no HttpCallResponse case)",
-			func(t *testing.T, k *Kit) {
+		{Name: "a callout past its timeout is the router's 504",
+			Source:   "source/common/http/async_client_impl.cc AsyncStreamImpl (the router's timeout); source/common/router/router.cc Filter::onResponseTimeout",
+			HostOnly: hostCallouts,
+			Run: func(t *testing.T, k *Kit) {
+				r := k.do(t, "GET", "echo", "", "x-do", "callout:"+ClusterBackend+"|/slow|200")
+				k.expectHeader(t, r, "X-Callout-Status", "504")
+			}},
+		{Name: "a callout body over 32 MiB calls back with no headers",
+			Source:   "source/common/http/async_client_impl.cc AsyncRequestSharedImpl (kBufferLimitForResponse); context.cc Context::onHttpCallFailure",
+			HostOnly: hostCallouts,
+			Run: func(t *testing.T, k *Kit) {
+				r := k.do(t, "GET", "echo", "", "x-do", "callout:"+ClusterBackend+"|/big|10000")
+				k.expectHeader(t, r, "X-Callout-Status", "none")
+				r = k.do(t, "GET", "echo", "", "x-do", "callout:"+ClusterBackend+"|/at-limit|10000")
+				k.expectHeader(t, r, "X-Callout-Status", "200")
+			}},
+		{Name: "callout response maps are read-only",
+			Source:   "source/extensions/common/wasm/context.cc Context::getMap (no HttpCallResponse case)",
+			HostOnly: hostCallouts,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "echo", "", "x-do", "callout:"+ClusterBackend+"|/ok|2000,callout-write")
 				k.expectHeader(t, r, "X-Callout-Write", "add=2 replace=2 remove=2")
 			}},
-		{"the response streams while the upstream writes",
-			"source/common/http/http1/codec_impl.cc ClientConnectionImpl::onHeadersComplete, onBody",
-			func(t *testing.T, k *Kit) {
+		{Name: "the response streams while the upstream writes",
+			Source:   "source/common/http/http1/codec_impl.cc ClientConnectionImpl::onHeadersComplete, onBody",
+			HostOnly: hostStreaming,
+			Run: func(t *testing.T, k *Kit) {
 				key := k.key()
 				release := k.gate(key)
 				resp := k.send(t, "GET", "slow/"+key, "")
@@ -176,63 +348,91 @@ func Cases() []Case {
 				}
 				close(release)
 			}},
-		{"an upstream that stops mid-body resets the stream",
-			"source/common/router/router.cc Filter::onUpstreamReset after the response started",
-			func(t *testing.T, k *Kit) {
+		{Name: "an upstream that stops mid-body resets the stream",
+			Source:   "source/common/router/router.cc Filter::onUpstreamReset after the response started",
+			HostOnly: hostStreaming,
+			Run: func(t *testing.T, k *Kit) {
 				resp := k.send(t, "GET", "short", "")
 				defer resp.Body.Close()
 				if _, err := io.ReadAll(resp.Body); err == nil {
 					t.Fatal("the client read a whole body from a broken upstream")
 				}
 			}},
-		{"1xx responses never reach the plugin",
-			"source/extensions/common/wasm/context.cc Context::encode1xxHeaders",
-			func(t *testing.T, k *Kit) {
+		{Name: "1xx responses never reach the plugin",
+			Source:   "source/extensions/common/wasm/context.cc Context::encode1xxHeaders",
+			HostOnly: hostStreaming,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "early-hints", "")
 				if r.code != 200 || r.body != "final" {
 					t.Fatalf("got %d %q", r.code, r.body)
 				}
 				k.expectHeader(t, r, "X-Plugin-Saw-Status", "200")
 			}},
-		{"the buffered body is readable in the trailers callback",
-			"source/extensions/common/wasm/context.cc Context::getBuffer (buffering_response_body_)",
-			func(t *testing.T, k *Kit) {
+		{Name: "the buffered body is readable in the trailers callback",
+			Source:   "source/extensions/common/wasm/context.cc Context::getBuffer (buffering_response_body_)",
+			HostOnly: hostStreaming,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "trailers", "", "x-do", "pause-resp-body,body-in-trailers")
 				if r.body != "hello[trailers saw 5/0]" || r.trailer.Get("X-Checksum") != "abc" {
 					t.Fatalf("got %d %q trailers %v", r.code, r.body, r.trailer)
 				}
 			}},
-		{"trailers can be added in the last body callback",
-			"source/extensions/common/wasm/context.cc Context::getMap (addEncodedTrailers)",
-			func(t *testing.T, k *Kit) {
+		{Name: "trailers can be added in the last body callback",
+			Source:   "source/extensions/common/wasm/context.cc Context::getMap (addEncodedTrailers)",
+			HostOnly: hostStreaming,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "chunked", "", "x-do", "add-trailers")
 				if !strings.HasSuffix(r.body, "[resp-trailer 0]") || r.trailer.Get("X-Resp-Added") != "1" {
 					t.Fatalf("got %q trailers %v", r.body, r.trailer)
 				}
 			}},
-		{"set_buffer_bytes writes only at 0 or at the end",
-			"source/extensions/common/wasm/context.cc Buffer::copyFrom",
-			func(t *testing.T, k *Kit) {
+		{Name: "set_buffer_bytes writes only at 0 or at the end",
+			Source:   "source/extensions/common/wasm/context.cc Buffer::copyFrom",
+			HostOnly: hostMaps,
+			Run: func(t *testing.T, k *Kit) {
 				r := k.do(t, "GET", "hello", "", "x-do", "splice")
 				if r.body != "Jllo![splice 2 0 0]" {
 					t.Fatalf("body %q", r.body)
 				}
 			}},
-		{"send_local_response keeps the status code",
-			"source/extensions/common/wasm/context.cc Context::sendLocalResponse (static_cast<Http::Code>(response_code))",
-			func(t *testing.T, k *Kit) {
+		{Name: "send_local_response keeps the status code",
+			Source:   "source/extensions/common/wasm/context.cc Context::sendLocalResponse (static_cast<Http::Code>(response_code))",
+			HostOnly: hostReplies,
+			Run: func(t *testing.T, k *Kit) {
 				if r := k.do(t, "GET", "echo", "", "x-do", "send-local:600|teapot|-1"); r.code != 600 {
 					t.Fatalf("got %d", r.code)
 				}
 			}},
-		{"set_property in a root context is NOT_FOUND",
-			"source/extensions/common/wasm/context.cc Context::setProperty",
-			func(t *testing.T, k *Kit) { k.expectShared(t, "root-setprop", "1") }},
+		{Name: "send_local_response replaces whitespace in its details",
+			Source:   "source/extensions/common/wasm/context.cc Context::sendLocalResponse (StringUtil::replaceAllEmptySpace); response.code_details",
+			HostOnly: hostReplies,
+			Run: func(t *testing.T, k *Kit) {
+				key := k.key()
+				if r := k.do(t, "GET", "echo", "", "x-do", "send-local:403|bad\ttoken here|-1,log-details:"+key); r.code != 403 {
+					t.Fatalf("got %d", r.code)
+				}
+				k.expectShared(t, "details-"+key, "bad_token_here/0")
+			}},
+		{Name: "send_local_response's grpc_status: given, or mapped from the status when -1",
+			Source:   "source/extensions/common/wasm/context.cc Context::sendLocalResponse; source/common/http/utility.cc Utility::sendLocalReply, httpToGrpcStatus",
+			HostOnly: hostReplies,
+			Run: func(t *testing.T, k *Kit) {
+				for do, want := range map[string]string{"deny-grpc:429/8": "8", "deny-grpc:403/-1": "7", "deny-grpc:401/-1": "16"} {
+					r := k.do(t, "POST", "pkg.Service/Method", "", "content-type", "application/grpc", "x-do", do)
+					if r.code != 200 || r.header.Get("Grpc-Status") != want {
+						t.Errorf("%s: got %d grpc-status %q, want 200 and %s", do, r.code, r.header.Get("Grpc-Status"), want)
+					}
+				}
+			}},
+		{Name: "set_property in a root context is NOT_FOUND",
+			Source:   "source/extensions/common/wasm/context.cc Context::setProperty",
+			HostOnly: hostReplies,
+			Run:      func(t *testing.T, k *Kit) { k.expectShared(t, "root-setprop", "1") }},
 	}
 }
 
 // upstream serves the cases' upstream behaviours, by path.
-func (k *Kit) upstream(w http.ResponseWriter, r *http.Request) {
+func (k *servers) upstream(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	switch p := strings.TrimPrefix(r.URL.Path, "/"); {
 	case strings.HasPrefix(p, "slow/"):
@@ -263,7 +463,7 @@ func (k *Kit) upstream(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("hello"))
 	default: // "echo", or "chunked": without a length, as the guest may change the body's
 		for name, vs := range r.Header {
-			if strings.HasPrefix(name, "X-Callout-") {
+			if strings.HasPrefix(name, "X-Callout-") || strings.HasPrefix(name, "X-Guest-") {
 				w.Header()[name] = vs
 			}
 		}
@@ -286,13 +486,33 @@ func backend(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("partial"))
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
+	case "/slow":
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+	case "/big", "/at-limit": // over and at Envoy's kBufferLimitForResponse
+		n := 32 << 20
+		if r.URL.Path == "/big" {
+			n++
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(n))
+		chunk := make([]byte, 1<<20)
+		for ; n > 0; n -= len(chunk) {
+			if n < len(chunk) {
+				chunk = chunk[:n]
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
 	default:
 		w.Write([]byte("ok"))
 	}
 }
 
 // gate returns the release channel of one slow upstream call.
-func (k *Kit) gate(key string) chan struct{} {
+func (k *servers) gate(key string) chan struct{} {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	c, ok := k.release[key]
@@ -303,7 +523,7 @@ func (k *Kit) gate(key string) chan struct{} {
 	return c
 }
 
-func (k *Kit) key() string { return fmt.Sprintf("k%d-%d", time.Now().UnixNano(), k.seq.Add(1)) }
+func (k *servers) key() string { return fmt.Sprintf("k%d-%d", time.Now().UnixNano(), k.seq.Add(1)) }
 
 // response is what the client got, body read in full.
 type response struct {

@@ -11,16 +11,21 @@ import (
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
+// kitMemoryCap is the VM's memory cap the kit runs wasmhost with: below
+// Envoy's 1 GiB so the memory cases stay cheap, as Options.MemoryLimitBytes
+// allows.
+const kitMemoryCap = 512 << 20
+
 // TestWasmhost runs the kit against wasmhost, with a reverse proxy to the
 // kit's upstream in the place of Envoy's router.
 func TestWasmhost(t *testing.T) {
-	Run(t, func(t *testing.T, wasm, upstream string, clusters map[string]string) string {
+	Run(t, Host{MemoryCap: kitMemoryCap, Start: func(t *testing.T, wasm, upstream string, clusters map[string]string) string {
 		b, err := os.ReadFile(wasm)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		m, err := wasmhost.Compile(ctx, b, wasmhost.Options{})
+		m, err := wasmhost.Compile(ctx, b, wasmhost.Options{MemoryLimitBytes: kitMemoryCap})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +35,12 @@ func TestWasmhost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { p.Close() })
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("traps: %q", p.Traps())
+			}
+			p.Close()
+		})
 		target, err := url.Parse(upstream)
 		if err != nil {
 			t.Fatal(err)
@@ -40,5 +50,5 @@ func TestWasmhost(t *testing.T) {
 		front := httptest.NewServer(p.Middleware(router))
 		t.Cleanup(front.Close)
 		return front.URL
-	})
+	}})
 }

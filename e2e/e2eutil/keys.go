@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"math/big"
 	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // RSAKey is one RSA signing key per test binary, made on first use: tests
@@ -30,4 +33,18 @@ func RSAJWKS(kid string) string {
 		"n": b64.EncodeToString(pub.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
 	}}})
 	return string(doc)
+}
+
+// RSAToken mints an RS256 token signed with RSAKey under kid, valid from a
+// minute ago for an hour, with claims added (golang-jwt, independent of the
+// verifier).
+func RSAToken(kid string, claims map[string]any) (string, error) {
+	now := time.Now()
+	c := jwt.MapClaims{"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()}
+	for k, v := range claims {
+		c[k] = v
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = kid
+	return tok.SignedString(RSAKey())
 }

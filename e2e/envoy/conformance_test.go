@@ -21,7 +21,7 @@ import (
 // passes in make test, each naming the Envoy source it mirrors.
 func TestConformanceKitThroughRealEnvoy(t *testing.T) {
 	envoy := envoyBinary(t)
-	conformance.Run(t, func(t *testing.T, wasm, upstream string, clusters map[string]string) string {
+	conformance.Run(t, conformance.Host{MemoryCap: conformance.EnvoyMemoryCap, Start: func(t *testing.T, wasm, upstream string, clusters map[string]string) string {
 		p := ports{listener: freePort(t), admin: freePort(t)}
 		cfg := conformanceConfig(t, wasm, p, map[string]string{"upstream": upstream,
 			conformance.ClusterBackend: clusters[conformance.ClusterBackend], conformance.ClusterRefused: clusters[conformance.ClusterRefused]})
@@ -36,7 +36,7 @@ func TestConformanceKitThroughRealEnvoy(t *testing.T) {
 			}
 		})
 		return fmt.Sprintf("http://127.0.0.1:%d", p.listener)
-	})
+	}})
 }
 
 // TestConformanceConfigIsValid checks the kit's Envoy configuration against

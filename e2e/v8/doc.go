@@ -1,4 +1,6 @@
-// Package v8 holds the V8 smoke test: host.mjs runs a compiled proxy-wasm
-// module under Node.js (V8, the engine Envoy embeds) with WASI preview1 and a
-// minimal proxy-wasm host, and v8_test.go asserts what it reports.
+// Package v8 runs compiled proxy-wasm modules under Node.js (V8, the engine
+// Envoy embeds) with WASI preview1, through host.mjs, a small proxy-wasm
+// host of our own: the V8 smoke tests of apiguard and a reference guest
+// (v8_test.go), and the conformance kit's runtime cases with cpp-host's V8
+// flags (conformance_test.go). host.mjs needs only Node's built-in modules.
 package v8

@@ -29,8 +29,23 @@
 //   lists any import Envoy would refuse to link.
 // Unimplemented host calls trap with a clear message if called.
 // With bench_iterations > 0 it also times the first request's lifecycle.
+//
+// With "serve": {"upstream": "http://127.0.0.1:PORT"} it is instead an HTTP
+// front for the conformance kit (e2e/conformance): after configure it
+// prints {"listening": PORT} as one line and serves until killed. Each
+// request runs context_create, request headers, the whole request body (one
+// callback, end of stream), then goes upstream; the whole response runs
+// response headers and body, then log, done and delete. Streams interleave
+// on the one VM while they wait for the upstream, each with its own maps and
+// buffers. It is a runtime-only host: it buffers whole messages, does not
+// hold paused streams or answer callouts, and does not model header-map
+// lifetimes; the kit runs only its runtime cases here. A trap answers 503
+// and fails the VM: every later request gets 503 (Envoy's fail closed).
+// Start node with cpp-host's V8 flags (--no-liftoff --wasm-max-mem-pages=N,
+// src/v8/v8.cc) to cap memory as Envoy does.
 
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { WASI } from 'node:wasi';
 
 // Status codes (proxy-wasm ABI v0.2.1).
@@ -179,6 +194,10 @@ function main() {
       throw new HostError('module has no _initialize export (build with -buildmode=c-shared)');
     }
     host.phase = null;
+    if (sc.serve) {
+      host.serve();
+      return;
+    }
     host.run();
   } catch (e) {
     out.trap = `${e instanceof HostError ? 'host' : e.constructor.name}: ${e.message}`;
@@ -274,21 +293,9 @@ class Host {
 
   // Plugin and stream lifecycle, in Envoy's order.
   run() {
-    const ex = this.ex;
     const sc = this.sc;
     const out = this.out;
-    const vmConfig = enc.encode(sc.vm_config || '');
-    const pluginConfig = enc.encode(sc.plugin_config || '');
-
-    ex.proxy_on_context_create(this.rootID, 0);
-    this.buffers[BUFFER.VM_CONFIG] = vmConfig;
-    out.vm_start = ex.proxy_on_vm_start(this.rootID, vmConfig.length) !== 0;
-    delete this.buffers[BUFFER.VM_CONFIG];
-    if (!out.vm_start) return;
-    this.buffers[BUFFER.PLUGIN_CONFIG] = pluginConfig;
-    out.configure = ex.proxy_on_configure(this.rootID, pluginConfig.length) !== 0;
-    delete this.buffers[BUFFER.PLUGIN_CONFIG];
-    if (!out.configure) return;
+    if (!this.start()) return;
 
     for (const req of sc.requests || []) {
       out.requests.push(this.runStream(req));
@@ -297,6 +304,126 @@ class Host {
       out.bench = this.bench(sc.requests[0], sc.bench_iterations);
     }
     out.metrics = Object.fromEntries(this.metrics.map((m) => [m.name, { type: m.type, value: m.value.toString() }]));
+  }
+
+  // start runs the plugin lifecycle up to configure; false if it failed.
+  start() {
+    const ex = this.ex;
+    const vmConfig = enc.encode(this.sc.vm_config || '');
+    const pluginConfig = enc.encode(this.sc.plugin_config || '');
+    ex.proxy_on_context_create(this.rootID, 0);
+    this.buffers[BUFFER.VM_CONFIG] = vmConfig;
+    this.out.vm_start = ex.proxy_on_vm_start(this.rootID, vmConfig.length) !== 0;
+    delete this.buffers[BUFFER.VM_CONFIG];
+    if (!this.out.vm_start) return false;
+    this.buffers[BUFFER.PLUGIN_CONFIG] = pluginConfig;
+    this.out.configure = ex.proxy_on_configure(this.rootID, pluginConfig.length) !== 0;
+    delete this.buffers[BUFFER.PLUGIN_CONFIG];
+    return this.out.configure;
+  }
+
+  // serve is the HTTP front of the conformance kit (see the header).
+  serve() {
+    if (this.out.not_in_envoy.length > 0) {
+      throw new HostError(`Envoy (${this.out.envoy}) would not link the module: it imports ${this.out.not_in_envoy.join(', ')}`);
+    }
+    if (!this.start()) throw new HostError(`the plugin did not start: ${JSON.stringify(this.out.logs)}`);
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((e) => {
+        process.stderr.write(`host.mjs: ${e.stack || e}\n`);
+        if (!res.headersSent) { res.statusCode = 500; }
+        res.end();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      process.stdout.write(JSON.stringify({ listening: server.address().port }) + '\n');
+    });
+  }
+
+  // enter makes s the stream the next guest call belongs to.
+  enter(s) {
+    this.stream = s;
+    this.maps = s.maps;
+    this.buffers = s.buffers;
+  }
+
+  // guest runs fn for stream s; a trap fails the VM.
+  guest(s, fn) {
+    if (this.failed) return false;
+    this.enter(s);
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      this.failed = `${e && e.constructor ? e.constructor.name : 'trap'}: ${e && e.message}`;
+      process.stderr.write(`host.mjs: VM failed: ${this.failed}\n`);
+      return false;
+    } finally {
+      this.stream = null;
+    }
+  }
+
+  async handle(req, res) {
+    const reqBody = await readAll(req);
+    const fail = () => { res.writeHead(503, { 'content-length': '0' }); res.end(); };
+    if (this.failed) return fail();
+    const ex = this.ex;
+    const id = this.nextID++;
+    const headers = [[':method', req.method], [':path', req.url], [':authority', req.headers.host || ''], [':scheme', 'http']];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const k = req.rawHeaders[i].toLowerCase();
+      if (k !== 'host' && k !== 'connection' && k !== 'transfer-encoding') headers.push([k, req.rawHeaders[i + 1]]);
+    }
+    const s = { id, local: null, continued: 0, closed: 0, maps: { [MAP.REQUEST_HEADERS]: headers }, buffers: {} };
+    let action = 0;
+    if (!this.guest(s, () => {
+      ex.proxy_on_context_create(id, this.rootID);
+      action = ex.proxy_on_request_headers(id, headers.length, reqBody.length === 0 ? 1 : 0);
+      if (!s.local && action === 0 && reqBody.length > 0) {
+        s.buffers[BUFFER.REQUEST_BODY] = reqBody;
+        ex.proxy_on_request_body(id, reqBody.length, 1);
+      }
+    })) return fail();
+    let resp;
+    if (s.local) {
+      // Envoy sends a local reply through this filter's response callbacks.
+      resp = { headers: [[':status', String(s.local.status)], ...s.local.headers], body: enc.encode(s.local.body) };
+    } else if (action !== 0) {
+      // Holding a stream needs the host's callouts and continue_stream:
+      // host cases, not run here.
+      this.guest(s, () => { ex.proxy_on_log(id); ex.proxy_on_done(id); ex.proxy_on_delete(id); });
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      return res.end('host.mjs does not hold paused streams');
+    } else {
+      try {
+        resp = await forward(this.sc.serve.upstream, s.maps[MAP.REQUEST_HEADERS], s.buffers[BUFFER.REQUEST_BODY] || reqBody);
+      } catch (e) {
+        resp = { headers: [[':status', '503']], body: enc.encode('upstream connect error') };
+      }
+    }
+    s.maps[MAP.RESPONSE_HEADERS] = resp.headers;
+    s.buffers = {};
+    if (!this.guest(s, () => {
+      ex.proxy_on_response_headers(id, resp.headers.length, resp.body.length === 0 ? 1 : 0);
+      if (resp.body.length > 0) {
+        s.buffers[BUFFER.RESPONSE_BODY] = resp.body;
+        ex.proxy_on_response_body(id, resp.body.length, 1);
+      }
+      ex.proxy_on_log(id);
+      ex.proxy_on_done(id);
+      ex.proxy_on_delete(id);
+    })) return fail();
+    const out = s.maps[MAP.RESPONSE_HEADERS];
+    const body = s.buffers[BUFFER.RESPONSE_BODY] || new Uint8Array(0);
+    const status = Number((out.find(([k]) => k === ':status') || [])[1]);
+    if (!(status >= 200 && status < 1000)) return fail();
+    res.statusCode = status;
+    for (const [k, v] of out) {
+      if (k.startsWith(':') || k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+      res.appendHeader(k, v);
+    }
+    res.setHeader('content-length', String(body.length));
+    res.end(body);
   }
 
   // bench times the whole in-VM lifecycle of one stream (context_create
@@ -597,6 +724,42 @@ class Host {
       default: return undefined;
     }
   }
+}
+
+function readAll(stream) {
+  return new Promise((resolve, reject) => {
+    const parts = [];
+    stream.on('data', (c) => parts.push(c));
+    stream.on('end', () => resolve(new Uint8Array(Buffer.concat(parts))));
+    stream.on('error', reject);
+  });
+}
+
+// forward sends the request as the guest left it to the upstream and
+// returns the whole response.
+function forward(upstream, headers, body) {
+  const u = new URL(upstream);
+  const get = (k) => (headers.find(([n]) => n === k) || [])[1];
+  const out = {};
+  for (const [k, v] of headers) {
+    if (k.startsWith(':') || k === 'content-length') continue;
+    (out[k] = out[k] || []).push(v);
+  }
+  out['content-length'] = String(body.length);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, method: get(':method'), path: get(':path'), headers: out }, (res) => {
+      readAll(res).then((b) => {
+        const hs = [[':status', String(res.statusCode)]];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          const k = res.rawHeaders[i].toLowerCase();
+          if (k !== 'connection' && k !== 'transfer-encoding') hs.push([k, res.rawHeaders[i + 1]]);
+        }
+        resolve({ headers: hs, body: b });
+      }, reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function u64le(v) {

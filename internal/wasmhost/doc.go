@@ -123,14 +123,21 @@
 // # Differences from Envoy that remain
 //
 // Each is one a test of apiguard cannot observe, for the reason given.
+// e2e/conformance holds the assertions on everything above, each naming its
+// Envoy source; they run here, under V8 (the runtime cases) and in a real
+// Envoy when one is on PATH.
 //
 //   - The request body reaches the upstream once the request side is done,
 //     not streamed upstream. The plugin's callbacks see the same chunks and
 //     flags; only the upstream's timing differs, and no verdict of the
 //     plugin depends on when the upstream reads.
 //   - Chunk boundaries follow ChunkSize and the upstream's writes, not
-//     socket reads. Envoy's boundaries are arbitrary too; the plugin must
-//     not (and apiguard does not) depend on them, and tests vary ChunkSize.
+//     socket reads, and end of stream always comes as an empty body
+//     callback of its own, as from Envoy's HTTP/1 codec (net/http hides
+//     where an HTTP/2 client's END_STREAM falls; Envoy may flag the last
+//     data chunk). Envoy's boundaries are arbitrary too; apiguard judges
+//     bodies at end of stream whatever the chunk's size, and tests vary
+//     ChunkSize.
 //   - 1xx responses are dropped, not forwarded to the client. Envoy forwards
 //     some (proxy_100_continue, 103); the plugin sees none in either.
 //   - Only paused streams time out (StreamTimeout, as the route timeout
@@ -139,10 +146,17 @@
 //   - Responses the host or a local reply made carry DetailsHeader with
 //     Envoy's response code details; Envoy writes them to the access log.
 //     The plugin never sees the header: it is added after its callbacks.
-//   - Downstream is HTTP/1.1 through net/http; HTTP/2 clients' DATA frames
-//     can carry end of stream, which the plugin then sees on the last data
-//     chunk. apiguard handles both (it judges bodies at end of stream,
-//     whatever the chunk's size).
+//   - There is no route table or cluster configuration: xds.route_name comes
+//     from PluginConfig.RouteName per stream, other route, cluster and node
+//     attributes only from Properties, the same for every stream. apiguard
+//     reads no attribute the host lacks (source.address, destination.port,
+//     plugin_name, plugin_root_id, xds.route_name).
+//   - Callouts go through net/http, without Envoy's cluster features
+//     (circuit breakers, retries, pool limits). Each failure class still
+//     reaches the plugin in the shape Envoy gives it (router 503 or 504,
+//     0 headers), and those shapes are what the plugin judges.
+//   - gRPC callouts find no gRPC service, as in an Envoy configured with
+//     none; apiguard makes none.
 //
 // Shared data and queues live in a SharedState (one per Module unless
 // Options.SharedState shares one, as Envoy's process does across module

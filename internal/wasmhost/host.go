@@ -304,6 +304,10 @@ type PluginConfig struct {
 	// Properties adds or overrides properties, keyed by the dotted path
 	// ("node.id", "node.cluster", "xds.cluster_name").
 	Properties map[string][]byte
+	// RouteName names the route Envoy's route table would pick for a
+	// request: the stream's xds.route_name (Envoy's route `name`). Nil
+	// leaves xds.route_name to Properties, the same for every stream.
+	RouteName func(*http.Request) string
 }
 
 func (c *PluginConfig) applyDefaults() {

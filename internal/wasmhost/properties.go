@@ -86,10 +86,16 @@ func (v *vm) property(path string) (string, bool) {
 			return string(val), true
 		}
 	}
+	cfg := &v.p.cfg
+	if path == "xds\x00route_name" && cfg.RouteName != nil && c != nil && c.s != nil {
+		// Envoy's xds.route_name: the name of the route picked for the
+		// stream (source/extensions/filters/common/expr/context.cc
+		// XDSWrapper), "" for a route without one.
+		return cfg.RouteName(c.s.r), true
+	}
 	if val, ok := v.p.props[path]; ok {
 		return string(val), true
 	}
-	cfg := &v.p.cfg
 	switch path {
 	case "plugin_name":
 		return cfg.Name, true

@@ -41,6 +41,26 @@ func TestProperties(t *testing.T) {
 	}
 }
 
+// xds.route_name is the name of the route each stream matched, as Envoy's
+// route table picks it per request.
+func TestRouteNamePerStream(t *testing.T) {
+	cfg := conformanceConfig("plain")
+	cfg.RouteName = func(r *http.Request) string {
+		if r.URL.Path == "/orders" {
+			return "orders"
+		}
+		return ""
+	}
+	p := startConformance(t, Options{}, cfg)
+	for path, want := range map[string]string{"/orders": "orders", "/other": ""} {
+		res := do(t, p, echoUpstream, "GET", path, "", "x-do", "prop:xds.route_name")
+		got, _ := hex.DecodeString(res.header.Get("X-Prop"))
+		if res.header.Get("X-Prop-Status") != "0" || string(got) != want {
+			t.Errorf("%s: got %q status %s, want %q", path, got, res.header.Get("X-Prop-Status"), want)
+		}
+	}
+}
+
 func TestSetPropertyIsReadableBack(t *testing.T) {
 	p := startConformance(t, Options{}, conformanceConfig("plain"))
 	res := do(t, p, echoUpstream, "GET", "/", "", "x-do", "setprop:my_prop=hello")

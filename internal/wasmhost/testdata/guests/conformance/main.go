@@ -14,6 +14,7 @@
 //	panic, panic-resp          trap in request / response headers
 //	gc, idle                   runtime.GC(); a 1 ms sleep (waits in poll_oneoff)
 //	grow:<MiB>                 allocate and keep that much memory
+//	touch:<MiB>                allocate that much memory and let it go
 //	pause-req, pause-resp      PAUSE from request / response headers
 //	pause-req-body             PAUSE request body until the end, then
 //	  upper-req-body           ... upper-case it, or
@@ -49,6 +50,8 @@
 //	body-in-trailers           append "[trailers saw <n>/<status>]" to the
 //	  buffered response body from on_response_trailers
 //	send-local:<code>|<details>|<grpc>  a local reply with those arguments
+//	log-details:<key>          on_log stores response.code_details "/" status
+//	  as shared data details-<key>
 //	echo-headers, foreign, metric-errors, drop-status, reset, time,
 //	define-in-malloc
 package main
@@ -371,6 +374,11 @@ func proxyOnQueueReady(root, id uint32) {
 //go:wasmexport proxy_on_log
 func proxyOnLog(id uint32) {
 	cb("on_log", id)
+	if s := streams[id]; s != nil && s.do["log-details"] != "" {
+		// Envoy's stream info: the response code details of the reply.
+		details, st := property("response", "code_details")
+		proxySetSharedData("details-"+s.do["log-details"], fmt.Sprintf("%s/%d", details, st), 0)
+	}
 	if s := streams[id]; s != nil && s.has("late") {
 		// Envoy Context::log: the access-log copies of the final maps.
 		do, dst := headerStatus(mapReqHeaders, "x-do")
@@ -433,13 +441,17 @@ func proxyOnRequestHeaders(id, n, eos uint32) uint32 {
 	if s.has("gc") {
 		runtime.GC()
 	}
-	if arg, ok := s.do["grow"]; ok {
-		mib, _ := strconv.Atoi(arg)
-		b := make([]byte, mib<<20)
-		for i := 0; i < len(b); i += 4096 {
-			b[i] = 1
+	for _, action := range []string{"grow", "touch"} {
+		if arg, ok := s.do[action]; ok {
+			mib, _ := strconv.Atoi(arg)
+			b := make([]byte, mib<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			if action == "grow" {
+				kept = append(kept, b)
+			}
 		}
-		kept = append(kept, b)
 	}
 	if s.has("idle") {
 		// The scheduler idles until the timer fires: it waits in netpoll,
@@ -778,6 +790,10 @@ func proxyOnHTTPCallResponse(root, token, nHeaders, bodySize, nTrailers uint32) 
 		status = "none"
 	}
 	body, _ := buffer(bufCallBody, 0, bodySize)
+	if len(body) > 1024 {
+		// A header or a log line cannot carry a large body: its size stands for it.
+		body = []byte(fmt.Sprintf("%d bytes", len(body)))
+	}
 	logf(2, "callout response root=%d headers=%d status=%s body=%q", root, nHeaders, status, body)
 	if proxySetEffectiveContext(id) != 0 {
 		logf(4, "stream %d is gone", id)
