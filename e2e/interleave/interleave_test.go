@@ -51,7 +51,7 @@ func config() string {
                                  "claim_to_headers": [{"claim": "sub", "header": "x-user"}]}},
           "rules": [{"name": "public", "match": {"prefix": "/public"}},
                     {"name": "api", "match": {"prefix": "/"}, "requires": {"provider": "corp"}}]},
-  "rate_limits": [{"name": "bytes", "cost": "response_bytes", "estimated_bytes": 1, "key": ["jwt.sub"],
+  "rate_limits": [{"name": "bytes", "cost": "response_bytes", "estimated_bytes": 1, "key": ["claim:sub"],
                    "limits": [{"requests": %d, "per": "60s"}]}],
   "response_filter": {"headers_mode": "held", "max_body_bytes": 65536, "rules": [
     {"name": "users", "match": {"prefix": "/users"}, "allow": ["id", "name", "orders.#.id"],
