@@ -55,7 +55,7 @@ func config() string {
                    "limits": [{"requests": %d, "per": "60s"}]}],
   "response_filter": {"headers_mode": "held", "max_body_bytes": 65536, "rules": [
     {"name": "users", "match": {"prefix": "/users"}, "allow": ["id", "name", "orders.#.id"],
-     "allow_for_claims": [{"when": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
+     "allow_for_claims": [{"claims": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
     {"name": "orders", "match": {"prefix": "/orders"}, "allow": ["id", "total", "items.#.sku"]}]},
   "telemetry": {"instance": %q, "audit": {"sink": "log", "body_excerpt_bytes": 256}}
 }`, issuer, e2eutil.RSAJWKS("k1"), budget, instance)
