@@ -8,7 +8,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -66,7 +66,7 @@ type httpContext struct {
 	// bodiless: the request headers ended the stream; no body follows.
 	bodiless bool
 	// route is the name of the jwt rule the request matched, "" until
-	// authentication ran (telemetry.OtherRoute then).
+	// authentication ran (metrics.OtherRoute then).
 	route string
 	// method is read on first use (requestMethod): no policy of many
 	// configurations looks at it, and every read value costs the guest an
@@ -87,7 +87,7 @@ type httpContext struct {
 	// event is the audit record every policy fills as the stream goes,
 	// allocated by the first one (audit): a stream no policy acts on, with
 	// no audit trail, never needs one.
-	event *telemetry.Event
+	event *audit.Event
 	// One field per policy, each owned by its file.
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
@@ -265,15 +265,15 @@ func (h *httpContext) OnHttpStreamDone() {
 }
 
 // audit returns the stream's audit record, allocating it on first use.
-func (h *httpContext) audit() *telemetry.Event {
+func (h *httpContext) audit() *audit.Event {
 	if h.event == nil {
-		h.event = &telemetry.Event{}
+		h.event = &audit.Event{}
 	}
 	return h.event
 }
 
 // addDecision appends a policy's decision to the audit record.
-func (h *httpContext) addDecision(d telemetry.Decision) {
+func (h *httpContext) addDecision(d audit.Decision) {
 	e := h.audit()
 	e.Decisions = append(e.Decisions, d)
 }
@@ -284,7 +284,7 @@ func (h *httpContext) addDecision(d telemetry.Decision) {
 // count their own decisions.
 func (h *httpContext) reply(policy verdict.Policy, status uint32, reason verdict.Reason, message string, extra ...[2]string) types.Action {
 	h.plugin.metrics.Refused(reason)
-	h.addDecision(telemetry.Decision{Policy: string(policy), Decision: verdict.Deny, Reason: reason})
+	h.addDecision(audit.Decision{Policy: string(policy), Decision: verdict.Deny, Reason: reason})
 	body := []byte(`{"error":"` + string(reason) + `","message":"` + message + `"}`)
 	headers := append([][2]string{{"content-type", "application/json"}}, extra...)
 	return h.sendOwnReply(status, reason, headers, body)

@@ -15,7 +15,8 @@ import (
 	"github.com/apiguard/apiguard/internal/jwtauth"
 	"github.com/apiguard/apiguard/internal/jwtauth/jwks"
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -412,13 +413,13 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 		return false
 	}
 	h.jwtStream.token = res.Token
-	provider, reason := telemetry.NoProvider, verdict.NotRequired
+	provider, reason := metrics.NoProvider, verdict.NotRequired
 	if t := res.Token; t != nil {
 		provider, reason = t.Provider, verdict.Verified
-		h.audit().Identity = &telemetry.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
+		h.audit().Identity = &audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
 	}
 	h.plugin.metrics.Authn(provider, verdict.Allow, reason)
-	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Allow, Reason: reason})
+	h.addDecision(audit.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Allow, Reason: reason})
 	return true
 }
 
@@ -465,10 +466,10 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 	h.jwtStream.clientFailures = res.ClientFailures
 	provider := res.Provider
 	if provider == "" {
-		provider = telemetry.NoProvider
+		provider = metrics.NoProvider
 	}
 	h.plugin.metrics.Authn(provider, verdict.Deny, res.Reason)
-	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Deny, Reason: res.Reason})
+	h.addDecision(audit.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Deny, Reason: res.Reason})
 	if j := &h.plugin.jwt; res.Reason == jwtauth.ReasonJWKSUnavailable && time.Since(j.unavailableLogged) >= time.Second {
 		// A key outage, not a bad token: say so in the logs too.
 		j.unavailableLogged = time.Now()

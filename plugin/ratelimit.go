@@ -12,6 +12,7 @@ import (
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -240,13 +241,13 @@ func (h *httpContext) recordRateLimit() {
 		case ratelimit.ReasonContended, ratelimit.ReasonTableFull, ratelimit.ReasonStoreError:
 			m.RateLimitError(o.Policy, o.Reason)
 		}
-		h.addDecision(telemetry.Decision{
+		h.addDecision(audit.Decision{
 			Policy: string(verdict.PolicyRateLimit) + "." + o.Policy, Decision: decision, Reason: o.Reason,
 		})
 		if o.Decision == ratelimit.Allowed {
-			if r, q, ok := st.result.Standing(i); ok && telemetry.IsNearLimit(r, q, rl.nearRatio) {
+			if r, q, ok := st.result.Standing(i); ok && audit.IsNearLimit(r, q, rl.nearRatio) {
 				m.NearLimit(o.Policy)
-				h.addRateLimitSignal(telemetry.SignalNearLimit)
+				h.addRateLimitSignal(audit.SignalNearLimit)
 			}
 		}
 		// The audit event holds one key: the refusing policy's, else the first.

@@ -11,7 +11,7 @@ import (
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -344,5 +344,5 @@ func (h *httpContext) recordFilter(o respfilter.Outcome) {
 	if o.Reason != respfilter.ReasonNone {
 		m.FilterError(o.Reason)
 	}
-	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyRespFilter), Decision: decision, Reason: reason})
+	h.addDecision(audit.Decision{Policy: string(verdict.PolicyRespFilter), Decision: decision, Reason: reason})
 }

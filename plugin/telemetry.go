@@ -9,6 +9,8 @@ import (
 
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -18,7 +20,7 @@ type telemetryState struct {
 	cfg      telemetry.Config // resolved
 	auditor  *telemetry.Auditor
 	gc       *telemetry.GCPolicy
-	runtime  *telemetry.RuntimeReader
+	runtime  *metrics.RuntimeReader
 	logLevel func(string)
 	// burstWindow is the window the JWT policy counts failed credentials
 	// in, for the burst event.
@@ -63,13 +65,13 @@ type published struct {
 	set, deny bool
 	policy    string
 	reason    verdict.Reason
-	identity  *telemetry.Identity
+	identity  *audit.Identity
 }
 
 // phaseOrder indexes telemetryStream.phases.
-var phaseOrder = [...]telemetry.Phase{
-	telemetry.PhaseRequestHeaders, telemetry.PhaseRequestBody,
-	telemetry.PhaseResponseHeaders, telemetry.PhaseResponseBody,
+var phaseOrder = [...]metrics.Phase{
+	metrics.PhaseRequestHeaders, metrics.PhaseRequestBody,
+	metrics.PhaseResponseHeaders, metrics.PhaseResponseBody,
 }
 
 // maxExcerptCapture bounds the request-body bytes kept for the masked
@@ -92,7 +94,7 @@ func (p *pluginContext) configureTelemetry(s *settings.Settings) error {
 		cfg:      cfg,
 		auditor:  telemetry.NewAuditor(cfg, p.metrics, version),
 		gc:       telemetry.NewGCPolicy(cfg.GC),
-		runtime:  telemetry.NewRuntimeReader(),
+		runtime:  metrics.NewRuntimeReader(),
 		logLevel: logFunc(cfg.Audit.LogLevel),
 	}
 	// Bursts use the JWT policy's cross-worker failure count (configureJWT
@@ -248,8 +250,8 @@ func (h *httpContext) bodyReplacedWith(body []byte) {
 // access logs, and again at stream end in case a response policy changed it.
 func (h *httpContext) publishDecision() {
 	decision, policy, reason := verdict.Allow, "", verdict.Reason("")
-	var decisions []telemetry.Decision
-	var identity *telemetry.Identity
+	var decisions []audit.Decision
+	var identity *audit.Identity
 	if e := h.event; e != nil {
 		decisions, identity = e.Decisions, e.Identity
 	}
@@ -268,11 +270,11 @@ func (h *httpContext) publishDecision() {
 		return
 	}
 	h.telemetryStream.published = now
-	setFilterState(telemetry.PropertyDecision, string(decision))
-	setFilterState(telemetry.PropertyPolicy, policy)
-	setFilterState(telemetry.PropertyReason, string(reason))
-	setFilterState(telemetry.PropertyIssuer, iss)
-	setFilterState(telemetry.PropertySubject, sub)
+	setFilterState(audit.PropertyDecision, string(decision))
+	setFilterState(audit.PropertyPolicy, policy)
+	setFilterState(audit.PropertyReason, string(reason))
+	setFilterState(audit.PropertyIssuer, iss)
+	setFilterState(audit.PropertySubject, sub)
 }
 
 // setFilterState sets one property; an empty value is not set. A failure
@@ -325,7 +327,7 @@ func (h *httpContext) observe() {
 		m.AuthFailureBurst()
 		if t.auditor.Enabled() {
 			now := wall()
-			t.write(t.auditor.Record(telemetry.BurstEvent(burst, reqTime), now))
+			t.write(t.auditor.Record(audit.BurstEvent(burst, reqTime), now))
 		}
 	}
 	if t.auditor.Enabled() {
@@ -338,13 +340,13 @@ func (h *httpContext) observe() {
 	if t.cfg.GC.Mode == telemetry.GCEveryRequests && t.gc.RequestDone(wall()) {
 		m.ForcedGC(t.runtime.ForceGC())
 	}
-	m.Processing(telemetry.PhaseStreamDone, h.plugin.clock()-startMono)
+	m.Processing(metrics.PhaseStreamDone, h.plugin.clock()-startMono)
 }
 
 // routeLabel is the stream's route in metrics and audit events.
 func (h *httpContext) routeLabel() string {
 	if h.route == "" {
-		return telemetry.OtherRoute
+		return metrics.OtherRoute
 	}
 	return h.route
 }
@@ -361,16 +363,16 @@ func (t *telemetryState) write(line []byte) {
 // policy's, across workers (authFailures), so a client spread over workers
 // is counted whole, and only failed credentials count: not missing tokens,
 // lockouts or key outages.
-func (h *httpContext) authFailureBurst() (telemetry.Burst, bool) {
+func (h *httpContext) authFailureBurst() (audit.Burst, bool) {
 	n := h.authFailures()
-	if !telemetry.CrossesThreshold(n, h.plugin.telemetry.cfg.Signals.AuthFailureThreshold) {
-		return telemetry.Burst{}, false
+	if !audit.CrossesThreshold(n, h.plugin.telemetry.cfg.Signals.AuthFailureThreshold) {
+		return audit.Burst{}, false
 	}
 	client := h.clientAddr()
 	if !client.IsValid() {
-		return telemetry.Burst{}, false
+		return audit.Burst{}, false
 	}
-	return telemetry.Burst{Client: client, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
+	return audit.Burst{Client: client, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
 }
 
 // captureAuditHeaders copies, masked, the request headers the operator
@@ -381,10 +383,10 @@ func (h *httpContext) captureAuditHeaders() {
 		return
 	}
 	names := a.HeaderNames()
-	hs := make([]telemetry.Header, 0, len(names))
+	hs := make([]audit.Header, 0, len(names))
 	for _, name := range names {
 		if v, ok := h.requestHeader(name); ok {
-			hs = append(hs, telemetry.Header{Name: name, Value: v})
+			hs = append(hs, audit.Header{Name: name, Value: v})
 		}
 	}
 	h.audit().Headers = a.Masker().MaskHeaders(hs)
@@ -396,7 +398,7 @@ func (h *httpContext) captureAuditHeaders() {
 func (h *httpContext) fillEvent(start time.Time) {
 	e := h.audit()
 	a := h.plugin.telemetry.auditor
-	e.Type = telemetry.EventRequest
+	e.Type = audit.EventRequest
 	e.Time = start
 	e.Method = h.requestMethod()
 	e.RequestID, _ = h.requestHeader("x-request-id")
@@ -425,9 +427,9 @@ func (h *httpContext) fillEvent(start time.Time) {
 	e.BytesIn, e.BytesOut = uint64(max(ts.bytesIn, 0)), uint64(max(out, 0))
 	if n := a.BodyExcerptBytes(); n > 0 {
 		if ts.overBudget {
-			e.BodyExcerpt = telemetry.BodyOverBudget
+			e.BodyExcerpt = audit.BodyOverBudget
 		} else if ts.overflow {
-			e.BodyExcerpt = telemetry.BodyTooLarge
+			e.BodyExcerpt = audit.BodyTooLarge
 		} else if len(ts.excerpt) > 0 {
 			ct, _ := h.requestHeader("content-type")
 			e.BodyExcerpt = a.Masker().MaskBody(ct, ts.excerpt, n)

@@ -17,6 +17,7 @@ import (
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
 
 // MaxDocumentBytes bounds the configuration document. Real configurations are
@@ -98,13 +99,13 @@ func (s *Settings) Validate() error {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			if err := telemetry.CheckName(name); err != nil {
+			if err := metrics.CheckName(name); err != nil {
 				return config.Errorf(config.KeyPath("jwt.providers", name), "provider name: %v", err)
 			}
 		}
 		seen := map[string]bool{}
 		for i, name := range s.JWT.RouteNames() {
-			if err := telemetry.CheckName(name); err != nil {
+			if err := metrics.CheckName(name); err != nil {
 				return config.Errorf(fmt.Sprintf("jwt.rules[%d].name", i), "%v", err)
 			}
 			if seen[name] {
@@ -114,7 +115,7 @@ func (s *Settings) Validate() error {
 		}
 	}
 	for i, p := range s.RateLimits {
-		if err := telemetry.CheckName(p.Name); err != nil {
+		if err := metrics.CheckName(p.Name); err != nil {
 			return config.Errorf(fmt.Sprintf("rate_limits[%d].name", i), "%v", err)
 		}
 	}
@@ -122,8 +123,8 @@ func (s *Settings) Validate() error {
 }
 
 // Inventory lists the configured names that become metric name segments.
-func (s *Settings) Inventory(instance string) telemetry.Inventory {
-	inv := telemetry.Inventory{Prefix: s.Telemetry.MetricPrefix, Instance: instance}
+func (s *Settings) Inventory(instance string) metrics.Inventory {
+	inv := metrics.Inventory{Prefix: s.Telemetry.MetricPrefix, Instance: instance}
 	if s.JWT != nil {
 		for name, p := range s.JWT.Providers {
 			inv.Providers = append(inv.Providers, name)

@@ -1,4 +1,4 @@
-package telemetry
+package metrics
 
 import (
 	"encoding/json"
@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	dashboardFile = "../../envoy/grafana-dashboard.json"
-	rulesFile     = "../../envoy/prometheus-rules.yaml"
+	dashboardFile = "../../../envoy/grafana-dashboard.json"
+	rulesFile     = "../../../envoy/prometheus-rules.yaml"
 )
 
 // promLabels are the labels a query may use: the stats_tags tags, plus

@@ -1,4 +1,4 @@
-package telemetry
+package audit
 
 import (
 	"math/rand/v2"

@@ -1,4 +1,4 @@
-package telemetry
+package audit
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/telemetry/internal/jsonenc"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -74,14 +75,14 @@ func encodeOracle(e *Event) ([]byte, error) {
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"b\s`, "<a&b>", "\x00\x01\x1f\x7f", "\b\f\n\r\t", "é€𝄞", "\u2028\u2029", "\xff\xfe", "a\xc3", "\xed\xa0\x80"} {
 		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		if got := jsonenc.AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("jsonenc.AppendString(%q) = %s, want %s", s, got, want)
 		}
 	}
 	for _, f := range []float64{0, 1, -1, 1.25, 0.001, 1e-7, 1.5e-7, 123456789, 1e20, 1e21, 1.2345e22, math.MaxFloat64, math.SmallestNonzeroFloat64, -0.0000001} {
 		want, _ := json.Marshal(f)
-		if got := appendJSONFloat(nil, f); !bytes.Equal(got, want) {
-			t.Errorf("appendJSONFloat(%v) = %s, want %s", f, got, want)
+		if got := jsonenc.AppendFloat(nil, f); !bytes.Equal(got, want) {
+			t.Errorf("jsonenc.AppendFloat(%v) = %s, want %s", f, got, want)
 		}
 	}
 }
@@ -90,8 +91,8 @@ func FuzzAppendJSONString(f *testing.F) {
 	f.Add("a<b>\u2028\xff")
 	f.Fuzz(func(t *testing.T, s string) {
 		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+		if got := jsonenc.AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("jsonenc.AppendString(%q) = %s, want %s", s, got, want)
 		}
 	})
 }
@@ -103,8 +104,8 @@ func FuzzAppendJSONFloat(f *testing.F) {
 		if err != nil {
 			return // NaN, Inf: not representable
 		}
-		if got := appendJSONFloat(nil, v); !bytes.Equal(got, want) {
-			t.Fatalf("appendJSONFloat(%v) = %s, want %s", v, got, want)
+		if got := jsonenc.AppendFloat(nil, v); !bytes.Equal(got, want) {
+			t.Fatalf("jsonenc.AppendFloat(%v) = %s, want %s", v, got, want)
 		}
 	})
 }

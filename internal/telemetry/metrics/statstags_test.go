@@ -1,4 +1,4 @@
-package telemetry
+package metrics
 
 import (
 	"flag"
@@ -17,7 +17,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite envoy/stats_tags.yaml from StatsTags")
 
-const statsTagsFile = "../../envoy/stats_tags.yaml"
+const statsTagsFile = "../../../envoy/stats_tags.yaml"
 
 const statsTagsHeader = `# apiguard's stats_config.stats_tags (Envoy bootstrap), generated from
 # internal/telemetry.StatsTags("apiguard"); a test keeps the two equal.

@@ -1,4 +1,4 @@
-package telemetry
+package otlp
 
 import "time"
 
@@ -18,19 +18,6 @@ type BatcherConfig struct {
 // the event count: about a thousand typical events. Wasm memory never
 // shrinks, so the bound is also the most the buffer can ever cost a VM.
 const DefaultMaxBufferedBytes = 2 << 20
-
-// BatcherConfigFrom converts a resolved OTLPConfig.
-func BatcherConfigFrom(o *OTLPConfig) BatcherConfig {
-	retries := 5
-	if o.MaxRetries != nil {
-		retries = *o.MaxRetries
-	}
-	return BatcherConfig{
-		BatchSize: o.batchSize(), MaxBuffered: o.MaxBufferedEvents, FlushInterval: o.FlushInterval.Duration,
-		CallTimeout: o.Timeout.Duration, InitialBackoff: o.retryInitial(), MaxBackoff: o.RetryMaxBackoff.Duration,
-		MaxRetries: retries,
-	}
-}
 
 // Batcher is one worker's bounded OTLP export queue, a pure state machine:
 // the plugin Adds records on stream done, calls Next on every tick (and

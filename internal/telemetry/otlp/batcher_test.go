@@ -1,9 +1,11 @@
-package telemetry
+package otlp
 
 import (
 	"testing"
 	"time"
 )
+
+var t0 = time.Date(2026, 11, 28, 18, 0, 0, 123456789, time.UTC)
 
 func rec(s string) []byte { return []byte(`{"body":"` + s + `"}`) }
 
@@ -114,18 +116,6 @@ func TestBatcherDropsNonRetryableAndExpiresLostCalls(t *testing.T) {
 	}
 	if b.Done(ExportResult{Accepted: true}, t0) != 0 || b.Done(ExportResult{Accepted: true}, t0) != 0 {
 		t.Fatal("Done without a batch in flight")
-	}
-}
-
-func TestBatcherConfigFromResolvedConfig(t *testing.T) {
-	c, err := Config{Instance: "x", Audit: AuditConfig{Sink: SinkOTLP}, OTLP: &OTLPConfig{Cluster: "otel"}}.Resolve("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc := BatcherConfigFrom(c.OTLP)
-	if bc.BatchSize != 100 || bc.MaxBuffered != 1000 || bc.FlushInterval != 5*time.Second || bc.InitialBackoff != time.Second ||
-		bc.MaxBackoff != time.Minute || bc.MaxRetries != 5 || bc.CallTimeout != 5*time.Second {
-		t.Errorf("%+v", bc)
 	}
 }
 

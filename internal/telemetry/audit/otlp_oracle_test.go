@@ -1,4 +1,4 @@
-package telemetry
+package audit
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/telemetry/otlp"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -152,8 +153,8 @@ func encodeOTLPOracle(e *Event, observedNanos int64) ([]byte, error) {
 	return out, nil
 }
 
-// otlpPayloadOracle is OTLPPayload written with encoding/json.
-func otlpPayloadOracle(res OTLPResource, records [][]byte) ([]byte, error) {
+// otlpPayloadOracle is otlp.Payload written with encoding/json.
+func otlpPayloadOracle(res otlp.Resource, records [][]byte) ([]byte, error) {
 	resource := struct {
 		Attributes []otlpKV `json:"attributes"`
 	}{Attributes: []otlpKV{{Key: "service.name", Value: strVal(orStr(res.ServiceName, "apiguard"))}}}
@@ -201,9 +202,9 @@ func TestOTLPEncodingMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("event %d:\n got %s\nwant %s %v", i, got, want, err)
 		}
 	}
-	for _, res := range []OTLPResource{{}, {ServiceName: "s<>", Instance: "i", ScopeVersion: "v1"}} {
+	for _, res := range []otlp.Resource{{}, {ServiceName: "s<>", Instance: "i", ScopeVersion: "v1"}} {
 		recs := [][]byte{[]byte(`{"a":1}`), []byte(`{"b":2}`)}
-		got, _ := OTLPPayload(res, recs)
+		got, _ := otlp.Payload(res, recs)
 		want, _ := otlpPayloadOracle(res, recs)
 		if !bytes.Equal(got, want) {
 			t.Errorf("payload:\n got %s\nwant %s", got, want)

@@ -1,4 +1,4 @@
-package telemetry
+package audit
 
 import (
 	"encoding/json"
@@ -9,24 +9,24 @@ import (
 	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/internal/detect"
+	"github.com/apiguard/apiguard/internal/telemetry/internal/telemetrytest"
 )
 
-// Secrets used in the test suite. TestNoSecretLeaks greps every encoded
-// event and export for them.
+// The suite's secrets (telemetrytest): TestNoSecretLeaks and the encoders'
+// tests grep every output for them.
 const (
-	secretJWT      = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNlY3JldA"
-	secretPassword = "hunter2-correct-horse"
-	secretAPIKey   = "sk_live_51HxQ9ZsecretKEY"
-	secretCard     = "4111111111111111"
-	secretCVV      = "737"
-	secretSSN      = "078-05-1120"
-	secretQuery    = "q-s3cr3t-value"
-	secretCookie   = "sid-0ddba11c0ffee"
-	secretBasic    = "YWxhZGRpbjpvcGVuc2VzYW1l"
+	secretJWT      = telemetrytest.SecretJWT
+	secretPassword = telemetrytest.SecretPassword
+	secretAPIKey   = telemetrytest.SecretAPIKey
+	secretCard     = telemetrytest.SecretCard
+	secretCVV      = telemetrytest.SecretCVV
+	secretSSN      = telemetrytest.SecretSSN
+	secretQuery    = telemetrytest.SecretQuery
+	secretCookie   = telemetrytest.SecretCookie
+	secretBasic    = telemetrytest.SecretBasic
 )
 
-var allSecrets = []string{secretJWT, secretPassword, secretAPIKey, secretCard, secretSSN, secretQuery, secretCookie, secretBasic,
-	"c2lnbmF0dXJlLXNlY3JldA", "eyJzdWIiOiJhbGljZSJ9"}
+var allSecrets = telemetrytest.AllSecrets
 
 func TestMaskHeader(t *testing.T) {
 	m := NewMasker([]string{"x-tenant-secret-id", "national_id"})

@@ -1,45 +1,12 @@
 package telemetry
 
 import (
-	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
-
-func TestBurstCrossesTheThresholdOnce(t *testing.T) {
-	var crossings []int
-	for n := 0; n <= 30; n++ {
-		if CrossesThreshold(n, 10) {
-			crossings = append(crossings, n)
-		}
-	}
-	if len(crossings) != 1 || crossings[0] != 10 {
-		t.Fatalf("crossings at %v, want only at 10", crossings)
-	}
-	if CrossesThreshold(0, 0) {
-		t.Fatal("a zero threshold (not counted) crossed")
-	}
-	c := netip.MustParseAddr("203.0.113.7")
-	ev := BurstEvent(Burst{Client: c, Failures: 10, Window: time.Minute}, t0)
-	if line, err := Encode(ev); err != nil || !strings.Contains(string(line), `"type":"auth_failure_burst"`) ||
-		!strings.Contains(string(line), `"failures":10`) || !strings.Contains(string(line), `"203.0.113.7"`) {
-		t.Fatalf("burst event %s %v", line, err)
-	}
-}
-
-func TestIsNearLimit(t *testing.T) {
-	for _, c := range []struct {
-		remaining, limit int64
-		want             bool
-	}{{20, 100, true}, {21, 100, false}, {0, 100, true}, {100, 100, false}, {-1, 100, false}, {5, 0, false}, {0, 1, true}} {
-		if got := IsNearLimit(c.remaining, c.limit, 0.8); got != c.want {
-			t.Errorf("IsNearLimit(%d, %d) = %v", c.remaining, c.limit, got)
-		}
-	}
-}
 
 func TestGCPolicy(t *testing.T) {
 	p := NewGCPolicy(GCConfig{Mode: GCEveryRequests, EveryRequests: 3, MinInterval: config.Duration{Duration: time.Second}})
@@ -65,45 +32,6 @@ func TestGCPolicy(t *testing.T) {
 	}
 }
 
-func TestRuntimeReaderAndForcedGC(t *testing.T) {
-	r := NewRuntimeReader()
-	s, d := r.Read()
-	if s.TotalBytes == 0 || s.HeapInUseBytes == 0 || d != 0 {
-		t.Fatalf("first sample %+v delta %d", s, d)
-	}
-	garbage := make([][]byte, 0, 256)
-	for i := 0; i < 256; i++ {
-		garbage = append(garbage, make([]byte, 16<<10))
-	}
-	garbage = nil
-	_ = garbage
-	r.ForceGC()
-	if _, d := r.Read(); d < 1 {
-		t.Errorf("forced GC not seen in the next delta (%d)", d)
-	}
-}
-
-func BenchmarkRuntimeRead(b *testing.B) {
-	r := NewRuntimeReader()
-	b.ReportAllocs()
-	for b.Loop() {
-		r.Read()
-	}
-}
-
-func TestReplyDetails(t *testing.T) {
-	for _, c := range [][3]string{
-		{"authn", "expired", "apiguard_authn_expired"},
-		{"ratelimit.per_user", "limited", "apiguard_ratelimit_per_user_limited"},
-		{"respfilter", "", "apiguard_respfilter"},
-		{"Auth N", "bad reason!", "apiguard_auth_n_bad_reason_"},
-	} {
-		if got := ReplyDetails(c[0], c[1]); got != c[2] {
-			t.Errorf("ReplyDetails(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
-		}
-	}
-}
-
 // BenchmarkGCPolicyEffect runs 200k audited requests (log sink) per
 // iteration and reports the heap high-water mark the VM keeps, with and
 // without the GC policy. Run it compiled to wasip1 for Wasm figures, one
@@ -122,7 +50,7 @@ func BenchmarkGCPolicyEffect(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r := NewRuntimeReader()
+			r := metrics.NewRuntimeReader()
 			var peakHeap, peakTotal, forced uint64
 			tmpl := sampleEvent()
 			b.ReportAllocs()

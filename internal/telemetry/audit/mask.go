@@ -1,4 +1,4 @@
-package telemetry
+package audit
 
 import (
 	"bytes"
@@ -50,7 +50,7 @@ type Masker struct {
 func NewMasker(extra []string) *Masker {
 	m := &Masker{exact: make(map[string]bool)}
 	for _, k := range append(DefaultMaskKeys(), extra...) {
-		n := normalizeKey(k)
+		n := NormalizeKey(k)
 		if n == "" || m.exact[n] {
 			continue
 		}
@@ -62,7 +62,9 @@ func NewMasker(extra []string) *Masker {
 	return m
 }
 
-func normalizeKey(k string) string { return string(appendNormalized(nil, k)) }
+// NormalizeKey is the form mask keys are compared in: lower case, without
+// '_', '-', ' ' and '.'.
+func NormalizeKey(k string) string { return string(appendNormalized(nil, k)) }
 
 // appendNormalized appends k lowercased, without '_', '-', ' ' and '.'.
 func appendNormalized(dst []byte, k string) []byte {

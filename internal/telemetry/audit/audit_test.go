@@ -1,16 +1,13 @@
-package telemetry
+package audit
 
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +15,8 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/apiguard/apiguard/internal/telemetry/internal/telemetrytest"
+	"github.com/apiguard/apiguard/internal/telemetry/otlp"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -152,7 +151,7 @@ func TestSamplerAlwaysKeepsDenials(t *testing.T) {
 	s = NewSampler(0.25)
 	kept := 0
 	for i := 0; i < 20000; i++ {
-		id := "req-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + itoaTest(i)
+		id := "req-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strconv.Itoa(i)
 		if s.Keep(false, id) {
 			kept++
 		}
@@ -205,118 +204,6 @@ func TestKeyHasher(t *testing.T) {
 	}
 }
 
-// otlpReceiver is a real HTTP OTLP/JSON logs endpoint that decodes every
-// payload with the official protos and keeps the raw bodies for the spec
-// checks protojson does not make. It decodes into logs/v1 LogsData, which
-// the OTLP spec defines as the same message as ExportLogsServiceRequest
-// (field 1, resource_logs): the collector/logs/v1 package would pull in
-// grpc-gateway, which the module does not depend on.
-type otlpReceiver struct {
-	mu       sync.Mutex
-	requests []*logspb.LogsData
-	raw      [][]byte
-	status   int
-	resp     string
-	errs     []error
-}
-
-func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(req.Body)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err == nil && (req.Method != http.MethodPost || req.URL.Path != "/v1/logs" || req.Header.Get("content-type") != "application/json") {
-		err = io.ErrUnexpectedEOF
-	}
-	var msg logspb.LogsData
-	if err == nil {
-		err = protojson.UnmarshalOptions{DiscardUnknown: false}.Unmarshal(body, &msg)
-	}
-	if err != nil {
-		r.errs = append(r.errs, err)
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	r.requests = append(r.requests, &msg)
-	r.raw = append(r.raw, body)
-	status := r.status
-	if status == 0 {
-		status = 200
-	}
-	w.Header().Set("content-type", "application/json")
-	w.WriteHeader(status)
-	io.WriteString(w, r.resp)
-}
-
-// post stands in for the plugin's proxy_http_call.
-func post(t *testing.T, url string, payload []byte) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/v1/logs", bytes.NewReader(payload))
-	req.Header.Set("content-type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
-var (
-	lowerCamel = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
-	decimal    = regexp.MustCompile(`^[0-9]+$`)
-	hex32      = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	hex16      = regexp.MustCompile(`^[0-9a-f]{16}$`)
-)
-
-// checkOTLPJSONSpec applies the OTLP/JSON encoding rules
-// (opentelemetry-proto docs/specification.md, "JSON Protobuf Encoding")
-// that a lenient protojson decode does not enforce.
-func checkOTLPJSONSpec(t *testing.T, raw []byte) {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				p := path + "." + k
-				if !lowerCamel.MatchString(k) {
-					t.Errorf("%s: key is not lowerCamelCase", p)
-				}
-				switch k {
-				case "traceId":
-					if s, _ := e.(string); !hex32.MatchString(s) {
-						t.Errorf("%s = %v: want 32 lowercase hex digits", p, e)
-					}
-				case "spanId":
-					if s, _ := e.(string); !hex16.MatchString(s) {
-						t.Errorf("%s = %v: want 16 lowercase hex digits", p, e)
-					}
-				case "timeUnixNano", "observedTimeUnixNano", "intValue":
-					if s, ok := e.(string); !ok || !decimal.MatchString(strings.TrimPrefix(s, "-")) {
-						t.Errorf("%s = %#v: want a decimal string", p, e)
-					}
-				case "severityNumber":
-					if n, ok := e.(json.Number); !ok || !decimal.MatchString(string(n)) {
-						t.Errorf("%s = %#v: want an integer enum value", p, e)
-					}
-				}
-				walk(p, e)
-			}
-		case []any:
-			for i, e := range x {
-				walk(path+"["+itoaTest(i)+"]", e)
-			}
-		}
-	}
-	walk("", v)
-}
-
 func attrs(r *logspb.LogRecord) map[string]*commonpb.AnyValue {
 	out := map[string]*commonpb.AnyValue{}
 	for _, kv := range r.GetAttributes() {
@@ -326,11 +213,11 @@ func attrs(r *logspb.LogRecord) map[string]*commonpb.AnyValue {
 }
 
 func TestOTLPExportThroughARealReceiver(t *testing.T) {
-	recv := &otlpReceiver{}
+	recv := &telemetrytest.OTLPReceiver{}
 	srv := httptest.NewServer(recv)
 	defer srv.Close()
 
-	b := NewBatcher(BatcherConfig{BatchSize: 3, MaxBuffered: 10, FlushInterval: 5 * time.Second, InitialBackoff: time.Second, MaxBackoff: 4 * time.Second, MaxRetries: 2})
+	b := otlp.NewBatcher(otlp.BatcherConfig{BatchSize: 3, MaxBuffered: 10, FlushInterval: 5 * time.Second, InitialBackoff: time.Second, MaxBackoff: 4 * time.Second, MaxRetries: 2})
 	now := t0
 	events := []*Event{sampleEvent(), {Time: t0, Method: "GET", Path: "/healthz", Status: 200, GRPCStatus: 0, HasGRPCStatus: true, Decisions: []Decision{{Policy: "authn", Decision: verdict.Allow, Reason: "not_required"}}},
 		BurstEvent(Burst{Failures: 10, Window: time.Minute}, t0), {Time: t0, Method: "GET", Path: "/x?y=1", Status: 200, TraceID: "00000000000000000000000000000000"}}
@@ -343,7 +230,7 @@ func TestOTLPExportThroughARealReceiver(t *testing.T) {
 			t.Fatal("buffer full")
 		}
 	}
-	res := OTLPResource{ServiceName: "apiguard", Instance: "orders", ScopeVersion: "0.1.0"}
+	res := otlp.Resource{ServiceName: "apiguard", Instance: "orders", ScopeVersion: "0.1.0"}
 	sent := 0
 	for i := 0; i < 3; i++ {
 		batch := b.Next(now)
@@ -351,14 +238,14 @@ func TestOTLPExportThroughARealReceiver(t *testing.T) {
 			now = now.Add(5 * time.Second) // the partial batch leaves on the flush interval
 			continue
 		}
-		payload, err := OTLPPayload(res, batch)
+		payload, err := otlp.Payload(res, batch)
 		if err != nil {
 			t.Fatal(err)
 		}
 		assertNoSecrets(t, "otlp payload", payload)
-		checkOTLPJSONSpec(t, payload)
-		status, body := post(t, srv.URL, payload)
-		if dropped := b.Done(ClassifyExport(status, body, false), now); dropped != 0 {
+		telemetrytest.CheckOTLPJSONSpec(t, payload)
+		status, body := telemetrytest.Post(t, srv.URL, payload)
+		if dropped := b.Done(otlp.ClassifyExport(status, body, false), now); dropped != 0 {
 			t.Fatalf("dropped %d", dropped)
 		}
 		sent += len(batch)
@@ -366,13 +253,13 @@ func TestOTLPExportThroughARealReceiver(t *testing.T) {
 	if sent != 4 || b.Len() != 0 {
 		t.Fatalf("sent %d, %d left", sent, b.Len())
 	}
-	if len(recv.errs) > 0 {
-		t.Fatalf("receiver: %v", recv.errs)
+	if len(recv.Errs) > 0 {
+		t.Fatalf("receiver: %v", recv.Errs)
 	}
-	if len(recv.requests) != 2 {
-		t.Fatalf("%d export calls", len(recv.requests))
+	if len(recv.Requests) != 2 {
+		t.Fatalf("%d export calls", len(recv.Requests))
 	}
-	rl := recv.requests[0].GetResourceLogs()[0]
+	rl := recv.Requests[0].GetResourceLogs()[0]
 	if got := protojson.Format(rl.GetResource()); !strings.Contains(got, `"apiguard"`) || !strings.Contains(got, `"orders"`) {
 		t.Errorf("resource %s", got)
 	}
@@ -413,8 +300,8 @@ func TestOTLPExportThroughARealReceiver(t *testing.T) {
 		t.Errorf("latency %v", a["apiguard.latency_ms"])
 	}
 	// The raw ids are hex on the wire (protojson would have read them as base64).
-	if !bytes.Contains(recv.raw[0], []byte(`"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7"`)) {
-		t.Errorf("trace context missing from %s", recv.raw[0])
+	if !bytes.Contains(recv.Raw[0], []byte(`"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7"`)) {
+		t.Errorf("trace context missing from %s", recv.Raw[0])
 	}
 	if healthz := sl.GetLogRecords()[1]; healthz.GetSeverityNumber() != logspb.SeverityNumber_SEVERITY_NUMBER_INFO || len(healthz.GetTraceId()) != 0 {
 		t.Errorf("allowed request record %v", protojson.Format(healthz))
@@ -425,43 +312,10 @@ func TestOTLPExportThroughARealReceiver(t *testing.T) {
 	if _, ok := a["rpc.grpc.status_code"]; ok {
 		t.Error("a request that is not gRPC has rpc.grpc.status_code")
 	}
-	last := recv.requests[1].GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()[0]
+	last := recv.Requests[1].GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()[0]
 	if len(last.GetTraceId()) != 0 {
 		t.Error("all-zero trace id exported")
 	}
-}
-
-func TestClassifyExport(t *testing.T) {
-	for _, c := range []struct {
-		status int
-		body   string
-		failed bool
-		want   ExportResult
-	}{
-		{200, `{}`, false, ExportResult{Accepted: true}},
-		{200, ``, false, ExportResult{Accepted: true}},
-		{200, `{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"bad"}}`, false, ExportResult{Accepted: true, Reason: "partial_success", Rejected: 3}},
-		{200, `{"partialSuccess":{"rejectedLogRecords":2}}`, false, ExportResult{Accepted: true, Reason: "partial_success", Rejected: 2}},
-		{429, ``, false, ExportResult{Retryable: true, Reason: "http_status"}},
-		{503, `upstream connect error`, false, ExportResult{Retryable: true, Reason: "http_status"}},
-		{400, `bad`, false, ExportResult{Reason: "http_status"}},
-		{0, ``, true, ExportResult{Retryable: true, Reason: "call_failed"}},
-	} {
-		if got := ClassifyExport(c.status, []byte(c.body), c.failed); got != c.want {
-			t.Errorf("ClassifyExport(%d, %q, %v) = %+v, want %+v", c.status, c.body, c.failed, got, c.want)
-		}
-	}
-}
-
-func FuzzClassifyExport(f *testing.F) {
-	f.Add(200, []byte(`{"partialSuccess":{"rejectedLogRecords":"1"}}`))
-	f.Add(503, []byte(`x`))
-	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		r := ClassifyExport(status, body, false)
-		if r.Accepted && r.Retryable {
-			t.Fatal("accepted and retryable")
-		}
-	})
 }
 
 func BenchmarkEncodeAuditEvent(b *testing.B) {
@@ -501,7 +355,7 @@ func FuzzEncodeEvent(f *testing.F) {
 		if err != nil {
 			return
 		}
-		payload, err := OTLPPayload(OTLPResource{Instance: "x"}, [][]byte{rec})
+		payload, err := otlp.Payload(otlp.Resource{Instance: "x"}, [][]byte{rec})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -509,7 +363,7 @@ func FuzzEncodeEvent(f *testing.F) {
 		if err := protojson.Unmarshal(payload, &msg); err != nil {
 			t.Fatalf("protojson rejects %s: %v", payload, err)
 		}
-		checkOTLPJSONSpec(t, payload)
+		telemetrytest.CheckOTLPJSONSpec(t, payload)
 	})
 }
 

@@ -1,4 +1,4 @@
-package telemetry
+package audit
 
 import (
 	"crypto/hmac"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/internal/detect"
+	"github.com/apiguard/apiguard/internal/telemetry/internal/jsonenc"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -263,92 +264,99 @@ func Encode(e *Event) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
+// AppendLine appends e to dst as the JSON object of Encode, bounded, without
+// the newline: the log sink's line, written into a buffer the caller reuses.
+// The result is only valid until dst's storage is reused.
+func AppendLine(dst []byte, e *Event) ([]byte, error) {
+	return encodeBounded(e, func(e *Event) []byte { return appendEventLineTo(dst, e) })
+}
+
 // appendEventLine formats e as the JSON object of Encode, without bounds.
 func appendEventLine(e *Event) []byte { return appendEventLineTo(make([]byte, 0, 1024), e) }
 
 // appendEventLineTo appends e to dst as the JSON object of Encode, without
 // bounds.
 func appendEventLineTo(dst []byte, e *Event) []byte {
-	o := jsonObject{b: dst}
-	o.open()
-	o.str("type", orStr(e.Type, EventRequest))
-	o.key("time")
-	o.b = append(o.b, '"')
-	o.b = appendTimeRFC3339Nano(o.b, e.Time)
-	o.b = append(o.b, '"')
-	o.strOmitEmpty("request_id", maskTokens(e.RequestID))
-	o.strOmitEmpty("trace_id", e.TraceID)
-	o.strOmitEmpty("route", e.Route)
-	o.strOmitEmpty("envoy_route", e.EnvoyRoute)
-	o.strOmitEmpty("method", e.Method)
-	o.strOmitEmpty("path", RedactPath(e.Path))
+	o := jsonenc.Object{B: dst}
+	o.Open()
+	o.Str("type", orStr(e.Type, EventRequest))
+	o.Key("time")
+	o.B = append(o.B, '"')
+	o.B = appendTimeRFC3339Nano(o.B, e.Time)
+	o.B = append(o.B, '"')
+	o.StrOmitEmpty("request_id", maskTokens(e.RequestID))
+	o.StrOmitEmpty("trace_id", e.TraceID)
+	o.StrOmitEmpty("route", e.Route)
+	o.StrOmitEmpty("envoy_route", e.EnvoyRoute)
+	o.StrOmitEmpty("method", e.Method)
+	o.StrOmitEmpty("path", RedactPath(e.Path))
 	if e.Status != 0 {
-		o.int("status", int64(e.Status))
+		o.Int("status", int64(e.Status))
 	}
 	if e.HasGRPCStatus {
-		o.int("grpc_status", int64(e.GRPCStatus))
+		o.Int("grpc_status", int64(e.GRPCStatus))
 	}
 	if len(e.Decisions) > 0 {
-		o.key("decisions")
-		o.b = append(o.b, '[')
+		o.Key("decisions")
+		o.B = append(o.B, '[')
 		for i, d := range e.Decisions {
 			if i > 0 {
-				o.b = append(o.b, ',')
+				o.B = append(o.B, ',')
 			}
-			o.open()
-			o.str("policy", d.Policy)
-			o.str("decision", string(d.Decision))
-			o.strOmitEmpty("reason", string(d.Reason))
-			o.close()
+			o.Open()
+			o.Str("policy", d.Policy)
+			o.Str("decision", string(d.Decision))
+			o.StrOmitEmpty("reason", string(d.Reason))
+			o.Close()
 		}
-		o.b = append(o.b, ']')
+		o.B = append(o.B, ']')
 	}
 	if id := e.Identity; id != nil {
-		o.key("jwt")
-		o.open()
-		o.strOmitEmpty("iss", id.Issuer)
-		o.strOmitEmpty("sub", id.Subject)
-		o.strOmitEmpty("kid", id.KeyID)
-		o.close()
+		o.Key("jwt")
+		o.Open()
+		o.StrOmitEmpty("iss", id.Issuer)
+		o.StrOmitEmpty("sub", id.Subject)
+		o.StrOmitEmpty("kid", id.KeyID)
+		o.Close()
 	}
-	o.strOmitEmpty("client_ip", e.ClientIP)
-	o.strOmitEmpty("ratelimit_key_hash", e.RateLimitKey)
+	o.StrOmitEmpty("client_ip", e.ClientIP)
+	o.StrOmitEmpty("ratelimit_key_hash", e.RateLimitKey)
 	if len(e.RemovedFields) > 0 {
-		o.strArray("removed_fields", e.RemovedFields)
+		o.StrArray("removed_fields", e.RemovedFields)
 	}
 	if len(e.Signals) > 0 {
-		o.strArray("signals", e.Signals)
+		o.StrArray("signals", e.Signals)
 	}
-	o.float("latency_ms", float64(e.Latency.Microseconds())/1000)
-	o.uint("bytes_in", e.BytesIn)
-	o.uint("bytes_out", e.BytesOut)
+	o.Float("latency_ms", float64(e.Latency.Microseconds())/1000)
+	o.Uint("bytes_in", e.BytesIn)
+	o.Uint("bytes_out", e.BytesOut)
 	if len(e.Headers) > 0 {
-		o.key("headers")
-		o.b = append(o.b, '[')
+		o.Key("headers")
+		o.B = append(o.B, '[')
 		for i, h := range e.Headers {
 			if i > 0 {
-				o.b = append(o.b, ',')
+				o.B = append(o.B, ',')
 			}
-			o.open()
-			o.str("name", h.Name)
-			o.str("value", h.Value)
-			o.close()
+			o.Open()
+			o.Str("name", h.Name)
+			o.Str("value", h.Value)
+			o.Close()
 		}
-		o.b = append(o.b, ']')
+		o.B = append(o.B, ']')
 	}
-	o.strOmitEmpty("body_excerpt", e.BodyExcerpt)
+	o.StrOmitEmpty("body_excerpt", e.BodyExcerpt)
 	if e.Failures != 0 {
-		o.int("failures", int64(e.Failures))
+		o.Int("failures", int64(e.Failures))
 	}
 	if w := e.Window.Seconds(); w != 0 {
-		o.float("window_s", w)
+		o.Float("window_s", w)
 	}
 	if e.Truncated {
-		o.key("truncated")
-		o.b = append(o.b, "true"...)
+		o.Key("truncated")
+		o.B = append(o.B, "true"...)
 	}
-	o.close()
-	return o.b
+	o.Close()
+	return o.B
 }
 
 func orStr(s, def string) string {
