@@ -8,6 +8,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
@@ -333,7 +334,7 @@ func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grp
 		h.bodyReplacedWith(body)
 	}
 	headers = append(headers, [2]string{verdict.ReplyHeader, string(reason)})
-	if err := sendLocalReply(status, verdict.Details(reason), headers, body, int32(grpc)); err != nil {
+	if err := localreply.Send(status, verdict.Details(reason), headers, body, int32(grpc)); err != nil {
 		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
 	}
 	return types.ActionPause

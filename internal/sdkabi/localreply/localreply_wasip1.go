@@ -1,9 +1,10 @@
 //go:build wasip1
 
-package main
+package localreply
 
 import (
 	"encoding/binary"
+	"fmt"
 	"unsafe"
 )
 
@@ -17,10 +18,10 @@ import (
 func abiSendLocalResponse(statusCode uint32, details unsafe.Pointer, detailsSize uint32,
 	body unsafe.Pointer, bodySize uint32, headers unsafe.Pointer, headersSize uint32, grpcStatus int32) uint32
 
-// sendLocalReply asks Envoy to answer the stream; Envoy sends the reply once
+// Send asks Envoy to answer the stream; Envoy sends the reply once
 // the current callback returns. grpcStatus (-1 for none) is the gRPC code
 // Envoy answers a gRPC request with, in a trailers-only response.
-func sendLocalReply(status uint32, details string, headers [][2]string, body []byte, grpcStatus int32) error {
+func Send(status uint32, details string, headers [][2]string, body []byte, grpcStatus int32) error {
 	pairs := encodeHeaderPairs(headers)
 	var d, b unsafe.Pointer
 	if len(details) > 0 {
@@ -31,7 +32,7 @@ func sendLocalReply(status uint32, details string, headers [][2]string, body []b
 	}
 	if st := abiSendLocalResponse(status, d, uint32(len(details)), b, uint32(len(body)),
 		unsafe.Pointer(&pairs[0]), uint32(len(pairs)), grpcStatus); st != 0 {
-		return hostStatusError(st)
+		return fmt.Errorf("proxy_send_local_response: host status %d", st)
 	}
 	return nil
 }
