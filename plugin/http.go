@@ -2,12 +2,12 @@ package main
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
@@ -286,28 +286,16 @@ func (h *httpContext) addDecision(d audit.Decision) {
 func (h *httpContext) reply(policy verdict.Policy, status uint32, reason verdict.Reason, message string, extra ...[2]string) types.Action {
 	h.plugin.metrics.Refused(reason)
 	h.addDecision(audit.Decision{Policy: string(policy), Decision: verdict.Deny, Reason: reason})
-	body := []byte(`{"error":"` + string(reason) + `","message":"` + message + `"}`)
+	body := verdict.ReplyBody(reason, message)
 	headers := append([][2]string{{"content-type", "application/json"}}, extra...)
 	return h.sendOwnReply(status, reason, headers, body)
 }
 
-// grpcRequest mirrors Envoy's Grpc::Common::isGrpcRequestHeaders
-// (source/common/grpc/common.cc): content-type application/grpc or
-// application/grpc+<anything>. Envoy answers a local reply to such a request
-// trailers-only, and sends no body.
+// grpcRequest reports whether the request is gRPC as Envoy judges it
+// (verdict.IsGRPCRequest).
 func (h *httpContext) grpcRequest() bool {
 	ct, _ := h.requestHeader("content-type")
-	rest, ok := strings.CutPrefix(ct, "application/grpc")
-	return ok && (rest == "" || rest[0] == '+')
-}
-
-// grpcCode is the gRPC code of apiguard's reply for reason (verdict's one
-// table), or none for a reason outside it.
-func grpcCode(reason verdict.Reason) verdict.GRPCCode {
-	if c, ok := verdict.GRPCStatus(reason); ok {
-		return c
-	}
-	return verdict.NoGRPCCode
+	return verdict.IsGRPCRequest(ct)
 }
 
 // sendOwnReply sends every answer apiguard makes itself (400, 401, 403, 429,
@@ -318,7 +306,7 @@ func grpcCode(reason verdict.Reason) verdict.GRPCCode {
 // carries the reason's gRPC code (verdict.GRPCStatus); sendOwnReplyGRPC
 // names another.
 func (h *httpContext) sendOwnReply(status uint32, reason verdict.Reason, headers [][2]string, body []byte) types.Action {
-	return h.sendOwnReplyGRPC(status, reason, grpcCode(reason), headers, body)
+	return h.sendOwnReplyGRPC(status, reason, verdict.ReplyGRPCCode(reason), headers, body)
 }
 
 // sendOwnReplyGRPC is sendOwnReply with an explicit gRPC code, which Envoy
@@ -350,7 +338,7 @@ func (h *httpContext) requestHeaders() map[string]string {
 		return h.headers
 	}
 	if h.pairs != nil {
-		h.headers, h.pairs = joinHeaders(h.pairs), nil
+		h.headers, h.pairs = canon.JoinHeaders(h.pairs), nil
 		return h.headers
 	}
 	all, err := proxywasm.GetHttpRequestHeaders()
@@ -359,7 +347,7 @@ func (h *httpContext) requestHeaders() map[string]string {
 		// headers (applyAllow trusts the cache to skip removals).
 		return map[string]string{}
 	}
-	h.headers = joinHeaders(all)
+	h.headers = canon.JoinHeaders(all)
 	return h.headers
 }
 
@@ -373,25 +361,6 @@ func (h *httpContext) requestHeader(name string) (string, bool) {
 // request headers, so later stages see the new values (e.g. a claim header
 // set by the JWT stage, never the client's forged copy).
 func (h *httpContext) invalidateRequestHeaders() { h.headers, h.pairs = nil, nil }
-
-// joinHeaders builds a header view from header pairs.
-func joinHeaders(pairs [][2]string) map[string]string {
-	m := make(map[string]string, len(pairs))
-	for _, kv := range pairs {
-		name := strings.ToLower(kv[0])
-		prev, ok := m[name]
-		if !ok {
-			m[name] = kv[1]
-			continue
-		}
-		sep := ","
-		if name == "cookie" {
-			sep = "; "
-		}
-		m[name] = prev + sep + kv[1]
-	}
-	return m
-}
 
 // failClosed answers a stream whose processing hit an internal error: the
 // request never reaches the upstream unchecked.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
@@ -70,25 +69,20 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 }
 
 // warnUnsaltedKeyHash warns when the audit trail will carry pseudonyms of
-// rate-limit keys that hold client values (IPs, subjects, API keys) hashed
-// without telemetry.audit.key_hash_salt: an unsalted hash of a low-entropy
-// value is reversed by hashing a dictionary. The configuration stays valid
-// (a lab setup need not manage a secret); the warning names the policies.
+// rate-limit keys that hold client values hashed without a salt
+// (settings.UnsaltedClientKeyPolicies). The configuration stays valid (a lab
+// setup need not manage a secret); the warning names the policies.
 func warnUnsaltedKeyHash(s *settings.Settings) {
-	a := s.Telemetry.Audit
-	if a.Sink == "" || a.Sink == telemetry.SinkOff || a.KeyHashSalt != "" {
+	names := s.UnsaltedClientKeyPolicies()
+	if len(names) == 0 {
 		return
 	}
-	var names []string
-	for i := range s.RateLimits {
-		if s.RateLimits[i].KeyHoldsClientValues() {
-			names = append(names, strconv.Quote(s.RateLimits[i].Name))
-		}
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
 	}
-	if len(names) > 0 {
-		proxywasm.LogWarnf("apiguard: rate limits %s key on client values and telemetry.audit.key_hash_salt is not set: "+
-			"audit events carry ratelimit_key_hash values a dictionary can reverse; set a secret salt", strings.Join(names, ", "))
-	}
+	proxywasm.LogWarnf("apiguard: rate limits %s key on client values and telemetry.audit.key_hash_salt is not set: "+
+		"audit events carry ratelimit_key_hash values a dictionary can reverse; set a secret salt", strings.Join(quoted, ", "))
 }
 
 // rateLimit is the second request stage. The first run checks the local
@@ -167,12 +161,12 @@ func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
 	switch {
 	case numHeaders > 0 && bodySize > ratelimit.MaxAnswerBytes:
 		// Never read: a service answering megabytes is broken or hostile.
-		status = h.rateLimitAnswerStatus()
+		status = calloutStatus()
 		out = st.result.ResolveOversized(i)
 	default:
 		var body []byte
 		if numHeaders > 0 {
-			status = h.rateLimitAnswerStatus()
+			status = calloutStatus()
 			if bodySize > 0 {
 				body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
 			}
@@ -184,23 +178,6 @@ func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
 	if st.outstanding == 0 {
 		h.resume()
 	}
-}
-
-// rateLimitAnswerStatus reads the :status of a callout answer; 0 if absent.
-// Envoy keeps the answer on the root context and finds it from any effective
-// context (context.cc getMap, rootContext()).
-func (h *httpContext) rateLimitAnswerStatus() int {
-	headers, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil {
-		return 0
-	}
-	for _, kv := range headers {
-		if kv[0] == ":status" {
-			n, _ := strconv.Atoi(kv[1])
-			return n
-		}
-	}
-	return 0
 }
 
 // countRateLimitFailure counts a service failure (any answer that is neither

@@ -163,16 +163,7 @@ func exportAnswer(numHeaders, bodySize int) (status int, body []byte, failed boo
 	if numHeaders == 0 {
 		return 0, nil, true
 	}
-	headers, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil {
-		return 0, nil, true
-	}
-	for _, kv := range headers {
-		if kv[0] == ":status" {
-			status, _ = strconv.Atoi(kv[1])
-		}
-	}
-	if status == 0 {
+	if status = calloutStatus(); status == 0 {
 		return 0, nil, true
 	}
 	if bodySize > 0 {
@@ -403,7 +394,7 @@ func (h *httpContext) fillEvent(start time.Time) {
 	e.Method = h.requestMethod()
 	e.RequestID, _ = h.requestHeader("x-request-id")
 	if tp, ok := h.requestHeader("traceparent"); ok {
-		e.TraceID, e.SpanID = parseTraceparent(tp)
+		e.TraceID, e.SpanID = audit.ParseTraceparent(tp)
 	}
 	if raw, ok := h.requestHeader(":path"); ok {
 		e.Path = raw // after any token-parameter removal; redacted when encoded
@@ -435,41 +426,6 @@ func (h *httpContext) fillEvent(start time.Time) {
 			e.BodyExcerpt = a.Masker().MaskBody(ct, ts.excerpt, n)
 		}
 	}
-}
-
-// parseTraceparent returns the trace and parent ids of a W3C traceparent
-// header (version 00 layout), or empty strings when it is not valid.
-func parseTraceparent(v string) (traceID, spanID string) {
-	// 00-<32 hex>-<16 hex>-<2 hex>; later versions may append fields.
-	if len(v) < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' || (len(v) > 55 && v[55] != '-') {
-		return "", ""
-	}
-	if v[:2] == "ff" || !lowerHex(v[:2]) || !lowerHex(v[53:55]) {
-		return "", ""
-	}
-	traceID, spanID = v[3:35], v[36:52]
-	if !lowerHex(traceID) || !lowerHex(spanID) || allZero(traceID) || allZero(spanID) {
-		return "", ""
-	}
-	return traceID, spanID
-}
-
-func lowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func allZero(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '0' {
-			return false
-		}
-	}
-	return true
 }
 
 // grpcStatus is the grpc-status a gRPC client got: in the headers of a

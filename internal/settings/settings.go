@@ -161,3 +161,21 @@ func (s *Settings) Matches() []route.Match {
 	}
 	return out
 }
+
+// UnsaltedClientKeyPolicies names the rate-limit policies whose keys hold
+// client values (IPs, subjects, API keys) while the audit trail records
+// their pseudonyms without telemetry.audit.key_hash_salt: an unsalted hash
+// of a low-entropy value is reversed by hashing a dictionary.
+func (s *Settings) UnsaltedClientKeyPolicies() []string {
+	a := s.Telemetry.Audit
+	if a.Sink == "" || a.Sink == telemetry.SinkOff || a.KeyHashSalt != "" {
+		return nil
+	}
+	var names []string
+	for i := range s.RateLimits {
+		if s.RateLimits[i].KeyHoldsClientValues() {
+			names = append(names, s.RateLimits[i].Name)
+		}
+	}
+	return names
+}
