@@ -241,7 +241,6 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action
 	}
 	defer recoverCallback("response body", func() { action = h.failClosed() })
 	action = h.filterResponseBody(bodySize, endOfStream)
-	h.countResponseBody(bodySize, action)
 	return action
 }
 

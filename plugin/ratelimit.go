@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
-	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/settings"
@@ -36,10 +35,6 @@ type rateLimitStream struct {
 	outstanding int
 	// recorded is set once the outcomes went to metrics and the audit event.
 	recorded bool
-	// flushed and bodyBytes count the upstream response body: Envoy hands a
-	// body callback everything buffered so far, so bytes released by an
-	// earlier Continue are in flushed and the rest are counted again.
-	flushed, bodyBytes int64
 }
 
 // configureRateLimits compiles the policies over Envoy shared data. It only
@@ -200,7 +195,6 @@ func (h *httpContext) recordRateLimit() {
 	st.recorded = true
 	rl := &h.plugin.rateLimits
 	m := h.plugin.metrics
-	keyIndex := -1
 	for i, o := range st.result.Outcomes {
 		if o.Decision == ratelimit.Skipped || o.Decision == ratelimit.Pending {
 			continue
@@ -224,30 +218,16 @@ func (h *httpContext) recordRateLimit() {
 		if o.Decision == ratelimit.Allowed {
 			if r, q, ok := st.result.Standing(i); ok && audit.IsNearLimit(r, q, rl.nearRatio) {
 				m.NearLimit(o.Policy)
-				h.addRateLimitSignal(audit.SignalNearLimit)
+				h.audit().AddSignal(audit.SignalNearLimit)
 			}
-		}
-		// The audit event holds one key: the refusing policy's, else the first.
-		refusing := o.Decision == ratelimit.Limited && (keyIndex < 0 || st.result.Outcomes[keyIndex].Decision != ratelimit.Limited)
-		if st.result.BucketKey(i) != "" && (keyIndex < 0 || refusing) {
-			keyIndex = i
 		}
 	}
 	// Hashed only for an audit trail that records events, with its salt.
-	if a := h.plugin.telemetry.auditor; keyIndex >= 0 && a != nil && a.Enabled() {
-		h.audit().RateLimitKey = a.HashKey(st.result.BucketKey(keyIndex))
-	}
-}
-
-// addRateLimitSignal adds a security signal to the audit event once.
-func (h *httpContext) addRateLimitSignal(s string) {
-	e := h.audit()
-	for _, have := range e.Signals {
-		if have == s {
-			return
+	if a := h.plugin.telemetry.auditor; a != nil && a.Enabled() {
+		if key := st.result.AuditKey(); key != "" {
+			h.audit().RateLimitKey = a.HashKey(key)
 		}
 	}
-	e.Signals = append(e.Signals, s)
 }
 
 // sendRateLimitRefusal answers the stream with the refusing policy's status, body,
@@ -270,20 +250,6 @@ func (h *httpContext) addRateLimitHeaders() {
 	}
 }
 
-// countResponseBody counts the upstream response body for response_bytes
-// budgets. size is what the body callback was handed: everything buffered
-// since the last Continue.
-func (h *httpContext) countResponseBody(size int, action types.Action) {
-	st := &h.rateLimitStream
-	if st.result == nil || !st.result.ChargesResponse() {
-		return
-	}
-	st.bodyBytes = st.flushed + int64(size)
-	if action == types.ActionContinue {
-		st.flushed = st.bodyBytes
-	}
-}
-
 // chargeResponseCost settles response-cost budgets when the stream ends:
 // the bytes reserved at request time are replaced by the upstream body bytes
 // delivered. An own reply (apiguard answered instead of the upstream's body)
@@ -293,7 +259,7 @@ func (h *httpContext) chargeResponseCost() {
 	if st.result == nil || !st.result.ChargesResponse() {
 		return
 	}
-	n := st.bodyBytes
+	n := h.telemetryStream.out.seen // the upstream body bytes delivered
 	if h.ownReply {
 		n = 0
 	}

@@ -41,12 +41,10 @@ const excerptBudget = 8 << 20
 // telemetryStream is what one stream measures for the audit event and the
 // processing-time histograms.
 type telemetryStream struct {
-	phases    [len(phaseOrder)]time.Duration
-	ran       uint8 // bit i set: phaseOrder[i] ran at least once
-	bytesIn   int64
-	flushedIn int64
-	bytesOut  int64 // upstream response-body bytes seen
-	flushOut  int64
+	phases [len(phaseOrder)]time.Duration
+	ran    uint8     // bit i set: phaseOrder[i] ran at least once
+	in     bodyCount // request-body bytes
+	out    bodyCount // upstream response-body bytes seen
 	// bodySent, when bodyReplaced, is the size of the body apiguard sent
 	// instead of the upstream's (a filtered body, an error document, its own
 	// reply): bytes_out counts what the client received.
@@ -193,7 +191,7 @@ const (
 // was handed: everything buffered since the last Continue.
 func (h *httpContext) onRequestBody(size int, action types.Action) {
 	t := &h.telemetryStream
-	total := t.flushedIn + int64(size)
+	total := t.in.flushed + int64(size)
 	if a := h.plugin.telemetry.auditor; a != nil && a.BodyExcerptBytes() > 0 && !t.overflow && total > int64(len(t.excerpt)) {
 		ts := &h.plugin.telemetry
 		switch grow := int(total) - len(t.excerpt); {
@@ -205,26 +203,19 @@ func (h *httpContext) onRequestBody(size int, action types.Action) {
 			t.overflow, t.overBudget = true, true
 			h.plugin.metrics.AuditBodyBudgetRefused()
 		default:
-			if chunk, err := proxywasm.GetHttpRequestBody(len(t.excerpt)-int(t.flushedIn), grow); err == nil {
+			if chunk, err := proxywasm.GetHttpRequestBody(len(t.excerpt)-int(t.in.flushed), grow); err == nil {
 				t.excerpt = append(t.excerpt, chunk...)
 				ts.excerptBytes += len(chunk)
 			}
 		}
 	}
-	t.bytesIn = total
-	if action == types.ActionContinue {
-		t.flushedIn = total
-	}
+	t.in.add(size, action)
 }
 
 // onResponseBody counts the response-body bytes seen and times the phase.
 // Use it as `defer h.onResponseBody(h.plugin.clock(), size, &action)`.
 func (h *httpContext) onResponseBody(start time.Duration, size int, action *types.Action) {
-	t := &h.telemetryStream
-	t.bytesOut = t.flushOut + int64(size)
-	if *action == types.ActionContinue {
-		t.flushOut = t.bytesOut
-	}
+	h.telemetryStream.out.add(size, *action)
 	h.timed(phaseResponseBody, start)
 }
 
@@ -240,18 +231,8 @@ func (h *httpContext) bodyReplacedWith(body []byte) {
 // the response headers arrive (own replies included), before Envoy writes its
 // access logs, and again at stream end in case a response policy changed it.
 func (h *httpContext) publishDecision() {
-	decision, policy, reason := verdict.Allow, "", verdict.Reason("")
-	var decisions []audit.Decision
-	var identity *audit.Identity
-	if e := h.event; e != nil {
-		decisions, identity = e.Decisions, e.Identity
-	}
-	for _, d := range decisions {
-		if d.Decision == verdict.Deny {
-			decision, policy, reason = verdict.Deny, d.Policy, d.Reason
-			break
-		}
-	}
+	d, identity := h.event.Verdict()
+	decision, policy, reason := d.Decision, d.Policy, d.Reason
 	var iss, sub string
 	if id := identity; id != nil {
 		iss, sub = id.Issuer, id.Subject
@@ -411,11 +392,11 @@ func (h *httpContext) fillEvent(start time.Time) {
 		e.ClientIP = ip.String()
 	}
 	ts := &h.telemetryStream
-	out := ts.bytesOut
+	out := ts.out.seen
 	if ts.bodyReplaced {
 		out = ts.bodySent
 	}
-	e.BytesIn, e.BytesOut = uint64(max(ts.bytesIn, 0)), uint64(max(out, 0))
+	e.BytesIn, e.BytesOut = uint64(max(ts.in.seen, 0)), uint64(max(out, 0))
 	if n := a.BodyExcerptBytes(); n > 0 {
 		if ts.overBudget {
 			e.BodyExcerpt = audit.BodyOverBudget

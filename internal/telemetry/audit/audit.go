@@ -436,3 +436,25 @@ func (k *KeyHasher) Hash(key string) string {
 	sum := k.h.Sum(k.buf[:0])
 	return hex.EncodeToString(sum[:8])
 }
+
+// AddSignal adds a security signal to the event, once.
+func (e *Event) AddSignal(s string) {
+	if !slices.Contains(e.Signals, s) {
+		e.Signals = append(e.Signals, s)
+	}
+}
+
+// Verdict is the stream's verdict as the rest of Envoy sees it (filter
+// state): the first denial, else allow with no policy or reason; and the
+// verified identity, if any. A nil event (no policy acted) is an allow.
+func (e *Event) Verdict() (Decision, *Identity) {
+	if e == nil {
+		return Decision{Decision: verdict.Allow}, nil
+	}
+	for _, d := range e.Decisions {
+		if d.Decision == verdict.Deny {
+			return d, e.Identity
+		}
+	}
+	return Decision{Decision: verdict.Allow}, e.Identity
+}
