@@ -43,14 +43,15 @@ func (r *Result) Forward(h RequestHeaders) (changed, ok bool) {
 		}
 	}
 	if len(r.RemoveParams) > 0 {
-		if raw, ok := h.Get(":path"); ok {
+		// A request without a :path has no query to strip.
+		if raw, present := h.Get(":path"); present {
 			if err := h.Replace(":path", RemoveQueryParams(raw, r.RemoveParams)); err != nil {
 				ok = false
 			}
 		}
 	}
-	if len(r.RemoveCookies) > 0 {
-		stripCookies(h, r.RemoveCookies)
+	if len(r.RemoveCookies) > 0 && !stripCookies(h, r.RemoveCookies) {
+		ok = false
 	}
 	for _, kv := range r.SetHeaders {
 		if err := h.Replace(kv[0], kv[1]); err != nil {
@@ -71,7 +72,9 @@ func setsHeader(set [][2]string, name string) bool {
 }
 
 // stripCookies rewrites every Cookie header without the named cookies,
-// keeping the others byte for byte, as one Cookie header.
+// keeping the others byte for byte, as one Cookie header. It reports false
+// when the headers could not be read or changed: the token cookie may then
+// still be there.
 func stripCookies(h RequestHeaders, names []string) bool {
 	all, err := h.Cookies()
 	if err != nil {
