@@ -2,13 +2,14 @@ package main
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/canon"
+	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -66,7 +67,7 @@ type httpContext struct {
 	// bodiless: the request headers ended the stream; no body follows.
 	bodiless bool
 	// route is the name of the jwt rule the request matched, "" until
-	// authentication ran (telemetry.OtherRoute then).
+	// authentication ran (metrics.OtherRoute then).
 	route string
 	// method is read on first use (requestMethod): no policy of many
 	// configurations looks at it, and every read value costs the guest an
@@ -87,7 +88,7 @@ type httpContext struct {
 	// event is the audit record every policy fills as the stream goes,
 	// allocated by the first one (audit): a stream no policy acts on, with
 	// no audit trail, never needs one.
-	event *telemetry.Event
+	event *audit.Event
 	// One field per policy, each owned by its file.
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
@@ -240,7 +241,6 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action
 	}
 	defer recoverCallback("response body", func() { action = h.failClosed() })
 	action = h.filterResponseBody(bodySize, endOfStream)
-	h.countResponseBody(bodySize, action)
 	return action
 }
 
@@ -265,15 +265,15 @@ func (h *httpContext) OnHttpStreamDone() {
 }
 
 // audit returns the stream's audit record, allocating it on first use.
-func (h *httpContext) audit() *telemetry.Event {
+func (h *httpContext) audit() *audit.Event {
 	if h.event == nil {
-		h.event = &telemetry.Event{}
+		h.event = &audit.Event{}
 	}
 	return h.event
 }
 
 // addDecision appends a policy's decision to the audit record.
-func (h *httpContext) addDecision(d telemetry.Decision) {
+func (h *httpContext) addDecision(d audit.Decision) {
 	e := h.audit()
 	e.Decisions = append(e.Decisions, d)
 }
@@ -284,29 +284,17 @@ func (h *httpContext) addDecision(d telemetry.Decision) {
 // count their own decisions.
 func (h *httpContext) reply(policy verdict.Policy, status uint32, reason verdict.Reason, message string, extra ...[2]string) types.Action {
 	h.plugin.metrics.Refused(reason)
-	h.addDecision(telemetry.Decision{Policy: string(policy), Decision: verdict.Deny, Reason: reason})
-	body := []byte(`{"error":"` + string(reason) + `","message":"` + message + `"}`)
+	h.addDecision(audit.Decision{Policy: string(policy), Decision: verdict.Deny, Reason: reason})
+	body := verdict.ReplyBody(reason, message)
 	headers := append([][2]string{{"content-type", "application/json"}}, extra...)
 	return h.sendOwnReply(status, reason, headers, body)
 }
 
-// grpcRequest mirrors Envoy's Grpc::Common::isGrpcRequestHeaders
-// (source/common/grpc/common.cc): content-type application/grpc or
-// application/grpc+<anything>. Envoy answers a local reply to such a request
-// trailers-only, and sends no body.
+// grpcRequest reports whether the request is gRPC as Envoy judges it
+// (verdict.IsGRPCRequest).
 func (h *httpContext) grpcRequest() bool {
 	ct, _ := h.requestHeader("content-type")
-	rest, ok := strings.CutPrefix(ct, "application/grpc")
-	return ok && (rest == "" || rest[0] == '+')
-}
-
-// grpcCode is the gRPC code of apiguard's reply for reason (verdict's one
-// table), or none for a reason outside it.
-func grpcCode(reason verdict.Reason) verdict.GRPCCode {
-	if c, ok := verdict.GRPCStatus(reason); ok {
-		return c
-	}
-	return verdict.NoGRPCCode
+	return verdict.IsGRPCRequest(ct)
 }
 
 // sendOwnReply sends every answer apiguard makes itself (400, 401, 403, 429,
@@ -317,7 +305,7 @@ func grpcCode(reason verdict.Reason) verdict.GRPCCode {
 // carries the reason's gRPC code (verdict.GRPCStatus); sendOwnReplyGRPC
 // names another.
 func (h *httpContext) sendOwnReply(status uint32, reason verdict.Reason, headers [][2]string, body []byte) types.Action {
-	return h.sendOwnReplyGRPC(status, reason, grpcCode(reason), headers, body)
+	return h.sendOwnReplyGRPC(status, reason, verdict.ReplyGRPCCode(reason), headers, body)
 }
 
 // sendOwnReplyGRPC is sendOwnReply with an explicit gRPC code, which Envoy
@@ -333,7 +321,7 @@ func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grp
 		h.bodyReplacedWith(body)
 	}
 	headers = append(headers, [2]string{verdict.ReplyHeader, string(reason)})
-	if err := sendLocalReply(status, verdict.Details(reason), headers, body, int32(grpc)); err != nil {
+	if err := localreply.Send(status, verdict.Details(reason), headers, body, int32(grpc)); err != nil {
 		proxywasm.LogErrorf("apiguard: send local reply: %v", err)
 	}
 	return types.ActionPause
@@ -349,7 +337,7 @@ func (h *httpContext) requestHeaders() map[string]string {
 		return h.headers
 	}
 	if h.pairs != nil {
-		h.headers, h.pairs = joinHeaders(h.pairs), nil
+		h.headers, h.pairs = canon.JoinHeaders(h.pairs), nil
 		return h.headers
 	}
 	all, err := proxywasm.GetHttpRequestHeaders()
@@ -358,7 +346,7 @@ func (h *httpContext) requestHeaders() map[string]string {
 		// headers (applyAllow trusts the cache to skip removals).
 		return map[string]string{}
 	}
-	h.headers = joinHeaders(all)
+	h.headers = canon.JoinHeaders(all)
 	return h.headers
 }
 
@@ -372,25 +360,6 @@ func (h *httpContext) requestHeader(name string) (string, bool) {
 // request headers, so later stages see the new values (e.g. a claim header
 // set by the JWT stage, never the client's forged copy).
 func (h *httpContext) invalidateRequestHeaders() { h.headers, h.pairs = nil, nil }
-
-// joinHeaders builds a header view from header pairs.
-func joinHeaders(pairs [][2]string) map[string]string {
-	m := make(map[string]string, len(pairs))
-	for _, kv := range pairs {
-		name := strings.ToLower(kv[0])
-		prev, ok := m[name]
-		if !ok {
-			m[name] = kv[1]
-			continue
-		}
-		sep := ","
-		if name == "cookie" {
-			sep = "; "
-		}
-		m[name] = prev + sep + kv[1]
-	}
-	return m
-}
 
 // failClosed answers a stream whose processing hit an internal error: the
 // request never reaches the upstream unchecked.

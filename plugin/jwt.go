@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"strconv"
@@ -15,7 +13,8 @@ import (
 	"github.com/apiguard/apiguard/internal/jwtauth"
 	"github.com/apiguard/apiguard/internal/jwtauth/jwks"
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -95,7 +94,7 @@ func (p *pluginContext) configureJWT(s *settings.Settings) error {
 	// same root id must not adopt keys fetched from another URI or issuer.
 	// An empty worker id makes the manager draw a random one (crypto/rand
 	// works in the guest), so leases tell workers apart.
-	keysNS := ns + sourcesDigest(sources) + "/"
+	keysNS := ns + jwks.Digest(sources) + "/"
 	if p.jwt.keys, err = jwks.NewManager(sharedData{}, keysNS, "", sources); err != nil {
 		return fmt.Errorf("jwt: %w", err)
 	}
@@ -104,16 +103,6 @@ func (p *pluginContext) configureJWT(s *settings.Settings) error {
 	}
 	p.jwt.readyGen = make(map[string]uint64, len(sources))
 	return nil
-}
-
-// sourcesDigest names the remote key sources' configuration in shared-data
-// keys: 8 bytes of SHA-256 over provider, cluster, URI, issuer and kind.
-func sourcesDigest(sources []jwks.Source) string {
-	h := sha256.New()
-	for _, s := range sources {
-		fmt.Fprintf(h, "%q %q %q %q %t\n", s.Provider, s.Cluster, s.URI, s.Issuer, s.Discovery)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // tickJWT refreshes remote key sets: adopt what other workers fetched, start
@@ -178,13 +167,7 @@ func (p *pluginContext) onJWKSResponse(f jwks.Fetch, numHeaders, bodySize int) {
 	}
 	status := 0
 	if numHeaders > 0 {
-		headers, _ := proxywasm.GetHttpCallResponseHeaders()
-		for _, kv := range headers {
-			if kv[0] == ":status" {
-				status, _ = strconv.Atoi(kv[1])
-				break
-			}
-		}
+		status = calloutStatus()
 	}
 	var body []byte
 	if status == 200 && bodySize > 0 && bodySize <= jwks.MaxDocumentBytes {
@@ -211,24 +194,7 @@ func (p *pluginContext) recordJWKSOutcome(f jwks.Fetch, status int, u jwks.Updat
 		p.metrics.JWKSFetched(f.Provider)
 		return
 	}
-	p.metrics.JWKSFetchFailed(f.Provider, jwksFailureReason(status, h.LastError))
-}
-
-// jwksFailureReason maps a failed fetch to the metric's closed reason set.
-// Envoy answers a timeout with its own 504 and a refused connection with 503.
-func jwksFailureReason(status int, lastError string) string {
-	switch {
-	case status == 0 || status == 503:
-		return "call_failed"
-	case status == 504:
-		return "timeout"
-	case status != 200:
-		return "http_status"
-	case strings.Contains(lastError, "no usable key"):
-		return "no_usable_keys"
-	default:
-		return "bad_document"
-	}
+	p.metrics.JWKSFetchFailed(f.Provider, jwks.FailureReason(status, h))
 }
 
 // jwtStream is the authentication state of one stream.
@@ -357,106 +323,86 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 	}
 }
 
-// applyAllow forwards an allowed request: client-sent copies of the headers
-// apiguard sets are removed first, then the token is stripped from wherever
-// it came (unless `forward`), then the claim headers are set.
-//
-// It reports false when a header could not be changed: the request must not
-// then reach the upstream with a client-forged claim header or the token.
+// applyAllow forwards an allowed request (jwtauth.Result.Forward), records
+// the decision and keeps the verified token for later stages. It reports
+// false when a header could not be changed: the request must not then reach
+// the upstream with a client-forged claim header or the token.
 func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	// The header cache was read for this decision (authnRequest) and nothing
 	// changed the headers since; nil when that read failed. A header it does
 	// not hold is not there to remove, and when nothing changes, later stages
 	// keep the cache instead of reading every header again.
-	cached := h.headers
-	changed := len(res.RemoveParams) > 0 || len(res.RemoveCookies) > 0 || len(res.SetHeaders) > 0
-	defer func() {
-		if changed {
-			h.invalidateRequestHeaders()
-		}
-	}()
-	ok := true
-	for _, name := range res.RemoveHeaders {
-		if setsHeader(res.SetHeaders, name) {
-			continue // replacing a header drops every client-sent copy of it
-		}
-		if cached != nil {
-			if _, present := cached[strings.ToLower(name)]; !present {
-				continue
-			}
-		}
-		changed = true
-		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
-			proxywasm.LogWarnf("apiguard: jwt: remove header %q: %v", name, err)
-			ok = false
-		}
-	}
-	if len(res.RemoveParams) > 0 {
-		if raw, ok := h.requestHeader(":path"); ok {
-			if err := proxywasm.ReplaceHttpRequestHeader(":path", jwtauth.RemoveQueryParams(raw, res.RemoveParams)); err != nil {
-				proxywasm.LogWarnf("apiguard: jwt: rewrite :path: %v", err)
-				ok = false
-			}
-		}
-	}
-	if len(res.RemoveCookies) > 0 {
-		h.removeCookies(res.RemoveCookies)
-	}
-	for _, kv := range res.SetHeaders {
-		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
-			proxywasm.LogWarnf("apiguard: jwt: set header %q: %v", kv[0], err)
-			ok = false
-		}
+	changed, ok := res.Forward(jwtHeaders{h: h, cached: h.headers})
+	if changed {
+		h.invalidateRequestHeaders()
 	}
 	if !ok {
 		return false
 	}
 	h.jwtStream.token = res.Token
-	provider, reason := telemetry.NoProvider, verdict.NotRequired
+	provider, reason := metrics.NoProvider, verdict.NotRequired
 	if t := res.Token; t != nil {
 		provider, reason = t.Provider, verdict.Verified
-		h.audit().Identity = &telemetry.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
+		h.audit().Identity = &audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
 	}
 	h.plugin.metrics.Authn(provider, verdict.Allow, reason)
-	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Allow, Reason: reason})
+	h.addDecision(audit.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Allow, Reason: reason})
 	return true
 }
 
-// setsHeader reports whether set (lower-case names) sets name.
-func setsHeader(set [][2]string, name string) bool {
-	for _, kv := range set {
-		if kv[0] == name {
-			return true
-		}
-	}
-	return false
+// jwtHeaders is jwtauth.RequestHeaders over the host's request headers; it
+// logs every failed edit.
+type jwtHeaders struct {
+	h      *httpContext
+	cached map[string]string // the headers read for the decision; nil when unknown
 }
 
-// removeCookies rewrites every Cookie header without the token cookies,
-// keeping the others byte for byte.
-func (h *httpContext) removeCookies(names []string) {
+func (j jwtHeaders) MayHave(name string) bool {
+	if j.cached == nil {
+		return true
+	}
+	_, present := j.cached[name]
+	return present
+}
+
+func (j jwtHeaders) Get(name string) (string, bool) { return j.h.requestHeader(name) }
+
+func (j jwtHeaders) Cookies() ([]string, error) {
 	all, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
-		return
+		return nil, err
 	}
-	var kept []string
+	var values []string
 	for _, kv := range all {
-		if !strings.EqualFold(kv[0], "cookie") {
-			continue
-		}
-		if rest, ok := jwtauth.RemoveCookies(kv[1], names); ok {
-			kept = append(kept, rest)
+		if strings.EqualFold(kv[0], "cookie") {
+			values = append(values, kv[1])
 		}
 	}
-	if err := proxywasm.RemoveHttpRequestHeader("cookie"); err != nil {
-		proxywasm.LogWarnf("apiguard: jwt: remove cookie header: %v", err)
-		return
+	return values, nil
+}
+
+func (jwtHeaders) Remove(name string) error {
+	err := proxywasm.RemoveHttpRequestHeader(name)
+	if err != nil {
+		proxywasm.LogWarnf("apiguard: jwt: remove header %q: %v", name, err)
 	}
-	if len(kept) > 0 {
-		if err := proxywasm.AddHttpRequestHeader("cookie", strings.Join(kept, "; ")); err != nil {
-			proxywasm.LogWarnf("apiguard: jwt: set cookie header: %v", err)
-		}
+	return err
+}
+
+func (jwtHeaders) Replace(name, value string) error {
+	err := proxywasm.ReplaceHttpRequestHeader(name, value)
+	if err != nil {
+		proxywasm.LogWarnf("apiguard: jwt: set header %q: %v", name, err)
 	}
+	return err
+}
+
+func (jwtHeaders) Add(name, value string) error {
+	err := proxywasm.AddHttpRequestHeader(name, value)
+	if err != nil {
+		proxywasm.LogWarnf("apiguard: jwt: add header %q: %v", name, err)
+	}
+	return err
 }
 
 // applyDeny answers the request as RFC 6750 says, with jwtauth's small JSON
@@ -465,10 +411,10 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 	h.jwtStream.clientFailures = res.ClientFailures
 	provider := res.Provider
 	if provider == "" {
-		provider = telemetry.NoProvider
+		provider = metrics.NoProvider
 	}
 	h.plugin.metrics.Authn(provider, verdict.Deny, res.Reason)
-	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Deny, Reason: res.Reason})
+	h.addDecision(audit.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Deny, Reason: res.Reason})
 	if j := &h.plugin.jwt; res.Reason == jwtauth.ReasonJWKSUnavailable && time.Since(j.unavailableLogged) >= time.Second {
 		// A key outage, not a bad token: say so in the logs too.
 		j.unavailableLogged = time.Now()

@@ -6,14 +6,14 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
 
 // defineMetrics defines the whole catalogue once per plugin configuration,
 // in OnPluginStart (never in init: Envoy forbids host calls other than
 // logging during _initialize).
-func defineMetrics(s *settings.Settings, instance string) (*telemetry.Metrics, error) {
-	return telemetry.Define(s.Inventory(instance), metricSink{})
+func defineMetrics(s *settings.Settings, instance string) (*metrics.Metrics, error) {
+	return metrics.Define(s.Inventory(instance), metricSink{})
 }
 
 // instanceName is the metric instance segment: the configured one, else one
@@ -26,20 +26,20 @@ func instanceName(s *settings.Settings) (string, error) {
 	if err != nil || len(raw) == 0 {
 		return "default", nil
 	}
-	return telemetry.InstanceFromPluginName(string(raw))
+	return metrics.InstanceFromPluginName(string(raw))
 }
 
 // metricSink defines metrics through the Proxy-Wasm ABI.
 type metricSink struct{}
 
-func (metricSink) DefineCounter(name string) (telemetry.Counter, error) {
+func (metricSink) DefineCounter(name string) (metrics.Counter, error) {
 	var id uint32
 	// DefineCounterMetric panics on a host error; recover it into an error.
 	err := catch(func() { id = uint32(proxywasm.DefineCounterMetric(name)) })
 	return counter(id), err
 }
 
-func (metricSink) DefineHistogram(name string) (telemetry.Histogram, error) {
+func (metricSink) DefineHistogram(name string) (metrics.Histogram, error) {
 	var id uint32
 	err := catch(func() { id = uint32(proxywasm.DefineHistogramMetric(name)) })
 	return histogram(id), err

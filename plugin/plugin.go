@@ -9,7 +9,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
 
 var (
@@ -34,7 +34,7 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	id       uint32
 	settings *settings.Settings
-	metrics  *telemetry.Metrics
+	metrics  *metrics.Metrics
 	instance string
 	// rootID is Envoy's plugin_root_id property ("" when unavailable), read
 	// once: it namespaces every shared-data key of this configuration.

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
-	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -36,10 +35,6 @@ type rateLimitStream struct {
 	outstanding int
 	// recorded is set once the outcomes went to metrics and the audit event.
 	recorded bool
-	// flushed and bodyBytes count the upstream response body: Envoy hands a
-	// body callback everything buffered so far, so bytes released by an
-	// earlier Continue are in flushed and the rest are counted again.
-	flushed, bodyBytes int64
 }
 
 // configureRateLimits compiles the policies over Envoy shared data. It only
@@ -69,25 +64,20 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 }
 
 // warnUnsaltedKeyHash warns when the audit trail will carry pseudonyms of
-// rate-limit keys that hold client values (IPs, subjects, API keys) hashed
-// without telemetry.audit.key_hash_salt: an unsalted hash of a low-entropy
-// value is reversed by hashing a dictionary. The configuration stays valid
-// (a lab setup need not manage a secret); the warning names the policies.
+// rate-limit keys that hold client values hashed without a salt
+// (settings.UnsaltedClientKeyPolicies). The configuration stays valid (a lab
+// setup need not manage a secret); the warning names the policies.
 func warnUnsaltedKeyHash(s *settings.Settings) {
-	a := s.Telemetry.Audit
-	if a.Sink == "" || a.Sink == telemetry.SinkOff || a.KeyHashSalt != "" {
+	names := s.UnsaltedClientKeyPolicies()
+	if len(names) == 0 {
 		return
 	}
-	var names []string
-	for i := range s.RateLimits {
-		if s.RateLimits[i].KeyHoldsClientValues() {
-			names = append(names, strconv.Quote(s.RateLimits[i].Name))
-		}
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
 	}
-	if len(names) > 0 {
-		proxywasm.LogWarnf("apiguard: rate limits %s key on client values and telemetry.audit.key_hash_salt is not set: "+
-			"audit events carry ratelimit_key_hash values a dictionary can reverse; set a secret salt", strings.Join(names, ", "))
-	}
+	proxywasm.LogWarnf("apiguard: rate limits %s key on client values and telemetry.audit.key_hash_salt is not set: "+
+		"audit events carry ratelimit_key_hash values a dictionary can reverse; set a secret salt", strings.Join(quoted, ", "))
 }
 
 // rateLimit is the second request stage. The first run checks the local
@@ -166,12 +156,12 @@ func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
 	switch {
 	case numHeaders > 0 && bodySize > ratelimit.MaxAnswerBytes:
 		// Never read: a service answering megabytes is broken or hostile.
-		status = h.rateLimitAnswerStatus()
+		status = calloutStatus()
 		out = st.result.ResolveOversized(i)
 	default:
 		var body []byte
 		if numHeaders > 0 {
-			status = h.rateLimitAnswerStatus()
+			status = calloutStatus()
 			if bodySize > 0 {
 				body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
 			}
@@ -183,23 +173,6 @@ func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
 	if st.outstanding == 0 {
 		h.resume()
 	}
-}
-
-// rateLimitAnswerStatus reads the :status of a callout answer; 0 if absent.
-// Envoy keeps the answer on the root context and finds it from any effective
-// context (context.cc getMap, rootContext()).
-func (h *httpContext) rateLimitAnswerStatus() int {
-	headers, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil {
-		return 0
-	}
-	for _, kv := range headers {
-		if kv[0] == ":status" {
-			n, _ := strconv.Atoi(kv[1])
-			return n
-		}
-	}
-	return 0
 }
 
 // countRateLimitFailure counts a service failure (any answer that is neither
@@ -222,7 +195,6 @@ func (h *httpContext) recordRateLimit() {
 	st.recorded = true
 	rl := &h.plugin.rateLimits
 	m := h.plugin.metrics
-	keyIndex := -1
 	for i, o := range st.result.Outcomes {
 		if o.Decision == ratelimit.Skipped || o.Decision == ratelimit.Pending {
 			continue
@@ -240,36 +212,22 @@ func (h *httpContext) recordRateLimit() {
 		case ratelimit.ReasonContended, ratelimit.ReasonTableFull, ratelimit.ReasonStoreError:
 			m.RateLimitError(o.Policy, o.Reason)
 		}
-		h.addDecision(telemetry.Decision{
+		h.addDecision(audit.Decision{
 			Policy: string(verdict.PolicyRateLimit) + "." + o.Policy, Decision: decision, Reason: o.Reason,
 		})
 		if o.Decision == ratelimit.Allowed {
-			if r, q, ok := st.result.Standing(i); ok && telemetry.IsNearLimit(r, q, rl.nearRatio) {
+			if r, q, ok := st.result.Standing(i); ok && audit.IsNearLimit(r, q, rl.nearRatio) {
 				m.NearLimit(o.Policy)
-				h.addRateLimitSignal(telemetry.SignalNearLimit)
+				h.audit().AddSignal(audit.SignalNearLimit)
 			}
-		}
-		// The audit event holds one key: the refusing policy's, else the first.
-		refusing := o.Decision == ratelimit.Limited && (keyIndex < 0 || st.result.Outcomes[keyIndex].Decision != ratelimit.Limited)
-		if st.result.BucketKey(i) != "" && (keyIndex < 0 || refusing) {
-			keyIndex = i
 		}
 	}
 	// Hashed only for an audit trail that records events, with its salt.
-	if a := h.plugin.telemetry.auditor; keyIndex >= 0 && a != nil && a.Enabled() {
-		h.audit().RateLimitKey = a.HashKey(st.result.BucketKey(keyIndex))
-	}
-}
-
-// addRateLimitSignal adds a security signal to the audit event once.
-func (h *httpContext) addRateLimitSignal(s string) {
-	e := h.audit()
-	for _, have := range e.Signals {
-		if have == s {
-			return
+	if a := h.plugin.telemetry.auditor; a != nil && a.Enabled() {
+		if key := st.result.AuditKey(); key != "" {
+			h.audit().RateLimitKey = a.HashKey(key)
 		}
 	}
-	e.Signals = append(e.Signals, s)
 }
 
 // sendRateLimitRefusal answers the stream with the refusing policy's status, body,
@@ -292,20 +250,6 @@ func (h *httpContext) addRateLimitHeaders() {
 	}
 }
 
-// countResponseBody counts the upstream response body for response_bytes
-// budgets. size is what the body callback was handed: everything buffered
-// since the last Continue.
-func (h *httpContext) countResponseBody(size int, action types.Action) {
-	st := &h.rateLimitStream
-	if st.result == nil || !st.result.ChargesResponse() {
-		return
-	}
-	st.bodyBytes = st.flushed + int64(size)
-	if action == types.ActionContinue {
-		st.flushed = st.bodyBytes
-	}
-}
-
 // chargeResponseCost settles response-cost budgets when the stream ends:
 // the bytes reserved at request time are replaced by the upstream body bytes
 // delivered. An own reply (apiguard answered instead of the upstream's body)
@@ -315,7 +259,7 @@ func (h *httpContext) chargeResponseCost() {
 	if st.result == nil || !st.result.ChargesResponse() {
 		return
 	}
-	n := st.bodyBytes
+	n := h.telemetryStream.out.seen // the upstream body bytes delivered
 	if h.ownReply {
 		n = 0
 	}

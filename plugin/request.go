@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/binary"
-	"strings"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
@@ -59,7 +58,7 @@ func (h *httpContext) readRequest() bool {
 		return false
 	}
 	h.path, h.method, h.methodRead = plan.Path, plan.Method, true
-	if plan.SetPath == "" && plan.SetAuthority == "" && len(plan.RemoveHeaders) == 0 {
+	if !plan.Changes() {
 		return true
 	}
 	if err := applyPlan(plan); err != nil {
@@ -67,7 +66,7 @@ func (h *httpContext) readRequest() bool {
 		h.failClosed()
 		return false
 	}
-	h.headers, h.pairs = nil, plannedPairs(pairs, plan)
+	h.headers, h.pairs = nil, plan.Applied(pairs)
 	return true
 }
 
@@ -89,31 +88,6 @@ func applyPlan(plan canon.Plan) error {
 		}
 	}
 	return nil
-}
-
-// plannedPairs is pairs as applyPlan leaves them, so no stage needs to read
-// the headers again.
-func plannedPairs(pairs [][2]string, plan canon.Plan) [][2]string {
-	out := make([][2]string, 0, len(pairs))
-	for _, kv := range pairs {
-		removed := false
-		for _, name := range plan.RemoveHeaders {
-			if strings.EqualFold(kv[0], name) {
-				removed = true
-				break
-			}
-		}
-		switch {
-		case removed:
-			continue
-		case kv[0] == ":path" && plan.SetPath != "":
-			kv[1] = plan.SetPath
-		case kv[0] == ":authority" && plan.SetAuthority != "":
-			kv[1] = plan.SetAuthority
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // destinationPort is Envoy's destination.port property (the listener port

@@ -11,7 +11,7 @@ import (
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -143,27 +143,14 @@ func (h *httpContext) filterResponseHeaders(endOfStream bool) types.Action {
 }
 
 // responseMeta reads what DecideHeaders needs from the response headers, in
-// one host call. A repeated header's values are joined with ",": reading
-// only the first would let "content-encoding: identity" hide a following
-// "content-encoding: gzip" that the client decodes, so a gzip body would
-// pass as not JSON. A list of codings is then unsupported and differing
-// lengths conflict, and on_error decides.
+// one host call (respfilter.MetaFromHeaders).
 func (h *httpContext) responseMeta() (respfilter.ResponseMeta, error) {
 	all, err := proxywasm.GetHttpResponseHeaders()
 	if err != nil {
 		return respfilter.ResponseMeta{}, err
 	}
-	hs := joinHeaders(all)
 	reqType, _ := h.requestHeader("content-type")
-	m := respfilter.ResponseMeta{
-		RequestMethod:   h.requestMethod(),
-		RequestGRPC:     respfilter.IsGRPCContentType(reqType),
-		ContentType:     hs["content-type"],
-		ContentEncoding: hs["content-encoding"],
-		ContentLength:   hs["content-length"],
-	}
-	m.Status, _ = strconv.Atoi(hs[":status"])
-	return m, nil
+	return respfilter.MetaFromHeaders(all, h.requestMethod(), reqType), nil
 }
 
 // filterResponseBody buffers a filtered body (Envoy keeps it while the
@@ -325,24 +312,18 @@ func removeResponseHeaders(names []string) {
 // recordFilter counts an outcome and adds it to the audit event: removed
 // paths only, never values.
 func (h *httpContext) recordFilter(o respfilter.Outcome) {
-	var decision verdict.Decision
-	reason := o.Reason
-	switch o.Action {
-	case respfilter.ActionReplace:
-		decision, reason = verdict.Allow, verdict.Filtered
+	decision, reason, counted := o.Verdict()
+	if !counted {
+		return // not subject to filtering: empty body
+	}
+	if o.Action == respfilter.ActionReplace {
 		e := h.audit()
 		e.RemovedFields = append(e.RemovedFields, o.RemovedPaths...)
-	case respfilter.ActionPass:
-		decision = verdict.Allow
-	case respfilter.ActionDeny:
-		decision = verdict.Deny
-	default:
-		return // not subject to filtering: empty body
 	}
 	m := h.plugin.metrics
 	m.Filter(decision, reason, o.Removed, o.Masked)
 	if o.Reason != respfilter.ReasonNone {
 		m.FilterError(o.Reason)
 	}
-	h.addDecision(telemetry.Decision{Policy: string(verdict.PolicyRespFilter), Decision: decision, Reason: reason})
+	h.addDecision(audit.Decision{Policy: string(verdict.PolicyRespFilter), Decision: decision, Reason: reason})
 }

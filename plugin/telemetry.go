@@ -9,6 +9,8 @@ import (
 
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -18,7 +20,7 @@ type telemetryState struct {
 	cfg      telemetry.Config // resolved
 	auditor  *telemetry.Auditor
 	gc       *telemetry.GCPolicy
-	runtime  *telemetry.RuntimeReader
+	runtime  *metrics.RuntimeReader
 	logLevel func(string)
 	// burstWindow is the window the JWT policy counts failed credentials
 	// in, for the burst event.
@@ -39,12 +41,10 @@ const excerptBudget = 8 << 20
 // telemetryStream is what one stream measures for the audit event and the
 // processing-time histograms.
 type telemetryStream struct {
-	phases    [len(phaseOrder)]time.Duration
-	ran       uint8 // bit i set: phaseOrder[i] ran at least once
-	bytesIn   int64
-	flushedIn int64
-	bytesOut  int64 // upstream response-body bytes seen
-	flushOut  int64
+	phases [len(phaseOrder)]time.Duration
+	ran    uint8     // bit i set: phaseOrder[i] ran at least once
+	in     bodyCount // request-body bytes
+	out    bodyCount // upstream response-body bytes seen
 	// bodySent, when bodyReplaced, is the size of the body apiguard sent
 	// instead of the upstream's (a filtered body, an error document, its own
 	// reply): bytes_out counts what the client received.
@@ -63,13 +63,13 @@ type published struct {
 	set, deny bool
 	policy    string
 	reason    verdict.Reason
-	identity  *telemetry.Identity
+	identity  *audit.Identity
 }
 
 // phaseOrder indexes telemetryStream.phases.
-var phaseOrder = [...]telemetry.Phase{
-	telemetry.PhaseRequestHeaders, telemetry.PhaseRequestBody,
-	telemetry.PhaseResponseHeaders, telemetry.PhaseResponseBody,
+var phaseOrder = [...]metrics.Phase{
+	metrics.PhaseRequestHeaders, metrics.PhaseRequestBody,
+	metrics.PhaseResponseHeaders, metrics.PhaseResponseBody,
 }
 
 // maxExcerptCapture bounds the request-body bytes kept for the masked
@@ -92,7 +92,7 @@ func (p *pluginContext) configureTelemetry(s *settings.Settings) error {
 		cfg:      cfg,
 		auditor:  telemetry.NewAuditor(cfg, p.metrics, version),
 		gc:       telemetry.NewGCPolicy(cfg.GC),
-		runtime:  telemetry.NewRuntimeReader(),
+		runtime:  metrics.NewRuntimeReader(),
 		logLevel: logFunc(cfg.Audit.LogLevel),
 	}
 	// Bursts use the JWT policy's cross-worker failure count (configureJWT
@@ -161,16 +161,7 @@ func exportAnswer(numHeaders, bodySize int) (status int, body []byte, failed boo
 	if numHeaders == 0 {
 		return 0, nil, true
 	}
-	headers, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil {
-		return 0, nil, true
-	}
-	for _, kv := range headers {
-		if kv[0] == ":status" {
-			status, _ = strconv.Atoi(kv[1])
-		}
-	}
-	if status == 0 {
+	if status = calloutStatus(); status == 0 {
 		return 0, nil, true
 	}
 	if bodySize > 0 {
@@ -200,7 +191,7 @@ const (
 // was handed: everything buffered since the last Continue.
 func (h *httpContext) onRequestBody(size int, action types.Action) {
 	t := &h.telemetryStream
-	total := t.flushedIn + int64(size)
+	total := t.in.flushed + int64(size)
 	if a := h.plugin.telemetry.auditor; a != nil && a.BodyExcerptBytes() > 0 && !t.overflow && total > int64(len(t.excerpt)) {
 		ts := &h.plugin.telemetry
 		switch grow := int(total) - len(t.excerpt); {
@@ -212,26 +203,19 @@ func (h *httpContext) onRequestBody(size int, action types.Action) {
 			t.overflow, t.overBudget = true, true
 			h.plugin.metrics.AuditBodyBudgetRefused()
 		default:
-			if chunk, err := proxywasm.GetHttpRequestBody(len(t.excerpt)-int(t.flushedIn), grow); err == nil {
+			if chunk, err := proxywasm.GetHttpRequestBody(len(t.excerpt)-int(t.in.flushed), grow); err == nil {
 				t.excerpt = append(t.excerpt, chunk...)
 				ts.excerptBytes += len(chunk)
 			}
 		}
 	}
-	t.bytesIn = total
-	if action == types.ActionContinue {
-		t.flushedIn = total
-	}
+	t.in.add(size, action)
 }
 
 // onResponseBody counts the response-body bytes seen and times the phase.
 // Use it as `defer h.onResponseBody(h.plugin.clock(), size, &action)`.
 func (h *httpContext) onResponseBody(start time.Duration, size int, action *types.Action) {
-	t := &h.telemetryStream
-	t.bytesOut = t.flushOut + int64(size)
-	if *action == types.ActionContinue {
-		t.flushOut = t.bytesOut
-	}
+	h.telemetryStream.out.add(size, *action)
 	h.timed(phaseResponseBody, start)
 }
 
@@ -247,18 +231,8 @@ func (h *httpContext) bodyReplacedWith(body []byte) {
 // the response headers arrive (own replies included), before Envoy writes its
 // access logs, and again at stream end in case a response policy changed it.
 func (h *httpContext) publishDecision() {
-	decision, policy, reason := verdict.Allow, "", verdict.Reason("")
-	var decisions []telemetry.Decision
-	var identity *telemetry.Identity
-	if e := h.event; e != nil {
-		decisions, identity = e.Decisions, e.Identity
-	}
-	for _, d := range decisions {
-		if d.Decision == verdict.Deny {
-			decision, policy, reason = verdict.Deny, d.Policy, d.Reason
-			break
-		}
-	}
+	d, identity := h.event.Verdict()
+	decision, policy, reason := d.Decision, d.Policy, d.Reason
 	var iss, sub string
 	if id := identity; id != nil {
 		iss, sub = id.Issuer, id.Subject
@@ -268,11 +242,11 @@ func (h *httpContext) publishDecision() {
 		return
 	}
 	h.telemetryStream.published = now
-	setFilterState(telemetry.PropertyDecision, string(decision))
-	setFilterState(telemetry.PropertyPolicy, policy)
-	setFilterState(telemetry.PropertyReason, string(reason))
-	setFilterState(telemetry.PropertyIssuer, iss)
-	setFilterState(telemetry.PropertySubject, sub)
+	setFilterState(audit.PropertyDecision, string(decision))
+	setFilterState(audit.PropertyPolicy, policy)
+	setFilterState(audit.PropertyReason, string(reason))
+	setFilterState(audit.PropertyIssuer, iss)
+	setFilterState(audit.PropertySubject, sub)
 }
 
 // setFilterState sets one property; an empty value is not set. A failure
@@ -325,7 +299,7 @@ func (h *httpContext) observe() {
 		m.AuthFailureBurst()
 		if t.auditor.Enabled() {
 			now := wall()
-			t.write(t.auditor.Record(telemetry.BurstEvent(burst, reqTime), now))
+			t.write(t.auditor.Record(audit.BurstEvent(burst, reqTime), now))
 		}
 	}
 	if t.auditor.Enabled() {
@@ -338,13 +312,13 @@ func (h *httpContext) observe() {
 	if t.cfg.GC.Mode == telemetry.GCEveryRequests && t.gc.RequestDone(wall()) {
 		m.ForcedGC(t.runtime.ForceGC())
 	}
-	m.Processing(telemetry.PhaseStreamDone, h.plugin.clock()-startMono)
+	m.Processing(metrics.PhaseStreamDone, h.plugin.clock()-startMono)
 }
 
 // routeLabel is the stream's route in metrics and audit events.
 func (h *httpContext) routeLabel() string {
 	if h.route == "" {
-		return telemetry.OtherRoute
+		return metrics.OtherRoute
 	}
 	return h.route
 }
@@ -361,16 +335,16 @@ func (t *telemetryState) write(line []byte) {
 // policy's, across workers (authFailures), so a client spread over workers
 // is counted whole, and only failed credentials count: not missing tokens,
 // lockouts or key outages.
-func (h *httpContext) authFailureBurst() (telemetry.Burst, bool) {
+func (h *httpContext) authFailureBurst() (audit.Burst, bool) {
 	n := h.authFailures()
-	if !telemetry.CrossesThreshold(n, h.plugin.telemetry.cfg.Signals.AuthFailureThreshold) {
-		return telemetry.Burst{}, false
+	if !audit.CrossesThreshold(n, h.plugin.telemetry.cfg.Signals.AuthFailureThreshold) {
+		return audit.Burst{}, false
 	}
 	client := h.clientAddr()
 	if !client.IsValid() {
-		return telemetry.Burst{}, false
+		return audit.Burst{}, false
 	}
-	return telemetry.Burst{Client: client, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
+	return audit.Burst{Client: client, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
 }
 
 // captureAuditHeaders copies, masked, the request headers the operator
@@ -381,10 +355,10 @@ func (h *httpContext) captureAuditHeaders() {
 		return
 	}
 	names := a.HeaderNames()
-	hs := make([]telemetry.Header, 0, len(names))
+	hs := make([]audit.Header, 0, len(names))
 	for _, name := range names {
 		if v, ok := h.requestHeader(name); ok {
-			hs = append(hs, telemetry.Header{Name: name, Value: v})
+			hs = append(hs, audit.Header{Name: name, Value: v})
 		}
 	}
 	h.audit().Headers = a.Masker().MaskHeaders(hs)
@@ -396,12 +370,12 @@ func (h *httpContext) captureAuditHeaders() {
 func (h *httpContext) fillEvent(start time.Time) {
 	e := h.audit()
 	a := h.plugin.telemetry.auditor
-	e.Type = telemetry.EventRequest
+	e.Type = audit.EventRequest
 	e.Time = start
 	e.Method = h.requestMethod()
 	e.RequestID, _ = h.requestHeader("x-request-id")
 	if tp, ok := h.requestHeader("traceparent"); ok {
-		e.TraceID, e.SpanID = parseTraceparent(tp)
+		e.TraceID, e.SpanID = audit.ParseTraceparent(tp)
 	}
 	if raw, ok := h.requestHeader(":path"); ok {
 		e.Path = raw // after any token-parameter removal; redacted when encoded
@@ -418,56 +392,21 @@ func (h *httpContext) fillEvent(start time.Time) {
 		e.ClientIP = ip.String()
 	}
 	ts := &h.telemetryStream
-	out := ts.bytesOut
+	out := ts.out.seen
 	if ts.bodyReplaced {
 		out = ts.bodySent
 	}
-	e.BytesIn, e.BytesOut = uint64(max(ts.bytesIn, 0)), uint64(max(out, 0))
+	e.BytesIn, e.BytesOut = uint64(max(ts.in.seen, 0)), uint64(max(out, 0))
 	if n := a.BodyExcerptBytes(); n > 0 {
 		if ts.overBudget {
-			e.BodyExcerpt = telemetry.BodyOverBudget
+			e.BodyExcerpt = audit.BodyOverBudget
 		} else if ts.overflow {
-			e.BodyExcerpt = telemetry.BodyTooLarge
+			e.BodyExcerpt = audit.BodyTooLarge
 		} else if len(ts.excerpt) > 0 {
 			ct, _ := h.requestHeader("content-type")
 			e.BodyExcerpt = a.Masker().MaskBody(ct, ts.excerpt, n)
 		}
 	}
-}
-
-// parseTraceparent returns the trace and parent ids of a W3C traceparent
-// header (version 00 layout), or empty strings when it is not valid.
-func parseTraceparent(v string) (traceID, spanID string) {
-	// 00-<32 hex>-<16 hex>-<2 hex>; later versions may append fields.
-	if len(v) < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' || (len(v) > 55 && v[55] != '-') {
-		return "", ""
-	}
-	if v[:2] == "ff" || !lowerHex(v[:2]) || !lowerHex(v[53:55]) {
-		return "", ""
-	}
-	traceID, spanID = v[3:35], v[36:52]
-	if !lowerHex(traceID) || !lowerHex(spanID) || allZero(traceID) || allZero(spanID) {
-		return "", ""
-	}
-	return traceID, spanID
-}
-
-func lowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func allZero(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '0' {
-			return false
-		}
-	}
-	return true
 }
 
 // grpcStatus is the grpc-status a gRPC client got: in the headers of a

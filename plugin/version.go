@@ -4,7 +4,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
 
 // version is apiguard's release, stamped at build time by the build glue
@@ -20,7 +20,7 @@ var version = "dev"
 // worker and every reconfiguration leaves it at 1. The SDK only exposes
 // that call on MetricHistogram; the ABI call is the same for every kind.
 func exportBuildInfo(s *settings.Settings, instance string) error {
-	name := telemetry.BuildInfoName(s.Telemetry.MetricPrefix, instance, version)
+	name := metrics.BuildInfoName(s.Telemetry.MetricPrefix, instance, version)
 	return catch(func() {
 		id := proxywasm.DefineGaugeMetric(name)
 		proxywasm.MetricHistogram(id).Record(1)

@@ -23,8 +23,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/apiguard/apiguard/e2e/e2eutil"
-	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/envoystats"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -188,7 +188,7 @@ func (e *env) auditLines(t testing.TB, level wasmhost.LogLevel) []map[string]any
 // with envoy.yaml's stats_tags.
 func (e *env) prometheus(t testing.TB) string {
 	t.Helper()
-	x, err := envoystats.NewExtractor(append(envoystats.DefaultSpecs(), telemetry.StatsTags(telemetry.DefaultPrefix)...))
+	x, err := envoystats.NewExtractor(append(envoystats.DefaultSpecs(), metrics.StatsTags(metrics.DefaultPrefix)...))
 	if err != nil {
 		t.Fatal(err)
 	}

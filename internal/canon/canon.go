@@ -309,3 +309,55 @@ func removeParam(query, name string) string {
 func splitQuery(q string) []string {
 	return strings.FieldsFunc(q, func(r rune) bool { return r == '&' || r == ';' })
 }
+
+// Changes reports whether the plan changes the request headers.
+func (plan Plan) Changes() bool {
+	return plan.SetPath != "" || plan.SetAuthority != "" || len(plan.RemoveHeaders) > 0
+}
+
+// Applied is pairs as the plan's changes leave them, so the plugin, once it
+// has made them, needs not read the headers again.
+func (plan Plan) Applied(pairs [][2]string) [][2]string {
+	out := make([][2]string, 0, len(pairs))
+	for _, kv := range pairs {
+		removed := false
+		for _, name := range plan.RemoveHeaders {
+			if strings.EqualFold(kv[0], name) {
+				removed = true
+				break
+			}
+		}
+		switch {
+		case removed:
+			continue
+		case kv[0] == ":path" && plan.SetPath != "":
+			kv[1] = plan.SetPath
+		case kv[0] == ":authority" && plan.SetAuthority != "":
+			kv[1] = plan.SetAuthority
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// JoinHeaders is the header view every policy reads: names lower case,
+// repeated headers joined (cookies with "; ", others with ","), so every
+// policy sees every value and a second copy of a header cannot slip past one
+// of them.
+func JoinHeaders(pairs [][2]string) map[string]string {
+	m := make(map[string]string, len(pairs))
+	for _, kv := range pairs {
+		name := strings.ToLower(kv[0])
+		prev, ok := m[name]
+		if !ok {
+			m[name] = kv[1]
+			continue
+		}
+		sep := ","
+		if name == "cookie" {
+			sep = "; "
+		}
+		m[name] = prev + sep + kv[1]
+	}
+	return m
+}

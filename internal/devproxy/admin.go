@@ -12,8 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/telemetry/envoystats"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -75,7 +76,7 @@ func (c *requestCounts) wrap(h http.Handler, accessLog io.Writer) http.Handler {
 // writeAccessLog writes a line in the shape of Envoy's default access log
 // format, with %RESPONSE_CODE_DETAILS% after the status: where operators
 // look for why apiguard answered. The path is logged as the audit trail logs
-// it (telemetry.RedactPath: query values replaced, card numbers, emails and
+// it (audit.RedactPath: query values replaced, card numbers, emails and
 // tokens masked), so the gateway's own log holds no personal data either.
 func writeAccessLog(w io.Writer, r *http.Request, code int, sw *statusWriter, d time.Duration) {
 	details := sw.details
@@ -83,7 +84,7 @@ func writeAccessLog(w io.Writer, r *http.Request, code int, sw *statusWriter, d 
 		details = "via_upstream"
 	}
 	fmt.Fprintf(w, "[%s] %q %d %s %d %d %d %q\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		r.Method+" "+telemetry.RedactPath(r.RequestURI)+" "+r.Proto, code, details, r.ContentLength, sw.bytes, d.Milliseconds(), r.UserAgent())
+		r.Method+" "+audit.RedactPath(r.RequestURI)+" "+r.Proto, code, details, r.ContentLength, sw.bytes, d.Milliseconds(), r.UserAgent())
 }
 
 // statusWriter records the status code and the bytes the handler sent, and
@@ -248,7 +249,7 @@ func promSanitize(name string) string {
 // extractors that apply to every name, then apiguard's stats_tags for the
 // default metric prefix (envoy/stats_tags.yaml).
 var pluginTags = sync.OnceValues(func() (*envoystats.Extractor, error) {
-	return envoystats.NewExtractor(append(envoystats.DefaultSpecs(), telemetry.StatsTags(telemetry.DefaultPrefix)...))
+	return envoystats.NewExtractor(append(envoystats.DefaultSpecs(), metrics.StatsTags(metrics.DefaultPrefix)...))
 })
 
 // pluginMetrics converts the plugin's stats (the wasmcustom. ones) for

@@ -656,6 +656,26 @@ func (res *Result) BucketKey(i int) string {
 	return res.applied[i].key
 }
 
+// AuditKey is the one bucket key an audit event holds: the refusing
+// policy's, else the first decided policy's; "" when no decided policy has
+// a key.
+func (res *Result) AuditKey() string {
+	keyIndex := -1
+	for i, o := range res.Outcomes {
+		if o.Decision == Skipped || o.Decision == Pending {
+			continue
+		}
+		refusing := o.Decision == Limited && (keyIndex < 0 || res.Outcomes[keyIndex].Decision != Limited)
+		if res.BucketKey(i) != "" && (keyIndex < 0 || refusing) {
+			keyIndex = i
+		}
+	}
+	if keyIndex < 0 {
+		return ""
+	}
+	return res.BucketKey(keyIndex)
+}
+
 // Allowed reports whether the request may proceed: no enforcing policy
 // refused it. An unresolved callout counts as its failure mode.
 func (res *Result) Allowed() bool {

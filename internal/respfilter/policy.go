@@ -3,10 +3,13 @@ package respfilter
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"sync"
 
+	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/claims"
 	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/verdict"
 	"github.com/tidwall/gjson"
 )
 
@@ -395,4 +398,40 @@ func putBuf(b *[]byte) {
 	}
 	*b = (*b)[:0]
 	bufPool.Put(b)
+}
+
+// MetaFromHeaders is the ResponseMeta of the response header pairs and the
+// request's method and content-type. A repeated header's values are joined
+// with "," (canon.JoinHeaders): reading only the first would let
+// "content-encoding: identity" hide a following "content-encoding: gzip"
+// that the client decodes, so a gzip body would pass as not JSON. A list of
+// codings is then unsupported and differing lengths conflict, and on_error
+// decides.
+func MetaFromHeaders(pairs [][2]string, requestMethod, requestContentType string) ResponseMeta {
+	hs := canon.JoinHeaders(pairs)
+	m := ResponseMeta{
+		RequestMethod:   requestMethod,
+		RequestGRPC:     IsGRPCContentType(requestContentType),
+		ContentType:     hs["content-type"],
+		ContentEncoding: hs["content-encoding"],
+		ContentLength:   hs["content-length"],
+	}
+	m.Status, _ = strconv.Atoi(hs[":status"])
+	return m
+}
+
+// Verdict is the outcome in the one vocabulary (metrics, audit, filter
+// state): a replaced body is allowed as filtered, an opted-in pass is
+// allowed with its reason, a denial is denied with its reason. counted is
+// false for an outcome not subject to filtering (an empty body).
+func (o Outcome) Verdict() (decision verdict.Decision, reason verdict.Reason, counted bool) {
+	switch o.Action {
+	case ActionReplace:
+		return verdict.Allow, verdict.Filtered, true
+	case ActionPass:
+		return verdict.Allow, o.Reason, true
+	case ActionDeny:
+		return verdict.Deny, o.Reason, true
+	}
+	return "", "", false
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
 
 // MaxDocumentBytes bounds the configuration document. Real configurations are
@@ -98,13 +99,13 @@ func (s *Settings) Validate() error {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			if err := telemetry.CheckName(name); err != nil {
+			if err := metrics.CheckName(name); err != nil {
 				return config.Errorf(config.KeyPath("jwt.providers", name), "provider name: %v", err)
 			}
 		}
 		seen := map[string]bool{}
 		for i, name := range s.JWT.RouteNames() {
-			if err := telemetry.CheckName(name); err != nil {
+			if err := metrics.CheckName(name); err != nil {
 				return config.Errorf(fmt.Sprintf("jwt.rules[%d].name", i), "%v", err)
 			}
 			if seen[name] {
@@ -114,7 +115,7 @@ func (s *Settings) Validate() error {
 		}
 	}
 	for i, p := range s.RateLimits {
-		if err := telemetry.CheckName(p.Name); err != nil {
+		if err := metrics.CheckName(p.Name); err != nil {
 			return config.Errorf(fmt.Sprintf("rate_limits[%d].name", i), "%v", err)
 		}
 	}
@@ -122,8 +123,8 @@ func (s *Settings) Validate() error {
 }
 
 // Inventory lists the configured names that become metric name segments.
-func (s *Settings) Inventory(instance string) telemetry.Inventory {
-	inv := telemetry.Inventory{Prefix: s.Telemetry.MetricPrefix, Instance: instance}
+func (s *Settings) Inventory(instance string) metrics.Inventory {
+	inv := metrics.Inventory{Prefix: s.Telemetry.MetricPrefix, Instance: instance}
 	if s.JWT != nil {
 		for name, p := range s.JWT.Providers {
 			inv.Providers = append(inv.Providers, name)
@@ -159,4 +160,22 @@ func (s *Settings) Matches() []route.Match {
 		}
 	}
 	return out
+}
+
+// UnsaltedClientKeyPolicies names the rate-limit policies whose keys hold
+// client values (IPs, subjects, API keys) while the audit trail records
+// their pseudonyms without telemetry.audit.key_hash_salt: an unsalted hash
+// of a low-entropy value is reversed by hashing a dictionary.
+func (s *Settings) UnsaltedClientKeyPolicies() []string {
+	a := s.Telemetry.Audit
+	if a.Sink == "" || a.Sink == telemetry.SinkOff || a.KeyHashSalt != "" {
+		return nil
+	}
+	var names []string
+	for i := range s.RateLimits {
+		if s.RateLimits[i].KeyHoldsClientValues() {
+			names = append(names, s.RateLimits[i].Name)
+		}
+	}
+	return names
 }

@@ -1,8 +1,13 @@
 package telemetry
 
 import (
+	"cmp"
 	"errors"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
+	"github.com/apiguard/apiguard/internal/telemetry/otlp"
 )
 
 // Auditor is one worker's audit pipeline: sampling, encoding, and the sink
@@ -12,42 +17,42 @@ import (
 type Auditor struct {
 	sink     string
 	level    string
-	sampler  *Sampler
-	masker   *Masker
-	hasher   *KeyHasher
+	sampler  *audit.Sampler
+	masker   *audit.Masker
+	hasher   *audit.KeyHasher
 	headers  []string
 	excerpt  int
-	batcher  *Batcher
+	batcher  *otlp.Batcher
 	otlp     *OTLPConfig
-	resource OTLPResource
-	metrics  *Metrics
+	resource otlp.Resource
+	metrics  *metrics.Metrics
 	inflight int
 	line     []byte // the log sink's encoding buffer, reused by every Record
 }
 
 // NewAuditor returns the pipeline for a resolved Config (see Config.Resolve).
 // version is the plugin's version, reported as the OTLP scope version.
-func NewAuditor(cfg Config, m *Metrics, version string) *Auditor {
+func NewAuditor(cfg Config, m *metrics.Metrics, version string) *Auditor {
 	a := &Auditor{
 		sink:    cfg.Audit.Sink,
-		level:   orStr(cfg.Audit.LogLevel, defaultLogLevel),
-		sampler: NewSampler(1),
-		masker:  NewMasker(cfg.Audit.Mask),
-		hasher:  NewKeyHasher(cfg.Audit.KeyHashSalt),
+		level:   cmp.Or(cfg.Audit.LogLevel, defaultLogLevel),
+		sampler: audit.NewSampler(1),
+		masker:  audit.NewMasker(cfg.Audit.Mask),
+		hasher:  audit.NewKeyHasher(cfg.Audit.KeyHashSalt),
 		headers: cfg.Audit.Headers,
 		excerpt: cfg.Audit.BodyExcerptBytes,
 		metrics: m,
 	}
 	if cfg.Audit.SampleRate != nil {
-		a.sampler = NewSampler(*cfg.Audit.SampleRate)
+		a.sampler = audit.NewSampler(*cfg.Audit.SampleRate)
 	}
 	switch {
 	case a.sink == SinkOTLP && cfg.OTLP == nil:
 		a.sink = SinkOff // unreachable after Config.Validate; never nil-dereference on the request path
 	case a.sink == SinkOTLP:
 		a.otlp = cfg.OTLP
-		a.batcher = NewBatcher(BatcherConfigFrom(cfg.OTLP))
-		a.resource = OTLPResource{ServiceName: cfg.OTLP.ServiceName, Instance: cfg.Instance, ScopeVersion: version}
+		a.batcher = otlp.NewBatcher(cfg.OTLP.BatcherConfig())
+		a.resource = otlp.Resource{ServiceName: cfg.OTLP.ServiceName, Instance: cfg.Instance, ScopeVersion: version}
 	}
 	return a
 }
@@ -62,13 +67,13 @@ func (a *Auditor) LogLevel() string { return a.level }
 // HeaderNames are the request headers the operator asked to log.
 func (a *Auditor) HeaderNames() []string { return a.headers }
 
-// Masker masks headers and body excerpts before they enter an Event.
-func (a *Auditor) Masker() *Masker { return a.masker }
+// Masker masks headers and body excerpts before they enter an audit.Event.
+func (a *Auditor) Masker() *audit.Masker { return a.masker }
 
 // BodyExcerptBytes is the configured excerpt size (0 = no excerpt).
 func (a *Auditor) BodyExcerptBytes() int { return a.excerpt }
 
-// HashKey is the pseudonym of a rate-limit key for Event.RateLimitKey.
+// HashKey is the pseudonym of a rate-limit key for audit.Event.RateLimitKey.
 func (a *Auditor) HashKey(key string) string { return a.hasher.Hash(key) }
 
 // Record takes a finished event. Denials, events carrying a security signal
@@ -78,29 +83,27 @@ func (a *Auditor) HashKey(key string) string { return a.hasher.Hash(key) }
 // (the buffer is reused); with the OTLP sink it buffers the event and
 // returns nil. Sampling, drops and encoding failures are
 // counted in the metrics.
-func (a *Auditor) Record(e *Event, now time.Time) []byte {
+func (a *Auditor) Record(e *audit.Event, now time.Time) []byte {
 	if !a.Enabled() {
 		return nil
 	}
-	if e.Type == "" || e.Type == EventRequest {
+	if e.Type == "" || e.Type == audit.EventRequest {
 		if !a.sampler.Keep(e.Denied() || len(e.Signals) > 0, e.RequestID) {
 			a.metrics.AuditSampledOut()
 			return nil
 		}
 	}
 	if a.sink == SinkLog {
-		line, err := encodeBounded(e, func(e *Event) []byte {
-			a.line = appendEventLineTo(a.line[:0], e)
-			return a.line
-		})
+		line, err := audit.AppendLine(a.line[:0], e)
 		if err != nil {
 			a.dropped(err)
 			return nil
 		}
+		a.line = line // keep the grown buffer for the next Record
 		a.metrics.AuditEmitted()
 		return line // proxy_log writes one line per call: no newline
 	}
-	rec, err := EncodeOTLPRecord(e, now.UnixNano())
+	rec, err := audit.EncodeOTLPRecord(e, now.UnixNano())
 	if err != nil {
 		a.dropped(err)
 		return nil
@@ -114,7 +117,7 @@ func (a *Auditor) Record(e *Event, now time.Time) []byte {
 }
 
 func (a *Auditor) dropped(err error) {
-	if errors.Is(err, ErrEventTooLarge) {
+	if errors.Is(err, audit.ErrEventTooLarge) {
 		a.metrics.AuditDropped("too_large", 1)
 		return
 	}
@@ -143,10 +146,10 @@ func (a *Auditor) NextExport(now time.Time) (ExportCall, bool) {
 	if batch == nil {
 		return ExportCall{}, false
 	}
-	body, err := OTLPPayload(a.resource, batch)
+	body, err := otlp.Payload(a.resource, batch)
 	if err != nil {
 		// cannot happen with encoding/json on these types; drop rather than loop
-		a.metrics.AuditDropped("encode_error", a.batcher.Done(ExportResult{Reason: ReasonOther}, now))
+		a.metrics.AuditDropped("encode_error", a.batcher.Done(otlp.ExportResult{Reason: metrics.ReasonOther}, now))
 		return ExportCall{}, false
 	}
 	a.inflight = len(batch)
@@ -165,7 +168,7 @@ func (a *Auditor) ExportDone(status int, body []byte, callFailed bool, now time.
 	if a.batcher == nil {
 		return
 	}
-	res := ClassifyExport(status, body, callFailed)
+	res := otlp.ClassifyExport(status, body, callFailed)
 	res.Rejected = min(res.Rejected, a.inflight)
 	if res.Accepted {
 		a.metrics.OTLPExported(a.inflight - res.Rejected)

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/telemetry/internal/telemetrytest"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -27,7 +30,7 @@ func resolved(t testing.TB, js string) Config {
 // end into a real OTLP receiver, and greps every log line, every export
 // payload and every error for the suite's secrets.
 func TestNoSecretLeaks(t *testing.T) {
-	recv := &otlpReceiver{}
+	recv := &telemetrytest.OTLPReceiver{}
 	srv := httptest.NewServer(recv)
 	defer srv.Close()
 
@@ -36,7 +39,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		cfg := resolved(t, `{"instance":"orders","audit":{"sink":"`+sink+`","headers":["authorization","x-api-key","cookie","user-agent"],
 		  "body_excerpt_bytes":1024,"key_hash_salt":"`+secretCookie+`"},"otlp":{"cluster":"otel","batch_size":2}}`)
 		sinkMetrics := newFakeSink()
-		m, err := Define(Inventory{Instance: "orders", Routes: []string{"users"}, Providers: []string{"corp"}, Policies: []string{"per_user"}}, sinkMetrics)
+		m, err := metrics.Define(metrics.Inventory{Instance: "orders", Routes: []string{"users"}, Providers: []string{"corp"}, Policies: []string{"per_user"}}, sinkMetrics)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,12 +48,12 @@ func TestNoSecretLeaks(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			e := sampleEvent()
 			e.RateLimitKey = a.HashKey(secretAPIKey)
-			e.Headers = a.Masker().MaskHeaders([]Header{{"authorization", "Bearer " + secretJWT}, {"x-api-key", secretAPIKey}, {"cookie", "sid=" + secretCookie}})
+			e.Headers = a.Masker().MaskHeaders([]audit.Header{{Name: "authorization", Value: "Bearer " + secretJWT}, {Name: "x-api-key", Value: secretAPIKey}, {Name: "cookie", Value: "sid=" + secretCookie}})
 			e.BodyExcerpt = a.Masker().MaskBody("application/x-www-form-urlencoded", []byte("password="+secretPassword+"&cvv="+secretCVV), a.BodyExcerptBytes())
 			if line := a.Record(e, now); line != nil {
 				outputs = append(outputs, line)
 			}
-			if burst := a.Record(BurstEvent(Burst{Failures: 10, Window: time.Minute}, now), now); burst != nil {
+			if burst := a.Record(audit.BurstEvent(audit.Burst{Failures: 10, Window: time.Minute}, now), now); burst != nil {
 				outputs = append(outputs, burst)
 			}
 			for {
@@ -59,7 +62,7 @@ func TestNoSecretLeaks(t *testing.T) {
 					break
 				}
 				outputs = append(outputs, call.Body)
-				status, body := post(t, srv.URL, call.Body)
+				status, body := telemetrytest.Post(t, srv.URL, call.Body)
 				a.ExportDone(status, body, false, now)
 			}
 		}
@@ -67,9 +70,9 @@ func TestNoSecretLeaks(t *testing.T) {
 			outputs = append(outputs, []byte(name))
 		}
 	}
-	outputs = append(outputs, recv.raw...)
-	if len(recv.raw) != 5 || len(recv.errs) != 0 {
-		t.Fatalf("receiver got %d payloads, errors %v", len(recv.raw), recv.errs)
+	outputs = append(outputs, recv.Raw...)
+	if len(recv.Raw) != 5 || len(recv.Errs) != 0 {
+		t.Fatalf("receiver got %d payloads, errors %v", len(recv.Raw), recv.Errs)
 	}
 	for _, js := range []string{`{"audit":{"sink":"` + secretPassword + `"}}`, `{"audit":{"headers":["` + secretAPIKey + `"]}}`} {
 		if _, err := decodeConfig(js); err != nil {
@@ -83,7 +86,7 @@ func TestNoSecretLeaks(t *testing.T) {
 			t.Errorf("secret %q in output", s)
 		}
 	}
-	if !bytes.Contains(all, []byte(`"sub":"alice"`)) || !bytes.Contains(all, []byte("Bearer "+Mask)) {
+	if !bytes.Contains(all, []byte(`"sub":"alice"`)) || !bytes.Contains(all, []byte("Bearer "+audit.Mask)) {
 		t.Error("the identity and the masked scheme should still be visible")
 	}
 }
@@ -91,24 +94,24 @@ func TestNoSecretLeaks(t *testing.T) {
 func TestAuditorLogSinkSamplesAndCounts(t *testing.T) {
 	cfg := resolved(t, `{"audit":{"sink":"log","sample_rate":0,"log_level":"info"}}`)
 	fs := newFakeSink()
-	m, _ := Define(Inventory{Instance: "orders"}, fs)
+	m, _ := metrics.Define(metrics.Inventory{Instance: "orders"}, fs)
 	a := NewAuditor(cfg, m, "v")
 	if !a.Enabled() || a.LogLevel() != "info" {
 		t.Fatal("log sink")
 	}
-	allowed := &Event{Time: t0, Method: "GET", Path: "/", Status: 200, RequestID: "r1"}
+	allowed := &audit.Event{Time: t0, Method: "GET", Path: "/", Status: 200, RequestID: "r1"}
 	if a.Record(allowed, t0) != nil {
 		t.Error("allowed request recorded at sample rate 0")
 	}
-	denied := &Event{Time: t0, Method: "GET", Path: "/", Status: 401, Decisions: []Decision{{Policy: "authn", Decision: verdict.Deny, Reason: "expired"}}}
+	denied := &audit.Event{Time: t0, Method: "GET", Path: "/", Status: 401, Decisions: []audit.Decision{{Policy: "authn", Decision: verdict.Deny, Reason: "expired"}}}
 	if line := a.Record(denied, t0); !bytes.Contains(line, []byte(`"reason":"expired"`)) {
 		t.Errorf("denial line %s", line)
 	}
-	near := &Event{Time: t0, Method: "GET", Path: "/", Status: 200, RequestID: "r2", Signals: []string{SignalNearLimit}}
+	near := &audit.Event{Time: t0, Method: "GET", Path: "/", Status: 200, RequestID: "r2", Signals: []string{audit.SignalNearLimit}}
 	if line := a.Record(near, t0); !bytes.Contains(line, []byte(`"signals":["near_limit"]`)) {
 		t.Errorf("near-limit event sampled out: %s", line)
 	}
-	huge := &Event{Time: t0, Status: 403, Decisions: make([]Decision, 3000)}
+	huge := &audit.Event{Time: t0, Status: 403, Decisions: make([]audit.Decision, 3000)}
 	if a.Record(huge, t0) != nil {
 		t.Error("oversized event written")
 	}
@@ -131,10 +134,10 @@ func TestAuditorOTLPSinkRetriesAndDrops(t *testing.T) {
 	cfg := resolved(t, `{"audit":{"sink":"otlp"},"otlp":{"cluster":"otel","authority":"collector:4318","batch_size":2,"max_buffered_events":4,
 	  "retry_initial_backoff":"1s","max_retries":1,"timeout":"3s"}}`)
 	fs := newFakeSink()
-	m, _ := Define(Inventory{Instance: "orders"}, fs)
+	m, _ := metrics.Define(metrics.Inventory{Instance: "orders"}, fs)
 	a := NewAuditor(cfg, m, "v")
 	for i := 0; i < 6; i++ {
-		a.Record(&Event{Time: t0, Status: 401, Method: "GET", Path: "/"}, t0)
+		a.Record(&audit.Event{Time: t0, Status: 401, Method: "GET", Path: "/"}, t0)
 	}
 	call, ok := a.NextExport(t0)
 	if !ok || call.Cluster != "otel" || call.Timeout != 3*time.Second {
@@ -174,7 +177,7 @@ func TestAuditorOTLPSinkRetriesAndDrops(t *testing.T) {
 func TestAuditorSurvivesAWedgedCollector(t *testing.T) {
 	cfg := resolved(t, `{"audit":{"sink":"otlp"},"otlp":{"cluster":"otel","batch_size":1,"timeout":"1s"}}`)
 	a := NewAuditor(cfg, nil, "v")
-	a.Record(&Event{Time: t0, Status: 401}, t0)
+	a.Record(&audit.Event{Time: t0, Status: 401}, t0)
 	if _, ok := a.NextExport(t0); !ok {
 		t.Fatal("no export")
 	}
@@ -192,7 +195,7 @@ func BenchmarkAuditPerRequest(b *testing.B) {
 	for _, sink := range []string{SinkOff, SinkLog, SinkOTLP} {
 		b.Run(sink, func(b *testing.B) {
 			cfg := resolved(b, `{"audit":{"sink":"`+sink+`","headers":["user-agent"]},"otlp":{"cluster":"otel","batch_size":100}}`)
-			m, _ := Define(sampleInventory(), newFakeSink())
+			m, _ := metrics.Define(sampleInventory(), newFakeSink())
 			a := NewAuditor(cfg, m, "v")
 			e := sampleEvent()
 			now := t0

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
+	"github.com/apiguard/apiguard/internal/telemetry/otlp"
 )
 
 // Config is the `telemetry` section of the plugin configuration. Every key
@@ -134,10 +137,10 @@ const (
 // but never echo a string value: a secret pasted into the wrong key must not
 // end up in Envoy's logs.
 func (c *Config) Validate() error {
-	if c.MetricPrefix != "" && !ValidName(c.MetricPrefix) {
+	if c.MetricPrefix != "" && !metrics.ValidName(c.MetricPrefix) {
 		return config.Errorf("metric_prefix", "want a lowercase letter followed by up to 62 of [a-z0-9_]")
 	}
-	if c.Instance != "" && !ValidName(c.Instance) {
+	if c.Instance != "" && !metrics.ValidName(c.Instance) {
 		return config.Errorf("instance", "want a lowercase letter followed by up to 62 of [a-z0-9_]")
 	}
 	if c.Audit.Sink == SinkOTLP && c.OTLP == nil {
@@ -163,7 +166,7 @@ func (a *AuditConfig) Validate() error {
 		return config.Errorf("mask", "at most %d keys", maxMaskKeys)
 	}
 	for i, k := range a.Mask {
-		if normalizeKey(k) == "" {
+		if audit.NormalizeKey(k) == "" {
 			return config.Errorf("mask["+strconv.Itoa(i)+"]", "empty key")
 		}
 	}
@@ -257,10 +260,10 @@ func (s *SignalsConfig) Validate() error {
 // Envoy's plugin name, used for the instance segment when none is configured.
 func (c Config) Resolve(pluginName string) (Config, error) {
 	if c.MetricPrefix == "" {
-		c.MetricPrefix = DefaultPrefix
+		c.MetricPrefix = metrics.DefaultPrefix
 	}
 	if c.Instance == "" {
-		inst, err := InstanceFromPluginName(pluginName)
+		inst, err := metrics.InstanceFromPluginName(pluginName)
 		if err != nil {
 			return Config{}, err
 		}
@@ -358,4 +361,17 @@ func printableASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// BatcherConfig is the export buffer's configuration of a resolved OTLPConfig.
+func (o *OTLPConfig) BatcherConfig() otlp.BatcherConfig {
+	retries := 5
+	if o.MaxRetries != nil {
+		retries = *o.MaxRetries
+	}
+	return otlp.BatcherConfig{
+		BatchSize: o.batchSize(), MaxBuffered: o.MaxBufferedEvents, FlushInterval: o.FlushInterval.Duration,
+		CallTimeout: o.Timeout.Duration, InitialBackoff: o.retryInitial(), MaxBackoff: o.RetryMaxBackoff.Duration,
+		MaxRetries: retries,
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
 
 // decodeConfig decodes a telemetry section the way the plugin does
@@ -134,11 +135,11 @@ func FuzzConfigDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !ValidName(r.Instance) || !ValidName(r.MetricPrefix) {
+		if !metrics.ValidName(r.Instance) || !metrics.ValidName(r.MetricPrefix) {
 			t.Fatalf("resolved names %q %q", r.Instance, r.MetricPrefix)
 		}
 		if r.OTLP != nil {
-			bc := BatcherConfigFrom(r.OTLP)
+			bc := r.OTLP.BatcherConfig()
 			if bc.BatchSize < 1 || bc.MaxBuffered < bc.BatchSize {
 				t.Fatalf("batcher config %+v", bc)
 			}
@@ -155,5 +156,17 @@ func TestConfigDesignExample(t *testing.T) {
 	r, err := c.Resolve("apiguard.orders")
 	if err != nil || r.Instance != "apiguard_orders" || r.Audit.Sink != SinkLog {
 		t.Fatalf("%+v %v", r, err)
+	}
+}
+
+func TestBatcherConfigFromResolvedConfig(t *testing.T) {
+	c, err := Config{Instance: "x", Audit: AuditConfig{Sink: SinkOTLP}, OTLP: &OTLPConfig{Cluster: "otel"}}.Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := c.OTLP.BatcherConfig()
+	if bc.BatchSize != 100 || bc.MaxBuffered != 1000 || bc.FlushInterval != 5*time.Second || bc.InitialBackoff != time.Second ||
+		bc.MaxBackoff != time.Minute || bc.MaxRetries != 5 || bc.CallTimeout != 5*time.Second {
+		t.Errorf("%+v", bc)
 	}
 }

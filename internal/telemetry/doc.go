@@ -1,70 +1,13 @@
-// Package telemetry is apiguard's observability, in pure Go: the metric
-// catalogue, the redacted audit trail, masking, the OTLP/HTTP JSON log
-// export, the security signals and the runtime self-metrics. The plugin
-// wires it to the host through MetricSink and by sending what Auditor
+// Package telemetry is apiguard's observability configuration and the
+// per-worker pipelines built from it, in pure Go. It splits by job:
+//
+//   - metrics: the metric catalogue, names and label sets, runtime self-metrics;
+//   - audit: the audit Event, its encodings, masking, redaction and signals;
+//   - otlp: the OTLP/HTTP export, batching with retries, and the collector's answer.
+//
+// This package holds the `telemetry` configuration section (Config), the
+// Auditor that ties audit events to their sink (log lines, or OTLP batches)
+// and counts what happens to them, and the GC policy. The plugin wires them
+// to the host through metrics.MetricSink and by sending what the Auditor
 // returns; nothing here imports the proxy-wasm SDK or reads a clock.
-//
-// # Metric names
-//
-// Every metric is named
-//
-//	<prefix>.<instance>.<subsystem>[.<tag key>.<tag value>]*.<leaf>
-//
-// prefix is telemetry.metric_prefix ("apiguard"); instance is
-// telemetry.instance (default: the Envoy plugin name, sanitised), so two
-// apiguard filters in one Envoy never share a metric; tag keys are route,
-// provider, policy, decision, reason and phase. Envoy stores the metric as
-// wasmcustom.<name>; envoy/stats_tags.yaml (StatsTags) turns the instance
-// and the key/value pairs into labels, and /stats/prometheus strips
-// "wasmcustom." and turns dots into underscores, so
-//
-//	wasmcustom.apiguard.orders.ratelimit.policy.per_user.decision.limited.decisions_total
-//
-// is scraped as
-//
-//	apiguard_ratelimit_decisions_total{apiguard_instance="orders",policy="per_user",decision="limited"}
-//
-// Istio's default stats inclusion list has the prefix "wasm", which covers
-// wasmcustom. Tag values are only configured names (checked by ValidName:
-// [a-z][a-z0-9_]*, at most 63 bytes), the reserved NoProvider and
-// OtherRoute, and members of the closed sets in catalogue.go. Paths, IPs,
-// subjects and other request data never enter a name. A label the catalogue
-// does not know is not recorded but counted in
-// telemetry.unknown_label_total, so a plugin bug cannot grow the set.
-//
-// # Cardinality
-//
-// Every metric is defined once per VM at plugin start (Define, called from
-// on_vm_start/on_configure, never init()), and the set is fixed by the
-// configuration: Cardinality(inv) = 22P + 8J + 38L + 2R + 85 for P JWT
-// providers, J of them with a remote JWKS, L rate-limit policies and R named
-// routes. Histograms cost Envoy one set of buckets per name.
-//
-// # Units and why histograms
-//
-// Envoy metric names are process-wide and each of the N worker VMs records
-// into the same metric. Counters add up correctly; a gauge would hold
-// whichever worker wrote last. So per-worker levels (Wasm memory, Go heap,
-// JWKS age) are recorded as histogram samples on every tick, and
-// dashboards read their p99 or max. Values are integers in units that fit
-// Envoy's default buckets (0.5 … 3,600,000): latency in ms, processing time
-// in µs, memory in KiB, JWKS age in s.
-//
-// # Audit trail
-//
-// One Event per request (plus auth_failure_burst events), sampled by
-// audit.sample_rate with denials always kept, encoded as a JSON line (log
-// sink, written by the plugin with proxy_log at audit.log_level, default
-// warn because Istio proxies log at warning) or as an OTLP LogRecord
-// (otlp sink, batched per worker by Batcher and posted to the collector
-// cluster). Events never hold a token, a key or a masked value: the path's
-// query and ;parameter values are redacted at encoding, the rate-limit key
-// is an HMAC pseudonym, removed fields are paths, and headers and body
-// excerpts go through Masker, which fails closed on bodies it cannot parse.
-//
-// # Envoy integration
-//
-// The plugin sets the Property* names with proxy_set_property (filter
-// state wasm.apiguard.*) and uses ReplyDetails as the details of its local
-// replies, so access logs, RBAC and Istio policies can see each decision.
 package telemetry

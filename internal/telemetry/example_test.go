@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
@@ -14,13 +16,13 @@ import (
 func ExampleAuditor_Record() {
 	cfg, _ := telemetry.Config{Instance: "orders", Audit: telemetry.AuditConfig{Sink: telemetry.SinkLog, Headers: []string{"authorization"}}}.Resolve("")
 	a := telemetry.NewAuditor(cfg, nil, "v1")
-	e := &telemetry.Event{
+	e := &audit.Event{
 		Time:      time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC),
 		Method:    "GET",
 		Path:      "/orders?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln",
 		Status:    401,
-		Decisions: []telemetry.Decision{{Policy: "authn", Decision: verdict.Deny, Reason: "token_expired"}},
-		Headers:   a.Masker().MaskHeaders([]telemetry.Header{{Name: "authorization", Value: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"}}),
+		Decisions: []audit.Decision{{Policy: "authn", Decision: verdict.Deny, Reason: "token_expired"}},
+		Headers:   a.Masker().MaskHeaders([]audit.Header{{Name: "authorization", Value: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"}}),
 		Latency:   1500 * time.Microsecond,
 	}
 	fmt.Println(a.LogLevel())
@@ -32,13 +34,13 @@ func ExampleAuditor_Record() {
 
 // Metric names and the Prometheus families they become.
 func ExampleCatalogue() {
-	descs, _ := telemetry.Catalogue(telemetry.Inventory{Instance: "orders", Policies: []string{"per_user"}})
+	descs, _ := metrics.Catalogue(metrics.Inventory{Instance: "orders", Policies: []string{"per_user"}})
 	for _, d := range descs {
 		if strings.HasPrefix(d.Name, "apiguard.orders.ratelimit.") && strings.HasSuffix(d.Name, ".errors_total") {
 			fmt.Println(d.Name)
 		}
 	}
-	n, _ := telemetry.Cardinality(telemetry.Inventory{Instance: "orders", Policies: []string{"per_user"}})
+	n, _ := metrics.Cardinality(metrics.Inventory{Instance: "orders", Policies: []string{"per_user"}})
 	fmt.Println(n, "metrics")
 	// Output:
 	// apiguard.orders.ratelimit.policy.per_user.reason.table_full.errors_total

@@ -2,6 +2,7 @@ package jwks
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/castable"
@@ -529,4 +531,35 @@ func (m *Manager) writeState(r *remote, st sharedState, rev stateRev) error {
 		return fmt.Errorf("jwks: write shared state: %w", err)
 	}
 	return nil
+}
+
+// Digest names a configuration of remote key sources in shared-data keys:
+// 8 bytes of SHA-256 over each source's provider, cluster, URI, issuer and
+// kind. Shared data outlives configurations, so a reconfigured plugin with
+// the same root id must not adopt keys fetched from another URI or issuer.
+func Digest(sources []Source) string {
+	h := sha256.New()
+	for _, s := range sources {
+		fmt.Fprintf(h, "%q %q %q %q %t\n", s.Provider, s.Cluster, s.URI, s.Issuer, s.Discovery)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// FailureReason names a failed fetch in the fetch-failure metric's closed
+// reason set (metrics.JWKSFailureReasons), from the callout's HTTP status
+// (0: no answer) and the provider's health after it. Envoy answers a
+// timeout with its own 504 and a refused connection with 503.
+func FailureReason(status int, h Health) string {
+	switch {
+	case status == 0 || status == 503:
+		return "call_failed"
+	case status == 504:
+		return "timeout"
+	case status != 200:
+		return "http_status"
+	case strings.Contains(h.LastError, "no usable key"):
+		return "no_usable_keys"
+	default:
+		return "bad_document"
+	}
 }

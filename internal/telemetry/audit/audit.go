@@ -1,0 +1,460 @@
+package audit
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/detect"
+	"github.com/apiguard/apiguard/internal/telemetry/internal/jsonenc"
+	"github.com/apiguard/apiguard/internal/verdict"
+)
+
+// Event types.
+const (
+	EventRequest          = "request"            // one per request
+	EventAuthFailureBurst = "auth_failure_burst" // a client crossed the failed-auth threshold
+)
+
+// Signals attached to a request event.
+const (
+	SignalNearLimit = "near_limit"
+)
+
+// Decision is one policy's verdict on a request.
+type Decision struct {
+	Policy   string           `json:"policy"` // "request", "authn", "ratelimit.<policy>", "respfilter", "internal"
+	Decision verdict.Decision `json:"decision"`
+	Reason   verdict.Reason   `json:"reason,omitempty"`
+}
+
+// Identity is what the audit trail keeps of a verified JWT: never the token.
+type Identity struct {
+	Issuer  string `json:"iss,omitempty"`
+	Subject string `json:"sub,omitempty"`
+	KeyID   string `json:"kid,omitempty"`
+}
+
+// Event is one audit record. The plugin fills it over the stream's life and
+// hands it to Encode / EncodeOTLPRecord in on_http_stream_done. Every field
+// is safe to log by construction: Path is redacted again at encoding, the
+// rate-limit key is a hash, removed fields are paths, headers and body are
+// masked by the Masker before they get here.
+type Event struct {
+	Type       string
+	Time       time.Time // when the request headers arrived
+	RequestID  string    // x-request-id
+	TraceID    string    // 32 hex digits from traceparent, or ""
+	SpanID     string    // 16 hex digits from traceparent, or ""
+	Route      string    // apiguard's route: the jwt rule the request matched, or _other
+	EnvoyRoute string    // Envoy's route name (xds.route_name), when it has one
+	Method     string
+	Path       string // raw path; RedactPath is applied when encoding
+	Status     int
+	// GRPCStatus is the grpc-status a gRPC client got (HasGRPCStatus): the
+	// code of apiguard's own reply, which Envoy sends as HTTP 200, or the
+	// upstream's.
+	GRPCStatus    int
+	HasGRPCStatus bool
+	Decisions     []Decision
+	Identity      *Identity
+	ClientIP      string
+	RateLimitKey  string // KeyHasher output, never the key
+	RemovedFields []string
+	Signals       []string
+	Latency       time.Duration
+	BytesIn       uint64
+	BytesOut      uint64
+	Headers       []Header // already masked
+	BodyExcerpt   string   // already masked
+	// Burst details, for EventAuthFailureBurst.
+	Failures int
+	Window   time.Duration
+	// Truncated is set by the encoders when they had to leave out headers,
+	// the body excerpt and removed fields to stay under MaxEventBytes.
+	Truncated bool
+}
+
+// Denied reports whether any policy denied the request; denied requests are
+// always recorded whatever the sample rate.
+func (e *Event) Denied() bool {
+	for _, d := range e.Decisions {
+		if d.Decision == verdict.Deny {
+			return true
+		}
+	}
+	return e.Status == 401 || e.Status == 403 || e.Status == 429
+}
+
+// MaxEventBytes bounds one encoded event. An event that would be larger is
+// encoded again without its headers, body excerpt and removed-field list
+// (and marked truncated), so a client cannot pad its request until its
+// denial falls out of the audit trail; only if that still does not fit is
+// it dropped and counted.
+const MaxEventBytes = 16 << 10
+
+// Bounds on request-controlled strings in an event.
+const (
+	maxIDBytes          = 128 // x-request-id
+	maxMethodBytes      = 32
+	maxClaimBytes       = 256 // iss, sub, kid
+	maxHeaderValueBytes = 512
+	maxRemovedFields    = 64
+)
+
+// maxFieldPathBytes bounds one logged field path.
+const maxFieldPathBytes = 256
+
+// safeFieldPaths returns the field paths fit for the audit trail: every
+// segment that looks like data rather than a field name (an object key that
+// is a number, an email, a card number, a UUID, ... see detect.IsDataKey)
+// becomes "*", so "cards.4111111111111111.cvv" is logged as "cards.*.cvv";
+// paths that become equal are logged once; each is cut to
+// maxFieldPathBytes and at most maxRemovedFields are kept, then a marker.
+// changed is false when paths is returned as it is.
+func safeFieldPaths(paths []string) (out []string, changed bool) {
+	for i, p := range paths {
+		sp := safeFieldPath(p)
+		if !changed && sp == p && i < maxRemovedFields {
+			continue
+		}
+		if !changed {
+			changed = true
+			out = append(make([]string, 0, min(len(paths), maxRemovedFields+1)), paths[:i]...)
+		}
+		if len(out) >= maxRemovedFields {
+			out = append(out, truncMarker)
+			break
+		}
+		if !slices.Contains(out, sp) {
+			out = append(out, sp)
+		}
+	}
+	if !changed {
+		return paths, false
+	}
+	return out, true
+}
+
+// safeFieldPath rewrites one path (respfilter syntax: '.'-separated, '\'
+// escaping the next byte, "#" for array indices, "$" for the document).
+func safeFieldPath(p string) string {
+	var b strings.Builder
+	var seg strings.Builder // the segment unescaped
+	start, dirty := 0, false
+	flush := func(end int) {
+		raw := p[start:end]
+		if raw != "#" && raw != "$" && detect.IsDataKey(seg.String()) {
+			if !dirty {
+				dirty = true
+				b.WriteString(p[:start])
+			}
+			b.WriteByte('*')
+		} else if dirty {
+			b.WriteString(raw)
+		}
+		seg.Reset()
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\' && i+1 < len(p):
+			i++
+			seg.WriteByte(p[i])
+		case c == '.':
+			flush(i)
+			if dirty {
+				b.WriteByte('.')
+			}
+			start = i + 1
+		default:
+			seg.WriteByte(c)
+		}
+	}
+	flush(len(p))
+	out := p
+	if dirty {
+		out = b.String()
+	}
+	return capString(out, maxFieldPathBytes)
+}
+
+// truncMarker ends a string cut to its bound.
+const truncMarker = "...(truncated)"
+
+func capString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return truncateUTF8(s, n-len(truncMarker)) + truncMarker
+}
+
+// bounded returns e with every request-controlled string cut to its bound
+// (a copy when anything changes; e is never modified).
+func (e *Event) bounded() *Event {
+	fields, fieldsChanged := safeFieldPaths(e.RemovedFields)
+	over := fieldsChanged || len(e.RequestID) > maxIDBytes || len(e.Method) > maxMethodBytes
+	if id := e.Identity; id != nil {
+		over = over || len(id.Issuer) > maxClaimBytes || len(id.Subject) > maxClaimBytes || len(id.KeyID) > maxClaimBytes
+	}
+	for _, h := range e.Headers {
+		over = over || len(h.Value) > maxHeaderValueBytes
+	}
+	if !over {
+		return e
+	}
+	c := *e
+	c.RequestID = capString(maskTokens(e.RequestID), maxIDBytes) // mask first: a cut token may no longer look like one
+	c.Method = capString(e.Method, maxMethodBytes)
+	if id := e.Identity; id != nil {
+		c.Identity = &Identity{Issuer: capString(id.Issuer, maxClaimBytes), Subject: capString(id.Subject, maxClaimBytes), KeyID: capString(id.KeyID, maxClaimBytes)}
+	}
+	c.RemovedFields = fields
+	if len(e.Headers) > 0 {
+		c.Headers = make([]Header, len(e.Headers))
+		for i, h := range e.Headers {
+			c.Headers[i] = Header{Name: h.Name, Value: capString(h.Value, maxHeaderValueBytes)}
+		}
+	}
+	return &c
+}
+
+// reduced is e without its bulky optional parts, marked truncated.
+func (e *Event) reduced() *Event {
+	c := *e
+	c.Headers, c.BodyExcerpt, c.RemovedFields, c.Truncated = nil, "", nil, true
+	return &c
+}
+
+// encodeBounded encodes e with enc, falling back to the reduced event.
+func encodeBounded(e *Event, enc func(*Event) []byte) ([]byte, error) {
+	e = e.bounded()
+	if out := enc(e); len(out) <= MaxEventBytes {
+		return out, nil
+	}
+	if out := enc(e.reduced()); len(out) <= MaxEventBytes {
+		return out, nil
+	}
+	return nil, ErrEventTooLarge
+}
+
+// ErrEventTooLarge is returned when an encoded event exceeds MaxEventBytes.
+var ErrEventTooLarge = fmt.Errorf("telemetry: audit event larger than %d bytes", MaxEventBytes)
+
+// Encode returns the event as one JSON line (with the trailing newline), the
+// format of the log sink:
+//
+//	{"type":"request","time":"2026-11-28T18:00:00.123Z","request_id":"…","route":"orders",
+//	 "method":"GET","path":"/orders?page=REDACTED","status":401,
+//	 "decisions":[{"policy":"authn","decision":"deny","reason":"expired"}],
+//	 "jwt":{"iss":"…","sub":"…","kid":"…"},"client_ip":"203.0.113.7","ratelimit_key_hash":"…",
+//	 "removed_fields":["email"],"latency_ms":1.25,"bytes_in":0,"bytes_out":120}
+//
+// Empty fields are left out, except latency_ms, bytes_in and bytes_out.
+// Request-controlled strings are cut to bounds (see MaxEventBytes).
+func Encode(e *Event) ([]byte, error) {
+	out, err := encodeBounded(e, appendEventLine)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// AppendLine appends e to dst as the JSON object of Encode, bounded, without
+// the newline: the log sink's line, written into a buffer the caller reuses.
+// The result is only valid until dst's storage is reused.
+func AppendLine(dst []byte, e *Event) ([]byte, error) {
+	return encodeBounded(e, func(e *Event) []byte { return appendEventLineTo(dst, e) })
+}
+
+// appendEventLine formats e as the JSON object of Encode, without bounds.
+func appendEventLine(e *Event) []byte { return appendEventLineTo(make([]byte, 0, 1024), e) }
+
+// appendEventLineTo appends e to dst as the JSON object of Encode, without
+// bounds.
+func appendEventLineTo(dst []byte, e *Event) []byte {
+	o := jsonenc.Object{B: dst}
+	o.Open()
+	o.Str("type", orStr(e.Type, EventRequest))
+	o.Key("time")
+	o.B = append(o.B, '"')
+	o.B = appendTimeRFC3339Nano(o.B, e.Time)
+	o.B = append(o.B, '"')
+	o.StrOmitEmpty("request_id", maskTokens(e.RequestID))
+	o.StrOmitEmpty("trace_id", e.TraceID)
+	o.StrOmitEmpty("route", e.Route)
+	o.StrOmitEmpty("envoy_route", e.EnvoyRoute)
+	o.StrOmitEmpty("method", e.Method)
+	o.StrOmitEmpty("path", RedactPath(e.Path))
+	if e.Status != 0 {
+		o.Int("status", int64(e.Status))
+	}
+	if e.HasGRPCStatus {
+		o.Int("grpc_status", int64(e.GRPCStatus))
+	}
+	if len(e.Decisions) > 0 {
+		o.Key("decisions")
+		o.B = append(o.B, '[')
+		for i, d := range e.Decisions {
+			if i > 0 {
+				o.B = append(o.B, ',')
+			}
+			o.Open()
+			o.Str("policy", d.Policy)
+			o.Str("decision", string(d.Decision))
+			o.StrOmitEmpty("reason", string(d.Reason))
+			o.Close()
+		}
+		o.B = append(o.B, ']')
+	}
+	if id := e.Identity; id != nil {
+		o.Key("jwt")
+		o.Open()
+		o.StrOmitEmpty("iss", id.Issuer)
+		o.StrOmitEmpty("sub", id.Subject)
+		o.StrOmitEmpty("kid", id.KeyID)
+		o.Close()
+	}
+	o.StrOmitEmpty("client_ip", e.ClientIP)
+	o.StrOmitEmpty("ratelimit_key_hash", e.RateLimitKey)
+	if len(e.RemovedFields) > 0 {
+		o.StrArray("removed_fields", e.RemovedFields)
+	}
+	if len(e.Signals) > 0 {
+		o.StrArray("signals", e.Signals)
+	}
+	o.Float("latency_ms", float64(e.Latency.Microseconds())/1000)
+	o.Uint("bytes_in", e.BytesIn)
+	o.Uint("bytes_out", e.BytesOut)
+	if len(e.Headers) > 0 {
+		o.Key("headers")
+		o.B = append(o.B, '[')
+		for i, h := range e.Headers {
+			if i > 0 {
+				o.B = append(o.B, ',')
+			}
+			o.Open()
+			o.Str("name", h.Name)
+			o.Str("value", h.Value)
+			o.Close()
+		}
+		o.B = append(o.B, ']')
+	}
+	o.StrOmitEmpty("body_excerpt", e.BodyExcerpt)
+	if e.Failures != 0 {
+		o.Int("failures", int64(e.Failures))
+	}
+	if w := e.Window.Seconds(); w != 0 {
+		o.Float("window_s", w)
+	}
+	if e.Truncated {
+		o.Key("truncated")
+		o.B = append(o.B, "true"...)
+	}
+	o.Close()
+	return o.B
+}
+
+func orStr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Sampler decides which events are recorded. Denials are always recorded.
+// Allowed requests are kept with probability Rate, decided from a hash of
+// the x-request-id so every proxy a request crosses makes the same choice.
+type Sampler struct {
+	rate float64
+	seq  uint64 // for requests without an id
+}
+
+// NewSampler returns a sampler keeping the given fraction (0..1) of allowed requests.
+func NewSampler(rate float64) *Sampler { return &Sampler{rate: rate} }
+
+// Keep reports whether to record a request.
+func (s *Sampler) Keep(denied bool, requestID string) bool {
+	if denied || s.rate >= 1 {
+		return true
+	}
+	if s.rate <= 0 {
+		return false
+	}
+	var h uint64
+	if requestID != "" {
+		h = requestHash(requestID)
+	} else {
+		s.seq++
+		h = s.seq * 0x9E3779B97F4A7C15 // spread a counter over the range
+	}
+	return float64(h>>11)/(1<<53) < s.rate
+}
+
+// requestHash is FNV-1a followed by a finalising mix, so that every bit of
+// the result depends on the whole request id.
+func requestHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 29
+	h *= 0xBF58476D1CE4E5B9
+	h ^= h >> 32
+	return h
+}
+
+// KeyHasher turns a rate-limit key into a short pseudonym: the first 16 hex
+// digits of HMAC-SHA256(salt, key), or of SHA-256(key) without a salt. With
+// a salt known only to the operator the pseudonym cannot be reversed by
+// hashing every IPv4 address. Not safe for concurrent use (one per VM).
+type KeyHasher struct {
+	h   hash.Hash
+	buf [sha256.Size]byte
+}
+
+// NewKeyHasher returns a hasher for the configured salt ("" = plain SHA-256).
+func NewKeyHasher(salt string) *KeyHasher {
+	if salt == "" {
+		return &KeyHasher{h: sha256.New()}
+	}
+	return &KeyHasher{h: hmac.New(sha256.New, []byte(salt))}
+}
+
+// Hash returns the pseudonym of key ("" for an empty key).
+func (k *KeyHasher) Hash(key string) string {
+	if key == "" {
+		return ""
+	}
+	k.h.Reset()
+	k.h.Write([]byte(key))
+	sum := k.h.Sum(k.buf[:0])
+	return hex.EncodeToString(sum[:8])
+}
+
+// AddSignal adds a security signal to the event, once.
+func (e *Event) AddSignal(s string) {
+	if !slices.Contains(e.Signals, s) {
+		e.Signals = append(e.Signals, s)
+	}
+}
+
+// Verdict is the stream's verdict as the rest of Envoy sees it (filter
+// state): the first denial, else allow with no policy or reason; and the
+// verified identity, if any. A nil event (no policy acted) is an allow.
+func (e *Event) Verdict() (Decision, *Identity) {
+	if e == nil {
+		return Decision{Decision: verdict.Allow}, nil
+	}
+	for _, d := range e.Decisions {
+		if d.Decision == verdict.Deny {
+			return d, e.Identity
+		}
+	}
+	return Decision{Decision: verdict.Allow}, e.Identity
+}

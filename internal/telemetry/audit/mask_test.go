@@ -1,0 +1,272 @@
+package audit
+
+import (
+	"encoding/json"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/apiguard/apiguard/internal/detect"
+	"github.com/apiguard/apiguard/internal/telemetry/internal/telemetrytest"
+)
+
+// The suite's secrets (telemetrytest): TestNoSecretLeaks and the encoders'
+// tests grep every output for them.
+const (
+	secretJWT      = telemetrytest.SecretJWT
+	secretPassword = telemetrytest.SecretPassword
+	secretAPIKey   = telemetrytest.SecretAPIKey
+	secretCard     = telemetrytest.SecretCard
+	secretCVV      = telemetrytest.SecretCVV
+	secretSSN      = telemetrytest.SecretSSN
+	secretQuery    = telemetrytest.SecretQuery
+	secretCookie   = telemetrytest.SecretCookie
+	secretBasic    = telemetrytest.SecretBasic
+)
+
+var allSecrets = telemetrytest.AllSecrets
+
+func TestMaskHeader(t *testing.T) {
+	m := NewMasker([]string{"x-tenant-secret-id", "national_id"})
+	for _, c := range []struct{ name, value, want string }{
+		{"authorization", "Bearer " + secretJWT, "Bearer " + Mask},
+		{"Authorization", "Basic " + secretBasic, "Basic " + Mask},
+		{"authorization", secretAPIKey, Mask},
+		{"proxy-authorization", "Bearer x", "Bearer " + Mask},
+		{"x-api-key", secretAPIKey, Mask},
+		{"X-Auth-Token", "abc", Mask},
+		{"cookie", "sid=" + secretCookie, Mask},
+		{"national-id", "123", Mask},
+		{"user-agent", "curl/8.0", "curl/8.0"},
+		{"x-forwarded-token-hint", "Bearer " + secretJWT, "Bearer " + Mask},
+		{"x-debug", "token was " + secretJWT, "token was " + Mask}, // a JWT anywhere is masked
+		{"accept", "application/json", "application/json"},
+	} {
+		if got := m.MaskHeader(c.name, c.value); got != c.want {
+			t.Errorf("MaskHeader(%q, %q) = %q, want %q", c.name, c.value, got, c.want)
+		}
+	}
+}
+
+func TestSecretKeyMatching(t *testing.T) {
+	m := NewMasker(nil)
+	for _, k := range []string{"password", "Password", "user_password", "passwordConfirmation", "pwd", "client_secret", "api_key", "apiKey",
+		"x-api-key", "access_token", "refreshToken", "card_number", "cardNumber", "cc", "CVV", "ccv", "ssn", "credit_score", "creditCard",
+		"authorization", "Set-Cookie", "private_key", "iban"} {
+		if !m.IsSecretKey(k) {
+			t.Errorf("%q not masked", k)
+		}
+	}
+	for _, k := range []string{"access", "account", "id", "name", "email", "success", "process", "ssnap"} {
+		if m.IsSecretKey(k) {
+			t.Errorf("%q masked", k)
+		}
+	}
+}
+
+func TestMaskBodyJSON(t *testing.T) {
+	m := NewMasker(nil)
+	body := `{"user":"alice","password":"` + secretPassword + `","card":{"card_number":"` + secretCard + `","cvv":"` + secretCVV + `"},
+	  "items":[{"id":1,"apiKey":"` + secretAPIKey + `"}],"note":"Bearer ` + secretJWT + `","credentials":{"a":{"b":"deep"}},"amount":12.50}`
+	got := m.MaskBody("application/json; charset=utf-8", []byte(body), 4096)
+	for _, s := range allSecrets {
+		if strings.Contains(got, s) {
+			t.Fatalf("secret %q in %s", s, got)
+		}
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(got), &v); err != nil {
+		t.Fatalf("masked body is not JSON: %v: %s", err, got)
+	}
+	if v["user"] != "alice" || v["password"] != Mask || v["credentials"] != Mask || v["amount"] != 12.5 {
+		t.Errorf("unexpected masked body %s", got)
+	}
+	if v["card"] != Mask { // "card" is a secret key: its whole subtree goes
+		t.Errorf("card subtree not masked: %s", got)
+	}
+}
+
+func TestMaskBodyFailsClosed(t *testing.T) {
+	m := NewMasker(nil)
+	for _, c := range []struct{ ct, body, want string }{
+		{"application/json", `{"password":"` + secretPassword, BodyUnparsable}, // cut short
+		{"application/json", `"just a string ` + secretPassword + `"`, BodyUnparsable},
+		{"application/json", `{"a":1} {"password":"` + secretPassword + `"}`, BodyUnparsable},
+		{"text/plain", "password=" + secretPassword, BodyUnparsable},
+		{"application/octet-stream", secretPassword, BodyUnparsable},
+		{"application/json", `{"a":"` + strings.Repeat("x", maxMaskInput) + `"}`, BodyTooLarge},
+	} {
+		if got := m.MaskBody(c.ct, []byte(c.body), 4096); got != c.want {
+			t.Errorf("MaskBody(%q, %.40q) = %.80q, want %q", c.ct, c.body, got, c.want)
+		}
+	}
+	if got := m.MaskBody("application/json", []byte(`{"a":1}`), 0); got != "" {
+		t.Errorf("excerpt with 0 bytes configured: %q", got)
+	}
+}
+
+func TestMaskBodyForm(t *testing.T) {
+	m := NewMasker(nil)
+	got := m.MaskBody("application/x-www-form-urlencoded", []byte("user=alice&password="+secretPassword+"&api_key="+secretAPIKey+"&x=1"), 4096)
+	if want := "user=alice&password=" + Mask + "&api_key=" + Mask + "&x=1"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := m.MaskBody("application/x-www-form-urlencoded", []byte("a=%zz"), 4096); got != BodyUnparsable {
+		t.Errorf("bad escape: %q", got)
+	}
+}
+
+func TestMaskBodyTruncatesAfterMasking(t *testing.T) {
+	m := NewMasker(nil)
+	got := m.MaskBody("application/json", []byte(`{"a":"ééééééééé","password":"`+secretPassword+`"}`), 10)
+	if len(got) > 10 || !utf8.ValidString(got) || strings.Contains(got, secretPassword) {
+		t.Errorf("excerpt %q", got)
+	}
+}
+
+func TestRedactPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/orders":                              "/orders",
+		"/orders?page=2&token=" + secretQuery:  "/orders?page=REDACTED&token=REDACTED",
+		"/a?" + secretQuery:                    "/a?REDACTED",
+		"/a?x=1#frag" + secretQuery:            "/a?x=REDACTED",
+		"/a;jsessionid=" + secretCookie + "/b": "/a;jsessionid=REDACTED/b",
+		"/a?x=1&&y":                            "/a?x=REDACTED&&REDACTED",
+		"/a?x=%3D" + secretQuery:               "/a?x=REDACTED",
+		"/t/" + secretJWT + "/x":               "/t/" + Mask + "/x",
+		"":                                     "",
+		"/a?":                                  "/a?",
+	} {
+		got := RedactPath(in)
+		if got != want {
+			t.Errorf("RedactPath(%q) = %q, want %q", in, got, want)
+		}
+		if again := RedactPath(got); again != got {
+			t.Errorf("RedactPath not stable on %q: %q", got, again)
+		}
+	}
+	long := "/" + strings.Repeat("a", 3000) + "?k=" + secretQuery
+	if got := RedactPath(long); len(got) > maxLoggedPath || strings.Contains(got, secretQuery) {
+		t.Errorf("long path: %d bytes", len(got))
+	}
+}
+
+func FuzzRedactPath(f *testing.F) {
+	for _, s := range []string{"/a?b=c", "/a;x=y/b?c#d", "?&=;", "/t/" + secretJWT, "\x00?\xff=\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := RedactPath(raw)
+		if len(got) > maxLoggedPath {
+			t.Fatalf("%d bytes", len(got))
+		}
+		if _, q, ok := strings.Cut(got, "?"); ok {
+			for _, p := range strings.Split(q, "&") {
+				if _, v, hasV := strings.Cut(p, "="); (hasV && v != Redacted && !strings.HasPrefix(Redacted, strings.TrimSuffix(v, "...(truncated)"))) || (!hasV && p != "" && p != Redacted && !strings.HasSuffix(p, "...(truncated)")) {
+					t.Fatalf("query value survived: %q in %q", p, got)
+				}
+			}
+		}
+	})
+}
+
+func FuzzMaskBody(f *testing.F) {
+	f.Add("application/json", []byte(`{"password":"x","a":[{"token":"y"}]}`))
+	f.Add("application/x-www-form-urlencoded", []byte("password=x&b=2"))
+	f.Add("application/json", []byte(`[1,2,{"cvv":"737"}]`))
+	m := NewMasker([]string{"extra"})
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		got := m.MaskBody(ct, body, 512)
+		if len(got) > 512 && got != BodyUnparsable && got != BodyTooLarge {
+			t.Fatalf("excerpt of %d bytes", len(got))
+		}
+		if got != "" && strings.HasPrefix(strings.ToLower(ct), "application/json") && got != BodyUnparsable && got != BodyTooLarge && len(got) < 512 {
+			var v any
+			if err := json.Unmarshal([]byte(got), &v); err != nil {
+				t.Fatalf("masked JSON does not parse: %v", err)
+			}
+			assertNoSecretValues(t, m, v)
+		}
+	})
+}
+
+// assertNoSecretValues walks a masked document: every value under a secret
+// key must be the mask.
+func assertNoSecretValues(t *testing.T, m *Masker, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if m.IsSecretKey(k) && e != Mask {
+				t.Fatalf("key %q kept value %v", k, e)
+			}
+			assertNoSecretValues(t, m, e)
+		}
+	case []any:
+		for _, e := range x {
+			assertNoSecretValues(t, m, e)
+		}
+	}
+}
+
+func BenchmarkMaskHeaders(b *testing.B) {
+	m := NewMasker([]string{"x-tenant-id"})
+	hs := []Header{
+		{"authorization", "Bearer " + secretJWT},
+		{"user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"},
+		{"x-api-key", secretAPIKey},
+		{"accept", "application/json"},
+		{"x-request-id", "7f1c2a9e-5b1d-4c1e-9a55-0f3c1e2d4b6a"},
+		{"cookie", "sid=" + secretCookie},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.MaskHeaders(hs)
+	}
+}
+
+// jwtOracle is the regular expression the JWT detector implements by hand.
+var jwtOracle = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,3}`)
+
+func FuzzJWTMaskingMatchesRegexp(f *testing.F) {
+	for _, s := range []string{secretJWT, "Bearer " + secretJWT + " and " + secretJWT, "eyJ.x", "eyJabcd.", "eyJabcd.e", "xeyJeyJabcd.e.f.g.h.i", "eyJabcd.e..", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, _ := detect.Redact(s, detect.SetOf(detect.JWT), Mask)
+		if want := jwtOracle.ReplaceAllLiteralString(s, Mask); got != want {
+			t.Fatalf("JWT masking of %q = %q, regexp gives %q", s, got, want)
+		}
+	})
+}
+
+// The audit-trail leaks of issue 11: values are masked by what they are,
+// whatever key they came under, in JSON and form bodies and headers.
+func TestMaskFindsDataWhateverTheKey(t *testing.T) {
+	m := NewMasker(nil)
+	const card, email = "4012888888881881", "alice@example.com"
+	for _, c := range []struct{ ct, body string }{
+		{"application/x-www-form-urlencoded", "ref=4111111111111111&cvv2=123&otp=654321&contact=" + url.QueryEscape(email)},
+		{"application/x-www-form-urlencoded", "card=4111111111111111&name=x"},
+		{"application/json", `{"note":"my card is ` + card + `","to":"mail ` + email + `","cvv2":"123","otp":"654321","key_hash_salt":"pepper-value"}`},
+	} {
+		got := m.MaskBody(c.ct, []byte(c.body), 4096)
+		for _, leak := range []string{"4111111111111111", card, email, "alice%40example.com", "=123", `"123"`, "654321", "pepper-value"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("MaskBody(%s) = %s: %q in clear", c.ct, got, leak)
+			}
+		}
+		if !strings.Contains(got, Mask) {
+			t.Errorf("MaskBody(%s) = %s: nothing masked", c.ct, got)
+		}
+	}
+	if got := m.MaskHeader("x-note", "card "+card+" for "+email); strings.Contains(got, card) || strings.Contains(got, email) {
+		t.Errorf("header value %q", got)
+	}
+	for _, k := range []string{"key_hash_salt", "signing_key", "x-api-key", "otlp_key", "salt"} {
+		if !m.IsSecretKey(k) {
+			t.Errorf("%q not masked", k)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package audit
+
+import "strings"
+
+// Redacted replaces a query or matrix parameter value in a logged path.
+const Redacted = "REDACTED"
+
+// maxLoggedPath bounds the logged path; longer paths are cut and marked.
+const maxLoggedPath = 1024
+
+// RedactPath returns the request path fit for logs: the fragment is dropped,
+// every query value and every ;parameter value is replaced by Redacted, a
+// parameter without '=' (which may itself be a secret) becomes Redacted, and
+// the result is cut to 1 KiB. Names of name=value pairs stay, so a reader
+// still sees which parameters were sent. It works on the raw (undecoded)
+// path, so an encoded '?' or '&' cannot smuggle a value past it, and it is
+// safe to apply twice.
+func RedactPath(raw string) string {
+	raw, _, _ = strings.Cut(raw, "#")
+	path, query, hasQuery := strings.Cut(raw, "?")
+	var b strings.Builder
+	b.Grow(min(len(raw), maxLoggedPath) + 16)
+	// Matrix parameters: /a;jsessionid=secret/b
+	for i, seg := range strings.Split(path, "/") {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		name, params, hasParams := strings.Cut(seg, ";")
+		b.WriteString(name)
+		if hasParams {
+			b.WriteByte(';')
+			redactPairs(&b, params, ";")
+		}
+	}
+	if hasQuery {
+		b.WriteByte('?')
+		redactPairs(&b, query, "&")
+	}
+	out := maskTokens(b.String())
+	if len(out) > maxLoggedPath {
+		const marker = "...(truncated)"
+		out = truncateUTF8(out, maxLoggedPath-len(marker)) + marker
+	}
+	return out
+}
+
+func redactPairs(b *strings.Builder, s, sep string) {
+	for i, p := range strings.Split(s, sep) {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		name, _, hasValue := strings.Cut(p, "=")
+		switch {
+		case hasValue:
+			b.WriteString(name)
+			b.WriteByte('=')
+			b.WriteString(Redacted)
+		case p != "":
+			b.WriteString(Redacted)
+		}
+	}
+}

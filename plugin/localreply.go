@@ -1,8 +1,0 @@
-package main
-
-import "fmt"
-
-// hostStatusError describes a non-OK Proxy-Wasm status.
-func hostStatusError(status uint32) error {
-	return fmt.Errorf("host status %d", status)
-}
