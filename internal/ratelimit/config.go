@@ -29,7 +29,7 @@ type Policy struct {
 	// "client_ip", "header:NAME", "claim:PATH" (a path into the verified
 	// claims, written as a `claim` key's value: dotted, or a JSON array of
 	// segments), "path", "method", "envoy_route" (the Envoy route name).
-	Key []string `json:"key" config:"required"`
+	Key []KeyPart `json:"key" config:"required"`
 	// missing_key: what happens when a key part has no value (no such header,
 	// no verified token or claim, no route name). "client_ip" (default) puts
 	// the client IP in the missing part's place, so such clients are limited
@@ -158,7 +158,7 @@ type DescriptorEntry struct {
 	// from: a key part ("client_ip", "header:NAME", "claim:PATH", "path",
 	// "method", "envoy_route") supplying the value; a missing value follows the
 	// policy's missing_key. Exactly one of value and from.
-	From string `json:"from,omitempty"`
+	From KeyPart `json:"from,omitempty"`
 }
 
 const (
@@ -212,7 +212,7 @@ func (p *Policy) Validate() error {
 	if len(p.Key) > maxKeyParts {
 		return config.Errorf("key", "at most %d key parts", maxKeyParts)
 	}
-	seen := map[string]bool{}
+	seen := map[KeyPart]bool{}
 	for i, k := range p.Key {
 		path := "key[" + itoa(i) + "]"
 		if _, err := parsePart(k); err != nil {

@@ -241,17 +241,17 @@ func TestOversizedAnswerFollowsFailureMode(t *testing.T) {
 
 func TestKeyHoldsClientValues(t *testing.T) {
 	for _, c := range []struct {
-		key     []string
+		key     []KeyPart
 		missing string
 		want    bool
 	}{
-		{[]string{"client_ip"}, "", true},
-		{[]string{"header:x-api-key"}, "deny", true},
-		{[]string{"claim:sub"}, "deny", true},
-		{[]string{"path"}, "deny", true},
-		{[]string{"method"}, "", false},
-		{[]string{"envoy_route", "method"}, "deny", false},
-		{[]string{"envoy_route"}, "", true}, // an unnamed route falls back to the client IP
+		{[]KeyPart{"client_ip"}, "", true},
+		{[]KeyPart{"header:x-api-key"}, "deny", true},
+		{[]KeyPart{"claim:sub"}, "deny", true},
+		{[]KeyPart{"path"}, "deny", true},
+		{[]KeyPart{"method"}, "", false},
+		{[]KeyPart{"envoy_route", "method"}, "deny", false},
+		{[]KeyPart{"envoy_route"}, "", true}, // an unnamed route falls back to the client IP
 	} {
 		p := Policy{Name: "p", Key: c.key, MissingKey: c.missing}
 		if got := p.KeyHoldsClientValues(); got != c.want {

@@ -40,7 +40,22 @@ type part struct {
 // dots (`claim:["https://example.com/plan"]`).
 const partKinds = `"client_ip", "header:NAME", "claim:PATH", "path", "method" or "envoy_route"`
 
-func parsePart(s string) (part, error) {
+// KeyPart is one key part as configured (see partKinds). Validate reads it
+// (parsePart); its schema states the grammar, so an editor flags a part the
+// plugin would refuse, such as a spelling renamed before 1.0.
+type KeyPart string
+
+// JSONSchema describes the key-part grammar.
+func (KeyPart) JSONSchema() map[string]any {
+	return map[string]any{
+		"type":        "string",
+		"pattern":     "^(client_ip|path|method|envoy_route|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|claim:.+)$",
+		"description": `a key part: ` + partKinds,
+	}
+}
+
+func parsePart(k KeyPart) (part, error) {
+	s := string(k)
 	switch {
 	case s == "client_ip":
 		return part{kind: partClientIP, name: s}, nil
@@ -230,7 +245,7 @@ func (p *Policy) KeyHoldsClientValues() bool {
 // upstreams may read the last.
 func (c Config) Headers() []string {
 	var out []string
-	add := func(from string) {
+	add := func(from KeyPart) {
 		if pt, err := parsePart(from); err == nil && pt.kind == partHeader {
 			out = append(out, pt.header)
 		}

@@ -229,6 +229,10 @@ func TestSchemaAndDecoderRefuseTheSameStructures(t *testing.T) {
 		{"value outside an enumeration", `{"response_filter": {"on_error": "drop"}}`},
 		{"empty string for an enumeration", `{"telemetry": {"audit": {"sink": ""}}}`},
 		{"enumerations in a list", `{"rate_limits": [{"name": "a", "key": ["path"], "limits": [{"requests": 1, "per": "1s"}], "failure_mode": "open", "headers": "all"}]}`},
+		{"key part spelled before 1.0", `{"rate_limits": [{"name": "a", "key": ["path", "source.ip"], "limits": [{"requests": 1, "per": "1s"}]}]}`},
+		{"descriptor source spelled before 1.0", `{"rate_limits": [{"name": "a", "key": ["path"], "global": {"cluster": "c", "domain": "d", "descriptors": [[{"key": "u", "from": "jwt.sub"}]]}}]}`},
+		{"value spelled before 1.0", `{"headers_with_underscores": "reject"}`},
+		{"key spelled before 1.0", `{"response_filter": {"rules": [{"match": {}, "allow_for_claims": [{"when": [{"claim": "a", "equals": "x"}], "allow": ["a"]}]}]}}`},
 		{"errors in several sections", `{"client_ip": {"trusted_hops": "1"}, "telemetry": {"otlp": {}}, "response_filter": {"on_eror": "deny"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

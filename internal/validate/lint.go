@@ -9,6 +9,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/config"
 	"github.com/apiguard/apiguard/internal/jwtauth"
+	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/settings"
@@ -120,7 +121,7 @@ func shadowed(matches []route.Match, at string, add addFunc) {
 }
 
 // claimPart reports whether a rate-limit key part reads a verified claim.
-func claimPart(part string) bool { return strings.HasPrefix(part, "claim:") }
+func claimPart(part ratelimit.KeyPart) bool { return strings.HasPrefix(string(part), "claim:") }
 
 func lintRateLimits(s *settings.Settings, add addFunc) {
 	noJWT := s.JWT == nil || len(s.JWT.Providers) == 0
@@ -142,7 +143,7 @@ func lintRateLimits(s *settings.Settings, add addFunc) {
 		}
 		clientChosen := true
 		for _, part := range p.Key {
-			if !strings.HasPrefix(part, "header:") && part != "path" && part != "method" && part != "envoy_route" {
+			if !strings.HasPrefix(string(part), "header:") && part != "path" && part != "method" && part != "envoy_route" {
 				clientChosen = false
 			}
 		}
