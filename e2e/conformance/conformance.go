@@ -23,6 +23,7 @@ package conformance
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -84,7 +85,10 @@ type Case struct {
 	HostOnly string
 	// Fatal cases kill the VM, so each runs on a host of its own.
 	Fatal bool
-	Run   func(t *testing.T, k *Kit)
+	// Tag, when set, builds the guest with that build tag, for imports not
+	// every host provides; the case runs on a host of its own.
+	Tag string
+	Run func(t *testing.T, k *Kit)
 }
 
 // Why host cases are host-only.
@@ -111,12 +115,14 @@ type servers struct {
 	mu       sync.Mutex
 	release  map[string]chan struct{}
 	finished sync.Map // slow upstream calls that wrote their end
+	flooded  sync.Map // flood upstream calls: key to *atomic.Int64
 }
 
 // BuildGuest compiles the conformance guest with the standard Go compiler.
 // With patched, it carries the Go toolchain patches the plugin ships with
-// (internal/sdkabi/wasmbuild), which let it run on Envoy 1.33.
-func BuildGuest(t testing.TB, patched bool) string {
+// (internal/sdkabi/wasmbuild), which let it run on Envoy 1.33. tags are
+// build tags.
+func BuildGuest(t testing.TB, patched bool, tags ...string) string {
 	t.Helper()
 	root, err := wasmbuild.ModuleRoot()
 	if err != nil {
@@ -131,6 +137,9 @@ func BuildGuest(t testing.TB, patched bool) string {
 			t.Fatal(err)
 		}
 		args = append(args, "-overlay="+overlay)
+	}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
 	}
 	cmd := exec.Command("go", append(args, "./internal/wasmhost/testdata/guests/conformance")...)
 	cmd.Dir = root
@@ -170,7 +179,9 @@ func Run(t *testing.T, h Host) {
 				t.Skipf("host case on a runtime-only host (%s): %s", h.RuntimeOnly, c.HostOnly)
 			}
 			run := *k
-			if c.Fatal {
+			if c.Tag != "" {
+				run.Front = h.Start(t, BuildGuest(t, false, c.Tag), upstream.URL, clusters)
+			} else if c.Fatal {
 				run.Front = h.Start(t, wasm, upstream.URL, clusters)
 			} else {
 				run.Front = front
@@ -348,6 +359,40 @@ func hostCases() []Case {
 				}
 				close(release)
 			}},
+		{Name: "a held response holds the upstream back at the buffer limit",
+			Source:   "envoy/http/filter.h StopAllIterationAndWatermark; source/common/http/filter_manager.cc (encoder buffer watermarks, onEncoderFilterAboveWriteBufferHighWatermark)",
+			HostOnly: hostStreaming,
+			Run: func(t *testing.T, k *Kit) {
+				key := k.key()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				req, err := http.NewRequestWithContext(ctx, "GET", k.Front+"/flood/"+key, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("x-do", "pause-resp")
+				go func() {
+					if resp, err := k.client.Do(req); err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}()
+				// Wait until the upstream has stopped writing for half a
+				// second: held back, or done.
+				n, last, still := k.flood(key), int64(-1), 0
+				for deadline := time.Now().Add(10 * time.Second); still < 5 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+					if cur := n.Load(); cur > 0 && cur == last {
+						still++
+					} else {
+						last, still = cur, 0
+					}
+				}
+				// Envoy's buffer limit is 1 MiB; socket buffers hold a few more.
+				t.Logf("the upstream wrote %d bytes", last)
+				if last <= 0 || last >= floodBytes/4 {
+					t.Fatalf("the upstream wrote %d of %d bytes while the filter held the response", last, floodBytes)
+				}
+			}},
 		{Name: "an upstream that stops mid-body resets the stream",
 			Source:   "source/common/router/router.cc Filter::onUpstreamReset after the response started",
 			HostOnly: hostStreaming,
@@ -424,6 +469,13 @@ func hostCases() []Case {
 					}
 				}
 			}},
+		{Name: "path_link and path_symlink link with cpp-host's signatures and answer ENOTSUP",
+			Source:   "proxy-wasm-cpp-host src/exports.cc wasi_unstable_path_link (6 parameters), wasi_unstable_path_symlink (4)",
+			HostOnly: "a runtime-only host's WASI functions are untyped JS: it links any signature",
+			Tag:      "pathlink",
+			Run: func(t *testing.T, k *Kit) {
+				k.expectHeader(t, k.do(t, "GET", "echo", "", "x-do", "pathlink"), "X-Pathlink", "58 58")
+			}},
 		{Name: "set_property in a root context is NOT_FOUND",
 			Source:   "source/extensions/common/wasm/context.cc Context::setProperty",
 			HostOnly: hostReplies,
@@ -445,6 +497,16 @@ func (k *servers) upstream(w http.ResponseWriter, r *http.Request) {
 		}
 		k.finished.Store(key, true)
 		w.Write([]byte("second"))
+	case strings.HasPrefix(p, "flood/"):
+		w.Header().Set("Content-Length", fmt.Sprint(floodBytes))
+		chunk := make([]byte, 64<<10)
+		n := k.flood(strings.TrimPrefix(p, "flood/"))
+		for n.Load() < floodBytes {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			n.Add(int64(len(chunk)))
+		}
 	case p == "short":
 		w.Header().Set("Content-Length", "100")
 		w.Write([]byte("only part"))
@@ -509,6 +571,15 @@ func backend(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Write([]byte("ok"))
 	}
+}
+
+// floodBytes is what a flood upstream call writes unless held back.
+const floodBytes = 64 << 20
+
+// flood returns the bytes one flood upstream call wrote.
+func (k *servers) flood(key string) *atomic.Int64 {
+	n, _ := k.flooded.LoadOrStore(key, new(atomic.Int64))
+	return n.(*atomic.Int64)
 }
 
 // gate returns the release channel of one slow upstream call.
