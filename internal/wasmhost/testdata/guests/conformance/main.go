@@ -54,6 +54,8 @@
 //	  as shared data details-<key>
 //	echo-headers, foreign, metric-errors, drop-status, reset, time,
 //	define-in-malloc
+//	pathlink                   (built with -tags pathlink) call path_link and
+//	  path_symlink as cpp-host declares them: x-pathlink "<errno> <errno>"
 package main
 
 import (
@@ -280,6 +282,9 @@ type streamState struct {
 	shared        string // get-shared: the value read at request time
 	addedTrailer  string // add-trailers: the status of adding a request trailer
 	afterContinue string // late with a callout: the read after continue
+	// respHeaders are added to the response headers: what an action of a
+	// tagged file (extraActions) reports.
+	respHeaders [][2]string
 }
 
 var (
@@ -292,6 +297,9 @@ var (
 	tickID      uint32
 	queueID     uint32
 	kept        [][]byte // grow: memory the guest holds on to
+	// extraActions are x-do actions of files built only with a tag: they
+	// import what not every host provides.
+	extraActions = map[string]func(s *streamState){}
 )
 
 func (s *streamState) has(action string) bool { _, ok := s.do[action]; return ok }
@@ -547,6 +555,11 @@ func proxyOnRequestHeaders(id, n, eos uint32) uint32 {
 		callouts[token] = id
 		return 1
 	}
+	for name, f := range extraActions {
+		if s.has(name) {
+			f(s)
+		}
+	}
 	if s.has("reset") {
 		proxyCloseStream(0)
 		return 1
@@ -653,6 +666,9 @@ func proxyOnResponseHeaders(id, n, eos uint32) uint32 {
 	}
 	if s.afterContinue != "" {
 		proxyAddHeaderMapValue(mapRespHeaders, "x-after-continue", s.afterContinue)
+	}
+	for _, kv := range s.respHeaders {
+		proxyAddHeaderMapValue(mapRespHeaders, kv[0], kv[1])
 	}
 	if s.has("saw-content") {
 		for _, name := range []string{"content-type", "content-length"} {
