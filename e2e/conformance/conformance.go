@@ -23,6 +23,7 @@ package conformance
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -114,6 +115,7 @@ type servers struct {
 	mu       sync.Mutex
 	release  map[string]chan struct{}
 	finished sync.Map // slow upstream calls that wrote their end
+	flooded  sync.Map // flood upstream calls: key to *atomic.Int64
 }
 
 // BuildGuest compiles the conformance guest with the standard Go compiler.
@@ -357,6 +359,29 @@ func hostCases() []Case {
 				}
 				close(release)
 			}},
+		{Name: "a held response holds the upstream back at the buffer limit",
+			Source:   "envoy/http/filter.h StopAllIterationAndWatermark; source/common/http/filter_manager.cc (encoder buffer watermarks, onEncoderFilterAboveWriteBufferHighWatermark)",
+			HostOnly: hostStreaming,
+			Run: func(t *testing.T, k *Kit) {
+				key := k.key()
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				req, err := http.NewRequestWithContext(ctx, "GET", k.Front+"/flood/"+key, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("x-do", "pause-resp")
+				if resp, err := k.client.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				// Envoy's buffer limit is 1 MiB; socket buffers hold a few more.
+				n := k.flood(key).Load()
+				t.Logf("the upstream wrote %d bytes", n)
+				if n == 0 || n >= floodBytes/4 {
+					t.Fatalf("the upstream wrote %d of %d bytes while the filter held the response", n, floodBytes)
+				}
+			}},
 		{Name: "an upstream that stops mid-body resets the stream",
 			Source:   "source/common/router/router.cc Filter::onUpstreamReset after the response started",
 			HostOnly: hostStreaming,
@@ -461,6 +486,16 @@ func (k *servers) upstream(w http.ResponseWriter, r *http.Request) {
 		}
 		k.finished.Store(key, true)
 		w.Write([]byte("second"))
+	case strings.HasPrefix(p, "flood/"):
+		w.Header().Set("Content-Length", fmt.Sprint(floodBytes))
+		chunk := make([]byte, 64<<10)
+		n := k.flood(strings.TrimPrefix(p, "flood/"))
+		for n.Load() < floodBytes {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			n.Add(int64(len(chunk)))
+		}
 	case p == "short":
 		w.Header().Set("Content-Length", "100")
 		w.Write([]byte("only part"))
@@ -525,6 +560,15 @@ func backend(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Write([]byte("ok"))
 	}
+}
+
+// floodBytes is what a flood upstream call writes unless held back.
+const floodBytes = 64 << 20
+
+// flood returns the bytes one flood upstream call wrote.
+func (k *servers) flood(key string) *atomic.Int64 {
+	n, _ := k.flooded.LoadOrStore(key, new(atomic.Int64))
+	return n.(*atomic.Int64)
 }
 
 // gate returns the release channel of one slow upstream call.
