@@ -364,22 +364,33 @@ func hostCases() []Case {
 			HostOnly: hostStreaming,
 			Run: func(t *testing.T, k *Kit) {
 				key := k.key()
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				req, err := http.NewRequestWithContext(ctx, "GET", k.Front+"/flood/"+key, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				req.Header.Set("x-do", "pause-resp")
-				if resp, err := k.client.Do(req); err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+				go func() {
+					if resp, err := k.client.Do(req); err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}()
+				// Wait until the upstream has stopped writing for half a
+				// second: held back, or done.
+				n, last, still := k.flood(key), int64(-1), 0
+				for deadline := time.Now().Add(10 * time.Second); still < 5 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+					if cur := n.Load(); cur > 0 && cur == last {
+						still++
+					} else {
+						last, still = cur, 0
+					}
 				}
 				// Envoy's buffer limit is 1 MiB; socket buffers hold a few more.
-				n := k.flood(key).Load()
-				t.Logf("the upstream wrote %d bytes", n)
-				if n == 0 || n >= floodBytes/4 {
-					t.Fatalf("the upstream wrote %d of %d bytes while the filter held the response", n, floodBytes)
+				t.Logf("the upstream wrote %d bytes", last)
+				if last <= 0 || last >= floodBytes/4 {
+					t.Fatalf("the upstream wrote %d of %d bytes while the filter held the response", last, floodBytes)
 				}
 			}},
 		{Name: "an upstream that stops mid-body resets the stream",
