@@ -34,22 +34,28 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	issuer   = "https://idp.example.com"
-	instance = "interleave"
+	issuer        = "https://idp.example.com"
+	partnerIssuer = "https://partner.example"
+	instance      = "interleave"
 	// budget is each caller's response-byte budget per minute; the clock is
 	// frozen, so nothing refills during the test.
 	budget = 100000
 )
 
-// config: every request but /public needs a corp token whose sub goes
-// upstream as x-user; each sub has its own response-byte budget; /users and
-// /orders are filtered with different allowlists (/users shows email to
-// admins only); every stream leaves an audit event.
-func config() string {
+// config: every request but /public needs a token whose sub goes upstream
+// as x-user: a partner token under /partner, whose keys come from the idp
+// cluster, a corp token elsewhere; each sub has its own response-byte
+// budget; /users and /orders are filtered with different allowlists (/users
+// shows email to admins only); every stream leaves an audit event.
+func config(idp string) string {
 	return fmt.Sprintf(`{
   "jwt": {"providers": {"corp": {"issuer": %q, "audiences": ["orders"], "local_jwks": %s,
-                                 "claim_to_headers": [{"claim": "sub", "header": "x-user"}]}},
+                                 "claim_to_headers": [{"claim": "sub", "header": "x-user"}]},
+                        "partner": {"issuer": %q, "audiences": ["orders"],
+                                    "remote_jwks": {"cluster": "idp", "uri": %q, "timeout": "10s"},
+                                    "claim_to_headers": [{"claim": "sub", "header": "x-user"}]}},
           "rules": [{"name": "public", "match": {"prefix": "/public"}},
+                    {"name": "partner", "match": {"prefix": "/partner"}, "requires": {"provider": "partner"}},
                     {"name": "api", "match": {"prefix": "/"}, "requires": {"provider": "corp"}}]},
   "rate_limits": [{"name": "bytes", "cost": "response_bytes", "estimated_bytes": 1, "key": ["claim:sub"],
                    "limits": [{"requests": %d, "per": "60s"}]}],
@@ -58,12 +64,12 @@ func config() string {
      "allow_for_claims": [{"claims": [{"claim": "scope", "contains": "admin"}], "allow": ["email"]}]},
     {"name": "orders", "match": {"prefix": "/orders"}, "allow": ["id", "total", "items.#.sku"]}]},
   "telemetry": {"instance": %q, "audit": {"sink": "log", "body_excerpt_bytes": 256}}
-}`, issuer, e2eutil.RSAJWKS("k1"), budget, instance)
+}`, issuer, e2eutil.RSAJWKS("k1"), partnerIssuer, idp+"/jwks", budget, instance)
 }
 
-func token(t testing.TB, sub, scope string) string {
+func token(t testing.TB, iss, sub, scope string) string {
 	t.Helper()
-	s, err := e2eutil.RSAToken("k1", map[string]any{"iss": issuer, "sub": sub, "aud": "orders", "scope": scope})
+	s, err := e2eutil.RSAToken("k1", map[string]any{"iss": iss, "sub": sub, "aud": "orders", "scope": scope})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +83,7 @@ func token(t testing.TB, sub, scope string) string {
 // whose callbacks have run.
 type stream struct {
 	name, path, sub, scope string
+	issuer                 string   // default: the corp issuer
 	body                   []string // the upstream body, in pieces
 
 	arrived chan http.Header // the request as the upstream saw it
@@ -93,6 +100,14 @@ type result struct {
 }
 
 func (s *stream) upstreamBody() string { return strings.Join(s.body, "") }
+
+func (s *stream) token(t testing.TB) string {
+	iss := s.issuer
+	if iss == "" {
+		iss = issuer
+	}
+	return token(t, iss, s.sub, s.scope)
+}
 
 // upstream serves each stream's steps as the test sends them.
 type upstream struct {
@@ -126,7 +141,7 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // stream's verdict, forwarded claims, filtered body, byte charge, audit
 // event and metrics against what it would have had alone.
 func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
-	p, up, srv := start(t, module, 0)
+	p, up, srv, releaseJWKS := start(t, module, 0)
 
 	// A and C share the /users route, A as an admin; B is on /orders.
 	// Each body is cut mid-token, so a filter that mixed two streams'
@@ -138,7 +153,12 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 		`{"id":2,"total":9.5,"items":[{"sku":"b-1","co`, `st":3},{"sku":"b-2","cost":4}],` + pad("b", 700), `,"owner":"bob@example.com"}`}}
 	c := &stream{name: "C", path: "/users/3", sub: "carol", scope: "read", body: []string{
 		`{"id":3,"name":"Cy","email":"cy@exa`, `mple.com","password_hash":"$2b$12$cccccccc","orders":[{"id":31,"card_number":"5500`, `000000000004"}]}`}}
-	streams := []*stream{a, b, c}
+	// X and Y need the partner's keys, which the idp serves only when the
+	// test releases them: both wait in authentication while the others
+	// stream, then resume each with its own claims.
+	x := &stream{name: "X", path: "/partner/1", sub: "xavier", scope: "read", issuer: partnerIssuer, body: []string{`{"partner":"x"}`}}
+	y := &stream{name: "Y", path: "/partner/2", sub: "yara", scope: "read", issuer: partnerIssuer, body: []string{`{"partner":"y","more":"yyyy"}`}}
+	streams := []*stream{a, b, c, x, y}
 	for _, s := range streams {
 		s.arrived = make(chan http.Header, 1)
 		s.steps = make(chan func(w http.ResponseWriter))
@@ -150,7 +170,7 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 	}
 	send := func(s *stream) {
 		req, _ := http.NewRequest("GET", srv.URL+s.path, nil)
-		req.Header.Set("authorization", "Bearer "+token(t, s.sub, s.scope))
+		req.Header.Set("authorization", "Bearer "+s.token(t))
 		req.Header.Set("x-stream", s.name)
 		go func() {
 			resp, err := srv.Client().Do(req)
@@ -164,8 +184,12 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 		}()
 	}
 	seen := map[string]http.Header{}
+	var arrived func(*stream)
 	arrive := func(s *stream) {
 		send(s)
+		arrived(s)
+	}
+	arrived = func(s *stream) {
 		select {
 		case h := <-s.arrived:
 			seen[s.name] = h
@@ -212,8 +236,10 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 
 	arrive(a)
 	arrive(b)
+	send(x)
 	piece(a, 0)
 	arrive(c)
+	send(y)
 	piece(b, 0)
 	// A request without a valid token, answered by apiguard while three
 	// streams are between their response pieces.
@@ -221,7 +247,21 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 	events++
 	waitAudit(t, p, events)
 	piece(c, 0)
+	for _, s := range []*stream{x, y} {
+		select {
+		case <-s.arrived:
+			t.Fatalf("stream %s reached the upstream before its provider's keys were served", s.name)
+		case r := <-s.done:
+			t.Fatalf("stream %s ended while waiting for keys: %d %q", s.name, r.code, r.body)
+		default:
+		}
+	}
+	releaseJWKS()
+	arrived(y)
+	arrived(x)
+	piece(y, 0)
 	piece(a, 1)
+	piece(x, 0)
 	piece(c, 1)
 	piece(b, 1)
 	piece(a, 2)
@@ -230,6 +270,13 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 	piece(b, 2)
 	ra := end(a)
 	rb := end(b)
+	ry := end(y)
+	rx := end(x)
+	for name, r := range map[string]result{"X": rx, "Y": ry} {
+		if want := map[string]*stream{"X": x, "Y": y}[name].upstreamBody(); r.code != 200 || r.body != want {
+			t.Errorf("stream %s: got %d %q, want 200 %q", name, r.code, r.body, want)
+		}
+	}
 
 	// JWT: each stream's own verified claims reached the upstream.
 	for _, s := range streams {
@@ -271,8 +318,10 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 	// Audit: one event per stream, each with its own path, identity, status
 	// and decisions.
 	byPath := map[string]map[string]any{}
-	for _, l := range auditLines(t, p)[:5] {
-		byPath[l["path"].(string)] = l
+	for _, l := range auditLines(t, p) {
+		if path := l["path"].(string); byPath[path] == nil { // the stream's, not its caller's budget check
+			byPath[path] = l
+		}
 	}
 	for _, s := range streams {
 		l := byPath[s.path]
@@ -284,7 +333,11 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 		if l["status"] != float64(200) || id["sub"] != s.sub {
 			t.Errorf("stream %s: audit event status %v sub %v, want 200 %s: %v", s.name, l["status"], id["sub"], s.sub, l)
 		}
-		if d := decisions(l); d != "authn/allow/verified ratelimit.bytes/allow/within_limit respfilter/allow/filtered" {
+		want := "authn/allow/verified ratelimit.bytes/allow/within_limit respfilter/allow/filtered"
+		if s.issuer == partnerIssuer {
+			want = "authn/allow/verified ratelimit.bytes/allow/within_limit"
+		}
+		if d := decisions(l); d != want {
 			t.Errorf("stream %s: audit decisions %s", s.name, d)
 		}
 	}
@@ -308,17 +361,17 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 		}
 		return n
 	}
-	// 3 streams, the fresh caller and the 3 budget checks were allowed
-	// and filtered; the refused request was denied, once.
+	// 5 streams, the fresh caller and the 5 budget checks were allowed, all
+	// but the partner's filtered; the refused request was denied, once.
 	for _, c := range []struct {
 		parts []string
 		want  uint64
 	}{
-		{[]string{".authn.", "decision.allow.reason.verified.decisions_total"}, 7},
+		{[]string{".authn.", "decision.allow.reason.verified.decisions_total"}, 11},
 		{[]string{".authn.", "decision.deny.reason.missing_token.decisions_total"}, 1},
-		{[]string{".ratelimit.", "policy.bytes.decision.allow.reason.within_limit.decisions_total"}, 7},
+		{[]string{".ratelimit.", "policy.bytes.decision.allow.reason.within_limit.decisions_total"}, 11},
 		{[]string{".respfilter.decision.allow.reason.filtered.responses_total"}, 7},
-		{[]string{".audit.events_total"}, 8},
+		{[]string{".audit.events_total"}, 12},
 	} {
 		if got := sum(c.parts...); got != c.want {
 			t.Errorf("%v = %d, want %d", c.parts, got, c.want)
@@ -328,12 +381,27 @@ func TestPoliciesKeepStreamsApartWhenInterleaved(t *testing.T) {
 
 // start runs the plugin with config on one worker behind a frozen wall
 // clock (no budget refills during a test).
-func start(t *testing.T, m *wasmhost.Module, chunkSize int) (*wasmhost.Plugin, *upstream, *httptest.Server) {
+// The returned func releases the idp's keys; until then the idp holds
+// every request for them.
+func start(t *testing.T, m *wasmhost.Module, chunkSize int) (*wasmhost.Plugin, *upstream, *httptest.Server, func()) {
 	t.Helper()
+	release := make(chan struct{})
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("content-type", "application/json")
+		io.WriteString(w, e2eutil.RSAJWKS("k1"))
+	}))
+	t.Cleanup(idp.Close)
+	var once sync.Once
 	wall := time.Now()
 	p, err := m.Start(context.Background(), wasmhost.PluginConfig{
 		Name: "apiguard", RootID: "apiguard", VMID: "apiguard-" + t.Name(),
-		Configuration: []byte(config()), Workers: 1, ChunkSize: chunkSize,
+		Configuration: []byte(config(idp.URL)), Workers: 1, ChunkSize: chunkSize,
+		Clusters:                    map[string]string{"idp": idp.URL},
 		AllowOnHeadersStopIteration: true,
 		WallClock:                   func() time.Time { return wall },
 	})
@@ -344,7 +412,9 @@ func start(t *testing.T, m *wasmhost.Module, chunkSize int) (*wasmhost.Plugin, *
 	up := &upstream{streams: map[string]*stream{}}
 	srv := httptest.NewServer(p.Middleware(up))
 	t.Cleanup(srv.Close)
-	return p, up, srv
+	releaseOnce := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseOnce)
+	return p, up, srv, releaseOnce
 }
 
 // TestRequestBodiesInterleaved sends two request bodies piece by piece,
@@ -364,7 +434,7 @@ func TestRequestBodiesInterleaved(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close(context.Background()) })
-	p, up, srv := start(t, m, chunk)
+	p, up, srv, _ := start(t, m, chunk)
 	type post struct {
 		name, body string
 		w          *io.PipeWriter
@@ -458,7 +528,7 @@ func plainRequest(t *testing.T, url string, s *stream, up *upstream) result {
 	up.streams[name] = &stream{name: name}
 	up.mu.Unlock()
 	req, _ := http.NewRequest("GET", url+s.path, nil)
-	req.Header.Set("authorization", "Bearer "+token(t, s.sub, s.scope))
+	req.Header.Set("authorization", "Bearer "+s.token(t))
 	req.Header.Set("x-stream", name)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
