@@ -171,12 +171,15 @@ func Run(t *testing.T, h Host) {
 		wasm = BuildGuest(t, false)
 	}
 	clusters := map[string]string{ClusterBackend: backend.URL, ClusterRefused: refused}
+	if h.RuntimeOnly != "" {
+		t.Logf("runtime cases only: %s", h.RuntimeOnly)
+	}
 	front := h.Start(t, wasm, upstream.URL, clusters) // for the cases that keep the VM
 	for _, c := range Cases() {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Logf("mirrors %s", c.Source)
 			if c.HostOnly != "" && h.RuntimeOnly != "" {
-				t.Skipf("host case on a runtime-only host (%s): %s", h.RuntimeOnly, c.HostOnly)
+				t.Skipf("host case on a runtime-only host: %s", c.HostOnly)
 			}
 			run := *k
 			if c.Tag != "" {

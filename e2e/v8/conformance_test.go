@@ -40,15 +40,35 @@ func TestConformanceKitUnderV8(t *testing.T) {
 				MemoryCap:   kitMemoryCap,
 				RuntimeOnly: runtimeOnly,
 				Start: func(t *testing.T, wasm, upstream string, clusters map[string]string) string {
-					return startFront(t, wasm, upstream, profile.envoy)
+					front, err := startFront(t, wasm, upstream, profile.envoy)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return front
 				},
 			})
 		})
 	}
 }
 
+// A module importing what the Envoy profile lacks is refused, as Envoy
+// refuses to link it: path_link and path_symlink exist only since cpp-host
+// #533.
+func TestFrontRefusesWhatEnvoyWouldNotLink(t *testing.T) {
+	nodeCommand(t)
+	wasm := conformance.BuildGuest(t, true, "pathlink")
+	if _, err := startFront(t, wasm, "http://127.0.0.1:1", "1.33"); err == nil ||
+		!strings.Contains(err.Error(), "wasi_snapshot_preview1.path_link") || !strings.Contains(err.Error(), "would not link") {
+		t.Fatalf("got %v, want a refusal naming path_link", err)
+	}
+	front, err := startFront(t, wasm, "http://127.0.0.1:1", "main")
+	if err != nil || front == "" {
+		t.Fatalf("the newest profile refused it: %v", err)
+	}
+}
+
 // startFront starts host.mjs as the kit's HTTP front and returns its URL.
-func startFront(t *testing.T, wasm, upstream, envoy string) string {
+func startFront(t *testing.T, wasm, upstream, envoy string) (string, error) {
 	t.Helper()
 	node, flags := nodeCommand(t)
 	sc, err := json.Marshal(map[string]any{
@@ -74,7 +94,7 @@ func startFront(t *testing.T, wasm, upstream, envoy string) string {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
@@ -90,10 +110,10 @@ func startFront(t *testing.T, wasm, upstream, envoy string) string {
 	}
 	if err != nil || json.Unmarshal([]byte(line), &ready) != nil || ready.Listening == 0 {
 		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("host.mjs did not start serving (%v): %s\nstderr: %s", err, line, tail(stderr.String(), 4000))
+		cmd.Wait() // stderr is complete only once the process is gone
+		return "", fmt.Errorf("host.mjs did not start serving (%v): %s\nstderr: %s", err, line, tail(stderr.String(), 4000))
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d", ready.Listening)
+	return fmt.Sprintf("http://127.0.0.1:%d", ready.Listening), nil
 }
 
 func tail(s string, n int) string {

@@ -97,7 +97,8 @@
 //     the VM fails.
 //   - Ticks per VM and root context, metrics (counter, gauge, histogram)
 //     readable through Stats and exportable in Prometheus text format,
-//     logs captured by level, properties, shared queues.
+//     logs captured by level, properties (xds.route_name per stream through
+//     PluginConfig.RouteName), shared queues.
 //   - A guest trap fails its stream with 503 and details wasm_fail_stream,
 //     keeps the guest's message, marks the VM failed, and the
 //     FailurePolicy decides later requests.
