@@ -179,19 +179,27 @@ func (r *filterRun) count() {
 // the allowlist node n reaches, at the path given by r.path[:parentLen].
 func (r *filterRun) dropMember(n *node, parentLen int, key string) {
 	if n.fixed {
-		m := r.memo[n.id]
-		for _, k := range m {
-			if k == key {
-				r.count()
-				return
-			}
+		if r.memoized(n.id, key) {
+			return
 		}
-		if len(m) < memoKeys {
+		if m := r.memo[n.id]; len(m) < memoKeys {
 			r.memo[n.id] = append(m, key)
 		}
 	}
 	r.path = r.pushKey(parentLen, key)
 	r.drop()
+}
+
+// memoized counts the removal of member key below the fixed-path node id
+// if it was reported already, and reports whether it was.
+func (r *filterRun) memoized(id int32, key string) bool {
+	for _, k := range r.memo[id] {
+		if k == key {
+			r.count()
+			return true
+		}
+	}
+	return false
 }
 
 // drop counts the value at the current path as removed or masked and

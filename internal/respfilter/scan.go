@@ -1,6 +1,7 @@
 package respfilter
 
 import (
+	"math/bits"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -53,10 +54,16 @@ func skipSpace(doc []byte, i int) int {
 // content starts at doc[i], and whether the string holds an escape; -1 when
 // the string is invalid or unterminated.
 func scanString(doc []byte, i int) (int, bool) {
+	if end := stringEnd(doc, i); end >= 0 {
+		return end, false
+	}
+	return scanEscaped(doc, i)
+}
+
+// scanEscaped is scanString's general case.
+func scanEscaped(doc []byte, i int) (int, bool) {
 	escaped := false
 	for {
-		// Eight bytes at a time while none is a quote, a backslash or a
-		// control character (one 64-bit load each in Wasm), then byte by byte.
 		for i+8 <= len(doc) && plain8(*(*uint64)(unsafe.Pointer(&doc[i]))) {
 			i += 8
 		}
@@ -162,58 +169,57 @@ func scanLiteral(doc []byte, i int, lit string) int {
 	return i + len(lit)
 }
 
-// scanMemberKey checks `"key" ws : ws` at doc[i] and returns the index of
-// the value, or -1.
-func scanMemberKey(doc []byte, i int) int {
-	if i >= len(doc) || doc[i] != '"' {
-		return -1
-	}
-	i, _ = scanString(doc, i+1)
-	if i < 0 {
-		return -1
-	}
-	i = skipSpace(doc, i)
-	if i >= len(doc) || doc[i] != ':' {
-		return -1
-	}
-	return skipSpace(doc, i+1)
-}
-
 // skipValue validates the value at r.pos, containers and all, without
 // recursion, and moves r.pos past it. Its nesting counts from r.depth.
+// Plain strings, keys and integers, most of a document, are scanned inline:
+// in Wasm a call costs more than the bytes of a short key.
 func (r *filterRun) skipValue() {
 	doc := r.doc
 	i := r.pos
 	depth := r.depth
 	stack := r.stack[:0] // '{' or '[' per open container
+	key := false         // a member key comes next
 value:
 	for {
+		if key {
+			// `"key" ws : ws`
+			key = false
+			if i >= len(doc) || doc[i] != '"' {
+				break
+			}
+			if j := stringEnd(doc, i+1); j >= 0 {
+				i = j
+			} else if i, _ = scanEscaped(doc, i+1); i < 0 {
+				break
+			}
+			if i = skipSpace(doc, i); i >= len(doc) || doc[i] != ':' {
+				break
+			}
+			i = skipSpace(doc, i+1)
+		}
 		if i >= len(doc) {
 			break
 		}
-		switch doc[i] {
+		switch c := doc[i]; c {
 		case '"':
-			if i, _ = scanString(doc, i+1); i < 0 {
+			if j := stringEnd(doc, i+1); j >= 0 {
+				i = j
+			} else if i, _ = scanEscaped(doc, i+1); i < 0 {
 				break value
 			}
 		case '{', '[':
-			open := doc[i]
 			if depth++; depth > r.maxDepth {
 				r.err = errDepth
 				r.stack = stack
 				return
 			}
-			if i = skipSpace(doc, i+1); i < len(doc) && doc[i] == open+2 { // '}' or ']'
+			if i = skipSpace(doc, i+1); i < len(doc) && doc[i] == c+2 { // '}' or ']'
 				i++
 				depth--
 				break
 			}
-			stack = append(stack, open)
-			if open == '{' {
-				if i = scanMemberKey(doc, i); i < 0 {
-					break value
-				}
-			}
+			stack = append(stack, c)
+			key = c == '{'
 			continue
 		case 't':
 			i = scanLiteral(doc, i, "true")
@@ -221,7 +227,18 @@ value:
 			i = scanLiteral(doc, i, "false")
 		case 'n':
 			i = scanLiteral(doc, i, "null")
-		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		case '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			// An integer ends here unless a fraction or an exponent
+			// follows; scanNumber judges those.
+			j := i + 1
+			for j < len(doc) && isDigit(doc[j]) {
+				j++
+			}
+			if j < len(doc) && (doc[j] == '.' || doc[j]|0x20 == 'e') {
+				j = scanNumber(doc, i)
+			}
+			i = j
+		case '-', '0':
 			i = scanNumber(doc, i)
 		default:
 			break value
@@ -238,11 +255,7 @@ value:
 			switch doc[i] {
 			case ',':
 				i = skipSpace(doc, i+1)
-				if top == '{' {
-					if i = scanMemberKey(doc, i); i < 0 {
-						break value
-					}
-				}
+				key = top == '{'
 				continue value
 			case top + 2:
 				stack = stack[:len(stack)-1]
@@ -318,52 +331,58 @@ func (r *filterRun) object(n *node) {
 	doc := r.doc
 	r.out = append(r.out, '{')
 	parentLen := len(r.path)
-	if r.pos < len(doc) && doc[r.pos] == '}' {
-		r.pos++
+	// pos is r.pos, kept in a local between the calls that read it.
+	pos := r.pos
+	if pos < len(doc) && doc[pos] == '}' {
+		r.pos = pos + 1
 		r.depth--
 		r.out = append(r.out, '}')
 		return
 	}
 	first := true
 	for {
-		if r.pos >= len(doc) || doc[r.pos] != '"' {
+		if pos >= len(doc) || doc[pos] != '"' {
 			r.syntax()
 			return
 		}
-		keyStart := r.pos
-		end, escaped := scanString(doc, r.pos+1)
+		keyStart := pos
+		end, escaped := stringEnd(doc, pos+1), false
 		if end < 0 {
-			r.syntax()
-			return
+			if end, escaped = scanEscaped(doc, pos+1); end < 0 {
+				r.syntax()
+				return
+			}
 		}
 		keyRaw := doc[keyStart:end]
-		r.pos = skipSpace(doc, end)
-		if r.pos >= len(doc) || doc[r.pos] != ':' {
+		pos = skipSpace(doc, end)
+		if pos >= len(doc) || doc[pos] != ':' {
 			r.syntax()
 			return
 		}
-		if r.pos = skipSpace(doc, r.pos+1); r.pos >= len(doc) {
+		if pos = skipSpace(doc, pos+1); pos >= len(doc) {
 			r.syntax()
 			return
 		}
 		key := memberKey(keyRaw, escaped)
 		c := n.member(key)
+		r.pos = pos
 		switch {
 		case c != nil && c.keep:
-			start := r.pos
 			if r.skipValue(); r.err != nil {
 				return
 			}
-			r.out = r.sep(first)
-			r.out = append(r.out, keyRaw...)
-			r.out = append(r.out, ':')
-			r.out = append(r.out, doc[start:r.pos]...)
+			out := r.sep(first)
+			out = append(out, keyRaw...)
+			out = append(out, ':')
+			r.out = append(out, doc[pos:r.pos]...)
 			first = false
-		case c == nil || (doc[r.pos] != '{' && doc[r.pos] != '['):
+		case c == nil || (doc[pos] != '{' && doc[pos] != '['):
 			if r.skipValue(); r.err != nil {
 				return
 			}
-			r.dropMember(n, parentLen, key)
+			if !n.fixed || !r.memoized(n.id, key) {
+				r.dropMember(n, parentLen, key)
+			}
 			if r.mask != nil {
 				r.out = r.sep(first)
 				r.out = append(r.out, keyRaw...)
@@ -381,9 +400,16 @@ func (r *filterRun) object(n *node) {
 			}
 			first = false
 		}
+		// A comma right after the value (compact JSON) is taken here; next
+		// judges the rest.
+		if pos = r.pos; pos < len(doc) && doc[pos] == ',' {
+			pos = skipSpace(doc, pos+1)
+			continue
+		}
 		if !r.next('}', parentLen) {
 			return
 		}
+		pos = r.pos
 	}
 }
 
@@ -431,6 +457,12 @@ func (r *filterRun) array(n *node) {
 			}
 			first = false
 		}
+		// A comma right after the value (compact JSON) is taken here; next
+		// judges the rest.
+		if p := r.pos; p < len(doc) && doc[p] == ',' {
+			r.pos = skipSpace(doc, p+1)
+			continue
+		}
 		if !r.next(']', parentLen) {
 			return
 		}
@@ -459,4 +491,34 @@ func (r *filterRun) next(close byte, parentLen int) bool {
 	}
 	r.syntax()
 	return false
+}
+
+// stringEnd returns the index after the closing quote of the string whose
+// content starts at doc[i] if it holds no escape and ends at least 8 bytes
+// before the document does, else -1: scanEscaped then judges it. It tests
+// eight bytes per step and finds the first special one with a count of
+// trailing zeros (one instruction in Wasm), and is small enough to be
+// inlined, which matters in Wasm, where a call costs more than a short key.
+func stringEnd(doc []byte, i int) int {
+	for i+8 <= len(doc) {
+		if m := special8(*(*uint64)(unsafe.Pointer(&doc[i]))); m != 0 {
+			if i += bits.TrailingZeros64(m) >> 3; doc[i] == '"' {
+				return i + 1
+			}
+			return -1
+		}
+		i += 8
+	}
+	return -1
+}
+
+// special8 has the high bit set in the lowest byte of v that is '"', '\\'
+// or below 0x20 (the "has a byte less than n" and "has a zero byte" tests of
+// Bit Twiddling Hacks). Bytes above the lowest such byte may be flagged
+// wrongly by the borrow; the lowest flag is exact.
+
+func special8(v uint64) uint64 {
+	quote := v ^ (lsb8 * '"')
+	backslash := v ^ (lsb8 * '\\')
+	return ((quote-lsb8)&^quote | (backslash-lsb8)&^backslash | (v-lsb8*0x20)&^v) & msb8
 }
