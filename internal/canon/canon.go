@@ -232,9 +232,13 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 		if name == "" || name[0] == ':' {
 			continue
 		}
-		lower := strings.ToLower(name)
-		key := mapped(name)
-		underscore := strings.IndexByte(name, '_') >= 0
+		// Names come lower case with '-' from Envoy's codecs: then the
+		// three spellings are the name itself, and nothing is allocated.
+		lower, key, underscore := name, name, false
+		if !plainName(name) {
+			lower, key = strings.ToLower(name), mapped(name)
+			underscore = strings.IndexByte(name, '_') >= 0
+		}
 		count := lower
 		if allow {
 			count = key // x_api_key and x-api-key reach a CGI upstream as one
@@ -267,6 +271,17 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 	return "", ""
 }
 
+// plainName reports whether name is its own lower-case, '-' for '_'
+// spelling: no upper-case letter, no '_', nothing but ASCII.
+func plainName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c-'A' <= 'Z'-'A' || c == '_' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func appendOnce(list []string, s string) []string {
 	if slices.Contains(list, s) {
 		return list
@@ -278,10 +293,23 @@ func appendOnce(list []string, s string) []string {
 // spelling that decodes to it ("_method", "%5Fmethod"), with '&' or ';' as
 // separators (some frameworks split on both).
 func hasParam(query, name string) bool {
-	for _, pair := range splitQuery(query) {
+	for query != "" {
+		pair := query
+		if i := strings.IndexAny(query, "&;"); i >= 0 {
+			pair, query = query[:i], query[i+1:]
+		} else {
+			query = ""
+		}
 		k, _, _ := strings.Cut(pair, "=")
-		if dk, err := url.QueryUnescape(k); err == nil && dk == name || k == name {
+		if k == name {
 			return true
+		}
+		// Only an escape or a '+' makes the decoded key differ (and the
+		// decoder allocate).
+		if strings.ContainsAny(k, "%+") {
+			if dk, err := url.QueryUnescape(k); err == nil && dk == name {
+				return true
+			}
 		}
 	}
 	return false
@@ -304,10 +332,6 @@ func removeParam(query, name string) string {
 		}
 	}
 	return strings.Join(kept, "&")
-}
-
-func splitQuery(q string) []string {
-	return strings.FieldsFunc(q, func(r rune) bool { return r == '&' || r == ';' })
 }
 
 // Changes reports whether the plan changes the request headers.

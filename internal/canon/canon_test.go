@@ -1,7 +1,9 @@
 package canon
 
 import (
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apiguard/apiguard/internal/route"
@@ -126,4 +128,40 @@ func FuzzInspect(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzHasParamMatchesSplitting checks hasParam, which walks the query in
+// place, against splitting it into pairs and decoding every key.
+func FuzzHasParamMatchesSplitting(f *testing.F) {
+	for _, q := range []string{"", "_method=PUT", "a=1&%5Fmethod=x", "a=1;_method", "_meth%6Fd", "+_method=1",
+		"_method+=1", "%zz&_method", "&&;;=", "a&b=_method", "%5fmethod=", "x=%5Fmethod"} {
+		f.Add(q)
+	}
+	split := func(query, name string) bool {
+		for _, pair := range strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' }) {
+			k, _, _ := strings.Cut(pair, "=")
+			if dk, err := url.QueryUnescape(k); err == nil && dk == name || k == name {
+				return true
+			}
+		}
+		return false
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		if got, want := hasParam(query, overrideParam), split(query, overrideParam); got != want {
+			t.Fatalf("hasParam(%q) = %v, splitting says %v", query, got, want)
+		}
+	})
+}
+
+// TestPlainNameIsItsOwnSpelling checks the shortcut of inspectHeaders: a
+// name plainName accepts is its own lower-case and mapped spelling, and one
+// it refuses differs from one of them or holds a non-ASCII byte.
+func TestPlainNameIsItsOwnSpelling(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		name := "x-" + string([]byte{byte(c)}) + "-y"
+		same := strings.ToLower(name) == name && mapped(name) == name && c < 0x80
+		if plainName(name) != same {
+			t.Errorf("plainName(%q) = %v, want %v", name, plainName(name), same)
+		}
+	}
 }

@@ -20,12 +20,26 @@ func CheckMethod(m string) error {
 	if !isToken(m) {
 		return errors.New("route: the method is not a token")
 	}
+	// The standard methods are upper case: only a method with a lower-case
+	// letter can be a case variant of one (a token is ASCII).
+	if !hasLower(m) {
+		return nil
+	}
 	for _, s := range standardMethods {
 		if m != s && strings.EqualFold(m, s) {
 			return errors.New("route: the method is a case variant of " + s)
 		}
 	}
 	return nil
+}
+
+func hasLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i]-'a' <= 'z'-'a' {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrInvalidAuthority is wrapped by CanonicalAuthority's errors.
