@@ -179,10 +179,8 @@ func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
 	if err != nil {
 		return refuse(verdict.NonCanonicalPath, "the request path is not in canonical form")
 	}
-	for _, m := range g.matchers {
-		if m.Ambiguous(judged) {
-			return refuse(verdict.NonCanonicalPath, "the request path differs from a configured route only in case or a trailing slash")
-		}
+	if route.AnyAmbiguous(g.matchers, judged) {
+		return refuse(verdict.NonCanonicalPath, "the request path differs from a configured route only in case or a trailing slash")
 	}
 	p := Plan{Path: judged, Method: method}
 	if fwd != path {

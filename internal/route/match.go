@@ -386,16 +386,39 @@ func asciiEqualFold(a, b string) bool {
 // route by default). The request must then be refused, as no one reading of
 // it is the upstream's.
 func (m *Matcher) Ambiguous(path string) bool {
+	return m.ambiguous(path, slashVariant(path))
+}
+
+// AnyAmbiguous reports whether one of ms finds path ambiguous, building the
+// trailing-slash variant of path once for all of them.
+func AnyAmbiguous(ms []*Matcher, path string) bool {
+	if len(ms) == 0 {
+		return false
+	}
+	other := slashVariant(path)
+	for _, m := range ms {
+		if m.ambiguous(path, other) {
+			return true
+		}
+	}
+	return false
+}
+
+// slashVariant is path without its trailing slash, or with one added.
+func slashVariant(path string) string {
+	if other := strings.TrimSuffix(path, "/"); other != path {
+		return other
+	}
+	return path + "/"
+}
+
+func (m *Matcher) ambiguous(path, other string) bool {
 	if m == nil || m.kind == pathAny {
 		return false
 	}
 	match := m.pathMatches(path)
 	if m.fold && match != m.pathMatchesExactCase(path) {
 		return true
-	}
-	other := strings.TrimSuffix(path, "/")
-	if other == path {
-		other = path + "/"
 	}
 	return !match && other != "" && m.pathMatches(other)
 }
