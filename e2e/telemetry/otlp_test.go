@@ -179,6 +179,9 @@ func TestOTLPExportBatchedBySizeAndTime(t *testing.T) {
 		}
 	}
 	waitFor(t, "12 exported records", 5*time.Second, func() bool { return c.records() >= 12 })
+	// The plugin counts an export when the collector's answer comes back,
+	// which can be after the collector has stored the records.
+	waitFor(t, "3 accepted exports counted", 5*time.Second, func() bool { return e.counter(t, "otlp.exports_total") >= 3 })
 	c.check(t)
 	if got := c.batchSizes(); !equalInts(got, []int{5, 5, 2}) {
 		t.Errorf("batches %v, want [5 5 2]: two full ones, then the rest after flush_interval", got)
