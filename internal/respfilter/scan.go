@@ -290,6 +290,8 @@ func (r *filterRun) value(n *node) {
 		return
 	}
 	switch c := r.doc[r.pos]; {
+	case n.keep && r.insp != nil:
+		r.keepInspected("")
 	case n.keep:
 		start := r.pos
 		if r.skipValue(); r.err == nil {
@@ -367,6 +369,15 @@ func (r *filterRun) object(n *node) {
 		c := n.member(key)
 		r.pos = pos
 		switch {
+		case c != nil && c.keep && r.insp != nil:
+			r.out = r.sep(first)
+			r.out = append(r.out, keyRaw...)
+			r.out = append(r.out, ':')
+			r.path = r.pushKey(parentLen, key)
+			if r.keepInspected(key); r.err != nil {
+				return
+			}
+			first = false
 		case c != nil && c.keep:
 			if r.skipValue(); r.err != nil {
 				return
