@@ -128,7 +128,6 @@ func TestObserverBounds(t *testing.T) {
 	}
 }
 
-
 func TestKeptCollapsesAndEnforces(t *testing.T) {
 	c := testClassifier(t)
 	r := NewResponse(c)
