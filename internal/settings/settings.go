@@ -12,6 +12,7 @@ import (
 	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/clientip"
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/inventory"
 	"github.com/apiguard/apiguard/internal/jwtauth"
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/respfilter"
@@ -45,6 +46,9 @@ type Settings struct {
 	RateLimits ratelimit.Config `json:"rate_limits,omitempty"`
 	// ResponseFilter (`response_filter`) is the JSON field allowlist.
 	ResponseFilter *respfilter.Config `json:"response_filter,omitempty"`
+	// ResponseInventory (`response_inventory`) observes what responses
+	// expose: field paths, types and sensitive classes, per route.
+	ResponseInventory *inventory.Config `json:"response_inventory,omitempty"`
 	// Telemetry (`telemetry`) is metrics naming, the audit trail and export.
 	Telemetry telemetry.Config `json:"telemetry"`
 }
@@ -156,6 +160,11 @@ func (s *Settings) Matches() []route.Match {
 	}
 	if s.ResponseFilter != nil {
 		for _, r := range s.ResponseFilter.Rules {
+			out = append(out, r.Match)
+		}
+	}
+	if s.ResponseInventory != nil {
+		for _, r := range s.ResponseInventory.Routes {
 			out = append(out, r.Match)
 		}
 	}
