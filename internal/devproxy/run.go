@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return fmt.Errorf("devproxy: admin listen: %w", err)
 		}
 		adminAddr = adminLn.Addr().String()
-		adminSrv = &http.Server{Handler: adminHandler(counts, state), ReadHeaderTimeout: 10 * time.Second}
+		adminSrv = &http.Server{Handler: adminHandler(counts, state, config), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- serve(adminSrv, adminLn) }()
 		defer adminSrv.Close() // on a startup error; a normal exit shuts it down below
 	}

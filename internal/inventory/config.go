@@ -48,9 +48,8 @@ type Config struct {
 
 // Route is one entry of Config.Routes.
 type Route struct {
-	// Name labels the route in the inventory and the metrics; default
-	// "route<N>" with N its index.
-	Name  string      `json:"name,omitempty"`
+	// Name labels the route in the inventory and the metrics.
+	Name  string      `json:"name" config:"required"`
 	Match route.Match `json:"match"`
 }
 
@@ -130,13 +129,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// RouteName is the name of routes entry i: its name, or "route<N>".
-func RouteName(r Route, i int) string {
-	if r.Name != "" {
-		return r.Name
-	}
-	return fmt.Sprintf("route%d", i)
-}
+// RouteName is the name of routes entry i.
+func RouteName(r Route, i int) string { return r.Name }
 
 // RouteNames lists the names of the configured routes.
 func (c *Config) RouteNames() []string {

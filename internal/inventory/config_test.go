@@ -10,7 +10,7 @@ import (
 
 func TestConfigDecodesAndRefusesWithPaths(t *testing.T) {
 	s, err := settings.Parse([]byte(`{"response_inventory": {
-		"routes": [{"name": "echo", "match": {"prefix": "/echo"}}, {"match": {"prefix": "/"}}],
+		"routes": [{"name": "echo", "match": {"prefix": "/echo"}}, {"name": "rest", "match": {"prefix": "/"}}],
 		"sample_rate": 0.25, "classes": {"card_number": "mask", "private_key": "deny"},
 		"custom_classes": [{"name": "employee_id", "value": "^E[0-9]{6}$", "policy": "mask"}],
 		"max_entries": 500, "export_interval": "5s"}}`))
@@ -18,7 +18,7 @@ func TestConfigDecodesAndRefusesWithPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := s.ResponseInventory
-	if got := strings.Join(c.RouteNames(), ","); got != "echo,route1" || c.Rate() != 0.25 || c.Entries() != 500 || c.Interval().Seconds() != 5 {
+	if got := strings.Join(c.RouteNames(), ","); got != "echo,rest" || c.Rate() != 0.25 || c.Entries() != 500 || c.Interval().Seconds() != 5 {
 		t.Errorf("routes %s, rate %v, entries %d, interval %v", got, c.Rate(), c.Entries(), c.Interval())
 	}
 	cl, err := c.Classifier()

@@ -349,3 +349,7 @@ func (c *Classifier) setNames(s ClassSet) []string {
 	}
 	return out
 }
+
+// Namespace is the shared-data namespace of the inventory of the plugin
+// whose root id is rootID: the plugin writes there, devproxy's admin reads.
+func Namespace(rootID string) string { return "apiguard/" + rootID + "/inventory/v1" }
