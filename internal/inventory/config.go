@@ -48,8 +48,11 @@ type Config struct {
 
 // Route is one entry of Config.Routes.
 type Route struct {
-	// Name labels the route in the inventory and the metrics.
-	Name  string      `json:"name" config:"required"`
+	// Name labels the route in the inventory and the metrics. It may be
+	// left out when the match is a path_template: the template is then the
+	// route in the inventory, and its letters and digits its metric label
+	// ("/users/{id}" is users_id).
+	Name  string      `json:"name,omitempty"`
 	Match route.Match `json:"match"`
 }
 
@@ -73,14 +76,21 @@ func (c *Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Routes {
-		name := RouteName(r, i)
-		if !validName(name) {
-			return config.Errorf(fmt.Sprintf("routes[%d].name", i), "want a lowercase letter followed by up to 62 of [a-z0-9_]")
+		at := fmt.Sprintf("routes[%d].name", i)
+		if r.Name == "" && r.Match.PathTemplate == "" {
+			return config.Errorf(at, "required unless the match is a path_template")
 		}
-		if seen[name] {
-			return config.Errorf(fmt.Sprintf("routes[%d].name", i), "duplicate route name %q", name)
+		label := MetricLabel(r)
+		if !validName(label) {
+			if r.Name == "" {
+				return config.Errorf(at, "required: the path template gives no usable metric label")
+			}
+			return config.Errorf(at, "want a lowercase letter followed by up to 62 of [a-z0-9_]")
 		}
-		seen[name] = true
+		if seen[label] {
+			return config.Errorf(at, "duplicate route name %q", label)
+		}
+		seen[label] = true
 	}
 	if c.SampleRate != nil && !(*c.SampleRate >= 0 && *c.SampleRate <= 1) {
 		return config.Errorf("sample_rate", "%v: want a number from 0 to 1", *c.SampleRate)
@@ -129,10 +139,39 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// RouteName is the name of routes entry i.
-func RouteName(r Route, i int) string { return r.Name }
+// RouteName is the route of routes entry i in the inventory: its name, or
+// its path template.
+func RouteName(r Route, i int) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Match.PathTemplate
+}
 
-// RouteNames lists the names of the configured routes.
+// MetricLabel is the route's label in metrics, which must be a metric name
+// segment: its name, or the letters and digits of its path template joined
+// by '_' ("/users/{id}" is users_id, "/files/{path=**}" files_path).
+func MetricLabel(r Route) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	var b strings.Builder
+	sep := false
+	for _, c := range strings.ToLower(r.Match.PathTemplate) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			if sep && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(c)
+			sep = false
+			continue
+		}
+		sep = true
+	}
+	return b.String()
+}
+
+// RouteNames lists the inventory routes of the configured routes.
 func (c *Config) RouteNames() []string {
 	out := make([]string, len(c.Routes))
 	for i, r := range c.Routes {

@@ -10,7 +10,7 @@ import (
 
 func TestConfigDecodesAndRefusesWithPaths(t *testing.T) {
 	s, err := settings.Parse([]byte(`{"response_inventory": {
-		"routes": [{"name": "echo", "match": {"prefix": "/echo"}}, {"name": "rest", "match": {"prefix": "/"}}],
+		"routes": [{"name": "echo", "match": {"prefix": "/echo"}}, {"name": "rest", "match": {"prefix": "/"}}, {"match": {"path_template": "/users/{id}"}}],
 		"sample_rate": 0.25, "classes": {"card_number": "mask", "private_key": "deny"},
 		"custom_classes": [{"name": "employee_id", "value": "^E[0-9]{6}$", "policy": "mask"}],
 		"max_entries": 500, "export_interval": "5s"}}`))
@@ -18,8 +18,11 @@ func TestConfigDecodesAndRefusesWithPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := s.ResponseInventory
-	if got := strings.Join(c.RouteNames(), ","); got != "echo,rest" || c.Rate() != 0.25 || c.Entries() != 500 || c.Interval().Seconds() != 5 {
+	if got := strings.Join(c.RouteNames(), ","); got != "echo,rest,/users/{id}" || c.Rate() != 0.25 || c.Entries() != 500 || c.Interval().Seconds() != 5 {
 		t.Errorf("routes %s, rate %v, entries %d, interval %v", got, c.Rate(), c.Entries(), c.Interval())
+	}
+	if l := inventory.MetricLabel(c.Routes[2]); l != "users_id" {
+		t.Errorf("template label %q", l)
 	}
 	cl, err := c.Classifier()
 	if err != nil {
@@ -39,6 +42,8 @@ func TestConfigDecodesAndRefusesWithPaths(t *testing.T) {
 		{`{"custom_classes": [{"name": "x", "key": "e", "policy": "block"}]}`, "response_inventory.custom_classes[0].policy"},
 		{`{"routes": [{"name": "a"}, {"name": "a"}]}`, `response_inventory.routes[1].name: duplicate route name "a"`},
 		{`{"routes": [{"name": "A-b"}]}`, "response_inventory.routes[0].name"},
+		{`{"routes": [{"match": {"prefix": "/a"}}]}`, "response_inventory.routes[0].name: required unless the match is a path_template"},
+		{`{"routes": [{"match": {"path_template": "/{id}"}}, {"name": "id", "match": {}}]}`, `response_inventory.routes[1].name: duplicate route name "id"`},
 		{`{"max_entries": 100000}`, "response_inventory.max_entries"},
 		{`{"export_interval": "10ms"}`, "response_inventory.export_interval: at least 1s"},
 		{`{"sample": 1}`, "response_inventory.sample: unknown key"},

@@ -236,7 +236,15 @@ func namedMatches(doc map[string]json.RawMessage) map[string]json.RawMessage {
 		}
 		for i, r := range list {
 			name := r.Name
-			if name == "" {
+			var m struct {
+				PathTemplate string `json:"path_template"`
+			}
+			_ = json.Unmarshal(r.Match, &m)
+			switch {
+			case name != "":
+			case key == "routes" && m.PathTemplate != "":
+				name = m.PathTemplate // the inventory names such a route by its template
+			default:
 				name = fmt.Sprintf("route%d", i)
 			}
 			if _, ok := out[name]; !ok && r.Match != nil {
