@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"unicode/utf8"
 )
 
@@ -25,7 +26,11 @@ type Observer struct {
 	key        []byte
 	keyEscaped bool
 	keyLong    bool
-	curKey     string // the unescaped key of the value being read
+	// curKey is the unescaped key of the value being read: a view of key,
+	// or of keyBuf when it held escapes, valid until the next key starts.
+	curKey string
+	keyBuf []byte
+	unesc  []byte // a decoded string value
 	// str is the prefix of the current string or number value.
 	str        []byte
 	strEscaped bool
@@ -132,10 +137,7 @@ func (o *Observer) Write(chunk []byte) {
 			}
 		case stKey:
 			// Copy the plain run at once.
-			j := i
-			for j < len(chunk) && chunk[j] != '"' && chunk[j] != '\\' {
-				j++
-			}
+			j := i + plainRun(chunk[i:])
 			o.appendKey(chunk[i:j])
 			if j == len(chunk) {
 				i = j
@@ -162,9 +164,13 @@ func (o *Observer) Write(chunk []byte) {
 				o.fail()
 			}
 		case stString:
-			j := i
-			for j < len(chunk) && chunk[j] != '"' && chunk[j] != '\\' {
-				j++
+			j := i + plainRun(chunk[i:])
+			if j < len(chunk) && chunk[j] == '"' && len(o.str) == 0 {
+				// The whole string is in this chunk: classify it in place.
+				o.record('"', chunk[i:j])
+				o.afterValue()
+				i = j
+				continue
 			}
 			o.appendStr(chunk[i:j])
 			if j == len(chunk) {
@@ -253,7 +259,8 @@ func (o *Observer) startValue(c byte) {
 func (o *Observer) endScalar(kind byte) {
 	s := o.str
 	if kind == '"' && o.strEscaped {
-		s = unescape(make([]byte, 0, len(s)), s)
+		o.unesc = unescape(o.unesc[:0], s)
+		s = o.unesc
 	}
 	o.record(kind, s)
 	o.afterValue()
@@ -314,13 +321,15 @@ func (o *Observer) memberPath() {
 	f := o.stack[o.depth-1]
 	key := o.key
 	if o.keyEscaped {
-		key = unescape(make([]byte, 0, len(key)), key)
+		o.keyBuf = unescape(o.keyBuf[:0], key)
+		key = o.keyBuf
 	}
 	if o.keyLong {
-		o.curKey = string(key) + "…" // over 64 bytes: a data key
-	} else {
-		o.curKey = string(key)
+		// Over 64 bytes: a data key whatever the rest says.
+		o.keyBuf = append(append(o.keyBuf[:0], key...), "…"...)
+		key = o.keyBuf
 	}
+	o.curKey = unsafeString(key)
 	if f.base > MaxPathBytes {
 		o.overflow = true
 		return
@@ -342,6 +351,19 @@ func (o *Observer) appendStr(b []byte) {
 		b = b[:room]
 	}
 	o.str = append(o.str, b...)
+}
+
+// plainRun is the length of the run at the start of b holding no quote and
+// no backslash.
+func plainRun(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 {
+		q = len(b)
+	}
+	if bs := bytes.IndexByte(b[:q], '\\'); bs >= 0 {
+		return bs
+	}
+	return q
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -82,6 +82,12 @@ type Field struct {
 	Path    string
 	Types   Types
 	Classes ClassSet
+	// next predicts the field that follows this one (the elements of an
+	// array repeat a sequence of paths), and raw is the response filter's
+	// path that reached it: a right guess costs a comparison instead of a
+	// map lookup.
+	next, alt int32
+	raw       string
 }
 
 // Response collects the fields of one response. It is reused (Reset) and
@@ -102,13 +108,58 @@ type Response struct {
 	// Incomplete is set when the body could not be followed to its end
 	// (not JSON, nested deeper than the Observer follows).
 	Incomplete bool
-	// collapsed caches the collapsed form of a raw path (Inspector).
-	collapsed map[string][]byte
+	// byRaw maps a path of the response filter (keys as they are) to its
+	// field in this response (Inspector).
+	byRaw map[string]int
+	// intern and collapsed outlive a response, so a worker's usual paths
+	// cost no allocation: the path strings, and the collapsed form of the
+	// response filter's paths. Both are bounded (maxInterned).
+	intern    map[string]string
+	collapsed map[string]string
+	// unesc holds a decoded string value.
+	unesc []byte
+	// last is the field recorded last, -1 at the start.
+	last int32
+}
+
+// maxInterned bounds the paths a Response keeps across responses.
+const maxInterned = 4096
+
+// fieldIndex returns the index of the field at path in this response,
+// adding it (false when the response holds MaxResponseFields already).
+func (r *Response) fieldIndex(path []byte) (int, bool) {
+	if r.last >= 0 {
+		l := &r.fields[r.last]
+		if n := l.next; n >= 0 && r.fields[n].Path == unsafeString(path) {
+			return int(n), true
+		}
+		if n := l.alt; n >= 0 && r.fields[n].Path == unsafeString(path) {
+			return int(n), true
+		}
+	}
+	if i, ok := r.index[unsafeString(path)]; ok {
+		return i, true
+	}
+	if len(r.fields) >= MaxResponseFields {
+		return 0, false
+	}
+	p, ok := r.intern[unsafeString(path)]
+	if !ok {
+		p = string(path)
+		if r.intern == nil || len(r.intern) >= maxInterned {
+			r.intern = make(map[string]string, 64)
+		}
+		r.intern[p] = p
+	}
+	i := len(r.fields)
+	r.index[p] = i
+	r.fields = append(r.fields, Field{Path: p, next: -1, alt: -1})
+	return i, true
 }
 
 // NewResponse returns an empty response for classifier c.
 func NewResponse(c *Classifier) *Response {
-	return &Response{c: c, index: make(map[string]int, 16)}
+	return &Response{c: c, index: make(map[string]int, 16), last: -1}
 }
 
 // Reset empties r for the next response.
@@ -117,10 +168,11 @@ func (r *Response) Reset() {
 	clear(r.index)
 	r.Values = [64]uint32{}
 	r.Found, r.Action, r.Dropped, r.Incomplete = 0, Observe, 0, false
-	if len(r.collapsed) > MaxResponseFields {
-		r.collapsed = nil
+	r.last = -1
+	if len(r.byRaw) > MaxResponseFields {
+		r.byRaw = nil
 	} else {
-		clear(r.collapsed)
+		clear(r.byRaw)
 	}
 }
 
@@ -135,34 +187,57 @@ func (r *Response) Classifier() *Classifier { return r.c }
 // string or the text of a number (nil otherwise), and returns the policy of
 // its classes.
 func (r *Response) value(path []byte, key string, kind byte, str []byte) Policy {
-	var classes ClassSet
-	if r.c != nil {
-		classes = r.c.Key(key)
-		switch {
-		case kind == '"':
-			classes |= r.c.String(key, unsafeString(str))
-		case kind == '-' || kind >= '0' && kind <= '9':
-			if len(str) >= 12 && allDigits(str) {
-				classes |= r.c.String(key, unsafeString(str))
-			}
-		}
-	}
 	if len(path) == 0 {
 		path = append(path, '$')
 	}
 	if len(path) > MaxPathBytes {
 		r.Dropped++
-	} else if i, ok := r.index[unsafeString(path)]; ok {
-		f := &r.fields[i]
-		f.Types |= kindType(kind)
-		f.Classes |= classes
-	} else if len(r.fields) < MaxResponseFields {
-		p := string(path)
-		r.index[p] = len(r.fields)
-		r.fields = append(r.fields, Field{Path: p, Types: kindType(kind), Classes: classes})
-	} else {
-		r.Dropped++
+		return r.found(r.classify(key, kind, str))
 	}
+	i, ok := r.fieldIndex(path)
+	if !ok {
+		r.Dropped++
+		return r.found(r.classify(key, kind, str))
+	}
+	return r.update(i, key, kind, str)
+}
+
+// update records a value at field i.
+func (r *Response) update(i int, key string, kind byte, str []byte) Policy {
+	if r.last >= 0 {
+		// Two guesses: the end of an array's element is followed by the
+		// next element or by what follows the array.
+		if l := &r.fields[r.last]; l.next != int32(i) {
+			l.alt, l.next = l.next, int32(i)
+		}
+	}
+	r.last = int32(i)
+	classes := r.classify(key, kind, str)
+	f := &r.fields[i]
+	f.Types |= kindType(kind)
+	f.Classes |= classes
+	return r.found(classes)
+}
+
+// classify returns the classes of a value.
+func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
+	if r.c == nil {
+		return 0
+	}
+	classes := r.c.Key(key)
+	switch {
+	case kind == '"':
+		classes |= r.c.String(key, unsafeString(str))
+	case kind == '-' || kind >= '0' && kind <= '9':
+		if len(str) >= 12 && allDigits(str) {
+			classes |= r.c.String(key, unsafeString(str))
+		}
+	}
+	return classes
+}
+
+// found counts the classes of one value and returns their policy.
+func (r *Response) found(classes ClassSet) Policy {
 	if classes == 0 {
 		return Observe
 	}
