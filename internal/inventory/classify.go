@@ -89,7 +89,14 @@ type Classifier struct {
 	// keyOnly is set when a custom class looks at keys alone: every value
 	// under a matching key is of it, containers included.
 	keyOnly bool
+	// minValue is the shortest string that can be of a class: shorter
+	// values are not looked at (6 for the built-in classes, an email
+	// "a@b.co" being the shortest; 0 with a custom value class).
+	minValue int
 }
+
+// minBuiltinValue is the shortest value of a built-in class.
+const minBuiltinValue = 6
 
 type compiledClass struct {
 	index      int
@@ -103,7 +110,7 @@ func NewClassifier(policies map[string]Policy, custom []CustomClass) (*Classifie
 	if len(custom) > MaxCustomClasses {
 		return nil, fmt.Errorf("at most %d custom classes, got %d", MaxCustomClasses, len(custom))
 	}
-	c := &Classifier{builtins: detect.All}
+	c := &Classifier{builtins: detect.All, minValue: minBuiltinValue}
 	c.names = make([]string, builtinCount, builtinCount+len(custom))
 	c.policies = make([]Policy, builtinCount, builtinCount+len(custom))
 	for _, dc := range detect.Classes() {
@@ -136,6 +143,9 @@ func NewClassifier(policies map[string]Policy, custom []CustomClass) (*Classifie
 			}
 		}
 		c.keyOnly = c.keyOnly || k.value == nil
+		if k.value != nil {
+			c.minValue = 0
+		}
 		c.names = append(c.names, cc.Name)
 		c.policies = append(c.policies, cc.Policy)
 		c.custom = append(c.custom, k)

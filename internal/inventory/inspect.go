@@ -1,7 +1,7 @@
 package inventory
 
 import (
-	"bytes"
+	"math"
 
 	"github.com/apiguard/apiguard/internal/respfilter"
 )
@@ -11,45 +11,36 @@ var _ respfilter.Inspector = (*Response)(nil)
 // Kept records a value the response filter keeps (respfilter.Inspector),
 // so a filtered route is inventoried and classified in the filter's own
 // pass, and answers the policy of its classes: mask or deny.
-func (r *Response) Kept(path []byte, key string, kind byte, content []byte) respfilter.Verdict {
-	if kind == '"' && bytes.IndexByte(content, '\\') >= 0 {
+func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
+	content := v.Content
+	if v.Escaped && len(content) >= r.minValue() {
 		r.unesc = unescape(r.unesc[:0], content)
 		content = r.unesc
 	}
 	if len(content) > maxValueBytes {
 		content = content[:maxValueBytes] // classified by its prefix, as Observer does
 	}
+	key := v.Key
 	var p Policy
-	if n := r.predicted(path); n >= 0 {
-		p = r.update(n, key, kind, content)
-	} else if i, ok := r.byRaw[unsafeString(path)]; ok {
-		// A path seen before in this response (array elements repeat
-		// theirs): one lookup.
-		r.fields[i].raw = r.rawOf(i, path)
-		p = r.update(i, key, kind, content)
-	} else {
-		c, ok := r.collapsed[unsafeString(path)]
-		if !ok {
-			b, _ := collapse(nil, string(path))
-			c = string(b)
-			if r.collapsed == nil || len(r.collapsed) >= maxInterned {
-				r.collapsed = make(map[string]string, 64)
-			}
-			r.collapsed[string(path)] = c
+	switch i := r.siteField(v.Site); {
+	case i >= 0:
+		// A site seen before in this pass: the same path.
+		p = r.update(i, key, v.Kind, content)
+	default:
+		r.raw = v.AppendPath(r.raw[:0])
+		i = r.rawField(r.raw)
+		if i < 0 {
+			p = r.found(r.classify(key, v.Kind, content))
+			r.Dropped++
+			break
 		}
-		p = r.value(unsafeBytes(c), key, kind, content)
-		if i, ok := r.index[c]; ok {
-			r.fields[i].raw = r.rawOf(i, path)
-		}
-		if i, ok := r.index[c]; ok && len(r.byRaw) < MaxResponseFields*4 {
-			if r.byRaw == nil {
-				r.byRaw = make(map[string]int, 16)
+		if v.Site >= 0 {
+			for len(r.bySite) <= int(v.Site) {
+				r.bySite = append(r.bySite, -1)
 			}
-			r.byRaw[c] = i // keyed by an interned string: no allocation
-			if string(path) != c {
-				r.byRaw[string(path)] = i
-			}
+			r.bySite[v.Site] = int32(i)
 		}
+		p = r.update(i, key, v.Kind, content)
 	}
 	switch p {
 	case Mask:
@@ -58,6 +49,54 @@ func (r *Response) Kept(path []byte, key string, kind byte, content []byte) resp
 		return respfilter.InspectDeny
 	}
 	return respfilter.InspectKeep
+}
+
+// siteField is the field of a site in this pass, -1 when unknown.
+func (r *Response) siteField(site int32) int {
+	if site < 0 || int(site) >= len(r.bySite) {
+		return -1
+	}
+	return int(r.bySite[site])
+}
+
+// rawField returns the field of a path of the filter (keys as they are),
+// adding it; -1 when the response cannot take more fields.
+func (r *Response) rawField(raw []byte) int {
+	if n := r.predicted(raw); n >= 0 {
+		return n
+	}
+	if i, ok := r.byRaw[unsafeString(raw)]; ok {
+		r.fields[i].raw = r.rawOf(i, raw)
+		return i
+	}
+	c, ok := r.collapsed[unsafeString(raw)]
+	if !ok {
+		b, _ := collapse(nil, string(raw))
+		c = string(b)
+		if r.collapsed == nil || len(r.collapsed) >= maxInterned {
+			r.collapsed = make(map[string]string, 64)
+		}
+		r.collapsed[string(raw)] = c
+	}
+	path := unsafeBytes(c)
+	if len(path) == 0 {
+		path = []byte{'$'}
+	}
+	if len(path) > MaxPathBytes {
+		return -1
+	}
+	i, ok := r.fieldIndex(path)
+	if !ok {
+		return -1
+	}
+	r.fields[i].raw = r.rawOf(i, raw)
+	if len(r.byRaw) < MaxResponseFields*4 {
+		if r.byRaw == nil {
+			r.byRaw = make(map[string]int, 16)
+		}
+		r.byRaw[r.fields[i].raw] = i
+	}
+	return i
 }
 
 // predicted is the field expected next if the filter's path is its, else -1.
@@ -84,4 +123,12 @@ func (r *Response) rawOf(i int, path []byte) string {
 		return f.Path
 	}
 	return string(path)
+}
+
+// minValue is the classifier's shortest classified string.
+func (r *Response) minValue() int {
+	if r.c == nil {
+		return math.MaxInt
+	}
+	return r.c.minValue
 }

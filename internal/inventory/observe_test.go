@@ -131,13 +131,16 @@ func TestObserverBounds(t *testing.T) {
 func TestKeptCollapsesAndEnforces(t *testing.T) {
 	c := testClassifier(t)
 	r := NewResponse(c)
-	if v := r.Kept([]byte(`users.alice@example\.com.card`), "card", '"', []byte("4111111111111111")); v != respfilter.InspectMask {
+	kept := func(parent, key string, kind byte, content string) respfilter.Verdict {
+		return r.Kept(&respfilter.KeptValue{Site: -1, Parent: []byte(parent), Key: key, Kind: kind, Content: []byte(content), Escaped: strings.Contains(content, `\`)})
+	}
+	if v := kept(`users.alice@example\.com`, "card", '"', "4111111111111111"); v != respfilter.InspectMask {
 		t.Errorf("card: %v", v)
 	}
-	if v := r.Kept([]byte(`users.#.key`), "key", '"', []byte(`-----BEGIN RSA PRIVATE KEY-----\nMII`)); v != respfilter.InspectDeny {
+	if v := kept(`users.#`, "key", '"', `-----BEGIN RSA PRIVATE KEY-----\nMII`); v != respfilter.InspectDeny {
 		t.Errorf("key: %v", v)
 	}
-	if v := r.Kept([]byte(`users.#.n`), "n", '1', []byte("12")); v != respfilter.InspectKeep {
+	if v := kept(`users.#`, "n", '1', "12"); v != respfilter.InspectKeep {
 		t.Errorf("n: %v", v)
 	}
 	paths := []string{}

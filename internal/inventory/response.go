@@ -41,23 +41,16 @@ func ParseType(s string) (Types, bool) {
 	return 0, false
 }
 
-// kindType maps the first byte of a JSON value to its type.
-func kindType(kind byte) Types {
-	switch kind {
-	case '{':
-		return TypeObject
-	case '[':
-		return TypeArray
-	case '"':
-		return TypeString
-	case 't', 'f':
-		return TypeBool
-	case 'n':
-		return TypeNull
-	default:
-		return TypeNumber
+// kindTypes maps the first byte of a JSON value to its type.
+var kindTypes = func() (t [256]Types) {
+	for c := range t {
+		t[c] = TypeNumber
 	}
-}
+	t['{'], t['['], t['"'], t['t'], t['f'], t['n'] = TypeObject, TypeArray, TypeString, TypeBool, TypeBool, TypeNull
+	return t
+}()
+
+func kindType(kind byte) Types { return kindTypes[kind] }
 
 // Limits bound what one response adds and what a path may be.
 const (
@@ -120,6 +113,10 @@ type Response struct {
 	unesc []byte
 	// last is the field recorded last, -1 at the start.
 	last int32
+	// bySite maps the response filter's sites (KeptValue.Site) to fields,
+	// in this pass; raw is a scratch path.
+	bySite []int32
+	raw    []byte
 }
 
 // maxInterned bounds the paths a Response keeps across responses.
@@ -169,6 +166,9 @@ func (r *Response) Reset() {
 	r.Values = [64]uint32{}
 	r.Found, r.Action, r.Dropped, r.Incomplete = 0, Observe, 0, false
 	r.last = -1
+	for i := range r.bySite {
+		r.bySite[i] = -1
+	}
 	if len(r.byRaw) > MaxResponseFields {
 		r.byRaw = nil
 	} else {
@@ -212,9 +212,15 @@ func (r *Response) update(i int, key string, kind byte, str []byte) Policy {
 		}
 	}
 	r.last = int32(i)
-	classes := r.classify(key, kind, str)
 	f := &r.fields[i]
-	f.Types |= kindType(kind)
+	f.Types |= kindTypes[kind]
+	if r.c == nil || len(str) < r.c.minValue && !r.c.keyOnly {
+		return Observe
+	}
+	classes := r.classify(key, kind, str)
+	if classes == 0 {
+		return Observe
+	}
 	f.Classes |= classes
 	return r.found(classes)
 }
@@ -226,6 +232,7 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 	}
 	classes := r.c.Key(key)
 	switch {
+	case len(str) < r.c.minValue:
 	case kind == '"':
 		classes |= r.c.String(key, unsafeString(str))
 	case kind == '-' || kind >= '0' && kind <= '9':

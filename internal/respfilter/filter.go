@@ -60,6 +60,7 @@ type filterRun struct {
 	// the kept value being inspected resumes after a masked value.
 	insp   Inspector
 	copied int
+	kv     KeptValue
 	// memo holds, per fixed-path node id, member keys already reported as
 	// removed below it, so the removals repeated in every element of an
 	// array skip building and hashing the path.

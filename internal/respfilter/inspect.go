@@ -7,13 +7,50 @@ import "github.com/apiguard/apiguard/internal/verdict"
 // a kept value is only validated and copied.
 type Inspector interface {
 	// Kept is called for a kept value and then for every value inside it,
-	// in document order. path is the value's path in path syntax ("#" for
-	// every array element, "" for the document itself; the slice is only
-	// valid during the call), key its member name ("" for an element or the
-	// document), kind its first byte, and content the bytes between the
-	// quotes of a string (escapes as written) or the text of a number (nil
-	// for other kinds). The answer keeps, masks or denies the value.
-	Kept(path []byte, key string, kind byte, content []byte) Verdict
+	// in document order. v and its slices are only valid during the call.
+	// The answer keeps, masks or denies the value.
+	Kept(v *KeptValue) Verdict
+}
+
+// KeptValue is one value the filter keeps. Its path is not built unless
+// the Inspector asks (AppendPath): a value at a site seen before in this
+// pass has the path it had then.
+type KeptValue struct {
+	// Site identifies the allowlist position of a value at the top of a
+	// kept subtree, when every value reaching that position has the same
+	// path ("data.#.id", not "users.*.id"): within one pass, one site is
+	// one path. -1 inside a kept value, or where paths vary.
+	Site int32
+	// Parent is the path of the enclosing container in path syntax ("#"
+	// for every array element, "" for the document), or the value's own
+	// path when Self is set.
+	Parent []byte
+	Self   bool
+	// Key is the member name of a value in an object; Elem is set for an
+	// array element.
+	Key  string
+	Elem bool
+	// Kind is the first byte of the value; Content the bytes between the
+	// quotes of a string (escapes as written) or the text of a number, nil
+	// for other kinds; Escaped tells that a string holds escapes.
+	Kind    byte
+	Content []byte
+	Escaped bool
+}
+
+// AppendPath appends the value's path in path syntax to dst.
+func (v *KeptValue) AppendPath(dst []byte) []byte {
+	dst = append(dst, v.Parent...)
+	if v.Self {
+		return dst
+	}
+	if len(v.Parent) > 0 {
+		dst = append(dst, '.')
+	}
+	if v.Elem {
+		return append(dst, '#')
+	}
+	return escapeKey(dst, v.Key)
 }
 
 // Verdict is an Inspector's answer for one value.
@@ -41,10 +78,10 @@ var errSensitive = &Error{Reason: ReasonSensitive, msg: "a kept value is of a de
 
 // inspectValue validates the value at r.pos exactly as skipValue does (the
 // same scanners, the same depth check at the same place), calling r.insp
-// for it and for every value inside it with its path, and moves r.pos past
-// it. What is kept is copied later from r.copied; a masked value is
-// written now, after the kept bytes before it.
-func (r *filterRun) inspectValue(key string) {
+// for it (described by r.kv, set by the caller) and for every value inside
+// it, and moves r.pos past it. What is kept is copied later from r.copied;
+// a masked value is written now, after the kept bytes before it.
+func (r *filterRun) inspectValue() {
 	doc := r.doc
 	i := r.pos
 	if i >= len(doc) {
@@ -52,9 +89,11 @@ func (r *filterRun) inspectValue(key string) {
 		return
 	}
 	start := i
+	kv := &r.kv
 	switch c := doc[i]; c {
 	case '{', '[':
-		if v := r.insp.Kept(r.path, key, c, nil); v != InspectKeep {
+		kv.Kind, kv.Content, kv.Escaped = c, nil, false
+		if v := r.insp.Kept(kv); v != InspectKeep {
 			if r.skipValue(); r.err == nil {
 				r.sensitive(v, start)
 			}
@@ -70,12 +109,24 @@ func (r *filterRun) inspectValue(key string) {
 			r.depth--
 			return
 		}
-		parentLen := len(r.path)
-		if c == '[' {
-			r.path = r.pushSeg(parentLen, "#")
+		// The members' parent is this container's path. kv.Parent is
+		// always r.path's first len(kv.Parent) bytes (the caller's path, or
+		// the enclosing container's), so the path grows in place.
+		saved := len(kv.Parent)
+		if !kv.Self {
+			r.path = r.path[:saved]
+			if saved > 0 {
+				r.path = append(r.path, '.')
+			}
+			if kv.Elem {
+				r.path = append(r.path, '#')
+			} else {
+				r.path = escapeKey(r.path, kv.Key)
+			}
 		}
+		own := r.path
 		for {
-			member := ""
+			kv.Site, kv.Parent, kv.Self, kv.Key, kv.Elem = -1, own, false, "", c == '['
 			if c == '{' {
 				if i >= len(doc) || doc[i] != '"' {
 					r.syntax()
@@ -92,11 +143,10 @@ func (r *filterRun) inspectValue(key string) {
 					return
 				}
 				i = skipSpace(doc, i+1)
-				member = memberKey(keyRaw, escaped)
-				r.path = r.pushKey(parentLen, member)
+				kv.Key = memberKey(keyRaw, escaped)
 			}
 			r.pos = i
-			if r.inspectValue(member); r.err != nil {
+			if r.inspectValue(); r.err != nil {
 				return
 			}
 			if i = skipSpace(doc, r.pos); i >= len(doc) {
@@ -110,20 +160,21 @@ func (r *filterRun) inspectValue(key string) {
 			case c + 2:
 				r.pos = i + 1
 				r.depth--
-				r.path = r.path[:parentLen]
+				r.path = r.path[:saved]
 				return
 			}
 			r.syntax()
 			return
 		}
 	case '"':
-		end, _ := scanString(doc, i+1)
+		end, escaped := scanString(doc, i+1)
 		if end < 0 {
 			r.syntax()
 			return
 		}
 		r.pos = end
-		if v := r.insp.Kept(r.path, key, c, doc[i+1:end-1]); v != InspectKeep {
+		kv.Kind, kv.Content, kv.Escaped = c, doc[i+1:end-1], escaped
+		if v := r.insp.Kept(kv); v != InspectKeep {
 			r.sensitive(v, start)
 		}
 	case 't', 'f', 'n':
@@ -138,7 +189,8 @@ func (r *filterRun) inspectValue(key string) {
 			return
 		}
 		r.pos = i
-		if v := r.insp.Kept(r.path, key, c, nil); v != InspectKeep {
+		kv.Kind, kv.Content, kv.Escaped = c, nil, false
+		if v := r.insp.Kept(kv); v != InspectKeep {
 			r.sensitive(v, start)
 		}
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
@@ -147,7 +199,8 @@ func (r *filterRun) inspectValue(key string) {
 			return
 		}
 		r.pos = i
-		if v := r.insp.Kept(r.path, key, c, doc[start:i]); v != InspectKeep {
+		kv.Kind, kv.Content, kv.Escaped = c, doc[start:i], false
+		if v := r.insp.Kept(kv); v != InspectKeep {
 			r.sensitive(v, start)
 		}
 	default:
@@ -166,11 +219,19 @@ func (r *filterRun) sensitive(v Verdict, start int) {
 	r.writeReplacement(SensitiveMask)
 }
 
-// keepInspected copies the value at r.pos, which the allowlist keeps whole,
-// showing it and every value inside it to r.insp.
-func (r *filterRun) keepInspected(key string) {
+// keepInspected copies the value at r.pos, which the allowlist node n keeps
+// whole, showing it and every value inside it to r.insp. The value is the
+// member key of the container at r.path[:parentLen], or, with self, the
+// value at r.path itself (an array element or the document).
+func (r *filterRun) keepInspected(n *node, parentLen int, key string, self bool) {
+	site := int32(-1)
+	if n.fixed {
+		site = n.id
+	}
+	r.kv = KeptValue{Site: site, Parent: r.path[:parentLen], Self: self, Key: key}
 	r.copied = r.pos
-	if r.inspectValue(key); r.err == nil {
+	if r.inspectValue(); r.err == nil {
 		r.out = append(r.out, r.doc[r.copied:r.pos]...)
 	}
+	r.kv = KeptValue{}
 }

@@ -13,12 +13,12 @@ type recorder struct {
 	mask, deny string
 }
 
-func (r *recorder) Kept(path []byte, key string, kind byte, content []byte) Verdict {
-	r.seen = append(r.seen, string(path)+"|"+key+"|"+string(kind)+"|"+string(content))
+func (r *recorder) Kept(v *KeptValue) Verdict {
+	r.seen = append(r.seen, string(v.AppendPath(nil))+"|"+v.Key+"|"+string(v.Kind)+"|"+string(v.Content))
 	switch {
-	case r.deny != "" && string(content) == r.deny:
+	case r.deny != "" && string(v.Content) == r.deny:
 		return InspectDeny
-	case r.mask != "" && string(content) == r.mask:
+	case r.mask != "" && string(v.Content) == r.mask:
 		return InspectMask
 	}
 	return InspectKeep

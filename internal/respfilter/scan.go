@@ -291,7 +291,7 @@ func (r *filterRun) value(n *node) {
 	}
 	switch c := r.doc[r.pos]; {
 	case n.keep && r.insp != nil:
-		r.keepInspected("")
+		r.keepInspected(n, len(r.path), "", true)
 	case n.keep:
 		start := r.pos
 		if r.skipValue(); r.err == nil {
@@ -373,8 +373,7 @@ func (r *filterRun) object(n *node) {
 			r.out = r.sep(first)
 			r.out = append(r.out, keyRaw...)
 			r.out = append(r.out, ':')
-			r.path = r.pushKey(parentLen, key)
-			if r.keepInspected(key); r.err != nil {
+			if r.keepInspected(c, parentLen, key, false); r.err != nil {
 				return
 			}
 			first = false
