@@ -334,7 +334,7 @@ func (o *Observer) memberPath() {
 		o.overflow = true
 		return
 	}
-	o.path = appendSegment(o.path[:f.base], o.curKey)
+	o.path = o.r.appendKey(o.path[:f.base], o.curKey)
 	o.overflow = len(o.path) > MaxPathBytes
 }
 

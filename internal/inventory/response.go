@@ -109,6 +109,7 @@ type Response struct {
 	// response filter's paths. Both are bounded (maxInterned).
 	intern    map[string]string
 	collapsed map[string]string
+	segments  map[string]string // key → its path segment (appendKey)
 	// unesc holds a decoded string value.
 	unesc []byte
 	// last is the field recorded last, -1 at the start.
@@ -269,6 +270,24 @@ func allDigits(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// appendKey is appendSegment through a memo of the keys seen: a response
+// repeats its keys in every element of its arrays, and deciding whether a
+// key is data costs a scan.
+func (r *Response) appendKey(dst []byte, key string) []byte {
+	seg, ok := r.segments[key]
+	if !ok {
+		seg = string(appendSegment(nil, key))
+		if r.segments == nil || len(r.segments) >= maxInterned {
+			r.segments = make(map[string]string, 64)
+		}
+		r.segments[string(key)] = seg
+	}
+	if len(dst) > 0 {
+		dst = append(dst, '.')
+	}
+	return append(dst, seg...)
 }
 
 // appendSegment appends one collapsed path segment for an object key: "*"
