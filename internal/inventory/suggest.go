@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/apiguard/apiguard/internal/telemetry"
+	"github.com/apiguard/apiguard/internal/telemetry/audit"
 )
 
 // Suggestion is a proposed allowlist for the routes of an inventory.
@@ -33,13 +33,13 @@ type ReviewItem struct {
 // Suggest proposes, for each route of inv, an allowlist of the fields seen
 // minus the sensitive ones: a field with a detected class, a field whose
 // path has a secret-looking name (the audit trail's mask keys,
-// telemetry.Masker.IsSecretKey), and a path seen as an object or array
+// audit.Masker.IsSecretKey), and a path seen as an object or array
 // (allowing it would keep whatever it holds whole) are left out and listed
 // for review, so today's leaks are not locked in. matchOf returns the match
 // (JSON) selecting a route's requests, false when the configuration has
 // none (the "_other" route, say): such a route is listed for review.
 func Suggest(inv Export, matchOf func(route string) (json.RawMessage, bool)) Suggestion {
-	masker := telemetry.NewMasker(nil)
+	masker := audit.NewMasker(nil)
 	var s Suggestion
 	for _, r := range inv.Routes {
 		match, ok := matchOf(r.Route)
@@ -68,7 +68,7 @@ func Suggest(inv Export, matchOf func(route string) (json.RawMessage, bool)) Sug
 }
 
 // leaveOut says why a field is not proposed ("" when it is).
-func leaveOut(f FieldExport, masker *telemetry.Masker) string {
+func leaveOut(f FieldExport, masker *audit.Masker) string {
 	if len(f.Classes) > 0 {
 		return "sensitive class " + strings.Join(f.Classes, ", ")
 	}
