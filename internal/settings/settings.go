@@ -143,7 +143,42 @@ func (s *Settings) Inventory(instance string) metrics.Inventory {
 	for _, p := range s.RateLimits {
 		inv.Policies = append(inv.Policies, p.Name)
 	}
+	if ri := s.ResponseInventory; ri != nil {
+		inv.Classes = inventory.BuiltinClassNames()
+		for _, c := range ri.CustomClasses {
+			inv.Classes = append(inv.Classes, c.Name)
+		}
+		inv.InventoryRoutes = s.inventoryRouteLabels()
+	}
 	return inv
+}
+
+// inventoryRouteLabels are the routes the response inventory counts by:
+// its own routes' labels, or without them the response_filter rule names
+// and the jwt rule names (whichever a response is named after), keeping
+// the ones that are metric name segments (others count as _other).
+func (s *Settings) inventoryRouteLabels() []string {
+	ri := s.ResponseInventory
+	var names []string
+	if len(ri.Routes) > 0 {
+		for _, r := range ri.Routes {
+			names = append(names, inventory.MetricLabel(r))
+		}
+		return names
+	}
+	if s.ResponseFilter != nil {
+		names = append(names, s.ResponseFilter.RuleNames()...)
+	}
+	if s.JWT != nil {
+		names = append(names, s.JWT.RouteNames()...)
+	}
+	var out []string
+	for _, n := range names {
+		if metrics.ValidName(n) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Matches returns every configured rule's match: jwt rules, rate-limit
