@@ -23,7 +23,7 @@ const (
 	TagDecision = "decision"
 	TagReason   = "reason"
 	TagPhase    = "phase"
-	TagClass    = "class" // a sensitive-data class (response_inventory)
+	TagClass    = "class"   // a sensitive-data class (response_inventory)
 	TagVersion  = "version" // only on the build_info gauge (BuildInfoName)
 )
 
