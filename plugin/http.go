@@ -93,6 +93,7 @@ type httpContext struct {
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
 	respFilterStream respFilterStream
+	inventoryStream  inventoryStream
 	telemetryStream  telemetryStream
 }
 
@@ -167,6 +168,7 @@ func (h *httpContext) runStages() types.Action {
 		h.stage++
 	}
 	h.prepareResponseFilter()
+	h.prepareInventory()
 	return types.ActionContinue
 }
 
@@ -231,7 +233,9 @@ func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (a
 		return types.ActionContinue
 	}
 	h.addRateLimitHeaders()
-	return h.filterResponseHeaders(endOfStream)
+	action = h.filterResponseHeaders(endOfStream)
+	h.observeResponseHeaders(endOfStream)
+	return action
 }
 
 func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action types.Action) {
@@ -241,6 +245,9 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action
 	}
 	defer recoverCallback("response body", func() { action = h.failClosed() })
 	action = h.filterResponseBody(bodySize, endOfStream)
+	if action == types.ActionContinue {
+		h.observeResponseBody(bodySize, endOfStream)
+	}
 	return action
 }
 
@@ -260,6 +267,7 @@ func (h *httpContext) OnHttpStreamDone() {
 	h.plugin.forgetStream(h.id)
 	h.chargeResponseCost()
 	h.observe()
+	h.finishInventory()
 	h.releaseExcerpt()
 	h.collectAfterLargeBody()
 }

@@ -47,6 +47,7 @@ type pluginContext struct {
 	jwt        jwtState
 	rateLimits rateLimitState
 	respFilter respFilterState
+	inventory  inventoryState
 	telemetry  telemetryState
 	// guard judges whether a request can be judged, before every policy.
 	guard *canon.Guard
@@ -105,6 +106,7 @@ func (p *pluginContext) configure(data []byte) error {
 		p.configureJWT,
 		p.configureRateLimits,
 		p.configureResponseFilter,
+		p.configureInventory,
 		p.configureTelemetry,
 		p.configureRequest,
 	} {
@@ -136,6 +138,7 @@ func (p *pluginContext) OnTick() {
 	now := time.Now()
 	p.tickJWT(now)
 	p.tickTelemetry(now)
+	p.tickInventory(now)
 	p.resumeWaiting()
 }
 

@@ -205,7 +205,7 @@ func (h *httpContext) processBody(size int) types.Action {
 		}
 	}
 	rs := &h.plugin.respFilter
-	out, o := st.policy.AppendProcess(rs.out, st.decision, body, h.verifiedClaims())
+	out, o := st.policy.AppendProcessInspected(rs.out, st.decision, body, h.verifiedClaims(), h.inspector())
 	if o.Action == respfilter.ActionReplace {
 		rs.out = out[:0]
 	}
@@ -322,8 +322,8 @@ func (h *httpContext) recordFilter(o respfilter.Outcome) {
 	}
 	m := h.plugin.metrics
 	m.Filter(decision, reason, o.Removed, o.Masked)
-	if o.Reason != respfilter.ReasonNone {
-		m.FilterError(o.Reason)
+	if o.Reason != respfilter.ReasonNone && o.Reason != respfilter.ReasonSensitive {
+		m.FilterError(o.Reason) // a denied class is a policy's decision, not an error
 	}
 	h.addDecision(audit.Decision{Policy: string(verdict.PolicyRespFilter), Decision: decision, Reason: reason})
 }

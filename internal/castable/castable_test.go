@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -421,5 +423,25 @@ func TestEvictTakesTheEntryThatExpiresFirst(t *testing.T) {
 	}
 	if _, err := tb.Update("long", later, counter(later, time.Hour, &n)); err != nil || n != 3 {
 		t.Fatalf("long after stale reuse: n = %d, err = %v; want 3", n, err)
+	}
+}
+
+func TestEachVisitsLiveStatesOnly(t *testing.T) {
+	s := &MemStore{}
+	tab := newTable(t, s, 16)
+	now := time.Unix(1000, 0)
+	for i, ttl := range []time.Duration{time.Minute, time.Second, time.Minute} {
+		key := fmt.Sprint("k", i)
+		if _, err := tab.Update(key, now, func([]byte) ([]byte, time.Time, bool) { return []byte(key), now.Add(ttl), true }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	if err := tab.Each(now.Add(2*time.Second), func(st []byte) bool { seen = append(seen, string(st)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(seen)
+	if !slices.Equal(seen, []string{"k0", "k2"}) {
+		t.Errorf("Each saw %q, want the two live states", seen)
 	}
 }

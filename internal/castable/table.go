@@ -351,3 +351,24 @@ func decodeSlot(val []byte) (fp [fingerprintLen]byte, expiresNs int64, state []b
 	expiresNs = int64(binary.LittleEndian.Uint64(val[fingerprintLen:SlotOverhead]))
 	return fp, expiresNs, val[SlotOverhead:], true
 }
+
+// Each calls fn with the state of every live slot, in slot order, until fn
+// returns false. It reads every slot key, one Get each: it is for rare
+// reports (an export), never for the request path. The state is only valid
+// during the call.
+func (t *Table) Each(now time.Time, fn func(state []byte) bool) error {
+	nowNs := now.UnixNano()
+	for idx := uint64(0); idx < t.slots; idx++ {
+		val, _, err := t.store.Get(t.slotKey(idx))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("castable: get slot %d: %w", idx, err)
+		}
+		if _, expires, state, ok := decodeSlot(val); ok && nowNs < expires && !fn(state) {
+			return nil
+		}
+	}
+	return nil
+}

@@ -19,7 +19,8 @@ import (
 )
 
 // The admin interface answers like Envoy's (docs: operations/admin):
-// /ready, /stats (text, ?filter=REGEX), /stats/prometheus.
+// /ready, /stats (text, ?filter=REGEX), /stats/prometheus; and apiguard's
+// own /apiguard/inventory (inventory.go).
 
 // readiness mirrors Envoy's server state as /ready reports it, and holds the
 // plugin once it has started: the admin interface answers before that, as
@@ -163,8 +164,9 @@ func collectStats(p *wasmhost.Plugin, c *requestCounts) []stat {
 	return out
 }
 
-func adminHandler(c *requestCounts, ready *readiness) http.Handler {
+func adminHandler(c *requestCounts, ready *readiness, config []byte) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /apiguard/inventory", serveInventory(ready, config, rootID))
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 		switch ready.state.Load() {

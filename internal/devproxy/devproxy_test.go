@@ -425,7 +425,7 @@ func FuzzClusterFlag(f *testing.F) {
 
 func TestAdminBeforeThePluginStarts(t *testing.T) {
 	state := &readiness{}
-	h := adminHandler(&requestCounts{}, state)
+	h := adminHandler(&requestCounts{}, state, nil)
 	for path, want := range map[string]int{"/ready": 503, "/stats": 200, "/stats/prometheus": 200} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))

@@ -112,7 +112,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.wasm, "wasm", "build/apiguard.wasm", "the compiled plugin")
 	fs.StringVar(&o.config, "config", "envoy/demo-config.json", "the plugin configuration (JSON), as Envoy's PluginConfig.configuration")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:10000", "address to serve HTTP on")
-	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "address of the Envoy-like admin interface (/ready, /stats, /stats/prometheus); empty disables it")
+	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "address of the Envoy-like admin interface (/ready, /stats, /stats/prometheus) and /apiguard/inventory; empty disables it")
 	fs.StringVar(&o.upstream, "upstream", "", "URL of the upstream to protect: http://, https://, or h2c:// for a gRPC server (HTTP/2 without TLS); default: the built-in demo API")
 	fs.Var(o.clusters, "cluster", "NAME=URL of a cluster the plugin calls out to (repeatable), e.g. idp=http://127.0.0.1:8081")
 	fs.IntVar(&o.workers, "workers", 2, "number of worker VMs (Envoy --concurrency)")

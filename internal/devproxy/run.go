@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return fmt.Errorf("devproxy: admin listen: %w", err)
 		}
 		adminAddr = adminLn.Addr().String()
-		adminSrv = &http.Server{Handler: adminHandler(counts, state), ReadHeaderTimeout: 10 * time.Second}
+		adminSrv = &http.Server{Handler: adminHandler(counts, state, config), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- serve(adminSrv, adminLn) }()
 		defer adminSrv.Close() // on a startup error; a normal exit shuts it down below
 	}
@@ -262,7 +262,7 @@ func printBanner(w io.Writer, a addrs, o options, upstream string, config []byte
 	fmt.Fprintf(w, "apiguard devproxy: %s (proxy-wasm ABI %s) on wasmhost, %d worker VM(s), fail closed\n", o.wasm, strings.TrimPrefix(abi, "proxy_abi_version_"), o.workers)
 	fmt.Fprintf(w, "  listening   http://%s  (HTTP/1.1 and HTTP/2 cleartext)\n", a.Listen)
 	if a.Admin != "" {
-		fmt.Fprintf(w, "  admin       http://%s  (/ready, /stats, /stats/prometheus)\n", a.Admin)
+		fmt.Fprintf(w, "  admin       http://%s  (/ready, /stats, /stats/prometheus, /apiguard/inventory)\n", a.Admin)
 	}
 	fmt.Fprintf(w, "  upstream    %s\n", upstream)
 	names := make([]string, 0, len(o.clusters))

@@ -34,6 +34,8 @@ type filterOptions struct {
 	// longer than the values it replaces makes the output larger than the
 	// input, and a Wasm VM's memory never shrinks after such a peak.
 	maxOutput int
+	// insp sees every kept value (the response inventory); nil when none.
+	insp Inspector
 }
 
 // filterRun is the state of one pass. It is reused through a pool so the
@@ -54,6 +56,11 @@ type filterRun struct {
 	maxDepth int
 	err      error
 	stack    []byte
+	// insp sees the kept values (inspect.go); copied is where the copy of
+	// the kept value being inspected resumes after a masked value.
+	insp   Inspector
+	copied int
+	kv     KeptValue
 	// memo holds, per fixed-path node id, member keys already reported as
 	// removed below it, so the removals repeated in every element of an
 	// array skip building and hashing the path.
@@ -74,6 +81,7 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 	r.out, r.mask, r.rep = dst, opts.mask, rep
 	r.doc, r.pos, r.depth, r.maxDepth, r.err = doc, 0, 0, opts.maxDepth, nil
 	r.limit = opts.maxOutput
+	r.insp = opts.insp
 	if r.limit <= 0 {
 		r.limit = math.MaxInt
 	}
@@ -127,7 +135,7 @@ var runPool = sync.Pool{New: func() any { return &filterRun{seen: make(map[strin
 // release drops every reference to the caller's data and returns r to the
 // pool.
 func (r *filterRun) release() {
-	r.out, r.mask, r.rep, r.doc, r.err = nil, nil, nil, nil, nil
+	r.out, r.mask, r.rep, r.doc, r.err, r.insp = nil, nil, nil, nil, nil, nil
 	r.path = r.path[:0]
 	for i, m := range r.memo {
 		clear(m) // the keys point into the caller's document

@@ -274,6 +274,13 @@ func (p *Policy) Process(d Decision, body []byte, verified map[string]any) (out 
 // plugin can reuse one buffer across responses once the host has copied the
 // previous body. body and dst must not overlap.
 func (p *Policy) AppendProcess(dst []byte, d Decision, body []byte, verified map[string]any) (out []byte, o Outcome) {
+	return p.AppendProcessInspected(dst, d, body, verified, nil)
+}
+
+// AppendProcessInspected is AppendProcess showing every kept value to insp
+// in the same pass (nil: none). A value insp denies fails the response
+// with ReasonSensitive whatever on_error says.
+func (p *Policy) AppendProcessInspected(dst []byte, d Decision, body []byte, verified map[string]any, insp Inspector) (out []byte, o Outcome) {
 	if p == nil || d.Action != ActionFilter {
 		return nil, Outcome{Action: d.Action, Reason: d.Reason}
 	}
@@ -308,7 +315,7 @@ func (p *Policy) AppendProcess(dst []byte, d Decision, body []byte, verified map
 			return nil, Outcome{Action: ActionDeny, Reason: ReasonNotJSON}
 		}
 	}
-	opts := filterOptions{mask: p.mask, maxDepth: p.limits.maxDepth, maxOutput: p.limits.maxBody}
+	opts := filterOptions{mask: p.mask, maxDepth: p.limits.maxDepth, maxOutput: p.limits.maxBody, insp: insp}
 	list := p.allowlistFor(verified)
 	if d.coding == codingIdentity {
 		if dst == nil {
@@ -316,7 +323,7 @@ func (p *Policy) AppendProcess(dst []byte, d Decision, body []byte, verified map
 		}
 		filtered, err := list.filterDocument(dst[:0], doc, opts, &o.Report)
 		if err != nil {
-			return nil, p.failOutcome(ReasonOf(err))
+			return nil, p.processFailure(err)
 		}
 		o.Action = ActionReplace
 		return filtered, o
@@ -326,7 +333,7 @@ func (p *Policy) AppendProcess(dst []byte, d Decision, body []byte, verified map
 	filtered, err := list.filterDocument((*tmp)[:0], doc, opts, &o.Report)
 	*tmp = filtered
 	if err != nil {
-		return nil, p.failOutcome(ReasonOf(err))
+		return nil, p.processFailure(err)
 	}
 	enc := bytes.NewBuffer(dst[:0])
 	enc.Grow(len(body))
@@ -341,6 +348,15 @@ func (p *Policy) AppendProcess(dst []byte, d Decision, body []byte, verified map
 // body growing past MaxBodyBytes before end of stream (ReasonTooLarge): the
 // outcome is ActionDeny or, with on_error "allow", ActionPass.
 func (p *Policy) Failure(r Reason) Outcome { return p.failOutcome(r) }
+
+// processFailure is the outcome of a failed filtering pass: on_error
+// decides, except for a denied sensitive value, which is always denied.
+func (p *Policy) processFailure(err error) Outcome {
+	if r := ReasonOf(err); r == ReasonSensitive {
+		return Outcome{Action: ActionDeny, Reason: r}
+	}
+	return p.failOutcome(ReasonOf(err))
+}
 
 func (p *Policy) failOutcome(r Reason) Outcome {
 	d := p.fail(r)

@@ -290,6 +290,8 @@ func (r *filterRun) value(n *node) {
 		return
 	}
 	switch c := r.doc[r.pos]; {
+	case n.keep && r.insp != nil:
+		r.keepInspected(n, len(r.path), "", true)
 	case n.keep:
 		start := r.pos
 		if r.skipValue(); r.err == nil {
@@ -367,6 +369,14 @@ func (r *filterRun) object(n *node) {
 		c := n.member(key)
 		r.pos = pos
 		switch {
+		case c != nil && c.keep && r.insp != nil:
+			r.out = r.sep(first)
+			r.out = append(r.out, keyRaw...)
+			r.out = append(r.out, ':')
+			if r.keepInspected(c, parentLen, key, false); r.err != nil {
+				return
+			}
+			first = false
 		case c != nil && c.keep:
 			if r.skipValue(); r.err != nil {
 				return

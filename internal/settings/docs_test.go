@@ -66,6 +66,7 @@ func TestDocsReferenceMatchesTheSchema(t *testing.T) {
 	}
 	for section, page := range map[string]string{
 		"jwt": "jwt.md", "rate_limits": "rate-limits.md", "response_filter": "response-filter.md", "telemetry": "telemetry.md",
+		"response_inventory": "response-inventory.md",
 	} {
 		doc, err := os.ReadFile("../../docs/" + page)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/clientip"
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/inventory"
 	"github.com/apiguard/apiguard/internal/jwtauth"
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/respfilter"
@@ -45,6 +46,9 @@ type Settings struct {
 	RateLimits ratelimit.Config `json:"rate_limits,omitempty"`
 	// ResponseFilter (`response_filter`) is the JSON field allowlist.
 	ResponseFilter *respfilter.Config `json:"response_filter,omitempty"`
+	// ResponseInventory (`response_inventory`) observes what responses
+	// expose: field paths, types and sensitive classes, per route.
+	ResponseInventory *inventory.Config `json:"response_inventory,omitempty"`
 	// Telemetry (`telemetry`) is metrics naming, the audit trail and export.
 	Telemetry telemetry.Config `json:"telemetry"`
 }
@@ -139,7 +143,42 @@ func (s *Settings) Inventory(instance string) metrics.Inventory {
 	for _, p := range s.RateLimits {
 		inv.Policies = append(inv.Policies, p.Name)
 	}
+	if ri := s.ResponseInventory; ri != nil {
+		inv.Classes = inventory.BuiltinClassNames()
+		for _, c := range ri.CustomClasses {
+			inv.Classes = append(inv.Classes, c.Name)
+		}
+		inv.InventoryRoutes = s.inventoryRouteLabels()
+	}
 	return inv
+}
+
+// inventoryRouteLabels are the routes the response inventory counts by:
+// its own routes' labels, or without them the response_filter rule names
+// and the jwt rule names (whichever a response is named after), keeping
+// the ones that are metric name segments (others count as _other).
+func (s *Settings) inventoryRouteLabels() []string {
+	ri := s.ResponseInventory
+	var names []string
+	if len(ri.Routes) > 0 {
+		for _, r := range ri.Routes {
+			names = append(names, inventory.MetricLabel(r))
+		}
+		return names
+	}
+	if s.ResponseFilter != nil {
+		names = append(names, s.ResponseFilter.RuleNames()...)
+	}
+	if s.JWT != nil {
+		names = append(names, s.JWT.RouteNames()...)
+	}
+	var out []string
+	for _, n := range names {
+		if metrics.ValidName(n) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Matches returns every configured rule's match: jwt rules, rate-limit
@@ -156,6 +195,11 @@ func (s *Settings) Matches() []route.Match {
 	}
 	if s.ResponseFilter != nil {
 		for _, r := range s.ResponseFilter.Rules {
+			out = append(out, r.Match)
+		}
+	}
+	if s.ResponseInventory != nil {
+		for _, r := range s.ResponseInventory.Routes {
 			out = append(out, r.Match)
 		}
 	}

@@ -86,7 +86,7 @@ var grpcCodes = func() map[Reason]GRPCCode {
 	for _, r := range rlFailures {
 		m[r] = GRPCUnavailable
 	}
-	for _, r := range rfErrors {
+	for _, r := range rfDeny {
 		m[r] = GRPCInternal
 	}
 	return m

@@ -109,6 +109,10 @@ const (
 	TooDeep             Reason = "too_deep"
 	NotJSON             Reason = "not_json"
 	ReencodeFailed      Reason = "reencode_failed" // never expected
+
+	// SensitiveData: a response value of a class whose policy is deny
+	// (response_inventory.classes). Always a deny, whatever on_error says.
+	SensitiveData Reason = "sensitive_data"
 )
 
 // InternalError: apiguard failed closed on its own error (a recovered panic,
@@ -129,6 +133,7 @@ var (
 	rlDeny       = slices.Concat([]Reason{RateLimited, MissingKey}, rlFailures)
 	rfErrors     = []Reason{BodyTooLarge, MalformedJSON, UnsupportedEncoding, DecodeFailed, ConflictingLength, TooDeep, NotJSON, ReencodeFailed}
 	rfAllow      = slices.Concat([]Reason{Filtered}, rfErrors)
+	rfDeny       = slices.Concat(rfErrors, []Reason{SensitiveData})
 	internalDeny = []Reason{InternalError}
 )
 
@@ -146,7 +151,7 @@ func Reasons(p Policy, d Decision) []Reason {
 	case PolicyRateLimit:
 		set = pick(d, rlAllow, rlDeny)
 	case PolicyRespFilter:
-		set = pick(d, rfAllow, rfErrors)
+		set = pick(d, rfAllow, rfDeny)
 	case PolicyInternal:
 		if d == Deny {
 			set = internalDeny

@@ -19,12 +19,33 @@ import (
 const (
 	EventRequest          = "request"            // one per request
 	EventAuthFailureBurst = "auth_failure_burst" // a client crossed the failed-auth threshold
+	// EventSensitiveField: a sensitive class seen for the first time at a
+	// field path of a route (the response inventory); never the value.
+	EventSensitiveField = "sensitive_field"
+	// EventInventory: part of the response inventory, exported on a tick.
+	EventInventory = "inventory"
 )
 
-// Signals attached to a request event.
+// Signals attached to an event.
 const (
 	SignalNearLimit = "near_limit"
+	// SignalSensitiveDataExposed: a route whose responses had shown no
+	// sensitive class showed one (on a sensitive_field event).
+	SignalSensitiveDataExposed = "sensitive_data_exposed"
 )
+
+// InventoryPart is one route's fields in an inventory event: paths in the
+// response filter's path syntax, their JSON types and sensitive classes.
+type InventoryPart struct {
+	Route  string
+	Fields []InventoryField
+}
+
+// InventoryField is one field path of an InventoryPart.
+type InventoryField struct {
+	Path           string
+	Types, Classes []string
+}
 
 // Decision is one policy's verdict on a request.
 type Decision struct {
@@ -75,6 +96,11 @@ type Event struct {
 	// Burst details, for EventAuthFailureBurst.
 	Failures int
 	Window   time.Duration
+	// Field and Class, for EventSensitiveField: a field path (data-like
+	// keys already collapsed to "*") and a class name.
+	Field, Class string
+	// Inventory, for EventInventory.
+	Inventory *InventoryPart
 	// Truncated is set by the encoders when they had to leave out headers,
 	// the body excerpt and removed fields to stay under MaxEventBytes.
 	Truncated bool
@@ -351,6 +377,12 @@ func appendEventLineTo(dst []byte, e *Event) []byte {
 	if w := e.Window.Seconds(); w != 0 {
 		o.Float("window_s", w)
 	}
+	o.StrOmitEmpty("field", e.Field)
+	o.StrOmitEmpty("class", e.Class)
+	if inv := e.Inventory; inv != nil {
+		o.Key("inventory")
+		o.B = appendInventory(o.B, inv)
+	}
 	if e.Truncated {
 		o.Key("truncated")
 		o.B = append(o.B, "true"...)
@@ -457,4 +489,30 @@ func (e *Event) Verdict() (Decision, *Identity) {
 		}
 	}
 	return Decision{Decision: verdict.Allow}, e.Identity
+}
+
+// appendInventory appends an inventory part as the JSON object that
+// inventory.ReadExport reads back: {"route", "fields": [{"path", "types",
+// "classes"}]}.
+func appendInventory(dst []byte, inv *InventoryPart) []byte {
+	o := jsonenc.Object{B: dst}
+	o.Open()
+	o.Str("route", inv.Route)
+	o.Key("fields")
+	o.B = append(o.B, '[')
+	for i, f := range inv.Fields {
+		if i > 0 {
+			o.B = append(o.B, ',')
+		}
+		o.Open()
+		o.Str("path", f.Path)
+		o.StrArray("types", f.Types)
+		if len(f.Classes) > 0 {
+			o.StrArray("classes", f.Classes)
+		}
+		o.Close()
+	}
+	o.B = append(o.B, ']')
+	o.Close()
+	return o.B
 }

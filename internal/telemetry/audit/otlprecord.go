@@ -131,6 +131,12 @@ func appendOTLPRecord(e *Event, observedNanos int64) []byte {
 		a.Int("apiguard.auth_failures", int64(e.Failures))
 		a.Int("apiguard.window_s", int64(e.Window.Seconds()))
 	}
+	a.Str("apiguard.field", e.Field)
+	a.Str("apiguard.class", e.Class)
+	if e.Inventory != nil {
+		// The part as the same JSON the log sink writes, one string.
+		a.Str("apiguard.inventory", string(appendInventory(nil, e.Inventory)))
+	}
 	if e.Truncated {
 		a.Begin("apiguard.truncated")
 		a.B = append(a.B, `{"boolValue":true}`...)
@@ -158,8 +164,19 @@ func clampInt64(u uint64) int64 {
 // "GET /orders 401 authn=deny(expired)".
 func summary(e *Event, typ, path string) string {
 	var b strings.Builder
-	if typ == EventAuthFailureBurst {
+	switch typ {
+	case EventAuthFailureBurst:
 		fmt.Fprintf(&b, "auth failure burst: %d failures from %s within %s", e.Failures, e.ClientIP, e.Window)
+		return b.String()
+	case EventSensitiveField:
+		fmt.Fprintf(&b, "sensitive field: %s at %s on route %s", e.Class, e.Field, e.Route)
+		return b.String()
+	case EventInventory:
+		n := 0
+		if e.Inventory != nil {
+			n = len(e.Inventory.Fields)
+		}
+		fmt.Fprintf(&b, "response inventory: %d fields of route %s", n, e.Route)
 		return b.String()
 	}
 	b.WriteString(e.Method)

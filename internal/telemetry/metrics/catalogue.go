@@ -92,6 +92,11 @@ type Inventory struct {
 	Providers     []string // JWT providers
 	JWKSProviders []string // providers with a remote JWKS (a subset of Providers)
 	Policies      []string // rate-limit policy names
+	// InventoryRoutes are the routes the response inventory counts by
+	// (OtherRoute is added), and Classes its class names; both empty
+	// without a response_inventory section.
+	InventoryRoutes []string
+	Classes         []string
 }
 
 // family identifies a metric family; with up to three label values it is the
@@ -123,6 +128,10 @@ const (
 	famOTLPEvents
 	famOTLPFail
 	famBursts
+	famInvObserved
+	famInvValues
+	famInvExposures
+	famInvDropped
 	famMemory
 	famHeap
 	famGCCycles
@@ -188,7 +197,8 @@ func (inv Inventory) validate() error {
 	for _, l := range []struct {
 		field string
 		names []string
-	}{{"routes", inv.Routes}, {"providers", inv.Providers}, {"jwks providers", inv.JWKSProviders}, {"policies", inv.Policies}} {
+	}{{"routes", inv.Routes}, {"providers", inv.Providers}, {"jwks providers", inv.JWKSProviders}, {"policies", inv.Policies},
+		{"inventory routes", inv.InventoryRoutes}, {"classes", inv.Classes}} {
 		if err := checkNames(l.field, l.names); err != nil {
 			return err
 		}
@@ -278,6 +288,18 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 			[]pair{{TagReason, r}}, "export_failures_total")
 	}
 	b.add(key{f: famBursts}, KindCounter, "1", "Clients that crossed the failed-authentication burst threshold.", "security", nil, "auth_failure_bursts_total")
+	if len(inv.Classes) > 0 {
+		for _, r := range append(slices.Clone(inv.InventoryRoutes), OtherRoute) {
+			rp := []pair{{TagRoute, r}}
+			b.add(key{f: famInvObserved, a: r}, KindCounter, "1", "Responses the response inventory observed or classified, by route.", "inventory", rp, "observed_responses_total")
+			for _, c := range inv.Classes {
+				b.add(key{f: famInvValues, a: r, b: c}, KindCounter, "1", "Response values of a sensitive class, by route and class.", "inventory",
+					[]pair{{TagRoute, r}, {TagClass, c}}, "sensitive_values_total")
+			}
+			b.add(key{f: famInvExposures, a: r}, KindCounter, "1", "Routes whose responses showed a sensitive class for the first time (the route had none).", "security", rp, "sensitive_exposures_total")
+		}
+		b.add(key{f: famInvDropped}, KindCounter, "1", "Response fields the inventory could not record: its table full or contended, a path over 256 bytes, a response's fields past 256.", "inventory", nil, "dropped_total")
+	}
 	b.add(key{f: famMemory}, KindHistogram, "KiB", "Memory the Go runtime holds (≈ the VM's Wasm linear memory), sampled per worker per tick.", "runtime", nil, "memory_kib")
 	b.add(key{f: famHeap}, KindHistogram, "KiB", "Go heap in use, sampled per worker per tick.", "runtime", nil, "heap_inuse_kib")
 	b.add(key{f: famGCCycles}, KindCounter, "1", "Completed Go GC cycles, summed over workers.", "runtime", nil, "gc_cycles_total")
@@ -291,8 +313,9 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 // inv. With R routes, P providers, J remote-JWKS providers and L rate-limit
 // policies it is
 //
-//	22P + 8J + 38L + 2R + 85
+//	22P + 8J + 39L + 2R + 87
 //
+// plus (I+1)(C+2)+1 with a response inventory of I routes and C classes
 // (the factors are the sizes of the closed sets above), so it grows only
 // with the configuration, never with traffic.
 func Cardinality(inv Inventory) (int, error) {

@@ -60,7 +60,11 @@ func (s *fakeSink) counter(t *testing.T, name string) uint64 {
 }
 
 func cardinalityFormula(inv Inventory) int {
-	return 22*len(inv.Providers) + 8*len(inv.JWKSProviders) + 39*len(inv.Policies) + 2*len(inv.Routes) + 86
+	n := 22*len(inv.Providers) + 8*len(inv.JWKSProviders) + 39*len(inv.Policies) + 2*len(inv.Routes) + 87
+	if len(inv.Classes) > 0 {
+		n += (len(inv.InventoryRoutes)+1)*(len(inv.Classes)+2) + 1
+	}
+	return n
 }
 
 func TestCardinalityMatchesDocumentedFormula(t *testing.T) {
@@ -68,6 +72,7 @@ func TestCardinalityMatchesDocumentedFormula(t *testing.T) {
 		{Instance: "a"},
 		sampleInventory(),
 		{Instance: "b", Routes: []string{"r1", "r2"}, Providers: []string{"p1"}, JWKSProviders: []string{"p1"}, Policies: []string{"x"}},
+		{Instance: "c", InventoryRoutes: []string{"echo", "users"}, Classes: []string{"card_number", "email", "employee_id"}},
 	} {
 		n, err := Cardinality(inv)
 		if err != nil {

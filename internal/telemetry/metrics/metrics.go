@@ -337,6 +337,24 @@ func (m *Metrics) OTLPFailed(reason string) {
 	m.inc(k, 1)
 }
 
+// InventoryObserved counts a response the inventory observed on route.
+func (m *Metrics) InventoryObserved(route string) { m.inc(key{f: famInvObserved, a: route}, 1) }
+
+// InventoryValues counts n values of class on route.
+func (m *Metrics) InventoryValues(route, class string, n uint64) {
+	m.inc(key{f: famInvValues, a: route, b: class}, n)
+}
+
+// SensitiveExposure counts a route showing its first sensitive class.
+func (m *Metrics) SensitiveExposure(route string) { m.inc(key{f: famInvExposures, a: route}, 1) }
+
+// InventoryDropped counts fields the inventory could not record.
+func (m *Metrics) InventoryDropped(n uint64) {
+	if n > 0 {
+		m.inc(key{f: famInvDropped}, n)
+	}
+}
+
 // AuthFailureBurst counts a client crossing the failed-auth burst threshold.
 func (m *Metrics) AuthFailureBurst() { m.inc(key{f: famBursts}, 1) }
 
@@ -352,4 +370,16 @@ func (m *Metrics) Runtime(s RuntimeSample, newGCCycles uint64) {
 func (m *Metrics) ForcedGC(freedBytes uint64) {
 	m.inc(key{f: famForcedGC}, 1)
 	m.record(key{f: famForcedGCFreed}, freedBytes/1024)
+}
+
+// InventoryRoute returns route when the catalogue counts the inventory by
+// it, else OtherRoute: a name that is not a metric name segment (a
+// response_filter rule named "Users API", say) is counted as _other.
+func (m *Metrics) InventoryRoute(route string) string {
+	if m != nil {
+		if _, ok := m.counters[key{f: famInvObserved, a: route}]; ok {
+			return route
+		}
+	}
+	return OtherRoute
 }

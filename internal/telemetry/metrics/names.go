@@ -23,11 +23,12 @@ const (
 	TagDecision = "decision"
 	TagReason   = "reason"
 	TagPhase    = "phase"
+	TagClass    = "class"   // a sensitive-data class (response_inventory)
 	TagVersion  = "version" // only on the build_info gauge (BuildInfoName)
 )
 
 // tagKeys are the tag keys that appear as name segments, in stats_tags order.
-var tagKeys = []string{TagRoute, TagProvider, TagPolicy, TagDecision, TagReason, TagPhase}
+var tagKeys = []string{TagRoute, TagProvider, TagPolicy, TagDecision, TagReason, TagPhase, TagClass}
 
 // DefaultPrefix is the first segment of every metric name unless configured.
 const DefaultPrefix = "apiguard"

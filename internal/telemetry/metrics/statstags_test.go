@@ -91,6 +91,9 @@ func sampleInventory() Inventory {
 		Providers:     []string{"corp", "partner", "provider"},
 		JWKSProviders: []string{"corp"},
 		Policies:      []string{"per_user", "fleet_per_ip", "decision"},
+		// A route and a class named like tag keys too.
+		InventoryRoutes: []string{"users", "class"},
+		Classes:         []string{"card_number", "route"},
 	}
 }
 
@@ -239,7 +242,9 @@ func TestPrometheusFamilies(t *testing.T) {
 		"apiguard_audit_events_total": KindCounter, "apiguard_audit_sampled_out_total": KindCounter, "apiguard_audit_body_budget_refusals_total": KindCounter, "apiguard_audit_dropped_total": KindCounter,
 		"apiguard_otlp_exports_total": KindCounter, "apiguard_otlp_exported_events_total": KindCounter, "apiguard_otlp_export_failures_total": KindCounter,
 		"apiguard_security_auth_failure_bursts_total": KindCounter,
-		"apiguard_runtime_memory_kib":                 KindHistogram, "apiguard_runtime_heap_inuse_kib": KindHistogram, "apiguard_runtime_gc_cycles_total": KindCounter,
+		"apiguard_inventory_observed_responses_total": KindCounter, "apiguard_inventory_sensitive_values_total": KindCounter,
+		"apiguard_security_sensitive_exposures_total": KindCounter, "apiguard_inventory_dropped_total": KindCounter,
+		"apiguard_runtime_memory_kib": KindHistogram, "apiguard_runtime_heap_inuse_kib": KindHistogram, "apiguard_runtime_gc_cycles_total": KindCounter,
 		"apiguard_runtime_forced_gc_total": KindCounter, "apiguard_runtime_forced_gc_freed_kib": KindHistogram,
 		"apiguard_telemetry_unknown_label_total": KindCounter,
 	}

@@ -1,0 +1,82 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
+)
+
+// BenchmarkEngines reports the Performance section's ratios at 100 KiB
+// compiled for wasip1, under wazero (in process) and under V8 (Node, when
+// it is installed): detection-wazero and detection-v8 are the filter's
+// time with detection over its time without; observation-wazero and
+// observation-v8 are observation's time over the filter's.
+func BenchmarkEngines(b *testing.B) {
+	root, err := wasmbuild.ModuleRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	wasmPath := filepath.Join(b.TempDir(), "inventory-bench.wasm")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", wasmPath, "./internal/inventory/cmd/inventorybench")
+	build.Dir = root
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	code, err := os.ReadFile(wasmPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	mod, err := rt.CompileModule(ctx, code)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const iters = "60"
+	node, nodeErr := exec.LookPath("node")
+	for b.Loop() {
+		var out bytes.Buffer
+		cfg := wazero.NewModuleConfig().WithStdout(&out).WithStderr(&out).WithName("").WithArgs("inventorybench", "-iters", iters).
+			WithSysWalltime().WithSysNanotime()
+		m, err := rt.InstantiateModule(ctx, mod, cfg)
+		if err != nil {
+			b.Fatalf("wazero: %v\n%s", err, out.String())
+		}
+		m.Close(ctx)
+		report(b, out.String(), "wazero")
+		if nodeErr == nil {
+			cmd := exec.Command(node, "--no-warnings", filepath.Join(root, "internal/respfilter/wasmbench/run-wasi.mjs"), wasmPath, "-iters", iters)
+			v8, _ := cmd.Output() // a crash at exit after the figures is fine
+			report(b, string(v8), "v8")
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// report turns the program's 100 KiB lines into metrics.
+func report(b *testing.B, out, engine string) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 4 && f[1] == "100KiB" && f[3] == "x-filter" {
+			if v, err := strconv.ParseFloat(f[2], 64); err == nil {
+				b.ReportMetric(v, f[0]+"-"+engine)
+			}
+		}
+	}
+}

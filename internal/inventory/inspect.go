@@ -1,0 +1,134 @@
+package inventory
+
+import (
+	"math"
+
+	"github.com/apiguard/apiguard/internal/respfilter"
+)
+
+var _ respfilter.Inspector = (*Response)(nil)
+
+// Kept records a value the response filter keeps (respfilter.Inspector),
+// so a filtered route is inventoried and classified in the filter's own
+// pass, and answers the policy of its classes: mask or deny.
+func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
+	content := v.Content
+	if v.Escaped && len(content) >= r.minValue() {
+		r.unesc = unescape(r.unesc[:0], content)
+		content = r.unesc
+	}
+	if len(content) > maxValueBytes {
+		content = content[:maxValueBytes] // classified by its prefix, as Observer does
+	}
+	key := v.Key
+	var p Policy
+	switch i := r.siteField(v.Site); {
+	case i >= 0:
+		// A site seen before in this pass: the same path.
+		p = r.update(i, key, v.Kind, content)
+	default:
+		r.raw = v.AppendPath(r.raw[:0])
+		i = r.rawField(r.raw)
+		if i < 0 {
+			p = r.found(r.classify(key, v.Kind, content))
+			r.Dropped++
+			break
+		}
+		if v.Site >= 0 {
+			for len(r.bySite) <= int(v.Site) {
+				r.bySite = append(r.bySite, -1)
+			}
+			r.bySite[v.Site] = int32(i)
+		}
+		p = r.update(i, key, v.Kind, content)
+	}
+	switch p {
+	case Mask:
+		return respfilter.InspectMask
+	case Deny:
+		return respfilter.InspectDeny
+	}
+	return respfilter.InspectKeep
+}
+
+// siteField is the field of a site in this pass, -1 when unknown.
+func (r *Response) siteField(site int32) int {
+	if site < 0 || int(site) >= len(r.bySite) {
+		return -1
+	}
+	return int(r.bySite[site])
+}
+
+// rawField returns the field of a path of the filter (keys as they are),
+// adding it; -1 when the response cannot take more fields.
+func (r *Response) rawField(raw []byte) int {
+	if n := r.predicted(raw); n >= 0 {
+		return n
+	}
+	if i, ok := r.byRaw[unsafeString(raw)]; ok {
+		r.fields[i].raw = r.rawOf(i, raw)
+		return i
+	}
+	c, ok := r.collapsed[unsafeString(raw)]
+	if !ok {
+		b, _ := collapse(nil, string(raw))
+		c = string(b)
+		if r.collapsed == nil || len(r.collapsed) >= maxInterned {
+			r.collapsed = make(map[string]string, 64)
+		}
+		r.collapsed[string(raw)] = c
+	}
+	path := unsafeBytes(c)
+	if len(path) == 0 {
+		path = []byte{'$'}
+	}
+	if len(path) > MaxPathBytes {
+		return -1
+	}
+	i, ok := r.fieldIndex(path)
+	if !ok {
+		return -1
+	}
+	r.fields[i].raw = r.rawOf(i, raw)
+	if len(r.byRaw) < MaxResponseFields*4 {
+		if r.byRaw == nil {
+			r.byRaw = make(map[string]int, 16)
+		}
+		r.byRaw[r.fields[i].raw] = i
+	}
+	return i
+}
+
+// predicted is the field expected next if the filter's path is its, else -1.
+func (r *Response) predicted(path []byte) int {
+	if r.last < 0 {
+		return -1
+	}
+	l := &r.fields[r.last]
+	if n := l.next; n >= 0 && r.fields[n].raw == unsafeString(path) {
+		return int(n)
+	}
+	if n := l.alt; n >= 0 && r.fields[n].raw == unsafeString(path) {
+		return int(n)
+	}
+	return -1
+}
+
+// rawOf returns the filter's path of field i as a string, reusing the one
+// it has when equal (the usual case: no allocation).
+func (r *Response) rawOf(i int, path []byte) string {
+	if f := &r.fields[i]; f.raw == unsafeString(path) {
+		return f.raw
+	} else if f.Path == unsafeString(path) {
+		return f.Path
+	}
+	return string(path)
+}
+
+// minValue is the classifier's shortest classified string.
+func (r *Response) minValue() int {
+	if r.c == nil {
+		return math.MaxInt
+	}
+	return r.c.minValue
+}

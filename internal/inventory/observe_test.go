@@ -1,0 +1,153 @@
+package inventory
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apiguard/apiguard/internal/respfilter"
+)
+
+func testClassifier(t testing.TB) *Classifier {
+	c, err := NewClassifier(map[string]Policy{"card_number": Mask, "private_key": Deny},
+		[]CustomClass{{Name: "employee_id", Value: `^E\d{6}$`}, {Name: "internal", Key: `(?i)^internal_`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// describe renders the fields of a response: path types [classes].
+func describe(r *Response) string {
+	var lines []string
+	for _, f := range r.Fields() {
+		var cls []string
+		for i := range 64 {
+			if f.Classes.Has(i) {
+				cls = append(cls, r.c.Name(i))
+			}
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s", f.Path, strings.Join(f.Types.Names(), "|"), strings.Join(cls, ",")))
+	}
+	return strings.Join(lines, "\n")
+}
+
+const sampleDoc = `{"id": 42, "name": "Ada", "email": "ada@example.com",
+ "cards": [{"number": "4111 1111 1111 1111", "exp": "12/30"}, {"number": 5555555555554444, "exp": null}],
+ "by_id": {"550e8400-e29b-41d4-a716-446655440000": {"ssn": "123-45-6789"}, "12345": {"ssn": "078-05-1121"}},
+ "a.b": true, "internal_flags": {"vip": false}, "emp": "E123456", "key": "-----BEGIN PRIVATE KEY-----\nMIIE",
+ "esc": "\u0034111111111111111", "deep": [[[]]], "empty": {}}`
+
+const sampleFields = `$ object 
+id number 
+name string 
+email string email
+cards array 
+cards.# object 
+cards.#.number string|number card_number
+cards.#.exp string|null 
+by_id object 
+by_id.* object 
+by_id.*.ssn string ssn
+* boolean 
+internal_flags object internal
+internal_flags.vip boolean 
+emp string employee_id
+key string private_key
+esc string card_number
+deep array 
+deep.# array 
+deep.#.# array 
+empty object `
+
+func TestObserverRecordsPathsTypesAndClasses(t *testing.T) {
+	c := testClassifier(t)
+	// Whole, then byte by byte: chunk boundaries must not matter.
+	for _, chunk := range []int{len(sampleDoc), 1, 3, 7} {
+		r := NewResponse(c)
+		o := NewObserver(r)
+		for i := 0; i < len(sampleDoc); i += chunk {
+			o.Write([]byte(sampleDoc[i:min(i+chunk, len(sampleDoc))]))
+		}
+		o.Close()
+		if got := describe(r); got != sampleFields {
+			t.Fatalf("chunk %d:\n%s\nwant:\n%s", chunk, got, sampleFields)
+		}
+		if r.Incomplete || r.Dropped != 0 {
+			t.Errorf("chunk %d: incomplete %v, dropped %d", chunk, r.Incomplete, r.Dropped)
+		}
+		if r.Action != Deny || r.Values[c.Index("card_number")] != 3 || r.Values[c.Index("ssn")] != 2 {
+			t.Errorf("chunk %d: action %v, values %v", chunk, r.Action, r.Values[:12])
+		}
+	}
+}
+
+func TestObserverGivesUpOnWhatIsNotJSON(t *testing.T) {
+	c := testClassifier(t)
+	for _, doc := range []string{`<html>`, `{"a":1,}`, `{"a" 1}`, `[1,2`, `{"a":tru`, `"unterminated`, `{"a":1}}`, strings.Repeat("[", 65) + strings.Repeat("]", 65)} {
+		r := NewResponse(c)
+		o := NewObserver(r)
+		o.Write([]byte(doc))
+		o.Close()
+		if !r.Incomplete {
+			t.Errorf("%q: not marked incomplete", doc)
+		}
+	}
+	for _, doc := range []string{``, `  `, `1`, `"x"`, `null`, `[]`, ` {"a" : [ 1 , 2 ] } `} {
+		r := NewResponse(c)
+		o := NewObserver(r)
+		o.Write([]byte(doc))
+		o.Close()
+		if r.Incomplete {
+			t.Errorf("%q: marked incomplete", doc)
+		}
+	}
+}
+
+func TestObserverBounds(t *testing.T) {
+	c := testClassifier(t)
+	r := NewResponse(c)
+	o := NewObserver(r)
+	// Distinct field names past the per-response bound, a path past
+	// MaxPathBytes, and a string far past the classified prefix.
+	var b strings.Builder
+	b.WriteString(`{`)
+	for i := range MaxResponseFields + 10 {
+		fmt.Fprintf(&b, `"field_%s":1,`, strings.Repeat("x", i%20)+fmt.Sprint(string(rune('a'+i%26)), i/26))
+	}
+	fmt.Fprintf(&b, `"%s":{"x":1},`, strings.Repeat("k", 60))
+	fmt.Fprintf(&b, `"long":"%s"}`, strings.Repeat("a", 1<<20))
+	o.Write([]byte(b.String()))
+	o.Close()
+	if len(r.Fields()) != MaxResponseFields || r.Dropped == 0 {
+		t.Errorf("fields %d, dropped %d", len(r.Fields()), r.Dropped)
+	}
+	if cap(o.str) > 2*maxValueBytes {
+		t.Errorf("held %d bytes of one string", cap(o.str))
+	}
+}
+
+func TestKeptCollapsesAndEnforces(t *testing.T) {
+	c := testClassifier(t)
+	r := NewResponse(c)
+	kept := func(parent, key string, kind byte, content string) respfilter.Verdict {
+		return r.Kept(&respfilter.KeptValue{Site: -1, Parent: []byte(parent), Key: key, Kind: kind, Content: []byte(content), Escaped: strings.Contains(content, `\`)})
+	}
+	if v := kept(`users.alice@example\.com`, "card", '"', "4111111111111111"); v != respfilter.InspectMask {
+		t.Errorf("card: %v", v)
+	}
+	if v := kept(`users.#`, "key", '"', `-----BEGIN RSA PRIVATE KEY-----\nMII`); v != respfilter.InspectDeny {
+		t.Errorf("key: %v", v)
+	}
+	if v := kept(`users.#`, "n", '1', "12"); v != respfilter.InspectKeep {
+		t.Errorf("n: %v", v)
+	}
+	paths := []string{}
+	for _, f := range r.Fields() {
+		paths = append(paths, f.Path)
+	}
+	if want := []string{"users.*.card", "users.#.key", "users.#.n"}; !slices.Equal(paths, want) {
+		t.Errorf("paths %q, want %q", paths, want)
+	}
+}

@@ -1,0 +1,355 @@
+package inventory
+
+import (
+	"strings"
+
+	"github.com/apiguard/apiguard/internal/detect"
+)
+
+// Types is a set of JSON types seen at a path.
+type Types uint8
+
+const (
+	TypeObject Types = 1 << iota
+	TypeArray
+	TypeString
+	TypeNumber
+	TypeBool
+	TypeNull
+)
+
+var typeNames = [...]string{"object", "array", "string", "number", "boolean", "null"}
+
+// Names lists the type names in s, in a fixed order.
+func (t Types) Names() []string {
+	var out []string
+	for i, n := range typeNames {
+		if t&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ParseType returns the type named s.
+func ParseType(s string) (Types, bool) {
+	for i, n := range typeNames {
+		if n == s {
+			return 1 << i, true
+		}
+	}
+	return 0, false
+}
+
+// kindTypes maps the first byte of a JSON value to its type.
+var kindTypes = func() (t [256]Types) {
+	for c := range t {
+		t[c] = TypeNumber
+	}
+	t['{'], t['['], t['"'], t['t'], t['f'], t['n'] = TypeObject, TypeArray, TypeString, TypeBool, TypeBool, TypeNull
+	return t
+}()
+
+func kindType(kind byte) Types { return kindTypes[kind] }
+
+// Limits bound what one response adds and what a path may be.
+const (
+	// MaxPathBytes is the longest path recorded; a longer one is counted
+	// in Response.Dropped instead.
+	MaxPathBytes = 256
+	// MaxResponseFields is the most distinct paths one response records.
+	MaxResponseFields = 256
+	// maxDepth is the deepest nesting the Observer follows.
+	maxDepth = 64
+	// maxValueBytes is the longest string prefix classified; a longer
+	// value is classified by its prefix (a PEM key or a JWT is recognised
+	// from its start).
+	maxValueBytes = 1024
+	// maxKeyBytes is the longest key kept; a longer one is data
+	// (detect.IsDataKey takes nothing over 64 characters for a name).
+	maxKeyBytes = 65
+)
+
+// Field is one path of a response, or of the inventory.
+type Field struct {
+	Path    string
+	Types   Types
+	Classes ClassSet
+	// next predicts the field that follows this one (the elements of an
+	// array repeat a sequence of paths), and raw is the response filter's
+	// path that reached it: a right guess costs a comparison instead of a
+	// map lookup.
+	next, alt int32
+	raw       string
+}
+
+// Response collects the fields of one response. It is reused (Reset) and
+// not safe for concurrent use.
+type Response struct {
+	c      *Classifier
+	fields []Field
+	index  map[string]int
+	// Values counts the values found of each class, by class index.
+	Values [64]uint32
+	// Found is every class found in this response.
+	Found ClassSet
+	// Action is the strictest policy of the classes found.
+	Action Policy
+	// Dropped counts fields not recorded: paths over MaxPathBytes, or
+	// past MaxResponseFields.
+	Dropped int
+	// Incomplete is set when the body could not be followed to its end
+	// (not JSON, nested deeper than the Observer follows).
+	Incomplete bool
+	// byRaw maps a path of the response filter (keys as they are) to its
+	// field in this response (Inspector).
+	byRaw map[string]int
+	// intern and collapsed outlive a response, so a worker's usual paths
+	// cost no allocation: the path strings, and the collapsed form of the
+	// response filter's paths. Both are bounded (maxInterned).
+	intern    map[string]string
+	collapsed map[string]string
+	segments  map[string]string // key → its path segment (appendKey)
+	// unesc holds a decoded string value.
+	unesc []byte
+	// last is the field recorded last, -1 at the start.
+	last int32
+	// bySite maps the response filter's sites (KeptValue.Site) to fields,
+	// in this pass; raw is a scratch path.
+	bySite []int32
+	raw    []byte
+}
+
+// maxInterned bounds the paths a Response keeps across responses.
+const maxInterned = 4096
+
+// fieldIndex returns the index of the field at path in this response,
+// adding it (false when the response holds MaxResponseFields already).
+func (r *Response) fieldIndex(path []byte) (int, bool) {
+	if r.last >= 0 {
+		l := &r.fields[r.last]
+		if n := l.next; n >= 0 && r.fields[n].Path == unsafeString(path) {
+			return int(n), true
+		}
+		if n := l.alt; n >= 0 && r.fields[n].Path == unsafeString(path) {
+			return int(n), true
+		}
+	}
+	if i, ok := r.index[unsafeString(path)]; ok {
+		return i, true
+	}
+	if len(r.fields) >= MaxResponseFields {
+		return 0, false
+	}
+	p, ok := r.intern[unsafeString(path)]
+	if !ok {
+		p = string(path)
+		if r.intern == nil || len(r.intern) >= maxInterned {
+			r.intern = make(map[string]string, 64)
+		}
+		r.intern[p] = p
+	}
+	i := len(r.fields)
+	r.index[p] = i
+	r.fields = append(r.fields, Field{Path: p, next: -1, alt: -1})
+	return i, true
+}
+
+// NewResponse returns an empty response for classifier c.
+func NewResponse(c *Classifier) *Response {
+	return &Response{c: c, index: make(map[string]int, 16), last: -1}
+}
+
+// Reset empties r for the next response.
+func (r *Response) Reset() {
+	r.fields = r.fields[:0]
+	clear(r.index)
+	r.Values = [64]uint32{}
+	r.Found, r.Action, r.Dropped, r.Incomplete = 0, Observe, 0, false
+	r.last = -1
+	for i := range r.bySite {
+		r.bySite[i] = -1
+	}
+	if len(r.byRaw) > MaxResponseFields {
+		r.byRaw = nil
+	} else {
+		clear(r.byRaw)
+	}
+}
+
+// Fields returns the fields recorded, in the order first seen.
+func (r *Response) Fields() []Field { return r.fields }
+
+// Classifier returns the classifier r records for.
+func (r *Response) Classifier() *Classifier { return r.c }
+
+// value records a value of kind (its first JSON byte) at the collapsed
+// path, with key its member name ("" in an array) and str the content of a
+// string or the text of a number (nil otherwise), and returns the policy of
+// its classes.
+func (r *Response) value(path []byte, key string, kind byte, str []byte) Policy {
+	if len(path) == 0 {
+		path = append(path, '$')
+	}
+	if len(path) > MaxPathBytes {
+		r.Dropped++
+		return r.found(r.classify(key, kind, str))
+	}
+	i, ok := r.fieldIndex(path)
+	if !ok {
+		r.Dropped++
+		return r.found(r.classify(key, kind, str))
+	}
+	return r.update(i, key, kind, str)
+}
+
+// update records a value at field i.
+func (r *Response) update(i int, key string, kind byte, str []byte) Policy {
+	if r.last >= 0 {
+		// Two guesses: the end of an array's element is followed by the
+		// next element or by what follows the array.
+		if l := &r.fields[r.last]; l.next != int32(i) {
+			l.alt, l.next = l.next, int32(i)
+		}
+	}
+	r.last = int32(i)
+	f := &r.fields[i]
+	f.Types |= kindTypes[kind]
+	if r.c == nil || len(str) < r.c.minValue && !r.c.keyOnly {
+		return Observe
+	}
+	classes := r.classify(key, kind, str)
+	if classes == 0 {
+		return Observe
+	}
+	f.Classes |= classes
+	return r.found(classes)
+}
+
+// classify returns the classes of a value.
+func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
+	if r.c == nil {
+		return 0
+	}
+	classes := r.c.Key(key)
+	switch {
+	case len(str) < r.c.minValue:
+	case kind == '"':
+		classes |= r.c.String(key, unsafeString(str))
+	case kind == '-' || kind >= '0' && kind <= '9':
+		if len(str) >= 12 && allDigits(str) {
+			classes |= r.c.String(key, unsafeString(str))
+		}
+	}
+	return classes
+}
+
+// found counts the classes of one value and returns their policy.
+func (r *Response) found(classes ClassSet) Policy {
+	if classes == 0 {
+		return Observe
+	}
+	r.Found |= classes
+	p := r.c.Worst(classes)
+	if p > r.Action {
+		r.Action = p
+	}
+	for i := 0; classes != 0; i++ {
+		if classes.Has(i) {
+			r.Values[i]++
+			classes &^= 1 << uint(i)
+		}
+	}
+	return p
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendKey is appendSegment through a memo of the keys seen: a response
+// repeats its keys in every element of its arrays, and deciding whether a
+// key is data costs a scan.
+func (r *Response) appendKey(dst []byte, key string) []byte {
+	seg, ok := r.segments[key]
+	if !ok {
+		seg = string(appendSegment(nil, key))
+		if r.segments == nil || len(r.segments) >= maxInterned {
+			r.segments = make(map[string]string, 64)
+		}
+		r.segments[string(key)] = seg
+	}
+	if len(dst) > 0 {
+		dst = append(dst, '.')
+	}
+	return append(dst, seg...)
+}
+
+// appendSegment appends one collapsed path segment for an object key: "*"
+// for a data-like key, else the key in the response filter's path syntax
+// ('.', '\\', '*' and '#' escaped by a backslash, control bytes as '?';
+// respfilter.escapeKey), so that a path of the inventory is an allow path.
+func appendSegment(dst []byte, key string) []byte {
+	if len(dst) > 0 {
+		dst = append(dst, '.')
+	}
+	if detect.IsDataKey(key) {
+		return append(dst, '*')
+	}
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case c == '.' || c == '\\' || c == '*' || c == '#':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			dst = append(dst, '?')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// collapse returns the collapsed form of a path in the response filter's
+// syntax (escaped keys, "#" for array elements), and the last key.
+func collapse(dst []byte, raw string) ([]byte, string) {
+	var key string
+	var seg strings.Builder
+	flush := func(escaped bool) {
+		s := seg.String()
+		seg.Reset()
+		if s == "#" && !escaped {
+			if len(dst) > 0 {
+				dst = append(dst, '.')
+			}
+			dst = append(dst, '#')
+			key = ""
+			return
+		}
+		key = s
+		dst = appendSegment(dst, s)
+	}
+	escaped := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '\\' && i+1 < len(raw):
+			i++
+			seg.WriteByte(raw[i])
+			escaped = true
+		case c == '.':
+			flush(escaped)
+			escaped = false
+		default:
+			seg.WriteByte(c)
+		}
+	}
+	if raw != "" {
+		flush(escaped)
+	}
+	return dst, key
+}

@@ -1,0 +1,237 @@
+package respfilter
+
+import "github.com/apiguard/apiguard/internal/verdict"
+
+// Inspector sees every value a filtering pass keeps, in the same pass
+// (the response inventory classifies them at no extra parse). Without one,
+// a kept value is only validated and copied.
+type Inspector interface {
+	// Kept is called for a kept value and then for every value inside it,
+	// in document order. v and its slices are only valid during the call.
+	// The answer keeps, masks or denies the value.
+	Kept(v *KeptValue) Verdict
+}
+
+// KeptValue is one value the filter keeps. Its path is not built unless
+// the Inspector asks (AppendPath): a value at a site seen before in this
+// pass has the path it had then.
+type KeptValue struct {
+	// Site identifies the allowlist position of a value at the top of a
+	// kept subtree, when every value reaching that position has the same
+	// path ("data.#.id", not "users.*.id"): within one pass, one site is
+	// one path. -1 inside a kept value, or where paths vary.
+	Site int32
+	// Parent is the path of the enclosing container in path syntax ("#"
+	// for every array element, "" for the document), or the value's own
+	// path when Self is set.
+	Parent []byte
+	Self   bool
+	// Key is the member name of a value in an object; Elem is set for an
+	// array element.
+	Key  string
+	Elem bool
+	// Kind is the first byte of the value; Content the bytes between the
+	// quotes of a string (escapes as written) or the text of a number, nil
+	// for other kinds; Escaped tells that a string holds escapes.
+	Kind    byte
+	Content []byte
+	Escaped bool
+}
+
+// AppendPath appends the value's path in path syntax to dst.
+func (v *KeptValue) AppendPath(dst []byte) []byte {
+	dst = append(dst, v.Parent...)
+	if v.Self {
+		return dst
+	}
+	if len(v.Parent) > 0 {
+		dst = append(dst, '.')
+	}
+	if v.Elem {
+		return append(dst, '#')
+	}
+	return escapeKey(dst, v.Key)
+}
+
+// Verdict is an Inspector's answer for one value.
+type Verdict uint8
+
+const (
+	// InspectKeep lets the value through as it is.
+	InspectKeep Verdict = iota
+	// InspectMask replaces the value, whatever its type, by SensitiveMask.
+	InspectMask
+	// InspectDeny fails the response: it is denied (502) whatever on_error
+	// says, because a policy asked for it, not because filtering failed.
+	InspectDeny
+)
+
+// ReasonSensitive denies a response holding a value whose class is denied
+// (response_inventory.classes).
+const ReasonSensitive = verdict.SensitiveData
+
+// SensitiveMask replaces a value whose class is masked: a JSON string of
+// nine '*', as the audit trail masks (telemetry.Mask).
+var SensitiveMask = []byte(`"*********"`)
+
+var errSensitive = &Error{Reason: ReasonSensitive, msg: "a kept value is of a denied class"}
+
+// inspectValue validates the value at r.pos exactly as skipValue does (the
+// same scanners, the same depth check at the same place), calling r.insp
+// for it (described by r.kv, set by the caller) and for every value inside
+// it, and moves r.pos past it. What is kept is copied later from r.copied;
+// a masked value is written now, after the kept bytes before it.
+func (r *filterRun) inspectValue() {
+	doc := r.doc
+	i := r.pos
+	if i >= len(doc) {
+		r.syntax()
+		return
+	}
+	start := i
+	kv := &r.kv
+	switch c := doc[i]; c {
+	case '{', '[':
+		kv.Kind, kv.Content, kv.Escaped = c, nil, false
+		if v := r.insp.Kept(kv); v != InspectKeep {
+			if r.skipValue(); r.err == nil {
+				r.sensitive(v, start)
+			}
+			return
+		}
+		if r.depth++; r.depth > r.maxDepth {
+			r.err = errDepth
+			return
+		}
+		i = skipSpace(doc, i+1)
+		if i < len(doc) && doc[i] == c+2 {
+			r.pos = i + 1
+			r.depth--
+			return
+		}
+		// The members' parent is this container's path. kv.Parent is
+		// always r.path's first len(kv.Parent) bytes (the caller's path, or
+		// the enclosing container's), so the path grows in place.
+		saved := len(kv.Parent)
+		if !kv.Self {
+			r.path = r.path[:saved]
+			if saved > 0 {
+				r.path = append(r.path, '.')
+			}
+			if kv.Elem {
+				r.path = append(r.path, '#')
+			} else {
+				r.path = escapeKey(r.path, kv.Key)
+			}
+		}
+		own := r.path
+		for {
+			kv.Site, kv.Parent, kv.Self, kv.Key, kv.Elem = -1, own, false, "", c == '['
+			if c == '{' {
+				if i >= len(doc) || doc[i] != '"' {
+					r.syntax()
+					return
+				}
+				end, escaped := scanString(doc, i+1)
+				if end < 0 {
+					r.syntax()
+					return
+				}
+				keyRaw := doc[i:end]
+				if i = skipSpace(doc, end); i >= len(doc) || doc[i] != ':' {
+					r.syntax()
+					return
+				}
+				i = skipSpace(doc, i+1)
+				kv.Key = memberKey(keyRaw, escaped)
+			}
+			r.pos = i
+			if r.inspectValue(); r.err != nil {
+				return
+			}
+			if i = skipSpace(doc, r.pos); i >= len(doc) {
+				r.syntax()
+				return
+			}
+			switch doc[i] {
+			case ',':
+				i = skipSpace(doc, i+1)
+				continue
+			case c + 2:
+				r.pos = i + 1
+				r.depth--
+				r.path = r.path[:saved]
+				return
+			}
+			r.syntax()
+			return
+		}
+	case '"':
+		end, escaped := scanString(doc, i+1)
+		if end < 0 {
+			r.syntax()
+			return
+		}
+		r.pos = end
+		kv.Kind, kv.Content, kv.Escaped = c, doc[i+1:end-1], escaped
+		if v := r.insp.Kept(kv); v != InspectKeep {
+			r.sensitive(v, start)
+		}
+	case 't', 'f', 'n':
+		lit := "null"
+		if c == 't' {
+			lit = "true"
+		} else if c == 'f' {
+			lit = "false"
+		}
+		if i = scanLiteral(doc, i, lit); i < 0 {
+			r.syntax()
+			return
+		}
+		r.pos = i
+		kv.Kind, kv.Content, kv.Escaped = c, nil, false
+		if v := r.insp.Kept(kv); v != InspectKeep {
+			r.sensitive(v, start)
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		if i = scanNumber(doc, i); i < 0 {
+			r.syntax()
+			return
+		}
+		r.pos = i
+		kv.Kind, kv.Content, kv.Escaped = c, doc[start:i], false
+		if v := r.insp.Kept(kv); v != InspectKeep {
+			r.sensitive(v, start)
+		}
+	default:
+		r.syntax()
+	}
+}
+
+// sensitive applies a mask or deny verdict to the value doc[start:r.pos].
+func (r *filterRun) sensitive(v Verdict, start int) {
+	if v == InspectDeny {
+		r.err = errSensitive
+		return
+	}
+	r.out = append(r.out, r.doc[r.copied:start]...)
+	r.copied = r.pos
+	r.writeReplacement(SensitiveMask)
+}
+
+// keepInspected copies the value at r.pos, which the allowlist node n keeps
+// whole, showing it and every value inside it to r.insp. The value is the
+// member key of the container at r.path[:parentLen], or, with self, the
+// value at r.path itself (an array element or the document).
+func (r *filterRun) keepInspected(n *node, parentLen int, key string, self bool) {
+	site := int32(-1)
+	if n.fixed {
+		site = n.id
+	}
+	r.kv = KeptValue{Site: site, Parent: r.path[:parentLen], Self: self, Key: key}
+	r.copied = r.pos
+	if r.inspectValue(); r.err == nil {
+		r.out = append(r.out, r.doc[r.copied:r.pos]...)
+	}
+	r.kv = KeptValue{}
+}
