@@ -152,7 +152,7 @@ func BuildGuest(t testing.TB, patched bool, tags ...string) string {
 
 // Run starts the kit's servers, the host, and every case.
 func Run(t *testing.T, h Host) {
-	k := &Kit{MemoryCap: h.MemoryCap, servers: &servers{client: &http.Client{Timeout: 30 * time.Second}, release: map[string]chan struct{}{}}}
+	k := &Kit{MemoryCap: h.MemoryCap, servers: &servers{client: &http.Client{Timeout: 90 * time.Second}, release: map[string]chan struct{}{}}}
 	if k.MemoryCap == 0 {
 		k.MemoryCap = EnvoyMemoryCap
 	}
