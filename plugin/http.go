@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -336,10 +337,12 @@ func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grp
 }
 
 // requestHeaders is the request header map as the upstream would get it now:
-// read in one host call and cached until a policy changes the headers
-// (invalidateRequestHeaders). Names are lower case; repeated headers are
-// joined (cookies with "; ", others with ","), so every policy sees every
-// value and a second copy of a header cannot slip past one of them.
+// the one view of the request headers per request, read in one host call and
+// kept up to date in place as the plugin changes headers (viewRemove,
+// viewReplace, viewAdd), so no stage reads them all again. Names are lower
+// case; repeated headers are joined (cookies with "; ", others with ","), so
+// every policy sees every value and a second copy of a header cannot slip
+// past one of them.
 func (h *httpContext) requestHeaders() map[string]string {
 	if h.headers != nil {
 		return h.headers
@@ -364,10 +367,59 @@ func (h *httpContext) requestHeader(name string) (string, bool) {
 	return v, ok
 }
 
-// invalidateRequestHeaders must follow every change a policy makes to the
-// request headers, so later stages see the new values (e.g. a claim header
-// set by the JWT stage, never the client's forged copy).
+// invalidateRequestHeaders drops the header view, so the next use reads the
+// headers from the host: after a change the host refused, the view can no
+// longer tell what the upstream will get.
 func (h *httpContext) invalidateRequestHeaders() { h.headers, h.pairs = nil, nil }
+
+// Every change the host accepted to the request headers is made to the view
+// too, as Envoy makes it to its header map, so later stages see the new
+// values (e.g. a claim header set by the JWT stage, never the client's forged
+// copy). Without a view there is nothing to update: the next use reads the
+// headers from the host.
+
+// viewRemove records proxy_remove_header_map_value: every value of name goes.
+func (h *httpContext) viewRemove(name string) {
+	if m := h.headerView(); m != nil {
+		delete(m, strings.ToLower(name))
+	}
+}
+
+// viewReplace records proxy_replace_header_map_value: name has one value.
+func (h *httpContext) viewReplace(name, value string) {
+	if m := h.headerView(); m != nil {
+		m[strings.ToLower(name)] = value
+	}
+}
+
+// viewAdd records proxy_add_header_map_value: one more value of name, joined
+// after those already there as canon.JoinHeaders joins repeats.
+func (h *httpContext) viewAdd(name, value string) {
+	m := h.headerView()
+	if m == nil {
+		return
+	}
+	name = strings.ToLower(name)
+	prev, ok := m[name]
+	if !ok {
+		m[name] = value
+		return
+	}
+	sep := ","
+	if name == "cookie" {
+		sep = "; "
+	}
+	m[name] = prev + sep + value
+}
+
+// headerView is the cached view, built from the pairs readRequest kept if
+// need be; nil when nothing is cached.
+func (h *httpContext) headerView() map[string]string {
+	if h.headers == nil && h.pairs != nil {
+		h.headers, h.pairs = canon.JoinHeaders(h.pairs), nil
+	}
+	return h.headers
+}
 
 // failClosed answers a stream whose processing hit an internal error: the
 // request never reaches the upstream unchecked.

@@ -332,10 +332,8 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	// changed the headers since; nil when that read failed. A header it does
 	// not hold is not there to remove, and when nothing changes, later stages
 	// keep the cache instead of reading every header again.
-	changed, ok := res.Forward(jwtHeaders{h: h, cached: h.headers})
-	if changed {
-		h.invalidateRequestHeaders()
-	}
+	// Forward's changes update the header view in place (jwtHeaders).
+	_, ok := res.Forward(jwtHeaders{h: h, cached: h.headers})
 	if !ok {
 		return false
 	}
@@ -381,28 +379,37 @@ func (j jwtHeaders) Cookies() ([]string, error) {
 	return values, nil
 }
 
-func (jwtHeaders) Remove(name string) error {
+func (j jwtHeaders) Remove(name string) error {
 	err := proxywasm.RemoveHttpRequestHeader(name)
 	if err != nil {
 		proxywasm.LogWarnf("apiguard: jwt: remove header %q: %v", name, err)
+		j.h.invalidateRequestHeaders()
+		return err
 	}
-	return err
+	j.h.viewRemove(name)
+	return nil
 }
 
-func (jwtHeaders) Replace(name, value string) error {
+func (j jwtHeaders) Replace(name, value string) error {
 	err := proxywasm.ReplaceHttpRequestHeader(name, value)
 	if err != nil {
 		proxywasm.LogWarnf("apiguard: jwt: set header %q: %v", name, err)
+		j.h.invalidateRequestHeaders()
+		return err
 	}
-	return err
+	j.h.viewReplace(name, value)
+	return nil
 }
 
-func (jwtHeaders) Add(name, value string) error {
+func (j jwtHeaders) Add(name, value string) error {
 	err := proxywasm.AddHttpRequestHeader(name, value)
 	if err != nil {
 		proxywasm.LogWarnf("apiguard: jwt: add header %q: %v", name, err)
+		j.h.invalidateRequestHeaders()
+		return err
 	}
-	return err
+	j.h.viewAdd(name, value)
+	return nil
 }
 
 // applyDeny answers the request as RFC 6750 says, with jwtauth's small JSON

@@ -85,14 +85,20 @@ func (h *httpContext) prepareResponseFilter() {
 	}
 	// A failed rewrite is not fatal: a coding apiguard cannot decode is an
 	// unsupported_encoding failure on the response, never a bypass.
-	defer h.invalidateRequestHeaders()
 	ae, _ := h.requestHeader("accept-encoding")
-	if err := proxywasm.ReplaceHttpRequestHeader("accept-encoding", respfilter.UpstreamAcceptEncoding(ae)); err != nil {
+	upstreamAE := respfilter.UpstreamAcceptEncoding(ae)
+	if err := proxywasm.ReplaceHttpRequestHeader("accept-encoding", upstreamAE); err != nil {
 		proxywasm.LogWarnf("apiguard: response_filter: set accept-encoding: %v", err)
+		h.invalidateRequestHeaders()
+	} else {
+		h.viewReplace("accept-encoding", upstreamAE)
 	}
 	for _, name := range respfilter.RequestHeadersToRemove() {
 		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
 			proxywasm.LogWarnf("apiguard: response_filter: remove request header %s: %v", name, err)
+			h.invalidateRequestHeaders()
+		} else {
+			h.viewRemove(name)
 		}
 	}
 }

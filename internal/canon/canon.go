@@ -250,7 +250,7 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 			}
 			seen[count] = true
 		}
-		if oneOf(lower, overrideHeaders...) {
+		if strings.HasPrefix(lower, "x-") && oneOf(lower, overrideHeaders...) {
 			if g.cfg.MethodOverride != "remove" {
 				return verdict.MethodOverride, "method override headers are refused"
 			}
@@ -260,7 +260,7 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 		switch {
 		case underscore && g.cfg.HeadersWithUnderscores == "refuse":
 			return verdict.HeaderWithUnderscores, "header names with underscores are refused"
-		case g.protected[key]:
+		case len(g.protected) > 0 && g.protected[key]:
 			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
 		case underscore && !allow && g.sensitive[key]:
 			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
@@ -292,19 +292,35 @@ func appendOnce(list []string, s string) []string {
 // separators (some frameworks split on both).
 func hasParam(query, name string) bool {
 	for query != "" {
-		pair := query
-		if i := strings.IndexAny(query, "&;"); i >= 0 {
-			pair, query = query[:i], query[i+1:]
+		// One pass over the pair: where its key ends, where the pair ends,
+		// and whether the key has an escape or a '+' (only those make the
+		// decoded key differ, and the decoder allocate).
+		keyEnd, end, encoded := -1, len(query), false
+		for i := 0; i < len(query); i++ {
+			if c := query[i]; c == '&' || c == ';' {
+				end = i
+				break
+			} else if keyEnd < 0 {
+				if c == '=' {
+					keyEnd = i
+				} else if c == '%' || c == '+' {
+					encoded = true
+				}
+			}
+		}
+		if keyEnd < 0 {
+			keyEnd = end
+		}
+		k := query[:keyEnd]
+		if end < len(query) {
+			query = query[end+1:]
 		} else {
 			query = ""
 		}
-		k, _, _ := strings.Cut(pair, "=")
 		if k == name {
 			return true
 		}
-		// Only an escape or a '+' makes the decoded key differ (and the
-		// decoder allocate).
-		if strings.ContainsAny(k, "%+") {
+		if encoded {
 			if dk, err := url.QueryUnescape(k); err == nil && dk == name {
 				return true
 			}
