@@ -54,8 +54,10 @@
 // # Keys
 //
 // A bucket key is the policy name, the claim tier and the values of the key
-// parts, length-prefixed. The table stores only a 16-byte SHA-256
-// fingerprint of it, so a huge header is never stored raw; values sent to the
+// parts, length-prefixed. The table finds its slots by a keyed SipHash and
+// stores it to tell colliding keys apart: as it is up to
+// castable.MaxKeyBytes, else its SHA-256 digest, so a huge header is never
+// stored raw; values sent to the
 // global service are replaced by "sha256:<hex>" above 256 bytes. A missing
 // part (no such header, no verified token or claim, no route name) is
 // replaced by the client IP, tagged so that no real value can equal it: such
