@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/detect"
@@ -142,45 +141,58 @@ func safeFieldPaths(paths []string) (out []string, changed bool) {
 }
 
 // safeFieldPath rewrites one path (respfilter syntax: '.'-separated, '\'
-// escaping the next byte, "#" for array indices, "$" for the document).
+// escaping the next byte, "#" for array indices, "$" for the document). A
+// path whose segments are all names, the usual case, is returned as it is
+// without allocating: segments are checked in place, and only one holding an
+// escape is unescaped, into a stack buffer.
 func safeFieldPath(p string) string {
-	var b strings.Builder
-	var seg strings.Builder // the segment unescaped
-	start, dirty := 0, false
-	flush := func(end int) {
+	var out []byte // the rewritten path, from the first data segment on
+	var unescaped [64]byte
+	for start := 0; ; {
+		end, escaped := start, false
+		for end < len(p) && p[end] != '.' {
+			if p[end] == '\\' && end+1 < len(p) {
+				end++
+				escaped = true
+			}
+			end++
+		}
 		raw := p[start:end]
-		if raw != "#" && raw != "$" && detect.IsDataKey(seg.String()) {
-			if !dirty {
-				dirty = true
-				b.WriteString(p[:start])
-			}
-			b.WriteByte('*')
-		} else if dirty {
-			b.WriteString(raw)
+		seg := raw
+		if escaped {
+			seg = string(unescapeSegment(unescaped[:0], raw))
 		}
-		seg.Reset()
+		if raw != "#" && raw != "$" && detect.IsDataKey(seg) {
+			if out == nil {
+				out = append(make([]byte, 0, len(p)), p[:start]...)
+			}
+			out = append(out, '*')
+		} else if out != nil {
+			out = append(out, raw...)
+		}
+		if end >= len(p) {
+			break
+		}
+		if out != nil {
+			out = append(out, '.')
+		}
+		start = end + 1
 	}
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
-		case c == '\\' && i+1 < len(p):
+	if out == nil {
+		return capString(p, maxFieldPathBytes)
+	}
+	return capString(string(out), maxFieldPathBytes)
+}
+
+// unescapeSegment appends seg without the escaping backslashes.
+func unescapeSegment(dst []byte, seg string) []byte {
+	for i := 0; i < len(seg); i++ {
+		if seg[i] == '\\' && i+1 < len(seg) {
 			i++
-			seg.WriteByte(p[i])
-		case c == '.':
-			flush(i)
-			if dirty {
-				b.WriteByte('.')
-			}
-			start = i + 1
-		default:
-			seg.WriteByte(c)
 		}
+		dst = append(dst, seg[i])
 	}
-	flush(len(p))
-	out := p
-	if dirty {
-		out = b.String()
-	}
-	return capString(out, maxFieldPathBytes)
+	return dst
 }
 
 // truncMarker ends a string cut to its bound.
