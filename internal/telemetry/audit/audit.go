@@ -71,12 +71,38 @@ type Event struct {
 	BytesOut      uint64
 	Headers       []Header // already masked
 	BodyExcerpt   string   // already masked
+	// Captured holds request headers and a body as the plugin captured
+	// them, unmasked: Captured.Mask fills Headers and BodyExcerpt from it
+	// once the event is kept, so a sampled-out event costs no masking. The
+	// encoders never read it.
+	Captured Captured
 	// Burst details, for EventAuthFailureBurst.
 	Failures int
 	Window   time.Duration
 	// Truncated is set by the encoders when they had to leave out headers,
 	// the body excerpt and removed fields to stay under MaxEventBytes.
 	Truncated bool
+}
+
+// Captured is what an event carries unmasked until it is kept.
+type Captured struct {
+	Headers     []Header // the request headers to log, as sent
+	ContentType string   // the request's content type, for Body
+	Body        []byte   // the request body excerpt to mask, or nil
+	BodyMax     int      // the excerpt's size bound
+}
+
+// Mask sets e's Headers and BodyExcerpt from what was captured, masked by m,
+// and drops the unmasked copy. Values already set are kept when nothing
+// of theirs was captured.
+func (c *Captured) Mask(e *Event, m *Masker) {
+	if len(c.Headers) > 0 {
+		e.Headers = m.MaskHeaders(c.Headers)
+	}
+	if c.Body != nil {
+		e.BodyExcerpt = m.MaskBody(c.ContentType, c.Body, c.BodyMax)
+	}
+	*c = Captured{}
 }
 
 // Denied reports whether any policy denied the request; denied requests are
