@@ -347,8 +347,8 @@ func (h *httpContext) authFailureBurst() (audit.Burst, bool) {
 	return audit.Burst{Client: client, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
 }
 
-// captureAuditHeaders copies, masked, the request headers the operator
-// chose to log, as the client sent them.
+// captureAuditHeaders copies the request headers the operator chose to log,
+// as the client sent them; the Auditor masks them if it keeps the event.
 func (h *httpContext) captureAuditHeaders() {
 	a := h.plugin.telemetry.auditor
 	if a == nil || !a.Enabled() || len(a.HeaderNames()) == 0 {
@@ -361,7 +361,7 @@ func (h *httpContext) captureAuditHeaders() {
 			hs = append(hs, audit.Header{Name: name, Value: v})
 		}
 	}
-	h.audit().Headers = a.Masker().MaskHeaders(hs)
+	h.audit().Captured.Headers = hs
 }
 
 // fillEvent completes the audit event with what the stream knows at its end.
@@ -403,8 +403,10 @@ func (h *httpContext) fillEvent(start time.Time) {
 		} else if ts.overflow {
 			e.BodyExcerpt = audit.BodyTooLarge
 		} else if len(ts.excerpt) > 0 {
-			ct, _ := h.requestHeader("content-type")
-			e.BodyExcerpt = a.Masker().MaskBody(ct, ts.excerpt, n)
+			// Masked by the Auditor if it keeps the event, while the
+			// excerpt is still held (it is released after the record).
+			e.Captured.ContentType, _ = h.requestHeader("content-type")
+			e.Captured.Body, e.Captured.BodyMax = ts.excerpt, n
 		}
 	}
 }

@@ -99,7 +99,7 @@ var (
 )
 
 // debugModule is the plugin compiled with debug logs kept.
-func debugModule(b *testing.B) *wasmhost.Module {
+func debugModule(b testing.TB) *wasmhost.Module {
 	debugOnce.Do(func() {
 		debugMod, debugErr = e2eutil.Compile(wasmhost.Options{LogLevel: wasmhost.LogDebug})
 	})

@@ -1,26 +1,38 @@
 package castable
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
 // SchemaVersion is part of every slot key. Bump it when the slot encoding
 // changes, so that old and new plugin versions sharing one vm_id during a
 // rollout never read each other's slots.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 const (
-	fingerprintLen = 16
-	expiryLen      = 8
-	// SlotOverhead is the number of bytes every slot value carries besides the
-	// caller's state: a 16-byte key fingerprint and an 8-byte expiry.
-	SlotOverhead = fingerprintLen + expiryLen
+	expiryLen = 8
+	// MaxKeyBytes is the longest key a slot stores as it is; a longer key is
+	// stored as its SHA-256 digest, so a slot never outgrows the bound
+	// whatever a client sends.
+	MaxKeyBytes = 64
+	// digestTag is the stored-key length byte of a key stored as its digest.
+	digestTag = 0xff
+	// SlotOverhead is the most bytes a slot value carries besides the
+	// caller's state: an 8-byte expiry, a length byte and a stored key of at
+	// most MaxKeyBytes.
+	SlotOverhead = expiryLen + 1 + MaxKeyBytes
+	// hashKeyBytes is the size of the table's secret hash key (a SipHash
+	// key), hashKeyName the last element of its shared-data key.
+	hashKeyBytes = 16
+	hashKeyName  = "hashkey"
 
 	defaultWays        = 4
 	maxWays            = 8
@@ -80,17 +92,30 @@ type Options struct {
 // states, stored in a fixed number of Store keys
 // "<namespace>/v<SchemaVersion>/<slot index>".
 //
-// Each slot value is: a 16-byte fingerprint (the first half of SHA-256 of the
-// namespace and the logical key, so keys of any size are never stored raw),
-// an 8-byte expiry (Unix nanoseconds, little-endian) and the caller's state.
-// A key maps to Ways candidate slots chosen by double hashing. A slot whose
-// expiry has passed is stale and may be taken by any key. When every
-// candidate holds another key's live state, the key fails with ErrFull, or
-// with Options.Evict takes the candidate that expires first.
+// A key's candidate slots come from SipHash-2-4 of the key under the table's
+// secret hash key: fast on short keys, and a client that does not know the
+// hash key cannot choose keys that crowd one slot. Two keys whose hashes
+// meet in a slot are told apart by the key stored in it, so a collision
+// costs a slot, never a shared state.
 //
-// Memory bound: at most Slots keys, each at most
-// len(slot key) + SlotOverhead + MaxStateBytes bytes; MaxBytes computes it.
-// (The host adds its own per-entry overhead on top.)
+// Each slot value is: an 8-byte expiry (Unix nanoseconds, little-endian), a
+// length byte and the stored key (the key itself up to MaxKeyBytes, else
+// 0xff and its 32-byte SHA-256 digest), then the caller's state. A key maps
+// to Ways candidate slots chosen by double hashing. A slot whose expiry has
+// passed is stale and may be taken by any key. When every candidate holds
+// another key's live state, the key fails with ErrFull, or with
+// Options.Evict takes the candidate that expires first.
+//
+// The hash key is 16 random bytes under
+// "<namespace>/v<SchemaVersion>/hashkey": the first Update of a Table reads
+// it, or creates it under CAS, so every worker VM sharing the store hashes
+// with the same one. It never leaves the table: no error, log line or
+// formatted Table holds it.
+//
+// Memory bound: at most Slots slot keys, each at most
+// len(slot key) + SlotOverhead + MaxStateBytes bytes, plus the hash key's
+// entry; MaxBytes computes it. (The host adds its own per-entry overhead on
+// top.)
 //
 // Exactness: state changes only through a successful CAS on the slot that was
 // read, so concurrent Updates of one key are serialised and none is lost.
@@ -104,14 +129,19 @@ type Options struct {
 // A Table is safe for concurrent use if its Store is.
 type Table struct {
 	store       Store
-	namespace   string
 	prefix      string // namespace + "/v<SchemaVersion>/"
 	slots       uint64
 	ways        int
 	maxAttempts int
 	maxState    int
 	evict       bool
+	// hashKey is loaded from the store by the first Update. A pointer, so
+	// that formatting a Table prints an address, not the key.
+	hashKey atomic.Pointer[sipKey]
 }
+
+// sipKey is a SipHash key.
+type sipKey struct{ k0, k1 uint64 }
 
 // New checks opts and returns a Table over store.
 func New(store Store, opts Options) (*Table, error) {
@@ -147,7 +177,6 @@ func New(store Store, opts Options) (*Table, error) {
 	}
 	return &Table{
 		store:       store,
-		namespace:   opts.Namespace,
 		prefix:      opts.Namespace + "/v" + strconv.Itoa(SchemaVersion) + "/",
 		slots:       uint64(opts.Slots),
 		ways:        opts.Ways,
@@ -158,10 +187,12 @@ func New(store Store, opts Options) (*Table, error) {
 }
 
 // MaxBytes is the most shared data, keys plus values, the table can ever
-// hold: Slots × (longest slot key + SlotOverhead + MaxStateBytes).
+// hold: Slots × (longest slot key + SlotOverhead + MaxStateBytes), plus the
+// hash key's entry.
 func (t *Table) MaxBytes() int {
 	longestKey := len(t.prefix) + len(strconv.FormatUint(t.slots-1, 10))
-	return int(t.slots) * (longestKey + SlotOverhead + t.maxState)
+	hashKeyEntry := len(t.prefix) + len(hashKeyName) + hashKeyBytes
+	return int(t.slots)*(longestKey+SlotOverhead+t.maxState) + hashKeyEntry
 }
 
 // Slots returns the number of slots.
@@ -199,11 +230,17 @@ type Stats struct {
 
 // Apply is Update, reporting evictions too.
 func (t *Table) Apply(key string, now time.Time, fn UpdateFunc) (Stats, error) {
-	fp, cands := t.candidates(key)
+	hk, err := t.loadHashKey()
+	if err != nil {
+		return Stats{Attempts: 1}, err
+	}
+	var sk storedKey
+	sk.set(key)
+	cands := t.candidates(hk, key)
 	nowNs := now.UnixNano()
 	for attempts := 1; attempts <= t.maxAttempts; attempts++ {
 		st := Stats{Attempts: attempts}
-		slot, err := t.locate(&fp, cands[:t.ways], nowNs)
+		slot, err := t.locate(sk.bytes(), cands[:t.ways], nowNs)
 		if err != nil {
 			return st, err
 		}
@@ -222,7 +259,7 @@ func (t *Table) Apply(key string, now time.Time, fn UpdateFunc) (Stats, error) {
 		if !expires.IsZero() {
 			expNs = expires.UnixNano()
 		}
-		err = t.store.Set(t.slotKey(slot.index), encodeSlot(&fp, expNs, next), cas)
+		err = t.store.Set(t.slotKey(slot.index), encodeSlot(expNs, sk.bytes(), next), cas)
 		switch {
 		case err == nil:
 			st.Evicted = slot.evicts
@@ -234,6 +271,45 @@ func (t *Table) Apply(key string, now time.Time, fn UpdateFunc) (Stats, error) {
 		}
 	}
 	return Stats{Attempts: t.maxAttempts}, ErrContended
+}
+
+// loadHashKey returns the table's hash key, reading it from the store, or
+// creating it there, on first use. Several workers (or goroutines) may race
+// to create it: each writes its random key with createCas, so only the
+// first write lands and the others read it back. A store failure is
+// returned to the Update that met it (the caller's failure mode applies)
+// and retried by the next.
+func (t *Table) loadHashKey() (sipKey, error) {
+	if k := t.hashKey.Load(); k != nil {
+		return *k, nil
+	}
+	name := t.prefix + hashKeyName
+	for range 2 {
+		val, _, err := t.store.Get(name)
+		switch {
+		case err == nil && len(val) == hashKeyBytes:
+			k := &sipKey{binary.LittleEndian.Uint64(val[:8]), binary.LittleEndian.Uint64(val[8:])}
+			t.hashKey.CompareAndSwap(nil, k)
+			return *t.hashKey.Load(), nil
+		case err == nil:
+			return sipKey{}, fmt.Errorf("castable: hash key %q holds %d bytes, want %d", name, len(val), hashKeyBytes)
+		case !errors.Is(err, ErrNotFound):
+			return sipKey{}, fmt.Errorf("castable: get hash key: %w", err)
+		}
+		var fresh [hashKeyBytes]byte
+		if _, err := rand.Read(fresh[:]); err != nil {
+			return sipKey{}, fmt.Errorf("castable: hash key: %w", err)
+		}
+		// createCas: if another worker created the key meanwhile, this
+		// write fails, and the next round reads that worker's key. The
+		// read back also catches the 2^-32 case in which the other
+		// worker's cas equals createCas and this write overwrote it: every
+		// table that reads after the last write uses the same key.
+		if err := t.store.Set(name, fresh[:], createCas); err != nil && !errors.Is(err, ErrCASMismatch) {
+			return sipKey{}, fmt.Errorf("castable: set hash key: %w", err)
+		}
+	}
+	return sipKey{}, errors.New("castable: hash key: not readable after creating it")
 }
 
 // located is the slot an Update writes to.
@@ -248,8 +324,9 @@ type located struct {
 // locate reads the candidate slots in order and returns the first one holding
 // the key live; otherwise the key's own expired slot, or else the first
 // missing or stale one; otherwise, with Options.Evict, the live slot that
-// expires first (the first of equals); otherwise ErrFull.
-func (t *Table) locate(fp *[fingerprintLen]byte, cands []uint64, nowNs int64) (located, error) {
+// expires first (the first of equals); otherwise ErrFull. sk is the stored
+// form of the key (storedKey.bytes).
+func (t *Table) locate(sk []byte, cands []uint64, nowNs int64) (located, error) {
 	var free, victim located
 	haveFree, ownStale, haveVictim := false, false, false
 	victimExp := int64(0)
@@ -264,19 +341,20 @@ func (t *Table) locate(fp *[fingerprintLen]byte, cands []uint64, nowNs int64) (l
 		if err != nil {
 			return located{}, fmt.Errorf("castable: get slot %d: %w", idx, err)
 		}
-		slotFp, expires, state, ok := decodeSlot(val)
+		slotKey, expires, state, ok := decodeSlot(val)
 		live := ok && nowNs < expires
-		if live && slotFp == *fp {
+		own := ok && string(slotKey) == string(sk)
+		if live && own {
 			return located{index: idx, cas: cas, state: state}, nil
 		}
 		if live && (!haveVictim || expires < victimExp) {
 			victim, victimExp, haveVictim = located{index: idx, cas: cas, evicts: true}, expires, true
 		}
-		if !live && (!haveFree || (slotFp == *fp && !ownStale)) {
+		if !live && (!haveFree || (own && !ownStale)) {
 			// Stale or undecodable: reusable, under CAS. The key's own
 			// expired slot is preferred, so that it keeps one home.
 			free, haveFree = located{index: idx, cas: cas}, true
-			ownStale = ok && slotFp == *fp
+			ownStale = own
 		}
 	}
 	switch {
@@ -288,18 +366,35 @@ func (t *Table) locate(fp *[fingerprintLen]byte, cands []uint64, nowNs int64) (l
 	return located{}, ErrFull
 }
 
-// candidates returns the key's fingerprint and its candidate slot indices,
-// distinct, by double hashing over the rest of the digest.
-func (t *Table) candidates(key string) (fp [fingerprintLen]byte, cands [maxWays]uint64) {
-	h := sha256.New()
-	h.Write([]byte(t.namespace))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	copy(fp[:], sum[:fingerprintLen])
-	h1 := binary.LittleEndian.Uint64(sum[16:24])
-	h2 := binary.LittleEndian.Uint64(sum[24:32]) | 1
+// storedKey is a key as a slot stores it: a length byte and the key, or
+// digestTag and the key's SHA-256 digest when it is longer than MaxKeyBytes.
+// It lives on the caller's stack.
+type storedKey struct {
+	buf [1 + MaxKeyBytes]byte
+	n   int
+}
+
+func (s *storedKey) set(key string) {
+	if len(key) <= MaxKeyBytes {
+		s.buf[0] = byte(len(key))
+		s.n = 1 + copy(s.buf[1:], key)
+		return
+	}
+	sum := sha256.Sum256([]byte(key))
+	s.buf[0] = digestTag
+	s.n = 1 + copy(s.buf[1:], sum[:])
+}
+
+func (s *storedKey) bytes() []byte { return s.buf[:s.n] }
+
+// candidates returns the key's candidate slot indices, distinct, by double
+// hashing with the two halves of the key's SipHash-2-4.
+func (t *Table) candidates(hk sipKey, key string) (cands [maxWays]uint64) {
+	h := newSipHash(hk.k0, hk.k1)
+	h.writeString(key)
+	sum := h.sum64()
+	h1 := sum & math.MaxUint32
+	h2 := sum>>32 | 1
 	n := 0
 	for i := uint64(0); n < t.ways; i++ {
 		idx := (h1 + i*h2) % t.slots
@@ -319,7 +414,7 @@ func (t *Table) candidates(key string) (fp [fingerprintLen]byte, cands [maxWays]
 			n++
 		}
 	}
-	return fp, cands
+	return cands
 }
 
 func (t *Table) slotKey(idx uint64) string {
@@ -333,23 +428,34 @@ func (t *Table) slotKey(idx uint64) string {
 	return string(buf)
 }
 
-func encodeSlot(fp *[fingerprintLen]byte, expiresNs int64, state []byte) []byte {
-	buf := make([]byte, SlotOverhead+len(state))
-	copy(buf, fp[:])
-	binary.LittleEndian.PutUint64(buf[fingerprintLen:], uint64(expiresNs))
-	copy(buf[SlotOverhead:], state)
+func encodeSlot(expiresNs int64, sk, state []byte) []byte {
+	buf := make([]byte, expiryLen+len(sk)+len(state))
+	binary.LittleEndian.PutUint64(buf, uint64(expiresNs))
+	copy(buf[expiryLen:], sk)
+	copy(buf[expiryLen+len(sk):], state)
 	return buf
 }
 
-// decodeSlot splits a slot value; ok is false for a value too short to be a
-// slot, which the table then treats as stale.
-func decodeSlot(val []byte) (fp [fingerprintLen]byte, expiresNs int64, state []byte, ok bool) {
-	if len(val) < SlotOverhead {
-		return fp, 0, nil, false
+// decodeSlot splits a slot value into its stored key (length byte
+// included), expiry and state; ok is false for a value that is not a slot,
+// which the table then treats as stale.
+func decodeSlot(val []byte) (sk []byte, expiresNs int64, state []byte, ok bool) {
+	if len(val) < expiryLen+1 {
+		return nil, 0, nil, false
 	}
-	copy(fp[:], val[:fingerprintLen])
-	expiresNs = int64(binary.LittleEndian.Uint64(val[fingerprintLen:SlotOverhead]))
-	return fp, expiresNs, val[SlotOverhead:], true
+	n := int(val[expiryLen])
+	switch {
+	case n == digestTag:
+		n = sha256.Size
+	case n > MaxKeyBytes:
+		return nil, 0, nil, false
+	}
+	end := expiryLen + 1 + n
+	if len(val) < end {
+		return nil, 0, nil, false
+	}
+	expiresNs = int64(binary.LittleEndian.Uint64(val[:expiryLen]))
+	return val[expiryLen:end], expiresNs, val[end:], true
 }
 
 // Each calls fn with the state of every live slot, in slot order, until fn

@@ -104,8 +104,8 @@ func TestDesignExampleIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 3 policies × 10000 slots × (key + 24 + 32 bytes).
-	if b := l.MaxBytes(); b < 3*10000*56 || b > 3*10000*100 {
+	// 3 policies × 10000 slots × (slot key + castable.SlotOverhead + 32 bytes of state).
+	if b := l.MaxBytes(); b < 3*10000*(castable.SlotOverhead+32) || b > 3*10000*(castable.SlotOverhead+32+64) {
 		t.Fatalf("MaxBytes = %d", b)
 	}
 }

@@ -44,7 +44,9 @@
 // another key's live state, the key takes the slot whose state expires first
 // (castable.Options.Evict). A slot expires when all its windows are rested,
 // so that is the entry with the least remaining debt, and a key at its limit
-// is the last to go: filling the table cannot reset a limited client.
+// is the last to go: filling the table cannot reset a limited client. With
+// a quota of 1 and no burst every live entry is at its limit; the one whose
+// window ends first goes, and its client may send one request early.
 // Outcome.Evicted reports each eviction of live state.
 // Only admissions write, so a check loses a race only to another admission of
 // the same key, and it has 16 attempts. Under failure_mode "allow" (the
@@ -54,8 +56,10 @@
 // # Keys
 //
 // A bucket key is the policy name, the claim tier and the values of the key
-// parts, length-prefixed. The table stores only a 16-byte SHA-256
-// fingerprint of it, so a huge header is never stored raw; values sent to the
+// parts, length-prefixed. The table finds its slots by a keyed SipHash and
+// stores it to tell colliding keys apart: as it is up to
+// castable.MaxKeyBytes, else its SHA-256 digest, so a huge header is never
+// stored raw; values sent to the
 // global service are replaced by "sha256:<hex>" above 256 bytes. A missing
 // part (no such header, no verified token or claim, no route name) is
 // replaced by the client IP, tagged so that no real value can equal it: such
@@ -96,7 +100,9 @@
 // Σ (actual − reserved) over the streams in flight together, i.e. concurrent
 // streams × (actual − reserved); with the defaults the first stream reserves
 // everything, so a key's delivered bytes stay within twice its budget while
-// no single response exceeds the budget.
+// no single response exceeds the budget, and within the budget plus the
+// largest response otherwise (a response's size is unknown until it is
+// sent).
 //
 // # Headers
 //

@@ -430,6 +430,42 @@ func TestFilledTableStillLimits(t *testing.T) {
 	t.Logf("%d live evictions", evictions)
 }
 
+// With a quota of 1 and no burst every live entry is at its limit, so a full
+// table must free one: it frees the entry whose window ends first, the
+// oldest, and that client may send its next request early, counted as an
+// eviction. Keys inserted after it stay limited (docs/rate-limits.md).
+func TestQuotaOneFullTableFreesTheOldestEntry(t *testing.T) {
+	const maxKeys = 8
+	l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-k"],"max_keys":8,"limits":[{"requests":1,"per":"60s"}]}]`)
+	key := func(k string) *Request { return req("192.0.2.1", map[string]string{"x-k": k}) }
+	now := t0
+	if got := admits(l, key("oldest"), now, 3); got != 1 {
+		t.Fatalf("oldest: admitted %d, want 1", got)
+	}
+	evictions := 0
+	for i := range 10 * maxKeys {
+		now = now.Add(time.Millisecond)
+		if o := l.Check(key("filler-"+strconv.Itoa(i)), now).Outcomes[0]; o.Evicted {
+			evictions++
+		}
+	}
+	if evictions == 0 {
+		t.Fatal("80 keys into 8 slots counted no eviction")
+	}
+	// The latest filler holds the most debt: still limited.
+	if res := l.Check(key("filler-"+strconv.Itoa(10*maxKeys-1)), now); res.Allowed() {
+		t.Fatal("the newest entry was evicted before older ones")
+	}
+	// The oldest entry, evicted, gets one request before its window ended.
+	res := l.Check(key("oldest"), now)
+	if !res.Allowed() || !res.Outcomes[0].Evicted {
+		t.Fatalf("oldest after the fill: %+v; want admitted early, by evicting another entry", res.Outcomes[0])
+	}
+	if got := admits(l, key("oldest"), now, 3); got != 0 {
+		t.Fatalf("oldest again: admitted %d more, want 0", got)
+	}
+}
+
 func TestPoliciesOnlyApplyWhenMatched(t *testing.T) {
 	l, _ := mustLimiter(t, `[{"name":"admin","match":{"prefix":"/admin"},"key":["client_ip"],"limits":[{"requests":1,"per":"60s"}]}]`)
 	r := req("192.0.2.1", nil)

@@ -93,6 +93,8 @@ func (a *Auditor) Record(e *audit.Event, now time.Time) []byte {
 			return nil
 		}
 	}
+	// Only a kept event is masked: detection scans what is logged.
+	e.Captured.Mask(e, a.masker)
 	if a.sink == SinkLog {
 		line, err := audit.AppendLine(a.line[:0], e)
 		if err != nil {

@@ -48,8 +48,10 @@ func TestNoSecretLeaks(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			e := sampleEvent()
 			e.RateLimitKey = a.HashKey(secretAPIKey)
-			e.Headers = a.Masker().MaskHeaders([]audit.Header{{Name: "authorization", Value: "Bearer " + secretJWT}, {Name: "x-api-key", Value: secretAPIKey}, {Name: "cookie", Value: "sid=" + secretCookie}})
-			e.BodyExcerpt = a.Masker().MaskBody("application/x-www-form-urlencoded", []byte("password="+secretPassword+"&cvv="+secretCVV), a.BodyExcerptBytes())
+			// As the plugin captures them: unmasked until the Auditor keeps the event.
+			e.Headers, e.BodyExcerpt = nil, ""
+			e.Captured = audit.Captured{Headers: []audit.Header{{Name: "authorization", Value: "Bearer " + secretJWT}, {Name: "x-api-key", Value: secretAPIKey}, {Name: "cookie", Value: "sid=" + secretCookie}},
+				ContentType: "application/x-www-form-urlencoded", Body: []byte("password=" + secretPassword + "&cvv=" + secretCVV), BodyMax: a.BodyExcerptBytes()}
 			if line := a.Record(e, now); line != nil {
 				outputs = append(outputs, line)
 			}
@@ -89,6 +91,41 @@ func TestNoSecretLeaks(t *testing.T) {
 	if !bytes.Contains(all, []byte(`"sub":"alice"`)) || !bytes.Contains(all, []byte("Bearer "+audit.Mask)) {
 		t.Error("the identity and the masked scheme should still be visible")
 	}
+}
+
+// Captured headers and bodies are masked only for events the Auditor keeps,
+// and no encoder ever reads them unmasked.
+func TestCapturedValuesAreMaskedOnlyWhenKept(t *testing.T) {
+	a := NewAuditor(resolved(t, `{"audit":{"sink":"log","sample_rate":0,"headers":["x-api-key"],"body_excerpt_bytes":256}}`), nil, "v")
+	captured := func() audit.Captured {
+		return audit.Captured{Headers: []audit.Header{{Name: "x-api-key", Value: secretAPIKey}, {Name: "user-agent", Value: "card " + telemetrytest.SecretCard}},
+			ContentType: "application/json", Body: []byte(`{"note":"card ` + telemetrytest.SecretCard + `"}`), BodyMax: 256}
+	}
+	sampledOut := &audit.Event{Time: t0, Method: "GET", Path: "/", Status: 200, Captured: captured()}
+	if a.Record(sampledOut, t0) != nil {
+		t.Fatal("allowed request recorded at sample rate 0")
+	}
+	if sampledOut.Headers != nil || sampledOut.BodyExcerpt != "" || sampledOut.Captured.Body == nil {
+		t.Error("a sampled-out event was masked")
+	}
+	kept := &audit.Event{Time: t0, Method: "GET", Path: "/", Status: 401, Captured: captured(),
+		Decisions: []audit.Decision{{Policy: "authn", Decision: verdict.Deny, Reason: "expired"}}}
+	line := a.Record(kept, t0)
+	if !bytes.Contains(line, []byte(`"x-api-key"`)) || !bytes.Contains(line, []byte(`"body_excerpt"`)) {
+		t.Fatalf("kept event without its captured header and excerpt: %s", line)
+	}
+	assertNoSecrets(t, "kept event", line)
+	// Encoders never read the captured values, whoever forgets to mask.
+	raw := &audit.Event{Time: t0, Status: 200, Captured: captured()}
+	enc, err := audit.Encode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := audit.EncodeOTLPRecord(raw, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNoSecrets(t, "encoded unmasked capture", append(enc, rec...))
 }
 
 func TestAuditorLogSinkSamplesAndCounts(t *testing.T) {

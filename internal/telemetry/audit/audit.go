@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/detect"
@@ -93,6 +92,11 @@ type Event struct {
 	BytesOut      uint64
 	Headers       []Header // already masked
 	BodyExcerpt   string   // already masked
+	// Captured holds request headers and a body as the plugin captured
+	// them, unmasked: Captured.Mask fills Headers and BodyExcerpt from it
+	// once the event is kept, so a sampled-out event costs no masking. The
+	// encoders never read it.
+	Captured Captured
 	// Burst details, for EventAuthFailureBurst.
 	Failures int
 	Window   time.Duration
@@ -104,6 +108,27 @@ type Event struct {
 	// Truncated is set by the encoders when they had to leave out headers,
 	// the body excerpt and removed fields to stay under MaxEventBytes.
 	Truncated bool
+}
+
+// Captured is what an event carries unmasked until it is kept.
+type Captured struct {
+	Headers     []Header // the request headers to log, as sent
+	ContentType string   // the request's content type, for Body
+	Body        []byte   // the request body excerpt to mask, or nil
+	BodyMax     int      // the excerpt's size bound
+}
+
+// Mask sets e's Headers and BodyExcerpt from what was captured, masked by m,
+// and drops the unmasked copy. Values already set are kept when nothing
+// of theirs was captured.
+func (c *Captured) Mask(e *Event, m *Masker) {
+	if len(c.Headers) > 0 {
+		e.Headers = m.MaskHeaders(c.Headers)
+	}
+	if c.Body != nil {
+		e.BodyExcerpt = m.MaskBody(c.ContentType, c.Body, c.BodyMax)
+	}
+	*c = Captured{}
 }
 
 // Denied reports whether any policy denied the request; denied requests are
@@ -168,45 +193,58 @@ func safeFieldPaths(paths []string) (out []string, changed bool) {
 }
 
 // safeFieldPath rewrites one path (respfilter syntax: '.'-separated, '\'
-// escaping the next byte, "#" for array indices, "$" for the document).
+// escaping the next byte, "#" for array indices, "$" for the document). A
+// path whose segments are all names, the usual case, is returned as it is
+// without allocating: segments are checked in place, and only one holding an
+// escape is unescaped, into a stack buffer.
 func safeFieldPath(p string) string {
-	var b strings.Builder
-	var seg strings.Builder // the segment unescaped
-	start, dirty := 0, false
-	flush := func(end int) {
+	var out []byte // the rewritten path, from the first data segment on
+	var unescaped [64]byte
+	for start := 0; ; {
+		end, escaped := start, false
+		for end < len(p) && p[end] != '.' {
+			if p[end] == '\\' && end+1 < len(p) {
+				end++
+				escaped = true
+			}
+			end++
+		}
 		raw := p[start:end]
-		if raw != "#" && raw != "$" && detect.IsDataKey(seg.String()) {
-			if !dirty {
-				dirty = true
-				b.WriteString(p[:start])
-			}
-			b.WriteByte('*')
-		} else if dirty {
-			b.WriteString(raw)
+		seg := raw
+		if escaped {
+			seg = string(unescapeSegment(unescaped[:0], raw))
 		}
-		seg.Reset()
+		if raw != "#" && raw != "$" && detect.IsDataKey(seg) {
+			if out == nil {
+				out = append(make([]byte, 0, len(p)), p[:start]...)
+			}
+			out = append(out, '*')
+		} else if out != nil {
+			out = append(out, raw...)
+		}
+		if end >= len(p) {
+			break
+		}
+		if out != nil {
+			out = append(out, '.')
+		}
+		start = end + 1
 	}
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
-		case c == '\\' && i+1 < len(p):
+	if out == nil {
+		return capString(p, maxFieldPathBytes)
+	}
+	return capString(string(out), maxFieldPathBytes)
+}
+
+// unescapeSegment appends seg without the escaping backslashes.
+func unescapeSegment(dst []byte, seg string) []byte {
+	for i := 0; i < len(seg); i++ {
+		if seg[i] == '\\' && i+1 < len(seg) {
 			i++
-			seg.WriteByte(p[i])
-		case c == '.':
-			flush(i)
-			if dirty {
-				b.WriteByte('.')
-			}
-			start = i + 1
-		default:
-			seg.WriteByte(c)
 		}
+		dst = append(dst, seg[i])
 	}
-	flush(len(p))
-	out := p
-	if dirty {
-		out = b.String()
-	}
-	return capString(out, maxFieldPathBytes)
+	return dst
 }
 
 // truncMarker ends a string cut to its bound.

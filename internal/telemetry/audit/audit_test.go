@@ -15,6 +15,7 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/telemetry/internal/telemetrytest"
 	"github.com/apiguard/apiguard/internal/telemetry/otlp"
 	"github.com/apiguard/apiguard/internal/verdict"
@@ -437,5 +438,81 @@ func TestRemovedFieldPathsCarryNoData(t *testing.T) {
 		if strings.Contains(out, leak) {
 			t.Errorf("encoded event holds %q: %s", leak, out)
 		}
+	}
+}
+
+// referenceSafeFieldPath is safeFieldPath as first written, segment by
+// segment through string builders: the reference the allocation-free one is
+// fuzzed against.
+func referenceSafeFieldPath(p string) string {
+	var b strings.Builder
+	var seg strings.Builder // the segment unescaped
+	start, dirty := 0, false
+	flush := func(end int) {
+		raw := p[start:end]
+		if raw != "#" && raw != "$" && detect.IsDataKey(seg.String()) {
+			if !dirty {
+				dirty = true
+				b.WriteString(p[:start])
+			}
+			b.WriteByte('*')
+		} else if dirty {
+			b.WriteString(raw)
+		}
+		seg.Reset()
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\' && i+1 < len(p):
+			i++
+			seg.WriteByte(p[i])
+		case c == '.':
+			flush(i)
+			if dirty {
+				b.WriteByte('.')
+			}
+			start = i + 1
+		default:
+			seg.WriteByte(c)
+		}
+	}
+	flush(len(p))
+	out := p
+	if dirty {
+		out = b.String()
+	}
+	return capString(out, maxFieldPathBytes)
+}
+
+func FuzzSafeFieldPathMatchesReference(f *testing.F) {
+	for _, p := range []string{"", ".", "..", "a.b", "cards.4111111111111111.cvv", "users.alice@example\\.com.ssn", "a\\", "a\\.", "\\\\.x",
+		"orders.#.items.550e8400-e29b-41d4-a716-446655440000.price", "$", "$.a", "#", "x." + strings.Repeat("k", 300), "a.b\\.c.d", "tokens.9f8e7d6c5b4a3f2e1d0c",
+		"k\\." + strings.Repeat("4", 70) + ".v"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if got, want := safeFieldPath(p), referenceSafeFieldPath(p); got != want {
+			t.Fatalf("safeFieldPath(%q) = %q, reference %q", p, got, want)
+		}
+	})
+}
+
+// Field paths of names, the usual case, cost no allocation.
+func TestPlainFieldPathsDoNotAllocate(t *testing.T) {
+	paths := []string{"email", "password_hash", "card_number", "orders.#.internal_note", "activity", "meta.@type", "a_b.c"}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, changed := safeFieldPaths(paths); changed {
+			t.Fatal("plain paths changed")
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per call, want 0", n)
+	}
+}
+
+func BenchmarkSafeFieldPaths(b *testing.B) {
+	paths := []string{"email", "password_hash", "card_number", "orders.#.internal_note", "activity", "profile.addresses.#.line2"}
+	b.ReportAllocs()
+	for b.Loop() {
+		safeFieldPaths(paths)
 	}
 }
