@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,6 +45,12 @@ type Options struct {
 	// ScopeClaim is the claim that carries OAuth2 scopes; default "scope"
 	// (RFC 9068; a space-delimited string or an array).
 	ScopeClaim string
+	// Tags, when set, keeps only the operations with one of these tags:
+	// apiguard's configuration is bounded (settings.MaxDocumentBytes), and
+	// a large API is often fronted part by part.
+	Tags []string
+	// Compact writes the configuration without indentation.
+	Compact bool
 }
 
 // Finding is one thing the description says that the output cannot
@@ -228,7 +235,7 @@ func (g *generator) pathItem(path string, item *v3.PathItem, sec *securityIndex)
 	}
 	for _, m := range methods {
 		op := ops[m]
-		if op == nil {
+		if op == nil || len(g.opts.Tags) > 0 && !slices.ContainsFunc(op.Tags, func(t string) bool { return slices.Contains(g.opts.Tags, t) }) {
 			continue
 		}
 		g.res.Operations++
@@ -350,7 +357,9 @@ func (g *generator) write(sec *securityIndex) error {
 	g.res.ResponseRules = len(cfg.ResponseFilter.Rules)
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
+	if !g.opts.Compact {
+		enc.SetIndent("", "  ")
+	}
 	if err := enc.Encode(cfg); err != nil {
 		return fmt.Errorf("openapi: encode: %w", err)
 	}

@@ -2,7 +2,8 @@
 // or 3.1 description (JSON or YAML):
 //
 //	go run ./internal/openapi/cmd/apiguard-openapi [-o FILE] [-providers FILE]
-//	    [-base-path PATH] [-scope-claim NAME] [-report FILE] DESCRIPTION
+//	    [-base-path PATH] [-scope-claim NAME] [-tags A,B] [-compact]
+//	    [-report FILE] DESCRIPTION
 //
 // The output holds a response_filter rule per operation, allowing exactly
 // the properties its response schemas declare, and jwt rules from its
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/apiguard/apiguard/internal/openapi"
 )
@@ -47,8 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	providers := fs.String("providers", "", "a JSON file of jwt providers by security scheme name")
 	basePath := fs.String("base-path", "", "put every path under PATH (default: the path of the first server URL)")
 	scopeClaim := fs.String("scope-claim", "scope", "the claim that carries OAuth2 scopes")
+	tags := fs.String("tags", "", "keep only the operations with one of these comma-separated tags")
+	compact := fs.Bool("compact", false, "write the configuration without indentation")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: apiguard-openapi [-o FILE] [-report FILE] [-providers FILE] [-base-path PATH] [-scope-claim NAME] DESCRIPTION")
+		fmt.Fprintln(stderr, "usage: apiguard-openapi [-o FILE] [-report FILE] [-providers FILE] [-base-path PATH] [-scope-claim NAME] [-tags A,B] [-compact] DESCRIPTION")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -58,7 +62,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	opts := openapi.Options{ScopeClaim: *scopeClaim}
+	opts := openapi.Options{ScopeClaim: *scopeClaim, Compact: *compact}
+	if *tags != "" {
+		opts.Tags = strings.Split(*tags, ",")
+	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "base-path" {
 			opts.BasePath = basePath
