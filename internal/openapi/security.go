@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apiguard/apiguard/internal/claims"
+	"github.com/apiguard/apiguard/internal/jwtauth"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 )
@@ -20,29 +22,12 @@ type document struct {
 
 type jwtSection struct {
 	Providers map[string]json.RawMessage `json:"providers"`
-	Rules     []jwtRule                  `json:"rules"`
+	Rules     []jwtauth.Rule             `json:"rules"`
 }
 
-type jwtRule struct {
-	Name     string       `json:"name"`
-	Match    route.Match  `json:"match"`
-	Requires *requirement `json:"requires,omitempty"`
-}
-
-// requirement mirrors jwtauth.Requirement.
-type requirement struct {
-	Provider string        `json:"provider,omitempty"`
-	Any      []requirement `json:"any,omitempty"`
-	All      []requirement `json:"all,omitempty"`
-	Claims   []condition   `json:"claims,omitempty"`
-}
-
-// condition mirrors claims.Condition for scopes.
-type condition struct {
-	Claim    string   `json:"claim"`
-	Contains string   `json:"contains,omitempty"`
-	AllOf    []string `json:"all_of,omitempty"`
-}
+// requirement is what an operation needs; the plugin's own type, so the
+// output has the plugin's spellings.
+type requirement = jwtauth.Requirement
 
 type responseSection struct {
 	Rules []responseRule `json:"rules"`
@@ -169,12 +154,17 @@ func (s *securityIndex) requirement(g *generator, o *operation, own []*base.Secu
 			s.usedNames[pname] = true
 			req := requirement{Provider: pname}
 			scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
+			scope := claims.Path{g.opts.ScopeClaim}
 			switch len(scopes) {
 			case 0:
 			case 1:
-				req.Claims = []condition{{Claim: g.opts.ScopeClaim, Contains: scopes[0]}}
+				req.Claims = []claims.Condition{{Claim: scope, Contains: scopes[0]}}
 			default:
-				req.Claims = []condition{{Claim: g.opts.ScopeClaim, AllOf: scopes}}
+				all := make([]any, len(scopes))
+				for i, sc := range scopes {
+					all[i] = sc
+				}
+				req.Claims = []claims.Condition{{Claim: scope, AllOf: all}}
 			}
 			all = append(all, req)
 		}
@@ -235,9 +225,9 @@ func (g *generator) jwtSection(s *securityIndex) (*jwtSection, error) {
 		if !keep[i] {
 			continue
 		}
-		sec.Rules = append(sec.Rules, jwtRule{Name: ruleName(o, used), Match: o.match.match(methodsOf(o.method)), Requires: o.requires})
+		sec.Rules = append(sec.Rules, jwtauth.Rule{Name: ruleName(o, used), Match: o.match.match(methodsOf(o.method)), Requires: o.requires})
 	}
-	sec.Rules = append(sec.Rules, jwtRule{Name: "other", Match: route.Match{Prefix: "/"}, Requires: def})
+	sec.Rules = append(sec.Rules, jwtauth.Rule{Name: "other", Match: route.Match{Prefix: "/"}, Requires: def})
 	return sec, nil
 }
 
