@@ -417,10 +417,12 @@ func (m *Matcher) ambiguous(path, other string) bool {
 		return false
 	}
 	match := m.pathMatches(path)
-	if m.fold && match != m.pathMatchesExactCase(path) {
-		return true
+	if match {
+		// Folding only widens a match, so a path it misses cannot match
+		// with case either: only a match is worth checking with case.
+		return m.fold && !m.pathMatchesExactCase(path)
 	}
-	return !match && other != "" && m.pathMatches(other)
+	return other != "" && m.pathMatches(other)
 }
 
 func (m *Matcher) pathMatchesExactCase(p string) bool {

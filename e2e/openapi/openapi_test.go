@@ -1,0 +1,284 @@
+// Package openapie2e runs configurations that apiguard-openapi writes from
+// real OpenAPI descriptions through the compiled plugin: the Petstore (3.0)
+// and Redocly's Museum (3.1), committed in internal/openapi/testdata, and
+// GitHub's REST API description (3.0, 13 MB), installed by `npm ci` in this
+// directory from npm's @octokit/openapi, pinned by package-lock.json.
+package openapie2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/e2e/e2eutil"
+	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/openapi"
+	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/settings"
+	"github.com/apiguard/apiguard/internal/validate"
+	"github.com/apiguard/apiguard/internal/wasmhost"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+var module *wasmhost.Module
+
+func TestMain(m *testing.M) {
+	os.Exit(e2eutil.Run(m, wasmhost.Options{LogLevel: wasmhost.LogWarn}, &module))
+}
+
+const issuer = "https://petstore.test"
+
+func generate(t *testing.T, file string, opts openapi.Options) *openapi.Result {
+	t.Helper()
+	spec, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := openapi.Generate(spec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range validate.Check(validate.Document{Data: res.Config}) {
+		if f.Severity == validate.SeverityError {
+			t.Fatalf("validate: %s: %s", f.Path, f.Msg)
+		}
+	}
+	return res
+}
+
+func start(t *testing.T, cfg []byte) *wasmhost.Plugin {
+	t.Helper()
+	p, err := module.Start(context.Background(), wasmhost.PluginConfig{
+		Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+		Configuration: cfg, Workers: 1, AllowOnHeadersStopIteration: true,
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func token(t *testing.T, scope string) string {
+	t.Helper()
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+		"iss": issuer, "sub": "u1", "aud": "petstore", "scope": scope,
+		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
+	})
+	tok.Header["kid"] = "k1"
+	s, err := tok.SignedString(e2eutil.RSAKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// upstream answers every path with body, as JSON.
+func upstream(body string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-type", "application/json")
+		io.WriteString(w, body)
+	})
+}
+
+func send(h http.Handler, path, bearer string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", "http://petstore.test"+path, nil)
+	if bearer != "" {
+		req.Header.Set("authorization", "Bearer "+bearer)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// The Petstore's generated config, with the operator's provider for its
+// OAuth2 scheme, authenticates with the declared scopes and removes every
+// field the Pet schema does not declare.
+func TestPetstoreConfigAuthenticatesAndFiltersThroughThePlugin(t *testing.T) {
+	res := generate(t, "../../internal/openapi/testdata/petstore/openapi.yaml", openapi.Options{
+		Providers: map[string]json.RawMessage{"petstore_auth": json.RawMessage(
+			`{"issuer": "` + issuer + `", "audiences": ["petstore"], "local_jwks": ` + e2eutil.RSAJWKS("k1") + `}`)},
+	})
+	p := start(t, res.Config)
+	h := p.Middleware(upstream(`[{"id": 1, "name": "rex", "photoUrls": [], "status": "available",
+	  "owner_ssn": "078-05-1120", "category": {"id": 2, "name": "dogs", "internal_cost": 12}, "tags": [{"id": 3, "name": "good", "x": 1}]}]`))
+
+	if rec := send(h, "/api/v3/pet/findByStatus?status=available", ""); rec.Code != 401 {
+		t.Errorf("no token: %d, want 401", rec.Code)
+	}
+	if rec := send(h, "/api/v3/pet/findByStatus", token(t, "read:pets")); rec.Code != 403 {
+		t.Errorf("a token without write:pets: %d, want 403 (the operation declares both scopes)", rec.Code)
+	}
+	rec := send(h, "/api/v3/pet/findByStatus", token(t, "read:pets write:pets"))
+	want := `[{"id":1,"name":"rex","photoUrls":[],"status":"available","category":{"id":2,"name":"dogs"},"tags":[{"id":3,"name":"good"}]}]`
+	if rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("with both scopes: %d %s\nwant 200 %s", rec.Code, rec.Body.String(), want)
+	}
+	// GET /pet/{petId} also accepts an api_key, which only the upstream
+	// checks: no token needed here, but the body is still filtered.
+	rec = send(h, "/api/v3/pet/7", "")
+	if rec.Code != 200 || strings.Contains(rec.Body.String(), "owner_ssn") {
+		t.Errorf("GET /pet/7: %d %s", rec.Code, rec.Body.String())
+	}
+	// An undocumented route keeps no field.
+	if rec := send(h, "/api/v3/admin/dump", ""); rec.Code != 200 || strings.Contains(rec.Body.String(), "rex") {
+		t.Errorf("undocumented: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// The 3.1 description's config starts and filters.
+func TestMuseumConfigStartsAndFilters(t *testing.T) {
+	res := generate(t, "../../internal/openapi/testdata/museum/openapi.yaml", openapi.Options{})
+	h := start(t, res.Config).Middleware(upstream(`{"eventId": "e1", "name": "Pirates", "location": "Hall 1",
+	  "eventDescription": "Arr", "dates": ["2024-10-29"], "price": 25, "buyer_email": "a@b.example"}`))
+	rec := send(h, "/_mock/docs/openapi/museum-api/special-events/e1", "")
+	want := `{"eventId":"e1","name":"Pirates","location":"Hall 1","eventDescription":"Arr","dates":["2024-10-29"],"price":25}`
+	if rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("%d %s\nwant %s", rec.Code, rec.Body.String(), want)
+	}
+}
+
+// githubDescription is installed by `npm ci` in e2e/openapi (.ci/run does it).
+const githubDescription = "node_modules/@octokit/openapi/generated/api.github.com.json"
+
+// GitHub's description: the whole API is too large for one plugin
+// configuration (settings.MaxDocumentBytes); one tag's operations fit,
+// start in the plugin and filter a real-shaped repository document.
+func TestGitHubDescription(t *testing.T) {
+	spec, err := os.ReadFile(githubDescription)
+	if os.IsNotExist(err) {
+		t.Skipf("%s is not installed: run `npm ci` in e2e/openapi (.ci/run does)", filepath.Join("e2e/openapi", githubDescription))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	all, err := openapi.Generate(spec, openapi.Options{Compact: true})
+	took := time.Since(began)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := 0
+	var doc struct {
+		ResponseFilter json.RawMessage `json:"response_filter"`
+	}
+	if err := json.Unmarshal(all.Config, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var rf respfilter.Config
+	if err := config.Decode(doc.ResponseFilter, &rf); err != nil {
+		t.Fatalf("the response_filter section does not decode: %v", err)
+	}
+	for _, r := range rf.Rules {
+		paths += len(r.Allow)
+	}
+	// What one VM would hold if the document bound allowed it: the
+	// compiled filter, natively (the Wasm heap holds the same structures).
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	filter, err := respfilter.New(rf)
+	if err != nil {
+		t.Fatalf("the response_filter section does not compile: %v", err)
+	}
+	after := heap()
+	runtime.KeepAlive(filter)
+	t.Logf("GitHub (base path %q): %d operations -> %d response_filter rules (%d allow paths), %d jwt rules, %d bytes of compact JSON, %d findings, in %s; compiled filter %.1f MiB of heap",
+		all.BasePath, all.Operations, all.ResponseRules, paths, all.JWTRules, len(all.Config), len(all.Findings), took.Round(time.Millisecond), float64(after-before)/(1<<20))
+	if all.Operations < 1000 || all.ResponseRules < 900 {
+		t.Errorf("only %d operations and %d rules: the description was not read whole", all.Operations, all.ResponseRules)
+	}
+	tooLarge := false
+	for _, f := range validate.Check(validate.Document{Data: all.Config}) {
+		if f.Severity != validate.SeverityError {
+			continue
+		}
+		if strings.Contains(f.Msg, "the limit is") && len(all.Config) > settings.MaxDocumentBytes {
+			tooLarge = true
+			continue
+		}
+		t.Errorf("validate: %s: %s", f.Path, f.Msg)
+	}
+	if !tooLarge {
+		t.Errorf("the whole API's config (%d bytes) passed the %d-byte document bound: update this test and the README", len(all.Config), settings.MaxDocumentBytes)
+	}
+
+	// One tag fits.
+	repos, err := openapi.Generate(spec, openapi.Options{Compact: true, Tags: []string{"repos"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range validate.Check(validate.Document{Data: repos.Config}) {
+		if f.Severity == validate.SeverityError {
+			t.Fatalf("validate (tag repos): %s: %s", f.Path, f.Msg)
+		}
+	}
+	t.Logf("GitHub, tag repos: %d operations -> %d rules, %d bytes", repos.Operations, repos.ResponseRules, len(repos.Config))
+	h := start(t, repos.Config).Middleware(upstream(`{"id": 1296269, "node_id": "MDEw", "name": "Hello-World",
+	  "full_name": "octocat/Hello-World", "private": false, "owner": {"login": "octocat", "id": 1, "site_admin": false, "email_verified_internal": true},
+	  "internal_billing_ref": "acct_123", "topics": ["octocat"]}`))
+	rec := send(h, "/repos/octocat/Hello-World", "")
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, `"full_name":"octocat/Hello-World"`) || !strings.Contains(body, `"login":"octocat"`) ||
+		strings.Contains(body, "internal_billing_ref") || strings.Contains(body, "email_verified_internal") {
+		t.Errorf("GET /repos/octocat/Hello-World: %d %s", rec.Code, body)
+	}
+}
+
+// BenchmarkGitHubRouteSelection measures what every request pays on the
+// whole GitHub configuration: the canonical-path guard's ambiguity check
+// over every rule, then the first match, for a path near the end of the
+// list, natively.
+func BenchmarkGitHubRouteSelection(b *testing.B) {
+	spec, err := os.ReadFile(githubDescription)
+	if err != nil {
+		b.Skipf("%s is not installed: run `npm ci` in e2e/openapi", githubDescription)
+	}
+	res, err := openapi.Generate(spec, openapi.Options{Compact: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc struct {
+		ResponseFilter respfilter.Config `json:"response_filter"`
+	}
+	if err := json.Unmarshal(res.Config, &doc); err != nil {
+		b.Fatal(err)
+	}
+	var ms []*route.Matcher
+	for _, r := range doc.ResponseFilter.Rules {
+		ms = append(ms, route.MustCompile(r.Match))
+	}
+	spec, res, doc.ResponseFilter = nil, nil, respfilter.Config{}
+	runtime.GC() // the description's model is garbage now: keep GC cycles cheap
+	for _, path := range []string{"/zen", "/repos/octocat/hello-world/pulls/42/comments", "/users/octocat"} {
+		req := &route.Request{Method: "GET", Path: path}
+		b.Run(strings.ReplaceAll(path, "/", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if route.AnyAmbiguous(ms, path) {
+					b.Fatal("ambiguous")
+				}
+				for _, m := range ms {
+					if m.Matches(req) {
+						break
+					}
+				}
+			}
+		})
+	}
+	b.Logf("%d rules", len(ms))
+}
