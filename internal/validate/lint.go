@@ -46,7 +46,52 @@ func Lint(s *settings.Settings) []Warning {
 	if s.ResponseFilter != nil {
 		lintResponseFilter(s, add)
 	}
+	if s.ResponseInventory != nil {
+		lintInventory(s, add)
+	}
 	return w
+}
+
+// lintInventory warns where a mask or deny class policy cannot act:
+// apiguard masks or refuses a value only where it holds the body, on
+// routes response_filter filters; elsewhere observation follows the body
+// as it leaves.
+func lintInventory(s *settings.Settings, add addFunc) {
+	ri := s.ResponseInventory
+	at := ""
+	for _, name := range slices.Sorted(maps.Keys(ri.Classes)) {
+		if ri.Classes[name] == "mask" || ri.Classes[name] == "deny" {
+			at = config.KeyPath("response_inventory.classes", name)
+			break
+		}
+	}
+	for i, c := range ri.CustomClasses {
+		if at == "" && (c.Policy == "mask" || c.Policy == "deny") {
+			at = config.IndexPath("response_inventory.custom_classes", i) + ".policy"
+		}
+	}
+	if at == "" {
+		return
+	}
+	const msg = "mask and deny act only where response_filter filters the response; "
+	if s.ResponseFilter == nil || len(s.ResponseFilter.Rules) == 0 {
+		add("policy-without-filter", at, msg+"there are no response_filter rules, so these values are only observed as they leave",
+			`add response_filter rules for the routes (an "allow" of ["*"] keeps every field while you learn them)`)
+		return
+	}
+	var matches []route.Match
+	for _, r := range s.ResponseFilter.Rules {
+		if !r.Bypass {
+			matches = append(matches, r.Match)
+		}
+	}
+	for i, r := range ri.Routes {
+		if !slices.ContainsFunc(matches, func(m route.Match) bool { return m.Covers(r.Match) }) {
+			add("policy-without-filter", config.IndexPath("response_inventory.routes", i)+".match",
+				msg+"no response_filter rule covers this route, so its values are only observed as they leave",
+				"add a response_filter rule for it")
+		}
+	}
 }
 
 type addFunc func(rule, path, msg, fix string)

@@ -37,6 +37,11 @@ func TestLintFindsRiskyConfigurations(t *testing.T) {
 		{"template ** before a deeper template", jwt(provider, `{"match": {"path_template": "/files/{p=**}"}}, {"match": {"path_template": "/files/{id}/acl"}, "requires": {"provider": "corp"}}, `+catchAll),
 			"shadowed-rule", "jwt.rules[1]"},
 		{"allow everything", rf(``, `{"match": {}, "allow": ["*"]}`), "allow-everything", "response_filter.rules[0].allow[0]"},
+		{"deny class without a filter", `"response_inventory": {"classes": {"email": "observe", "private_key": "deny"}}`,
+			"policy-without-filter", "response_inventory.classes.private_key"},
+		{"mask class on a route no rule filters", rf(``, `{"match": {"prefix": "/users"}, "allow": ["id"]}, {"match": {"prefix": "/public"}, "bypass": true}`) +
+			`, "response_inventory": {"custom_classes": [{"name": "emp", "key": "^emp$", "policy": "mask"}], "routes": [{"name": "users", "match": {"prefix": "/users/x"}}, {"name": "pub", "match": {"prefix": "/public"}}]}`,
+			"policy-without-filter", "response_inventory.routes[1].match"},
 		{"allow every element", rf(``, `{"match": {}, "allow": ["id", "#.*"]}`), "allow-everything", "response_filter.rules[0].allow[1]"},
 		{"on_error and non_json allow", rf(`"on_error": "allow", "non_json": "allow", `, rfCatchAll), "filter-fails-open", "response_filter.on_error"},
 		{"non_json allow alone", rf(`"non_json": "allow", `, rfCatchAll), "filter-fails-open", "response_filter.non_json"},
