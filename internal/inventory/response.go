@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/apiguard/apiguard/internal/detect"
+	"github.com/apiguard/apiguard/internal/respfilter"
 )
 
 // Types is a set of JSON types seen at a path.
@@ -292,8 +293,7 @@ func (r *Response) appendKey(dst []byte, key string) []byte {
 
 // appendSegment appends one collapsed path segment for an object key: "*"
 // for a data-like key, else the key in the response filter's path syntax
-// ('.', '\\', '*' and '#' escaped by a backslash, control bytes as '?';
-// respfilter.escapeKey), so that a path of the inventory is an allow path.
+// (respfilter.AppendKey), so that a path of the inventory is an allow path.
 func appendSegment(dst []byte, key string) []byte {
 	if len(dst) > 0 {
 		dst = append(dst, '.')
@@ -301,17 +301,7 @@ func appendSegment(dst []byte, key string) []byte {
 	if detect.IsDataKey(key) {
 		return append(dst, '*')
 	}
-	for i := 0; i < len(key); i++ {
-		switch c := key[i]; {
-		case c == '.' || c == '\\' || c == '*' || c == '#':
-			dst = append(dst, '\\', c)
-		case c < 0x20 || c == 0x7f:
-			dst = append(dst, '?')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
+	return respfilter.AppendKey(dst, key)
 }
 
 // collapse returns the collapsed form of a path in the response filter's

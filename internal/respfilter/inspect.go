@@ -38,6 +38,11 @@ type KeptValue struct {
 	Escaped bool
 }
 
+// AppendKey appends an object key to dst as one segment of path syntax
+// ('.', '\\', '*' and '#' escaped by a backslash, control characters as
+// '?'), the form allow paths and reported paths use.
+func AppendKey(dst []byte, key string) []byte { return escapeKey(dst, key) }
+
 // AppendPath appends the value's path in path syntax to dst.
 func (v *KeptValue) AppendPath(dst []byte) []byte {
 	dst = append(dst, v.Parent...)

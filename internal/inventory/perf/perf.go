@@ -71,28 +71,35 @@ func (b *Bench) filter(doc []byte) (time.Duration, error) {
 // Detection returns the filter's time with the inventory's Inspector over
 // its time without, on doc, as the median of iters ratios.
 func (b *Bench) Detection(doc []byte, iters int) (float64, error) {
-	ratios := make([]float64, 0, iters)
-	for range iters {
-		plain, err := b.filter(doc)
-		if err != nil {
-			return 0, err
-		}
-		b.resp.Reset()
-		t0 := time.Now()
+	return b.ratios(doc, iters, func() error {
 		var o respfilter.Outcome
 		b.out, o = b.policy.AppendProcessInspected(b.out[:0], b.decision, doc, nil, b.resp)
-		d := time.Since(t0)
 		if o.Action != respfilter.ActionReplace || len(b.resp.Fields()) == 0 {
-			return 0, fmt.Errorf("inspected filter: %v %s", o.Action, o.Reason)
+			return fmt.Errorf("inspected filter: %v %s", o.Action, o.Reason)
 		}
-		ratios = append(ratios, float64(d)/float64(plain))
-	}
-	return Median(ratios), nil
+		return nil
+	})
 }
 
 // Observation returns the Observer's time on doc, fed in ObserveChunk
 // chunks, over the filter's, as the median of iters ratios.
 func (b *Bench) Observation(doc []byte, iters int) (float64, error) {
+	return b.ratios(doc, iters, func() error {
+		b.obs.Reset()
+		for i := 0; i < len(doc); i += ObserveChunk {
+			b.obs.Write(doc[i:min(i+ObserveChunk, len(doc))])
+		}
+		b.obs.Close()
+		if b.resp.Incomplete || len(b.resp.Fields()) == 0 {
+			return fmt.Errorf("observation failed")
+		}
+		return nil
+	})
+}
+
+// ratios times work against the filter alone on doc, iters times, and
+// returns the median ratio. The inventory is reset before each work.
+func (b *Bench) ratios(doc []byte, iters int, work func() error) (float64, error) {
 	ratios := make([]float64, 0, iters)
 	for range iters {
 		plain, err := b.filter(doc)
@@ -100,15 +107,11 @@ func (b *Bench) Observation(doc []byte, iters int) (float64, error) {
 			return 0, err
 		}
 		b.resp.Reset()
-		b.obs.Reset()
 		t0 := time.Now()
-		for i := 0; i < len(doc); i += ObserveChunk {
-			b.obs.Write(doc[i:min(i+ObserveChunk, len(doc))])
-		}
-		b.obs.Close()
+		err = work()
 		d := time.Since(t0)
-		if b.resp.Incomplete || len(b.resp.Fields()) == 0 {
-			return 0, fmt.Errorf("observation failed")
+		if err != nil {
+			return 0, err
 		}
 		ratios = append(ratios, float64(d)/float64(plain))
 	}
