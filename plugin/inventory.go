@@ -122,7 +122,7 @@ func (inv *inventoryState) get() *streamInventory {
 }
 
 // maxFreeInventories bounds the reusable per-stream states a worker keeps.
-const maxFreeInventories = 16
+const maxFreeInventories = 4
 
 func (inv *inventoryState) put(st *streamInventory) {
 	st.resp.Reset()

@@ -69,14 +69,20 @@ func (r *Response) rawField(raw []byte) int {
 		r.fields[i].raw = r.rawOf(i, raw)
 		return i
 	}
+	// A raw path over maxRawBytes (deep data-like keys) is collapsed every
+	// time and never kept, so what a Response holds stays bounded.
+	keep := len(raw) <= maxRawBytes
 	c, ok := r.collapsed[unsafeString(raw)]
 	if !ok {
 		b, _ := collapse(nil, string(raw))
 		c = string(b)
-		if r.collapsed == nil || len(r.collapsed) >= maxInterned {
-			r.collapsed = make(map[string]string, 64)
+		if keep {
+			if r.collapsed == nil || cacheFull(len(r.collapsed), r.collapsedBytes) {
+				r.collapsed, r.collapsedBytes = make(map[string]string, 64), 0
+			}
+			r.collapsed[string(raw)] = c
+			r.collapsedBytes += len(raw) + len(c)
 		}
-		r.collapsed[string(raw)] = c
 	}
 	path := unsafeBytes(c)
 	if len(path) == 0 {
@@ -86,11 +92,14 @@ func (r *Response) rawField(raw []byte) int {
 		return -1
 	}
 	i, ok := r.fieldIndex(path)
-	if !ok {
+	switch {
+	case !ok:
 		return -1
+	case !keep:
+		return i
 	}
 	r.fields[i].raw = r.rawOf(i, raw)
-	if len(r.byRaw) < MaxResponseFields*4 {
+	if len(r.byRaw) < MaxResponseFields {
 		if r.byRaw == nil {
 			r.byRaw = make(map[string]int, 16)
 		}
@@ -98,6 +107,9 @@ func (r *Response) rawField(raw []byte) int {
 	}
 	return i
 }
+
+// maxRawBytes is the longest path of the filter a Response remembers.
+const maxRawBytes = 2 * MaxPathBytes
 
 // predicted is the field expected next if the filter's path is its, else -1.
 func (r *Response) predicted(path []byte) int {

@@ -151,3 +151,26 @@ func TestKeptCollapsesAndEnforces(t *testing.T) {
 		t.Errorf("paths %q, want %q", paths, want)
 	}
 }
+
+// TestResponseStaysBoundedUnderDataKeys feeds the Inspector a response
+// whose paths are all different (deep maps keyed by ids, as an upstream
+// could send): the caches a Response keeps across responses stay within
+// their bounds.
+func TestResponseStaysBoundedUnderDataKeys(t *testing.T) {
+	r := NewResponse(testClassifier(t))
+	for n := range 50 {
+		r.Reset()
+		for i := range 200 {
+			parent := strings.Repeat(fmt.Sprintf("u%08d.", n*1000+i), 1+i%80)
+			r.Kept(&respfilter.KeptValue{Site: -1, Parent: []byte(strings.TrimSuffix(parent, ".")), Key: fmt.Sprint("k", i%300), Kind: '1', Content: []byte("1")})
+		}
+	}
+	held := r.internBytes + r.collapsedBytes + r.segmentBytes
+	raw := 0
+	for k := range r.byRaw {
+		raw += len(k)
+	}
+	if held > 3*maxInternedBytes+3*maxRawBytes || raw > MaxResponseFields*maxRawBytes || len(r.Fields()) > MaxResponseFields {
+		t.Errorf("caches hold %d bytes, byRaw %d bytes, %d fields", held, raw, len(r.Fields()))
+	}
+}

@@ -111,6 +111,8 @@ type Response struct {
 	intern    map[string]string
 	collapsed map[string]string
 	segments  map[string]string // key → its path segment (appendKey)
+	// Bytes held by each cache, for maxInternedBytes.
+	internBytes, collapsedBytes, segmentBytes int
 	// unesc holds a decoded string value.
 	unesc []byte
 	// last is the field recorded last, -1 at the start.
@@ -121,8 +123,18 @@ type Response struct {
 	raw    []byte
 }
 
-// maxInterned bounds the paths a Response keeps across responses.
-const maxInterned = 4096
+// maxInternedBytes bounds the keys and values each of a Response's caches
+// (intern, collapsed, segments) keeps across responses; a cache over it is
+// dropped and starts again. With maxInterned entries it bounds what a
+// Response holds whatever its upstream sends (docs/memory.md).
+const (
+	maxInternedBytes = 16 << 10
+	maxInterned      = 512
+)
+
+// cacheFull reports whether a cache of n entries holding size bytes must be
+// dropped before adding more.
+func cacheFull(n, size int) bool { return n >= maxInterned || size >= maxInternedBytes }
 
 // fieldIndex returns the index of the field at path in this response,
 // adding it (false when the response holds MaxResponseFields already).
@@ -145,10 +157,11 @@ func (r *Response) fieldIndex(path []byte) (int, bool) {
 	p, ok := r.intern[unsafeString(path)]
 	if !ok {
 		p = string(path)
-		if r.intern == nil || len(r.intern) >= maxInterned {
-			r.intern = make(map[string]string, 64)
+		if r.intern == nil || cacheFull(len(r.intern), r.internBytes) {
+			r.intern, r.internBytes = make(map[string]string, 64), 0
 		}
 		r.intern[p] = p
+		r.internBytes += len(p)
 	}
 	i := len(r.fields)
 	r.index[p] = i
@@ -280,10 +293,11 @@ func (r *Response) appendKey(dst []byte, key string) []byte {
 	seg, ok := r.segments[key]
 	if !ok {
 		seg = string(appendSegment(nil, key))
-		if r.segments == nil || len(r.segments) >= maxInterned {
-			r.segments = make(map[string]string, 64)
+		if r.segments == nil || cacheFull(len(r.segments), r.segmentBytes) {
+			r.segments, r.segmentBytes = make(map[string]string, 64), 0
 		}
 		r.segments[string(key)] = seg
+		r.segmentBytes += len(key) + len(seg)
 	}
 	if len(dst) > 0 {
 		dst = append(dst, '.')
