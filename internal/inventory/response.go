@@ -296,7 +296,7 @@ func (r *Response) appendKey(dst []byte, key string) []byte {
 		if r.segments == nil || cacheFull(len(r.segments), r.segmentBytes) {
 			r.segments, r.segmentBytes = make(map[string]string, 64), 0
 		}
-		r.segments[string(key)] = seg
+		r.segments[strings.Clone(key)] = seg // key may view a reused buffer
 		r.segmentBytes += len(key) + len(seg)
 	}
 	if len(dst) > 0 {
