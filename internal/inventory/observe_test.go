@@ -174,3 +174,31 @@ func TestResponseStaysBoundedUnderDataKeys(t *testing.T) {
 		t.Errorf("caches hold %d bytes, byRaw %d bytes, %d fields", held, raw, len(r.Fields()))
 	}
 }
+
+// FuzzObserver checks that the Observer never fails on any body, stays
+// within its bounds, and records the same fields whatever the chunking.
+func FuzzObserver(f *testing.F) {
+	f.Add([]byte(sampleDoc), uint8(7))
+	f.Add([]byte(`[{"a":"\u0041"},{"b":[1,2,{"c":null}]}]`), uint8(1))
+	f.Add([]byte(`{"a":1,}`), uint8(3))
+	c := testClassifier(f)
+	f.Fuzz(func(t *testing.T, doc []byte, chunk uint8) {
+		whole := NewResponse(c)
+		o := NewObserver(whole)
+		o.Write(doc)
+		o.Close()
+		parts := NewResponse(c)
+		o = NewObserver(parts)
+		n := max(int(chunk), 1)
+		for i := 0; i < len(doc); i += n {
+			o.Write(doc[i:min(i+n, len(doc))])
+		}
+		o.Close()
+		if describe(whole) != describe(parts) || whole.Incomplete != parts.Incomplete {
+			t.Fatalf("chunks of %d change the fields:\n%s\nvs\n%s", n, describe(whole), describe(parts))
+		}
+		if len(whole.Fields()) > MaxResponseFields || cap(o.str) > 2*maxValueBytes {
+			t.Fatalf("over its bounds: %d fields, %d string bytes", len(whole.Fields()), cap(o.str))
+		}
+	})
+}
