@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/telemetry/envoystats"
 	"github.com/apiguard/apiguard/internal/telemetry/metrics"
@@ -78,14 +79,18 @@ func (c *requestCounts) wrap(h http.Handler, accessLog io.Writer) http.Handler {
 // format, with %RESPONSE_CODE_DETAILS% after the status: where operators
 // look for why apiguard answered. The path is logged as the audit trail logs
 // it (audit.RedactPath: query values replaced, card numbers, emails and
-// tokens masked), so the gateway's own log holds no personal data either.
+// tokens masked), and the method and user agent, which a client chooses as
+// freely, have what internal/detect finds masked, so the gateway's own log
+// holds no personal data either.
 func writeAccessLog(w io.Writer, r *http.Request, code int, sw *statusWriter, d time.Duration) {
 	details := sw.details
 	if details == "" {
 		details = "via_upstream"
 	}
+	method, _ := detect.Redact(r.Method, detect.All, audit.Mask)
+	agent, _ := detect.Redact(r.UserAgent(), detect.All, audit.Mask)
 	fmt.Fprintf(w, "[%s] %q %d %s %d %d %d %q\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		r.Method+" "+audit.RedactPath(r.RequestURI)+" "+r.Proto, code, details, r.ContentLength, sw.bytes, d.Milliseconds(), r.UserAgent())
+		method+" "+audit.RedactPath(r.RequestURI)+" "+r.Proto, code, details, r.ContentLength, sw.bytes, d.Milliseconds(), agent)
 }
 
 // statusWriter records the status code and the bytes the handler sent, and

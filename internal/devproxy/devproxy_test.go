@@ -554,3 +554,22 @@ func TestServesHTTP2Cleartext(t *testing.T) {
 		t.Error("an h2c cluster was accepted: callouts speak HTTP/1.1")
 	}
 }
+
+// The access log masks what a client puts in the method and the user agent
+// as it masks the path: card numbers and emails never reach the log.
+func TestAccessLogMasksTheUserAgentAndMethod(t *testing.T) {
+	r := httptest.NewRequest("GET", "/pii/users/alice@example.com", nil)
+	r.Method = "4111111111111111"
+	r.Header.Set("User-Agent", "card 4012888888881881 of bob@example.org")
+	var out bytes.Buffer
+	writeAccessLog(&out, r, 200, &statusWriter{}, time.Millisecond)
+	line := out.String()
+	for _, leak := range []string{"4111111111111111", "4012888888881881", "bob@example.org", "alice@example.com"} {
+		if strings.Contains(line, leak) {
+			t.Errorf("access log holds %q: %s", leak, line)
+		}
+	}
+	if !strings.Contains(line, `"card ********* of *********"`) {
+		t.Errorf("user agent not logged masked: %s", line)
+	}
+}

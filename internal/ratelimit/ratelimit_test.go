@@ -393,23 +393,23 @@ type failingStore struct{}
 func (failingStore) Get(string) ([]byte, uint32, error) { return nil, 0, errors.New("boom") }
 func (failingStore) Set(string, []byte, uint32) error   { return errors.New("boom") }
 
-// The abuse case: once a client is at its limit, filling the policy's slots
-// with other keys neither resets it nor switches limiting off. Every key
-// inserted later holds less debt than the limited one, so eviction takes
-// theirs; a burst from a new key afterwards gets exactly its capacity.
-func TestFilledTableStillLimits(t *testing.T) {
-	const maxKeys = 8
-	l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-k"],"max_keys":8,"limits":[{"requests":5,"per":"60s","burst":1}]}]`)
-	key := func(k string) *Request { return req("192.0.2.1", map[string]string{"x-k": k}) }
-	now := t0
-	if got := admits(l, key("victim"), now, 6); got != 6 {
-		t.Fatalf("victim burst: admitted %d, want 6", got)
-	}
+// headerKeyTable is a policy of 8 slots keyed by header x-k with limits,
+// and the request of a key.
+func headerKeyTable(t *testing.T, limits string) (*Limiter, func(string) *Request) {
+	t.Helper()
+	l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-k"],"max_keys":8,"limits":[`+limits+`]}]`)
+	return l, func(k string) *Request { return req("192.0.2.1", map[string]string{"x-k": k}) }
+}
+
+// fillTable sends one request from each of n new keys, 1 ms apart, each of
+// which must be admitted, and returns the time after them and the number of
+// live entries they evicted (at least one).
+func fillTable(t *testing.T, l *Limiter, key func(string) *Request, now time.Time, n int) (time.Time, int) {
+	t.Helper()
 	evictions := 0
-	for i := range 10 * maxKeys {
+	for i := range n {
 		now = now.Add(time.Millisecond)
-		res := l.Check(key("filler-"+strconv.Itoa(i)), now)
-		o := res.Outcomes[0]
+		o := l.Check(key("filler-"+strconv.Itoa(i)), now).Outcomes[0]
 		if o.Decision != Allowed {
 			t.Fatalf("filler %d: outcome %+v, want allowed", i, o)
 		}
@@ -418,8 +418,23 @@ func TestFilledTableStillLimits(t *testing.T) {
 		}
 	}
 	if evictions == 0 {
-		t.Error("80 keys into 8 slots counted no eviction")
+		t.Fatalf("%d keys into a full table counted no eviction", n)
 	}
+	return now, evictions
+}
+
+// The abuse case: once a client is at its limit, filling the policy's slots
+// with other keys neither resets it nor switches limiting off. Every key
+// inserted later holds less debt than the limited one, so eviction takes
+// theirs; a burst from a new key afterwards gets exactly its capacity.
+func TestFilledTableStillLimits(t *testing.T) {
+	const maxKeys = 8
+	l, key := headerKeyTable(t, `{"requests":5,"per":"60s","burst":1}`)
+	now := t0
+	if got := admits(l, key("victim"), now, 6); got != 6 {
+		t.Fatalf("victim burst: admitted %d, want 6", got)
+	}
+	now, evictions := fillTable(t, l, key, now, 10*maxKeys)
 	if res := l.Check(key("victim"), now); res.Allowed() || res.Outcomes[0].Reason != ReasonOverLimit {
 		t.Fatalf("victim after %d other keys: outcome %+v, want over_limit", 10*maxKeys, res.Outcomes[0])
 	}
@@ -436,22 +451,12 @@ func TestFilledTableStillLimits(t *testing.T) {
 // eviction. Keys inserted after it stay limited (docs/rate-limits.md).
 func TestQuotaOneFullTableFreesTheOldestEntry(t *testing.T) {
 	const maxKeys = 8
-	l, _ := mustLimiter(t, `[{"name":"p","key":["header:x-k"],"max_keys":8,"limits":[{"requests":1,"per":"60s"}]}]`)
-	key := func(k string) *Request { return req("192.0.2.1", map[string]string{"x-k": k}) }
+	l, key := headerKeyTable(t, `{"requests":1,"per":"60s"}`)
 	now := t0
 	if got := admits(l, key("oldest"), now, 3); got != 1 {
 		t.Fatalf("oldest: admitted %d, want 1", got)
 	}
-	evictions := 0
-	for i := range 10 * maxKeys {
-		now = now.Add(time.Millisecond)
-		if o := l.Check(key("filler-"+strconv.Itoa(i)), now).Outcomes[0]; o.Evicted {
-			evictions++
-		}
-	}
-	if evictions == 0 {
-		t.Fatal("80 keys into 8 slots counted no eviction")
-	}
+	now, _ = fillTable(t, l, key, now, 10*maxKeys)
 	// The latest filler holds the most debt: still limited.
 	if res := l.Check(key("filler-"+strconv.Itoa(10*maxKeys-1)), now); res.Allowed() {
 		t.Fatal("the newest entry was evicted before older ones")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/apiguard/apiguard/internal/detect"
@@ -223,12 +224,32 @@ func (m *Masker) maskJSON(body []byte) (string, bool) {
 func (m *Masker) maskValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
+		var renamed []string // keys that hold data themselves
 		for k, x := range t {
 			if m.IsSecretKey(k) {
 				t[k] = Mask
 			} else {
 				t[k] = m.maskValue(x)
 			}
+			if maskTokens(k) != k {
+				renamed = append(renamed, k)
+			}
+		}
+		// A key can be data ("cards": {"4111…": …}, "users": {"alice@…":
+		// …}): it is masked like a value, and keys that become equal are
+		// numbered so that none of their values is lost.
+		slices.Sort(renamed) // the same body gives the same excerpt
+		for _, k := range renamed {
+			x := t[k]
+			delete(t, k)
+			nk := maskTokens(k)
+			for i := 2; ; i++ {
+				if _, taken := t[nk]; !taken {
+					break
+				}
+				nk = maskTokens(k) + "#" + strconv.Itoa(i)
+			}
+			t[nk] = x
 		}
 	case []any:
 		for i, x := range t {
@@ -251,7 +272,11 @@ func (m *Masker) maskForm(body string) (string, bool) {
 		if err != nil {
 			return "", false
 		}
-		b.WriteString(k)
+		if masked := maskTokens(dk); masked != dk {
+			b.WriteString(url.QueryEscape(masked)) // a key can be data too
+		} else {
+			b.WriteString(k)
+		}
 		if !hasV {
 			continue
 		}

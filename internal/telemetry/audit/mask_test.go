@@ -270,3 +270,30 @@ func TestMaskFindsDataWhateverTheKey(t *testing.T) {
 		}
 	}
 }
+
+// Keys are searched like values: a card number or an email used as a JSON
+// or form key is masked, and keys masked alike keep all their values.
+func TestMaskBodyMasksDataInKeys(t *testing.T) {
+	m := NewMasker(nil)
+	got := m.MaskBody("application/json", []byte(`{"cards":{"4111111111111111":{"cvv":"1"},"4012888888881881":{"exp":"12/29"}},"users":{"alice@example.com":{"ssn":"078-05-1120"}},"id":"x"}`), 4096)
+	for _, leak := range []string{"4111111111111111", "4012888888881881", "alice@example.com", "078-05-1120"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("JSON excerpt holds %q: %s", leak, got)
+		}
+	}
+	if !strings.Contains(got, `"12/29"`) || !strings.Contains(got, `"`+Mask+`#2"`) || !strings.Contains(got, `"id":"x"`) {
+		t.Errorf("JSON excerpt lost a value of keys masked alike: %s", got)
+	}
+	got = m.MaskBody("application/x-www-form-urlencoded", []byte("4111111111111111=a&alice%40example.com=b&name=c"), 4096)
+	if strings.Contains(got, "4111111111111111") || strings.Contains(got, "alice") || !strings.Contains(got, "name=c") {
+		t.Errorf("form excerpt %s", got)
+	}
+	// The same body gives the same excerpt.
+	body := []byte(`{"a":{"4111111111111111":1,"4012888888881881":2,"5555555555554444":3}}`)
+	first := m.MaskBody("application/json", body, 4096)
+	for range 20 {
+		if again := m.MaskBody("application/json", body, 4096); again != first {
+			t.Fatalf("excerpts differ: %s and %s", first, again)
+		}
+	}
+}
