@@ -40,6 +40,7 @@ var (
 	errBadEscape     = pathError("contains a malformed percent-escape")
 	errLowerEscape   = pathError("contains a percent-escape with lower-case hex digits")
 	errUnreserved    = pathError("contains a percent-escape of an unreserved character")
+	errReserved      = pathError("contains a percent-escape of ':', '@' or a sub-delimiter, which routers decode to the character itself")
 	errDoubleEscaped = pathError("contains a percent-encoded percent-escape ('%25XX')")
 	errBadUTF8       = pathError("contains percent-encoded bytes that are not valid UTF-8")
 )
@@ -221,6 +222,8 @@ func checkEscapes(seg string, i int) (int, error) {
 				return 0, errControl
 			case isUnreserved(b):
 				return 0, errUnreserved
+			case isPathDelim(b):
+				return 0, errReserved
 			case b == '%' && isEscapeAt(seg, i+3):
 				return 0, errDoubleEscaped
 			}
@@ -275,7 +278,7 @@ func rewritePath(p string) (string, error) {
 		if !ok {
 			return "", errBadEscape
 		}
-		if isUnreserved(b) {
+		if isUnreserved(b) || isPathDelim(b) && b != ';' {
 			out = append(out, b)
 		} else {
 			out = append(out, '%', upperHex[b>>4], upperHex[b&15])
@@ -341,6 +344,16 @@ func mergeSlashes(p string) string {
 }
 
 // isUnreserved is RFC 3986's unreserved set.
+// isPathDelim reports whether c is one of the characters a path segment may
+// carry as itself although RFC 3986 reserves it (pchar: sub-delims, ':' and
+// '@'). Routers decode an escape of one (Go's ServeMux, express and nginx
+// all route "%40" as "@"), so a rule on the raw spelling would miss the
+// escaped one: refuse mode refuses the escape, rewrite mode decodes it
+// (but for ';', whose decoded form would start a path parameter).
+func isPathDelim(c byte) bool {
+	return strings.IndexByte("!$&'()*+,;=:@", c) >= 0
+}
+
 func isUnreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'

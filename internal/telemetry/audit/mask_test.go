@@ -297,3 +297,20 @@ func TestMaskBodyMasksDataInKeys(t *testing.T) {
 		}
 	}
 }
+
+// An escaped card number, email, token or IBAN in a path segment is what the
+// upstream reads once it decodes the path: the log masks it like a plain one.
+func TestRedactPathMasksEscapedSegments(t *testing.T) {
+	for _, p := range []string{
+		"/o/4111%201111%201111%201111", "/o/alice%40example.com",
+		"/o/Bearer%20abcdefghijkl", "/o/DE89%203704%200044%200532%200130%2000",
+	} {
+		got := RedactPath(p)
+		if got != "/o/"+Redacted {
+			t.Errorf("RedactPath(%q) = %q, want /o/%s", p, got, Redacted)
+		}
+	}
+	if got := RedactPath("/files/a%20b/caf%C3%A9"); got != "/files/a%20b/caf%C3%A9" {
+		t.Errorf("an escaped segment with nothing to mask changed: %q", got)
+	}
+}

@@ -1,6 +1,9 @@
 package audit
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // Redacted replaces a query or matrix parameter value in a logged path.
 const Redacted = "REDACTED"
@@ -26,7 +29,7 @@ func RedactPath(raw string) string {
 			b.WriteByte('/')
 		}
 		name, params, hasParams := strings.Cut(seg, ";")
-		b.WriteString(name)
+		b.WriteString(maskEscapedSegment(name))
 		if hasParams {
 			b.WriteByte(';')
 			redactPairs(&b, params, ";")
@@ -42,6 +45,21 @@ func RedactPath(raw string) string {
 		out = truncateUTF8(out, maxLoggedPath-len(marker)) + marker
 	}
 	return out
+}
+
+// maskEscapedSegment replaces a path segment by Redacted when its decoded
+// form holds a card number, email, token or key that its escaped form hides
+// from the detectors (/o/alice%40example.com, /o/4111%201111%201111%201111):
+// the upstream reads the decoded form.
+func maskEscapedSegment(seg string) string {
+	if !strings.Contains(seg, "%") {
+		return seg
+	}
+	decoded, err := url.PathUnescape(seg)
+	if err != nil || maskTokens(decoded) == decoded {
+		return seg
+	}
+	return Redacted
 }
 
 func redactPairs(b *strings.Builder, s, sep string) {
