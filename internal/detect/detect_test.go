@@ -91,13 +91,14 @@ func TestRedactAndClassify(t *testing.T) {
 }
 
 func TestIsDataKey(t *testing.T) {
-	for _, k := range []string{"email", "user_id", "addressLine2", "@type", "$ref", "cvv2", "x-request-id", "ssn", "a", "_links", "v1"} {
+	for _, k := range []string{"email", "user_id", "addressLine2", "@type", "$ref", "cvv2", "x-request-id", "ssn", "a", "_links", "v1", "created_at_utc", "billing_address_line_2", "api_key_last_four"} {
 		if IsDataKey(k) {
 			t.Errorf("%q taken for data", k)
 		}
 	}
 	for _, k := range []string{"4111111111111111", "alice@example\\.com", "alice@example.com", "123", "550e8400-e29b-41d4-a716-446655440000",
-		"f47ac10b-58cc-4372-a567-0e02b2c3d479", "9f8e7d6c5b4a3f2e", "u12345678", "John Smith", "a.b", strings.Repeat("k", 65), "12ab"} {
+		"f47ac10b-58cc-4372-a567-0e02b2c3d479", "9f8e7d6c5b4a3f2e", "u12345678", "John Smith", "a.b", strings.Repeat("k", 65), "12ab",
+		"key_AKIAIOSFODNN7EXAMPLE", "ssn_of_user_bob_078-05-1120", "tok_ghp_" + strings.Repeat("aB3d", 9)} {
 		if !IsDataKey(k) {
 			t.Errorf("%q taken for a field name", k)
 		}

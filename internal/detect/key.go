@@ -51,11 +51,24 @@ func IsDataKey(key string) bool {
 			return true
 		}
 	}
-	if digits > letters {
+	if digits > letters || hasDataAfterUnderscore(k) {
 		return true
 	}
 	// A hex string with digits, 12 characters or more: a hash or an id.
 	return hexOnly && digits > 0 && len(k) >= 12
+}
+
+// hasDataAfterUnderscore reports whether a value a detector finds starts
+// right after a '_' in k ("key_AKIAIOSFODNN7EXAMPLE",
+// "ssn_of_bob_078-05-1120", "tok_ghp_..."): the detectors need a word
+// boundary before a value, and '_' is a word byte, so the whole key hides it.
+func hasDataAfterUnderscore(k string) bool {
+	for i := 0; i+8 < len(k); i++ {
+		if k[i] == '_' && Contains(k[i+1:], All) {
+			return true
+		}
+	}
+	return false
 }
 
 // isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form (RFC 9562 §4).
