@@ -468,7 +468,6 @@ type outcome struct {
 	provider string // the provider whose token failed, when one did
 	scope    string
 	waitFor  []string
-	found    map[*provider][]location
 }
 
 // evaluation memoises per-provider work within one request.

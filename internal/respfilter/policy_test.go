@@ -401,23 +401,6 @@ func TestIsJSONContentType(t *testing.T) {
 	}
 }
 
-func TestSniffJSON(t *testing.T) {
-	for in, want := range map[string][2]bool{
-		"":        {false, false},
-		"  \n":    {false, false},
-		" {":      {true, true},
-		"[":       {true, true},
-		"<":       {false, true},
-		"\ufeff{": {true, true},
-		"\ufeff":  {false, true},
-	} {
-		j, k := SniffJSON([]byte(in))
-		if [2]bool{j, k} != want {
-			t.Errorf("SniffJSON(%q) = %v %v, want %v", in, j, k, want)
-		}
-	}
-}
-
 func TestConfigErrors(t *testing.T) {
 	tests := []struct{ js, want string }{
 		{`{"rules":[{"allow":["a..b"]}]}`, "rules[0].allow[0]"},
@@ -463,8 +446,8 @@ func TestConfigDefaults(t *testing.T) {
 	if f.HeadersHeld() || !strings.Contains(f.ModeNote(), "streamed") {
 		t.Errorf("streamed mode: held=%v note=%q", f.HeadersHeld(), f.ModeNote())
 	}
-	mv, err := NewMaskValue(` { "redacted" : true } `)
-	if err != nil {
+	var mv MaskValue
+	if err := mv.UnmarshalJSON([]byte(` { "redacted" : true } `)); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := mv.MarshalJSON(); string(b) != `{"redacted":true}` {
@@ -603,5 +586,21 @@ func TestMaskOutputIsBounded(t *testing.T) {
 	pp := policyFor(t, fp, "GET", "/")
 	if _, o := pp.Process(pp.DecideHeaders(ResponseMeta{RequestMethod: "GET", Status: 200, ContentType: "application/json"}), body, nil); o.Action != ActionPass || o.Reason != ReasonTooLarge {
 		t.Fatalf("on_error allow: %v %v", o.Action, o.Reason)
+	}
+}
+
+func TestSniff(t *testing.T) {
+	for in, want := range map[string]sniffResult{
+		"":        sniffEmpty,
+		"  \n":    sniffEmpty,
+		" {":      sniffJSON,
+		"[":       sniffJSON,
+		"<":       sniffOther,
+		"\ufeff{": sniffJSON,
+		"\ufeff":  sniffOther,
+	} {
+		if got := sniff([]byte(in)); got != want {
+			t.Errorf("sniff(%q) = %v, want %v", in, got, want)
+		}
 	}
 }
