@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/config"
 	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 func newFilter(t testing.TB, js string) *Filter {
@@ -601,6 +602,35 @@ func TestSniff(t *testing.T) {
 	} {
 		if got := sniff([]byte(in)); got != want {
 			t.Errorf("sniff(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestMetaFromHeadersSeesEveryCopy(t *testing.T) {
+	m := MetaFromHeaders([][2]string{{":status", "200"}, {"Content-Type", "text/plain"},
+		{"content-encoding", "identity"}, {"Content-Encoding", "gzip"}, {"content-length", "10"}, {"content-length", "12"}},
+		"HEAD", "application/grpc+proto")
+	if m.Status != 200 || m.RequestMethod != "HEAD" || !m.RequestGRPC || m.ContentType != "text/plain" ||
+		m.ContentEncoding != "identity,gzip" || m.ContentLength != "10,12" {
+		t.Errorf("MetaFromHeaders = %+v", m)
+	}
+}
+
+func TestOutcomeVerdict(t *testing.T) {
+	for _, c := range []struct {
+		o        Outcome
+		decision verdict.Decision
+		reason   verdict.Reason
+		counted  bool
+	}{
+		{Outcome{Action: ActionReplace}, verdict.Allow, verdict.Filtered, true},
+		{Outcome{Action: ActionPass, Reason: ReasonNotJSON}, verdict.Allow, ReasonNotJSON, true},
+		{Outcome{Action: ActionDeny, Reason: ReasonTooLarge}, verdict.Deny, ReasonTooLarge, true},
+		{Outcome{Action: ActionSkip}, "", "", false},
+	} {
+		d, r, counted := c.o.Verdict()
+		if d != c.decision || r != c.reason || counted != c.counted {
+			t.Errorf("%+v: Verdict = %s %s %v", c.o, d, r, counted)
 		}
 	}
 }

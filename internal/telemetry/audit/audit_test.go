@@ -516,3 +516,24 @@ func BenchmarkSafeFieldPaths(b *testing.B) {
 		safeFieldPaths(paths)
 	}
 }
+
+func TestVerdictIsTheFirstDenial(t *testing.T) {
+	var none *Event
+	if d, id := none.Verdict(); d.Decision != verdict.Allow || d.Policy != "" || id != nil {
+		t.Errorf("no event: %+v %v", d, id)
+	}
+	who := &Identity{Subject: "alice"}
+	e := &Event{Identity: who, Decisions: []Decision{
+		{Policy: "authn", Decision: verdict.Allow, Reason: "verified"},
+		{Policy: "ratelimit.per_user", Decision: verdict.Deny, Reason: "over_limit"},
+		{Policy: "respfilter", Decision: verdict.Deny, Reason: "too_large"},
+	}}
+	if d, id := e.Verdict(); d.Policy != "ratelimit.per_user" || d.Reason != "over_limit" || id != who {
+		t.Errorf("Verdict = %+v %v", d, id)
+	}
+	e.AddSignal(SignalNearLimit)
+	e.AddSignal(SignalNearLimit)
+	if len(e.Signals) != 1 {
+		t.Errorf("signals %q: want near_limit once", e.Signals)
+	}
+}
