@@ -51,8 +51,6 @@ var kindTypes = func() (t [256]Types) {
 	return t
 }()
 
-func kindType(kind byte) Types { return kindTypes[kind] }
-
 // Limits bound what one response adds and what a path may be.
 const (
 	// MaxPathBytes is the longest path recorded; a longer one is counted
