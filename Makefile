@@ -63,12 +63,14 @@ fuzz:
 soak: build
 	SOAK_REQUESTS=$(SOAK_REQUESTS) $(GO) test -count=1 -tags soak -run TestSoakOldestEnvoy -timeout 90m -v ./e2e/envoycompat
 
-## check: format, vet and tidy, then fail if that changed the tree
-check:
+## check: format, vet and tidy, then fail if that changed the tree; then staticcheck and deadcode,
+## pinned and installed with go install, fail on any finding (scripts/check.sh says what dead means)
+check: build
 	gofmt -w $$(git ls-files '*.go')
 	$(GO) vet ./...
 	$(GO) mod tidy
 	git diff --exit-code
+	GO=$(GO) sh scripts/check.sh
 
 clean:
 	rm -rf build

@@ -3,13 +3,11 @@ package main
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
-	"github.com/apiguard/apiguard/internal/castable"
 	"github.com/apiguard/apiguard/internal/jwtauth"
 	"github.com/apiguard/apiguard/internal/jwtauth/jwks"
 	"github.com/apiguard/apiguard/internal/settings"
@@ -18,18 +16,9 @@ import (
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
-// Shared-data layout of the JWT policy. Every name holds the plugin_root_id,
-// so two apiguard filters sharing a vm_id never mix state, and a schema
-// version, bumped when a record's encoding changes.
-const (
-	jwtSchema = "v1"
-	// failureSlots bounds the per-client-IP failure counters (12-byte
-	// states): at most this many client IPs are tracked at once.
-	failureSlots = 4096
-	// sharedVerifiedSlots bounds the cross-worker verified-token records
-	// (32-byte states).
-	sharedVerifiedSlots = 4096
-)
+// jwtSchema versions the JWT policy's records in shared data (every name
+// holds the plugin_root_id too); bumped when a record's encoding changes.
+const jwtSchema = "v1"
 
 // jwtState is the authentication policy of one plugin configuration on one
 // worker. auth is nil when no `jwt` section is configured.
@@ -74,16 +63,9 @@ func (p *pluginContext) configureJWT(s *settings.Settings) error {
 		proxywasm.LogWarnf("apiguard: jwt: %s", w)
 	}
 	ns := "apiguard/" + p.rootID + "/" + jwtSchema + "/"
-	failures, err := castable.New(sharedData{}, castable.Options{Namespace: ns + "authfail", Slots: failureSlots, MaxStateBytes: 12})
-	if err != nil {
-		return fmt.Errorf("jwt: failure table: %w", err)
+	if err := auth.UseSharedData(sharedData{}, ns); err != nil {
+		return err
 	}
-	auth.TrackFailures(failures)
-	verified, err := castable.New(sharedData{}, castable.Options{Namespace: ns + "jwtverified", Slots: sharedVerifiedSlots, MaxStateBytes: 32})
-	if err != nil {
-		return fmt.Errorf("jwt: verified-token table: %w", err)
-	}
-	auth.ShareVerified(verified)
 	p.jwt.auth = auth
 	p.jwt.routes = s.JWT.RouteNames()
 	sources := jwtauth.RemoteSources(*s.JWT)
@@ -427,16 +409,5 @@ func (h *httpContext) applyDeny(res jwtauth.Result) {
 		j.unavailableLogged = time.Now()
 		proxywasm.LogWarnf("apiguard: jwt: provider %q: no key set loaded; request denied with jwks_unavailable", res.Provider)
 	}
-	headers := [][2]string{
-		{"content-type", "application/json"},
-		{"cache-control", "no-store"},
-	}
-	if res.WWWAuthenticate != "" {
-		headers = append(headers, [2]string{"www-authenticate", res.WWWAuthenticate})
-	}
-	if res.RetryAfter > 0 {
-		secs := int64(math.Ceil(res.RetryAfter.Seconds()))
-		headers = append(headers, [2]string{"retry-after", strconv.FormatInt(secs, 10)})
-	}
-	h.sendOwnReply(uint32(res.Status), res.Reason, headers, res.Body)
+	h.sendOwnReply(uint32(res.Status), res.Reason, res.ReplyHeaders(), res.Body)
 }

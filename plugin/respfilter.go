@@ -173,10 +173,10 @@ func (h *httpContext) filterResponseBody(bodySize int, endOfStream bool) types.A
 			}
 		}
 		return types.ActionContinue
-	case rfBuffering:
-	default:
+	case rfIdle, rfDone:
 		return types.ActionContinue
 	}
+	// rfBuffering: decide once the whole body is in.
 	p := st.policy
 	if bodySize > p.MaxBodyBytes() {
 		// Stop early: waiting for the rest would only hit Envoy's buffer limit.

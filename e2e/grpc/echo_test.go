@@ -33,8 +33,6 @@ const (
 // service is the handler type grpc-go checks the implementation against.
 type service interface{}
 
-type echoServer struct{}
-
 func unary(f func(string, metadata.MD) string) grpc.MethodHandler {
 	return func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
 		in := new(wrapperspb.StringValue)

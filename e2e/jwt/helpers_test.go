@@ -66,9 +66,15 @@ func rsaJWK(kid string, pub *rsa.PublicKey) map[string]any {
 }
 
 func ecJWK(kid string, pub *ecdsa.PublicKey) map[string]any {
+	// The uncompressed point 0x04 || X || Y, each coordinate at the curve's size.
+	p, err := pub.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	n := (len(p) - 1) / 2
 	return map[string]any{"kty": "EC", "kid": kid, "crv": "P-256",
-		"x": b64.EncodeToString(pub.X.FillBytes(make([]byte, 32))),
-		"y": b64.EncodeToString(pub.Y.FillBytes(make([]byte, 32)))}
+		"x": b64.EncodeToString(p[1 : 1+n]),
+		"y": b64.EncodeToString(p[1+n:])}
 }
 
 func edJWK(kid string, pub ed25519.PublicKey) map[string]any {

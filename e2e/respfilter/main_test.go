@@ -280,9 +280,12 @@ const issuer = "https://idp.example"
 func jwksJSON() string {
 	pub := signer().PublicKey
 	b64 := base64.RawURLEncoding
-	pad := func(b []byte) []byte { return append(make([]byte, 32-len(b)), b...) }
+	p, err := pub.Bytes() // the uncompressed point 0x04 || X || Y
+	if err != nil {
+		panic(err)
+	}
 	keys := map[string]any{"keys": []any{map[string]any{"kty": "EC", "kid": "k1", "crv": "P-256", "alg": "ES256",
-		"x": b64.EncodeToString(pad(pub.X.Bytes())), "y": b64.EncodeToString(pad(pub.Y.Bytes()))}}}
+		"x": b64.EncodeToString(p[1:33]), "y": b64.EncodeToString(p[33:])}}}
 	b, _ := json.Marshal(keys)
 	return string(b)
 }

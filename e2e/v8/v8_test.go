@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -200,7 +199,8 @@ func buildGuest(t testing.TB, tags ...string) string {
 		args = append(args, "-tags", strings.Join(tags, ","))
 	}
 	args = append(args, "./testdata/guest")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	cmd := exec.Command("go", // go test puts its GOROOT/bin first on PATH
+		args...)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the test guest: %v\n%s", err, b)

@@ -165,3 +165,34 @@ func TestPlainNameIsItsOwnSpelling(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinHeadersJoinsRepeatsAsEveryPolicySeesThem(t *testing.T) {
+	got := JoinHeaders([][2]string{
+		{"Cookie", "a=1"}, {"x-forwarded-for", "203.0.113.1"}, {"cookie", "b=2"}, {"X-Forwarded-For", "10.0.0.1"}, {":path", "/x"},
+	})
+	want := map[string]string{"cookie": "a=1; b=2", "x-forwarded-for": "203.0.113.1,10.0.0.1", ":path": "/x"}
+	if len(got) != len(want) {
+		t.Fatalf("JoinHeaders = %q, want %q", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestPlanAppliedIsWhatTheUpstreamGets(t *testing.T) {
+	pairs := [][2]string{{":path", "/a/../admin"}, {":authority", "Example.COM"}, {"X_User", "forged"}, {"accept", "*/*"}}
+	plan := Plan{SetPath: "/admin", SetAuthority: "example.com", RemoveHeaders: []string{"x_user"}}
+	if !plan.Changes() || (Plan{Path: "/x"}).Changes() {
+		t.Fatal("Changes: a plan that sets or removes headers changes them, and only such a plan")
+	}
+	got := plan.Applied(pairs)
+	want := [][2]string{{":path", "/admin"}, {":authority", "example.com"}, {"accept", "*/*"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("Applied = %q, want %q", got, want)
+	}
+	if pairs[0][1] != "/a/../admin" {
+		t.Error("Applied changed its input")
+	}
+}

@@ -64,7 +64,8 @@ type testConfig struct {
 	Extra      any             `json:"extra,omitempty"`
 	Ratio      float64         `json:"ratio,omitempty"`
 	Ignored    string          `json:"-"`
-	hidden     string
+	//lint:ignore U1000 an unexported field, which the decoder must leave alone
+	hidden string
 }
 
 func decodeErr(t *testing.T, in string, v any) *Error {

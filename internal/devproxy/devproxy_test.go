@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +46,8 @@ func testGuest(t *testing.T) string {
 			return
 		}
 		guestPath = filepath.Join(dir, "guest.wasm")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared",
+		cmd := exec.Command("go", // go test puts its GOROOT/bin first on PATH
+			"build", "-buildmode=c-shared",
 			"-o", guestPath, "./e2e/v8/testdata/guest")
 		cmd.Dir = repoRoot(t)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")

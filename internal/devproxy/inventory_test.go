@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -121,7 +120,8 @@ func TestInventoryAcceptance(t *testing.T) {
 
 	// The suggested allowlist, applied to the demo.
 	proposed := filepath.Join(t.TempDir(), "proposed.json")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "./internal/inventory/cmd/suggest-allowlist",
+	cmd := exec.Command("go", // go test puts its GOROOT/bin first on PATH
+		"run", "./internal/inventory/cmd/suggest-allowlist",
 		"--config", cfg, "-o", proposed, admin+"/apiguard/inventory")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()

@@ -93,7 +93,7 @@ func (o *Observer) Close() {
 		}
 		o.r.Incomplete = true
 	case stValue:
-		if o.depth > 0 || o.r.fields != nil && len(o.r.fields) > 0 {
+		if o.depth > 0 || len(o.r.fields) > 0 {
 			o.r.Incomplete = true
 		}
 		// An empty body is not a JSON body; nothing to record.

@@ -32,16 +32,6 @@ func (t Types) Names() []string {
 	return out
 }
 
-// ParseType returns the type named s.
-func ParseType(s string) (Types, bool) {
-	for i, n := range typeNames {
-		if n == s {
-			return 1 << i, true
-		}
-	}
-	return 0, false
-}
-
 // kindTypes maps the first byte of a JSON value to its type.
 var kindTypes = func() (t [256]Types) {
 	for c := range t {
@@ -50,8 +40,6 @@ var kindTypes = func() (t [256]Types) {
 	t['{'], t['['], t['"'], t['t'], t['f'], t['n'] = TypeObject, TypeArray, TypeString, TypeBool, TypeBool, TypeNull
 	return t
 }()
-
-func kindType(kind byte) Types { return kindTypes[kind] }
 
 // Limits bound what one response adds and what a path may be.
 const (

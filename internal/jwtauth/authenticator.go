@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -468,7 +470,6 @@ type outcome struct {
 	provider string // the provider whose token failed, when one did
 	scope    string
 	waitFor  []string
-	found    map[*provider][]location
 }
 
 // evaluation memoises per-provider work within one request.
@@ -996,4 +997,22 @@ func (a *Authenticator) anotherForm(name, val string) bool {
 		}
 	}
 	return false
+}
+
+// ReplyHeaders are the headers of a denial's reply, as RFC 6750 says: the
+// JSON body's type, no caching, the WWW-Authenticate challenge when there
+// is one, and Retry-After (whole seconds, rounded up) on a lockout.
+func (r *Result) ReplyHeaders() [][2]string {
+	headers := [][2]string{
+		{"content-type", "application/json"},
+		{"cache-control", "no-store"},
+	}
+	if r.WWWAuthenticate != "" {
+		headers = append(headers, [2]string{"www-authenticate", r.WWWAuthenticate})
+	}
+	if r.RetryAfter > 0 {
+		secs := int64(math.Ceil(r.RetryAfter.Seconds()))
+		headers = append(headers, [2]string{"retry-after", strconv.FormatInt(secs, 10)})
+	}
+	return headers
 }

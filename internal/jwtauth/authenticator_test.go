@@ -453,7 +453,8 @@ func TestTypAndSubjectsAndLifetime(t *testing.T) {
 func TestWeakAndInvalidJWKSKeysAreNeverUsed(t *testing.T) {
 	k := fixtures()
 	off := ecJWK("off", &k.p256.PublicKey)
-	y := new(big.Int).Add(k.p256.PublicKey.Y, big.NewInt(1))
+	_, py := ecPoint(&k.p256.PublicKey)
+	y := new(big.Int).Add(new(big.Int).SetBytes(py), big.NewInt(1))
 	off["y"] = b64e.EncodeToString(y.FillBytes(make([]byte, 32)))
 	set := jwksDoc(rsaJWK("weak", &k.rsaWeak.PublicKey), off, rsaJWK("rsa1", &k.rsa.PublicKey))
 	a := newAuth(t, `{"providers": {"p": {"local_jwks": `+string(set)+`}}, "rules": [{"match": {}, "requires": {"provider": "p"}}]}`)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hostHeaders is a request header map as the host keeps it (pairs, names
@@ -140,5 +141,17 @@ func TestForwardWithNothingToStripChangesNothing(t *testing.T) {
 	res := Result{Decision: Allow, RemoveHeaders: []string{"x-user"}}
 	if changed, ok := res.Forward(h); changed || !ok {
 		t.Errorf("Forward = %v, %v; want unchanged and ok", changed, ok)
+	}
+}
+
+func TestReplyHeadersRoundRetryAfterUp(t *testing.T) {
+	r := Result{WWWAuthenticate: `Bearer error="invalid_token"`, RetryAfter: 1500 * time.Millisecond}
+	want := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"},
+		{"www-authenticate", `Bearer error="invalid_token"`}, {"retry-after", "2"}}
+	if got := r.ReplyHeaders(); !slices.Equal(got, want) {
+		t.Errorf("ReplyHeaders = %q, want %q", got, want)
+	}
+	if got := (&Result{}).ReplyHeaders(); len(got) != 2 {
+		t.Errorf("no challenge, no lockout: %q", got)
 	}
 }

@@ -111,13 +111,13 @@ func BenchmarkAuthenticate(b *testing.B) {
 			name = "cold"
 		}
 		b.Run(name, func(b *testing.B) {
-			a, _, tok := benchToken(b, jwt.SigningMethodRS256, k.rsa, "rsa1")
+			a, _, _ := benchToken(b, jwt.SigningMethodRS256, k.rsa, "rsa1")
 			if !cached {
 				a.cache = nil
 			}
 			c := baseClaims()
 			c["scope"] = "admin"
-			tok = mint(b, jwt.SigningMethodRS256, k.rsa, "rsa1", c, nil)
+			tok := mint(b, jwt.SigningMethodRS256, k.rsa, "rsa1", c, nil)
 			req := request("/admin/users", bearer(tok))
 			b.ReportAllocs()
 			for b.Loop() {

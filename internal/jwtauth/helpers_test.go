@@ -68,10 +68,20 @@ func rsaJWK(kid string, pub *rsa.PublicKey) map[string]any {
 }
 
 func ecJWK(kid string, pub *ecdsa.PublicKey) map[string]any {
-	size := (pub.Curve.Params().BitSize + 7) / 8
+	x, y := ecPoint(pub)
 	return map[string]any{"kty": "EC", "kid": kid, "crv": pub.Curve.Params().Name,
-		"x": b64e.EncodeToString(pub.X.FillBytes(make([]byte, size))),
-		"y": b64e.EncodeToString(pub.Y.FillBytes(make([]byte, size)))}
+		"x": b64e.EncodeToString(x), "y": b64e.EncodeToString(y)}
+}
+
+// ecPoint is the public key's coordinates at the curve's size, from the
+// uncompressed point 0x04 || X || Y.
+func ecPoint(pub *ecdsa.PublicKey) (x, y []byte) {
+	p, err := pub.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	n := (len(p) - 1) / 2
+	return p[1 : 1+n], p[1+n:]
 }
 
 func edJWK(kid string, pub ed25519.PublicKey) map[string]any {

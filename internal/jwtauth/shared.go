@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/castable"
@@ -101,4 +102,32 @@ func (p *provider) verifyShared(token string, keysDigest [32]byte) (*Token, Reas
 		return nil, r
 	}
 	return t, ""
+}
+
+// Bounds of the JWT policy's tables in shared data, per plugin root id.
+const (
+	// failureSlots bounds the per-client-IP failure counters: at most this
+	// many client IPs are tracked at once.
+	failureSlots = 4096
+	// sharedVerifiedSlots bounds the cross-worker verified-token records.
+	sharedVerifiedSlots = 4096
+)
+
+// UseSharedData keeps the failure counters (TrackFailures) and the
+// verified-token records (ShareVerified) in store, Envoy's shared data seen
+// by every worker, under ns + "authfail" and ns + "jwtverified". ns holds
+// the plugin root id and a schema version, so two apiguard filters sharing
+// a vm_id never mix state.
+func (a *Authenticator) UseSharedData(store castable.Store, ns string) error {
+	failures, err := castable.New(store, castable.Options{Namespace: ns + "authfail", Slots: failureSlots, MaxStateBytes: failureStateBytes})
+	if err != nil {
+		return fmt.Errorf("jwt: failure table: %w", err)
+	}
+	a.TrackFailures(failures)
+	verified, err := castable.New(store, castable.Options{Namespace: ns + "jwtverified", Slots: sharedVerifiedSlots, MaxStateBytes: sharedStateBytes})
+	if err != nil {
+		return fmt.Errorf("jwt: verified-token table: %w", err)
+	}
+	a.ShareVerified(verified)
+	return nil
 }

@@ -193,13 +193,6 @@ func (v *Mode) Validate() error {
 // MaskValue is a JSON value kept in compact form; the zero value is unset.
 type MaskValue struct{ raw []byte }
 
-// NewMaskValue parses a JSON text as a mask value.
-func NewMaskValue(text string) (MaskValue, error) {
-	var m MaskValue
-	err := m.UnmarshalJSON([]byte(text))
-	return m, err
-}
-
 // IsSet reports whether a value was given.
 func (m MaskValue) IsSet() bool { return m.raw != nil }
 

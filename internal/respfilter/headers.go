@@ -125,21 +125,6 @@ func isJSONPStart(b []byte) bool {
 	return i < len(b) && (b[i] == '{' || b[i] == '[')
 }
 
-// SniffJSON reports whether an identity-encoded body prefix already shows
-// the body is JSON ('{' or '[' after optional whitespace). known is false
-// while the prefix holds only whitespace. A plugin may use it on the first
-// body chunk of a response whose content type is not JSON, to pass a clearly
-// non-JSON body early when non_json is "allow"; Process decides the same way.
-func SniffJSON(prefix []byte) (isJSON, known bool) {
-	switch sniff(prefix) {
-	case sniffJSON:
-		return true, true
-	case sniffOther:
-		return false, true
-	}
-	return false, false
-}
-
 // parseContentLength reads a Content-Length value; ok is false when it is
 // absent or not a plain decimal number (Envoy rejects those upstream).
 func parseContentLength(v string) (int64, bool) {

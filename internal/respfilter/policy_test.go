@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/config"
 	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 func newFilter(t testing.TB, js string) *Filter {
@@ -401,23 +402,6 @@ func TestIsJSONContentType(t *testing.T) {
 	}
 }
 
-func TestSniffJSON(t *testing.T) {
-	for in, want := range map[string][2]bool{
-		"":        {false, false},
-		"  \n":    {false, false},
-		" {":      {true, true},
-		"[":       {true, true},
-		"<":       {false, true},
-		"\ufeff{": {true, true},
-		"\ufeff":  {false, true},
-	} {
-		j, k := SniffJSON([]byte(in))
-		if [2]bool{j, k} != want {
-			t.Errorf("SniffJSON(%q) = %v %v, want %v", in, j, k, want)
-		}
-	}
-}
-
 func TestConfigErrors(t *testing.T) {
 	tests := []struct{ js, want string }{
 		{`{"rules":[{"allow":["a..b"]}]}`, "rules[0].allow[0]"},
@@ -463,8 +447,8 @@ func TestConfigDefaults(t *testing.T) {
 	if f.HeadersHeld() || !strings.Contains(f.ModeNote(), "streamed") {
 		t.Errorf("streamed mode: held=%v note=%q", f.HeadersHeld(), f.ModeNote())
 	}
-	mv, err := NewMaskValue(` { "redacted" : true } `)
-	if err != nil {
+	var mv MaskValue
+	if err := mv.UnmarshalJSON([]byte(` { "redacted" : true } `)); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := mv.MarshalJSON(); string(b) != `{"redacted":true}` {
@@ -603,5 +587,50 @@ func TestMaskOutputIsBounded(t *testing.T) {
 	pp := policyFor(t, fp, "GET", "/")
 	if _, o := pp.Process(pp.DecideHeaders(ResponseMeta{RequestMethod: "GET", Status: 200, ContentType: "application/json"}), body, nil); o.Action != ActionPass || o.Reason != ReasonTooLarge {
 		t.Fatalf("on_error allow: %v %v", o.Action, o.Reason)
+	}
+}
+
+func TestSniff(t *testing.T) {
+	for in, want := range map[string]sniffResult{
+		"":        sniffEmpty,
+		"  \n":    sniffEmpty,
+		" {":      sniffJSON,
+		"[":       sniffJSON,
+		"<":       sniffOther,
+		"\ufeff{": sniffJSON,
+		"\ufeff":  sniffOther,
+	} {
+		if got := sniff([]byte(in)); got != want {
+			t.Errorf("sniff(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestMetaFromHeadersSeesEveryCopy(t *testing.T) {
+	m := MetaFromHeaders([][2]string{{":status", "200"}, {"Content-Type", "text/plain"},
+		{"content-encoding", "identity"}, {"Content-Encoding", "gzip"}, {"content-length", "10"}, {"content-length", "12"}},
+		"HEAD", "application/grpc+proto")
+	if m.Status != 200 || m.RequestMethod != "HEAD" || !m.RequestGRPC || m.ContentType != "text/plain" ||
+		m.ContentEncoding != "identity,gzip" || m.ContentLength != "10,12" {
+		t.Errorf("MetaFromHeaders = %+v", m)
+	}
+}
+
+func TestOutcomeVerdict(t *testing.T) {
+	for _, c := range []struct {
+		o        Outcome
+		decision verdict.Decision
+		reason   verdict.Reason
+		counted  bool
+	}{
+		{Outcome{Action: ActionReplace}, verdict.Allow, verdict.Filtered, true},
+		{Outcome{Action: ActionPass, Reason: ReasonNotJSON}, verdict.Allow, ReasonNotJSON, true},
+		{Outcome{Action: ActionDeny, Reason: ReasonTooLarge}, verdict.Deny, ReasonTooLarge, true},
+		{Outcome{Action: ActionSkip}, "", "", false},
+	} {
+		d, r, counted := c.o.Verdict()
+		if d != c.decision || r != c.reason || counted != c.counted {
+			t.Errorf("%+v: Verdict = %s %s %v", c.o, d, r, counted)
+		}
 	}
 }

@@ -328,24 +328,6 @@ func eq(a, b string, fold bool) bool {
 	return a == b
 }
 
-// literalPath returns the one path a template of literals only matches.
-func (pt *pathTemplate) literalPath() (string, bool) {
-	if pt.suffix != "" {
-		return "", false
-	}
-	var b strings.Builder
-	for _, p := range pt.parts {
-		if p.kind != partLiteral {
-			return "", false
-		}
-		b.WriteString("/" + p.lit)
-	}
-	if b.Len() == 0 {
-		return "/", true
-	}
-	return b.String(), true
-}
-
 // prefixForm returns the prefix a template "/lit/.../**" is equal to: it
 // matches "/lit/.../" followed by anything, which is prefix "/lit/.../"
 // (a prefix ending in '/' does not match the path without it).

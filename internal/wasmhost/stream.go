@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"io"
 	mathrand "math/rand/v2"
 	"net"
@@ -170,9 +169,6 @@ func (s *stream) bodyChanged(t bufferType) {
 	}
 }
 
-// errStreamEnded unwinds a stream that is over: reply sent, reset or trap.
-var errStreamEnded = errors.New("wasmhost: stream ended")
-
 func (p *Plugin) serve(w http.ResponseWriter, r *http.Request, upstream http.Handler) {
 	v := p.pickVM()
 	if v == nil {
@@ -312,7 +308,7 @@ func boolArg(b bool) uint64 {
 }
 
 // run drives the whole stream. Any path that ends the stream early returns
-// through errStreamEnded after the reply went out.
+// once the reply went out.
 func (s *stream) run(upstream http.Handler) {
 	v := s.v
 	v.mu.Lock()

@@ -546,7 +546,7 @@ func Digest(sources []Source) string {
 }
 
 // FailureReason names a failed fetch in the fetch-failure metric's closed
-// reason set (metrics.JWKSFailureReasons), from the callout's HTTP status
+// reason set (the metrics catalogue's JWKS failure reasons), from the callout's HTTP status
 // (0: no answer) and the provider's health after it. Envoy answers a
 // timeout with its own 504 and a refused connection with 503.
 func FailureReason(status int, h Health) string {

@@ -378,3 +378,36 @@ func TestLeaseReleasedOnAHostThatGivesCASZero(t *testing.T) {
 		t.Fatalf("refetch not started: %+v", u)
 	}
 }
+
+func TestDigestNamesEverySourceField(t *testing.T) {
+	base := []Source{{Provider: "corp", Cluster: "idp", URI: "https://idp/jwks", Issuer: "https://idp"}}
+	seen := map[string]bool{Digest(base): true}
+	for _, change := range []func(*Source){
+		func(s *Source) { s.Provider = "other" }, func(s *Source) { s.Cluster = "idp2" },
+		func(s *Source) { s.URI = "https://idp/keys" }, func(s *Source) { s.Issuer = "https://idp2" },
+		func(s *Source) { s.Discovery = true },
+	} {
+		s := base[0]
+		change(&s)
+		d := Digest([]Source{s})
+		if seen[d] || len(d) != 16 {
+			t.Errorf("%+v: digest %q repeats or is not 8 bytes of hex", s, d)
+		}
+		seen[d] = true
+	}
+}
+
+func TestFailureReason(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		err    string
+		want   string
+	}{
+		{0, "", "call_failed"}, {503, "", "call_failed"}, {504, "", "timeout"}, {404, "", "http_status"},
+		{200, "jwks: no usable key in document", "no_usable_keys"}, {200, "jwks: not JSON", "bad_document"},
+	} {
+		if got := FailureReason(c.status, Health{LastError: c.err}); got != c.want {
+			t.Errorf("FailureReason(%d, %q) = %q, want %q", c.status, c.err, got, c.want)
+		}
+	}
+}

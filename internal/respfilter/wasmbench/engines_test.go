@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,7 +40,8 @@ func BenchmarkFilterEngines(b *testing.B) {
 		b.Fatal(err)
 	}
 	wasmPath := filepath.Join(b.TempDir(), "bench.wasm")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", wasmPath, "./internal/respfilter/wasmbench")
+	build := exec.Command("go", // go test puts its GOROOT/bin first on PATH
+		"build", "-o", wasmPath, "./internal/respfilter/wasmbench")
 	build.Dir = root
 	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if out, err := build.CombinedOutput(); err != nil {

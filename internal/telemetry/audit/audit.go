@@ -309,8 +309,9 @@ func encodeBounded(e *Event, enc func(*Event) []byte) ([]byte, error) {
 // ErrEventTooLarge is returned when an encoded event exceeds MaxEventBytes.
 var ErrEventTooLarge = fmt.Errorf("telemetry: audit event larger than %d bytes", MaxEventBytes)
 
-// Encode returns the event as one JSON line (with the trailing newline), the
-// format of the log sink:
+// AppendLine appends the event to dst as one JSON line, without a trailing
+// newline (proxy_log writes one line per call), in the format of the log
+// sink:
 //
 //	{"type":"request","time":"2026-11-28T18:00:00.123Z","request_id":"…","route":"orders",
 //	 "method":"GET","path":"/orders?page=REDACTED","status":401,
@@ -320,26 +321,15 @@ var ErrEventTooLarge = fmt.Errorf("telemetry: audit event larger than %d bytes",
 //
 // Empty fields are left out, except latency_ms, bytes_in and bytes_out.
 // Request-controlled strings are cut to bounds (see MaxEventBytes).
-func Encode(e *Event) ([]byte, error) {
-	out, err := encodeBounded(e, appendEventLine)
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
-}
-
-// AppendLine appends e to dst as the JSON object of Encode, bounded, without
-// the newline: the log sink's line, written into a buffer the caller reuses.
-// The result is only valid until dst's storage is reused.
+//
+// The Auditor reuses dst for every event, so the result is only valid until
+// dst's storage is reused.
 func AppendLine(dst []byte, e *Event) ([]byte, error) {
 	return encodeBounded(e, func(e *Event) []byte { return appendEventLineTo(dst, e) })
 }
 
-// appendEventLine formats e as the JSON object of Encode, without bounds.
-func appendEventLine(e *Event) []byte { return appendEventLineTo(make([]byte, 0, 1024), e) }
-
-// appendEventLineTo appends e to dst as the JSON object of Encode, without
-// bounds.
+// appendEventLineTo appends e to dst as the JSON object of AppendLine,
+// without bounds.
 func appendEventLineTo(dst []byte, e *Event) []byte {
 	o := jsonenc.Object{B: dst}
 	o.Open()

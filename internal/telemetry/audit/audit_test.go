@@ -65,11 +65,11 @@ func assertNoSecrets(t *testing.T, where string, data []byte) {
 }
 
 func TestEncodeJSONLine(t *testing.T) {
-	line, err := Encode(sampleEvent())
+	line, err := AppendLine(nil, sampleEvent())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {
+	if bytes.Contains(line, []byte("\n")) {
 		t.Fatalf("not one line: %q", line)
 	}
 	assertNoSecrets(t, "log line", line)
@@ -108,7 +108,7 @@ func TestOversizedEventsAreTruncatedNotLost(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		e.Headers = append(e.Headers, Header{Name: "x-pad", Value: strings.Repeat("\x01", 4000)})
 	}
-	line, err := Encode(e)
+	line, err := AppendLine(nil, e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestOversizedEventsAreTruncatedNotLost(t *testing.T) {
 		t.Errorf("line %v %v", v["truncated"], err)
 	}
 	// Within bounds, nothing is marked truncated.
-	small, _ := Encode(sampleEvent())
+	small, _ := AppendLine(nil, sampleEvent())
 	if bytes.Contains(small, []byte(`"truncated"`)) {
 		t.Error("small event marked truncated")
 	}
@@ -136,7 +136,7 @@ func TestOversizedEventsAreTruncatedNotLost(t *testing.T) {
 	for i := range e.Decisions {
 		e.Decisions[i] = Decision{Policy: "ratelimit.p", Decision: "ok"}
 	}
-	if _, err := Encode(e); err != ErrEventTooLarge {
+	if _, err := AppendLine(nil, e); err != ErrEventTooLarge {
 		t.Errorf("Encode: %v", err)
 	}
 	if _, err := EncodeOTLPRecord(e, 0); err != ErrEventTooLarge {
@@ -156,7 +156,7 @@ func TestSamplerAlwaysKeepsDenials(t *testing.T) {
 		if s.Keep(false, id) {
 			kept++
 		}
-		if s.Keep(false, id) != s.Keep(false, id) {
+		if first, again := s.Keep(false, id), s.Keep(false, id); first != again {
 			t.Fatal("same request id sampled differently")
 		}
 		if !s.Keep(true, id) {
@@ -324,7 +324,7 @@ func BenchmarkEncodeAuditEvent(b *testing.B) {
 	b.Run("jsonl", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Encode(e); err != nil {
+			if _, err := AppendLine(nil, e); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -346,7 +346,7 @@ func FuzzEncodeEvent(f *testing.F) {
 		e := &Event{Time: t0, Method: method, Path: path, RequestID: rid, TraceID: trace, SpanID: trace, Status: status,
 			Decisions: []Decision{{Policy: "authn", Decision: verdict.Decision(sub), Reason: verdict.Reason(iss)}}, Identity: &Identity{Issuer: iss, Subject: sub},
 			RemovedFields: []string{field}, Headers: []Header{{hn, hv}}, BodyExcerpt: hv}
-		if line, err := Encode(e); err == nil {
+		if line, err := AppendLine(nil, e); err == nil {
 			var v map[string]any
 			if json.Unmarshal(line, &v) != nil {
 				t.Fatalf("invalid JSON line %q", line)
@@ -371,7 +371,7 @@ func FuzzEncodeEvent(f *testing.F) {
 func TestLongRequestIDWithATokenIsMaskedBeforeItIsCut(t *testing.T) {
 	longHeader := "eyJ" + strings.Repeat("A", 300)
 	e := &Event{Time: t0, RequestID: longHeader + ".eyJzdWIiOiJ4In0.c2ln", Status: 401}
-	line, err := Encode(e)
+	line, err := AppendLine(nil, e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,13 +384,13 @@ func TestLongRequestIDWithATokenIsMaskedBeforeItIsCut(t *testing.T) {
 // other events have none.
 func TestEncodeGRPCStatus(t *testing.T) {
 	e := sampleEvent()
-	line, _ := Encode(e)
+	line, _ := AppendLine(nil, e)
 	if strings.Contains(string(line), "grpc_status") {
 		t.Errorf("grpc_status on a request that is not gRPC: %s", line)
 	}
 	for _, code := range []int{0, 16} {
 		e.GRPCStatus, e.HasGRPCStatus = code, true
-		line, _ = Encode(e)
+		line, _ = AppendLine(nil, e)
 		if !strings.Contains(string(line), `"grpc_status":`+strconv.Itoa(code)+`,`) {
 			t.Errorf("no grpc_status %d in %s", code, line)
 		}
@@ -429,7 +429,7 @@ func TestRemovedFieldPathsCarryNoData(t *testing.T) {
 	}
 	// The encoded event carries the safe paths only.
 	e := &Event{Type: EventRequest, RemovedFields: in}
-	enc, err := Encode(e)
+	enc, err := AppendLine(nil, e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,5 +514,26 @@ func BenchmarkSafeFieldPaths(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		safeFieldPaths(paths)
+	}
+}
+
+func TestVerdictIsTheFirstDenial(t *testing.T) {
+	var none *Event
+	if d, id := none.Verdict(); d.Decision != verdict.Allow || d.Policy != "" || id != nil {
+		t.Errorf("no event: %+v %v", d, id)
+	}
+	who := &Identity{Subject: "alice"}
+	e := &Event{Identity: who, Decisions: []Decision{
+		{Policy: "authn", Decision: verdict.Allow, Reason: "verified"},
+		{Policy: "ratelimit.per_user", Decision: verdict.Deny, Reason: "over_limit"},
+		{Policy: "respfilter", Decision: verdict.Deny, Reason: "too_large"},
+	}}
+	if d, id := e.Verdict(); d.Policy != "ratelimit.per_user" || d.Reason != "over_limit" || id != who {
+		t.Errorf("Verdict = %+v %v", d, id)
+	}
+	e.AddSignal(SignalNearLimit)
+	e.AddSignal(SignalNearLimit)
+	if len(e.Signals) != 1 {
+		t.Errorf("signals %q: want near_limit once", e.Signals)
 	}
 }

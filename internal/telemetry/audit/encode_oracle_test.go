@@ -124,7 +124,7 @@ func eventVariants() []*Event {
 
 func TestEncodeMatchesEncodingJSON(t *testing.T) {
 	for i, e := range eventVariants() {
-		got := appendEventLine(e)
+		got := appendEventLineTo(nil, e)
 		want, err := encodeOracle(e)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("event %d:\n got %s\nwant %s %v", i, got, want, err)
@@ -138,7 +138,7 @@ func FuzzEncodeMatchesEncodingJSON(f *testing.F) {
 		e := &Event{Time: t0, Method: method, Path: path, RequestID: rid, Status: status, Latency: time.Duration(latency),
 			Decisions: []Decision{{Policy: iss, Decision: verdict.Decision(sub), Reason: verdict.Reason(field)}}, Identity: &Identity{Issuer: iss, Subject: sub},
 			RemovedFields: []string{field, hv}, Headers: []Header{{hn, hv}}, BodyExcerpt: hv, Signals: []string{rid}}
-		got := appendEventLine(e)
+		got := appendEventLineTo(nil, e)
 		want, err := encodeOracle(e)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("\n got %s\nwant %s %v", got, want, err)

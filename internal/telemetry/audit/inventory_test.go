@@ -18,7 +18,7 @@ func TestInventoryEventsEncode(t *testing.T) {
 		{Path: "headers.x-card", Types: []string{"string"}, Classes: []string{"card_number"}},
 		{Path: "method", Types: []string{"string"}},
 	}}}
-	line, err := Encode(finding)
+	line, err := AppendLine(nil, finding)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestInventoryEventsEncode(t *testing.T) {
 			t.Errorf("%s lacks %s", line, want)
 		}
 	}
-	line, err = Encode(part)
+	line, err = AppendLine(nil, part)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func TestBurstCrossesTheThresholdOnce(t *testing.T) {
 	}
 	c := netip.MustParseAddr("203.0.113.7")
 	ev := BurstEvent(Burst{Client: c, Failures: 10, Window: time.Minute}, t0)
-	if line, err := Encode(ev); err != nil || !strings.Contains(string(line), `"type":"auth_failure_burst"`) ||
+	if line, err := AppendLine(nil, ev); err != nil || !strings.Contains(string(line), `"type":"auth_failure_burst"`) ||
 		!strings.Contains(string(line), `"failures":10`) || !strings.Contains(string(line), `"203.0.113.7"`) {
 		t.Fatalf("burst event %s %v", line, err)
 	}

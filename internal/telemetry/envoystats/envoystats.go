@@ -29,7 +29,6 @@ package envoystats
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -205,9 +204,4 @@ func PrometheusName(tagExtractedName string) (name string, ok bool) {
 		return n, true
 	}
 	return "envoy_" + SanitizeName(tagExtractedName), true
-}
-
-// SortTags orders tags by name, for stable comparison and output.
-func SortTags(tags []Tag) {
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Name < tags[j].Name })
 }

@@ -74,15 +74,6 @@ func reasonLabels(rs []verdict.Reason) []string {
 	return append(out, ReasonOther)
 }
 
-// JWKSFailureReasons returns the closed set of JWKS fetch failure reasons.
-func JWKSFailureReasons() []string { return slices.Clone(jwksFailReasons) }
-
-// AuditDropReasons returns the closed set of reasons an audit event is lost.
-func AuditDropReasons() []string { return slices.Clone(auditDropReason) }
-
-// OTLPFailureReasons returns the closed set of OTLP export failure reasons.
-func OTLPFailureReasons() []string { return slices.Clone(otlpFailReasons) }
-
 // Inventory is what the catalogue needs from the configuration: only
 // configured names, all checked by ValidName.
 type Inventory struct {
@@ -212,8 +203,15 @@ func (inv Inventory) validate() error {
 }
 
 // Catalogue lists every metric apiguard defines for inv, in a stable order.
-// All of them are defined at plugin start, so this list is also the exact
-// number of Envoy stats one filter instance adds (see Cardinality).
+// All of them are defined at plugin start, so its length is also the exact
+// number of Envoy stats one filter instance adds: with R routes, P
+// providers, J remote-JWKS providers and L rate-limit policies,
+//
+//	22P + 8J + 39L + 2R + 87
+//
+// plus (I+1)(C+2)+1 with a response inventory of I routes and C classes
+// (the factors are the sizes of the closed sets above), so it grows only
+// with the configuration, never with traffic.
 func Catalogue(inv Inventory) ([]Descriptor, error) {
 	if err := inv.validate(); err != nil {
 		return nil, err
@@ -307,21 +305,4 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 	b.add(key{f: famForcedGCFreed}, KindHistogram, "KiB", "Heap freed by each forced GC.", "runtime", nil, "forced_gc_freed_kib")
 	b.add(key{f: famUnknownLabel}, KindCounter, "1", "Recordings dropped because a label was not in the catalogue (a plugin bug).", "telemetry", nil, "unknown_label_total")
 	return b.out, nil
-}
-
-// Cardinality is the number of Envoy stats one filter instance defines for
-// inv. With R routes, P providers, J remote-JWKS providers and L rate-limit
-// policies it is
-//
-//	22P + 8J + 39L + 2R + 87
-//
-// plus (I+1)(C+2)+1 with a response inventory of I routes and C classes
-// (the factors are the sizes of the closed sets above), so it grows only
-// with the configuration, never with traffic.
-func Cardinality(inv Inventory) (int, error) {
-	d, err := Catalogue(inv)
-	if err != nil {
-		return 0, err
-	}
-	return len(d), nil
 }

@@ -1,6 +1,9 @@
 package metrics
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 func TestRuntimeReaderAndForcedGC(t *testing.T) {
 	r := NewRuntimeReader()
@@ -12,8 +15,8 @@ func TestRuntimeReaderAndForcedGC(t *testing.T) {
 	for i := 0; i < 256; i++ {
 		garbage = append(garbage, make([]byte, 16<<10))
 	}
+	runtime.KeepAlive(garbage)
 	garbage = nil
-	_ = garbage
 	r.ForceGC()
 	if _, d := r.Read(); d < 1 {
 		t.Errorf("forced GC not seen in the next delta (%d)", d)

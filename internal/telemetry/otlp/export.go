@@ -50,7 +50,7 @@ func Payload(res Resource, records [][]byte) ([]byte, error) {
 type ExportResult struct {
 	Accepted  bool   // the batch is done (fully or partially accepted)
 	Retryable bool   // not accepted, and worth sending again
-	Reason    string // for OTLPFailed when not fully accepted: an OTLPFailureReasons member
+	Reason    string // for OTLPFailed when not fully accepted: a member of the catalogue's OTLP failure reasons
 	Rejected  int    // records the collector rejected in a partial success
 }
 
