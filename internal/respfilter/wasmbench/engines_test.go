@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -15,10 +14,9 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/apiguard/apiguard/internal/perfscenario"
 	"github.com/apiguard/apiguard/internal/respfilter/benchdoc"
-	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
 )
 
 // engineIters is the filter iterations per measurement on the 100 KiB
@@ -35,30 +33,13 @@ const engineIters = 40
 // native baseline's CPU time per document the compiled filter's is
 // (higher is better; 1 is parity).
 func BenchmarkFilterEngines(b *testing.B) {
-	root, err := wasmbuild.ModuleRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	wasmPath := filepath.Join(b.TempDir(), "bench.wasm")
-	build := exec.Command("go", // go test puts its GOROOT/bin first on PATH
-		"build", "-o", wasmPath, "./internal/respfilter/wasmbench")
-	build.Dir = root
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	code, err := os.ReadFile(wasmPath)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	mod, err := rt.CompileModule(ctx, code)
+	cmd, err := perfscenario.BuildWASICommand(ctx, "./internal/respfilter/wasmbench", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
+	rt, mod, root, wasmPath := cmd.Runtime, cmd.Module, cmd.Root, cmd.Path
+	defer rt.Close(ctx)
 	// wazeroRun runs iters filter iterations in a fresh instance and returns
 	// the process CPU time it took (instantiation included, the same for
 	// every count, so it cancels in a difference).

@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -13,9 +12,8 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
+	"github.com/apiguard/apiguard/internal/perfscenario"
 )
 
 // BenchmarkEngines reports the Performance section's ratios at 100 KiB
@@ -24,30 +22,13 @@ import (
 // time with detection over its time without; observation-wazero and
 // observation-v8 are observation's time over the filter's.
 func BenchmarkEngines(b *testing.B) {
-	root, err := wasmbuild.ModuleRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	wasmPath := filepath.Join(b.TempDir(), "inventory-bench.wasm")
-	build := exec.Command("go", // go test puts its GOROOT/bin first on PATH
-		"build", "-o", wasmPath, "./internal/inventory/cmd/inventorybench")
-	build.Dir = root
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	code, err := os.ReadFile(wasmPath)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	mod, err := rt.CompileModule(ctx, code)
+	cmd, err := perfscenario.BuildWASICommand(ctx, "./internal/inventory/cmd/inventorybench", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
+	rt, mod, root, wasmPath := cmd.Runtime, cmd.Module, cmd.Root, cmd.Path
+	defer rt.Close(ctx)
 	const iters = "60"
 	node, nodeErr := exec.LookPath("node")
 	for b.Loop() {
