@@ -1,0 +1,215 @@
+package inventory
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/respfilter/benchdoc"
+	"github.com/apiguard/apiguard/internal/route"
+)
+
+// refInspector is the Inspector written the plain way, with none of
+// Response's shortcuts (sites, predicted paths, caches of paths, keys and
+// segments, prefilters before classification): the path built and
+// collapsed for every value, every value classified through the
+// Classifier's own methods. Response must record and answer exactly what
+// it does.
+type refInspector struct {
+	c       *Classifier
+	fields  []Field
+	index   map[string]int
+	values  [64]uint32
+	found   ClassSet
+	action  Policy
+	dropped int
+}
+
+func (r *refInspector) Kept(v *respfilter.KeptValue) respfilter.Verdict {
+	content := v.Content
+	if v.Escaped {
+		content = refUnescape(content)
+	}
+	content = content[:min(len(content), maxValueBytes)]
+	classes := r.c.Key(v.Key)
+	if len(content) >= r.c.minValue {
+		switch k := v.Kind; {
+		case k == '"':
+			classes |= r.c.String(v.Key, string(content))
+		case (k == '-' || k >= '0' && k <= '9') && len(content) >= 12 && allDigits(content):
+			classes |= r.c.String(v.Key, string(content))
+		}
+	}
+	path, _ := collapse(nil, string(v.AppendPath(nil)))
+	if len(path) == 0 {
+		path = []byte{'$'}
+	}
+	i, ok := r.index[string(path)]
+	switch {
+	case ok:
+	case len(path) > MaxPathBytes || len(r.fields) >= MaxResponseFields:
+		i = -1
+	default:
+		i = len(r.fields)
+		r.index[string(path)] = i
+		r.fields = append(r.fields, Field{Path: string(path)})
+	}
+	if i < 0 {
+		r.dropped++
+	} else {
+		r.fields[i].Types |= kindTypes[v.Kind]
+		r.fields[i].Classes |= classes
+	}
+	p := Observe
+	for n := range 64 {
+		if classes.Has(n) {
+			r.values[n]++
+			p = max(p, r.c.Policy(n))
+		}
+	}
+	r.found |= classes
+	r.action = max(r.action, p)
+	switch p {
+	case Mask:
+		return respfilter.InspectMask
+	case Deny:
+		return respfilter.InspectDeny
+	}
+	return respfilter.InspectKeep
+}
+
+// refUnescape decodes a JSON string's escapes one byte at a time, as
+// unescape must (a broken escape kept as written).
+func refUnescape(raw []byte) []byte {
+	var dst []byte
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' || i+1 >= len(raw) {
+			dst = append(dst, raw[i])
+			continue
+		}
+		i++
+		switch c := raw[i]; c {
+		case 'b', 'f', 'n', 'r', 't':
+			dst = append(dst, map[byte]byte{'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}[c])
+		case 'u':
+			if r, ok := hex4(raw[min(i+1, len(raw)):min(i+5, len(raw))]); ok && i+4 < len(raw) {
+				dst = append(dst, string(r)...)
+				i += 4
+				continue
+			}
+			dst = append(dst, '\\', 'u')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+func (r *refInspector) describe() string {
+	var lines []string
+	for _, f := range r.fields {
+		var cls []string
+		for i := range 64 {
+			if f.Classes.Has(i) {
+				cls = append(cls, r.c.Name(i))
+			}
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s", f.Path, strings.Join(f.Types.Names(), "|"), strings.Join(cls, ",")))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// inspectCorpus is the documents the Inspector is checked on: the filter's
+// benchmark documents, the sample with every class, and what stresses the
+// shortcuts (repeated and varying paths, data keys, escapes, long values,
+// more paths than a response records, paths longer than recorded).
+func inspectCorpus() []string {
+	docs := []string{
+		sampleDoc,
+		string(benchdoc.Generate(1 << 10)),
+		string(benchdoc.Generate(40 << 10)),
+		`[{"a":"4111111111111111","b":{"c":[1,"ada@example.com",{"d":null}]}},{"a":5555555555554444,"b":{"c":[]}},{"b":"x"}]`,
+		`{"data":[{"id":1,"name":"\u0034111111111111111","tags":["ada@example.com","\u0041KIAIOSFODNN7EXAMPLE",true]},{"id":"078-05-1120","name":"a\"b","tags":{"x":1}}],"meta":{"k\u0065y":"$2b$12$abcdefghijklmnopqrstuvwx/yz0123456789ABCDEFGHIJKLMN"}}`,
+		`{"data":[{"id":1,"address":{"city":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"}},{"id":2,"address":{"city":"Bearer abcdefghijkl"}},{"id":3,"address":null}]}`,
+		`{"a.b":{"c\\d":{"#":1,"*":2}},"users":{"alice@example.com":{"card":"4111-1111-1111-1111"},"4111111111111111":{"card":1}}}`,
+		`{"long":"` + strings.Repeat("\\u0041", 400) + `","pem":"-----BEGIN PRIVATE KEY-----` + strings.Repeat("A", 2000) + `"}`,
+		`"ada@example.com"`, `4111111111111111`, `[]`, `{}`,
+	}
+	var many strings.Builder
+	many.WriteString(`{"data":[`)
+	for i := range 300 {
+		if i > 0 {
+			many.WriteByte(',')
+		}
+		fmt.Fprintf(&many, `{"field%d":"DE89370400440532013000","n":%d}`, i, 4111111111111111+i)
+	}
+	many.WriteString(`]}`)
+	docs = append(docs, many.String())
+	deep := strings.Repeat(`{"`+strings.Repeat("k", 40)+`":`, 10) + `"ada@example.com"` + strings.Repeat("}", 10)
+	return append(docs, deep)
+}
+
+var inspectAllowlists = [][]string{
+	{"*", "#"},
+	benchdoc.Allow,
+	{"data.#.id", "data.#.name", "data.#.tags", "meta", "*.b", "#.a", "#.b.c", "users.*.card", "a\\.b"},
+	{"data.#.address.city", "long", "pem", "#"},
+}
+
+// TestInspectorMatchesReference checks that Response, through the
+// filter's pass, records the same fields, types and classes, counts the
+// same values and answers the same verdicts as refInspector, on every
+// document of the corpus and allowlist, with classifiers that mask and
+// deny and with key classes; the Response is reused across documents, as
+// a worker reuses it.
+func TestInspectorMatchesReference(t *testing.T) {
+	plain, err := NewClassifier(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed, err := NewClassifier(map[string]Policy{"email": Mask, "api_key": Deny, "jwt": Mask},
+		[]CustomClass{{Name: "city", Key: "^city$", Policy: Mask}, {Name: "de_iban", Key: "^field", Value: "^DE"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ci, c := range []*Classifier{plain, testClassifier(t), keyed} {
+		resp := NewResponse(c)
+		for li, allow := range inspectAllowlists {
+			f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Allow: allow}}, MaxBodyBytes: 4 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := f.Match(&route.Request{Method: "GET", Path: "/", Header: func(string) (string, bool) { return "", false }})
+			d := p.DecideHeaders(respfilter.ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "application/json"})
+			for di, doc := range inspectCorpus() {
+				ref := &refInspector{c: c, index: map[string]int{}}
+				want, wo := p.AppendProcessInspected(nil, d, []byte(doc), nil, ref)
+				for round := range 2 { // the second time with the caches warm
+					resp.Reset()
+					got, o := p.AppendProcessInspected(nil, d, []byte(doc), nil, resp)
+					name := fmt.Sprintf("classifier %d, allowlist %d, doc %d, round %d", ci, li, di, round)
+					if !bytes.Equal(got, want) || o.Action != wo.Action || o.Reason != wo.Reason {
+						t.Fatalf("%s: output %.200s (%v %s), reference %.200s (%v %s)", name, got, o.Action, o.Reason, want, wo.Action, wo.Reason)
+					}
+					if g, w := describe(resp), ref.describe(); g != w {
+						t.Fatalf("%s: fields\n%s\nreference\n%s", name, g, w)
+					}
+					if resp.Values != ref.values || resp.Found != ref.found || resp.Action != ref.action || resp.Dropped != ref.dropped {
+						t.Fatalf("%s: found %b action %v dropped %d values %v; reference %b %v %d %v", name,
+							resp.Found, resp.Action, resp.Dropped, resp.Values[:16], ref.found, ref.action, ref.dropped, ref.values[:16])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestUnescapeMatchesReference(t *testing.T) {
+	for _, s := range []string{``, `plain`, `a\"b`, `\u00e9l\u00e8ve`, `\ud83d\ude00`, `\u12`, `x\`, `\\\/\b\f\n\r\t`, `\q`, `\u00zz`, strings.Repeat(`ab\n`, 100)} {
+		if got, want := unescape(nil, []byte(s)), refUnescape([]byte(s)); !bytes.Equal(got, want) {
+			t.Errorf("unescape(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
