@@ -136,6 +136,7 @@ var runPool = sync.Pool{New: func() any { return &filterRun{seen: make(map[strin
 // pool.
 func (r *filterRun) release() {
 	r.out, r.mask, r.rep, r.doc, r.err, r.insp = nil, nil, nil, nil, nil, nil
+	r.kv = KeptValue{} // its slices view the document and the path
 	r.path = r.path[:0]
 	for i, m := range r.memo {
 		clear(m) // the keys point into the caller's document

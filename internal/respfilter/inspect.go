@@ -229,14 +229,16 @@ func (r *filterRun) sensitive(v Verdict, start int) {
 // member key of the container at r.path[:parentLen], or, with self, the
 // value at r.path itself (an array element or the document).
 func (r *filterRun) keepInspected(n *node, parentLen int, key string, self bool) {
-	site := int32(-1)
+	// Field by field: a struct literal is built aside and then copied,
+	// which costs more than the rest of a short value's inspection.
+	kv := &r.kv
+	kv.Site = -1
 	if n.fixed {
-		site = n.id
+		kv.Site = n.id
 	}
-	r.kv = KeptValue{Site: site, Parent: r.path[:parentLen], Self: self, Key: key}
+	kv.Parent, kv.Self, kv.Key, kv.Elem = r.path[:parentLen], self, key, false
 	r.copied = r.pos
 	if r.inspectValue(); r.err == nil {
 		r.out = append(r.out, r.doc[r.copied:r.pos]...)
 	}
-	r.kv = KeptValue{}
 }
