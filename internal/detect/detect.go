@@ -148,8 +148,10 @@ func Scan(s string, set Set, fn func(Match) bool) {
 	}
 }
 
-// Contains reports whether s holds a value of a class in set.
+// Contains reports whether s holds a value of a class in set, invisible
+// characters aside (see visible).
 func Contains(s string, set Set) bool {
+	s, _ = visible(s)
 	found := false
 	Scan(s, set, func(Match) bool { found = true; return false })
 	return found
@@ -160,7 +162,12 @@ func Contains(s string, set Set) bool {
 // address, or "Bearer " and a token. It tries the classes at the first
 // byte only, so a string that is not such a value costs a few comparisons
 // whatever its length.
+//
+// Invisible characters (zero-width spaces, joiners, BOMs, bidirectional
+// marks: see visible) are dropped and Unicode spaces read as ' ' first, as
+// a reader sees the value.
 func Classify(s string, set Set) (Class, bool) {
+	s, _ = visible(s)
 	t := strings.TrimSpace(s)
 	if t == "" {
 		return 0, false
@@ -174,8 +181,19 @@ func Classify(s string, set Set) (Class, bool) {
 
 // Redact returns s with every value of a class in set replaced by mask, and
 // whether anything was replaced. Bearer tokens keep their scheme ("Bearer
-// " + mask) so a reader can tell what kind of credential was there.
+// " + mask) so a reader can tell what kind of credential was there. A
+// string where a value hides behind invisible characters (see visible) is
+// redacted in its visible form: the invisible characters go too.
 func Redact(s string, set Set, mask string) (string, bool) {
+	if v, changed := visible(s); changed {
+		if out, ok := redact(v, set, mask); ok {
+			return out, true
+		}
+	}
+	return redact(s, set, mask)
+}
+
+func redact(s string, set Set, mask string) (string, bool) {
 	var b strings.Builder
 	last := 0
 	Scan(s, set, func(m Match) bool {
@@ -248,7 +266,7 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 				return Match{APIKey, i, end}, true
 			}
 		}
-		if set.Has(IBAN) && isUpper(c) && i+3 < len(s) && isDigit(s[i+2]) && isUpper(s[i+1]) {
+		if set.Has(IBAN) && i+3 < len(s) && isDigit(s[i+2]) && isAlpha(s[i+1]) {
 			if end, ok := ibanAt(s, i); ok {
 				return Match{IBAN, i, end}, true
 			}

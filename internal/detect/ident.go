@@ -52,16 +52,18 @@ var ibanLengths = map[string]int{
 
 const maxIBAN = 34 // ISO 13616-1: at most 34 characters
 
-// ibanAt reports whether an IBAN starts at s[i] (an upper-case letter at a
-// word start) and where it ends: a registered country code, two check digits
-// and the country's length of upper-case letters and digits, in the
-// electronic form or the paper form (groups of four separated by single
-// spaces), whose ISO 7064 MOD 97-10 check (ISO 13616-1) gives 1.
+// ibanAt reports whether an IBAN starts at s[i] (a letter at a word start)
+// and where it ends: a registered country code, two check digits and the
+// country's length of letters and digits, in the electronic form or the
+// paper form (groups of four separated by single spaces), whose ISO 7064
+// MOD 97-10 check (ISO 13616-1) gives 1. Letters may be in either case:
+// banks and clients read "de89…" as "DE89…".
 func ibanAt(s string, i int) (int, bool) {
-	if len(s)-i < 15 || !isUpper(s[i]) || !isUpper(s[i+1]) || !isDigit(s[i+2]) || !isDigit(s[i+3]) {
+	if len(s)-i < 15 || !isAlpha(s[i]) || !isAlpha(s[i+1]) || !isDigit(s[i+2]) || !isDigit(s[i+3]) {
 		return 0, false
 	}
-	want, ok := ibanLengths[s[i:i+2]]
+	cc := [2]byte{toUpper(s[i]), toUpper(s[i+1])}
+	want, ok := ibanLengths[string(cc[:])]
 	if !ok {
 		return 0, false
 	}
@@ -81,10 +83,10 @@ func ibanAt(s string, i int) (int, bool) {
 			}
 			c = s[j]
 		}
-		if !isUpper(c) && !isDigit(c) {
+		if !isAlnum(c) {
 			return 0, false
 		}
-		buf[n] = c
+		buf[n] = toUpper(c)
 		n++
 		j++
 	}
@@ -117,4 +119,9 @@ func mod97(iban []byte) bool {
 	return r == 1
 }
 
-func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+func toUpper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	return c
+}

@@ -45,13 +45,13 @@ func TestNewClasses(t *testing.T) {
 		{"FR1420041010050500013M02606", IBAN, "FR1420041010050500013M02606"},
 		{"NL91ABNA0417164300", IBAN, "NL91ABNA0417164300"},
 		{"NO9386011117947", IBAN, "NO9386011117947"},
-		{"GB82WEST12345698765433", 0, ""},     // check digits wrong
-		{"GB82WEST1234569876543", 0, ""},      // one short for GB
-		{"GB82WEST123456987654321", 0, ""},    // runs on
-		{"XX82WEST12345698765432", 0, ""},     // no such country
-		{"gb82west12345698765432", 0, ""},     // lower case
-		{"DE89 3704 00440532 0130 00", 0, ""}, // broken grouping
-		{"xDE89370400440532013000", 0, ""},    // inside a word
+		{"GB82WEST12345698765433", 0, ""},                          // check digits wrong
+		{"GB82WEST1234569876543", 0, ""},                           // one short for GB
+		{"GB82WEST123456987654321", 0, ""},                         // runs on
+		{"XX82WEST12345698765432", 0, ""},                          // no such country
+		{"gb82west12345698765432", IBAN, "gb82west12345698765432"}, // lower case: banks read it as GB82 WEST…
+		{"DE89 3704 00440532 0130 00", 0, ""},                      // broken grouping
+		{"xDE89370400440532013000", 0, ""},                         // inside a word
 		// PEM private keys, through the footer or to the end.
 		{"key: " + rsaPEM + " done", PrivateKey, rsaPEM},
 		{"-----BEGIN PRIVATE KEY-----\nMIIEvQ", PrivateKey, "-----BEGIN PRIVATE KEY-----\nMIIEvQ"},

@@ -218,10 +218,23 @@ func (c *Classifier) Key(key string) ClassSet {
 	return s
 }
 
+// Number returns the classes of a number value (its JSON text) under key:
+// a card number as a client reads the number (detect.ClassifyNumber:
+// 4111111111111111.0, -4111111111111111 and 4.111111111111111e15 too), and
+// for a number of 12 digits or more the custom classes its digits match.
+func (c *Classifier) Number(key, text string) ClassSet {
+	var s ClassSet
+	if dc, ok := detect.ClassifyNumber(text, c.builtins); ok {
+		s = 1 << uint(dc)
+	}
+	if len(c.custom) > 0 && len(text) >= 12 && allDigits(text) {
+		s |= c.String(key, text) &^ (1<<uint(builtinCount) - 1)
+	}
+	return s
+}
+
 // String returns the classes of a string value under key: the built-in
 // class it is whole (detect.Classify) and the custom classes it matches.
-// A number value holding digits only is checked as a string too, so a card
-// number sent as a JSON number is found.
 func (c *Classifier) String(key, value string) ClassSet {
 	var s ClassSet
 	if dc, ok := detect.Classify(value, c.builtins); ok {

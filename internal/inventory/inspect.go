@@ -14,11 +14,10 @@ var _ respfilter.Inspector = (*Response)(nil)
 func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	content := v.Content
 	if v.Escaped && len(content) >= r.minValue() {
-		r.unesc = unescape(r.unesc[:0], content)
+		// Only what is classified is decoded: the padding skipped, at
+		// most maxValueBytes (classifiedPart), as Observer does.
+		r.unesc = unescapePrefix(r.unesc[:0], content)
 		content = r.unesc
-	}
-	if len(content) > maxValueBytes {
-		content = content[:maxValueBytes] // classified by its prefix, as Observer does
 	}
 	key := v.Key
 	var p Policy

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/respfilter/benchdoc"
 	"github.com/apiguard/apiguard/internal/route"
@@ -32,14 +33,18 @@ func (r *refInspector) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	if v.Escaped {
 		content = refUnescape(content)
 	}
-	content = content[:min(len(content), maxValueBytes)]
+	if len(content) > maxValueBytes {
+		// The first KiB after the padding (spaces, invisible characters).
+		content = content[detect.PaddingLen(content):]
+		content = content[:min(len(content), maxValueBytes)]
+	}
 	classes := r.c.Key(v.Key)
 	if len(content) >= r.c.minValue {
 		switch k := v.Kind; {
 		case k == '"':
 			classes |= r.c.String(v.Key, string(content))
-		case (k == '-' || k >= '0' && k <= '9') && len(content) >= 12 && allDigits(content):
-			classes |= r.c.String(v.Key, string(content))
+		case k == '-' || k >= '0' && k <= '9':
+			classes |= r.c.Number(v.Key, string(content))
 		}
 	}
 	path, _ := collapse(nil, string(v.AppendPath(nil)))

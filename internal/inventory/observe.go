@@ -2,7 +2,10 @@ package inventory
 
 import (
 	"bytes"
+	"strconv"
 	"unicode/utf8"
+
+	"github.com/apiguard/apiguard/internal/detect"
 )
 
 // Observer follows a JSON response body chunk by chunk, as the chunks pass
@@ -34,7 +37,11 @@ type Observer struct {
 	// str is the prefix of the current string or number value.
 	str        []byte
 	strEscaped bool
-	lit        int // bytes of a literal still expected
+	// strLead is set while str holds nothing but padding (appendStr).
+	strLead bool
+	// num follows the value of the current number, whatever its length.
+	num numberState
+	lit int // bytes of a literal still expected
 	// deepPath counts levels nested below a path over MaxPathBytes.
 	overflow bool
 }
@@ -191,6 +198,7 @@ func (o *Observer) Write(chunk []byte) {
 		case stNumber:
 			if isNumberByte(c) {
 				o.appendStr(chunk[i : i+1])
+				o.num.add(c)
 				continue
 			}
 			o.endScalar('0')
@@ -237,10 +245,12 @@ func (o *Observer) startValue(c byte) {
 		o.curKey = ""
 		o.state = stArrFirst
 	case c == '"':
-		o.str, o.strEscaped = o.str[:0], false
+		o.str, o.strEscaped, o.strLead = o.str[:0], false, true
 		o.state = stString
 	case c == '-' || c >= '0' && c <= '9':
-		o.str = append(o.str[:0], c)
+		o.str, o.strLead = append(o.str[:0], c), false
+		o.num = numberState{}
+		o.num.add(c)
 		o.state = stNumber
 	case c == 't' || c == 'n':
 		o.str = append(o.str[:0], c)
@@ -260,6 +270,12 @@ func (o *Observer) endScalar(kind byte) {
 	s := o.str
 	if kind == '"' && o.strEscaped {
 		o.unesc = unescape(o.unesc[:0], s)
+		s = o.unesc
+	}
+	if kind == '0' && len(s) == maxValueBytes {
+		// A number longer than its kept text: classified by the same
+		// value in a short form (numberState).
+		o.unesc = o.num.appendText(o.unesc[:0])
 		s = o.unesc
 	}
 	o.record(kind, s)
@@ -346,12 +362,35 @@ func (o *Observer) appendKey(b []byte) {
 	o.key = append(o.key, b...)
 }
 
+// appendStr adds to the prefix of the current value. While the prefix is
+// nothing but padding (spaces and invisible characters, plain or escaped),
+// a full prefix drops it: the classified part of a value starts after its
+// padding (classifiedPart), however long the padding is.
 func (o *Observer) appendStr(b []byte) {
-	if room := maxValueBytes - len(o.str); len(b) > room {
-		b = b[:room]
+	for {
+		room := maxValueBytes - len(o.str)
+		if len(b) <= room {
+			o.str = append(o.str, b...)
+			return
+		}
+		o.str = append(o.str, b[:room]...)
+		b = b[room:]
+		if !o.strLead {
+			return
+		}
+		n := paddingUnits(o.str)
+		if n < len(o.str)-maxEscapeBytes {
+			o.strLead = false // the value starts at n
+		}
+		if n == 0 {
+			return
+		}
+		o.str = o.str[:copy(o.str, o.str[n:])]
 	}
-	o.str = append(o.str, b...)
 }
+
+// maxEscapeBytes is the longest escape (\uXXXX) or UTF-8 sequence.
+const maxEscapeBytes = 6
 
 // plainRun is the length of the run at the start of b holding no quote and
 // no backslash.
@@ -410,6 +449,81 @@ func unescape(dst, raw []byte) []byte {
 	return dst
 }
 
+// unescapePrefix appends the classified part of the JSON string content
+// raw (classifiedPart) with its escapes decoded: leading spaces and
+// invisible characters, written plain or escaped, are skipped, and
+// decoding stops past maxValueBytes, so a long escaped value costs no more
+// memory than a short one.
+func unescapePrefix(dst, raw []byte) []byte {
+	raw = raw[paddingUnits(raw):]
+	// An escape is at most 6 bytes for at least one byte decoded.
+	if len(raw) > 6*maxValueBytes {
+		raw = raw[:6*maxValueBytes]
+	}
+	return unescape(dst, raw)
+}
+
+// escapeLen is the length of the escape sequence at the start of b, 0 when
+// b does not start with a complete one.
+func escapeLen(b []byte) int {
+	if len(b) < 2 || b[0] != '\\' {
+		return 0
+	}
+	if b[1] != 'u' {
+		return 2
+	}
+	if len(b) < 6 {
+		return 0
+	}
+	if _, ok := hex4(b[2:6]); !ok {
+		return 0
+	}
+	return 6
+}
+
+// paddingUnits is the length of the run at the start of the raw JSON
+// string content b of spaces and invisible characters (detect.IsPadding),
+// plain or escaped, counting only whole characters and escapes.
+func paddingUnits(b []byte) int {
+	i := 0
+	for i < len(b) {
+		if b[i] == '\\' {
+			n := escapeLen(b[i:])
+			if n == 0 {
+				return i
+			}
+			var r rune
+			switch b[i+1] {
+			case 'n':
+				r = '\n'
+			case 't':
+				r = '\t'
+			case 'r':
+				r = '\r'
+			case 'f':
+				r = '\f'
+			case 'u':
+				r, _ = hex4(b[i+2 : i+6])
+			default:
+				return i
+			}
+			if !detect.IsPadding(r) {
+				return i
+			}
+			i += n
+			continue
+		}
+		if b[i] < utf8.RuneSelf || utf8.FullRune(b[i:]) {
+			if n := detect.PaddingLen(b[i:]); n > 0 {
+				i += n
+				continue
+			}
+		}
+		return i
+	}
+	return i
+}
+
 func hex4(b []byte) (rune, bool) {
 	var r rune
 	for _, c := range b {
@@ -426,4 +540,73 @@ func hex4(b []byte) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// numberState follows a JSON number byte by byte in bounded space: its
+// first significant digits and where the decimal point falls relative to
+// them. A number written over more than maxValueBytes (thousands of zeros
+// before an exponent) still reads as the same value to a client; its
+// short form, "0.<digits>e<point>", is what is classified then.
+type numberState struct {
+	sig      [maxSignificant]byte
+	nsig     int
+	point    int // digits before the decimal point, less the leading zeros
+	exp      int
+	frac     bool // past the '.'
+	inExp    bool
+	expNeg   bool
+	expDigit bool
+}
+
+// maxSignificant is one more digit than the longest card number: more
+// significant digits before the point make a number no card can be.
+const maxSignificant = 20
+
+// maxExponent bounds the exponent followed; no body can hold the zeros a
+// larger one would need to bring digits back to the integer part.
+const maxExponent = 1 << 40
+
+func (n *numberState) add(c byte) {
+	switch {
+	case c == '.':
+		n.frac = true
+	case c == 'e' || c == 'E':
+		n.inExp = true
+	case c == '-' && n.inExp:
+		n.expNeg = true
+	case c < '0' || c > '9':
+	case n.inExp:
+		if n.exp < maxExponent {
+			n.exp = n.exp*10 + int(c-'0')
+		}
+		n.expDigit = true
+	case n.nsig == 0 && c == '0':
+		if n.frac {
+			n.point-- // a zero after the point before any significant digit
+		}
+	default:
+		if n.nsig < maxSignificant {
+			n.sig[n.nsig] = c
+			n.nsig++
+		}
+		if !n.frac {
+			n.point++
+		}
+	}
+}
+
+// appendText appends the number in the form "0.<digits>e<point>", or "0"
+// when it has no significant digit.
+func (n *numberState) appendText(dst []byte) []byte {
+	if n.nsig == 0 {
+		return append(dst, '0')
+	}
+	exp := n.exp
+	if n.expNeg {
+		exp = -exp
+	}
+	dst = append(dst, "0."...)
+	dst = append(dst, n.sig[:n.nsig]...)
+	dst = append(dst, 'e')
+	return strconv.AppendInt(dst, int64(n.point+exp), 10)
 }

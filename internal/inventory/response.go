@@ -237,13 +237,26 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 	switch {
 	case len(str) < r.c.minValue:
 	case kind == '"':
-		classes |= r.c.String(key, unsafeString(str))
+		classes |= r.c.String(key, unsafeString(classifiedPart(str)))
 	case kind == '-' || kind >= '0' && kind <= '9':
-		if len(str) >= 12 && allDigits(str) {
-			classes |= r.c.String(key, unsafeString(str))
-		}
+		classes |= r.c.Number(key, unsafeString(str))
 	}
 	return classes
+}
+
+// classifiedPart is the part of a string value that is classified: from
+// its first character that is neither a space nor invisible, at most
+// maxValueBytes. Skipping the padding first means no length of padding
+// can push a value out of the classified part.
+func classifiedPart(str []byte) []byte {
+	if len(str) <= maxValueBytes {
+		return str
+	}
+	str = str[detect.PaddingLen(str):]
+	if len(str) > maxValueBytes {
+		str = str[:maxValueBytes]
+	}
+	return str
 }
 
 // found counts the classes of one value and returns their policy.
@@ -265,7 +278,7 @@ func (r *Response) found(classes ClassSet) Policy {
 	return p
 }
 
-func allDigits(b []byte) bool {
+func allDigits(b string) bool {
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return false

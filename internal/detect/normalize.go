@@ -1,0 +1,182 @@
+package detect
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Invisible characters. A client shows "4111<U+200B>1111…" as a card
+// number, and copies it with the zero-width space inside; an upstream, or an
+// attacker who controls one, could use them to hide a value from checks
+// that compare bytes. Classify, Contains and Redact look at a string with
+// its default-ignorable characters dropped and its Unicode spaces read as
+// ' ' (visible reads the same as the original to a person).
+
+// visible returns s without default-ignorable characters (format
+// characters, variation selectors, fillers) and with every Unicode space
+// separator as ' ', and whether that changed s. A string of ASCII bytes
+// costs one scan and no allocation.
+func visible(s string) (string, bool) {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return s, false
+	}
+	var b strings.Builder
+	changed := false
+	for j, r := range s[i:] {
+		switch {
+		case ignorable(r):
+			if !changed {
+				b.Grow(len(s))
+				b.WriteString(s[:i+j])
+				changed = true
+			}
+		case r != ' ' && unicode.Is(unicode.Zs, r):
+			if !changed {
+				b.Grow(len(s))
+				b.WriteString(s[:i+j])
+				changed = true
+			}
+			b.WriteByte(' ')
+		case changed:
+			b.WriteRune(r)
+		}
+	}
+	if !changed {
+		return s, false
+	}
+	return b.String(), true
+}
+
+// ignorable reports a character that renders as nothing: Unicode's format
+// characters (Cf: zero-width space and joiners, word joiner, BOM, soft
+// hyphen, bidirectional marks, invisible operators, tags), variation
+// selectors and the Hangul and Khmer fillers of Default_Ignorable_Code_Point.
+func ignorable(r rune) bool {
+	switch r {
+	case 0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0:
+		return true
+	}
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r)
+}
+
+// ClassifyNumber reports the class of a JSON number (RFC 8259 §6 text) as
+// a client reads it: the digits of its integer part, whatever its sign,
+// fraction or exponent ("4111111111111111.0", "-4111111111111111" and
+// "4.111111111111111e15" all print as a card number's digits). Only card
+// numbers are numbers; a number whose integer part is shorter than a card
+// (timestamps in seconds, prices, fractions) is never one.
+func ClassifyNumber(num string, set Set) (Class, bool) {
+	if !set.Has(CardNumber) {
+		return 0, false
+	}
+	var d [maxCardDigits]byte
+	n, ok := integerDigits(&d, num)
+	if !ok || n < minCardDigits || !luhn(d[:n]) || !inCardRange(d[:n]) {
+		return 0, false
+	}
+	return CardNumber, true
+}
+
+// integerDigits writes into d the digits of the integer part of the JSON
+// number num, without leading zeros, and reports their count; false when
+// num is not a number or its integer part has more than len(d) digits. The
+// exponent may be of any size: "0.<2000 zeros>4111111111111111e2016" is a
+// card number to a client.
+func integerDigits(d *[maxCardDigits]byte, num string) (int, bool) {
+	s := strings.TrimPrefix(num, "-")
+	mant, exp := s, 0
+	if k := strings.IndexAny(s, "eE"); k >= 0 {
+		mant = s[:k]
+		e := strings.TrimPrefix(s[k+1:], "+")
+		neg := strings.HasPrefix(e, "-")
+		e = strings.TrimPrefix(e, "-")
+		if e == "" {
+			return 0, false
+		}
+		for i := 0; i < len(e); i++ {
+			if !isDigit(e[i]) {
+				return 0, false
+			}
+			if exp < maxExponent {
+				exp = exp*10 + int(e[i]-'0')
+			}
+		}
+		if neg {
+			exp = -exp
+		}
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	if intPart == "" {
+		return 0, false
+	}
+	digit := func(k int) byte {
+		switch {
+		case k < len(intPart):
+			return intPart[k]
+		case k-len(intPart) < len(frac):
+			return frac[k-len(intPart)]
+		}
+		return '0'
+	}
+	first := -1 // the first significant digit of intPart+frac
+	for k := 0; k < len(intPart)+len(frac); k++ {
+		c := digit(k)
+		if !isDigit(c) {
+			return 0, false
+		}
+		if first < 0 && c != '0' {
+			first = k
+		}
+	}
+	point := len(intPart) + exp // the decimal point, in digits of intPart+frac
+	if first < 0 || point <= first {
+		return 0, true // zero, or no integer digits
+	}
+	if point-first > len(d) {
+		return 0, false
+	}
+	n := 0
+	for k := first; k < point; k++ {
+		d[n] = digit(k)
+		n++
+	}
+	return n, true
+}
+
+// maxExponent bounds the exponent read: no body holds the digits a larger
+// one would need to make an integer part of card length.
+const maxExponent = 1 << 40
+
+// PaddingLen is the length of the run at the start of b of spaces and
+// invisible characters, which Classify ignores before a value: a caller
+// that classifies a bounded prefix of a long value skips it first, so that
+// padding cannot push the value past the prefix.
+func PaddingLen(b []byte) int {
+	i := 0
+	for i < len(b) {
+		if c := b[i]; c < utf8.RuneSelf {
+			if !isASCIISpace(c) {
+				return i
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if !IsPadding(r) {
+			return i
+		}
+		i += n
+	}
+	return i
+}
+
+// IsPadding reports a character Classify ignores around a value: a space
+// (unicode.IsSpace) or an invisible character.
+func IsPadding(r rune) bool { return unicode.IsSpace(r) || ignorable(r) }
+
+func isASCIISpace(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }

@@ -1,0 +1,114 @@
+package inventory
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/apiguard/apiguard/internal/detect"
+	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/route"
+)
+
+// evasions are response values a client reads as a sensitive value, written
+// so that a byte-wise check would miss them (issue 14's attacker review).
+var evasions = []struct {
+	name, json, class string
+}{
+	{"card as a float", `4111111111111111.0`, "card_number"},
+	{"card negated", `-4111111111111111`, "card_number"},
+	{"card in exponent form", `4.111111111111111e15`, "card_number"},
+	{"card in exponent form past 1 KiB", `0.` + strings.Repeat("0", 2000) + `4111111111111111e2016`, "card_number"},
+	{"card with 2 KiB of fraction zeros and an exponent", `4.111111111111111` + strings.Repeat("0", 2000) + `e15`, "card_number"},
+	{"card after a zero-width space", `"\u200b4111111111111111"`, "card_number"},
+	{"card with a raw zero-width space inside", "\"4111\u200b1111 1111 1111\"", "card_number"},
+	{"card with escaped joiners inside", `"4111\u200d1111\u2060111111\u00ad11"`, "card_number"},
+	{"card after 2 KiB of spaces", `"` + strings.Repeat(" ", 2048) + `4111111111111111"`, "card_number"},
+	{"card after 1 KiB of escaped zero-width spaces", `"` + strings.Repeat(`\u200b`, 1024) + `4111111111111111"`, "card_number"},
+	{"card after escaped newlines", `"` + strings.Repeat(`\n`, 1500) + `4111111111111111"`, "card_number"},
+	{"key after 4 KiB of tabs", `"` + strings.Repeat(`\t`, 4096) + `-----BEGIN PRIVATE KEY-----\nMIIE"`, "private_key"},
+	{"lower-case IBAN", `"de89370400440532013000"`, "iban"},
+	{"IBAN in escapes", `"\u0044\u0045\u0038\u0039370400440532013000"`, "iban"},
+	{"IBAN, escapes and no-break spaces", `"DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000"`, "iban"},
+}
+
+// notSensitive are values that look close to one but are not: none may be
+// classified.
+var notSensitive = []string{
+	`1700000000000`, `1700000000.123`, `0.4111111111111111`, `4.111111111111111`, `12345.678`,
+	`"ORD-2024-000123"`, `"2024-11-02T10:11:12.123456Z"`, `"\u200b"`, `"` + strings.Repeat(" ", 2048) + `hello"`,
+	`"de89370400440532013001"`, `-0.0e+1`, `1e400`,
+}
+
+// TestEvasionsAreClassifiedInBothPasses runs each evasion through the
+// Observer (unfiltered routes, whole and byte by byte) and the Inspector
+// (the filter's pass): both find its class; the look-alikes stay
+// unclassified.
+func TestEvasionsAreClassifiedInBothPasses(t *testing.T) {
+	c := testClassifier(t)
+	list := respfilterAllowAll(t)
+	for _, e := range evasions {
+		doc := `{"v":` + e.json + `}`
+		for _, chunk := range []int{len(doc), 1} {
+			r := NewResponse(c)
+			o := NewObserver(r)
+			for i := 0; i < len(doc); i += chunk {
+				o.Write([]byte(doc[i:min(i+chunk, len(doc))]))
+			}
+			o.Close()
+			if r.Values[c.Index(e.class)] != 1 {
+				t.Errorf("%s: Observer (chunks of %d): %s", e.name, chunk, describe(r))
+			}
+		}
+		r := NewResponse(c)
+		if _, o := list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, r); r.Values[c.Index(e.class)] != 1 {
+			t.Errorf("%s: Inspector: %s (%v)", e.name, describe(r), o.Action)
+		}
+	}
+	for _, v := range notSensitive {
+		doc := `{"v":` + v + `}`
+		r := observe(t, c, doc)
+		ri := NewResponse(c)
+		list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, ri)
+		if r.Found != 0 || ri.Found != 0 {
+			t.Errorf("%s: classified: %s / %s", v, describe(r), describe(ri))
+		}
+	}
+}
+
+// respfilterAllowAll is a response filter policy that keeps every field.
+func respfilterAllowAll(t testing.TB) *respfilter.Policy {
+	t.Helper()
+	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Name: "all", Allow: []string{"*"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Match(&route.Request{Method: "GET", Path: "/"})
+}
+
+func decideJSON(p *respfilter.Policy) respfilter.Decision {
+	return p.DecideHeaders(respfilter.ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "application/json"})
+}
+
+// FuzzNumberShortForm checks the Observer's bounded form of a number
+// against the number's text: a card number to one is a card number to the
+// other.
+func FuzzNumberShortForm(f *testing.F) {
+	for _, s := range []string{"4111111111111111", "-4.111111111111111e15", "0.00041111111111111111e19", "1700000000.5", "0", "5555555555554444.5e0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, num string) {
+		if !json.Valid([]byte(num)) || num == "" || (num[0] != '-' && (num[0] < '0' || num[0] > '9')) {
+			return
+		}
+		var n numberState
+		for i := 0; i < len(num); i++ {
+			n.add(num[i])
+		}
+		short := string(n.appendText(nil))
+		_, want := detect.ClassifyNumber(num, detect.All)
+		if _, got := detect.ClassifyNumber(short, detect.All); got != want {
+			t.Fatalf("%s: card %v; short form %s: card %v", num, want, short, got)
+		}
+	})
+}
