@@ -50,6 +50,31 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	return respfilter.InspectKeep
 }
 
+// KeptKey classifies a member key the filter's output carries
+// (respfilter.Inspector): a key that is a sensitive value (a map keyed by
+// card numbers or SSNs) is recorded at the member's path, collapsed to "*"
+// like any data key, counted, and answered as a value of its classes is:
+// masked (the key is replaced) or denied.
+func (r *Response) KeptKey(v *respfilter.KeptValue) respfilter.Verdict {
+	classes := r.keyClasses(v.Key)
+	if classes == 0 {
+		return respfilter.InspectKeep
+	}
+	r.raw = v.AppendPath(r.raw[:0])
+	if i := r.rawField(r.raw); i >= 0 {
+		r.fields[i].Classes |= classes
+	} else {
+		r.Dropped++
+	}
+	switch r.found(classes) {
+	case Mask:
+		return respfilter.InspectMask
+	case Deny:
+		return respfilter.InspectDeny
+	}
+	return respfilter.InspectKeep
+}
+
 // siteField is the field of a site in this pass, -1 when unknown.
 func (r *Response) siteField(site int32) int {
 	if site < 0 || int(site) >= len(r.bySite) {

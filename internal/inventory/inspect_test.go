@@ -85,6 +85,48 @@ func (r *refInspector) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	return respfilter.InspectKeep
 }
 
+func (r *refInspector) KeptKey(v *respfilter.KeptValue) respfilter.Verdict {
+	var classes ClassSet
+	if len(v.Key) >= r.c.minValue && v.Key != "" {
+		classes = r.c.String("", v.Key)
+	}
+	if classes == 0 {
+		return respfilter.InspectKeep
+	}
+	path, _ := collapse(nil, string(v.AppendPath(nil)))
+	i, ok := r.index[string(path)]
+	switch {
+	case ok:
+	case len(path) > MaxPathBytes || len(r.fields) >= MaxResponseFields:
+		i = -1
+	default:
+		i = len(r.fields)
+		r.index[string(path)] = i
+		r.fields = append(r.fields, Field{Path: string(path)})
+	}
+	if i < 0 {
+		r.dropped++
+	} else {
+		r.fields[i].Classes |= classes
+	}
+	p := Observe
+	for n := range 64 {
+		if classes.Has(n) {
+			r.values[n]++
+			p = max(p, r.c.Policy(n))
+		}
+	}
+	r.found |= classes
+	r.action = max(r.action, p)
+	switch p {
+	case Mask:
+		return respfilter.InspectMask
+	case Deny:
+		return respfilter.InspectDeny
+	}
+	return respfilter.InspectKeep
+}
+
 // refUnescape decodes a JSON string's escapes one byte at a time, as
 // unescape must (a broken escape kept as written).
 func refUnescape(raw []byte) []byte {

@@ -352,6 +352,9 @@ func (o *Observer) memberPath() {
 	}
 	o.path = o.r.appendKey(o.path[:f.base], o.curKey)
 	o.overflow = len(o.path) > MaxPathBytes
+	if !o.overflow {
+		o.r.key(o.path, o.curKey)
+	}
 }
 
 func (o *Observer) appendKey(b []byte) {

@@ -259,6 +259,34 @@ func classifiedPart(str []byte) []byte {
 	return str
 }
 
+// keyClasses returns the classes of an object key read as a value: the
+// built-in class it is whole and the custom value classes it matches. Keys
+// are names as a rule, but a map keyed by card numbers exposes them.
+func (r *Response) keyClasses(key string) ClassSet {
+	if r.c == nil || len(key) < r.c.minValue || key == "" {
+		return 0
+	}
+	return r.c.String("", key)
+}
+
+// key records the classes of the key of the member at path (Observer).
+func (r *Response) key(path []byte, key string) {
+	classes := r.keyClasses(key)
+	if classes == 0 {
+		return
+	}
+	i, ok := -1, false
+	if len(path) <= MaxPathBytes {
+		i, ok = r.fieldIndex(path)
+	}
+	if ok {
+		r.fields[i].Classes |= classes
+	} else {
+		r.Dropped++
+	}
+	r.found(classes)
+}
+
 // found counts the classes of one value and returns their policy.
 func (r *Response) found(classes ClassSet) Policy {
 	if classes == 0 {

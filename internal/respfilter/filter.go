@@ -61,6 +61,7 @@ type filterRun struct {
 	insp   Inspector
 	copied int
 	kv     KeptValue
+	kk     KeptValue // a member key shown to insp (writeKey)
 	// memo holds, per fixed-path node id, member keys already reported as
 	// removed below it, so the removals repeated in every element of an
 	// array skip building and hashing the path.
@@ -136,7 +137,7 @@ var runPool = sync.Pool{New: func() any { return &filterRun{seen: make(map[strin
 // pool.
 func (r *filterRun) release() {
 	r.out, r.mask, r.rep, r.doc, r.err, r.insp = nil, nil, nil, nil, nil, nil
-	r.kv = KeptValue{} // its slices view the document and the path
+	r.kv, r.kk = KeptValue{}, KeptValue{} // their slices view the document and the path
 	r.path = r.path[:0]
 	for i, m := range r.memo {
 		clear(m) // the keys point into the caller's document

@@ -10,6 +10,15 @@ type Inspector interface {
 	// in document order. v and its slices are only valid during the call.
 	// The answer keeps, masks or denies the value.
 	Kept(v *KeptValue) Verdict
+	// KeptKey is called for every member key the output carries, before
+	// its value: v describes the member (Parent, Key; Kind is 0 and Site
+	// -1). A key can be data (a map keyed by card numbers) and leaves as
+	// plainly as a value. InspectMask replaces the key by SensitiveMask,
+	// keeping the document valid JSON (two masked keys of one object are
+	// then duplicates, which RFC 8259 allows); the value is judged on its
+	// own. InspectDeny fails the response. Keys of removed members do not
+	// leave and are not shown; in mask mode they leave, and are.
+	KeptKey(v *KeptValue) Verdict
 }
 
 // KeptValue is one value the filter keeps. Its path is not built unless
@@ -142,13 +151,25 @@ func (r *filterRun) inspectValue() {
 					r.syntax()
 					return
 				}
-				keyRaw := doc[i:end]
+				keyStart, keyRaw := i, doc[i:end]
 				if i = skipSpace(doc, end); i >= len(doc) || doc[i] != ':' {
 					r.syntax()
 					return
 				}
 				i = skipSpace(doc, i+1)
 				kv.Key = memberKey(keyRaw, escaped)
+				kv.Kind, kv.Content, kv.Escaped = 0, nil, false
+				switch r.insp.KeptKey(kv) {
+				case InspectDeny:
+					r.err = errSensitive
+					return
+				case InspectMask:
+					r.out = append(r.out, doc[r.copied:keyStart]...)
+					if r.writeReplacement(SensitiveMask); r.err != nil {
+						return
+					}
+					r.copied = end
+				}
 			}
 			r.pos = i
 			if r.inspectValue(); r.err != nil {
@@ -241,4 +262,25 @@ func (r *filterRun) keepInspected(n *node, parentLen int, key string, self bool)
 	if r.inspectValue(); r.err == nil {
 		r.out = append(r.out, r.doc[r.copied:r.pos]...)
 	}
+}
+
+// writeKey appends the member key keyRaw of the object at
+// r.path[:parentLen], judged by the Inspector when there is one (KeptKey):
+// a masked key becomes SensitiveMask, a denied one fails the run (false).
+func (r *filterRun) writeKey(keyRaw []byte, key string, parentLen int) bool {
+	if r.insp != nil {
+		r.kk.Site, r.kk.Parent, r.kk.Key = -1, r.path[:parentLen], key
+		v := r.insp.KeptKey(&r.kk)
+		r.kk.Parent, r.kk.Key = nil, ""
+		switch v {
+		case InspectDeny:
+			r.err = errSensitive
+			return false
+		case InspectMask:
+			r.writeReplacement(SensitiveMask)
+			return r.err == nil
+		}
+	}
+	r.out = append(r.out, keyRaw...)
+	return true
 }

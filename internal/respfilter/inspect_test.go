@@ -2,6 +2,7 @@ package respfilter
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -12,6 +13,8 @@ type recorder struct {
 	seen       []string
 	mask, deny string
 }
+
+func (r *recorder) KeptKey(*KeptValue) Verdict { return InspectKeep }
 
 func (r *recorder) Kept(v *KeptValue) Verdict {
 	r.seen = append(r.seen, string(v.AppendPath(nil))+"|"+v.Key+"|"+string(v.Kind)+"|"+string(v.Content))
@@ -99,4 +102,124 @@ func FuzzInspectedFilterMatches(f *testing.F) {
 			t.Fatalf("doc %q: inspected %q, %v; plain %q, %v", doc, got, gotErr, want, wantErr)
 		}
 	})
+}
+
+// keyRecorder is a recorder that also judges member keys: a key equal to
+// maskKey is masked, to denyKey denied.
+type keyRecorder struct {
+	recorder
+	keys            []string
+	maskKey, denyKey string
+}
+
+func (r *keyRecorder) KeptKey(v *KeptValue) Verdict {
+	r.keys = append(r.keys, string(v.AppendPath(nil)))
+	switch v.Key {
+	case r.denyKey:
+		return InspectDeny
+	case r.maskKey:
+		return InspectMask
+	}
+	return InspectKeep
+}
+
+// TestInspectorJudgesEveryKeyTheOutputCarries: a member key that leaves in
+// the output is shown to the Inspector wherever it is (the top of a kept
+// subtree, inside one, on the way to a deeper allowed path, a masked
+// member's key in mask mode) and is masked (the key becomes SensitiveMask,
+// the document stays valid) or denied as it answers. Removed members'
+// keys never leave and are not shown.
+func TestInspectorJudgesEveryKeyTheOutputCarries(t *testing.T) {
+	const card = "4111111111111111"
+	list := mustAllowlist(t, "top", "deep.*.name")
+	doc := `{"top":{"` + card + `":{"n":1}}, "deep":{"` + card + `":{"name":"x","gone":1}}}`
+	rec := &keyRecorder{maskKey: card}
+	out, err := list.filterDocument(nil, []byte(doc), filterOptions{maxDepth: 64, insp: rec}, &Report{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"top":{"*********":{"n":1}},"deep":{"*********":{"name":"x"}}}`; string(out) != want {
+		t.Errorf("masked keys:\n%s\nwant\n%s", out, want)
+	}
+	if want := "top top." + card + " top." + card + ".n deep deep." + card + " deep." + card + ".name"; strings.Join(rec.keys, " ") != want {
+		t.Errorf("keys shown: %q\nwant %q", strings.Join(rec.keys, " "), want)
+	}
+	all := mustAllowlist(t, "*")
+	if out, err := all.filterDocument(nil, []byte(`{"a":1,"`+card+`" : 2}`), filterOptions{maxDepth: 64, insp: &keyRecorder{maskKey: card}}, &Report{}); err != nil || string(out) != `{"a":1,"*********":2}` {
+		t.Errorf("a key the wildcard keeps: %s, %v", out, err)
+	}
+	for _, doc := range []string{`{"top":{"a":{"` + card + `":1}}}`, `{"deep":{"` + card + `":{}}}`} {
+		_, err := list.filterDocument(nil, []byte(doc), filterOptions{maxDepth: 64, insp: &keyRecorder{denyKey: card}}, &Report{})
+		if ReasonOf(err) != ReasonSensitive {
+			t.Errorf("%s: denied key: err %v", doc, err)
+		}
+	}
+	// Mask mode: a removed member keeps its key, so the key is judged.
+	list = mustAllowlist(t, "id")
+	rec = &keyRecorder{maskKey: card}
+	out, err = list.filterDocument(nil, []byte(`{"id":1,"`+card+`":"x"}`), filterOptions{maxDepth: 64, mask: []byte(`"***"`), insp: rec}, &Report{})
+	if want := `{"id":1,"*********":"***"}`; err != nil || string(out) != want {
+		t.Errorf("mask mode: %s, %v; want %s", out, err, want)
+	}
+	// Remove mode: the removed member's key is gone, and not shown.
+	rec = &keyRecorder{denyKey: card}
+	if out, err = list.filterDocument(nil, []byte(`{"id":1,"`+card+`":"x"}`), filterOptions{maxDepth: 64, insp: rec}, &Report{}); err != nil || string(out) != `{"id":1}` {
+		t.Errorf("remove mode: %s, %v", out, err)
+	}
+}
+
+// FuzzMaskedKeysLeaveValidJSON checks that masking member keys (here every
+// key holding a '4') keeps the output valid JSON with none of them left,
+// whatever the document and allowlist, in remove and mask modes.
+func FuzzMaskedKeysLeaveValidJSON(f *testing.F) {
+	f.Add([]byte(`{"4111111111111111":{"a4":1,"b":[{"4":2}]},"x":{"y4":3}}`), "*\nx", false)
+	f.Add([]byte(`{"a":{"4":1},"b":2}`), "a.*", true)
+	f.Fuzz(func(t *testing.T, doc []byte, pathSpec string, mask bool) {
+		list, err := compileAllowlist(strings.Split(pathSpec, "\n"))
+		if err != nil {
+			return
+		}
+		opts := filterOptions{maxDepth: 64, insp: &fourKeys{}}
+		if mask {
+			opts.mask = []byte(`"***"`)
+		}
+		out, err := list.filterDocument(nil, doc, opts, &Report{})
+		if err != nil {
+			return
+		}
+		var v any
+		if json.Unmarshal(out, &v) != nil {
+			if json.Valid(doc) {
+				t.Fatalf("doc %q: output %q is not JSON", doc, out)
+			}
+			return
+		}
+		var walk func(any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, e := range v {
+					if strings.Contains(k, "4") {
+						t.Fatalf("doc %q: key %q left in %q", doc, k, out)
+					}
+					walk(e)
+				}
+			case []any:
+				for _, e := range v {
+					walk(e)
+				}
+			}
+		}
+		walk(v)
+	})
+}
+
+// fourKeys masks every member key holding a '4'.
+type fourKeys struct{ recorder }
+
+func (fourKeys) KeptKey(v *KeptValue) Verdict {
+	if strings.Contains(v.Key, "4") {
+		return InspectMask
+	}
+	return InspectKeep
 }

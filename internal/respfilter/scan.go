@@ -371,7 +371,9 @@ func (r *filterRun) object(n *node) {
 		switch {
 		case c != nil && c.keep && r.insp != nil:
 			r.out = r.sep(first)
-			r.out = append(r.out, keyRaw...)
+			if !r.writeKey(keyRaw, key, parentLen) {
+				return
+			}
 			r.out = append(r.out, ':')
 			if r.keepInspected(c, parentLen, key, false); r.err != nil {
 				return
@@ -395,14 +397,18 @@ func (r *filterRun) object(n *node) {
 			}
 			if r.mask != nil {
 				r.out = r.sep(first)
-				r.out = append(r.out, keyRaw...)
+				if !r.writeKey(keyRaw, key, parentLen) {
+					return
+				}
 				r.out = append(r.out, ':')
 				r.writeReplacement(r.mask)
 				first = false
 			}
 		default:
 			r.out = r.sep(first)
-			r.out = append(r.out, keyRaw...)
+			if !r.writeKey(keyRaw, key, parentLen) {
+				return
+			}
 			r.out = append(r.out, ':')
 			r.path = r.pushKey(parentLen, key)
 			if r.value(c); r.err != nil {
