@@ -108,7 +108,7 @@ func FuzzInspectedFilterMatches(f *testing.F) {
 // maskKey is masked, to denyKey denied.
 type keyRecorder struct {
 	recorder
-	keys            []string
+	keys             []string
 	maskKey, denyKey string
 }
 
