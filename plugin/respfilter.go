@@ -118,7 +118,7 @@ func (h *httpContext) filterResponseHeaders(endOfStream bool) types.Action {
 		h.recordFilter(respfilter.Outcome{Action: respfilter.ActionDeny, Reason: respfilter.ReasonInternal})
 		return h.denyResponse(respfilter.ReasonInternal)
 	}
-	st.decision = st.policy.DecideHeaders(meta)
+	st.decision = st.policy.DecideHeadersInspected(meta, h.inspector())
 	switch st.decision.Action {
 	case respfilter.ActionDeny:
 		h.recordFilter(respfilter.Outcome{Action: respfilter.ActionDeny, Reason: st.decision.Reason})
@@ -180,7 +180,7 @@ func (h *httpContext) filterResponseBody(bodySize int, endOfStream bool) types.A
 	p := st.policy
 	if bodySize > p.MaxBodyBytes() {
 		// Stop early: waiting for the rest would only hit Envoy's buffer limit.
-		return h.finishBody(nil, p.Failure(respfilter.ReasonTooLarge))
+		return h.finishBody(nil, p.Failure(respfilter.ReasonTooLarge, h.inspector()))
 	}
 	if !endOfStream {
 		return types.ActionPause

@@ -192,6 +192,21 @@ func (c *Classifier) Enforcing() bool {
 	return false
 }
 
+// enforced returns the built-in classes that mask or deny, and whether a
+// custom class does.
+func (c *Classifier) enforced() (builtins detect.Set, custom bool) {
+	for i, p := range c.policies {
+		switch {
+		case p == Observe:
+		case i < builtinCount:
+			builtins |= detect.SetOf(detect.Class(i))
+		default:
+			custom = true
+		}
+	}
+	return builtins, custom
+}
+
 // Worst returns the strictest policy of the classes in s.
 func (c *Classifier) Worst(s ClassSet) Policy {
 	worst := Observe

@@ -1,8 +1,10 @@
 package inventory
 
 import (
+	"bytes"
 	"math"
 
+	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/respfilter"
 )
 
@@ -70,6 +72,40 @@ func (r *Response) KeptKey(v *respfilter.KeptValue) respfilter.Verdict {
 	case Mask:
 		return respfilter.InspectMask
 	case Deny:
+		return respfilter.InspectDeny
+	}
+	return respfilter.InspectKeep
+}
+
+// Passing decides whether a body the filter did not judge whole may pass
+// because on_error or non_json says "allow" (respfilter.Inspector): class
+// policies hold whatever those say. It is refused when a value of a masked
+// or denied class was seen in the part judged (the body would pass whole,
+// the value unmasked), or when the body, read as text with its JSON
+// escapes decoded, holds one (detect's search of free text: a card number
+// inside HTML or broken JSON is still a card number). A body apiguard does
+// not hold, or an enforcing custom class (an anchored pattern cannot be
+// searched for in text), is refused under the failure's own reason: it
+// cannot be shown free of them.
+func (r *Response) Passing(body []byte) respfilter.Verdict {
+	if r.c == nil {
+		return respfilter.InspectKeep
+	}
+	if r.Action >= Mask {
+		return respfilter.InspectDeny
+	}
+	builtins, custom := r.c.enforced()
+	switch {
+	case builtins == 0 && !custom:
+		return respfilter.InspectKeep
+	case body == nil || custom:
+		return respfilter.InspectRefuse
+	}
+	text := body
+	if bytes.IndexByte(body, '\\') >= 0 {
+		text = unescape(make([]byte, 0, len(body)), body)
+	}
+	if detect.Contains(unsafeString(text), builtins) {
 		return respfilter.InspectDeny
 	}
 	return respfilter.InspectKeep

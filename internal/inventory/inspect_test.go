@@ -127,6 +127,29 @@ func (r *refInspector) KeptKey(v *respfilter.KeptValue) respfilter.Verdict {
 	return respfilter.InspectKeep
 }
 
+func (r *refInspector) Passing(body []byte) respfilter.Verdict {
+	enforcing := false
+	for i := range r.c.Names() {
+		if r.c.Policy(i) != Observe {
+			enforcing = true
+		}
+	}
+	switch {
+	case r.action >= Mask:
+		return respfilter.InspectDeny
+	case !enforcing:
+		return respfilter.InspectKeep
+	case body == nil || len(r.c.custom) > 0 && r.c.Worst(^ClassSet(0)<<uint(builtinCount)) != Observe:
+		return respfilter.InspectRefuse
+	}
+	for _, dc := range detect.Classes() {
+		if r.c.Policy(int(dc)) != Observe && detect.Contains(string(refUnescape(body)), detect.SetOf(dc)) {
+			return respfilter.InspectDeny
+		}
+	}
+	return respfilter.InspectKeep
+}
+
 // refUnescape decodes a JSON string's escapes one byte at a time, as
 // unescape must (a broken escape kept as written).
 func refUnescape(raw []byte) []byte {

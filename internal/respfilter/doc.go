@@ -102,5 +102,5 @@
 //	                  o.RemovedPaths (never values) in the audit event.
 //
 // A body that grows past MaxBodyBytes before end of stream is a failure
-// without waiting for the rest: p.Failure(ReasonTooLarge).
+// without waiting for the rest: p.Failure(ReasonTooLarge, insp).
 package respfilter

@@ -19,6 +19,16 @@ type Inspector interface {
 	// own. InspectDeny fails the response. Keys of removed members do not
 	// leave and are not shown; in mask mode they leave, and are.
 	KeptKey(v *KeptValue) Verdict
+	// Passing is called when on_error or non_json "allow" would let a body
+	// pass that the filter did not judge whole: a failure after some
+	// values were shown (malformed JSON, too deep), text that is not JSON,
+	// a body too large or in a coding it cannot read. body is the body as
+	// the client reads it (decoded), nil when apiguard does not hold it or
+	// could not decode it. A class policy must not depend on on_error:
+	// InspectDeny refuses the body as ReasonSensitive (a masked or denied
+	// value was seen, or is in body), InspectRefuse under the failure's
+	// own reason (such a value could be in a body it cannot search).
+	Passing(body []byte) Verdict
 }
 
 // KeptValue is one value the filter keeps. Its path is not built unless
@@ -78,6 +88,9 @@ const (
 	// InspectDeny fails the response: it is denied (502) whatever on_error
 	// says, because a policy asked for it, not because filtering failed.
 	InspectDeny
+	// InspectRefuse (Passing only) refuses a body that would pass unjudged,
+	// under the failure's own reason.
+	InspectRefuse
 )
 
 // ReasonSensitive denies a response holding a value whose class is denied

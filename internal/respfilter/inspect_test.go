@@ -16,6 +16,8 @@ type recorder struct {
 
 func (r *recorder) KeptKey(*KeptValue) Verdict { return InspectKeep }
 
+func (r *recorder) Passing([]byte) Verdict { return InspectKeep }
+
 func (r *recorder) Kept(v *KeptValue) Verdict {
 	r.seen = append(r.seen, string(v.AppendPath(nil))+"|"+v.Key+"|"+string(v.Kind)+"|"+string(v.Content))
 	switch {
@@ -222,4 +224,66 @@ func (fourKeys) KeptKey(v *KeptValue) Verdict {
 		return InspectMask
 	}
 	return InspectKeep
+}
+
+// passJudge is an Inspector that records what would pass unjudged and
+// answers a fixed verdict for it; it denies values equal to deny.
+type passJudge struct {
+	recorder
+	passing [][]byte
+	verdict Verdict
+}
+
+func (j *passJudge) Passing(body []byte) Verdict {
+	j.passing = append(j.passing, body)
+	return j.verdict
+}
+
+// TestUnjudgedBodiesAskTheInspector: where on_error or non_json "allow"
+// would pass a body the filter did not judge whole (malformed after a
+// denied value, text that is not JSON, a coding it cannot read, too
+// large), the Inspector decides whether it may pass: InspectDeny refuses
+// it as sensitive_data, InspectRefuse under the failure's own reason.
+func TestUnjudgedBodiesAskTheInspector(t *testing.T) {
+	f := newFilter(t, `{"rules": [{"name": "n", "allow": ["id", "note"]}], "on_error": "allow", "non_json": "allow", "max_body_bytes": 64}`)
+	p := policyFor(t, f, "GET", "/")
+	cases := []struct {
+		name string
+		meta ResponseMeta
+		body string
+		want Reason
+	}{
+		{"malformed after a denied value", jsonMeta(), `{"id":1,"note":"secret","x":}`, ReasonMalformed},
+		{"not JSON, starts like it", ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "text/plain"}, `{card 4111111111111111`, ReasonMalformed},
+		{"not JSON", ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "text/html"}, `<p>4111111111111111</p>`, ReasonNotJSON},
+		{"too large", jsonMeta(), `{"id":1,"note":"` + strings.Repeat("x", 100) + `"}`, ReasonTooLarge},
+		{"undecodable", ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "application/json", ContentEncoding: "gzip"}, `not gzip`, ReasonDecodeFailed},
+	}
+	for _, c := range cases {
+		for _, v := range []Verdict{InspectKeep, InspectDeny, InspectRefuse} {
+			j := &passJudge{verdict: v}
+			d := p.DecideHeaders(c.meta)
+			_, o := p.AppendProcessInspected(nil, d, []byte(c.body), nil, j)
+			want := Outcome{Action: ActionPass, Reason: c.want}
+			switch v {
+			case InspectDeny:
+				want = Outcome{Action: ActionDeny, Reason: ReasonSensitive}
+			case InspectRefuse:
+				want = Outcome{Action: ActionDeny, Reason: c.want}
+			}
+			if o.Action != want.Action || o.Reason != want.Reason || len(j.passing) != 1 {
+				t.Errorf("%s, inspector %v: %v %s (asked %d times); want %v %s", c.name, v, o.Action, o.Reason, len(j.passing), want.Action, want.Reason)
+			}
+		}
+	}
+	// Headers time, and a failure the plugin finds (a body over the limit
+	// before its end): the body is not held, so the Inspector gets nil.
+	for _, v := range []Verdict{InspectKeep, InspectDeny, InspectRefuse} {
+		j := &passJudge{verdict: v}
+		d := p.DecideHeadersInspected(ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "application/json", ContentEncoding: "br"}, j)
+		o := p.Failure(ReasonTooLarge, j)
+		if (v == InspectKeep) != (d.Action == ActionPass && o.Action == ActionPass) || len(j.passing) != 2 || j.passing[0] != nil || j.passing[1] != nil {
+			t.Errorf("inspector %v: headers %v %s, failure %v %s, asked %q", v, d.Action, d.Reason, o.Action, o.Reason, j.passing)
+		}
+	}
 }

@@ -288,7 +288,11 @@ func (p *Policy) AppendProcessInspected(dst []byte, d Decision, body []byte, ver
 		return nil, Outcome{Action: ActionSkip, Reason: ReasonEmpty}
 	}
 	if len(body) > p.limits.maxBody {
-		return nil, p.failOutcome(ReasonTooLarge)
+		var held []byte
+		if d.coding == codingIdentity {
+			held = body
+		}
+		return nil, passing(p.failOutcome(ReasonTooLarge), held, insp)
 	}
 	doc := body
 	var scratch *[]byte
@@ -298,7 +302,7 @@ func (p *Policy) AppendProcessInspected(dst []byte, d Decision, body []byte, ver
 		var err error
 		*scratch, d.coding, err = decodeBody((*scratch)[:0], body, d.coding, p.limits.maxBody)
 		if err != nil {
-			return nil, p.failOutcome(ReasonOf(err))
+			return nil, passing(p.failOutcome(ReasonOf(err)), nil, insp)
 		}
 		doc = *scratch
 	}
@@ -310,7 +314,7 @@ func (p *Policy) AppendProcessInspected(dst []byte, d Decision, body []byte, ver
 		// ("secret", 42) is JSON too, so it cannot pass as text.
 		if !d.JSONDeclared && !gjson.ValidBytes(doc) {
 			if p.limits.nonJSON == NonJSONAllow {
-				return nil, Outcome{Action: ActionPass, Reason: ReasonNotJSON}
+				return nil, passing(Outcome{Action: ActionPass, Reason: ReasonNotJSON}, doc, insp)
 			}
 			return nil, Outcome{Action: ActionDeny, Reason: ReasonNotJSON}
 		}
@@ -323,7 +327,7 @@ func (p *Policy) AppendProcessInspected(dst []byte, d Decision, body []byte, ver
 		}
 		filtered, err := list.filterDocument(dst[:0], doc, opts, &o.Report)
 		if err != nil {
-			return nil, p.processFailure(err)
+			return nil, passing(p.processFailure(err), doc, insp)
 		}
 		o.Action = ActionReplace
 		return filtered, o
@@ -333,7 +337,7 @@ func (p *Policy) AppendProcessInspected(dst []byte, d Decision, body []byte, ver
 	filtered, err := list.filterDocument((*tmp)[:0], doc, opts, &o.Report)
 	*tmp = filtered
 	if err != nil {
-		return nil, p.processFailure(err)
+		return nil, passing(p.processFailure(err), doc, insp)
 	}
 	enc := bytes.NewBuffer(dst[:0])
 	enc.Grow(len(body))
@@ -346,8 +350,42 @@ func (p *Policy) AppendProcessInspected(dst []byte, d Decision, body []byte, ver
 
 // Failure applies on_error to a failure the plugin found itself, such as a
 // body growing past MaxBodyBytes before end of stream (ReasonTooLarge): the
-// outcome is ActionDeny or, with on_error "allow", ActionPass.
-func (p *Policy) Failure(r Reason) Outcome { return p.failOutcome(r) }
+// outcome is ActionDeny or, with on_error "allow", ActionPass. On a stream
+// whose kept values insp sees (nil: none), a body on_error would let pass
+// is first shown to insp (Passing, with a nil body: the plugin does not
+// hold it whole), whose class policies may refuse it.
+func (p *Policy) Failure(r Reason, insp Inspector) Outcome {
+	return passing(p.failOutcome(r), nil, insp)
+}
+
+// DecideHeadersInspected is DecideHeaders on a stream whose kept values
+// insp sees: a body that on_error would let pass unfiltered (an unknown
+// coding, a declared length over the limit) is first shown to insp
+// (Passing(nil)), whose class policies may refuse it.
+func (p *Policy) DecideHeadersInspected(m ResponseMeta, insp Inspector) Decision {
+	d := p.DecideHeaders(m)
+	if d.Action == ActionPass {
+		o := passing(Outcome{Action: d.Action, Reason: d.Reason}, nil, insp)
+		d.Action, d.Reason = o.Action, o.Reason
+	}
+	return d
+}
+
+// passing asks insp whether a body that o lets pass unjudged may pass
+// (Inspector.Passing): class policies hold whatever on_error and non_json
+// say.
+func passing(o Outcome, body []byte, insp Inspector) Outcome {
+	if o.Action != ActionPass || insp == nil {
+		return o
+	}
+	switch insp.Passing(body) {
+	case InspectDeny:
+		return Outcome{Action: ActionDeny, Reason: ReasonSensitive}
+	case InspectRefuse, InspectMask:
+		return Outcome{Action: ActionDeny, Reason: o.Reason}
+	}
+	return o
+}
 
 // processFailure is the outcome of a failed filtering pass: on_error
 // decides, except for a denied sensitive value, which is always denied.

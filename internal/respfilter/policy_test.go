@@ -459,10 +459,10 @@ func TestConfigDefaults(t *testing.T) {
 func TestFailure(t *testing.T) {
 	deny := policyFor(t, newFilter(t, `{"rules":[{}]}`), "GET", "/")
 	pass := policyFor(t, newFilter(t, `{"rules":[{}],"on_error":"allow"}`), "GET", "/")
-	if o := deny.Failure(ReasonTooLarge); o.Action != ActionDeny || o.Reason != ReasonTooLarge {
+	if o := deny.Failure(ReasonTooLarge, nil); o.Action != ActionDeny || o.Reason != ReasonTooLarge {
 		t.Errorf("deny: %+v", o)
 	}
-	if o := pass.Failure(ReasonTooLarge); o.Action != ActionPass || o.Reason != ReasonTooLarge {
+	if o := pass.Failure(ReasonTooLarge, nil); o.Action != ActionPass || o.Reason != ReasonTooLarge {
 		t.Errorf("pass: %+v", o)
 	}
 }
