@@ -89,3 +89,89 @@ func TestSensitiveClassPolicies(t *testing.T) {
 		})
 	}
 }
+
+// TestSensitiveKeysEvasionsAndOnErrorAllow runs issue 14's attacker review
+// through the compiled plugin, with on_error and non_json "allow": a card
+// number as an object key is masked (the key replaced) and an SSN as a key
+// denied; a card written as an exponent number or behind a zero-width
+// space is masked; a body that breaks after a denied value, or text
+// holding a card, is refused as sensitive_data instead of passing whole,
+// while a broken body with nothing sensitive still passes as on_error
+// says; on an unfiltered route an SSN key is counted by route and class.
+func TestSensitiveKeysEvasionsAndOnErrorAllow(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			config := `{"response_filter": {"headers_mode": "` + m.name + `", "on_error": "allow", "non_json": "allow", "rules": [
+    {"name": "sec", "match": {"prefix": "/sec"}, "allow": ["id", "by_card", "card", "note"]}]},
+  "response_inventory": {"classes": {"card_number": "mask", "ssn": "deny"},
+    "routes": [{"name": "sec_` + m.name + `", "match": {"prefix": "/sec"}}, {"name": "open_` + m.name + `", "match": {"prefix": "/open"}}]}}`
+			bodies := map[string]string{
+				"/sec/keys":   `{"id":1,"by_card":{"4111111111111111":{"exp":"12/30"},"5555555555554444":{"exp":"01/31"}}}`,
+				"/sec/ssnkey": `{"id":2,"by_card":{"078-05-1120":1}}`,
+				"/sec/num":    `{"id":3,"card":4.111111111111111e15}`,
+				"/sec/zw":     `{"id":4,"note":"\u200b4111\u200b111111111111"}`,
+				"/sec/broken": `{"id":5,"note":"078-05-1120","x":}`,
+				"/sec/text":   `[card 4111111111111111`,
+				"/sec/benign": `{"id":6,"x":}`,
+				"/open":       `{"by_ssn":{"078-05-1120":{"n":1}}}`,
+			}
+			e := start(t, config, opts{held: m.held, chunkSize: 7}, func(w http.ResponseWriter, r *http.Request) {
+				ct := "application/json"
+				if r.URL.Path == "/sec/text" {
+					ct = "text/plain"
+				}
+				serve([]byte(bodies[r.URL.Path]), r.URL.Path == "/open", "content-type", ct)(w, r)
+			})
+			refused := func(path string, r response) {
+				t.Helper()
+				switch {
+				case strings.Contains(string(r.body), "078-05-1120") || strings.Contains(string(r.body), "4111"):
+					t.Errorf("%s: the value passed: %d %s", path, r.status, r.body)
+				case m.held && (r.status != 502 || r.header.Get("x-apiguard-reason") != "sensitive_data"):
+					t.Errorf("%s, headers held: %d %v %s; want 502 sensitive_data", path, r.status, r.header, r.body)
+				case !m.held && !strings.Contains(string(r.body), "sensitive_data"):
+					t.Errorf("%s, headers streamed: %d %s; want the error document", path, r.status, r.body)
+				}
+			}
+			r := e.get(t, "/sec/keys")
+			if r.status != 200 || strings.Contains(string(r.body), "4111") || strings.Contains(string(r.body), "5555") ||
+				!gjson.ValidBytes(r.body) || gjson.GetBytes(r.body, `by_card.\*\*\*\*\*\*\*\*\*.exp`).String() == "" {
+				t.Errorf("card keys: %d %s", r.status, r.body)
+			}
+			refused("/sec/ssnkey", e.get(t, "/sec/ssnkey"))
+			for _, p := range []string{"/sec/num", "/sec/zw"} {
+				r := e.get(t, p)
+				if r.status != 200 || strings.Contains(string(r.body), "4111") || strings.Contains(string(r.body), "e15") || !strings.Contains(string(r.body), "*********") {
+					t.Errorf("%s: %d %s", p, r.status, r.body)
+				}
+			}
+			refused("/sec/broken", e.get(t, "/sec/broken"))
+			refused("/sec/text", e.get(t, "/sec/text"))
+			if r := e.get(t, "/sec/benign"); r.status != 200 || string(r.body) != bodies["/sec/benign"] {
+				t.Errorf("a broken body with nothing sensitive, on_error allow: %d %s", r.status, r.body)
+			}
+			if r := e.get(t, "/open"); r.status != 200 || string(r.body) != bodies["/open"] {
+				t.Errorf("unfiltered route changed: %d %s", r.status, r.body)
+			}
+			name := "apiguard." + e.instance + ".inventory.route.open_" + m.name + ".class.ssn.sensitive_values_total"
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				v, _ := e.plugin.Stats().Counter(name)
+				if v == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("%s = %d, want 1", name, v)
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, l := range e.plugin.Logs() {
+				s := strings.ReplaceAll(l.Message, "\u200b", "")
+				if strings.Contains(s, "4111111111111111") || strings.Contains(s, "078-05-1120") {
+					t.Errorf("a sensitive value reached the plugin log: %s", l.Message)
+				}
+			}
+		})
+	}
+}
