@@ -285,7 +285,9 @@ func (o *Observer) endScalar(kind byte) {
 // record records a value of kind at the current path.
 func (o *Observer) record(kind byte, s []byte) {
 	if o.overflow {
+		// Not recorded, but classified: counted, and its policy holds.
 		o.r.Dropped++
+		o.r.found(o.r.classify(o.curKey, kind, s))
 		return
 	}
 	o.r.value(o.path, o.curKey, kind, s)

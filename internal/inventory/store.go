@@ -60,7 +60,15 @@ type Store struct {
 	local      map[string]map[string]localBits
 	localCount int
 	maxLocal   int
+	// routeClasses is what this worker knows the routes table holds: the
+	// classes seen on each route, kept apart from the field entries so
+	// that a full table cannot hide a route's new class (Merge).
+	routeClasses map[string]ClassSet
 }
+
+// maxLocalRoutes bounds routeClasses; routes are names from the
+// configuration, so it is not reached in practice.
+const maxLocalRoutes = 1024
 
 type localBits struct {
 	types   Types
@@ -91,6 +99,7 @@ func NewStore(store castable.Store, opts StoreOptions) (*Store, error) {
 		store: store, entries: entries, routes: routes,
 		version: opts.Namespace + "/version", exported: opts.Namespace + "/exported",
 		local: make(map[string]map[string]localBits), maxLocal: opts.MaxEntries,
+		routeClasses: make(map[string]ClassSet),
 	}, nil
 }
 
@@ -179,41 +188,71 @@ func (s *Store) Merge(route string, r *Response) ([]Finding, MergeStats, error) 
 			findings = append(findings, Finding{Route: route, Path: f.Path, Class: c})
 		}
 	}
-	if len(findings) > 0 {
-		first, err := s.markRoute(route, findings)
-		if err != nil && firstErr == nil {
-			firstErr = err
+	// The route's classes come from every value the response held, not
+	// from the fields stored: a field the table could not take (full,
+	// contended) or the response could not record (its path too long)
+	// still shows a class new on the route, and the signal fires.
+	if known := s.routeClasses[route]; r.Found&^known != 0 || len(findings) > 0 {
+		first, added, err := s.markRoute(route, r.c.setNames(r.Found))
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			// Unrecorded: a class this worker has not seen on the route is
+			// reported as new (fail closed: a signal too many, never one
+			// too few), once per worker.
+			first, added = known == 0, r.c.setNames(r.Found&^known)
+		}
+		for _, c := range added {
+			if !slices.ContainsFunc(findings, func(f Finding) bool { return f.Class == c }) {
+				findings = append(findings, Finding{Route: route, Path: r.pathOf(c), Class: c})
+			}
 		}
 		if first {
 			for i := range findings {
 				findings[i].FirstOnRoute = true
 			}
 		}
+		if _, ok := s.routeClasses[route]; ok || len(s.routeClasses) < maxLocalRoutes {
+			s.routeClasses[route] = known | r.Found
+		}
 	}
 	return findings, st, firstErr
 }
 
-// markRoute adds the classes of findings to the route's entry and reports
-// whether this write gave the route its first class.
-func (s *Store) markRoute(route string, findings []Finding) (bool, error) {
-	names := make([]string, 0, len(findings))
-	for _, f := range findings {
-		names = append(names, f.Class)
+// pathOf is the first recorded path of a class named name in r, "" when
+// no recorded field holds it.
+func (r *Response) pathOf(name string) string {
+	i := r.c.Index(name)
+	for _, f := range r.fields {
+		if f.Classes.Has(i) {
+			return f.Path
+		}
 	}
-	first := false
-	_, err := s.routes.Update(route, updateTime, func(state []byte) ([]byte, time.Time, bool) {
+	return ""
+}
+
+// markRoute adds classes to the route's entry and reports whether this
+// write gave the route its first class, and the classes it added.
+func (s *Store) markRoute(route string, names []string) (first bool, added []string, err error) {
+	_, err = s.routes.Update(route, updateTime, func(state []byte) ([]byte, time.Time, bool) {
 		old := ""
 		if state != nil {
 			_, old, _ = strings.Cut(string(state), "\t")
 		}
-		first = old == ""
-		merged := unionNames(old, names)
-		if merged == old {
+		first, added = old == "", nil
+		for _, n := range names {
+			if !hasName(old, n) {
+				added = append(added, n)
+			}
+		}
+		if len(added) == 0 {
+			first = false
 			return nil, never, false
 		}
-		return []byte(route + "\t" + merged), never, true
+		return []byte(route + "\t" + unionNames(old, added)), never, true
 	})
-	return first, err
+	return first, added, err
 }
 
 // bumpVersion counts a change of the inventory, so that one worker exports

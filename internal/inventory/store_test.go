@@ -133,3 +133,55 @@ func TestExportPartsAndReadBack(t *testing.T) {
 		t.Errorf("document read back %+v, %v", again, err)
 	}
 }
+
+// TestFullTableStillSignalsNewExposures: once the inventory's table is
+// full, a route's first sensitive class still raises its finding (the
+// security signal and its audit event), once for the fleet of workers,
+// from the values found in the response, though its field cannot be
+// stored; a class new on a route that has one is still reported.
+func TestFullTableStillSignalsNewExposures(t *testing.T) {
+	c := testClassifier(t)
+	mem := &castable.MemStore{}
+	w1, w2 := newStore(t, mem, 8), newStore(t, mem, 8)
+	// Fill the table with plain fields.
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 64 {
+		fmt.Fprintf(&b, `"plain%c%c":1,`, 'a'+i/26, 'a'+i%26)
+	}
+	b.WriteString(`"z":1}`)
+	if _, st, _ := w1.Merge("filler", observe(t, c, b.String())); st.Full == 0 {
+		t.Fatalf("the table did not fill: %+v", st)
+	}
+	doc := `{"card_number_of_the_customer_on_file":"4111111111111111"}`
+	f, st, err := w2.Merge("payments", observe(t, c, doc))
+	if err != nil || st.Full == 0 {
+		t.Fatalf("the field was stored (%+v, %v): the test needs a full table", st, err)
+	}
+	if len(f) != 1 || f[0] != (Finding{Route: "payments", Path: "card_number_of_the_customer_on_file", Class: "card_number", FirstOnRoute: true}) {
+		t.Fatalf("first class on a route, table full: findings %+v", f)
+	}
+	// Once for the fleet: neither worker reports it again.
+	for _, w := range []*Store{w1, w2} {
+		if f, _, _ := w.Merge("payments", observe(t, c, doc)); len(f) != 0 {
+			t.Errorf("reported again: %+v", f)
+		}
+	}
+	// A new class on the route: reported, not as the first.
+	f, _, _ = w1.Merge("payments", observe(t, c, `{"contact_address_of_the_customer":"a@example.com"}`))
+	if len(f) != 1 || f[0].Class != "email" || f[0].FirstOnRoute {
+		t.Errorf("second class, table full: %+v", f)
+	}
+	// A value in a field the response itself could not record (its path
+	// over MaxPathBytes) still counts, with no path.
+	var deep strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&deep, `{"%s":`, strings.Repeat(string(rune('a'+i)), 40))
+	}
+	deep.WriteString(`"078-05-1120"` + strings.Repeat("}", 10))
+	r := observe(t, c, deep.String())
+	f, _, _ = w2.Merge("people", r)
+	if r.Dropped == 0 || len(f) != 1 || f[0] != (Finding{Route: "people", Class: "ssn", FirstOnRoute: true}) {
+		t.Errorf("unrecorded field (dropped %d): %+v", r.Dropped, f)
+	}
+}
