@@ -1,6 +1,7 @@
 package respfilter
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,7 +111,8 @@ func TestSensitiveKeysEvasionsAndOnErrorAllow(t *testing.T) {
 				"/sec/ssnkey": `{"id":2,"by_card":{"078-05-1120":1}}`,
 				"/sec/num":    `{"id":3,"card":4.111111111111111e15}`,
 				"/sec/zw":     `{"id":4,"note":"\u200b4111\u200b111111111111"}`,
-				"/sec/broken": `{"id":5,"note":"078-05-1120","x":}`,
+				"/sec/broken": `{"id":5,"note":"4111111111111111","x":}`,
+				"/sec/early":  `{"id":5,"x":,"note":"078-05-1120"}`,
 				"/sec/text":   `[card 4111111111111111`,
 				"/sec/benign": `{"id":6,"x":}`,
 				"/open":       `{"by_ssn":{"078-05-1120":{"n":1}}}`,
@@ -146,6 +148,7 @@ func TestSensitiveKeysEvasionsAndOnErrorAllow(t *testing.T) {
 				}
 			}
 			refused("/sec/broken", e.get(t, "/sec/broken"))
+			refused("/sec/early", e.get(t, "/sec/early"))
 			refused("/sec/text", e.get(t, "/sec/text"))
 			if r := e.get(t, "/sec/benign"); r.status != 200 || string(r.body) != bodies["/sec/benign"] {
 				t.Errorf("a broken body with nothing sensitive, on_error allow: %d %s", r.status, r.body)
@@ -173,5 +176,55 @@ func TestSensitiveKeysEvasionsAndOnErrorAllow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFullInventoryStillSignalsAFirstExposure fills the shared inventory
+// (max_entries 1) with one route's plain fields, then sends a card number
+// on another route: its field cannot be stored, yet the route's first
+// sensitive class raises the security signal, through the compiled plugin.
+func TestFullInventoryStillSignalsAFirstExposure(t *testing.T) {
+	config := `{"response_inventory": {"max_entries": 1, "routes": [
+    {"name": "fill_table", "match": {"prefix": "/fill"}}, {"name": "pay_full", "match": {"prefix": "/pay"}}]}}`
+	var fill strings.Builder
+	fill.WriteString("{")
+	for i := range 40 {
+		fmt.Fprintf(&fill, `"plain_%c%c":1,`, 'a'+i/26, 'a'+i%26)
+	}
+	fill.WriteString(`"z":1}`)
+	bodies := map[string]string{"/fill": fill.String(), "/pay": `{"customer_card_on_file":"4111111111111111"}`}
+	e := start(t, config, opts{held: true}, func(w http.ResponseWriter, r *http.Request) {
+		serve([]byte(bodies[r.URL.Path]), false, "content-type", "application/json")(w, r)
+	})
+	prefix := "apiguard." + e.instance + "."
+	waitCounter := func(name string, ok func(uint64) bool) uint64 {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			v, _ := e.plugin.Stats().Counter(prefix + name)
+			if ok(v) || time.Now().After(deadline) {
+				return v
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if r := e.get(t, "/fill"); r.status != 200 {
+		t.Fatalf("/fill: %d", r.status)
+	}
+	if v := waitCounter("inventory.dropped_total", func(v uint64) bool { return v > 0 }); v == 0 {
+		t.Fatal("the inventory did not fill: the test needs a full table")
+	}
+	if r := e.get(t, "/pay"); r.status != 200 || string(r.body) != bodies["/pay"] {
+		t.Fatalf("/pay: %d %s", r.status, r.body)
+	}
+	if v := waitCounter("security.route.pay_full.sensitive_exposures_total", func(v uint64) bool { return v == 1 }); v != 1 {
+		t.Errorf("security.route.pay_full.sensitive_exposures_total = %d, want 1 with the table full", v)
+	}
+	if r := e.get(t, "/pay"); r.status != 200 {
+		t.Fatalf("/pay again: %d", r.status)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if v, _ := e.plugin.Stats().Counter(prefix + "security.route.pay_full.sensitive_exposures_total"); v != 1 {
+		t.Errorf("the exposure was signalled %d times, want once", v)
 	}
 }
