@@ -35,7 +35,7 @@ func visible(s string) (string, bool) {
 				b.WriteString(s[:i+j])
 				changed = true
 			}
-		case r != ' ' && unicode.Is(unicode.Zs, r):
+		case spaceSeparator(r):
 			if !changed {
 				b.Grow(len(s))
 				b.WriteString(s[:i+j])
@@ -57,11 +57,20 @@ func visible(s string) (string, bool) {
 // hyphen, bidirectional marks, invisible operators, tags), variation
 // selectors and the Hangul and Khmer fillers of Default_Ignorable_Code_Point.
 func ignorable(r rune) bool {
+	if r < 0x0600 { // Latin, Greek, Cyrillic, …: a branch, not a table search
+		return r == 0x00AD || r == 0x034F
+	}
 	switch r {
 	case 0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0:
 		return true
 	}
 	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r)
+}
+
+// spaceSeparator reports a Unicode space separator (Zs) other than ' ':
+// the no-break spaces, the typographic spaces, the ideographic space.
+func spaceSeparator(r rune) bool {
+	return r == 0x00A0 || r >= 0x1680 && unicode.Is(unicode.Zs, r)
 }
 
 // ClassifyNumber reports the class of a JSON number (RFC 8259 §6 text) as
