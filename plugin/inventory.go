@@ -141,12 +141,16 @@ func (h *httpContext) inspector() respfilter.Inspector {
 	return nil
 }
 
-// observeResponseHeaders starts following an unfiltered JSON body. A
+// observeResponseHeaders starts following a JSON body the response filter
+// does not take: an unfiltered route's, or on a filtered route one its
+// rule leaves alone (a status it does not list, an opted-in pass). A
 // compressed body, or one that is not JSON, is not followed: observation
 // never holds a response to decode it.
 func (h *httpContext) observeResponseHeaders(endOfStream bool) {
 	is := &h.inventoryStream
-	if is.st == nil || h.respFilterStream.policy != nil || endOfStream {
+	rf := &h.respFilterStream
+	filtered := rf.policy != nil && rf.decision.Action != respfilter.ActionSkip && rf.decision.Action != respfilter.ActionPass
+	if is.st == nil || filtered || h.ownReply || endOfStream {
 		return
 	}
 	ct, _ := proxywasm.GetHttpResponseHeader("content-type")

@@ -228,3 +228,32 @@ func TestFullInventoryStillSignalsAFirstExposure(t *testing.T) {
 		t.Errorf("the exposure was signalled %d times, want once", v)
 	}
 }
+
+// TestStatusTheFilterSkipsIsObserved: a response the filter leaves alone
+// on its route (a status its rule does not list) is not held, so it is
+// observed as an unfiltered route's is: its card number is counted.
+func TestStatusTheFilterSkipsIsObserved(t *testing.T) {
+	config := `{"response_filter": {"rules": [{"name": "ok_only", "match": {"prefix": "/err"}, "allow": ["id"], "statuses": ["2xx"]}]},
+  "response_inventory": {"routes": [{"name": "err_route", "match": {"prefix": "/err"}}]}}`
+	body := `{"id":1,"card":"4111111111111111"}`
+	e := start(t, config, opts{held: true}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-type", "application/json")
+		w.WriteHeader(500)
+		w.Write([]byte(body))
+	})
+	if r := e.get(t, "/err"); r.status != 500 || string(r.body) != body {
+		t.Fatalf("/err: %d %s", r.status, r.body)
+	}
+	name := "apiguard." + e.instance + ".inventory.route.err_route.class.card_number.sensitive_values_total"
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, _ := e.plugin.Stats().Counter(name)
+		if v == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %d, want 1", name, v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
