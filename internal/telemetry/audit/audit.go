@@ -170,7 +170,7 @@ const maxFieldPathBytes = 256
 // changed is false when paths is returned as it is.
 func safeFieldPaths(paths []string) (out []string, changed bool) {
 	for i, p := range paths {
-		sp := safeFieldPath(p)
+		sp := fieldPathMemo.do(p, safeFieldPath)
 		if !changed && sp == p && i < maxRemovedFields {
 			continue
 		}
@@ -191,6 +191,9 @@ func safeFieldPaths(paths []string) (out []string, changed bool) {
 	}
 	return out, true
 }
+
+// fieldPathMemo remembers field paths safeFieldPath keeps as they are.
+var fieldPathMemo cleanMemo
 
 // safeFieldPath rewrites one path (respfilter syntax: '.'-separated, '\'
 // escaping the next byte, "#" for array indices, "$" for the document). A
@@ -476,6 +479,9 @@ func requestHash(s string) uint64 {
 type KeyHasher struct {
 	h   hash.Hash
 	buf [sha256.Size]byte
+	// lastKey and lastSum are the key hashed last and its pseudonym: a
+	// client's requests often come back to back.
+	lastKey, lastSum string
 }
 
 // NewKeyHasher returns a hasher for the configured salt ("" = plain SHA-256).
@@ -491,10 +497,14 @@ func (k *KeyHasher) Hash(key string) string {
 	if key == "" {
 		return ""
 	}
+	if key == k.lastKey {
+		return k.lastSum
+	}
 	k.h.Reset()
 	k.h.Write([]byte(key))
 	sum := k.h.Sum(k.buf[:0])
-	return hex.EncodeToString(sum[:8])
+	k.lastKey, k.lastSum = key, hex.EncodeToString(sum[:8])
+	return k.lastSum
 }
 
 // AddSignal adds a security signal to the event, once.
