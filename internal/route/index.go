@@ -48,14 +48,6 @@ func NewIndex(ms []*Matcher) *Index {
 	return x
 }
 
-// Len is the number of matchers indexed.
-func (x *Index) Len() int {
-	if x == nil {
-		return 0
-	}
-	return len(x.ms)
-}
-
 func (x *Index) add(i int32, m *Matcher) {
 	if m == nil {
 		x.always = append(x.always, i)

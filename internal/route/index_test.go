@@ -182,7 +182,7 @@ func TestIndexSelectsTheLinearFirstMatch(t *testing.T) {
 
 func TestIndexEdges(t *testing.T) {
 	var none *Index
-	if none.First(&Request{Path: "/"}) != -1 || none.AnyAmbiguous("/") || none.Len() != 0 {
+	if none.First(&Request{Path: "/"}) != -1 || none.AnyAmbiguous("/") {
 		t.Error("a nil Index selects nothing")
 	}
 	x := NewIndex([]*Matcher{MustCompile(Match{Path: "/a"}), nil})
