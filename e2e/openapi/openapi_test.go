@@ -22,7 +22,6 @@ import (
 	"github.com/apiguard/apiguard/internal/config"
 	"github.com/apiguard/apiguard/internal/openapi"
 	"github.com/apiguard/apiguard/internal/respfilter"
-	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/validate"
 	"github.com/apiguard/apiguard/internal/wasmhost"
@@ -237,48 +236,4 @@ func TestGitHubDescription(t *testing.T) {
 		strings.Contains(body, "internal_billing_ref") || strings.Contains(body, "email_verified_internal") {
 		t.Errorf("GET /repos/octocat/Hello-World: %d %s", rec.Code, body)
 	}
-}
-
-// BenchmarkGitHubRouteSelection measures what every request pays on the
-// whole GitHub configuration: the canonical-path guard's ambiguity check
-// over every rule, then the first match, for a path near the end of the
-// list, natively.
-func BenchmarkGitHubRouteSelection(b *testing.B) {
-	spec, err := os.ReadFile(githubDescription)
-	if err != nil {
-		b.Skipf("%s is not installed: run `npm ci` in e2e/openapi", githubDescription)
-	}
-	res, err := openapi.Generate(spec, openapi.Options{Compact: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var doc struct {
-		ResponseFilter respfilter.Config `json:"response_filter"`
-	}
-	if err := json.Unmarshal(res.Config, &doc); err != nil {
-		b.Fatal(err)
-	}
-	var ms []*route.Matcher
-	for _, r := range doc.ResponseFilter.Rules {
-		ms = append(ms, route.MustCompile(r.Match))
-	}
-	spec, res, doc.ResponseFilter = nil, nil, respfilter.Config{}
-	runtime.GC() // the description's model is garbage now: keep GC cycles cheap
-	for _, path := range []string{"/zen", "/repos/octocat/hello-world/pulls/42/comments", "/users/octocat"} {
-		req := &route.Request{Method: "GET", Path: path}
-		b.Run(strings.ReplaceAll(path, "/", "_"), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if route.AnyAmbiguous(ms, path) {
-					b.Fatal("ambiguous")
-				}
-				for _, m := range ms {
-					if m.Matches(req) {
-						break
-					}
-				}
-			}
-		})
-	}
-	b.Logf("%d rules", len(ms))
 }

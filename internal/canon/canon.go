@@ -86,7 +86,9 @@ type Guard struct {
 	watched   map[string]bool // lower case
 	protected map[string]bool // lower case, '-' for '_'
 	sensitive map[string]bool // protected and watched, lower case, '-' for '_'
-	matchers  []*route.Matcher
+	// routes indexes the configured path conditions for the ambiguity
+	// check (route.Index).
+	routes *route.Index
 }
 
 // New compiles in.
@@ -113,6 +115,7 @@ func New(in Inputs) (*Guard, error) {
 		g.watched[h] = true
 		g.sensitive[mapped(h)] = true
 	}
+	var matchers []*route.Matcher
 	for _, m := range in.Matches {
 		if m.Path == "" && m.Prefix == "" && m.Regex == "" && m.PathTemplate == "" {
 			continue
@@ -121,8 +124,9 @@ func New(in Inputs) (*Guard, error) {
 		if err != nil {
 			return nil, err
 		}
-		g.matchers = append(g.matchers, c)
+		matchers = append(matchers, c)
 	}
+	g.routes = route.NewIndex(matchers)
 	return g, nil
 }
 
@@ -179,7 +183,7 @@ func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
 	if err != nil {
 		return refuse(verdict.NonCanonicalPath, "the request path is not in canonical form")
 	}
-	if route.AnyAmbiguous(g.matchers, judged) {
+	if g.routes.AnyAmbiguous(judged) {
 		return refuse(verdict.NonCanonicalPath, "the request path differs from a configured route only in case or a trailing slash")
 	}
 	p := Plan{Path: judged, Method: method}

@@ -108,9 +108,11 @@ type Result struct {
 
 // Authenticator applies a compiled Config. It is safe for concurrent use.
 type Authenticator struct {
-	providers     []*provider
-	byName        map[string]*provider
-	rules         []compiledRule
+	providers []*provider
+	byName    map[string]*provider
+	rules     []compiledRule
+	// ruleIndex selects the first rule that matches (route.Index).
+	ruleIndex     *route.Index
 	bypassCORS    bool
 	maxTokenBytes int
 	realm         string
@@ -223,6 +225,11 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.rules = append(a.rules, cr)
 	}
+	ms := make([]*route.Matcher, len(a.rules))
+	for i := range a.rules {
+		ms[i] = a.rules[i].matcher
+	}
+	a.ruleIndex = route.NewIndex(ms)
 	return a, nil
 }
 
@@ -528,13 +535,7 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 	if rr.Header == nil {
 		rr.Header = func(string) (string, bool) { return "", false }
 	}
-	rule := -1
-	for i := range a.rules {
-		if a.rules[i].matcher.Matches(rr) {
-			rule = i
-			break
-		}
-	}
+	rule := a.ruleIndex.First(rr)
 	if rule < 0 || a.rules[rule].requires == nil {
 		res := Result{Decision: Allow, Rule: rule, RemoveHeaders: slices.Clone(a.outputHeaders)}
 		a.removeStrays(&res, &reqView{req: req, a: a}, nil)

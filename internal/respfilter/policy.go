@@ -16,7 +16,9 @@ import (
 // Filter is a compiled response_filter section. It is immutable and safe for
 // concurrent use.
 type Filter struct {
-	policies    []*Policy
+	policies []*Policy
+	// index selects the first policy that matches (route.Index).
+	index       *route.Index
 	headersHeld bool
 }
 
@@ -105,6 +107,11 @@ func New(cfg Config) (*Filter, error) {
 		}
 		f.policies = append(f.policies, p)
 	}
+	ms := make([]*route.Matcher, len(f.policies))
+	for i, p := range f.policies {
+		ms[i] = p.matcher
+	}
+	f.index = route.NewIndex(ms)
 	return f, nil
 }
 
@@ -112,15 +119,11 @@ func New(cfg Config) (*Filter, error) {
 // nil when the response is not filtered (no rule, or a bypass rule). Call it
 // from the request-headers callback and keep the result for the response.
 func (f *Filter) Match(r *route.Request) *Policy {
-	for _, p := range f.policies {
-		if p.matcher.Matches(r) {
-			if p.bypass {
-				return nil
-			}
-			return p
-		}
+	i := f.index.First(r)
+	if i < 0 || f.policies[i].bypass {
+		return nil
 	}
-	return nil
+	return f.policies[i]
 }
 
 // HeadersHeld reports whether the config expects Envoy to hold response

@@ -1,0 +1,267 @@
+package route
+
+import (
+	"slices"
+	"strings"
+)
+
+// Index selects among an ordered list of matchers in time that depends on
+// the path's length, not on the number of rules: a configuration generated
+// from a large OpenAPI description has a thousand rules, and a linear scan
+// over them costs every request hundreds of microseconds (more in Wasm).
+//
+// It is built once, at configure time, from a segment trie over the path
+// conditions: literal segments (lower-cased), one edge for any single
+// segment ("*", "{id}"), rules that end at a node (path, template) and
+// rules that match whatever follows a node (prefix, "**"). A request's
+// walk collects a superset of the rules whose path condition can match;
+// regexes and rules without a path condition are always candidates. Every
+// candidate is then checked by its Matcher, in rule order, so the result
+// is the same as the linear first match by construction: the trie only
+// ever leaves out rules that cannot match.
+//
+// An Index is immutable and safe for concurrent use. Its methods do not
+// allocate for paths of usual depth and candidate counts.
+type Index struct {
+	ms   []*Matcher
+	root *trieNode
+	// always are the rules the trie cannot place (regex, no path
+	// condition), ascending.
+	always []int32
+}
+
+type trieNode struct {
+	lits map[string]*trieNode // by lower-cased segment
+	any  *trieNode            // one segment, whatever it holds
+	// end are the rules whose path ends here; rest those that match any
+	// path through here. Both ascending.
+	end, rest []int32
+}
+
+// NewIndex indexes ms in order; a nil entry matches every request, as a
+// nil *Matcher does.
+func NewIndex(ms []*Matcher) *Index {
+	x := &Index{ms: ms, root: &trieNode{}}
+	for i, m := range ms {
+		x.add(int32(i), m)
+	}
+	return x
+}
+
+func (x *Index) add(i int32, m *Matcher) {
+	if m == nil {
+		x.always = append(x.always, i)
+		return
+	}
+	switch m.kind {
+	case pathExact:
+		n := x.node(strings.Split(m.path[1:], "/"))
+		n.end = append(n.end, i)
+	case pathPrefix:
+		// "/a/" matches what follows "/a/", so what passes the node for
+		// "a": a superset, which the Matcher narrows.
+		segs := strings.Split(strings.TrimSuffix(m.path, "/"), "/")[1:]
+		n := x.node(segs)
+		n.rest = append(n.rest, i)
+	case pathTemplateKind:
+		x.addTemplate(i, m.tmpl)
+	default:
+		x.always = append(x.always, i)
+	}
+}
+
+// addTemplate places a template: a literal part is a segment (a suffix
+// joined to a literal stays in it), "*" and variables are the any-segment
+// edge (a suffix only narrows them), and "**" matches whatever follows the
+// parts before it.
+func (x *Index) addTemplate(i int32, t *pathTemplate) {
+	n := x.root
+	if len(t.parts) == 0 {
+		// "/": the path "/", one empty segment.
+		n = n.child("")
+	}
+	for _, p := range t.parts {
+		switch p.kind {
+		case partLiteral:
+			n = n.child(p.lit)
+		case partGlob:
+			if n.any == nil {
+				n.any = &trieNode{}
+			}
+			n = n.any
+		case partTextGlob:
+			n.rest = append(n.rest, i)
+			return
+		}
+	}
+	n.end = append(n.end, i)
+}
+
+func (x *Index) node(segs []string) *trieNode {
+	n := x.root
+	for _, s := range segs {
+		n = n.child(s)
+	}
+	return n
+}
+
+func (n *trieNode) child(seg string) *trieNode {
+	seg = asciiLower(seg)
+	if n.lits == nil {
+		n.lits = map[string]*trieNode{}
+	}
+	c := n.lits[seg]
+	if c == nil {
+		c = &trieNode{}
+		n.lits[seg] = c
+	}
+	return c
+}
+
+// First returns the index of the first matcher that matches r, as a scan
+// of the list in order would, or -1.
+func (x *Index) First(r *Request) int {
+	if x == nil || len(x.ms) == 0 {
+		return -1
+	}
+	if r == nil {
+		// A nil request matches only nil matchers (Matcher.Matches).
+		for _, i := range x.always {
+			if x.ms[i] == nil {
+				return int(i)
+			}
+		}
+		return -1
+	}
+	var buf candidates
+	c := x.collect(&buf, r.Path, "")
+	for _, i := range c {
+		if x.ms[i].Matches(r) {
+			return int(i)
+		}
+	}
+	return -1
+}
+
+// AnyAmbiguous reports whether one of the indexed matchers finds path
+// ambiguous (Matcher.Ambiguous), as the package's AnyAmbiguous over the
+// same list does.
+func (x *Index) AnyAmbiguous(path string) bool {
+	if x == nil || len(x.ms) == 0 {
+		return false
+	}
+	other := slashVariant(path)
+	var buf candidates
+	// A matcher can find path ambiguous only by matching path or its
+	// trailing-slash variant, with or without case.
+	for _, i := range x.collect(&buf, path, other) {
+		if x.ms[i].ambiguous(path, other) {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates is a stack buffer for a walk's rule indices.
+type candidates struct {
+	arr [64]int32
+	// stack holds the trie nodes still to walk, with their depth.
+	stack [32]walkState
+}
+
+type walkState struct {
+	n *trieNode
+	// pos is the offset of the '/' before the node's next segment, or
+	// the path's length when every segment is consumed.
+	pos int
+}
+
+// collect returns, ascending and without repeats, the rules whose path
+// condition may match p or q (q may be ""): the always list, and what the
+// trie walk of each path meets.
+func (x *Index) collect(buf *candidates, p, q string) []int32 {
+	out := append(buf.arr[:0], x.always...)
+	for k, path := range [2]string{p, q} {
+		if k == 1 && q == "" {
+			break
+		}
+		if path == "" || path[0] != '/' {
+			// No path, prefix or template matches a path that does not
+			// start with '/', except the prefix "/" at the root.
+			out = append(out, x.root.rest...)
+			continue
+		}
+		out = x.walk(out, buf.stack[:0], path)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// walk adds the rules met on every trie path that path's segments can
+// take: a literal edge, equal ignoring ASCII case, and the any-segment
+// edge.
+func (x *Index) walk(out []int32, stack []walkState, path string) []int32 {
+	var low [128]byte
+	stack = append(stack, walkState{x.root, 0})
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		out = append(out, s.n.rest...)
+		if s.pos >= len(path) {
+			out = append(out, s.n.end...)
+			continue
+		}
+		// path[s.pos] is the '/' before the next segment.
+		seg := path[s.pos+1:]
+		if i := strings.IndexByte(seg, '/'); i >= 0 {
+			seg = seg[:i]
+		}
+		next := s.pos + 1 + len(seg)
+		if s.n.any != nil {
+			stack = append(stack, walkState{s.n.any, next})
+		}
+		if s.n.lits == nil {
+			continue
+		}
+		var c *trieNode
+		switch {
+		case !hasUpper(seg):
+			c = s.n.lits[seg]
+		case len(seg) <= len(low):
+			c = s.n.lits[string(lowerInto(low[:0], seg))]
+		default:
+			c = s.n.lits[asciiLower(seg)]
+		}
+		if c != nil {
+			stack = append(stack, walkState{c, next})
+		}
+	}
+	return out
+}
+
+func asciiLower(s string) string {
+	if !hasUpper(s) {
+		return s
+	}
+	return string(lowerInto(make([]byte, 0, len(s)), s))
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerInto(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
