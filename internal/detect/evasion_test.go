@@ -118,5 +118,22 @@ func FuzzNormalisedClassify(f *testing.F) {
 			t.Fatalf("Classify(%q) = %v, Classify(%q) = %v, %v", s, c1, with, c2, ok2)
 		}
 		_, _ = ClassifyNumber(s, All)
+		_ = ContainsNumber(s, All)
 	})
+}
+
+func TestContainsNumberFindsCardsInAnyNotation(t *testing.T) {
+	for _, s := range []string{`{"x":,"c":4.111111111111111e15}`, "total -4111111111111111.0 due", "[4111111111111111e0]"} {
+		if !ContainsNumber(s, All) {
+			t.Errorf("%q: no card found", s)
+		}
+	}
+	for _, s := range []string{`{"t":1700000000.5,"p":4.111111111111111,"d":"2024-11-02"}`, "v4.111111111111111e15", "x_4111111111111111", "4111111111111111e15x", "4111111111111112"} {
+		if ContainsNumber(s, All) {
+			t.Errorf("%q: a card found", s)
+		}
+	}
+	if ContainsNumber("4111111111111111", SetOf(Email)) {
+		t.Error("found outside the set")
+	}
 }

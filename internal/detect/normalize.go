@@ -91,6 +91,33 @@ func ClassifyNumber(num string, set Set) (Class, bool) {
 	return CardNumber, true
 }
 
+// ContainsNumber reports whether s holds, as a token of its own, a number
+// that a client reads as a value of a class in set (ClassifyNumber): the
+// search of free text for JSON numbers, such as a body that did not parse
+// ("4.111111111111111e15" is a card number there too). Plain digit runs
+// are Contains' job.
+func ContainsNumber(s string, set Set) bool {
+	if !set.Has(CardNumber) {
+		return false
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if !isDigit(c) && c != '-' || i > 0 && (isAlnum(s[i-1]) || s[i-1] == '.' || s[i-1] == '_') {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(s) && (isDigit(s[j]) || strings.IndexByte(".eE+-", s[j]) >= 0) {
+			j++
+		}
+		if _, ok := ClassifyNumber(s[i:j], set); ok && (j == len(s) || !isAlnum(s[j])) {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
 // integerDigits writes into d the digits of the integer part of the JSON
 // number num, without leading zeros, and reports their count; false when
 // num is not a number or its integer part has more than len(d) digits. The
