@@ -91,31 +91,43 @@ func ClassifyNumber(num string, set Set) (Class, bool) {
 	return CardNumber, true
 }
 
-// ContainsNumber reports whether s holds, as a token of its own, a number
-// that a client reads as a value of a class in set (ClassifyNumber): the
-// search of free text for JSON numbers, such as a body that did not parse
-// ("4.111111111111111e15" is a card number there too). Plain digit runs
-// are Contains' job.
-func ContainsNumber(s string, set Set) bool {
-	if !set.Has(CardNumber) {
-		return false
+// numberCardAt reports whether a card number written as a JSON number
+// with a sign, a fraction or an exponent ("-4111111111111111",
+// "4.111111111111111e15") starts at s[i] and where it ends; plain digit
+// runs are cardAt's. The number must not run on into a letter, digit or
+// '.'.
+func numberCardAt(s string, i int) (int, bool) {
+	j := i
+	if s[j] == '-' {
+		j++
 	}
-	for i := 0; i < len(s); {
-		c := s[i]
-		if !isDigit(c) && c != '-' || i > 0 && (isAlnum(s[i-1]) || s[i-1] == '.' || s[i-1] == '_') {
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(s) && (isDigit(s[j]) || strings.IndexByte(".eE+-", s[j]) >= 0) {
-			j++
-		}
-		if _, ok := ClassifyNumber(s[i:j], set); ok && (j == len(s) || !isAlnum(s[j])) {
-			return true
-		}
-		i = j
+	for j < len(s) && isDigit(s[j]) {
+		j++
 	}
-	return false
+	notation := s[i] == '-'
+	if j+1 < len(s) && s[j] == '.' && isDigit(s[j+1]) {
+		notation = true
+		for j++; j < len(s) && isDigit(s[j]); j++ {
+		}
+	}
+	if j+1 < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k < len(s) && isDigit(s[k]) {
+			notation = true
+			for j = k; j < len(s) && isDigit(s[j]); j++ {
+			}
+		}
+	}
+	if !notation || j < len(s) && (isAlnum(s[j]) || s[j] == '.') {
+		return 0, false
+	}
+	if _, ok := ClassifyNumber(s[i:j], SetOf(CardNumber)); !ok {
+		return 0, false
+	}
+	return j, true
 }
 
 // integerDigits writes into d the digits of the integer part of the JSON

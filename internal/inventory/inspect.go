@@ -106,7 +106,7 @@ func (r *Response) Passing(body []byte) respfilter.Verdict {
 	if bytes.IndexByte(body, '\\') >= 0 {
 		text = unescape(make([]byte, 0, len(body)), body)
 	}
-	if detect.Contains(unsafeString(text), builtins) || detect.ContainsNumber(unsafeString(text), builtins) {
+	if detect.Contains(unsafeString(text), builtins) {
 		return respfilter.InspectDeny
 	}
 	return respfilter.InspectKeep

@@ -144,7 +144,7 @@ func (r *refInspector) Passing(body []byte) respfilter.Verdict {
 	}
 	for _, dc := range detect.Classes() {
 		text := string(refUnescape(body))
-		if r.c.Policy(int(dc)) != Observe && (detect.Contains(text, detect.SetOf(dc)) || detect.ContainsNumber(text, detect.SetOf(dc))) {
+		if r.c.Policy(int(dc)) != Observe && detect.Contains(text, detect.SetOf(dc)) {
 			return respfilter.InspectDeny
 		}
 	}
