@@ -224,6 +224,9 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 	case isDigit(c):
 		if i == 0 || !isAlnum(s[i-1]) {
 			if set.Has(CardNumber) && i+minCardDigits <= len(s) {
+				if end, ok := numberCardAt(s, i); ok {
+					return Match{CardNumber, i, end}, true
+				}
 				if end, ok := cardAt(s, i); ok {
 					return Match{CardNumber, i, end}, true
 				}
@@ -242,6 +245,11 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 		}
 		return Match{}, false
 	case c == '-':
+		if set.Has(CardNumber) && i+1+minCardDigits <= len(s) && isDigit(s[i+1]) {
+			if end, ok := numberCardAt(s, i); ok {
+				return Match{CardNumber, i, end}, true
+			}
+		}
 		if set.Has(PrivateKey) {
 			if end, ok := privateKeyAt(s, i); ok {
 				return Match{PrivateKey, i, end}, true

@@ -120,3 +120,30 @@ func FuzzNormalisedClassify(f *testing.F) {
 		_, _ = ClassifyNumber(s, All)
 	})
 }
+
+func TestContainsFindsCardsInAnyNotation(t *testing.T) {
+	for _, s := range []string{`{"x":,"c":4.111111111111111e15}`, "total -4111111111111111.0 due", "[4111111111111111e0]"} {
+		if !Contains(s, All) {
+			t.Errorf("%q: no card found", s)
+		}
+	}
+	for _, s := range []string{`{"t":1700000000.5,"p":4.111111111111111,"d":"2024-11-02"}`, "v4.111111111111111e15", "x_4111111111111111", "4111111111111111e15x", "4111111111111112"} {
+		if Contains(s, All) {
+			t.Errorf("%q: a card found", s)
+		}
+	}
+	if Contains("4111111111111111", SetOf(Email)) {
+		t.Error("found outside the set")
+	}
+}
+
+// TestRedactMasksCardsInNumberNotation: the audit trail's masking (Redact,
+// Scan) finds a card number written as a signed, fractional or exponent
+// number too, and leaves other numbers alone.
+func TestRedactMasksCardsInNumberNotation(t *testing.T) {
+	in := `{"a":-4111111111111111,"b":4.111111111111111e15,"c":5555555555554444.0,"d":1700000000.5,"e":"2024-11-02","f":-0.5e3,"g":4.111111111111111}`
+	out, ok := Redact(in, All, "***")
+	if want := `{"a":***,"b":***,"c":***,"d":1700000000.5,"e":"2024-11-02","f":-0.5e3,"g":4.111111111111111}`; !ok || out != want {
+		t.Errorf("Redact =\n%s\nwant\n%s", out, want)
+	}
+}

@@ -91,6 +91,45 @@ func ClassifyNumber(num string, set Set) (Class, bool) {
 	return CardNumber, true
 }
 
+// numberCardAt reports whether a card number written as a JSON number
+// with a sign, a fraction or an exponent ("-4111111111111111",
+// "4.111111111111111e15") starts at s[i] and where it ends; plain digit
+// runs are cardAt's. The number must not run on into a letter, digit or
+// '.'.
+func numberCardAt(s string, i int) (int, bool) {
+	j := i
+	if s[j] == '-' {
+		j++
+	}
+	for j < len(s) && isDigit(s[j]) {
+		j++
+	}
+	notation := s[i] == '-'
+	if j+1 < len(s) && s[j] == '.' && isDigit(s[j+1]) {
+		notation = true
+		for j++; j < len(s) && isDigit(s[j]); j++ {
+		}
+	}
+	if j+1 < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k < len(s) && isDigit(s[k]) {
+			notation = true
+			for j = k; j < len(s) && isDigit(s[j]); j++ {
+			}
+		}
+	}
+	if !notation || j < len(s) && (isAlnum(s[j]) || s[j] == '.') {
+		return 0, false
+	}
+	if _, ok := ClassifyNumber(s[i:j], SetOf(CardNumber)); !ok {
+		return 0, false
+	}
+	return j, true
+}
+
 // integerDigits writes into d the digits of the integer part of the JSON
 // number num, without leading zeros, and reports their count; false when
 // num is not a number or its integer part has more than len(d) digits. The

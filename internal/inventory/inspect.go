@@ -82,8 +82,9 @@ func (r *Response) KeptKey(v *respfilter.KeptValue) respfilter.Verdict {
 // policies hold whatever those say. It is refused when a value of a masked
 // or denied class was seen in the part judged (the body would pass whole,
 // the value unmasked), or when the body, read as text with its JSON
-// escapes decoded, holds one (detect's search of free text: a card number
-// inside HTML or broken JSON is still a card number). A body apiguard does
+// escapes decoded, holds one (detect's search of free text, and of the
+// numbers in it: a card number inside HTML or broken JSON, in any
+// notation, is still a card number). A body apiguard does
 // not hold, or an enforcing custom class (an anchored pattern cannot be
 // searched for in text), is refused under the failure's own reason: it
 // cannot be shown free of them.

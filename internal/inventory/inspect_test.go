@@ -143,7 +143,8 @@ func (r *refInspector) Passing(body []byte) respfilter.Verdict {
 		return respfilter.InspectRefuse
 	}
 	for _, dc := range detect.Classes() {
-		if r.c.Policy(int(dc)) != Observe && detect.Contains(string(refUnescape(body)), detect.SetOf(dc)) {
+		text := string(refUnescape(body))
+		if r.c.Policy(int(dc)) != Observe && detect.Contains(text, detect.SetOf(dc)) {
 			return respfilter.InspectDeny
 		}
 	}

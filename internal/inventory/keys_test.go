@@ -43,3 +43,35 @@ func TestSensitiveKeysAreClassified(t *testing.T) {
 		t.Errorf("field names classified: %s", describe(r))
 	}
 }
+
+// TestLongKeysAreClassifiedPastTheirPadding: a key padded past the
+// Observer's 64-byte name bound (spaces, zero-width spaces, plain or
+// escaped) is classified by what follows the padding, as a value is, and
+// as the filter's pass classifies the whole key.
+func TestLongKeysAreClassifiedPastTheirPadding(t *testing.T) {
+	c, _ := NewClassifier(map[string]Policy{"card_number": Mask}, nil)
+	p := respfilterAllowAll(t)
+	for _, key := range []string{
+		strings.Repeat(" ", 200) + "4111111111111111",
+		strings.Repeat(`\u200b`, 300) + "4111111111111111",
+		strings.Repeat("\t", 5) + strings.Repeat(`\n`, 2000) + "4111111111111111 ",
+	} {
+		doc := `{"m":{"` + strings.ReplaceAll(key, "\t", `\t`) + `":1}}`
+		for _, chunk := range []int{len(doc), 1, 5} {
+			r := NewResponse(c)
+			o := NewObserver(r)
+			for i := 0; i < len(doc); i += chunk {
+				o.Write([]byte(doc[i:min(i+chunk, len(doc))]))
+			}
+			o.Close()
+			if r.Values[c.Index("card_number")] != 1 || !strings.Contains(describe(r), "m.* number card_number") {
+				t.Errorf("key %.20q…, chunks of %d: %s", key, chunk, describe(r))
+			}
+		}
+		r := NewResponse(c)
+		out, _ := p.AppendProcessInspected(nil, decideJSON(p), []byte(doc), nil, r)
+		if strings.Contains(string(out), "4111") {
+			t.Errorf("key %.20q…: the filter's pass left it: %.80s", key, out)
+		}
+	}
+}

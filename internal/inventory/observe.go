@@ -29,6 +29,10 @@ type Observer struct {
 	key        []byte
 	keyEscaped bool
 	keyLong    bool
+	// keyVal is a long key's prefix as a value's (appendKey), keyLead set
+	// while it holds only padding.
+	keyVal  []byte
+	keyLead bool
 	// curKey is the unescaped key of the value being read: a view of key,
 	// or of keyBuf when it held escapes, valid until the next key starts.
 	curKey string
@@ -135,7 +139,7 @@ func (o *Observer) Write(chunk []byte) {
 			switch {
 			case isSpace(c):
 			case c == '"':
-				o.key, o.keyEscaped, o.keyLong = o.key[:0], false, false
+				o.key, o.keyEscaped, o.keyLong, o.keyLead = o.key[:0], false, false, true
 				o.state = stKey
 			case c == '}' && o.state == stObjFirst:
 				o.closeContainer(false)
@@ -354,43 +358,64 @@ func (o *Observer) memberPath() {
 	}
 	o.path = o.r.appendKey(o.path[:f.base], o.curKey)
 	o.overflow = len(o.path) > MaxPathBytes
-	if !o.overflow {
-		o.r.key(o.path, o.curKey)
+	if o.overflow {
+		return
 	}
+	if !o.keyLong {
+		o.r.key(o.path, o.curKey)
+		return
+	}
+	// A long key is classified by its prefix past its padding, as a long
+	// value is.
+	o.unesc = unescape(o.unesc[:0], o.keyVal)
+	o.r.key(o.path, unsafeString(classifiedPart(o.unesc)))
 }
 
+// appendKey adds to the current key: its first maxKeyBytes name it in the
+// path; past them, the key is also kept as a value is (keyVal, its padding
+// dropped), so that a long key is classified like a long value.
 func (o *Observer) appendKey(b []byte) {
+	if o.keyLong {
+		o.keyVal = appendPrefix(o.keyVal, &o.keyLead, b)
+		return
+	}
 	if room := maxKeyBytes - len(o.key); len(b) > room {
+		o.keyVal = appendPrefix(append(o.keyVal[:0], o.key...), &o.keyLead, b)
 		b = b[:room]
 		o.keyLong = true
 	}
 	o.key = append(o.key, b...)
 }
 
-// appendStr adds to the prefix of the current value. While the prefix is
-// nothing but padding (spaces and invisible characters, plain or escaped),
-// a full prefix drops it: the classified part of a value starts after its
-// padding (classifiedPart), however long the padding is.
+// appendStr adds to the prefix of the current value (appendPrefix).
 func (o *Observer) appendStr(b []byte) {
+	o.str = appendPrefix(o.str, &o.strLead, b)
+}
+
+// appendPrefix adds b to buf, the prefix of a value, up to maxValueBytes.
+// While the prefix is nothing but padding (spaces and invisible
+// characters, plain or escaped; *lead is set), a full prefix drops it: the
+// classified part of a value starts after its padding (classifiedPart),
+// however long the padding is.
+func appendPrefix(buf []byte, lead *bool, b []byte) []byte {
 	for {
-		room := maxValueBytes - len(o.str)
+		room := maxValueBytes - len(buf)
 		if len(b) <= room {
-			o.str = append(o.str, b...)
-			return
+			return append(buf, b...)
 		}
-		o.str = append(o.str, b[:room]...)
+		buf = append(buf, b[:room]...)
 		b = b[room:]
-		if !o.strLead {
-			return
+		if !*lead {
+			return buf
 		}
-		n := paddingUnits(o.str)
-		if n < len(o.str)-maxEscapeBytes {
-			o.strLead = false // the value starts at n
+		n := paddingUnits(buf)
+		if n < len(buf)-maxEscapeBytes {
+			*lead = false // the value starts at n
 		}
 		if n == 0 {
-			return
+			return buf
 		}
-		o.str = o.str[:copy(o.str, o.str[n:])]
+		buf = buf[:copy(buf, buf[n:])]
 	}
 }
 
