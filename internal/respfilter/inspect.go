@@ -205,11 +205,28 @@ func (r *filterRun) inspectValue() {
 			r.syntax()
 			return
 		}
+	default:
+		r.inspectScalar()
+	}
+}
+
+// inspectScalar is inspectValue for a value that is not a container: a
+// small function, as most kept values are scalars and a call to
+// inspectValue, with its frame for containers, costs more than the scan
+// (notably in Wasm).
+func (r *filterRun) inspectScalar() {
+	doc := r.doc
+	i := r.pos
+	start := i
+	kv := &r.kv
+	switch c := doc[i]; c {
 	case '"':
-		end, escaped := scanString(doc, i+1)
+		end, escaped := stringEnd(doc, i+1), false // inlined: most strings are plain
 		if end < 0 {
-			r.syntax()
-			return
+			if end, escaped = scanEscaped(doc, i+1); end < 0 {
+				r.syntax()
+				return
+			}
 		}
 		r.pos = end
 		kv.Kind, kv.Content, kv.Escaped = c, doc[i+1:end-1], escaped
@@ -233,7 +250,15 @@ func (r *filterRun) inspectValue() {
 			r.sensitive(v, start)
 		}
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		if i = scanNumber(doc, i); i < 0 {
+		// An integer not starting with '0' is scanned here, as skipValue does.
+		j := i + 1
+		for j < len(doc) && isDigit(doc[j]) {
+			j++
+		}
+		if c == '-' || c == '0' || j < len(doc) && (doc[j] == '.' || doc[j]|0x20 == 'e') {
+			j = scanNumber(doc, i)
+		}
+		if i = j; i < 0 {
 			r.syntax()
 			return
 		}
@@ -272,7 +297,12 @@ func (r *filterRun) keepInspected(n *node, parentLen int, key string, self bool)
 	}
 	kv.Parent, kv.Self, kv.Key, kv.Elem = r.path[:parentLen], self, key, false
 	r.copied = r.pos
-	if r.inspectValue(); r.err == nil {
+	if i := r.pos; i < len(r.doc) && r.doc[i] != '{' && r.doc[i] != '[' {
+		r.inspectScalar()
+	} else {
+		r.inspectValue()
+	}
+	if r.err == nil {
 		r.out = append(r.out, r.doc[r.copied:r.pos]...)
 	}
 }
