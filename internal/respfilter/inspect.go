@@ -288,15 +288,7 @@ func (r *filterRun) sensitive(v Verdict, start int) {
 // member key of the container at r.path[:parentLen], or, with self, the
 // value at r.path itself (an array element or the document).
 func (r *filterRun) keepInspected(n *node, parentLen int, key string, self bool) {
-	// Field by field: a struct literal is built aside and then copied,
-	// which costs more than the rest of a short value's inspection.
-	kv := &r.kv
-	kv.Site = -1
-	if n.fixed {
-		kv.Site = n.id
-	}
-	kv.Parent, kv.Self, kv.Key, kv.Elem = r.path[:parentLen], self, key, false
-	r.copied = r.pos
+	r.setKept(n, parentLen, key, self)
 	if i := r.pos; i < len(r.doc) && r.doc[i] != '{' && r.doc[i] != '[' {
 		r.inspectScalar()
 	} else {
@@ -326,4 +318,20 @@ func (r *filterRun) writeKey(keyRaw []byte, key string, parentLen int) bool {
 	}
 	r.out = append(r.out, keyRaw...)
 	return true
+}
+
+// setKept describes the value at r.pos, kept whole by n, in r.kv for the
+// inspection that follows (keepInspected), field by field: a struct
+// literal is built aside and then copied, which costs more than the rest
+// of a short value's inspection. It is small enough to be inlined, so
+// object, where most kept values are, inspects a scalar member with one
+// call (inspectScalar), which matters in Wasm.
+func (r *filterRun) setKept(n *node, parentLen int, key string, self bool) {
+	kv := &r.kv
+	kv.Site = -1
+	if n.fixed {
+		kv.Site = n.id
+	}
+	kv.Parent, kv.Self, kv.Key, kv.Elem = r.path[:parentLen], self, key, false
+	r.copied = r.pos
 }
