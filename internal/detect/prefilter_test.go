@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // canClassifySeeds are values of every class (and near misses) for
@@ -59,4 +60,12 @@ func FuzzCanClassify(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPlainRunesAreVisible(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if plainRune(r) && (ignorable(r) || r != ' ' && unicode.Is(unicode.Zs, r)) {
+			t.Fatalf("plainRune(%U), but it is ignorable or a space", r)
+		}
+	}
 }
