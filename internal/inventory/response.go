@@ -295,6 +295,9 @@ func (r *Response) keyClasses(key string) ClassSet {
 	if r.c == nil || len(key) < r.c.minValue || key == "" {
 		return 0
 	}
+	if !r.c.valueClasses && !detect.CanClassify(key, r.c.builtins) {
+		return 0 // most keys: ruled out without the calls to Classify
+	}
 	return r.c.String("", key)
 }
 
