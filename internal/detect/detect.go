@@ -168,6 +168,14 @@ func Contains(s string, set Set) bool {
 // a reader sees the value.
 func Classify(s string, set Set) (Class, bool) {
 	s, _ = visible(s)
+	if !canClassify(s, set) {
+		return 0, false
+	}
+	return classifyVisible(s, set)
+}
+
+// classifyVisible is Classify of a visible string without its prefilter.
+func classifyVisible(s string, set Set) (Class, bool) {
 	t := strings.TrimSpace(s)
 	if t == "" {
 		return 0, false
@@ -212,7 +220,9 @@ func redact(s string, set Set, mask string) (string, bool) {
 	return b.String(), true
 }
 
-// matchAt tries every class of set at s[i:]. Each check first looks at the
+// matchAt tries every class of set at s[i:]. canClassify mirrors its
+// dispatch at i == 0: a value it takes whole must pass canClassify
+// (FuzzCanClassify checks it). Each check first looks at the
 // byte at i (and the one before it, for word boundaries), so a position where
 // nothing can start costs a few comparisons.
 func matchAt(s string, i int, set Set) (Match, bool) {

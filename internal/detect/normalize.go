@@ -29,6 +29,10 @@ func visible(s string) (string, bool) {
 	changed := false
 	for j, r := range s[i:] {
 		switch {
+		case plainRune(r):
+			if changed {
+				b.WriteRune(r)
+			}
 		case ignorable(r):
 			if !changed {
 				b.Grow(len(s))
@@ -50,6 +54,15 @@ func visible(s string) (string, bool) {
 		return s, false
 	}
 	return b.String(), true
+}
+
+// plainRune reports a character that visible keeps as it is without its
+// table lookups: ASCII (its one space separator is ' '), and the ranges
+// most other text is written in (Latin-1 letters to Hebrew, CJK
+// ideographs, Hangul syllables), where no character is ignorable or a
+// space separator (TestPlainRunesAreVisible checks every one).
+func plainRune(r rune) bool {
+	return r < 0x80 || r >= 0xC0 && r < 0x600 && r != 0x34F || r >= 0x3400 && r < 0xA000 || r >= 0xAC00 && r < 0xD7A4
 }
 
 // ignorable reports a character that renders as nothing: Unicode's format

@@ -10,7 +10,8 @@ import (
 // BenchmarkDetectionOnFilteredRoute is detection in the filter's own pass
 // (a filtered route): x-filter is the filter's time with the inventory's
 // Inspector over its time without (issue 14: at most 1.25 at 100 KiB).
-// cmd/inventorybench reports the same under wazero and V8.
+// A quick native check: the figures to quote come from BenchmarkEngines in
+// cmd/inventorybench (native, wazero and V8 in interleaved rounds).
 func BenchmarkDetectionOnFilteredRoute(b *testing.B) {
 	bench(b, (*perf.Bench).Detection)
 }

@@ -89,6 +89,8 @@ type Classifier struct {
 	// keyOnly is set when a custom class looks at keys alone: every value
 	// under a matching key is of it, containers included.
 	keyOnly bool
+	// valueClasses is set when a custom class looks at values.
+	valueClasses bool
 	// minValue is the shortest string that can be of a class: shorter
 	// values are not looked at (6 for the built-in classes, an email
 	// "a@b.co" being the shortest; 0 with a custom value class).
@@ -145,6 +147,7 @@ func NewClassifier(policies map[string]Policy, custom []CustomClass) (*Classifie
 		c.keyOnly = c.keyOnly || k.value == nil
 		if k.value != nil {
 			c.minValue = 0
+			c.valueClasses = true
 		}
 		c.names = append(c.names, cc.Name)
 		c.policies = append(c.policies, cc.Policy)

@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"bytes"
-	"math"
 
 	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/respfilter"
@@ -12,38 +11,38 @@ var _ respfilter.Inspector = (*Response)(nil)
 
 // Kept records a value the response filter keeps (respfilter.Inspector),
 // so a filtered route is inventoried and classified in the filter's own
-// pass, and answers the policy of its classes: mask or deny.
+// pass, and answers the policy of its classes: mask or deny. It runs for
+// every kept value, so what every value needs (its field, its type) is
+// found first and cheaply: a site seen before in this pass, else the path
+// expected next; a value that no class can take ends there, undecoded.
 func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
+	i := r.siteField(v.Site)
+	if i < 0 {
+		i = r.keptField(v)
+	}
+	if i >= 0 {
+		r.record(i, v.Kind)
+	} else {
+		r.Dropped++
+	}
+	if !r.mayClassify(v.Kind, len(v.Content)) {
+		return respfilter.InspectKeep
+	}
 	content := v.Content
-	if v.Escaped && len(content) >= r.minValue() {
+	if v.Escaped {
 		// Only what is classified is decoded: the padding skipped, at
 		// most maxValueBytes (classifiedPart), as Observer does.
 		r.unesc = unescapePrefix(r.unesc[:0], content)
 		content = r.unesc
 	}
-	key := v.Key
-	var p Policy
-	switch i := r.siteField(v.Site); {
-	case i >= 0:
-		// A site seen before in this pass: the same path.
-		p = r.update(i, key, v.Kind, content)
-	default:
-		r.raw = v.AppendPath(r.raw[:0])
-		i = r.rawField(r.raw)
-		if i < 0 {
-			p = r.found(r.classify(key, v.Kind, content))
-			r.Dropped++
-			break
-		}
-		if v.Site >= 0 {
-			for len(r.bySite) <= int(v.Site) {
-				r.bySite = append(r.bySite, -1)
-			}
-			r.bySite[v.Site] = int32(i)
-		}
-		p = r.update(i, key, v.Kind, content)
+	classes := r.classify(v.Key, v.Kind, content)
+	if classes == 0 {
+		return respfilter.InspectKeep
 	}
-	switch p {
+	if i >= 0 {
+		r.fields[i].Classes |= classes
+	}
+	switch r.found(classes) {
 	case Mask:
 		return respfilter.InspectMask
 	case Deny:
@@ -110,6 +109,21 @@ func (r *Response) Passing(body []byte) respfilter.Verdict {
 		return respfilter.InspectDeny
 	}
 	return respfilter.InspectKeep
+}
+
+// keptField returns the field of a kept value whose site is unknown in
+// this pass, adding it, and remembers it for the value's site; -1 when the
+// value's path cannot be recorded.
+func (r *Response) keptField(v *respfilter.KeptValue) int {
+	r.raw = v.AppendPath(r.raw[:0])
+	i := r.rawField(r.raw)
+	if i >= 0 && v.Site >= 0 {
+		for len(r.bySite) <= int(v.Site) {
+			r.bySite = append(r.bySite, -1)
+		}
+		r.bySite[v.Site] = int32(i)
+	}
+	return i
 }
 
 // siteField is the field of a site in this pass, -1 when unknown.
@@ -196,12 +210,4 @@ func (r *Response) rawOf(i int, path []byte) string {
 		return f.Path
 	}
 	return string(path)
-}
-
-// minValue is the classifier's shortest classified string.
-func (r *Response) minValue() int {
-	if r.c == nil {
-		return math.MaxInt
-	}
-	return r.c.minValue
 }

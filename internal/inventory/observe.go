@@ -446,10 +446,16 @@ func isNumberByte(c byte) bool {
 // only classified, never forwarded.
 func unescape(dst, raw []byte) []byte {
 	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' || i+1 >= len(raw) {
-			dst = append(dst, c)
-			continue
+		// The run up to the next backslash is copied at once.
+		if j := bytes.IndexByte(raw[i:], '\\'); j != 0 {
+			if j < 0 {
+				return append(dst, raw[i:]...)
+			}
+			dst = append(dst, raw[i:i+j]...)
+			i += j
+		}
+		if i+1 >= len(raw) {
+			return append(dst, '\\')
 		}
 		i++
 		switch raw[i] {

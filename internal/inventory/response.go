@@ -205,8 +205,23 @@ func (r *Response) value(path []byte, key string, kind byte, str []byte) Policy 
 	return r.update(i, key, kind, str)
 }
 
-// update records a value at field i.
+// update records a value at field i, classifies it and returns the
+// policy of its classes.
 func (r *Response) update(i int, key string, kind byte, str []byte) Policy {
+	r.record(i, kind)
+	if !r.mayClassify(kind, len(str)) {
+		return Observe
+	}
+	classes := r.classify(key, kind, str)
+	if classes == 0 {
+		return Observe
+	}
+	r.fields[i].Classes |= classes
+	return r.found(classes)
+}
+
+// record notes a value of kind at field i.
+func (r *Response) record(i int, kind byte) {
 	if r.last >= 0 {
 		// Two guesses: the end of an array's element is followed by the
 		// next element or by what follows the array.
@@ -215,17 +230,23 @@ func (r *Response) update(i int, key string, kind byte, str []byte) Policy {
 		}
 	}
 	r.last = int32(i)
-	f := &r.fields[i]
-	f.Types |= kindTypes[kind]
-	if r.c == nil || len(str) < r.c.minValue && !r.c.keyOnly {
-		return Observe
+	r.fields[i].Types |= kindTypes[kind]
+}
+
+// mayClassify reports whether a value of kind, n bytes long as written,
+// can be of a class: a key class takes any value, a value class only
+// strings and numbers of at least the classifier's shortest value.
+// Unescaping only shortens a string, so n may be its escaped length.
+func (r *Response) mayClassify(kind byte, n int) bool {
+	switch c := r.c; {
+	case c == nil:
+		return false
+	case c.keyOnly:
+		return true
+	case n < c.minValue:
+		return false
 	}
-	classes := r.classify(key, kind, str)
-	if classes == 0 {
-		return Observe
-	}
-	f.Classes |= classes
-	return r.found(classes)
+	return kind == '"' || kind == '-' || kind >= '0' && kind <= '9'
 }
 
 // classify returns the classes of a value.
@@ -233,11 +254,19 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 	if r.c == nil {
 		return 0
 	}
-	classes := r.c.Key(key)
+	var classes ClassSet
+	if r.c.keyOnly {
+		classes = r.c.Key(key)
+	}
 	switch {
 	case len(str) < r.c.minValue:
 	case kind == '"':
-		classes |= r.c.String(key, unsafeString(classifiedPart(str)))
+		// Most strings are of no class: CanClassify, which Classify runs
+		// first too, says so without the calls that lead there.
+		part := unsafeString(classifiedPart(str))
+		if r.c.valueClasses || detect.CanClassify(part, r.c.builtins) {
+			classes |= r.c.String(key, part)
+		}
 	case kind == '-' || kind >= '0' && kind <= '9':
 		classes |= r.c.Number(key, unsafeString(str))
 	}
@@ -265,6 +294,9 @@ func classifiedPart(str []byte) []byte {
 func (r *Response) keyClasses(key string) ClassSet {
 	if r.c == nil || len(key) < r.c.minValue || key == "" {
 		return 0
+	}
+	if !r.c.valueClasses && !detect.CanClassify(key, r.c.builtins) {
+		return 0 // most keys: ruled out without the calls to Classify
 	}
 	return r.c.String("", key)
 }

@@ -205,11 +205,28 @@ func (r *filterRun) inspectValue() {
 			r.syntax()
 			return
 		}
+	default:
+		r.inspectScalar()
+	}
+}
+
+// inspectScalar is inspectValue for a value that is not a container: a
+// small function, as most kept values are scalars and a call to
+// inspectValue, with its frame for containers, costs more than the scan
+// (notably in Wasm).
+func (r *filterRun) inspectScalar() {
+	doc := r.doc
+	i := r.pos
+	start := i
+	kv := &r.kv
+	switch c := doc[i]; c {
 	case '"':
-		end, escaped := scanString(doc, i+1)
+		end, escaped := stringEnd(doc, i+1), false // inlined: most strings are plain
 		if end < 0 {
-			r.syntax()
-			return
+			if end, escaped = scanEscaped(doc, i+1); end < 0 {
+				r.syntax()
+				return
+			}
 		}
 		r.pos = end
 		kv.Kind, kv.Content, kv.Escaped = c, doc[i+1:end-1], escaped
@@ -233,7 +250,15 @@ func (r *filterRun) inspectValue() {
 			r.sensitive(v, start)
 		}
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		if i = scanNumber(doc, i); i < 0 {
+		// An integer not starting with '0' is scanned here, as skipValue does.
+		j := i + 1
+		for j < len(doc) && isDigit(doc[j]) {
+			j++
+		}
+		if c == '-' || c == '0' || j < len(doc) && (doc[j] == '.' || doc[j]|0x20 == 'e') {
+			j = scanNumber(doc, i)
+		}
+		if i = j; i < 0 {
 			r.syntax()
 			return
 		}
@@ -263,16 +288,13 @@ func (r *filterRun) sensitive(v Verdict, start int) {
 // member key of the container at r.path[:parentLen], or, with self, the
 // value at r.path itself (an array element or the document).
 func (r *filterRun) keepInspected(n *node, parentLen int, key string, self bool) {
-	// Field by field: a struct literal is built aside and then copied,
-	// which costs more than the rest of a short value's inspection.
-	kv := &r.kv
-	kv.Site = -1
-	if n.fixed {
-		kv.Site = n.id
+	r.setKept(n, parentLen, key, self)
+	if i := r.pos; i < len(r.doc) && r.doc[i] != '{' && r.doc[i] != '[' {
+		r.inspectScalar()
+	} else {
+		r.inspectValue()
 	}
-	kv.Parent, kv.Self, kv.Key, kv.Elem = r.path[:parentLen], self, key, false
-	r.copied = r.pos
-	if r.inspectValue(); r.err == nil {
+	if r.err == nil {
 		r.out = append(r.out, r.doc[r.copied:r.pos]...)
 	}
 }
@@ -296,4 +318,20 @@ func (r *filterRun) writeKey(keyRaw []byte, key string, parentLen int) bool {
 	}
 	r.out = append(r.out, keyRaw...)
 	return true
+}
+
+// setKept describes the value at r.pos, kept whole by n, in r.kv for the
+// inspection that follows (keepInspected), field by field: a struct
+// literal is built aside and then copied, which costs more than the rest
+// of a short value's inspection. It is small enough to be inlined, so
+// object, where most kept values are, inspects a scalar member with one
+// call (inspectScalar), which matters in Wasm.
+func (r *filterRun) setKept(n *node, parentLen int, key string, self bool) {
+	kv := &r.kv
+	kv.Site = -1
+	if n.fixed {
+		kv.Site = n.id
+	}
+	kv.Parent, kv.Self, kv.Key, kv.Elem = r.path[:parentLen], self, key, false
+	r.copied = r.pos
 }

@@ -375,9 +375,16 @@ func (r *filterRun) object(n *node) {
 				return
 			}
 			r.out = append(r.out, ':')
-			if r.keepInspected(c, parentLen, key, false); r.err != nil {
+			// keepInspected by hand: a call less per kept member.
+			if r.setKept(c, parentLen, key, false); doc[pos] != '{' && doc[pos] != '[' {
+				r.inspectScalar()
+			} else {
+				r.inspectValue()
+			}
+			if r.err != nil {
 				return
 			}
+			r.out = append(r.out, doc[r.copied:r.pos]...)
 			first = false
 		case c != nil && c.keep:
 			if r.skipValue(); r.err != nil {

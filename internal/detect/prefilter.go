@@ -1,0 +1,78 @@
+package detect
+
+// CanClassify reports whether s could be one whole value of a class in
+// set: it is false only when Classify must fail, judged the way matchAt
+// dispatches on a value's first bytes, without running a check. Most
+// ordinary strings (names, dates, words) are ruled out in a few
+// comparisons, which matters where every value of a response is
+// classified. Like Classify it reads s as a person does (visible).
+func CanClassify(s string, set Set) bool {
+	s, _ = visible(s)
+	return canClassify(s, set)
+}
+
+// canClassify is CanClassify of a visible string. One with a space, a
+// control character or a byte outside ASCII at either end is always a
+// candidate: Classify trims and decides.
+func canClassify(s string, set Set) bool {
+	if len(s) == 0 {
+		return false
+	}
+	if first, last := s[0], s[len(s)-1]; first <= ' ' || first >= 0x7f || last <= ' ' || last >= 0x7f {
+		return true
+	}
+	c := s[0]
+	if set.Has(Email) && isLocalByte(c) {
+		// An email's local part starts the value and runs to its '@'.
+		j := 1
+		for j < len(s) && isLocalByte(s[j]) {
+			j++
+		}
+		if j < len(s) && s[j] == '@' {
+			return true
+		}
+	}
+	switch {
+	case isDigit(c):
+		// Card numbers and SSNs are digits, spaces and hyphens, 11 or more.
+		if !set.Has(CardNumber) && !set.Has(SSN) || len(s) < len("AAA-GG-SSSS") {
+			return false
+		}
+		for i := 1; i < len(s); i++ {
+			if d := s[i]; !isDigit(d) && d != ' ' && d != '-' {
+				return false
+			}
+		}
+		return true
+	case c == '$':
+		return set.Has(PasswordHash)
+	case c == '-':
+		return set.Has(PrivateKey)
+	case !isAlpha(c):
+		return false
+	}
+	n := len(s)
+	return c == 'e' && set.Has(JWT) && n >= len("eyJ0000.0") ||
+		(c == 'B' || c == 'b') && set.Has(BearerToken) && n >= len("bearer ")+minBearerToken ||
+		apiKeyMinLen[c] > 0 && set.Has(APIKey) && n >= apiKeyMinLen[c] ||
+		(c == 'p' || c == 'a' || c == 'b') && set.Has(PasswordHash) && n >= minHashLen ||
+		set.Has(IBAN) && n >= minIBAN && isAlpha(s[1]) && isDigit(s[2])
+}
+
+// Shortest values, as the checks take them: hashAt looks at 20 bytes or
+// more, ibanAt at 15 (Norway's IBANs).
+const (
+	minHashLen = 20
+	minIBAN    = 15
+)
+
+// apiKeyMinLen is the shortest key of the formats starting with each byte
+// (0: none).
+var apiKeyMinLen = func() (m [256]int) {
+	for _, f := range apiKeyFormats {
+		if n := len(f.prefix) + f.minLen; m[f.prefix[0]] == 0 || n < m[f.prefix[0]] {
+			m[f.prefix[0]] = n
+		}
+	}
+	return m
+}()

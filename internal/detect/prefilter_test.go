@@ -1,0 +1,71 @@
+package detect
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+)
+
+// canClassifySeeds are values of every class (and near misses) for
+// FuzzCanClassify.
+var canClassifySeeds = []string{
+	"4111111111111111", " 4111111111111111 ", "4111 1111 1111 1111", "3782-822463-10005", "123-45-6789",
+	"a@b.co", "bob.smith+tag@mail.example.co.uk", "-x@example.com", "_a@example.com", "9@example.com",
+	"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "Bearer abcdefgh12345678", "bearer  0123456789",
+	"AKIAIOSFODNN7EXAMPLE", "ghp_" + strings.Repeat("a1B2", 9), "sk_live_" + strings.Repeat("x", 24),
+	"xoxb-123456789012-abcdefghijkl", "SG." + strings.Repeat("a", 60), "pypi-" + strings.Repeat("a", 50),
+	"GB82WEST12345698765432", "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000",
+	bcryptHash, argonHash, scryptHash, passlibPB, djangoPB, werkzeugPB, rsaPEM,
+	"argon2" + argonHash, "bcrypt$" + bcryptHash, "bcrypt_sha256$" + bcryptHash,
+	"User 12 Müller", "Zürich", "ü4111111111111111", "4111111111111111ü", "4111\u200b1111\u200b1111\u200b1111", "\u200bAKIAIOSFODNN7EXAMPLE", "gb82west12345698765432", "de89 3704 0044 0532 0130 00", "a\u00a0@b.co", "2026-11-28T18:00:00Z", "hello", "4111111111111111\x00", "\t4111111111111111",
+}
+
+func TestCanClassifyAdmitsEveryClass(t *testing.T) {
+	for _, s := range canClassifySeeds {
+		if _, ok := classifyWhole(s, All); ok && !CanClassify(s, All) {
+			t.Errorf("CanClassify(%.40q) = false, but it is a %v", s, must(classifyWhole(s, All)))
+		}
+		if _, ok := classifyWhole(s, All); !ok {
+			continue
+		}
+		if c, ok := Classify(s, All); !ok || c != must(classifyWhole(s, All)) {
+			t.Errorf("Classify(%.40q) = %v, %v; without its prefilter %v", s, c, ok, must(classifyWhole(s, All)))
+		}
+	}
+	for _, s := range []string{"User 12 Muller", "User 12 Müller \"quoted\"", "Zürich", "2026-11-28T18:00:00Z", "Zurich", "active", "1.5e2", "+1 415 555 2671", "A-1"} {
+		if CanClassify(s, All) {
+			t.Errorf("CanClassify(%q) = true: an ordinary value should be ruled out", s)
+		}
+	}
+}
+
+func must(c Class, _ bool) Class { return c }
+
+// classifyWhole is Classify without its prefilter.
+func classifyWhole(s string, set Set) (Class, bool) {
+	v, _ := visible(s)
+	return classifyVisible(v, set)
+}
+
+// FuzzCanClassify checks that CanClassify is a sound prefilter: whatever
+// Classify's checks take whole, for any set of classes, passes it.
+func FuzzCanClassify(f *testing.F) {
+	for _, s := range canClassifySeeds {
+		f.Add(s, uint32(All))
+	}
+	f.Fuzz(func(t *testing.T, s string, set uint32) {
+		for _, set := range []Set{All, Set(set) & All} {
+			if c, ok := classifyWhole(s, set); ok && !CanClassify(s, set) {
+				t.Fatalf("CanClassify(%q, %b) = false, but it is a %v", s, set, c)
+			}
+		}
+	})
+}
+
+func TestPlainRunesAreVisible(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if plainRune(r) && (ignorable(r) || r != ' ' && unicode.Is(unicode.Zs, r)) {
+			t.Fatalf("plainRune(%U), but it is ignorable or a space", r)
+		}
+	}
+}
