@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apiguard/apiguard/internal/openapi"
 	"github.com/apiguard/apiguard/internal/route"
@@ -21,6 +22,7 @@ var gitHub struct {
 	once   sync.Once
 	err    error
 	res    *openapi.Result
+	took   time.Duration       // Generate's time
 	paths  []string            // the description's paths, base path included
 	ops    map[string][]string // path -> upper-case methods
 	jwt    []route.Match       // the jwt rules' matches, in order
@@ -35,7 +37,9 @@ func loadGitHub(tb testing.TB) {
 			gitHub.err = err
 			return
 		}
+		began := time.Now()
 		res, err := openapi.Generate(spec, openapi.Options{Compact: true})
+		gitHub.took = time.Since(began)
 		if err != nil {
 			gitHub.err = err
 			return
