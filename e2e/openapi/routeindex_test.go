@@ -1,17 +1,26 @@
 package openapie2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
 
 	"github.com/apiguard/apiguard/internal/openapi"
+	"github.com/apiguard/apiguard/internal/perfscenario"
 	"github.com/apiguard/apiguard/internal/route"
 )
 
@@ -21,6 +30,7 @@ var gitHub struct {
 	once   sync.Once
 	err    error
 	res    *openapi.Result
+	took   time.Duration       // Generate's time
 	paths  []string            // the description's paths, base path included
 	ops    map[string][]string // path -> upper-case methods
 	jwt    []route.Match       // the jwt rules' matches, in order
@@ -35,7 +45,9 @@ func loadGitHub(tb testing.TB) {
 			gitHub.err = err
 			return
 		}
+		began := time.Now()
 		res, err := openapi.Generate(spec, openapi.Options{Compact: true})
+		gitHub.took = time.Since(began)
 		if err != nil {
 			gitHub.err = err
 			return
@@ -209,4 +221,55 @@ func BenchmarkGitHubRouteSelection(b *testing.B) {
 		})
 	}
 	b.Logf("%d rules", len(ms))
+}
+
+// BenchmarkGitHubRouteSelectionCompiled runs internal/route/cmd/routebench,
+// built for wasip1, on GitHub's rules under wazero and, when node is on
+// PATH, under V8: the linear scan against the index, compiled, as the
+// plugin runs them. It logs each engine's lines and reports the ratios.
+func BenchmarkGitHubRouteSelectionCompiled(b *testing.B) {
+	loadGitHub(b)
+	ctx := context.Background()
+	cmd, err := perfscenario.BuildWASICommand(ctx, "./internal/route/cmd/routebench", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Runtime.Close(ctx)
+	input, err := json.Marshal(map[string]any{"rules": gitHub.filter,
+		"paths": []string{"/zen", "/repos/octocat/hello-world/pulls/42/comments", "/users/octocat"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ratios := func(engine, out string) {
+		b.Logf("%s:\n%s", engine, out)
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 7 {
+				if r, err := strconv.ParseFloat(f[6], 64); err == nil {
+					b.ReportMetric(r, "x-"+engine+strings.ReplaceAll(f[0], "/", "_"))
+				}
+			}
+		}
+	}
+	for b.Loop() {
+		var out bytes.Buffer
+		cfg := wazero.NewModuleConfig().WithStdin(bytes.NewReader(input)).WithStdout(&out).WithStderr(&out).
+			WithSysNanotime().WithSysWalltime().WithName("").WithArgs("routebench")
+		m, err := cmd.Runtime.InstantiateModule(ctx, cmd.Module, cfg)
+		if err != nil {
+			b.Fatalf("wazero: %v\n%s", err, out.String())
+		}
+		m.Close(ctx)
+		ratios("wazero", out.String())
+		if node, err := exec.LookPath("node"); err == nil {
+			run := exec.Command(node, "--no-warnings", filepath.Join(cmd.Root, "internal/respfilter/wasmbench/run-wasi.mjs"), cmd.Path)
+			run.Stdin = bytes.NewReader(input)
+			nodeOut, err := run.Output()
+			if err != nil {
+				b.Fatalf("node: %v\n%s", err, nodeOut)
+			}
+			ratios("v8", string(nodeOut))
+		}
+	}
+	b.ReportMetric(0, "ns/op")
 }

@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/pb33f/libopenapi"
 	"github.com/pb33f/libopenapi/datamodel"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
@@ -364,5 +365,22 @@ func (g *generator) write(sec *securityIndex) error {
 		return fmt.Errorf("openapi: encode: %w", err)
 	}
 	g.res.Config = out.Bytes()
+	g.noteSize(len(g.res.Config))
 	return nil
+}
+
+// istioConfigBytes is etcd's default request limit (--max-request-bytes,
+// etcd.io/docs/v3.5/dev-guide/limit), which bounds a Kubernetes object
+// such as an Istio WasmPlugin and the pluginConfig it carries.
+const istioConfigBytes = 3 << 19
+
+// noteSize reports a configuration too large for where it must go: the
+// plugin (settings.MaxDocumentBytes), or an Istio WasmPlugin.
+func (g *generator) noteSize(n int) {
+	switch {
+	case n > settings.MaxDocumentBytes:
+		g.note("document", "the configuration is %d bytes, over the plugin's bound of %d (settings.MaxDocumentBytes): validate refuses it and the plugin does not start; keep part of the API with -tags", n, settings.MaxDocumentBytes)
+	case n > istioConfigBytes:
+		g.note("document", "the configuration is %d bytes: an Istio WasmPlugin cannot carry it as pluginConfig (etcd refuses objects over 1.5 MiB by default); give it to Envoy as the Wasm configuration, or keep part of the API with -tags", n)
+	}
 }

@@ -25,9 +25,15 @@ import (
 type Index struct {
 	ms   []*Matcher
 	root *trieNode
-	// always are the rules the trie cannot place (regex, no path
-	// condition), ascending.
+	// always are the rules the trie cannot place (no path condition, a
+	// regex without a literal prefix), ascending.
 	always []int32
+	// folded are the regex rules the trie placed by their literal
+	// prefix, ascending: a case-insensitive regex also matches non-ASCII
+	// case variants ("ſ" for "s", the Kelvin sign for "k"), which the
+	// trie's ASCII lower-casing does not find, so a path with a non-ASCII
+	// byte gets them all.
+	folded []int32
 }
 
 type trieNode struct {
@@ -65,6 +71,19 @@ func (x *Index) add(i int32, m *Matcher) {
 		n.rest = append(n.rest, i)
 	case pathTemplateKind:
 		x.addTemplate(i, m.tmpl)
+	case pathRegex:
+		// Every path the regex matches starts with its literal prefix
+		// (none if it alternates or sets its own flags): the whole
+		// segments of it place the rule like a prefix.
+		lit, _ := m.literal.LiteralPrefix()
+		k := strings.LastIndexByte(lit, '/')
+		if !strings.HasPrefix(lit, "/") || k <= 0 {
+			x.always = append(x.always, i)
+			return
+		}
+		n := x.node(strings.Split(lit[1:k], "/"))
+		n.rest = append(n.rest, i)
+		x.folded = append(x.folded, i)
 	default:
 		x.always = append(x.always, i)
 	}
@@ -185,6 +204,9 @@ func (x *Index) collect(buf *candidates, p, q string) []int32 {
 		if k == 1 && q == "" {
 			break
 		}
+		if len(x.folded) > 0 && !isASCII(path) {
+			out = append(out, x.folded...)
+		}
 		if path == "" || path[0] != '/' {
 			// No path, prefix or template matches a path that does not
 			// start with '/', except the prefix "/" at the root.
@@ -244,6 +266,15 @@ func asciiLower(s string) string {
 		return s
 	}
 	return string(lowerInto(make([]byte, 0, len(s)), s))
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func hasUpper(s string) bool {

@@ -20,7 +20,8 @@ func linearFirst(ms []*Matcher, r *Request) int {
 
 // segments are few and collide on purpose: case variants, an empty
 // segment, a suffix, percent-escapes.
-var indexSegments = []string{"a", "A", "b", "users", "Users", "me", "x.json", "a.json", "json", "%2F", "v1", "", "*"}
+var indexSegments = []string{"a", "A", "b", "users", "Users", "me", "x.json", "a.json", "json", "%2F", "v1", "", "*",
+	"uſers", "\u212aey", "key"}
 
 func randSegment(r *rand.Rand, canonical bool) string {
 	for {
@@ -76,7 +77,7 @@ func randMatch(r *rand.Rand) Match {
 			m.Prefix = "/"
 		}
 	case 4:
-		m.Regex = []string{"/a/.*", "/users/[a-z]+", "/A|/b/", ".*json"}[r.IntN(4)]
+		m.Regex = []string{"/a/.*", "/users/[a-z]+", "/A|/b/", ".*json", "/key/users", "/users/key/.+", "(?i)/A/.*", "/users"}[r.IntN(8)]
 	case 5, 6, 7:
 		var b strings.Builder
 		n := r.IntN(5)

@@ -199,6 +199,9 @@ type Matcher struct {
 	re   *regexp.Regexp
 	// reExact is re without case folding, for Ambiguous; nil unless fold.
 	reExact *regexp.Regexp
+	// literal is the configured expression alone, unanchored and without
+	// folding, for its literal prefix (Index).
+	literal *regexp.Regexp
 	tmpl    *pathTemplate
 	methods []string
 	headers []headerMatcher
@@ -248,6 +251,7 @@ func Compile(m Match) (*Matcher, error) {
 			return nil, config.Errorf("regex", "does not compile: %v", err)
 		}
 		c.re = re
+		c.literal = regexp.MustCompile(m.Regex) // Validate compiled it
 		if c.fold {
 			c.reExact = regexp.MustCompile(`\A(?:` + m.Regex + `)\z`)
 		}

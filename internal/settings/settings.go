@@ -21,9 +21,15 @@ import (
 	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
 
-// MaxDocumentBytes bounds the configuration document. Real configurations are
-// a few KiB; the bound keeps a broken pipeline from handing the VM megabytes.
-const MaxDocumentBytes = 1 << 20
+// MaxDocumentBytes bounds the configuration document, so a broken pipeline
+// cannot hand the VM tens of megabytes. Hand-written configurations are a
+// few KiB, but one generated from a large OpenAPI description is not:
+// GitHub's REST API gives 2.6 MB (docs/openapi.md), which Envoy carries as
+// the Wasm configuration (a StringValue, no size limit of its own). The
+// whole document and its compiled form count in M_start, the measured
+// start term of the memory bound (docs/memory.md). An Istio WasmPlugin is
+// bounded below this, by etcd's default 1.5 MiB request limit.
+const MaxDocumentBytes = 4 << 20
 
 // Settings is the plugin configuration. Every section is optional: the empty
 // document passes every request through and only observes.

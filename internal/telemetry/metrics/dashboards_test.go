@@ -21,7 +21,7 @@ const (
 
 // promLabels are the labels a query may use: the stats_tags tags, plus
 // Prometheus's own.
-var promLabels = []string{TagInstance, TagRoute, TagProvider, TagPolicy, TagDecision, TagReason, TagPhase, "le", "job", "instance"}
+var promLabels = []string{TagInstance, TagRoute, TagProvider, TagPolicy, TagDecision, TagReason, TagPhase, TagClass, "le", "job", "instance"}
 
 // closedLabelValues are the values a literal matcher may compare a tag to.
 func closedLabelValues() map[string][]string {
@@ -164,11 +164,13 @@ func TestDashboardUsesOnlyCatalogueMetrics(t *testing.T) {
 			used[f] = true
 		}
 	}
-	// The dashboard shows what the issue asks for: decisions, reasons,
-	// latency, JWKS health and memory.
+	// The dashboard shows what the issues ask for: decisions, reasons,
+	// latency, JWKS health, memory, and the response inventory's sensitive
+	// values by route and class, exposures and drops (issue 14).
 	for _, f := range []string{"apiguard_authn_decisions_total", "apiguard_ratelimit_decisions_total", "apiguard_respfilter_responses_total",
 		"apiguard_http_latency_ms", "apiguard_http_processing_us", "apiguard_jwks_age_seconds", "apiguard_jwks_fetch_failures_total",
-		"apiguard_runtime_memory_kib", "apiguard_runtime_heap_inuse_kib"} {
+		"apiguard_runtime_memory_kib", "apiguard_runtime_heap_inuse_kib",
+		"apiguard_inventory_sensitive_values_total", "apiguard_security_sensitive_exposures_total", "apiguard_inventory_dropped_total"} {
 		if !used[f] {
 			t.Errorf("dashboard does not show %s", f)
 		}
