@@ -164,6 +164,9 @@ func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
 	var path, method, authority string
 	var hasPath bool
 	for _, kv := range pairs {
+		if kv[0] == "" || kv[0][0] != ':' {
+			continue // one byte compared, not three names
+		}
 		switch kv[0] {
 		case ":path":
 			path, hasPath = kv[1], true
@@ -228,6 +231,9 @@ func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
 // and adds the removals to p.
 func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, string) {
 	allow := g.cfg.HeadersWithUnderscores == "allow"
+	// Repeats are counted only for headers a decision reads; with none
+	// (the empty configuration), no name is looked up.
+	counting := len(g.watched) > 0 || allow && len(g.sensitive) > 0
 	var seen map[string]bool
 	for _, kv := range pairs {
 		name := kv[0]
@@ -245,7 +251,7 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 		if allow {
 			count = key // x_api_key and x-api-key reach a CGI upstream as one
 		}
-		if g.watched[count] || allow && g.sensitive[key] {
+		if counting && (g.watched[count] || allow && g.sensitive[key]) {
 			if seen == nil {
 				seen = map[string]bool{}
 			}
