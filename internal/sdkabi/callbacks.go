@@ -133,6 +133,9 @@ func exportOnDone(contextID uint32) bool {
 //go:wasmexport proxy_on_delete
 func exportOnDelete(contextID uint32) {
 	if !streams.delete(contextID) {
+		if contextID == streams.lastRootID {
+			streams.lastRootID, streams.lastRoot = 0, nil // a gone root is no parent
+		}
 		proxyOnDelete(contextID)
 	}
 }
