@@ -16,7 +16,7 @@ import (
 // guest's allocator for (here, the one block of request headers). It runs
 // the plugin built with apiguard_testexport, which exports the Go runtime's
 // allocation count (plugin/testexport.go), and compares it with the
-// allocations the host asked for.
+// allocations the host asked for, batch by batch.
 func TestPassThroughAllocations(t *testing.T) {
 	wasm, err := os.ReadFile(wasmbuild.ForTestTagged(t, "./plugin", "apiguard_testexport"))
 	if err != nil {
@@ -48,17 +48,28 @@ func TestPassThroughAllocations(t *testing.T) {
 	for range 200 {
 		serveOnce(t, h, w, req)
 	}
-	const requests = 500
-	guest0, host0 := counts()
-	for range requests {
-		serveOnce(t, h, w, req)
+	// Batches of requests, each counted alone: the plugin's 200 ms tick
+	// (runtime sampling, exports) allocates too, and lands in some batches.
+	// A request that allocates shows in every one, so the least is what a
+	// request costs.
+	const batches, batch = 25, 20
+	least := int64(-1)
+	var guest, host uint64
+	for range batches {
+		guest0, host0 := counts()
+		for range batch {
+			serveOnce(t, h, w, req)
+		}
+		guest1, host1 := counts()
+		guest, host = guest+guest1-guest0, host+host1-host0
+		if own := int64(guest1-guest0) - int64(host1-host0); least < 0 || own < least {
+			least = own
+		}
 	}
-	guest1, host1 := counts()
-	guest, host := guest1-guest0, host1-host0
-	t.Logf("%d pass-through requests: %d guest allocations, %d of them asked for by the host (%.2f per request)",
-		requests, guest, host, float64(host)/requests)
-	if own := int64(guest) - int64(host); own != 0 {
-		t.Errorf("the guest allocated %d times of its own in %d pass-through requests (%.2f per request), want 0",
-			own, requests, float64(own)/requests)
+	t.Logf("%d pass-through requests: %d guest allocations, %d of them asked for by the host (%.2f per request); "+
+		"fewest of the guest's own in a batch of %d: %d", batches*batch, guest, host, float64(host)/(batches*batch), batch, least)
+	if least != 0 {
+		t.Errorf("every batch of %d pass-through requests allocated in the guest beyond the host's asks, at least %d times, want 0",
+			batch, least)
 	}
 }
