@@ -84,7 +84,14 @@ type httpContext struct {
 	// turned into the headers cache on first use: most requests of most
 	// configurations never need the map.
 	pairs [][2]string
-	props streamProps // host properties read once (stream.go)
+	// pairsBuf is the backing array readRequest decodes the request
+	// headers into, kept when the context is reused: the strings live in
+	// the host's block, only the slice is the stream's.
+	pairsBuf [][2]string
+	props    streamProps // host properties read once (stream.go)
+	// shared is set once something outside the stream's callbacks holds
+	// the context (a callout's answer closure): it is then never reused.
+	shared bool
 
 	// event is the audit record every policy fills as the stream goes,
 	// allocated by the first one (audit): a stream no policy acts on, with
@@ -271,6 +278,16 @@ func (h *httpContext) OnHttpStreamDone() {
 	h.finishInventory()
 	h.releaseExcerpt()
 	h.collectAfterLargeBody()
+	// on_log is the stream's last callback; its context goes back to the
+	// plugin's pool (not after a panic above: a context left half-finished
+	// is not reused).
+	h.plugin.recycle(h)
+}
+
+// reset makes a recycled context a new stream's: every field zero but the
+// plugin and the reusable header buffer.
+func (h *httpContext) reset(contextID uint32) {
+	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0]}
 }
 
 // audit returns the stream's audit record, allocating it on first use.

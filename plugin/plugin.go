@@ -54,6 +54,9 @@ type pluginContext struct {
 	// waiting holds the paused streams of this worker, by context id, so
 	// callout and tick handlers can resume them.
 	waiting map[uint32]*httpContext
+	// free holds finished stream contexts for reuse (streamPool), so a
+	// request allocates no context of its own.
+	free []*httpContext
 }
 
 func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
@@ -143,8 +146,30 @@ func (p *pluginContext) OnTick() {
 }
 
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
-	h := &httpContext{id: contextID, plugin: p}
-	return h
+	if n := len(p.free); n > 0 {
+		h := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		h.reset(contextID)
+		return h
+	}
+	return &httpContext{id: contextID, plugin: p}
+}
+
+// maxFreeStreams bounds the finished stream contexts a worker keeps for
+// reuse: about the streams a worker has in flight at once, beyond which a
+// burst's contexts are left to the collector.
+const maxFreeStreams = 64
+
+// recycle keeps a finished stream's context for the next stream, unless
+// something may still call it: a callout it dispatched answers into the
+// closure that holds it, maybe after the stream is gone (the SDK still runs
+// it while the context id lives, between on_log and on_delete).
+func (p *pluginContext) recycle(h *httpContext) {
+	if h.shared || len(p.free) >= maxFreeStreams {
+		return
+	}
+	p.free = append(p.free, h)
 }
 
 // forgetStream drops a finished stream from every wait list.

@@ -128,6 +128,7 @@ func (h *httpContext) dispatchRateLimitCallouts() {
 			timeout = 1
 		}
 		idx := i
+		h.shared = true // the answer closure holds h
 		_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, nil, timeout,
 			func(numHeaders, bodySize, numTrailers int) {
 				h.onRateLimitAnswer(idx, numHeaders, bodySize)

@@ -6,6 +6,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
 	"github.com/apiguard/apiguard/internal/canon"
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
@@ -45,11 +46,12 @@ func (p *pluginContext) configureRequest(s *settings.Settings) error {
 // Every request header is read here in one host call: repeats, underscore
 // spellings and forged claim headers can hide in any request.
 func (h *httpContext) readRequest() bool {
-	pairs, err := proxywasm.GetHttpRequestHeaders()
+	pairs, err := direct.RequestHeaders(h.pairsBuf)
 	if err != nil {
 		h.failClosed()
 		return false
 	}
+	h.pairsBuf = pairs[:0]
 	h.headers, h.pairs = nil, pairs
 	h.captureAuditHeaders() // before a policy removes a credential header
 	plan := h.plugin.guard.Inspect(pairs, h.destinationPort)

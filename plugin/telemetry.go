@@ -7,6 +7,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
@@ -242,21 +243,30 @@ func (h *httpContext) publishDecision() {
 		return
 	}
 	h.telemetryStream.published = now
-	setFilterState(audit.PropertyDecision, string(decision))
-	setFilterState(audit.PropertyPolicy, policy)
-	setFilterState(audit.PropertyReason, string(reason))
-	setFilterState(audit.PropertyIssuer, iss)
-	setFilterState(audit.PropertySubject, sub)
+	setFilterState(propertyDecision, string(decision))
+	setFilterState(propertyPolicy, policy)
+	setFilterState(propertyReason, string(reason))
+	setFilterState(propertyIssuer, iss)
+	setFilterState(propertySubject, sub)
 }
+
+// The filter-state properties, serialised once.
+var (
+	propertyDecision = direct.NewPath(audit.PropertyDecision)
+	propertyPolicy   = direct.NewPath(audit.PropertyPolicy)
+	propertyReason   = direct.NewPath(audit.PropertyReason)
+	propertyIssuer   = direct.NewPath(audit.PropertyIssuer)
+	propertySubject  = direct.NewPath(audit.PropertySubject)
+)
 
 // setFilterState sets one property; an empty value is not set. A failure
 // costs the integration, never the request.
-func setFilterState(name, value string) {
+func setFilterState(path direct.Path, value string) {
 	if value == "" {
 		return
 	}
-	if err := proxywasm.SetProperty([]string{name}, []byte(value)); err != nil {
-		proxywasm.LogDebugf("apiguard: set filter state %s: %v", name, err)
+	if err := direct.SetProperty(path, value); err != nil {
+		proxywasm.LogDebugf("apiguard: set filter state %s: %v", path, err)
 	}
 }
 

@@ -166,6 +166,31 @@ func TestPlainNameIsItsOwnSpelling(t *testing.T) {
 	}
 }
 
+// TestPlainNameWordAtATime checks plainName's eight-bytes-a-step test
+// against the byte loop, for every byte at every position of names that
+// span two words and a tail.
+func TestPlainNameWordAtATime(t *testing.T) {
+	plain := func(name string) bool {
+		for i := 0; i < len(name); i++ {
+			if c := name[i]; c-'A' <= 'Z'-'A' || c == '_' || c >= 0x80 {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 1; n <= 19; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				if name := string(b); plainName(name) != plain(name) {
+					t.Fatalf("plainName(%q) = %v, want %v", name, plainName(name), plain(name))
+				}
+			}
+		}
+	}
+}
+
 func TestJoinHeadersJoinsRepeatsAsEveryPolicySeesThem(t *testing.T) {
 	got := JoinHeaders([][2]string{
 		{"Cookie", "a=1"}, {"x-forwarded-for", "203.0.113.1"}, {"cookie", "b=2"}, {"X-Forwarded-For", "10.0.0.1"}, {":path", "/x"},

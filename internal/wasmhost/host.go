@@ -502,6 +502,51 @@ func (p *Plugin) MemorySizes() []uint64 {
 	return out
 }
 
+// GuestAllocations returns, per worker VM in worker order, how many buffers
+// the host has asked the guest's allocator for (values it hands over: header
+// maps, properties, bodies). Each is an allocation the Proxy-Wasm ABI makes
+// the guest do; tests count the guest's own allocations beyond them. It
+// waits for each VM to be idle.
+func (p *Plugin) GuestAllocations() []uint64 {
+	p.mu.Lock()
+	vms := append([]*vm(nil), p.vms...)
+	p.mu.Unlock()
+	out := make([]uint64, len(vms))
+	for i, v := range vms {
+		v.mu.Lock()
+		out[i] = v.allocsTotal
+		v.mu.Unlock()
+	}
+	return out
+}
+
+// CallExport calls the guest export name, which takes no parameters, on
+// worker VM i while it is idle, and returns its results: how tests read a
+// counter that a test-only build of the guest exports.
+func (p *Plugin) CallExport(i int, name string) ([]uint64, error) {
+	p.mu.Lock()
+	if i < 0 || i >= len(p.vms) {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("wasmhost: call %s: no worker %d", name, i)
+	}
+	v := p.vms[i]
+	p.mu.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.failed.Load() || v.closed {
+		return nil, fmt.Errorf("wasmhost: call %s: %w", name, errVMFailed)
+	}
+	fn := v.mod.ExportedFunction(name)
+	if fn == nil {
+		return nil, fmt.Errorf("wasmhost: call %s: no such export", name)
+	}
+	out, err := fn.Call(v.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("wasmhost: call %s: %w", name, err)
+	}
+	return out, nil
+}
+
 // Traps returns the messages of every trap seen so far (trap error and the
 // guest's stderr), oldest first.
 func (p *Plugin) Traps() []string { return p.logs.traps() }

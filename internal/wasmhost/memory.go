@@ -34,6 +34,7 @@ func (v *vm) alloc(size uint32) (uint32, []byte, bool) {
 	if v.fn.malloc == nil {
 		return 0, nil, false
 	}
+	v.allocsTotal++
 	if v.allocs++; v.allocs > 1 {
 		// A second allocation could let a Go guest's GC free the first.
 		v.trap("wasmhost bug: a host call allocated twice in the guest")

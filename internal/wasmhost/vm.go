@@ -42,6 +42,7 @@ type vm struct {
 	allowed         []bool
 	restrictedPhase string
 	allocs          int    // guest allocations in the running host call
+	allocsTotal     uint64 // guest allocations the host asked for, ever
 	logSeq          uint64 // first log line of the current startRoot
 
 	failed  atomic.Bool

@@ -29,6 +29,14 @@ func ForTest(tb TB, pkg string) string {
 	return forTest(tb, pkg, false)
 }
 
+// ForTestTagged is ForTest with extra build tags (build/<name>-<tags>.wasm):
+// a test-only build, such as the plugin with apiguard_testexport, whose
+// exports let a test read the guest's own counters.
+func ForTestTagged(tb TB, pkg string, tags ...string) string {
+	tb.Helper()
+	return forTest(tb, pkg, false, tags...)
+}
+
 // ForTestStockRuntime is ForTest without the Go toolchain patches
 // (build/<name>-stock.wasm): the module as built before them, for the tests
 // that show what old Envoy does to it.
@@ -37,11 +45,11 @@ func ForTestStockRuntime(tb TB, pkg string) string {
 	return forTest(tb, pkg, true)
 }
 
-func forTest(tb TB, pkg string, stock bool) string {
+func forTest(tb TB, pkg string, stock bool, tags ...string) string {
 	tb.Helper()
 	builtMu.Lock()
 	defer builtMu.Unlock()
-	key := fmt.Sprintf("%s stock=%v", pkg, stock)
+	key := fmt.Sprintf("%s stock=%v tags=%v", pkg, stock, tags)
 	if path, ok := built[key]; ok {
 		return path
 	}
@@ -56,8 +64,11 @@ func forTest(tb TB, pkg string, stock bool) string {
 	if stock {
 		name += "-stock"
 	}
+	for _, t := range tags {
+		name += "-" + t
+	}
 	out := filepath.Join(root, "build", name+".wasm")
-	if err := Build(Options{Root: root, Package: pkg, Output: out, StockRuntime: stock}); err != nil {
+	if err := Build(Options{Root: root, Package: pkg, Output: out, StockRuntime: stock, Tags: tags}); err != nil {
 		tb.Fatalf("%v", err)
 	}
 	built[key] = out

@@ -47,6 +47,9 @@ type Options struct {
 	// as every build did before them. Only the tests that show what the
 	// patches fix use it; the shipped module always has them.
 	StockRuntime bool
+	// Tags are build tags added to the build's own (apiguard_sdkabi), for
+	// test-only builds such as apiguard_testexport.
+	Tags []string
 }
 
 // versionPattern keeps the version one token a log line, a metric name and
@@ -96,7 +99,8 @@ func Build(opts Options) error {
 		return err
 	}
 	tmp := out + ".tmp"
-	args := []string{"build", "-modfile=" + modfile, "-tags=" + buildTag, "-buildmode=c-shared", "-trimpath",
+	tags := strings.Join(append([]string{buildTag}, opts.Tags...), ",")
+	args := []string{"build", "-modfile=" + modfile, "-tags=" + tags, "-buildmode=c-shared", "-trimpath",
 		"-ldflags=-X main.version=" + version}
 	if !opts.StockRuntime {
 		overlay, err := goOverlay(opts.Root, filepath.Join(buildDir, "goroot"))

@@ -1,0 +1,64 @@
+//go:build wasip1
+
+package direct
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Spec: https://github.com/proxy-wasm/spec/blob/main/abi-versions/v0.2.0/README.md
+
+//go:wasmimport env proxy_set_property
+func abiSetProperty(path unsafe.Pointer, pathSize uint32, value unsafe.Pointer, valueSize uint32) uint32
+
+//go:wasmimport env proxy_get_header_map_pairs
+func abiGetHeaderMapPairs(mapType uint32, value unsafe.Pointer, valueSize *uint32) uint32
+
+// mapRequestHeaders is the request header map (Proxy-Wasm MapType 0).
+const mapRequestHeaders = 0
+
+// SetProperty sets a property to value, which the host copies.
+func SetProperty(path Path, value string) error {
+	if path.raw == "" || value == "" {
+		return errors.New("proxy_set_property: empty path or value")
+	}
+	if st := abiSetProperty(unsafe.Pointer(unsafe.StringData(path.raw)), uint32(len(path.raw)),
+		unsafe.Pointer(unsafe.StringData(value)), uint32(len(value))); st != 0 {
+		return fmt.Errorf("proxy_set_property: host status %d", st)
+	}
+	return nil
+}
+
+// RequestHeaders reads every request header in one host call and appends
+// the pairs to dst[:0]. The names and values share the one block the host
+// wrote (allocated through proxy_on_memory_allocate, so the garbage
+// collector keeps it while any of them is used); only dst's backing array
+// is reused, so a caller may keep the strings but not the slice.
+func RequestHeaders(dst [][2]string) ([][2]string, error) {
+	// The host writes a 4-byte guest pointer into retBlock, an 8-byte Go
+	// pointer set to nil first, so its upper half stays zero; being a
+	// global, the collector sees the block from the moment the host
+	// returns. Globals, not locals: a local whose address goes to an import
+	// is moved to the heap, two allocations a read. A VM is one thread and
+	// nothing re-enters here during the call (the host's allocation
+	// callback only allocates).
+	retBlock, retSize = nil, 0
+	st := abiGetHeaderMapPairs(mapRequestHeaders, unsafe.Pointer(&retBlock), &retSize)
+	raw, size := retBlock, retSize
+	retBlock = nil // the strings keep the block alive, not this variable
+	if st != 0 {
+		return nil, fmt.Errorf("proxy_get_header_map_pairs: host status %d", st)
+	}
+	if raw == nil || size == 0 {
+		return dst[:0], nil
+	}
+	return decodePairs(dst[:0], unsafe.Slice(raw, size))
+}
+
+// The return slots of abiGetHeaderMapPairs.
+var (
+	retBlock *byte
+	retSize  uint32
+)

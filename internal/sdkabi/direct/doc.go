@@ -1,0 +1,29 @@
+// Package direct makes the host calls of a pass-through request without the
+// SDK's per-call allocations: the SDK serialises a property path on every
+// proxywasm.SetProperty, copies the value into a fresh []byte, and decodes
+// every header map into a fresh [][2]string. Here a property path is
+// serialised once (NewPath), a value goes to the host as it is, and header
+// pairs are decoded into a slice the caller reuses.
+//
+// Like localreply, it lives with the ABI glue (internal/sdkabi): under
+// GOOS=wasip1 it imports the Proxy-Wasm calls directly, and natively
+// (proxytest) it falls back to the SDK. Nothing here depends on the SDK's
+// internals, so a move to the upstream SDK leaves it as it is.
+package direct
+
+import "strings"
+
+// Path is a property path serialised once: its segments joined by NUL
+// bytes, as proxy_get_property and proxy_set_property take it.
+type Path struct {
+	raw      string
+	segments []string
+}
+
+// NewPath serialises a property path.
+func NewPath(segments ...string) Path {
+	return Path{raw: strings.Join(segments, "\x00"), segments: segments}
+}
+
+// String is the path in the ABI's form (segments joined by NUL bytes).
+func (p Path) String() string { return p.raw }
