@@ -34,12 +34,14 @@ func canClassify(s string, set Set) bool {
 	}
 	switch {
 	case isDigit(c):
-		// Card numbers and SSNs are digits, spaces and hyphens, 11 or more.
+		// Card numbers and SSNs are digits, spaces and hyphens, 11 or
+		// more; a card number may also be written as a JSON number
+		// (numberCardAt: a fraction, an exponent).
 		if !set.Has(CardNumber) && !set.Has(SSN) || len(s) < len("AAA-GG-SSSS") {
 			return false
 		}
 		for i := 1; i < len(s); i++ {
-			if d := s[i]; !isDigit(d) && d != ' ' && d != '-' {
+			if d := s[i]; !isDigit(d) && d != ' ' && d != '-' && d != '.' && d != 'e' && d != 'E' && d != '+' {
 				return false
 			}
 		}
@@ -47,7 +49,8 @@ func canClassify(s string, set Set) bool {
 	case c == '$':
 		return set.Has(PasswordHash)
 	case c == '-':
-		return set.Has(PrivateKey)
+		// A PEM header, or a negative number that is a card number.
+		return set.Has(PrivateKey) || set.Has(CardNumber) && len(s) > 1 && isDigit(s[1])
 	case !isAlpha(c):
 		return false
 	}

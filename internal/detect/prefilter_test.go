@@ -9,7 +9,7 @@ import (
 // canClassifySeeds are values of every class (and near misses) for
 // FuzzCanClassify.
 var canClassifySeeds = []string{
-	"4111111111111111", " 4111111111111111 ", "4111 1111 1111 1111", "3782-822463-10005", "123-45-6789",
+	"4111111111111111", " 4111111111111111 ", "-4111111111111111", "4.111111111111111e15", "4111111111111111.0", "0.4111111111111111E+16", "41111111111111110e-1", "4111 1111 1111 1111", "3782-822463-10005", "123-45-6789",
 	"a@b.co", "bob.smith+tag@mail.example.co.uk", "-x@example.com", "_a@example.com", "9@example.com",
 	"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "Bearer abcdefgh12345678", "bearer  0123456789",
 	"AKIAIOSFODNN7EXAMPLE", "ghp_" + strings.Repeat("a1B2", 9), "sk_live_" + strings.Repeat("x", 24),
@@ -35,6 +35,14 @@ func TestCanClassifyAdmitsEveryClass(t *testing.T) {
 	for _, s := range []string{"User 12 Muller", "User 12 Müller \"quoted\"", "Zürich", "2026-11-28T18:00:00Z", "Zurich", "active", "1.5e2", "+1 415 555 2671", "A-1"} {
 		if CanClassify(s, All) {
 			t.Errorf("CanClassify(%q) = true: an ordinary value should be ruled out", s)
+		}
+	}
+}
+
+func TestClassifyTakesCardNumbersWrittenAsNumbers(t *testing.T) {
+	for _, s := range []string{"-4111111111111111", "4.111111111111111e15", "4111111111111111.0"} {
+		if c, ok := Classify(s, All); !ok || c != CardNumber {
+			t.Errorf("Classify(%q) = %v, %v; want a card number", s, c, ok)
 		}
 	}
 }
