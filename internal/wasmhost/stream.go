@@ -724,7 +724,11 @@ func (s *stream) callUpstream(upstream http.Handler) {
 	ok := s.serveUpstream(upstream, r2, w)
 	switch {
 	case w.gone:
-		// The stream ended while the upstream wrote.
+		// The stream ended while the upstream wrote; a reset that Flush
+		// stopped unwinds from here, the handler's goroutine.
+		if s.gotReset {
+			panic(http.ErrAbortHandler)
+		}
 	case !ok:
 		w.reset()
 	default:

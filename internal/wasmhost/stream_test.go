@@ -211,6 +211,42 @@ func TestResponseBodyOverBufferLimitResetsOnceHeadersLeft(t *testing.T) {
 	})
 }
 
+// httputil.ReverseProxy flushes from a timer goroutine. A reset that such a
+// flush causes (here the body passing the buffer limit) must not panic in a
+// goroutine net/http does not recover: it used to kill the process.
+func TestResetCausedByAFlushFromAnotherGoroutine(t *testing.T) {
+	cfg := conformanceConfig("plain")
+	cfg.ChunkSize = 8
+	cfg.BufferLimit = 16
+	p := startConformance(t, Options{}, cfg)
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("head"))
+		w.(http.Flusher).Flush()
+		w.Write([]byte(strings.Repeat("y", 40)))
+		done := make(chan struct{})
+		go func() { defer close(done); w.(http.Flusher).Flush() }()
+		<-done
+		if _, err := w.Write([]byte("more")); err == nil {
+			t.Errorf("a write after the reset succeeded")
+		}
+	})
+	srv := httptest.NewServer(p.Middleware(up))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("x-do", "pause-resp-body")
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		body := readAll(resp)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && len(body) == 48 {
+			t.Fatalf("a reset was expected, got the full body")
+		}
+	}
+	eventually(t, "on_delete after the reset", func() bool {
+		return strings.Contains(strings.Join(callbackTrace(p, "2"), ","), "on_log,on_done,on_delete")
+	})
+}
+
 func TestCloseStreamResets(t *testing.T) {
 	p := startConformance(t, Options{}, conformanceConfig("plain"))
 	srv := httptest.NewServer(p.Middleware(echoUpstream))

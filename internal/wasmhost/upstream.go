@@ -89,11 +89,24 @@ func (w *upstreamWriter) Write(b []byte) (int, error) {
 }
 
 // Flush sends the headers and what is buffered: a streaming upstream
-// reaches the plugin before its body is complete.
+// reaches the plugin before its body is complete. httputil.ReverseProxy
+// flushes from a timer goroutine, where the stream's reset (a panic that
+// net/http recovers only in the handler's goroutine) would kill the process:
+// Flush stops it, the stream is over for the handler's writes, and the
+// handler's goroutine carries out the reset once the handler returns.
 func (w *upstreamWriter) Flush() {
-	if !w.gone {
-		w.flushOut(false)
+	if w.gone {
+		return
 	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			if rec != http.ErrAbortHandler || !w.s.gotReset {
+				panic(rec)
+			}
+			w.gone = true
+		}
+	}()
+	w.flushOut(false)
 }
 
 // flushOut delivers the headers once (end: nothing follows them), then the
