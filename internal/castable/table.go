@@ -122,9 +122,12 @@ type Options struct {
 // One caveat: if a key has no live slot and, at the same moment, a different
 // candidate slot turns stale between two workers' reads (the clock moved
 // across its expiry), the two workers may create the key in two different
-// slots. Reads then use the first live copy in candidate order and the other
-// copy expires unused. This needs a key's very first write to race with the
-// clock crossing another key's expiry; it cannot happen with a frozen clock.
+// slots. Reads then use the first copy in candidate order, live or stale, and
+// the other copy expires unused. This needs a key's very first write to race
+// with the clock crossing another key's expiry; it cannot happen with a
+// frozen clock. Outside that race a key has one slot, so a read stops at the
+// first slot holding the key: an expired state (a rate-limit bucket whose
+// debt is paid, the common case) costs one Get, not one per way.
 //
 // A Table is safe for concurrent use if its Store is.
 type Table struct {
@@ -138,6 +141,19 @@ type Table struct {
 	// hashKey is loaded from the store by the first Update. A pointer, so
 	// that formatting a Table prints an address, not the key.
 	hashKey atomic.Pointer[sipKey]
+	// names remembers the store keys of recently used slots, direct-mapped
+	// by slot index, so a key's slots cost no string building per Update.
+	names [slotNameCache]atomic.Pointer[slotName]
+}
+
+// slotNameCache is the number of remembered slot keys per Table (a power of
+// two): a few KiB at most, whatever the number of slots.
+const slotNameCache = 64
+
+// slotName is a slot index and its store key.
+type slotName struct {
+	idx uint64
+	key string
 }
 
 // sipKey is a SipHash key.
@@ -322,13 +338,13 @@ type located struct {
 }
 
 // locate reads the candidate slots in order and returns the first one holding
-// the key live; otherwise the key's own expired slot, or else the first
-// missing or stale one; otherwise, with Options.Evict, the live slot that
-// expires first (the first of equals); otherwise ErrFull. sk is the stored
-// form of the key (storedKey.bytes).
+// the key, live or expired (a key has one slot; see Table's exactness note);
+// otherwise the first missing or stale one; otherwise, with Options.Evict,
+// the live slot that expires first (the first of equals); otherwise ErrFull.
+// sk is the stored form of the key (storedKey.bytes).
 func (t *Table) locate(sk []byte, cands []uint64, nowNs int64) (located, error) {
 	var free, victim located
-	haveFree, ownStale, haveVictim := false, false, false
+	haveFree, haveVictim := false, false
 	victimExp := int64(0)
 	for _, idx := range cands {
 		val, cas, err := t.store.Get(t.slotKey(idx))
@@ -343,18 +359,20 @@ func (t *Table) locate(sk []byte, cands []uint64, nowNs int64) (located, error) 
 		}
 		slotKey, expires, state, ok := decodeSlot(val)
 		live := ok && nowNs < expires
-		own := ok && string(slotKey) == string(sk)
-		if live && own {
+		if ok && string(slotKey) == string(sk) {
+			if !live {
+				// The key's own expired slot: reused under CAS before any
+				// free one, so that the key keeps one home.
+				return located{index: idx, cas: cas}, nil
+			}
 			return located{index: idx, cas: cas, state: state}, nil
 		}
 		if live && (!haveVictim || expires < victimExp) {
 			victim, victimExp, haveVictim = located{index: idx, cas: cas, evicts: true}, expires, true
 		}
-		if !live && (!haveFree || (own && !ownStale)) {
-			// Stale or undecodable: reusable, under CAS. The key's own
-			// expired slot is preferred, so that it keeps one home.
+		if !live && !haveFree {
+			// Stale or undecodable: reusable, under CAS.
 			free, haveFree = located{index: idx, cas: cas}, true
-			ownStale = own
 		}
 	}
 	switch {
@@ -417,7 +435,18 @@ func (t *Table) candidates(hk sipKey, key string) (cands [maxWays]uint64) {
 	return cands
 }
 
+// slotKey is the store key of slot idx.
 func (t *Table) slotKey(idx uint64) string {
+	e := &t.names[idx&(slotNameCache-1)]
+	if n := e.Load(); n != nil && n.idx == idx {
+		return n.key
+	}
+	key := t.buildSlotKey(idx)
+	e.Store(&slotName{idx: idx, key: key})
+	return key
+}
+
+func (t *Table) buildSlotKey(idx uint64) string {
 	var stack [128]byte
 	buf := stack[:0]
 	if len(t.prefix)+20 > len(stack) {
