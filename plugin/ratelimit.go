@@ -11,7 +11,6 @@ import (
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
-	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // rateLimitSchema versions the layout of the rate-limit state in shared data.
@@ -213,7 +212,7 @@ func (h *httpContext) recordRateLimit() {
 			m.RateLimitError(o.Policy, o.Reason)
 		}
 		h.addDecision(audit.Decision{
-			Policy: string(verdict.PolicyRateLimit) + "." + o.Policy, Decision: decision, Reason: o.Reason,
+			Policy: st.result.AuditPolicy(i), Decision: decision, Reason: o.Reason,
 		})
 		if o.Decision == ratelimit.Allowed {
 			if r, q, ok := st.result.Standing(i); ok && audit.IsNearLimit(r, q, rl.nearRatio) {

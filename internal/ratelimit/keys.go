@@ -153,19 +153,19 @@ var errNoKey = errors.New("ratelimit: key part missing")
 // rule: with fallback, a missing part becomes the client IP, and its bit is
 // set in the returned mask. bucketKey tags present values and fallbacks
 // differently, so a client can never send a value that equals another
-// client's fallback.
-func resolveParts(parts []part, r *Request, fallback bool) (vals []string, fellBack uint8, err error) {
-	vals = make([]string, len(parts))
+// client's fallback. The values are appended to dst[:0], a caller's buffer.
+func resolveParts(dst []string, parts []part, r *Request, fallback bool) (vals []string, fellBack uint8, err error) {
+	vals = dst[:0]
 	for i, p := range parts {
 		v, ok := p.value(r)
 		if ok {
-			vals[i] = v
+			vals = append(vals, v)
 			continue
 		}
 		if !fallback || !r.ClientIP.IsValid() {
 			return nil, 0, errNoKey
 		}
-		vals[i] = r.ClientIP.Unmap().String()
+		vals = append(vals, r.ClientIP.Unmap().String())
 		fellBack |= 1 << i
 	}
 	return vals, fellBack, nil

@@ -91,10 +91,16 @@ type Outcome struct {
 type Limiter struct {
 	policies []*policy
 	warnings []string
+	// lastPolicy is the RateLimit-Policy value last rendered: the applied
+	// policies and tiers of most requests are those of the one before, so
+	// the value is compared, not allocated, again.
+	lastPolicy atomic.Pointer[string]
 }
 
 type policy struct {
 	name string
+	// auditName is the policy's name in the audit trail (AuditPolicy).
+	auditName string
 	// limitedGRPC is the gRPC code of a rate_limited refusal (grpc_status).
 	limitedGRPC verdict.GRPCCode
 	matcher     *route.Matcher
@@ -182,6 +188,7 @@ func compilePolicy(c *Policy, store castable.Store, namespace string) (*policy, 
 	}
 	p := &policy{
 		name:        c.Name,
+		auditName:   string(verdict.PolicyRateLimit) + "." + c.Name,
 		matcher:     m,
 		fallback:    c.MissingKey != "deny",
 		shadow:      c.Shadow,
@@ -331,7 +338,17 @@ type Result struct {
 
 	applied []applied
 	now     time.Time
+	limiter *Limiter
+	// Room for the outcomes, policies and headers of a usual request, so
+	// that a Result is one allocation.
+	outcomes   [inlinePolicies]Outcome
+	appliedArr [inlinePolicies]applied
+	headerArr  [5][2]string
 }
+
+// inlinePolicies is the number of matched policies a Result holds without
+// further allocation.
+const inlinePolicies = 4
 
 type applied struct {
 	p        *policy
@@ -367,7 +384,8 @@ func localNumbers(p *policy, ws []window, v *evaluation) numbers {
 
 // Check applies every matching policy to r at now.
 func (l *Limiter) Check(r *Request, now time.Time) *Result {
-	res := &Result{Outcomes: make([]Outcome, 0, len(l.policies)), applied: make([]applied, 0, len(l.policies)), now: now}
+	res := &Result{now: now, limiter: l}
+	res.Outcomes, res.applied = res.outcomes[:0], res.appliedArr[:0]
 	mr := &route.Request{Method: r.Method, Path: r.Path, Header: r.Header}
 	if mr.Header == nil {
 		mr.Header = func(string) (string, bool) { return "", false }
@@ -438,7 +456,8 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 	}()
 
 	tier, ws := p.windowsFor(r.Claims)
-	vals, fell, err := resolveParts(p.parts, r, p.fallback)
+	var partBuf [4]string
+	vals, fell, err := resolveParts(partBuf[:0], p.parts, r, p.fallback)
 	out.FallbackKey = fell != 0
 	if err != nil {
 		// missing_key "deny" refuses; a fallback made impossible by an unknown
@@ -741,7 +760,8 @@ func (res *Result) Refusal() *Refusal {
 }
 
 // Headers returns the rate-limit headers to add to an admitted request's
-// response.
+// response. The slice is the Result's own, valid until the next Headers or
+// Refusal.
 func (res *Result) Headers() [][2]string { return res.headers(false) }
 
 // headers renders the configured header sets, per
@@ -808,9 +828,9 @@ func (res *Result) headers(refused bool) [][2]string {
 	if size == 0 {
 		return nil
 	}
-	h := make([][2]string, 0, size+2) // Refusal appends two
+	h := res.headerArr[:0:size] // Refusal appends two more: a new array then
 	if draft {
-		h = append(h, [2]string{"ratelimit-policy", string(buf[:polLen])}, [2]string{"ratelimit", string(buf[polLen:])})
+		h = append(h, [2]string{"ratelimit-policy", res.limiter.policyValue(buf[:polLen])}, [2]string{"ratelimit", string(buf[polLen:])})
 	}
 	if leg != nil {
 		h = append(h,
@@ -820,6 +840,20 @@ func (res *Result) headers(refused bool) [][2]string {
 	}
 	return h
 }
+
+// policyValue is v as a string, the one rendered last when they are equal.
+func (l *Limiter) policyValue(v []byte) string {
+	if last := l.lastPolicy.Load(); last != nil && *last == string(v) {
+		return *last
+	}
+	s := string(v)
+	l.lastPolicy.Store(&s)
+	return s
+}
+
+// AuditPolicy is the name of Outcomes[i]'s policy in the audit trail and
+// the decision: "rate_limit." and the policy name.
+func (res *Result) AuditPolicy(i int) string { return res.applied[i].p.auditName }
 
 // ChargesResponse reports whether ChargeResponse has anything to do: an
 // admitted response_bytes policy applies. The plugin counts the response body
