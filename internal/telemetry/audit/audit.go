@@ -476,6 +476,9 @@ func requestHash(s string) uint64 {
 type KeyHasher struct {
 	h   hash.Hash
 	buf [sha256.Size]byte
+	// lastKey and lastSum are the key hashed last and its pseudonym: a
+	// client's requests often come back to back.
+	lastKey, lastSum string
 }
 
 // NewKeyHasher returns a hasher for the configured salt ("" = plain SHA-256).
@@ -491,10 +494,14 @@ func (k *KeyHasher) Hash(key string) string {
 	if key == "" {
 		return ""
 	}
+	if key == k.lastKey {
+		return k.lastSum
+	}
 	k.h.Reset()
 	k.h.Write([]byte(key))
 	sum := k.h.Sum(k.buf[:0])
-	return hex.EncodeToString(sum[:8])
+	k.lastKey, k.lastSum = key, hex.EncodeToString(sum[:8])
+	return k.lastSum
 }
 
 // AddSignal adds a security signal to the event, once.
