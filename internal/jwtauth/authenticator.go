@@ -115,6 +115,9 @@ type Authenticator struct {
 	maxTokenBytes int
 	realm         string
 	outputHeaders []string
+	// maxSetHeaders is the most headers an allowed request sets: every
+	// provider's payload and claim headers.
+	maxSetHeaders int
 	// paramNames are every provider's token query parameters.
 	paramNames []string
 	cache      *tokenCache
@@ -191,6 +194,10 @@ func New(cfg Config) (*Authenticator, error) {
 		a.Warnings = append(a.Warnings, warnings...)
 		a.providers = append(a.providers, p)
 		a.byName[name] = p
+		a.maxSetHeaders += len(p.claimHdrs)
+		if p.payloadHdr != "" {
+			a.maxSetHeaders++
+		}
 		if p.payloadHdr != "" {
 			outputs[p.payloadHdr] = true
 		}
@@ -478,10 +485,14 @@ type evaluation struct {
 	view reqView
 	keys KeySource
 	now  time.Time
-	done map[*provider]*providerResult
+	// done holds each provider's result by provider index, once verified
+	// (providerResult.done): a slice, not a map, as a map operation costs
+	// the Wasm guest far more than a few loads.
+	done []providerResult
 }
 
 type providerResult struct {
+	done    bool
 	token   *Token
 	reason  Reason
 	wait    bool
@@ -539,7 +550,7 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 			RetryAfter: until.Sub(now),
 		}
 	}
-	ev := &evaluation{a: a, view: reqView{req: req, a: a}, keys: keys, now: now, done: map[*provider]*providerResult{}}
+	ev := &evaluation{a: a, view: reqView{req: req, a: a}, keys: keys, now: now, done: make([]providerResult, len(a.providers))}
 	o := ev.eval(a.rules[rule].requires)
 	switch {
 	case o.ok:
@@ -572,11 +583,11 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 
 // provider verifies p's token for this request, once.
 func (ev *evaluation) provider(p *provider) *providerResult {
-	if pr, ok := ev.done[p]; ok {
+	pr := &ev.done[p.index]
+	if pr.done {
 		return pr
 	}
-	pr := &providerResult{}
-	ev.done[p] = pr
+	pr.done = true
 	ex := ev.view.extract(p, ev.a.maxTokenBytes)
 	pr.foreign = ex.foreign
 	if ex.reason != "" {
@@ -780,14 +791,15 @@ func appendUnique(list []string, items ...string) []string {
 
 // allow builds the header and parameter changes of an allowed request.
 func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
-	res := Result{Decision: Allow, Rule: rule, RemoveHeaders: slices.Clone(a.outputHeaders)}
-	seen := map[string]bool{}
-	kept := map[location]bool{}
+	res := Result{Decision: Allow, Rule: rule, RemoveHeaders: a.removeHeaders(), SetHeaders: make([][2]string, 0, a.maxSetHeaders)}
+	var kept []location
+	// The tokens of o, each provider's once, compacted in place: o is this
+	// call's own.
+	res.Tokens = o.tokens[:0]
 	for _, t := range o.tokens {
-		if seen[t.Provider] {
+		if slices.ContainsFunc(res.Tokens, func(u *Token) bool { return u.Provider == t.Provider }) {
 			continue
 		}
-		seen[t.Provider] = true
 		res.Tokens = append(res.Tokens, t)
 		p := a.byName[t.Provider]
 		if p.payloadHdr != "" {
@@ -799,12 +811,10 @@ func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
 			}
 		}
 		if p.forward {
-			for _, loc := range ev.done[p].found {
-				kept[loc] = true
-			}
+			kept = append(kept, ev.done[p.index].found...)
 			continue
 		}
-		for _, loc := range ev.done[p].found {
+		for _, loc := range ev.done[p.index].found {
 			switch loc.kind {
 			case locHeader:
 				res.RemoveHeaders = appendUnique(res.RemoveHeaders, loc.name)
@@ -817,9 +827,23 @@ func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
 	}
 	if len(res.Tokens) > 0 {
 		res.Token = res.Tokens[0]
+	} else {
+		res.Tokens = nil
+	}
+	if len(res.SetHeaders) == 0 {
+		res.SetHeaders = nil
 	}
 	a.removeStrays(&res, &ev.view, kept)
 	return res
+}
+
+// removeHeaders is a fresh copy of the output headers, with room for the
+// token locations an allowed request removes too.
+func (a *Authenticator) removeHeaders() []string {
+	if len(a.outputHeaders) == 0 {
+		return nil
+	}
+	return append(make([]string, 0, len(a.outputHeaders)+2), a.outputHeaders...)
 }
 
 // claimHeaderValue renders a claim for a header: strings, numbers and
@@ -962,20 +986,20 @@ func unhex(c byte) int {
 // other schemes in a token header, and token cookies or parameters on routes
 // that require nothing are removed, so an upstream never acts on a
 // credential apiguard did not check.
-func (a *Authenticator) removeStrays(res *Result, v *reqView, kept map[location]bool) {
+func (a *Authenticator) removeStrays(res *Result, v *reqView, kept []location) {
 	for _, p := range a.providers {
 		for _, hs := range p.fromHeaders {
-			if _, ok := v.header(hs.Name); ok && !kept[location{locHeader, hs.Name}] && !slices.Contains(res.RemoveHeaders, hs.Name) {
+			if _, ok := v.header(hs.Name); ok && !slices.Contains(kept, location{locHeader, hs.Name}) && !slices.Contains(res.RemoveHeaders, hs.Name) {
 				res.RemoveHeaders = append(res.RemoveHeaders, hs.Name)
 			}
 		}
 		for _, name := range p.fromParams {
-			if len(v.param(name)) > 0 && !kept[location{locParam, name}] {
+			if len(v.param(name)) > 0 && !slices.Contains(kept, location{locParam, name}) {
 				res.RemoveParams = appendUnique(res.RemoveParams, name)
 			}
 		}
 		for _, name := range p.fromCookies {
-			if len(v.cookie(name)) > 0 && !kept[location{locCookie, name}] {
+			if len(v.cookie(name)) > 0 && !slices.Contains(kept, location{locCookie, name}) {
 				res.RemoveCookies = appendUnique(res.RemoveCookies, name)
 			}
 		}

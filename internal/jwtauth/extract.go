@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"unsafe"
 )
 
 // Request is what Authenticate needs to know about a request.
@@ -180,12 +181,37 @@ func isTokenValue(s string) bool {
 	if s == "" {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
+	// Eight bytes a step: in Wasm every byte of a byte loop goes through the
+	// function's dispatch loop, and a token has hundreds.
+	i := 0
+	if len(s) >= 8 {
+		p := unsafe.Pointer(unsafe.StringData(s))
+		for ; i+8 <= len(s); i += 8 {
+			if !tokenBytes8(*(*uint64)(unsafe.Add(p, i))) {
+				return false
+			}
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] == 0x7f {
 			return false
 		}
 	}
 	return true
+}
+
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// tokenBytes8 reports whether none of the eight bytes in v is a blank, a
+// control byte or DEL (the "has a byte less than n" and "has a zero byte"
+// tests of Bit Twiddling Hacks; exact as to whether such a byte exists).
+func tokenBytes8(v uint64) bool {
+	del := v ^ (lsb8 * 0x7f)
+	hit := (v-lsb8*0x21)&^v | (del-lsb8)&^del
+	return hit&msb8 == 0
 }
 
 // RemoveQueryParams returns path (a :path with optional query) without the
