@@ -284,6 +284,11 @@ func (h *httpContext) audit() *audit.Event {
 // addDecision appends a policy's decision to the audit record.
 func (h *httpContext) addDecision(d audit.Decision) {
 	e := h.audit()
+	if e.Decisions == nil {
+		// Room for the usual request's decisions (authn and two rate
+		// limits, a response filter), allocated once.
+		e.Decisions = make([]audit.Decision, 0, 4)
+	}
 	e.Decisions = append(e.Decisions, d)
 }
 

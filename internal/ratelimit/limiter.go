@@ -348,7 +348,7 @@ type Result struct {
 
 // inlinePolicies is the number of matched policies a Result holds without
 // further allocation.
-const inlinePolicies = 4
+const inlinePolicies = 2
 
 type applied struct {
 	p        *policy
