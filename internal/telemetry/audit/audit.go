@@ -170,7 +170,7 @@ const maxFieldPathBytes = 256
 // changed is false when paths is returned as it is.
 func safeFieldPaths(paths []string) (out []string, changed bool) {
 	for i, p := range paths {
-		sp := safeFieldPath(p)
+		sp := fieldPathMemo.do(p, safeFieldPath)
 		if !changed && sp == p && i < maxRemovedFields {
 			continue
 		}
@@ -191,6 +191,9 @@ func safeFieldPaths(paths []string) (out []string, changed bool) {
 	}
 	return out, true
 }
+
+// fieldPathMemo remembers field paths safeFieldPath keeps as they are.
+var fieldPathMemo cleanMemo
 
 // safeFieldPath rewrites one path (respfilter syntax: '.'-separated, '\'
 // escaping the next byte, "#" for array indices, "$" for the document). A

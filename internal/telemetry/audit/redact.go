@@ -19,6 +19,29 @@ const maxLoggedPath = 1024
 // path, so an encoded '?' or '&' cannot smuggle a value past it, and it is
 // safe to apply twice.
 func RedactPath(raw string) string {
+	if strings.ContainsAny(raw, "#?;%") {
+		// Parameters, a fragment or escapes: never remembered (values
+		// may be secrets, and they rarely repeat).
+		return redactPath(raw)
+	}
+	return pathMemo.do(raw, redactPlainPath)
+}
+
+// pathMemo remembers paths redactPlainPath keeps as they are.
+var pathMemo cleanMemo
+
+// redactPlainPath is redactPath for a path without parameters, fragment or
+// escapes: its segments stay as they are, so only tokens are masked.
+func redactPlainPath(raw string) string {
+	out := maskTokens(raw)
+	if len(out) > maxLoggedPath {
+		const marker = "...(truncated)"
+		out = truncateUTF8(out, maxLoggedPath-len(marker)) + marker
+	}
+	return out
+}
+
+func redactPath(raw string) string {
 	raw, _, _ = strings.Cut(raw, "#")
 	path, query, hasQuery := strings.Cut(raw, "?")
 	var b strings.Builder
