@@ -42,6 +42,29 @@ type Metrics struct {
 	notRequired   Counter        // authn{provider=none, allow, not_required}
 	verified      []labelCounter // authn{provider, allow, verified}, by provider
 	withinLimit   []labelCounter // ratelimit{policy, allow, within_limit}, by policy
+	routes        []routeHandles // requests and latency of the named routes
+	auditEmitted  Counter
+}
+
+// routeHandles are the per-route metrics of one named route.
+type routeHandles struct {
+	label    string
+	requests Counter
+	latency  Histogram
+}
+
+// route returns the handles of a named route, nil for OtherRoute and
+// unknown names.
+func (m *Metrics) route(name string) *routeHandles {
+	if m == nil {
+		return nil
+	}
+	for i := range m.routes {
+		if m.routes[i].label == name {
+			return &m.routes[i]
+		}
+	}
+	return nil
 }
 
 // labelCounter is a counter with the one label value that varies. A linear
@@ -93,6 +116,14 @@ func Define(inv Inventory, sink MetricSink) (*Metrics, error) {
 	for _, p := range inv.Policies {
 		m.withinLimit = append(m.withinLimit, labelCounter{p, m.counters[key{f: famRLDecision, a: p, b: allow, c: string(verdict.WithinLimit)}]})
 	}
+	for _, r := range inv.Routes {
+		req, okReq := m.counters[key{f: famRequests, a: r}]
+		lat, okLat := m.hists[key{f: famLatency, a: r}]
+		if okReq && okLat && r != OtherRoute {
+			m.routes = append(m.routes, routeHandles{label: r, requests: req, latency: lat})
+		}
+	}
+	m.auditEmitted = m.counters[key{f: famAuditEvents}]
 	return m, nil
 }
 
@@ -142,6 +173,10 @@ func (m *Metrics) Request(route string) {
 		m.otherRequests.Add(1)
 		return
 	}
+	if r := m.route(route); r != nil {
+		r.requests.Add(1)
+		return
+	}
 	m.inc(m.routeKey(famRequests, route), 1)
 }
 
@@ -149,6 +184,10 @@ func (m *Metrics) Request(route string) {
 func (m *Metrics) Latency(route string, d time.Duration) {
 	if route == OtherRoute && m != nil && m.otherLatency != nil {
 		m.otherLatency.Record(clampDur(d, time.Millisecond))
+		return
+	}
+	if r := m.route(route); r != nil {
+		r.latency.Record(clampDur(d, time.Millisecond))
 		return
 	}
 	m.record(m.routeKey(famLatency, route), clampDur(d, time.Millisecond))
@@ -304,7 +343,13 @@ func (m *Metrics) FilterError(r verdict.Reason) {
 }
 
 // AuditEmitted counts an audit event handed to its sink.
-func (m *Metrics) AuditEmitted() { m.inc(key{f: famAuditEvents}, 1) }
+func (m *Metrics) AuditEmitted() {
+	if m != nil && m.auditEmitted != nil {
+		m.auditEmitted.Add(1)
+		return
+	}
+	m.inc(key{f: famAuditEvents}, 1)
+}
 
 // AuditSampledOut counts an allowed request left out by sampling.
 func (m *Metrics) AuditSampledOut() { m.inc(key{f: famAuditSampledOut}, 1) }
