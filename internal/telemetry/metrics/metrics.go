@@ -44,6 +44,14 @@ type Metrics struct {
 	withinLimit   []labelCounter // ratelimit{policy, allow, within_limit}, by policy
 	routes        []routeHandles // requests and latency of the named routes
 	auditEmitted  Counter
+	rfResponses   []pairCounter // response_filter responses, by (decision, reason)
+	rfRemoved     Counter
+}
+
+// pairCounter is a counter with the two label values that vary.
+type pairCounter struct {
+	a, b string
+	c    Counter
 }
 
 // routeHandles are the per-route metrics of one named route.
@@ -124,6 +132,12 @@ func Define(inv Inventory, sink MetricSink) (*Metrics, error) {
 		}
 	}
 	m.auditEmitted = m.counters[key{f: famAuditEvents}]
+	for k, c := range m.counters {
+		if k.f == famRFResponses && k.c == "" {
+			m.rfResponses = append(m.rfResponses, pairCounter{k.a, k.b, c})
+		}
+	}
+	m.rfRemoved = m.counters[key{f: famRFRemoved}]
 	return m, nil
 }
 
@@ -324,13 +338,35 @@ func (m *Metrics) RateLimitEviction(policy string) { m.inc(key{f: famRLEvict, a:
 
 // Filter counts a response-filter decision and the fields it removed or masked.
 func (m *Metrics) Filter(d verdict.Decision, r verdict.Reason, removed, masked int) {
-	m.decision(key{f: famRFResponses, a: string(d), b: string(r)})
+	if c := m.rfResponse(d, r); c != nil {
+		c.Add(1)
+	} else {
+		m.decision(key{f: famRFResponses, a: string(d), b: string(r)})
+	}
 	if removed > 0 {
-		m.inc(key{f: famRFRemoved}, uint64(removed))
+		if m != nil && m.rfRemoved != nil {
+			m.rfRemoved.Add(uint64(removed))
+		} else {
+			m.inc(key{f: famRFRemoved}, uint64(removed))
+		}
 	}
 	if masked > 0 {
 		m.inc(key{f: famRFMasked}, uint64(masked))
 	}
+}
+
+// rfResponse is the handle of a defined response_filter responses counter,
+// nil when (d, r) is not one.
+func (m *Metrics) rfResponse(d verdict.Decision, r verdict.Reason) Counter {
+	if m == nil {
+		return nil
+	}
+	for _, p := range m.rfResponses {
+		if p.a == string(d) && p.b == string(r) {
+			return p.c
+		}
+	}
+	return nil
 }
 
 // FilterError counts a response-filter error.
