@@ -11,17 +11,35 @@ import (
 // signature check, for tokens without `exp` or with a distant one.
 const maxCacheTTL = 10 * time.Minute
 
-// cacheKey is the provider plus the whole token. The map compares the
-// token byte for byte, so one token cannot pass as another, and a hit costs
-// the map's hash of the string rather than a SHA-256 (about 10 µs for a
-// 700-byte token in Wasm). The map holds at most the cache's size of tokens,
-// each no longer than the header it came from.
+// cacheKey is the provider plus the whole token. A hit compares the token
+// byte for byte, so one token cannot pass as another. The cache holds at
+// most its size of tokens, each no longer than the header it came from.
 type cacheKey struct {
 	provider int
 	token    string
 }
 
+// cacheFP is what the cache's map hashes: the provider, the token's length
+// and its last bytes (signature bytes in a compact JWS), rather than the
+// whole token, which in Wasm costs a byte-wise hash of some 700 bytes on
+// every request (Go's Wasm port has no AES hash). Tokens that share a
+// fingerprint share an entry: the last one stored wins, and the others miss
+// and are verified.
+type cacheFP struct {
+	provider, n int
+	tail        [cacheTailBytes]byte
+}
+
+const cacheTailBytes = 24
+
+func (k cacheKey) fingerprint() cacheFP {
+	fp := cacheFP{provider: k.provider, n: len(k.token)}
+	copy(fp.tail[:], k.token[max(len(k.token)-cacheTailBytes, 0):])
+	return fp
+}
+
 type cacheEntry struct {
+	key   cacheKey
 	token *Token
 	slot  int
 }
@@ -32,8 +50,8 @@ type cacheEntry struct {
 // entry dies at the token's exp, and when the provider's key set changes.
 type tokenCache struct {
 	mu      sync.Mutex
-	entries map[cacheKey]cacheEntry
-	ring    []cacheKey
+	entries map[cacheFP]cacheEntry
+	ring    []cacheFP
 	used    []bool
 	next    int
 }
@@ -42,7 +60,7 @@ func newTokenCache(size int) *tokenCache {
 	if size <= 0 {
 		return nil
 	}
-	return &tokenCache{entries: make(map[cacheKey]cacheEntry, size), ring: make([]cacheKey, size), used: make([]bool, size)}
+	return &tokenCache{entries: make(map[cacheFP]cacheEntry, size), ring: make([]cacheFP, size), used: make([]bool, size)}
 }
 
 // get returns the cached token if it is still usable with keysDigest.
@@ -50,14 +68,15 @@ func (c *tokenCache) get(k cacheKey, keysDigest [32]byte, now time.Time) *Token 
 	if c == nil {
 		return nil
 	}
+	fp := k.fingerprint()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok {
+	e, ok := c.entries[fp]
+	if !ok || e.key != k {
 		return nil
 	}
 	if now.UnixNano() >= e.token.cacheUntilUnixNs || e.token.keysDigest != keysDigest {
-		delete(c.entries, k)
+		delete(c.entries, fp)
 		c.used[e.slot] = false
 		return nil
 	}
@@ -86,9 +105,16 @@ func (c *tokenCache) put(k cacheKey, t *Token, now time.Time) {
 	if c == nil || t.cacheUntilUnixNs <= now.UnixNano() {
 		return
 	}
+	fp := k.fingerprint()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.entries[k]; ok {
+	if e, ok := c.entries[fp]; ok {
+		if e.key != k {
+			// Another token with this fingerprint: this one takes its
+			// entry and ring slot.
+			e.key.token, e.token = strings.Clone(k.token), t
+			c.entries[fp] = e
+		}
 		return
 	}
 	// The caller's token may be a view of a buffer it reuses.
@@ -100,8 +126,8 @@ func (c *tokenCache) put(k cacheKey, t *Token, now time.Time) {
 			delete(c.entries, c.ring[slot])
 		}
 	}
-	c.ring[slot], c.used[slot] = k, true
-	c.entries[k] = cacheEntry{token: t, slot: slot}
+	c.ring[slot], c.used[slot] = fp, true
+	c.entries[fp] = cacheEntry{key: k, token: t, slot: slot}
 }
 
 // CacheStats counts how tokens were judged since New, for the

@@ -42,6 +42,37 @@ type Metrics struct {
 	notRequired   Counter        // authn{provider=none, allow, not_required}
 	verified      []labelCounter // authn{provider, allow, verified}, by provider
 	withinLimit   []labelCounter // ratelimit{policy, allow, within_limit}, by policy
+	routes        []routeHandles // requests and latency of the named routes
+	auditEmitted  Counter
+	rfResponses   []pairCounter // response_filter responses, by (decision, reason)
+	rfRemoved     Counter
+}
+
+// pairCounter is a counter with the two label values that vary.
+type pairCounter struct {
+	a, b string
+	c    Counter
+}
+
+// routeHandles are the per-route metrics of one named route.
+type routeHandles struct {
+	label    string
+	requests Counter
+	latency  Histogram
+}
+
+// route returns the handles of a named route, nil for OtherRoute and
+// unknown names.
+func (m *Metrics) route(name string) *routeHandles {
+	if m == nil {
+		return nil
+	}
+	for i := range m.routes {
+		if m.routes[i].label == name {
+			return &m.routes[i]
+		}
+	}
+	return nil
 }
 
 // labelCounter is a counter with the one label value that varies. A linear
@@ -93,6 +124,20 @@ func Define(inv Inventory, sink MetricSink) (*Metrics, error) {
 	for _, p := range inv.Policies {
 		m.withinLimit = append(m.withinLimit, labelCounter{p, m.counters[key{f: famRLDecision, a: p, b: allow, c: string(verdict.WithinLimit)}]})
 	}
+	for _, r := range inv.Routes {
+		req, okReq := m.counters[key{f: famRequests, a: r}]
+		lat, okLat := m.hists[key{f: famLatency, a: r}]
+		if okReq && okLat && r != OtherRoute {
+			m.routes = append(m.routes, routeHandles{label: r, requests: req, latency: lat})
+		}
+	}
+	m.auditEmitted = m.counters[key{f: famAuditEvents}]
+	for k, c := range m.counters {
+		if k.f == famRFResponses && k.c == "" {
+			m.rfResponses = append(m.rfResponses, pairCounter{k.a, k.b, c})
+		}
+	}
+	m.rfRemoved = m.counters[key{f: famRFRemoved}]
 	return m, nil
 }
 
@@ -142,6 +187,10 @@ func (m *Metrics) Request(route string) {
 		m.otherRequests.Add(1)
 		return
 	}
+	if r := m.route(route); r != nil {
+		r.requests.Add(1)
+		return
+	}
 	m.inc(m.routeKey(famRequests, route), 1)
 }
 
@@ -149,6 +198,10 @@ func (m *Metrics) Request(route string) {
 func (m *Metrics) Latency(route string, d time.Duration) {
 	if route == OtherRoute && m != nil && m.otherLatency != nil {
 		m.otherLatency.Record(clampDur(d, time.Millisecond))
+		return
+	}
+	if r := m.route(route); r != nil {
+		r.latency.Record(clampDur(d, time.Millisecond))
 		return
 	}
 	m.record(m.routeKey(famLatency, route), clampDur(d, time.Millisecond))
@@ -285,13 +338,35 @@ func (m *Metrics) RateLimitEviction(policy string) { m.inc(key{f: famRLEvict, a:
 
 // Filter counts a response-filter decision and the fields it removed or masked.
 func (m *Metrics) Filter(d verdict.Decision, r verdict.Reason, removed, masked int) {
-	m.decision(key{f: famRFResponses, a: string(d), b: string(r)})
+	if c := m.rfResponse(d, r); c != nil {
+		c.Add(1)
+	} else {
+		m.decision(key{f: famRFResponses, a: string(d), b: string(r)})
+	}
 	if removed > 0 {
-		m.inc(key{f: famRFRemoved}, uint64(removed))
+		if m != nil && m.rfRemoved != nil {
+			m.rfRemoved.Add(uint64(removed))
+		} else {
+			m.inc(key{f: famRFRemoved}, uint64(removed))
+		}
 	}
 	if masked > 0 {
 		m.inc(key{f: famRFMasked}, uint64(masked))
 	}
+}
+
+// rfResponse is the handle of a defined response_filter responses counter,
+// nil when (d, r) is not one.
+func (m *Metrics) rfResponse(d verdict.Decision, r verdict.Reason) Counter {
+	if m == nil {
+		return nil
+	}
+	for _, p := range m.rfResponses {
+		if p.a == string(d) && p.b == string(r) {
+			return p.c
+		}
+	}
+	return nil
 }
 
 // FilterError counts a response-filter error.
@@ -304,7 +379,13 @@ func (m *Metrics) FilterError(r verdict.Reason) {
 }
 
 // AuditEmitted counts an audit event handed to its sink.
-func (m *Metrics) AuditEmitted() { m.inc(key{f: famAuditEvents}, 1) }
+func (m *Metrics) AuditEmitted() {
+	if m != nil && m.auditEmitted != nil {
+		m.auditEmitted.Add(1)
+		return
+	}
+	m.inc(key{f: famAuditEvents}, 1)
+}
 
 // AuditSampledOut counts an allowed request left out by sampling.
 func (m *Metrics) AuditSampledOut() { m.inc(key{f: famAuditSampledOut}, 1) }

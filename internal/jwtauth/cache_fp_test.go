@@ -1,0 +1,49 @@
+package jwtauth
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCacheFingerprintCollision: two tokens that share the fingerprint the
+// cache hashes (provider, length and last bytes) never pass as each other;
+// the last one stored holds the entry.
+func TestCacheFingerprintCollision(t *testing.T) {
+	now := time.Now()
+	c := newTokenCache(4)
+	tail := strings.Repeat("s", 40)
+	a := cacheKey{provider: 0, token: "aaaa." + tail}
+	b := cacheKey{provider: 0, token: "bbbb." + tail}
+	if a.fingerprint() != b.fingerprint() {
+		t.Fatal("test tokens must share a fingerprint")
+	}
+	ta := &Token{Subject: "a", cacheUntilUnixNs: now.Add(time.Minute).UnixNano()}
+	tb := &Token{Subject: "b", cacheUntilUnixNs: now.Add(time.Minute).UnixNano()}
+	var digest [32]byte
+	c.put(a, ta, now)
+	if got := c.get(b, digest, now); got != nil {
+		t.Fatalf("token b got a's entry: %+v", got)
+	}
+	if got := c.get(a, digest, now); got != ta {
+		t.Fatalf("token a: %+v, want its own", got)
+	}
+	c.put(b, tb, now)
+	if got := c.get(a, digest, now); got != nil {
+		t.Fatalf("token a after b was stored: %+v, want a miss", got)
+	}
+	if got := c.get(b, digest, now); got != tb {
+		t.Fatalf("token b: %+v, want its own", got)
+	}
+	other := cacheKey{provider: 1, token: b.token}
+	if got := c.get(other, digest, now); got != nil {
+		t.Fatalf("another provider's lookup got %+v", got)
+	}
+	// The ring still bounds the entries.
+	for i := range 10 {
+		c.put(cacheKey{token: strings.Repeat("x", i+1)}, ta, now)
+	}
+	if len(c.entries) > 4 {
+		t.Fatalf("%d entries in a cache of 4", len(c.entries))
+	}
+}
