@@ -29,6 +29,9 @@ var evasions = []struct {
 	{"key after 4 KiB of tabs", `"` + strings.Repeat(`\t`, 4096) + `-----BEGIN PRIVATE KEY-----\nMIIE"`, "private_key"},
 	{"lower-case IBAN", `"de89370400440532013000"`, "iban"},
 	{"IBAN in escapes", `"\u0044\u0045\u0038\u0039370400440532013000"`, "iban"},
+	{"card split by an escaped surrogate pair (U+E0020 TAG SPACE)", `"4111\udb40\udc20111111111111"`, "card_number"},
+	{"card split by an escaped surrogate pair (U+1D173)", `"4111\ud834\udd73111111111111"`, "card_number"},
+	{"card after 1 KiB of escaped tag spaces", `"` + strings.Repeat(`\udb40\udc20`, 200) + `4111111111111111"`, "card_number"},
 	{"IBAN, escapes and no-break spaces", `"DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000"`, "iban"},
 }
 
@@ -37,7 +40,7 @@ var evasions = []struct {
 var notSensitive = []string{
 	`1700000000000`, `1700000000.123`, `0.4111111111111111`, `4.111111111111111`, `12345.678`,
 	`"ORD-2024-000123"`, `"2024-11-02T10:11:12.123456Z"`, `"\u200b"`, `"` + strings.Repeat(" ", 2048) + `hello"`,
-	`"de89370400440532013001"`, `-0.0e+1`, `1e400`,
+	`"de89370400440532013001"`, `-0.0e+1`, `1e400`, `"4111\ud834111111111111"`, `"4111\udc20\udb40111111111111"`,
 }
 
 // TestEvasionsAreClassifiedInBothPasses runs each evasion through the

@@ -2,9 +2,12 @@ package inventory
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/respfilter"
@@ -166,8 +169,14 @@ func refUnescape(raw []byte) []byte {
 			dst = append(dst, map[byte]byte{'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}[c])
 		case 'u':
 			if r, ok := hex4(raw[min(i+1, len(raw)):min(i+5, len(raw))]); ok && i+4 < len(raw) {
-				dst = append(dst, string(r)...)
 				i += 4
+				if utf16.IsSurrogate(r) && i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+					if lo, ok := hex4(raw[i+3 : i+7]); ok && utf16.DecodeRune(r, lo) != utf8.RuneError {
+						r = utf16.DecodeRune(r, lo)
+						i += 6
+					}
+				}
+				dst = append(dst, string(r)...)
 				continue
 			}
 			dst = append(dst, '\\', 'u')
@@ -278,8 +287,23 @@ func TestInspectorMatchesReference(t *testing.T) {
 }
 
 func TestUnescapeMatchesReference(t *testing.T) {
-	for _, s := range []string{``, `plain`, `a\"b`, `\u00e9l\u00e8ve`, `\ud83d\ude00`, `\u12`, `x\`, `\\\/\b\f\n\r\t`, `\q`, `\u00zz`, strings.Repeat(`ab\n`, 100)} {
+	for _, s := range []string{``, `plain`, `a\"b`, `\u00e9l\u00e8ve`, `\ud83d\ude00`, `\udb40\udc20`, `\ud83d`, `a\ud83dx`, `\ude00\ud83d`, `\ud83d\u0041`, `\ud83d\ud83d\ude00`, `\u12`, `x\`, `\\\/\b\f\n\r\t`, `\q`, `\u00zz`, strings.Repeat(`ab\n`, 100)} {
 		if got, want := unescape(nil, []byte(s)), refUnescape([]byte(s)); !bytes.Equal(got, want) {
+			t.Errorf("unescape(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestUnescapeMatchesEncodingJSON: surrogate pairs, lone surrogates and
+// every other escape decode as a JSON decoder reads them.
+func TestUnescapeMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{`\ud83d\ude00`, `4111\udb40\udc20111111111111`, `\ud834\udd73`, `\ud83d`, `a\ud83dx`, `\ude00\ud83d`,
+		`\ud83d\u0041`, `\ud83d\ud83d\ude00`, `\ud83d\n`, `\u00e9\t\"\\\/`} {
+		var want string
+		if err := json.Unmarshal([]byte(`"`+s+`"`), &want); err != nil {
+			t.Fatal(err)
+		}
+		if got := unescape(nil, []byte(s)); string(got) != want {
 			t.Errorf("unescape(%q) = %q, want %q", s, got, want)
 		}
 	}

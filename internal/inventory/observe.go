@@ -3,6 +3,7 @@ package inventory
 import (
 	"bytes"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/internal/detect"
@@ -419,8 +420,9 @@ func appendPrefix(buf []byte, lead *bool, b []byte) []byte {
 	}
 }
 
-// maxEscapeBytes is the longest escape (\uXXXX) or UTF-8 sequence.
-const maxEscapeBytes = 6
+// maxEscapeBytes is the longest escape (a surrogate pair, \uXXXX\uXXXX)
+// or UTF-8 sequence.
+const maxEscapeBytes = 12
 
 // plainRun is the length of the run at the start of b holding no quote and
 // no backslash.
@@ -470,12 +472,16 @@ func unescape(dst, raw []byte) []byte {
 		case 't':
 			dst = append(dst, '\t')
 		case 'u':
-			if i+4 < len(raw) {
-				if r, ok := hex4(raw[i+1 : i+5]); ok {
-					dst = utf8.AppendRune(dst, r)
-					i += 4
-					continue
-				}
+			if r, n := uEscape(raw[i-1:]); n > 0 {
+				dst = utf8.AppendRune(dst, r)
+				i += n - 2
+				continue
+			}
+			if _, ok := hex4(raw[i+1 : min(i+5, len(raw))]); ok && i+4 < len(raw) {
+				// A high surrogate that ends the string: a lone one.
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+				i += 4
+				continue
 			}
 			dst = append(dst, '\\', 'u')
 		default:
@@ -499,8 +505,36 @@ func unescapePrefix(dst, raw []byte) []byte {
 	return unescape(dst, raw)
 }
 
-// escapeLen is the length of the escape sequence at the start of b, 0 when
-// b does not start with a complete one.
+// uEscape decodes the \u escape at the start of b and reports its length,
+// 0 when b does not start with a complete one. A UTF-16 surrogate pair
+// ("\ud834\udd73") is one character, as JSON decoders read it, so that an
+// invisible character outside the BMP (U+E0020 TAG SPACE) is seen as the
+// one it is; a lone surrogate is U+FFFD. A high surrogate whose pair may
+// be cut at the end of b is not complete.
+func uEscape(b []byte) (rune, int) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, 0
+	}
+	r, ok := hex4(b[2:6])
+	switch {
+	case !ok:
+		return 0, 0
+	case !utf16.IsSurrogate(r):
+		return r, 6
+	case r >= 0xDC00: // a low surrogate first
+		return utf8.RuneError, 6
+	case len(b) < 12 && (len(b) == 6 || b[6] == '\\' && (len(b) == 7 || b[7] == 'u')):
+		return 0, 0 // its pair may follow
+	case len(b) >= 12 && b[6] == '\\' && b[7] == 'u':
+		if lo, ok := hex4(b[8:12]); ok && lo >= 0xDC00 && lo < 0xE000 {
+			return utf16.DecodeRune(r, lo), 12
+		}
+	}
+	return utf8.RuneError, 6
+}
+
+// escapeLen is the length of the escape sequence at the start of b (a
+// surrogate pair is one), 0 when b does not start with a complete one.
 func escapeLen(b []byte) int {
 	if len(b) < 2 || b[0] != '\\' {
 		return 0
@@ -508,13 +542,8 @@ func escapeLen(b []byte) int {
 	if b[1] != 'u' {
 		return 2
 	}
-	if len(b) < 6 {
-		return 0
-	}
-	if _, ok := hex4(b[2:6]); !ok {
-		return 0
-	}
-	return 6
+	_, n := uEscape(b)
+	return n
 }
 
 // paddingUnits is the length of the run at the start of the raw JSON
@@ -539,7 +568,7 @@ func paddingUnits(b []byte) int {
 			case 'f':
 				r = '\f'
 			case 'u':
-				r, _ = hex4(b[i+2 : i+6])
+				r, _ = uEscape(b[i:])
 			default:
 				return i
 			}

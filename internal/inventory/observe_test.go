@@ -181,6 +181,7 @@ func FuzzObserver(f *testing.F) {
 	f.Add([]byte(sampleDoc), uint8(7))
 	f.Add([]byte(`[{"a":"\u0041"},{"b":[1,2,{"c":null}]}]`), uint8(1))
 	f.Add([]byte(`{"a":1,}`), uint8(3))
+	f.Add([]byte(`{"c":"`+strings.Repeat(`\udb40\udc20`, 90)+`4111\ud834\udd73111111111111"}`), uint8(5))
 	c := testClassifier(f)
 	f.Fuzz(func(t *testing.T, doc []byte, chunk uint8) {
 		whole := NewResponse(c)

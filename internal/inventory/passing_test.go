@@ -39,6 +39,7 @@ func TestClassPoliciesHoldWhateverOnErrorSays(t *testing.T) {
 		{"masked value, then malformed", noCustom, jsonMeta(), `{"card":"4111111111111111","x":}`, deny(respfilter.ReasonSensitive)},
 		{"malformed, then a denied value", noCustom, jsonMeta(), `{"x":,"ssn":"078-05-1120"}`, deny(respfilter.ReasonSensitive)},
 		{"malformed, then an escaped card", noCustom, jsonMeta(), `{"x":,"c":"\u0034111111111111111"}`, deny(respfilter.ReasonSensitive)},
+		{"malformed, then a card split by an escaped surrogate pair", noCustom, jsonMeta(), `{"x":,"c":"4111\udb40\udc20111111111111"}`, deny(respfilter.ReasonSensitive)},
 		{"malformed, then a card as an exponent number", noCustom, jsonMeta(), `{"x":,"c":4.111111111111111e15}`, deny(respfilter.ReasonSensitive)},
 		{"malformed, then a float", noCustom, jsonMeta(), `{"x":,"c":4.111111111111111,"t":1700000000.5}`, pass(respfilter.ReasonMalformed)},
 		{"text like JSON holding a key", noCustom, text, `[not json ` + pem + ` 4111111111111111`, deny(respfilter.ReasonSensitive)},
