@@ -115,3 +115,34 @@ func FuzzNumberShortForm(f *testing.F) {
 		}
 	})
 }
+
+// TestValueCutInsideACharacterIsClassified: the classified first KiB of a
+// long value may end inside a character or an escape (a card, then
+// hundreds of invisible characters or spaces, written plain or escaped);
+// the cut goes back to the last whole one, so the value is still
+// classified, in both passes, at every offset of the cut.
+func TestValueCutInsideACharacterIsClassified(t *testing.T) {
+	c := testClassifier(t)
+	list := respfilterAllowAll(t)
+	card := c.Index("card_number")
+	for _, pad := range []string{"\u200b", `\u200b`, "\u2003", `\u2003`, "\U000E0020", `\udb40\udc20`} {
+		for shift := range 12 {
+			doc := `{"c":"4111111111111111` + strings.Repeat(" ", 1+shift) + strings.Repeat(pad, 2000/len(pad)) + `"}`
+			for _, chunk := range []int{len(doc), 7} {
+				r := NewResponse(c)
+				o := NewObserver(r)
+				for i := 0; i < len(doc); i += chunk {
+					o.Write([]byte(doc[i:min(i+chunk, len(doc))]))
+				}
+				o.Close()
+				if r.Values[card] != 1 {
+					t.Errorf("padding %q, shift %d: Observer (chunks of %d): %s", pad, shift, chunk, describe(r))
+				}
+			}
+			r := NewResponse(c)
+			if list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, r); r.Values[card] != 1 {
+				t.Errorf("padding %q, shift %d: Inspector: %s", pad, shift, describe(r))
+			}
+		}
+	}
+}

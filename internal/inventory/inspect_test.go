@@ -39,7 +39,15 @@ func (r *refInspector) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	if len(content) > maxValueBytes {
 		// The first KiB after the padding (spaces, invisible characters).
 		content = content[detect.PaddingLen(content):]
-		content = content[:min(len(content), maxValueBytes)]
+		if len(content) > maxValueBytes {
+			// Cut back to the last whole character.
+			content = content[:maxValueBytes]
+			for range 3 {
+				if r, n := utf8.DecodeLastRune(content); r == utf8.RuneError && n == 1 {
+					content = content[:len(content)-1]
+				}
+			}
+		}
 	}
 	classes := r.c.Key(v.Key)
 	if len(content) >= r.c.minValue {

@@ -273,6 +273,9 @@ func (o *Observer) startValue(c byte) {
 // endScalar records the scalar just read and moves on.
 func (o *Observer) endScalar(kind byte) {
 	s := o.str
+	if kind == '"' && len(s) == maxValueBytes {
+		s = wholeUnits(s) // cut: its last character may be too
+	}
 	if kind == '"' && o.strEscaped {
 		o.unesc = unescape(o.unesc[:0], s)
 		s = o.unesc
@@ -368,7 +371,11 @@ func (o *Observer) memberPath() {
 	}
 	// A long key is classified by its prefix past its padding, as a long
 	// value is.
-	o.unesc = unescape(o.unesc[:0], o.keyVal)
+	kv := o.keyVal
+	if len(kv) == maxValueBytes {
+		kv = wholeUnits(kv)
+	}
+	o.unesc = unescape(o.unesc[:0], kv)
 	o.r.key(o.path, unsafeString(classifiedPart(o.unesc)))
 }
 
@@ -500,9 +507,44 @@ func unescapePrefix(dst, raw []byte) []byte {
 	raw = raw[paddingUnits(raw):]
 	// An escape is at most 6 bytes for at least one byte decoded.
 	if len(raw) > 6*maxValueBytes {
-		raw = raw[:6*maxValueBytes]
+		raw = wholeUnits(raw[:6*maxValueBytes])
 	}
 	return unescape(dst, raw)
+}
+
+// wholeUnits is the raw JSON string content b, cut at a length limit,
+// without the escape or UTF-8 sequence the cut split: what is classified
+// ends at the last whole character, so that a value followed by padding
+// long enough to be cut is classified as it would be uncut.
+func wholeUnits(b []byte) []byte {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+		n := escapeLen(b[i:])
+		if n == 0 {
+			if len(b)-i < maxEscapeBytes {
+				return b[:i] // cut
+			}
+			n = 2 // broken: kept as it is (unescape)
+		}
+		i += n
+	}
+	return wholeRunes(b)
+}
+
+// wholeRunes is b, cut at a length limit, without the invalid or partial
+// UTF-8 sequence the cut may have left at its end.
+func wholeRunes(b []byte) []byte {
+	for range utf8.UTFMax - 1 {
+		if r, n := utf8.DecodeLastRune(b); r != utf8.RuneError || n != 1 {
+			break
+		}
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // uEscape decodes the \u escape at the start of b and reports its length,

@@ -203,3 +203,15 @@ func FuzzObserver(f *testing.F) {
 		}
 	})
 }
+
+func TestWholeUnitsDropsWhatTheCutSplit(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`ab`, `ab`}, {`a\u200`, `a`}, {`a\u200b`, `a\u200b`}, {`a\`, `a`}, {`a\\`, `a\\`}, {`a\\\`, `a\\`},
+		{`a\udb40\udc2`, `a`}, {`a\udb40\`, `a`}, {`a\udb40`, `a`}, {`a\udb40\udc20`, `a\udb40\udc20`},
+		{"a\u200b"[:3], "a"}, {"a\U000E0020"[:4], "a"}, {"a\u00e9", "a\u00e9"}, {`\uzzzz` + "xxxxxxxxxxx\xe2", `\uzzzzxxxxxxxxxxx`},
+	} {
+		if got := string(wholeUnits([]byte(c.in))); got != c.want {
+			t.Errorf("wholeUnits(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -283,7 +283,7 @@ func classifiedPart(str []byte) []byte {
 	}
 	str = str[detect.PaddingLen(str):]
 	if len(str) > maxValueBytes {
-		str = str[:maxValueBytes]
+		str = wholeRunes(str[:maxValueBytes])
 	}
 	return str
 }
