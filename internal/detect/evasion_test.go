@@ -27,8 +27,19 @@ func TestNumbersAClientReadsAsACard(t *testing.T) {
 		{"5555555555554444.5", true}, // a client prints the card's digits, then ".5"
 		{"0." + strings.Repeat("0", 2000) + "4111111111111111e2016", true},
 		{"4.111111111111111" + strings.Repeat("0", 2000) + "e15", true},
+		// Read as a float64 (JSON.parse), these are the card's value.
+		{"4111111111111110.99999", true},
+		{"4.1111111111111109999e15", true},
+		{"4111111111111110.75", true},
+		{"-4111111111111110.99999", true},
+		{"41111111111111109999e-4", true},
 		// Not cards.
 		{"4111111111111112", false},     // Luhn fails
+		{"4111111111111112.4", false},   // 4111111111111112 as a float64
+		{"1700000000000000000", false},  // a timestamp in ns
+		{"1700000000123.999999", false}, // a timestamp in ms
+		{"19.9999999999999999", false},  // a price that rounds to 20
+		{"1234567890123.5", false},      // not integral
 		{"4111111111111112.0", false},   // Luhn fails
 		{"1700000000000", false},        // a timestamp in ms
 		{"1700000000.123", false},       // a timestamp in s

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"math"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -89,19 +91,48 @@ func spaceSeparator(r rune) bool {
 // ClassifyNumber reports the class of a JSON number (RFC 8259 §6 text) as
 // a client reads it: the digits of its integer part, whatever its sign,
 // fraction or exponent ("4111111111111111.0", "-4111111111111111" and
-// "4.111111111111111e15" all print as a card number's digits). Only card
-// numbers are numbers; a number whose integer part is shorter than a card
-// (timestamps in seconds, prices, fractions) is never one.
+// "4.111111111111111e15" all print as a card number's digits), and the
+// digits of its value as a float64, which JSON.parse rounds it to
+// ("4111111111111110.99999" is 4111111111111111). Only card numbers are
+// numbers; a number whose integer part is shorter than a card (timestamps
+// in seconds, prices, fractions) is never one.
 func ClassifyNumber(num string, set Set) (Class, bool) {
 	if !set.Has(CardNumber) {
 		return 0, false
 	}
 	var d [maxCardDigits]byte
-	n, ok := integerDigits(&d, num)
-	if !ok || n < minCardDigits || !luhn(d[:n]) || !inCardRange(d[:n]) {
+	if n, ok := integerDigits(&d, num); ok && isCardDigits(d[:n]) {
+		return CardNumber, true
+	}
+	if len(num) < minRoundedDigits {
+		return 0, false // exact as a float64: its digits are the literal's
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsInf(v, 0) || v != math.Trunc(v) {
 		return 0, false
 	}
-	return CardNumber, true
+	v = math.Abs(v)
+	if v < 1e11 || v >= 1e19 {
+		return 0, false
+	}
+	// The exact value, and the shortest digits that read back as it (what
+	// JavaScript prints past 2^53).
+	for _, prec := range [...]int{0, -1} {
+		if b := strconv.AppendFloat(d[:0], v, 'f', prec, 64); isCardDigits(b) {
+			return CardNumber, true
+		}
+	}
+	return 0, false
+}
+
+// minRoundedDigits is the shortest number text a float64 may round to an
+// integer other than its integer part: one with 16 or more significant
+// digits (one of 15 or fewer reads back as itself).
+const minRoundedDigits = 16
+
+// isCardDigits reports whether the digits d are a card number's.
+func isCardDigits(d []byte) bool {
+	return len(d) >= minCardDigits && len(d) <= maxCardDigits && luhn(d) && inCardRange(d)
 }
 
 // numberCardAt reports whether a card number written as a JSON number

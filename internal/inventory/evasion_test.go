@@ -40,7 +40,7 @@ var evasions = []struct {
 var notSensitive = []string{
 	`1700000000000`, `1700000000.123`, `0.4111111111111111`, `4.111111111111111`, `12345.678`,
 	`"ORD-2024-000123"`, `"2024-11-02T10:11:12.123456Z"`, `"\u200b"`, `"` + strings.Repeat(" ", 2048) + `hello"`,
-	`"de89370400440532013001"`, `-0.0e+1`, `1e400`, `"4111\ud834111111111111"`, `"4111\udc20\udb40111111111111"`,
+	`"de89370400440532013001"`, `-0.0e+1`, `1e400`, `"4111\ud834111111111111"`, `4556000000000058.5` + strings.Repeat("0", 1100), `"4111\udc20\udb40111111111111"`,
 }
 
 // TestEvasionsAreClassifiedInBothPasses runs each evasion through the
@@ -97,11 +97,11 @@ func decideJSON(p *respfilter.Policy) respfilter.Decision {
 // against the number's text: a card number to one is a card number to the
 // other.
 func FuzzNumberShortForm(f *testing.F) {
-	for _, s := range []string{"4111111111111111", "-4.111111111111111e15", "0.00041111111111111111e19", "1700000000.5", "0", "5555555555554444.5e0"} {
+	for _, s := range []string{"4111111111111111", "-4.111111111111111e15", "4556000000000058.5" + strings.Repeat("0", 40) + "1", "4111111111111110.99999", "0.00041111111111111111e19", "1700000000.5", "0", "5555555555554444.5e0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, num string) {
-		if !json.Valid([]byte(num)) || num == "" || (num[0] != '-' && (num[0] < '0' || num[0] > '9')) {
+		if !json.Valid([]byte(num)) || num == "" || strings.TrimSpace(num) != num || (num[0] != '-' && (num[0] < '0' || num[0] > '9')) {
 			return
 		}
 		var n numberState
@@ -143,6 +143,31 @@ func TestValueCutInsideACharacterIsClassified(t *testing.T) {
 			if list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, r); r.Values[card] != 1 {
 				t.Errorf("padding %q, shift %d: Inspector: %s", pad, shift, describe(r))
 			}
+		}
+	}
+}
+
+// TestNumbersRoundingToACardAreClassified: a number JSON.parse rounds to
+// a card number is one in both passes and in the text of an unjudged body,
+// however long its fraction.
+func TestNumbersRoundingToACardAreClassified(t *testing.T) {
+	c := testClassifier(t)
+	list := respfilterAllowAll(t)
+	card := c.Index("card_number")
+	for _, num := range []string{"4111111111111110.99999", "4.1111111111111109999e15", "4111111111111110.75",
+		"4111111111111110." + strings.Repeat("9", 2000),
+		// Past the halfway point only 1 KiB on: 4556000000000059.
+		"4556000000000058.5" + strings.Repeat("0", 1100) + "1"} {
+		doc := `{"v":` + num + `}`
+		if r := observe(t, c, doc); r.Values[card] != 1 {
+			t.Errorf("%.40s: Observer: %s", num, describe(r))
+		}
+		r := NewResponse(c)
+		if list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, r); r.Values[card] != 1 {
+			t.Errorf("%.40s: Inspector: %s", num, describe(r))
+		}
+		if !detect.Contains("text "+num+" text", detect.All) {
+			t.Errorf("%.40s: not found in text", num)
 		}
 	}
 }

@@ -663,11 +663,15 @@ type numberState struct {
 	inExp    bool
 	expNeg   bool
 	expDigit bool
+	dropped  bool // a significant digit past maxSignificant is not 0
 }
 
-// maxSignificant is one more digit than the longest card number: more
-// significant digits before the point make a number no card can be.
-const maxSignificant = 20
+// maxSignificant bounds the significant digits kept: more than a card
+// number's before the point make a number no card can be, and past 30 no
+// digit changes which integer a card-length number rounds to as a float64
+// (the halfway points between float64 values from 1e11 on have at most
+// 29), but whether any was dropped (dropped) may.
+const maxSignificant = 30
 
 // maxExponent bounds the exponent followed; no body can hold the zeros a
 // larger one would need to bring digits back to the integer part.
@@ -695,6 +699,8 @@ func (n *numberState) add(c byte) {
 		if n.nsig < maxSignificant {
 			n.sig[n.nsig] = c
 			n.nsig++
+		} else if c != '0' {
+			n.dropped = true
 		}
 		if !n.frac {
 			n.point++
@@ -714,6 +720,9 @@ func (n *numberState) appendText(dst []byte) []byte {
 	}
 	dst = append(dst, "0."...)
 	dst = append(dst, n.sig[:n.nsig]...)
+	if n.dropped {
+		dst = append(dst, '1') // rounds as the digits dropped do
+	}
 	dst = append(dst, 'e')
 	return strconv.AppendInt(dst, int64(n.point+exp), 10)
 }
