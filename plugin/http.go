@@ -10,6 +10,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
+	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
@@ -102,12 +103,12 @@ type httpContext struct {
 	rateLimitStream  rateLimitStream
 	respFilterStream respFilterStream
 	inventoryStream  inventoryStream
-	telemetryStream  telemetryStream
+	telemetryStream  telemetry.Stream
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (action types.Action) {
 	h.start = h.plugin.clock()
-	defer h.timed(phaseRequestHeaders, h.start)
+	defer h.timed(telemetry.PhaseRequestHeaders, h.start)
 	defer recoverCallback("request headers", func() { action = h.failClosed() })
 	h.bodiless = endOfStream
 	if !h.readRequest() {
@@ -184,7 +185,7 @@ func (h *httpContext) runStages() types.Action {
 // the current stage waited for. The caller has made this stream the
 // effective context.
 func (h *httpContext) resume() {
-	defer h.timed(phaseRequestHeaders, h.plugin.clock())
+	defer h.timed(telemetry.PhaseRequestHeaders, h.plugin.clock())
 	defer recoverCallback("resume", func() { h.failClosed() })
 	if !h.paused || h.ownReply {
 		return
@@ -206,7 +207,7 @@ func (h *httpContext) resume() {
 // while authentication or a rate-limit callout is still pending. Pausing here
 // makes Envoy buffer the body (up to its limit, then 413) until resume().
 func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
-	defer h.timed(phaseRequestBody, h.plugin.clock())
+	defer h.timed(telemetry.PhaseRequestBody, h.plugin.clock())
 	defer recoverCallback("request body", func() { action = h.failClosed() })
 	action = h.requestAction()
 	h.onRequestBody(bodySize, action)
@@ -230,7 +231,7 @@ func (h *httpContext) requestAction() types.Action {
 }
 
 func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (action types.Action) {
-	defer h.timed(phaseResponseHeaders, h.plugin.clock())
+	defer h.timed(telemetry.PhaseResponseHeaders, h.plugin.clock())
 	defer recoverCallback("response headers", func() {
 		if !h.ownReply {
 			action = h.failClosed()
@@ -262,7 +263,7 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action
 // OnHttpResponseTrailers ends a response body that has trailers: its last
 // body callback did not see end of stream, so a buffered body is decided here.
 func (h *httpContext) OnHttpResponseTrailers(numTrailers int) (action types.Action) {
-	defer h.timed(phaseResponseBody, h.plugin.clock())
+	defer h.timed(telemetry.PhaseResponseBody, h.plugin.clock())
 	if h.ownReply {
 		return types.ActionContinue
 	}
@@ -347,9 +348,9 @@ func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grp
 	h.ownReply = true
 	h.paused = false
 	if h.grpcRequest() {
-		h.bodyReplacedWith(nil) // trailers-only: the body leaves as grpc-message
+		h.telemetryStream.BodyReplaced(nil) // trailers-only: the body leaves as grpc-message
 	} else {
-		h.bodyReplacedWith(body)
+		h.telemetryStream.BodyReplaced(body)
 	}
 	headers = append(headers, [2]string{verdict.ReplyHeader, string(reason)})
 	if err := localreply.Send(status, verdict.Details(reason), headers, body, int32(grpc)); err != nil {

@@ -259,7 +259,7 @@ func (h *httpContext) chargeResponseCost() {
 	if st.result == nil || !st.result.ChargesResponse() {
 		return
 	}
-	n := h.telemetryStream.out.seen // the upstream body bytes delivered
+	n := h.telemetryStream.Out.Seen() // the upstream body bytes delivered
 	if h.ownReply {
 		n = 0
 	}

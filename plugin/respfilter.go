@@ -264,7 +264,7 @@ func (h *httpContext) finishBody(out []byte, o respfilter.Outcome) types.Action 
 			proxywasm.LogErrorf("apiguard: response_filter: replace response body: %v", err)
 			return h.bodyFailure(respfilter.ReasonInternal)
 		}
-		h.bodyReplacedWith(out)
+		h.telemetryStream.BodyReplaced(out)
 		if st.headersHeld {
 			removeResponseHeaders(respfilter.ResponseHeadersToRemove())
 			if err := proxywasm.ReplaceHttpResponseHeader("content-length", strconv.Itoa(len(out))); err != nil {
@@ -292,7 +292,7 @@ func (h *httpContext) bodyFailure(r respfilter.Reason) types.Action {
 		proxywasm.LogErrorf("apiguard: response_filter: replace response body: %v", err)
 		return h.failClosed() // Envoy resets a stream whose headers left
 	}
-	h.bodyReplacedWith(doc)
+	h.telemetryStream.BodyReplaced(doc)
 	st.phase = rfDiscarding
 	return types.ActionContinue
 }
