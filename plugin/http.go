@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/canon"
+	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
 	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
@@ -101,7 +102,7 @@ type httpContext struct {
 	// One field per policy, each owned by its file.
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
-	respFilterStream respFilterStream
+	respFilterStream respfilter.Stream
 	inventoryStream  inventoryStream
 	telemetryStream  telemetry.Stream
 }

@@ -97,15 +97,15 @@ func (h *httpContext) prepareInventory() {
 		if is.route == "" {
 			return
 		}
-	case h.respFilterStream.policy != nil && h.respFilterStream.policy.Name() != "":
-		is.route = h.respFilterStream.policy.Name()
+	case h.respFilterStream.Policy() != nil && h.respFilterStream.Policy().Name() != "":
+		is.route = h.respFilterStream.Policy().Name()
 	default:
 		is.route = h.routeLabel()
 	}
 	if is.label == "" {
 		is.label = is.route
 	}
-	if h.respFilterStream.policy == nil && rand.Float64() >= inv.cfg.Rate() {
+	if h.respFilterStream.Policy() == nil && rand.Float64() >= inv.cfg.Rate() {
 		return
 	}
 	is.st = inv.get()
@@ -148,9 +148,7 @@ func (h *httpContext) inspector() respfilter.Inspector {
 // never holds a response to decode it.
 func (h *httpContext) observeResponseHeaders(endOfStream bool) {
 	is := &h.inventoryStream
-	rf := &h.respFilterStream
-	filtered := rf.policy != nil && rf.decision.Action != respfilter.ActionSkip && rf.decision.Action != respfilter.ActionPass
-	if is.st == nil || filtered || h.ownReply || endOfStream {
+	if is.st == nil || h.respFilterStream.Takes() || h.ownReply || endOfStream {
 		return
 	}
 	ct, _ := proxywasm.GetHttpResponseHeader("content-type")
