@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -28,9 +29,8 @@ type jwtState struct {
 	keys *jwks.Manager
 	// remote lists the providers with remote keys, for the JWKS age metric.
 	remote []string
-	// readyGen counts, per provider, the times paused requests were told
-	// they may proceed; a paused stream compares it with its snapshot.
-	readyGen map[string]uint64
+	// waits tells requests paused for remote keys when to try again.
+	waits jwtauth.Waits
 	// unavailableLogged rate-limits the key-outage warning to one a second
 	// per worker: during an outage every request would log it.
 	unavailableLogged time.Time
@@ -83,7 +83,6 @@ func (p *pluginContext) configureJWT(s *settings.Settings) error {
 	for _, src := range sources {
 		p.jwt.remote = append(p.jwt.remote, src.Provider)
 	}
-	p.jwt.readyGen = make(map[string]uint64, len(sources))
 	return nil
 }
 
@@ -113,7 +112,7 @@ func (p *pluginContext) applyJWKSUpdate(u jwks.Update) bool {
 		p.dispatchJWKSFetch(f)
 	}
 	for _, name := range u.Ready {
-		p.jwt.readyGen[name]++
+		p.jwt.waits.Ready(name)
 	}
 	return len(u.Ready) > 0
 }
@@ -189,15 +188,7 @@ type jwtStream struct {
 	clientFailures int
 	// wait is set while the request is paused for keys; kept apart, as
 	// few streams ever wait.
-	wait *jwtWait
-}
-
-// jwtWait is a paused request: the providers it waits for, their ready
-// generations when it paused, and when it stops waiting regardless.
-type jwtWait struct {
-	waitFor  []string
-	waitGen  []uint64
-	deadline time.Time
+	wait *jwtauth.Paused
 }
 
 // verifiedClaims returns the claims of the request's verified token, nil
@@ -225,7 +216,7 @@ func (h *httpContext) authenticate() stageResult {
 	now := time.Now()
 	mayWait := true
 	if s.wait != nil {
-		if !s.wait.mayProceed(j, now) {
+		if !s.wait.MayProceed(&j.waits, now) {
 			h.plugin.wait(h)
 			return stageWait
 		}
@@ -242,7 +233,7 @@ func (h *httpContext) authenticate() stageResult {
 		// callout dispatched here would belong to this stream, and the SDK
 		// drops its answer if the client goes away first, leaving every
 		// other request paused on the provider to time out.
-		s.startWaiting(j, res, now)
+		s.wait = j.waits.Start(res, now)
 		h.plugin.wait(h)
 		return stageWait
 	}
@@ -259,28 +250,6 @@ func (h *httpContext) authenticate() stageResult {
 	}
 	h.applyDeny(res)
 	return stageReplied
-}
-
-func (s *jwtStream) startWaiting(j *jwtState, res jwtauth.Result, now time.Time) {
-	w := &jwtWait{waitFor: res.WaitFor, waitGen: make([]uint64, len(res.WaitFor)), deadline: now.Add(res.WaitTimeout)}
-	for i, name := range res.WaitFor {
-		w.waitGen[i] = j.readyGen[name]
-	}
-	s.wait = w
-}
-
-// mayProceed reports whether a paused request should be authenticated again:
-// one of its providers became ready, or its wait timed out.
-func (s *jwtWait) mayProceed(j *jwtState, now time.Time) bool {
-	if !now.Before(s.deadline) {
-		return true
-	}
-	for i, name := range s.waitFor {
-		if j.readyGen[name] != s.waitGen[i] {
-			return true
-		}
-	}
-	return false
 }
 
 // authnRequest gathers what the Authenticator reads from the request. All
@@ -320,12 +289,11 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 		return false
 	}
 	h.jwtStream.token = res.Token
-	provider, reason := metrics.NoProvider, verdict.NotRequired
 	if t := res.Token; t != nil {
-		provider, reason = t.Provider, verdict.Verified
 		h.audit().Identity = &audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
 	}
-	h.plugin.metrics.Authn(provider, verdict.Allow, reason)
+	provider, reason := res.Verdict()
+	h.plugin.metrics.Authn(cmp.Or(provider, metrics.NoProvider), verdict.Allow, reason)
 	h.addDecision(audit.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Allow, Reason: reason})
 	return true
 }
@@ -398,11 +366,8 @@ func (j jwtHeaders) Add(name, value string) error {
 // body, flagged as apiguard's own reply so response policies leave it alone.
 func (h *httpContext) applyDeny(res jwtauth.Result) {
 	h.jwtStream.clientFailures = res.ClientFailures
-	provider := res.Provider
-	if provider == "" {
-		provider = metrics.NoProvider
-	}
-	h.plugin.metrics.Authn(provider, verdict.Deny, res.Reason)
+	provider, _ := res.Verdict()
+	h.plugin.metrics.Authn(cmp.Or(provider, metrics.NoProvider), verdict.Deny, res.Reason)
 	h.addDecision(audit.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Deny, Reason: res.Reason})
 	if j := &h.plugin.jwt; res.Reason == jwtauth.ReasonJWKSUnavailable && time.Since(j.unavailableLogged) >= time.Second {
 		// A key outage, not a bad token: say so in the logs too.
