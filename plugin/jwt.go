@@ -284,7 +284,7 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	// not hold is not there to remove, and when nothing changes, later stages
 	// keep the cache instead of reading every header again.
 	// Forward's changes update the header view in place (jwtHeaders).
-	_, ok := res.Forward(jwtHeaders{h: h, cached: h.headers})
+	_, ok := res.Forward(jwtHeaders{h: h, cached: h.headers.Held()})
 	if !ok {
 		return false
 	}
@@ -330,36 +330,15 @@ func (j jwtHeaders) Cookies() ([]string, error) {
 }
 
 func (j jwtHeaders) Remove(name string) error {
-	err := proxywasm.RemoveHttpRequestHeader(name)
-	if err != nil {
-		proxywasm.LogWarnf("apiguard: jwt: remove header %q: %v", name, err)
-		j.h.invalidateRequestHeaders()
-		return err
-	}
-	j.h.viewRemove(name)
-	return nil
+	return j.h.editRequestHeader("jwt", opRemove, name, "")
 }
 
 func (j jwtHeaders) Replace(name, value string) error {
-	err := proxywasm.ReplaceHttpRequestHeader(name, value)
-	if err != nil {
-		proxywasm.LogWarnf("apiguard: jwt: set header %q: %v", name, err)
-		j.h.invalidateRequestHeaders()
-		return err
-	}
-	j.h.viewReplace(name, value)
-	return nil
+	return j.h.editRequestHeader("jwt", opReplace, name, value)
 }
 
 func (j jwtHeaders) Add(name, value string) error {
-	err := proxywasm.AddHttpRequestHeader(name, value)
-	if err != nil {
-		proxywasm.LogWarnf("apiguard: jwt: add header %q: %v", name, err)
-		j.h.invalidateRequestHeaders()
-		return err
-	}
-	j.h.viewAdd(name, value)
-	return nil
+	return j.h.editRequestHeader("jwt", opAdd, name, value)
 }
 
 // applyDeny answers the request as RFC 6750 says, with jwtauth's small JSON

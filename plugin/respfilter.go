@@ -54,19 +54,9 @@ func (h *httpContext) prepareResponseFilter() {
 	// unsupported_encoding failure on the response, never a bypass.
 	ae, _ := h.requestHeader("accept-encoding")
 	upstreamAE := respfilter.UpstreamAcceptEncoding(ae)
-	if err := proxywasm.ReplaceHttpRequestHeader("accept-encoding", upstreamAE); err != nil {
-		proxywasm.LogWarnf("apiguard: response_filter: set accept-encoding: %v", err)
-		h.invalidateRequestHeaders()
-	} else {
-		h.viewReplace("accept-encoding", upstreamAE)
-	}
+	_ = h.editRequestHeader("response_filter", opReplace, "accept-encoding", upstreamAE)
 	for _, name := range respfilter.RequestHeadersToRemove() {
-		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
-			proxywasm.LogWarnf("apiguard: response_filter: remove request header %s: %v", name, err)
-			h.invalidateRequestHeaders()
-		} else {
-			h.viewRemove(name)
-		}
+		_ = h.editRequestHeader("response_filter", opRemove, name, "")
 	}
 }
 
