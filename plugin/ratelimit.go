@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -57,26 +55,11 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 	for _, w := range l.Warnings() {
 		proxywasm.LogWarnf("apiguard: %s", w)
 	}
-	warnUnsaltedKeyHash(s)
+	if w := s.UnsaltedKeyHashWarning(); w != "" {
+		proxywasm.LogWarnf("apiguard: %s", w)
+	}
 	proxywasm.LogInfof("apiguard: %d rate-limit policies, at most %d bytes of shared data", len(s.RateLimits), l.MaxBytes())
 	return nil
-}
-
-// warnUnsaltedKeyHash warns when the audit trail will carry pseudonyms of
-// rate-limit keys that hold client values hashed without a salt
-// (settings.UnsaltedClientKeyPolicies). The configuration stays valid (a lab
-// setup need not manage a secret); the warning names the policies.
-func warnUnsaltedKeyHash(s *settings.Settings) {
-	names := s.UnsaltedClientKeyPolicies()
-	if len(names) == 0 {
-		return
-	}
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = strconv.Quote(n)
-	}
-	proxywasm.LogWarnf("apiguard: rate limits %s key on client values and telemetry.audit.key_hash_salt is not set: "+
-		"audit events carry ratelimit_key_hash values a dictionary can reverse; set a secret salt", strings.Join(quoted, ", "))
 }
 
 // rateLimit is the second request stage. The first run checks the local
@@ -100,13 +83,15 @@ func (h *httpContext) rateLimit() stageResult {
 	if refusal == nil {
 		return stageNext
 	}
-	h.sendRateLimitRefusal(refusal)
+	// apiguard's own reply: the response callbacks skip it, so it is never
+	// charged or judged again.
+	h.sendOwnReplyGRPC(uint32(refusal.Status), refusal.Reason, refusal.GRPCStatus, refusal.Headers, refusal.Body)
 	return stageReplied
 }
 
 // rateLimitRequest gathers what the policies' keys and matchers read.
 func (h *httpContext) rateLimitRequest() *ratelimit.Request {
-	r := &ratelimit.Request{
+	return &ratelimit.Request{
 		Method:     h.requestMethod(),
 		Path:       h.path,
 		Header:     h.requestHeader,
@@ -114,7 +99,6 @@ func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 		Claims:     h.verifiedClaims(), // nil without a verified token
 		EnvoyRoute: h.envoyRoute(),
 	}
-	return r
 }
 
 // dispatchRateLimitCallouts sends every global check of the result. A callout that
@@ -228,13 +212,6 @@ func (h *httpContext) recordRateLimit() {
 			h.audit().RateLimitKey = a.HashKey(key)
 		}
 	}
-}
-
-// sendRateLimitRefusal answers the stream with the refusing policy's status, body,
-// Retry-After and RateLimit headers. It is apiguard's own reply: the
-// response callbacks skip it, so it is never charged or judged again.
-func (h *httpContext) sendRateLimitRefusal(r *ratelimit.Refusal) {
-	h.sendOwnReplyGRPC(uint32(r.Status), r.Reason, r.GRPCStatus, r.Headers, r.Body)
 }
 
 // addRateLimitHeaders adds the RateLimit headers to an admitted response.
