@@ -259,21 +259,14 @@ func (h *httpContext) authFailureBurst() (audit.Burst, bool) {
 	return audit.Burst{Client: client, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
 }
 
-// captureAuditHeaders copies the request headers the operator chose to log,
-// as the client sent them; the Auditor masks them if it keeps the event.
+// captureAuditHeaders copies the request headers the operator chose to log
+// (telemetry.Auditor.CaptureHeaders) into the audit event.
 func (h *httpContext) captureAuditHeaders() {
-	a := h.plugin.telemetry.auditor
-	if a == nil || !a.Enabled() || len(a.HeaderNames()) == 0 {
-		return
-	}
-	names := a.HeaderNames()
-	hs := make([]audit.Header, 0, len(names))
-	for _, name := range names {
-		if v, ok := h.requestHeader(name); ok {
-			hs = append(hs, audit.Header{Name: name, Value: v})
+	if a := h.plugin.telemetry.auditor; a != nil {
+		if hs, ok := a.CaptureHeaders(h.requestHeader); ok {
+			h.audit().Captured.Headers = hs
 		}
 	}
-	h.audit().Captured.Headers = hs
 }
 
 // fillEvent completes the audit event with what the stream knows at its end.

@@ -109,3 +109,18 @@ func TestPhasesRecordOnlyThoseThatRan(t *testing.T) {
 		t.Fatalf("phases %v, ran %b", s.phases, s.ran)
 	}
 }
+
+func TestCaptureHeadersKeepsTheConfiguredOnesThatArePresent(t *testing.T) {
+	sent := map[string]string{"user-agent": "curl", "x-other": "no"}
+	get := func(name string) (string, bool) { v, ok := sent[name]; return v, ok }
+	a := NewAuditor(resolved(t, `{"audit":{"sink":"log","headers":["user-agent","x-api-key"]}}`), nil, "v")
+	hs, ok := a.CaptureHeaders(get)
+	if !ok || len(hs) != 1 || hs[0] != (audit.Header{Name: "user-agent", Value: "curl"}) {
+		t.Fatalf("captured %v, %v", hs, ok)
+	}
+	for _, js := range []string{`{"audit":{"sink":"log"}}`, `{"audit":{"sink":"off","headers":["user-agent"]}}`} {
+		if hs, ok := NewAuditor(resolved(t, js), nil, "v").CaptureHeaders(get); ok || hs != nil {
+			t.Errorf("%s: captured %v", js, hs)
+		}
+	}
+}
