@@ -11,11 +11,6 @@ import (
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 )
 
-// rateLimitSchema versions the layout of the rate-limit state in shared data.
-// Shared data outlives a plugin reload, so a new layout must use a new
-// namespace rather than misread the old one.
-const rateLimitSchema = "v1"
-
 // rateLimitState is the rate-limit policies of one plugin configuration.
 type rateLimitState struct {
 	limiter   *ratelimit.Limiter // nil without rate_limits
@@ -42,8 +37,7 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 	if len(s.RateLimits) == 0 {
 		return nil
 	}
-	namespace := "apiguard/" + p.rootID + "/" + rateLimitSchema
-	l, err := ratelimit.New(s.RateLimits, sharedData{}, namespace)
+	l, err := ratelimit.New(s.RateLimits, sharedData{}, ratelimit.SharedNamespace(p.rootID))
 	if err != nil {
 		return fmt.Errorf("rate_limits: %w", err)
 	}
@@ -162,8 +156,7 @@ func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
 // countRateLimitFailure counts a service failure (any answer that is neither
 // a pass nor "limited") by its reason.
 func (h *httpContext) countRateLimitFailure(out ratelimit.Outcome, status int) {
-	switch out.Reason {
-	case ratelimit.ReasonGlobalOK, ratelimit.ReasonGlobalOverLimit, "":
+	if !out.ServiceFailed() {
 		return
 	}
 	proxywasm.LogDebugf("apiguard: rate limit %q: service answer %d: %s", out.Policy, status, out.Reason)
@@ -180,7 +173,7 @@ func (h *httpContext) recordRateLimit() {
 	rl := &h.plugin.rateLimits
 	m := h.plugin.metrics
 	for i, o := range st.result.Outcomes {
-		if o.Decision == ratelimit.Skipped || o.Decision == ratelimit.Pending {
+		if !o.Final() {
 			continue
 		}
 		if o.Attempts > 1 {
@@ -192,8 +185,7 @@ func (h *httpContext) recordRateLimit() {
 		if o.Evicted {
 			m.RateLimitEviction(o.Policy)
 		}
-		switch o.Reason {
-		case ratelimit.ReasonContended, ratelimit.ReasonTableFull, ratelimit.ReasonStoreError:
+		if o.Broken() {
 			m.RateLimitError(o.Policy, o.Reason)
 		}
 		h.addDecision(audit.Decision{
@@ -241,9 +233,7 @@ func (h *httpContext) chargeResponseCost() {
 		n = 0
 	}
 	for _, o := range st.result.ChargeResponse(n, time.Now()) {
-		switch o.Reason {
-		case ratelimit.ReasonOK:
-		default:
+		if o.Reason != ratelimit.ReasonOK {
 			h.plugin.metrics.RateLimitError(o.Policy, o.Reason)
 		}
 	}
