@@ -171,8 +171,8 @@ func (h *httpContext) recordFilter(o respfilter.Outcome) {
 	}
 	m := h.plugin.metrics
 	m.Filter(decision, reason, o.Removed, o.Masked)
-	if o.Reason != respfilter.ReasonNone && o.Reason != respfilter.ReasonSensitive {
-		m.FilterError(o.Reason) // a denied class is a policy's decision, not an error
+	if o.Failed() {
+		m.FilterError(o.Reason)
 	}
 	h.addDecision(audit.Decision{Policy: string(verdict.PolicyRespFilter), Decision: decision, Reason: reason})
 }

@@ -253,3 +253,8 @@ func removeHeaders(h Host) {
 		h.RemoveResponseHeader(name)
 	}
 }
+
+// Failed reports an outcome the filter-error metric counts: the filter
+// could not do its job. A denied sensitive class is a policy's decision,
+// not an error.
+func (o Outcome) Failed() bool { return o.Reason != ReasonNone && o.Reason != ReasonSensitive }

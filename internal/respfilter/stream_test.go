@@ -192,3 +192,20 @@ func TestStreamTakesOnlyABodyItJudges(t *testing.T) {
 		t.Fatal("an unfiltered response is taken")
 	}
 }
+
+func TestOutcomeFailedLeavesOutPolicyDecisions(t *testing.T) {
+	for _, c := range []struct {
+		o    Outcome
+		want bool
+	}{
+		{Outcome{Action: ActionReplace}, false},
+		{Outcome{Action: ActionDeny, Reason: ReasonSensitive}, false},
+		{Outcome{Action: ActionDeny, Reason: ReasonMalformed}, true},
+		{Outcome{Action: ActionDeny, Reason: ReasonTooLarge}, true},
+		{Outcome{Action: ActionPass, Reason: ReasonDecodeFailed}, true},
+	} {
+		if c.o.Failed() != c.want {
+			t.Errorf("%+v: failed %v", c.o, !c.want)
+		}
+	}
+}
