@@ -2,14 +2,15 @@ package main
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
-	"github.com/apiguard/apiguard/internal/canon"
+	"github.com/apiguard/apiguard/internal/headerview"
+	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
+	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
@@ -79,11 +80,7 @@ type httpContext struct {
 	// never key on it, and resolving costs a host call per request.
 	clientIP         netip.Addr
 	clientIPResolved bool
-	headers          map[string]string // requestHeaders' cache
-	// pairs are the request headers as read (and changed) by readRequest,
-	// turned into the headers cache on first use: most requests of most
-	// configurations never need the map.
-	pairs [][2]string
+	headers          headerview.View // the request headers (requestHeaders)
 	// pairsBuf is the backing array readRequest decodes the request
 	// headers into, kept when the context is reused: the strings live in
 	// the host's block, only the slice is the stream's.
@@ -100,14 +97,14 @@ type httpContext struct {
 	// One field per policy, each owned by its file.
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
-	respFilterStream respFilterStream
+	respFilterStream respfilter.Stream
 	inventoryStream  inventoryStream
-	telemetryStream  telemetryStream
+	telemetryStream  telemetry.Stream
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) (action types.Action) {
 	h.start = h.plugin.clock()
-	defer h.timed(phaseRequestHeaders, h.start)
+	defer h.timed(telemetry.PhaseRequestHeaders, h.start)
 	defer recoverCallback("request headers", func() { action = h.failClosed() })
 	h.bodiless = endOfStream
 	if !h.readRequest() {
@@ -184,7 +181,7 @@ func (h *httpContext) runStages() types.Action {
 // the current stage waited for. The caller has made this stream the
 // effective context.
 func (h *httpContext) resume() {
-	defer h.timed(phaseRequestHeaders, h.plugin.clock())
+	defer h.timed(telemetry.PhaseRequestHeaders, h.plugin.clock())
 	defer recoverCallback("resume", func() { h.failClosed() })
 	if !h.paused || h.ownReply {
 		return
@@ -206,7 +203,7 @@ func (h *httpContext) resume() {
 // while authentication or a rate-limit callout is still pending. Pausing here
 // makes Envoy buffer the body (up to its limit, then 413) until resume().
 func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action types.Action) {
-	defer h.timed(phaseRequestBody, h.plugin.clock())
+	defer h.timed(telemetry.PhaseRequestBody, h.plugin.clock())
 	defer recoverCallback("request body", func() { action = h.failClosed() })
 	action = h.requestAction()
 	h.onRequestBody(bodySize, action)
@@ -230,7 +227,7 @@ func (h *httpContext) requestAction() types.Action {
 }
 
 func (h *httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) (action types.Action) {
-	defer h.timed(phaseResponseHeaders, h.plugin.clock())
+	defer h.timed(telemetry.PhaseResponseHeaders, h.plugin.clock())
 	defer recoverCallback("response headers", func() {
 		if !h.ownReply {
 			action = h.failClosed()
@@ -262,7 +259,7 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action
 // OnHttpResponseTrailers ends a response body that has trailers: its last
 // body callback did not see end of stream, so a buffered body is decided here.
 func (h *httpContext) OnHttpResponseTrailers(numTrailers int) (action types.Action) {
-	defer h.timed(phaseResponseBody, h.plugin.clock())
+	defer h.timed(telemetry.PhaseResponseBody, h.plugin.clock())
 	if h.ownReply {
 		return types.ActionContinue
 	}
@@ -347,9 +344,9 @@ func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grp
 	h.ownReply = true
 	h.paused = false
 	if h.grpcRequest() {
-		h.bodyReplacedWith(nil) // trailers-only: the body leaves as grpc-message
+		h.telemetryStream.BodyReplaced(nil) // trailers-only: the body leaves as grpc-message
 	} else {
-		h.bodyReplacedWith(body)
+		h.telemetryStream.BodyReplaced(body)
 	}
 	headers = append(headers, [2]string{verdict.ReplyHeader, string(reason)})
 	if err := localreply.Send(status, verdict.Details(reason), headers, body, int32(grpc)); err != nil {
@@ -358,29 +355,11 @@ func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grp
 	return types.ActionPause
 }
 
-// requestHeaders is the request header map as the upstream would get it now:
-// the one view of the request headers per request, read in one host call and
-// kept up to date in place as the plugin changes headers (viewRemove,
-// viewReplace, viewAdd), so no stage reads them all again. Names are lower
-// case; repeated headers are joined (cookies with "; ", others with ","), so
-// every policy sees every value and a second copy of a header cannot slip
-// past one of them.
+// requestHeaders is the request header map as the upstream would get it
+// now: the one view of the request headers per request (headerview), read
+// in one host call and kept up to date as the plugin changes headers.
 func (h *httpContext) requestHeaders() map[string]string {
-	if h.headers != nil {
-		return h.headers
-	}
-	if h.pairs != nil {
-		h.headers, h.pairs = canon.JoinHeaders(h.pairs), nil
-		return h.headers
-	}
-	all, err := proxywasm.GetHttpRequestHeaders()
-	if err != nil {
-		// Not cached: a failed read must not pass for a request without
-		// headers (applyAllow trusts the cache to skip removals).
-		return map[string]string{}
-	}
-	h.headers = canon.JoinHeaders(all)
-	return h.headers
+	return h.headers.Map(proxywasm.GetHttpRequestHeaders)
 }
 
 // requestHeader is one header of requestHeaders.
@@ -389,59 +368,44 @@ func (h *httpContext) requestHeader(name string) (string, bool) {
 	return v, ok
 }
 
-// invalidateRequestHeaders drops the header view, so the next use reads the
-// headers from the host: after a change the host refused, the view can no
-// longer tell what the upstream will get.
-func (h *httpContext) invalidateRequestHeaders() { h.headers, h.pairs = nil, nil }
-
-// Every change the host accepted to the request headers is made to the view
-// too, as Envoy makes it to its header map, so later stages see the new
-// values (e.g. a claim header set by the JWT stage, never the client's forged
-// copy). Without a view there is nothing to update: the next use reads the
-// headers from the host.
-
-// viewRemove records proxy_remove_header_map_value: every value of name goes.
-func (h *httpContext) viewRemove(name string) {
-	if m := h.headerView(); m != nil {
-		delete(m, strings.ToLower(name))
+// editRequestHeader makes one change to the request headers through the host
+// and, once the host accepted it, to the header view; after a refusal the
+// view is dropped. value is unused by remove. A failure is logged under
+// policy (what the change was for).
+func (h *httpContext) editRequestHeader(policy string, op headerOp, name, value string) error {
+	var err error
+	switch op {
+	case opRemove:
+		err = proxywasm.RemoveHttpRequestHeader(name)
+	case opReplace:
+		err = proxywasm.ReplaceHttpRequestHeader(name, value)
+	default:
+		err = proxywasm.AddHttpRequestHeader(name, value)
 	}
+	if err != nil {
+		proxywasm.LogWarnf("apiguard: %s: %s request header %q: %v", policy, op, name, err)
+		h.headers.Drop()
+		return err
+	}
+	switch op {
+	case opRemove:
+		h.headers.Remove(name)
+	case opReplace:
+		h.headers.Replace(name, value)
+	default:
+		h.headers.Add(name, value)
+	}
+	return nil
 }
 
-// viewReplace records proxy_replace_header_map_value: name has one value.
-func (h *httpContext) viewReplace(name, value string) {
-	if m := h.headerView(); m != nil {
-		m[strings.ToLower(name)] = value
-	}
-}
+// headerOp is a change to a header map, named as in logs.
+type headerOp string
 
-// viewAdd records proxy_add_header_map_value: one more value of name, joined
-// after those already there as canon.JoinHeaders joins repeats.
-func (h *httpContext) viewAdd(name, value string) {
-	m := h.headerView()
-	if m == nil {
-		return
-	}
-	name = strings.ToLower(name)
-	prev, ok := m[name]
-	if !ok {
-		m[name] = value
-		return
-	}
-	sep := ","
-	if name == "cookie" {
-		sep = "; "
-	}
-	m[name] = prev + sep + value
-}
-
-// headerView is the cached view, built from the pairs readRequest kept if
-// need be; nil when nothing is cached.
-func (h *httpContext) headerView() map[string]string {
-	if h.headers == nil && h.pairs != nil {
-		h.headers, h.pairs = canon.JoinHeaders(h.pairs), nil
-	}
-	return h.headers
-}
+const (
+	opRemove  headerOp = "remove"
+	opReplace headerOp = "set"
+	opAdd     headerOp = "add"
+)
 
 // failClosed answers a stream whose processing hit an internal error: the
 // request never reaches the upstream unchecked.

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -12,184 +9,90 @@ import (
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/settings"
-	"github.com/apiguard/apiguard/internal/telemetry/audit"
 )
 
-// inventoryState is the response inventory of one plugin configuration
-// (docs/response-inventory.md). cfg is nil without a response_inventory
-// section.
-type inventoryState struct {
-	cfg        *inventory.Config
-	classifier *inventory.Classifier
-	store      *inventory.Store
-	// routes match the configured routes, in order, beside their names.
-	routes []*route.Matcher
-	names  []string
-	labels []string // metric labels of names
-	// free holds the per-stream state of finished streams for reuse.
-	free       []*streamInventory
-	lastExport time.Time
-}
-
-// streamInventory is what one observed stream records.
-type streamInventory struct {
-	resp *inventory.Response
-	obs  *inventory.Observer
-}
-
-// inventoryStream is the inventory's state of one stream.
+// inventoryStream is the response inventory's state of one stream
+// (docs/response-inventory.md).
 type inventoryStream struct {
-	st    *streamInventory // nil: not observed
-	route string           // the inventory's route
-	label string           // its metric label
-	// streaming is set while an unfiltered body is followed chunk by chunk.
-	streaming bool
+	st    *inventory.Stream // nil: not observed
+	route string            // the inventory's route
+	label string            // its metric label
 }
 
-func (p *pluginContext) configureInventory(s *settings.Settings) error {
-	p.inventory = inventoryState{}
-	c := s.ResponseInventory
-	if c == nil {
-		return nil
+func (p *pluginContext) configureInventory(s *settings.Settings) (err error) {
+	p.inventory = nil
+	if c := s.ResponseInventory; c != nil {
+		p.inventory, err = inventory.NewWorker(c, sharedData{}, p.rootID)
 	}
-	cl, err := c.Classifier()
-	if err != nil {
-		return fmt.Errorf("response_inventory: %w", err)
-	}
-	store, err := inventory.NewStore(sharedData{}, inventory.StoreOptions{Namespace: inventory.Namespace(p.rootID), MaxEntries: c.Entries()})
-	if err != nil {
-		return fmt.Errorf("response_inventory: %w", err)
-	}
-	st := inventoryState{cfg: c, classifier: cl, store: store, names: c.RouteNames()}
-	for i, r := range c.Routes {
-		m, err := route.Compile(r.Match)
-		if err != nil {
-			return fmt.Errorf("response_inventory.routes[%d].match: %w", i, err)
-		}
-		st.routes = append(st.routes, m)
-		st.labels = append(st.labels, inventory.MetricLabel(r))
-	}
-	p.inventory = st
-	return nil
+	return err
 }
 
 // prepareInventory decides, once the request stages passed, whether the
-// response is observed and under which route: the first
-// response_inventory route that matches (none: not observed), or without
-// routes the response_filter rule, the jwt rule, else _other. A filtered
-// response is always classified, in the filter's pass; an unfiltered one
-// is observed at the sample rate.
+// response is observed and under which route (inventory.Worker.Route).
 func (h *httpContext) prepareInventory() {
-	inv := &h.plugin.inventory
-	if inv.cfg == nil {
+	inv := h.plugin.inventory
+	if inv == nil {
 		return
+	}
+	policy := h.respFilterStream.Policy()
+	var rule string
+	if policy != nil {
+		rule = policy.Name()
 	}
 	is := &h.inventoryStream
-	switch {
-	case len(inv.routes) > 0:
-		req := &route.Request{Method: h.requestMethod(), Path: h.path, Header: h.requestHeader}
-		for i, m := range inv.routes {
-			if m.Matches(req) {
-				is.route, is.label = inv.names[i], inv.labels[i]
-				break
-			}
-		}
-		if is.route == "" {
-			return
-		}
-	case h.respFilterStream.policy != nil && h.respFilterStream.policy.Name() != "":
-		is.route = h.respFilterStream.policy.Name()
-	default:
-		is.route = h.routeLabel()
+	var ok bool
+	if is.route, is.label, ok = inv.Route(h.routeRequest, rule, h.routeLabel()); ok {
+		is.st = inv.Start(policy != nil)
 	}
-	if is.label == "" {
-		is.label = is.route
-	}
-	if h.respFilterStream.policy == nil && rand.Float64() >= inv.cfg.Rate() {
-		return
-	}
-	is.st = inv.get()
 }
 
-func (inv *inventoryState) get() *streamInventory {
-	if n := len(inv.free); n > 0 {
-		st := inv.free[n-1]
-		inv.free = inv.free[:n-1]
-		return st
-	}
-	r := inventory.NewResponse(inv.classifier)
-	return &streamInventory{resp: r, obs: inventory.NewObserver(r)}
-}
-
-// maxFreeInventories bounds the reusable per-stream states a worker keeps.
-const maxFreeInventories = 4
-
-func (inv *inventoryState) put(st *streamInventory) {
-	st.resp.Reset()
-	st.obs.Reset()
-	if len(inv.free) < maxFreeInventories {
-		inv.free = append(inv.free, st)
-	}
+// routeRequest is the request as route matchers read it.
+func (h *httpContext) routeRequest() *route.Request {
+	return &route.Request{Method: h.requestMethod(), Path: h.path, Header: h.requestHeader}
 }
 
 // inspector is what the response filter shows kept values to: the
 // stream's inventory, or nil.
 func (h *httpContext) inspector() respfilter.Inspector {
 	if st := h.inventoryStream.st; st != nil {
-		return st.resp
+		return st.Response()
 	}
 	return nil
 }
 
-// observeResponseHeaders starts following a JSON body the response filter
-// does not take: an unfiltered route's, or on a filtered route one its
-// rule leaves alone (a status it does not list, an opted-in pass). A
-// compressed body, or one that is not JSON, is not followed: observation
-// never holds a response to decode it.
+// observeResponseHeaders starts following a body the response filter does
+// not take (respfilter.Stream.Takes): an unfiltered route's, or on a
+// filtered route one its rule leaves alone (a status it does not list, an
+// opted-in pass); inventory.Stream.Follow decides which bodies are followed.
 func (h *httpContext) observeResponseHeaders(endOfStream bool) {
 	is := &h.inventoryStream
-	rf := &h.respFilterStream
-	filtered := rf.policy != nil && rf.decision.Action != respfilter.ActionSkip && rf.decision.Action != respfilter.ActionPass
-	if is.st == nil || filtered || h.ownReply || endOfStream {
+	if is.st == nil || h.respFilterStream.Takes() || h.ownReply || endOfStream {
 		return
 	}
 	ct, _ := proxywasm.GetHttpResponseHeader("content-type")
 	ce, _ := proxywasm.GetHttpResponseHeader("content-encoding")
-	if !isJSONType(ct) || (ce != "" && !strings.EqualFold(ce, "identity")) {
-		h.plugin.inventory.put(is.st)
+	if !is.st.Follow(ct, ce) {
+		h.plugin.inventory.Put(is.st)
 		is.st = nil
-		return
 	}
-	is.streaming = true
-}
-
-// isJSONType reports application/json and the +json types.
-func isJSONType(ct string) bool {
-	mt, _, _ := strings.Cut(ct, ";")
-	mt = strings.ToLower(strings.TrimSpace(mt))
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
 // observeResponseBody follows the chunk of an unfiltered body that is
 // passing now; the chunk goes on unchanged.
 func (h *httpContext) observeResponseBody(bodySize int, endOfStream bool) {
-	is := &h.inventoryStream
-	if !is.streaming {
+	st := h.inventoryStream.st
+	if !st.Following() {
 		return
 	}
+	var chunk []byte
 	if bodySize > 0 {
-		chunk, err := proxywasm.GetHttpResponseBody(0, bodySize)
-		if err != nil {
-			is.st.resp.Incomplete = true
-			is.streaming = false
+		var err error
+		if chunk, err = proxywasm.GetHttpResponseBody(0, bodySize); err != nil {
+			st.Unreadable()
 			return
 		}
-		is.st.obs.Write(chunk)
 	}
-	if endOfStream {
-		is.st.obs.Close()
-		is.streaming = false
-	}
+	st.Write(chunk, endOfStream)
 }
 
 // finishInventory merges what the stream saw into the shared inventory,
@@ -201,17 +104,14 @@ func (h *httpContext) finishInventory() {
 		return
 	}
 	is.st = nil
-	inv := &h.plugin.inventory
-	defer inv.put(st)
-	if is.streaming {
-		st.obs.Close() // trailers, or a reset: what was seen counts
-	}
-	r := st.resp
-	if len(r.Fields()) == 0 {
+	inv := h.plugin.inventory
+	defer inv.Put(st)
+	r := st.Finish()
+	if r == nil {
 		return
 	}
 	h.countInventory(is.label, r)
-	findings, stats, err := inv.store.Merge(is.route, r)
+	findings, stats, err := inv.Store.Merge(is.route, r)
 	if err != nil {
 		proxywasm.LogWarnf("apiguard: response_inventory: %v", err)
 	}
@@ -222,29 +122,33 @@ func (h *httpContext) finishInventory() {
 		m := h.plugin.metrics
 		m.SensitiveExposure(m.InventoryRoute(is.label))
 	}
-	for _, f := range findings {
-		h.reportFinding(f)
+	if t := &h.plugin.telemetry; t.auditor != nil && t.auditor.Enabled() {
+		for _, f := range findings {
+			e := inventory.FindingEvent(f, time.Now())
+			t.write(t.auditor.Record(e, e.Time))
+		}
 	}
 }
 
-// tickInventory exports the inventory through the audit sink when it
-// changed and export_interval has passed since this worker last did; one
-// worker exports each change.
+// tickInventory exports the inventory through the audit sink when it is
+// due (inventory.Worker.ExportDue), one event per route part.
 func (p *pluginContext) tickInventory(now time.Time) {
-	inv := &p.inventory
-	if inv.cfg == nil || now.Sub(inv.lastExport) < inv.cfg.Interval() {
+	inv := p.inventory
+	if inv == nil || !inv.ExportDue(now) {
 		return
 	}
-	if !inv.store.ClaimExport() {
-		return
-	}
-	inv.lastExport = now
-	snap, err := inv.store.Snapshot()
+	snap, err := inv.Store.Snapshot()
 	if err != nil {
 		proxywasm.LogWarnf("apiguard: response_inventory: export: %v", err)
 		return
 	}
-	p.exportInventory(snap, now)
+	if t := &p.telemetry; t.auditor != nil && t.auditor.Enabled() {
+		events, dropped := snap.Events(inventoryPartBytes, now)
+		p.metrics.InventoryDropped(uint64(dropped))
+		for _, e := range events {
+			t.write(t.auditor.Record(e, now))
+		}
+	}
 }
 
 // inventoryPartBytes bounds the inventory carried by one audit event, well
@@ -265,36 +169,5 @@ func (h *httpContext) countInventory(label string, r *inventory.Response) {
 		if n > 0 {
 			m.InventoryValues(label, c.Name(i), uint64(n))
 		}
-	}
-}
-
-// reportFinding writes the audit event of a class first seen at a path,
-// with the security signal when it is the route's first class.
-func (h *httpContext) reportFinding(f inventory.Finding) {
-	e := &audit.Event{Type: audit.EventSensitiveField, Time: time.Now(), Route: f.Route, Field: f.Path, Class: f.Class}
-	if f.FirstOnRoute {
-		e.Signals = []string{audit.SignalSensitiveDataExposed}
-	}
-	t := &h.plugin.telemetry
-	if t.auditor != nil && t.auditor.Enabled() {
-		t.write(t.auditor.Record(e, e.Time))
-	}
-}
-
-// exportInventory writes the inventory through the audit sink, one event
-// per route part.
-func (p *pluginContext) exportInventory(snap inventory.Export, now time.Time) {
-	t := &p.telemetry
-	if t.auditor == nil || !t.auditor.Enabled() {
-		return
-	}
-	parts, dropped := snap.Parts(inventoryPartBytes)
-	p.metrics.InventoryDropped(uint64(dropped))
-	for _, part := range parts {
-		ip := &audit.InventoryPart{Route: part.Route, Fields: make([]audit.InventoryField, len(part.Fields))}
-		for i, f := range part.Fields {
-			ip.Fields[i] = audit.InventoryField{Path: f.Path, Types: f.Types, Classes: f.Classes}
-		}
-		t.write(t.auditor.Record(&audit.Event{Type: audit.EventInventory, Time: now, Route: part.Route, Inventory: ip}, now))
 	}
 }

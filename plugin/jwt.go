@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"cmp"
 	"math"
 	"strings"
 	"time"
@@ -16,21 +16,12 @@ import (
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
-// jwtSchema versions the JWT policy's records in shared data (every name
-// holds the plugin_root_id too); bumped when a record's encoding changes.
-const jwtSchema = "v1"
-
 // jwtState is the authentication policy of one plugin configuration on one
 // worker. auth is nil when no `jwt` section is configured.
 type jwtState struct {
 	auth *jwtauth.Authenticator
-	// keys drives the remote key sets; nil when every provider has local keys.
-	keys *jwks.Manager
-	// remote lists the providers with remote keys, for the JWKS age metric.
-	remote []string
-	// readyGen counts, per provider, the times paused requests were told
-	// they may proceed; a paused stream compares it with its snapshot.
-	readyGen map[string]uint64
+	// remote drives the remote key sets; nil when every provider has local keys.
+	remote *jwtauth.Remote
 	// unavailableLogged rate-limits the key-outage warning to one a second
 	// per worker: during an outage every request would log it.
 	unavailableLogged time.Time
@@ -41,10 +32,10 @@ type jwtState struct {
 // keySource is the Authenticator's view of the remote key sets: a nil
 // interface (not a nil *Manager) when there are none.
 func (j *jwtState) keySource() jwtauth.KeySource {
-	if j.keys == nil {
+	if j.remote == nil {
 		return nil
 	}
-	return j.keys
+	return j.remote
 }
 
 // configureJWT validates and builds the JWT policy. It starts nothing: the
@@ -62,44 +53,25 @@ func (p *pluginContext) configureJWT(s *settings.Settings) error {
 	for _, w := range auth.Warnings {
 		proxywasm.LogWarnf("apiguard: jwt: %s", w)
 	}
-	ns := "apiguard/" + p.rootID + "/" + jwtSchema + "/"
+	ns := jwtauth.SharedNamespace(p.rootID)
 	if err := auth.UseSharedData(sharedData{}, ns); err != nil {
 		return err
 	}
 	p.jwt.auth = auth
 	p.jwt.routes = s.JWT.RouteNames()
-	sources := jwtauth.RemoteSources(*s.JWT)
-	if len(sources) == 0 {
-		return nil
-	}
-	// Shared data outlives configurations: a reconfigured plugin with the
-	// same root id must not adopt keys fetched from another URI or issuer.
-	// An empty worker id makes the manager draw a random one (crypto/rand
-	// works in the guest), so leases tell workers apart.
-	keysNS := ns + jwks.Digest(sources) + "/"
-	if p.jwt.keys, err = jwks.NewManager(sharedData{}, keysNS, "", sources); err != nil {
-		return fmt.Errorf("jwt: %w", err)
-	}
-	for _, src := range sources {
-		p.jwt.remote = append(p.jwt.remote, src.Provider)
-	}
-	p.jwt.readyGen = make(map[string]uint64, len(sources))
-	return nil
+	p.jwt.remote, err = jwtauth.NewRemote(*s.JWT, sharedData{}, ns)
+	return err
 }
 
 // tickJWT refreshes remote key sets: adopt what other workers fetched, start
 // the fetches that are due, release paused requests whose fetch is over.
 func (p *pluginContext) tickJWT(now time.Time) {
-	j := &p.jwt
-	if j.keys == nil {
+	r := p.jwt.remote
+	if r == nil {
 		return
 	}
-	p.applyJWKSUpdate(j.keys.Poll(now))
-	for _, name := range j.remote {
-		if h := j.keys.Health(name); h.Loaded && !h.FetchedAt.IsZero() {
-			p.metrics.JWKSAge(name, now.Sub(h.FetchedAt))
-		}
-	}
+	p.applyJWKSUpdate(r.Poll(now))
+	r.Ages(now, p.metrics.JWKSAge)
 }
 
 // applyJWKSUpdate acts on a Poll or OnResponse: logs its warnings (they never
@@ -112,10 +84,7 @@ func (p *pluginContext) applyJWKSUpdate(u jwks.Update) bool {
 	for _, f := range u.Fetches {
 		p.dispatchJWKSFetch(f)
 	}
-	for _, name := range u.Ready {
-		p.jwt.readyGen[name]++
-	}
-	return len(u.Ready) > 0
+	return p.jwt.remote.Apply(u)
 }
 
 // dispatchJWKSFetch sends one JWKS or discovery callout. It runs only in the
@@ -134,7 +103,7 @@ func (p *pluginContext) dispatchJWKSFetch(f jwks.Fetch) {
 		proxywasm.LogErrorf("apiguard: jwt: provider %q: dispatch jwks fetch to cluster %q: %v", f.Provider, f.Cluster, err)
 		p.metrics.JWKSFetchFailed(f.Provider, "call_failed")
 		// The tick resumes the streams this releases, after tickJWT.
-		p.applyJWKSUpdate(p.jwt.keys.OnResponse(f.ID, 0, nil, time.Now()))
+		p.applyJWKSUpdate(p.jwt.remote.OnResponse(f.ID, 0, nil, time.Now()))
 	}
 }
 
@@ -156,27 +125,16 @@ func (p *pluginContext) onJWKSResponse(f jwks.Fetch, numHeaders, bodySize int) {
 		body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
 	}
 	now := time.Now()
-	u := p.jwt.keys.OnResponse(f.ID, status, body, now)
-	p.recordJWKSOutcome(f, status, u)
+	u := p.jwt.remote.OnResponse(f.ID, status, body, now)
+	switch settled, failure := p.jwt.remote.Outcome(f, status, u); {
+	case settled && failure == "":
+		p.metrics.JWKSFetched(f.Provider)
+	case settled:
+		p.metrics.JWKSFetchFailed(f.Provider, failure)
+	}
 	if p.applyJWKSUpdate(u) {
 		p.resumeWaiting()
 	}
-}
-
-// recordJWKSOutcome counts a finished fetch. A discovery step that led to
-// the JWKS fetch is neither a success nor a failure yet.
-func (p *pluginContext) recordJWKSOutcome(f jwks.Fetch, status int, u jwks.Update) {
-	for _, next := range u.Fetches {
-		if next.Provider == f.Provider {
-			return
-		}
-	}
-	h := p.jwt.keys.Health(f.Provider)
-	if h.LastError == "" {
-		p.metrics.JWKSFetched(f.Provider)
-		return
-	}
-	p.metrics.JWKSFetchFailed(f.Provider, jwks.FailureReason(status, h))
 }
 
 // jwtStream is the authentication state of one stream.
@@ -189,15 +147,7 @@ type jwtStream struct {
 	clientFailures int
 	// wait is set while the request is paused for keys; kept apart, as
 	// few streams ever wait.
-	wait *jwtWait
-}
-
-// jwtWait is a paused request: the providers it waits for, their ready
-// generations when it paused, and when it stops waiting regardless.
-type jwtWait struct {
-	waitFor  []string
-	waitGen  []uint64
-	deadline time.Time
+	wait *jwtauth.Paused
 }
 
 // verifiedClaims returns the claims of the request's verified token, nil
@@ -225,7 +175,7 @@ func (h *httpContext) authenticate() stageResult {
 	now := time.Now()
 	mayWait := true
 	if s.wait != nil {
-		if !s.wait.mayProceed(j, now) {
+		if !s.wait.MayProceed(&j.remote.Waits, now) {
 			h.plugin.wait(h)
 			return stageWait
 		}
@@ -236,13 +186,13 @@ func (h *httpContext) authenticate() stageResult {
 	if res.Rule >= 0 && res.Rule < len(j.routes) {
 		h.route = j.routes[res.Rule]
 	}
-	if res.Decision == jwtauth.Wait && j.keys != nil {
+	if res.Decision == jwtauth.Wait && j.remote != nil {
 		// Authenticate has recorded the demand with the Manager (Refetch).
 		// The fetch itself leaves from the root context on the next tick: a
 		// callout dispatched here would belong to this stream, and the SDK
 		// drops its answer if the client goes away first, leaving every
 		// other request paused on the provider to time out.
-		s.startWaiting(j, res, now)
+		s.wait = j.remote.Start(res, now)
 		h.plugin.wait(h)
 		return stageWait
 	}
@@ -259,28 +209,6 @@ func (h *httpContext) authenticate() stageResult {
 	}
 	h.applyDeny(res)
 	return stageReplied
-}
-
-func (s *jwtStream) startWaiting(j *jwtState, res jwtauth.Result, now time.Time) {
-	w := &jwtWait{waitFor: res.WaitFor, waitGen: make([]uint64, len(res.WaitFor)), deadline: now.Add(res.WaitTimeout)}
-	for i, name := range res.WaitFor {
-		w.waitGen[i] = j.readyGen[name]
-	}
-	s.wait = w
-}
-
-// mayProceed reports whether a paused request should be authenticated again:
-// one of its providers became ready, or its wait timed out.
-func (s *jwtWait) mayProceed(j *jwtState, now time.Time) bool {
-	if !now.Before(s.deadline) {
-		return true
-	}
-	for i, name := range s.waitFor {
-		if j.readyGen[name] != s.waitGen[i] {
-			return true
-		}
-	}
-	return false
 }
 
 // authnRequest gathers what the Authenticator reads from the request. All
@@ -315,17 +243,16 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	// not hold is not there to remove, and when nothing changes, later stages
 	// keep the cache instead of reading every header again.
 	// Forward's changes update the header view in place (jwtHeaders).
-	_, ok := res.Forward(jwtHeaders{h: h, cached: h.headers})
+	_, ok := res.Forward(jwtHeaders{h: h, cached: h.headers.Held()})
 	if !ok {
 		return false
 	}
 	h.jwtStream.token = res.Token
-	provider, reason := metrics.NoProvider, verdict.NotRequired
 	if t := res.Token; t != nil {
-		provider, reason = t.Provider, verdict.Verified
 		h.audit().Identity = &audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
 	}
-	h.plugin.metrics.Authn(provider, verdict.Allow, reason)
+	provider, reason := res.Verdict()
+	h.plugin.metrics.Authn(cmp.Or(provider, metrics.NoProvider), verdict.Allow, reason)
 	h.addDecision(audit.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Allow, Reason: reason})
 	return true
 }
@@ -362,47 +289,23 @@ func (j jwtHeaders) Cookies() ([]string, error) {
 }
 
 func (j jwtHeaders) Remove(name string) error {
-	err := proxywasm.RemoveHttpRequestHeader(name)
-	if err != nil {
-		proxywasm.LogWarnf("apiguard: jwt: remove header %q: %v", name, err)
-		j.h.invalidateRequestHeaders()
-		return err
-	}
-	j.h.viewRemove(name)
-	return nil
+	return j.h.editRequestHeader("jwt", opRemove, name, "")
 }
 
 func (j jwtHeaders) Replace(name, value string) error {
-	err := proxywasm.ReplaceHttpRequestHeader(name, value)
-	if err != nil {
-		proxywasm.LogWarnf("apiguard: jwt: set header %q: %v", name, err)
-		j.h.invalidateRequestHeaders()
-		return err
-	}
-	j.h.viewReplace(name, value)
-	return nil
+	return j.h.editRequestHeader("jwt", opReplace, name, value)
 }
 
 func (j jwtHeaders) Add(name, value string) error {
-	err := proxywasm.AddHttpRequestHeader(name, value)
-	if err != nil {
-		proxywasm.LogWarnf("apiguard: jwt: add header %q: %v", name, err)
-		j.h.invalidateRequestHeaders()
-		return err
-	}
-	j.h.viewAdd(name, value)
-	return nil
+	return j.h.editRequestHeader("jwt", opAdd, name, value)
 }
 
 // applyDeny answers the request as RFC 6750 says, with jwtauth's small JSON
 // body, flagged as apiguard's own reply so response policies leave it alone.
 func (h *httpContext) applyDeny(res jwtauth.Result) {
 	h.jwtStream.clientFailures = res.ClientFailures
-	provider := res.Provider
-	if provider == "" {
-		provider = metrics.NoProvider
-	}
-	h.plugin.metrics.Authn(provider, verdict.Deny, res.Reason)
+	provider, _ := res.Verdict()
+	h.plugin.metrics.Authn(cmp.Or(provider, metrics.NoProvider), verdict.Deny, res.Reason)
 	h.addDecision(audit.Decision{Policy: string(verdict.PolicyAuthn), Decision: verdict.Deny, Reason: res.Reason})
 	if j := &h.plugin.jwt; res.Reason == jwtauth.ReasonJWKSUnavailable && time.Since(j.unavailableLogged) >= time.Second {
 		// A key outage, not a bad token: say so in the logs too.

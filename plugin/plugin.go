@@ -8,6 +8,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/canon"
+	"github.com/apiguard/apiguard/internal/inventory"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
@@ -47,7 +48,7 @@ type pluginContext struct {
 	jwt        jwtState
 	rateLimits rateLimitState
 	respFilter respFilterState
-	inventory  inventoryState
+	inventory  *inventory.Worker // nil without response_inventory
 	telemetry  telemetryState
 	// guard judges whether a request can be judged, before every policy.
 	guard *canon.Guard

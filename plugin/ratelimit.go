@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -12,11 +10,6 @@ import (
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 )
-
-// rateLimitSchema versions the layout of the rate-limit state in shared data.
-// Shared data outlives a plugin reload, so a new layout must use a new
-// namespace rather than misread the old one.
-const rateLimitSchema = "v1"
 
 // rateLimitState is the rate-limit policies of one plugin configuration.
 type rateLimitState struct {
@@ -44,8 +37,7 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 	if len(s.RateLimits) == 0 {
 		return nil
 	}
-	namespace := "apiguard/" + p.rootID + "/" + rateLimitSchema
-	l, err := ratelimit.New(s.RateLimits, sharedData{}, namespace)
+	l, err := ratelimit.New(s.RateLimits, sharedData{}, ratelimit.SharedNamespace(p.rootID))
 	if err != nil {
 		return fmt.Errorf("rate_limits: %w", err)
 	}
@@ -57,26 +49,11 @@ func (p *pluginContext) configureRateLimits(s *settings.Settings) error {
 	for _, w := range l.Warnings() {
 		proxywasm.LogWarnf("apiguard: %s", w)
 	}
-	warnUnsaltedKeyHash(s)
+	if w := s.UnsaltedKeyHashWarning(); w != "" {
+		proxywasm.LogWarnf("apiguard: %s", w)
+	}
 	proxywasm.LogInfof("apiguard: %d rate-limit policies, at most %d bytes of shared data", len(s.RateLimits), l.MaxBytes())
 	return nil
-}
-
-// warnUnsaltedKeyHash warns when the audit trail will carry pseudonyms of
-// rate-limit keys that hold client values hashed without a salt
-// (settings.UnsaltedClientKeyPolicies). The configuration stays valid (a lab
-// setup need not manage a secret); the warning names the policies.
-func warnUnsaltedKeyHash(s *settings.Settings) {
-	names := s.UnsaltedClientKeyPolicies()
-	if len(names) == 0 {
-		return
-	}
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = strconv.Quote(n)
-	}
-	proxywasm.LogWarnf("apiguard: rate limits %s key on client values and telemetry.audit.key_hash_salt is not set: "+
-		"audit events carry ratelimit_key_hash values a dictionary can reverse; set a secret salt", strings.Join(quoted, ", "))
 }
 
 // rateLimit is the second request stage. The first run checks the local
@@ -100,13 +77,15 @@ func (h *httpContext) rateLimit() stageResult {
 	if refusal == nil {
 		return stageNext
 	}
-	h.sendRateLimitRefusal(refusal)
+	// apiguard's own reply: the response callbacks skip it, so it is never
+	// charged or judged again.
+	h.sendOwnReplyGRPC(uint32(refusal.Status), refusal.Reason, refusal.GRPCStatus, refusal.Headers, refusal.Body)
 	return stageReplied
 }
 
 // rateLimitRequest gathers what the policies' keys and matchers read.
 func (h *httpContext) rateLimitRequest() *ratelimit.Request {
-	r := &ratelimit.Request{
+	return &ratelimit.Request{
 		Method:     h.requestMethod(),
 		Path:       h.path,
 		Header:     h.requestHeader,
@@ -114,7 +93,6 @@ func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 		Claims:     h.verifiedClaims(), // nil without a verified token
 		EnvoyRoute: h.envoyRoute(),
 	}
-	return r
 }
 
 // dispatchRateLimitCallouts sends every global check of the result. A callout that
@@ -178,8 +156,7 @@ func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
 // countRateLimitFailure counts a service failure (any answer that is neither
 // a pass nor "limited") by its reason.
 func (h *httpContext) countRateLimitFailure(out ratelimit.Outcome, status int) {
-	switch out.Reason {
-	case ratelimit.ReasonGlobalOK, ratelimit.ReasonGlobalOverLimit, "":
+	if !out.ServiceFailed() {
 		return
 	}
 	proxywasm.LogDebugf("apiguard: rate limit %q: service answer %d: %s", out.Policy, status, out.Reason)
@@ -196,7 +173,7 @@ func (h *httpContext) recordRateLimit() {
 	rl := &h.plugin.rateLimits
 	m := h.plugin.metrics
 	for i, o := range st.result.Outcomes {
-		if o.Decision == ratelimit.Skipped || o.Decision == ratelimit.Pending {
+		if !o.Final() {
 			continue
 		}
 		if o.Attempts > 1 {
@@ -208,8 +185,7 @@ func (h *httpContext) recordRateLimit() {
 		if o.Evicted {
 			m.RateLimitEviction(o.Policy)
 		}
-		switch o.Reason {
-		case ratelimit.ReasonContended, ratelimit.ReasonTableFull, ratelimit.ReasonStoreError:
+		if o.Broken() {
 			m.RateLimitError(o.Policy, o.Reason)
 		}
 		h.addDecision(audit.Decision{
@@ -228,13 +204,6 @@ func (h *httpContext) recordRateLimit() {
 			h.audit().RateLimitKey = a.HashKey(key)
 		}
 	}
-}
-
-// sendRateLimitRefusal answers the stream with the refusing policy's status, body,
-// Retry-After and RateLimit headers. It is apiguard's own reply: the
-// response callbacks skip it, so it is never charged or judged again.
-func (h *httpContext) sendRateLimitRefusal(r *ratelimit.Refusal) {
-	h.sendOwnReplyGRPC(uint32(r.Status), r.Reason, r.GRPCStatus, r.Headers, r.Body)
 }
 
 // addRateLimitHeaders adds the RateLimit headers to an admitted response.
@@ -259,14 +228,12 @@ func (h *httpContext) chargeResponseCost() {
 	if st.result == nil || !st.result.ChargesResponse() {
 		return
 	}
-	n := h.telemetryStream.out.seen // the upstream body bytes delivered
+	n := h.telemetryStream.Out.Seen() // the upstream body bytes delivered
 	if h.ownReply {
 		n = 0
 	}
 	for _, o := range st.result.ChargeResponse(n, time.Now()) {
-		switch o.Reason {
-		case ratelimit.ReasonOK:
-		default:
+		if o.Reason != ratelimit.ReasonOK {
 			h.plugin.metrics.RateLimitError(o.Policy, o.Reason)
 		}
 	}

@@ -52,7 +52,7 @@ func (h *httpContext) readRequest() bool {
 		return false
 	}
 	h.pairsBuf = pairs[:0]
-	h.headers, h.pairs = nil, pairs
+	h.headers.Keep(pairs)
 	h.captureAuditHeaders() // before a policy removes a credential header
 	plan := h.plugin.guard.Inspect(pairs, h.destinationPort)
 	if plan.Refuse != "" {
@@ -68,7 +68,7 @@ func (h *httpContext) readRequest() bool {
 		h.failClosed()
 		return false
 	}
-	h.headers, h.pairs = nil, plan.Applied(pairs)
+	h.headers.Keep(plan.Applied(pairs))
 	return true
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"strconv"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -19,9 +18,7 @@ import (
 // configuration. filter is nil when no `response_filter` section is set.
 type respFilterState struct {
 	filter *respfilter.Filter
-	// out is reused for every filtered body on this worker: the host copies
-	// a replaced body, so the storage is free again once the call returns.
-	out []byte
+	out    respfilter.Buffer // this worker's output buffer
 }
 
 // configureResponseFilter compiles the response_filter section and says
@@ -40,197 +37,62 @@ func (p *pluginContext) configureResponseFilter(s *settings.Settings) error {
 	return nil
 }
 
-// respFilterPhase is where a filtered response stands.
-type respFilterPhase uint8
-
-const (
-	// rfIdle: not filtered (no policy, or decided without buffering).
-	rfIdle respFilterPhase = iota
-	// rfBuffering: the body is paused until end of stream.
-	rfBuffering
-	// rfDiscarding: the headers have left (streamed mode) and the body was
-	// replaced by an error document; the rest of the upstream body is dropped.
-	rfDiscarding
-	// rfDone: the body has been decided.
-	rfDone
-)
-
-// respFilterStream is the response filter's state for one stream.
-type respFilterStream struct {
-	prepared bool
-	policy   *respfilter.Policy // nil when the response is not filtered
-	decision respfilter.Decision
-	phase    respFilterPhase
-	// headersHeld is set while the response headers are paused (headers_mode
-	// "held"): the status can still change.
-	headersHeld bool
-	// large is set when filtering this response handled a large body: the
-	// worker collects its garbage when the stream ends.
-	large bool
-}
-
 // prepareResponseFilter runs once the request stages have all passed: it
 // picks the response policy and, on filtered routes, asks the upstream only
 // for whole documents in codings apiguard can decode.
 func (h *httpContext) prepareResponseFilter() {
-	st := &h.respFilterStream
-	f := h.plugin.respFilter.filter
-	if st.prepared || f == nil {
+	rs := &h.plugin.respFilter
+	if rs.filter == nil || h.respFilterStream.Policy() != nil {
 		return
 	}
-	st.prepared = true
-	st.policy = f.Match(&route.Request{Method: h.requestMethod(), Path: h.path, Header: h.requestHeader})
-	if st.policy == nil {
+	p := rs.filter.Match(&route.Request{Method: h.requestMethod(), Path: h.path, Header: h.requestHeader})
+	if p == nil {
 		return
 	}
+	h.respFilterStream.Begin(p, &rs.out, rs.filter.HeadersHeld())
 	// A failed rewrite is not fatal: a coding apiguard cannot decode is an
 	// unsupported_encoding failure on the response, never a bypass.
 	ae, _ := h.requestHeader("accept-encoding")
 	upstreamAE := respfilter.UpstreamAcceptEncoding(ae)
-	if err := proxywasm.ReplaceHttpRequestHeader("accept-encoding", upstreamAE); err != nil {
-		proxywasm.LogWarnf("apiguard: response_filter: set accept-encoding: %v", err)
-		h.invalidateRequestHeaders()
-	} else {
-		h.viewReplace("accept-encoding", upstreamAE)
-	}
+	_ = h.editRequestHeader("response_filter", opReplace, "accept-encoding", upstreamAE)
 	for _, name := range respfilter.RequestHeadersToRemove() {
-		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
-			proxywasm.LogWarnf("apiguard: response_filter: remove request header %s: %v", name, err)
-			h.invalidateRequestHeaders()
-		} else {
-			h.viewRemove(name)
-		}
+		_ = h.editRequestHeader("response_filter", opRemove, name, "")
 	}
 }
 
-// filterResponseHeaders decides all the response headers can tell. In held
-// mode it pauses the headers until the body is decided; in streamed mode it
-// drops the headers that a changed body would contradict before they leave.
+// filterResponseHeaders, filterResponseBody and filterResponseTrailers
+// drive the stream's respfilter.Stream from the response callbacks.
 func (h *httpContext) filterResponseHeaders(endOfStream bool) types.Action {
-	st := &h.respFilterStream
-	if st.policy == nil {
+	if h.respFilterStream.Policy() == nil {
 		return types.ActionContinue
 	}
-	meta, err := h.responseMeta()
-	if err != nil {
-		// Headers that cannot be read cannot be judged: fail closed.
-		proxywasm.LogErrorf("apiguard: response_filter: read response headers: %v", err)
-		h.recordFilter(respfilter.Outcome{Action: respfilter.ActionDeny, Reason: respfilter.ReasonInternal})
-		return h.denyResponse(respfilter.ReasonInternal)
-	}
-	st.decision = st.policy.DecideHeadersInspected(meta, h.inspector())
-	switch st.decision.Action {
-	case respfilter.ActionDeny:
-		h.recordFilter(respfilter.Outcome{Action: respfilter.ActionDeny, Reason: st.decision.Reason})
-		return h.denyResponse(st.decision.Reason)
-	case respfilter.ActionPass:
-		h.recordFilter(respfilter.Outcome{Action: respfilter.ActionPass, Reason: st.decision.Reason})
-		return types.ActionContinue
-	case respfilter.ActionFilter:
-		if endOfStream {
-			return types.ActionContinue // no body: nothing to filter
-		}
-		st.phase = rfBuffering
-		if h.plugin.respFilter.filter.HeadersHeld() {
-			st.headersHeld = true
-			return types.ActionPause
-		}
-		removeResponseHeaders(respfilter.ResponseHeadersToRemove())
-		return types.ActionContinue
-	case respfilter.ActionSkip:
-		if meta.RequestMethod == "HEAD" {
-			// No body to filter, but the upstream's length and digests
-			// describe the unfiltered GET body: they would tell how long
-			// the removed fields are.
-			removeResponseHeaders(respfilter.ResponseHeadersToRemove())
-		}
+	reqType, _ := h.requestHeader("content-type")
+	return h.respFilterStep(h.respFilterStream.Headers(responseHost{h}, h.requestMethod(), reqType, endOfStream))
+}
+
+func (h *httpContext) filterResponseBody(bodySize int, endOfStream bool) types.Action {
+	return h.respFilterStep(h.respFilterStream.Body(responseHost{h}, bodySize, endOfStream))
+}
+
+func (h *httpContext) filterResponseTrailers() types.Action {
+	return h.respFilterStep(h.respFilterStream.Trailers(responseHost{h}))
+}
+
+// respFilterStep carries out what the response filter decided.
+func (h *httpContext) respFilterStep(step respfilter.Step, r respfilter.Reason) types.Action {
+	switch step {
+	case respfilter.StepPause:
+		return types.ActionPause
+	case respfilter.StepDeny:
+		// The filter's 502 instead of the upstream's response; apiguard's
+		// own reply from then on.
+		rep := respfilter.DenyReply(r)
+		return h.sendOwnReply(uint32(rep.Status), r, [][2]string{{"content-type", rep.ContentType}}, rep.Body)
+	case respfilter.StepFailClosed:
+		return h.failClosed()
 	}
 	return types.ActionContinue
 }
-
-// responseMeta reads what DecideHeaders needs from the response headers, in
-// one host call (respfilter.MetaFromHeaders).
-func (h *httpContext) responseMeta() (respfilter.ResponseMeta, error) {
-	all, err := proxywasm.GetHttpResponseHeaders()
-	if err != nil {
-		return respfilter.ResponseMeta{}, err
-	}
-	reqType, _ := h.requestHeader("content-type")
-	return respfilter.MetaFromHeaders(all, h.requestMethod(), reqType), nil
-}
-
-// filterResponseBody buffers a filtered body (Envoy keeps it while the
-// callback pauses) and decides it at end of stream. bodySize is everything
-// buffered so far.
-func (h *httpContext) filterResponseBody(bodySize int, endOfStream bool) types.Action {
-	st := &h.respFilterStream
-	switch st.phase {
-	case rfDiscarding:
-		if bodySize > 0 {
-			if err := proxywasm.ReplaceHttpResponseBody(nil); err != nil {
-				// The error document is out; the rest must not follow it.
-				return h.failClosed()
-			}
-		}
-		return types.ActionContinue
-	case rfIdle, rfDone:
-		return types.ActionContinue
-	}
-	// rfBuffering: decide once the whole body is in.
-	p := st.policy
-	if bodySize > p.MaxBodyBytes() {
-		// Stop early: waiting for the rest would only hit Envoy's buffer limit.
-		return h.finishBody(nil, p.Failure(respfilter.ReasonTooLarge, h.inspector()))
-	}
-	if !endOfStream {
-		return types.ActionPause
-	}
-	return h.processBody(bodySize)
-}
-
-// filterResponseTrailers ends a body that has trailers: its last body
-// callback did not see end of stream. A body that cannot be read here is
-// never let through unfiltered.
-func (h *httpContext) filterResponseTrailers() types.Action {
-	if h.respFilterStream.phase != rfBuffering {
-		return types.ActionContinue
-	}
-	return h.processBody(h.respFilterStream.policy.MaxBodyBytes() + 1)
-}
-
-// processBody reads the buffered body (at most size bytes) and filters it.
-func (h *httpContext) processBody(size int) types.Action {
-	st := &h.respFilterStream
-	var body []byte
-	if size > 0 {
-		var err error
-		body, err = proxywasm.GetHttpResponseBody(0, size)
-		if err != nil {
-			proxywasm.LogErrorf("apiguard: response_filter: read response body: %v", err)
-			return h.finishBody(nil, respfilter.Outcome{Action: respfilter.ActionDeny, Reason: respfilter.ReasonInternal})
-		}
-	}
-	rs := &h.plugin.respFilter
-	out, o := st.policy.AppendProcessInspected(rs.out, st.decision, body, h.verifiedClaims(), h.inspector())
-	if o.Action == respfilter.ActionReplace {
-		rs.out = out[:0]
-	}
-	action := h.finishBody(out, o)
-	// The host has copied the new body. A buffer grown by one large body
-	// is not kept for the next: the heap may reuse it, and a worker's
-	// steady state stays that of its usual bodies.
-	st.large = len(body) >= keepOutputBytes || cap(out) > keepOutputBytes ||
-		o.Reason == respfilter.ReasonTooLarge || o.Reason == respfilter.ReasonDecodeFailed
-	if cap(rs.out) > keepOutputBytes {
-		rs.out = nil
-	}
-	return action
-}
-
-// keepOutputBytes is the largest output buffer a worker keeps between
-// responses, and the body size from which the worker collects garbage when
-// the stream ends.
-const keepOutputBytes = 256 << 10
 
 // collectAfterLargeBody runs a garbage collection at the end of a stream
 // whose response filtering handled a large body (its input, decoded form
@@ -241,11 +103,9 @@ const keepOutputBytes = 256 << 10
 // It costs a collection of a small heap per large response, next to the
 // milliseconds the body itself took.
 func (h *httpContext) collectAfterLargeBody() {
-	st := &h.respFilterStream
-	if !st.large {
+	if !h.respFilterStream.TakeLarge() {
 		return
 	}
-	st.large = false
 	if r := h.plugin.telemetry.runtime; r != nil {
 		h.plugin.metrics.ForcedGC(r.ForceGC())
 		return
@@ -253,67 +113,50 @@ func (h *httpContext) collectAfterLargeBody() {
 	runtime.GC()
 }
 
-// finishBody applies a body-time outcome.
-func (h *httpContext) finishBody(out []byte, o respfilter.Outcome) types.Action {
-	st := &h.respFilterStream
-	st.phase = rfDone
-	h.recordFilter(o)
-	switch o.Action {
-	case respfilter.ActionReplace:
-		if err := proxywasm.ReplaceHttpResponseBody(out); err != nil {
-			proxywasm.LogErrorf("apiguard: response_filter: replace response body: %v", err)
-			return h.bodyFailure(respfilter.ReasonInternal)
-		}
-		h.bodyReplacedWith(out)
-		if st.headersHeld {
-			removeResponseHeaders(respfilter.ResponseHeadersToRemove())
-			if err := proxywasm.ReplaceHttpResponseHeader("content-length", strconv.Itoa(len(out))); err != nil {
-				proxywasm.LogWarnf("apiguard: response_filter: set content-length: %v", err)
-			}
-		}
-		return types.ActionContinue
-	case respfilter.ActionDeny:
-		return h.bodyFailure(o.Reason)
+// responseHost is respfilter.Host over the SDK's response calls; it logs
+// every failure.
+type responseHost struct{ h *httpContext }
+
+func (r responseHost) ResponseHeaders() ([][2]string, error) {
+	all, err := proxywasm.GetHttpResponseHeaders()
+	if err != nil {
+		proxywasm.LogErrorf("apiguard: response_filter: read response headers: %v", err)
 	}
-	return types.ActionContinue // skip (empty body) or an opted-in pass
+	return all, err
 }
 
-// bodyFailure fails a response closed once its body showed the failure:
-// a real 502 while the headers are held, else the body becomes the error
-// document under the status already sent, and the rest of the body is
-// dropped.
-func (h *httpContext) bodyFailure(r respfilter.Reason) types.Action {
-	st := &h.respFilterStream
-	if st.headersHeld {
-		return h.denyResponse(r)
+func (r responseHost) RemoveResponseHeader(name string) {
+	if err := proxywasm.RemoveHttpResponseHeader(name); err != nil {
+		proxywasm.LogWarnf("apiguard: response_filter: remove response header %s: %v", name, err)
 	}
-	doc := respfilter.ErrorDocument(st.decision, r)
-	if err := proxywasm.ReplaceHttpResponseBody(doc); err != nil {
+}
+
+func (r responseHost) ReplaceResponseHeader(name, value string) {
+	if err := proxywasm.ReplaceHttpResponseHeader(name, value); err != nil {
+		proxywasm.LogWarnf("apiguard: response_filter: set %s: %v", name, err)
+	}
+}
+
+func (r responseHost) ResponseBody(size int) ([]byte, error) {
+	body, err := proxywasm.GetHttpResponseBody(0, size)
+	if err != nil {
+		proxywasm.LogErrorf("apiguard: response_filter: read response body: %v", err)
+	}
+	return body, err
+}
+
+func (r responseHost) ReplaceResponseBody(body []byte) error {
+	err := proxywasm.ReplaceHttpResponseBody(body)
+	if err != nil {
 		proxywasm.LogErrorf("apiguard: response_filter: replace response body: %v", err)
-		return h.failClosed() // Envoy resets a stream whose headers left
 	}
-	h.bodyReplacedWith(doc)
-	st.phase = rfDiscarding
-	return types.ActionContinue
+	return err
 }
 
-// denyResponse answers the stream with the filter's 502 instead of the
-// upstream's response; it is apiguard's own reply from then on.
-func (h *httpContext) denyResponse(r respfilter.Reason) types.Action {
-	h.respFilterStream.phase = rfDone
-	h.respFilterStream.headersHeld = false
-	rep := respfilter.DenyReply(r)
-	return h.sendOwnReply(uint32(rep.Status), r, [][2]string{{"content-type", rep.ContentType}}, rep.Body)
-}
-
-// removeResponseHeaders drops headers a changed body would contradict.
-func removeResponseHeaders(names []string) {
-	for _, name := range names {
-		if err := proxywasm.RemoveHttpResponseHeader(name); err != nil {
-			proxywasm.LogWarnf("apiguard: response_filter: remove response header %s: %v", name, err)
-		}
-	}
-}
+func (r responseHost) Record(o respfilter.Outcome)     { r.h.recordFilter(o) }
+func (r responseHost) Replaced(body []byte)            { r.h.telemetryStream.BodyReplaced(body) }
+func (r responseHost) Claims() map[string]any          { return r.h.verifiedClaims() }
+func (r responseHost) Inspector() respfilter.Inspector { return r.h.inspector() }
 
 // recordFilter counts an outcome and adds it to the audit event: removed
 // paths only, never values.
@@ -328,8 +171,8 @@ func (h *httpContext) recordFilter(o respfilter.Outcome) {
 	}
 	m := h.plugin.metrics
 	m.Filter(decision, reason, o.Removed, o.Masked)
-	if o.Reason != respfilter.ReasonNone && o.Reason != respfilter.ReasonSensitive {
-		m.FilterError(o.Reason) // a denied class is a policy's decision, not an error
+	if o.Failed() {
+		m.FilterError(o.Reason)
 	}
 	h.addDecision(audit.Decision{Policy: string(verdict.PolicyRespFilter), Decision: decision, Reason: reason})
 }

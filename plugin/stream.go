@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
-	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 )
 
 // streamProps caches host properties that do not change during a stream,
@@ -24,21 +23,4 @@ func (h *httpContext) envoyRoute() string {
 		}
 	}
 	return sp.envoyRoute
-}
-
-// bodyCount counts a body's bytes across its callbacks. Envoy hands each
-// body callback everything buffered since the last Continue, so the bytes
-// released by an earlier Continue are kept in flushed and the rest are
-// counted again.
-type bodyCount struct {
-	flushed int64 // released by a Continue
-	seen    int64 // flushed plus what the last callback was handed
-}
-
-// add takes a body callback's size and the action it returns.
-func (c *bodyCount) add(size int, action types.Action) {
-	c.seen = c.flushed + int64(size)
-	if action == types.ActionContinue {
-		c.flushed = c.seen
-	}
 }

@@ -26,57 +26,8 @@ type telemetryState struct {
 	// burstWindow is the window the JWT policy counts failed credentials
 	// in, for the burst event.
 	burstWindow time.Duration
-	// excerptBytes is what this worker's streams in flight hold for their
-	// excerpts, at most excerptBudget: the one body cost that grows with the
-	// number of streams a worker multiplexes.
-	excerptBytes int
+	excerpts    telemetry.ExcerptBudget
 }
-
-// excerptBudget bounds the request-body bytes one worker holds for audit
-// excerpts across all its streams in flight (128 bodies at the 64 KiB
-// capture limit, or thousands of small ones). A body arriving while the
-// budget is in use is not kept: its excerpt says so, and
-// audit.body_budget_refusals_total counts it.
-const excerptBudget = 8 << 20
-
-// telemetryStream is what one stream measures for the audit event and the
-// processing-time histograms.
-type telemetryStream struct {
-	phases [len(phaseOrder)]time.Duration
-	ran    uint8     // bit i set: phaseOrder[i] ran at least once
-	in     bodyCount // request-body bytes
-	out    bodyCount // upstream response-body bytes seen
-	// bodySent, when bodyReplaced, is the size of the body apiguard sent
-	// instead of the upstream's (a filtered body, an error document, its own
-	// reply): bytes_out counts what the client received.
-	bodySent     int64
-	bodyReplaced bool
-	excerpt      []byte    // first request-body bytes, only when body_excerpt_bytes > 0
-	overflow     bool      // the request body was larger than the excerpt buffer
-	overBudget   bool      // the worker's excerpt budget was in use: nothing kept
-	published    published // the filter state last set, to set it only on change
-}
-
-// published is the verdict last exposed as filter state. The issuer and
-// subject come from the stream's one Identity, set once by the JWT policy,
-// so its pointer stands for them.
-type published struct {
-	set, deny bool
-	policy    string
-	reason    verdict.Reason
-	identity  *audit.Identity
-}
-
-// phaseOrder indexes telemetryStream.phases.
-var phaseOrder = [...]metrics.Phase{
-	metrics.PhaseRequestHeaders, metrics.PhaseRequestBody,
-	metrics.PhaseResponseHeaders, metrics.PhaseResponseBody,
-}
-
-// maxExcerptCapture bounds the request-body bytes kept for the masked
-// excerpt: the masker refuses larger inputs, and a body cut short cannot be
-// parsed (so it is not logged), hence the whole body up to this size.
-const maxExcerptCapture = 64 << 10
 
 // maxExportAnswer bounds the collector's answer read back (partial-success
 // messages are small).
@@ -174,57 +125,25 @@ func exportAnswer(numHeaders, bodySize int) (status int, body []byte, failed boo
 // timed adds apiguard's own time in a callback to the stream's phase total.
 // Use it as `defer h.timed(phase, h.plugin.clock())`.
 func (h *httpContext) timed(i int, start time.Duration) {
-	t := &h.telemetryStream
-	t.phases[i] += h.plugin.clock() - start
-	t.ran |= 1 << i
+	h.telemetryStream.Timed(i, h.plugin.clock()-start)
 }
-
-// Indexes into phaseOrder, for timed.
-const (
-	phaseRequestHeaders = iota
-	phaseRequestBody
-	phaseResponseHeaders
-	phaseResponseBody
-)
 
 // onRequestBody counts request-body bytes and keeps the first ones for the
 // masked excerpt when the operator asked for one. size is what the callback
 // was handed: everything buffered since the last Continue.
 func (h *httpContext) onRequestBody(size int, action types.Action) {
-	t := &h.telemetryStream
-	total := t.in.flushed + int64(size)
-	if a := h.plugin.telemetry.auditor; a != nil && a.BodyExcerptBytes() > 0 && !t.overflow && total > int64(len(t.excerpt)) {
-		ts := &h.plugin.telemetry
-		switch grow := int(total) - len(t.excerpt); {
-		case total > maxExcerptCapture:
-			h.releaseExcerpt()
-			t.overflow = true
-		case ts.excerptBytes+grow > excerptBudget:
-			h.releaseExcerpt()
-			t.overflow, t.overBudget = true, true
-			h.plugin.metrics.AuditBodyBudgetRefused()
-		default:
-			if chunk, err := proxywasm.GetHttpRequestBody(len(t.excerpt)-int(t.in.flushed), grow); err == nil {
-				t.excerpt = append(t.excerpt, chunk...)
-				ts.excerptBytes += len(chunk)
-			}
-		}
+	t := &h.plugin.telemetry
+	keep := t.auditor != nil && t.auditor.BodyExcerptBytes() > 0
+	if h.telemetryStream.RequestBody(&t.excerpts, size, action == types.ActionContinue, keep, proxywasm.GetHttpRequestBody) {
+		h.plugin.metrics.AuditBodyBudgetRefused()
 	}
-	t.in.add(size, action)
 }
 
 // onResponseBody counts the response-body bytes seen and times the phase.
 // Use it as `defer h.onResponseBody(h.plugin.clock(), size, &action)`.
 func (h *httpContext) onResponseBody(start time.Duration, size int, action *types.Action) {
-	h.telemetryStream.out.add(size, *action)
-	h.timed(phaseResponseBody, start)
-}
-
-// bodyReplacedWith records that the client receives body instead of the
-// upstream's response body.
-func (h *httpContext) bodyReplacedWith(body []byte) {
-	t := &h.telemetryStream
-	t.bodySent, t.bodyReplaced = int64(len(body)), true
+	h.telemetryStream.Out.Add(size, *action == types.ActionContinue)
+	h.timed(telemetry.PhaseResponseBody, start)
 }
 
 // publishDecision exposes the verdict to the rest of Envoy as filter state
@@ -232,32 +151,20 @@ func (h *httpContext) bodyReplacedWith(body []byte) {
 // the response headers arrive (own replies included), before Envoy writes its
 // access logs, and again at stream end in case a response policy changed it.
 func (h *httpContext) publishDecision() {
-	d, identity := h.event.Verdict()
-	decision, policy, reason := d.Decision, d.Policy, d.Reason
-	var iss, sub string
-	if id := identity; id != nil {
-		iss, sub = id.Issuer, id.Subject
+	if props, changed := h.telemetryStream.FilterState(h.event); changed {
+		for i, v := range props {
+			setFilterState(filterStatePaths[i], v)
+		}
 	}
-	now := published{set: true, deny: decision == verdict.Deny, policy: policy, reason: reason, identity: identity}
-	if now == h.telemetryStream.published {
-		return
-	}
-	h.telemetryStream.published = now
-	setFilterState(propertyDecision, string(decision))
-	setFilterState(propertyPolicy, policy)
-	setFilterState(propertyReason, string(reason))
-	setFilterState(propertyIssuer, iss)
-	setFilterState(propertySubject, sub)
 }
 
-// The filter-state properties, serialised once.
-var (
-	propertyDecision = direct.NewPath(audit.PropertyDecision)
-	propertyPolicy   = direct.NewPath(audit.PropertyPolicy)
-	propertyReason   = direct.NewPath(audit.PropertyReason)
-	propertyIssuer   = direct.NewPath(audit.PropertyIssuer)
-	propertySubject  = direct.NewPath(audit.PropertySubject)
-)
+// filterStatePaths are telemetry.FilterStateProperties, serialised once.
+var filterStatePaths = func() (paths [len(telemetry.FilterStateProperties)]direct.Path) {
+	for i, name := range telemetry.FilterStateProperties {
+		paths[i] = direct.NewPath(name)
+	}
+	return paths
+}()
 
 // setFilterState sets one property; an empty value is not set. A failure
 // costs the integration, never the request.
@@ -299,12 +206,7 @@ func (h *httpContext) observe() {
 		latency = startMono - h.start
 		m.Latency(route, latency)
 	}
-	ts := &h.telemetryStream
-	for i, p := range phaseOrder {
-		if ts.ran&(1<<i) != 0 {
-			m.Processing(p, ts.phases[i])
-		}
-	}
+	h.telemetryStream.RecordPhases(m)
 	if burst, ok := h.authFailureBurst(); ok {
 		m.AuthFailureBurst()
 		if t.auditor.Enabled() {
@@ -357,21 +259,14 @@ func (h *httpContext) authFailureBurst() (audit.Burst, bool) {
 	return audit.Burst{Client: client, Failures: n, Window: h.plugin.telemetry.burstWindow}, true
 }
 
-// captureAuditHeaders copies the request headers the operator chose to log,
-// as the client sent them; the Auditor masks them if it keeps the event.
+// captureAuditHeaders copies the request headers the operator chose to log
+// (telemetry.Auditor.CaptureHeaders) into the audit event.
 func (h *httpContext) captureAuditHeaders() {
-	a := h.plugin.telemetry.auditor
-	if a == nil || !a.Enabled() || len(a.HeaderNames()) == 0 {
-		return
-	}
-	names := a.HeaderNames()
-	hs := make([]audit.Header, 0, len(names))
-	for _, name := range names {
-		if v, ok := h.requestHeader(name); ok {
-			hs = append(hs, audit.Header{Name: name, Value: v})
+	if a := h.plugin.telemetry.auditor; a != nil {
+		if hs, ok := a.CaptureHeaders(h.requestHeader); ok {
+			h.audit().Captured.Headers = hs
 		}
 	}
-	h.audit().Captured.Headers = hs
 }
 
 // fillEvent completes the audit event with what the stream knows at its end.
@@ -401,24 +296,8 @@ func (h *httpContext) fillEvent(start time.Time) {
 	if ip := h.clientAddr(); ip.IsValid() {
 		e.ClientIP = ip.String()
 	}
-	ts := &h.telemetryStream
-	out := ts.out.seen
-	if ts.bodyReplaced {
-		out = ts.bodySent
-	}
-	e.BytesIn, e.BytesOut = uint64(max(ts.in.seen, 0)), uint64(max(out, 0))
-	if n := a.BodyExcerptBytes(); n > 0 {
-		if ts.overBudget {
-			e.BodyExcerpt = audit.BodyOverBudget
-		} else if ts.overflow {
-			e.BodyExcerpt = audit.BodyTooLarge
-		} else if len(ts.excerpt) > 0 {
-			// Masked by the Auditor if it keeps the event, while the
-			// excerpt is still held (it is released after the record).
-			e.Captured.ContentType, _ = h.requestHeader("content-type")
-			e.Captured.Body, e.Captured.BodyMax = ts.excerpt, n
-		}
-	}
+	ct, _ := h.requestHeader("content-type")
+	h.telemetryStream.FillBodies(e, a.BodyExcerptBytes(), ct)
 }
 
 // grpcStatus is the grpc-status a gRPC client got: in the headers of a
@@ -432,18 +311,14 @@ func (h *httpContext) grpcStatus() (int, bool) {
 	if err != nil {
 		v, err = proxywasm.GetHttpResponseTrailer("grpc-status")
 	}
-	if err != nil || len(v) == 0 || len(v) > 2 {
+	if err != nil {
 		return 0, false
 	}
-	n, err := strconv.Atoi(v)
-	return n, err == nil && n >= 0
+	return verdict.ParseGRPCStatus(v)
 }
 
 // releaseExcerpt gives the stream's excerpt bytes back to the worker's
-// budget and drops them.
+// budget.
 func (h *httpContext) releaseExcerpt() {
-	t := &h.telemetryStream
-	ts := &h.plugin.telemetry
-	ts.excerptBytes = max(ts.excerptBytes-len(t.excerpt), 0) // a reconfigure starts from 0
-	t.excerpt = nil
+	h.telemetryStream.ReleaseExcerpt(&h.plugin.telemetry.excerpts)
 }

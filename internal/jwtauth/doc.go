@@ -7,9 +7,10 @@
 // How the plugin drives it, per worker (root context):
 //
 //   - configure: decode the `jwt` section with config.Decode into a Config,
-//     call New (log Authenticator.Warnings), and build a jwks.Manager over
-//     shared data from RemoteSources(cfg). Start nothing here: the
-//     configuration canary VM is thrown away.
+//     call New (log Authenticator.Warnings), and NewRemote: a jwks.Manager
+//     over shared data for RemoteSources(cfg), with the Waits of requests
+//     paused for it. Start nothing here: the configuration canary VM is
+//     thrown away.
 //   - every tick: Manager.Poll; dispatch its Fetches with proxy_http_call
 //     and pass each answer (status 0 when the call failed) to
 //     Manager.OnResponse, dispatching any follow-up Fetches; log Warnings.

@@ -8,6 +8,8 @@ package settings
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/clientip"
@@ -210,6 +212,22 @@ func (s *Settings) Matches() []route.Match {
 		}
 	}
 	return out
+}
+
+// UnsaltedKeyHashWarning is the start-up warning naming the
+// UnsaltedClientKeyPolicies, "" when there are none. The configuration stays
+// valid (a lab setup need not manage a secret).
+func (s *Settings) UnsaltedKeyHashWarning() string {
+	names := s.UnsaltedClientKeyPolicies()
+	if len(names) == 0 {
+		return ""
+	}
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return "rate limits " + strings.Join(quoted, ", ") + " key on client values and telemetry.audit.key_hash_salt is not set: " +
+		"audit events carry ratelimit_key_hash values a dictionary can reverse; set a secret salt"
 }
 
 // UnsaltedClientKeyPolicies names the rate-limit policies whose keys hold

@@ -97,3 +97,22 @@ func TestRenamedSpellingsAreRefusedWithTheNewOne(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestUnsaltedKeyHashWarningNamesThePoliciesKeyedOnClientValues(t *testing.T) {
+	const limits = `"rate_limits": [{"name": "per_ip", "key": ["client_ip"], "limits": [{"requests": 1, "per": "1s"}]},
+		{"name": "per_method", "key": ["method"], "limits": [{"requests": 1, "per": "1s"}]}]`
+	for doc, want := range map[string]string{
+		`{` + limits + `, "telemetry": {"audit": {"sink": "log"}}}`:                            `rate limits "per_ip" key on client values`,
+		`{` + limits + `, "telemetry": {"audit": {"sink": "log", "key_hash_salt": "pepper"}}}`: "",
+		`{` + limits + `}`: "",
+	} {
+		s, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s.UnsaltedKeyHashWarning()
+		if (want == "") != (got == "") || !strings.HasPrefix(got, want) {
+			t.Errorf("%s: warning %q, want one starting %q", doc, got, want)
+		}
+	}
+}

@@ -64,8 +64,21 @@ func (a *Auditor) Enabled() bool { return a.sink == SinkLog || a.sink == SinkOTL
 // LogLevel is the level at which the plugin must write log-sink lines.
 func (a *Auditor) LogLevel() string { return a.level }
 
-// HeaderNames are the request headers the operator asked to log.
-func (a *Auditor) HeaderNames() []string { return a.headers }
+// CaptureHeaders copies the request headers the operator asked to log, as
+// get finds them (as the client sent them); the Auditor masks them if it
+// keeps the event. ok is false when no headers are logged.
+func (a *Auditor) CaptureHeaders(get func(name string) (string, bool)) (hs []audit.Header, ok bool) {
+	if !a.Enabled() || len(a.headers) == 0 {
+		return nil, false
+	}
+	hs = make([]audit.Header, 0, len(a.headers))
+	for _, name := range a.headers {
+		if v, ok := get(name); ok {
+			hs = append(hs, audit.Header{Name: name, Value: v})
+		}
+	}
+	return hs, true
+}
 
 // Masker masks headers and body excerpts before they enter an audit.Event.
 func (a *Auditor) Masker() *audit.Masker { return a.masker }

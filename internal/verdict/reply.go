@@ -1,6 +1,9 @@
 package verdict
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // ReplyGRPCCode is the gRPC code of apiguard's own reply for reason r (the
 // GRPCStatus table), or NoGRPCCode for a reason outside it.
@@ -25,4 +28,14 @@ func IsGRPCRequest(contentType string) bool {
 // is a constant of the caller's, never request data: it is not escaped.
 func ReplyBody(r Reason, message string) []byte {
 	return []byte(`{"error":"` + string(r) + `","message":"` + message + `"}`)
+}
+
+// ParseGRPCStatus reads a grpc-status value as the audit trail records it:
+// one or two digits; anything else is not a code.
+func ParseGRPCStatus(v string) (int, bool) {
+	if len(v) == 0 || len(v) > 2 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 0
 }

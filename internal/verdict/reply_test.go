@@ -31,3 +31,16 @@ func TestReplyGRPCCodeAndBody(t *testing.T) {
 		t.Errorf("ReplyBody: %+v, %v", doc, err)
 	}
 }
+
+func TestParseGRPCStatusTakesOneOrTwoDigits(t *testing.T) {
+	for v, want := range map[string]int{"0": 0, "7": 7, "16": 16, "99": 99} {
+		if n, ok := ParseGRPCStatus(v); !ok || n != want {
+			t.Errorf("%q = %d, %v", v, n, ok)
+		}
+	}
+	for _, v := range []string{"", "100", "-1", "x", "1x"} {
+		if _, ok := ParseGRPCStatus(v); ok {
+			t.Errorf("%q parsed as a code", v)
+		}
+	}
+}
