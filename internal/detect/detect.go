@@ -159,9 +159,11 @@ func Contains(s string, set Set) bool {
 
 // Classify reports the class of s when all of s (spaces around it aside) is
 // one value of a class in set, e.g. a JSON string value that is an email
-// address, or "Bearer " and a token. It tries the classes at the first
-// byte only, so a string that is not such a value costs a few comparisons
-// whatever its length.
+// address, or "Bearer " and a token; and PrivateKey when s holds a private
+// key anywhere (after EC parameters, a certificate, a label: see
+// HoldsPrivateKey). It tries the classes at the first byte only, so a
+// string that is not such a value costs a few comparisons whatever its
+// length.
 //
 // Invisible characters (zero-width spaces, joiners, BOMs, bidirectional
 // marks: see visible) are dropped and Unicode spaces read as ' ' first, as
@@ -174,17 +176,29 @@ func Classify(s string, set Set) (Class, bool) {
 	return classifyVisible(s, set)
 }
 
+// HoldsPrivateKey reports whether a private key starts anywhere in s,
+// invisible characters aside: what Classify finds in a value of any
+// length, for a caller that classifies a bounded prefix of a long one.
+func HoldsPrivateKey(s string) bool {
+	s, _ = visible(s)
+	return privateKeyIn(s)
+}
+
 // classifyVisible is Classify of a visible string without its prefilter.
 func classifyVisible(s string, set Set) (Class, bool) {
 	t := strings.TrimSpace(s)
 	if t == "" {
 		return 0, false
 	}
-	m, ok := matchAt(t, 0, set)
-	if !ok || m.End != len(t) {
-		return 0, false
+	if m, ok := matchAt(t, 0, set); ok && m.End == len(t) {
+		return m.Class, true
 	}
-	return m.Class, true
+	if set.Has(PrivateKey) && privateKeyIn(t) {
+		// A key after other text (EC parameters, a certificate, a label)
+		// is a value holding a private key all the same.
+		return PrivateKey, true
+	}
+	return 0, false
 }
 
 // Redact returns s with every value of a class in set replaced by mask, and

@@ -1,5 +1,7 @@
 package detect
 
+import "strings"
+
 // CanClassify reports whether s could be one whole value of a class in
 // set: it is false only when Classify must fail, judged the way matchAt
 // dispatches on a value's first bytes, without running a check. Most
@@ -11,10 +13,16 @@ func CanClassify(s string, set Set) bool {
 	return canClassify(s, set)
 }
 
-// canClassify is CanClassify of a visible string. One with a space, a
-// control character or a byte outside ASCII at either end is always a
-// candidate: Classify trims and decides.
+// canClassify is CanClassify of a visible string: a candidate by its
+// first bytes, or one holding a PEM header anywhere (privateKeyIn).
 func canClassify(s string, set Set) bool {
+	return canStart(s, set) || set.Has(PrivateKey) && strings.Contains(s, pemBegin)
+}
+
+// canStart is canClassify judged by the value's first bytes. One with a
+// space, a control character or a byte outside ASCII at either end is
+// always a candidate: Classify trims and decides.
+func canStart(s string, set Set) bool {
 	if len(s) == 0 {
 		return false
 	}

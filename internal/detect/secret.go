@@ -40,6 +40,21 @@ func privateKeyAt(s string, i int) (int, bool) {
 	return 0, false
 }
 
+// privateKeyIn reports whether a private key starts anywhere in s
+// (privateKeyAt), in one pass over s.
+func privateKeyIn(s string) bool {
+	for i := 0; ; i++ {
+		k := strings.Index(s[i:], pemBegin)
+		if k < 0 {
+			return false
+		}
+		i += k
+		if _, ok := privateKeyAt(s, i); ok {
+			return true
+		}
+	}
+}
+
 // Password hashes. Each format is the one its reference implementation
 // writes:
 //   - bcrypt (OpenBSD bcrypt(3)): "$2a$", "$2b$", "$2x$" or "$2y$", a two-digit

@@ -149,3 +149,32 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// TestPrivateKeyAfterOtherText: a value holding a private key is one
+// whatever precedes its header: EC parameters, a certificate, OpenSSL's
+// PKCS#12 bag attributes, a label. Classify, CanClassify and Contains
+// find it; a value with only public PEM blocks is none.
+func TestPrivateKeyAfterOtherText(t *testing.T) {
+	const key = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIrYSSNQFaA2Hwf1duRSxKtLYX5CB04fSeQ6tF1aY/PuoAoGCCqGSM49\n-----END EC PRIVATE KEY-----\n"
+	const cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----\n"
+	for _, s := range []string{
+		"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n" + key,
+		cert + key,
+		"Bag Attributes\n    localKeyID: 01 02 03\n    friendlyName: server\nKey Attributes: <No Attributes>\n" + key,
+		"my key:\n" + key,
+		"my key: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=",
+		"armor: -----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF",
+	} {
+		if c, ok := Classify(s, All); !ok || c != PrivateKey {
+			t.Errorf("Classify(%.40q) = %v, %v", s, c, ok)
+		}
+		if !CanClassify(s, SetOf(PrivateKey)) || !Contains(s, SetOf(PrivateKey)) {
+			t.Errorf("%.40q: CanClassify or Contains false", s)
+		}
+	}
+	for _, s := range []string{cert, "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----", "see -----BEGIN PRIVATE KEY"} {
+		if c, ok := Classify(s, All); ok {
+			t.Errorf("Classify(%.40q) = %v", s, c)
+		}
+	}
+}

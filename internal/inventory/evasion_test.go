@@ -171,3 +171,33 @@ func TestNumbersRoundingToACardAreClassified(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateKeyPastTheClassifiedPart: a key after a certificate longer
+// than the classified first KiB, written plain or with its header
+// escaped, is found in the filter's pass, which holds the whole value;
+// a key after a short label is found in both passes.
+func TestPrivateKeyPastTheClassifiedPart(t *testing.T) {
+	c := testClassifier(t)
+	list := respfilterAllowAll(t)
+	key := c.Index("private_key")
+	cert := `-----BEGIN CERTIFICATE-----\n` + strings.Repeat(`MIIBszCCAVmgAwIBAgIUQ\n`, 80) + `-----END CERTIFICATE-----\n`
+	for _, v := range []string{
+		cert + `-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n`,
+		cert + `\u002d----BEGIN \u0050RIVATE KEY-----\nMHcCAQEE`,
+		`my key:\n-----BEGIN PRIVATE KEY-----\nMHcCAQEE`,
+	} {
+		doc := `{"pem":"` + v + `"}`
+		r := NewResponse(c)
+		if list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, r); r.Values[key] != 1 {
+			t.Errorf("%.60s: Inspector: %s", v, describe(r))
+		}
+	}
+	doc := `{"pem":"` + cert + `"}`
+	r := NewResponse(c)
+	if list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, r); r.Found != 0 {
+		t.Errorf("a certificate: %s", describe(r))
+	}
+	if r := observe(t, c, `{"pem":"my key:\n-----BEGIN PRIVATE KEY-----\nMHcCAQEE"}`); r.Values[key] != 1 {
+		t.Errorf("after a label: Observer: %s", describe(r))
+	}
+}

@@ -36,6 +36,10 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 		content = r.unesc
 	}
 	classes := r.classify(v.Key, v.Kind, content)
+	if v.Kind == '"' && len(v.Content) > maxValueBytes && r.c.builtins.Has(detect.PrivateKey) && classes&(1<<detect.PrivateKey) == 0 {
+		// A key past the classified part: after a certificate, say.
+		classes |= r.keyPastPrefix(v)
+	}
 	if classes == 0 {
 		return respfilter.InspectKeep
 	}
@@ -49,6 +53,24 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 		return respfilter.InspectDeny
 	}
 	return respfilter.InspectKeep
+}
+
+// keyPastPrefix is the PrivateKey class when the long string value v
+// holds a private key anywhere (detect.HoldsPrivateKey), written plain or
+// escaped: only the filter's pass, which holds the whole value, can tell.
+func (r *Response) keyPastPrefix(v *respfilter.KeptValue) ClassSet {
+	text := v.Content
+	if !detect.HoldsPrivateKey(unsafeString(text)) {
+		if !v.Escaped || bytes.Index(text, []byte(`\u`)) < 0 {
+			return 0
+		}
+		r.whole = unescape(r.whole[:0], text)
+		text = r.whole
+		if !detect.HoldsPrivateKey(unsafeString(text)) {
+			return 0
+		}
+	}
+	return 1 << detect.PrivateKey
 }
 
 // KeptKey classifies a member key the filter's output carries

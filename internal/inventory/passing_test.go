@@ -26,6 +26,7 @@ func TestClassPoliciesHoldWhateverOnErrorSays(t *testing.T) {
 	}
 	observing, _ := NewClassifier(nil, nil)
 	noCustom, _ := NewClassifier(map[string]Policy{"card_number": Mask, "ssn": Deny}, nil)
+	keys, _ := NewClassifier(map[string]Policy{"private_key": Deny}, nil)
 	const pem = `-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----`
 	text := respfilter.ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "text/plain"}
 	cases := []struct {
@@ -40,10 +41,12 @@ func TestClassPoliciesHoldWhateverOnErrorSays(t *testing.T) {
 		{"malformed, then a denied value", noCustom, jsonMeta(), `{"x":,"ssn":"078-05-1120"}`, deny(respfilter.ReasonSensitive)},
 		{"malformed, then an escaped card", noCustom, jsonMeta(), `{"x":,"c":"\u0034111111111111111"}`, deny(respfilter.ReasonSensitive)},
 		{"malformed, then a card split by an escaped surrogate pair", noCustom, jsonMeta(), `{"x":,"c":"4111\udb40\udc20111111111111"}`, deny(respfilter.ReasonSensitive)},
+		{"malformed, then a key after a certificate", keys, jsonMeta(), `{"x":,"k":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n` + pem + `"}`, deny(respfilter.ReasonSensitive)},
 		{"malformed, then a card as an exponent number", noCustom, jsonMeta(), `{"x":,"c":4.111111111111111e15}`, deny(respfilter.ReasonSensitive)},
 		{"malformed, then a float", noCustom, jsonMeta(), `{"x":,"c":4.111111111111111,"t":1700000000.5}`, pass(respfilter.ReasonMalformed)},
 		{"text like JSON holding a key", noCustom, text, `[not json ` + pem + ` 4111111111111111`, deny(respfilter.ReasonSensitive)},
 		{"HTML holding a card", noCustom, text, `<p>card 4111 1111 1111 1111</p>`, deny(respfilter.ReasonSensitive)},
+		{"a certificate alone", keys, jsonMeta(), `{"x":,"k":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"}`, pass(respfilter.ReasonMalformed)},
 		{"HTML with nothing", noCustom, text, `<p>hello 12345</p>`, pass(respfilter.ReasonNotJSON)},
 		{"malformed with nothing", noCustom, jsonMeta(), `{"id":1,"x":}`, pass(respfilter.ReasonMalformed)},
 		{"an enforcing custom class", custom, text, `<p>hello</p>`, deny(respfilter.ReasonNotJSON)},

@@ -101,8 +101,9 @@ type Response struct {
 	segments  map[string]string // key → its path segment (appendKey)
 	// Bytes held by each cache, for maxInternedBytes.
 	internBytes, collapsedBytes, segmentBytes int
-	// unesc holds a decoded string value.
-	unesc []byte
+	// unesc holds a decoded string value; whole, a long one decoded whole
+	// (keyPastPrefix), dropped by Reset past maxWholeBytes.
+	unesc, whole []byte
 	// last is the field recorded last, -1 at the start.
 	last int32
 	// bySite maps the response filter's sites (KeptValue.Site) to fields,
@@ -172,12 +173,19 @@ func (r *Response) Reset() {
 	for i := range r.bySite {
 		r.bySite[i] = -1
 	}
+	if cap(r.whole) > maxWholeBytes {
+		r.whole = nil
+	}
 	if len(r.byRaw) > MaxResponseFields {
 		r.byRaw = nil
 	} else {
 		clear(r.byRaw)
 	}
 }
+
+// maxWholeBytes is the largest buffer for a value decoded whole that a
+// Response keeps from one body to the next.
+const maxWholeBytes = 64 << 10
 
 // Fields returns the fields recorded, in the order first seen.
 func (r *Response) Fields() []Field { return r.fields }
