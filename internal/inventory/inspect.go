@@ -46,13 +46,7 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	if i >= 0 {
 		r.fields[i].Classes |= classes
 	}
-	switch r.found(classes) {
-	case Mask:
-		return respfilter.InspectMask
-	case Deny:
-		return respfilter.InspectDeny
-	}
-	return respfilter.InspectKeep
+	return r.verdict(classes)
 }
 
 // keyPastPrefix is the PrivateKey class when the long string value v
@@ -89,13 +83,7 @@ func (r *Response) KeptKey(v *respfilter.KeptValue) respfilter.Verdict {
 	} else {
 		r.Dropped++
 	}
-	switch r.found(classes) {
-	case Mask:
-		return respfilter.InspectMask
-	case Deny:
-		return respfilter.InspectDeny
-	}
-	return respfilter.InspectKeep
+	return r.verdict(classes)
 }
 
 // Passing decides whether a body the filter did not judge whole may pass
@@ -232,4 +220,16 @@ func (r *Response) rawOf(i int, path []byte) string {
 		return f.Path
 	}
 	return string(path)
+}
+
+// verdict counts classes found in the response and answers with the
+// strictest of their policies.
+func (r *Response) verdict(classes ClassSet) respfilter.Verdict {
+	switch r.found(classes) {
+	case Mask:
+		return respfilter.InspectMask
+	case Deny:
+		return respfilter.InspectDeny
+	}
+	return respfilter.InspectKeep
 }

@@ -488,18 +488,12 @@ func (p *Plugin) FailedWorkers() int {
 // in worker order. Wasm memory never shrinks, so each is that VM's peak
 // (a reloaded VM starts again). It waits for each VM to be idle.
 func (p *Plugin) MemorySizes() []uint64 {
-	p.mu.Lock()
-	vms := append([]*vm(nil), p.vms...)
-	p.mu.Unlock()
-	out := make([]uint64, len(vms))
-	for i, v := range vms {
-		v.mu.Lock()
-		if v.mem != nil {
-			out[i] = uint64(v.mem.Size())
+	return p.perVM(func(v *vm) uint64 {
+		if v.mem == nil {
+			return 0
 		}
-		v.mu.Unlock()
-	}
-	return out
+		return uint64(v.mem.Size())
+	})
 }
 
 // GuestAllocations returns, per worker VM in worker order, how many buffers
@@ -508,13 +502,19 @@ func (p *Plugin) MemorySizes() []uint64 {
 // the guest do; tests count the guest's own allocations beyond them. It
 // waits for each VM to be idle.
 func (p *Plugin) GuestAllocations() []uint64 {
+	return p.perVM(func(v *vm) uint64 { return v.allocsTotal })
+}
+
+// perVM reads one figure of each worker VM, in worker order, each VM idle
+// (its lock held) while it is read.
+func (p *Plugin) perVM(read func(*vm) uint64) []uint64 {
 	p.mu.Lock()
 	vms := append([]*vm(nil), p.vms...)
 	p.mu.Unlock()
 	out := make([]uint64, len(vms))
 	for i, v := range vms {
 		v.mu.Lock()
-		out[i] = v.allocsTotal
+		out[i] = read(v)
 		v.mu.Unlock()
 	}
 	return out

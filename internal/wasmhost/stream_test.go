@@ -194,21 +194,7 @@ func TestResponseBodyOverBufferLimitResetsOnceHeadersLeft(t *testing.T) {
 	cfg.BufferLimit = 16
 	p := startConformance(t, Options{}, cfg)
 	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat("y", 40))) })
-	srv := httptest.NewServer(p.Middleware(up))
-	defer srv.Close()
-	req, _ := http.NewRequest("GET", srv.URL, nil)
-	req.Header.Set("x-do", "pause-resp-body")
-	resp, err := http.DefaultClient.Do(req)
-	if err == nil {
-		body := readAll(resp)
-		resp.Body.Close()
-		if resp.StatusCode == 200 && len(body) == 40 {
-			t.Fatalf("a reset was expected, got the full body")
-		}
-	}
-	eventually(t, "on_delete after the reset", func() bool {
-		return strings.Contains(strings.Join(callbackTrace(p, "2"), ","), "on_log,on_done,on_delete")
-	})
+	expectResetPastBufferLimit(t, p, up, 40)
 }
 
 // httputil.ReverseProxy flushes from a timer goroutine. A reset that such a
@@ -230,21 +216,7 @@ func TestResetCausedByAFlushFromAnotherGoroutine(t *testing.T) {
 			t.Errorf("a write after the reset succeeded")
 		}
 	})
-	srv := httptest.NewServer(p.Middleware(up))
-	defer srv.Close()
-	req, _ := http.NewRequest("GET", srv.URL, nil)
-	req.Header.Set("x-do", "pause-resp-body")
-	resp, err := http.DefaultClient.Do(req)
-	if err == nil {
-		body := readAll(resp)
-		resp.Body.Close()
-		if resp.StatusCode == 200 && len(body) == 48 {
-			t.Fatalf("a reset was expected, got the full body")
-		}
-	}
-	eventually(t, "on_delete after the reset", func() bool {
-		return strings.Contains(strings.Join(callbackTrace(p, "2"), ","), "on_log,on_done,on_delete")
-	})
+	expectResetPastBufferLimit(t, p, up, 48)
 }
 
 func TestCloseStreamResets(t *testing.T) {
@@ -473,4 +445,25 @@ func TestPercentEncodeGRPCMessage(t *testing.T) {
 			t.Errorf("%q: got %q, want %q", in, got, want)
 		}
 	}
+}
+
+// expectResetPastBufferLimit sends a request whose response body the guest
+// pauses, through upstream up, and expects a reset instead of all full bytes.
+func expectResetPastBufferLimit(t *testing.T, p *Plugin, up http.Handler, full int) {
+	t.Helper()
+	srv := httptest.NewServer(p.Middleware(up))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("x-do", "pause-resp-body")
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		body := readAll(resp)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && len(body) == full {
+			t.Fatalf("a reset was expected, got the full body")
+		}
+	}
+	eventually(t, "on_delete after the reset", func() bool {
+		return strings.Contains(strings.Join(callbackTrace(p, "2"), ","), "on_log,on_done,on_delete")
+	})
 }
