@@ -45,7 +45,7 @@ const (
 	// KEY-----" boundary (RFC 7468) through its footer (see privateKeyAt).
 	PrivateKey
 	// PasswordHash is a password hash in the string format of bcrypt,
-	// argon2, scrypt or PBKDF2 (see hashAt).
+	// argon2, scrypt, PBKDF2 or crypt(3) (see hashAt).
 	PasswordHash
 
 	numClasses = iota
@@ -303,7 +303,7 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 				return Match{IBAN, i, end}, true
 			}
 		}
-		if set.Has(PasswordHash) && (c == 'p' || c == 'a' || c == 'b') {
+		if set.Has(PasswordHash) && (c == 'p' || c == 'a' || c == 'b' || c == 's') {
 			if end, ok := hashAt(s, i); ok {
 				return Match{PasswordHash, i, end}, true
 			}

@@ -66,7 +66,7 @@ func canStart(s string, set Set) bool {
 	return c == 'e' && set.Has(JWT) && n >= len("eyJ0000.0") ||
 		(c == 'B' || c == 'b') && set.Has(BearerToken) && n >= len("bearer ")+minBearerToken ||
 		apiKeyMinLen[c] > 0 && set.Has(APIKey) && n >= apiKeyMinLen[c] ||
-		(c == 'p' || c == 'a' || c == 'b') && set.Has(PasswordHash) && n >= minHashLen ||
+		(c == 'p' || c == 'a' || c == 'b' || c == 's') && set.Has(PasswordHash) && n >= minHashLen ||
 		set.Has(IBAN) && n >= minIBAN && isAlpha(s[1]) && isDigit(s[2])
 }
 

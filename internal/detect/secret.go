@@ -71,6 +71,8 @@ func privateKeyIn(s string) bool {
 //     "pbkdf2_sha1") and its wrappers of the above ("argon2$argon2id$...",
 //     "bcrypt$$2b$...", "bcrypt_sha256$$2b$...").
 //   - Werkzeug's PBKDF2 ("pbkdf2:sha256:<rounds>$<salt>$<hex hash>").
+//   - Werkzeug's and Django's scrypt (frameworkScryptHash) and the crypt(3)
+//     formats of libxcrypt: SHA-crypt, yescrypt, scrypt (cryptHash).
 
 const (
 	bcryptLen   = 60
@@ -90,6 +92,8 @@ func hashAt(s string, i int) (int, bool) {
 		end = modularHash(rest)
 	case rest[0] == 'p':
 		end = pbkdf2Hash(rest)
+	case rest[0] == 's':
+		end = frameworkScryptHash(rest)
 	case strings.HasPrefix(rest, "argon2$argon2"):
 		// Django writes "argon2" then the PHC string.
 		if n := modularHash(rest[len("argon2"):]); n > 0 {
@@ -121,6 +125,9 @@ func modularHash(s string) int {
 			return 0
 		}
 		return bcryptLen
+	}
+	if n := cryptHash(s); n > 0 {
+		return n
 	}
 	id, rest, ok := strings.Cut(s[1:], "$")
 	if !ok {
@@ -221,6 +228,113 @@ func pbkdf2Hash(s string) int {
 	}
 	return n + d + 1 + m
 }
+
+// cryptHash is the length of the crypt(3) hash at the start of s, as
+// libxcrypt writes them, 0 when there is none: SHA-crypt ("$6$", "$5$",
+// optional "rounds=<n>$", a salt of up to 16 characters, "$", 86 or 43
+// characters), yescrypt ("$y$<params>$<salt>$" and 43) and scrypt ("$7$",
+// 11 characters of parameters and the salt, "$", 43), all in crypt's
+// base64 ("./0-9A-Za-z").
+func cryptHash(s string) int {
+	if len(s) < 4 || s[0] != '$' || s[2] != '$' {
+		return 0
+	}
+	fields, hashLen := 1, 43 // "$"-separated fields before the hash, its length
+	switch s[1] {
+	case '6':
+		hashLen = 86
+	case '5':
+	case 'y':
+		fields = 2
+	case '7':
+	default:
+		return 0
+	}
+	i := 3
+	if (s[1] == '6' || s[1] == '5') && strings.HasPrefix(s[i:], "rounds=") {
+		d := run(s[i+len("rounds="):], isDigit)
+		i += len("rounds=") + d
+		if d == 0 || i >= len(s) || s[i] != '$' {
+			return 0
+		}
+		i++
+	}
+	for f := 0; f < fields; f++ {
+		k := run(s[i:], isBcryptB64)
+		if k == 0 || i+k >= len(s) || s[i+k] != '$' ||
+			s[1] == '7' && k < 12 || (s[1] == '6' || s[1] == '5') && k > 16 {
+			return 0
+		}
+		i += k + 1
+	}
+	h := run(s[i:], isBcryptB64)
+	if h != hashLen || i+h < len(s) && isHashByte(s[i+h]) {
+		return 0
+	}
+	return i + h
+}
+
+// frameworkScryptHash is the length of a Werkzeug or Django scrypt hash at the
+// start of s, 0 when there is none: Werkzeug's
+// "scrypt:<n>:<r>:<p>$<salt>$<128 hex>", Django's
+// "scrypt$<n>$<salt>$<r>$<p>$<base64 hash>".
+func frameworkScryptHash(s string) int {
+	switch {
+	case strings.HasPrefix(s, "scrypt:"):
+		i := len("scrypt:")
+		for f := 0; f < 3; f++ {
+			d := run(s[i:], isDigit)
+			sep := byte(':')
+			if f == 2 {
+				sep = '$'
+			}
+			if d == 0 || i+d >= len(s) || s[i+d] != sep {
+				return 0
+			}
+			i += d + 1
+		}
+		salt := run(s[i:], isPHCB64)
+		if salt < minHashSalt || i+salt >= len(s) || s[i+salt] != '$' {
+			return 0
+		}
+		i += salt + 1
+		h := run(s[i:], isHex)
+		if h != 128 || i+h < len(s) && isHashByte(s[i+h]) {
+			return 0
+		}
+		return i + h
+	case strings.HasPrefix(s, "scrypt$"):
+		i := len("scrypt$")
+		d := run(s[i:], isDigit)
+		if d == 0 || i+d >= len(s) || s[i+d] != '$' {
+			return 0
+		}
+		i += d + 1
+		salt := run(s[i:], isPHCB64)
+		if salt < minHashSalt || i+salt >= len(s) || s[i+salt] != '$' {
+			return 0
+		}
+		i += salt + 1
+		for f := 0; f < 2; f++ { // r and p
+			d := run(s[i:], isDigit)
+			if d == 0 || i+d >= len(s) || s[i+d] != '$' {
+				return 0
+			}
+			i += d + 1
+		}
+		h := run(s[i:], isPHCB64)
+		for i+h < len(s) && s[i+h] == '=' {
+			h++
+		}
+		if h < minHashHash || i+h < len(s) && isHashByte(s[i+h]) {
+			return 0
+		}
+		return i + h
+	}
+	return 0
+}
+
+func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // run is the length of the run of bytes of alphabet at the start of s.
 func run(s string, alphabet func(byte) bool) int {

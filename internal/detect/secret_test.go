@@ -178,3 +178,34 @@ func TestPrivateKeyAfterOtherText(t *testing.T) {
 		}
 	}
 }
+
+// TestScryptAndCryptHashes: Werkzeug's and Django's scrypt hashes and the
+// crypt(3) formats of libxcrypt (scrypt "$7$", yescrypt "$y$", SHA-crypt
+// "$6$" and "$5$") are password hashes, found whole and in text.
+func TestScryptAndCryptHashes(t *testing.T) {
+	hashes := []string{
+		"scrypt:32768:8:1$k2Jx9Qp4LmZt7WvR$" + strings.Repeat("5f3c", 32),
+		"scrypt$16384$Wq2tLq1DaXhpyYxB8sCzQk$8$1$Yxh4Sg2nJ0Cz4xQf9pZ3YxCwZm9qV1Jt0Yb8Tq2nR1sYxh4Sg2nJ0Cz4xQf9pZ3YxCwZm9qV1Jt0Yb8Tq2nR1s==",
+		"$7$CU..../....2KhYiFsc5.AEmkQtEIq5oE$V8QhcX4XGFYzXw7dR99YWqDFPDTcjJ2W7rJ2Xt/tJQ1",
+		"$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7",
+		"$6$rounds=656000$V4Hb2Jb0l4LgQ0u1$" + strings.Repeat("aB3./", 17) + "x",
+		"$6$saltsalt$" + strings.Repeat("Zz09./", 14) + "ab",
+		"$5$saltsalt$" + strings.Repeat("Zz09./", 7) + "a",
+	}
+	for _, h := range hashes {
+		if c, ok := Classify(h, All); !ok || c != PasswordHash {
+			t.Errorf("Classify(%.30q) = %v, %v", h, c, ok)
+		}
+		if !Contains("hash="+h+" ok", SetOf(PasswordHash)) {
+			t.Errorf("%.30q: not found in text", h)
+		}
+		if _, ok := Classify(h+"x", SetOf(PasswordHash)); ok {
+			t.Errorf("%.30q: classified running on", h)
+		}
+	}
+	for _, s := range []string{"scrypt is a key derivation function", "$6$salt$short", "$y$j9T$salt$short", "scrypt:32768:8:1$salt"} {
+		if _, ok := Classify(s, All); ok {
+			t.Errorf("Classify(%q): classified", s)
+		}
+	}
+}
