@@ -55,7 +55,7 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 func (r *Response) keyPastPrefix(v *respfilter.KeptValue) ClassSet {
 	text := v.Content
 	if !detect.HoldsPrivateKey(unsafeString(text)) {
-		if !v.Escaped || bytes.Index(text, []byte(`\u`)) < 0 {
+		if !v.Escaped || !bytes.Contains(text, []byte(`\u`)) {
 			return 0
 		}
 		r.whole = unescape(r.whole[:0], text)
