@@ -279,48 +279,28 @@ func cryptHash(s string) int {
 // "scrypt:<n>:<r>:<p>$<salt>$<128 hex>", Django's
 // "scrypt$<n>$<salt>$<r>$<p>$<base64 hash>".
 func frameworkScryptHash(s string) int {
+	var i int
 	switch {
 	case strings.HasPrefix(s, "scrypt:"):
-		i := len("scrypt:")
-		for f := 0; f < 3; f++ {
-			d := run(s[i:], isDigit)
-			sep := byte(':')
-			if f == 2 {
-				sep = '$'
-			}
-			if d == 0 || i+d >= len(s) || s[i+d] != sep {
-				return 0
-			}
-			i += d + 1
-		}
-		salt := run(s[i:], isPHCB64)
-		if salt < minHashSalt || i+salt >= len(s) || s[i+salt] != '$' {
+		i = field(s, len("scrypt:"), isDigit, 1, ':') // n
+		i = field(s, i, isDigit, 1, ':')              // r
+		i = field(s, i, isDigit, 1, '$')              // p
+		i = field(s, i, isPHCB64, minHashSalt, '$')   // salt
+		if i < 0 {
 			return 0
 		}
-		i += salt + 1
 		h := run(s[i:], isHex)
 		if h != 128 || i+h < len(s) && isHashByte(s[i+h]) {
 			return 0
 		}
 		return i + h
 	case strings.HasPrefix(s, "scrypt$"):
-		i := len("scrypt$")
-		d := run(s[i:], isDigit)
-		if d == 0 || i+d >= len(s) || s[i+d] != '$' {
+		i = field(s, len("scrypt$"), isDigit, 1, '$') // n
+		i = field(s, i, isPHCB64, minHashSalt, '$')   // salt
+		i = field(s, i, isDigit, 1, '$')              // r
+		i = field(s, i, isDigit, 1, '$')              // p
+		if i < 0 {
 			return 0
-		}
-		i += d + 1
-		salt := run(s[i:], isPHCB64)
-		if salt < minHashSalt || i+salt >= len(s) || s[i+salt] != '$' {
-			return 0
-		}
-		i += salt + 1
-		for f := 0; f < 2; f++ { // r and p
-			d := run(s[i:], isDigit)
-			if d == 0 || i+d >= len(s) || s[i+d] != '$' {
-				return 0
-			}
-			i += d + 1
 		}
 		h := run(s[i:], isPHCB64)
 		for i+h < len(s) && s[i+h] == '=' {
@@ -332,6 +312,20 @@ func frameworkScryptHash(s string) int {
 		return i + h
 	}
 	return 0
+}
+
+// field reads, from s[i:], a run of at least min bytes of alphabet ended by
+// sep, and returns the index after sep; -1 when there is none, or when i is
+// already -1, so that a format's fields chain.
+func field(s string, i int, alphabet func(byte) bool, min int, sep byte) int {
+	if i < 0 {
+		return -1
+	}
+	n := run(s[i:], alphabet)
+	if n < min || i+n >= len(s) || s[i+n] != sep {
+		return -1
+	}
+	return i + n + 1
 }
 
 func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
