@@ -197,10 +197,18 @@ func (p *pluginContext) resumeWaiting() {
 		streams = append(streams, h)
 		delete(p.waiting, id)
 	}
+	// SetEffectiveContext switches the host's context only: the SDK still
+	// takes the root for the active context, so whatever a resumed stream
+	// dispatches has its callback run with the root effective, and the
+	// callback must switch to its stream itself (dispatchRateLimitCallouts).
 	for _, h := range streams {
 		if err := proxywasm.SetEffectiveContext(h.id); err != nil {
 			continue // the stream is gone
 		}
 		h.resume()
+	}
+	// Whatever the caller does next (a tick's next policy) acts as the root.
+	if err := proxywasm.SetEffectiveContext(p.id); err != nil {
+		proxywasm.LogDebugf("apiguard: set root context: %v", err)
 	}
 }

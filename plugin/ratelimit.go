@@ -9,6 +9,7 @@ import (
 	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // rateLimitState is the rate-limit policies of one plugin configuration.
@@ -105,10 +106,20 @@ func (h *httpContext) dispatchRateLimitCallouts() {
 		if timeout == 0 {
 			timeout = 1
 		}
-		idx := i
+		idx, policy := i, c.Policy
 		h.shared = true // the answer closure holds h
 		_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, nil, timeout,
 			func(numHeaders, bodySize, numTrailers int) {
+				// A stream resumed from a tick or a JWKS answer dispatches
+				// this callout while the SDK's active context is the root:
+				// the SDK then runs this callback with the root effective,
+				// where Envoy drops a resume or a local reply and refuses
+				// header edits. Act as the stream, or not at all.
+				if err := proxywasm.SetEffectiveContext(h.id); err != nil {
+					proxywasm.LogDebugf("apiguard: rate limit %q: answer for a finished stream: %v", policy, err)
+					h.plugin.metrics.RateLimitError(policy, verdict.Other)
+					return
+				}
 				h.onRateLimitAnswer(idx, numHeaders, bodySize)
 			})
 		if err != nil {
@@ -123,8 +134,8 @@ func (h *httpContext) dispatchRateLimitCallouts() {
 	}
 }
 
-// onRateLimitAnswer takes the rate-limit service's answer (the SDK made this
-// stream the effective context). The last answer resumes the request.
+// onRateLimitAnswer takes the rate-limit service's answer (the callback made
+// this stream the effective context). The last answer resumes the request.
 func (h *httpContext) onRateLimitAnswer(i, numHeaders, bodySize int) {
 	defer recoverCallback("rate limit callout", func() { h.failClosed() })
 	st := &h.rateLimitStream
