@@ -91,6 +91,7 @@ func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 		Path:       h.path,
 		Header:     h.requestHeader,
 		ClientIP:   h.clientAddr(),
+		ClientKey:  h.plugin.settings.ClientIP.NetworkKey(h.clientAddr()),
 		Claims:     h.verifiedClaims(), // nil without a verified token
 		EnvoyRoute: h.envoyRoute(),
 	}

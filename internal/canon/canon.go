@@ -26,9 +26,9 @@ type Config struct {
 	// "refuse": a non-canonical :authority gets 400.
 	AuthorityNormalization string `json:"authority_normalization,omitempty" config:"enum=rewrite|refuse"`
 	// method_override: "refuse" (default): a request with
-	// X-HTTP-Method-Override, X-Method-Override, X-HTTP-Method or a _method
-	// query parameter gets 400, since frameworks route on them; "remove":
-	// they are removed before forwarding.
+	// X-HTTP-Method-Override, X-Method-Override, X-HTTP-Method (any case,
+	// '_' for '-') or a _method query parameter gets 400, since frameworks
+	// route on them; "remove": they are removed before forwarding.
 	MethodOverride string `json:"method_override,omitempty" config:"enum=refuse|remove"`
 	// headers_with_underscores: Envoy's headers_with_underscores_action in
 	// apiguard's words (DROP_HEADER is "remove", REJECT_REQUEST "refuse", as
@@ -61,8 +61,22 @@ func oneOf(v string, set ...string) bool { return slices.Contains(set, v) }
 
 // overrideHeaders are the method-override headers frameworks honour
 // (Rack::MethodOverride, Express's method-override, Symfony, ASP.NET, Spring's
-// HiddenHttpMethodFilter reads the _method parameter).
+// HiddenHttpMethodFilter reads the _method parameter), in their mapped
+// spelling: a WSGI or CGI upstream reads x_http_method_override as one.
 var overrideHeaders = []string{"x-http-method-override", "x-method-override", "x-http-method"}
+
+// pathOverrideHeaders are the headers IIS URL Rewrite, Symfony (before 5.x)
+// and Zend route on instead of the request line: a request carrying one
+// would reach another handler than the path apiguard judged. Refused, in
+// every spelling, whatever method_override says: no client needs them.
+var pathOverrideHeaders = []string{"x-original-url", "x-rewrite-url"}
+
+// forwardedHost is the header frameworks behind "trusted proxies" read as the
+// host (absolute URLs, host-based routing) instead of :authority. Envoy's own
+// (append_x_forwarded_host) is added by the router, after this filter: a
+// client's is removed, in every spelling, so the upstream reads the judged
+// authority.
+const forwardedHost = "x-forwarded-host"
 
 // overrideParam is the query parameter of method overrides.
 const overrideParam = "_method"
@@ -261,12 +275,22 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 			}
 			seen[count] = true
 		}
-		if strings.HasPrefix(lower, "x-") && oneOf(lower, overrideHeaders...) {
-			if g.cfg.MethodOverride != "remove" {
-				return verdict.MethodOverride, "method override headers are refused"
+		// Overrides are judged on the mapped name: an upstream that folds
+		// '_' into '-' applies x_http_method_override as the real one.
+		if strings.HasPrefix(key, "x-") {
+			switch {
+			case oneOf(key, overrideHeaders...):
+				if g.cfg.MethodOverride != "remove" {
+					return verdict.MethodOverride, "method override headers are refused"
+				}
+				p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+				continue
+			case oneOf(key, pathOverrideHeaders...):
+				return verdict.PathOverride, "path override headers are refused"
+			case key == forwardedHost:
+				p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+				continue
 			}
-			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
-			continue
 		}
 		switch {
 		case underscore && g.cfg.HeadersWithUnderscores == "refuse":

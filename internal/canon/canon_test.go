@@ -52,6 +52,16 @@ func TestInspectRefusesWhatUpstreamsReadTwoWays(t *testing.T) {
 		{"repeated authorization", req("GET", "/", "api", "authorization", "Bearer a", "Authorization", "Bearer b"), verdict.RepeatedHeader},
 		{"override header", req("POST", "/", "api", "x-http-method-override", "DELETE"), verdict.MethodOverride},
 		{"override parameter", req("POST", "/?a=1&%5Fmethod=DELETE", "api"), verdict.MethodOverride},
+		// WSGI and CGI upstreams fold '_' into '-': every spelling is the override.
+		{"override header, underscores", req("POST", "/", "api", "x_http_method_override", "DELETE"), verdict.MethodOverride},
+		{"override header, upper underscores", req("POST", "/", "api", "X_HTTP_METHOD_OVERRIDE", "DELETE"), verdict.MethodOverride},
+		{"x_method_override", req("POST", "/", "api", "x_method_override", "DELETE"), verdict.MethodOverride},
+		{"x_http_method", req("POST", "/", "api", "x_http_method", "DELETE"), verdict.MethodOverride},
+		{"mixed separators", req("POST", "/", "api", "x-http_method-override", "DELETE"), verdict.MethodOverride},
+		{"x-original-url", req("GET", "/", "api", "x-original-url", "/admin"), verdict.PathOverride},
+		{"X_Original_URL", req("GET", "/", "api", "X_Original_URL", "/admin"), verdict.PathOverride},
+		{"x-rewrite-url", req("GET", "/", "api", "X-Rewrite-URL", "/admin"), verdict.PathOverride},
+		{"x_rewrite_url", req("GET", "/", "api", "x_rewrite_url", "/admin"), verdict.PathOverride},
 		{"userinfo in authority", req("GET", "/", "user@admin.local"), verdict.NonCanonicalAuthority},
 	} {
 		if p := g.Inspect(tc.pairs, port80); p.Refuse != tc.want {
@@ -219,5 +229,33 @@ func TestPlanAppliedIsWhatTheUpstreamGets(t *testing.T) {
 	}
 	if pairs[0][1] != "/a/../admin" {
 		t.Error("Applied changed its input")
+	}
+}
+
+// With method_override "remove", every spelling of an override header is
+// removed; X-Forwarded-Host is removed in every spelling whatever the
+// settings; path overrides are refused even with headers_with_underscores
+// "allow".
+func TestInspectRemovesEverySpellingOfOverridesAndForwardedHost(t *testing.T) {
+	for _, underscores := range []string{"", "refuse", "allow"} {
+		rm := guard(t, Config{MethodOverride: "remove", HeadersWithUnderscores: underscores})
+		names := []string{"x-forwarded-host", "X-Forwarded-Host", "X-HTTP-Method-Override"}
+		if underscores != "refuse" {
+			names = append(names, "x_forwarded_host", "x_http_method_override", "X_HTTP_METHOD_OVERRIDE", "x_method_override", "x_http_method", "x-http_method-override")
+		}
+		pairs := req("POST", "/items/42", "api")
+		for _, n := range names {
+			pairs = append(pairs, [2]string{n, "DELETE"})
+		}
+		p := rm.Inspect(pairs, port80)
+		if p.Refuse != "" {
+			t.Fatalf("underscores %q: refused %s (%s)", underscores, p.Refuse, p.Message)
+		}
+		if !slices.Equal(p.RemoveHeaders, names) {
+			t.Errorf("underscores %q: removes %q, want %q", underscores, p.RemoveHeaders, names)
+		}
+		if p := rm.Inspect(req("GET", "/", "api", "x_original_url", "/admin"), port80); p.Refuse != verdict.PathOverride {
+			t.Errorf("underscores %q: x_original_url: refuse %q, want path_override", underscores, p.Refuse)
+		}
 	}
 }

@@ -5,6 +5,7 @@
 package clientip
 
 import (
+	"cmp"
 	"errors"
 	"net/netip"
 	"strings"
@@ -47,14 +48,68 @@ var ErrNoAddress = errors.New("clientip: no client IP address")
 // Envoy + 1.
 type Resolver struct {
 	TrustedHops int `json:"trusted_hops,omitempty"`
+	// IPv6PrefixLength (`ipv6_prefix_length`) is the network a per-client
+	// key (rate-limit `client_ip` parts and fallbacks) counts an IPv6 client
+	// by: default 64, since a subscriber or a cloud VM gets a whole /64 and
+	// picks any address in it. 128 keys every address apart.
+	IPv6PrefixLength int `json:"ipv6_prefix_length,omitempty"`
+	// IPv4PrefixLength (`ipv4_prefix_length`) is the same for IPv4: default
+	// 32, one address.
+	IPv4PrefixLength int `json:"ipv4_prefix_length,omitempty"`
 }
 
-// Validate keeps TrustedHops in 0..MaxTrustedHops.
+// Default prefix lengths of Network.
+const (
+	DefaultIPv6PrefixLength = 64
+	DefaultIPv4PrefixLength = 32
+)
+
+// Validate keeps TrustedHops in 0..MaxTrustedHops and the prefix lengths
+// within their address sizes (0 is the default).
 func (r *Resolver) Validate() error {
 	if r.TrustedHops < 0 || r.TrustedHops > MaxTrustedHops {
 		return config.Errorf("trusted_hops", "must be between 0 and %d", MaxTrustedHops)
 	}
+	if r.IPv6PrefixLength < 0 || r.IPv6PrefixLength > 128 {
+		return config.Errorf("ipv6_prefix_length", "must be between 1 and 128 (default %d)", DefaultIPv6PrefixLength)
+	}
+	if r.IPv4PrefixLength < 0 || r.IPv4PrefixLength > 32 {
+		return config.Errorf("ipv4_prefix_length", "must be between 1 and 32 (default %d)", DefaultIPv4PrefixLength)
+	}
 	return nil
+}
+
+// Network is the network a per-client key counts a as: a within its
+// configured prefix length (IPv4-mapped addresses as IPv4). An invalid a
+// gives an invalid prefix.
+func (r Resolver) Network(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
+		return netip.Prefix{}
+	}
+	a = a.Unmap().WithZone("")
+	bits := cmp.Or(r.IPv4PrefixLength, DefaultIPv4PrefixLength)
+	if a.Is6() {
+		bits = cmp.Or(r.IPv6PrefixLength, DefaultIPv6PrefixLength)
+	}
+	p, err := a.Prefix(min(bits, a.BitLen()))
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return p
+}
+
+// NetworkKey is the text of Network(a) as keys carry it: the address alone
+// when the prefix is the whole address ("192.0.2.1"), the prefix otherwise
+// ("2001:db8:1:2::/64"); "" for an invalid a.
+func (r Resolver) NetworkKey(a netip.Addr) string {
+	p := r.Network(a)
+	switch {
+	case !p.IsValid():
+		return ""
+	case p.IsSingleIP():
+		return p.Addr().String()
+	}
+	return p.String()
 }
 
 // Resolve returns the client IP for a request. sourceAddress is Envoy's

@@ -117,3 +117,27 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	}
 }
+
+func TestNetworkKeysIPv6ClientsByTheirSlash64(t *testing.T) {
+	var def Resolver
+	for _, c := range []struct {
+		r    Resolver
+		ip   string
+		want string
+	}{
+		{def, "2001:db8:1:2::5:1", "2001:db8:1:2::/64"},
+		{def, "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{def, "192.0.2.7", "192.0.2.7"},
+		{def, "::ffff:192.0.2.7", "192.0.2.7"},
+		{Resolver{IPv6PrefixLength: 128}, "2001:db8::1", "2001:db8::1"},
+		{Resolver{IPv6PrefixLength: 48, IPv4PrefixLength: 24}, "2001:db8:1:2::1", "2001:db8:1::/48"},
+		{Resolver{IPv4PrefixLength: 24}, "192.0.2.7", "192.0.2.0/24"},
+	} {
+		if got := c.r.NetworkKey(netip.MustParseAddr(c.ip)); got != c.want {
+			t.Errorf("%+v NetworkKey(%s) = %q, want %q", c.r, c.ip, got, c.want)
+		}
+	}
+	if got := def.NetworkKey(netip.Addr{}); got != "" {
+		t.Errorf("invalid address: %q", got)
+	}
+}

@@ -117,7 +117,7 @@ func (g *compiledGlobal) buildCallout(policy string, r *Request, fallback bool) 
 					if !fallback || !r.ClientIP.IsValid() {
 						return Callout{}, errNoKey
 					}
-					v = "ip:" + clientIPString(r.ClientIP)
+					v = "ip:" + r.clientKey()
 				}
 			}
 			rd.Entries = append(rd.Entries, rlsEntry{Key: e.key, Value: descriptorValue(v)})

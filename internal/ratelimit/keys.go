@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -100,7 +99,7 @@ func (p part) value(r *Request) (string, bool) {
 		if !r.ClientIP.IsValid() {
 			return "", false
 		}
-		return r.ClientIP.Unmap().String(), true
+		return r.clientKey(), true
 	case partHeader:
 		if r.Header == nil {
 			return "", false
@@ -165,7 +164,7 @@ func resolveParts(dst []string, parts []part, r *Request, fallback bool) (vals [
 		if !fallback || !r.ClientIP.IsValid() {
 			return nil, 0, errNoKey
 		}
-		vals = append(vals, r.ClientIP.Unmap().String())
+		vals = append(vals, r.clientKey())
 		fellBack |= 1 << i
 	}
 	return vals, fellBack, nil
@@ -208,8 +207,14 @@ func descriptorValue(v string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// clientIPString is what the fallback puts in a global descriptor.
-func clientIPString(a netip.Addr) string { return a.Unmap().String() }
+// clientKey is what a client_ip part or the fallback puts in a key: the
+// client's network (ClientKey), else its whole address. ClientIP is valid.
+func (r *Request) clientKey() string {
+	if r.ClientKey != "" {
+		return r.ClientKey
+	}
+	return r.ClientIP.Unmap().String()
+}
 
 func itoa(i int) string { return strconv.Itoa(i) }
 

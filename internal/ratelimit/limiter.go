@@ -26,6 +26,11 @@ type Request struct {
 	// ClientIP is the client address resolved by clientip.Resolver
 	// (x-forwarded-for honoured only through trusted_hops); invalid if unknown.
 	ClientIP netip.Addr
+	// ClientKey is what keys carry for the client: its network under the
+	// client_ip prefix lengths (clientip.Resolver.NetworkKey), so that a
+	// client rotating addresses within its IPv6 /64 keeps one bucket. ""
+	// keys by ClientIP's whole address.
+	ClientKey string
 	// EnvoyRoute is the Envoy route name (xds.route_name), or "".
 	EnvoyRoute string
 	// Claims are the verified JWT claims, nil without a verified token. Never

@@ -116,3 +116,21 @@ func TestUnsaltedKeyHashWarningNamesThePoliciesKeyedOnClientValues(t *testing.T)
 		}
 	}
 }
+
+// The client_ip prefix lengths must fit their address size; a mistake is
+// refused at start with its JSON path.
+func TestClientPrefixLengthsAreChecked(t *testing.T) {
+	s, err := Parse([]byte(`{"client_ip": {"ipv6_prefix_length": 56, "ipv4_prefix_length": 24}}`))
+	if err != nil || s.ClientIP.IPv6PrefixLength != 56 || s.ClientIP.IPv4PrefixLength != 24 {
+		t.Fatalf("Parse = %+v, %v", s, err)
+	}
+	for doc, path := range map[string]string{
+		`{"client_ip": {"ipv6_prefix_length": 129}}`: "client_ip.ipv6_prefix_length",
+		`{"client_ip": {"ipv6_prefix_length": -1}}`:  "client_ip.ipv6_prefix_length",
+		`{"client_ip": {"ipv4_prefix_length": 33}}`:  "client_ip.ipv4_prefix_length",
+	} {
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), path+":") {
+			t.Errorf("Parse(%s) = %v, want an error naming %s", doc, err, path)
+		}
+	}
+}

@@ -53,5 +53,5 @@ func ExampleCatalogue() {
 	// apiguard.orders.ratelimit.policy.per_user.reason.global_bad_answer.errors_total
 	// apiguard.orders.ratelimit.policy.per_user.reason.global_unexpected_status.errors_total
 	// apiguard.orders.ratelimit.policy.per_user.reason.other.errors_total
-	// 126 metrics
+	// 127 metrics
 }

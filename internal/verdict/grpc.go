@@ -65,6 +65,7 @@ var grpcCodes = func() map[Reason]GRPCCode {
 		NonCanonicalPath:      GRPCInvalidArgument,
 		NonCanonicalMethod:    GRPCInvalidArgument,
 		MethodOverride:        GRPCInvalidArgument,
+		PathOverride:          GRPCInvalidArgument,
 		NonCanonicalAuthority: GRPCInvalidArgument,
 		RepeatedHeader:        GRPCInvalidArgument,
 		HeaderWithUnderscores: GRPCInvalidArgument,

@@ -44,6 +44,7 @@ const (
 	NonCanonicalPath      Reason = "non_canonical_path"
 	NonCanonicalMethod    Reason = "non_canonical_method"    // a case variant of a standard method, or not a token
 	MethodOverride        Reason = "method_override"         // X-HTTP-Method-Override and kin, method_override "refuse"
+	PathOverride          Reason = "path_override"           // X-Original-URL, X-Rewrite-URL
 	NonCanonicalAuthority Reason = "non_canonical_authority" // unusable, or not canonical under authority_normalization "refuse"
 	RepeatedHeader        Reason = "repeated_header"         // a header a decision reads was sent more than once
 	HeaderWithUnderscores Reason = "header_with_underscores" // headers_with_underscores "reject"
@@ -125,7 +126,7 @@ const Other Reason = "other"
 
 // Closed sets, in a stable order.
 var (
-	requestDeny  = []Reason{MissingPath, NonCanonicalPath, NonCanonicalMethod, MethodOverride, NonCanonicalAuthority, RepeatedHeader, HeaderWithUnderscores}
+	requestDeny  = []Reason{MissingPath, NonCanonicalPath, NonCanonicalMethod, MethodOverride, PathOverride, NonCanonicalAuthority, RepeatedHeader, HeaderWithUnderscores}
 	authnAllow   = []Reason{Verified, NotRequired}
 	authnDeny    = []Reason{MissingToken, MalformedToken, TokenTooLarge, MultipleTokens, AlgNotAllowed, UnsupportedCrit, UnknownKID, BadSignature, TokenExpired, TokenNotYetValid, IssuedInFuture, LifetimeTooLong, BadIssuer, BadAudience, BadSubject, BadTyp, ClaimsFailed, JWKSUnavailable, LockedOut}
 	rlFailures   = []Reason{TableFull, StoreContended, StoreError, GlobalReset, GlobalUnavailable, GlobalTimeout, GlobalServiceError, GlobalUnknown, GlobalBadAnswer, GlobalUnexpectedStatus}

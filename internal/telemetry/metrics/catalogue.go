@@ -207,7 +207,7 @@ func (inv Inventory) validate() error {
 // number of Envoy stats one filter instance adds: with R routes, P
 // providers, J remote-JWKS providers and L rate-limit policies,
 //
-//	22P + 8J + 39L + 2R + 87
+//	22P + 8J + 39L + 2R + 88
 //
 // plus (I+1)(C+2)+1 with a response inventory of I routes and C classes
 // (the factors are the sizes of the closed sets above), so it grows only

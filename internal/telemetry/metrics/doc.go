@@ -34,7 +34,7 @@
 //
 // Every metric is defined once per VM at plugin start (Define, called from
 // on_vm_start/on_configure, never init()), and the set is fixed by the
-// configuration: len(Catalogue(inv)) = 22P + 8J + 39L + 2R + 87 for P JWT
+// configuration: len(Catalogue(inv)) = 22P + 8J + 39L + 2R + 88 for P JWT
 // providers, J of them with a remote JWKS, L rate-limit policies and R named
 // routes. Histograms cost Envoy one set of buckets per name.
 //
