@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -210,10 +211,37 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) (action 
 	return action
 }
 
-// OnHttpRequestTrailers holds the trailers while a stage is deciding, for the
-// same reason as OnHttpRequestBody.
-func (h *httpContext) OnHttpRequestTrailers(numTrailers int) types.Action {
+// OnHttpRequestTrailers removes what must not reach the upstream in a
+// trailer (canon.Guard.TrailerRemovals: protected headers, credentials,
+// overrides), and holds the trailers while a stage is deciding, for the same
+// reason as OnHttpRequestBody. Envoy's request trailer map is writable in
+// this callback (Context::decodeTrailers sets request_trailers_).
+func (h *httpContext) OnHttpRequestTrailers(numTrailers int) (action types.Action) {
+	defer recoverCallback("request trailers", func() { action = h.failClosed() })
+	if h.ownReply {
+		return types.ActionPause
+	}
+	if err := h.cleanRequestTrailers(); err != nil {
+		// The upstream must not get a forged claim header or an unverified
+		// token, even in a trailer.
+		proxywasm.LogErrorf("apiguard: request trailers: %v", err)
+		return h.failClosed()
+	}
 	return h.requestAction()
+}
+
+// cleanRequestTrailers removes the trailers the guard names.
+func (h *httpContext) cleanRequestTrailers() error {
+	pairs, err := proxywasm.GetHttpRequestTrailers()
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	for _, name := range h.plugin.guard.TrailerRemovals(pairs) {
+		if err := proxywasm.RemoveHttpRequestTrailer(name); err != nil {
+			return fmt.Errorf("remove %q: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // requestAction is the answer of the request body and trailers callbacks:

@@ -226,8 +226,10 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 			v, ok := headers[name]
 			return v, ok
 		},
-		Query:    query,
-		ClientIP: h.clientAddr(),
+		Query: query,
+		// The lockout counts a client by its network, as rate limits do
+		// (client_ip.ipv6_prefix_length): an IPv6 client owns its /64.
+		ClientIP: h.plugin.settings.ClientIP.Network(h.clientAddr()).Addr(),
 		Bodiless: h.bodiless,
 		MayWait:  mayWait,
 	}

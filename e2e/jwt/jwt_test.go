@@ -4,6 +4,8 @@
 package jwte2e
 
 import (
+	"fmt"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -464,5 +466,29 @@ func TestDuplicateAuthorizationHeadersAreRefused(t *testing.T) {
 	expect(t, rec, 400, "repeated_header")
 	if _, _, hits := e.upstream.last(); hits != 0 {
 		t.Fatal("the request reached the upstream")
+	}
+}
+
+// The lockout counts an IPv6 client by its /64 (client_ip.ipv6_prefix_length),
+// as rate limits do: rotating addresses within it does not reset the count,
+// and another /64 is not locked out.
+func TestLockoutCountsAnIPv6ClientByItsSlash64(t *testing.T) {
+	cfg := strings.Replace(localConfig(), `{"jwt": {`, `{"jwt": {"lockout": {"failures": 3, "window": "60s"},`, 1)
+	e := start(t, cfg, 2, nil)
+	from := func(addr, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "http://api.example/orders", nil)
+		req.RemoteAddr = addr
+		req.Header.Set("authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		return rec
+	}
+	bad := mint(t, jwt.SigningMethodRS256, keys().rsa2, "rsa1", claims(), nil) // wrong key
+	for n := 1; n <= 3; n++ {
+		expect(t, from(fmt.Sprintf("[2001:db8:1:2::%d:1]:4000", n), bad), 401, "bad_signature")
+	}
+	expect(t, from("[2001:db8:1:2::99:1]:4000", rs256(t, "rsa1")), 429, "locked_out")
+	if rec := from("[2001:db8:1:3::1]:4000", rs256(t, "rsa1")); rec.Code != 200 {
+		t.Errorf("another /64: %d %q, want 200", rec.Code, rec.Header().Get("x-apiguard-reason"))
 	}
 }

@@ -304,6 +304,37 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 	return "", ""
 }
 
+// trailerCredentials are removed from request trailers whatever the
+// configuration: RFC 9110 section 6.5.1 leaves authentication out of
+// trailers, and an upstream that merges trailers into its headers would
+// otherwise read a credential nobody verified.
+var trailerCredentials = []string{"authorization", "proxy-authorization", "cookie"}
+
+// TrailerRemovals names the request trailers (as sent) to remove before they
+// reach the upstream: every spelling of a header apiguard sets or decides on
+// (credentials included), of an override header, of X-Forwarded-Host, and
+// the credential fields. Trailers come after every decision, so nothing in
+// them was judged; an upstream that reads them as headers must not find a
+// forged claim header or an unverified token there.
+func (g *Guard) TrailerRemovals(pairs [][2]string) []string {
+	var remove []string
+	for _, kv := range pairs {
+		name := kv[0]
+		if name == "" || name[0] == ':' {
+			continue
+		}
+		key := name
+		if !plainName(name) {
+			key = mapped(name)
+		}
+		if g.sensitive[key] || key == forwardedHost || oneOf(key, trailerCredentials...) ||
+			oneOf(key, overrideHeaders...) || oneOf(key, pathOverrideHeaders...) {
+			remove = appendOnce(remove, name)
+		}
+	}
+	return remove
+}
+
 // plainName reports whether name is its own lower-case, '-' for '_'
 // spelling: no upper-case letter, no '_', nothing but ASCII.
 //

@@ -259,3 +259,16 @@ func TestInspectRemovesEverySpellingOfOverridesAndForwardedHost(t *testing.T) {
 		}
 	}
 }
+
+func TestTrailerRemovalsNameProtectedHeadersAndCredentials(t *testing.T) {
+	g, err := New(Inputs{Protected: []string{"x-user"}, Watched: []string{"x-api-key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := [][2]string{{"X_User", "forged"}, {"x-api-key", "k"}, {"authorization", "Bearer zzz"}, {"Cookie", "s=1"},
+		{"x_http_method_override", "DELETE"}, {"x-original-url", "/admin"}, {"x-forwarded-host", "evil"}, {"x-checksum", "abc"}}
+	want := []string{"X_User", "x-api-key", "authorization", "Cookie", "x_http_method_override", "x-original-url", "x-forwarded-host"}
+	if got := g.TrailerRemovals(pairs); !slices.Equal(got, want) {
+		t.Errorf("TrailerRemovals = %q, want %q", got, want)
+	}
+}

@@ -17,8 +17,9 @@ type Request struct {
 	Header func(name string) (string, bool)
 	// Query is the raw query string of the :path, without "?".
 	Query string
-	// ClientIP is the client address (clientip.Resolver); failures are
-	// counted per client IP. The zero Addr disables counting.
+	// ClientIP is the client address (clientip.Resolver), or its network
+	// (clientip.Resolver.Network: an IPv6 client's /64); failures are
+	// counted per value. The zero Addr disables counting.
 	ClientIP netip.Addr
 	// Bodiless is true when the request headers ended the stream (the
 	// headers callback's end_of_stream): no body follows, whatever the

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -209,5 +211,37 @@ func TestTrailersCanBeAddedInTheLastBodyCallback(t *testing.T) {
 	}
 	if string(body) != "body[resp-trailer 0]" || res.Trailer.Get("X-Resp-Added") != "1" {
 		t.Fatalf("response: %q trailers %v", body, res.Trailer)
+	}
+}
+
+// Request trailers reach an upstream behind a real HTTP hop (devproxy's
+// ReverseProxy), as Envoy forwards them (HTTP/2, or HTTP/1 chunked with
+// enable_trailers): what the plugin leaves in them is what the upstream
+// reads, so the plugin's trailer tests through the host are real.
+func TestRequestTrailersCrossAnHTTPHop(t *testing.T) {
+	p := startConformance(t, Options{}, conformanceConfig("plain"))
+	saw := make(chan http.Header, 1)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		saw <- r.Trailer.Clone()
+	}))
+	t.Cleanup(origin.Close)
+	target, _ := url.Parse(origin.URL)
+	srv := serveThrough(t, p, httputil.NewSingleHostReverseProxy(target))
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", srv.URL, pr)
+	req.Trailer = http.Header{"X-Checksum": nil}
+	go func() {
+		pw.Write([]byte("payload"))
+		req.Trailer.Set("X-Checksum", "abc")
+		pw.Close()
+	}()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := (<-saw).Get("X-Checksum"); got != "abc" {
+		t.Fatalf("the origin got trailer X-Checksum %q, want abc", got)
 	}
 }
