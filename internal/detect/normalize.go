@@ -2,22 +2,26 @@ package detect
 
 import (
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// Invisible characters. A client shows "4111<U+200B>1111…" as a card
+// Invisible characters and other digits. A client shows "4111<U+200B>1111…" as a card
 // number, and copies it with the zero-width space inside; an upstream, or an
 // attacker who controls one, could use them to hide a value from checks
 // that compare bytes. Classify, Contains and Redact look at a string with
-// its default-ignorable characters dropped and its Unicode spaces read as
-// ' ' (visible reads the same as the original to a person).
+// its default-ignorable characters dropped, its Unicode spaces read as
+// ' ' and every decimal digit of any script (Unicode Nd: full-width
+// "４１１１…", Arabic-Indic, Devanagari, …) read as the ASCII digit of its
+// value (visible reads the same as the original to a person).
 
 // visible returns s without default-ignorable characters (format
-// characters, variation selectors, fillers) and with every Unicode space
-// separator as ' ', and whether that changed s. A string of ASCII bytes
+// characters, variation selectors, fillers), with every Unicode space
+// separator as ' ' and every decimal digit as its ASCII digit, and whether
+// that changed s. A string of ASCII bytes
 // costs one scan and no allocation.
 func visible(s string) (string, bool) {
 	i := 0
@@ -48,6 +52,20 @@ func visible(s string) (string, bool) {
 				changed = true
 			}
 			b.WriteByte(' ')
+		case r >= firstOtherDigit:
+			v, ok := digitValue(r)
+			if !ok {
+				if changed {
+					b.WriteRune(r)
+				}
+				continue
+			}
+			if !changed {
+				b.Grow(len(s))
+				b.WriteString(s[:i+j])
+				changed = true
+			}
+			b.WriteByte('0' + byte(v))
 		case changed:
 			b.WriteRune(r)
 		}
@@ -80,6 +98,39 @@ func ignorable(r rune) bool {
 		return true
 	}
 	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r)
+}
+
+// firstOtherDigit is the first decimal digit outside ASCII (U+0660
+// ARABIC-INDIC DIGIT ZERO); plainRune holds none.
+const firstOtherDigit = 0x0660
+
+// digitValue returns the value of a decimal digit of any script (Unicode
+// Nd, what unicode.IsDigit reports; strconv reads ASCII digits only).
+// Unicode encodes each script's digits as one run of ten from its zero
+// (its stability policy for Numeric_Type=Decimal), and unicode.Nd merges
+// adjacent runs into ranges of a multiple of ten, so a digit's value is
+// its distance from its range's start, mod 10.
+func digitValue(r rune) (int, bool) {
+	if r >= '0' && r <= '9' {
+		return int(r - '0'), true
+	}
+	if r < firstOtherDigit {
+		return 0, false
+	}
+	if r <= 0xFFFF {
+		t := unicode.Nd.R16
+		k := sort.Search(len(t), func(k int) bool { return rune(t[k].Hi) >= r })
+		if k < len(t) && rune(t[k].Lo) <= r {
+			return int(r-rune(t[k].Lo)) % 10, true
+		}
+		return 0, false
+	}
+	t := unicode.Nd.R32
+	k := sort.Search(len(t), func(k int) bool { return rune(t[k].Hi) >= r })
+	if k < len(t) && rune(t[k].Lo) <= r {
+		return int(r-rune(t[k].Lo)) % 10, true
+	}
+	return 0, false
 }
 
 // spaceSeparator reports a Unicode space separator (Zs) other than ' ':

@@ -33,6 +33,14 @@ var evasions = []struct {
 	{"card split by an escaped surrogate pair (U+1D173)", `"4111\ud834\udd73111111111111"`, "card_number"},
 	{"card after 1 KiB of escaped tag spaces", `"` + strings.Repeat(`\udb40\udc20`, 200) + `4111111111111111"`, "card_number"},
 	{"IBAN, escapes and no-break spaces", `"DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000"`, "iban"},
+	{"card in full-width digits", "\"４１１１１１１１１１１１１１１１\"", "card_number"},
+	{"card in escaped full-width digits", `"\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11"`, "card_number"},
+	{"card in Arabic-Indic digits", "\"٤١١١١١١١١١١١١١١١\"", "card_number"},
+	{"card in escaped Devanagari digits", `"\u096a\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967"`, "card_number"},
+	{"card in mathematical bold digits, escaped as surrogate pairs", `"\ud835\udfd2` + strings.Repeat(`\ud835\udfcf`, 15) + `"`, "card_number"},
+	{"card mixing digits of four scripts", "\"４١١١1111११११١١١١\"", "card_number"},
+	{"SSN in full-width digits", "\"０７８-０５-１１２０\"", "ssn"},
+	{"IBAN with Devanagari digits", "\"DE८९३७०४००४४०५३२०१३०००\"", "iban"},
 }
 
 // notSensitive are values that look close to one but are not: none may be
@@ -41,6 +49,7 @@ var notSensitive = []string{
 	`1700000000000`, `1700000000.123`, `0.4111111111111111`, `4.111111111111111`, `12345.678`,
 	`"ORD-2024-000123"`, `"2024-11-02T10:11:12.123456Z"`, `"\u200b"`, `"` + strings.Repeat(" ", 2048) + `hello"`,
 	`"de89370400440532013001"`, `-0.0e+1`, `1e400`, `"4111\ud834111111111111"`, `4556000000000058.5` + strings.Repeat("0", 1100), `"4111\udc20\udb40111111111111"`,
+	"\"４１１１１１１１１１１１１１１２\"", "\"٢٠٢٤-١١-٠٢\"",
 }
 
 // TestEvasionsAreClassifiedInBothPasses runs each evasion through the

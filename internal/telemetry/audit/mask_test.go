@@ -314,3 +314,31 @@ func TestRedactPathMasksEscapedSegments(t *testing.T) {
 		t.Errorf("an escaped segment with nothing to mask changed: %q", got)
 	}
 }
+
+// A card number, SSN or IBAN written in another script's decimal digits
+// (full-width, Arabic-Indic, Devanagari), raw or as JSON \u escapes, reads
+// as the number it is: the audit trail masks it in bodies, headers and
+// paths.
+func TestMaskFindsValuesInOtherDecimalDigits(t *testing.T) {
+	m := NewMasker(nil)
+	const fullWidth, arabic, devanagari = "４１１１１１１１１１１１１１１１", "٠٧٨-٠٥-١١٢٠", "DE८९३७०४००४४०५३२०१३०००"
+	body := `{"note":"` + fullWidth + `","n2":"` + arabic + `","n3":"` + devanagari + `","n4":"\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"}`
+	got := m.MaskBody("application/json", []byte(body), 4096)
+	for _, leak := range []string{fullWidth, arabic, devanagari, "４１１１"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("MaskBody = %s: %q in clear", got, leak)
+		}
+	}
+	if strings.Count(got, Mask) != 4 {
+		t.Errorf("MaskBody = %s: want 4 values masked", got)
+	}
+	if got := m.MaskHeader("x-note", "card "+fullWidth); strings.Contains(got, fullWidth) {
+		t.Errorf("MaskHeader = %q", got)
+	}
+	if got := RedactPath("/cards/" + fullWidth); strings.Contains(got, fullWidth) {
+		t.Errorf("RedactPath = %q", got)
+	}
+	if got := RedactPath("/cards/" + url.PathEscape(fullWidth)); strings.Contains(got, url.PathEscape(fullWidth)) {
+		t.Errorf("RedactPath = %q", got)
+	}
+}
