@@ -47,10 +47,21 @@ const (
 )
 
 // cardAt reports whether a card number starts at s[i] (a digit not preceded
-// by a letter or digit) and where it ends. Digits may be grouped by single
-// spaces or hyphens, one kind throughout; the number must not run on into
-// another digit or letter.
+// by a letter or digit) and where it ends: written plain or grouped by
+// single spaces or hyphens, one kind throughout (spacedCardAt), or in a
+// card's usual grouping by any of groupSeparators (groupedCardAt).
 func cardAt(s string, i int) (int, bool) {
+	if end, ok := spacedCardAt(s, i); ok {
+		return end, true
+	}
+	return groupedCardAt(s, i)
+}
+
+// spacedCardAt reports whether a card number starts at s[i] and where it
+// ends. Digits may be grouped by single spaces or hyphens, one kind
+// throughout, in any grouping; the number must not run on into another
+// digit or letter.
+func spacedCardAt(s string, i int) (int, bool) {
 	var digits [maxCardDigits]byte
 	n := 0
 	var sep byte
@@ -82,6 +93,72 @@ func cardAt(s string, i int) (int, bool) {
 		return 0, false
 	}
 	return end, true
+}
+
+// isGroupSeparator is a character a person reads as a gap between the
+// digit groups of a card number: a space (Unicode spaces read as ' ', see
+// visible), a tab, '-', '.', '/' or '_'.
+func isGroupSeparator(c byte) bool {
+	return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '/' || c == '_'
+}
+
+// groupedCardAt reports whether a card number starts at s[i] and where it
+// ends, its digits grouped by single separators of any kind, mixed or not
+// (isGroupSeparator), in one of the groupings cards are printed in
+// (cardGrouping). The whole run of separated groups is the number: one
+// that runs on into another group, a letter or a digit, or continues a
+// group run before s[i] ("10.4111.1111…"), is not a card, so dotted
+// versions, dates and addresses are not taken for one.
+func groupedCardAt(s string, i int) (int, bool) {
+	if i >= 2 && isGroupSeparator(s[i-1]) && isDigit(s[i-2]) {
+		return 0, false
+	}
+	var digits [maxCardDigits]byte
+	var groups [maxCardDigits]int
+	n, ng := 0, 0
+	j := i
+	for {
+		start := n
+		for j < len(s) && isDigit(s[j]) {
+			if n == maxCardDigits {
+				return 0, false
+			}
+			digits[n] = s[j]
+			n++
+			j++
+		}
+		groups[ng] = n - start
+		ng++
+		if j+1 < len(s) && isGroupSeparator(s[j]) && isDigit(s[j+1]) {
+			j++
+			continue
+		}
+		break
+	}
+	if j < len(s) && isAlnum(s[j]) || !cardGrouping(groups[:ng]) || !isCardDigits(digits[:n]) {
+		return 0, false
+	}
+	return j, true
+}
+
+// cardGrouping reports whether digit groups of these lengths are a way
+// cards are printed: fours with a last group of one to four (4-4-4-4,
+// 4-4-4-4-3, 4-4-4), American Express's 4-6-5, Diners Club's 4-6-4 and
+// UATP's 4-5-6.
+func cardGrouping(g []int) bool {
+	n := len(g)
+	if n < 3 {
+		return false
+	}
+	if n == 3 && g[0] == 4 && (g[1] == 6 && (g[2] == 5 || g[2] == 4) || g[1] == 5 && g[2] == 6) {
+		return true
+	}
+	for _, l := range g[:n-1] {
+		if l != 4 {
+			return false
+		}
+	}
+	return g[n-1] >= 1 && g[n-1] <= 4
 }
 
 // luhn reports whether the digits pass the Luhn (mod 10) check.

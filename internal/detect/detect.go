@@ -19,8 +19,10 @@ type Class uint8
 
 const (
 	// CardNumber is a payment card number (PAN): 12 to 19 digits, optionally
-	// grouped by single spaces or hyphens, with a valid Luhn check digit and
-	// a length that the issuer range allows (see cardRanges).
+	// grouped by single spaces or hyphens, or in a card's usual grouping
+	// by tabs, dots, slashes or underscores too (see cardAt), with a valid
+	// Luhn check digit and a length that the issuer range allows (see
+	// cardRanges).
 	CardNumber Class = iota + 1
 	// Email is an email address: a dot-atom local part, "@", and a domain of
 	// at least two labels whose last is alphabetic (RFC 5321 §4.1.2,

@@ -20,14 +20,15 @@ func TestScanFindsEachClassInsideText(t *testing.T) {
 		{"2223003122003222", CardNumber, "2223003122003222"},
 		{"6011111111111117", CardNumber, "6011111111111117"},
 		{"3530111333300000", CardNumber, "3530111333300000"},
-		{"4111111111111112", 0, ""},       // Luhn fails
-		{"9111111111111111", 0, ""},       // Luhn passes for no scheme: 9 is no IIN here
-		{"41111111111111110000", 0, ""},   // 20 digits
-		{"x4111111111111111", 0, ""},      // part of a word
-		{"4111111111111111x", 0, ""},      // runs on
-		{"order 1234567890123", 0, ""},    // an id
-		{"4111 1111-1111 1111", 0, ""},    // mixed separators: stops at 4111 1111, too short
-		{"+1 415 555 2671 ext 12", 0, ""}, // a phone number
+		{"4111111111111112", 0, ""},                                // Luhn fails
+		{"9111111111111111", 0, ""},                                // Luhn passes for no scheme: 9 is no IIN here
+		{"41111111111111110000", 0, ""},                            // 20 digits
+		{"x4111111111111111", 0, ""},                               // part of a word
+		{"4111111111111111x", 0, ""},                               // runs on
+		{"order 1234567890123", 0, ""},                             // an id
+		{"4111 1111-1111 1111", CardNumber, "4111 1111-1111 1111"}, // mixed separators in a card's grouping
+		{"4111 11-111111 1111", 0, ""},                             // mixed separators in no card's grouping
+		{"+1 415 555 2671 ext 12", 0, ""},                          // a phone number
 		// Emails.
 		{"contact alice@example.com today", Email, "alice@example.com"},
 		{"users.alice@example\\.com.ssn", Email, "users.alice@example\\.com.ssn"},

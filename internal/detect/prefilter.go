@@ -42,14 +42,15 @@ func canStart(s string, set Set) bool {
 	}
 	switch {
 	case isDigit(c):
-		// Card numbers and SSNs are digits, spaces and hyphens, 11 or
-		// more; a card number may also be written as a JSON number
-		// (numberCardAt: a fraction, an exponent).
+		// Card numbers and SSNs are digits and group separators
+		// (isGroupSeparator), 11 or more; a card number may also be
+		// written as a JSON number (numberCardAt: a fraction, an
+		// exponent).
 		if !set.Has(CardNumber) && !set.Has(SSN) || len(s) < len("AAA-GG-SSSS") {
 			return false
 		}
 		for i := 1; i < len(s); i++ {
-			if d := s[i]; !isDigit(d) && d != ' ' && d != '-' && d != '.' && d != 'e' && d != 'E' && d != '+' {
+			if d := s[i]; !isDigit(d) && !isGroupSeparator(d) && d != 'e' && d != 'E' && d != '+' {
 				return false
 			}
 		}

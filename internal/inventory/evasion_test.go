@@ -41,6 +41,11 @@ var evasions = []struct {
 	{"card mixing digits of four scripts", "\"４١١١1111११११١١١١\"", "card_number"},
 	{"SSN in full-width digits", "\"０７８-０５-１１２０\"", "ssn"},
 	{"IBAN with Devanagari digits", "\"DE८९३७०४००४४०५३२०१३०००\"", "iban"},
+	{"card grouped by dots", `"4111.1111.1111.1111"`, "card_number"},
+	{"card grouped by escaped tabs", `"4111\t1111\t1111\t1111"`, "card_number"},
+	{"card grouped by slashes and underscores", `"4111/1111_1111/1111"`, "card_number"},
+	{"card grouped by escaped narrow no-break and thin spaces", `"4111\u202f1111\u20091111\u202f1111"`, "card_number"},
+	{"card grouped by mixed separators", `"3782-822463.10005"`, "card_number"},
 }
 
 // notSensitive are values that look close to one but are not: none may be
@@ -50,6 +55,7 @@ var notSensitive = []string{
 	`"ORD-2024-000123"`, `"2024-11-02T10:11:12.123456Z"`, `"\u200b"`, `"` + strings.Repeat(" ", 2048) + `hello"`,
 	`"de89370400440532013001"`, `-0.0e+1`, `1e400`, `"4111\ud834111111111111"`, `4556000000000058.5` + strings.Repeat("0", 1100), `"4111\udc20\udb40111111111111"`,
 	"\"４１１１１１１１１１１１１１１２\"", "\"٢٠٢٤-١١-٠٢\"",
+	`"10.4111.1111.1111.1111"`, `"411.111.111.111.111.1"`, `"192.168.100.200"`, `"2024.11.02"`, `"1.20.3"`,
 }
 
 // TestEvasionsAreClassifiedInBothPasses runs each evasion through the

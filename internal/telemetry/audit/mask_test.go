@@ -342,3 +342,24 @@ func TestMaskFindsValuesInOtherDecimalDigits(t *testing.T) {
 		t.Errorf("RedactPath = %q", got)
 	}
 }
+
+// A card number grouped by dots, slashes, underscores or tabs is masked in
+// bodies, headers and paths; dotted versions and addresses are not.
+func TestMaskFindsCardsGroupedByOtherSeparators(t *testing.T) {
+	m := NewMasker(nil)
+	for _, card := range []string{"4111.1111.1111.1111", "4111/1111/1111/1111", "4111_1111_1111_1111", "4111\\t1111\\t1111\\t1111", "4111\u00a01111.1111-1111"} {
+		got := m.MaskBody("application/json", []byte(`{"note":"card `+card+`"}`), 4096)
+		if got != `{"note":"card `+Mask+`"}` {
+			t.Errorf("MaskBody(%s) = %s", card, got)
+		}
+	}
+	if got := m.MaskHeader("x-note", "4111.1111.1111.1111"); got != Mask {
+		t.Errorf("MaskHeader = %q", got)
+	}
+	if got := RedactPath("/cards/4111/1111/1111/1111/charges"); got != "/cards/"+Mask+"/charges" {
+		t.Errorf("RedactPath = %q", got)
+	}
+	if got := RedactPath("/v1.2.3/hosts/192.168.100.200/2024.11.02"); got != "/v1.2.3/hosts/192.168.100.200/2024.11.02" {
+		t.Errorf("RedactPath of versions and addresses = %q", got)
+	}
+}

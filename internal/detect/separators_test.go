@@ -1,0 +1,54 @@
+package detect
+
+import "testing"
+
+// TestCardsGroupedByOtherSeparators: a card number printed in its usual
+// grouping with dots, slashes, underscores, tabs, no-break or thin spaces,
+// or a mix, is one to a reader; the same digits in no card's grouping, and
+// dotted versions, dates and addresses, are not.
+func TestCardsGroupedByOtherSeparators(t *testing.T) {
+	for _, s := range []string{
+		"4111.1111.1111.1111",
+		"4111/1111/1111/1111",
+		"4111_1111_1111_1111",
+		"4111\t1111\t1111\t1111",
+		"4111\u00a01111\u00a01111\u00a01111", // no-break space
+		"4111\u202f1111\u202f1111\u202f1111", // narrow no-break space
+		"4111\u20091111\u20091111\u20091111", // thin space
+		"4111 1111-1111.1111",                // mixed
+		"4111.1111/1111_1111",
+		"3782.822463.10005", // American Express, 4-6-5
+		"3622.720627.1667",  // Diners Club, 4-6-4
+		"6011.0009.9013.9424",
+	} {
+		if c, ok := Classify(s, All); !ok || c != CardNumber {
+			t.Errorf("Classify(%q) = %v, %v; want a card", s, c, ok)
+		}
+		if !Contains("paid with "+s+", thanks", All) {
+			t.Errorf("Contains(%q): no card", s)
+		}
+		out, ok := Redact("paid with "+s+".", All, "***")
+		if !ok || out != "paid with ***." {
+			t.Errorf("Redact(%q) = %q, %v", s, out, ok)
+		}
+	}
+	for _, s := range []string{
+		"411.111.111.111.111.1",    // a card's digits in no card's grouping
+		"41111111.11111111",        // 8-8
+		"4111111111111.111",        // a decimal number
+		"10.4111.1111.1111.1111",   // continues a dotted run
+		"4111.1111.1111.1111.1234", // runs on into a fifth group of four
+		"4111.1111.1111.1111x",
+		"1.2.3.4", "10.0.0.1", "192.168.100.200", "2001:db8::1", "255.255.255.255/32",
+		"2024.11.02", "02/11/2024", "2024-11-02T10:11:12.123456Z", "2024/11/02 10:11",
+		"1.20.3", "v4.111.1111.1111", "8.8.8.8", "3.14159.26535.89793",
+		"1234.5678.9012.3456", // 4-4-4-4, but Luhn and the issuer ranges say no
+	} {
+		if c, ok := Classify(s, All); ok {
+			t.Errorf("Classify(%q) = %v", s, c)
+		}
+		if Contains("v "+s+" x", SetOf(CardNumber)) {
+			t.Errorf("Contains(%q): a card", s)
+		}
+	}
+}
