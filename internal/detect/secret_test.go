@@ -209,3 +209,49 @@ func TestScryptAndCryptHashes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKeyFinder checks KeyFinder against HoldsPrivateKey: text fed in
+// three pieces, split anywhere (inside a character too), holds a key
+// header for one exactly when it does for the other.
+func FuzzKeyFinder(f *testing.F) {
+	for _, s := range []string{
+		"cert\n-----BEGIN EC PRIVATE KEY-----\nMHc", "------BEGIN PRIVATE KEY-----", "-----BEGIN\u00a0PRIVATE\u200b KEY-----",
+		"é-----BEGIN OPENSSH PRIVATE KEY-----", "\xe2-----BEGIN PRIVATE KEY-----", "-----BEGIN PUBLIC KEY-----",
+	} {
+		f.Add(s, uint16(3), uint16(9))
+	}
+	f.Fuzz(func(t *testing.T, s string, a, b uint16) {
+		i, j := int(a)%(len(s)+1), int(b)%(len(s)+1)
+		if i > j {
+			i, j = j, i
+		}
+		var k KeyFinder
+		k.Write([]byte(s[:i]))
+		k.Write([]byte(s[i:j]))
+		k.Write([]byte(s[j:]))
+		if want := HoldsPrivateKey(s); k.Found() != want {
+			t.Fatalf("%q split at %d, %d: KeyFinder %v, HoldsPrivateKey %v", s, i, j, k.Found(), want)
+		}
+	})
+}
+
+// TestKeyFinderPastItsWindow: a header after text longer than the
+// window, split byte by byte, is found; one glued to a '-' is not.
+func TestKeyFinderPastItsWindow(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want bool
+	}{
+		{strings.Repeat("MIIBszCC\n", 500) + "-----BEGIN RSA PRIVATE KEY-----\nMII", true},
+		{strings.Repeat("-", 1000) + "BEGIN PRIVATE KEY-----", false},
+		{strings.Repeat("é\u200b", 300) + "-----BEGIN\u202fPGP PRIVATE KEY BLOCK-----", true},
+	} {
+		var k KeyFinder
+		for i := 0; i < len(c.s); i++ {
+			k.Write([]byte{c.s[i]})
+		}
+		if k.Found() != c.want || HoldsPrivateKey(c.s) != c.want {
+			t.Errorf("%.30q…: KeyFinder %v, HoldsPrivateKey %v, want %v", c.s, k.Found(), HoldsPrivateKey(c.s), c.want)
+		}
+	}
+}

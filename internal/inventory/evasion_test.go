@@ -216,3 +216,79 @@ func TestPrivateKeyPastTheClassifiedPart(t *testing.T) {
 		t.Errorf("after a label: Observer: %s", describe(r))
 	}
 }
+
+// TestObserverFindsAPrivateKeyPastTheClassifiedPart: the Observer, which
+// keeps only a string's first KiB, finds a private key whose header comes
+// after it (after a long certificate), written plain, escaped or with
+// invisible characters inside, wherever the body is split into chunks
+// around the header; it agrees with the filter's pass, which holds the
+// whole value, on keys and on look-alikes.
+func TestObserverFindsAPrivateKeyPastTheClassifiedPart(t *testing.T) {
+	c := testClassifier(t)
+	list := respfilterAllowAll(t)
+	key := c.Index("private_key")
+	cert := `-----BEGIN CERTIFICATE-----\n` + strings.Repeat(`MIIBszCCAVmgAwIBAgIUQ\n`, 80) + `-----END CERTIFICATE-----\n`
+	for _, v := range []struct {
+		header string
+		want   bool
+	}{
+		{`-----BEGIN EC PRIVATE KEY-----`, true},
+		{`-----BEGIN ENCRYPTED PRIVATE KEY-----`, true},
+		{`\u002d----BEGIN \u0050RIVATE KEY-----`, true},
+		{`--\u200b---BEGIN\u00a0OPENSSH PRIVATE KEY\u2060-----`, true},
+		{`-----BEGIN \ud834\udd73PRIVATE KEY-----`, true}, // U+1D173 is invisible
+		{`-----BEGIN PRIVATE KEY----`, false},
+		{`------BEGIN PRIVATE KEY-----`, false},
+		{`-----BEGIN PUBLIC KEY-----`, false},
+		{`-----BEGIN PRIVATE  KEY-----`, false},
+	} {
+		want := v.want
+		doc := `{"pem":"` + cert + `x` + v.header + `\nMHcCAQEE\n"}`
+		ri := NewResponse(c)
+		list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, ri)
+		if got := ri.Values[key] == 1; got != want {
+			t.Errorf("%s: Inspector found %v, want %v", v.header, got, want)
+		}
+		at := strings.Index(doc, `x`+v.header) + 1
+		for cut := at - 2; cut <= at+len(v.header)+2; cut++ {
+			for _, chunks := range [][]string{{doc[:cut], doc[cut:]}, {doc[:min(at, cut)], doc[min(at, cut):cut], doc[cut:]}, {doc}} {
+				r := NewResponse(c)
+				o := NewObserver(r)
+				for _, ch := range chunks {
+					o.Write([]byte(ch))
+				}
+				o.Close()
+				if got := r.Values[key] == 1; got != want {
+					t.Fatalf("%s split at %d: Observer found %v, want %v: %s", v.header, cut-at, got, want, describe(r))
+				}
+			}
+		}
+	}
+}
+
+// FuzzKeySearch checks the Observer's streamed key search against the
+// filter pass's: a string's raw JSON content, fed in three pieces split
+// anywhere, holds a key header for keySearch exactly when its decoded
+// whole does for detect.HoldsPrivateKey.
+func FuzzKeySearch(f *testing.F) {
+	for _, s := range []string{
+		`cert\n-----BEGIN EC PRIVATE KEY-----\nMHc`, `\u002d----BEGIN \u0050RIVATE KEY-----`, `--\u200b---BEGIN\u00a0OPENSSH PRIVATE KEY\u2060-----`,
+		`-----BEGIN \ud834\udd73PRIVATE KEY-----`, `------BEGIN PRIVATE KEY-----`, `\uzz-----BEGIN PRIVATE KEY-----`, `\ud834-----BEGIN PRIVATE KEY-----`,
+	} {
+		f.Add(s, uint16(5), uint16(12))
+	}
+	f.Fuzz(func(t *testing.T, raw string, a, b uint16) {
+		i, j := int(a)%(len(raw)+1), int(b)%(len(raw)+1)
+		if i > j {
+			i, j = j, i
+		}
+		var k keySearch
+		k.start([]byte(raw[:i]))
+		k.write([]byte(raw[i:j]))
+		k.write([]byte(raw[j:]))
+		got := k.end()
+		if want := detect.HoldsPrivateKey(string(unescape(nil, []byte(raw)))); got != want {
+			t.Fatalf("%q split at %d, %d: keySearch %v, HoldsPrivateKey of its decoded text %v", raw, i, j, got, want)
+		}
+	})
+}

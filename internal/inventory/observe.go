@@ -12,9 +12,10 @@ import (
 // Observer follows a JSON response body chunk by chunk, as the chunks pass
 // on their way to the client, and records its fields into a Response. It
 // keeps no chunk: its state is the nesting (at most 64 levels), the
-// current path (at most MaxPathBytes), the current key (at most 65 bytes)
-// and the first 1 KiB of the current string, so a response of any size
-// costs the same memory. A body that is not JSON, or nests deeper, is
+// current path (at most MaxPathBytes), the current key (at most 65 bytes),
+// the first 1 KiB of the current string and, past it, the window of a
+// private-key search (keySearch), so a response of any size costs the
+// same memory. A body that is not JSON, or nests deeper, is
 // followed no further and marks the Response incomplete; observation never
 // changes the response.
 type Observer struct {
@@ -44,6 +45,8 @@ type Observer struct {
 	strEscaped bool
 	// strLead is set while str holds nothing but padding (appendStr).
 	strLead bool
+	// keys searches a string longer than str for a private key past it.
+	keys keySearch
 	// num follows the value of the current number, whatever its length.
 	num numberState
 	lit int // bytes of a literal still expected
@@ -86,6 +89,7 @@ func (o *Observer) Reset() {
 	o.state, o.depth = stValue, 0
 	o.path, o.key, o.str = o.path[:0], o.key[:0], o.str[:0]
 	o.keyEscaped, o.keyLong, o.curKey, o.strEscaped, o.lit, o.overflow = false, false, "", false, 0, false
+	o.keys.on = false
 	if cap(o.str) > maxValueBytes*2 {
 		o.str = nil
 	}
@@ -178,8 +182,14 @@ func (o *Observer) Write(chunk []byte) {
 		case stString:
 			j := i + plainRun(chunk[i:])
 			if j < len(chunk) && chunk[j] == '"' && len(o.str) == 0 {
-				// The whole string is in this chunk: classify it in place.
-				o.record('"', chunk[i:j])
+				// The whole string is in this chunk: classify it in place,
+				// and search it whole when it is longer than what is
+				// classified (it holds no escape).
+				var past ClassSet
+				if j-i > maxValueBytes && o.searchesKeys() && detect.HoldsPrivateKey(unsafeString(chunk[i:j])) {
+					past = 1 << detect.PrivateKey
+				}
+				o.record('"', chunk[i:j], past)
 				o.afterValue()
 				i = j
 				continue
@@ -230,7 +240,7 @@ func (o *Observer) Write(chunk []byte) {
 func (o *Observer) startValue(c byte) {
 	switch {
 	case c == '{' || c == '[':
-		o.record(c, nil)
+		o.record(c, nil, 0)
 		if o.depth == maxDepth {
 			o.fail()
 			return
@@ -273,6 +283,10 @@ func (o *Observer) startValue(c byte) {
 // endScalar records the scalar just read and moves on.
 func (o *Observer) endScalar(kind byte) {
 	s := o.str
+	var past ClassSet
+	if kind == '"' && o.keys.end() {
+		past = 1 << detect.PrivateKey // a key past the classified part
+	}
 	if kind == '"' && len(s) == maxValueBytes {
 		s = wholeUnits(s) // cut: its last character may be too
 	}
@@ -286,19 +300,20 @@ func (o *Observer) endScalar(kind byte) {
 		o.unesc = o.num.appendText(o.unesc[:0])
 		s = o.unesc
 	}
-	o.record(kind, s)
+	o.record(kind, s, past)
 	o.afterValue()
 }
 
-// record records a value of kind at the current path.
-func (o *Observer) record(kind byte, s []byte) {
+// record records a value of kind at the current path, of the classes
+// found in s and the classes past found past its classified part.
+func (o *Observer) record(kind byte, s []byte, past ClassSet) {
 	if o.overflow {
 		// Not recorded, but classified: counted, and its policy holds.
 		o.r.Dropped++
-		o.r.found(o.r.classify(o.curKey, kind, s))
+		o.r.found(o.r.classify(o.curKey, kind, s) | past)
 		return
 	}
-	o.r.value(o.path, o.curKey, kind, s)
+	o.r.value(o.path, o.curKey, kind, s, past)
 }
 
 // afterValue moves to what follows a complete value.
@@ -384,44 +399,60 @@ func (o *Observer) memberPath() {
 // dropped), so that a long key is classified like a long value.
 func (o *Observer) appendKey(b []byte) {
 	if o.keyLong {
-		o.keyVal = appendPrefix(o.keyVal, &o.keyLead, b)
+		o.keyVal, _ = appendPrefix(o.keyVal, &o.keyLead, b)
 		return
 	}
 	if room := maxKeyBytes - len(o.key); len(b) > room {
-		o.keyVal = appendPrefix(append(o.keyVal[:0], o.key...), &o.keyLead, b)
+		o.keyVal, _ = appendPrefix(append(o.keyVal[:0], o.key...), &o.keyLead, b)
 		b = b[:room]
 		o.keyLong = true
 	}
 	o.key = append(o.key, b...)
 }
 
-// appendStr adds to the prefix of the current value (appendPrefix).
+// appendStr adds to the prefix of the current value (appendPrefix). A
+// string that runs past its prefix is searched for a private key from
+// there on (keySearch), which the classified prefix cannot show.
 func (o *Observer) appendStr(b []byte) {
-	o.str = appendPrefix(o.str, &o.strLead, b)
+	if o.keys.on {
+		o.keys.write(b)
+		return
+	}
+	var rest []byte
+	o.str, rest = appendPrefix(o.str, &o.strLead, b)
+	if len(rest) > 0 && (o.state == stString || o.state == stStringEsc) && o.searchesKeys() {
+		o.keys.start(o.str)
+		o.keys.write(rest)
+	}
 }
 
-// appendPrefix adds b to buf, the prefix of a value, up to maxValueBytes.
-// While the prefix is nothing but padding (spaces and invisible
-// characters, plain or escaped; *lead is set), a full prefix drops it: the
-// classified part of a value starts after its padding (classifiedPart),
-// however long the padding is.
-func appendPrefix(buf []byte, lead *bool, b []byte) []byte {
+// searchesKeys reports whether private keys are classified.
+func (o *Observer) searchesKeys() bool {
+	return o.r.c != nil && o.r.c.builtins.Has(detect.PrivateKey)
+}
+
+// appendPrefix adds b to buf, the prefix of a value, up to maxValueBytes,
+// and returns the part of b past it. While the prefix is nothing but
+// padding (spaces and invisible characters, plain or escaped; *lead is
+// set), a full prefix drops it: the classified part of a value starts
+// after its padding (classifiedPart), however long the padding is.
+func appendPrefix(buf []byte, lead *bool, b []byte) (prefix, rest []byte) {
 	for {
 		room := maxValueBytes - len(buf)
 		if len(b) <= room {
-			return append(buf, b...)
+			return append(buf, b...), nil
 		}
 		buf = append(buf, b[:room]...)
 		b = b[room:]
 		if !*lead {
-			return buf
+			return buf, b
 		}
 		n := paddingUnits(buf)
 		if n < len(buf)-maxEscapeBytes {
 			*lead = false // the value starts at n
 		}
 		if n == 0 {
-			return buf
+			return buf, b
 		}
 		buf = buf[:copy(buf, buf[n:])]
 	}

@@ -196,31 +196,32 @@ func (r *Response) Classifier() *Classifier { return r.c }
 // value records a value of kind (its first JSON byte) at the collapsed
 // path, with key its member name ("" in an array) and str the content of a
 // string or the text of a number (nil otherwise), and returns the policy of
-// its classes.
-func (r *Response) value(path []byte, key string, kind byte, str []byte) Policy {
+// its classes; past are classes found in a long string past str (a
+// private key after a certificate).
+func (r *Response) value(path []byte, key string, kind byte, str []byte, past ClassSet) Policy {
 	if len(path) == 0 {
 		path = append(path, '$')
 	}
 	if len(path) > MaxPathBytes {
 		r.Dropped++
-		return r.found(r.classify(key, kind, str))
+		return r.found(r.classify(key, kind, str) | past)
 	}
 	i, ok := r.fieldIndex(path)
 	if !ok {
 		r.Dropped++
-		return r.found(r.classify(key, kind, str))
+		return r.found(r.classify(key, kind, str) | past)
 	}
-	return r.update(i, key, kind, str)
+	return r.update(i, key, kind, str, past)
 }
 
 // update records a value at field i, classifies it and returns the
-// policy of its classes.
-func (r *Response) update(i int, key string, kind byte, str []byte) Policy {
+// policy of its classes and past.
+func (r *Response) update(i int, key string, kind byte, str []byte, past ClassSet) Policy {
 	r.record(i, kind)
-	if !r.mayClassify(kind, len(str)) {
-		return Observe
+	classes := past
+	if r.mayClassify(kind, len(str)) {
+		classes |= r.classify(key, kind, str)
 	}
-	classes := r.classify(key, kind, str)
 	if classes == 0 {
 		return Observe
 	}

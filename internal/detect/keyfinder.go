@@ -1,0 +1,186 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+// KeyFinder finds a private key's PEM header in text that arrives in
+// pieces: what HoldsPrivateKey finds in the whole text (a header read as a
+// person reads it, invisible characters dropped and Unicode spaces read as
+// ' ', not right after another '-'), for a caller that keeps no more than
+// a bounded prefix of a long value, such as a string streamed past it. It
+// holds the last visible bytes a header can span and a split UTF-8
+// sequence, whatever the text's length. The zero KeyFinder is ready.
+type KeyFinder struct {
+	win   [keyWindow]byte
+	n     int
+	part  [utf8.UTFMax]byte
+	np    int
+	found bool
+}
+
+// keyHeaders are the PEM headers of privateKeyLabels.
+var keyHeaders = func() (h [][]byte) {
+	for _, l := range privateKeyLabels {
+		h = append(h, []byte(pemBegin+l+"-----"))
+	}
+	return h
+}()
+
+// maxKeyHeader is the longest of keyHeaders; the window keeps one more
+// byte, the one before a header, and compacts in blocks.
+var maxKeyHeader = func() (n int) {
+	for _, h := range keyHeaders {
+		n = max(n, len(h))
+	}
+	return n
+}()
+
+const keyWindow = 128
+
+// Reset empties f for the next text.
+func (f *KeyFinder) Reset() { *f = KeyFinder{} }
+
+// Found reports whether a private key's header was seen.
+func (f *KeyFinder) Found() bool { return f.found }
+
+// Write reads the next piece of text (UTF-8, split anywhere).
+func (f *KeyFinder) Write(b []byte) {
+	for len(b) > 0 && !f.found {
+		if f.np > 0 {
+			// A sequence split by the last piece: completed from b.
+			var tmp [2 * utf8.UTFMax]byte
+			k := copy(tmp[:], f.part[:f.np])
+			k += copy(tmp[k:], b[:min(len(b), utf8.UTFMax)])
+			if !utf8.FullRune(tmp[:k]) {
+				f.np = copy(f.part[:], tmp[:k])
+				return
+			}
+			r, size := utf8.DecodeRune(tmp[:k])
+			f.rune(r)
+			if size >= f.np {
+				b = b[size-f.np:]
+				f.np = 0
+				continue
+			}
+			// An invalid sequence: the bytes after its first are read again.
+			held := tmp[size:f.np]
+			f.np = 0
+			f.Write(held)
+			continue
+		}
+		if n := asciiPrefix(b); n > 0 {
+			f.ascii(b[:n])
+			b = b[n:]
+			continue
+		}
+		if !utf8.FullRune(b) {
+			f.np = copy(f.part[:], b)
+			return
+		}
+		r, size := utf8.DecodeRune(b)
+		f.rune(r)
+		b = b[size:]
+	}
+}
+
+// ascii adds a run of ASCII bytes, which read as they are: the first
+// bytes one by one (a header may start in the window), then a search of
+// the run itself for a header starting past its first byte, so a long
+// run costs a vectorised search rather than a step per byte.
+func (f *KeyFinder) ascii(a []byte) {
+	head := min(len(a), maxKeyHeader)
+	for _, c := range a[:head] {
+		if f.push(c); f.found {
+			return
+		}
+	}
+	if len(a) == head {
+		return
+	}
+	for i := 1; ; i++ {
+		k := bytes.Index(a[i:], pemBeginBytes)
+		if k < 0 {
+			break
+		}
+		if i += k; a[i-1] == '-' {
+			continue
+		}
+		for _, h := range keyHeaders {
+			if bytes.HasPrefix(a[i:], h) {
+				f.found = true
+				return
+			}
+		}
+	}
+	// len(a) > maxKeyHeader: the window is the run's end.
+	f.n = copy(f.win[:], a[len(a)-maxKeyHeader-1:])
+}
+
+var pemBeginBytes = []byte(pemBegin)
+
+// asciiPrefix is the length of the run of ASCII bytes at the start of b,
+// read 32 and 8 at a time.
+func asciiPrefix(b []byte) int {
+	const high = 0x8080808080808080
+	i := 0
+	for ; i+32 <= len(b); i += 32 {
+		w := binary.LittleEndian.Uint64(b[i:]) | binary.LittleEndian.Uint64(b[i+8:]) |
+			binary.LittleEndian.Uint64(b[i+16:]) | binary.LittleEndian.Uint64(b[i+24:])
+		if w&high != 0 {
+			break
+		}
+	}
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&high != 0 {
+			break
+		}
+	}
+	for i < len(b) && b[i] < utf8.RuneSelf {
+		i++
+	}
+	return i
+}
+
+// rune adds a character as visible reads it: an invisible one is dropped,
+// a space is ' ', and any other outside ASCII stands for itself by a byte
+// no header holds.
+func (f *KeyFinder) rune(r rune) {
+	switch {
+	case r < utf8.RuneSelf:
+		f.push(byte(r))
+	case ignorable(r):
+	case spaceSeparator(r):
+		f.push(' ')
+	default:
+		f.push(utf8.RuneSelf)
+	}
+}
+
+// push adds a visible byte; a header ends with '-', so only then is one
+// looked for, ending here. Compaction keeps the longest header and the
+// byte before it, so a header at win[0] starts the text.
+func (f *KeyFinder) push(c byte) {
+	if f.n == len(f.win) {
+		keep := maxKeyHeader + 1
+		f.n = copy(f.win[:], f.win[f.n-keep:f.n])
+	}
+	f.win[f.n] = c
+	f.n++
+	if c != '-' {
+		return
+	}
+	for _, h := range keyHeaders {
+		start := f.n - len(h)
+		if start < 0 || !bytes.Equal(f.win[start:f.n], h) {
+			continue
+		}
+		if start > 0 && f.win[start-1] == '-' {
+			continue // "------BEGIN …" is no boundary (privateKeyAt)
+		}
+		f.found = true
+		return
+	}
+}
