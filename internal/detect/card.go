@@ -97,9 +97,9 @@ func spacedCardAt(s string, i int) (int, bool) {
 
 // isGroupSeparator is a character a person reads as a gap between the
 // digit groups of a card number: a space (Unicode spaces read as ' ', see
-// visible), a tab, '-', '.', '/' or '_'.
+// visible), a tab, '-', '.', '/', '_' or '+' (a space in a query string).
 func isGroupSeparator(c byte) bool {
-	return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '/' || c == '_'
+	return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '/' || c == '_' || c == '+'
 }
 
 // groupedCardAt reports whether a card number starts at s[i] and where it

@@ -3,9 +3,9 @@ package detect
 import "testing"
 
 // TestCardsGroupedByOtherSeparators: a card number printed in its usual
-// grouping with dots, slashes, underscores, tabs, no-break or thin spaces,
-// or a mix, is one to a reader; the same digits in no card's grouping, and
-// dotted versions, dates and addresses, are not.
+// grouping with dots, slashes, underscores, tabs, '+', no-break or thin
+// spaces, or a mix, is one to a reader; the same digits in no card's
+// grouping, and dotted versions, dates and addresses, are not.
 func TestCardsGroupedByOtherSeparators(t *testing.T) {
 	for _, s := range []string{
 		"4111.1111.1111.1111",
@@ -15,6 +15,7 @@ func TestCardsGroupedByOtherSeparators(t *testing.T) {
 		"4111\u00a01111\u00a01111\u00a01111", // no-break space
 		"4111\u202f1111\u202f1111\u202f1111", // narrow no-break space
 		"4111\u20091111\u20091111\u20091111", // thin space
+		"4111+1111+1111+1111",                // a query string's spaces
 		"4111 1111-1111.1111",                // mixed
 		"4111.1111/1111_1111",
 		"3782.822463.10005", // American Express, 4-6-5
@@ -41,7 +42,7 @@ func TestCardsGroupedByOtherSeparators(t *testing.T) {
 		"4111.1111.1111.1111x",
 		"1.2.3.4", "10.0.0.1", "192.168.100.200", "2001:db8::1", "255.255.255.255/32",
 		"2024.11.02", "02/11/2024", "2024-11-02T10:11:12.123456Z", "2024/11/02 10:11",
-		"1.20.3", "v4.111.1111.1111", "8.8.8.8", "3.14159.26535.89793",
+		"1.20.3", "v4.111.1111.1111", "8.8.8.8", "3.14159.26535.89793", "1+2+3", "4111+1111", "+1 415 555 2671",
 		"1234.5678.9012.3456", // 4-4-4-4, but Luhn and the issuer ranges say no
 	} {
 		if c, ok := Classify(s, All); ok {

@@ -363,3 +363,41 @@ func TestMaskFindsCardsGroupedByOtherSeparators(t *testing.T) {
 		t.Errorf("RedactPath of versions and addresses = %q", got)
 	}
 }
+
+// A card number written with '+' between its groups (a query's encoding of
+// a space), or with %20, %2D or %2B, in a path segment, a query or matrix
+// parameter's name or value, is masked in the logged path; the same
+// separators between other digits are left alone.
+func TestRedactPathMasksPlusAndEscapedSeparators(t *testing.T) {
+	for _, p := range []string{
+		"/search?q=4111+1111+1111+1111",
+		"/search?q=4111%2B1111%2B1111%2B1111",
+		"/search/4111+1111+1111+1111",
+		"/search/4111+1111+1111+1111/more",
+		"/search/4111%2B1111%2B1111%2B1111",
+		"/search/4111%2b1111%2b1111%2b1111/more",
+		"/search/4111%201111%201111%201111",
+		"/search/4111%2D1111%2D1111%2D1111",
+		"/search?4111+1111+1111+1111=1",
+		"/search?4111%2B1111%2B1111%2B1111=1",
+		"/search?4111%201111%201111%201111=1",
+		"/search?card[4111+1111+1111+1111]=1",
+		"/search;4111+1111+1111+1111=x/y",
+		"/search?q=x&4111%2D1111%2D1111%2D1111",
+	} {
+		got := RedactPath(p)
+		if strings.Contains(got, "1111") {
+			t.Errorf("RedactPath(%q) = %q: the card is in clear", p, got)
+		}
+	}
+	for p, want := range map[string]string{
+		"/search/c++/1+2+3":         "/search/c++/1+2+3",
+		"/a%2Bb/2024%2B11":          "/a%2Bb/2024%2B11",
+		"/search?lang=c%2B%2B&page": "/search?lang=" + Redacted + "&" + Redacted,
+		"/search?a+b=1":             "/search?a+b=" + Redacted,
+	} {
+		if got := RedactPath(p); got != want {
+			t.Errorf("RedactPath(%q) = %q, want %q", p, got, want)
+		}
+	}
+}

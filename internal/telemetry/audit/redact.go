@@ -72,8 +72,8 @@ func redactPath(raw string) string {
 
 // maskEscapedSegment replaces a path segment by Redacted when its decoded
 // form holds a card number, email, token or key that its escaped form hides
-// from the detectors (/o/alice%40example.com, /o/4111%201111%201111%201111):
-// the upstream reads the decoded form.
+// from the detectors (/o/alice%40example.com, /o/4111%201111%201111%201111,
+// /o/4111%2B1111%2B1111%2B1111): the upstream reads the decoded form.
 func maskEscapedSegment(seg string) string {
 	if !strings.Contains(seg, "%") {
 		return seg
@@ -85,6 +85,10 @@ func maskEscapedSegment(seg string) string {
 	return Redacted
 }
 
+// redactPairs writes the name=value pairs of s (a query, or a segment's
+// matrix parameters) with every value Redacted, and a name Redacted too
+// when it holds a card number, email, token or key as the upstream reads
+// it: escapes decoded, '+' a space (card[4111+1111+1111+1111]=1).
 func redactPairs(b *strings.Builder, s, sep string) {
 	for i, p := range strings.Split(s, sep) {
 		if i > 0 {
@@ -93,11 +97,24 @@ func redactPairs(b *strings.Builder, s, sep string) {
 		name, _, hasValue := strings.Cut(p, "=")
 		switch {
 		case hasValue:
-			b.WriteString(name)
+			b.WriteString(maskEscapedName(name))
 			b.WriteByte('=')
 			b.WriteString(Redacted)
 		case p != "":
 			b.WriteString(Redacted)
 		}
 	}
+}
+
+// maskEscapedName is a parameter's name, or Redacted when its decoded form
+// (escapes decoded, '+' a space) holds a detected value.
+func maskEscapedName(name string) string {
+	if !strings.ContainsAny(name, "%+") {
+		return name
+	}
+	decoded, err := url.QueryUnescape(name)
+	if err != nil || maskTokens(decoded) == decoded {
+		return name
+	}
+	return Redacted
 }
