@@ -52,6 +52,21 @@ func TestNumbersAClientReadsAsACard(t *testing.T) {
 		{"100000000000001", false},      // an order id
 		{"-0.0e+1", false},
 		{"0", false},
+		// 17 to 19 digit ids (Snowflake-style): a client shows the
+		// shortest digits that read back as the float64 (JSON.parse, then
+		// Number to string), never its exact binary value's digits, which
+		// alone were a card here (…688, …976, …7936).
+		{"49222760896281685", false},   // shows 49222760896281690
+		{"397642849171206979", false},  // shows 397642849171207000
+		{"6526276039393448195", false}, // shows 6526276039393448000
+		{"1234567890123456789", false}, // shows 1234567890123456800
+		// The digits a client shows are a card's: a card.
+		{"4539647547319283137", true}, // shows 4539647547319283000
+		{"41275093453919195", true},   // shows 41275093453919190
+		{"465412348387466615", true},  // shows 465412348387466600
+		// The digits as written are a card's (a client reading numbers
+		// exactly shows them): a card, whatever a float64 shows.
+		{"4159151187049162870", true}, // JSON.parse shows 4159151187049163000
 	} {
 		_, got := ClassifyNumber(c.num, All)
 		if got != c.card {

@@ -140,13 +140,18 @@ func spaceSeparator(r rune) bool {
 }
 
 // ClassifyNumber reports the class of a JSON number (RFC 8259 §6 text) as
-// a client reads it: the digits of its integer part, whatever its sign,
-// fraction or exponent ("4111111111111111.0", "-4111111111111111" and
-// "4.111111111111111e15" all print as a card number's digits), and the
-// digits of its value as a float64, which JSON.parse rounds it to
-// ("4111111111111110.99999" is 4111111111111111). Only card numbers are
-// numbers; a number whose integer part is shorter than a card (timestamps
-// in seconds, prices, fractions) is never one.
+// a client shows it: the digits of its integer part as written, whatever
+// its sign, fraction or exponent ("4111111111111111.0", "-4111111111111111"
+// and "4.111111111111111e15" all print as a card number's digits; a client
+// that reads numbers exactly shows them), and the digits JavaScript shows
+// for it, JSON.parse's float64 printed by Number's toString: the shortest
+// digits that read back as that float64 ("4111111111111110.99999" shows as
+// 4111111111111111; the 19-digit id 1234567890123456789 as
+// 1234567890123456800). The float64's exact binary value
+// (1234567890123456768) is shown by no client, so its digits are not
+// looked at: they made one 17-19 digit id in a hundred a card. Only card
+// numbers are numbers; a number whose integer part is shorter than a card
+// (timestamps in seconds, prices, fractions) is never one.
 func ClassifyNumber(num string, set Set) (Class, bool) {
 	if !set.Has(CardNumber) {
 		return 0, false
@@ -166,12 +171,10 @@ func ClassifyNumber(num string, set Set) (Class, bool) {
 	if v < 1e11 || v >= 1e19 {
 		return 0, false
 	}
-	// The exact value, and the shortest digits that read back as it (what
-	// JavaScript prints past 2^53).
-	for _, prec := range [...]int{0, -1} {
-		if b := strconv.AppendFloat(d[:0], v, 'f', prec, 64); isCardDigits(b) {
-			return CardNumber, true
-		}
+	// The shortest digits that read back as v: what JavaScript prints
+	// (Number::toString, ECMA-262 §6.1.6.1.20, for v below 1e21).
+	if b := strconv.AppendFloat(d[:0], v, 'f', -1, 64); isCardDigits(b) {
+		return CardNumber, true
 	}
 	return 0, false
 }
