@@ -72,6 +72,9 @@ func (h *httpContext) observeResponseHeaders(endOfStream bool) {
 	ct, _ := proxywasm.GetHttpResponseHeader("content-type")
 	ce, _ := proxywasm.GetHttpResponseHeader("content-encoding")
 	if !is.st.Follow(ct, ce) {
+		if r := is.st.Unobserved(); r != "" {
+			h.plugin.metrics.InventoryUnobserved(string(r))
+		}
 		h.plugin.inventory.Put(is.st)
 		is.st = nil
 	}
@@ -107,10 +110,15 @@ func (h *httpContext) finishInventory() {
 	inv := h.plugin.inventory
 	defer inv.Put(st)
 	r := st.Finish()
+	unobserved := st.Unobserved()
+	if unobserved != "" {
+		// Not observed to its end; what it showed before still counts.
+		h.plugin.metrics.InventoryUnobserved(string(unobserved))
+	}
 	if r == nil {
 		return
 	}
-	h.countInventory(is.label, r)
+	h.countInventory(is.label, r, unobserved == "")
 	findings, stats, err := inv.Store.Merge(is.route, r)
 	if err != nil {
 		proxywasm.LogWarnf("apiguard: response_inventory: %v", err)
@@ -157,10 +165,12 @@ const inventoryPartBytes = 12 << 10
 
 // countInventory counts an observed response and the sensitive values it
 // held, by route and class.
-func (h *httpContext) countInventory(label string, r *inventory.Response) {
+func (h *httpContext) countInventory(label string, r *inventory.Response, observed bool) {
 	m := h.plugin.metrics
 	label = m.InventoryRoute(label)
-	m.InventoryObserved(label)
+	if observed {
+		m.InventoryObserved(label)
+	}
 	if r.Found == 0 {
 		return
 	}

@@ -1,6 +1,7 @@
 package respfilter
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
@@ -255,5 +256,56 @@ func TestStatusTheFilterSkipsIsObserved(t *testing.T) {
 			t.Fatalf("%s = %d, want 1", name, v)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCompressedBodiesAreObservedOnUnfilteredRoutes: through the compiled
+// plugin, a gzip or deflate JSON body on an unfiltered route passes
+// unchanged (still compressed) while the inventory decodes it chunk by
+// chunk and counts its card number; a corrupt gzip body, and one in a
+// coding apiguard does not decode (br), pass unchanged too and are counted
+// as not observed, by reason.
+func TestCompressedBodiesAreObservedOnUnfilteredRoutes(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			config := `{"response_filter": {"headers_mode": "` + m.name + `", "rules": [{"name": "f", "match": {"prefix": "/filtered"}, "allow": ["id"]}]},
+  "response_inventory": {"routes": [{"name": "gz_` + m.name + `", "match": {"prefix": "/gz"}}]}}`
+			doc := []byte(`{"id":1,"items":[` + strings.Repeat(`{"sku":"a-1","qty":2},`, 200) + `{"card":"4111 1111 1111 1111"}]}`)
+			gz := gzipBytes(t, doc)
+			corrupt := bytes.Clone(gz)
+			corrupt[len(corrupt)/2] ^= 0xff
+			bodies := map[string][]byte{"/gz/gzip": gz, "/gz/deflate": zlibBytes(t, doc), "/gz/corrupt": corrupt, "/gz/br": []byte("\x1b\x03\x00\xf8not really brotli")}
+			codings := map[string]string{"/gz/gzip": "gzip", "/gz/deflate": "deflate", "/gz/corrupt": "gzip", "/gz/br": "br"}
+			e := start(t, config, opts{held: m.held, chunkSize: 7}, func(w http.ResponseWriter, r *http.Request) {
+				serve(bodies[r.URL.Path], true, "content-type", "application/json", "content-encoding", codings[r.URL.Path])(w, r)
+			})
+			for _, p := range []string{"/gz/gzip", "/gz/deflate", "/gz/corrupt", "/gz/br"} {
+				r := e.get(t, p, "accept-encoding", "gzip, deflate, br")
+				if r.status != 200 || !bytes.Equal(r.body, bodies[p]) || r.header.Get("content-encoding") != codings[p] {
+					t.Errorf("%s: %d %q, %d bytes: the body changed", p, r.status, r.header.Get("content-encoding"), len(r.body))
+				}
+			}
+			prefix := "apiguard." + e.instance + "."
+			want := map[string]uint64{
+				"inventory.route.gz_" + m.name + ".class.card_number.sensitive_values_total": 2,
+				"inventory.route.gz_" + m.name + ".observed_responses_total":                 2,
+				"inventory.reason.decode_failed.unobserved_responses_total":                  1,
+				"inventory.reason.unsupported_encoding.unobserved_responses_total":           1,
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for name, n := range want {
+				for {
+					v, _ := e.plugin.Stats().Counter(prefix + name)
+					if v == n || time.Now().After(deadline) {
+						if v != n {
+							t.Errorf("%s = %d, want %d", name, v, n)
+						}
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			e.checkLogsClean(t)
+		})
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/internal/castable"
+	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
+	"github.com/apiguard/apiguard/internal/verdict"
 )
 
 // Worker is the response inventory of one configuration on one worker: the
@@ -93,9 +95,10 @@ const maxFreeStreams = 4
 
 // Put gives back the state of a finished stream.
 func (w *Worker) Put(s *Stream) {
+	s.dec.close()
 	s.resp.Reset()
 	s.obs.Reset()
-	s.following = false
+	s.following, s.decoding, s.unobserved = false, false, ""
 	if len(w.free) < maxFreeStreams {
 		w.free = append(w.free, s)
 	}
@@ -117,8 +120,12 @@ func (w *Worker) ExportDue(now time.Time) bool {
 type Stream struct {
 	resp *Response
 	obs  *Observer
-	// following is set while an unfiltered body is followed chunk by chunk.
-	following bool
+	// following is set while an unfiltered body is followed chunk by chunk,
+	// decoding while it is decoded on its way (a compressed body).
+	following, decoding bool
+	dec                 decoder
+	// unobserved names why a body was not observed (Unobserved).
+	unobserved verdict.Reason
 }
 
 // Response is what the stream recorded; the response filter shows it the
@@ -126,11 +133,37 @@ type Stream struct {
 func (s *Stream) Response() *Response { return s.resp }
 
 // Follow decides from an unfiltered response's headers whether its body is
-// followed as it passes: JSON in the identity coding only, since
-// observation never holds a response to decode it.
+// followed as it passes: a JSON body, in a coding the response filter
+// decodes (none, gzip, deflate), a compressed one decoded chunk by chunk
+// as it passes (decoder); never held. A JSON body in another coding (br,
+// zstd, stacked codings) is not followed: Unobserved says so.
 func (s *Stream) Follow(contentType, contentEncoding string) bool {
-	s.following = isJSONType(contentType) && (contentEncoding == "" || strings.EqualFold(contentEncoding, "identity"))
-	return s.following
+	s.following, s.decoding = false, false
+	if !isJSONType(contentType) {
+		return false
+	}
+	ok, identity := respfilter.Decodable(contentEncoding)
+	if !ok {
+		s.unobserved = verdict.UnsupportedEncoding
+		return false
+	}
+	s.following, s.decoding = true, !identity
+	if s.decoding {
+		s.dec.start(contentEncoding, s.obs)
+	}
+	return true
+}
+
+// Unobserved names why the response's body was not observed, "" when it
+// was: unsupported_encoding (a coding apiguard does not decode),
+// decode_failed (a compressed body that does not decode), body_too_large
+// (one that decodes past MaxDecodedBytes). Values seen before a failure
+// still count.
+func (s *Stream) Unobserved() verdict.Reason {
+	if s.unobserved == "" && s.decoding {
+		return s.dec.failed
+	}
+	return s.unobserved
 }
 
 // Following reports whether the body is being followed; false on nil.
@@ -138,7 +171,9 @@ func (s *Stream) Following() bool { return s != nil && s.following }
 
 // Write follows a chunk of the body as it passes; end is the body's end.
 func (s *Stream) Write(chunk []byte, end bool) {
-	if len(chunk) > 0 {
+	if s.decoding {
+		s.dec.write(chunk, end)
+	} else if len(chunk) > 0 {
 		s.obs.Write(chunk)
 	}
 	if end {
@@ -158,6 +193,7 @@ func (s *Stream) Unreadable() {
 // seen counts) and returns its Response, nil when it saw no field.
 func (s *Stream) Finish() *Response {
 	if s.following {
+		s.dec.close()
 		s.obs.Close()
 		s.following = false
 	}

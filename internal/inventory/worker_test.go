@@ -71,7 +71,7 @@ func TestWorkerSamplesOnlyUnfilteredResponsesAndReusesABoundedFewStates(t *testi
 	}
 }
 
-func TestStreamFollowsIdentityJSONOnlyAndCountsWhatItSaw(t *testing.T) {
+func TestStreamFollowsJSONInTheCodingsItDecodesAndCountsWhatItSaw(t *testing.T) {
 	w := newWorker(t, `{}`)
 	for _, c := range []struct {
 		ct, ce string
@@ -80,12 +80,17 @@ func TestStreamFollowsIdentityJSONOnlyAndCountsWhatItSaw(t *testing.T) {
 		{"application/json", "", true},
 		{"application/problem+json; charset=utf-8", "identity", true},
 		{"Application/JSON", "IDENTITY", true},
-		{"application/json", "gzip", false},
+		{"application/json", "gzip", true},
+		{"application/json", "deflate", true},
+		{"application/json", "br", false},
+		{"application/json", "gzip, br", false},
 		{"text/html", "", false},
 	} {
-		if got := w.Start(true).Follow(c.ct, c.ce); got != c.want {
+		s := w.Start(true)
+		if got := s.Follow(c.ct, c.ce); got != c.want {
 			t.Errorf("%q %q: follow %v, want %v", c.ct, c.ce, got, c.want)
 		}
+		w.Put(s)
 	}
 	var none *Stream
 	if none.Following() {

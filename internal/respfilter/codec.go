@@ -1,6 +1,7 @@
 package respfilter
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
@@ -168,3 +169,56 @@ func encodeBody(dst *bytes.Buffer, data []byte, c coding) error {
 	}
 	return w.Close()
 }
+
+// Decodable reports whether apiguard decodes the Content-Encoding value v
+// (none, identity, gzip, x-gzip, deflate: what the filter decodes) and
+// whether v is the identity coding, for a caller that decodes a body as it
+// streams (the response inventory's Observer on unfiltered routes).
+func Decodable(v string) (ok, identity bool) {
+	c, ok := parseContentEncoding(v)
+	return ok, ok && c == codingIdentity
+}
+
+// NewDecodingReader returns a reader of src decoded with the coding the
+// Content-Encoding value v names, as the filter decodes a held body:
+// gzip, or deflate as zlib or, when its first two bytes are no zlib
+// header, the raw DEFLATE some servers send. src is read as far as the
+// decoder needs, so a caller can feed it a body as it passes; the
+// decoder's window (32 KiB) is its memory. The identity coding is src.
+func NewDecodingReader(v string, src *bufio.Reader) (io.Reader, error) {
+	c, ok := parseContentEncoding(v)
+	switch {
+	case !ok:
+		return nil, errUnsupportedCoding
+	case c == codingIdentity:
+		return src, nil
+	case c == codingGzip:
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, errDecodeFailed
+		}
+		return zr, nil
+	}
+	h, err := src.Peek(2)
+	if err != nil {
+		return nil, errDecodeFailed
+	}
+	if !isZlibHeader(h[0], h[1]) {
+		return flate.NewReader(src), nil
+	}
+	zr, err := zlib.NewReader(src)
+	if err != nil {
+		return nil, errDecodeFailed
+	}
+	return zr, nil
+}
+
+// isZlibHeader reports whether two bytes open a zlib stream: DEFLATE with
+// a window of at most 32 KiB and a valid check (RFC 1950 §2.2, as
+// compress/zlib reads it); decodeBody falls back to raw DEFLATE where
+// compress/zlib finds none.
+func isZlibHeader(cmf, flg byte) bool {
+	return cmf&0x0f == 8 && cmf>>4 <= 7 && (uint(cmf)<<8|uint(flg))%31 == 0
+}
+
+var errUnsupportedCoding = &Error{Reason: ReasonUnsupportedEncoding, msg: "content-encoding apiguard does not decode"}

@@ -51,6 +51,10 @@ var (
 	jwksFailReasons = []string{"call_failed", "timeout", "http_status", "bad_document", "no_usable_keys", ReasonOther}
 	auditDropReason = []string{"buffer_full", "too_large", "encode_error", "gave_up"}
 	otlpFailReasons = []string{"call_failed", "http_status", "partial_success", ReasonOther}
+	// invUnobservedReasons say why a JSON body on an unfiltered route was
+	// not observed to its end: the response filter's reasons for the same
+	// conditions (docs/vocabulary.md), plus other.
+	invUnobservedReasons = []string{string(verdict.UnsupportedEncoding), string(verdict.DecodeFailed), string(verdict.BodyTooLarge), ReasonOther}
 )
 
 // decisionLabels is every (decision, reason) pair policy p records, plus
@@ -123,6 +127,7 @@ const (
 	famInvValues
 	famInvExposures
 	famInvDropped
+	famInvUnobserved
 	famMemory
 	famHeap
 	famGCCycles
@@ -209,7 +214,7 @@ func (inv Inventory) validate() error {
 //
 //	22P + 8J + 39L + 2R + 88
 //
-// plus (I+1)(C+2)+1 with a response inventory of I routes and C classes
+// plus (I+1)(C+2)+5 with a response inventory of I routes and C classes
 // (the factors are the sizes of the closed sets above), so it grows only
 // with the configuration, never with traffic.
 func Catalogue(inv Inventory) ([]Descriptor, error) {
@@ -297,6 +302,10 @@ func Catalogue(inv Inventory) ([]Descriptor, error) {
 			b.add(key{f: famInvExposures, a: r}, KindCounter, "1", "Routes whose responses showed a sensitive class for the first time (the route had none).", "security", rp, "sensitive_exposures_total")
 		}
 		b.add(key{f: famInvDropped}, KindCounter, "1", "Response fields the inventory could not record: its table full or contended, a path over 256 bytes, a response's fields past 256.", "inventory", nil, "dropped_total")
+		for _, r := range invUnobservedReasons {
+			b.add(key{f: famInvUnobserved, a: r}, KindCounter, "1", "JSON responses the inventory could not observe to their end, by reason: a coding apiguard does not decode, a compressed body that does not decode or decodes past 16 MiB.", "inventory",
+				[]pair{{TagReason, r}}, "unobserved_responses_total")
+		}
 	}
 	b.add(key{f: famMemory}, KindHistogram, "KiB", "Memory the Go runtime holds (≈ the VM's Wasm linear memory), sampled per worker per tick.", "runtime", nil, "memory_kib")
 	b.add(key{f: famHeap}, KindHistogram, "KiB", "Go heap in use, sampled per worker per tick.", "runtime", nil, "heap_inuse_kib")

@@ -62,7 +62,7 @@ func (s *fakeSink) counter(t *testing.T, name string) uint64 {
 func cardinalityFormula(inv Inventory) int {
 	n := 22*len(inv.Providers) + 8*len(inv.JWKSProviders) + 39*len(inv.Policies) + 2*len(inv.Routes) + 88
 	if len(inv.Classes) > 0 {
-		n += (len(inv.InventoryRoutes)+1)*(len(inv.Classes)+2) + 1
+		n += (len(inv.InventoryRoutes)+1)*(len(inv.Classes)+2) + 5
 	}
 	return n
 }

@@ -436,6 +436,16 @@ func (m *Metrics) InventoryDropped(n uint64) {
 	}
 }
 
+// InventoryUnobserved counts a JSON response the inventory could not
+// observe to its end, by reason (inventory.Stream.Unobserved).
+func (m *Metrics) InventoryUnobserved(reason string) {
+	k := key{f: famInvUnobserved, a: reason}
+	if !m.has(k) {
+		k.a = ReasonOther
+	}
+	m.inc(k, 1)
+}
+
 // AuthFailureBurst counts a client crossing the failed-auth burst threshold.
 func (m *Metrics) AuthFailureBurst() { m.inc(key{f: famBursts}, 1) }
 

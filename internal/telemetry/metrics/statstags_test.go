@@ -244,7 +244,8 @@ func TestPrometheusFamilies(t *testing.T) {
 		"apiguard_security_auth_failure_bursts_total": KindCounter,
 		"apiguard_inventory_observed_responses_total": KindCounter, "apiguard_inventory_sensitive_values_total": KindCounter,
 		"apiguard_security_sensitive_exposures_total": KindCounter, "apiguard_inventory_dropped_total": KindCounter,
-		"apiguard_runtime_memory_kib": KindHistogram, "apiguard_runtime_heap_inuse_kib": KindHistogram, "apiguard_runtime_gc_cycles_total": KindCounter,
+		"apiguard_inventory_unobserved_responses_total": KindCounter,
+		"apiguard_runtime_memory_kib":                   KindHistogram, "apiguard_runtime_heap_inuse_kib": KindHistogram, "apiguard_runtime_gc_cycles_total": KindCounter,
 		"apiguard_runtime_forced_gc_total": KindCounter, "apiguard_runtime_forced_gc_freed_kib": KindHistogram,
 		"apiguard_telemetry_unknown_label_total": KindCounter,
 	}

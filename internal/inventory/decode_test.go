@@ -1,0 +1,118 @@
+package inventory
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/verdict"
+)
+
+func compressed(t testing.TB, coding string, doc []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	var w io.WriteCloser
+	switch coding {
+	case "gzip":
+		w = gzip.NewWriter(&b)
+	case "deflate":
+		w = zlib.NewWriter(&b)
+	case "raw deflate":
+		w, _ = flate.NewWriter(&b, flate.BestSpeed)
+	}
+	w.Write(doc)
+	w.Close()
+	return b.Bytes()
+}
+
+// TestCompressedBodiesAreObservedAsTheyPass: a gzip or deflate JSON body on
+// an unfiltered route is decoded chunk by chunk as it passes, whatever the
+// chunk size, and its card number is counted like an uncompressed body's.
+func TestCompressedBodiesAreObservedAsTheyPass(t *testing.T) {
+	w := newWorker(t, `{"classes": {"card_number": "observe"}}`)
+	card := w.classifier.Index("card_number")
+	doc := []byte(`{"id":1,"items":[` + strings.Repeat(`{"sku":"a-1","qty":2},`, 300) + `{"card":"4111 1111 1111 1111"}]}`)
+	for _, coding := range []string{"gzip", "deflate", "raw deflate"} {
+		body := compressed(t, coding, doc)
+		ce := strings.TrimPrefix(coding, "raw ")
+		for _, n := range []int{1, 7, 100, 4096, len(body)} {
+			s := w.Start(true)
+			if !s.Follow("application/json", ce) {
+				t.Fatalf("%s: not followed", coding)
+			}
+			for i := 0; i < len(body); i += n {
+				s.Write(body[i:min(i+n, len(body))], i+n >= len(body))
+			}
+			r := s.Finish()
+			if r == nil || r.Values[card] != 1 || r.Incomplete || s.Unobserved() != "" {
+				t.Fatalf("%s in chunks of %d: %v, unobserved %q", coding, n, r, s.Unobserved())
+			}
+			w.Put(s)
+		}
+	}
+}
+
+// TestCompressedBodiesThatDoNotDecodeAreNotObserved: a corrupt or
+// truncated body is counted as not observed (decode_failed), a bomb stops
+// at MaxDecodedBytes (body_too_large), a coding apiguard does not decode
+// is not followed (unsupported_encoding); a stream that ends mid-body
+// leaves no decoding behind.
+func TestCompressedBodiesThatDoNotDecodeAreNotObserved(t *testing.T) {
+	w := newWorker(t, `{}`)
+	doc := []byte(`{"card":"4111111111111111","pad":"` + strings.Repeat("x", 5000) + `"}`)
+	gz := compressed(t, "gzip", doc)
+	corrupt := bytes.Clone(gz)
+	corrupt[len(corrupt)/2] ^= 0xff
+	bomb := compressed(t, "gzip", append(append([]byte(`{"z":"`), make([]byte, MaxDecodedBytes)...), `"}`...))
+	for _, c := range []struct {
+		name, ce string
+		body     []byte
+		want     verdict.Reason
+	}{
+		{"corrupt", "gzip", corrupt, verdict.DecodeFailed},
+		{"truncated", "gzip", gz[:len(gz)-10], verdict.DecodeFailed},
+		{"not gzip at all", "gzip", doc, verdict.DecodeFailed},
+		{"a bomb", "gzip", bomb, verdict.BodyTooLarge},
+	} {
+		s := w.Start(true)
+		s.Follow("application/json", c.ce)
+		for i := 0; i < len(c.body); i += 512 {
+			s.Write(c.body[i:min(i+512, len(c.body))], i+512 >= len(c.body))
+		}
+		s.Finish()
+		if got := s.Unobserved(); got != c.want {
+			t.Errorf("%s: unobserved %q, want %q", c.name, got, c.want)
+		}
+		w.Put(s)
+	}
+	s := w.Start(true)
+	if s.Follow("application/json", "br") || s.Unobserved() != verdict.UnsupportedEncoding {
+		t.Errorf("br: followed, or unobserved %q", s.Unobserved())
+	}
+	w.Put(s)
+
+	// Streams cut short mid-body (a reset) leave no coroutine behind.
+	before := runtime.NumGoroutine()
+	for range 100 {
+		s := w.Start(true)
+		s.Follow("application/json", "gzip")
+		s.Write(gz[:len(gz)/2], false)
+		if s.Finish(); s.Unobserved() != "" {
+			t.Fatalf("cut short: unobserved %q", s.Unobserved())
+		}
+		w.Put(s)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Errorf("%d goroutines after 100 streams cut short, %d before", n, before)
+	}
+}
