@@ -13,11 +13,10 @@ import (
 // a method override and routes on X-Original-URL, and records the method,
 // path and host it acted on.
 type wsgiUpstream struct {
-	mu     sync.Mutex
-	acted  []string
-	hosts  []string
-	hits   int
-	header http.Header
+	mu    sync.Mutex
+	acted []string
+	hosts []string
+	hits  int
 }
 
 func environ(h http.Header, name string) string {

@@ -85,3 +85,11 @@ func (s *sipHash) sum64() uint64 {
 	s.round()
 	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3
 }
+
+// SipHash64 is SipHash-2-4 of s under the key (k0, k1): for other keyed
+// hashes of short client-chosen strings (audit sampling of request ids).
+func SipHash64(k0, k1 uint64, s string) uint64 {
+	h := newSipHash(k0, k1)
+	h.writeString(s)
+	return h.sum64()
+}

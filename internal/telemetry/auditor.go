@@ -36,7 +36,7 @@ func NewAuditor(cfg Config, m *metrics.Metrics, version string) *Auditor {
 	a := &Auditor{
 		sink:    cfg.Audit.Sink,
 		level:   cmp.Or(cfg.Audit.LogLevel, defaultLogLevel),
-		sampler: audit.NewSampler(1),
+		sampler: audit.NewSampler(1, [16]byte{}),
 		masker:  audit.NewMasker(cfg.Audit.Mask),
 		hasher:  audit.NewKeyHasher(cfg.Audit.KeyHashSalt),
 		headers: cfg.Audit.Headers,
@@ -44,7 +44,7 @@ func NewAuditor(cfg Config, m *metrics.Metrics, version string) *Auditor {
 		metrics: m,
 	}
 	if cfg.Audit.SampleRate != nil {
-		a.sampler = audit.NewSampler(*cfg.Audit.SampleRate)
+		a.sampler = audit.NewSampler(*cfg.Audit.SampleRate, audit.SamplerKey(cfg.Audit.KeyHashSalt))
 	}
 	switch {
 	case a.sink == SinkOTLP && cfg.OTLP == nil:

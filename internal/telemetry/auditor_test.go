@@ -247,3 +247,38 @@ func BenchmarkAuditPerRequest(b *testing.B) {
 		})
 	}
 }
+
+// A client chooses its x-request-id. Ids that one plugin start samples out
+// (which a client could find offline with an unkeyed hash) are sampled at
+// the configured rate by another start: the hash is keyed with a secret. With
+// the same key_hash_salt, two proxies agree on every request.
+func TestAuditSamplingCannotBeSteeredByTheRequestID(t *testing.T) {
+	kept := func(a *Auditor, id string) bool {
+		return a.Record(&audit.Event{Time: t0, Method: "GET", Path: "/", Status: 200, RequestID: id}, t0) != nil
+	}
+	const cfg = `{"audit":{"sink":"log","sample_rate":0.5}}`
+	first, second := NewAuditor(resolved(t, cfg), nil, "v"), NewAuditor(resolved(t, cfg), nil, "v")
+	var dropped []string
+	for i := 0; len(dropped) < 2000; i++ {
+		if id := fmt.Sprintf("chosen-%d", i); !kept(first, id) {
+			dropped = append(dropped, id)
+		}
+	}
+	n := 0
+	for _, id := range dropped {
+		if kept(second, id) {
+			n++
+		}
+	}
+	if n < 800 || n > 1200 {
+		t.Errorf("another plugin start kept %d of 2000 ids the first one sampled out, want about 1000", n)
+	}
+
+	const salted = `{"audit":{"sink":"log","sample_rate":0.5,"key_hash_salt":"fleet-secret"}}`
+	a, b := NewAuditor(resolved(t, salted), nil, "v"), NewAuditor(resolved(t, salted), nil, "v")
+	for i := range 2000 {
+		if id := fmt.Sprintf("req-%d", i); kept(a, id) != kept(b, id) {
+			t.Fatalf("two proxies with the same salt disagree on %s", id)
+		}
+	}
+}

@@ -2,13 +2,16 @@ package audit
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"hash"
 	"slices"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/castable"
 	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/telemetry/internal/jsonenc"
 	"github.com/apiguard/apiguard/internal/verdict"
@@ -430,15 +433,39 @@ func orStr(s, def string) string {
 }
 
 // Sampler decides which events are recorded. Denials are always recorded.
-// Allowed requests are kept with probability Rate, decided from a hash of
-// the x-request-id so every proxy a request crosses makes the same choice.
+// Allowed requests are kept with probability Rate, decided from a keyed hash
+// (SipHash) of the x-request-id: a client chooses its request ids, and with
+// an unkeyed hash it could pick ids that are never sampled. Samplers with
+// the same key (SamplerKey: the same key_hash_salt) agree on every request,
+// so every proxy a request crosses makes the same choice.
 type Sampler struct {
-	rate float64
-	seq  uint64 // for requests without an id
+	rate   float64
+	k0, k1 uint64
+	seq    uint64 // for requests without an id
 }
 
-// NewSampler returns a sampler keeping the given fraction (0..1) of allowed requests.
-func NewSampler(rate float64) *Sampler { return &Sampler{rate: rate} }
+// NewSampler returns a sampler keeping the given fraction (0..1) of allowed
+// requests, hashing request ids under key (SamplerKey).
+func NewSampler(rate float64, key [16]byte) *Sampler {
+	return &Sampler{rate: rate, k0: binary.LittleEndian.Uint64(key[:8]), k1: binary.LittleEndian.Uint64(key[8:])}
+}
+
+// SamplerKey is the sampling key: derived from salt (telemetry.audit.
+// key_hash_salt, a secret the fleet shares, so every proxy samples the same
+// requests), or 16 random bytes when there is none (each plugin start then
+// samples on its own).
+func SamplerKey(salt string) [16]byte {
+	var key [16]byte
+	if salt == "" {
+		rand.Read(key[:]) // never fails (crypto/rand, Go 1.24+)
+		return key
+	}
+	// Domain-separated from the key hash, which HMACs rate-limit keys with
+	// the same salt.
+	sum := sha256.Sum256([]byte("apiguard audit sampling\x00" + salt))
+	copy(key[:], sum[:])
+	return key
+}
 
 // Keep reports whether to record a request.
 func (s *Sampler) Keep(denied bool, requestID string) bool {
@@ -450,26 +477,12 @@ func (s *Sampler) Keep(denied bool, requestID string) bool {
 	}
 	var h uint64
 	if requestID != "" {
-		h = requestHash(requestID)
+		h = castable.SipHash64(s.k0, s.k1, requestID)
 	} else {
 		s.seq++
 		h = s.seq * 0x9E3779B97F4A7C15 // spread a counter over the range
 	}
 	return float64(h>>11)/(1<<53) < s.rate
-}
-
-// requestHash is FNV-1a followed by a finalising mix, so that every bit of
-// the result depends on the whole request id.
-func requestHash(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	h ^= h >> 29
-	h *= 0xBF58476D1CE4E5B9
-	h ^= h >> 32
-	return h
 }
 
 // KeyHasher turns a rate-limit key into a short pseudonym: the first 16 hex

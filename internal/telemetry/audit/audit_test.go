@@ -145,11 +145,11 @@ func TestOversizedEventsAreTruncatedNotLost(t *testing.T) {
 }
 
 func TestSamplerAlwaysKeepsDenials(t *testing.T) {
-	s := NewSampler(0)
+	s := NewSampler(0, SamplerKey(""))
 	if !s.Keep(true, "x") || s.Keep(false, "x") {
 		t.Fatal("rate 0")
 	}
-	s = NewSampler(0.25)
+	s = NewSampler(0.25, SamplerKey(""))
 	kept := 0
 	for i := 0; i < 20000; i++ {
 		id := "req-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strconv.Itoa(i)
