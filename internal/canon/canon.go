@@ -228,6 +228,9 @@ func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
 	if r, msg := g.inspectHeaders(pairs, &p); r != "" {
 		return refuse(r, msg)
 	}
+	if _, query, ok := strings.Cut(fwd, "?"); ok && nulInParamName(query) {
+		return refuse(verdict.NonCanonicalPath, "a query parameter name holds NUL")
+	}
 	if _, query, ok := strings.Cut(fwd, "?"); ok && hasParam(query, overrideParam) {
 		if g.cfg.MethodOverride != "remove" {
 			return refuse(verdict.MethodOverride, "method override parameters are refused")
@@ -377,6 +380,22 @@ func appendOnce(list []string, s string) []string {
 		return list
 	}
 	return append(list, s)
+}
+
+// nulInParamName reports whether a parameter name of the raw query decodes
+// to a name holding NUL: parsers written in C end the name there, so
+// access_token%00 is access_token to them and something else to apiguard.
+func nulInParamName(query string) bool {
+	if !strings.Contains(query, "%00") {
+		return false
+	}
+	for pair := range strings.FieldsFuncSeq(query, func(r rune) bool { return r == '&' || r == ';' }) {
+		key, _, _ := strings.Cut(pair, "=")
+		if strings.Contains(key, "%00") {
+			return true
+		}
+	}
+	return false
 }
 
 // hasParam reports whether the raw query has a parameter named name, in any

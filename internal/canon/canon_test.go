@@ -272,3 +272,19 @@ func TestTrailerRemovalsNameProtectedHeadersAndCredentials(t *testing.T) {
 		t.Errorf("TrailerRemovals = %q, want %q", got, want)
 	}
 }
+
+// C-based parsers end a parameter name at NUL (access_token%00 is
+// access_token to them): such names are refused.
+func TestQueryParameterNamesWithNULAreRefused(t *testing.T) {
+	g := guard(t, Config{})
+	for path, want := range map[string]verdict.Reason{
+		"/x?access_token%00=a": verdict.NonCanonicalPath,
+		"/x?a=1;b%00c=2":       verdict.NonCanonicalPath,
+		"/x?a=%00":             "", // a NUL in a value is the upstream's business
+		"/x?a=%2500":           "",
+	} {
+		if p := g.Inspect(req("GET", path, "api"), port80); p.Refuse != want {
+			t.Errorf("%s: refuse %q, want %q", path, p.Refuse, want)
+		}
+	}
+}

@@ -916,7 +916,7 @@ func (a *Authenticator) InputHeaders() []string {
 
 // hiddenTokenParam reports whether the query names a token parameter in a
 // pair that Go's url.ParseQuery (what apiguard judges) does not read as
-// such: after a ';' (Rack 2 and older Python split pairs on it) or in a
+// such, in any spelling (foldParamName): after a ';' (Rack 2 and older Python split pairs on it) or in a
 // pair with a malformed escape (Go drops the pair, Node decodes leniently).
 // apiguard could neither verify nor remove such a token, so the request is
 // refused rather than forwarded with it.
@@ -930,8 +930,11 @@ func (a *Authenticator) hiddenTokenParam(query string) bool {
 		}
 		for part := range strings.SplitSeq(pair, ";") {
 			key, _, _ := strings.Cut(part, "=")
-			if slices.Contains(a.paramNames, lenientUnescape(key)) {
-				return true
+			folded := foldParamName(lenientUnescape(key))
+			for _, name := range a.paramNames {
+				if foldParamName(name) == folded {
+					return true
+				}
 			}
 		}
 	}

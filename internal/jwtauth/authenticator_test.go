@@ -269,6 +269,11 @@ func TestCookieTokenRemoved(t *testing.T) {
 	if got := RemoveQueryParams("/x?access_token=zz", []string{"access_token"}); got != "/x" {
 		t.Fatalf("RemoveQueryParams = %q", got)
 	}
+	// Every spelling a framework reads as the parameter goes.
+	spellings := "/x?a=1&ACCESS_TOKEN=1&access_token[]=2&access_token%5B0%5D=3&access+token=4&access.token=5&Access%5FToken=6&b=2"
+	if got := RemoveQueryParams(spellings, []string{"access_token"}); got != "/x?a=1&b=2" {
+		t.Fatalf("RemoveQueryParams(spellings) = %q", got)
+	}
 }
 
 func TestCachedTokenStillChecksTimeAndClaims(t *testing.T) {

@@ -72,15 +72,74 @@ func (v *reqView) header(name string) (string, bool) {
 	return v.req.Header(name)
 }
 
+// param returns the values of every query parameter that frameworks may
+// read as name (paramKey), in order.
 func (v *reqView) param(name string) []string {
 	if !v.queryDone {
 		v.queryDone = true
 		if v.req.Query != "" {
-			// ParseQuery keeps what it could parse when it meets a bad pair.
-			v.query, _ = url.ParseQuery(v.req.Query)
+			v.query = parseQuery(v.req.Query)
 		}
 	}
-	return v.query[name]
+	if v.query == nil {
+		return nil
+	}
+	key, ok := paramKey(name)
+	if !ok {
+		return nil
+	}
+	return v.query[key]
+}
+
+// parseQuery maps every parameter of a raw query to its values by paramKey.
+// It reads pairs as url.ParseQuery does: split on '&', a pair holding ';'
+// or an escape that does not decode skipped (Authenticator.hiddenTokenParam
+// refuses such a pair when it names a token parameter).
+func parseQuery(query string) url.Values {
+	out := url.Values{}
+	for pair := range strings.SplitSeq(query, "&") {
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, val, _ := strings.Cut(pair, "=")
+		key, ok := paramKey(k)
+		if !ok {
+			continue
+		}
+		value, err := url.QueryUnescape(val)
+		if err != nil {
+			continue
+		}
+		out[key] = append(out[key], value)
+	}
+	return out
+}
+
+// paramKey is the name a framework may read a raw query parameter name as
+// (foldParamName of its percent-decoding, '+' as a space); ok is false when
+// the name does not decode.
+func paramKey(raw string) (key string, ok bool) {
+	key, err := url.QueryUnescape(raw)
+	if err != nil {
+		return "", false
+	}
+	return foldParamName(key), true
+}
+
+// foldParamName folds a decoded parameter name so that every spelling a
+// framework reads as one name is one: without a PHP array suffix
+// (access_token[] and access_token[0] are access_token to PHP), lower case
+// (ASP.NET's query collection ignores case), ' ' and '.' as '_' (PHP's
+// names). canon refuses names holding NUL, which C-based parsers cut short.
+func foldParamName(name string) string {
+	if i := strings.IndexByte(name, '['); i > 0 && strings.HasSuffix(name, "]") {
+		name = name[:i]
+	}
+	name = strings.ToLower(name)
+	if strings.ContainsAny(name, " .") {
+		name = strings.NewReplacer(" ", "_", ".", "_").Replace(name)
+	}
+	return name
 }
 
 func (v *reqView) cookie(name string) []string {
@@ -216,16 +275,23 @@ func tokenBytes8(v uint64) bool {
 }
 
 // RemoveQueryParams returns path (a :path with optional query) without the
-// query parameters named in names, keeping every other byte as it was.
+// query parameters that frameworks may read as one of names (paramKey: any
+// case, percent-encoded, a PHP array), keeping every other byte as it was.
 func RemoveQueryParams(path string, names []string) string {
 	base, query, ok := strings.Cut(path, "?")
 	if !ok || len(names) == 0 {
 		return path
 	}
+	keys := make([]string, 0, len(names))
+	for _, n := range names {
+		if k, ok := paramKey(n); ok {
+			keys = append(keys, k)
+		}
+	}
 	var kept []string
 	for pair := range strings.SplitSeq(query, "&") {
 		key, _, _ := strings.Cut(pair, "=")
-		if k, err := url.QueryUnescape(key); err == nil && containsString(names, k) {
+		if k, ok := paramKey(key); ok && containsString(keys, k) {
 			continue
 		}
 		kept = append(kept, pair)
