@@ -1,21 +1,26 @@
 package detect
 
-// maxIdentifier is the longest object key taken for a field name.
-const maxIdentifier = 64
+// maxIdentifier is the longest object key taken for a field name (GitHub's
+// longest property name has 66 characters).
+const maxIdentifier = 96
 
 // IsDataKey reports whether an object key (a field-path segment) is data
 // rather than a field name, so that a path recording it would log the data:
 // a number, a UUID, an email address, a card number or any other detected
-// value, a long hex or digit run (ids, hashes), or anything that is not a
-// plausible identifier. A plausible identifier is 1 to 64 characters of
-// letters, digits, '_', '-' and '$', optionally after one leading '@' or '$'
-// (JSON-LD "@id", "$ref"), starting with a letter or '_', with fewer digits
-// than letters and no run of six digits. Keys such as "email", "user_id",
-// "addressLine2" or "@type" are names; "4111111111111111", "alice@example.com",
-// "9f8e7d6c5b4a3f2e" and "u12345678" are data. The field-path syntax's
-// escapes (a backslash before '.') are ignored.
+// value, a long hex or digit run (ids, hashes), a random token (see
+// looksRandom), or anything that is not a plausible identifier. A
+// plausible identifier is 1 to 96 characters of letters, digits, '_', '-'
+// and '$', optionally after one leading '@' or '$' (JSON-LD "@id",
+// "$ref"), starting with a letter or '_', with fewer digits than letters
+// (algorithm and type names such as "sha256" or "ed25519" aside) and no
+// run of six digits, whose letters read as words. Keys such as "email",
+// "user_id", "addressLine2", "X-Request-Id", "SHA256_ED25519", "@type" and
+// GitHub's reactions "+1" and "-1" are names; "4111111111111111",
+// "alice@example.com", "9f8e7d6c5b4a3f2e", "u12345678",
+// "vKtQpZrXbYwVmNcLdFgHjAsE" and "rst-KqWmZpXnVbTyLr" are data. The
+// field-path syntax's escapes (a backslash before '.') are ignored.
 func IsDataKey(key string) bool {
-	if key == "" {
+	if key == "" || isVote(key) {
 		return false
 	}
 	if isUUID(key) || Contains(key, All) {
@@ -51,11 +56,17 @@ func IsDataKey(key string) bool {
 			return true
 		}
 	}
-	if digits > letters || hasDataAfterUnderscore(k) {
+	if digits > letters && !numberedName(k) || hasDataAfterUnderscore(k) || looksRandom(k) {
 		return true
 	}
 	// A hex string with digits, 12 characters or more: a hash or an id.
 	return hexOnly && digits > 0 && len(k) >= 12
+}
+
+// isVote reports a sign and one digit: GitHub's reaction names "+1" and
+// "-1". Twenty such keys at most, so the inventory stays bounded.
+func isVote(k string) bool {
+	return len(k) == 2 && (k[0] == '+' || k[0] == '-') && isDigit(k[1])
 }
 
 // hasDataAfterUnderscore reports whether a value a detector finds starts

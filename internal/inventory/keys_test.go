@@ -45,7 +45,7 @@ func TestSensitiveKeysAreClassified(t *testing.T) {
 }
 
 // TestLongKeysAreClassifiedPastTheirPadding: a key padded past the
-// Observer's 64-byte name bound (spaces, zero-width spaces, plain or
+// Observer's 96-byte name bound (spaces, zero-width spaces, plain or
 // escaped) is classified by what follows the padding, as a value is, and
 // as the filter's pass classifies the whole key.
 func TestLongKeysAreClassifiedPastTheirPadding(t *testing.T) {

@@ -366,7 +366,7 @@ func (o *Observer) memberPath() {
 		key = o.keyBuf
 	}
 	if o.keyLong {
-		// Over 64 bytes: a data key whatever the rest says.
+		// Over 96 bytes: a data key whatever the rest says.
 		o.keyBuf = append(append(o.keyBuf[:0], key...), "…"...)
 		key = o.keyBuf
 	}

@@ -55,8 +55,8 @@ const (
 	// from its start).
 	maxValueBytes = 1024
 	// maxKeyBytes is the longest key kept; a longer one is data
-	// (detect.IsDataKey takes nothing over 64 characters for a name).
-	maxKeyBytes = 65
+	// (detect.IsDataKey takes nothing over 96 characters for a name).
+	maxKeyBytes = 97
 )
 
 // Field is one path of a response, or of the inventory.

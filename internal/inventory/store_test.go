@@ -176,7 +176,7 @@ func TestFullTableStillSignalsNewExposures(t *testing.T) {
 	// over MaxPathBytes) still counts, with no path.
 	var deep strings.Builder
 	for i := range 10 {
-		fmt.Fprintf(&deep, `{"%s":`, strings.Repeat(string(rune('a'+i)), 40))
+		fmt.Fprintf(&deep, `{"%s_%d":`, strings.Repeat("level", 8), i)
 	}
 	deep.WriteString(`"078-05-1120"` + strings.Repeat("}", 10))
 	r := observe(t, c, deep.String())

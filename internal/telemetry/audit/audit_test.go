@@ -402,9 +402,12 @@ func TestRemovedFieldPathsCarryNoData(t *testing.T) {
 		"cards.4111111111111111.cvv", "users.alice@example\\.com.ssn", "users.bob@example\\.com.ssn",
 		"orders.#.items.550e8400-e29b-41d4-a716-446655440000.price", "profile.email", "$", "a.b\\.c.d",
 		"tokens.9f8e7d6c5b4a3f2e1d0c", "x." + strings.Repeat("k", 300),
+		// Random tokens as keys (the attacker review's F5).
+		"sessions.vKtQpZrXbYwVmNcLdFgHjAsE", "sessions.Zm9vYmFyYmF6cXV4c2VjcmV0.ip", "reset_tokens.rst-KqWmZpXnVbTyLr",
 	}
 	got, changed := safeFieldPaths(in)
-	want := []string{"cards.*.cvv", "users.*.ssn", "orders.#.items.*.price", "profile.email", "$", "a.*.d", "tokens.*", "x.*"}
+	want := []string{"cards.*.cvv", "users.*.ssn", "orders.#.items.*.price", "profile.email", "$", "a.*.d", "tokens.*", "x.*",
+		"sessions.*", "sessions.*.ip", "reset_tokens.*"}
 	if !changed || !slices.Equal(got, want) {
 		t.Errorf("safeFieldPaths = %q, want %q", got, want)
 	}
@@ -434,7 +437,7 @@ func TestRemovedFieldPathsCarryNoData(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := string(enc)
-	for _, leak := range []string{"4111111111111111", "alice", "550e8400", "9f8e7d6c"} {
+	for _, leak := range []string{"4111111111111111", "alice", "550e8400", "9f8e7d6c", "vKtQpZ", "Zm9vYmFy", "rst-Kq"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("encoded event holds %q: %s", leak, out)
 		}
