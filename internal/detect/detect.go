@@ -24,9 +24,11 @@ const (
 	// Luhn check digit and a length that the issuer range allows (see
 	// cardRanges).
 	CardNumber Class = iota + 1
-	// Email is an email address: a dot-atom local part, "@", and a domain of
-	// at least two labels whose last is alphabetic (RFC 5321 §4.1.2,
-	// without quoted local parts or address literals).
+	// Email is an email address: a dot-atom or quoted local part, "@", and
+	// a domain of at least two labels whose last is alphabetic (RFC 5321
+	// §4.1.2, without address literals); a whole value is one too as a
+	// mail client writes it, after "mailto:" or in angle brackets after a
+	// display name.
 	Email
 	// JWT is a compact JWS or JWE: "eyJ" (base64url of `{"`), then two to
 	// four more dot-separated base64url parts (RFC 7515 §7.1, RFC 7516 §7.1).
@@ -37,8 +39,8 @@ const (
 	// APIKey is a key in a vendor's documented format, recognised by its
 	// prefix and length (see apiKeyFormats).
 	APIKey
-	// SSN is a US Social Security number in its dashed form, in the ranges
-	// the SSA issues (see ssnAt).
+	// SSN is a US Social Security number in its grouped form (dashes,
+	// spaces or dots), in the ranges the SSA issues (see ssnAt).
 	SSN
 	// IBAN is an international bank account number: a registered country,
 	// the country's length and a valid ISO 7064 MOD 97-10 check (see ibanAt).
@@ -117,10 +119,10 @@ func Scan(s string, set Set, fn func(Match) bool) {
 	if set.Has(JWT) && !strings.Contains(s, "eyJ") {
 		set &^= SetOf(JWT)
 	}
-	if set.Has(SSN) && strings.IndexByte(s, '-') < 0 {
+	if set.Has(SSN) && strings.IndexByte(s, '-') < 0 && strings.IndexByte(s, ' ') < 0 && strings.IndexByte(s, '.') < 0 {
 		set &^= SetOf(SSN)
 	}
-	if set.Has(PrivateKey) && !strings.Contains(s, pemBegin) {
+	if set.Has(PrivateKey) && !strings.Contains(s, pemDashes) {
 		set &^= SetOf(PrivateKey)
 	}
 	if set.Has(PasswordHash) && strings.IndexByte(s, '$') < 0 {
@@ -129,12 +131,13 @@ func Scan(s string, set Set, fn func(Match) bool) {
 	if set == 0 {
 		return
 	}
-	jwt, hash := set.Has(JWT), set.Has(PasswordHash)
+	jwt, hash, email := set.Has(JWT), set.Has(PasswordHash), set.Has(Email)
 	for i := 0; i < len(s); {
 		// Fast path: nothing starts at a byte outside local parts but a
-		// hash's '$', and inside a word only a JWT or a hash's '$' can.
+		// hash's '$' and a quoted local part's '"', and inside a word
+		// only a JWT or a hash's '$' can.
 		c := s[i]
-		if dollar := hash && c == '$'; !dollar && (!isLocalByte(c) || (i > 0 && isWordByte(s[i-1]) && !(jwt && c == 'e'))) {
+		if marked := hash && c == '$' || email && c == '"'; !marked && (!isLocalByte(c) || (i > 0 && isWordByte(s[i-1]) && !(jwt && c == 'e'))) {
 			i++
 			continue
 		}
@@ -195,6 +198,10 @@ func classifyVisible(s string, set Set) (Class, bool) {
 	if m, ok := matchAt(t, 0, set); ok && m.End == len(t) {
 		return m.Class, true
 	}
+	if set.Has(Email) && emailForm(t) {
+		// "Alice <alice@example.com>", "mailto:alice@example.com".
+		return Email, true
+	}
 	if set.Has(PrivateKey) && privateKeyIn(t) {
 		// A key after other text (EC parameters, a certificate, a label)
 		// is a value holding a private key all the same.
@@ -243,7 +250,7 @@ func redact(s string, set Set, mask string) (string, bool) {
 // nothing can start costs a few comparisons.
 func matchAt(s string, i int, set Set) (Match, bool) {
 	c := s[i]
-	if i > 0 && isWordByte(s[i-1]) && c != 'e' && c != '$' {
+	if i > 0 && isWordByte(s[i-1]) && c != 'e' && c != '$' && c != '"' {
 		return Match{}, false // inside a word only a JWT or a hash can start
 	}
 	switch {
@@ -263,6 +270,13 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 				}
 			}
 		}
+	case c == '"':
+		if set.Has(Email) {
+			if end, ok := quotedEmailAt(s, i); ok {
+				return Match{Email, i, end}, true
+			}
+		}
+		return Match{}, false
 	case c == '$':
 		if set.Has(PasswordHash) {
 			if end, ok := hashAt(s, i); ok {
@@ -297,7 +311,7 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 		}
 		if set.Has(APIKey) {
 			if end, ok := apiKeyAt(s, i); ok {
-				return Match{APIKey, i, end}, true
+				return Match{APIKey, i, withAWSSecret(s, i, end)}, true
 			}
 		}
 		if set.Has(IBAN) && i+3 < len(s) && isDigit(s[i+2]) && isAlpha(s[i+1]) {
@@ -309,6 +323,12 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 			if end, ok := hashAt(s, i); ok {
 				return Match{PasswordHash, i, end}, true
 			}
+		}
+	}
+	// An AWS secret access key after its access key id or its name.
+	if set.Has(APIKey) && isAlnum(c) && i > 0 && !isStdB64(s[i-1]) {
+		if end, ok := awsSecretInText(s, i); ok {
+			return Match{APIKey, i, end}, true
 		}
 	}
 	// An email is found at the start of its local part.

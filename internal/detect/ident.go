@@ -4,21 +4,27 @@ package detect
 // for IBANs, a checksum.
 
 // ssnAt reports whether a US Social Security number starts at s[i] (a digit
-// not preceded by a letter, a digit or '-') and where it ends. Only the
-// dashed form AAA-GG-SSSS is taken: nine bare digits are as often an order
-// or account id. The Social Security Administration never issues area 000,
-// 666 or 900-999, group 00 or serial 0000 (SSA, "Social Security Number
-// Randomization", and POMS RM 10201.060), so those are refused; the number
-// must not run on into another digit, letter or dash-digit group.
+// not preceded by a letter, a digit or a separator) and where it ends.
+// Only the grouped form AAA-GG-SSSS is taken, with one separator
+// throughout: a dash, a space (Unicode spaces read as spaces: see
+// visible) or a dot; nine bare digits are as often an order or account
+// id. The Social Security Administration never issues area 000, 666 or
+// 900-999, group 00 or serial 0000 (SSA, "Social Security Number
+// Randomization", and POMS RM 10201.060), so those are refused; the
+// number must not run on into another digit, letter or separated group.
 func ssnAt(s string, i int) (int, bool) {
 	const n = len("AAA-GG-SSSS")
-	if len(s)-i < n || (i > 0 && s[i-1] == '-') {
+	if len(s)-i < n {
 		return 0, false
 	}
 	t := s[i : i+n]
+	sep := t[3]
+	if !isSSNSep(sep) || i > 0 && isSSNSep(s[i-1]) && i > 1 && isDigit(s[i-2]) || i > 0 && s[i-1] == '-' {
+		return 0, false
+	}
 	for k := 0; k < n; k++ {
 		if k == 3 || k == 6 {
-			if t[k] != '-' {
+			if t[k] != sep {
 				return 0, false
 			}
 		} else if !isDigit(t[k]) {
@@ -26,7 +32,7 @@ func ssnAt(s string, i int) (int, bool) {
 		}
 	}
 	end := i + n
-	if end < len(s) && (isAlnum(s[end]) || s[end] == '-' && end+1 < len(s) && isDigit(s[end+1])) {
+	if end < len(s) && (isAlnum(s[end]) || isSSNSep(s[end]) && end+1 < len(s) && isDigit(s[end+1])) {
 		return 0, false
 	}
 	area, group, serial := t[0:3], t[4:6], t[7:11]
@@ -35,6 +41,9 @@ func ssnAt(s string, i int) (int, bool) {
 	}
 	return end, true
 }
+
+// isSSNSep is a separator of an SSN's groups.
+func isSSNSep(c byte) bool { return c == '-' || c == ' ' || c == '.' }
 
 // ibanLengths is the length of an IBAN per country, from the SWIFT IBAN
 // Registry (release 99, 2024). A country not listed does not issue IBANs.
@@ -55,7 +64,8 @@ const maxIBAN = 34 // ISO 13616-1: at most 34 characters
 // ibanAt reports whether an IBAN starts at s[i] (a letter at a word start)
 // and where it ends: a registered country code, two check digits and the
 // country's length of letters and digits, in the electronic form or the
-// paper form (groups of four separated by single spaces), whose ISO 7064
+// paper form (groups of four separated by single spaces, or by dashes as
+// some forms and exports write it), whose ISO 7064
 // MOD 97-10 check (ISO 13616-1) gives 1. Letters may be in either case:
 // banks and clients read "de89…" as "DE89…".
 func ibanAt(s string, i int) (int, bool) {
@@ -70,11 +80,14 @@ func ibanAt(s string, i int) (int, bool) {
 	var buf [maxIBAN]byte
 	n := 0
 	j := i
-	spaced := len(s)-i > 4 && s[i+4] == ' '
+	var sep byte // the separator of the groups of four, if any
+	if len(s)-i > 4 && (s[i+4] == ' ' || s[i+4] == '-') {
+		sep = s[i+4]
+	}
 	for j < len(s) && n < want {
 		c := s[j]
-		if spaced && n > 0 && n%4 == 0 {
-			if c != ' ' {
+		if sep != 0 && n > 0 && n%4 == 0 {
+			if c != sep {
 				return 0, false
 			}
 			j++
@@ -90,7 +103,7 @@ func ibanAt(s string, i int) (int, bool) {
 		n++
 		j++
 	}
-	if n != want || j < len(s) && isAlnum(s[j]) {
+	if n != want || j < len(s) && isAlnum(s[j]) || sep == '-' && j+1 < len(s) && s[j] == '-' && isAlnum(s[j+1]) {
 		return 0, false
 	}
 	if !mod97(buf[:n]) {

@@ -21,19 +21,21 @@ type KeyFinder struct {
 	found bool
 }
 
-// keyHeaders are the PEM headers of privateKeyLabels.
-var keyHeaders = func() (h [][]byte) {
-	for _, l := range privateKeyLabels {
-		h = append(h, []byte(pemBegin+l+"-----"))
+// lowerLabels are privateKeyLabels in lower case, as the window holds
+// letters (push).
+var lowerLabels = func() (l [][]byte) {
+	for _, label := range privateKeyLabels {
+		l = append(l, bytes.ToLower([]byte(label)))
 	}
-	return h
+	return l
 }()
 
-// maxKeyHeader is the longest of keyHeaders; the window keeps one more
-// byte, the one before a header, and compacts in blocks.
+// maxKeyHeader is the longest header pemHeaderEnd takes up to its fourth
+// closing dash, where push finds it; the window keeps one more byte, the
+// one before a header, and compacts in blocks.
 var maxKeyHeader = func() (n int) {
-	for _, h := range keyHeaders {
-		n = max(n, len(h))
+	for _, l := range privateKeyLabels {
+		n = max(n, 5+len("begin ")+len(l)+len(pemDashes))
 	}
 	return n
 }()
@@ -101,25 +103,26 @@ func (f *KeyFinder) ascii(a []byte) {
 		return
 	}
 	for i := 1; ; i++ {
-		k := bytes.Index(a[i:], pemBeginBytes)
+		k := bytes.Index(a[i:], pemDashesBytes)
 		if k < 0 {
 			break
 		}
 		if i += k; a[i-1] == '-' {
 			continue
 		}
-		for _, h := range keyHeaders {
-			if bytes.HasPrefix(a[i:], h) {
-				f.found = true
-				return
-			}
+		if end, _ := pemHeaderEnd(a, i); end > 0 {
+			f.found = true
+			return
 		}
 	}
-	// len(a) > maxKeyHeader: the window is the run's end.
+	// len(a) > maxKeyHeader: the window is the run's end, in lower case.
 	f.n = copy(f.win[:], a[len(a)-maxKeyHeader-1:])
+	for k := range f.win[:f.n] {
+		f.win[k] = lowerASCII(f.win[k])
+	}
 }
 
-var pemBeginBytes = []byte(pemBegin)
+var pemDashesBytes = []byte(pemDashes)
 
 // asciiPrefix is the length of the run of ASCII bytes at the start of b,
 // read 32 and 8 at a time.
@@ -159,28 +162,32 @@ func (f *KeyFinder) rune(r rune) {
 	}
 }
 
-// push adds a visible byte; a header ends with '-', so only then is one
-// looked for, ending here. Compaction keeps the longest header and the
-// byte before it, so a header at win[0] starts the text.
+// push adds a visible byte, its ASCII letters in lower case; a header
+// ends with '-', so only then is one looked for, ending with its fourth
+// closing dash here (pemHeaderEnd). Compaction keeps the longest header
+// and the byte before it, so a header at win[0] starts the text.
 func (f *KeyFinder) push(c byte) {
 	if f.n == len(f.win) {
 		keep := maxKeyHeader + 1
 		f.n = copy(f.win[:], f.win[f.n-keep:f.n])
 	}
-	f.win[f.n] = c
+	f.win[f.n] = lowerASCII(c)
 	f.n++
-	if c != '-' {
+	if c != '-' || f.n < len(pemDashes) || !bytes.Equal(f.win[f.n-len(pemDashes):f.n], pemDashesBytes) {
 		return
 	}
-	for _, h := range keyHeaders {
-		start := f.n - len(h)
-		if start < 0 || !bytes.Equal(f.win[start:f.n], h) {
+	for _, l := range lowerLabels {
+		p := f.n - len(pemDashes) - len(l) - len("begin ") // where "begin " starts
+		if p < len(pemDashes) || !bytes.Equal(f.win[p+len("begin "):p+len("begin ")+len(l)], l) || string(f.win[p:p+len("begin ")]) != "begin " {
 			continue
 		}
-		if start > 0 && f.win[start-1] == '-' {
-			continue // "------BEGIN …" is no boundary (privateKeyAt)
+		d := 0 // the dashes before "begin "
+		for p-d > 0 && d < 6 && f.win[p-d-1] == '-' {
+			d++
 		}
-		f.found = true
-		return
+		if d == 4 || d == 5 {
+			f.found = true
+			return
+		}
 	}
 }

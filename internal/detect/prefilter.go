@@ -16,7 +16,7 @@ func CanClassify(s string, set Set) bool {
 // canClassify is CanClassify of a visible string: a candidate by its
 // first bytes, or one holding a PEM header anywhere (privateKeyIn).
 func canClassify(s string, set Set) bool {
-	return canStart(s, set) || set.Has(PrivateKey) && strings.Contains(s, pemBegin)
+	return canStart(s, set) || set.Has(PrivateKey) && strings.Contains(s, pemDashes)
 }
 
 // canStart is canClassify judged by the value's first bytes. One with a
@@ -30,6 +30,10 @@ func canStart(s string, set Set) bool {
 		return true
 	}
 	c := s[0]
+	if set.Has(Email) && (c == '"' || s[len(s)-1] == '>' || (c == 'm' || c == 'M') && hasPrefixFold(s, "mailto:")) {
+		// A quoted local part, a display name's <address>, a mailto: URI.
+		return true
+	}
 	if set.Has(Email) && isLocalByte(c) {
 		// An email's local part starts the value and runs to its '@'.
 		j := 1

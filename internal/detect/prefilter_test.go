@@ -18,6 +18,9 @@ var canClassifySeeds = []string{
 	bcryptHash, argonHash, scryptHash, passlibPB, djangoPB, werkzeugPB, rsaPEM,
 	"argon2" + argonHash, "bcrypt$" + bcryptHash, "bcrypt_sha256$" + bcryptHash,
 	"User 12 Müller", "Zürich", "ü4111111111111111", "4111111111111111ü", "4111\u200b1111\u200b1111\u200b1111", "\u200bAKIAIOSFODNN7EXAMPLE", "gb82west12345698765432", "de89 3704 0044 0532 0130 00", "a\u00a0@b.co", "2026-11-28T18:00:00Z", "hello", "4111111111111111\x00", "\t4111111111111111",
+	"$1$saltsalt$qjXMvbEw8oaL.CzflDugX/", "$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/", "123 45 6789", "123.45.6789", "123\u00a045\u00a06789",
+	"DE89-3704-0044-0532-0130-00", "-----begin rsa private key-----\nMIIB", "----BEGIN PRIVATE KEY----\nMIIE", "Alice <alice@example.com>",
+	"mailto:alice@example.com", "MAILTO:a@b.co?x=1", `"alice smith"@example.com`, `"a\"b"@example.com`, "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 }
 
 func TestCanClassifyAdmitsEveryClass(t *testing.T) {

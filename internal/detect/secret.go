@@ -4,7 +4,10 @@ import "strings"
 
 // Private keys in PEM and password hashes in their published string formats.
 
-const pemBegin = "-----BEGIN "
+// pemDashes is the shortest run of dashes taken for a PEM boundary's:
+// RFC 7468 writes five, and a reader takes four ("----BEGIN …----") for
+// the same boundary.
+const pemDashes = "----"
 
 // privateKeyLabels are the PEM labels of private keys: RFC 7468 §10 and §11
 // ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"), the legacy OpenSSL labels of
@@ -19,38 +22,118 @@ var privateKeyLabels = []string{
 // ends: the encapsulation boundary "-----BEGIN <label>-----" with a private
 // key label, then through the matching "-----END <label>-----" when it
 // follows, else to the end of s, so that masking takes the key material
-// even when the footer was cut off.
+// even when the footer was cut off. As a reader takes them, the boundary
+// may be in any case ("-----begin rsa private key-----") and its dashes
+// four or five.
 func privateKeyAt(s string, i int) (int, bool) {
-	rest := s[i:]
-	if !strings.HasPrefix(rest, pemBegin) || (i > 0 && s[i-1] == '-') {
+	body, label := pemHeaderEnd(s, i)
+	if body == 0 {
 		return 0, false
 	}
-	rest = rest[len(pemBegin):]
+	if end, ok := pemFooter(s, body, label); ok {
+		return end, true
+	}
+	return len(s), true
+}
+
+// pemHeaderEnd is where the private key's PEM header at s[i] ends, and its
+// label; 0 when there is none: four or five dashes not after another,
+// "BEGIN " and a label of privateKeyLabels in any ASCII case, then four
+// dashes or more. It reads strings and byte slices alike (KeyFinder).
+func pemHeaderEnd[T ~string | ~[]byte](s T, i int) (int, string) {
+	if i > 0 && s[i-1] == '-' {
+		return 0, ""
+	}
+	j := i
+	for j < len(s) && j-i < 5 && s[j] == '-' {
+		j++
+	}
+	if j-i < len(pemDashes) || !foldPrefix(s, j, "begin ") {
+		return 0, ""
+	}
+	j += len("begin ")
 	for _, label := range privateKeyLabels {
-		if !strings.HasPrefix(rest, label) || !strings.HasPrefix(rest[len(label):], "-----") {
+		if !foldPrefix(s, j, label) {
 			continue
 		}
-		body := i + len(pemBegin) + len(label) + len("-----")
-		footer := "-----END " + label + "-----"
-		if k := strings.Index(s[body:], footer); k >= 0 {
-			return body + k + len(footer), true
+		e, d := j+len(label), 0
+		for e+d < len(s) && d < 5 && s[e+d] == '-' {
+			d++
 		}
-		return len(s), true
+		if d >= len(pemDashes) {
+			return e + d, label
+		}
 	}
-	return 0, false
+	return 0, ""
 }
+
+// foldPrefix reports whether s[i:] starts with p, ASCII letters in either
+// case (only ASCII: "K" is not the Kelvin sign here).
+func foldPrefix[T ~string | ~[]byte](s T, i int, p string) bool {
+	if len(s)-i < len(p) {
+		return false
+	}
+	for k := 0; k < len(p); k++ {
+		if lowerASCII(s[i+k]) != lowerASCII(p[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// pemFooter finds, from s[from:], the footer "-----END <label>-----" in
+// any case and with four or five dashes, and returns where it ends.
+func pemFooter(s string, from int, label string) (int, bool) {
+	for k := from; ; {
+		d := strings.Index(s[k:], pemDashes)
+		if d < 0 {
+			return 0, false
+		}
+		k += d
+		j := k + dashRun(s[k:], 5)
+		if foldPrefix(s, j, "end ") && foldPrefix(s, j+len("end "), label) {
+			e := j + len("END ") + len(label)
+			if n := dashRun(s[e:], 5); n >= len(pemDashes) {
+				return e + n, true
+			}
+		}
+		k = j
+	}
+}
+
+// dashRun is the length of the run of '-' at the start of s, at most max.
+func dashRun(s string, max int) int {
+	n := 0
+	for n < len(s) && n < max && s[n] == '-' {
+		n++
+	}
+	return n
+}
+
+// hasPrefixFold reports whether s starts with prefix, ASCII case aside.
+func hasPrefixFold(s, prefix string) bool { return foldPrefix(s, 0, prefix) }
 
 // privateKeyIn reports whether a private key starts anywhere in s
 // (privateKeyAt), in one pass over s.
 func privateKeyIn(s string) bool {
-	for i := 0; ; i++ {
-		k := strings.Index(s[i:], pemBegin)
+	for i := 0; ; {
+		k := strings.Index(s[i:], pemDashes)
 		if k < 0 {
 			return false
 		}
 		i += k
 		if _, ok := privateKeyAt(s, i); ok {
 			return true
+		}
+		for i < len(s) && s[i] == '-' {
+			i++
 		}
 	}
 }
@@ -232,26 +315,35 @@ func pbkdf2Hash(s string) int {
 // cryptHash is the length of the crypt(3) hash at the start of s, as
 // libxcrypt writes them, 0 when there is none: SHA-crypt ("$6$", "$5$",
 // optional "rounds=<n>$", a salt of up to 16 characters, "$", 86 or 43
-// characters), yescrypt ("$y$<params>$<salt>$" and 43) and scrypt ("$7$",
-// 11 characters of parameters and the salt, "$", 43), all in crypt's
-// base64 ("./0-9A-Za-z").
+// characters), yescrypt ("$y$<params>$<salt>$" and 43), scrypt ("$7$",
+// 11 characters of parameters and the salt, "$", 43) and MD5-crypt
+// ("$1$", Apache's "$apr1$": a salt of up to 8 characters, "$", 22), all
+// in crypt's base64 ("./0-9A-Za-z").
 func cryptHash(s string) int {
-	if len(s) < 4 || s[0] != '$' || s[2] != '$' {
+	var id byte // the format: '1', '5', '6', '7' or 'y'
+	i := 3      // where its fields start
+	switch {
+	case strings.HasPrefix(s, "$apr1$"):
+		id, i = '1', len("$apr1$") // Apache's MD5-crypt
+	case len(s) >= 4 && s[0] == '$' && s[2] == '$':
+		id = s[1]
+	default:
 		return 0
 	}
 	fields, hashLen := 1, 43 // "$"-separated fields before the hash, its length
-	switch s[1] {
+	switch id {
 	case '6':
 		hashLen = 86
 	case '5':
 	case 'y':
 		fields = 2
 	case '7':
+	case '1':
+		hashLen = 22
 	default:
 		return 0
 	}
-	i := 3
-	if (s[1] == '6' || s[1] == '5') && strings.HasPrefix(s[i:], "rounds=") {
+	if (id == '6' || id == '5') && strings.HasPrefix(s[i:], "rounds=") {
 		d := run(s[i+len("rounds="):], isDigit)
 		i += len("rounds=") + d
 		if d == 0 || i >= len(s) || s[i] != '$' {
@@ -262,7 +354,7 @@ func cryptHash(s string) int {
 	for f := 0; f < fields; f++ {
 		k := run(s[i:], isBcryptB64)
 		if k == 0 || i+k >= len(s) || s[i+k] != '$' ||
-			s[1] == '7' && k < 12 || (s[1] == '6' || s[1] == '5') && k > 16 {
+			id == '7' && k < 12 || (id == '6' || id == '5') && k > 16 || id == '1' && k > 8 {
 			return 0
 		}
 		i += k + 1

@@ -27,6 +27,13 @@ func emailAround(s string, at int) (start, end int, ok bool) {
 	if at-start < 1 || at-start > maxLocalPart || s[start] == '.' || s[at-1] == '.' {
 		return 0, 0, false
 	}
+	end, ok = domainAfter(s, at)
+	return start, end, ok
+}
+
+// domainAfter reports whether an email domain follows s[at] ('@') and
+// where it ends (see emailAround).
+func domainAfter(s string, at int) (end int, ok bool) {
 	labels, lastAlpha, lastLen := 0, true, 0
 	j := at + 1
 	for {
@@ -56,9 +63,72 @@ func emailAround(s string, at int) (start, end int, ok bool) {
 		}
 	}
 	if labels < 2 || !lastAlpha || lastLen < 2 || end-at-1 > maxDomain {
-		return 0, 0, false
+		return 0, false
 	}
-	return start, end, true
+	return end, true
+}
+
+// quotedEmailAt reports whether an address with a quoted local part
+// (RFC 5321 §4.1.2 Quoted-string: "alice smith"@example.com) starts at
+// s[i] ('"') and where it ends: printable ASCII between the quotes, a
+// backslash escaping the next character, then '@' and a domain.
+func quotedEmailAt(s string, i int) (int, bool) {
+	j := i + 1
+	for ; j < len(s) && j-i <= maxLocalPart+1 && s[j] != '"'; j++ {
+		if s[j] == '\\' {
+			j++
+		}
+		if j >= len(s) || s[j] < ' ' || s[j] > '~' {
+			return 0, false
+		}
+	}
+	if j == i+1 || j+1 >= len(s) || s[j] != '"' || s[j+1] != '@' {
+		return 0, false
+	}
+	return domainAfter(s, j+1)
+}
+
+// emailForm reports whether t, a whole value, is an email address as a
+// mail client writes one: after "mailto:" (RFC 6068, a query after it
+// aside), or between angle brackets after a display name (RFC 5322
+// §3.4: Alice <alice@example.com>, "Smith, Alice" <…>).
+func emailForm(t string) bool {
+	if hasPrefixFold(t, "mailto:") {
+		t = t[len("mailto:"):]
+		if q := strings.IndexByte(t, '?'); q >= 0 {
+			t = t[:q]
+		}
+		return wholeEmail(t)
+	}
+	if len(t) < len("<a@b.co>") || t[len(t)-1] != '>' {
+		return false
+	}
+	lt := strings.LastIndexByte(t, '<')
+	if lt < 0 {
+		return false
+	}
+	inner := strings.TrimSpace(t[lt+1 : len(t)-1])
+	if hasPrefixFold(inner, "mailto:") {
+		inner = inner[len("mailto:"):]
+	}
+	return wholeEmail(inner)
+}
+
+// wholeEmail reports whether all of s is one email address.
+func wholeEmail(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '"' {
+		end, ok := quotedEmailAt(s, 0)
+		return ok && end == len(s)
+	}
+	at := strings.IndexByte(s, '@')
+	if at <= 0 {
+		return false
+	}
+	start, end, ok := emailAround(s, at)
+	return ok && start == 0 && end == len(s)
 }
 
 // jwtAt reports whether a compact JWS/JWE starts at s[i] and where it ends:

@@ -237,7 +237,10 @@ func TestObserverFindsAPrivateKeyPastTheClassifiedPart(t *testing.T) {
 		{`\u002d----BEGIN \u0050RIVATE KEY-----`, true},
 		{`--\u200b---BEGIN\u00a0OPENSSH PRIVATE KEY\u2060-----`, true},
 		{`-----BEGIN \ud834\udd73PRIVATE KEY-----`, true}, // U+1D173 is invisible
-		{`-----BEGIN PRIVATE KEY----`, false},
+		{`-----BEGIN PRIVATE KEY----`, true},              // four dashes read as the boundary (F6)
+		{`----begin rsa private key----`, true},
+		{`-----Begin \u0050rivate Key-----`, true},
+		{`---BEGIN PRIVATE KEY---`, false},
 		{`------BEGIN PRIVATE KEY-----`, false},
 		{`-----BEGIN PUBLIC KEY-----`, false},
 		{`-----BEGIN PRIVATE  KEY-----`, false},

@@ -1,0 +1,253 @@
+package detect
+
+import "strings"
+
+// Values only their name makes secret. A 64-character hex string is a
+// commit, a checksum or an id, and a 40-character base64 string a nonce,
+// until the field that holds it is called "password_hash" or
+// "aws_secret_access_key": then it is an unsalted password digest or an
+// AWS secret access key, which a reader takes for one.
+
+// ClassifyUnder is Classify of a value under a name (an object key, a form
+// or header field), which adds the values their name makes secret: a hex
+// digest (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512) under a
+// password name (isPasswordName) is a PasswordHash, and a 40-character AWS
+// secret access key under its name (isAWSSecretName) an APIKey.
+func ClassifyUnder(name, s string, set Set) (Class, bool) {
+	if c, ok := Classify(s, set); ok {
+		return c, true
+	}
+	return classifyNamed(name, s, set)
+}
+
+// CanClassifyUnder is CanClassify for ClassifyUnder: false only when
+// ClassifyUnder must fail.
+func CanClassifyUnder(name, s string, set Set) bool {
+	return CanClassify(s, set) || namedClasses(name, set) != 0
+}
+
+// namedClasses is the classes of set that name makes values of.
+func namedClasses(name string, set Set) Set {
+	if !set.Has(PasswordHash) && !set.Has(APIKey) || !maySecretName(name) {
+		return 0
+	}
+	var out Set
+	if set.Has(PasswordHash) && isPasswordName(name) {
+		out |= SetOf(PasswordHash)
+	}
+	if set.Has(APIKey) && isAWSSecretName(name) {
+		out |= SetOf(APIKey)
+	}
+	return out
+}
+
+func classifyNamed(name, s string, set Set) (Class, bool) {
+	named := namedClasses(name, set)
+	if named == 0 {
+		return 0, false
+	}
+	v, _ := visible(s)
+	v = strings.TrimSpace(v)
+	switch {
+	case named.Has(PasswordHash) && isHexDigest(v):
+		return PasswordHash, true
+	case named.Has(APIKey) && isAWSSecret(v):
+		return APIKey, true
+	}
+	return 0, false
+}
+
+// maySecretName is false for most names at the cost of one pass over
+// their bytes, as every value's name is asked: a password's or an AWS
+// secret's name has "ss" (pass), "wd" (pwd, passwd) or "cr" (secret),
+// in any case.
+func maySecretName(name string) bool {
+	for i := 1; i < len(name); i++ {
+		switch a, b := name[i-1]|0x20, name[i]|0x20; {
+		case a == 's' && b == 's', a == 'w' && b == 'd', a == 'c' && b == 'r':
+			return true
+		}
+	}
+	return false
+}
+
+// normalizedName appends name lower-cased without '_', '-', '.' and ' ',
+// so that "password_hash", "passwordHash" and "Password-Hash" are one name.
+func normalizedName(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_' || c == '-' || c == '.' || c == ' ':
+		case c >= 'A' && c <= 'Z':
+			dst = append(dst, c+'a'-'A')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// isPasswordName reports a name of a password or of its hash: it holds
+// "password", "passwd", "pwd" or "passphrase" ("password_hash", "passwd",
+// "pwd_hash", "hashed_password", "userPassword"), or is "pass" with
+// "hash" or "digest" ("pass_hash").
+func isPasswordName(name string) bool {
+	if len(name) > maxIdentifier {
+		return false
+	}
+	var buf [maxIdentifier]byte
+	n := string(normalizedName(buf[:0], name))
+	for _, w := range [...]string{"password", "passwd", "pwd", "passphrase"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return strings.Contains(n, "pass") && (strings.Contains(n, "hash") || strings.Contains(n, "digest"))
+}
+
+// isAWSSecretName reports a name of an AWS secret access key: one holding
+// "secretaccesskey" (AWS's "SecretAccessKey", "aws_secret_access_key"), or
+// "aws" with "secret" ("awsSecretKey", "AWS_SECRET").
+func isAWSSecretName(name string) bool {
+	if len(name) > maxIdentifier {
+		return false
+	}
+	var buf [maxIdentifier]byte
+	n := string(normalizedName(buf[:0], name))
+	return strings.Contains(n, "secretaccesskey") || strings.Contains(n, "aws") && strings.Contains(n, "secret")
+}
+
+// isHexDigest reports whether s is the hex of an MD5, SHA-1, SHA-224,
+// SHA-256, SHA-384 or SHA-512 digest, in one case.
+func isHexDigest(s string) bool {
+	switch len(s) {
+	case 32, 40, 56, 64, 96, 128:
+	default:
+		return false
+	}
+	lower, upper := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isDigit(c):
+		case c >= 'a' && c <= 'f':
+			lower = true
+		case c >= 'A' && c <= 'F':
+			upper = true
+		default:
+			return false
+		}
+	}
+	return !(lower && upper)
+}
+
+// awsSecretLen is the length of an AWS secret access key: 40 characters
+// of base64 ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", AWS's example).
+const awsSecretLen = 40
+
+// isAWSSecret reports whether s is an AWS secret access key's form: 40
+// characters of [A-Za-z0-9+/] with upper and lower case letters and a
+// digit, '+' or '/'.
+func isAWSSecret(s string) bool {
+	return len(s) == awsSecretLen && awsSecretAt(s, 0) == awsSecretLen
+}
+
+func isStdB64(c byte) bool { return isAlnum(c) || c == '+' || c == '/' }
+
+// awsSecretAt is the length of the AWS secret access key at s[i] (see
+// isAWSSecret), 0 when there is none or it runs on into more base64.
+func awsSecretAt(s string, i int) int {
+	if len(s)-i < awsSecretLen {
+		return 0
+	}
+	lower, upper, other := false, false, false
+	for k := i; k < i+awsSecretLen; k++ {
+		c := s[k]
+		switch {
+		case isLower(c):
+			lower = true
+		case isUpper(c):
+			upper = true
+		case isDigit(c) || c == '+' || c == '/':
+			other = true
+		default:
+			return 0
+		}
+	}
+	if end := i + awsSecretLen; end < len(s) && (isStdB64(s[end]) || s[end] == '=') || !(lower && upper && other) {
+		return 0
+	}
+	return awsSecretLen
+}
+
+// maxSecretGap bounds what may stand between an AWS access key id and its
+// secret in text for the two to be read together: separators and a field
+// name (`AKIA…:wJal…`, `"AKIA…","SecretAccessKey":"wJal…"`,
+// `aws_access_key_id=AKIA… aws_secret_access_key=wJal…`).
+const maxSecretGap = 48
+
+// isGapByte may stand between an access key id and its secret.
+func isGapByte(c byte) bool {
+	return isAlpha(c) || strings.IndexByte("_- \t\r\n:=,;|\"'", c) >= 0
+}
+
+// awsSecretInText reports whether an AWS secret access key starts at s[i]
+// in text and where it ends: 40 characters of its form, at a token
+// boundary, after an AWS access key id (AKIA…, ASIA…) or after its name
+// ("aws_secret_access_key=", `"SecretAccessKey":"`), with at most
+// maxSecretGap bytes of separators and names between.
+func awsSecretInText(s string, i int) (int, bool) {
+	if i == 0 || isStdB64(s[i-1]) || awsSecretAt(s, i) == 0 {
+		return 0, false
+	}
+	// The name just before: separators, then a name.
+	k := i
+	for k > 0 && i-k < 4 && strings.IndexByte(" \t:=\"'", s[k-1]) >= 0 {
+		k--
+	}
+	n := k
+	for n > 0 && k-n < maxIdentifier && (isAlnum(s[n-1]) || s[n-1] == '_' || s[n-1] == '-') {
+		n--
+	}
+	if n < k && isAWSSecretName(s[n:k]) {
+		return i + awsSecretLen, true
+	}
+	// An access key id before, with only separators and names between.
+	from := max(0, i-maxSecretGap-20)
+	for _, prefix := range [...]string{"AKIA", "ASIA"} {
+		at := strings.LastIndex(s[from:i], prefix)
+		if at < 0 {
+			continue
+		}
+		at += from
+		end, ok := apiKeyAt(s, at)
+		if !ok || end > i || i-end > maxSecretGap {
+			continue
+		}
+		gap := true
+		for g := end; g < i && gap; g++ {
+			gap = isGapByte(s[g])
+		}
+		if gap {
+			return i + awsSecretLen, true
+		}
+	}
+	return 0, false
+}
+
+// withAWSSecret extends the API key s[i:end] over the AWS secret access
+// key right after it when it is an AWS access key id ("AKIA…:wJal…", "AKIA…
+// wJal…"): one credential, one value.
+func withAWSSecret(s string, i, end int) int {
+	if !strings.HasPrefix(s[i:], "AKIA") && !strings.HasPrefix(s[i:], "ASIA") {
+		return end
+	}
+	k := end
+	for k < len(s) && k-end < 3 && strings.IndexByte(": \t,;|", s[k]) >= 0 {
+		k++
+	}
+	if k > end && awsSecretAt(s, k) > 0 {
+		return k + awsSecretLen
+	}
+	return end
+}
