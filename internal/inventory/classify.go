@@ -252,10 +252,11 @@ func (c *Classifier) Number(key, text string) ClassSet {
 }
 
 // String returns the classes of a string value under key: the built-in
-// class it is whole (detect.Classify) and the custom classes it matches.
+// class it is whole, or that its key makes it (detect.ClassifyUnder: a hex
+// digest under "password_hash"), and the custom classes it matches.
 func (c *Classifier) String(key, value string) ClassSet {
 	var s ClassSet
-	if dc, ok := detect.Classify(value, c.builtins); ok {
+	if dc, ok := detect.ClassifyUnder(key, value, c.builtins); ok {
 		s = 1 << uint(dc)
 	}
 	for _, k := range c.custom {

@@ -270,10 +270,11 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 	switch {
 	case len(str) < r.c.minValue:
 	case kind == '"':
-		// Most strings are of no class: CanClassify, which Classify runs
-		// first too, says so without the calls that lead there.
+		// Most strings are of no class: CanClassifyUnder, which
+		// ClassifyUnder runs first too, says so without the calls that
+		// lead there.
 		part := unsafeString(classifiedPart(str))
-		if r.c.valueClasses || detect.CanClassify(part, r.c.builtins) {
+		if r.c.valueClasses || detect.CanClassifyUnder(key, part, r.c.builtins) {
 			classes |= r.c.String(key, part)
 		}
 	case kind == '-' || kind >= '0' && kind <= '9':

@@ -111,6 +111,14 @@ func maskTokens(s string) string {
 	return out
 }
 
+// namedSecret reports whether v is secret under name alone: a hex digest
+// under a password's name, an AWS secret access key under its name
+// (detect.ClassifyUnder), which no key of the mask list need name.
+func namedSecret(name, v string) bool {
+	_, ok := detect.ClassifyUnder(name, v, detect.SetOf(detect.PasswordHash, detect.APIKey))
+	return ok
+}
+
 // Header is one header as logged.
 type Header struct {
 	Name  string `json:"name"`
@@ -121,7 +129,7 @@ type Header struct {
 // headers keep their scheme ("Bearer *********") so a reader can tell the
 // credential type; other secret headers become Mask.
 func (m *Masker) MaskHeader(name, value string) string {
-	if m.IsSecretKey(name) {
+	if m.IsSecretKey(name) || namedSecret(name, value) {
 		if scheme, _, ok := strings.Cut(strings.TrimSpace(value), " "); ok && isScheme(scheme) {
 			return scheme + " " + Mask
 		}
@@ -226,7 +234,7 @@ func (m *Masker) maskValue(v any) any {
 	case map[string]any:
 		var renamed []string // keys that hold data themselves
 		for k, x := range t {
-			if m.IsSecretKey(k) {
+			if str, ok := x.(string); m.IsSecretKey(k) || ok && namedSecret(k, str) {
 				t[k] = Mask
 			} else {
 				t[k] = m.maskValue(x)
@@ -285,7 +293,7 @@ func (m *Masker) maskForm(body string) (string, bool) {
 		if err != nil {
 			return "", false
 		}
-		if m.IsSecretKey(dk) {
+		if m.IsSecretKey(dk) || namedSecret(dk, dv) {
 			b.WriteString(Mask)
 		} else if masked := maskTokens(dv); masked != dv {
 			b.WriteString(url.QueryEscape(masked))
