@@ -1,0 +1,100 @@
+package respfilter
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/internal/wasmhost"
+)
+
+// TestTokenKeysAndReadableEvasions runs the attacker review's F5 and F6
+// through the compiled plugin. Every class is denied on /deny (allow
+// ["*"]): each value a reader still reads as the secret is refused
+// (502 sensitive_data while the headers are held). On /tok, whose
+// allowlist removes the sessions' other fields, the audit trail's
+// removed_fields and the exported inventory name the token keys "*" and
+// never the tokens.
+func TestTokenKeysAndReadableEvasions(t *testing.T) {
+	evasions := map[string]string{
+		"/deny/md5crypt": `{"h":"$1$saltsalt$qjXMvbEw8oaL.CzflDugX/"}`,
+		"/deny/digest":   `{"pwd_hash":"5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"}`,
+		"/deny/ssn":      `{"v":"123 45 6789"}`,
+		"/deny/ssndots":  `{"v":"123.45.6789"}`,
+		"/deny/iban":     `{"v":"DE89-3704-0044-0532-0130-00"}`,
+		"/deny/pem":      `{"v":"-----begin rsa private key-----\nMIIBOgIBAAJBAKj34GkxFhD90vcN"}`,
+		"/deny/pem4":     `{"v":"----BEGIN PRIVATE KEY----\nMIIEvQIBADANBgkqhkiG9w0B"}`,
+		"/deny/email":    `{"v":"Alice <alice@example.com>"}`,
+		"/deny/mailto":   `{"v":"mailto:alice@example.com"}`,
+		"/deny/quoted":   `{"v":"\"alice smith\"@example.com"}`,
+		"/deny/aws":      `{"SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`,
+		"/deny/awspair":  `{"v":"AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`,
+	}
+	const tokBody = `{"sessions":{"vKtQpZrXbYwVmNcLdFgHjAsE":{"ip":"10.0.0.1","ua":"x"},"Zm9vYmFyYmF6cXV4c2VjcmV0":{"ip":"10.0.0.2","ua":"y"}},"reset_tokens":{"rst-KqWmZpXnVbTyLr":1}}`
+	tokens := []string{"vKtQpZrXbYwVmNcLdFgHjAsE", "Zm9vYmFyYmF6cXV4c2VjcmV0", "rst-KqWmZpXnVbTyLr"}
+	classes := `"card_number":"deny","email":"deny","jwt":"deny","bearer_token":"deny","api_key":"deny","ssn":"deny","iban":"deny","private_key":"deny","password_hash":"deny"`
+	config := `{"response_filter": {"rules": [
+    {"name": "deny", "match": {"prefix": "/deny"}, "allow": ["*"]},
+    {"name": "tok", "match": {"prefix": "/tok"}, "allow": ["sessions.*.ip", "reset_tokens"]}]},
+  "response_inventory": {"classes": {` + classes + `}, "export_interval": "1s",
+    "routes": [{"name": "deny", "match": {"prefix": "/deny"}}, {"name": "tok", "match": {"prefix": "/tok"}}]}}`
+	e := start(t, config, opts{held: true, telemetry: `, "audit": {"sink": "log"}`}, func(w http.ResponseWriter, r *http.Request) {
+		body := evasions[r.URL.Path]
+		if r.URL.Path == "/tok" {
+			body = tokBody
+		}
+		serve([]byte(body), false, "content-type", "application/json")(w, r)
+	})
+	for path := range evasions {
+		if r := e.get(t, path); r.status != 502 || r.header.Get("x-apiguard-reason") != "sensitive_data" {
+			t.Errorf("%s: %d %v %s; want 502 sensitive_data", path, r.status, r.header.Get("x-apiguard-reason"), r.body)
+		}
+	}
+	if r := e.get(t, "/tok"); r.status != 200 || !strings.Contains(string(r.body), "vKtQpZ") || strings.Contains(string(r.body), `"ua"`) {
+		t.Fatalf("/tok: %d %s", r.status, r.body)
+	}
+	// The request event's removed_fields, then an inventory export.
+	var removed []string
+	exported := ""
+	deadline := time.Now().Add(10 * time.Second)
+	for (removed == nil || exported == "") && time.Now().Before(deadline) {
+		for _, l := range e.plugin.LogsAt(wasmhost.LogWarn) {
+			var ev struct {
+				Type          string          `json:"type"`
+				Path          string          `json:"path"`
+				RemovedFields []string        `json:"removed_fields"`
+				Inventory     json.RawMessage `json:"inventory"`
+			}
+			if json.Unmarshal([]byte(l), &ev) != nil {
+				continue
+			}
+			if ev.Type == "request" && ev.Path == "/tok" {
+				removed = ev.RemovedFields
+			}
+			if ev.Type == "inventory" && strings.Contains(string(ev.Inventory), `"tok"`) {
+				exported = string(ev.Inventory)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(removed) == 0 || exported == "" {
+		t.Fatalf("no removed_fields (%q) or no inventory export of /tok (%q)", removed, exported)
+	}
+	if !strings.Contains(strings.Join(removed, ","), "sessions.*.ua") || !strings.Contains(exported, "sessions.*.ip") {
+		t.Errorf("token keys not collapsed: removed_fields %q; inventory %s", removed, exported)
+	}
+	for _, l := range e.plugin.Logs() {
+		for _, tok := range tokens {
+			if strings.Contains(l.Message, tok) {
+				t.Errorf("token %q logged: %s", tok, l.Message)
+			}
+		}
+		for _, v := range []string{"qjXMvbEw8oaL", "5e884898da", "6789", "0532", "MIIBOg", "MIIEvQ", "alice", "wJalrXUtnFEMI"} {
+			if strings.Contains(l.Message, v) {
+				t.Errorf("%q logged: %s", v, l.Message)
+			}
+		}
+	}
+}
