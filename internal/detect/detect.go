@@ -326,7 +326,7 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 		}
 	}
 	// An AWS secret access key after its access key id or its name.
-	if set.Has(APIKey) && isAlnum(c) && i > 0 && !isStdB64(s[i-1]) {
+	if set.Has(APIKey) && i > 0 && i+awsSecretLen <= len(s) && isAlnum(c) && !isStdB64(s[i-1]) && isStdB64(s[i+awsSecretLen-1]) {
 		if end, ok := awsSecretInText(s, i); ok {
 			return Match{APIKey, i, end}, true
 		}

@@ -197,8 +197,9 @@ func isGapByte(c byte) bool {
 // ("aws_secret_access_key=", `"SecretAccessKey":"`), with at most
 // maxSecretGap bytes of separators and names between.
 func awsSecretInText(s string, i int) (int, bool) {
-	if i == 0 || isStdB64(s[i-1]) || awsSecretAt(s, i) == 0 {
-		return 0, false
+	end := i + awsSecretLen
+	if i == 0 || end > len(s) || isStdB64(s[i-1]) || !isStdB64(s[end-1]) || end < len(s) && isStdB64(s[end]) || awsSecretAt(s, i) == 0 {
+		return 0, false // most positions: two byte checks
 	}
 	// The name just before: separators, then a name.
 	k := i

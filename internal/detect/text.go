@@ -73,6 +73,10 @@ func domainAfter(s string, at int) (end int, ok bool) {
 // s[i] ('"') and where it ends: printable ASCII between the quotes, a
 // backslash escaping the next character, then '@' and a domain.
 func quotedEmailAt(s string, i int) (int, bool) {
+	// Most quotes (a JSON text's) close a string not followed by '@'.
+	if k := strings.IndexByte(s[i+1:], '"'); k < 0 || i+1+k+1 >= len(s) || s[i+1+k+1] != '@' && s[i+k] != '\\' {
+		return 0, false
+	}
 	j := i + 1
 	for ; j < len(s) && j-i <= maxLocalPart+1 && s[j] != '"'; j++ {
 		if s[j] == '\\' {
