@@ -310,9 +310,9 @@ func (h *httpContext) OnHttpStreamDone() {
 }
 
 // reset makes a recycled context a new stream's: every field zero but the
-// plugin and the reusable header buffer.
+// plugin and the reusable header buffers.
 func (h *httpContext) reset(contextID uint32) {
-	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0]}
+	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0], headers: h.headers.Reuse()}
 }
 
 // audit returns the stream's audit record, allocating it on first use.
@@ -383,17 +383,15 @@ func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grp
 	return types.ActionPause
 }
 
-// requestHeaders is the request header map as the upstream would get it
-// now: the one view of the request headers per request (headerview), read
-// in one host call and kept up to date as the plugin changes headers.
-func (h *httpContext) requestHeaders() map[string]string {
-	return h.headers.Map(proxywasm.GetHttpRequestHeaders)
-}
-
-// requestHeader is one header of requestHeaders.
+// requestHeader is one request header as the upstream would get it now,
+// by lower-case name: the one view of the request headers per request
+// (headerview), read in one host call and kept up to date as the plugin
+// changes headers.
 func (h *httpContext) requestHeader(name string) (string, bool) {
-	v, ok := h.requestHeaders()[name]
-	return v, ok
+	if !h.headers.Load(proxywasm.GetHttpRequestHeaders) {
+		return "", false
+	}
+	return h.headers.Get(name)
 }
 
 // editRequestHeader makes one change to the request headers through the host
