@@ -10,6 +10,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/headerview"
 	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
 	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
@@ -86,7 +87,10 @@ type httpContext struct {
 	// headers into, kept when the context is reused: the strings live in
 	// the host's block, only the slice is the stream's.
 	pairsBuf [][2]string
-	props    streamProps // host properties read once (stream.go)
+	// respPairsBuf is the same for the response headers the response
+	// filter reads.
+	respPairsBuf [][2]string
+	props        streamProps // host properties read once (stream.go)
 	// shared is set once something outside the stream's callbacks holds
 	// the context (a callout's answer closure): it is then never reused.
 	shared bool
@@ -142,18 +146,21 @@ func (h *httpContext) clientAddr() netip.Addr {
 	return h.clientIP
 }
 
+// sourceAddressPath is Envoy's source.address property, serialised once.
+var sourceAddressPath = direct.NewPath("source", "address")
+
 // resolveClientIP applies the configured trusted_hops to x-forwarded-for
 // over the connection's source.address. An unknown address stays invalid;
 // policies keyed on it fall back as they document.
 func (h *httpContext) resolveClientIP() netip.Addr {
-	source, _ := proxywasm.GetProperty([]string{"source", "address"})
+	source, _ := direct.Property(sourceAddressPath)
 	var xff []string
 	if h.plugin.settings.ClientIP.TrustedHops > 0 {
 		if v, ok := h.requestHeader("x-forwarded-for"); ok {
 			xff = []string{v}
 		}
 	}
-	ip, err := h.plugin.settings.ClientIP.Resolve(string(source), xff)
+	ip, err := h.plugin.settings.ClientIP.Resolve(direct.String(source), xff)
 	if err != nil {
 		return netip.Addr{}
 	}
@@ -312,7 +319,8 @@ func (h *httpContext) OnHttpStreamDone() {
 // reset makes a recycled context a new stream's: every field zero but the
 // plugin and the reusable header buffers.
 func (h *httpContext) reset(contextID uint32) {
-	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0], headers: h.headers.Reuse()}
+	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0], respPairsBuf: h.respPairsBuf[:0],
+		headers: h.headers.Reuse()}
 }
 
 // audit returns the stream's audit record, allocating it on first use.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
@@ -114,15 +115,19 @@ func (h *httpContext) collectAfterLargeBody() {
 }
 
 // responseHost is respfilter.Host over the SDK's response calls; it logs
-// every failure.
+// every failure. The response headers and body are read through
+// internal/sdkabi/direct: no allocation of the guest's own per read, the
+// headers decoded into the stream's reused slice.
 type responseHost struct{ h *httpContext }
 
 func (r responseHost) ResponseHeaders() ([][2]string, error) {
-	all, err := proxywasm.GetHttpResponseHeaders()
+	all, err := direct.ResponseHeaders(r.h.respPairsBuf)
 	if err != nil {
 		proxywasm.LogErrorf("apiguard: response_filter: read response headers: %v", err)
+		return nil, err
 	}
-	return all, err
+	r.h.respPairsBuf = all[:0]
+	return all, nil
 }
 
 func (r responseHost) RemoveResponseHeader(name string) {
@@ -138,7 +143,7 @@ func (r responseHost) ReplaceResponseHeader(name, value string) {
 }
 
 func (r responseHost) ResponseBody(size int) ([]byte, error) {
-	body, err := proxywasm.GetHttpResponseBody(0, size)
+	body, err := direct.ResponseBody(0, size)
 	if err != nil {
 		proxywasm.LogErrorf("apiguard: response_filter: read response body: %v", err)
 	}
