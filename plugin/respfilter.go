@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -172,7 +173,12 @@ func (h *httpContext) recordFilter(o respfilter.Outcome) {
 	}
 	if o.Action == respfilter.ActionReplace {
 		e := h.audit()
-		e.RemovedFields = append(e.RemovedFields, o.RemovedPaths...)
+		if e.RemovedFields == nil {
+			// The outcome's own list, clipped so a later append copies it.
+			e.RemovedFields = slices.Clip(o.RemovedPaths)
+		} else {
+			e.RemovedFields = append(e.RemovedFields, o.RemovedPaths...)
+		}
 	}
 	m := h.plugin.metrics
 	m.Filter(decision, reason, o.Removed, o.Masked)
