@@ -9,7 +9,10 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/headerview"
+	"github.com/apiguard/apiguard/internal/jwtauth"
+	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
 	"github.com/apiguard/apiguard/internal/telemetry"
@@ -91,6 +94,14 @@ type httpContext struct {
 	// filter reads.
 	respPairsBuf [][2]string
 	props        streamProps // host properties read once (stream.go)
+	// headerFn is requestHeader as a func value, made once per context
+	// and kept when it is reused: a method value made per use allocates.
+	headerFn func(name string) (string, bool)
+	// The policies' views of the request, filled in place per use: a view
+	// built per use would be allocated, for it goes to another package.
+	authnReq jwtauth.Request
+	rateReq  ratelimit.Request
+	routeReq route.Request
 	// shared is set once something outside the stream's callbacks holds
 	// the context (a callout's answer closure): it is then never reused.
 	shared bool
@@ -320,7 +331,7 @@ func (h *httpContext) OnHttpStreamDone() {
 // plugin and the reusable header buffers.
 func (h *httpContext) reset(contextID uint32) {
 	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0], respPairsBuf: h.respPairsBuf[:0],
-		headers: h.headers.Reuse()}
+		headers: h.headers.Reuse(), headerFn: h.headerFn}
 }
 
 // audit returns the stream's audit record, allocating it on first use.

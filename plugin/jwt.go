@@ -218,10 +218,10 @@ func (h *httpContext) authenticate() stageResult {
 func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 	raw, _ := h.requestHeader(":path")
 	_, query, _ := strings.Cut(raw, "?") // no '#': canon refuses it
-	return &jwtauth.Request{
+	h.authnReq = jwtauth.Request{
 		Method: h.requestMethod(),
 		Path:   h.path,
-		Header: h.requestHeader,
+		Header: h.headerFn,
 		Query:  query,
 		// The lockout counts a client by its network, as rate limits do
 		// (client_ip.ipv6_prefix_length): an IPv6 client owns its /64.
@@ -229,6 +229,7 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 		Bodiless: h.bodiless,
 		MayWait:  mayWait,
 	}
+	return &h.authnReq
 }
 
 // applyAllow forwards an allowed request (jwtauth.Result.Forward), records

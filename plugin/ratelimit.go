@@ -86,15 +86,16 @@ func (h *httpContext) rateLimit() stageResult {
 
 // rateLimitRequest gathers what the policies' keys and matchers read.
 func (h *httpContext) rateLimitRequest() *ratelimit.Request {
-	return &ratelimit.Request{
+	h.rateReq = ratelimit.Request{
 		Method:     h.requestMethod(),
 		Path:       h.path,
-		Header:     h.requestHeader,
+		Header:     h.headerFn,
 		ClientIP:   h.clientAddr(),
 		ClientKey:  h.plugin.settings.ClientIP.NetworkKey(h.clientAddr()),
 		Claims:     h.verifiedClaims(), // nil without a verified token
 		EnvoyRoute: h.envoyRoute(),
 	}
+	return &h.rateReq
 }
 
 // dispatchRateLimitCallouts sends every global check of the result. A callout that

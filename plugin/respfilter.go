@@ -9,7 +9,6 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/respfilter"
-	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
@@ -47,7 +46,7 @@ func (h *httpContext) prepareResponseFilter() {
 	if rs.filter == nil || h.respFilterStream.Policy() != nil {
 		return
 	}
-	p := rs.filter.Match(&route.Request{Method: h.requestMethod(), Path: h.path, Header: h.requestHeader})
+	p := rs.filter.Match(h.routeRequest())
 	if p == nil {
 		return
 	}
