@@ -385,9 +385,17 @@ func TestUpstreamAcceptEncoding(t *testing.T) {
 		"GZIP":                          "GZIP",
 		"identity":                      "identity",
 		"x-gzip , compress":             "x-gzip",
+		" , gzip ,deflate;q=0.5,,":      "gzip, deflate;q=0.5",
+		"br,identity":                   "identity",
 	} {
 		if got := UpstreamAcceptEncoding(in); got != want {
 			t.Errorf("UpstreamAcceptEncoding(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// One coding kept or none: the result is the client's or a constant.
+	for _, in := range []string{"gzip", "br, gzip;q=0.5", "zstd"} {
+		if n := testing.AllocsPerRun(100, func() { UpstreamAcceptEncoding(in) }); n != 0 {
+			t.Errorf("UpstreamAcceptEncoding(%q) allocates %.1f times, want 0", in, n)
 		}
 	}
 }
