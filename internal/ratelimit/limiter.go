@@ -833,15 +833,28 @@ func (res *Result) headers(refused bool) [][2]string {
 	if size == 0 {
 		return nil
 	}
+	// The legacy numbers follow the RateLimit value in buf, so one string
+	// holds every value but the policy's.
+	rlEnd := len(buf)
+	var legEnd [3]int
+	if leg != nil {
+		buf = strconv.AppendInt(buf, leg.items[leg.tight].quota, 10)
+		legEnd[0] = len(buf)
+		buf = strconv.AppendInt(buf, leg.remaining, 10)
+		legEnd[1] = len(buf)
+		buf = strconv.AppendInt(buf, legT, 10)
+		legEnd[2] = len(buf)
+	}
+	values := string(buf[polLen:])
 	h := res.headerArr[:0:size] // Refusal appends two more: a new array then
 	if draft {
-		h = append(h, [2]string{"ratelimit-policy", res.limiter.policyValue(buf[:polLen])}, [2]string{"ratelimit", string(buf[polLen:])})
+		h = append(h, [2]string{"ratelimit-policy", res.limiter.policyValue(buf[:polLen])}, [2]string{"ratelimit", values[:rlEnd-polLen]})
 	}
 	if leg != nil {
 		h = append(h,
-			[2]string{"x-ratelimit-limit", strconv.FormatInt(leg.items[leg.tight].quota, 10)},
-			[2]string{"x-ratelimit-remaining", strconv.FormatInt(leg.remaining, 10)},
-			[2]string{"x-ratelimit-reset", strconv.FormatInt(legT, 10)})
+			[2]string{"x-ratelimit-limit", values[rlEnd-polLen : legEnd[0]-polLen]},
+			[2]string{"x-ratelimit-remaining", values[legEnd[0]-polLen : legEnd[1]-polLen]},
+			[2]string{"x-ratelimit-reset", values[legEnd[1]-polLen : legEnd[2]-polLen]})
 	}
 	return h
 }
