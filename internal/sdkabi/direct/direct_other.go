@@ -4,36 +4,14 @@ package direct
 
 import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
-// Natively (proxytest) every call goes through the SDK, whose emulator
-// stands in for the host.
-
-// SetProperty sets a property through the SDK.
+// SetProperty sets a property through the SDK when the plugin runs
+// natively under proxytest.
 func SetProperty(path Path, value string) error {
 	return proxywasm.SetProperty(path.segments, []byte(value))
 }
 
-// RequestHeaders reads the request headers through the SDK; dst is not used.
+// RequestHeaders reads the request headers through the SDK when the plugin
+// runs natively under proxytest; dst is not used.
 func RequestHeaders(dst [][2]string) ([][2]string, error) {
 	return proxywasm.GetHttpRequestHeaders()
-}
-
-// ResponseHeaders reads the response headers through the SDK; dst is not
-// used.
-func ResponseHeaders(dst [][2]string) ([][2]string, error) {
-	return proxywasm.GetHttpResponseHeaders()
-}
-
-// Property reads a property through the SDK.
-func Property(path Path) ([]byte, error) {
-	return proxywasm.GetProperty(path.segments)
-}
-
-// SharedData reads a shared-data value through the SDK.
-func SharedData(key string) ([]byte, uint32, error) {
-	return proxywasm.GetSharedData(key)
-}
-
-// ResponseBody reads the response body through the SDK.
-func ResponseBody(start, size int) ([]byte, error) {
-	return proxywasm.GetHttpResponseBody(start, size)
 }

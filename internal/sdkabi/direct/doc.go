@@ -1,12 +1,9 @@
-// Package direct makes the host calls of a request's hot path without the
+// Package direct makes the host calls of a pass-through request without the
 // SDK's per-call allocations: the SDK serialises a property path on every
-// proxywasm.GetProperty and SetProperty, copies a value it sets into a fresh
-// []byte, decodes every header map into a fresh [][2]string, and its return
-// slots (locals whose address goes to an import) move to the heap on every
-// read. Here a property path is serialised once (NewPath), a value goes to
-// the host as it is, header pairs are decoded into a slice the caller
-// reuses, and the return slots are globals: a read allocates only the block
-// the host asks the guest's allocator for, which the result shares.
+// proxywasm.SetProperty, copies the value into a fresh []byte, and decodes
+// every header map into a fresh [][2]string. Here a property path is
+// serialised once (NewPath), a value goes to the host as it is, and header
+// pairs are decoded into a slice the caller reuses.
 //
 // Like localreply, it lives with the ABI glue (internal/sdkabi): under
 // GOOS=wasip1 it imports the Proxy-Wasm calls directly, and natively
