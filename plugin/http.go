@@ -9,7 +9,11 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/headerview"
+	"github.com/apiguard/apiguard/internal/jwtauth"
+	"github.com/apiguard/apiguard/internal/ratelimit"
 	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/sdkabi/localreply"
 	"github.com/apiguard/apiguard/internal/telemetry"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
@@ -86,7 +90,18 @@ type httpContext struct {
 	// headers into, kept when the context is reused: the strings live in
 	// the host's block, only the slice is the stream's.
 	pairsBuf [][2]string
-	props    streamProps // host properties read once (stream.go)
+	// respPairsBuf is the same for the response headers the response
+	// filter reads.
+	respPairsBuf [][2]string
+	props        streamProps // host properties read once (stream.go)
+	// headerFn is requestHeader as a func value, made once per context
+	// and kept when it is reused: a method value made per use allocates.
+	headerFn func(name string) (string, bool)
+	// The policies' views of the request, filled in place per use: a view
+	// built per use would be allocated, for it goes to another package.
+	authnReq jwtauth.Request
+	rateReq  ratelimit.Request
+	routeReq route.Request
 	// shared is set once something outside the stream's callbacks holds
 	// the context (a callout's answer closure): it is then never reused.
 	shared bool
@@ -142,18 +157,21 @@ func (h *httpContext) clientAddr() netip.Addr {
 	return h.clientIP
 }
 
+// sourceAddressPath is Envoy's source.address property, serialised once.
+var sourceAddressPath = direct.NewPath("source", "address")
+
 // resolveClientIP applies the configured trusted_hops to x-forwarded-for
 // over the connection's source.address. An unknown address stays invalid;
 // policies keyed on it fall back as they document.
 func (h *httpContext) resolveClientIP() netip.Addr {
-	source, _ := proxywasm.GetProperty([]string{"source", "address"})
+	source, _ := direct.Property(sourceAddressPath)
 	var xff []string
 	if h.plugin.settings.ClientIP.TrustedHops > 0 {
 		if v, ok := h.requestHeader("x-forwarded-for"); ok {
 			xff = []string{v}
 		}
 	}
-	ip, err := h.plugin.settings.ClientIP.Resolve(string(source), xff)
+	ip, err := h.plugin.settings.ClientIP.Resolve(direct.String(source), xff)
 	if err != nil {
 		return netip.Addr{}
 	}
@@ -310,9 +328,10 @@ func (h *httpContext) OnHttpStreamDone() {
 }
 
 // reset makes a recycled context a new stream's: every field zero but the
-// plugin and the reusable header buffer.
+// plugin and the reusable header buffers.
 func (h *httpContext) reset(contextID uint32) {
-	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0]}
+	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0], respPairsBuf: h.respPairsBuf[:0],
+		headers: h.headers.Reuse(), headerFn: h.headerFn}
 }
 
 // audit returns the stream's audit record, allocating it on first use.
@@ -383,17 +402,15 @@ func (h *httpContext) sendOwnReplyGRPC(status uint32, reason verdict.Reason, grp
 	return types.ActionPause
 }
 
-// requestHeaders is the request header map as the upstream would get it
-// now: the one view of the request headers per request (headerview), read
-// in one host call and kept up to date as the plugin changes headers.
-func (h *httpContext) requestHeaders() map[string]string {
-	return h.headers.Map(proxywasm.GetHttpRequestHeaders)
-}
-
-// requestHeader is one header of requestHeaders.
+// requestHeader is one request header as the upstream would get it now,
+// by lower-case name: the one view of the request headers per request
+// (headerview), read in one host call and kept up to date as the plugin
+// changes headers.
 func (h *httpContext) requestHeader(name string) (string, bool) {
-	v, ok := h.requestHeaders()[name]
-	return v, ok
+	if !h.headers.Load(proxywasm.GetHttpRequestHeaders) {
+		return "", false
+	}
+	return h.headers.Get(name)
 }
 
 // editRequestHeader makes one change to the request headers through the host

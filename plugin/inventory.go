@@ -48,7 +48,8 @@ func (h *httpContext) prepareInventory() {
 
 // routeRequest is the request as route matchers read it.
 func (h *httpContext) routeRequest() *route.Request {
-	return &route.Request{Method: h.requestMethod(), Path: h.path, Header: h.requestHeader}
+	h.routeReq = route.Request{Method: h.requestMethod(), Path: h.path, Header: h.headerFn}
+	return &h.routeReq
 }
 
 // inspector is what the response filter shows kept values to: the

@@ -216,23 +216,20 @@ func (h *httpContext) authenticate() stageResult {
 // (cookies with "; ", others with ","), so a second Authorization header
 // cannot slip past verification and reach the upstream.
 func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
-	headers := h.requestHeaders()
-	raw := headers[":path"]
+	raw, _ := h.requestHeader(":path")
 	_, query, _ := strings.Cut(raw, "?") // no '#': canon refuses it
-	return &jwtauth.Request{
+	h.authnReq = jwtauth.Request{
 		Method: h.requestMethod(),
 		Path:   h.path,
-		Header: func(name string) (string, bool) {
-			v, ok := headers[name]
-			return v, ok
-		},
-		Query: query,
+		Header: h.headerFn,
+		Query:  query,
 		// The lockout counts a client by its network, as rate limits do
 		// (client_ip.ipv6_prefix_length): an IPv6 client owns its /64.
 		ClientIP: h.plugin.settings.ClientIP.Network(h.clientAddr()).Addr(),
 		Bodiless: h.bodiless,
 		MayWait:  mayWait,
 	}
+	return &h.authnReq
 }
 
 // applyAllow forwards an allowed request (jwtauth.Result.Forward), records
@@ -240,12 +237,11 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 // false when a header could not be changed: the request must not then reach
 // the upstream with a client-forged claim header or the token.
 func (h *httpContext) applyAllow(res jwtauth.Result) bool {
-	// The header cache was read for this decision (authnRequest) and nothing
-	// changed the headers since; nil when that read failed. A header it does
-	// not hold is not there to remove, and when nothing changes, later stages
-	// keep the cache instead of reading every header again.
-	// Forward's changes update the header view in place (jwtHeaders).
-	_, ok := res.Forward(jwtHeaders{h: h, cached: h.headers.Held()})
+	// The header view was read for this decision (authnRequest) and nothing
+	// changed the headers since. A header it does not hold is not there to
+	// remove, and Forward's changes update the view in place (jwtHeaders),
+	// so later stages keep it instead of reading every header again.
+	_, ok := res.Forward(jwtHeaders{h: h})
 	if !ok {
 		return false
 	}
@@ -262,15 +258,16 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 // jwtHeaders is jwtauth.RequestHeaders over the host's request headers; it
 // logs every failed edit.
 type jwtHeaders struct {
-	h      *httpContext
-	cached map[string]string // the headers read for the decision; nil when unknown
+	h *httpContext
 }
 
+// MayHave answers from the header view when one is held, and otherwise
+// (the read failed, or a refused change dropped it) says name may be there.
 func (j jwtHeaders) MayHave(name string) bool {
-	if j.cached == nil {
+	if !j.h.headers.Held() {
 		return true
 	}
-	_, present := j.cached[name]
+	_, present := j.h.headers.Get(name)
 	return present
 }
 

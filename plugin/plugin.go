@@ -154,7 +154,9 @@ func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
 		h.reset(contextID)
 		return h
 	}
-	return &httpContext{id: contextID, plugin: p}
+	h := &httpContext{id: contextID, plugin: p}
+	h.headerFn = h.requestHeader
+	return h
 }
 
 // maxFreeStreams bounds the finished stream contexts a worker keeps for

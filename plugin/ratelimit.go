@@ -23,7 +23,9 @@ type rateLimitState struct {
 
 // rateLimitStream is the rate-limit state of one stream.
 type rateLimitStream struct {
-	result *ratelimit.Result
+	result *ratelimit.Result // &checked once the limiter has run
+	// checked holds the result in the stream, so a check allocates none.
+	checked ratelimit.Result
 	// outstanding counts the global callouts still unanswered.
 	outstanding int
 	// recorded is set once the outcomes went to metrics and the audit event.
@@ -67,7 +69,7 @@ func (h *httpContext) rateLimit() stageResult {
 	}
 	st := &h.rateLimitStream
 	if st.result == nil {
-		st.result = rl.limiter.Check(h.rateLimitRequest(), time.Now())
+		st.result = rl.limiter.CheckInto(&st.checked, h.rateLimitRequest(), time.Now())
 		h.dispatchRateLimitCallouts()
 	}
 	if st.outstanding > 0 {
@@ -86,15 +88,16 @@ func (h *httpContext) rateLimit() stageResult {
 
 // rateLimitRequest gathers what the policies' keys and matchers read.
 func (h *httpContext) rateLimitRequest() *ratelimit.Request {
-	return &ratelimit.Request{
+	h.rateReq = ratelimit.Request{
 		Method:     h.requestMethod(),
 		Path:       h.path,
-		Header:     h.requestHeader,
+		Header:     h.headerFn,
 		ClientIP:   h.clientAddr(),
 		ClientKey:  h.plugin.settings.ClientIP.NetworkKey(h.clientAddr()),
 		Claims:     h.verifiedClaims(), // nil without a verified token
 		EnvoyRoute: h.envoyRoute(),
 	}
+	return &h.rateReq
 }
 
 // dispatchRateLimitCallouts sends every global check of the result. A callout that

@@ -3,12 +3,13 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/respfilter"
-	"github.com/apiguard/apiguard/internal/route"
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry/audit"
 	"github.com/apiguard/apiguard/internal/verdict"
@@ -45,7 +46,7 @@ func (h *httpContext) prepareResponseFilter() {
 	if rs.filter == nil || h.respFilterStream.Policy() != nil {
 		return
 	}
-	p := rs.filter.Match(&route.Request{Method: h.requestMethod(), Path: h.path, Header: h.requestHeader})
+	p := rs.filter.Match(h.routeRequest())
 	if p == nil {
 		return
 	}
@@ -114,15 +115,19 @@ func (h *httpContext) collectAfterLargeBody() {
 }
 
 // responseHost is respfilter.Host over the SDK's response calls; it logs
-// every failure.
+// every failure. The response headers and body are read through
+// internal/sdkabi/direct: no allocation of the guest's own per read, the
+// headers decoded into the stream's reused slice.
 type responseHost struct{ h *httpContext }
 
 func (r responseHost) ResponseHeaders() ([][2]string, error) {
-	all, err := proxywasm.GetHttpResponseHeaders()
+	all, err := direct.ResponseHeaders(r.h.respPairsBuf)
 	if err != nil {
 		proxywasm.LogErrorf("apiguard: response_filter: read response headers: %v", err)
+		return nil, err
 	}
-	return all, err
+	r.h.respPairsBuf = all[:0]
+	return all, nil
 }
 
 func (r responseHost) RemoveResponseHeader(name string) {
@@ -138,7 +143,7 @@ func (r responseHost) ReplaceResponseHeader(name, value string) {
 }
 
 func (r responseHost) ResponseBody(size int) ([]byte, error) {
-	body, err := proxywasm.GetHttpResponseBody(0, size)
+	body, err := direct.ResponseBody(0, size)
 	if err != nil {
 		proxywasm.LogErrorf("apiguard: response_filter: read response body: %v", err)
 	}
@@ -167,7 +172,12 @@ func (h *httpContext) recordFilter(o respfilter.Outcome) {
 	}
 	if o.Action == respfilter.ActionReplace {
 		e := h.audit()
-		e.RemovedFields = append(e.RemovedFields, o.RemovedPaths...)
+		if e.RemovedFields == nil {
+			// The outcome's own list, clipped so a later append copies it.
+			e.RemovedFields = slices.Clip(o.RemovedPaths)
+		} else {
+			e.RemovedFields = append(e.RemovedFields, o.RemovedPaths...)
+		}
 	}
 	m := h.plugin.metrics
 	m.Filter(decision, reason, o.Removed, o.Masked)

@@ -8,16 +8,18 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/apiguard/apiguard/internal/castable"
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 )
 
 // sharedData is castable.Store over Envoy's shared data: one store per
-// vm_id, seen by every worker.
+// vm_id, seen by every worker. Values are read through internal/sdkabi/direct,
+// which returns the host's block without the SDK's per-call allocations.
 type sharedData struct{}
 
 var _ castable.Store = sharedData{}
 
 func (sharedData) Get(key string) ([]byte, uint32, error) {
-	value, cas, err := proxywasm.GetSharedData(key)
+	value, cas, err := direct.SharedData(key)
 	switch {
 	case err == nil:
 		return value, cas, nil

@@ -1,8 +1,11 @@
 package main
 
 import (
-	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 )
+
+// routeNamePath is Envoy's xds.route_name property, serialised once.
+var routeNamePath = direct.NewPath("xds", "route_name")
 
 // streamProps caches host properties that do not change during a stream,
 // so every policy reading them costs one host call per stream at most.
@@ -18,8 +21,8 @@ func (h *httpContext) envoyRoute() string {
 	sp := &h.props
 	if !sp.envoyRouteRead {
 		sp.envoyRouteRead = true
-		if v, err := proxywasm.GetProperty([]string{"xds", "route_name"}); err == nil {
-			sp.envoyRoute = string(v)
+		if v, err := direct.Property(routeNamePath); err == nil {
+			sp.envoyRoute = direct.String(v)
 		}
 	}
 	return sp.envoyRoute

@@ -27,6 +27,8 @@ import (
 //   - Every successful Set gives the key a new cas from one store-wide
 //     counter that starts at 1 and never yields 0.
 //   - Keys are never deleted.
+//   - Set copies value: the caller may reuse it once Set returns (the host
+//     copies what proxy_set_shared_data passes).
 type Store interface {
 	Get(key string) (value []byte, cas uint32, err error)
 	Set(key string, value []byte, cas uint32) error

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -144,6 +145,12 @@ type Table struct {
 	// names remembers the store keys of recently used slots, direct-mapped
 	// by slot index, so a key's slots cost no string building per Update.
 	names [slotNameCache]atomic.Pointer[slotName]
+	// slotBuf is where an Update encodes the slot value it writes, reused
+	// while slotMu is free: the store copies the value (Store.Set), and in
+	// a Wasm VM, one thread, it always is; concurrent native callers that
+	// find it taken allocate their own.
+	slotMu  sync.Mutex
+	slotBuf []byte
 }
 
 // slotNameCache is the number of remembered slot keys per Table (a power of
@@ -275,7 +282,7 @@ func (t *Table) Apply(key string, now time.Time, fn UpdateFunc) (Stats, error) {
 		if !expires.IsZero() {
 			expNs = expires.UnixNano()
 		}
-		err = t.store.Set(t.slotKey(slot.index), encodeSlot(expNs, sk.bytes(), next), cas)
+		err = t.setSlot(t.slotKey(slot.index), expNs, sk.bytes(), next, cas)
 		switch {
 		case err == nil:
 			st.Evicted = slot.evicts
@@ -457,12 +464,22 @@ func (t *Table) buildSlotKey(idx uint64) string {
 	return string(buf)
 }
 
-func encodeSlot(expiresNs int64, sk, state []byte) []byte {
-	buf := make([]byte, expiryLen+len(sk)+len(state))
-	binary.LittleEndian.PutUint64(buf, uint64(expiresNs))
-	copy(buf[expiryLen:], sk)
-	copy(buf[expiryLen+len(sk):], state)
-	return buf
+// setSlot writes a slot value to the store under key, encoded in slotBuf
+// when it is free.
+func (t *Table) setSlot(key string, expiresNs int64, sk, state []byte, cas uint32) error {
+	if !t.slotMu.TryLock() {
+		return t.store.Set(key, appendSlot(nil, expiresNs, sk, state), cas)
+	}
+	defer t.slotMu.Unlock()
+	t.slotBuf = appendSlot(t.slotBuf[:0], expiresNs, sk, state)
+	return t.store.Set(key, t.slotBuf, cas)
+}
+
+// appendSlot appends a slot value: the expiry, the stored key, the state.
+func appendSlot(dst []byte, expiresNs int64, sk, state []byte) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(expiresNs))
+	dst = append(dst, sk...)
+	return append(dst, state...)
 }
 
 // decodeSlot splits a slot value into its stored key (length byte

@@ -75,10 +75,15 @@ type evaluation struct {
 	expires    int64             // when the key's state is worthless again (all rested)
 }
 
-// decodeTATs reads the state of n windows; any other shape is treated as a
-// fresh key (e.g. after the configured windows changed).
-func decodeTATs(state []byte, n int) []int64 {
-	tats := make([]int64, n)
+// tatBuf holds the TATs of a key's windows, so decoding them allocates
+// nothing.
+type tatBuf [maxWindows]int64
+
+// decodeTATs reads the state of n windows into buf; any other shape is
+// treated as a fresh key (e.g. after the configured windows changed).
+func decodeTATs(buf *tatBuf, state []byte, n int) []int64 {
+	tats := buf[:n]
+	clear(tats)
 	if len(state) != 8*n {
 		return tats
 	}

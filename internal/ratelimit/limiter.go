@@ -389,7 +389,14 @@ func localNumbers(p *policy, ws []window, v *evaluation) numbers {
 
 // Check applies every matching policy to r at now.
 func (l *Limiter) Check(r *Request, now time.Time) *Result {
-	res := &Result{now: now, limiter: l}
+	return l.CheckInto(new(Result), r, now)
+}
+
+// CheckInto is Check into the caller's Result, which it overwrites and
+// returns: a caller that keeps one per stream allocates none. res must not
+// be copied afterwards (it points into itself).
+func (l *Limiter) CheckInto(res *Result, r *Request, now time.Time) *Result {
+	*res = Result{now: now, limiter: l}
 	res.Outcomes, res.applied = res.outcomes[:0], res.appliedArr[:0]
 	mr := &route.Request{Method: r.Method, Path: r.Path, Header: r.Header}
 	if mr.Header == nil {
@@ -441,7 +448,8 @@ func (res *Result) refund(now time.Time) {
 			if len(state) != 8*len(ws) {
 				return nil, time.Time{}, false
 			}
-			tats := decodeTATs(state, len(ws))
+			var buf tatBuf
+			tats := decodeTATs(&buf, state, len(ws))
 			exp := int64(0)
 			for j, w := range ws {
 				tats[j] -= satMul(units, w.unit)
@@ -475,7 +483,8 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 		a.windows = ws
 		var v evaluation
 		st, err := p.table.Apply(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
-			tats := decodeTATs(state, len(ws))
+			var buf tatBuf
+			tats := decodeTATs(&buf, state, len(ws))
 			if p.bytes {
 				v = reserve(ws, tats, now.UnixNano(), p.reservation(r.EnvoyRoute))
 				return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
@@ -833,15 +842,28 @@ func (res *Result) headers(refused bool) [][2]string {
 	if size == 0 {
 		return nil
 	}
+	// The legacy numbers follow the RateLimit value in buf, so one string
+	// holds every value but the policy's.
+	rlEnd := len(buf)
+	var legEnd [3]int
+	if leg != nil {
+		buf = strconv.AppendInt(buf, leg.items[leg.tight].quota, 10)
+		legEnd[0] = len(buf)
+		buf = strconv.AppendInt(buf, leg.remaining, 10)
+		legEnd[1] = len(buf)
+		buf = strconv.AppendInt(buf, legT, 10)
+		legEnd[2] = len(buf)
+	}
+	values := string(buf[polLen:])
 	h := res.headerArr[:0:size] // Refusal appends two more: a new array then
 	if draft {
-		h = append(h, [2]string{"ratelimit-policy", res.limiter.policyValue(buf[:polLen])}, [2]string{"ratelimit", string(buf[polLen:])})
+		h = append(h, [2]string{"ratelimit-policy", res.limiter.policyValue(buf[:polLen])}, [2]string{"ratelimit", values[:rlEnd-polLen]})
 	}
 	if leg != nil {
 		h = append(h,
-			[2]string{"x-ratelimit-limit", strconv.FormatInt(leg.items[leg.tight].quota, 10)},
-			[2]string{"x-ratelimit-remaining", strconv.FormatInt(leg.remaining, 10)},
-			[2]string{"x-ratelimit-reset", strconv.FormatInt(legT, 10)})
+			[2]string{"x-ratelimit-limit", values[rlEnd-polLen : legEnd[0]-polLen]},
+			[2]string{"x-ratelimit-remaining", values[legEnd[0]-polLen : legEnd[1]-polLen]},
+			[2]string{"x-ratelimit-reset", values[legEnd[1]-polLen : legEnd[2]-polLen]})
 	}
 	return h
 }
@@ -900,7 +922,8 @@ func (res *Result) ChargeResponse(n int64, now time.Time) []Outcome {
 		}
 		ws, reserved := a.windows, a.units
 		attempts, err := a.p.table.Update(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
-			next, exp := settle(ws, decodeTATs(state, len(ws)), now.UnixNano(), reserved, n)
+			var buf tatBuf
+			next, exp := settle(ws, decodeTATs(&buf, state, len(ws)), now.UnixNano(), reserved, n)
 			return encodeTATs(next), time.Unix(0, exp), true
 		})
 		o := Outcome{Policy: a.p.name, Decision: Allowed, Reason: ReasonOK, Attempts: attempts}

@@ -46,7 +46,11 @@ type filterRun struct {
 	limit int    // maxOutput: the output may not grow past it by replacements
 	path  []byte // current path in path syntax
 	rep   *Report
-	seen  map[string]struct{}
+	// names holds the bytes of the paths this run reports, each once, at
+	// pending's offsets: they become strings once the run succeeds, one
+	// allocation for all of them (finishPaths).
+	names   []byte
+	pending [][2]int32
 	// The scan (scan.go): the document, the read position, the current
 	// nesting depth and its limit, the first failure, and the container
 	// stack of skipValue.
@@ -100,6 +104,9 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 	}
 	err := r.err
 	out := r.out
+	if err == nil {
+		r.finishPaths()
+	}
 	r.release()
 	if err != nil {
 		*rep = saved
@@ -130,8 +137,8 @@ func (r *filterRun) writeReplacement(b []byte) {
 	r.out = append(r.out, b...)
 }
 
-// runPool keeps the path buffer and dedupe map of finished runs.
-var runPool = sync.Pool{New: func() any { return &filterRun{seen: make(map[string]struct{}, 8)} }}
+// runPool keeps the path buffers of finished runs.
+var runPool = sync.Pool{New: func() any { return new(filterRun) }}
 
 // release drops every reference to the caller's data and returns r to the
 // pool.
@@ -143,11 +150,7 @@ func (r *filterRun) release() {
 		clear(m) // the keys point into the caller's document
 		r.memo[i] = m[:0]
 	}
-	if len(r.seen) > 4*MaxReportedPaths {
-		r.seen = make(map[string]struct{}, 8)
-	} else {
-		clear(r.seen)
-	}
+	r.names, r.pending = r.names[:0], r.pending[:0]
 	runPool.Put(r)
 }
 
@@ -224,25 +227,48 @@ func (r *filterRun) drop() {
 	if len(p) > maxReportedPathBytes {
 		p = append(p[:maxReportedPathBytes-3:maxReportedPathBytes-3], "..."...)
 	}
-	if len(r.seen) == 0 {
-		// A Report may carry paths from an earlier document.
-		for _, s := range r.rep.RemovedPaths {
-			r.seen[s] = struct{}{}
-		}
-	}
-	if _, ok := r.seen[string(p)]; ok {
+	if r.reported(p) {
 		return
 	}
-	if len(r.rep.RemovedPaths) >= MaxReportedPaths {
+	if len(r.rep.RemovedPaths)+len(r.pending) >= MaxReportedPaths {
 		r.rep.PathsTruncated = true
 		return
 	}
-	s := string(p)
-	r.seen[s] = struct{}{}
-	if r.rep.RemovedPaths == nil {
-		r.rep.RemovedPaths = make([]string, 0, 8)
+	start := len(r.names)
+	r.names = append(r.names, p...)
+	r.pending = append(r.pending, [2]int32{int32(start), int32(len(r.names))})
+}
+
+// reported reports whether path p is reported already, by this run or, in
+// the Report, by an earlier document. There are at most MaxReportedPaths,
+// so a scan costs less than hashing p would.
+func (r *filterRun) reported(p []byte) bool {
+	for _, s := range r.rep.RemovedPaths {
+		if s == string(p) {
+			return true
+		}
 	}
-	r.rep.RemovedPaths = append(r.rep.RemovedPaths, s)
+	for _, at := range r.pending {
+		if bytes.Equal(r.names[at[0]:at[1]], p) {
+			return true
+		}
+	}
+	return false
+}
+
+// finishPaths adds the paths this run reported to the Report, as strings
+// that share one copy of their bytes.
+func (r *filterRun) finishPaths() {
+	if len(r.pending) == 0 {
+		return
+	}
+	all := string(r.names)
+	if r.rep.RemovedPaths == nil {
+		r.rep.RemovedPaths = make([]string, 0, max(len(r.pending), 8))
+	}
+	for _, at := range r.pending {
+		r.rep.RemovedPaths = append(r.rep.RemovedPaths, all[at[0]:at[1]])
+	}
 }
 
 // isSpace reports JSON insignificant whitespace (RFC 8259 section 2).

@@ -178,26 +178,61 @@ func RequestHeadersToRemove() []string { return []string{"range", "if-range"} }
 // cannot decode, which on_error would otherwise turn into a 502. When nothing
 // is left the result is "identity". Set the header to the result (also when
 // the client sent none, for which the result is "identity").
+//
+// The usual value keeps one coding or none, and then the result is a part
+// of the client's value or a constant: only a list of two or more kept
+// codings allocates the joined result.
 func UpstreamAcceptEncoding(clientValue string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(clientValue, ",") {
-		part = strings.TrimSpace(part)
-		tok := part
-		if i := strings.IndexByte(tok, ';'); i >= 0 {
-			tok = strings.TrimSpace(tok[:i])
-		}
-		switch strings.ToLower(tok) {
-		case "gzip", "x-gzip", "deflate", "identity":
-			if b.Len() > 0 {
-				b.WriteString(", ")
+	kept, first := 0, ""
+	for rest := clientValue; ; {
+		part, tail, more := strings.Cut(rest, ",")
+		if part, ok := decodableCoding(part); ok {
+			if kept == 0 {
+				first = part
 			}
-			b.WriteString(part)
+			kept++
 		}
+		if !more {
+			break
+		}
+		rest = tail
 	}
-	if b.Len() == 0 {
+	switch kept {
+	case 0:
 		return "identity"
+	case 1:
+		return first
 	}
-	return b.String()
+	b := make([]byte, 0, len(clientValue)+kept)
+	for rest := clientValue; ; {
+		part, tail, more := strings.Cut(rest, ",")
+		if part, ok := decodableCoding(part); ok {
+			if len(b) > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, part...)
+		}
+		if !more {
+			break
+		}
+		rest = tail
+	}
+	return string(b)
+}
+
+// decodableCoding is one element of an Accept-Encoding list, trimmed, and
+// whether its coding is one apiguard decodes.
+func decodableCoding(part string) (string, bool) {
+	part = strings.TrimSpace(part)
+	tok := part
+	if i := strings.IndexByte(tok, ';'); i >= 0 {
+		tok = strings.TrimSpace(tok[:i])
+	}
+	switch strings.ToLower(tok) {
+	case "gzip", "x-gzip", "deflate", "identity":
+		return part, true
+	}
+	return part, false
 }
 
 // IsGRPCContentType reports whether v is a gRPC content type in any variant:

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
-	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/claims"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/verdict"
@@ -464,16 +464,39 @@ func putBuf(b *[]byte) {
 // that the client decodes, so a gzip body would pass as not JSON. A list of
 // codings is then unsupported and differing lengths conflict, and on_error
 // decides.
+//
+// One pass over the pairs, no map: in a Wasm guest a map of the response
+// headers cost more than everything else this does. Only a repeated header
+// allocates (its joined value).
 func MetaFromHeaders(pairs [][2]string, requestMethod, requestContentType string) ResponseMeta {
-	hs := canon.JoinHeaders(pairs)
 	m := ResponseMeta{
-		RequestMethod:   requestMethod,
-		RequestGRPC:     IsGRPCContentType(requestContentType),
-		ContentType:     hs["content-type"],
-		ContentEncoding: hs["content-encoding"],
-		ContentLength:   hs["content-length"],
+		RequestMethod: requestMethod,
+		RequestGRPC:   IsGRPCContentType(requestContentType),
 	}
-	m.Status, _ = strconv.Atoi(hs[":status"])
+	var status string
+	var seen [4]bool // content-type, content-encoding, content-length, :status
+	for _, kv := range pairs {
+		var field *string
+		var i int
+		switch strings.ToLower(kv[0]) {
+		case "content-type":
+			field, i = &m.ContentType, 0
+		case "content-encoding":
+			field, i = &m.ContentEncoding, 1
+		case "content-length":
+			field, i = &m.ContentLength, 2
+		case ":status":
+			field, i = &status, 3
+		default:
+			continue
+		}
+		if seen[i] {
+			*field += "," + kv[1]
+			continue
+		}
+		seen[i], *field = true, kv[1]
+	}
+	m.Status, _ = strconv.Atoi(status)
 	return m
 }
 

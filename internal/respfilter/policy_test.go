@@ -6,9 +6,11 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/apiguard/apiguard/internal/canon"
 	"github.com/apiguard/apiguard/internal/config"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/verdict"
@@ -383,9 +385,17 @@ func TestUpstreamAcceptEncoding(t *testing.T) {
 		"GZIP":                          "GZIP",
 		"identity":                      "identity",
 		"x-gzip , compress":             "x-gzip",
+		" , gzip ,deflate;q=0.5,,":      "gzip, deflate;q=0.5",
+		"br,identity":                   "identity",
 	} {
 		if got := UpstreamAcceptEncoding(in); got != want {
 			t.Errorf("UpstreamAcceptEncoding(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// One coding kept or none: the result is the client's or a constant.
+	for _, in := range []string{"gzip", "br, gzip;q=0.5", "zstd"} {
+		if n := testing.AllocsPerRun(100, func() { UpstreamAcceptEncoding(in) }); n != 0 {
+			t.Errorf("UpstreamAcceptEncoding(%q) allocates %.1f times, want 0", in, n)
 		}
 	}
 }
@@ -613,6 +623,33 @@ func TestMetaFromHeadersSeesEveryCopy(t *testing.T) {
 	if m.Status != 200 || m.RequestMethod != "HEAD" || !m.RequestGRPC || m.ContentType != "text/plain" ||
 		m.ContentEncoding != "identity,gzip" || m.ContentLength != "10,12" {
 		t.Errorf("MetaFromHeaders = %+v", m)
+	}
+}
+
+// TestMetaFromHeadersReadsAsJoinHeaders: every field is the value
+// canon.JoinHeaders' map holds, for headers in any case and any repeats,
+// and distinct headers are read without an allocation.
+func TestMetaFromHeadersReadsAsJoinHeaders(t *testing.T) {
+	names := []string{":status", "Content-Type", "content-type", "CONTENT-ENCODING", "content-encoding",
+		"Content-Length", "content-length", "x-other", "set-cookie"}
+	values := []string{"200", "application/json", "gzip", "12", ""}
+	for seed := range 2000 {
+		var pairs [][2]string
+		for i, n := 0, seed%7; i < n; i++ {
+			k := (seed*31 + i*17) % len(names)
+			pairs = append(pairs, [2]string{names[k], values[(seed+i)%len(values)]})
+		}
+		hs := canon.JoinHeaders(pairs)
+		status, _ := strconv.Atoi(hs[":status"])
+		want := ResponseMeta{RequestMethod: "GET", ContentType: hs["content-type"],
+			ContentEncoding: hs["content-encoding"], ContentLength: hs["content-length"], Status: status}
+		if got := MetaFromHeaders(pairs, "GET", ""); got != want {
+			t.Fatalf("MetaFromHeaders(%q) = %+v, want %+v", pairs, got, want)
+		}
+	}
+	pairs := [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"content-length", "12"}, {"date", "x"}}
+	if n := testing.AllocsPerRun(100, func() { MetaFromHeaders(pairs, "GET", "") }); n != 0 {
+		t.Errorf("MetaFromHeaders allocates %.1f times for distinct headers, want 0", n)
 	}
 }
 

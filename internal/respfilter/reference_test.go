@@ -32,6 +32,7 @@ func (a *allowlist) refFilterDocument(dst, doc []byte, opts filterOptions, rep *
 	r.memo = r.memo[:a.nodes]
 	r.refValue(trimSpace(s), a.root)
 	out := r.out
+	r.finishPaths()
 	r.release()
 	return out, nil
 }

@@ -42,3 +42,13 @@ func view(b []byte, off, n int) string {
 	}
 	return unsafe.String(&b[off], n)
 }
+
+// String is b as a string sharing b's bytes, for a value read from the host
+// (a block nothing writes again) that the caller keeps as a string: the
+// conversion would copy it.
+func String(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
