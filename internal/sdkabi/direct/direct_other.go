@@ -2,7 +2,11 @@
 
 package direct
 
-import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+import (
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+)
 
 // SetProperty sets a property through the SDK when the plugin runs
 // natively under proxytest.
@@ -15,3 +19,10 @@ func SetProperty(path Path, value string) error {
 func RequestHeaders(dst [][2]string) ([][2]string, error) {
 	return proxywasm.GetHttpRequestHeaders()
 }
+
+// Monotonic reads the monotonic clock natively; only differences of its
+// values mean anything.
+func Monotonic() time.Duration { return time.Since(processStart) }
+
+// processStart anchors Monotonic natively.
+var processStart = time.Now()
