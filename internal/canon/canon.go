@@ -210,7 +210,7 @@ func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
 	}
 	if authority != "" {
 		port := 0
-		if strings.Contains(authority, ":") && destPort != nil {
+		if strings.IndexByte(authority, ':') >= 0 && destPort != nil {
 			port = destPort()
 		}
 		canonical, err := route.CanonicalAuthority(authority, port)
@@ -402,6 +402,13 @@ func nulInParamName(query string) bool {
 // spelling that decodes to it ("_method", "%5Fmethod"), with '&' or ';' as
 // separators (some frameworks split on both).
 func hasParam(query, name string) bool {
+	// A key decodes to name only if its first byte is name's or starts an
+	// escape ('+' decodes to a space): a query with neither holds no such
+	// key, which one scan of each byte tells.
+	if name == "" || strings.IndexByte(query, name[0]) < 0 && strings.IndexByte(query, '%') < 0 &&
+		(name[0] != ' ' || strings.IndexByte(query, '+') < 0) {
+		return false
+	}
 	for query != "" {
 		// One pass over the pair: where its key ends, where the pair ends,
 		// and whether the key has an escape or a '+' (only those make the
