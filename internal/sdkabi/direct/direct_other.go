@@ -26,3 +26,17 @@ func Monotonic() time.Duration { return time.Since(processStart) }
 
 // processStart anchors Monotonic natively.
 var processStart = time.Now()
+
+// IncrementMetric adds offset to a counter through the SDK when the plugin
+// runs natively; the SDK's panic on a host error is dropped.
+func IncrementMetric(metricID uint32, offset int64) {
+	defer func() { _ = recover() }()
+	proxywasm.MetricCounter(metricID).Increment(uint64(offset))
+}
+
+// RecordMetric records a histogram sample through the SDK when the plugin
+// runs natively; the SDK's panic on a host error is dropped.
+func RecordMetric(metricID uint32, value uint64) {
+	defer func() { _ = recover() }()
+	proxywasm.MetricHistogram(metricID).Record(value)
+}

@@ -83,3 +83,18 @@ func Monotonic() time.Duration {
 
 // clockNow is Monotonic's result slot, a global for RequestHeaders' reason.
 var clockNow uint64
+
+//go:wasmimport env proxy_increment_metric
+func abiIncrementMetric(metricID uint32, offset int64) uint32
+
+//go:wasmimport env proxy_record_metric
+func abiRecordMetric(metricID uint32, value uint64) uint32
+
+// IncrementMetric adds offset to a counter or gauge. A host error is
+// dropped: a metric must not take a request down with it (the SDK's
+// MetricCounter.Increment panics on one).
+func IncrementMetric(metricID uint32, offset int64) { abiIncrementMetric(metricID, offset) }
+
+// RecordMetric records a histogram sample or sets a gauge; a host error is
+// dropped, as IncrementMetric's.
+func RecordMetric(metricID uint32, value uint64) { abiRecordMetric(metricID, value) }
