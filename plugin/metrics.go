@@ -5,6 +5,7 @@ import (
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
 	"github.com/apiguard/apiguard/internal/settings"
 	"github.com/apiguard/apiguard/internal/telemetry/metrics"
 )
@@ -45,21 +46,17 @@ func (metricSink) DefineHistogram(name string) (metrics.Histogram, error) {
 	return histogram(id), err
 }
 
-type counter proxywasm.MetricCounter
+// counter and histogram update metrics through direct: no SDK wrapper and
+// no deferred recover on each of a request's six updates, and never a
+// panic (the SDK's wrappers panic on a host error, and a metric must not
+// take a request down with it).
+type counter uint32
 
-// Add never panics: the SDK panics on a host error, and a metric must not
-// take a request down with it.
-func (c counter) Add(delta uint64) {
-	defer func() { _ = recover() }()
-	proxywasm.MetricCounter(c).Increment(delta)
-}
+func (c counter) Add(delta uint64) { direct.IncrementMetric(uint32(c), int64(delta)) }
 
-type histogram proxywasm.MetricHistogram
+type histogram uint32
 
-func (h histogram) Record(value uint64) {
-	defer func() { _ = recover() }()
-	proxywasm.MetricHistogram(h).Record(value)
-}
+func (h histogram) Record(value uint64) { direct.RecordMetric(uint32(h), value) }
 
 func catch(f func()) (err error) {
 	defer func() {

@@ -64,3 +64,17 @@ func TestUnnormalisablePathIsRefusedAndTheReplyIsNotJudgedAgain(t *testing.T) {
 		t.Errorf("own reply response body action = %v, want continue", a)
 	}
 }
+
+// TestPluginIsDoneAtOnce: the module does not export proxy_on_done
+// (internal/sdkabi/callbacks.go), so Envoy takes a plugin context as done the
+// moment it asks; that is right only while a configured plugin has nothing
+// to finish first (the SDK's OnPluginDone answering true).
+func TestPluginIsDoneAtOnce(t *testing.T) {
+	host, status := newHost(t, `{}`)
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin start = %v", status)
+	}
+	if !host.FinishVM() {
+		t.Fatal("the plugin context is not done when asked: export proxy_on_done again (internal/sdkabi/callbacks.go)")
+	}
+}

@@ -202,15 +202,8 @@ func BenchmarkV8Lifecycle(b *testing.B) {
 	}
 	apiguard := wasmbuild.ForTest(b, "./plugin")
 	config, token := demoInputs(b)
-	pass := v8Request{Name: "pass", Headers: [][2]string{{":method", "GET"}, {":path", "/api/orders/42?expand=items"},
-		{":authority", "example.com"}, {":scheme", "http"}, {"accept", "application/json"}, {"user-agent", "bench/1.0"},
-		{"accept-encoding", "gzip"}, {"x-forwarded-for", "203.0.113.7"}},
-		Response: v8Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"}}, Body: `{"ok":true}`}}
-	demo := func(size int) v8Request {
-		return v8Request{Name: "demo", Headers: perfscenario.RequestHeaders(token),
-			Response: v8Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"}},
-				Body: string(perfscenario.Record(size))}}
-	}
+	pass := v8PassRequest()
+	demo := func(size int) v8Request { return v8DemoRequest(token, size) }
 	lcs := []struct {
 		name  string
 		sc    v8Scenario
@@ -235,6 +228,23 @@ func BenchmarkV8Lifecycle(b *testing.B) {
 	}
 	b.ReportMetric(ns["pass"]/ns["floor"], "x-floor")
 	b.ReportMetric(0, "ns/op") // each lifecycle has its own figure
+}
+
+// v8PassRequest is passThroughRequest as host.mjs takes it, answered with
+// upstream's body.
+func v8PassRequest() v8Request {
+	return v8Request{Name: "pass", Headers: [][2]string{{":method", "GET"}, {":path", "/api/orders/42?expand=items"},
+		{":authority", "example.com"}, {":scheme", "http"}, {"accept", "application/json"}, {"user-agent", "bench/1.0"},
+		{"accept-encoding", "gzip"}, {"x-forwarded-for", "203.0.113.7"}},
+		Response: v8Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"}}, Body: `{"ok":true}`}}
+}
+
+// v8DemoRequest is the demo request answered with a record of about size
+// bytes.
+func v8DemoRequest(token string, size int) v8Request {
+	return v8Request{Name: "demo", Headers: perfscenario.RequestHeaders(token),
+		Response: v8Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"}},
+			Body: string(perfscenario.Record(size))}}
 }
 
 // runV8 runs host.mjs on sc and returns its CPU ns per request.

@@ -391,7 +391,7 @@ class Host {
     } else if (action !== 0) {
       // Holding a stream needs the host's callouts and continue_stream:
       // host cases, not run here.
-      this.guest(s, () => { ex.proxy_on_log(id); ex.proxy_on_done(id); ex.proxy_on_delete(id); });
+      this.guest(s, () => { ex.proxy_on_log(id); this.onDone(id); ex.proxy_on_delete(id); });
       res.writeHead(500, { 'content-type': 'text/plain' });
       return res.end('host.mjs does not hold paused streams');
     } else {
@@ -410,7 +410,7 @@ class Host {
         ex.proxy_on_response_body(id, resp.body.length, 1);
       }
       ex.proxy_on_log(id);
-      ex.proxy_on_done(id);
+      this.onDone(id);
       ex.proxy_on_delete(id);
     })) return fail();
     const out = s.maps[MAP.RESPONSE_HEADERS];
@@ -440,6 +440,12 @@ class Host {
     // cpu: the process's CPU time (user and system), which a shared
     // machine's load moves much less than wall time.
     return { iterations: n, ns_per_request: ns / n, cpu_ns_per_request: (c.user + c.system) * 1000 / n };
+  }
+
+  // onDone runs proxy_on_done and reports whether the context is done; a
+  // module without the export is done (cpp-host ContextBase::onDone).
+  onDone(id) {
+    return this.ex.proxy_on_done ? this.ex.proxy_on_done(id) !== 0 : true;
   }
 
   runStream(req) {
@@ -484,7 +490,7 @@ class Host {
       r.response_headers_after = this.maps[MAP.RESPONSE_HEADERS];
     }
     if (ex.proxy_on_log) ex.proxy_on_log(id);
-    r.done = ex.proxy_on_done(id) !== 0;
+    r.done = this.onDone(id);
     ex.proxy_on_delete(id);
     r.continue_stream_calls = this.stream.continued;
     this.stream = null;

@@ -101,6 +101,10 @@ type Guard struct {
 	watched   map[string]bool // lower case
 	protected map[string]bool // lower case, '-' for '_'
 	sensitive map[string]bool // protected and watched, lower case, '-' for '_'
+	// overridesOnly: no header is protected or watched and underscores are
+	// not refused, so of all the header checks only overrideHeader's apply
+	// (inspectOverrides).
+	overridesOnly bool
 	// routes indexes the configured path conditions for the ambiguity
 	// check (route.Index).
 	routes *route.Index
@@ -142,6 +146,7 @@ func New(in Inputs) (*Guard, error) {
 		matchers = append(matchers, c)
 	}
 	g.routes = route.NewIndex(matchers)
+	g.overridesOnly = len(g.sensitive) == 0 && g.cfg.HeadersWithUnderscores != "refuse"
 	return g, nil
 }
 
@@ -210,7 +215,7 @@ func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
 	}
 	if authority != "" {
 		port := 0
-		if strings.Contains(authority, ":") && destPort != nil {
+		if strings.IndexByte(authority, ':') >= 0 && destPort != nil {
 			port = destPort()
 		}
 		canonical, err := route.CanonicalAuthority(authority, port)
@@ -248,6 +253,9 @@ func (g *Guard) Inspect(pairs [][2]string, destPort func() int) Plan {
 // inspectHeaders checks repeats, method overrides and underscore spellings,
 // and adds the removals to p.
 func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, string) {
+	if g.overridesOnly {
+		return g.inspectOverrides(pairs, p)
+	}
 	allow := g.cfg.HeadersWithUnderscores == "allow"
 	// Repeats are counted only for headers a decision reads; with none
 	// (the empty configuration), no name is looked up.
@@ -278,22 +286,11 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 			}
 			seen[count] = true
 		}
-		// Overrides are judged on the mapped name: an upstream that folds
-		// '_' into '-' applies x_http_method_override as the real one.
-		if strings.HasPrefix(key, "x-") {
-			switch {
-			case oneOf(key, overrideHeaders...):
-				if g.cfg.MethodOverride != "remove" {
-					return verdict.MethodOverride, "method override headers are refused"
-				}
-				p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
-				continue
-			case oneOf(key, pathOverrideHeaders...):
-				return verdict.PathOverride, "path override headers are refused"
-			case key == forwardedHost:
-				p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
-				continue
+		if r, msg, handled := g.overrideHeader(name, key, p); handled {
+			if r != "" {
+				return r, msg
 			}
+			continue
 		}
 		switch {
 		case underscore && g.cfg.HeadersWithUnderscores == "refuse":
@@ -302,6 +299,67 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
 		case underscore && !allow && g.sensitive[key]:
 			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+		}
+	}
+	return "", ""
+}
+
+// overrideHeader applies the rules on override headers and x-forwarded-host
+// to the header name, given its mapped spelling key: it is refused (a
+// reason), removed, or neither (handled false). Overrides are judged on the
+// mapped name: an upstream that folds '_' into '-' applies
+// x_http_method_override as the real one.
+func (g *Guard) overrideHeader(name, key string, p *Plan) (r verdict.Reason, msg string, handled bool) {
+	if !strings.HasPrefix(key, "x-") {
+		return "", "", false
+	}
+	switch {
+	case oneOf(key, overrideHeaders...):
+		if g.cfg.MethodOverride != "remove" {
+			return verdict.MethodOverride, "method override headers are refused", true
+		}
+		p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+		return "", "", true
+	case oneOf(key, pathOverrideHeaders...):
+		return verdict.PathOverride, "path override headers are refused", true
+	case key == forwardedHost:
+		p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+		return "", "", true
+	}
+	return "", "", false
+}
+
+// overrideNameLengths has bit n set when a name overrideHeader acts on is n
+// bytes long.
+var overrideNameLengths = func() (bits uint64) {
+	for _, list := range [][]string{overrideHeaders, pathOverrideHeaders, {forwardedHost}} {
+		for _, name := range list {
+			bits |= 1 << len(name)
+		}
+	}
+	return bits
+}()
+
+// inspectOverrides is inspectHeaders when only overrideHeader's rules apply
+// (Guard.overridesOnly): with nothing protected or watched, no name is
+// counted, removed as a spelling or refused for an underscore. A name's
+// mapped spelling can be one of those names only if it has that name's
+// length: each of its bytes must map to one ASCII letter or '-', and the
+// only non-ASCII character that lower-cases to ASCII is the Kelvin sign (to
+// 'k', which none of them has: TestOverrideNamesHaveNoK). So names of other
+// lengths are skipped unread.
+func (g *Guard) inspectOverrides(pairs [][2]string, p *Plan) (verdict.Reason, string) {
+	for _, kv := range pairs {
+		name := kv[0]
+		if n := len(name); n >= 64 || overrideNameLengths&(1<<n) == 0 {
+			continue
+		}
+		key := name
+		if !plainName(name) {
+			key = mapped(name)
+		}
+		if r, msg, _ := g.overrideHeader(name, key, p); r != "" {
+			return r, msg
 		}
 	}
 	return "", ""
@@ -402,6 +460,13 @@ func nulInParamName(query string) bool {
 // spelling that decodes to it ("_method", "%5Fmethod"), with '&' or ';' as
 // separators (some frameworks split on both).
 func hasParam(query, name string) bool {
+	// A key decodes to name only if its first byte is name's or starts an
+	// escape ('+' decodes to a space): a query with neither holds no such
+	// key, which one scan of each byte tells.
+	if name == "" || strings.IndexByte(query, name[0]) < 0 && strings.IndexByte(query, '%') < 0 &&
+		(name[0] != ' ' || strings.IndexByte(query, '+') < 0) {
+		return false
+	}
 	for query != "" {
 		// One pass over the pair: where its key ends, where the pair ends,
 		// and whether the key has an escape or a '+' (only those make the

@@ -288,3 +288,51 @@ func TestQueryParameterNamesWithNULAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInspectOverridesAgrees checks inspectOverrides, the header loop of a
+// guard with nothing protected or watched, against the full loop of the
+// same guard, on two header names of any spelling.
+func FuzzInspectOverridesAgrees(f *testing.F) {
+	f.Add("X-HTTP-Method-Override", "x_method_override")
+	f.Add("x-http-method", "X-Http-Method")
+	f.Add("X_Original_URL", "x-forwarded_host")
+	f.Add("x-rewrite-url ", "x-\u212aey")
+	f.Add("accept", "x-forwarded-for")
+	configs := []Config{{}, {MethodOverride: "remove"}, {MethodOverride: "remove", HeadersWithUnderscores: "allow"}}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, cfg := range configs {
+			lean, err := New(Inputs{Config: cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !lean.overridesOnly {
+				t.Fatalf("%+v: the guard of no inputs takes the full loop", cfg)
+			}
+			full := *lean
+			full.overridesOnly = false
+			pairs := req("GET", "/", "h", a, "1", b, "2")
+			var pl, pf Plan
+			rl, ml := lean.inspectHeaders(pairs, &pl)
+			rf, mf := full.inspectHeaders(pairs, &pf)
+			if rl != rf || ml != mf || !slices.Equal(pl.RemoveHeaders, pf.RemoveHeaders) {
+				t.Fatalf("%+v: %q, %q: overrides only %q %v, full loop %q %v", cfg, a, b, rl, pl.RemoveHeaders, rf, pf.RemoveHeaders)
+			}
+		}
+	})
+}
+
+// TestOverrideNamesHaveNoK: inspectOverrides skips names by length, which
+// holds only while no name it looks for has a 'k' (the Kelvin sign, three
+// bytes, lower-cases to it).
+func TestOverrideNamesHaveNoK(t *testing.T) {
+	if strings.ToLower("\u212a") != "k" {
+		t.Fatal("the Kelvin sign no longer lower-cases to k: revisit inspectOverrides")
+	}
+	for _, list := range [][]string{overrideHeaders, pathOverrideHeaders, {forwardedHost}} {
+		for _, name := range list {
+			if strings.ContainsAny(name, "kK") {
+				t.Errorf("%q has a k: inspectOverrides would miss its Kelvin-sign spelling", name)
+			}
+		}
+	}
+}

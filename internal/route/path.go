@@ -127,7 +127,11 @@ func CanonicalPath(raw string, mode PathMode) (judged, forward string, err error
 // space or non-ASCII bytes. query includes its leading '?'.
 func checkQuery(query string) error {
 	for i := 0; i < len(query); i++ {
-		switch c := query[i]; {
+		c := query[i]
+		if byteClasses[c]&classQuery != 0 {
+			continue
+		}
+		switch {
 		case c == '#':
 			return pathError("'#' in the request target")
 		case c <= ' ' || c >= 0x7f:
@@ -148,6 +152,14 @@ func isHex(c byte) bool {
 // checkPath enforces the canonical grammar on p (no query). params allows
 // ";" outside dot segments.
 func checkPath(p string, params bool) error {
+	if plainPath(p) {
+		return nil // what checkSegments returns for it, in one pass
+	}
+	return checkSegments(p, params)
+}
+
+// checkSegments is checkPath segment by segment.
+func checkSegments(p string, params bool) error {
 	segStart := 1
 	for i := 1; i <= len(p); i++ {
 		if i < len(p) && p[i] != '/' {
@@ -361,9 +373,7 @@ func isUnreserved(c byte) bool {
 
 // isPathChar is RFC 3986's pchar without pct-encoded and without ';', which
 // checkSegment treats apart.
-func isPathChar(c byte) bool {
-	return isUnreserved(c) || strings.IndexByte("!$&'()*+,=:@", c) >= 0
-}
+func isPathChar(c byte) bool { return byteClasses[c]&classPath != 0 }
 
 func isLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }
 

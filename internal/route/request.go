@@ -17,6 +17,10 @@ var standardMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT"
 // request that its upstream serves as DELETE, and the response filter must
 // not skip the body of a "head" request the upstream answers with one.
 func CheckMethod(m string) error {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH":
+		return nil // standardMethods: tokens, upper case
+	}
 	if !isToken(m) {
 		return errors.New("route: the method is not a token")
 	}
@@ -53,6 +57,14 @@ var ErrInvalidAuthority = errors.New("route: invalid authority")
 // or an empty port ("admin.local:"). Userinfo, spaces, control bytes and
 // anything else a host cannot hold are refused.
 func CanonicalAuthority(a string, destPort int) (string, error) {
+	if plainHost(a) {
+		return a, nil // what canonicalAuthority returns for it, in one pass
+	}
+	return canonicalAuthority(a, destPort)
+}
+
+// canonicalAuthority is CanonicalAuthority step by step.
+func canonicalAuthority(a string, destPort int) (string, error) {
 	if a == "" {
 		return "", nil
 	}
@@ -96,7 +108,7 @@ func CanonicalAuthority(a string, destPort int) (string, error) {
 		}
 		for i := 0; i < len(host); i++ {
 			c := host[i]
-			if !(isUnreserved(c) || strings.IndexByte("!$&'()*+,;=", c) >= 0) {
+			if byteClasses[c]&classHost == 0 {
 				return "", ErrInvalidAuthority // '%', '@', '/', spaces, non-ASCII...
 			}
 		}

@@ -122,13 +122,11 @@ func exportOnLog(contextID uint32) {
 	proxyOnLog(contextID)
 }
 
-//go:wasmexport proxy_on_done
-func exportOnDone(contextID uint32) bool {
-	if streams.lookup(contextID) != nil {
-		return true // as the SDK: only plugin contexts have OnPluginDone
-	}
-	return proxyOnDone(contextID)
-}
+// proxy_on_done is not exported. cpp-host's ContextBase::onDone answers
+// true (the context is done) when the module has no proxy_on_done, which is
+// what the SDK answers for a stream and for a plugin context whose
+// OnPluginDone is the default, as apiguard's is; Envoy then deletes the
+// context as before, and every request saves one call into the Go runtime.
 
 //go:wasmexport proxy_on_delete
 func exportOnDelete(contextID uint32) {
@@ -143,23 +141,39 @@ func exportOnDelete(contextID uint32) {
 // streams replaces the SDK's bookkeeping of HTTP contexts (its httpContexts
 // map, vmstate.go) on the request path. The SDK makes 14 map operations per
 // request: four at creation, one per callback, two in on_log and four in
-// on_delete, each many times dearer in Wasm than natively; here a request
-// costs five (the table's duplicate check, insert and delete, and the SDK's
-// contextIDToRootID entry, which its HTTP callouts need), as the callbacks
-// of the stream last used hit a one-entry cache. Root and TCP contexts stay
-// with the SDK. The behaviour is the SDK's, down to its panics on unknown
-// ids (a trap, as the SDK would). This is the one place the glue does more
-// than bind the ABI: README "Benchmarks" says why.
-var streams = httpContexts{byID: map[uint32]types.HttpContext{}}
+// on_delete, each many times dearer in Wasm than natively (no hardware
+// hash). Here a request usually makes none: streams live in a small table
+// indexed by the low bits of their context id (cpp-host allocates ids in
+// sequence, so streams in flight rarely share a slot; those that do go to a
+// map), and the SDK's contextIDToRootID entry, which only its HTTP callouts
+// read (registerHttpCallOut, and proxyOnHttpCallResponse to skip a stream
+// already deleted), is made when a stream dispatches its first callout
+// (ProxyHttpCall, hostcalls.go) and dropped with the stream. Root and TCP
+// contexts stay with the SDK. The behaviour is the SDK's, down to its
+// panics on unknown ids (a trap, as the SDK would). This is the one place
+// the glue does more than bind the ABI: README "Benchmarks" says why.
+var streams httpContexts
+
+// streamSlots is the size of httpContexts' table, a power of two: about the
+// streams a worker has in flight at once.
+const streamSlots = 64
 
 type httpContexts struct {
-	byID    map[uint32]types.HttpContext
-	lastID  uint32
-	lastCtx types.HttpContext
+	slots [streamSlots]streamSlot
+	// spill holds the streams whose slot was taken, nil until one is.
+	spill map[uint32]*streamSlot
 	// lastRootID and lastRoot cache the plugin context of the last stream
 	// created: every stream of a worker usually has the same one.
 	lastRootID uint32
 	lastRoot   *pluginContextState
+}
+
+// streamSlot is one stream; ctx is nil in a free slot.
+type streamSlot struct {
+	id, rootID uint32
+	ctx        types.HttpContext
+	// rooted: the SDK's contextIDToRootID has the stream (noteCallout).
+	rooted bool
 }
 
 // create makes the HTTP context of a new stream, as the SDK's
@@ -174,29 +188,41 @@ func (t *httpContexts) create(id, rootID uint32) bool {
 		}
 		t.lastRootID, t.lastRoot = rootID, root
 	}
-	if _, dup := t.byID[id]; dup {
+	if t.find(id) != nil {
 		panic("context id duplicated")
 	}
 	ctx := root.context.NewHttpContext(id)
 	if ctx == nil {
 		return false
 	}
-	currentState.contextIDToRootID[id] = rootID
-	t.byID[id] = ctx
-	t.lastID, t.lastCtx = id, ctx
+	if s := &t.slots[id%streamSlots]; s.ctx == nil {
+		*s = streamSlot{id: id, rootID: rootID, ctx: ctx}
+		return true
+	}
+	if t.spill == nil {
+		t.spill = map[uint32]*streamSlot{}
+	}
+	t.spill[id] = &streamSlot{id: id, rootID: rootID, ctx: ctx}
 	return true
+}
+
+// find returns the stream's entry, nil if id is not a stream.
+func (t *httpContexts) find(id uint32) *streamSlot {
+	if s := &t.slots[id%streamSlots]; s.ctx != nil && s.id == id {
+		return s
+	}
+	if len(t.spill) > 0 {
+		return t.spill[id]
+	}
+	return nil
 }
 
 // lookup returns the stream's context, nil if id is not a stream.
 func (t *httpContexts) lookup(id uint32) types.HttpContext {
-	if t.lastCtx != nil && t.lastID == id {
-		return t.lastCtx
+	if s := t.find(id); s != nil {
+		return s.ctx
 	}
-	ctx := t.byID[id]
-	if ctx != nil {
-		t.lastID, t.lastCtx = id, ctx
-	}
-	return ctx
+	return nil
 }
 
 // get returns the stream's context and makes it the active one, as the
@@ -210,15 +236,29 @@ func (t *httpContexts) get(id uint32, callback string) types.HttpContext {
 	return ctx
 }
 
+// noteCallout gives the active context, if it is a stream, its entry in the
+// SDK's contextIDToRootID before the SDK registers a callout for it.
+func (t *httpContexts) noteCallout() {
+	id := currentState.activeContextID
+	if s := t.find(id); s != nil && !s.rooted {
+		s.rooted = true
+		currentState.contextIDToRootID[id] = s.rootID
+	}
+}
+
 // delete forgets a stream; false if id is not one.
 func (t *httpContexts) delete(id uint32) bool {
-	if t.lookup(id) == nil {
+	s := t.find(id)
+	if s == nil {
 		return false
 	}
-	delete(t.byID, id)
-	delete(currentState.contextIDToRootID, id)
-	if t.lastID == id {
-		t.lastID, t.lastCtx = 0, nil
+	if s.rooted {
+		delete(currentState.contextIDToRootID, id)
+	}
+	if slot := &t.slots[id%streamSlots]; s == slot {
+		*slot = streamSlot{}
+	} else {
+		delete(t.spill, id)
 	}
 	return true
 }

@@ -61,6 +61,7 @@ var HostCalls = []string{
 
 // Callbacks lists every proxy_on_* export the module provides: lifecycle,
 // configuration, HTTP, L4, timer, queue, HTTP call response and allocation.
+// proxy_on_done is left out on purpose (callbacks.go says why).
 var Callbacks = []string{
 	"proxy_on_memory_allocate",
 	"proxy_on_context_create",
@@ -81,7 +82,6 @@ var Callbacks = []string{
 	"proxy_on_upstream_data",
 	"proxy_on_upstream_connection_close",
 	"proxy_on_log",
-	"proxy_on_done",
 	"proxy_on_delete",
 }
 

@@ -168,9 +168,13 @@ func ProxyCloseStream(streamType StreamType) Status {
 func abiHttpCall(upstream unsafe.Pointer, upstreamSize uint32, headers unsafe.Pointer, headersSize uint32,
 	body unsafe.Pointer, bodySize uint32, trailers unsafe.Pointer, trailersSize uint32, timeoutMillis uint32, calloutID *uint32) uint32
 
+// ProxyHttpCall also records the calling stream for the SDK's callout
+// bookkeeping (httpContexts.noteCallout, callbacks.go), which the SDK's
+// DispatchHttpCall reads right after this call.
 func ProxyHttpCall(upstreamData *byte, upstreamSize int, headerData *byte, headerSize int,
 	bodyData *byte, bodySize int, trailersData *byte, trailersSize int, timeout uint32, calloutIDPtr *uint32,
 ) Status {
+	streams.noteCallout()
 	return Status(abiHttpCall(unsafe.Pointer(upstreamData), uint32(upstreamSize),
 		unsafe.Pointer(headerData), uint32(headerSize),
 		unsafe.Pointer(bodyData), uint32(bodySize),

@@ -25,6 +25,9 @@ type Stream struct {
 	overflow     bool      // the request body was larger than the excerpt buffer
 	overBudget   bool      // the worker's excerpt budget was in use: nothing kept
 	published    published // the filter state last set, to set it only on change
+	// nilPublished: published is the verdict of a stream with no event
+	// (no policy acted), which FilterState then knows unchanged at once.
+	nilPublished bool
 }
 
 // The phases a Stream times, as indexes for Stream.Timed.
@@ -174,6 +177,10 @@ var FilterStateProperties = [...]string{
 // FilterStateProperties, and whether it changed since the last call: the
 // plugin sets them only on change, and an empty value not at all.
 func (s *Stream) FilterState(e *audit.Event) ([len(FilterStateProperties)]string, bool) {
+	if e == nil && s.nilPublished {
+		return [len(FilterStateProperties)]string{}, false
+	}
+	s.nilPublished = e == nil
 	d, identity := e.Verdict()
 	now := published{set: true, deny: d.Decision == verdict.Deny, policy: d.Policy, reason: d.Reason, identity: identity}
 	if now == s.published {

@@ -101,6 +101,26 @@ func TestFilterStateChangesOnlyWithTheVerdict(t *testing.T) {
 	}
 }
 
+// A stream no policy acted on has no event: its allow is published once,
+// and a later event's deny still is.
+func TestFilterStateOfAStreamWithoutEvent(t *testing.T) {
+	var s Stream
+	props, changed := s.FilterState(nil)
+	if !changed || props[0] != string(verdict.Allow) || props[1] != "" {
+		t.Fatalf("first = %v, %v", props, changed)
+	}
+	if _, changed := s.FilterState(nil); changed {
+		t.Fatal("an unchanged verdict was published again")
+	}
+	e := &audit.Event{Decisions: []audit.Decision{{Policy: "request", Decision: verdict.Deny, Reason: "non_canonical_path"}}}
+	if props, changed = s.FilterState(e); !changed || props[0] != string(verdict.Deny) || props[2] != "non_canonical_path" {
+		t.Fatalf("after a deny = %v, %v", props, changed)
+	}
+	if _, changed := s.FilterState(e); changed {
+		t.Fatal("an unchanged deny was published again")
+	}
+}
+
 func TestPhasesRecordOnlyThoseThatRan(t *testing.T) {
 	var s Stream
 	s.Timed(PhaseRequestHeaders, 3)

@@ -141,12 +141,14 @@ func (m *Module) Stats() *Stats { return m.stats }
 // ABIVersion reports the proxy_abi_version_* export of the module.
 func (m *Module) ABIVersion() string { return m.abi }
 
-// requiredExports are the callbacks the SDK always exports; a module without
-// them cannot run an HTTP plugin. Mirrors cpp-host WasmBase::getFunctions,
-// which is lenient, made strict so mistakes show at load time.
+// requiredExports are the callbacks a module cannot run an HTTP plugin
+// without. Mirrors cpp-host WasmBase::getFunctions, which is lenient, made
+// strict so mistakes show at load time. proxy_on_done is optional, as in
+// cpp-host: ContextBase::onDone answers true (done) when it is absent, and
+// apiguard does not export it.
 var requiredExports = []string{
 	"proxy_on_context_create", "proxy_on_vm_start", "proxy_on_configure",
-	"proxy_on_request_headers", "proxy_on_response_headers", "proxy_on_done", "proxy_on_delete",
+	"proxy_on_request_headers", "proxy_on_response_headers", "proxy_on_delete",
 }
 
 // validate checks imports and exports at load time with precise errors,

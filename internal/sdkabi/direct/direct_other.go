@@ -2,7 +2,11 @@
 
 package direct
 
-import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+import (
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+)
 
 // SetProperty sets a property through the SDK when the plugin runs
 // natively under proxytest.
@@ -14,4 +18,25 @@ func SetProperty(path Path, value string) error {
 // runs natively under proxytest; dst is not used.
 func RequestHeaders(dst [][2]string) ([][2]string, error) {
 	return proxywasm.GetHttpRequestHeaders()
+}
+
+// Monotonic reads the monotonic clock natively; only differences of its
+// values mean anything.
+func Monotonic() time.Duration { return time.Since(processStart) }
+
+// processStart anchors Monotonic natively.
+var processStart = time.Now()
+
+// IncrementMetric adds offset to a counter through the SDK when the plugin
+// runs natively; the SDK's panic on a host error is dropped.
+func IncrementMetric(metricID uint32, offset int64) {
+	defer func() { _ = recover() }()
+	proxywasm.MetricCounter(metricID).Increment(uint64(offset))
+}
+
+// RecordMetric records a histogram sample through the SDK when the plugin
+// runs natively; the SDK's panic on a host error is dropped.
+func RecordMetric(metricID uint32, value uint64) {
+	defer func() { _ = recover() }()
+	proxywasm.MetricHistogram(metricID).Record(value)
 }

@@ -5,6 +5,7 @@ package direct
 import (
 	"errors"
 	"fmt"
+	"time"
 	"unsafe"
 )
 
@@ -62,3 +63,38 @@ var (
 	retBlock *byte
 	retSize  uint32
 )
+
+//go:wasmimport wasi_snapshot_preview1 clock_time_get
+func clockTimeGet(clockID uint32, precision uint64, time unsafe.Pointer) uint32
+
+// clockMonotonic is WASI's CLOCK_MONOTONIC.
+const clockMonotonic = 1
+
+// Monotonic reads the monotonic clock in one host call, as Go's runtime
+// does for time.Since (nanotime1) but without the runtime's and package
+// time's steps around it, which a request's callbacks pay ten times. Only
+// differences of its values mean anything. 0 if the host refuses.
+func Monotonic() time.Duration {
+	if clockTimeGet(clockMonotonic, 1, unsafe.Pointer(&clockNow)) != 0 {
+		return 0
+	}
+	return time.Duration(clockNow)
+}
+
+// clockNow is Monotonic's result slot, a global for RequestHeaders' reason.
+var clockNow uint64
+
+//go:wasmimport env proxy_increment_metric
+func abiIncrementMetric(metricID uint32, offset int64) uint32
+
+//go:wasmimport env proxy_record_metric
+func abiRecordMetric(metricID uint32, value uint64) uint32
+
+// IncrementMetric adds offset to a counter or gauge. A host error is
+// dropped: a metric must not take a request down with it (the SDK's
+// MetricCounter.Increment panics on one).
+func IncrementMetric(metricID uint32, offset int64) { abiIncrementMetric(metricID, offset) }
+
+// RecordMetric records a histogram sample or sets a gauge; a host error is
+// dropped, as IncrementMetric's.
+func RecordMetric(metricID uint32, value uint64) { abiRecordMetric(metricID, value) }

@@ -3,7 +3,8 @@
 // proxywasm.SetProperty, copies the value into a fresh []byte, and decodes
 // every header map into a fresh [][2]string. Here a property path is
 // serialised once (NewPath), a value goes to the host as it is, and header
-// pairs are decoded into a slice the caller reuses.
+// pairs are decoded into a slice the caller reuses. Monotonic reads the
+// clock callbacks time themselves with, in one host call.
 //
 // Like localreply, it lives with the ABI glue (internal/sdkabi): under
 // GOOS=wasip1 it imports the Proxy-Wasm calls directly, and natively
