@@ -76,6 +76,10 @@ type Config struct {
 	// already sent. Getting this wrong stalls (held without the Envoy flag)
 	// or weakens (streamed) the filter, so the plugin logs it at start.
 	HeadersMode HeadersMode `json:"headers_mode,omitempty" config:"enum=held|streamed"`
+
+	// compiled is what Validate compiled, for New: a large configuration's
+	// allowlists are compiled once, at decode, not again at New.
+	compiled *compiled
 }
 
 // Rule is one entry of Config.Rules.
@@ -260,9 +264,23 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + strconv.Itoa(s.lo/100) + `xx"`), nil
 }
 
-// Validate checks the section as a whole; Decode has already validated each
-// nested value, and New calls it again for configs built in code.
+// Validate checks the section as a whole and compiles its allowlists,
+// keeping them for New; Decode has already validated each nested value, and
+// New calls it again for configs built in code.
 func (c *Config) Validate() error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	comp, err := c.compile()
+	if err != nil {
+		return err
+	}
+	c.compiled = comp
+	return nil
+}
+
+// check is Validate without compiling the allowlists.
+func (c *Config) check() error {
 	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxMaxBodyBytes {
 		return config.Errorf("max_body_bytes", "must be between 1 and %d (0 means the default %d)", MaxMaxBodyBytes, DefaultMaxBodyBytes)
 	}
@@ -295,7 +313,8 @@ func (c *Config) Validate() error {
 }
 
 // Validate checks one rule: its paths parse, its grants are complete, and
-// bypass stands alone.
+// bypass stands alone. Whether its allowlist fits the node budget is
+// checked with the section (Config.Validate), which compiles it.
 func (r *Rule) Validate() error {
 	if err := r.Match.Validate(); err != nil {
 		return prefixed("match", err)
@@ -326,11 +345,6 @@ func (r *Rule) Validate() error {
 			return prefixed(fmt.Sprintf("allow_for_claims[%d]", i), err)
 		}
 	}
-	// The union of everything a caller could be granted must fit the
-	// allowlist budget.
-	if _, err := compileAllowlist(r.allPaths()); err != nil {
-		return config.Errorf("allow_for_claims", "%v", err)
-	}
 	return nil
 }
 
@@ -351,13 +365,11 @@ func (g *ClaimGrant) Validate() error {
 }
 
 func validatePaths(field string, paths []string) error {
+	var segs [maxPathSegments + 1]segment
 	for i, p := range paths {
-		if _, err := parsePath(p); err != nil {
+		if _, err := appendSegments(segs[:0], p); err != nil {
 			return config.Errorf(fmt.Sprintf("%s[%d]", field, i), "%q: %v", p, err)
 		}
-	}
-	if _, err := compileAllowlist(paths); err != nil {
-		return config.Errorf(field, "%v", err)
 	}
 	return nil
 }
@@ -367,14 +379,6 @@ func (r *Rule) name(i int) string {
 		return r.Name
 	}
 	return "rule" + strconv.Itoa(i)
-}
-
-func (r *Rule) allPaths() []string {
-	all := append([]string(nil), r.Allow...)
-	for _, g := range r.AllowForClaims {
-		all = append(all, g.Allow...)
-	}
-	return all
 }
 
 // prefixed puts err under the relative path at, keeping a *config.Error's
