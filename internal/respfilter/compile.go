@@ -2,6 +2,7 @@ package respfilter
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -88,17 +89,6 @@ func (c *compiler) add(root *rawNode, i int, p string) error {
 	}
 	root.at(c.segs).keep = true
 	return nil
-}
-
-// paths compiles a list of paths; nil allows nothing.
-func (c *compiler) paths(paths []string) (*node, error) {
-	root := &rawNode{}
-	for i, p := range paths {
-		if err := c.add(root, i, p); err != nil {
-			return nil, err
-		}
-	}
-	return c.finalize(root), nil
 }
 
 // allowlist wraps a compiled root, refusing one past the node budget. An
@@ -283,12 +273,18 @@ type compiledRule struct {
 	grants []*node    // allow_for_claims[i].allow; nil allows nothing
 }
 
-// compile compiles every rule's allowlists with one compiler, so equal
-// subtrees are shared across rules, and checks each against the node
-// budget: allow alone, each grant, and the union of everything a caller
-// could be granted.
+// compile compiles the named allowlists, then every rule's allowlists,
+// with one compiler, so equal subtrees are shared across rules, and checks
+// each against the node budget: a named allowlist, allow alone, each grant,
+// and the union of everything a caller could be granted.
 func (c *Config) compile() (*compiled, error) {
 	comp := newCompiler()
+	nm := &named{comp: comp, lists: c.Allowlists, done: map[string]*node{}}
+	for _, name := range c.allowlistNames() {
+		if _, err := nm.get(name); err != nil {
+			return nil, locate(err, "")
+		}
+	}
 	out := &compiled{fingerprint: c.fingerprint(), rules: make([]compiledRule, len(c.Rules))}
 	for i := range c.Rules {
 		r := &c.Rules[i]
@@ -296,22 +292,23 @@ func (c *Config) compile() (*compiled, error) {
 			continue
 		}
 		at := fmt.Sprintf("rules[%d]", i)
-		base, err := comp.paths(r.Allow)
-		if err == nil && !comp.fits(base) {
-			err = errTooManyNodes
-		}
+		base, err := nm.list(r.Allow)
 		if err != nil {
-			return nil, config.Errorf(at+".allow", "%v", err)
+			return nil, locate(err, at+".allow")
+		}
+		if !comp.fits(base) {
+			return nil, config.Errorf(at+".allow", "%v", errTooManyNodes)
 		}
 		cr := &out.rules[i]
 		union := base
 		for j := range r.AllowForClaims {
-			g, err := comp.paths(r.AllowForClaims[j].Allow)
-			if err == nil && !comp.fits(g) {
-				err = errTooManyNodes
-			}
+			ga := fmt.Sprintf("%s.allow_for_claims[%d].allow", at, j)
+			g, err := nm.list(r.AllowForClaims[j].Allow)
 			if err != nil {
-				return nil, config.Errorf(fmt.Sprintf("%s.allow_for_claims[%d].allow", at, j), "%v", err)
+				return nil, locate(err, ga)
+			}
+			if !comp.fits(g) {
+				return nil, config.Errorf(ga, "%v", errTooManyNodes)
 			}
 			cr.grants = append(cr.grants, g)
 			union = comp.merge(union, g)
@@ -326,6 +323,16 @@ func (c *Config) compile() (*compiled, error) {
 	return out, nil
 }
 
+// locate puts an error of compiling the list at the path at in the
+// section, or in the named allowlist it is in.
+func locate(err error, at string) error {
+	var ue *usedError
+	if errors.As(err, &ue) {
+		return ue.at()
+	}
+	return prefixed(at, err)
+}
+
 // fits reports whether n is within the node budget.
 func (c *compiler) fits(n *node) bool {
 	return !c.over && (n == nil || n.size <= maxTrieNodes)
@@ -333,29 +340,41 @@ func (c *compiler) fits(n *node) bool {
 
 var fingerprintSeed = maphash.MakeSeed()
 
-// fingerprint hashes what compile reads: every rule's bypass flag and
-// allow lists.
+// fingerprint hashes what compile reads: the named allowlists, and every
+// rule's bypass flag and allow lists.
 func (c *Config) fingerprint() uint64 {
 	var h maphash.Hash
 	h.SetSeed(fingerprintSeed)
-	list := func(paths []string) {
-		for _, p := range paths {
-			h.WriteString(p)
+	// Paths and names hold no control characters (Validate), so these
+	// separators cannot be forged by an entry.
+	list := func(l AllowList) {
+		for _, e := range l {
+			h.WriteString(e.Path)
 			h.WriteByte(0)
+			h.WriteString(e.Allowlist)
+			h.WriteByte(0)
+			h.WriteString(e.At)
+			h.WriteByte(1)
 		}
-		h.WriteByte(1)
+		h.WriteByte(2)
 	}
+	for _, name := range c.allowlistNames() {
+		h.WriteString(name)
+		h.WriteByte(0)
+		list(c.Allowlists[name])
+	}
+	h.WriteByte(3)
 	for i := range c.Rules {
 		r := &c.Rules[i]
 		if r.Bypass {
-			h.WriteByte(2)
+			h.WriteByte(4)
 			continue
 		}
 		list(r.Allow)
 		for j := range r.AllowForClaims {
 			list(r.AllowForClaims[j].Allow)
 		}
-		h.WriteByte(3)
+		h.WriteByte(5)
 	}
 	return h.Sum64()
 }

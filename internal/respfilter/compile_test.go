@@ -127,7 +127,7 @@ func parsePath(p string) ([]segment, error) {
 // compileAllowlist compiles paths with a compiler of their own.
 func compileAllowlist(paths []string) (*allowlist, error) {
 	c := newCompiler()
-	n, err := c.paths(paths)
+	n, err := (&named{comp: c}).list(Paths(paths...))
 	if err != nil {
 		return nil, err
 	}
@@ -297,9 +297,9 @@ func FuzzInterningMatchesTree(f *testing.F) {
 // filters its own responses by its own allowlist.
 func TestSharedSubtreesFilterIndependently(t *testing.T) {
 	f, err := New(Config{Rules: []Rule{
-		{Name: "repo", Match: route.Match{Prefix: "/repos"}, Allow: []string{"name", "owner.login", "owner.id"}},
-		{Name: "repos", Match: route.Match{Prefix: "/user/repos"}, Allow: []string{"#.name", "#.size", "#.owner.login", "#.owner.id"}},
-		{Name: "user", Match: route.Match{Prefix: "/user"}, Allow: []string{"login", "id"}},
+		{Name: "repo", Match: route.Match{Prefix: "/repos"}, Allow: Paths("name", "owner.login", "owner.id")},
+		{Name: "repos", Match: route.Match{Prefix: "/user/repos"}, Allow: Paths("#.name", "#.size", "#.owner.login", "#.owner.id")},
+		{Name: "user", Match: route.Match{Prefix: "/user"}, Allow: Paths("login", "id")},
 	}})
 	if err != nil {
 		t.Fatal(err)

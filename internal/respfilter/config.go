@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,6 +46,12 @@ type Config struct {
 	// Rules are tried in order and the first whose match accepts the request
 	// applies (the same route matcher as jwt and rate_limits).
 	Rules []Rule `json:"rules"`
+	// Allowlists are allow lists by name, which rules, grants and other
+	// named allowlists use at a path: {"allowlist": NAME, "at": PATH} in an
+	// allow list stands for every path of NAME put below PATH. A shape that
+	// many operations return (a user, a repository) is written once. Names
+	// are letters, digits, '.', '_' and '-'; an allowlist cannot use itself.
+	Allowlists map[string]AllowList `json:"allowlists,omitempty"`
 	// MaxBodyBytes is the largest body filtered, on the wire and again after
 	// decompression. Bigger ones, or a declared content-length over it, are
 	// errors (reason too_large) that on_error decides. Default 1048576.
@@ -94,9 +101,10 @@ type Rule struct {
 	// sub-path under a filtered prefix. It cannot be combined with the other
 	// fields except name and match.
 	Bypass bool `json:"bypass,omitempty"`
-	// Allow lists the field paths every caller may see; see the package
-	// documentation for the path syntax. An empty list removes every field.
-	Allow []string `json:"allow,omitempty"`
+	// Allow lists the field paths every caller may see, and the named
+	// allowlists they may see at a path; see the package documentation for
+	// the path syntax. An empty list removes every field.
+	Allow AllowList `json:"allow,omitempty"`
 	// AllowForClaims grants extra paths to callers whose verified JWT
 	// claims meet conditions (least privilege per caller).
 	AllowForClaims []ClaimGrant `json:"allow_for_claims,omitempty"`
@@ -117,8 +125,9 @@ type ClaimGrant struct {
 	// Claims lists the claim conditions that must all hold; at least one.
 	// The key is `claims`, as in a jwt rule's `requires`.
 	Claims []claims.Condition `json:"claims" config:"required,renamed_from=when"`
-	// Allow lists the extra paths granted; at least one.
-	Allow []string `json:"allow" config:"required"`
+	// Allow lists the extra paths (and named allowlists) granted; at least
+	// one.
+	Allow AllowList `json:"allow" config:"required"`
 }
 
 // OnError is Config.OnError.
@@ -296,6 +305,15 @@ func (c *Config) check() error {
 	if err := c.HeadersMode.Validate(); err != nil {
 		return prefixed("headers_mode", err)
 	}
+	for _, name := range c.allowlistNames() {
+		at := config.KeyPath("allowlists", name)
+		if !validAllowlistName(name) {
+			return config.Errorf(at, "%s", allowlistNameRule)
+		}
+		if err := c.Allowlists[name].validate(); err != nil {
+			return prefixed(at, err)
+		}
+	}
 	names := make(map[string]int, len(c.Rules))
 	for i := range c.Rules {
 		r := &c.Rules[i]
@@ -364,14 +382,21 @@ func (g *ClaimGrant) Validate() error {
 	return validatePaths("allow", g.Allow)
 }
 
-func validatePaths(field string, paths []string) error {
-	var segs [maxPathSegments + 1]segment
-	for i, p := range paths {
-		if _, err := appendSegments(segs[:0], p); err != nil {
-			return config.Errorf(fmt.Sprintf("%s[%d]", field, i), "%q: %v", p, err)
-		}
+func validatePaths(field string, l AllowList) error {
+	if err := l.validate(); err != nil {
+		return prefixed(field, err)
 	}
 	return nil
+}
+
+// allowlistNames returns the names of Allowlists, sorted.
+func (c *Config) allowlistNames() []string {
+	names := make([]string, 0, len(c.Allowlists))
+	for name := range c.Allowlists {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func (r *Rule) name(i int) string {
