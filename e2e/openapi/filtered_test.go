@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,7 +75,8 @@ func TestGitHubConfigFiltersAsBefore(t *testing.T) {
 
 // rulePaths returns the allow paths of rule i as written out in full: the
 // paths of the document's own allow list, with every named allowlist it
-// uses expanded in place.
+// uses expanded in place, sorted and without duplicates (as the generator
+// wrote them before it named allowlists).
 func rulePaths(t *testing.T, cfg []byte, i int) []string {
 	t.Helper()
 	var doc struct {
@@ -111,7 +113,9 @@ func rulePaths(t *testing.T, cfg []byte, i int) []string {
 		}
 		return out
 	}
-	return expand("", doc.ResponseFilter.Rules[i].Allow, 0)
+	paths := expand("", doc.ResponseFilter.Rules[i].Allow, 0)
+	slices.Sort(paths)
+	return slices.Compact(paths)
 }
 
 func joinAllowPath(prefix, p string) string {
