@@ -97,7 +97,7 @@ func TestEvasionsAreClassifiedInBothPasses(t *testing.T) {
 // respfilterAllowAll is a response filter policy that keeps every field.
 func respfilterAllowAll(t testing.TB) *respfilter.Policy {
 	t.Helper()
-	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Name: "all", Allow: []string{"*"}}}})
+	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Name: "all", Allow: respfilter.Paths("*")}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -265,7 +265,7 @@ func TestInspectorMatchesReference(t *testing.T) {
 	for ci, c := range []*Classifier{plain, testClassifier(t), keyed} {
 		resp := NewResponse(c)
 		for li, allow := range inspectAllowlists {
-			f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Allow: allow}}, MaxBodyBytes: 4 << 20})
+			f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Allow: respfilter.Paths(allow...)}}, MaxBodyBytes: 4 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}

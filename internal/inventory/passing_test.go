@@ -14,7 +14,7 @@ import (
 // the failure's reason when it cannot be searched; observe-only classes
 // leave on_error alone.
 func TestClassPoliciesHoldWhateverOnErrorSays(t *testing.T) {
-	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Name: "n", Allow: []string{"*"}}},
+	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Name: "n", Allow: respfilter.Paths("*")}},
 		OnError: respfilter.OnErrorAllow, NonJSON: respfilter.NonJSONAllow})
 	if err != nil {
 		t.Fatal(err)

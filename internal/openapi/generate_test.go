@@ -200,3 +200,61 @@ paths:
 	}
 	accepted(t, res)
 }
+
+// A schema reached more than once becomes a named allowlist, used at every
+// place it appears; one reached once is written out in place, even when it
+// only wraps a named one (allOf of a $ref, at the top of the wrapper).
+func TestNamedAllowlistsForSharedSchemas(t *testing.T) {
+	const desc = `
+openapi: 3.0.3
+info: {title: named, version: "1"}
+paths:
+  /repos/{id}:
+    get:
+      responses: {"200": {description: ok, content: {application/json: {schema: {$ref: "#/components/schemas/Repo"}}}}}
+  /users/{id}:
+    get:
+      responses: {"200": {description: ok, content: {application/json: {schema: {$ref: "#/components/schemas/User"}}}}}
+  /search:
+    get:
+      responses: {"200": {description: ok, content: {application/json: {schema: {$ref: "#/components/schemas/Results"}}}}}
+components:
+  schemas:
+    User: {type: object, properties: {login: {type: string}, id: {type: integer}}}
+    Repo:
+      type: object
+      properties:
+        name: {type: string}
+        owner: {$ref: "#/components/schemas/User"}
+        org: {$ref: "#/components/schemas/User"}
+    Results:
+      type: object
+      properties:
+        items: {type: array, items: {$ref: "#/components/schemas/Hit"}}
+    Hit:
+      allOf:
+        - $ref: "#/components/schemas/User"
+        - {type: object, properties: {score: {type: number}}}
+`
+	res, err := Generate([]byte(desc), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, res)
+	for name, want := range map[string]string{
+		"get_repos_id": `["name",{"allowlist":"User","at":"org"},{"allowlist":"User","at":"owner"}]`,
+		"get_users_id": `[{"allowlist":"User"}]`,
+		"get_search":   `["items.#.score",{"allowlist":"User","at":"items.#"}]`,
+	} {
+		if got := p.written[name]; got != want {
+			t.Errorf("%s\n got %s\nwant %s", name, got, want)
+		}
+	}
+	if got := p.allowlists["User"]; got != `["id","login"]` || len(p.allowlists) != 1 || res.Allowlists != 1 {
+		t.Errorf("allowlists %v (%d), want only User: [\"id\",\"login\"]", p.allowlists, res.Allowlists)
+	}
+	if got, want := p.response["get_search"], `{"allow":["items.#.id","items.#.login","items.#.score"],"match":{"path_template":"/search","methods":["GET"]}}`; got != want {
+		t.Errorf("get_search written out\n got %s\nwant %s", got, want)
+	}
+	accepted(t, res)
+}

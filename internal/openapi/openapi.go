@@ -72,8 +72,10 @@ type Result struct {
 	// Findings list what could not be expressed, in document order.
 	Findings []Finding
 	// Operations counts the operations read; ResponseRules and JWTRules
-	// the rules written (catch-alls included).
-	Operations, ResponseRules, JWTRules int
+	// the rules written (catch-alls included); Allowlists the named
+	// allowlists written, one per schema that the rules reach more than
+	// once.
+	Operations, ResponseRules, JWTRules, Allowlists int
 	// BasePath is the prefix that was put before every path.
 	BasePath string
 }
@@ -125,11 +127,14 @@ type generator struct {
 
 // operation is one method on one path.
 type operation struct {
-	method   string
-	path     string // as written in the description
-	id       string // operationId, or "" if none
-	match    matchSpec
-	allow    []string
+	method string
+	path   string // as written in the description
+	id     string // operationId, or "" if none
+	match  matchSpec
+	allow  []string
+	// shape is allow structured (walkResult): the paths the operation's
+	// schemas declare themselves and the memoized $refs they use.
+	shape    walkResult
 	bypass   bool
 	requires *requirement
 	order    int
@@ -278,7 +283,7 @@ func (g *generator) responses(o *operation, op *v3.Operation) {
 			all = append(all, op.Responses.Default)
 		}
 	}
-	paths := map[string]bool{}
+	paths, own, uses := map[string]bool{}, map[string]bool{}, map[refUse]bool{}
 	jsonBodies, otherTypes := 0, map[string]bool{}
 	rootScalar := false
 	for _, r := range all {
@@ -303,6 +308,13 @@ func (g *generator) responses(o *operation, op *v3.Operation) {
 			for _, p := range res.paths {
 				paths[p] = true
 			}
+			for _, p := range res.own {
+				own[p] = true
+			}
+			for _, u := range res.uses {
+				uses[u] = true
+			}
+			o.shape.truncated = o.shape.truncated || res.truncated
 			rootScalar = rootScalar || res.rootScalar
 		}
 	}
@@ -323,6 +335,11 @@ func (g *generator) responses(o *operation, op *v3.Operation) {
 		g.note(o.where(), "may return a JSON scalar, which the filter turns into null")
 	}
 	o.allow = sortedPaths(paths)
+	o.shape.own = sortedPaths(own)
+	for u := range uses {
+		o.shape.uses = append(o.shape.uses, u)
+	}
+	sortUses(o.shape.uses)
 }
 
 func keys(m map[string]bool) string {

@@ -33,10 +33,61 @@ func generateFile(t *testing.T, file string, opts Options) (*Result, parsed) {
 
 // parsed is the generated configuration, rules by name.
 type parsed struct {
-	jwt      map[string]string // name → {"match":…,"requires":…} as compact JSON
-	response map[string]string // name → {"match":…,"allow":…} as compact JSON
-	jwtOrder []string
-	rfOrder  []string
+	jwt map[string]string // name → {"match":…,"requires":…} as compact JSON
+	// name → {"match":…,"allow":…} as compact JSON, the allow list written
+	// out: the named allowlists it uses expanded, paths sorted
+	response map[string]string
+	written  map[string]string // name → the allow list as generated
+	// allowlists are the named allowlists as generated, compact JSON
+	allowlists map[string]string
+	jwtOrder   []string
+	rfOrder    []string
+}
+
+// expandAllow writes out an allow list: its paths, and the paths of every
+// named allowlist it uses below the use's "at", sorted and without
+// duplicates.
+func expandAllow(t *testing.T, allow []json.RawMessage, lists map[string][]json.RawMessage) []string {
+	t.Helper()
+	set := map[string]bool{}
+	var walk func(prefix string, entries []json.RawMessage, depth int)
+	walk = func(prefix string, entries []json.RawMessage, depth int) {
+		if depth > 32 {
+			t.Fatal("named allowlists nest too deep")
+		}
+		join := func(p string) string {
+			if prefix == "" {
+				return p
+			}
+			if p == "" {
+				return prefix
+			}
+			return prefix + "." + p
+		}
+		for _, e := range entries {
+			var p string
+			if json.Unmarshal(e, &p) == nil {
+				set[join(p)] = true
+				continue
+			}
+			var use struct{ Allowlist, At string }
+			if err := json.Unmarshal(e, &use); err != nil {
+				t.Fatal(err)
+			}
+			l, ok := lists[use.Allowlist]
+			if !ok {
+				t.Fatalf("allowlist %q is not defined", use.Allowlist)
+			}
+			walk(join(use.At), l, depth+1)
+		}
+	}
+	walk("", allow, 0)
+	out := []string{}
+	for p := range set {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func parse(t *testing.T, res *Result) parsed {
@@ -46,13 +97,18 @@ func parse(t *testing.T, res *Result) parsed {
 			Rules []map[string]json.RawMessage `json:"rules"`
 		} `json:"jwt"`
 		RF struct {
-			Rules []map[string]json.RawMessage `json:"rules"`
+			Rules      []map[string]json.RawMessage `json:"rules"`
+			Allowlists map[string][]json.RawMessage `json:"allowlists"`
 		} `json:"response_filter"`
 	}
 	if err := json.Unmarshal(res.Config, &doc); err != nil {
 		t.Fatal(err)
 	}
-	p := parsed{jwt: map[string]string{}, response: map[string]string{}}
+	p := parsed{jwt: map[string]string{}, response: map[string]string{}, written: map[string]string{}, allowlists: map[string]string{}}
+	for name, l := range doc.RF.Allowlists {
+		b, _ := json.Marshal(l)
+		p.allowlists[name] = string(b)
+	}
 	rest := func(r map[string]json.RawMessage) (string, string) {
 		var name string
 		json.Unmarshal(r["name"], &name)
@@ -68,6 +124,17 @@ func parse(t *testing.T, res *Result) parsed {
 		}
 	}
 	for _, r := range doc.RF.Rules {
+		if raw, ok := r["allow"]; ok {
+			var allow []json.RawMessage
+			if err := json.Unmarshal(raw, &allow); err != nil {
+				t.Fatal(err)
+			}
+			written, _ := json.Marshal(allow)
+			r["allow"], _ = json.Marshal(expandAllow(t, allow, doc.RF.Allowlists))
+			var name string
+			json.Unmarshal(r["name"], &name)
+			p.written[name] = string(written)
+		}
 		n, v := rest(r)
 		p.response[n] = v
 		p.rfOrder = append(p.rfOrder, n)
@@ -148,6 +215,26 @@ func TestRealDescriptionsChosenOperations(t *testing.T) {
 		case tc.want != "" && got != tc.want:
 			t.Errorf("%s: rule %s\n got %s\nwant %s", tc.name, tc.rule, got, tc.want)
 		}
+	}
+	// A schema the rules reach more than once is a named allowlist, used
+	// where it appears (above, the rules' lists are compared written out);
+	// one reached once (Category, Tag, MuseumHours) is written out in place.
+	for _, tc := range []struct {
+		got       map[string]string
+		key, want string
+	}{
+		{petRules.written, "find_pets_by_status", `[{"allowlist":"Pet","at":"#"}]`},
+		{petRules.written, "update_pet", `[{"allowlist":"Pet"}]`},
+		{petRules.allowlists, "Pet", `["category.id","category.name","id","name","photoUrls.#","status","tags.#.id","tags.#.name"]`},
+		{museumRules.written, "get_museum_hours", `["#.date","#.timeClose","#.timeOpen",{"allowlist":"Error"}]`},
+		{museumRules.allowlists, "Error", `["title","type"]`},
+	} {
+		if got := tc.got[tc.key]; got != tc.want {
+			t.Errorf("%s\n got %s\nwant %s", tc.key, got, tc.want)
+		}
+	}
+	if pet.Allowlists != len(petRules.allowlists) || museum.Allowlists != len(museumRules.allowlists) {
+		t.Errorf("Result.Allowlists %d and %d, the configs have %d and %d", pet.Allowlists, museum.Allowlists, len(petRules.allowlists), len(museumRules.allowlists))
 	}
 	// Literal paths come before the variable ones they overlap.
 	if i, j := slices.Index(petRules.jwtOrder, "find_pets_by_status"), slices.Index(petRules.jwtOrder, "delete_pet"); i < 0 || j < 0 || i > j {

@@ -32,7 +32,22 @@ type walkResult struct {
 	// cut is set when a cycle or a bound stopped the walk, so the result
 	// depends on the path that led here and is not memoized.
 	cut bool
+	// truncated is set when maxPathsPerSchema left paths out: only paths
+	// then say what is allowed (uses would allow what was left out).
+	truncated bool
+
+	// The same paths, structured: own are those the schema declares
+	// itself, uses the memoized $refs it reaches (whose paths are in paths
+	// too), each at a path relative to this schema. ref is this result's
+	// $ref when it is memoized.
+	own  []string
+	uses []refUse
+	ref  string
 }
+
+// refUse is a memoized $ref reached at a path (segments joined with ".",
+// "" for the schema itself).
+type refUse struct{ ref, at string }
 
 // schemaWalker collects the allow paths of response schemas.
 type schemaWalker struct {
@@ -47,14 +62,39 @@ type walk struct {
 	where string
 	stack []string // $refs being walked
 	out   map[string]bool
+	own   map[string]bool
+	uses  map[refUse]bool
 	res   walkResult
+}
+
+func newWalk(w *schemaWalker, where string, stack []string) *walk {
+	return &walk{w: w, where: where, stack: stack, out: map[string]bool{}, own: map[string]bool{}, uses: map[refUse]bool{}}
+}
+
+// finish sets the result's paths from what the walk collected.
+func (k *walk) finish() {
+	k.res.paths = sortedPaths(k.out)
+	k.res.own = sortedPaths(k.own)
+	for u := range k.uses {
+		k.res.uses = append(k.res.uses, u)
+	}
+	sortUses(k.res.uses)
+}
+
+func sortUses(uses []refUse) {
+	slices.SortFunc(uses, func(a, b refUse) int {
+		if c := strings.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ref, b.ref)
+	})
 }
 
 // walk returns the allow paths of a response schema.
 func (w *schemaWalker) walk(where string, sp *base.SchemaProxy) walkResult {
-	k := &walk{w: w, where: where, out: map[string]bool{}}
+	k := newWalk(w, where, nil)
 	k.schema(sp, nil)
-	k.res.paths = sortedPaths(k.out)
+	k.finish()
 	return k.res
 }
 
@@ -69,15 +109,23 @@ func sortedPaths(m map[string]bool) []string {
 
 // emit records the path at as allowed; at is a list of segments already in
 // the filter's path syntax.
-func (k *walk) emit(at []string) {
+func (k *walk) emit(at []string) { k.add(strings.Join(at, "."), true) }
+
+// add records the path p; own says that this schema declares it, rather
+// than a memoized $ref it uses.
+func (k *walk) add(p string, own bool) {
 	if len(k.out) >= maxPathsPerSchema {
 		if !k.res.cut {
 			k.w.note(k.where, "the response schema yields more than %d allow paths: the rest are left out, so those fields are removed", maxPathsPerSchema)
 		}
 		k.res.cut = true
+		k.res.truncated = true
 		return
 	}
-	k.out[strings.Join(at, ".")] = true
+	k.out[p] = true
+	if own {
+		k.own[p] = true
+	}
 }
 
 // anything allows whatever value sits at at, whole.
@@ -135,10 +183,11 @@ func (k *walk) schema(sp *base.SchemaProxy, at []string) {
 		// Walk the reference on its own, so that its result can be kept.
 		// Findings inside it are reported against the reference, with
 		// paths relative to it, once for every operation that uses it.
-		sub := &walk{w: k.w, where: ref, stack: append(slices.Clip(k.stack), ref), out: map[string]bool{}}
+		sub := newWalk(k.w, ref, append(slices.Clip(k.stack), ref))
 		sub.body(sp, nil, false)
-		sub.res.paths = sortedPaths(sub.out)
+		sub.finish()
 		if !sub.res.cut {
+			sub.res.ref = ref
 			k.w.memo[ref] = &sub.res
 		}
 		k.merge(&sub.res, at)
@@ -157,21 +206,36 @@ func (k *walk) part(sp *base.SchemaProxy, at []string, narrow bool) {
 	k.schema(sp, at)
 }
 
-// merge adds the relative result r at at.
+// merge adds the relative result r at at: its paths, and for a memoized
+// $ref the use of it.
 func (k *walk) merge(r *walkResult, at []string) {
 	if r.cut {
 		k.res.cut = true
 	}
+	if r.truncated {
+		k.res.truncated = true
+	}
 	if r.rootScalar {
 		k.leaf(at)
 	}
+	prefix := strings.Join(at, ".")
 	for _, p := range r.paths {
-		if len(at) == 0 {
-			k.emit([]string{p})
-		} else {
-			k.emit(appendSeg(at, p))
-		}
+		k.add(joinPath(prefix, p), r.ref == "")
 	}
+	if r.ref != "" && len(r.paths) > 0 {
+		k.uses[refUse{ref: r.ref, at: prefix}] = true
+	}
+}
+
+// joinPath puts the relative path p below prefix; "" is the top for both.
+func joinPath(prefix, p string) string {
+	switch {
+	case prefix == "":
+		return p
+	case p == "":
+		return prefix
+	}
+	return prefix + "." + p
 }
 
 // body walks the schema sp stands for. narrow is set inside allOf, where a

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/claims"
 	"github.com/apiguard/apiguard/internal/jwtauth"
+	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 )
@@ -30,14 +31,15 @@ type jwtSection struct {
 type requirement = jwtauth.Requirement
 
 type responseSection struct {
-	Rules []responseRule `json:"rules"`
+	Rules      []responseRule                  `json:"rules"`
+	Allowlists map[string]respfilter.AllowList `json:"allowlists,omitempty"`
 }
 
 type responseRule struct {
-	Name   string      `json:"name"`
-	Match  route.Match `json:"match"`
-	Bypass bool        `json:"bypass,omitempty"`
-	Allow  *[]string   `json:"allow,omitempty"`
+	Name   string                `json:"name"`
+	Match  route.Match           `json:"match"`
+	Bypass bool                  `json:"bypass,omitempty"`
+	Allow  *respfilter.AllowList `json:"allow,omitempty"`
 }
 
 // securityIndex maps the description's security schemes to providers.
@@ -242,10 +244,6 @@ func methodsOf(m ...string) []string { return m }
 func (g *generator) responseSection() *responseSection {
 	sec := &responseSection{}
 	used := map[string]bool{"undocumented": true}
-	type group struct {
-		first   *operation
-		methods []string
-	}
 	var groups []*group
 	index := map[string]*group{}
 	for _, o := range g.ops {
@@ -258,6 +256,7 @@ func (g *generator) responseSection() *responseSection {
 		index[k] = gr
 		groups = append(groups, gr)
 	}
+	names := g.namedAllowlists(groups)
 	for _, gr := range groups {
 		ms := gr.methods
 		if slices.Contains(ms, "GET") {
@@ -265,11 +264,126 @@ func (g *generator) responseSection() *responseSection {
 		}
 		r := responseRule{Name: ruleName(gr.first, used), Match: gr.first.match.match(ms), Bypass: gr.first.bypass}
 		if !gr.first.bypass {
-			allow := append([]string{}, gr.first.allow...)
+			allow := names.allowList(&gr.first.shape)
+			if gr.first.shape.truncated {
+				allow = respfilter.Paths(gr.first.allow...)
+			}
 			r.Allow = &allow
 		}
 		sec.Rules = append(sec.Rules, r)
 	}
-	sec.Rules = append(sec.Rules, responseRule{Name: "undocumented", Match: route.Match{}, Allow: &[]string{}})
+	sec.Rules = append(sec.Rules, responseRule{Name: "undocumented", Match: route.Match{}, Allow: &respfilter.AllowList{}})
+	if len(names.byRef) > 0 {
+		sec.Allowlists = map[string]respfilter.AllowList{}
+		for ref, name := range names.byRef {
+			sec.Allowlists[name] = names.allowList(g.schema.memo[ref])
+		}
+	}
+	g.res.Allowlists = len(sec.Allowlists)
 	return sec
+}
+
+// allowlistNames are the schemas written as named allowlists, by $ref.
+type allowlistNames struct {
+	byRef map[string]string
+	memo  map[string]*walkResult
+}
+
+// namedAllowlists picks the schemas that become named allowlists: every
+// memoized $ref that the rules reach more than once (two operations, or
+// two places of one), counting each schema's own uses once, as they are
+// written once. A $ref reached once is written out where it is used.
+func (g *generator) namedAllowlists(groups []*group) *allowlistNames {
+	count, seen := map[string]int{}, map[string]bool{}
+	var visit func(uses []refUse)
+	visit = func(uses []refUse) {
+		for _, u := range uses {
+			count[u.ref]++
+			if !seen[u.ref] {
+				seen[u.ref] = true
+				visit(g.schema.memo[u.ref].uses)
+			}
+		}
+	}
+	for _, gr := range groups {
+		if !gr.first.bypass && !gr.first.shape.truncated {
+			visit(gr.first.shape.uses)
+		}
+	}
+	var refs []string
+	for ref, n := range count {
+		if n > 1 {
+			refs = append(refs, ref)
+		}
+	}
+	sort.Strings(refs)
+	names := &allowlistNames{byRef: map[string]string{}, memo: g.schema.memo}
+	taken := map[string]bool{}
+	for _, ref := range refs {
+		name := allowlistName(ref)
+		for i := 2; taken[name]; i++ {
+			name = fmt.Sprintf("%s-%d", allowlistName(ref), i)
+		}
+		taken[name] = true
+		names.byRef[ref] = name
+	}
+	return names
+}
+
+// allowlistName is the name of a schema's allowlist: its component name
+// ("#/components/schemas/simple-user" gives "simple-user"), with any
+// character a name cannot hold replaced by '_'.
+func allowlistName(ref string) string {
+	name := ref[strings.LastIndexByte(ref, '/')+1:]
+	b := []byte(name)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "schema"
+	}
+	return string(b)
+}
+
+// allowList writes the allow list of a walk result: its own paths, sorted,
+// then its uses of named allowlists; a $ref that is not named is written
+// out in place.
+func (n *allowlistNames) allowList(r *walkResult) respfilter.AllowList {
+	paths, uses := map[string]bool{}, map[refUse]bool{}
+	n.expand("", r, paths, uses)
+	out := respfilter.Paths(sortedPaths(paths)...)
+	var us []refUse
+	for u := range uses {
+		us = append(us, u)
+	}
+	sortUses(us)
+	for _, u := range us {
+		out = append(out, respfilter.AllowEntry{Allowlist: n.byRef[u.ref], At: u.at})
+	}
+	if out == nil {
+		out = respfilter.AllowList{}
+	}
+	return out
+}
+
+func (n *allowlistNames) expand(prefix string, r *walkResult, paths map[string]bool, uses map[refUse]bool) {
+	for _, p := range r.own {
+		paths[joinPath(prefix, p)] = true
+	}
+	for _, u := range r.uses {
+		at := joinPath(prefix, u.at)
+		if _, named := n.byRef[u.ref]; named {
+			uses[refUse{ref: u.ref, at: at}] = true
+			continue
+		}
+		n.expand(at, n.memo[u.ref], paths, uses)
+	}
+}
+
+// group is the operations of one path that share a response rule.
+type group struct {
+	first   *operation
+	methods []string
 }

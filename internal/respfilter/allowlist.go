@@ -3,7 +3,6 @@ package respfilter
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 const (
@@ -18,119 +17,152 @@ const (
 // errTooManyNodes reports an allowlist whose wildcards expand too far.
 var errTooManyNodes = errors.New("allowlist expands to too many nodes")
 
-// node is one level of a compiled allowlist. The zero value allows nothing.
+// node is one level of a compiled allowlist. Nodes are interned
+// (compiler.intern): equal subtrees are one node, shared by every position
+// and every allowlist that reaches them, so a filter's memory grows with the
+// distinct shapes its allowlists hold, not with its rules. A node is
+// immutable once interned, which is what makes sharing safe. What depends on
+// where a node is reached (its position id, whether its path is fixed) is
+// computed by the filter as it descends, from the offsets below.
 type node struct {
-	keep    bool             // the value here is allowed whole
-	named   map[string]*node // member names; each already includes anyKey's paths
-	anyKey  *node            // "*": members not in named
-	anyElem *node            // "#": every array element
+	keep    bool  // the value here is allowed whole
+	anyKey  *node // "*": members not in names
+	anyElem *node // "#": every array element
 
-	// names and kids mirror a small named map for lookup by linear scan,
-	// which beats hashing the key for a handful of names (notably in Wasm,
-	// where Go's string hash has no hardware help).
+	// names (sorted) and kids are the named members; each kid already
+	// includes anyKey's paths, so matching needs one lookup per member.
+	// index maps a name to its place when there are more than linearNames:
+	// a linear scan beats hashing the key for a handful of names (notably
+	// in Wasm, where Go's string hash has no hardware help).
 	names []string
 	kids  []*node
+	index map[string]int32
 
-	id    int32 // dense index within its allowlist
-	fixed bool  // every value reaching this node has the same path
+	// Position ids. The positions of an allowlist are the nodes of the
+	// tree it would be without sharing, numbered in preorder from 0 at the
+	// root: a child's id is its parent's plus the child's offset. size is
+	// the number of positions in this subtree, saturated at
+	// maxTrieNodes+1.
+	offs       []int32 // offset of kids[i]
+	anyKeyOff  int32
+	anyElemOff int32
+	size       int32
+
+	serial uint32 // identity within its compiler (interning keys)
 }
 
 // linearNames is the largest named set looked up by linear scan.
 const linearNames = 8
 
-// member returns the allowlist for the object member key, or nil when the
-// member is not allowed at all.
-func (n *node) member(key string) *node {
-	if n.names != nil {
-		for i, name := range n.names {
+// memberAt returns the allowlist for the object member key, or nil when
+// the member is not allowed at all, and the child's position id: at is this
+// node's id, or -1 when the path to it varies (a "*" on the way); the child's id
+// is -1 too when at is, or when the member is reached through "*".
+func (n *node) memberAt(key string, at int32) (*node, int32) {
+	i := int32(-1)
+	if n.index == nil {
+		for j, name := range n.names {
 			if name == key {
-				return n.kids[i]
+				i = int32(j)
+				break
 			}
 		}
-		return n.anyKey
+	} else if j, ok := n.index[key]; ok {
+		i = j
 	}
-	if c, ok := n.named[key]; ok {
-		return c
+	if i < 0 {
+		return n.anyKey, -1
 	}
-	return n.anyKey
+	if at >= 0 {
+		at += n.offs[i]
+	}
+	return n.kids[i], at
+}
+
+// elemAt is the position id of the array elements below n at position at.
+func (n *node) elemAt(at int32) int32 {
+	if at < 0 {
+		return -1
+	}
+	return at + n.anyElemOff
 }
 
 // allowlist is a compiled, immutable set of allow paths.
 type allowlist struct {
 	root  *node
-	nodes int // number of nodes; ids are 0..nodes-1
+	nodes int // number of positions; ids are 0..nodes-1
 }
 
-// parsePath splits an allow path into segments. Wildcards come back as the
-// sentinels segAnyKey and segAnyElem; literal keys are unescaped.
-func parsePath(p string) ([]segment, error) {
+// appendSegments splits an allow path into segments, appended to dst.
+// Wildcards come back as the sentinels segAnyKey and segAnyElem; literal
+// keys are unescaped. A key without escapes is a
+// substring of p, so checking a path allocates nothing once dst has room.
+func appendSegments(dst []segment, p string) ([]segment, error) {
 	if p == "" {
-		return nil, errors.New("empty path")
+		return dst, errors.New("empty path")
 	}
-	var segs []segment
-	var cur strings.Builder
-	escaped := false // cur holds an escaped character, so it cannot be a wildcard
-	flush := func() error {
-		s := cur.String()
-		cur.Reset()
-		if s == "" {
-			return errors.New("empty segment (use \\. for a dot inside a key)")
+	n := 0
+	for start := 0; start <= len(p); {
+		// The segment runs to the next dot that is not escaped.
+		end, escaped := start, false
+		for end < len(p) && p[end] != '.' {
+			c := p[end]
+			switch {
+			case c == '\\':
+				if end+1 == len(p) {
+					return dst, errors.New("dangling backslash at end of path")
+				}
+				switch p[end+1] {
+				case '.', '*', '#', '\\':
+				default:
+					return dst, fmt.Errorf("unknown escape \\%c (only \\. \\* \\# \\\\ are allowed)", p[end+1])
+				}
+				escaped = true
+				end += 2
+				continue
+			case c == '*' || c == '#':
+				// Only a whole segment may be a wildcard; "a*b" is refused
+				// rather than guessed to be a glob or a literal.
+				if end != start || (end+1 < len(p) && p[end+1] != '.') {
+					return dst, fmt.Errorf("%q must be a whole segment; escape it (\\%c) to match it literally", c, c)
+				}
+			case c < 0x20:
+				return dst, errors.New("control character in path")
+			}
+			end++
+		}
+		raw := p[start:end]
+		if raw == "" {
+			return dst, errors.New("empty segment (use \\. for a dot inside a key)")
+		}
+		if n++; n > maxPathSegments {
+			return dst, fmt.Errorf("more than %d segments", maxPathSegments)
 		}
 		switch {
-		case !escaped && s == "*":
-			segs = append(segs, segment{kind: segAnyKey})
-		case !escaped && s == "#":
-			segs = append(segs, segment{kind: segAnyElem})
+		case raw == "*":
+			dst = append(dst, segment{kind: segAnyKey})
+		case raw == "#":
+			dst = append(dst, segment{kind: segAnyElem})
+		case escaped:
+			dst = append(dst, segment{kind: segKey, key: unescapeSegment(raw)})
 		default:
-			segs = append(segs, segment{kind: segKey, key: s})
+			dst = append(dst, segment{kind: segKey, key: raw})
 		}
-		escaped = false
-		return nil
+		start = end + 1
 	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch c {
-		case '\\':
-			if i+1 == len(p) {
-				return nil, errors.New("dangling backslash at end of path")
-			}
+	return dst, nil
+}
+
+// unescapeSegment drops the backslash of each escape in a checked segment.
+func unescapeSegment(raw string) string {
+	b := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '\\' {
 			i++
-			switch p[i] {
-			case '.', '*', '#', '\\':
-				cur.WriteByte(p[i])
-				escaped = true
-			default:
-				return nil, fmt.Errorf("unknown escape \\%c (only \\. \\* \\# \\\\ are allowed)", p[i])
-			}
-		case '.':
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		case '*', '#':
-			// Only a whole segment may be a wildcard; "a*b" is refused rather
-			// than guessed to be a glob or a literal.
-			wholeSegment := cur.Len() == 0 && (i+1 == len(p) || p[i+1] == '.')
-			if !wholeSegment {
-				return nil, fmt.Errorf("%q must be a whole segment; escape it (\\%c) to match it literally", c, c)
-			}
-			cur.WriteByte(c)
-		default:
-			if c < 0x20 {
-				return nil, errors.New("control character in path")
-			}
-			cur.WriteByte(c)
 		}
-		if len(segs) > maxPathSegments {
-			return nil, fmt.Errorf("more than %d segments", maxPathSegments)
-		}
+		b = append(b, raw[i])
 	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	if len(segs) > maxPathSegments {
-		return nil, fmt.Errorf("more than %d segments", maxPathSegments)
-	}
-	return segs, nil
+	return string(b)
 }
 
 type segKind uint8
@@ -146,25 +178,6 @@ type segment struct {
 	key  string
 }
 
-// compileAllowlist builds the trie for paths. Paths are validated one by
-// one so the error names the offending entry.
-func compileAllowlist(paths []string) (*allowlist, error) {
-	root := &node{}
-	for i, p := range paths {
-		segs, err := parsePath(p)
-		if err != nil {
-			return nil, &pathError{index: i, path: p, err: err}
-		}
-		insert(root, segs)
-	}
-	c := compiler{budget: maxTrieNodes}
-	root, err := c.finalize(root, true)
-	if err != nil {
-		return nil, err
-	}
-	return &allowlist{root: root, nodes: int(c.nextID)}, nil
-}
-
 // pathError names the allow entry that failed to parse.
 type pathError struct {
 	index int
@@ -174,112 +187,6 @@ type pathError struct {
 
 func (e *pathError) Error() string { return fmt.Sprintf("[%d] %q: %v", e.index, e.path, e.err) }
 func (e *pathError) Unwrap() error { return e.err }
-
-func insert(n *node, segs []segment) {
-	for _, s := range segs {
-		var next **node
-		switch s.kind {
-		case segAnyKey:
-			next = &n.anyKey
-		case segAnyElem:
-			next = &n.anyElem
-		default:
-			if n.named == nil {
-				n.named = make(map[string]*node)
-			}
-			c := n.named[s.key]
-			if c == nil {
-				c = &node{}
-				n.named[s.key] = c
-			}
-			n = c
-			continue
-		}
-		if *next == nil {
-			*next = &node{}
-		}
-		n = *next
-	}
-	n.keep = true
-}
-
-// compiler carries the node budget and id counter of one compilation.
-type compiler struct {
-	budget int
-	nextID int32
-}
-
-// finalize returns a copy of n in which a kept node has no children (its
-// subtree is kept anyway) and every named member also carries the paths of
-// the "*" wildcard, so matching needs a single lookup per member. fixed says
-// whether every document value reaching the copy has the same normalised
-// path (no "*" on the way), which lets the filter memoise removed paths per
-// node.
-func (c *compiler) finalize(n *node, fixed bool) (*node, error) {
-	if n == nil {
-		return nil, nil
-	}
-	c.budget--
-	if c.budget < 0 {
-		return nil, errTooManyNodes
-	}
-	out := &node{keep: n.keep, id: c.nextID, fixed: fixed}
-	c.nextID++
-	if n.keep {
-		return out, nil
-	}
-	var err error
-	if out.anyKey, err = c.finalize(n.anyKey, false); err != nil {
-		return nil, err
-	}
-	if out.anyElem, err = c.finalize(n.anyElem, fixed); err != nil {
-		return nil, err
-	}
-	if len(n.named) > 0 {
-		out.named = make(map[string]*node, len(n.named))
-		for k, child := range n.named {
-			merged := merge(child, n.anyKey)
-			if out.named[k], err = c.finalize(merged, fixed); err != nil {
-				return nil, err
-			}
-		}
-		if len(out.named) <= linearNames {
-			for k, child := range out.named {
-				out.names = append(out.names, k)
-				out.kids = append(out.kids, child)
-			}
-		}
-	}
-	return out, nil
-}
-
-// merge returns the union of two allowlists without modifying either.
-func merge(a, b *node) *node {
-	switch {
-	case a == nil:
-		return b
-	case b == nil:
-		return a
-	}
-	out := &node{keep: a.keep || b.keep}
-	if out.keep {
-		return out
-	}
-	out.anyKey = merge(a.anyKey, b.anyKey)
-	out.anyElem = merge(a.anyElem, b.anyElem)
-	if len(a.named)+len(b.named) > 0 {
-		out.named = make(map[string]*node, len(a.named)+len(b.named))
-		for k, c := range a.named {
-			out.named[k] = merge(c, b.named[k])
-		}
-		for k, c := range b.named {
-			if _, ok := a.named[k]; !ok {
-				out.named[k] = c
-			}
-		}
-	}
-	return out
-}
 
 // escapeKey appends key to dst in path syntax, so a reported path can be
 // pasted back into an allowlist. Control characters become '?' to keep

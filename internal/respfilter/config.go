@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,6 +46,12 @@ type Config struct {
 	// Rules are tried in order and the first whose match accepts the request
 	// applies (the same route matcher as jwt and rate_limits).
 	Rules []Rule `json:"rules"`
+	// Allowlists are allow lists by name, which rules, grants and other
+	// named allowlists use at a path: {"allowlist": NAME, "at": PATH} in an
+	// allow list stands for every path of NAME put below PATH. A shape that
+	// many operations return (a user, a repository) is written once. Names
+	// are letters, digits, '.', '_' and '-'; an allowlist cannot use itself.
+	Allowlists map[string]AllowList `json:"allowlists,omitempty"`
 	// MaxBodyBytes is the largest body filtered, on the wire and again after
 	// decompression. Bigger ones, or a declared content-length over it, are
 	// errors (reason too_large) that on_error decides. Default 1048576.
@@ -76,6 +83,10 @@ type Config struct {
 	// already sent. Getting this wrong stalls (held without the Envoy flag)
 	// or weakens (streamed) the filter, so the plugin logs it at start.
 	HeadersMode HeadersMode `json:"headers_mode,omitempty" config:"enum=held|streamed"`
+
+	// compiled is what Validate compiled, for New: a large configuration's
+	// allowlists are compiled once, at decode, not again at New.
+	compiled *compiled
 }
 
 // Rule is one entry of Config.Rules.
@@ -90,9 +101,10 @@ type Rule struct {
 	// sub-path under a filtered prefix. It cannot be combined with the other
 	// fields except name and match.
 	Bypass bool `json:"bypass,omitempty"`
-	// Allow lists the field paths every caller may see; see the package
-	// documentation for the path syntax. An empty list removes every field.
-	Allow []string `json:"allow,omitempty"`
+	// Allow lists the field paths every caller may see, and the named
+	// allowlists they may see at a path; see the package documentation for
+	// the path syntax. An empty list removes every field.
+	Allow AllowList `json:"allow,omitempty"`
 	// AllowForClaims grants extra paths to callers whose verified JWT
 	// claims meet conditions (least privilege per caller).
 	AllowForClaims []ClaimGrant `json:"allow_for_claims,omitempty"`
@@ -113,8 +125,9 @@ type ClaimGrant struct {
 	// Claims lists the claim conditions that must all hold; at least one.
 	// The key is `claims`, as in a jwt rule's `requires`.
 	Claims []claims.Condition `json:"claims" config:"required,renamed_from=when"`
-	// Allow lists the extra paths granted; at least one.
-	Allow []string `json:"allow" config:"required"`
+	// Allow lists the extra paths (and named allowlists) granted; at least
+	// one.
+	Allow AllowList `json:"allow" config:"required"`
 }
 
 // OnError is Config.OnError.
@@ -260,9 +273,23 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + strconv.Itoa(s.lo/100) + `xx"`), nil
 }
 
-// Validate checks the section as a whole; Decode has already validated each
-// nested value, and New calls it again for configs built in code.
+// Validate checks the section as a whole and compiles its allowlists,
+// keeping them for New; Decode has already validated each nested value, and
+// New calls it again for configs built in code.
 func (c *Config) Validate() error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	comp, err := c.compile()
+	if err != nil {
+		return err
+	}
+	c.compiled = comp
+	return nil
+}
+
+// check is Validate without compiling the allowlists.
+func (c *Config) check() error {
 	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxMaxBodyBytes {
 		return config.Errorf("max_body_bytes", "must be between 1 and %d (0 means the default %d)", MaxMaxBodyBytes, DefaultMaxBodyBytes)
 	}
@@ -277,6 +304,15 @@ func (c *Config) Validate() error {
 	}
 	if err := c.HeadersMode.Validate(); err != nil {
 		return prefixed("headers_mode", err)
+	}
+	for _, name := range c.allowlistNames() {
+		at := config.KeyPath("allowlists", name)
+		if !validAllowlistName(name) {
+			return config.Errorf(at, "%s", allowlistNameRule)
+		}
+		if err := c.Allowlists[name].validate(); err != nil {
+			return prefixed(at, err)
+		}
 	}
 	names := make(map[string]int, len(c.Rules))
 	for i := range c.Rules {
@@ -295,7 +331,8 @@ func (c *Config) Validate() error {
 }
 
 // Validate checks one rule: its paths parse, its grants are complete, and
-// bypass stands alone.
+// bypass stands alone. Whether its allowlist fits the node budget is
+// checked with the section (Config.Validate), which compiles it.
 func (r *Rule) Validate() error {
 	if err := r.Match.Validate(); err != nil {
 		return prefixed("match", err)
@@ -326,11 +363,6 @@ func (r *Rule) Validate() error {
 			return prefixed(fmt.Sprintf("allow_for_claims[%d]", i), err)
 		}
 	}
-	// The union of everything a caller could be granted must fit the
-	// allowlist budget.
-	if _, err := compileAllowlist(r.allPaths()); err != nil {
-		return config.Errorf("allow_for_claims", "%v", err)
-	}
 	return nil
 }
 
@@ -350,16 +382,21 @@ func (g *ClaimGrant) Validate() error {
 	return validatePaths("allow", g.Allow)
 }
 
-func validatePaths(field string, paths []string) error {
-	for i, p := range paths {
-		if _, err := parsePath(p); err != nil {
-			return config.Errorf(fmt.Sprintf("%s[%d]", field, i), "%q: %v", p, err)
-		}
-	}
-	if _, err := compileAllowlist(paths); err != nil {
-		return config.Errorf(field, "%v", err)
+func validatePaths(field string, l AllowList) error {
+	if err := l.validate(); err != nil {
+		return prefixed(field, err)
 	}
 	return nil
+}
+
+// allowlistNames returns the names of Allowlists, sorted.
+func (c *Config) allowlistNames() []string {
+	names := make([]string, 0, len(c.Allowlists))
+	for name := range c.Allowlists {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func (r *Rule) name(i int) string {
@@ -367,14 +404,6 @@ func (r *Rule) name(i int) string {
 		return r.Name
 	}
 	return "rule" + strconv.Itoa(i)
-}
-
-func (r *Rule) allPaths() []string {
-	all := append([]string(nil), r.Allow...)
-	for _, g := range r.AllowForClaims {
-		all = append(all, g.Allow...)
-	}
-	return all
 }
 
 // prefixed puts err under the relative path at, keeping a *config.Error's

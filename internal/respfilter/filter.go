@@ -66,7 +66,7 @@ type filterRun struct {
 	copied int
 	kv     KeptValue
 	kk     KeptValue // a member key shown to insp (writeKey)
-	// memo holds, per fixed-path node id, member keys already reported as
+	// memo holds, per fixed-path position id (node), member keys already reported as
 	// removed below it, so the removals repeated in every element of an
 	// array skip building and hashing the path.
 	memo [][]string
@@ -96,7 +96,7 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 	r.memo = r.memo[:a.nodes]
 	saved := *rep
 	r.skipSpace()
-	r.value(a.root)
+	r.value(a.root, 0)
 	if r.err == nil {
 		if r.skipSpace(); r.pos != len(doc) {
 			r.syntax()
@@ -189,22 +189,23 @@ func (r *filterRun) count() {
 }
 
 // dropMember counts and records the removal of member key of an object that
-// the allowlist node n reaches, at the path given by r.path[:parentLen].
-func (r *filterRun) dropMember(n *node, parentLen int, key string) {
-	if n.fixed {
-		if r.memoized(n.id, key) {
+// the allowlist reaches at position at (-1 when the path to it varies), at
+// the path given by r.path[:parentLen].
+func (r *filterRun) dropMember(at int32, parentLen int, key string) {
+	if at >= 0 {
+		if r.memoized(at, key) {
 			return
 		}
-		if m := r.memo[n.id]; len(m) < memoKeys {
-			r.memo[n.id] = append(m, key)
+		if m := r.memo[at]; len(m) < memoKeys {
+			r.memo[at] = append(m, key)
 		}
 	}
 	r.path = r.pushKey(parentLen, key)
 	r.drop()
 }
 
-// memoized counts the removal of member key below the fixed-path node id
-// if it was reported already, and reports whether it was.
+// memoized counts the removal of member key below the fixed-path position
+// id if it was reported already, and reports whether it was.
 func (r *filterRun) memoized(id int32, key string) bool {
 	for _, k := range r.memo[id] {
 		if k == key {

@@ -283,12 +283,12 @@ func (r *filterRun) sensitive(v Verdict, start int) {
 	r.writeReplacement(SensitiveMask)
 }
 
-// keepInspected copies the value at r.pos, which the allowlist node n keeps
-// whole, showing it and every value inside it to r.insp. The value is the
+// keepInspected copies the value at r.pos, which the allowlist keeps whole
+// at position at (its KeptValue.Site), showing it and every value inside it to r.insp. The value is the
 // member key of the container at r.path[:parentLen], or, with self, the
 // value at r.path itself (an array element or the document).
-func (r *filterRun) keepInspected(n *node, parentLen int, key string, self bool) {
-	r.setKept(n, parentLen, key, self)
+func (r *filterRun) keepInspected(at int32, parentLen int, key string, self bool) {
+	r.setKept(at, parentLen, key, self)
 	if i := r.pos; i < len(r.doc) && r.doc[i] != '{' && r.doc[i] != '[' {
 		r.inspectScalar()
 	} else {
@@ -320,18 +320,15 @@ func (r *filterRun) writeKey(keyRaw []byte, key string, parentLen int) bool {
 	return true
 }
 
-// setKept describes the value at r.pos, kept whole by n, in r.kv for the
+// setKept describes the value at r.pos, kept whole at position at, in r.kv for the
 // inspection that follows (keepInspected), field by field: a struct
 // literal is built aside and then copied, which costs more than the rest
 // of a short value's inspection. It is small enough to be inlined, so
 // object, where most kept values are, inspects a scalar member with one
 // call (inspectScalar), which matters in Wasm.
-func (r *filterRun) setKept(n *node, parentLen int, key string, self bool) {
+func (r *filterRun) setKept(at int32, parentLen int, key string, self bool) {
 	kv := &r.kv
-	kv.Site = -1
-	if n.fixed {
-		kv.Site = n.id
-	}
+	kv.Site = at
 	kv.Parent, kv.Self, kv.Key, kv.Elem = r.path[:parentLen], self, key, false
 	r.copied = r.pos
 }

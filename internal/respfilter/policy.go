@@ -28,9 +28,9 @@ type Policy struct {
 	name     string
 	matcher  *route.Matcher
 	bypass   bool
-	base     []string
 	grants   []ClaimGrant
-	mask     []byte // nil in remove mode
+	granted  []*node // what each grant adds, compiled; nil allows nothing
+	mask     []byte  // nil in remove mode
 	statuses []Status
 	limits   *limits
 
@@ -52,10 +52,20 @@ type limits struct {
 // combination past it is compiled per response.
 const maxCachedAllowlists = 64
 
-// New validates cfg and compiles every rule once.
+// New validates cfg and compiles every rule, or takes the allowlists that
+// cfg.Validate compiled when the decoder called it (a Config from
+// config.Decode), as long as cfg's allow lists are still the ones it
+// compiled.
 func New(cfg Config) (*Filter, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, fmt.Errorf("respfilter: %w", err)
+	}
+	comp := cfg.compiled
+	if comp == nil || comp.fingerprint != cfg.fingerprint() {
+		var err error
+		if comp, err = cfg.compile(); err != nil {
+			return nil, fmt.Errorf("respfilter: %w", err)
+		}
 	}
 	lim := &limits{
 		maxBody:  cfg.MaxBodyBytes,
@@ -86,8 +96,9 @@ func New(cfg Config) (*Filter, error) {
 			name:     r.name(i),
 			matcher:  m,
 			bypass:   r.Bypass,
-			base:     append([]string(nil), r.Allow...),
 			grants:   append([]ClaimGrant(nil), r.AllowForClaims...),
+			granted:  comp.rules[i].grants,
+			baseList: comp.rules[i].base,
 			statuses: append([]Status(nil), r.Statuses...),
 			limits:   lim,
 			lists:    make(map[uint64]*allowlist),
@@ -97,13 +108,6 @@ func New(cfg Config) (*Filter, error) {
 			if r.MaskValue.IsSet() {
 				p.mask = append([]byte(nil), r.MaskValue.raw...)
 			}
-		}
-		if !p.bypass {
-			base, err := compileAllowlist(p.base)
-			if err != nil {
-				return nil, fmt.Errorf("respfilter: rules[%d].allow: %w", i, err)
-			}
-			p.baseList = base
 		}
 		f.policies = append(f.policies, p)
 	}
@@ -424,13 +428,17 @@ func (p *Policy) allowlistFor(verified map[string]any) *allowlist {
 	if l != nil {
 		return l
 	}
-	paths := append([]string(nil), p.base...)
-	for i := range p.grants {
+	c := newCompiler()
+	var root *node
+	if p.baseList.root.serial != 0 { // an empty allowlist's root is not interned
+		root = p.baseList.root
+	}
+	for i := range p.granted {
 		if key&(1<<uint(i)) != 0 {
-			paths = append(paths, p.grants[i].Allow...)
+			root = c.merge(root, p.granted[i])
 		}
 	}
-	l, err := compileAllowlist(paths)
+	l, err := c.allowlist(root)
 	if err != nil {
 		// Validate compiled the union of all paths, so this cannot happen;
 		// if it did, fall back to the base allowlist (fail closed).

@@ -30,7 +30,7 @@ func (a *allowlist) refFilterDocument(dst, doc []byte, opts filterOptions, rep *
 		r.memo = make([][]string, a.nodes)
 	}
 	r.memo = r.memo[:a.nodes]
-	r.refValue(trimSpace(s), a.root)
+	r.refValue(trimSpace(s), a.root, 0)
 	out := r.out
 	r.finishPaths()
 	r.release()
@@ -38,14 +38,14 @@ func (a *allowlist) refFilterDocument(dst, doc []byte, opts filterOptions, rep *
 }
 
 // value writes raw, the JSON text of a value the allowlist n reaches.
-func (r *filterRun) refValue(raw string, n *node) {
+func (r *filterRun) refValue(raw string, n *node, at int32) {
 	switch {
 	case n.keep:
 		r.out = append(r.out, raw...)
 	case raw[0] == '{':
-		r.refObject(raw, n)
+		r.refObject(raw, n, at)
 	case raw[0] == '[':
-		r.refArray(raw, n)
+		r.refArray(raw, n, at)
 	default:
 		// A scalar where the allowlist only names deeper fields (or the
 		// document itself is a scalar): it is not allowed.
@@ -58,12 +58,12 @@ func (r *filterRun) refValue(raw string, n *node) {
 	}
 }
 
-func (r *filterRun) refObject(raw string, n *node) {
+func (r *filterRun) refObject(raw string, n *node, at int32) {
 	r.out = append(r.out, '{')
 	first := true
 	parentLen := len(r.path)
 	gjson.Result{Type: gjson.JSON, Raw: raw}.ForEach(func(key, val gjson.Result) bool {
-		c := n.member(key.Str)
+		c, cat := n.memberAt(key.Str, at)
 		if c != nil && c.keep {
 			r.out = r.sep(first)
 			r.out = append(r.out, key.Raw...)
@@ -74,7 +74,7 @@ func (r *filterRun) refObject(raw string, n *node) {
 		}
 		switch {
 		case c == nil || !isContainer(val.Raw):
-			r.dropMember(n, parentLen, key.Str)
+			r.dropMember(at, parentLen, key.Str)
 			if r.mask == nil {
 				return true
 			}
@@ -87,7 +87,7 @@ func (r *filterRun) refObject(raw string, n *node) {
 			r.out = append(r.out, key.Raw...)
 			r.out = append(r.out, ':')
 			r.path = r.pushKey(parentLen, key.Str)
-			r.refValue(val.Raw, c)
+			r.refValue(val.Raw, c, cat)
 		}
 		first = false
 		return true
@@ -96,12 +96,12 @@ func (r *filterRun) refObject(raw string, n *node) {
 	r.out = append(r.out, '}')
 }
 
-func (r *filterRun) refArray(raw string, n *node) {
+func (r *filterRun) refArray(raw string, n *node, at int32) {
 	r.out = append(r.out, '[')
 	first := true
 	parentLen := len(r.path)
 	r.path = r.pushSeg(parentLen, "#")
-	c := n.anyElem
+	c, cat := n.anyElem, n.elemAt(at)
 	recorded := false // every element has the same path
 	gjson.Result{Type: gjson.JSON, Raw: raw}.ForEach(func(_, val gjson.Result) bool {
 		if c == nil || (!c.keep && !isContainer(val.Raw)) {
@@ -118,7 +118,7 @@ func (r *filterRun) refArray(raw string, n *node) {
 			r.out = append(r.out, r.mask...)
 		} else {
 			r.out = r.sep(first)
-			r.refValue(val.Raw, c)
+			r.refValue(val.Raw, c, cat)
 		}
 		first = false
 		return true

@@ -283,24 +283,25 @@ func (r *filterRun) enter() bool {
 	return true
 }
 
-// value filters the value at r.pos, which the allowlist n reaches.
-func (r *filterRun) value(n *node) {
+// value filters the value at r.pos, which the allowlist n reaches at the
+// position id at (-1 when the path to it varies: node).
+func (r *filterRun) value(n *node, at int32) {
 	if r.pos >= len(r.doc) {
 		r.syntax()
 		return
 	}
 	switch c := r.doc[r.pos]; {
 	case n.keep && r.insp != nil:
-		r.keepInspected(n, len(r.path), "", true)
+		r.keepInspected(at, len(r.path), "", true)
 	case n.keep:
 		start := r.pos
 		if r.skipValue(); r.err == nil {
 			r.out = append(r.out, r.doc[start:r.pos]...)
 		}
 	case c == '{':
-		r.object(n)
+		r.object(n, at)
 	case c == '[':
-		r.array(n)
+		r.array(n, at)
 	default:
 		// A scalar where the allowlist only names deeper fields (or the
 		// document itself is a scalar): it is not allowed.
@@ -326,7 +327,7 @@ func memberKey(raw []byte, escaped bool) string {
 	return unsafe.String(unsafe.SliceData(raw[1:]), len(raw)-2)
 }
 
-func (r *filterRun) object(n *node) {
+func (r *filterRun) object(n *node, at int32) {
 	if !r.enter() {
 		return
 	}
@@ -366,7 +367,7 @@ func (r *filterRun) object(n *node) {
 			return
 		}
 		key := memberKey(keyRaw, escaped)
-		c := n.member(key)
+		c, cat := n.memberAt(key, at)
 		r.pos = pos
 		switch {
 		case c != nil && c.keep && r.insp != nil:
@@ -376,7 +377,7 @@ func (r *filterRun) object(n *node) {
 			}
 			r.out = append(r.out, ':')
 			// keepInspected by hand: a call less per kept member.
-			if r.setKept(c, parentLen, key, false); doc[pos] != '{' && doc[pos] != '[' {
+			if r.setKept(cat, parentLen, key, false); doc[pos] != '{' && doc[pos] != '[' {
 				r.inspectScalar()
 			} else {
 				r.inspectValue()
@@ -399,8 +400,8 @@ func (r *filterRun) object(n *node) {
 			if r.skipValue(); r.err != nil {
 				return
 			}
-			if !n.fixed || !r.memoized(n.id, key) {
-				r.dropMember(n, parentLen, key)
+			if at < 0 || !r.memoized(at, key) {
+				r.dropMember(at, parentLen, key)
 			}
 			if r.mask != nil {
 				r.out = r.sep(first)
@@ -418,7 +419,7 @@ func (r *filterRun) object(n *node) {
 			}
 			r.out = append(r.out, ':')
 			r.path = r.pushKey(parentLen, key)
-			if r.value(c); r.err != nil {
+			if r.value(c, cat); r.err != nil {
 				return
 			}
 			first = false
@@ -436,7 +437,7 @@ func (r *filterRun) object(n *node) {
 	}
 }
 
-func (r *filterRun) array(n *node) {
+func (r *filterRun) array(n *node, at int32) {
 	if !r.enter() {
 		return
 	}
@@ -450,7 +451,7 @@ func (r *filterRun) array(n *node) {
 	}
 	parentLen := len(r.path)
 	r.path = r.pushSeg(parentLen, "#")
-	c := n.anyElem
+	c, cat := n.anyElem, n.elemAt(at)
 	recorded := false // every element has the same path
 	first := true
 	for {
@@ -475,7 +476,7 @@ func (r *filterRun) array(n *node) {
 			}
 		} else {
 			r.out = r.sep(first)
-			if r.value(c); r.err != nil {
+			if r.value(c, cat); r.err != nil {
 				return
 			}
 			first = false

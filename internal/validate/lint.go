@@ -230,7 +230,7 @@ func lintResponseFilter(s *settings.Settings, add addFunc) {
 		for k, a := range r.Allow {
 			if allowsEverything(a) {
 				add("allow-everything", config.IndexPath(at+".allow", k),
-					fmt.Sprintf("%q allows every field at its depth: nothing is filtered there", a),
+					fmt.Sprintf("%q allows every field at its depth: nothing is filtered there", a.Path),
 					"list the fields clients need")
 			}
 		}
@@ -244,11 +244,12 @@ func lintResponseFilter(s *settings.Settings, add addFunc) {
 			for k, a := range grant.Allow {
 				if allowsEverything(a) {
 					add("allow-everything", config.IndexPath(ga+".allow", k),
-						fmt.Sprintf("%q allows every field at its depth to these callers", a), "list the fields they need")
+						fmt.Sprintf("%q allows every field at its depth to these callers", a.Path), "list the fields they need")
 				}
 			}
 		}
 	}
+	lintAllowlists(rf, add)
 	shadowed(matches, "response_filter.rules", add)
 	if slices.ContainsFunc(matches, route.Match.MatchesEverything) {
 		return
@@ -273,10 +274,50 @@ func lintResponseFilter(s *settings.Settings, add addFunc) {
 	}
 }
 
-// allowsEverything reports whether an allowlist path is made of wildcards
-// only ("*", "#", "*.*", "#.*" ...), which lets every field through.
-func allowsEverything(path string) bool {
-	for _, seg := range strings.Split(path, ".") {
+// lintAllowlists warns about named allowlists: one that nothing uses
+// (a rule, a grant or another named allowlist), which usually means a use
+// names another by mistake, and paths of wildcards only.
+func lintAllowlists(rf *respfilter.Config, add addFunc) {
+	used := map[string]bool{}
+	uses := func(l respfilter.AllowList) {
+		for _, e := range l {
+			used[e.Allowlist] = true
+		}
+	}
+	for _, r := range rf.Rules {
+		uses(r.Allow)
+		for _, g := range r.AllowForClaims {
+			uses(g.Allow)
+		}
+	}
+	for _, l := range rf.Allowlists {
+		uses(l)
+	}
+	for _, name := range slices.Sorted(maps.Keys(rf.Allowlists)) {
+		at := config.KeyPath("response_filter.allowlists", name)
+		if !used[name] {
+			add("unused-allowlist", at,
+				"no rule, grant or other allowlist uses this allowlist, so it allows nothing anywhere",
+				`use it in an allow list ({"allowlist": "`+name+`", "at": PATH}), or remove it`)
+		}
+		for k, a := range rf.Allowlists[name] {
+			if allowsEverything(a) {
+				add("allow-everything", config.IndexPath(at, k),
+					fmt.Sprintf("%q allows every field at its depth wherever this allowlist is used: nothing is filtered there", a.Path),
+					"list the fields clients need")
+			}
+		}
+	}
+}
+
+// allowsEverything reports whether an allowlist entry is a path made of
+// wildcards only ("*", "#", "*.*", "#.*" ...), which lets every field
+// through.
+func allowsEverything(e respfilter.AllowEntry) bool {
+	if e.Allowlist != "" {
+		return false
+	}
+	for _, seg := range strings.Split(e.Path, ".") {
 		if seg != "*" && seg != "#" {
 			return false
 		}

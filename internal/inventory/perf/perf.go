@@ -41,7 +41,7 @@ type Bench struct {
 // New builds the filter the respfilter benchmarks use, and a response
 // inventory with every built-in class.
 func New() (*Bench, error) {
-	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Allow: benchdoc.Allow}}, MaxBodyBytes: 4 << 20})
+	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Allow: respfilter.Paths(benchdoc.Allow...)}}, MaxBodyBytes: 4 << 20})
 	if err != nil {
 		return nil, err
 	}

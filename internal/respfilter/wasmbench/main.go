@@ -49,7 +49,7 @@ func main() {
 
 func run(perCase time.Duration, withNaive bool) error {
 	f, err := respfilter.New(respfilter.Config{
-		Rules:        []respfilter.Rule{{Allow: benchdoc.Allow}},
+		Rules:        []respfilter.Rule{{Allow: respfilter.Paths(benchdoc.Allow...)}},
 		MaxBodyBytes: 4 << 20,
 	})
 	if err != nil {

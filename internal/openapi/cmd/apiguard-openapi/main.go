@@ -117,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiguard-openapi:", err)
 		return exitError
 	}
-	fmt.Fprintf(stderr, "apiguard-openapi: %d operations: %d response_filter rules, %d jwt rules, %d bytes; %d findings\n",
-		res.Operations, res.ResponseRules, res.JWTRules, len(res.Config), len(res.Findings))
+	fmt.Fprintf(stderr, "apiguard-openapi: %d operations: %d response_filter rules (%d named allowlists), %d jwt rules, %d bytes; %d findings\n",
+		res.Operations, res.ResponseRules, res.Allowlists, res.JWTRules, len(res.Config), len(res.Findings))
 	return exitOK
 }
