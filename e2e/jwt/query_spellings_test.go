@@ -18,6 +18,8 @@ func TestEverySpellingOfTheTokenParameterCountsAsAToken(t *testing.T) {
 	for _, q := range []string{
 		"access_token=zzz", "ACCESS_TOKEN=zzz", "Access_Token=zzz", "access_token[]=zzz", "access_token[0]=zzz",
 		"access+token=zzz", "access.token=zzz", "access%5Ftoken=zzz",
+		// PHP drops leading spaces and reads an unmatched '[' as '_'.
+		"+access_token=zzz", "%20access_token=zzz", "%20%20access.token=zzz", "access%5Btoken=zzz", "access[token=zzz",
 	} {
 		rec := e.do(t, "GET", "/orders?"+q, "authorization", "Bearer "+header)
 		if rec.Code != 400 || rec.Header().Get("x-apiguard-reason") != "multiple_tokens" {
@@ -34,7 +36,7 @@ func TestEverySpellingOfTheTokenParameterCountsAsAToken(t *testing.T) {
 
 	// Where the config reads a query token, every spelling is read, verified
 	// and removed before the upstream.
-	for _, name := range []string{"ACCESS_TOKEN", "access_token[]", "access.token"} {
+	for _, name := range []string{"ACCESS_TOKEN", "access_token[]", "access.token", "+access_token", "%20access_token", "access%5Btoken"} {
 		rec := e.do(t, "GET", "/orders?"+name+"="+rs256(t, "rsa1")+"&page=2")
 		if rec.Code != 200 {
 			t.Fatalf("?%s=<valid>: %d %q", name, rec.Code, rec.Header().Get("x-apiguard-reason"))
@@ -42,6 +44,23 @@ func TestEverySpellingOfTheTokenParameterCountsAsAToken(t *testing.T) {
 		h, uri, _ := e.upstream.last()
 		if h.Get("x-user") != "alice" || strings.Contains(uri, "ey") || !strings.Contains(uri, "page=2") {
 			t.Errorf("?%s=<valid>: upstream x-user %q, URI %q: want alice, the token removed, page kept", name, h.Get("x-user"), uri)
+		}
+	}
+}
+
+// On an open route the token parameter is not judged but still removed, in
+// every spelling PHP reads as it: ?+access_token=forged used to reach the
+// upstream, which PHP reads as access_token.
+func TestTokenParameterSpellingsAreRemovedOnAnOpenRoute(t *testing.T) {
+	e := start(t, localConfig(), 1, nil)
+	for _, name := range []string{"access_token", "+access_token", "%20access_token", "access%5Btoken", "access.token", "ACCESS_TOKEN[]"} {
+		rec := e.do(t, "GET", "/public/x?"+name+"=forged&page=2")
+		if rec.Code != 200 {
+			t.Fatalf("/public/x?%s=forged: %d %q", name, rec.Code, rec.Header().Get("x-apiguard-reason"))
+		}
+		_, uri, _ := e.upstream.last()
+		if strings.Contains(uri, "forged") || !strings.Contains(uri, "page=2") {
+			t.Errorf("/public/x?%s=forged: upstream URI %q, want the parameter removed and page kept", name, uri)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/apiguard/apiguard/internal/config"
+	"github.com/apiguard/apiguard/internal/paramname"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
@@ -456,9 +457,10 @@ func nulInParamName(query string) bool {
 	return false
 }
 
-// hasParam reports whether the raw query has a parameter named name, in any
-// spelling that decodes to it ("_method", "%5Fmethod"), with '&' or ';' as
-// separators (some frameworks split on both).
+// hasParam reports whether the raw query has a parameter named name (folded
+// by paramname.Fold), in any spelling that decodes and folds to it
+// ("%5Fmethod", "_METHOD", ".method", "+_method", "_method[]"), with '&' or
+// ';' as separators (some frameworks split on both).
 func hasParam(query, name string) bool {
 	// A key decodes to name only if its first byte is name's or starts an
 	// escape ('+' decodes to a space): a query with neither holds no such
@@ -493,11 +495,11 @@ func hasParam(query, name string) bool {
 		} else {
 			query = ""
 		}
-		if k == name {
+		if k == name || !encoded && paramname.Fold(k) == name {
 			return true
 		}
 		if encoded {
-			if dk, err := url.QueryUnescape(k); err == nil && dk == name {
+			if dk, err := url.QueryUnescape(k); err == nil && paramname.Fold(dk) == name {
 				return true
 			}
 		}
@@ -505,15 +507,15 @@ func hasParam(query, name string) bool {
 	return false
 }
 
-// removeParam returns query without the parameters named name, every other
-// byte kept.
+// removeParam returns query without the parameters named name, in any
+// spelling hasParam finds, every other byte kept.
 func removeParam(query, name string) string {
 	var kept []string
 	for pair := range strings.SplitSeq(query, "&") {
 		drop := false
 		for _, sub := range strings.Split(pair, ";") {
 			k, _, _ := strings.Cut(sub, "=")
-			if dk, err := url.QueryUnescape(k); err == nil && dk == name || k == name {
+			if dk, err := url.QueryUnescape(k); err == nil && paramname.Fold(dk) == name || k == name {
 				drop = true
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apiguard/apiguard/internal/paramname"
 	"github.com/apiguard/apiguard/internal/route"
 	"github.com/apiguard/apiguard/internal/verdict"
 )
@@ -52,6 +53,11 @@ func TestInspectRefusesWhatUpstreamsReadTwoWays(t *testing.T) {
 		{"repeated authorization", req("GET", "/", "api", "authorization", "Bearer a", "Authorization", "Bearer b"), verdict.RepeatedHeader},
 		{"override header", req("POST", "/", "api", "x-http-method-override", "DELETE"), verdict.MethodOverride},
 		{"override parameter", req("POST", "/?a=1&%5Fmethod=DELETE", "api"), verdict.MethodOverride},
+		{"override parameter, PHP dot", req("POST", "/?.method=DELETE", "api"), verdict.MethodOverride},
+		{"override parameter, PHP leading plus", req("POST", "/?+_method=DELETE", "api"), verdict.MethodOverride},
+		{"override parameter, PHP leading space", req("POST", "/?%20_method=DELETE", "api"), verdict.MethodOverride},
+		{"override parameter, upper case", req("POST", "/?_METHOD=DELETE", "api"), verdict.MethodOverride},
+		{"override parameter, PHP array", req("POST", "/?_method[]=DELETE", "api"), verdict.MethodOverride},
 		// WSGI and CGI upstreams fold '_' into '-': every spelling is the override.
 		{"override header, underscores", req("POST", "/", "api", "x_http_method_override", "DELETE"), verdict.MethodOverride},
 		{"override header, upper underscores", req("POST", "/", "api", "X_HTTP_METHOD_OVERRIDE", "DELETE"), verdict.MethodOverride},
@@ -91,6 +97,10 @@ func TestInspectPlansTheCanonicalRequest(t *testing.T) {
 	p = rw.Inspect(req("GET", "/x/%2e%2e/users/1/?_method=DELETE&y=2", "api", "x-method-override", "DELETE"), port80)
 	if p.Refuse != "" || p.Path != "/users/1/" || p.SetPath != "/users/1/?y=2" || !slices.Equal(p.RemoveHeaders, []string{"x-method-override"}) {
 		t.Errorf("rewrite plan %+v", p)
+	}
+	p = rw.Inspect(req("POST", "/u?a=1&.method=DELETE&+_METHOD=PUT&b=2", "api"), port80)
+	if p.Refuse != "" || p.SetPath != "/u?a=1&b=2" {
+		t.Errorf("remove mode left a PHP spelling of _method: %+v", p)
 	}
 
 	if p := guard(t, Config{AuthorityNormalization: "refuse"}).Inspect(req("GET", "/", "Admin.local"), port80); p.Refuse != verdict.NonCanonicalAuthority {
@@ -144,13 +154,13 @@ func FuzzInspect(f *testing.F) {
 // place, against splitting it into pairs and decoding every key.
 func FuzzHasParamMatchesSplitting(f *testing.F) {
 	for _, q := range []string{"", "_method=PUT", "a=1&%5Fmethod=x", "a=1;_method", "_meth%6Fd", "+_method=1",
-		"_method+=1", "%zz&_method", "&&;;=", "a&b=_method", "%5fmethod=", "x=%5Fmethod"} {
+		"_method+=1", "%20_method", ".method", "_METHOD", "_method[]", "_method[", "%zz&_method", "&&;;=", "a&b=_method", "%5fmethod=", "x=%5Fmethod"} {
 		f.Add(q)
 	}
 	split := func(query, name string) bool {
 		for _, pair := range strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' }) {
 			k, _, _ := strings.Cut(pair, "=")
-			if dk, err := url.QueryUnescape(k); err == nil && dk == name || k == name {
+			if dk, err := url.QueryUnescape(k); err == nil && paramname.Fold(dk) == name || k == name {
 				return true
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/apiguard/apiguard/internal/claims"
 	"github.com/apiguard/apiguard/internal/config"
 	"github.com/apiguard/apiguard/internal/jwtauth/jwks"
+	"github.com/apiguard/apiguard/internal/paramname"
 	"github.com/apiguard/apiguard/internal/route"
 )
 
@@ -916,7 +917,7 @@ func (a *Authenticator) InputHeaders() []string {
 
 // hiddenTokenParam reports whether the query names a token parameter in a
 // pair that Go's url.ParseQuery (what apiguard judges) does not read as
-// such, in any spelling (foldParamName): after a ';' (Rack 2 and older Python split pairs on it) or in a
+// such, in any spelling (paramname.Fold): after a ';' (Rack 2 and older Python split pairs on it) or in a
 // pair with a malformed escape (Go drops the pair, Node decodes leniently).
 // apiguard could neither verify nor remove such a token, so the request is
 // refused rather than forwarded with it.
@@ -930,9 +931,9 @@ func (a *Authenticator) hiddenTokenParam(query string) bool {
 		}
 		for part := range strings.SplitSeq(pair, ";") {
 			key, _, _ := strings.Cut(part, "=")
-			folded := foldParamName(lenientUnescape(key))
+			folded := paramname.Fold(lenientUnescape(key))
 			for _, name := range a.paramNames {
-				if foldParamName(name) == folded {
+				if paramname.Fold(name) == folded {
 					return true
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"unsafe"
+
+	"github.com/apiguard/apiguard/internal/paramname"
 )
 
 // Request is what Authenticate needs to know about a request.
@@ -116,30 +118,14 @@ func parseQuery(query string) url.Values {
 }
 
 // paramKey is the name a framework may read a raw query parameter name as
-// (foldParamName of its percent-decoding, '+' as a space); ok is false when
+// (paramname.Fold of its percent-decoding, '+' as a space); ok is false when
 // the name does not decode.
 func paramKey(raw string) (key string, ok bool) {
 	key, err := url.QueryUnescape(raw)
 	if err != nil {
 		return "", false
 	}
-	return foldParamName(key), true
-}
-
-// foldParamName folds a decoded parameter name so that every spelling a
-// framework reads as one name is one: without a PHP array suffix
-// (access_token[] and access_token[0] are access_token to PHP), lower case
-// (ASP.NET's query collection ignores case), ' ' and '.' as '_' (PHP's
-// names). canon refuses names holding NUL, which C-based parsers cut short.
-func foldParamName(name string) string {
-	if i := strings.IndexByte(name, '['); i > 0 && strings.HasSuffix(name, "]") {
-		name = name[:i]
-	}
-	name = strings.ToLower(name)
-	if strings.ContainsAny(name, " .") {
-		name = strings.NewReplacer(" ", "_", ".", "_").Replace(name)
-	}
-	return name
+	return paramname.Fold(key), true
 }
 
 func (v *reqView) cookie(name string) []string {
