@@ -309,3 +309,40 @@ func TestCompressedBodiesAreObservedOnUnfilteredRoutes(t *testing.T) {
 		})
 	}
 }
+
+// TestObservationOfASmallGzipOfManyCardsIsBounded: the attacker review's
+// body, a ~40 KB gzip of ~883k card numbers (~16 MB decoded), once held a
+// worker ~15 s on an unfiltered route while every value was classified.
+// Through the compiled plugin it passes unchanged, observation stops after
+// 1 MiB decoded (far fewer values classified than the body holds) and the
+// response is counted as not observed, body_too_large.
+func TestObservationOfASmallGzipOfManyCardsIsBounded(t *testing.T) {
+	const cards = 883_000
+	config := `{"response_inventory": {"routes": [{"name": "bomb", "match": {"prefix": "/bomb"}}]}}`
+	body := gzipBytes(t, []byte("["+strings.Repeat(`"4111111111111111",`, cards-1)+`"4111111111111111"]`))
+	e := start(t, config, opts{}, func(w http.ResponseWriter, r *http.Request) {
+		serve(body, true, "content-type", "application/json", "content-encoding", "gzip")(w, r)
+	})
+	r := e.get(t, "/bomb", "accept-encoding", "gzip")
+	if r.status != 200 || !bytes.Equal(r.body, body) {
+		t.Fatalf("%d, %d bytes: the body changed", r.status, len(r.body))
+	}
+	prefix := "apiguard." + e.instance + "."
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, _ := e.plugin.Stats().Counter(prefix + "inventory.reason.body_too_large.unobserved_responses_total")
+		if v == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("body_too_large unobserved responses = %d, want 1", v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	seen, _ := e.plugin.Stats().Counter(prefix + "inventory.route.bomb.class.card_number.sensitive_values_total")
+	if seen == 0 || seen > (1<<20)/19+1 {
+		t.Errorf("%d card numbers classified of %d: want some, and none past the first MiB", seen, cards)
+	}
+	t.Logf("%d of %d card numbers classified", seen, cards)
+	e.checkLogsClean(t)
+}

@@ -10,11 +10,14 @@ import (
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
-// MaxDecodedBytes bounds what one compressed body is decoded to for
-// observation: past it (a decompression bomb, or an unusually large
-// body), observation stops and the response is counted as not observed
-// (body_too_large), what was seen before still counting.
-const MaxDecodedBytes = 16 << 20
+// MaxObservedBytes bounds the body one unfiltered response shows the
+// Observer, decoded when compressed: past it (a decompression bomb, an
+// unusually large body, or a small gzip of many small values whose
+// classification would hold the worker for seconds), observation stops and
+// the response is counted as not observed (body_too_large), what was seen
+// before still counting; the body passes unchanged. It is the response
+// filter's default max_body_bytes, the most a filtered body is classified.
+const MaxObservedBytes = 1 << 20
 
 // decoder follows a compressed body (gzip, deflate) on its way to the
 // client: each chunk is decoded as it passes and the decoded bytes go to
@@ -105,7 +108,7 @@ func (d *decoder) Read(p []byte) (int, error) {
 }
 
 // run is the coroutine: it decodes the body into the Observer until the
-// body ends, fails to decode, or decodes past MaxDecodedBytes.
+// body ends, fails to decode, or decodes past MaxObservedBytes.
 func (d *decoder) run(yield func(struct{}) bool) {
 	d.yield = yield
 	defer func() {
@@ -124,7 +127,7 @@ func (d *decoder) run(yield func(struct{}) bool) {
 	for {
 		n, err := r.Read(d.out)
 		if n > 0 {
-			if d.decoded += n; d.decoded > MaxDecodedBytes {
+			if d.decoded += n; d.decoded > MaxObservedBytes {
 				d.failed = verdict.BodyTooLarge
 				return
 			}

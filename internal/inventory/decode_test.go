@@ -60,7 +60,7 @@ func TestCompressedBodiesAreObservedAsTheyPass(t *testing.T) {
 
 // TestCompressedBodiesThatDoNotDecodeAreNotObserved: a corrupt or
 // truncated body is counted as not observed (decode_failed), a bomb stops
-// at MaxDecodedBytes (body_too_large), a coding apiguard does not decode
+// at MaxObservedBytes (body_too_large), a coding apiguard does not decode
 // is not followed (unsupported_encoding); a stream that ends mid-body
 // leaves no decoding behind.
 func TestCompressedBodiesThatDoNotDecodeAreNotObserved(t *testing.T) {
@@ -69,7 +69,7 @@ func TestCompressedBodiesThatDoNotDecodeAreNotObserved(t *testing.T) {
 	gz := compressed(t, "gzip", doc)
 	corrupt := bytes.Clone(gz)
 	corrupt[len(corrupt)/2] ^= 0xff
-	bomb := compressed(t, "gzip", append(append([]byte(`{"z":"`), make([]byte, MaxDecodedBytes)...), `"}`...))
+	bomb := compressed(t, "gzip", append(append([]byte(`{"z":"`), make([]byte, MaxObservedBytes)...), `"}`...))
 	for _, c := range []struct {
 		name, ce string
 		body     []byte
@@ -114,5 +114,51 @@ func TestCompressedBodiesThatDoNotDecodeAreNotObserved(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before+2 {
 		t.Errorf("%d goroutines after 100 streams cut short, %d before", n, before)
+	}
+}
+
+// TestObservationStopsAtMaxObservedBytes: the reviewer's body, a 40 KB gzip
+// of ~883k card numbers (~16 MB decoded), once held a worker ~15 s while
+// every value was classified. Observation now stops after MaxObservedBytes
+// of decoded body: the response is counted as not observed (body_too_large)
+// and a field past the bound is never reached; an uncompressed body is
+// bounded the same way; a body under the bound is observed to its end.
+func TestObservationStopsAtMaxObservedBytes(t *testing.T) {
+	w := newWorker(t, `{}`)
+	late := `{"late":"x"}`
+	var doc bytes.Buffer
+	doc.WriteString(`[{"early":"y"}`)
+	for range 883_000 {
+		doc.WriteString(`,"4111111111111111"`)
+	}
+	doc.WriteString("," + late + "]")
+	small := []byte(`[{"early":"y"},"4111111111111111",` + late + `]`)
+	for _, c := range []struct {
+		name, ce string
+		body     []byte
+		want     verdict.Reason
+	}{
+		{"gzip of 883k cards", "gzip", compressed(t, "gzip", doc.Bytes()), verdict.BodyTooLarge},
+		{"uncompressed, 16 MB", "", doc.Bytes(), verdict.BodyTooLarge},
+		{"small gzip", "gzip", compressed(t, "gzip", small), ""},
+		{"small", "", small, ""},
+	} {
+		s := w.Start(true)
+		s.Follow("application/json", c.ce)
+		for i := 0; i < len(c.body); i += 16 << 10 {
+			s.Write(c.body[i:min(i+16<<10, len(c.body))], i+16<<10 >= len(c.body))
+		}
+		r := s.Finish()
+		if got := s.Unobserved(); got != c.want {
+			t.Errorf("%s: unobserved %q, want %q", c.name, got, c.want)
+		}
+		paths := map[string]bool{}
+		for _, f := range r.Fields() {
+			paths[f.Path] = true
+		}
+		if !paths["#.early"] || paths["#.late"] != (c.want == "") {
+			t.Errorf("%s: paths %v: want #.early, and #.late only when observed to the end", c.name, paths)
+		}
+		w.Put(s)
 	}
 }

@@ -98,7 +98,7 @@ func (w *Worker) Put(s *Stream) {
 	s.dec.close()
 	s.resp.Reset()
 	s.obs.Reset()
-	s.following, s.decoding, s.unobserved = false, false, ""
+	s.following, s.decoding, s.unobserved, s.observed = false, false, "", 0
 	if len(w.free) < maxFreeStreams {
 		w.free = append(w.free, s)
 	}
@@ -126,6 +126,9 @@ type Stream struct {
 	dec                 decoder
 	// unobserved names why a body was not observed (Unobserved).
 	unobserved verdict.Reason
+	// observed counts the bytes of an uncompressed body observed, up to
+	// MaxObservedBytes (the decoder counts a compressed body's).
+	observed int
 }
 
 // Response is what the stream recorded; the response filter shows it the
@@ -157,8 +160,8 @@ func (s *Stream) Follow(contentType, contentEncoding string) bool {
 // Unobserved names why the response's body was not observed, "" when it
 // was: unsupported_encoding (a coding apiguard does not decode),
 // decode_failed (a compressed body that does not decode), body_too_large
-// (one that decodes past MaxDecodedBytes). Values seen before a failure
-// still count.
+// (one longer than MaxObservedBytes, decoded: observation stopped there).
+// Values seen before a failure still count.
 func (s *Stream) Unobserved() verdict.Reason {
 	if s.unobserved == "" && s.decoding {
 		return s.dec.failed
@@ -171,9 +174,15 @@ func (s *Stream) Following() bool { return s != nil && s.following }
 
 // Write follows a chunk of the body as it passes; end is the body's end.
 func (s *Stream) Write(chunk []byte, end bool) {
-	if s.decoding {
+	switch {
+	case s.decoding:
 		s.dec.write(chunk, end)
-	} else if len(chunk) > 0 {
+	case s.unobserved != "": // past MaxObservedBytes: passes unobserved
+	case s.observed+len(chunk) > MaxObservedBytes:
+		s.obs.Write(chunk[:MaxObservedBytes-s.observed])
+		s.observed, s.unobserved = MaxObservedBytes, verdict.BodyTooLarge
+	default:
+		s.observed += len(chunk)
 		s.obs.Write(chunk)
 	}
 	if end {
