@@ -102,15 +102,45 @@ func isGroupSeparator(c byte) bool {
 	return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '/' || c == '_' || c == '+'
 }
 
+// maxSeparatorRun is the longest run of group separators read as one gap:
+// "4111 - 1111", "4111  1111" (a dash with spaces around it, a wider gap).
+const maxSeparatorRun = 3
+
+// separatorRun is the length of the run of group separators at s[j], 0
+// when there is none or it is longer than maxSeparatorRun.
+func separatorRun(s string, j int) int {
+	k := 0
+	for j+k < len(s) && isGroupSeparator(s[j+k]) {
+		if k++; k > maxSeparatorRun {
+			return 0
+		}
+	}
+	return k
+}
+
+// separatorRunBefore is the length of the run of group separators that
+// ends before s[i], 0 when there is none or it is longer than
+// maxSeparatorRun.
+func separatorRunBefore(s string, i int) int {
+	k := 0
+	for i-k > 0 && isGroupSeparator(s[i-k-1]) {
+		if k++; k > maxSeparatorRun {
+			return 0
+		}
+	}
+	return k
+}
+
 // groupedCardAt reports whether a card number starts at s[i] and where it
-// ends, its digits grouped by single separators of any kind, mixed or not
-// (isGroupSeparator), in one of the groupings cards are printed in
+// ends, its digits grouped by runs of up to maxSeparatorRun separators of
+// any kind, mixed or not (isGroupSeparator; Unicode dashes read as '-', see
+// visible), in one of the groupings cards are printed in
 // (cardGrouping). The whole run of separated groups is the number: one
 // that runs on into another group, a letter or a digit, or continues a
 // group run before s[i] ("10.4111.1111…"), is not a card, so dotted
 // versions, dates and addresses are not taken for one.
 func groupedCardAt(s string, i int) (int, bool) {
-	if i >= 2 && isGroupSeparator(s[i-1]) && isDigit(s[i-2]) {
+	if k := separatorRunBefore(s, i); k > 0 && k < i && isDigit(s[i-k-1]) {
 		return 0, false
 	}
 	var digits [maxCardDigits]byte
@@ -129,8 +159,8 @@ func groupedCardAt(s string, i int) (int, bool) {
 		}
 		groups[ng] = n - start
 		ng++
-		if j+1 < len(s) && isGroupSeparator(s[j]) && isDigit(s[j+1]) {
-			j++
+		if k := separatorRun(s, j); k > 0 && j+k < len(s) && isDigit(s[j+k]) {
+			j += k
 			continue
 		}
 		break

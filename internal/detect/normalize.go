@@ -14,13 +14,13 @@ import (
 // attacker who controls one, could use them to hide a value from checks
 // that compare bytes. Classify, Contains and Redact look at a string with
 // its default-ignorable characters dropped, its Unicode spaces read as
-// ' ' and every decimal digit of any script (Unicode Nd: full-width
+// ' ', its Unicode dashes and minus sign read as '-', and every decimal digit of any script (Unicode Nd: full-width
 // "４１１１…", Arabic-Indic, Devanagari, …) read as the ASCII digit of its
 // value (visible reads the same as the original to a person).
 
 // visible returns s without default-ignorable characters (format
 // characters, variation selectors, fillers), with every Unicode space
-// separator as ' ' and every decimal digit as its ASCII digit, and whether
+// separator as ' ', every dash as '-' (see dash) and every decimal digit as its ASCII digit, and whether
 // that changed s. A string of ASCII bytes
 // costs one scan and no allocation.
 func visible(s string) (string, bool) {
@@ -52,6 +52,13 @@ func visible(s string) (string, bool) {
 				changed = true
 			}
 			b.WriteByte(' ')
+		case dash(r):
+			if !changed {
+				b.Grow(len(s))
+				b.WriteString(s[:i+j])
+				changed = true
+			}
+			b.WriteByte('-')
 		case r >= firstOtherDigit:
 			v, ok := digitValue(r)
 			if !ok {
@@ -74,6 +81,14 @@ func visible(s string) (string, bool) {
 		return s, false
 	}
 	return b.String(), true
+}
+
+// dash reports a dash a reader reads as '-' between digit groups: Unicode
+// dash punctuation (Pd: hyphen, non-breaking hyphen, figure dash, en and em
+// dashes, small and full-width hyphen-minus, …) and the minus sign. The
+// Armenian and Hebrew hyphens, inside plainRune's ranges, are kept.
+func dash(r rune) bool {
+	return r == '\u2212' || unicode.Is(unicode.Pd, r)
 }
 
 // plainRune reports a character that visible keeps as it is without its

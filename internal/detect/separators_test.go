@@ -1,6 +1,9 @@
 package detect
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestCardsGroupedByOtherSeparators: a card number printed in its usual
 // grouping with dots, slashes, underscores, tabs, '+', no-break or thin
@@ -50,6 +53,35 @@ func TestCardsGroupedByOtherSeparators(t *testing.T) {
 		}
 		if Contains("v "+s+" x", SetOf(CardNumber)) {
 			t.Errorf("Contains(%q): a card", s)
+		}
+	}
+}
+
+// TestCardsGroupedByUnicodeDashesOrWiderGapsAreCards: the attacker
+// review's spellings, a card grouped by a Unicode dash (en, em, figure,
+// hyphen, non-breaking hyphen, minus, full-width and small hyphen-minus),
+// by double spaces or by a dash with spaces around it, are card numbers
+// for Classify and Redact; dates, ranges and phone numbers written the
+// same ways are not.
+func TestCardsGroupedByUnicodeDashesOrWiderGapsAreCards(t *testing.T) {
+	for _, sep := range []string{"\u2013", "\u2014", "\u2212", "\u2011", "\u2012", "\u2010", "\uff0d", "\ufe63", "  ", " - ", " \u2013 ", "\u00a0\u2014\u00a0", "   "} {
+		card := "4111" + sep + "1111" + sep + "1111" + sep + "1111"
+		if c, ok := Classify(card, All); !ok || c != CardNumber {
+			t.Errorf("Classify(%q) = %v, %v: want card_number", card, c, ok)
+		}
+		for _, text := range []string{"card " + card + " end", "card:" + card} {
+			if out, ok := Redact(text, All, "***"); !ok || strings.Contains(out, "1111") {
+				t.Errorf("Redact(%q) = %q, %v: the card is still there", text, out, ok)
+			}
+		}
+	}
+	for _, s := range []string{"2024 \u2013 2025", "1\u20132", "pages 10\u201320", "+1 \u2013 415 \u2013 555 \u2013 2671", "555\u20131234", "2024-01-15 \u2013 2024-02-15",
+		"4111    1111 1111 1111", "call 0800 \u2013 123 \u2013 4567"} {
+		if c, ok := Classify(s, All); ok && c == CardNumber {
+			t.Errorf("Classify(%q) = card_number", s)
+		}
+		if out, ok := Redact(s, SetOf(CardNumber), "***"); ok {
+			t.Errorf("Redact(%q) = %q: not a card", s, out)
 		}
 	}
 }
