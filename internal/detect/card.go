@@ -221,3 +221,13 @@ func inCardRange(d []byte) bool {
 	}
 	return false
 }
+
+// allDigits reports whether s is ASCII digits only.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}

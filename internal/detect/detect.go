@@ -215,13 +215,80 @@ func classifyVisible(s string, set Set) (Class, bool) {
 // " + mask) so a reader can tell what kind of credential was there. A
 // string where a value hides behind invisible characters (see visible) is
 // redacted in its visible form: the invisible characters go too.
+//
+// In free text a card number glued to a word ("card-4111111111111111",
+// "x4111111111111111", "4111111111111111x", "a-4111 1111 1111 1111") is
+// masked too (gluedCards): Scan, which the inventory shares, takes a card
+// only between word boundaries, but a logged path or header errs on the
+// side of masking.
 func Redact(s string, set Set, mask string) (string, bool) {
 	if v, changed := visible(s); changed {
-		if out, ok := redact(v, set, mask); ok {
+		if out, ok := redactText(v, set, mask); ok {
 			return out, true
 		}
 	}
-	return redact(s, set, mask)
+	return redactText(s, set, mask)
+}
+
+// redactText is redact, then gluedCards when set holds card numbers.
+func redactText(s string, set Set, mask string) (string, bool) {
+	out, ok := redact(s, set, mask)
+	if set.Has(CardNumber) {
+		if g, glued := gluedCards(out, mask); glued {
+			return g, true
+		}
+	}
+	return out, ok
+}
+
+// gluedCards returns s with every card number masked that a letter, '_' or
+// '-' glues to the text around it, and whether there was one. A digit run
+// not preceded by a digit is a card when, cut out of the text, it is one
+// (cardAt: length, issuer range, Luhn, a card's grouping), unless it
+// continues a group run before it ("10.4111.1111.1111.1111").
+func gluedCards(s string, mask string) (string, bool) {
+	var b strings.Builder
+	last := 0
+	for i := 0; i+minCardDigits <= len(s); i++ {
+		if !isDigit(s[i]) || i > 0 && isDigit(s[i-1]) {
+			continue
+		}
+		// k is the end of the run of digits and separated digit groups,
+		// looked at no further than a card can reach (linear time).
+		k, limit := i, min(len(s), i+maxCardDigits*(1+maxSeparatorRun)+1)
+		for k < limit {
+			if isDigit(s[k]) {
+				k++
+			} else if r := separatorRun(s, k); r > 0 && k+r < len(s) && isDigit(s[k+r]) {
+				k += r
+			} else {
+				break
+			}
+		}
+		end, ok := cardAt(s[i:k], 0)
+		if ok && (end < k-i || k == limit && k < len(s) && isDigit(s[k])) {
+			ok = false // the run goes on past the card: not one
+		}
+		if ok && !allDigits(s[i:k]) {
+			if r := separatorRunBefore(s, i); r > 0 && r < i && isDigit(s[i-r-1]) {
+				ok = false
+			}
+		}
+		if !ok {
+			continue // a card may start at a later group ("v1-4111…")
+		}
+		if b.Len() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(mask)
+		last, i = k, k-1
+	}
+	if last == 0 {
+		return s, false
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
 }
 
 func redact(s string, set Set, mask string) (string, bool) {

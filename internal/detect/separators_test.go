@@ -85,3 +85,25 @@ func TestCardsGroupedByUnicodeDashesOrWiderGapsAreCards(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactMasksCardsGluedToWords: in free text (a logged path or header)
+// a card glued to a word by a letter, '_' or '-' is masked; the attacker
+// review's spellings came back unchanged. Digit runs that are no card
+// (failing Luhn, an issuer range or a card's grouping, too long, or a
+// group of a longer dotted run) stay.
+func TestRedactMasksCardsGluedToWords(t *testing.T) {
+	for _, s := range []string{"card-4111111111111111", "card_4111111111111111", "x4111111111111111", "4111111111111111x",
+		"v1-4111111111111111", "a-4111 1111 1111 1111", "card-4111-1111-1111-1111", "/inv/c_ascii/card-4111111111111111",
+		"/x4111111111111111", "id=ab4111111111111111cd", "card–4111–1111–1111–1111"} {
+		out, ok := Redact(s, All, "***")
+		if !ok || strings.Contains(out, "1111") {
+			t.Errorf("Redact(%q) = %q, %v: the card is still there", s, out, ok)
+		}
+	}
+	for _, s := range []string{"x4111111111111112", "order-12345678901234", "v10.4111.1111.1111.1111", "sha-41111111111111111111111",
+		"build-2024-01-15", "ab4111111111111111111cd"} {
+		if out, ok := Redact(s, SetOf(CardNumber), "***"); ok {
+			t.Errorf("Redact(%q) = %q: no card there", s, out)
+		}
+	}
+}

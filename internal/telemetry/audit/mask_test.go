@@ -401,3 +401,28 @@ func TestRedactPathMasksPlusAndEscapedSeparators(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactPathMasksGluedAndUnreadableCards: the attacker review's paths,
+// logged in clear (a refused non_canonical_path's denial event among
+// them): a card glued to a word or grouped by en dashes, and an escaped
+// segment whose digits a card could be read from once decoded again or
+// past its punctuation. An escaped segment with a few digits stays.
+func TestRedactPathMasksGluedAndUnreadableCards(t *testing.T) {
+	for _, p := range []string{
+		"/inv/c_ascii/card-4111111111111111",
+		"/x4111111111111111",
+		"/inv/4111%E2%80%931111%E2%80%931111%E2%80%931111",
+		"/4111%2C1111%2C1111%2C1111",
+		"/4111%252B1111%252B1111%252B1111",
+		"/a?card%2C4111%2C1111%2C1111%2C1111=1",
+	} {
+		if got := RedactPath(p); strings.Contains(got, "1111") {
+			t.Errorf("RedactPath(%q) = %q: the card is still there", p, got)
+		}
+	}
+	for _, p := range []string{"/files/report%202024-01-15.pdf", "/users/alice%40corp/orders/12345"} {
+		if got := RedactPath(p); got != p {
+			t.Errorf("RedactPath(%q) = %q, want it unchanged", p, got)
+		}
+	}
+}

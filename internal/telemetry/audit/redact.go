@@ -79,10 +79,44 @@ func maskEscapedSegment(seg string) string {
 		return seg
 	}
 	decoded, err := url.PathUnescape(seg)
-	if err != nil || maskTokens(decoded) == decoded {
+	if err != nil || maskTokens(decoded) == decoded && !mayHoldCard(decoded) {
 		return seg
 	}
 	return Redacted
+}
+
+// mayHoldCard reports whether an escaped segment or name, once decoded,
+// holds digits a card could be read from when decoded again or read past
+// its punctuation: twelve or more digits in groups apart by at most three
+// other non-alphanumeric characters ("4111,1111,1111,1111"; "%252B",
+// decoded twice, is '+'). A path refused as non-canonical is logged in the
+// denial event: this errs on the side of masking it.
+func mayHoldCard(s string) bool {
+	for range 3 { // escapes of escapes
+		d, err := url.PathUnescape(s)
+		if err != nil || d == s {
+			break
+		}
+		s = d
+	}
+	digits, gap := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits++; digits >= 12 {
+				return true
+			}
+			gap = 0
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			digits, gap = 0, 0
+		default:
+			if gap++; gap > 3 {
+				digits, gap = 0, 0
+			}
+		}
+	}
+	return false
 }
 
 // redactPairs writes the name=value pairs of s (a query, or a segment's
@@ -113,7 +147,7 @@ func maskEscapedName(name string) string {
 		return name
 	}
 	decoded, err := url.QueryUnescape(name)
-	if err != nil || maskTokens(decoded) == decoded {
+	if err != nil || maskTokens(decoded) == decoded && !mayHoldCard(decoded) {
 		return name
 	}
 	return Redacted
