@@ -462,11 +462,17 @@ func nulInParamName(query string) bool {
 // ("%5Fmethod", "_METHOD", ".method", "+_method", "_method[]"), with '&' or
 // ';' as separators (some frameworks split on both).
 func hasParam(query, name string) bool {
-	// A key decodes to name only if its first byte is name's or starts an
-	// escape ('+' decodes to a space): a query with neither holds no such
-	// key, which one scan of each byte tells.
-	if name == "" || strings.IndexByte(query, name[0]) < 0 && strings.IndexByte(query, '%') < 0 &&
-		(name[0] != ' ' || strings.IndexByte(query, '+') < 0) {
+	// A key decodes and folds (paramname.Fold) to name only if its first
+	// byte is name's, name's in upper case, '.' or ' ' for '_', or starts an
+	// escape ('+' decodes to a space, and leading spaces are dropped): a
+	// query with none of them holds no such key, which a few scans tell.
+	if name == "" {
+		return false
+	}
+	first := name[0]
+	if strings.IndexByte(query, first) < 0 && strings.IndexByte(query, '%') < 0 && strings.IndexByte(query, '+') < 0 &&
+		strings.IndexByte(query, ' ') < 0 && (first < 'a' || first > 'z' || strings.IndexByte(query, first-'a'+'A') < 0) &&
+		(first != '_' || strings.IndexByte(query, '.') < 0) {
 		return false
 	}
 	for query != "" {
