@@ -146,3 +146,27 @@ func TestMethodOverrideParameterIsCaughtInPHPSpellings(t *testing.T) {
 		queries = nil
 	}
 }
+
+// Host and prefix overrides other than X-Forwarded-Host (X-Forwarded-Prefix,
+// X-Original-Host, X-Host, X-HTTP-Host-Override) are removed in every
+// spelling, as X-Forwarded-Host is: they used to reach the upstream.
+func TestHostOverrideHeadersNeverReachTheUpstream(t *testing.T) {
+	p := start(t, `{}`, 1)
+	var got []http.Header
+	h := p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = append(got, r.Header.Clone()) }))
+	for _, name := range []string{"X-Forwarded-Prefix", "x_forwarded_prefix", "X-Original-Host", "X_ORIGINAL_HOST", "X-Host", "x_host", "X-HTTP-Host-Override", "x_http_host_override"} {
+		got = nil
+		req := httptest.NewRequest("GET", "http://api.example/items/42", nil)
+		req.Header[name] = []string{"admin.internal"}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || len(got) != 1 {
+			t.Fatalf("%s: %d %q", name, rec.Code, rec.Header().Get("x-apiguard-reason"))
+		}
+		for k, v := range got[0] {
+			if strings.Contains(strings.Join(v, ","), "admin.internal") {
+				t.Errorf("%s: reached the upstream as %s: %q", name, k, v)
+			}
+		}
+	}
+}

@@ -72,12 +72,20 @@ var overrideHeaders = []string{"x-http-method-override", "x-method-override", "x
 // every spelling, whatever method_override says: no client needs them.
 var pathOverrideHeaders = []string{"x-original-url", "x-rewrite-url"}
 
-// forwardedHost is the header frameworks behind "trusted proxies" read as the
-// host (absolute URLs, host-based routing) instead of :authority. Envoy's own
-// (append_x_forwarded_host) is added by the router, after this filter: a
-// client's is removed, in every spelling, so the upstream reads the judged
-// authority.
-const forwardedHost = "x-forwarded-host"
+// hostOverrideHeaders are the headers frameworks behind "trusted proxies"
+// read as the host or path prefix (absolute URLs, host-based routing)
+// instead of :authority: X-Forwarded-Host, X-Forwarded-Prefix (Spring,
+// ASP.NET), X-Original-Host, X-Host, X-HTTP-Host-Override. Envoy's own
+// X-Forwarded-Host (append_x_forwarded_host) is added by the router, after
+// this filter: a client's is removed, in every spelling, so the upstream
+// reads the judged authority.
+var hostOverrideHeaders = []string{"x-forwarded-host", "x-forwarded-prefix", "x-original-host", "x-host", "x-http-host-override"}
+
+// envoyOwnedTrailers are headers Envoy itself sets on requests (with the
+// x-envoy- prefix): in request trailers nobody set them, and an upstream
+// that merges trailers into headers would read a forged client address,
+// original path or request id.
+var envoyOwnedTrailers = []string{"x-forwarded-for", "forwarded", "x-request-id", "x-envoy-original-path"}
 
 // overrideParam is the query parameter of method overrides.
 const overrideParam = "_method"
@@ -305,7 +313,7 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 	return "", ""
 }
 
-// overrideHeader applies the rules on override headers and x-forwarded-host
+// overrideHeader applies the rules on override headers and host overrides
 // to the header name, given its mapped spelling key: it is refused (a
 // reason), removed, or neither (handled false). Overrides are judged on the
 // mapped name: an upstream that folds '_' into '-' applies
@@ -323,7 +331,7 @@ func (g *Guard) overrideHeader(name, key string, p *Plan) (r verdict.Reason, msg
 		return "", "", true
 	case oneOf(key, pathOverrideHeaders...):
 		return verdict.PathOverride, "path override headers are refused", true
-	case key == forwardedHost:
+	case oneOf(key, hostOverrideHeaders...):
 		p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
 		return "", "", true
 	}
@@ -333,7 +341,7 @@ func (g *Guard) overrideHeader(name, key string, p *Plan) (r verdict.Reason, msg
 // overrideNameLengths has bit n set when a name overrideHeader acts on is n
 // bytes long.
 var overrideNameLengths = func() (bits uint64) {
-	for _, list := range [][]string{overrideHeaders, pathOverrideHeaders, {forwardedHost}} {
+	for _, list := range [][]string{overrideHeaders, pathOverrideHeaders, hostOverrideHeaders} {
 		for _, name := range list {
 			bits |= 1 << len(name)
 		}
@@ -374,8 +382,9 @@ var trailerCredentials = []string{"authorization", "proxy-authorization", "cooki
 
 // TrailerRemovals names the request trailers (as sent) to remove before they
 // reach the upstream: every spelling of a header apiguard sets or decides on
-// (credentials included), of an override header, of X-Forwarded-Host, and
-// the credential fields. Trailers come after every decision, so nothing in
+// (credentials included), of an override header, of a host override
+// (X-Forwarded-Host, ...), of a header Envoy owns (X-Forwarded-For,
+// Forwarded, X-Request-Id, x-envoy-*), and the credential fields. Trailers come after every decision, so nothing in
 // them was judged; an upstream that reads them as headers must not find a
 // forged claim header or an unverified token there.
 func (g *Guard) TrailerRemovals(pairs [][2]string) []string {
@@ -389,8 +398,9 @@ func (g *Guard) TrailerRemovals(pairs [][2]string) []string {
 		if !plainName(name) {
 			key = mapped(name)
 		}
-		if g.sensitive[key] || key == forwardedHost || oneOf(key, trailerCredentials...) ||
-			oneOf(key, overrideHeaders...) || oneOf(key, pathOverrideHeaders...) {
+		if g.sensitive[key] || oneOf(key, hostOverrideHeaders...) || oneOf(key, trailerCredentials...) ||
+			oneOf(key, overrideHeaders...) || oneOf(key, pathOverrideHeaders...) ||
+			oneOf(key, envoyOwnedTrailers...) || strings.HasPrefix(key, "x-envoy-") {
 			remove = appendOnce(remove, name)
 		}
 	}
@@ -462,11 +472,17 @@ func nulInParamName(query string) bool {
 // ("%5Fmethod", "_METHOD", ".method", "+_method", "_method[]"), with '&' or
 // ';' as separators (some frameworks split on both).
 func hasParam(query, name string) bool {
-	// A key decodes to name only if its first byte is name's or starts an
-	// escape ('+' decodes to a space): a query with neither holds no such
-	// key, which one scan of each byte tells.
-	if name == "" || strings.IndexByte(query, name[0]) < 0 && strings.IndexByte(query, '%') < 0 &&
-		(name[0] != ' ' || strings.IndexByte(query, '+') < 0) {
+	// A key decodes and folds (paramname.Fold) to name only if its first
+	// byte is name's, name's in upper case, '.' or ' ' for '_', or starts an
+	// escape ('+' decodes to a space, and leading spaces are dropped): a
+	// query with none of them holds no such key, which a few scans tell.
+	if name == "" {
+		return false
+	}
+	first := name[0]
+	if strings.IndexByte(query, first) < 0 && strings.IndexByte(query, '%') < 0 && strings.IndexByte(query, '+') < 0 &&
+		strings.IndexByte(query, ' ') < 0 && (first < 'a' || first > 'z' || strings.IndexByte(query, first-'a'+'A') < 0) &&
+		(first != '_' || strings.IndexByte(query, '.') < 0) {
 		return false
 	}
 	for query != "" {

@@ -338,7 +338,7 @@ func TestOverrideNamesHaveNoK(t *testing.T) {
 	if strings.ToLower("\u212a") != "k" {
 		t.Fatal("the Kelvin sign no longer lower-cases to k: revisit inspectOverrides")
 	}
-	for _, list := range [][]string{overrideHeaders, pathOverrideHeaders, {forwardedHost}} {
+	for _, list := range [][]string{overrideHeaders, pathOverrideHeaders, hostOverrideHeaders} {
 		for _, name := range list {
 			if strings.ContainsAny(name, "kK") {
 				t.Errorf("%q has a k: inspectOverrides would miss its Kelvin-sign spelling", name)

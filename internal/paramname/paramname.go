@@ -10,12 +10,16 @@ import "strings"
 // leading spaces dropped; ' ' and '.' before the first '[' turned into '_';
 // a '[' with a ']' after it starts an array suffix, cut off (access_token[]
 // and access_token[0]x are access_token); an unmatched '[' turned into '_'
-// and the rest kept as is (access[token is access_token). It does not
+// and the rest kept as is (access[token is access_token); a name that
+// starts with '[' is "" (PHP skips it). It does not
 // allocate when the name is already folded.
 func Fold(name string) string {
 	name = strings.TrimLeft(name, " ")
 	head, rest, bracket := name, "", false
 	if i := strings.IndexByte(name, '['); i >= 0 {
+		if i == 0 {
+			return "" // PHP registers no variable with an empty name
+		}
 		head, rest, bracket = name[:i], name[i+1:], true
 		if strings.IndexByte(rest, ']') >= 0 {
 			rest, bracket = "", false // array suffix: PHP keeps only head

@@ -20,6 +20,7 @@ func TestFoldMatchesPHPNames(t *testing.T) {
 		{"access_token[a][b]", "access_token"},
 		{"a.b[c.d", "a_b_c.d"},
 		{"[x]", ""},
+		{"[method", ""},
 		{"", ""},
 	} {
 		if got := Fold(tc.in); got != tc.want {
