@@ -80,13 +80,17 @@ func (r *Resolver) Validate() error {
 }
 
 // Network is the network a per-client key counts a as: a within its
-// configured prefix length (IPv4-mapped addresses as IPv4). An invalid a
-// gives an invalid prefix.
+// configured prefix length. An IPv6 address that carries a client's IPv4
+// address (mapped, NAT64, IPv4-compatible, 6to4, Teredo) counts as that
+// IPv4 address. An invalid a gives an invalid prefix.
 func (r Resolver) Network(a netip.Addr) netip.Prefix {
 	if !a.IsValid() {
 		return netip.Prefix{}
 	}
 	a = a.Unmap().WithZone("")
+	if v4, ok := embeddedIPv4(a); ok {
+		a = v4
+	}
 	bits := cmp.Or(r.IPv4PrefixLength, DefaultIPv4PrefixLength)
 	if a.Is6() {
 		bits = cmp.Or(r.IPv6PrefixLength, DefaultIPv6PrefixLength)
@@ -96,6 +100,41 @@ func (r Resolver) Network(a netip.Addr) netip.Prefix {
 		return netip.Prefix{}
 	}
 	return p
+}
+
+// embeddedIPv4 is the IPv4 address of the client an IPv6 address stands
+// for, when the address form says so. Keyed by its /64, every IPv4 client
+// behind one NAT64 translator or one Teredo server would share a bucket,
+// and one 6to4 host would own 65,536 of them.
+//   - 64:ff9b::/96, the NAT64 well-known prefix (RFC 6052): the last 32 bits;
+//   - ::/96, IPv4-compatible (RFC 4291, deprecated): the last 32 bits,
+//     except :: and ::1 and the rest of 0.0.0.0/8;
+//   - 2002::/16, 6to4 (RFC 3056): bits 16 to 47;
+//   - 2001::/32, Teredo (RFC 4380): the last 32 bits, inverted.
+//
+// The local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215) is not read: where
+// it carries the IPv4 address depends on the prefix length the operator
+// chose.
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
+	if !a.Is6() {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	last := [4]byte{b[12], b[13], b[14], b[15]}
+	switch {
+	case b == [16]byte{0, 0x64, 0xff, 0x9b, 12: b[12], 13: b[13], 14: b[14], 15: b[15]}:
+		return netip.AddrFrom4(last), true
+	case b == [16]byte{12: b[12], 13: b[13], 14: b[14], 15: b[15]}:
+		if b[12] == 0 {
+			return netip.Addr{}, false // ::, ::1 and the rest of 0.0.0.0/8
+		}
+		return netip.AddrFrom4(last), true
+	case b[0] == 0x20 && b[1] == 0x02:
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	case b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0:
+		return netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]}), true
+	}
+	return netip.Addr{}, false
 }
 
 // NetworkKey is the text of Network(a) as keys carry it: the address alone

@@ -132,6 +132,18 @@ func TestNetworkKeysIPv6ClientsByTheirSlash64(t *testing.T) {
 		{Resolver{IPv6PrefixLength: 128}, "2001:db8::1", "2001:db8::1"},
 		{Resolver{IPv6PrefixLength: 48, IPv4PrefixLength: 24}, "2001:db8:1:2::1", "2001:db8:1::/48"},
 		{Resolver{IPv4PrefixLength: 24}, "192.0.2.7", "192.0.2.0/24"},
+		// IPv6 forms that carry a client's IPv4 address count as it.
+		{def, "64:ff9b::192.0.2.1", "192.0.2.1"},
+		{def, "64:ff9b::198.51.100.7", "198.51.100.7"},
+		{Resolver{IPv4PrefixLength: 24}, "64:ff9b::198.51.100.7", "198.51.100.0/24"},
+		{def, "::192.0.2.1", "192.0.2.1"},
+		{def, "::1", "::/64"},
+		{def, "::", "::/64"},
+		{def, "2002:c000:201:1::1", "192.0.2.1"},
+		{def, "2002:c000:201:ffff:1:2:3:4", "192.0.2.1"},
+		{def, "2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45"},
+		{def, "2001:db8:4136:e378::1", "2001:db8:4136:e378::/64"},
+		{def, "64:ff9b:1::c000:201", "64:ff9b:1::/64"},
 	} {
 		if got := c.r.NetworkKey(netip.MustParseAddr(c.ip)); got != c.want {
 			t.Errorf("%+v NetworkKey(%s) = %q, want %q", c.r, c.ip, got, c.want)
