@@ -368,13 +368,37 @@ func (r *filterRun) object(n *node) {
 		key := memberKey(keyRaw, escaped)
 		c := n.member(key)
 		r.pos = pos
+		named := c // the node of this key alone, for writeKey
+		if c == n.anyKey {
+			named = nil
+		}
 		switch {
 		case c != nil && c.keep && r.insp != nil:
+			if q, bit := r.quieted[c.id], kindQuiet[doc[pos]]; c.fixed && q&quietKey != 0 && q&bit != 0 {
+				// A key and a kind of scalar the Inspector need not see
+				// again at this site (c.fixed: c is named): copied as
+				// without an Inspector, unless too long to go unshown.
+				if r.skipValue(); r.err != nil {
+					return
+				}
+				if r.quietLen(bit, r.pos-pos) {
+					out := r.sep(first)
+					out = append(out, keyRaw...)
+					out = append(out, ':')
+					r.out = append(out, doc[pos:r.pos]...)
+					first = false
+					break
+				}
+				r.pos = pos
+			}
 			r.out = r.sep(first)
-			if !r.writeKey(keyRaw, key, parentLen) {
+			if !r.keyShown(named) {
+				r.out = append(r.out, keyRaw...)
+			} else if !r.writeKey(keyRaw, key, parentLen, named) {
 				return
 			}
 			r.out = append(r.out, ':')
+			first = false
 			// keepInspected by hand: a call less per kept member.
 			if r.setKept(c, parentLen, key, false); doc[pos] != '{' && doc[pos] != '[' {
 				r.inspectScalar()
@@ -385,7 +409,6 @@ func (r *filterRun) object(n *node) {
 				return
 			}
 			r.out = append(r.out, doc[r.copied:r.pos]...)
-			first = false
 		case c != nil && c.keep:
 			if r.skipValue(); r.err != nil {
 				return
@@ -404,7 +427,9 @@ func (r *filterRun) object(n *node) {
 			}
 			if r.mask != nil {
 				r.out = r.sep(first)
-				if !r.writeKey(keyRaw, key, parentLen) {
+				if !r.keyShown(named) {
+					r.out = append(r.out, keyRaw...)
+				} else if !r.writeKey(keyRaw, key, parentLen, named) {
 					return
 				}
 				r.out = append(r.out, ':')
@@ -413,7 +438,9 @@ func (r *filterRun) object(n *node) {
 			}
 		default:
 			r.out = r.sep(first)
-			if !r.writeKey(keyRaw, key, parentLen) {
+			if !r.keyShown(named) {
+				r.out = append(r.out, keyRaw...)
+			} else if !r.writeKey(keyRaw, key, parentLen, named) {
 				return
 			}
 			r.out = append(r.out, ':')
