@@ -328,6 +328,28 @@ var inspectAllowlists = [][]string{
 // deny and with key classes; the Response is reused across documents, as
 // a worker reuses it.
 func TestInspectorMatchesReference(t *testing.T) {
+	checkAgainstReference(t, referenceClassifiers(t), inspectCorpus())
+}
+
+// FuzzInspectorMatchesReference is TestInspectorMatchesReference on any
+// document: Response's shortcuts (sites, quiet sites and keys, the
+// prefilters) must never change what is recorded or answered.
+func FuzzInspectorMatchesReference(f *testing.F) {
+	for _, doc := range inspectCorpus() {
+		if len(doc) < 1<<10 {
+			f.Add(doc)
+		}
+	}
+	cs := referenceClassifiers(f)
+	f.Fuzz(func(t *testing.T, doc string) {
+		checkAgainstReference(t, cs, []string{doc})
+	})
+}
+
+// referenceClassifiers are the classifiers Response is checked with: the
+// built-in classes alone, masking and denying ones, key classes (every
+// value under their key counts) and a custom value class.
+func referenceClassifiers(t testing.TB) []*Classifier {
 	plain, err := NewClassifier(nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +367,16 @@ func TestInspectorMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for ci, c := range []*Classifier{plain, testClassifier(t), keyed, masking, valued} {
+	return []*Classifier{plain, testClassifier(t), keyed, masking, valued}
+}
+
+// checkAgainstReference checks that Response, through the filter's pass,
+// records the same fields, types and classes, counts the same values and
+// answers the same verdicts as refInspector, on every document and
+// allowlist, with each classifier; the Response is reused across
+// documents, as a worker reuses it.
+func checkAgainstReference(t *testing.T, classifiers []*Classifier, docs []string) {
+	for ci, c := range classifiers {
 		resp := NewResponse(c)
 		for li, allow := range inspectAllowlists {
 			f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Allow: allow}}, MaxBodyBytes: 4 << 20})
@@ -354,7 +385,7 @@ func TestInspectorMatchesReference(t *testing.T) {
 			}
 			p := f.Match(&route.Request{Method: "GET", Path: "/", Header: func(string) (string, bool) { return "", false }})
 			d := p.DecideHeaders(respfilter.ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "application/json"})
-			for di, doc := range inspectCorpus() {
+			for di, doc := range docs {
 				ref := &refInspector{c: c, index: map[string]int{}}
 				want, wo := p.AppendProcessInspected(nil, d, []byte(doc), nil, ref)
 				for round := range 2 { // the second time with the caches warm

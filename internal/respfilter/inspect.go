@@ -182,20 +182,12 @@ func (r *filterRun) inspectValue() {
 		}
 		// The members' parent is this container's path. kv.Parent is
 		// always r.path's first len(kv.Parent) bytes (the caller's path, or
-		// the enclosing container's), so the path grows in place.
-		saved := len(kv.Parent)
-		if !kv.Self {
-			r.path = r.path[:saved]
-			if saved > 0 {
-				r.path = append(r.path, '.')
-			}
-			if kv.Elem {
-				r.path = append(r.path, '#')
-			} else {
-				r.path = escapeKey(r.path, kv.Key)
-			}
-		}
-		own := r.path
+		// the enclosing container's), so the path grows in place; it is
+		// built for the first member or element shown to the Inspector
+		// (an array of quiet elements needs none).
+		saved, self, elem, key := len(kv.Parent), kv.Self, kv.Elem, kv.Key
+		var own []byte
+		built := false
 		// The elements of an array at a site share a path: they are the
 		// site's element site (KeptValue.Site).
 		site := int32(-1)
@@ -203,6 +195,44 @@ func (r *filterRun) inspectValue() {
 			site = kv.Site + r.nodes
 		}
 		for {
+			// An element the Inspector need not see (InspectQuiet at the
+			// element site, shorter than QuietBelow), a plain string or an
+			// integer, is skipped here: an array of them costs no call per
+			// element. Others go to inspectScalar, which would find them
+			// quiet too, or inspectValue.
+			r.pos = i
+			if site >= 0 && i < len(doc) {
+				switch d := doc[i]; {
+				case d == '"' && r.quieted[site]&quietString != 0:
+					if end := stringEnd(doc, i+1); end >= 0 && end-i-2 < r.quietBelow {
+						r.pos = end
+						goto next
+					}
+				case d >= '1' && d <= '9' && r.quieted[site]&quietNumber != 0:
+					j := i + 1
+					for j < len(doc) && isDigit(doc[j]) {
+						j++
+					}
+					if j-i < r.quietBelow && j < len(doc) && doc[j] != '.' && doc[j]|0x20 != 'e' {
+						r.pos = j
+						goto next
+					}
+				}
+			}
+			if !built {
+				if !self {
+					r.path = r.path[:saved]
+					if saved > 0 {
+						r.path = append(r.path, '.')
+					}
+					if elem {
+						r.path = append(r.path, '#')
+					} else {
+						r.path = escapeKey(r.path, key)
+					}
+				}
+				own, built = r.path, true
+			}
 			kv.Site, kv.Parent, kv.Self, kv.Key, kv.Elem = site, own, false, "", c == '['
 			if c == '{' {
 				if i >= len(doc) || doc[i] != '"' {
@@ -234,39 +264,15 @@ func (r *filterRun) inspectValue() {
 					r.copied = end
 				}
 			}
-			// An element the Inspector need not see (InspectQuiet at the
-			// element site, shorter than QuietBelow), a plain string or an
-			// integer, is skipped here: an array of them costs no call per
-			// element. Others go to inspectScalar, which would find them
-			// quiet too, or inspectValue.
-			r.pos = i
-			quiet := false
-			if site >= 0 && i < len(doc) {
-				switch d := doc[i]; {
-				case d == '"' && r.quieted[site]&quietString != 0:
-					if end := stringEnd(doc, i+1); end >= 0 && end-i-2 < r.quietBelow {
-						r.pos, quiet = end, true
-					}
-				case d >= '1' && d <= '9' && r.quieted[site]&quietNumber != 0:
-					j := i + 1
-					for j < len(doc) && isDigit(doc[j]) {
-						j++
-					}
-					if j-i < r.quietBelow && j < len(doc) && doc[j] != '.' && doc[j]|0x20 != 'e' {
-						r.pos, quiet = j, true
-					}
-				}
-			}
-			switch {
-			case quiet:
-			case i < len(doc) && doc[i] != '{' && doc[i] != '[':
+			if r.pos = i; i < len(doc) && doc[i] != '{' && doc[i] != '[' {
 				r.inspectScalar() // a call less per scalar inside
-			default:
+			} else {
 				r.inspectValue()
 			}
 			if r.err != nil {
 				return
 			}
+		next:
 			if i = skipSpace(doc, r.pos); i >= len(doc) {
 				r.syntax()
 				return
