@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Invisible characters and other digits. A client shows "4111<U+200B>1111…" as a card
@@ -24,16 +25,31 @@ import (
 // that changed s. A string of ASCII bytes
 // costs one scan and no allocation.
 func visible(s string) (string, bool) {
-	i := 0
-	for i < len(s) && s[i] < utf8.RuneSelf {
-		i++
-	}
+	i := asciiLen(s)
 	if i == len(s) {
 		return s, false
 	}
 	var b strings.Builder
 	changed := false
-	for j, r := range s[i:] {
+	for j := i; j < len(s); {
+		if c := s[j]; c < utf8.RuneSelf {
+			if changed {
+				b.WriteByte(c)
+			}
+			j++
+			continue
+		}
+		// A two-byte character from U+00C0 to U+05FF (accented Latin,
+		// Greek, Cyrillic, Hebrew), U+034F aside, is a plainRune: kept
+		// without decoding it.
+		if c := s[j]; c >= 0xC3 && c <= 0xD7 && j+1 < len(s) && s[j+1]&0xC0 == 0x80 && (c != 0xCD || s[j+1] != 0x8F) {
+			if changed {
+				b.WriteString(s[j : j+2])
+			}
+			j += 2
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[j:])
 		switch {
 		case plainRune(r):
 			if changed {
@@ -42,20 +58,20 @@ func visible(s string) (string, bool) {
 		case ignorable(r):
 			if !changed {
 				b.Grow(len(s))
-				b.WriteString(s[:i+j])
+				b.WriteString(s[:j])
 				changed = true
 			}
 		case spaceSeparator(r):
 			if !changed {
 				b.Grow(len(s))
-				b.WriteString(s[:i+j])
+				b.WriteString(s[:j])
 				changed = true
 			}
 			b.WriteByte(' ')
 		case dash(r):
 			if !changed {
 				b.Grow(len(s))
-				b.WriteString(s[:i+j])
+				b.WriteString(s[:j])
 				changed = true
 			}
 			b.WriteByte('-')
@@ -65,17 +81,18 @@ func visible(s string) (string, bool) {
 				if changed {
 					b.WriteRune(r)
 				}
-				continue
+				break
 			}
 			if !changed {
 				b.Grow(len(s))
-				b.WriteString(s[:i+j])
+				b.WriteString(s[:j])
 				changed = true
 			}
 			b.WriteByte('0' + byte(v))
 		case changed:
 			b.WriteRune(r)
 		}
+		j += n
 	}
 	if !changed {
 		return s, false
@@ -90,6 +107,9 @@ func visible(s string) (string, bool) {
 func dash(r rune) bool {
 	return r == '\u2212' || unicode.Is(unicode.Pd, r)
 }
+
+// asciiLen is asciiPrefix of a string.
+func asciiLen(s string) int { return asciiPrefix(unsafe.Slice(unsafe.StringData(s), len(s))) }
 
 // plainRune reports a character that visible keeps as it is without its
 // table lookups: ASCII (its one space separator is ' '), and the ranges

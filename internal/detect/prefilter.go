@@ -9,7 +9,9 @@ import "strings"
 // comparisons, which matters where every value of a response is
 // classified. Like Classify it reads s as a person does (visible).
 func CanClassify(s string, set Set) bool {
-	s, _ = visible(s)
+	if asciiLen(s) != len(s) {
+		s, _ = visible(s) // an ASCII string is its visible form: no call
+	}
 	return canClassify(s, set)
 }
 

@@ -80,3 +80,106 @@ func TestPlainRunesAreVisible(t *testing.T) {
 		}
 	}
 }
+
+// visibleReference is visible as first written: a rune at a time, with no
+// shortcut for ASCII runs or two-byte characters.
+func visibleReference(s string) (string, bool) {
+	var b strings.Builder
+	changed := false
+	for j, r := range s {
+		switch {
+		case plainRune(r):
+			if changed {
+				b.WriteRune(r)
+			}
+		case ignorable(r):
+			if !changed {
+				b.WriteString(s[:j])
+				changed = true
+			}
+		case spaceSeparator(r):
+			if !changed {
+				b.WriteString(s[:j])
+				changed = true
+			}
+			b.WriteByte(' ')
+		case dash(r):
+			if !changed {
+				b.WriteString(s[:j])
+				changed = true
+			}
+			b.WriteByte('-')
+		case r >= firstOtherDigit:
+			v, ok := digitValue(r)
+			if !ok {
+				if changed {
+					b.WriteRune(r)
+				}
+				continue
+			}
+			if !changed {
+				b.WriteString(s[:j])
+				changed = true
+			}
+			b.WriteByte('0' + byte(v))
+		case changed:
+			b.WriteRune(r)
+		}
+	}
+	if !changed {
+		return s, false
+	}
+	return b.String(), true
+}
+
+// visibleSeeds stress visible's shortcuts: ASCII runs of every length
+// around a step of eight, two-byte characters at their edges (U+00BF,
+// U+00C0, U+034F, U+05FF, U+0600), broken and cut sequences, invisible
+// characters and spaces after two-byte ones.
+var visibleSeeds = []string{
+	"", "a", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop\u200b", "abcdefg\u00fc", "abcdefgh\u00fc\u00a0x",
+	"\u00bf\u00c0\u034f\u05ff\u0600", "\u00fc\u034f\u00fc", "Z\u00fcrich", "M\u00fcller\u200b4111", "\xc3", "ab\xc3", "\xc3\x28", "\xcd\x8f", "\xcd\x8e",
+	"\xd7\xbf\xd8\x80", "\xc2\xa0\xc2\xad", "\u00e9\u2060\u00e9", "\xff\xfe", "\u00fc\xe2\x80", "\u03a9\u3000\u03a9", "\ufeff\u0430\u0431\u0432",
+	"4111\u200b1111\u200b1111\u200b1111", "\uff14\uff11\uff11\uff11", "\u00e9\u0664\u0661", "\u0660x\u06f9", "\u00fc\u0966\u200b",
+}
+
+// FuzzVisibleShortcuts checks that visible, with its shortcuts, returns
+// what the rune-at-a-time reference does, and CanClassify what the
+// prefilter of the reference's visible string says, whatever the bytes.
+func FuzzVisibleShortcuts(f *testing.F) {
+	for _, s := range append(visibleSeeds, canClassifySeeds...) {
+		f.Add(s, uint32(All))
+	}
+	f.Fuzz(func(t *testing.T, s string, set uint32) {
+		got, gotChanged := visible(s)
+		want, wantChanged := visibleReference(s)
+		if got != want || gotChanged != wantChanged {
+			t.Fatalf("visible(%q) = %q, %v; reference %q, %v", s, got, gotChanged, want, wantChanged)
+		}
+		for _, set := range []Set{All, Set(set) & All} {
+			if g, w := CanClassify(s, set), canClassify(want, set); g != w {
+				t.Fatalf("CanClassify(%q, %b) = %v; reference %v", s, set, g, w)
+			}
+		}
+	})
+}
+
+// TestVisibleShortcutsOnEveryRune runs visible and its reference on every
+// character up to U+3000 (past the two-byte ones the shortcut takes) and
+// one in 61 beyond, alone, after ASCII runs that put it on each side of
+// an eight-byte step, between two-byte characters, and cut.
+func TestVisibleShortcutsOnEveryRune(t *testing.T) {
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if r > 0x3000 && r%61 != 0 {
+			continue
+		}
+		c := string(r)
+		for _, s := range []string{c, "abcdefg" + c + "x", "abcdefgh" + c, "é" + c + "é", c[:1], c[:len(c)-1] + "a"} {
+			got, gc := visible(s)
+			want, wc := visibleReference(s)
+			if got != want || gc != wc {
+				t.Fatalf("visible(%q) = %q, %v; reference %q, %v", s, got, gc, want, wc)
+			}
+		}
+	}
+}

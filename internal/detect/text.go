@@ -5,9 +5,17 @@ import "strings"
 // isLocalByte is a byte of an email dot-atom local part (RFC 5322 §3.2.3
 // atext, plus '.'), less the rarely used "!#$&'*/=?^`{|}~" that also
 // delimit values in query strings and logs.
-func isLocalByte(c byte) bool {
-	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
-}
+// A table: it is asked for every byte of a word (Scan, canStart), and
+// in Wasm each comparison of the expression is a branch.
+func isLocalByte(c byte) bool { return localBytes[c] }
+
+var localBytes = func() (t [256]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = isAlnum(b) || b == '.' || b == '_' || b == '%' || b == '+' || b == '-'
+	}
+	return t
+}()
 
 const (
 	maxLocalPart = 64  // RFC 5321 §4.5.3.1.1

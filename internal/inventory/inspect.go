@@ -2,12 +2,26 @@ package inventory
 
 import (
 	"bytes"
+	"math"
 
 	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/respfilter"
 )
 
-var _ respfilter.Inspector = (*Response)(nil)
+var _ respfilter.QuietInspector = (*Response)(nil)
+
+// QuietBelow is the length under which a string or number is of no class
+// (respfilter.QuietInspector): a value Kept answers InspectQuiet for is
+// recorded, and the like of it at its site would add nothing.
+func (r *Response) QuietBelow() int {
+	switch c := r.c; {
+	case c == nil:
+		return math.MaxInt
+	case c.keyOnly:
+		return 0
+	}
+	return r.c.minValue
+}
 
 // Kept records a value the response filter keeps (respfilter.Inspector),
 // so a filtered route is inventoried and classified in the filter's own
@@ -26,6 +40,11 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 		r.Dropped++
 	}
 	if !r.mayClassify(v.Kind, len(v.Content)) {
+		if i >= 0 && (r.c == nil || !r.c.keyOnly) {
+			// Recorded, and of no class whatever its key: another such
+			// value at this site would add nothing (QuietBelow).
+			return respfilter.InspectQuiet
+		}
 		return respfilter.InspectKeep
 	}
 	content := v.Content
@@ -75,7 +94,7 @@ func (r *Response) keyPastPrefix(v *respfilter.KeptValue) ClassSet {
 func (r *Response) KeptKey(v *respfilter.KeptValue) respfilter.Verdict {
 	classes := r.keyClasses(v.Key)
 	if classes == 0 {
-		return respfilter.InspectKeep
+		return respfilter.InspectQuiet // a key's classes are the key's alone
 	}
 	r.raw = v.AppendPath(r.raw[:0])
 	if i := r.rawField(r.raw); i >= 0 {

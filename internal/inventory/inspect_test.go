@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -225,6 +226,15 @@ func inspectCorpus() []string {
 		`{"long":"` + strings.Repeat("\\u0041", 400) + `","pem":"-----BEGIN PRIVATE KEY-----` + strings.Repeat("A", 2000) + `"}`,
 		`"ada@example.com"`, `4111111111111111`, `[]`, `{}`,
 	}
+	// A site that turns quiet (respfilter.InspectQuiet) on short values
+	// and then meets long ones, classifiable ones, other types, escapes
+	// and containers; arrays of scalars (element sites) likewise.
+	docs = append(docs,
+		`{"data":[{"id":1,"name":"ab","tags":["a",1,true,null,"4111111111111111",4111111111111111,"ada@example.com",12345,"x\"y","\u0034111111111111111",[1,"4111111111111111"],{"k":"ada@example.com"},-4111111111111111,1.5e2,0,"\u00e9"]},`+
+			`{"id":4111111111111111,"name":"ada@example.com","tags":[]},{"id":"4111111111111111","name":null,"tags":"ada@example.com"},`+
+			`{"id":true,"name":{"x":"4111111111111111"},"tags":[["a"],{"4111111111111111":1}]},{"id":12,"name":"ab"}]}`,
+		`[1,2,"a","b",true,null,4111111111111111,"ada@example.com",[3,"4111111111111111"],{"a":1}]`)
+	docs = append(docs, generatedDocs(60)...)
 	var many strings.Builder
 	many.WriteString(`{"data":[`)
 	for i := range 300 {
@@ -239,9 +249,74 @@ func inspectCorpus() []string {
 	return append(docs, deep)
 }
 
+// generatedDocs returns n documents drawn from a fixed seed: arrays of
+// records whose fields, at the same paths, take short and long, plain,
+// escaped and classifiable values of every type, so a site turns quiet
+// and then meets values it must still show.
+func generatedDocs(n int) []string {
+	rng := rand.New(rand.NewPCG(14, 25))
+	scalars := []string{`1`, `12`, `12345`, `4111111111111111`, `-4111111111111111`, `4.111111111111111e15`, `0`, `-1`, `1.5`, `true`, `false`, `null`,
+		`"a"`, `"ab"`, `"abcde"`, `"abcdef"`, `"4111111111111111"`, `"4111 1111 1111 1111"`, `"ada@example.com"`, `"a\"b"`, `"\u0041"`,
+		`"\u0034111111111111111"`, `"4111\u200b1111\u200b1111\u200b1111"`, `"Zürich"`, `"é"`, `"\ud83d\ude00"`, `"078-05-1120"`,
+		`"DE89370400440532013000"`, `"Bearer abcdefghijkl"`, `"$2b$12$abcdefghijklmnopqrstuvwx/yz0123456789ABCDEFGHIJKLMN"`, `"E123456"`, `""`}
+	keys := []string{"id", "name", "tags", "card", "internal_x", "4111111111111111", "ada@example.com", "k\u0065y", "city"}
+	var value func(b *strings.Builder, depth int)
+	value = func(b *strings.Builder, depth int) {
+		switch k := rng.IntN(10); {
+		case k < 6 || depth > 2:
+			b.WriteString(scalars[rng.IntN(len(scalars))])
+		case k < 8:
+			b.WriteByte('[')
+			for i := range rng.IntN(5) {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				value(b, depth+1)
+			}
+			b.WriteByte(']')
+		default:
+			b.WriteByte('{')
+			for i := range rng.IntN(4) {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(b, `"%s":`, keys[rng.IntN(len(keys))])
+				value(b, depth+1)
+			}
+			b.WriteByte('}')
+		}
+	}
+	docs := make([]string, 0, n)
+	for range n {
+		var b strings.Builder
+		b.WriteString(`{"data":[`)
+		for i := range 1 + rng.IntN(12) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('{')
+			for j, k := range keys[:4+rng.IntN(len(keys)-3)] {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `"%s":`, k)
+				value(&b, 0)
+			}
+			b.WriteByte('}')
+		}
+		b.WriteString(`],"meta":`)
+		value(&b, 0)
+		b.WriteByte('}')
+		docs = append(docs, b.String())
+	}
+	return docs
+}
+
 var inspectAllowlists = [][]string{
 	{"*", "#"},
 	benchdoc.Allow,
+	{"data.#.id", "data.#.name", "data.#.tags", "data.#.card", "data.#.4111111111111111", "data.#.internal_x", "meta.#", "#"},
+	{"data.#.*", "meta"},
 	{"data.#.id", "data.#.name", "data.#.tags", "meta", "*.b", "#.a", "#.b.c", "users.*.card", "a\\.b"},
 	{"data.#.address.city", "long", "pem", "#"},
 }
@@ -253,6 +328,28 @@ var inspectAllowlists = [][]string{
 // deny and with key classes; the Response is reused across documents, as
 // a worker reuses it.
 func TestInspectorMatchesReference(t *testing.T) {
+	checkAgainstReference(t, referenceClassifiers(t), inspectCorpus())
+}
+
+// FuzzInspectorMatchesReference is TestInspectorMatchesReference on any
+// document: Response's shortcuts (sites, quiet sites and keys, the
+// prefilters) must never change what is recorded or answered.
+func FuzzInspectorMatchesReference(f *testing.F) {
+	for _, doc := range inspectCorpus() {
+		if len(doc) < 1<<10 {
+			f.Add(doc)
+		}
+	}
+	cs := referenceClassifiers(f)
+	f.Fuzz(func(t *testing.T, doc string) {
+		checkAgainstReference(t, cs, []string{doc})
+	})
+}
+
+// referenceClassifiers are the classifiers Response is checked with: the
+// built-in classes alone, masking and denying ones, key classes (every
+// value under their key counts) and a custom value class.
+func referenceClassifiers(t testing.TB) []*Classifier {
 	plain, err := NewClassifier(nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +359,24 @@ func TestInspectorMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for ci, c := range []*Classifier{plain, testClassifier(t), keyed} {
+	masking, err := NewClassifier(map[string]Policy{"card_number": Mask, "email": Deny, "ssn": Mask}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valued, err := NewClassifier(map[string]Policy{"card_number": Mask}, []CustomClass{{Name: "employee_id", Value: `^E\d{6}$`, Policy: Mask}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []*Classifier{plain, testClassifier(t), keyed, masking, valued}
+}
+
+// checkAgainstReference checks that Response, through the filter's pass,
+// records the same fields, types and classes, counts the same values and
+// answers the same verdicts as refInspector, on every document and
+// allowlist, with each classifier; the Response is reused across
+// documents, as a worker reuses it.
+func checkAgainstReference(t *testing.T, classifiers []*Classifier, docs []string) {
+	for ci, c := range classifiers {
 		resp := NewResponse(c)
 		for li, allow := range inspectAllowlists {
 			f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Allow: respfilter.Paths(allow...)}}, MaxBodyBytes: 4 << 20})
@@ -271,7 +385,7 @@ func TestInspectorMatchesReference(t *testing.T) {
 			}
 			p := f.Match(&route.Request{Method: "GET", Path: "/", Header: func(string) (string, bool) { return "", false }})
 			d := p.DecideHeaders(respfilter.ResponseMeta{Status: 200, RequestMethod: "GET", ContentType: "application/json"})
-			for di, doc := range inspectCorpus() {
+			for di, doc := range docs {
 				ref := &refInspector{c: c, index: map[string]int{}}
 				want, wo := p.AppendProcessInspected(nil, d, []byte(doc), nil, ref)
 				for round := range 2 { // the second time with the caches warm

@@ -535,7 +535,9 @@ func unescape(dst, raw []byte) []byte {
 // decoding stops past maxValueBytes, so a long escaped value costs no more
 // memory than a short one.
 func unescapePrefix(dst, raw []byte) []byte {
-	raw = raw[paddingUnits(raw):]
+	if len(raw) == 0 || raw[0] <= ' ' || raw[0] >= utf8.RuneSelf || raw[0] == '\\' {
+		raw = raw[paddingUnits(raw):] // most values start with plain ASCII: no call
+	}
 	// An escape is at most 6 bytes for at least one byte decoded.
 	if len(raw) > 6*maxValueBytes {
 		raw = wholeUnits(raw[:6*maxValueBytes])

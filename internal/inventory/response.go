@@ -289,8 +289,13 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 // can push a value out of the classified part.
 func classifiedPart(str []byte) []byte {
 	if len(str) <= maxValueBytes {
-		return str
+		return str // inlined: most values
 	}
+	return classifiedPrefix(str)
+}
+
+// classifiedPrefix is classifiedPart of a value over maxValueBytes.
+func classifiedPrefix(str []byte) []byte {
 	str = str[detect.PaddingLen(str):]
 	if len(str) > maxValueBytes {
 		str = wholeRunes(str[:maxValueBytes])

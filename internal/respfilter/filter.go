@@ -66,6 +66,14 @@ type filterRun struct {
 	copied int
 	kv     KeptValue
 	kk     KeptValue // a member key shown to insp (writeKey)
+	// quieted holds, per site (KeptValue.Site: node ids, then the
+	// element sites), the kinds of value insp answered InspectQuiet for in
+	// this pass, and per node whether its key was; quietBelow is insp's
+	// QuietBelow, -1 when it is not a QuietInspector. nodes is the
+	// allowlist's node count.
+	quieted    []uint8
+	quietBelow int
+	nodes      int32
 	// memo holds, per fixed-path position id (node), member keys already reported as
 	// removed below it, so the removals repeated in every element of an
 	// array skip building and hashing the path.
@@ -94,6 +102,18 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 		r.memo = make([][]string, a.nodes)
 	}
 	r.memo = r.memo[:a.nodes]
+	r.nodes = int32(a.nodes)
+	if r.insp != nil {
+		if cap(r.quieted) < 2*a.nodes {
+			r.quieted = make([]uint8, 2*a.nodes)
+		}
+		r.quieted = r.quieted[:2*a.nodes]
+		clear(r.quieted)
+		r.quietBelow = -1 // InspectQuiet is then InspectKeep
+		if q, ok := r.insp.(QuietInspector); ok {
+			r.quietBelow = max(q.QuietBelow(), 0)
+		}
+	}
 	saved := *rep
 	r.skipSpace()
 	r.value(a.root, 0)

@@ -36,9 +36,11 @@ type Inspector interface {
 // pass has the path it had then.
 type KeptValue struct {
 	// Site identifies the allowlist position of a value at the top of a
-	// kept subtree, when every value reaching that position has the same
-	// path ("data.#.id", not "users.*.id"): within one pass, one site is
-	// one path. -1 inside a kept value, or where paths vary.
+	// kept subtree, or of an element of an array there, when every value
+	// reaching that position has the same path ("data.#.id", not
+	// "users.*.id"): within one pass, one site is one path. -1 deeper
+	// inside a kept value, or where paths vary. Sites are below twice the
+	// allowlist's node count.
 	Site int32
 	// Parent is the path of the enclosing container in path syntax ("#"
 	// for every array element, "" for the document), or the value's own
@@ -91,6 +93,38 @@ const (
 	// InspectRefuse (Passing only) refuses a body that would pass unjudged,
 	// under the failure's own reason.
 	InspectRefuse
+	// InspectQuiet (Kept and KeptKey, from a QuietInspector) keeps the
+	// value and promises that, in this pass, showing the like of it again
+	// would change nothing and be answered InspectKeep: from Kept, any
+	// value at the same Site (>= 0) of the same JSON type that is a
+	// container or a literal, or whose Content is shorter than QuietBelow
+	// (the inside of a container is shown all the same); from KeptKey, the
+	// same key under the same allowlist position. The filter then keeps
+	// those without the call.
+	InspectQuiet
+)
+
+// QuietInspector is an Inspector that may answer InspectQuiet: most kept
+// values of an API (ids, flags, counts, short codes) are of no class and
+// add nothing once their field and type are recorded, and a call per value
+// costs as much as scanning it (notably in Wasm).
+type QuietInspector interface {
+	Inspector
+	// QuietBelow is the Content length under which a string or number at
+	// a quiet site is not shown again (read once per pass).
+	QuietBelow() int
+}
+
+// Quiet bits of a site or a key (filterRun.quiet): which values the
+// Inspector said it need not see again in this pass (InspectQuiet).
+const (
+	quietString uint8 = 1 << iota
+	quietNumber
+	quietBool
+	quietNull
+	quietObject
+	quietArray
+	quietKey
 )
 
 // ReasonSensitive denies a response holding a value whose class is denied
@@ -119,12 +153,22 @@ func (r *filterRun) inspectValue() {
 	kv := &r.kv
 	switch c := doc[i]; c {
 	case '{', '[':
-		kv.Kind, kv.Content, kv.Escaped = c, nil, false
-		if v := r.insp.Kept(kv); v != InspectKeep {
-			if r.skipValue(); r.err == nil {
-				r.sensitive(v, start)
+		bit := quietObject
+		if c == '[' {
+			bit = quietArray
+		}
+		if !r.quiet(kv.Site, bit) {
+			kv.Kind, kv.Content, kv.Escaped = c, nil, false
+			switch v := r.insp.Kept(kv); v {
+			case InspectKeep:
+			case InspectQuiet:
+				r.settle(kv.Site, bit)
+			default:
+				if r.skipValue(); r.err == nil {
+					r.sensitive(v, start)
+				}
+				return
 			}
-			return
 		}
 		if r.depth++; r.depth > r.maxDepth {
 			r.err = errDepth
@@ -138,22 +182,58 @@ func (r *filterRun) inspectValue() {
 		}
 		// The members' parent is this container's path. kv.Parent is
 		// always r.path's first len(kv.Parent) bytes (the caller's path, or
-		// the enclosing container's), so the path grows in place.
-		saved := len(kv.Parent)
-		if !kv.Self {
-			r.path = r.path[:saved]
-			if saved > 0 {
-				r.path = append(r.path, '.')
-			}
-			if kv.Elem {
-				r.path = append(r.path, '#')
-			} else {
-				r.path = escapeKey(r.path, kv.Key)
-			}
+		// the enclosing container's), so the path grows in place; it is
+		// built for the first member or element shown to the Inspector
+		// (an array of quiet elements needs none).
+		saved, self, elem, key := len(kv.Parent), kv.Self, kv.Elem, kv.Key
+		var own []byte
+		built := false
+		// The elements of an array at a site share a path: they are the
+		// site's element site (KeptValue.Site).
+		site := int32(-1)
+		if c == '[' && kv.Site >= 0 && kv.Site < r.nodes {
+			site = kv.Site + r.nodes
 		}
-		own := r.path
 		for {
-			kv.Site, kv.Parent, kv.Self, kv.Key, kv.Elem = -1, own, false, "", c == '['
+			// An element the Inspector need not see (InspectQuiet at the
+			// element site, shorter than QuietBelow), a plain string or an
+			// integer, is skipped here: an array of them costs no call per
+			// element. Others go to inspectScalar, which would find them
+			// quiet too, or inspectValue.
+			r.pos = i
+			if site >= 0 && i < len(doc) {
+				switch d := doc[i]; {
+				case d == '"' && r.quieted[site]&quietString != 0:
+					if end := stringEnd(doc, i+1); end >= 0 && end-i-2 < r.quietBelow {
+						r.pos = end
+						goto next
+					}
+				case d >= '1' && d <= '9' && r.quieted[site]&quietNumber != 0:
+					j := i + 1
+					for j < len(doc) && isDigit(doc[j]) {
+						j++
+					}
+					if j-i < r.quietBelow && j < len(doc) && doc[j] != '.' && doc[j]|0x20 != 'e' {
+						r.pos = j
+						goto next
+					}
+				}
+			}
+			if !built {
+				if !self {
+					r.path = r.path[:saved]
+					if saved > 0 {
+						r.path = append(r.path, '.')
+					}
+					if elem {
+						r.path = append(r.path, '#')
+					} else {
+						r.path = escapeKey(r.path, key)
+					}
+				}
+				own, built = r.path, true
+			}
+			kv.Site, kv.Parent, kv.Self, kv.Key, kv.Elem = site, own, false, "", c == '['
 			if c == '{' {
 				if i >= len(doc) || doc[i] != '"' {
 					r.syntax()
@@ -184,10 +264,15 @@ func (r *filterRun) inspectValue() {
 					r.copied = end
 				}
 			}
-			r.pos = i
-			if r.inspectValue(); r.err != nil {
+			if r.pos = i; i < len(doc) && doc[i] != '{' && doc[i] != '[' {
+				r.inspectScalar() // a call less per scalar inside
+			} else {
+				r.inspectValue()
+			}
+			if r.err != nil {
 				return
 			}
+		next:
 			if i = skipSpace(doc, r.pos); i >= len(doc) {
 				r.syntax()
 				return
@@ -229,25 +314,31 @@ func (r *filterRun) inspectScalar() {
 			}
 		}
 		r.pos = end
+		if end-i-2 < r.quietBelow && r.quiet(kv.Site, quietString) {
+			return
+		}
 		kv.Kind, kv.Content, kv.Escaped = c, doc[i+1:end-1], escaped
 		if v := r.insp.Kept(kv); v != InspectKeep {
-			r.sensitive(v, start)
+			r.judged(v, start, quietString)
 		}
 	case 't', 'f', 'n':
-		lit := "null"
+		lit, bit := "null", quietNull
 		if c == 't' {
-			lit = "true"
+			lit, bit = "true", quietBool
 		} else if c == 'f' {
-			lit = "false"
+			lit, bit = "false", quietBool
 		}
 		if i = scanLiteral(doc, i, lit); i < 0 {
 			r.syntax()
 			return
 		}
 		r.pos = i
+		if r.quiet(kv.Site, bit) {
+			return
+		}
 		kv.Kind, kv.Content, kv.Escaped = c, nil, false
 		if v := r.insp.Kept(kv); v != InspectKeep {
-			r.sensitive(v, start)
+			r.judged(v, start, bit)
 		}
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		// An integer not starting with '0' is scanned here, as skipValue does.
@@ -263,13 +354,60 @@ func (r *filterRun) inspectScalar() {
 			return
 		}
 		r.pos = i
+		if i-start < r.quietBelow && r.quiet(kv.Site, quietNumber) {
+			return
+		}
 		kv.Kind, kv.Content, kv.Escaped = c, doc[start:i], false
 		if v := r.insp.Kept(kv); v != InspectKeep {
-			r.sensitive(v, start)
+			r.judged(v, start, quietNumber)
 		}
 	default:
 		r.syntax()
 	}
+}
+
+// kindQuiet maps the first byte of a scalar to its quiet bit (0: not a
+// scalar).
+var kindQuiet = [256]uint8{'"': quietString, '-': quietNumber, '0': quietNumber, '1': quietNumber, '2': quietNumber,
+	'3': quietNumber, '4': quietNumber, '5': quietNumber, '6': quietNumber, '7': quietNumber, '8': quietNumber,
+	'9': quietNumber, 't': quietBool, 'f': quietBool, 'n': quietNull}
+
+// quietLen reports whether a scalar of the kind bit stands for, n bytes
+// long as written (quotes included), is short enough to go unshown once
+// its kind is quiet at its site (QuietBelow); a literal always is.
+func (r *filterRun) quietLen(bit uint8, n int) bool {
+	switch bit {
+	case quietString:
+		n -= 2
+	case quietNumber:
+	default:
+		return true
+	}
+	return n < r.quietBelow
+}
+
+// quiet reports whether the Inspector said values of the kind bit stands
+// for need not be shown again at site in this pass (InspectQuiet).
+func (r *filterRun) quiet(site int32, bit uint8) bool {
+	return site >= 0 && r.quieted[site]&bit != 0
+}
+
+// settle notes an InspectQuiet answer for a value of the kind bit stands
+// for at site (nothing inside a kept value, whose site is -1).
+func (r *filterRun) settle(site int32, bit uint8) {
+	if site >= 0 && r.quietBelow >= 0 {
+		r.quieted[site] |= bit
+	}
+}
+
+// judged applies the Inspector's verdict, not InspectKeep, on the scalar
+// doc[start:r.pos] of the kind bit stands for.
+func (r *filterRun) judged(v Verdict, start int, bit uint8) {
+	if v == InspectQuiet {
+		r.settle(r.kv.Site, bit)
+		return
+	}
+	r.sensitive(v, start)
 }
 
 // sensitive applies a mask or deny verdict to the value doc[start:r.pos].
@@ -299,15 +437,30 @@ func (r *filterRun) keepInspected(at int32, parentLen int, key string, self bool
 	}
 }
 
+// keyShown reports whether the key of a member at the allowlist position
+// keyAt (-1: a "*" member, none, or a path that varies) is shown to the
+// Inspector: it is unless the Inspector answered InspectQuiet for the key
+// at that position in this pass. It is inlined where a member's key is
+// written, so a quiet key costs no call.
+func (r *filterRun) keyShown(keyAt int32) bool {
+	return r.insp != nil && (keyAt < 0 || r.quieted[keyAt]&quietKey == 0)
+}
+
 // writeKey appends the member key keyRaw of the object at
-// r.path[:parentLen], judged by the Inspector when there is one (KeptKey):
-// a masked key becomes SensitiveMask, a denied one fails the run (false).
-func (r *filterRun) writeKey(keyRaw []byte, key string, parentLen int) bool {
-	if r.insp != nil {
+// r.path[:parentLen], judged by the Inspector (KeptKey; keyShown): a
+// masked key becomes SensitiveMask, a denied one fails the run (false).
+// keyAt is the position of a named member (every member there has this
+// key), else -1: an InspectQuiet answer holds for it.
+func (r *filterRun) writeKey(keyRaw []byte, key string, parentLen int, keyAt int32) bool {
+	if r.keyShown(keyAt) {
 		r.kk.Site, r.kk.Parent, r.kk.Key = -1, r.path[:parentLen], key
 		v := r.insp.KeptKey(&r.kk)
 		r.kk.Parent, r.kk.Key = nil, ""
 		switch v {
+		case InspectQuiet:
+			if keyAt >= 0 && r.quietBelow >= 0 {
+				r.quieted[keyAt] |= quietKey
+			}
 		case InspectDeny:
 			r.err = errSensitive
 			return false

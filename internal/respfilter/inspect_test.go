@@ -287,3 +287,71 @@ func TestUnjudgedBodiesAskTheInspector(t *testing.T) {
 		}
 	}
 }
+
+// quietRecorder answers InspectQuiet for every value and key (a
+// QuietInspector when below > 0) and records what it is shown.
+type quietRecorder struct {
+	recorder
+	below int
+	keys  []string
+}
+
+func (q *quietRecorder) Kept(v *KeptValue) Verdict {
+	q.recorder.Kept(v)
+	return InspectQuiet
+}
+
+func (q *quietRecorder) KeptKey(v *KeptValue) Verdict {
+	q.keys = append(q.keys, v.Key)
+	return InspectQuiet
+}
+
+type quietInspector struct{ *quietRecorder }
+
+func (q quietInspector) QuietBelow() int { return q.below }
+
+// TestQuietInspectorSkipsWhatItSaid: after InspectQuiet, a value at the
+// same site of the same type is not shown again when shorter than
+// QuietBelow (a literal or a container always), a longer one is, and so
+// is every value inside a container; a key under the same allowlist node
+// is not shown again. An Inspector that is not a QuietInspector is shown
+// everything, whatever it answers. The output is the filter's either way.
+func TestQuietInspectorSkipsWhatItSaid(t *testing.T) {
+	list := mustAllowlist(t, "d.#.a", "d.#.t", "d.#.o", "m.*")
+	doc := `{"d":[{"a":"x","t":[1,"y"],"o":{"k":1}},{"a":"yz","t":[22,"abcdef",true],"o":{"k":2}},{"a":"abcdef","t":[],"o":{}},{"a":7,"t":[3]},{"a":12345678}],"m":{"p":"q","r":"s"}}`
+	plain, _ := list.filterDocument(nil, []byte(doc), filterOptions{maxDepth: 64}, &Report{})
+	for _, quiet := range []bool{true, false} {
+		q := &quietRecorder{below: 5}
+		var insp Inspector = q
+		if quiet {
+			insp = quietInspector{q}
+		}
+		out, err := list.filterDocument(nil, []byte(doc), filterOptions{maxDepth: 64, insp: insp}, &Report{})
+		if err != nil || !bytes.Equal(out, plain) {
+			t.Fatalf("quiet %v: output %s (%v), want %s", quiet, out, err, plain)
+		}
+		want := []string{
+			"d.#.a|a|\"|x", "d.#.t|t|[|", "d.#.t.#||1|1", "d.#.t.#||\"|y", "d.#.o|o|{|", "d.#.o.k|k|1|1",
+			"d.#.t.#||\"|abcdef", "d.#.t.#||t|", "d.#.o.k|k|2|2",
+			"d.#.a|a|\"|abcdef", "d.#.a|a|7|7", "d.#.a|a|1|12345678",
+			"m.p|p|\"|q", "m.r|r|\"|s",
+		}
+		// Keys inside a kept value, or under "*", have no node of their own.
+		wantKeys := "d a t o k k m p r"
+		if !quiet {
+			want = []string{
+				"d.#.a|a|\"|x", "d.#.t|t|[|", "d.#.t.#||1|1", "d.#.t.#||\"|y", "d.#.o|o|{|", "d.#.o.k|k|1|1",
+				"d.#.a|a|\"|yz", "d.#.t|t|[|", "d.#.t.#||2|22", "d.#.t.#||\"|abcdef", "d.#.t.#||t|", "d.#.o|o|{|", "d.#.o.k|k|2|2",
+				"d.#.a|a|\"|abcdef", "d.#.t|t|[|", "d.#.o|o|{|", "d.#.a|a|7|7", "d.#.t|t|[|", "d.#.t.#||3|3", "d.#.a|a|1|12345678",
+				"m.p|p|\"|q", "m.r|r|\"|s",
+			}
+			wantKeys = "d a t o k a t o k a t o a t a m p r"
+		}
+		if got := strings.Join(q.seen, "\n"); got != strings.Join(want, "\n") {
+			t.Errorf("quiet %v: seen\n%s\nwant\n%s", quiet, got, strings.Join(want, "\n"))
+		}
+		if got := strings.Join(q.keys, " "); got != wantKeys {
+			t.Errorf("quiet %v: keys %s, want %s", quiet, got, wantKeys)
+		}
+	}
+}

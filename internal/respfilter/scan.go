@@ -371,11 +371,32 @@ func (r *filterRun) object(n *node, at int32) {
 		r.pos = pos
 		switch {
 		case c != nil && c.keep && r.insp != nil:
+			if bit := kindQuiet[doc[pos]]; cat >= 0 && r.quieted[cat]&quietKey != 0 && r.quieted[cat]&bit != 0 {
+				// A key and a kind of scalar the Inspector need not see
+				// again at this position (cat >= 0: c is named, on a
+				// fixed path): copied as without an Inspector, unless
+				// too long to go unshown.
+				if r.skipValue(); r.err != nil {
+					return
+				}
+				if r.quietLen(bit, r.pos-pos) {
+					out := r.sep(first)
+					out = append(out, keyRaw...)
+					out = append(out, ':')
+					r.out = append(out, doc[pos:r.pos]...)
+					first = false
+					break
+				}
+				r.pos = pos
+			}
 			r.out = r.sep(first)
-			if !r.writeKey(keyRaw, key, parentLen) {
+			if !r.keyShown(cat) {
+				r.out = append(r.out, keyRaw...)
+			} else if !r.writeKey(keyRaw, key, parentLen, cat) {
 				return
 			}
 			r.out = append(r.out, ':')
+			first = false
 			// keepInspected by hand: a call less per kept member.
 			if r.setKept(cat, parentLen, key, false); doc[pos] != '{' && doc[pos] != '[' {
 				r.inspectScalar()
@@ -386,7 +407,6 @@ func (r *filterRun) object(n *node, at int32) {
 				return
 			}
 			r.out = append(r.out, doc[r.copied:r.pos]...)
-			first = false
 		case c != nil && c.keep:
 			if r.skipValue(); r.err != nil {
 				return
@@ -405,7 +425,9 @@ func (r *filterRun) object(n *node, at int32) {
 			}
 			if r.mask != nil {
 				r.out = r.sep(first)
-				if !r.writeKey(keyRaw, key, parentLen) {
+				if !r.keyShown(cat) {
+					r.out = append(r.out, keyRaw...)
+				} else if !r.writeKey(keyRaw, key, parentLen, cat) {
 					return
 				}
 				r.out = append(r.out, ':')
@@ -414,7 +436,9 @@ func (r *filterRun) object(n *node, at int32) {
 			}
 		default:
 			r.out = r.sep(first)
-			if !r.writeKey(keyRaw, key, parentLen) {
+			if !r.keyShown(cat) {
+				r.out = append(r.out, keyRaw...)
+			} else if !r.writeKey(keyRaw, key, parentLen, cat) {
 				return
 			}
 			r.out = append(r.out, ':')
