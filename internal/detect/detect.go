@@ -131,13 +131,14 @@ func Scan(s string, set Set, fn func(Match) bool) {
 	if set == 0 {
 		return
 	}
-	jwt, hash, email := set.Has(JWT), set.Has(PasswordHash), set.Has(Email)
+	jwt, hash, email, pem := set.Has(JWT), set.Has(PasswordHash), set.Has(Email), set.Has(PrivateKey)
 	for i := 0; i < len(s); {
 		// Fast path: nothing starts at a byte outside local parts but a
-		// hash's '$' and a quoted local part's '"', and inside a word
-		// only a JWT or a hash's '$' can.
+		// hash's '$', a quoted local part's '"' and a PEM boundary's
+		// dashes, and inside a word only a JWT, a hash's '$' or a PEM
+		// boundary can (Classify takes a key glued to other text too).
 		c := s[i]
-		if marked := hash && c == '$' || email && c == '"'; !marked && (!isLocalByte(c) || (i > 0 && isWordByte(s[i-1]) && !(jwt && c == 'e'))) {
+		if marked := hash && c == '$' || email && c == '"' || pem && c == '-' && strings.HasPrefix(s[i:], pemDashes); !marked && (!isLocalByte(c) || (i > 0 && isWordByte(s[i-1]) && !(jwt && c == 'e'))) {
 			i++
 			continue
 		}
@@ -317,8 +318,8 @@ func redact(s string, set Set, mask string) (string, bool) {
 // nothing can start costs a few comparisons.
 func matchAt(s string, i int, set Set) (Match, bool) {
 	c := s[i]
-	if i > 0 && isWordByte(s[i-1]) && c != 'e' && c != '$' && c != '"' {
-		return Match{}, false // inside a word only a JWT or a hash can start
+	if i > 0 && isWordByte(s[i-1]) && c != 'e' && c != '$' && c != '"' && c != '-' {
+		return Match{}, false // inside a word only a JWT, a hash or a PEM boundary can start
 	}
 	switch {
 	case isDigit(c):

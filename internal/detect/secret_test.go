@@ -268,3 +268,20 @@ func TestKeyFinderPastItsWindow(t *testing.T) {
 		}
 	}
 }
+
+// A private key glued to other text ("0----BEGIN …", "id-----BEGIN …") is
+// one Classify takes, so Scan (Contains, Redact) finds it too: FuzzClassify
+// found "0----BEGIN PRIVATE KEY----" classified and never masked.
+func TestPrivateKeyGluedToAWordIsFound(t *testing.T) {
+	for _, s := range []string{"0----BEGIN PRIVATE KEY----", "a-----BEGIN PRIVATE KEY-----", "id_rsa:-----BEGIN RSA PRIVATE KEY-----\nMIIE"} {
+		if _, ok := Classify(s, All); !ok {
+			t.Errorf("Classify(%q): no class", s)
+		}
+		if !Contains(s, SetOf(PrivateKey)) {
+			t.Errorf("Contains(%q, PrivateKey) = false", s)
+		}
+		if out, _ := Redact(s, SetOf(PrivateKey), "*"); strings.Contains(strings.ToUpper(out), "BEGIN") {
+			t.Errorf("Redact(%q) = %q", s, out)
+		}
+	}
+}
