@@ -5,6 +5,10 @@ package paramname
 
 import "strings"
 
+// spaceAndDot reads ' ' and '.' in a name as '_', as PHP does; built once,
+// not for every parameter of every request.
+var spaceAndDot = strings.NewReplacer(" ", "_", ".", "_")
+
 // Fold returns the name PHP's php_register_variable_ex registers a decoded
 // parameter name as, in lower case (ASP.NET's query collection ignores case):
 // leading spaces dropped; ' ' and '.' before the first '[' turned into '_';
@@ -26,7 +30,7 @@ func Fold(name string) string {
 		}
 	}
 	if strings.ContainsAny(head, " .") {
-		head = strings.NewReplacer(" ", "_", ".", "_").Replace(head)
+		head = spaceAndDot.Replace(head)
 	}
 	if bracket {
 		head = head + "_" + rest
