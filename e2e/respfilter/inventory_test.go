@@ -346,3 +346,48 @@ func TestObservationOfASmallGzipOfManyCardsIsBounded(t *testing.T) {
 	t.Logf("%d of %d card numbers classified", seen, cards)
 	e.checkLogsClean(t)
 }
+
+// TestObservationBoundIsConfigurable: through the compiled plugin, with
+// max_observed_bytes at 64 KiB a 100 KiB JSON body on an unfiltered route
+// passes unchanged and is counted as not observed, body_too_large; its card
+// before the bound is counted, and a 32 KiB body is observed to its end.
+func TestObservationBoundIsConfigurable(t *testing.T) {
+	config := `{"response_inventory": {"routes": [{"name": "big", "match": {"prefix": "/big"}}], "max_observed_bytes": 65536}}`
+	doc := func(n int) []byte {
+		head, tail := `[{"card":"4111111111111111"},"`, `"]`
+		return []byte(head + strings.Repeat("x", n-len(head)-len(tail)) + tail)
+	}
+	big, small := doc(100<<10), doc(32<<10)
+	e := start(t, config, opts{}, func(w http.ResponseWriter, r *http.Request) {
+		body := small
+		if r.URL.Query().Get("size") == "big" {
+			body = big
+		}
+		serve(body, true, "content-type", "application/json")(w, r)
+	})
+	prefix := "apiguard." + e.instance + ".inventory."
+	for _, c := range []struct {
+		query      string
+		body       []byte
+		unobserved uint64
+	}{{"small", small, 0}, {"big", big, 1}} {
+		r := e.get(t, "/big?size="+c.query)
+		if r.status != 200 || !bytes.Equal(r.body, c.body) {
+			t.Fatalf("%s: %d, %d bytes: the body changed", c.query, r.status, len(r.body))
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			cards, _ := e.plugin.Stats().Counter(prefix + "route.big.class.card_number.sensitive_values_total")
+			tooLarge, _ := e.plugin.Stats().Counter(prefix + "reason.body_too_large.unobserved_responses_total")
+			observed, _ := e.plugin.Stats().Counter(prefix + "route.big.observed_responses_total")
+			if cards == 1+c.unobserved && tooLarge == c.unobserved && observed == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s: %d cards, %d body_too_large, %d observed: want %d, %d, 1", c.query, cards, tooLarge, observed, 1+c.unobserved, c.unobserved)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	e.checkLogsClean(t)
+}

@@ -18,6 +18,16 @@ const (
 	MaxMaxEntries         = 16384
 	DefaultExportInterval = 60 * time.Second
 	maxRoutes             = 64
+	// DefaultMaxObservedBytes is the response filter's default
+	// max_body_bytes, the most of a body a filtered route classifies.
+	DefaultMaxObservedBytes = 1 << 20
+	// MinMaxObservedBytes is the classified part of one value: a smaller
+	// bound would leave even a single long value half seen.
+	MinMaxObservedBytes = 1 << 10
+	// MaxMaxObservedBytes is what a decoded body was followed to before
+	// the bound existed: 16 MiB of a gzip of small values held a worker
+	// about 15 s under wazero, the cost an operator takes on per response.
+	MaxMaxObservedBytes = 16 << 20
 )
 
 // Config is the `response_inventory` section: which responses are
@@ -44,6 +54,10 @@ type Config struct {
 	// inventory through the audit sink; an export happens only when the
 	// inventory changed (default 60s).
 	ExportInterval config.Duration `json:"export_interval,omitempty"`
+	// MaxObservedBytes bounds the body of one unfiltered response that is
+	// observed, decoded when compressed (default 1 MiB, 1 KiB to 16 MiB):
+	// past it the body passes unobserved, counted body_too_large.
+	MaxObservedBytes int `json:"max_observed_bytes,omitempty"`
 }
 
 // Route is one entry of Config.Routes.
@@ -136,6 +150,9 @@ func (c *Config) Validate() error {
 	if c.ExportInterval.Duration != 0 && c.ExportInterval.Duration < time.Second {
 		return config.Errorf("export_interval", "at least 1s")
 	}
+	if n := c.MaxObservedBytes; n != 0 && (n < MinMaxObservedBytes || n > MaxMaxObservedBytes) {
+		return config.Errorf("max_observed_bytes", "%d: want %d to %d (absent: %d)", n, MinMaxObservedBytes, MaxMaxObservedBytes, DefaultMaxObservedBytes)
+	}
 	return nil
 }
 
@@ -194,6 +211,14 @@ func (c *Config) Entries() int {
 		return DefaultMaxEntries
 	}
 	return c.MaxEntries
+}
+
+// ObservedBytes is max_observed_bytes with its default.
+func (c *Config) ObservedBytes() int {
+	if c.MaxObservedBytes == 0 {
+		return DefaultMaxObservedBytes
+	}
+	return c.MaxObservedBytes
 }
 
 // Interval is export_interval with its default.

@@ -13,13 +13,16 @@ func TestConfigDecodesAndRefusesWithPaths(t *testing.T) {
 		"routes": [{"name": "echo", "match": {"prefix": "/echo"}}, {"name": "rest", "match": {"prefix": "/"}}, {"match": {"path_template": "/users/{id}"}}],
 		"sample_rate": 0.25, "classes": {"card_number": "mask", "private_key": "deny"},
 		"custom_classes": [{"name": "employee_id", "value": "^E[0-9]{6}$", "policy": "mask"}],
-		"max_entries": 500, "export_interval": "5s"}}`))
+		"max_entries": 500, "export_interval": "5s", "max_observed_bytes": 65536}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := s.ResponseInventory
-	if got := strings.Join(c.RouteNames(), ","); got != "echo,rest,/users/{id}" || c.Rate() != 0.25 || c.Entries() != 500 || c.Interval().Seconds() != 5 {
-		t.Errorf("routes %s, rate %v, entries %d, interval %v", got, c.Rate(), c.Entries(), c.Interval())
+	if got := strings.Join(c.RouteNames(), ","); got != "echo,rest,/users/{id}" || c.Rate() != 0.25 || c.Entries() != 500 || c.Interval().Seconds() != 5 || c.ObservedBytes() != 64<<10 {
+		t.Errorf("routes %s, rate %v, entries %d, interval %v, observed bytes %d", got, c.Rate(), c.Entries(), c.Interval(), c.ObservedBytes())
+	}
+	if def := (&inventory.Config{}).ObservedBytes(); def != 1<<20 {
+		t.Errorf("max_observed_bytes defaults to %d, want 1 MiB", def)
 	}
 	if l := inventory.MetricLabel(c.Routes[2]); l != "users_id" {
 		t.Errorf("template label %q", l)
@@ -46,6 +49,10 @@ func TestConfigDecodesAndRefusesWithPaths(t *testing.T) {
 		{`{"routes": [{"match": {"path_template": "/{id}"}}, {"name": "id", "match": {}}]}`, `response_inventory.routes[1].name: duplicate route name "id"`},
 		{`{"max_entries": 100000}`, "response_inventory.max_entries"},
 		{`{"export_interval": "10ms"}`, "response_inventory.export_interval: at least 1s"},
+		{`{"max_observed_bytes": 100}`, "response_inventory.max_observed_bytes: 100: want 1024 to 16777216"},
+		{`{"max_observed_bytes": 16777217}`, "response_inventory.max_observed_bytes: 16777217: want 1024 to 16777216"},
+		{`{"max_observed_bytes": -1}`, "response_inventory.max_observed_bytes: -1: want 1024 to 16777216"},
+		{`{"max_observed_bytes": 1.5}`, "response_inventory.max_observed_bytes"},
 		{`{"sample": 1}`, "response_inventory.sample: unknown key"},
 	} {
 		_, err := settings.Parse([]byte(`{"response_inventory": ` + c.doc + `}`))

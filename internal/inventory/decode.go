@@ -10,15 +10,6 @@ import (
 	"github.com/apiguard/apiguard/internal/verdict"
 )
 
-// MaxObservedBytes bounds the body one unfiltered response shows the
-// Observer, decoded when compressed: past it (a decompression bomb, an
-// unusually large body, or a small gzip of many small values whose
-// classification would hold the worker for seconds), observation stops and
-// the response is counted as not observed (body_too_large), what was seen
-// before still counting; the body passes unchanged. It is the response
-// filter's default max_body_bytes, the most a filtered body is classified.
-const MaxObservedBytes = 1 << 20
-
 // decoder follows a compressed body (gzip, deflate) on its way to the
 // client: each chunk is decoded as it passes and the decoded bytes go to
 // the Observer; nothing of the body is held once its chunk is read. The
@@ -30,6 +21,11 @@ const MaxObservedBytes = 1 << 20
 type decoder struct {
 	coding string
 	obs    *Observer
+	// limit is the most decoded bytes shown the Observer
+	// (max_observed_bytes): past it (a decompression bomb, or a small
+	// gzip of many small values whose classification would hold the
+	// worker for seconds) decoding stops, body_too_large.
+	limit int
 	// in is the rest of the chunk passing now; end is set with the last.
 	in  []byte
 	end bool
@@ -57,9 +53,9 @@ const (
 // errStopped ends a decoding whose stream ended before its body did.
 var errStopped = errors.New("inventory: decoding stopped")
 
-// start begins decoding a body in coding into o.
-func (d *decoder) start(coding string, o *Observer) {
-	d.coding, d.obs, d.in, d.end, d.decoded, d.failed, d.done, d.stopped = coding, o, nil, false, 0, "", false, false
+// start begins decoding a body in coding into o, at most limit bytes.
+func (d *decoder) start(coding string, o *Observer, limit int) {
+	d.coding, d.obs, d.limit, d.in, d.end, d.decoded, d.failed, d.done, d.stopped = coding, o, limit, nil, false, 0, "", false, false
 	if d.src == nil {
 		d.src = bufio.NewReaderSize(d, decodeReadBytes)
 		d.out = make([]byte, decodeOutBytes)
@@ -108,7 +104,7 @@ func (d *decoder) Read(p []byte) (int, error) {
 }
 
 // run is the coroutine: it decodes the body into the Observer until the
-// body ends, fails to decode, or decodes past MaxObservedBytes.
+// body ends, fails to decode, or decodes past its limit.
 func (d *decoder) run(yield func(struct{}) bool) {
 	d.yield = yield
 	defer func() {
@@ -127,7 +123,7 @@ func (d *decoder) run(yield func(struct{}) bool) {
 	for {
 		n, err := r.Read(d.out)
 		if n > 0 {
-			if d.decoded += n; d.decoded > MaxObservedBytes {
+			if d.decoded += n; d.decoded > d.limit {
 				d.failed = verdict.BodyTooLarge
 				return
 			}

@@ -60,7 +60,7 @@ func TestCompressedBodiesAreObservedAsTheyPass(t *testing.T) {
 
 // TestCompressedBodiesThatDoNotDecodeAreNotObserved: a corrupt or
 // truncated body is counted as not observed (decode_failed), a bomb stops
-// at MaxObservedBytes (body_too_large), a coding apiguard does not decode
+// at max_observed_bytes (default 1 MiB) (body_too_large), a coding apiguard does not decode
 // is not followed (unsupported_encoding); a stream that ends mid-body
 // leaves no decoding behind.
 func TestCompressedBodiesThatDoNotDecodeAreNotObserved(t *testing.T) {
@@ -69,7 +69,7 @@ func TestCompressedBodiesThatDoNotDecodeAreNotObserved(t *testing.T) {
 	gz := compressed(t, "gzip", doc)
 	corrupt := bytes.Clone(gz)
 	corrupt[len(corrupt)/2] ^= 0xff
-	bomb := compressed(t, "gzip", append(append([]byte(`{"z":"`), make([]byte, MaxObservedBytes)...), `"}`...))
+	bomb := compressed(t, "gzip", append(append([]byte(`{"z":"`), make([]byte, DefaultMaxObservedBytes)...), `"}`...))
 	for _, c := range []struct {
 		name, ce string
 		body     []byte
@@ -119,7 +119,7 @@ func TestCompressedBodiesThatDoNotDecodeAreNotObserved(t *testing.T) {
 
 // TestObservationStopsAtMaxObservedBytes: the reviewer's body, a 40 KB gzip
 // of ~883k card numbers (~16 MB decoded), once held a worker ~15 s while
-// every value was classified. Observation now stops after MaxObservedBytes
+// every value was classified. Observation now stops after max_observed_bytes (default 1 MiB)
 // of decoded body: the response is counted as not observed (body_too_large)
 // and a field past the bound is never reached; an uncompressed body is
 // bounded the same way; a body under the bound is observed to its end.
@@ -158,6 +158,52 @@ func TestObservationStopsAtMaxObservedBytes(t *testing.T) {
 		}
 		if !paths["#.early"] || paths["#.late"] != (c.want == "") {
 			t.Errorf("%s: paths %v: want #.early, and #.late only when observed to the end", c.name, paths)
+		}
+		w.Put(s)
+	}
+}
+
+// TestObservationStopsAtTheConfiguredBound: max_observed_bytes moves the
+// bound, for uncompressed and compressed bodies alike (counted decoded): a
+// 100 KiB body observed to its end under the default is body_too_large at
+// 64 KiB, the field past the bound never reached, what came before counted;
+// a body of exactly the bound is observed to its end.
+func TestObservationStopsAtTheConfiguredBound(t *testing.T) {
+	doc := func(n int) []byte { // n bytes: an early field, padding, a late field
+		head, tail := `[{"early":"4111111111111111"},"`, `",{"late":"x"}]`
+		return []byte(head + strings.Repeat("x", n-len(head)-len(tail)) + tail)
+	}
+	big, exact := doc(100<<10), doc(64<<10)
+	for _, c := range []struct {
+		name, config, ce string
+		body             []byte
+		want             verdict.Reason
+	}{
+		{"100 KiB, default bound", `{}`, "", big, ""},
+		{"100 KiB gzip, default bound", `{}`, "gzip", compressed(t, "gzip", big), ""},
+		{"100 KiB, bound 64 KiB", `{"max_observed_bytes": 65536}`, "", big, verdict.BodyTooLarge},
+		{"100 KiB gzip, bound 64 KiB", `{"max_observed_bytes": 65536}`, "gzip", compressed(t, "gzip", big), verdict.BodyTooLarge},
+		{"100 KiB deflate, bound 64 KiB", `{"max_observed_bytes": 65536}`, "deflate", compressed(t, "deflate", big), verdict.BodyTooLarge},
+		{"64 KiB, bound 64 KiB", `{"max_observed_bytes": 65536}`, "", exact, ""},
+		{"64 KiB gzip, bound 64 KiB", `{"max_observed_bytes": 65536}`, "gzip", compressed(t, "gzip", exact), ""},
+	} {
+		w := newWorker(t, c.config)
+		card := w.classifier.Index("card_number")
+		s := w.Start(true)
+		s.Follow("application/json", c.ce)
+		for i := 0; i < len(c.body); i += 4 << 10 {
+			s.Write(c.body[i:min(i+4<<10, len(c.body))], i+4<<10 >= len(c.body))
+		}
+		r := s.Finish()
+		if got := s.Unobserved(); got != c.want {
+			t.Errorf("%s: unobserved %q, want %q", c.name, got, c.want)
+		}
+		paths := map[string]bool{}
+		for _, f := range r.Fields() {
+			paths[f.Path] = true
+		}
+		if r.Values[card] != 1 || paths["#.late"] != (c.want == "") {
+			t.Errorf("%s: %d cards, paths %v: want the early card, and #.late only when observed to the end", c.name, r.Values[card], paths)
 		}
 		w.Put(s)
 	}

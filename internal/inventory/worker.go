@@ -87,7 +87,7 @@ func (w *Worker) Start(filtered bool) *Stream {
 		return s
 	}
 	r := NewResponse(w.classifier)
-	return &Stream{resp: r, obs: NewObserver(r)}
+	return &Stream{resp: r, obs: NewObserver(r), limit: w.cfg.ObservedBytes()}
 }
 
 // maxFreeStreams bounds the reusable per-stream states a worker keeps.
@@ -127,8 +127,14 @@ type Stream struct {
 	// unobserved names why a body was not observed (Unobserved).
 	unobserved verdict.Reason
 	// observed counts the bytes of an uncompressed body observed, up to
-	// MaxObservedBytes (the decoder counts a compressed body's).
+	// limit (the decoder counts a compressed body's, decoded).
 	observed int
+	// limit is max_observed_bytes: past it (a decompression bomb, an
+	// unusually large body, or a small gzip of many small values whose
+	// classification would hold the worker for seconds) observation stops
+	// and the response is counted as not observed (body_too_large), what
+	// was seen before still counting; the body passes unchanged.
+	limit int
 }
 
 // Response is what the stream recorded; the response filter shows it the
@@ -152,7 +158,7 @@ func (s *Stream) Follow(contentType, contentEncoding string) bool {
 	}
 	s.following, s.decoding = true, !identity
 	if s.decoding {
-		s.dec.start(contentEncoding, s.obs)
+		s.dec.start(contentEncoding, s.obs, s.limit)
 	}
 	return true
 }
@@ -160,7 +166,7 @@ func (s *Stream) Follow(contentType, contentEncoding string) bool {
 // Unobserved names why the response's body was not observed, "" when it
 // was: unsupported_encoding (a coding apiguard does not decode),
 // decode_failed (a compressed body that does not decode), body_too_large
-// (one longer than MaxObservedBytes, decoded: observation stopped there).
+// (one longer than max_observed_bytes, decoded: observation stopped there).
 // Values seen before a failure still count.
 func (s *Stream) Unobserved() verdict.Reason {
 	if s.unobserved == "" && s.decoding {
@@ -177,10 +183,10 @@ func (s *Stream) Write(chunk []byte, end bool) {
 	switch {
 	case s.decoding:
 		s.dec.write(chunk, end)
-	case s.unobserved != "": // past MaxObservedBytes: passes unobserved
-	case s.observed+len(chunk) > MaxObservedBytes:
-		s.obs.Write(chunk[:MaxObservedBytes-s.observed])
-		s.observed, s.unobserved = MaxObservedBytes, verdict.BodyTooLarge
+	case s.unobserved != "": // past the limit: passes unobserved
+	case s.observed+len(chunk) > s.limit:
+		s.obs.Write(chunk[:s.limit-s.observed])
+		s.observed, s.unobserved = s.limit, verdict.BodyTooLarge
 	default:
 		s.observed += len(chunk)
 		s.obs.Write(chunk)
