@@ -25,7 +25,7 @@ var promLabels = []string{TagInstance, TagRoute, TagProvider, TagPolicy, TagDeci
 
 // closedLabelValues are the values a literal matcher may compare a tag to.
 func closedLabelValues() map[string][]string {
-	reasons := slices.Concat(jwksFailReasons, auditDropReason, otlpFailReasons)
+	reasons := slices.Concat(jwksFailReasons, auditDropReason, otlpFailReasons, invUnobservedReasons)
 	for _, p := range []verdict.Policy{verdict.PolicyRequest, verdict.PolicyAuthn, verdict.PolicyRateLimit, verdict.PolicyRespFilter} {
 		for _, l := range decisionLabels(p) {
 			reasons = append(reasons, l[1])
@@ -166,11 +166,13 @@ func TestDashboardUsesOnlyCatalogueMetrics(t *testing.T) {
 	}
 	// The dashboard shows what the issues ask for: decisions, reasons,
 	// latency, JWKS health, memory, and the response inventory's sensitive
-	// values by route and class, exposures and drops (issue 14).
+	// values by route and class, exposures, drops, and the responses it
+	// could not observe, by reason (issue 14).
 	for _, f := range []string{"apiguard_authn_decisions_total", "apiguard_ratelimit_decisions_total", "apiguard_respfilter_responses_total",
 		"apiguard_http_latency_ms", "apiguard_http_processing_us", "apiguard_jwks_age_seconds", "apiguard_jwks_fetch_failures_total",
 		"apiguard_runtime_memory_kib", "apiguard_runtime_heap_inuse_kib",
-		"apiguard_inventory_sensitive_values_total", "apiguard_security_sensitive_exposures_total", "apiguard_inventory_dropped_total"} {
+		"apiguard_inventory_sensitive_values_total", "apiguard_security_sensitive_exposures_total", "apiguard_inventory_dropped_total",
+		"apiguard_inventory_unobserved_responses_total"} {
 		if !used[f] {
 			t.Errorf("dashboard does not show %s", f)
 		}
@@ -236,9 +238,11 @@ func TestAlertRulesUseOnlyCatalogueMetrics(t *testing.T) {
 		}
 	}
 	// The issue's alerts: auth-failure spikes, JWKS stale, rate-limit
-	// failure mode in use, filter errors.
+	// failure mode in use, filter errors; the inventory's exposures, its
+	// drops, and responses it could not observe (issue 14).
 	for _, f := range []string{"apiguard_authn_decisions_total", "apiguard_security_auth_failure_bursts_total", "apiguard_jwks_age_seconds",
-		"apiguard_jwks_fetch_failures_total", "apiguard_ratelimit_decisions_total", "apiguard_respfilter_errors_total"} {
+		"apiguard_jwks_fetch_failures_total", "apiguard_ratelimit_decisions_total", "apiguard_respfilter_errors_total",
+		"apiguard_security_sensitive_exposures_total", "apiguard_inventory_dropped_total", "apiguard_inventory_unobserved_responses_total"} {
 		if !used[f] {
 			t.Errorf("no alert rule uses %s", f)
 		}
