@@ -47,6 +47,13 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 		}
 		return respfilter.InspectKeep
 	}
+	if v.Kind == '"' && len(r.c.custom) == 0 && len(v.Content) <= maxValueBytes && !detect.CanClassifyJSON(v.Key, unsafeString(v.Content), r.c.builtins) {
+		// Most strings are of no class, and CanClassifyJSON says so
+		// from their escaped form, without decoding (escapes, characters
+		// outside ASCII) what the classification reads: a value this
+		// short is classified whole, and unescaping only shortens it.
+		return respfilter.InspectKeep
+	}
 	content := v.Content
 	if v.Escaped {
 		// Only what is classified is decoded: the padding skipped, at

@@ -1,0 +1,345 @@
+package detect
+
+import (
+	"math/bits"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// CanClassifyJSON is CanClassifyUnder for the string that content, a JSON
+// string's content as written between its quotes (escapes undecoded, RFC
+// 8259 §7), decodes to: false only when ClassifyUnder must fail for it.
+// It reads content once, escape by escape and character by character,
+// noting what canClassify looks at in the visible form (its first bytes,
+// its last byte, its length, the run of local bytes it starts with, whether
+// it is digits and separators only, its longest run of dashes), without
+// writing the decoded or visible string: an escaped or non-ASCII value of
+// no class (a name, a city) is ruled out without being decoded. Content
+// starting with anything but a printable ASCII character (what canStart
+// takes anyway, or padding a caller may skip), or holding an escape that
+// is broken or a lone surrogate or bytes that are not UTF-8, is a
+// candidate.
+func CanClassifyJSON(name, content string, set Set) bool {
+	return canClassifyJSON(content, set) || namedClasses(name, set) != 0
+}
+
+// Bits of jsonUnit: what a byte of the visible string is to canStart.
+const (
+	unitLocal     = 1 << iota // isLocalByte
+	unitDigitTail             // a digit, a group separator, 'e', 'E' or '+' (canStart's card or SSN)
+	unitPlain                 // ASCII, neither a dash nor a backslash: the visible byte is itself and ends a run of dashes
+)
+
+var jsonUnit = func() (t [256]uint8) {
+	for c := range t {
+		b := byte(c)
+		if isLocalByte(b) {
+			t[c] |= unitLocal
+		}
+		if isDigit(b) || isGroupSeparator(b) || b == 'e' || b == 'E' || b == '+' {
+			t[c] |= unitDigitTail
+		}
+		if b < utf8.RuneSelf && b != '-' && b != '\\' {
+			t[c] |= unitPlain
+		}
+	}
+	return t
+}()
+
+// other stands for a byte of a character outside ASCII in the visible
+// string: canStart reads none of them as anything it looks for.
+const other = 0x80
+
+// canClassifyJSON is CanClassifyJSON without the name.
+func canClassifyJSON(s string, set Set) bool {
+	if len(s) == 0 {
+		return false
+	}
+	c := s[0]
+	if c <= ' ' || c >= 0x7f || c == '\\' {
+		return true
+	}
+	// The first bytes canStart reads (three, seven for "mailto:"; all of a
+	// card number or an SSN), a character at a time; past them only the
+	// length, the last byte and the dashes count, and runs of ASCII
+	// characters other than dashes and escapes (most of a value) are
+	// skipped at a lookup a byte. Locals, not fields: this runs for every
+	// string a filtered route keeps.
+	var (
+		v         shape
+		dashes    int // the run of dashes the visible string ends with
+		localRun  = true
+		digitTail = uint8(unitDigitTail)
+	)
+	k := 3
+	switch {
+	case c == 'm' || c == 'M':
+		k = len("mailto:")
+	case isDigit(c):
+		k = len(s)
+	}
+	n, i := 0, 0
+	for i < len(s) && n < k {
+		b := s[i]
+		size, width := 1, 1 // bytes of s read, bytes of the visible string written
+		if b >= utf8.RuneSelf || b == '\\' {
+			if b, size, width = jsonCharAt(s, i); size == 0 {
+				return true // broken, a lone surrogate, not UTF-8
+			}
+			if width == 0 {
+				i += size // invisible: dropped, a run of dashes goes on
+				continue
+			}
+		}
+		i += size
+		if width == 1 {
+			if n < len(v.head) {
+				v.head[n] = b
+			}
+		} else {
+			for j := n; j < min(n+width, len(v.head)); j++ {
+				v.head[j] = b
+			}
+		}
+		if n > 0 {
+			digitTail &= jsonUnit[b]
+		}
+		n += width
+		v.last = b
+		if b != '-' {
+			dashes = 0
+		} else if dashes++; dashes >= len(pemDashes) {
+			v.pem = true
+		}
+		if localRun && jsonUnit[b]&unitLocal == 0 {
+			localRun, v.localAt = false, b == '@'
+		}
+	}
+	n += len(s) - i // less what escapes and characters outside ASCII shorten
+	for i < len(s) {
+		// Plain bytes (ASCII, neither a dash nor a backslash) are
+		// skipped eight at a time, then one at a time: in Wasm every
+		// branch taken costs a trip through the function's dispatch loop.
+		j := i
+		for j+8 <= len(s) {
+			m := specialJSON8(*(*uint64)(unsafe.Pointer(unsafe.StringData(s[j:]))))
+			if m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		for j < len(s) && jsonUnit[s[j]]&unitPlain != 0 {
+			j++
+		}
+		if j > i {
+			v.last, dashes, i = s[j-1], 0, j
+			if i == len(s) {
+				break
+			}
+		}
+		b := s[i]
+		size, width := 1, 1
+		switch {
+		case b == '-':
+		case b >= 0xC3 && b <= 0xD7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 && (b != 0xCD || s[i+1] != 0x8F):
+			// A two-byte plainRune (as in visible): kept.
+			b, size, width = other, 2, 2
+		case b == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\' || s[i+1] == '/'):
+			b, size = s[i+1], 2
+			n--
+		default:
+			if b, size, width = jsonCharAt(s, i); size == 0 {
+				return true // broken, a lone surrogate, not UTF-8
+			}
+			n -= size - width
+		}
+		i += size
+		if width == 0 {
+			continue // invisible: dropped, a run of dashes goes on
+		}
+		v.last = b
+		if b != '-' {
+			dashes = 0
+		} else if dashes++; dashes >= len(pemDashes) {
+			v.pem = true
+		}
+	}
+	v.n, v.digitTail = n, digitTail != 0
+	if localRun && set.Has(Email) && isLocalByte(c) {
+		v.localAt = localRunEndsAtAt(s)
+	}
+	return v.canClassify(set)
+}
+
+// shape is what canClassify reads of a visible string.
+type shape struct {
+	n         int     // its length
+	head      [8]byte // its first bytes (other for a byte of a character outside ASCII, 0 past its end)
+	last      byte
+	localAt   bool // the run of local bytes it starts with ends at '@'
+	pem       bool // it holds pemDashes
+	digitTail bool // its bytes after the first are digits, group separators, 'e', 'E' or '+'
+}
+
+// localRunEndsAtAt reports whether the run of local bytes that the
+// visible form of the JSON string content s starts with may end at '@'
+// (true too when an invisible character or an escaped local byte leaves
+// it unclear).
+func localRunEndsAtAt(s string) bool {
+	j := 0
+	for j < len(s) && jsonUnit[s[j]]&unitLocal != 0 {
+		j++
+	}
+	switch {
+	case j == len(s):
+		return false
+	case s[j] < utf8.RuneSelf && s[j] != '\\':
+		return s[j] == '@'
+	}
+	b, size, width := jsonCharAt(s, j)
+	return size == 0 || width == 0 || b == '@' || jsonUnit[b]&unitLocal != 0
+}
+
+// canClassify is canClassify (canStart, and pemDashes anywhere) of the
+// visible string of shape v.
+func (v *shape) canClassify(set Set) bool {
+	pem := v.pem && set.Has(PrivateKey)
+	// canStart, on what was noted.
+	n, c := v.n, v.head[0]
+	if n == 0 {
+		return false
+	}
+	if c <= ' ' || c >= 0x7f || v.last <= ' ' || v.last >= 0x7f {
+		return true
+	}
+	if set.Has(Email) && (c == '"' || v.last == '>' || (c == 'm' || c == 'M') && n >= len("mailto:") && foldPrefix(v.head[:], 0, "mailto:")) {
+		return true
+	}
+	if set.Has(Email) && isLocalByte(c) && v.localAt {
+		return true
+	}
+	switch {
+	case isDigit(c):
+		return pem || (set.Has(CardNumber) || set.Has(SSN)) && n >= len("AAA-GG-SSSS") && v.digitTail
+	case c == '$':
+		return pem || set.Has(PasswordHash)
+	case c == '-':
+		return set.Has(PrivateKey) || set.Has(CardNumber) && n > 1 && isDigit(v.head[1])
+	case !isAlpha(c):
+		return pem
+	}
+	return pem || c == 'e' && set.Has(JWT) && n >= len("eyJ0000.0") ||
+		(c == 'B' || c == 'b') && set.Has(BearerToken) && n >= len("bearer ")+minBearerToken ||
+		apiKeyMinLen[c] > 0 && set.Has(APIKey) && n >= apiKeyMinLen[c] ||
+		(c == 'p' || c == 'a' || c == 'b' || c == 's') && set.Has(PasswordHash) && n >= minHashLen ||
+		set.Has(IBAN) && n >= minIBAN && isAlpha(v.head[1]) && isDigit(v.head[2])
+}
+
+// jsonCharAt reads the escape or the character outside ASCII at s[i] and
+// returns what visible makes of it: the byte it reads as (other for a
+// character it keeps), the bytes of s read (0: an escape that is broken
+// or a lone surrogate, or a byte that is not UTF-8) and the bytes it
+// writes (0: an invisible character, dropped).
+func jsonCharAt(s string, i int) (b byte, size, width int) {
+	var r rune
+	if s[i] == '\\' {
+		if i+1 >= len(s) {
+			return 0, 0, 0
+		}
+		switch e := s[i+1]; e {
+		case '"', '\\', '/':
+			return e, 2, 1
+		case 'b':
+			return '\b', 2, 1
+		case 'f':
+			return '\f', 2, 1
+		case 'n':
+			return '\n', 2, 1
+		case 'r':
+			return '\r', 2, 1
+		case 't':
+			return '\t', 2, 1
+		case 'u':
+		default:
+			return 0, 0, 0
+		}
+		var ok bool
+		if r, ok = hex4At(s, i+2); !ok {
+			return 0, 0, 0
+		}
+		size = 6
+		if r >= 0xD800 && r < 0xE000 {
+			lo, ok := rune(0), false
+			if r < 0xDC00 && i+7 < len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
+				lo, ok = hex4At(s, i+8)
+			}
+			if !ok || lo < 0xDC00 || lo >= 0xE000 {
+				return 0, 0, 0 // a lone surrogate
+			}
+			r, size = 0x10000+(r-0xD800)<<10+(lo-0xDC00), 12
+		}
+		if r < utf8.RuneSelf {
+			return byte(r), size, 1
+		}
+	} else {
+		// A two-byte character from U+00C0 to U+05FF, U+034F aside, is a
+		// plainRune (as in visible).
+		if c := s[i]; c >= 0xC3 && c <= 0xD7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 && (c != 0xCD || s[i+1] != 0x8F) {
+			return other, 2, 2
+		}
+		r, size = utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return 0, 0, 0
+		}
+	}
+	// As visible reads r.
+	switch {
+	case plainRune(r):
+	case ignorable(r):
+		return 0, size, 0
+	case spaceSeparator(r):
+		return ' ', size, 1
+	case dash(r):
+		return '-', size, 1
+	case r >= firstOtherDigit:
+		if v, ok := digitValue(r); ok {
+			return '0' + byte(v), size, 1
+		}
+	}
+	return other, size, utf8.RuneLen(r)
+}
+
+// hex4At reads the four hexadecimal digits at s[i].
+func hex4At(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
+}
+
+// specialJSON8 has the high bit set in the lowest byte of v that is a
+// backslash, a dash or outside ASCII (the "has a zero byte" test of Bit
+// Twiddling Hacks, as respfilter's special8); bytes above it may be
+// flagged wrongly by the borrow.
+func specialJSON8(v uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	backslash := v ^ (lsb * '\\')
+	dash := v ^ (lsb * '-')
+	return ((backslash-lsb)&^backslash | (dash-lsb)&^dash | v) & msb
+}

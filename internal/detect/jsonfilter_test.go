@@ -1,0 +1,185 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// decodeJSONContent is the reference decoding of a JSON string's content
+// (RFC 8259 §7), written plainly: false when it holds a broken escape, a
+// lone surrogate or bytes that are not UTF-8, which CanClassifyJSON
+// leaves to the full checks.
+func decodeJSONContent(s string) (string, bool) {
+	if !utf8.ValidString(s) {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", false
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			b.WriteByte(s[i])
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			var hi, lo uint64
+			if _, err := fmt.Sscanf(s[i+1:min(i+5, len(s))]+"!", "%04x!", &hi); err != nil || i+5 > len(s) || strings.ContainsAny(s[i+1:i+5], "+- ") {
+				return "", false
+			}
+			i += 4
+			r := rune(hi)
+			if utf16.IsSurrogate(r) {
+				if r >= 0xDC00 || i+6 >= len(s) || s[i+1] != '\\' || s[i+2] != 'u' || strings.ContainsAny(s[i+3:i+7], "+- ") {
+					return "", false
+				}
+				if _, err := fmt.Sscanf(s[i+3:i+7]+"!", "%04x!", &lo); err != nil {
+					return "", false
+				}
+				if r = utf16.DecodeRune(r, rune(lo)); r == utf8.RuneError {
+					return "", false
+				}
+				i += 6
+			}
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// jsonForms returns s written as JSON string content in several ways:
+// escaping only what JSON requires, every character outside ASCII as \u
+// (as ensure_ascii encoders do), and every character as \u.
+func jsonForms(s string) []string {
+	plain, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	var ascii, all strings.Builder
+	for _, r := range s {
+		for _, u := range utf16.Encode([]rune{r}) {
+			fmt.Fprintf(&all, `\u%04x`, u)
+			if r >= utf8.RuneSelf {
+				fmt.Fprintf(&ascii, `\u%04X`, u)
+			}
+		}
+		if r < utf8.RuneSelf {
+			q, _ := json.Marshal(string(r))
+			ascii.Write(q[1 : len(q)-1])
+		}
+	}
+	// json.Marshal writes <, > and & as \u escapes too.
+	return []string{string(plain[1 : len(plain)-1]), ascii.String(), all.String()}
+}
+
+// jsonFilterValues are values of every class and their evasions (digits
+// of other scripts, escaped digits, invisible characters, Unicode dashes
+// and spaces, separators, PEM boundaries of four dashes, display-name and
+// mailto: emails), and ordinary values the check rules out.
+var jsonFilterValues = append([]string{
+	"\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11", // full-width
+	"\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661", // Arabic-Indic
+	"4\u0967\u0967\u0967 1111 1111 1111", "4111\u20101111\u20111111\u20131111", "123\u201245\u22126789", "4111\u00a01111\u20091111\u30001111",
+	"4111\u200b1111\u200b1111\u200b1111", "4111.1111.1111.1111", "4111/1111/1111/1111", "4111_1111_1111_1111", "4111 - 1111 - 1111 - 1111",
+	"\u2010\u2010\u2010\u2010\u2010BEGIN RSA PRIVATE KEY-----\nMIIB", "--\u200b---BEGIN PRIVATE KEY-----\nMIIE", "x-----BEGIN PRIVATE KEY-----\nMIIE",
+	"label: -----BEGIN EC PRIVATE KEY-----\nMHc", "Alice Smith <alice@example.com>", "\"Smith, Alice\" <alice@example.com>", "MailTo:alice@example.com",
+	"alice\u200b@example.com", "alice@example.com\u200b", "Bearer\u00a0abcdefgh12345678", "e\u200byJhbGciOiJIUzI1NiJ9.e30.x",
+	"User 12 Müller \"quoted\"", "Zürich", "東京都渋谷区", "Ærøskøbing — “quoted” – text", "Grüße, 1 Main St", "Ελληνικά 12", "emoji 😀 here",
+	"-x", "$", "m", "mailto", "a@", "1234567890", "12345678901", "AKIA", "\\", "a\\b", "a/b", "tab\there", "new\nline", "ctl\x01",
+}, canClassifySeeds...)
+
+// TestCanClassifyJSONSkipsOrdinaryValues: escaped and non-ASCII values of
+// no class, as the benchmark documents hold, are ruled out undecoded.
+func TestCanClassifyJSONSkipsOrdinaryValues(t *testing.T) {
+	for _, s := range []string{`User 12 M\u00fcller \"quoted\"`, `User 12 Müller \"quoted\"`, "Zürich", `Z\u00FCrich`, `\u00e9l\u00e8ve`[6:], `caf\u00e9 \u2014 bar`, "Tokyo 東京都渋谷区 (JP)", `2026-11-28T18:00:00Z`, `a\/b\/c`, `Line\nbreak`} {
+		if CanClassifyJSON("name", s, All) {
+			t.Errorf("CanClassifyJSON(%q) = true: an ordinary value should be ruled out", s)
+		}
+	}
+}
+
+// TestCanClassifyJSONAdmitsEveryClass: every value of a class, in every
+// JSON form, passes the check, and is found by Classify once decoded.
+func TestCanClassifyJSONAdmitsEveryClass(t *testing.T) {
+	for _, s := range jsonFilterValues {
+		c, ok := Classify(s, All)
+		for _, form := range jsonForms(s) {
+			if ok && !CanClassifyJSON("", form, All) {
+				t.Errorf("CanClassifyJSON(%q) = false, but it is a %v", form, c)
+			}
+			checkCanClassifyJSON(t, "", form, All)
+		}
+	}
+	// A value that only its name makes a class: a digest under a password name.
+	if !CanClassifyJSON("password_hash", "5f4dcc3b5aa765d61d8327deb882cf99", All) {
+		t.Error("CanClassifyJSON ignores the name")
+	}
+}
+
+// checkCanClassifyJSON fails when CanClassifyJSON rules out content whose
+// decoded value ClassifyUnder or CanClassifyUnder takes, or, for content
+// it can judge (clean, starting with a printable character), when it
+// decides otherwise than CanClassifyUnder on the decoded value.
+func checkCanClassifyJSON(t *testing.T, name, content string, set Set) {
+	t.Helper()
+	got := CanClassifyJSON(name, content, set)
+	s, clean := decodeJSONContent(content)
+	if !clean {
+		return
+	}
+	if c, ok := ClassifyUnder(name, s, set); ok && !got {
+		t.Fatalf("CanClassifyJSON(%q, %q, %b) = false, but %q is a %v", name, content, set, s, c)
+	}
+	want := CanClassifyUnder(name, s, set)
+	if want && !got {
+		t.Fatalf("CanClassifyJSON(%q, %q, %b) = false; CanClassifyUnder(%q) = true", name, content, set, s)
+	}
+	if len(content) > 0 && content[0] > ' ' && content[0] < 0x7f && content[0] != '\\' && got != want {
+		t.Fatalf("CanClassifyJSON(%q, %q, %b) = %v; CanClassifyUnder(%q) = %v", name, content, set, got, s, want)
+	}
+}
+
+// FuzzCanClassifyJSON checks that CanClassifyJSON is a sound prefilter
+// of ClassifyUnder on the decoded value, and decides as CanClassifyUnder
+// does wherever it does not leave the value to it, for any content (and
+// the same value in other JSON forms), name and set of classes.
+func FuzzCanClassifyJSON(f *testing.F) {
+	for _, s := range jsonFilterValues {
+		for _, form := range jsonForms(s) {
+			f.Add(form, "", uint32(All))
+		}
+	}
+	f.Add("5f4dcc3b5aa765d61d8327deb882cf99", "password", uint32(All))
+	f.Add(`\ud83d\ude00x`, "", uint32(All))
+	f.Add(`a\ud83d`, "", uint32(All))
+	f.Fuzz(func(t *testing.T, content, name string, set uint32) {
+		for _, set := range []Set{All, Set(set) & All} {
+			checkCanClassifyJSON(t, name, content, set)
+			if s, ok := decodeJSONContent(content); ok && utf8.ValidString(s) {
+				for _, form := range jsonForms(s) {
+					checkCanClassifyJSON(t, name, form, set)
+				}
+			}
+		}
+	})
+}
