@@ -6,21 +6,178 @@ import (
 	"unsafe"
 )
 
-// CanClassifyJSON is CanClassifyUnder for the string that content, a JSON
+// CanClassifyJSON is CanClassify for the string that content, a JSON
 // string's content as written between its quotes (escapes undecoded, RFC
-// 8259 §7), decodes to: false only when ClassifyUnder must fail for it.
-// It reads content once, escape by escape and character by character,
-// noting what canClassify looks at in the visible form (its first bytes,
-// its last byte, its length, the run of local bytes it starts with, whether
-// it is digits and separators only, its longest run of dashes), without
-// writing the decoded or visible string: an escaped or non-ASCII value of
-// no class (a name, a city) is ruled out without being decoded. Content
-// starting with anything but a printable ASCII character (what canStart
-// takes anyway, or padding a caller may skip), or holding an escape that
-// is broken or a lone surrogate or bytes that are not UTF-8, is a
-// candidate.
-func CanClassifyJSON(name, content string, set Set) bool {
-	return canClassifyJSON(content, set) || namedClasses(name, set) != 0
+// 8259 §7), decodes to: false only when Classify must fail for it (a
+// name may still make it a class: NameClassifies). It notes what
+// canClassify reads of the visible form (its first bytes, its last byte,
+// its length, the run of local bytes it starts with, whether it is digits
+// and separators only, its runs of dashes) in one pass over content,
+// decoding only escapes and characters outside ASCII as visible reads
+// them, and writes nothing: an escaped or non-ASCII value of no class (a
+// name, a city) is ruled out as cheaply as a plain one. Content starting
+// with anything but a printable ASCII character (what canStart takes
+// anyway, or padding a caller may skip), or holding a broken escape, a
+// lone surrogate or bytes that are not UTF-8, is a candidate.
+func CanClassifyJSON(content string, set Set) bool {
+	s := content
+	if len(s) == 0 {
+		return false
+	}
+	c := s[0]
+	if c <= ' ' || c >= 0x7f || c == '\\' {
+		return true
+	}
+	var (
+		n         int     // the visible string's length
+		head      [8]byte // its first bytes (other for those of a character outside ASCII, 0 past its end)
+		last      byte
+		dashes    int  // the run of dashes it ends with, so far
+		pem       bool // it holds pemDashes
+		localRun  = true
+		localAt   bool // the run of local bytes it starts with ends at '@'
+		digitTail = uint8(unitDigitTail)
+	)
+	// The first bytes canStart reads (three, seven for "mailto:", all of
+	// a card number or an SSN), a character at a time.
+	k := 3
+	switch {
+	case c == 'm' || c == 'M':
+		k = len("mailto:")
+	case isDigit(c):
+		k = len(s)
+	}
+	i := 0
+	for i < len(s) && n < k {
+		b := s[i]
+		size, width := 1, 1 // bytes of s read, bytes of the visible string written
+		if b >= utf8.RuneSelf || b == '\\' {
+			if b, size, width = jsonCharAt(s, i); size == 0 {
+				return true // broken, a lone surrogate, not UTF-8
+			}
+			if width == 0 {
+				i += size // invisible: dropped, a run of dashes goes on
+				continue
+			}
+		}
+		i += size
+		for j := n; j < min(n+width, len(head)); j++ {
+			head[j] = b
+		}
+		if n > 0 {
+			digitTail &= jsonUnit[b]
+		}
+		n += width
+		last = b
+		if b != '-' {
+			dashes = 0
+		} else if dashes++; dashes >= len(pemDashes) {
+			pem = true
+		}
+		if localRun && jsonUnit[b]&unitLocal == 0 {
+			localRun, localAt = false, b == '@'
+		}
+	}
+	if localRun && set.Has(Email) && isLocalByte(c) {
+		// The run of local bytes goes on past them, to the first
+		// character that is not one (invisible ones aside): '@' or not.
+		for j := i; j < len(s); {
+			b, size := s[j], 1
+			if jsonUnit[b]&unitLocal != 0 {
+				j++
+				continue
+			}
+			if b >= utf8.RuneSelf || b == '\\' {
+				width := 0
+				if b, size, width = jsonCharAt(s, j); size == 0 {
+					return true
+				}
+				if width == 0 || jsonUnit[b]&unitLocal != 0 {
+					j += size
+					continue
+				}
+			}
+			localAt = b == '@'
+			break
+		}
+	}
+	// Past them only the length, the last byte and the dashes count: plain
+	// bytes (ASCII, neither a dash nor a backslash), most of a value, are
+	// skipped eight at a time, then one at a time (in Wasm every branch
+	// taken costs a trip through the function's dispatch loop).
+	n += len(s) - i // less what escapes and characters outside ASCII shorten
+	for i < len(s) {
+		j := i
+		for j+8 <= len(s) {
+			m := specialJSON8(*(*uint64)(unsafe.Pointer(unsafe.StringData(s[j:]))))
+			if m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		for j < len(s) && jsonUnit[s[j]]&unitPlain != 0 {
+			j++
+		}
+		if j > i {
+			last, dashes, i = s[j-1], 0, j
+			if i == len(s) {
+				break
+			}
+		}
+		b := s[i]
+		size, width := 1, 1
+		switch {
+		case b == '-':
+		case b >= 0xC3 && b <= 0xD7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 && (b != 0xCD || s[i+1] != 0x8F):
+			// A two-byte plainRune (as in visible): kept.
+			b, size, width = other, 2, 2
+		case b == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\' || s[i+1] == '/'):
+			b, size = s[i+1], 2
+			n--
+		default:
+			if b, size, width = jsonCharAt(s, i); size == 0 {
+				return true // broken, a lone surrogate, not UTF-8
+			}
+			n -= size - width
+		}
+		i += size
+		if width == 0 {
+			continue // invisible: dropped, a run of dashes goes on
+		}
+		last = b
+		if b != '-' {
+			dashes = 0
+		} else if dashes++; dashes >= len(pemDashes) {
+			pem = true
+		}
+	}
+	// canClassify (canStart, and pemDashes anywhere) on what was noted.
+	pem = pem && set.Has(PrivateKey)
+	if last <= ' ' || last >= 0x7f {
+		return true
+	}
+	if set.Has(Email) && (c == '"' || last == '>' || (c == 'm' || c == 'M') && n >= len("mailto:") && foldPrefix(head[:], 0, "mailto:")) {
+		return true
+	}
+	if set.Has(Email) && isLocalByte(c) && localAt {
+		return true
+	}
+	switch {
+	case isDigit(c):
+		return pem || (set.Has(CardNumber) || set.Has(SSN)) && n >= len("AAA-GG-SSSS") && digitTail != 0
+	case c == '$':
+		return pem || set.Has(PasswordHash)
+	case c == '-':
+		return set.Has(PrivateKey) || set.Has(CardNumber) && n > 1 && isDigit(head[1])
+	case !isAlpha(c):
+		return pem
+	}
+	return pem || c == 'e' && set.Has(JWT) && n >= len("eyJ0000.0") ||
+		(c == 'B' || c == 'b') && set.Has(BearerToken) && n >= len("bearer ")+minBearerToken ||
+		apiKeyMinLen[c] > 0 && set.Has(APIKey) && n >= apiKeyMinLen[c] ||
+		(c == 'p' || c == 'a' || c == 'b' || c == 's') && set.Has(PasswordHash) && n >= minHashLen ||
+		set.Has(IBAN) && n >= minIBAN && isAlpha(head[1]) && isDigit(head[2])
 }
 
 // Bits of jsonUnit: what a byte of the visible string is to canStart.
@@ -49,192 +206,6 @@ var jsonUnit = func() (t [256]uint8) {
 // other stands for a byte of a character outside ASCII in the visible
 // string: canStart reads none of them as anything it looks for.
 const other = 0x80
-
-// canClassifyJSON is CanClassifyJSON without the name.
-func canClassifyJSON(s string, set Set) bool {
-	if len(s) == 0 {
-		return false
-	}
-	c := s[0]
-	if c <= ' ' || c >= 0x7f || c == '\\' {
-		return true
-	}
-	// The first bytes canStart reads (three, seven for "mailto:"; all of a
-	// card number or an SSN), a character at a time; past them only the
-	// length, the last byte and the dashes count, and runs of ASCII
-	// characters other than dashes and escapes (most of a value) are
-	// skipped at a lookup a byte. Locals, not fields: this runs for every
-	// string a filtered route keeps.
-	var (
-		v         shape
-		dashes    int // the run of dashes the visible string ends with
-		localRun  = true
-		digitTail = uint8(unitDigitTail)
-	)
-	k := 3
-	switch {
-	case c == 'm' || c == 'M':
-		k = len("mailto:")
-	case isDigit(c):
-		k = len(s)
-	}
-	n, i := 0, 0
-	for i < len(s) && n < k {
-		b := s[i]
-		size, width := 1, 1 // bytes of s read, bytes of the visible string written
-		if b >= utf8.RuneSelf || b == '\\' {
-			if b, size, width = jsonCharAt(s, i); size == 0 {
-				return true // broken, a lone surrogate, not UTF-8
-			}
-			if width == 0 {
-				i += size // invisible: dropped, a run of dashes goes on
-				continue
-			}
-		}
-		i += size
-		if width == 1 {
-			if n < len(v.head) {
-				v.head[n] = b
-			}
-		} else {
-			for j := n; j < min(n+width, len(v.head)); j++ {
-				v.head[j] = b
-			}
-		}
-		if n > 0 {
-			digitTail &= jsonUnit[b]
-		}
-		n += width
-		v.last = b
-		if b != '-' {
-			dashes = 0
-		} else if dashes++; dashes >= len(pemDashes) {
-			v.pem = true
-		}
-		if localRun && jsonUnit[b]&unitLocal == 0 {
-			localRun, v.localAt = false, b == '@'
-		}
-	}
-	n += len(s) - i // less what escapes and characters outside ASCII shorten
-	for i < len(s) {
-		// Plain bytes (ASCII, neither a dash nor a backslash) are
-		// skipped eight at a time, then one at a time: in Wasm every
-		// branch taken costs a trip through the function's dispatch loop.
-		j := i
-		for j+8 <= len(s) {
-			m := specialJSON8(*(*uint64)(unsafe.Pointer(unsafe.StringData(s[j:]))))
-			if m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			j += 8
-		}
-		for j < len(s) && jsonUnit[s[j]]&unitPlain != 0 {
-			j++
-		}
-		if j > i {
-			v.last, dashes, i = s[j-1], 0, j
-			if i == len(s) {
-				break
-			}
-		}
-		b := s[i]
-		size, width := 1, 1
-		switch {
-		case b == '-':
-		case b >= 0xC3 && b <= 0xD7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 && (b != 0xCD || s[i+1] != 0x8F):
-			// A two-byte plainRune (as in visible): kept.
-			b, size, width = other, 2, 2
-		case b == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\' || s[i+1] == '/'):
-			b, size = s[i+1], 2
-			n--
-		default:
-			if b, size, width = jsonCharAt(s, i); size == 0 {
-				return true // broken, a lone surrogate, not UTF-8
-			}
-			n -= size - width
-		}
-		i += size
-		if width == 0 {
-			continue // invisible: dropped, a run of dashes goes on
-		}
-		v.last = b
-		if b != '-' {
-			dashes = 0
-		} else if dashes++; dashes >= len(pemDashes) {
-			v.pem = true
-		}
-	}
-	v.n, v.digitTail = n, digitTail != 0
-	if localRun && set.Has(Email) && isLocalByte(c) {
-		v.localAt = localRunEndsAtAt(s)
-	}
-	return v.canClassify(set)
-}
-
-// shape is what canClassify reads of a visible string.
-type shape struct {
-	n         int     // its length
-	head      [8]byte // its first bytes (other for a byte of a character outside ASCII, 0 past its end)
-	last      byte
-	localAt   bool // the run of local bytes it starts with ends at '@'
-	pem       bool // it holds pemDashes
-	digitTail bool // its bytes after the first are digits, group separators, 'e', 'E' or '+'
-}
-
-// localRunEndsAtAt reports whether the run of local bytes that the
-// visible form of the JSON string content s starts with may end at '@'
-// (true too when an invisible character or an escaped local byte leaves
-// it unclear).
-func localRunEndsAtAt(s string) bool {
-	j := 0
-	for j < len(s) && jsonUnit[s[j]]&unitLocal != 0 {
-		j++
-	}
-	switch {
-	case j == len(s):
-		return false
-	case s[j] < utf8.RuneSelf && s[j] != '\\':
-		return s[j] == '@'
-	}
-	b, size, width := jsonCharAt(s, j)
-	return size == 0 || width == 0 || b == '@' || jsonUnit[b]&unitLocal != 0
-}
-
-// canClassify is canClassify (canStart, and pemDashes anywhere) of the
-// visible string of shape v.
-func (v *shape) canClassify(set Set) bool {
-	pem := v.pem && set.Has(PrivateKey)
-	// canStart, on what was noted.
-	n, c := v.n, v.head[0]
-	if n == 0 {
-		return false
-	}
-	if c <= ' ' || c >= 0x7f || v.last <= ' ' || v.last >= 0x7f {
-		return true
-	}
-	if set.Has(Email) && (c == '"' || v.last == '>' || (c == 'm' || c == 'M') && n >= len("mailto:") && foldPrefix(v.head[:], 0, "mailto:")) {
-		return true
-	}
-	if set.Has(Email) && isLocalByte(c) && v.localAt {
-		return true
-	}
-	switch {
-	case isDigit(c):
-		return pem || (set.Has(CardNumber) || set.Has(SSN)) && n >= len("AAA-GG-SSSS") && v.digitTail
-	case c == '$':
-		return pem || set.Has(PasswordHash)
-	case c == '-':
-		return set.Has(PrivateKey) || set.Has(CardNumber) && n > 1 && isDigit(v.head[1])
-	case !isAlpha(c):
-		return pem
-	}
-	return pem || c == 'e' && set.Has(JWT) && n >= len("eyJ0000.0") ||
-		(c == 'B' || c == 'b') && set.Has(BearerToken) && n >= len("bearer ")+minBearerToken ||
-		apiKeyMinLen[c] > 0 && set.Has(APIKey) && n >= apiKeyMinLen[c] ||
-		(c == 'p' || c == 'a' || c == 'b' || c == 's') && set.Has(PasswordHash) && n >= minHashLen ||
-		set.Has(IBAN) && n >= minIBAN && isAlpha(v.head[1]) && isDigit(v.head[2])
-}
 
 // jsonCharAt reads the escape or the character outside ASCII at s[i] and
 // returns what visible makes of it: the byte it reads as (other for a

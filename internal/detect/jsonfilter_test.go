@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -41,20 +42,17 @@ func decodeJSONContent(s string) (string, bool) {
 		case 't':
 			b.WriteByte('\t')
 		case 'u':
-			var hi, lo uint64
-			if _, err := fmt.Sscanf(s[i+1:min(i+5, len(s))]+"!", "%04x!", &hi); err != nil || i+5 > len(s) || strings.ContainsAny(s[i+1:i+5], "+- ") {
+			r, ok := refHex4(s[i+1:])
+			if !ok {
 				return "", false
 			}
 			i += 4
-			r := rune(hi)
 			if utf16.IsSurrogate(r) {
-				if r >= 0xDC00 || i+6 >= len(s) || s[i+1] != '\\' || s[i+2] != 'u' || strings.ContainsAny(s[i+3:i+7], "+- ") {
+				if r >= 0xDC00 || i+2 >= len(s) || s[i+1] != '\\' || s[i+2] != 'u' {
 					return "", false
 				}
-				if _, err := fmt.Sscanf(s[i+3:i+7]+"!", "%04x!", &lo); err != nil {
-					return "", false
-				}
-				if r = utf16.DecodeRune(r, rune(lo)); r == utf8.RuneError {
+				lo, ok := refHex4(s[i+3:])
+				if r = utf16.DecodeRune(r, lo); !ok || r == utf8.RuneError {
 					return "", false
 				}
 				i += 6
@@ -65,6 +63,15 @@ func decodeJSONContent(s string) (string, bool) {
 		}
 	}
 	return b.String(), true
+}
+
+// refHex4 reads four hexadecimal digits at the start of s.
+func refHex4(s string) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s[:4], 16, 32)
+	return rune(v), err == nil
 }
 
 // jsonForms returns s written as JSON string content in several ways:
@@ -112,7 +119,7 @@ var jsonFilterValues = append([]string{
 // no class, as the benchmark documents hold, are ruled out undecoded.
 func TestCanClassifyJSONSkipsOrdinaryValues(t *testing.T) {
 	for _, s := range []string{`User 12 M\u00fcller \"quoted\"`, `User 12 Müller \"quoted\"`, "Zürich", `Z\u00FCrich`, `\u00e9l\u00e8ve`[6:], `caf\u00e9 \u2014 bar`, "Tokyo 東京都渋谷区 (JP)", `2026-11-28T18:00:00Z`, `a\/b\/c`, `Line\nbreak`} {
-		if CanClassifyJSON("name", s, All) {
+		if CanClassifyJSON(s, All) {
 			t.Errorf("CanClassifyJSON(%q) = true: an ordinary value should be ruled out", s)
 		}
 	}
@@ -124,45 +131,47 @@ func TestCanClassifyJSONAdmitsEveryClass(t *testing.T) {
 	for _, s := range jsonFilterValues {
 		c, ok := Classify(s, All)
 		for _, form := range jsonForms(s) {
-			if ok && !CanClassifyJSON("", form, All) {
+			if ok && !CanClassifyJSON(form, All) {
 				t.Errorf("CanClassifyJSON(%q) = false, but it is a %v", form, c)
 			}
 			checkCanClassifyJSON(t, "", form, All)
 		}
 	}
 	// A value that only its name makes a class: a digest under a password name.
-	if !CanClassifyJSON("password_hash", "5f4dcc3b5aa765d61d8327deb882cf99", All) {
-		t.Error("CanClassifyJSON ignores the name")
+	if CanClassifyJSON("5f4dcc3b5aa765d61d8327deb882cf99", All) || !NameClassifies("password_hash", All) {
+		t.Error("a digest: ruled out by its content, not by its name")
 	}
 }
 
-// checkCanClassifyJSON fails when CanClassifyJSON rules out content whose
-// decoded value ClassifyUnder or CanClassifyUnder takes, or, for content
-// it can judge (clean, starting with a printable character), when it
-// decides otherwise than CanClassifyUnder on the decoded value.
+// checkCanClassifyJSON fails when CanClassifyJSON and NameClassifies
+// rule out content under name whose decoded value ClassifyUnder or
+// CanClassifyUnder takes, or, for content they can judge (clean, starting
+// with a printable character), when they decide otherwise than
+// CanClassifyUnder on the decoded value.
 func checkCanClassifyJSON(t *testing.T, name, content string, set Set) {
 	t.Helper()
-	got := CanClassifyJSON(name, content, set)
+	got := CanClassifyJSON(content, set) || NameClassifies(name, set)
 	s, clean := decodeJSONContent(content)
 	if !clean {
 		return
 	}
 	if c, ok := ClassifyUnder(name, s, set); ok && !got {
-		t.Fatalf("CanClassifyJSON(%q, %q, %b) = false, but %q is a %v", name, content, set, s, c)
+		t.Fatalf("CanClassifyJSON(%q, %b) under %q = false, but %q is a %v", content, set, name, s, c)
 	}
 	want := CanClassifyUnder(name, s, set)
 	if want && !got {
-		t.Fatalf("CanClassifyJSON(%q, %q, %b) = false; CanClassifyUnder(%q) = true", name, content, set, s)
+		t.Fatalf("CanClassifyJSON(%q, %b) under %q = false; CanClassifyUnder(%q) = true", content, set, name, s)
 	}
 	if len(content) > 0 && content[0] > ' ' && content[0] < 0x7f && content[0] != '\\' && got != want {
-		t.Fatalf("CanClassifyJSON(%q, %q, %b) = %v; CanClassifyUnder(%q) = %v", name, content, set, got, s, want)
+		t.Fatalf("CanClassifyJSON(%q, %b) under %q = %v; CanClassifyUnder(%q) = %v", content, set, name, got, s, want)
 	}
 }
 
-// FuzzCanClassifyJSON checks that CanClassifyJSON is a sound prefilter
-// of ClassifyUnder on the decoded value, and decides as CanClassifyUnder
-// does wherever it does not leave the value to it, for any content (and
-// the same value in other JSON forms), name and set of classes.
+// FuzzCanClassifyJSON checks that CanClassifyJSON (with NameClassifies)
+// is a sound prefilter of ClassifyUnder on the decoded value, and decides
+// as CanClassifyUnder does wherever it does not leave the value to it, for
+// any content (and the same value in other JSON forms), name and set of
+// classes.
 func FuzzCanClassifyJSON(f *testing.F) {
 	for _, s := range jsonFilterValues {
 		for _, form := range jsonForms(s) {

@@ -26,6 +26,12 @@ func CanClassifyUnder(name, s string, set Set) bool {
 	return CanClassify(s, set) || namedClasses(name, set) != 0
 }
 
+// NameClassifies reports whether name alone can make a value under it of
+// a class in set (ClassifyUnder: a hex digest under "password_hash"): a
+// value ruled out by its content alone (CanClassify, CanClassifyJSON with
+// no name) may still be one under such a name.
+func NameClassifies(name string, set Set) bool { return namedClasses(name, set) != 0 }
+
 // namedClasses is the classes of set that name makes values of.
 func namedClasses(name string, set Set) Set {
 	if !set.Has(PasswordHash) && !set.Has(APIKey) || !maySecretName(name) {

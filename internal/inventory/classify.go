@@ -95,6 +95,10 @@ type Classifier struct {
 	// values are not looked at (6 for the built-in classes, an email
 	// "a@b.co" being the shortest; 0 with a custom value class).
 	minValue int
+	// quietString reports a string (JSON content, escapes as written)
+	// that no class can take, whatever its key but a secret's name
+	// (namesClass); nil with custom classes (Response.QuietString).
+	quietString func(content []byte) bool
 }
 
 // minBuiltinValue is the shortest value of a built-in class.
@@ -153,7 +157,21 @@ func NewClassifier(policies map[string]Policy, custom []CustomClass) (*Classifie
 		c.policies = append(c.policies, cc.Policy)
 		c.custom = append(c.custom, k)
 	}
+	if len(c.custom) == 0 {
+		builtins := c.builtins
+		c.quietString = func(content []byte) bool {
+			return len(content) <= maxValueBytes && !detect.CanClassifyJSON(unsafeString(content), builtins)
+		}
+	}
 	return c, nil
+}
+
+// namesClass reports whether a string under key may be of a class its
+// content alone does not make it (detect.NameClassifies), when strings
+// are ruled out by their content (quietString): a site where such a
+// string was seen cannot be quiet for strings.
+func (c *Classifier) namesClass(kind byte, key string) bool {
+	return kind == '"' && c.quietString != nil && detect.NameClassifies(key, c.builtins)
 }
 
 // Names lists the class names by index ("" for unused indices).

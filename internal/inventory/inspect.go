@@ -8,7 +8,7 @@ import (
 	"github.com/apiguard/apiguard/internal/respfilter"
 )
 
-var _ respfilter.QuietInspector = (*Response)(nil)
+var _ respfilter.StringQuieter = (*Response)(nil)
 
 // QuietBelow is the length under which a string or number is of no class
 // (respfilter.QuietInspector): a value Kept answers InspectQuiet for is
@@ -21,6 +21,18 @@ func (r *Response) QuietBelow() int {
 		return 0
 	}
 	return r.c.minValue
+}
+
+// QuietString is the Classifier's test for a string that no class can
+// take whatever its length, nil with custom classes
+// (respfilter.StringQuieter): at a site where Kept answered InspectQuiet
+// for a string, such a string (a name, a city: most long ones) is kept
+// without the call.
+func (r *Response) QuietString() func(content []byte) bool {
+	if r.c == nil {
+		return nil
+	}
+	return r.c.quietString
 }
 
 // Kept records a value the response filter keeps (respfilter.Inspector),
@@ -40,18 +52,24 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 		r.Dropped++
 	}
 	if !r.mayClassify(v.Kind, len(v.Content)) {
-		if i >= 0 && (r.c == nil || !r.c.keyOnly) {
+		if i >= 0 && (r.c == nil || !r.c.keyOnly && !r.c.namesClass(v.Kind, v.Key)) {
 			// Recorded, and of no class whatever its key: another such
-			// value at this site would add nothing (QuietBelow).
+			// value at this site would add nothing (QuietBelow,
+			// QuietString).
 			return respfilter.InspectQuiet
 		}
 		return respfilter.InspectKeep
 	}
-	if v.Kind == '"' && len(r.c.custom) == 0 && len(v.Content) <= maxValueBytes && !detect.CanClassifyJSON(v.Key, unsafeString(v.Content), r.c.builtins) {
+	if v.Kind == '"' && r.c.quietString != nil && len(v.Content) <= maxValueBytes && !detect.CanClassifyJSON(unsafeString(v.Content), r.c.builtins) && !detect.NameClassifies(v.Key, r.c.builtins) {
 		// Most strings are of no class, and CanClassifyJSON says so
 		// from their escaped form, without decoding (escapes, characters
 		// outside ASCII) what the classification reads: a value this
 		// short is classified whole, and unescaping only shortens it.
+		// Neither the value nor its key is of a class, so the like of
+		// it at this site would add nothing (QuietString).
+		if i >= 0 {
+			return respfilter.InspectQuiet
+		}
 		return respfilter.InspectKeep
 	}
 	content := v.Content

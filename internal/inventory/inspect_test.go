@@ -258,8 +258,10 @@ func generatedDocs(n int) []string {
 	scalars := []string{`1`, `12`, `12345`, `4111111111111111`, `-4111111111111111`, `4.111111111111111e15`, `0`, `-1`, `1.5`, `true`, `false`, `null`,
 		`"a"`, `"ab"`, `"abcde"`, `"abcdef"`, `"4111111111111111"`, `"4111 1111 1111 1111"`, `"ada@example.com"`, `"a\"b"`, `"\u0041"`,
 		`"\u0034111111111111111"`, `"4111\u200b1111\u200b1111\u200b1111"`, `"Zürich"`, `"é"`, `"\ud83d\ude00"`, `"078-05-1120"`,
-		`"DE89370400440532013000"`, `"Bearer abcdefghijkl"`, `"$2b$12$abcdefghijklmnopqrstuvwx/yz0123456789ABCDEFGHIJKLMN"`, `"E123456"`, `""`}
-	keys := []string{"id", "name", "tags", "card", "internal_x", "4111111111111111", "ada@example.com", "k\u0065y", "city"}
+		`"DE89370400440532013000"`, `"Bearer abcdefghijkl"`, `"$2b$12$abcdefghijklmnopqrstuvwx/yz0123456789ABCDEFGHIJKLMN"`, `"E123456"`, `""`,
+		`"User 12 M\u00fcller \"quoted\""`, `"5f4dcc3b5aa765d61d8327deb882cf99"`, `"\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"`,
+		`"Ada \u003cada@example.com\u003e"`, `"\u2010\u2010\u2010\u2010BEGIN PRIVATE KEY----\nMIIE"`}
+	keys := []string{"id", "name", "tags", "card", "internal_x", "4111111111111111", "ada@example.com", "k\u0065y", "city", "password"}
 	var value func(b *strings.Builder, depth int)
 	value = func(b *strings.Builder, depth int) {
 		switch k := rng.IntN(10); {

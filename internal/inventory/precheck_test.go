@@ -91,10 +91,12 @@ func TestValuesOfEveryClassAfterOrdinaryOnes(t *testing.T) {
 			}
 		}
 	}
-	// A value only its name makes a class, after ordinary values.
-	r := NewResponse(c)
-	doc := `{"data":[{"password":"Zürich"},{"password":"5f4dcc3b5aa765d61d8327deb882cf99"}]}`
-	if p.AppendProcessInspected(nil, decideJSON(p), []byte(doc), nil, r); r.Values[c.Index("password_hash")] != 1 {
-		t.Errorf("%s: %s", doc, describe(r))
+	// A value only its name makes a class, after ordinary and short ones.
+	for _, first := range []string{`"Zürich"`, `"ab"`, `"M\u00fcller"`, `1`} {
+		r := NewResponse(c)
+		doc := `{"data":[{"password":` + first + `},{"password":"5f4dcc3b5aa765d61d8327deb882cf99"}]}`
+		if p.AppendProcessInspected(nil, decideJSON(p), []byte(doc), nil, r); r.Values[c.Index("password_hash")] != 1 {
+			t.Errorf("%s: %s", doc, describe(r))
+		}
 	}
 }

@@ -73,6 +73,7 @@ type filterRun struct {
 	// allowlist's node count.
 	quieted    []uint8
 	quietBelow int
+	quietStr   func([]byte) bool // a StringQuieter's QuietString, or nil
 	nodes      int32
 	// memo holds, per fixed-path position id (node), member keys already reported as
 	// removed below it, so the removals repeated in every element of an
@@ -109,9 +110,12 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 		}
 		r.quieted = r.quieted[:2*a.nodes]
 		clear(r.quieted)
-		r.quietBelow = -1 // InspectQuiet is then InspectKeep
+		r.quietBelow, r.quietStr = -1, nil // InspectQuiet is then InspectKeep
 		if q, ok := r.insp.(QuietInspector); ok {
 			r.quietBelow = max(q.QuietBelow(), 0)
+		}
+		if q, ok := r.insp.(StringQuieter); ok {
+			r.quietStr = q.QuietString()
 		}
 	}
 	saved := *rep
@@ -163,7 +167,7 @@ var runPool = sync.Pool{New: func() any { return new(filterRun) }}
 // release drops every reference to the caller's data and returns r to the
 // pool.
 func (r *filterRun) release() {
-	r.out, r.mask, r.rep, r.doc, r.err, r.insp = nil, nil, nil, nil, nil, nil
+	r.out, r.mask, r.rep, r.doc, r.err, r.insp, r.quietStr = nil, nil, nil, nil, nil, nil, nil
 	r.kv, r.kk = KeptValue{}, KeptValue{} // their slices view the document and the path
 	r.path = r.path[:0]
 	for i, m := range r.memo {

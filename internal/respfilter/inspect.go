@@ -97,10 +97,11 @@ const (
 	// value and promises that, in this pass, showing the like of it again
 	// would change nothing and be answered InspectKeep: from Kept, any
 	// value at the same Site (>= 0) of the same JSON type that is a
-	// container or a literal, or whose Content is shorter than QuietBelow
-	// (the inside of a container is shown all the same); from KeptKey, the
-	// same key under the same allowlist position. The filter then keeps
-	// those without the call.
+	// container or a literal, or whose Content is shorter than QuietBelow,
+	// or a string whose Content the QuietString function of a
+	// StringQuieter accepts (the inside of a container is shown all the
+	// same); from KeptKey, the same key under the same allowlist position.
+	// The filter then keeps those without the call.
 	InspectQuiet
 )
 
@@ -113,6 +114,19 @@ type QuietInspector interface {
 	// QuietBelow is the Content length under which a string or number at
 	// a quiet site is not shown again (read once per pass).
 	QuietBelow() int
+}
+
+// StringQuieter is a QuietInspector that can tell from a string's
+// content alone that showing it at a quiet site would change nothing:
+// most long strings of an API (names, titles, cities) are of no class
+// either, and each would cost a call.
+type StringQuieter interface {
+	QuietInspector
+	// QuietString returns a function, read once per pass, that reports
+	// whether a string value with this Content (escapes as written) is
+	// one that InspectQuiet for a string at its site covers; nil when
+	// there is none. It must not keep content.
+	QuietString() func(content []byte) bool
 }
 
 // Quiet bits of a site or a key (filterRun.quiet): which values the
@@ -204,7 +218,7 @@ func (r *filterRun) inspectValue() {
 			if site >= 0 && i < len(doc) {
 				switch d := doc[i]; {
 				case d == '"' && r.quieted[site]&quietString != 0:
-					if end := stringEnd(doc, i+1); end >= 0 && end-i-2 < r.quietBelow {
+					if end := stringEnd(doc, i+1); end >= 0 && r.quietString(doc, i, end) {
 						r.pos = end
 						goto next
 					}
@@ -314,7 +328,7 @@ func (r *filterRun) inspectScalar() {
 			}
 		}
 		r.pos = end
-		if end-i-2 < r.quietBelow && r.quiet(kv.Site, quietString) {
+		if r.quiet(kv.Site, quietString) && r.quietString(doc, i, end) {
 			return
 		}
 		kv.Kind, kv.Content, kv.Escaped = c, doc[i+1:end-1], escaped
@@ -372,18 +386,24 @@ var kindQuiet = [256]uint8{'"': quietString, '-': quietNumber, '0': quietNumber,
 	'3': quietNumber, '4': quietNumber, '5': quietNumber, '6': quietNumber, '7': quietNumber, '8': quietNumber,
 	'9': quietNumber, 't': quietBool, 'f': quietBool, 'n': quietNull}
 
-// quietLen reports whether a scalar of the kind bit stands for, n bytes
-// long as written (quotes included), is short enough to go unshown once
-// its kind is quiet at its site (QuietBelow); a literal always is.
-func (r *filterRun) quietLen(bit uint8, n int) bool {
+// quietScalar reports whether the scalar doc[start:end] of the kind bit
+// stands for goes unshown once its kind is quiet at its site: a literal
+// always, a number shorter than QuietBelow, a string as quietString says.
+func (r *filterRun) quietScalar(bit uint8, start, end int) bool {
 	switch bit {
 	case quietString:
-		n -= 2
+		return r.quietString(r.doc, start, end)
 	case quietNumber:
-	default:
-		return true
+		return end-start < r.quietBelow
 	}
-	return n < r.quietBelow
+	return true
+}
+
+// quietString reports whether the string doc[start:end] (quotes included)
+// goes unshown once strings are quiet at its site: its content is shorter
+// than QuietBelow, or the StringQuieter's function accepts it.
+func (r *filterRun) quietString(doc []byte, start, end int) bool {
+	return end-start-2 < r.quietBelow || r.quietStr != nil && r.quietStr(doc[start+1:end-1])
 }
 
 // quiet reports whether the Inspector said values of the kind bit stands

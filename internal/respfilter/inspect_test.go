@@ -355,3 +355,108 @@ func TestQuietInspectorSkipsWhatItSaid(t *testing.T) {
 		}
 	}
 }
+
+// stringJudge answers InspectQuiet for a string without a '4' (and for any
+// value shorter than below), InspectMask for a string holding "41", and
+// records the strings it is shown; with quiet set it is a StringQuieter
+// whose QuietString accepts the strings without a '4'.
+type stringJudge struct {
+	below int
+	seen  []string
+}
+
+func (j *stringJudge) KeptKey(*KeptValue) Verdict { return InspectKeep }
+func (j *stringJudge) Passing([]byte) Verdict     { return InspectKeep }
+func (j *stringJudge) QuietBelow() int            { return j.below }
+
+func (j *stringJudge) Kept(v *KeptValue) Verdict {
+	if v.Kind != '"' {
+		return InspectKeep
+	}
+	j.seen = append(j.seen, string(v.AppendPath(nil))+"|"+string(v.Content))
+	switch c := v.Content; {
+	case bytes.Contains(c, []byte("41")):
+		return InspectMask
+	case !bytes.ContainsRune(c, '4') || len(c) < j.below:
+		return InspectQuiet
+	}
+	return InspectKeep
+}
+
+type quietStrings struct{ *stringJudge }
+
+func (q quietStrings) QuietString() func([]byte) bool {
+	return func(c []byte) bool { return !bytes.ContainsRune(c, '4') }
+}
+
+// TestStringQuieterSkipsWhatItAccepts: after InspectQuiet for a string, a
+// string at the same site that the StringQuieter's QuietString accepts is
+// not shown, whatever its length and escapes (a member, an array element,
+// a kept array's element); one it does not accept is, and is masked as the
+// Inspector says. A plain QuietInspector is shown every long string.
+func TestStringQuieterSkipsWhatItAccepts(t *testing.T) {
+	list := mustAllowlist(t, "d.#.a", "d.#.t", "e")
+	doc := `{"d":[{"a":"ab","t":["x"]},{"a":"long name","t":["long tag","caf\u00e9 \"q\"","a 4","a 41"]},{"a":"M\u00fcller \"x\"","t":[]},{"a":"4 is shown","t":["x"]},{"a":"4111"}],"e":["ab","long element","\u00e9l\u00e8ve","4 too"]}`
+	want := `{"d":[{"a":"ab","t":["x"]},{"a":"long name","t":["long tag","caf\u00e9 \"q\"","a 4","*********"]},{"a":"M\u00fcller \"x\"","t":[]},{"a":"4 is shown","t":["x"]},{"a":"*********"}],"e":["ab","long element","\u00e9l\u00e8ve","4 too"]}`
+	for _, quiet := range []bool{true, false} {
+		j := &stringJudge{below: 3}
+		var insp Inspector = j
+		if quiet {
+			insp = quietStrings{j}
+		}
+		out, err := list.filterDocument(nil, []byte(doc), filterOptions{maxDepth: 64, insp: insp}, &Report{})
+		if err != nil || string(out) != want {
+			t.Fatalf("quiet %v: %s, %v\nwant %s", quiet, out, err, want)
+		}
+		seen := []string{"d.#.a|ab", "d.#.t.#|x", "d.#.t.#|a 4", "d.#.t.#|a 41", "d.#.a|4 is shown", "d.#.a|4111", "e.#|ab", "e.#|4 too"}
+		if !quiet {
+			seen = []string{"d.#.a|ab", "d.#.t.#|x", "d.#.a|long name", "d.#.t.#|long tag", `d.#.t.#|caf\u00e9 \"q\"`, "d.#.t.#|a 4", "d.#.t.#|a 41",
+				`d.#.a|M\u00fcller \"x\"`, "d.#.a|4 is shown", "d.#.a|4111", "e.#|ab", "e.#|long element", `e.#|\u00e9l\u00e8ve`, "e.#|4 too"}
+		}
+		if got := strings.Join(j.seen, "\n"); got != strings.Join(seen, "\n") {
+			t.Errorf("quiet %v: seen\n%s\nwant\n%s", quiet, got, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+// FuzzQuietStringsMatch checks that a StringQuieter changes nothing but
+// the calls: the output and error are those of the same Inspector shown
+// every value, and every string its QuietString does not accept is shown
+// all the same, in order, on any document and allowlist.
+func FuzzQuietStringsMatch(f *testing.F) {
+	for _, seed := range []struct{ doc, paths string }{
+		{`{"d":[{"a":"ab","t":["x"]},{"a":"long name","t":["long tag","a 41"]},{"a":"M\u00fcller \"x\""},{"a":"4 is shown"}],"e":["ab","long","4 too"]}`, "d.#.a\nd.#.t\ne"},
+		{`[{"a":"xyz"},{"a":"41"},{"a":"\u0034\u0031"},{"a":[1,"4"]}]`, "#.a"},
+		{`{"a":{"b":"xyz","c":["q","41"]}}`, "a"},
+	} {
+		f.Add([]byte(seed.doc), seed.paths, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte, pathSpec string, below uint8) {
+		list, err := compileAllowlist(strings.Split(pathSpec, "\n"))
+		if err != nil {
+			return
+		}
+		all := &stringJudge{below: int(below % 8)}
+		want, wantErr := list.filterDocument(nil, doc, filterOptions{maxDepth: 64, insp: all}, &Report{})
+		q := &stringJudge{below: all.below}
+		got, gotErr := list.filterDocument(nil, doc, filterOptions{maxDepth: 64, insp: quietStrings{q}}, &Report{})
+		if gotErr != wantErr || !bytes.Equal(got, want) {
+			t.Fatalf("doc %q: with QuietString %q, %v; shown everything %q, %v", doc, got, gotErr, want, wantErr)
+		}
+		var must []string
+		for _, s := range all.seen {
+			if strings.Contains(s[strings.LastIndexByte(s, '|'):], "4") {
+				must = append(must, s)
+			}
+		}
+		var shown []string
+		for _, s := range q.seen {
+			if strings.Contains(s[strings.LastIndexByte(s, '|'):], "4") {
+				shown = append(shown, s)
+			}
+		}
+		if strings.Join(shown, "\n") != strings.Join(must, "\n") {
+			t.Fatalf("doc %q: strings with a 4 shown\n%s\nwant\n%s", doc, strings.Join(shown, "\n"), strings.Join(must, "\n"))
+		}
+	})
+}

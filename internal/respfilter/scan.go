@@ -379,7 +379,7 @@ func (r *filterRun) object(n *node, at int32) {
 				if r.skipValue(); r.err != nil {
 					return
 				}
-				if r.quietLen(bit, r.pos-pos) {
+				if r.quietScalar(bit, pos, r.pos) {
 					out := r.sep(first)
 					out = append(out, keyRaw...)
 					out = append(out, ':')
