@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"math/bits"
 	"unicode/utf8"
 	"unsafe"
@@ -28,6 +29,145 @@ func CanClassifyJSON(content string, set Set) bool {
 	if c <= ' ' || c >= 0x7f || c == '\\' {
 		return true
 	}
+	if can, ok := quickJSON(s, set); ok {
+		return can
+	}
+	return canClassifyJSONChars(s, set)
+}
+
+// quickJSON is CanClassifyJSON decided from a few bytes at either end of
+// s and counts over the rest, eight bytes at a time (in Wasm every branch
+// taken costs a trip through the function's dispatch loop): most values
+// start with a letter no class starts with at their length, hold too few
+// bytes that could make dashes for a PEM boundary, and end in a plain
+// character. ok is false when that does not decide (a digit, a letter a
+// long enough value of a class starts with, an escape or a character
+// outside ASCII where canStart reads).
+func quickJSON(s string, set Set) (can, ok bool) {
+	c := s[0]
+	if quickMaxLen[c] == 0 {
+		return false, false // a digit, '"', '$', '-'
+	}
+	// hi counts the bytes outside ASCII: visible writes at most three for
+	// each (a byte that is not UTF-8), one for any other, so the visible
+	// string is at most len(s)+2*hi long. dashy counts the bytes that may
+	// make a dash: '-', an escape's backslash, the lead byte of a
+	// character of three or four bytes (every Unicode dash visible reads
+	// as '-' is one: TestDashesAreLongCharacters).
+	hi, dashy := 0, 0
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := *(*uint64)(unsafe.Pointer(unsafe.StringData(s[i:])))
+		hi += bits.OnesCount64(w & msb8)
+		dashy += bits.OnesCount64(dashy8(w))
+	}
+	for ; i < len(s); i++ {
+		hi += int(s[i] >> 7)
+		dashy += int(jsonUnit[s[i]] & unitDashy >> unitDashyShift)
+	}
+	if dashy >= len(pemDashes) && set.Has(PrivateKey) || len(s)+2*hi > quickMaxLen[c] {
+		return false, false
+	}
+	if set.Has(IBAN) && isAlpha(c) && len(s)+2*hi >= minIBAN && len(s) > 2 && (s[1] == '\\' || s[1] >= utf8.RuneSelf && !plainPair(s, 1) || isAlpha(s[1]) && (s[2] == '\\' || s[2] >= utf8.RuneSelf || isDigit(s[2]))) {
+		return false, false // the second and third bytes may be a letter and a digit
+	}
+	// The last character: plain ASCII, an escaped quote, backslash or
+	// slash, or a two-byte plainRune (kept, outside ASCII); others are
+	// read a character at a time.
+	last := s[len(s)-1]
+	switch {
+	case last >= utf8.RuneSelf:
+		if !plainPair(s, len(s)-2) {
+			return false, false
+		}
+	case len(s) >= 6 && s[len(s)-6] == '\\' && s[len(s)-5] == 'u':
+		return false, false // \uXXXX, or a look-alike
+	case len(s) >= 2 && s[len(s)-2] == '\\':
+		k := 1 // the backslashes before last: an odd run escapes it
+		for k < len(s)-1 && s[len(s)-2-k] == '\\' {
+			k++
+		}
+		if k%2 == 1 && last != '"' && last != '\\' && last != '/' {
+			return false, false
+		}
+	}
+	if last <= ' ' || last >= 0x7f || set.Has(Email) && last == '>' {
+		return true, true
+	}
+	if set.Has(Email) && isLocalByte(c) {
+		// The run of local bytes c starts ends at '@' or not.
+		j := 1
+		for j < len(s) && jsonUnit[s[j]]&unitLocal != 0 {
+			j++
+		}
+		switch {
+		case j == len(s):
+		case s[j] == '@':
+			return true, true
+		case s[j] == '\\' || s[j] >= utf8.RuneSelf && !plainPair(s, j):
+			return false, false
+		}
+	}
+	return false, true
+}
+
+// plainPair reports whether s[i:i+2] is a two-byte plainRune (U+00C0 to
+// U+05FF, U+034F aside), which visible keeps.
+func plainPair(s string, i int) bool {
+	return i >= 0 && i+1 < len(s) && s[i] >= 0xC3 && s[i] <= 0xD7 && s[i+1]&0xC0 == 0x80 && (s[i] != 0xCD || s[i+1] != 0x8F)
+}
+
+// quickMaxLen is, by first byte, the longest visible string quickJSON
+// decides: one shorter than the shortest value of a class starting with
+// that byte that canStart measures (a JWT, a bearer token, an API key, a
+// password hash, "mailto:"); 0 where it does not decide (a digit, a
+// quoted local part, a hash's '$', a dash).
+var quickMaxLen = func() (t [256]int) {
+	for c := range t {
+		b := byte(c)
+		m := math.MaxInt
+		if b == 'e' {
+			m = min(m, len("eyJ0000.0"))
+		}
+		if b == 'B' || b == 'b' {
+			m = min(m, len("bearer ")+minBearerToken)
+		}
+		if b == 'p' || b == 'a' || b == 'b' || b == 's' {
+			m = min(m, minHashLen)
+		}
+		if b == 'm' || b == 'M' {
+			m = min(m, len("mailto:"))
+		}
+		if apiKeyMinLen[b] > 0 {
+			m = min(m, apiKeyMinLen[b])
+		}
+		t[c] = m - 1
+		if isDigit(b) || b == '"' || b == '$' || b == '-' {
+			t[c] = 0
+		}
+	}
+	return t
+}()
+
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// dashy8 has the high bit set in every byte of v that is a dash, a
+// backslash or the lead byte of a character of three or four bytes, and
+// maybe in a few others (the borrow of the "has a zero byte" test of Bit
+// Twiddling Hacks): a count of them is never short.
+func dashy8(v uint64) uint64 {
+	backslash := v ^ (lsb8 * '\\')
+	dash := v ^ (lsb8 * '-')
+	return ((backslash-lsb8)&^backslash | (dash-lsb8)&^dash | v&(v<<1)&(v<<2)) & msb8
+}
+
+// canClassifyJSONChars is CanClassifyJSON read a character at a time (s
+// starts with a printable ASCII character, not a backslash).
+func canClassifyJSONChars(s string, set Set) bool {
+	c := s[0]
 	var (
 		n         int     // the visible string's length
 		head      [8]byte // its first bytes (other for those of a character outside ASCII, 0 past its end)
@@ -185,7 +325,10 @@ const (
 	unitLocal     = 1 << iota // isLocalByte
 	unitDigitTail             // a digit, a group separator, 'e', 'E' or '+' (canStart's card or SSN)
 	unitPlain                 // ASCII, neither a dash nor a backslash: the visible byte is itself and ends a run of dashes
+	unitDashy                 // a dash, a backslash, or the lead byte of a character of three or four bytes (dashy8)
 )
+
+const unitDashyShift = 3
 
 var jsonUnit = func() (t [256]uint8) {
 	for c := range t {
@@ -198,6 +341,9 @@ var jsonUnit = func() (t [256]uint8) {
 		}
 		if b < utf8.RuneSelf && b != '-' && b != '\\' {
 			t[c] |= unitPlain
+		}
+		if b == '-' || b == '\\' || b >= 0xE0 {
+			t[c] |= unitDashy
 		}
 	}
 	return t
@@ -309,8 +455,7 @@ func hex4At(s string, i int) (rune, bool) {
 // Twiddling Hacks, as respfilter's special8); bytes above it may be
 // flagged wrongly by the borrow.
 func specialJSON8(v uint64) uint64 {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	backslash := v ^ (lsb * '\\')
-	dash := v ^ (lsb * '-')
-	return ((backslash-lsb)&^backslash | (dash-lsb)&^dash | v) & msb
+	backslash := v ^ (lsb8 * '\\')
+	dash := v ^ (lsb8 * '-')
+	return ((backslash-lsb8)&^backslash | (dash-lsb8)&^dash | v) & msb8
 }

@@ -1,11 +1,14 @@
 package detect
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -191,4 +194,52 @@ func FuzzCanClassifyJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDashesAreLongCharacters: every character visible reads as '-' is
+// encoded in three or four bytes, so quickJSON's count of the bytes that
+// may make a dash (dashy8) counts it.
+func TestDashesAreLongCharacters(t *testing.T) {
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if v, _ := visible(string(r)); v == "-" && utf8.RuneLen(r) < 3 {
+			t.Errorf("%U reads as a dash and is %d bytes long", r, utf8.RuneLen(r))
+		}
+	}
+	for _, w := range []string{"--------", "\\\\\\\\\\\\\\\\", "\xe2\xe3\xef\xf0\xf4\xe0\xe1\xe9"} {
+		if n := bits.OnesCount64(dashy8(binary.LittleEndian.Uint64([]byte(w)))); n != 8 {
+			t.Errorf("dashy8(%q) counts %d", w, n)
+		}
+	}
+}
+
+// TestCanClassifyJSONOnEveryShape builds values from the pieces its
+// shortcuts look at (the first byte, the next two, dashes and '@' inside,
+// the length, the last character, each plain, escaped, outside ASCII or
+// invisible) and checks that it decides as CanClassify does on the decoded
+// value, with every class and with some alone.
+func TestCanClassifyJSONOnEveryShape(t *testing.T) {
+	firsts := []string{"U", "Z", "e", "B", "b", "a", "p", "s", "A", "g", "x", "S", "m", "M", "D", "(", "_", "4", "$", "-", `"`}
+	seconds := []string{"", "s", "E", "8", "ü", `\u00fc`, `\u0041`, `\"`, `\u200b`, "４", "\u200b", "-", "."}
+	middles := []string{"", "er", "9", "-", "----", `\u2010\u2010\u2010\u2010`, "\u2010-\u2010-", "@", "x@example.com", " ", "BEGIN PRIVATE KEY----"}
+	pads := []string{"", "abc", "abcdefghijkl", strings.Repeat("wxyz", 8)}
+	lasts := []string{"", "a", ">", " ", "ü", `\"`, `\\`, `\/`, `\u0041`, `\n`, `\u200b`, "\u200b", "é", "東", "\\"}
+	// The classes the shortcuts reason about, alone.
+	sets := []Set{All, SetOf(Email), SetOf(PrivateKey), SetOf(IBAN), SetOf(JWT)}
+	n := 0
+	for _, f := range firsts {
+		for _, s2 := range seconds {
+			for _, m := range middles {
+				for _, p := range pads {
+					for _, l := range lasts {
+						content := f + s2 + m + p + l
+						for _, set := range sets {
+							checkCanClassifyJSON(t, "", content, set)
+						}
+						n++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d values", n)
 }
