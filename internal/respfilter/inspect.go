@@ -380,6 +380,60 @@ func (r *filterRun) inspectScalar() {
 	}
 }
 
+// quietElements reports whether the array at doc[pos], kept whole at
+// position at and quiet for arrays there, holds only elements its element
+// site is quiet for (strings and integers that go unshown: quietString,
+// QuietBelow), and then moves r.pos past it: inspectValue would show
+// none of it, and this costs no call per element nor its setup. False
+// (anything else, an error included) leaves r.pos alone, for
+// inspectValue.
+func (r *filterRun) quietElements(at int32, pos int) bool {
+	if at >= r.nodes || r.depth >= r.maxDepth {
+		return false
+	}
+	q := r.quieted[at+r.nodes]
+	doc := r.doc
+	i := skipSpace(doc, pos+1)
+	if i < len(doc) && doc[i] == ']' {
+		r.pos = i + 1
+		return true
+	}
+	for i < len(doc) {
+		switch d := doc[i]; {
+		case d == '"' && q&quietString != 0:
+			end := stringEnd(doc, i+1)
+			if end < 0 || !r.quietString(doc, i, end) {
+				return false
+			}
+			i = end
+		case d >= '1' && d <= '9' && q&quietNumber != 0:
+			j := i + 1
+			for j < len(doc) && isDigit(doc[j]) {
+				j++
+			}
+			if j-i >= r.quietBelow || j >= len(doc) || doc[j] == '.' || doc[j]|0x20 == 'e' {
+				return false
+			}
+			i = j
+		default:
+			return false
+		}
+		if i = skipSpace(doc, i); i >= len(doc) {
+			return false
+		}
+		switch doc[i] {
+		case ',':
+			i = skipSpace(doc, i+1)
+		case ']':
+			r.pos = i + 1
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 // kindQuiet maps the first byte of a scalar to its quiet bit (0: not a
 // scalar).
 var kindQuiet = [256]uint8{'"': quietString, '-': quietNumber, '0': quietNumber, '1': quietNumber, '2': quietNumber,

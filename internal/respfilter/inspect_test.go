@@ -357,9 +357,10 @@ func TestQuietInspectorSkipsWhatItSaid(t *testing.T) {
 }
 
 // stringJudge answers InspectQuiet for a string without a '4' (and for any
-// value shorter than below), InspectMask for a string holding "41", and
-// records the strings it is shown; with quiet set it is a StringQuieter
-// whose QuietString accepts the strings without a '4'.
+// value shorter than below) and for any other value, InspectMask for a
+// string holding "41", and records the strings it is shown; quietStrings
+// is it as a StringQuieter whose QuietString accepts the strings without
+// a '4'.
 type stringJudge struct {
 	below int
 	seen  []string
@@ -371,7 +372,7 @@ func (j *stringJudge) QuietBelow() int            { return j.below }
 
 func (j *stringJudge) Kept(v *KeptValue) Verdict {
 	if v.Kind != '"' {
-		return InspectKeep
+		return InspectQuiet
 	}
 	j.seen = append(j.seen, string(v.AppendPath(nil))+"|"+string(v.Content))
 	switch c := v.Content; {
@@ -428,6 +429,7 @@ func FuzzQuietStringsMatch(f *testing.F) {
 		{`{"d":[{"a":"ab","t":["x"]},{"a":"long name","t":["long tag","a 41"]},{"a":"M\u00fcller \"x\""},{"a":"4 is shown"}],"e":["ab","long","4 too"]}`, "d.#.a\nd.#.t\ne"},
 		{`[{"a":"xyz"},{"a":"41"},{"a":"\u0034\u0031"},{"a":[1,"4"]}]`, "#.a"},
 		{`{"a":{"b":"xyz","c":["q","41"]}}`, "a"},
+		{`{"d":[{"t":["ab",1]},{"t":["long",12,"x"]},{"t":[ "long" , 3 ]},{"t":["a4"]},{"t":[1.5,"x"]},{"t":[]},{"t":["\u0041"]}]}`, "d.#.t"},
 	} {
 		f.Add([]byte(seed.doc), seed.paths, uint8(3))
 	}

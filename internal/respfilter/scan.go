@@ -388,6 +388,15 @@ func (r *filterRun) object(n *node, at int32) {
 					break
 				}
 				r.pos = pos
+			} else if doc[pos] == '[' && cat >= 0 && r.quieted[cat]&(quietKey|quietArray) == quietKey|quietArray && r.quietElements(cat, pos) {
+				// An array (tags, ids) whose elements are all quiet
+				// at its element site: kept as a quiet scalar is.
+				out := r.sep(first)
+				out = append(out, keyRaw...)
+				out = append(out, ':')
+				r.out = append(out, doc[pos:r.pos]...)
+				first = false
+				break
 			}
 			r.out = r.sep(first)
 			if !r.keyShown(cat) {
