@@ -13,10 +13,11 @@ import (
 // name may still make it a class: NameClassifies). It notes what
 // canClassify reads of the visible form (its first bytes, its last byte,
 // its length, the run of local bytes it starts with, whether it is digits
-// and separators only, its runs of dashes) in one pass over content,
-// decoding only escapes and characters outside ASCII as visible reads
-// them, and writes nothing: an escaped or non-ASCII value of no class (a
-// name, a city) is ruled out as cheaply as a plain one. Content starting
+// and separators only, its runs of dashes) without writing it: most
+// values from their ends and counts over the rest (quickJSON), others in
+// one pass that decodes only escapes and characters outside ASCII, as
+// visible reads them. An escaped or non-ASCII value of no class (a name, a
+// city) is ruled out as cheaply as a plain one. Content starting
 // with anything but a printable ASCII character (what canStart takes
 // anyway, or padding a caller may skip), or holding a broken escape, a
 // lone surrogate or bytes that are not UTF-8, is a candidate.
@@ -170,7 +171,7 @@ func canClassifyJSONChars(s string, set Set) bool {
 	c := s[0]
 	var (
 		n         int     // the visible string's length
-		head      [8]byte // its first bytes (other for those of a character outside ASCII, 0 past its end)
+		head      [8]byte // its first bytes (nonASCII for those of a character outside ASCII, 0 past its end)
 		last      byte
 		dashes    int  // the run of dashes it ends with, so far
 		pem       bool // it holds pemDashes
@@ -271,7 +272,7 @@ func canClassifyJSONChars(s string, set Set) bool {
 		case b == '-':
 		case b >= 0xC3 && b <= 0xD7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 && (b != 0xCD || s[i+1] != 0x8F):
 			// A two-byte plainRune (as in visible): kept.
-			b, size, width = other, 2, 2
+			b, size, width = nonASCII, 2, 2
 		case b == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\' || s[i+1] == '/'):
 			b, size = s[i+1], 2
 			n--
@@ -349,12 +350,12 @@ var jsonUnit = func() (t [256]uint8) {
 	return t
 }()
 
-// other stands for a byte of a character outside ASCII in the visible
+// nonASCII stands for a byte of a character outside ASCII in the visible
 // string: canStart reads none of them as anything it looks for.
-const other = 0x80
+const nonASCII = 0x80
 
 // jsonCharAt reads the escape or the character outside ASCII at s[i] and
-// returns what visible makes of it: the byte it reads as (other for a
+// returns what visible makes of it: the byte it reads as (nonASCII for a
 // character it keeps), the bytes of s read (0: an escape that is broken
 // or a lone surrogate, or a byte that is not UTF-8) and the bytes it
 // writes (0: an invisible character, dropped).
@@ -403,7 +404,7 @@ func jsonCharAt(s string, i int) (b byte, size, width int) {
 		// A two-byte character from U+00C0 to U+05FF, U+034F aside, is a
 		// plainRune (as in visible).
 		if c := s[i]; c >= 0xC3 && c <= 0xD7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 && (c != 0xCD || s[i+1] != 0x8F) {
-			return other, 2, 2
+			return nonASCII, 2, 2
 		}
 		r, size = utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
@@ -424,7 +425,7 @@ func jsonCharAt(s string, i int) (b byte, size, width int) {
 			return '0' + byte(v), size, 1
 		}
 	}
-	return other, size, utf8.RuneLen(r)
+	return nonASCII, size, utf8.RuneLen(r)
 }
 
 // hex4At reads the four hexadecimal digits at s[i].
