@@ -106,10 +106,18 @@ type httpContext struct {
 	// the context (a callout's answer closure): it is then never reused.
 	shared bool
 
-	// event is the audit record every policy fills as the stream goes,
-	// allocated by the first one (audit): a stream no policy acts on, with
-	// no audit trail, never needs one.
-	event *audit.Event
+	// event is the audit record every policy fills as the stream goes, set
+	// by the first one (audit): a stream no policy acts on, with no audit
+	// trail, never needs one. It points at eventStore, and its identity at
+	// identityStore: the record lives in the pooled context rather than
+	// being allocated per request; nothing keeps it past on_log (the
+	// auditor encodes it there).
+	event         *audit.Event
+	eventStore    audit.Event
+	identityStore audit.Identity
+	// decisionsBuf is the backing array of the record's decisions, kept
+	// when the context is reused.
+	decisionsBuf []audit.Decision
 	// One field per policy, each owned by its file.
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
@@ -330,14 +338,19 @@ func (h *httpContext) OnHttpStreamDone() {
 // reset makes a recycled context a new stream's: every field zero but the
 // plugin and the reusable header buffers.
 func (h *httpContext) reset(contextID uint32) {
+	decisions := h.eventStore.Decisions
+	if decisions == nil {
+		decisions = h.decisionsBuf
+	}
+	clear(decisions) // drop the old request's strings
 	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0], respPairsBuf: h.respPairsBuf[:0],
-		headers: h.headers.Reuse(), headerFn: h.headerFn}
+		headers: h.headers.Reuse(), headerFn: h.headerFn, decisionsBuf: decisions[:0]}
 }
 
-// audit returns the stream's audit record, allocating it on first use.
+// audit returns the stream's audit record, starting it on first use.
 func (h *httpContext) audit() *audit.Event {
 	if h.event == nil {
-		h.event = &audit.Event{}
+		h.event = &h.eventStore
 	}
 	return h.event
 }
@@ -347,8 +360,11 @@ func (h *httpContext) addDecision(d audit.Decision) {
 	e := h.audit()
 	if e.Decisions == nil {
 		// Room for the usual request's decisions (authn and two rate
-		// limits, a response filter), allocated once.
-		e.Decisions = make([]audit.Decision, 0, 4)
+		// limits, a response filter), allocated once per pooled context.
+		e.Decisions = h.decisionsBuf
+		if e.Decisions == nil {
+			e.Decisions = make([]audit.Decision, 0, 4)
+		}
 	}
 	e.Decisions = append(e.Decisions, d)
 }

@@ -247,7 +247,8 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	}
 	h.jwtStream.token = res.Token
 	if t := res.Token; t != nil {
-		h.audit().Identity = &audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
+		h.identityStore = audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
+		h.audit().Identity = &h.identityStore
 	}
 	provider, reason := res.Verdict()
 	h.plugin.metrics.Authn(cmp.Or(provider, metrics.NoProvider), verdict.Allow, reason)
