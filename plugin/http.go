@@ -85,7 +85,9 @@ type httpContext struct {
 	// never key on it, and resolving costs a host call per request.
 	clientIP         netip.Addr
 	clientIPResolved bool
-	headers          headerview.View // the request headers (requestHeaders)
+	// clientText is clientIP as text once made (clientIPText).
+	clientText string
+	headers    headerview.View // the request headers (requestHeaders)
 	// pairsBuf is the backing array readRequest decodes the request
 	// headers into, kept when the context is reused: the strings live in
 	// the host's block, only the slice is the stream's.
@@ -163,6 +165,17 @@ func (h *httpContext) clientAddr() netip.Addr {
 		h.clientIP = h.resolveClientIP()
 	}
 	return h.clientIP
+}
+
+// clientIPText is clientAddr as text, "" when unknown, made once per
+// stream: the rate limits' client key and the audit event both use it.
+func (h *httpContext) clientIPText() string {
+	if h.clientText == "" {
+		if ip := h.clientAddr(); ip.IsValid() {
+			h.clientText = ip.String()
+		}
+	}
+	return h.clientText
 }
 
 // sourceAddressPath is Envoy's source.address property, serialised once.

@@ -291,13 +291,11 @@ func (h *httpContext) fillEvent(start time.Time) {
 	}
 	e.Route = h.routeLabel()
 	e.EnvoyRoute = h.envoyRoute()
-	if v, err := proxywasm.GetHttpResponseHeader(":status"); err == nil {
+	if v, err := direct.ResponseHeader(":status"); err == nil {
 		e.Status, _ = strconv.Atoi(v)
 	}
 	e.GRPCStatus, e.HasGRPCStatus = h.grpcStatus()
-	if ip := h.clientAddr(); ip.IsValid() {
-		e.ClientIP = ip.String()
-	}
+	e.ClientIP = h.clientIPText()
 	ct, _ := h.requestHeader("content-type")
 	h.telemetryStream.FillBodies(e, a.BodyExcerptBytes(), ct)
 }
