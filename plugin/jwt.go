@@ -27,6 +27,10 @@ type jwtState struct {
 	unavailableLogged time.Time
 	// routes are the rules' names (jwtauth.Config.RouteNames), by index.
 	routes []string
+	// scratch is the storage every Authenticate call of this worker
+	// reuses: a VM runs one callback at a time, and a Result is used up
+	// (applyAllow, applyDeny) before the callback returns.
+	scratch jwtauth.Scratch
 }
 
 // keySource is the Authenticator's view of the remote key sets: a nil
@@ -228,6 +232,7 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 		ClientIP: h.plugin.settings.ClientIP.Network(h.clientAddr()).Addr(),
 		Bodiless: h.bodiless,
 		MayWait:  mayWait,
+		Scratch:  &h.plugin.jwt.scratch,
 	}
 	return &h.authnReq
 }
