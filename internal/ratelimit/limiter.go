@@ -349,6 +349,9 @@ type Result struct {
 	outcomes   [inlinePolicies]Outcome
 	appliedArr [inlinePolicies]applied
 	headerArr  [5][2]string
+	// state is where a check encodes a key's next window states for the
+	// table, which copies them into its slot before Apply returns.
+	state [8 * maxWindows]byte
 }
 
 // inlinePolicies is the number of matched policies a Result holds without
@@ -487,10 +490,10 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 			tats := decodeTATs(&buf, state, len(ws))
 			if p.bytes {
 				v = reserve(ws, tats, now.UnixNano(), p.reservation(r.EnvoyRoute))
-				return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
+				return appendTATs(res.state[:0], v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
 			}
 			v = admitOne(ws, tats, now.UnixNano())
-			return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
+			return appendTATs(res.state[:0], v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
 		})
 		out.Attempts, out.Evicted = st.Attempts, st.Evicted
 		if err != nil {
