@@ -345,7 +345,9 @@ func (h *httpContext) OnHttpStreamDone() {
 	// on_log is the stream's last callback; its context goes back to the
 	// plugin's pool (not after a panic above: a context left half-finished
 	// is not reused).
+	ranPolicy := h.event != nil
 	h.plugin.recycle(h)
+	h.plugin.yieldToCollector(ranPolicy)
 }
 
 // reset makes a recycled context a new stream's: every field zero but the
