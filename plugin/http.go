@@ -110,16 +110,12 @@ type httpContext struct {
 
 	// event is the audit record every policy fills as the stream goes, set
 	// by the first one (audit): a stream no policy acts on, with no audit
-	// trail, never needs one. It points at eventStore, and its identity at
-	// identityStore: the record lives in the pooled context rather than
-	// being allocated per request; nothing keeps it past on_log (the
-	// auditor encodes it there).
-	event         *audit.Event
-	eventStore    audit.Event
-	identityStore audit.Identity
-	// decisionsBuf is the backing array of the record's decisions, kept
-	// when the context is reused.
-	decisionsBuf []audit.Decision
+	// trail, never needs one. It points into records, which the pooled
+	// context keeps from one stream to the next, so a record is allocated
+	// once per context, not per request; nothing keeps it past on_log
+	// (the auditor encodes it there).
+	event   *audit.Event
+	records *streamRecords
 	// One field per policy, each owned by its file.
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
@@ -351,36 +347,45 @@ func (h *httpContext) OnHttpStreamDone() {
 }
 
 // reset makes a recycled context a new stream's: every field zero but the
-// plugin and the reusable header buffers.
+// plugin, the reusable header buffers and the audit record's storage.
 func (h *httpContext) reset(contextID uint32) {
-	decisions := h.eventStore.Decisions
-	if decisions == nil {
-		decisions = h.decisionsBuf
-	}
-	clear(decisions) // drop the old request's strings
 	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0], respPairsBuf: h.respPairsBuf[:0],
-		headers: h.headers.Reuse(), headerFn: h.headerFn, decisionsBuf: decisions[:0]}
+		headers: h.headers.Reuse(), headerFn: h.headerFn, records: h.records}
+}
+
+// streamRecords is the storage of a stream's audit record: the event, its
+// identity and room for the usual request's decisions (authn, two rate
+// limits, a response filter).
+type streamRecords struct {
+	event     audit.Event
+	identity  audit.Identity
+	decisions [4]audit.Decision
 }
 
 // audit returns the stream's audit record, starting it on first use.
 func (h *httpContext) audit() *audit.Event {
 	if h.event == nil {
-		h.event = &h.eventStore
+		if h.records == nil {
+			h.records = &streamRecords{}
+		} else {
+			*h.records = streamRecords{} // drop the last stream's record
+		}
+		h.event = &h.records.event
+		h.event.Decisions = h.records.decisions[:0]
 	}
 	return h.event
+}
+
+// setIdentity sets the audit record's identity.
+func (h *httpContext) setIdentity(id audit.Identity) {
+	e := h.audit()
+	h.records.identity = id
+	e.Identity = &h.records.identity
 }
 
 // addDecision appends a policy's decision to the audit record.
 func (h *httpContext) addDecision(d audit.Decision) {
 	e := h.audit()
-	if e.Decisions == nil {
-		// Room for the usual request's decisions (authn and two rate
-		// limits, a response filter), allocated once per pooled context.
-		e.Decisions = h.decisionsBuf
-		if e.Decisions == nil {
-			e.Decisions = make([]audit.Decision, 0, 4)
-		}
-	}
 	e.Decisions = append(e.Decisions, d)
 }
 

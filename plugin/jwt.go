@@ -252,8 +252,7 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	}
 	h.jwtStream.token = res.Token
 	if t := res.Token; t != nil {
-		h.identityStore = audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
-		h.audit().Identity = &h.identityStore
+		h.setIdentity(audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID})
 	}
 	provider, reason := res.Verdict()
 	h.plugin.metrics.Authn(cmp.Or(provider, metrics.NoProvider), verdict.Allow, reason)
