@@ -85,7 +85,9 @@ type httpContext struct {
 	// never key on it, and resolving costs a host call per request.
 	clientIP         netip.Addr
 	clientIPResolved bool
-	headers          headerview.View // the request headers (requestHeaders)
+	// clientText is clientIP as text once made (clientIPText).
+	clientText string
+	headers    headerview.View // the request headers (requestHeaders)
 	// pairsBuf is the backing array readRequest decodes the request
 	// headers into, kept when the context is reused: the strings live in
 	// the host's block, only the slice is the stream's.
@@ -106,10 +108,14 @@ type httpContext struct {
 	// the context (a callout's answer closure): it is then never reused.
 	shared bool
 
-	// event is the audit record every policy fills as the stream goes,
-	// allocated by the first one (audit): a stream no policy acts on, with
-	// no audit trail, never needs one.
-	event *audit.Event
+	// event is the audit record every policy fills as the stream goes, set
+	// by the first one (audit): a stream no policy acts on, with no audit
+	// trail, never needs one. It points into records, which the pooled
+	// context keeps from one stream to the next, so a record is allocated
+	// once per context, not per request; nothing keeps it past on_log
+	// (the auditor encodes it there).
+	event   *audit.Event
+	records *streamRecords
 	// One field per policy, each owned by its file.
 	jwtStream        jwtStream
 	rateLimitStream  rateLimitStream
@@ -155,6 +161,17 @@ func (h *httpContext) clientAddr() netip.Addr {
 		h.clientIP = h.resolveClientIP()
 	}
 	return h.clientIP
+}
+
+// clientIPText is clientAddr as text, "" when unknown, made once per
+// stream: the rate limits' client key and the audit event both use it.
+func (h *httpContext) clientIPText() string {
+	if h.clientText == "" {
+		if ip := h.clientAddr(); ip.IsValid() {
+			h.clientText = ip.String()
+		}
+	}
+	return h.clientText
 }
 
 // sourceAddressPath is Envoy's source.address property, serialised once.
@@ -324,32 +341,51 @@ func (h *httpContext) OnHttpStreamDone() {
 	// on_log is the stream's last callback; its context goes back to the
 	// plugin's pool (not after a panic above: a context left half-finished
 	// is not reused).
+	ranPolicy := h.event != nil
 	h.plugin.recycle(h)
+	h.plugin.yieldToCollector(ranPolicy)
 }
 
 // reset makes a recycled context a new stream's: every field zero but the
-// plugin and the reusable header buffers.
+// plugin, the reusable header buffers and the audit record's storage.
 func (h *httpContext) reset(contextID uint32) {
 	*h = httpContext{id: contextID, plugin: h.plugin, pairsBuf: h.pairsBuf[:0], respPairsBuf: h.respPairsBuf[:0],
-		headers: h.headers.Reuse(), headerFn: h.headerFn}
+		headers: h.headers.Reuse(), headerFn: h.headerFn, records: h.records}
 }
 
-// audit returns the stream's audit record, allocating it on first use.
+// streamRecords is the storage of a stream's audit record: the event, its
+// identity and room for the usual request's decisions (authn, two rate
+// limits, a response filter).
+type streamRecords struct {
+	event     audit.Event
+	identity  audit.Identity
+	decisions [4]audit.Decision
+}
+
+// audit returns the stream's audit record, starting it on first use.
 func (h *httpContext) audit() *audit.Event {
 	if h.event == nil {
-		h.event = &audit.Event{}
+		if h.records == nil {
+			h.records = &streamRecords{}
+		} else {
+			*h.records = streamRecords{} // drop the last stream's record
+		}
+		h.event = &h.records.event
+		h.event.Decisions = h.records.decisions[:0]
 	}
 	return h.event
+}
+
+// setIdentity sets the audit record's identity.
+func (h *httpContext) setIdentity(id audit.Identity) {
+	e := h.audit()
+	h.records.identity = id
+	e.Identity = &h.records.identity
 }
 
 // addDecision appends a policy's decision to the audit record.
 func (h *httpContext) addDecision(d audit.Decision) {
 	e := h.audit()
-	if e.Decisions == nil {
-		// Room for the usual request's decisions (authn and two rate
-		// limits, a response filter), allocated once.
-		e.Decisions = make([]audit.Decision, 0, 4)
-	}
 	e.Decisions = append(e.Decisions, d)
 }
 

@@ -27,6 +27,10 @@ type jwtState struct {
 	unavailableLogged time.Time
 	// routes are the rules' names (jwtauth.Config.RouteNames), by index.
 	routes []string
+	// scratch is the storage every Authenticate call of this worker
+	// reuses: a VM runs one callback at a time, and a Result is used up
+	// (applyAllow, applyDeny) before the callback returns.
+	scratch jwtauth.Scratch
 }
 
 // keySource is the Authenticator's view of the remote key sets: a nil
@@ -228,6 +232,7 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 		ClientIP: h.plugin.settings.ClientIP.Network(h.clientAddr()).Addr(),
 		Bodiless: h.bodiless,
 		MayWait:  mayWait,
+		Scratch:  &h.plugin.jwt.scratch,
 	}
 	return &h.authnReq
 }
@@ -247,7 +252,7 @@ func (h *httpContext) applyAllow(res jwtauth.Result) bool {
 	}
 	h.jwtStream.token = res.Token
 	if t := res.Token; t != nil {
-		h.audit().Identity = &audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID}
+		h.setIdentity(audit.Identity{Issuer: t.Issuer, Subject: t.Subject, KeyID: t.KeyID})
 	}
 	provider, reason := res.Verdict()
 	h.plugin.metrics.Authn(cmp.Or(provider, metrics.NoProvider), verdict.Allow, reason)

@@ -60,6 +60,9 @@ type pluginContext struct {
 	// free holds finished stream contexts for reuse (streamPool), so a
 	// request allocates no context of its own.
 	free []*httpContext
+	// yielded is when this worker last yielded to the Go runtime
+	// (yieldToCollector), on clock.
+	yielded time.Duration
 }
 
 func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {

@@ -86,6 +86,18 @@ func (h *httpContext) rateLimit() stageResult {
 	return stageReplied
 }
 
+// clientKey is the client's network as rate limits key it
+// (clientip.Resolver.NetworkKey). When that network is the client IP
+// itself, it is the stream's one text of it (clientIPText), which the
+// audit event logs too.
+func (h *httpContext) clientKey() string {
+	r := h.plugin.settings.ClientIP
+	if p := r.Network(h.clientAddr()); p.IsValid() && p.IsSingleIP() && p.Addr() == h.clientAddr() {
+		return h.clientIPText()
+	}
+	return r.NetworkKey(h.clientAddr())
+}
+
 // rateLimitRequest gathers what the policies' keys and matchers read.
 func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 	h.rateReq = ratelimit.Request{
@@ -93,7 +105,7 @@ func (h *httpContext) rateLimitRequest() *ratelimit.Request {
 		Path:       h.path,
 		Header:     h.headerFn,
 		ClientIP:   h.clientAddr(),
-		ClientKey:  h.plugin.settings.ClientIP.NetworkKey(h.clientAddr()),
+		ClientKey:  h.clientKey(),
 		Claims:     h.verifiedClaims(), // nil without a verified token
 		EnvoyRoute: h.envoyRoute(),
 	}

@@ -22,7 +22,7 @@ type telemetryState struct {
 	auditor  *telemetry.Auditor
 	gc       *telemetry.GCPolicy
 	runtime  *metrics.RuntimeReader
-	logLevel func(string)
+	logLevel direct.LogLevel // the log sink's
 	// burstWindow is the window the JWT policy counts failed credentials
 	// in, for the burst event.
 	burstWindow time.Duration
@@ -45,7 +45,7 @@ func (p *pluginContext) configureTelemetry(s *settings.Settings) error {
 		auditor:  telemetry.NewAuditor(cfg, p.metrics, version),
 		gc:       telemetry.NewGCPolicy(cfg.GC),
 		runtime:  metrics.NewRuntimeReader(),
-		logLevel: logFunc(cfg.Audit.LogLevel),
+		logLevel: sinkLevel(cfg.Audit.LogLevel),
 	}
 	// Bursts use the JWT policy's cross-worker failure count (configureJWT
 	// runs first), so its window is the burst window.
@@ -58,22 +58,22 @@ func (p *pluginContext) configureTelemetry(s *settings.Settings) error {
 	return nil
 }
 
-// logFunc returns the proxy_log writer for a log-sink level. Istio proxies
+// sinkLevel is the proxy_log level of a log-sink level name. Istio proxies
 // log at warning by default, so the default level is warn.
-func logFunc(level string) func(string) {
+func sinkLevel(level string) direct.LogLevel {
 	switch level {
 	case "trace":
-		return proxywasm.LogTrace
+		return direct.LogLevelTrace
 	case "debug":
-		return proxywasm.LogDebug
+		return direct.LogLevelDebug
 	case "info":
-		return proxywasm.LogInfo
+		return direct.LogLevelInfo
 	case "error":
-		return proxywasm.LogError
+		return direct.LogLevelError
 	case "critical":
-		return proxywasm.LogCritical
+		return direct.LogLevelCritical
 	}
-	return proxywasm.LogWarn
+	return direct.LogLevelWarn
 }
 
 // tickTelemetry samples the runtime, applies the GC policy and sends the
@@ -235,10 +235,12 @@ func (h *httpContext) routeLabel() string {
 	return h.route
 }
 
-// write sends a log-sink line; OTLP records were buffered by Record.
+// write sends a log-sink line; OTLP records were buffered by Record. The
+// line is the auditor's reused buffer, which the host copies (direct.Log):
+// a string of it would copy every event once more.
 func (t *telemetryState) write(line []byte) {
 	if line != nil {
-		t.logLevel(string(line))
+		direct.Log(t.logLevel, line)
 	}
 }
 
@@ -289,13 +291,11 @@ func (h *httpContext) fillEvent(start time.Time) {
 	}
 	e.Route = h.routeLabel()
 	e.EnvoyRoute = h.envoyRoute()
-	if v, err := proxywasm.GetHttpResponseHeader(":status"); err == nil {
+	if v, err := direct.ResponseHeader(":status"); err == nil {
 		e.Status, _ = strconv.Atoi(v)
 	}
 	e.GRPCStatus, e.HasGRPCStatus = h.grpcStatus()
-	if ip := h.clientAddr(); ip.IsValid() {
-		e.ClientIP = ip.String()
-	}
+	e.ClientIP = h.clientIPText()
 	ct, _ := h.requestHeader("content-type")
 	h.telemetryStream.FillBodies(e, a.BodyExcerptBytes(), ct)
 }

@@ -497,6 +497,7 @@ type evaluation struct {
 	// (providerResult.done): a slice, not a map, as a map operation costs
 	// the Wasm guest far more than a few loads.
 	done []providerResult
+	sc   *Scratch // the request's, or nil
 }
 
 type providerResult struct {
@@ -506,6 +507,9 @@ type providerResult struct {
 	wait    bool
 	found   []location
 	foreign bool // a token header held no token (extraction.foreign)
+	// one holds token as the one-token list of an outcome (eval), so a
+	// request's outcome allocates no list of its own.
+	one [1]*Token
 }
 
 // Authenticate decides a request. keys may be nil when no provider uses
@@ -552,7 +556,8 @@ func (a *Authenticator) Authenticate(req *Request, keys KeySource, now time.Time
 			RetryAfter: until.Sub(now),
 		}
 	}
-	ev := &evaluation{a: a, view: reqView{req: req, a: a}, keys: keys, now: now, done: make([]providerResult, len(a.providers))}
+	ev := &evaluation{a: a, view: reqView{req: req, a: a}, keys: keys, now: now, sc: req.Scratch,
+		done: req.Scratch.providerResults(len(a.providers))}
 	o := ev.eval(a.rules[rule].requires)
 	switch {
 	case o.ok:
@@ -590,7 +595,8 @@ func (ev *evaluation) provider(p *provider) *providerResult {
 		return pr
 	}
 	pr.done = true
-	ex := ev.view.extract(p, ev.a.maxTokenBytes)
+	ex := ev.view.extract(p, ev.a.maxTokenBytes, ev.sc.foundBuf(p.index))
+	ev.sc.keepFound(p.index, len(ev.done), ex.found)
 	pr.foreign = ex.foreign
 	if ex.reason != "" {
 		pr.reason = ex.reason
@@ -683,7 +689,9 @@ func (ev *evaluation) eval(r *requirement) outcome {
 		case pr.wait:
 			o.waitFor = []string{r.provider.name}
 		case pr.token != nil:
-			o.ok, o.tokens = true, []*Token{pr.token}
+			// Capped at one: an append copies, never writes into pr.
+			pr.one[0] = pr.token
+			o.ok, o.tokens = true, pr.one[:1:1]
 		case pr.reason == ReasonMissing && pr.foreign:
 			// Where a token is required, a token header holding something
 			// else is a malformed token, not a missing one.
@@ -793,7 +801,7 @@ func appendUnique(list []string, items ...string) []string {
 
 // allow builds the header and parameter changes of an allowed request.
 func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
-	res := Result{Decision: Allow, Rule: rule, RemoveHeaders: a.removeHeaders(), SetHeaders: make([][2]string, 0, a.maxSetHeaders)}
+	res := Result{Decision: Allow, Rule: rule, RemoveHeaders: a.removeHeaders(ev.sc), SetHeaders: ev.sc.setHeaders(a.maxSetHeaders)}
 	var kept []location
 	// The tokens of o, each provider's once, compacted in place: o is this
 	// call's own.
@@ -836,16 +844,46 @@ func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
 		res.SetHeaders = nil
 	}
 	a.removeStrays(&res, &ev.view, kept)
+	if sc := ev.sc; sc != nil {
+		// Keep what grew for the next call.
+		if cap(res.RemoveHeaders) > cap(sc.remove) {
+			sc.remove = res.RemoveHeaders[:0]
+		}
+		if cap(res.SetHeaders) > cap(sc.set) {
+			sc.set = res.SetHeaders[:0]
+		}
+	}
 	return res
 }
 
-// removeHeaders is a fresh copy of the output headers, with room for the
-// token locations an allowed request removes too.
-func (a *Authenticator) removeHeaders() []string {
+// removeHeaders is a copy of the output headers, with room for the token
+// locations an allowed request removes too: fresh, or in sc's storage.
+func (a *Authenticator) removeHeaders(sc *Scratch) []string {
 	if len(a.outputHeaders) == 0 {
 		return nil
 	}
-	return append(make([]string, 0, len(a.outputHeaders)+2), a.outputHeaders...)
+	if sc == nil || cap(sc.remove) < len(a.outputHeaders)+2 {
+		b := make([]string, 0, len(a.outputHeaders)+2)
+		if sc != nil {
+			sc.remove = b
+		}
+		return append(b, a.outputHeaders...)
+	}
+	return append(sc.remove[:0], a.outputHeaders...)
+}
+
+// setHeaders is an empty list with room for n headers: fresh, or in sc's
+// storage.
+func (sc *Scratch) setHeaders(n int) [][2]string {
+	if sc == nil || cap(sc.set) < n {
+		b := make([][2]string, 0, n)
+		if sc != nil {
+			sc.set = b
+		}
+		return b
+	}
+	clear(sc.set[:cap(sc.set)]) // drop the last request's values
+	return sc.set[:0]
 }
 
 // claimHeaderValue renders a claim for a header: strings, numbers and

@@ -3,6 +3,7 @@ package jwtauth
 import (
 	"encoding/json"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -558,4 +559,71 @@ func TestHiddenTokenParametersAreRefused(t *testing.T) {
 			t.Errorf("?%s refused although it names no token parameter", q)
 		}
 	}
+}
+
+// TestScratchGivesFreshResults runs requests of every kind (allowed with
+// claim and payload headers, tokens in a header, a parameter and a cookie,
+// denied, two tokens, a public route with forged headers) through one
+// Scratch, in an order that makes each reuse the storage the one before
+// grew, and checks every Result equals the Result of a call without one:
+// a location, header or token left from an earlier request must never
+// change what is removed, set or forwarded.
+func TestScratchGivesFreshResults(t *testing.T) {
+	k := fixtures()
+	a := newAuth(t, localConfig(`, "from_cookies": ["jwt"], "from_params": ["access_token"]`))
+	tok := mint(t, jwt.SigningMethodRS256, k.rsa, "rsa1", baseClaims(), nil)
+	other := mint(t, jwt.SigningMethodES256, k.p256, "p256", baseClaims(), nil)
+	admin := baseClaims()
+	admin["scope"] = "read admin"
+	adminTok := mint(t, jwt.SigningMethodRS256, k.rsa, "rsa1", admin, nil)
+	hmacTok := mint(t, jwt.SigningMethodHS256, []byte(testSecret), "", jwt.MapClaims{
+		"iss": "https://hmac.example.com", "sub": "svc", "exp": testNow.Add(time.Hour).Unix()}, nil)
+	forged := bearer(tok)
+	forged["x-user"], forged["x-jwt-payload"] = "mallory", "forged"
+	reqs := []func() *Request{
+		func() *Request { return request("/orders?access_token="+tok, headers{"cookie": "a=b; jwt=" + tok}) },
+		func() *Request { return request("/orders", forged) },
+		func() *Request { return request("/orders", nil) },
+		func() *Request { return request("/orders?access_token="+other, bearer(tok)) },
+		func() *Request { return request("/admin/users", bearer(tok)) },
+		func() *Request { return request("/admin/users", bearer(adminTok)) },
+		func() *Request { return request("/hmac/x", bearer(hmacTok)) },
+		func() *Request {
+			return request("/public/x", headers{"x-user": "admin", "authorization": "Bearer " + tok})
+		},
+		func() *Request { return request("/orders", headers{"cookie": "jwt=" + other}) },
+		func() *Request { return request("/orders", headers{"authorization": "Basic YWxhZGRpbjpvcGVu"}) },
+	}
+	var sc Scratch
+	for round := range 3 {
+		for i, mk := range reqs {
+			if round == 1 {
+				mk = reqs[len(reqs)-1-i] // the other order
+			}
+			want := a.Authenticate(mk(), nil, testNow)
+			req := mk()
+			req.Scratch = &sc
+			got := a.Authenticate(req, nil, testNow)
+			if !reflect.DeepEqual(normalResult(got), normalResult(want)) {
+				t.Errorf("round %d, request %d: with a Scratch\n%+v\nwithout\n%+v", round, i, got, want)
+			}
+		}
+	}
+}
+
+// normalResult is r with empty lists as nil: a Scratch's lists are empty
+// where a fresh call's are nil.
+func normalResult(r Result) Result {
+	for _, l := range []*[]string{&r.RemoveHeaders, &r.RemoveParams, &r.RemoveCookies, &r.WaitFor} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	if len(r.SetHeaders) == 0 {
+		r.SetHeaders = nil
+	}
+	if len(r.Tokens) == 0 {
+		r.Tokens = nil
+	}
+	return r
 }

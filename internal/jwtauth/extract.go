@@ -31,6 +31,54 @@ type Request struct {
 	// sets it on the first attempt and clears it when it re-runs a paused
 	// request (keys arrived or the fetch timed out).
 	MayWait bool
+	// Scratch, when set, is storage the call reuses for its working state
+	// and the Result's slices instead of allocating them (see Scratch).
+	Scratch *Scratch
+}
+
+// Scratch is storage that Authenticate calls reuse: in a Wasm guest every
+// slice made per request is an allocation, and garbage the collector must
+// trace. A Result of a call with a Scratch shares its storage, so it is
+// valid until the next call with the same Scratch, and one Scratch serves
+// one call at a time. The zero Scratch is ready to use.
+type Scratch struct {
+	done   []providerResult
+	found  [][]location // by provider index, extract's storage
+	remove []string
+	set    [][2]string
+}
+
+// providerResults returns n zero results, in the Scratch's storage when
+// there is one.
+func (sc *Scratch) providerResults(n int) []providerResult {
+	if sc == nil {
+		return make([]providerResult, n)
+	}
+	if cap(sc.done) < n {
+		sc.done = make([]providerResult, n)
+	}
+	sc.done = sc.done[:n]
+	clear(sc.done)
+	return sc.done
+}
+
+// foundBuf is where extract appends the locations of provider i's token.
+func (sc *Scratch) foundBuf(i int) []location {
+	if sc == nil || i >= len(sc.found) {
+		return nil
+	}
+	return sc.found[i][:0]
+}
+
+// keepFound keeps the storage extract used for provider i.
+func (sc *Scratch) keepFound(i, providers int, found []location) {
+	if sc == nil || cap(found) == 0 {
+		return
+	}
+	if len(sc.found) < providers {
+		sc.found = append(sc.found, make([][]location, providers-len(sc.found))...)
+	}
+	sc.found[i] = found[:0]
 }
 
 // location is where a token was found, so it can be removed.
@@ -160,8 +208,8 @@ func parseCookies(h string) map[string][]string {
 
 // extract finds p's token. Oversize values are refused before anything
 // else looks at them; two different tokens are a malformed request.
-func (v *reqView) extract(p *provider, maxBytes int) extraction {
-	var e extraction
+func (v *reqView) extract(p *provider, maxBytes int, found []location) extraction {
+	e := extraction{found: found[:0]}
 	add := func(tok string, loc location) {
 		if e.reason == ReasonTooLarge || e.reason == ReasonMultipleTokens {
 			return

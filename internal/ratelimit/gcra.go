@@ -94,11 +94,15 @@ func decodeTATs(buf *tatBuf, state []byte, n int) []int64 {
 }
 
 func encodeTATs(tats []int64) []byte {
-	buf := make([]byte, 8*len(tats))
-	for i, t := range tats {
-		binary.LittleEndian.PutUint64(buf[8*i:], uint64(t))
+	return appendTATs(make([]byte, 0, 8*len(tats)), tats)
+}
+
+// appendTATs appends the state encodeTATs makes to dst.
+func appendTATs(dst []byte, tats []int64) []byte {
+	for _, t := range tats {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(t))
 	}
-	return buf
+	return dst
 }
 
 // admitOne evaluates one request of cost 1 against every window.

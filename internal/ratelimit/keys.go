@@ -175,14 +175,19 @@ func resolveParts(dst []string, parts []part, r *Request, fallback bool) (vals [
 // length and a tag ('=' present, '?' client-IP fallback), so that no two
 // different tuples give the same key. The table hashes it; it is never stored.
 //
-// It appends into one buffer sized up front, the key's one allocation, with
-// no call per field: in Wasm a call costs more than a short field's bytes.
-func bucketKey(policy, tier string, vals []string, fellBack uint8) string {
+// It appends into dst when the key fits its capacity (inside reports it:
+// the key then shares dst's array), else into one buffer sized up front,
+// the key's one allocation, with no call per field: in Wasm a call costs
+// more than a short field's bytes.
+func bucketKey(dst []byte, policy, tier string, vals []string, fellBack uint8) (key string, inside bool) {
 	n := len(policy) + len(tier) + 16
 	for _, v := range vals {
 		n += len(v) + 8
 	}
-	b := make([]byte, 0, n)
+	b := dst[:0]
+	if inside = cap(b) >= n; !inside {
+		b = make([]byte, 0, n)
+	}
 	b = appendKeyField(b, ':', policy)
 	b = appendKeyField(b, ':', tier)
 	for i, v := range vals {
@@ -192,7 +197,7 @@ func bucketKey(policy, tier string, vals []string, fellBack uint8) string {
 		}
 		b = appendKeyField(b, tag, v)
 	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
+	return unsafe.String(unsafe.SliceData(b), len(b)), inside
 }
 
 // appendKeyField appends one field of a bucket key: its length, its tag

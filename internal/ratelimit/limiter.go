@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"unsafe"
+
 	"errors"
 	"fmt"
 	"math"
@@ -349,6 +351,15 @@ type Result struct {
 	outcomes   [inlinePolicies]Outcome
 	appliedArr [inlinePolicies]applied
 	headerArr  [5][2]string
+	// state is where a check encodes a key's next window states for the
+	// table, which copies them into its slot before Apply returns.
+	state [8 * maxWindows]byte
+	// keyArr holds the applied policies' bucket keys (applied.key) while
+	// they fit, keyUsed bytes of it so far; values the rate-limit header
+	// values (headers). Strings share them, so a Result is never copied.
+	keyArr  [128]byte
+	keyUsed int
+	values  [256]byte
 }
 
 // inlinePolicies is the number of matched policies a Result holds without
@@ -479,7 +490,12 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 		return
 	}
 	if len(ws) > 0 {
-		a.key = bucketKey(p.name, tier, vals, fell)
+		free := res.keyArr[res.keyUsed:]
+		var inside bool
+		a.key, inside = bucketKey(free[:0:len(free)], p.name, tier, vals, fell)
+		if inside {
+			res.keyUsed += len(a.key)
+		}
 		a.windows = ws
 		var v evaluation
 		st, err := p.table.Apply(a.key, now, func(state []byte) ([]byte, time.Time, bool) {
@@ -487,10 +503,10 @@ func (res *Result) check(p *policy, r *Request, now time.Time) {
 			tats := decodeTATs(&buf, state, len(ws))
 			if p.bytes {
 				v = reserve(ws, tats, now.UnixNano(), p.reservation(r.EnvoyRoute))
-				return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
+				return appendTATs(res.state[:0], v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
 			}
 			v = admitOne(ws, tats, now.UnixNano())
-			return encodeTATs(v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
+			return appendTATs(res.state[:0], v.next[:len(ws)]), time.Unix(0, v.expires), v.admitted
 		})
 		out.Attempts, out.Evicted = st.Attempts, st.Evicted
 		if err != nil {
@@ -785,9 +801,10 @@ func (res *Result) Headers() [][2]string { return res.headers(false) }
 // Retry-After when that policy refuses. Legacy: the X-RateLimit-* triple of
 // the tightest item of all policies.
 func (res *Result) headers(refused bool) [][2]string {
-	// One buffer holds both draft values; each becomes one string.
-	var stack [512]byte
-	buf := stack[:0]
+	// One buffer holds both draft values and the legacy ones; the
+	// RateLimit-Policy value is copied (policyValue), the others share
+	// the Result's buffer while they fit in it.
+	buf := res.values[:0]
 	var leg *numbers
 	legT := int64(0)
 	draft := false
@@ -854,7 +871,14 @@ func (res *Result) headers(refused bool) [][2]string {
 		buf = strconv.AppendInt(buf, legT, 10)
 		legEnd[2] = len(buf)
 	}
-	values := string(buf[polLen:])
+	var values string
+	if len(buf) > polLen {
+		if unsafe.SliceData(buf) == &res.values[0] {
+			values = unsafe.String(&buf[polLen], len(buf)-polLen)
+		} else {
+			values = string(buf[polLen:])
+		}
+	}
 	h := res.headerArr[:0:size] // Refusal appends two more: a new array then
 	if draft {
 		h = append(h, [2]string{"ratelimit-policy", res.limiter.policyValue(buf[:polLen])}, [2]string{"ratelimit", values[:rlEnd-polLen]})

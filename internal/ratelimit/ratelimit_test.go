@@ -824,3 +824,31 @@ func TestClaimKeyPartPaths(t *testing.T) {
 		t.Fatal("the array form was read as a dotted path")
 	}
 }
+
+// TestKeysLongAndShortInOneReusedResult checks the buckets a reused Result
+// charges when its policies' keys fit in the Result and when they do not
+// (a 300-byte header value): each client is limited alone, whatever
+// request the Result served before, and the RateLimit values it reports
+// are its own.
+func TestKeysLongAndShortInOneReusedResult(t *testing.T) {
+	l, _ := mustLimiter(t, `[
+		{"name":"user","key":["header:x-user"],"limits":[{"requests":2,"per":"60s"}],"headers":"both"},
+		{"name":"ip","key":["client_ip"],"limits":[{"requests":100,"per":"60s"}]}]`)
+	long := func(c byte) string { return strings.Repeat(string(c), 300) }
+	users := []string{"a", long('b'), "c", long('d')}
+	var res Result
+	for round := range 3 {
+		for i, u := range users {
+			r := req("192.0.2."+strconv.Itoa(1+i), map[string]string{"x-user": u})
+			out := l.CheckInto(&res, r, t0)
+			if want := round < 2; out.Allowed() != want {
+				t.Fatalf("round %d, user %d: allowed %v, want %v", round, i, out.Allowed(), want)
+			}
+			if round < 2 {
+				if got, want := header(out.Headers(), "x-ratelimit-remaining"), strconv.Itoa(1-round); got != want {
+					t.Fatalf("round %d, user %d: remaining %q, want %q", round, i, got, want)
+				}
+			}
+		}
+	}
+}

@@ -37,8 +37,13 @@ type Index struct {
 }
 
 type trieNode struct {
-	lits map[string]*trieNode // by lower-cased segment
-	any  *trieNode            // one segment, whatever it holds
+	lits map[string]*trieNode // by lower-cased segment, while building
+	// names and kids are lits once built when it has at most smallFanout
+	// entries (compact): a scan that compares lengths first costs the Wasm
+	// guest less than hashing the segment for a map lookup.
+	names []string
+	kids  []*trieNode
+	any   *trieNode // one segment, whatever it holds
 	// end are the rules whose path ends here; rest those that match any
 	// path through here. Both ascending.
 	end, rest []int32
@@ -51,7 +56,56 @@ func NewIndex(ms []*Matcher) *Index {
 	for i, m := range ms {
 		x.add(int32(i), m)
 	}
+	x.root.compact()
 	return x
+}
+
+// smallFanout is the most literal edges a node keeps in a slice.
+const smallFanout = 8
+
+// compact turns the literal edges of n and of every node below it into
+// slices where there are few of them.
+func (n *trieNode) compact() {
+	if n.any != nil {
+		n.any.compact()
+	}
+	for _, c := range n.lits {
+		c.compact()
+	}
+	if len(n.lits) > smallFanout {
+		return
+	}
+	for name, c := range n.lits {
+		n.names = append(n.names, name)
+		n.kids = append(n.kids, c)
+	}
+	n.lits = nil
+}
+
+// edge is the literal edge for the lower-cased segment key, nil if none.
+func (n *trieNode) edge(key string) *trieNode {
+	if n.lits != nil {
+		return n.lits[key]
+	}
+	for i, name := range n.names {
+		if len(name) == len(key) && name == key {
+			return n.kids[i]
+		}
+	}
+	return nil
+}
+
+// edgeBytes is edge for a key in bytes.
+func (n *trieNode) edgeBytes(key []byte) *trieNode {
+	if n.lits != nil {
+		return n.lits[string(key)]
+	}
+	for i, name := range n.names {
+		if len(name) == len(key) && name == string(key) {
+			return n.kids[i]
+		}
+	}
+	return nil
 }
 
 func (x *Index) add(i int32, m *Matcher) {
@@ -242,17 +296,17 @@ func (x *Index) walk(out []int32, stack []walkState, path string) []int32 {
 		if s.n.any != nil {
 			stack = append(stack, walkState{s.n.any, next})
 		}
-		if s.n.lits == nil {
+		if s.n.lits == nil && s.n.names == nil {
 			continue
 		}
 		var c *trieNode
 		switch {
 		case !hasUpper(seg):
-			c = s.n.lits[seg]
+			c = s.n.edge(seg)
 		case len(seg) <= len(low):
-			c = s.n.lits[string(lowerInto(low[:0], seg))]
+			c = s.n.edgeBytes(lowerInto(low[:0], seg))
 		default:
-			c = s.n.lits[asciiLower(seg)]
+			c = s.n.edge(asciiLower(seg))
 		}
 		if c != nil {
 			stack = append(stack, walkState{c, next})

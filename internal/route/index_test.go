@@ -2,6 +2,7 @@ package route
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -195,6 +196,22 @@ func TestIndexEdges(t *testing.T) {
 	x = NewIndex([]*Matcher{MustCompile(Match{PathTemplate: "/" + long + "/{id}"}), MustCompile(Match{Prefix: "/"})})
 	if got := x.First(&Request{Path: "/" + strings.ToUpper(long) + "/7"}); got != 0 {
 		t.Errorf("long segment: %d, want 0", got)
+	}
+	// Literal edges kept in a slice (few) and in a map (many), with case.
+	for _, n := range []int{3, smallFanout, smallFanout + 1, 40} {
+		var ms []*Matcher
+		for i := range n {
+			ms = append(ms, MustCompile(Match{PathTemplate: "/s" + strconv.Itoa(i) + "/{id}"}))
+		}
+		x := NewIndex(ms)
+		for i := range n {
+			if got := x.First(&Request{Path: "/S" + strconv.Itoa(i) + "/7"}); got != i {
+				t.Errorf("%d edges: /S%d/7 selects %d, want %d", n, i, got, i)
+			}
+		}
+		if got := x.First(&Request{Path: "/s" + strconv.Itoa(n) + "/7"}); got != -1 {
+			t.Errorf("%d edges: a segment without an edge selects %d", n, got)
+		}
 	}
 	// More candidates than the stack buffer holds.
 	var ms []*Matcher

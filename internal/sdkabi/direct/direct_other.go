@@ -40,3 +40,23 @@ func RecordMetric(metricID uint32, value uint64) {
 	defer func() { _ = recover() }()
 	proxywasm.MetricHistogram(metricID).Record(value)
 }
+
+// Log writes message at level through the SDK when the plugin runs
+// natively (the emulator keeps what it is given, so it gets a copy).
+func Log(level LogLevel, message []byte) {
+	msg := string(message)
+	switch level {
+	case LogLevelTrace:
+		proxywasm.LogTrace(msg)
+	case LogLevelDebug:
+		proxywasm.LogDebug(msg)
+	case LogLevelInfo:
+		proxywasm.LogInfo(msg)
+	case LogLevelWarn:
+		proxywasm.LogWarn(msg)
+	case LogLevelError:
+		proxywasm.LogError(msg)
+	default:
+		proxywasm.LogCritical(msg)
+	}
+}

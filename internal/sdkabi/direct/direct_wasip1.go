@@ -98,3 +98,15 @@ func IncrementMetric(metricID uint32, offset int64) { abiIncrementMetric(metricI
 // RecordMetric records a histogram sample or sets a gauge; a host error is
 // dropped, as IncrementMetric's.
 func RecordMetric(metricID uint32, value uint64) { abiRecordMetric(metricID, value) }
+
+//go:wasmimport env proxy_log
+func abiLog(level uint32, message unsafe.Pointer, messageSize uint32) uint32
+
+// Log writes message to the host's log at level, from the caller's buffer:
+// the SDK's proxywasm.LogInfo and friends take a string, and the audit line
+// is a []byte reused from one event to the next, so going through them
+// copies every line into a fresh string. The host copies the message
+// during the call. A host error is dropped, as the SDK drops it.
+func Log(level LogLevel, message []byte) {
+	abiLog(uint32(level), unsafe.Pointer(unsafe.SliceData(message)), uint32(len(message)))
+}

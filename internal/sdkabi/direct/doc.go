@@ -28,3 +28,16 @@ func NewPath(segments ...string) Path {
 
 // String is the path in the ABI's form (segments joined by NUL bytes).
 func (p Path) String() string { return p.raw }
+
+// LogLevel is a proxy_log level, numbered as the ABI numbers them.
+type LogLevel uint32
+
+// The proxy_log levels.
+const (
+	LogLevelTrace LogLevel = iota
+	LogLevelDebug
+	LogLevelInfo
+	LogLevelWarn
+	LogLevelError
+	LogLevelCritical
+)

@@ -13,6 +13,11 @@ func ResponseHeaders(dst [][2]string) ([][2]string, error) {
 	return proxywasm.GetHttpResponseHeaders()
 }
 
+// ResponseHeader reads one response header through the SDK.
+func ResponseHeader(name string) (string, error) {
+	return proxywasm.GetHttpResponseHeader(name)
+}
+
 // Property reads a property through the SDK.
 func Property(path Path) ([]byte, error) {
 	return proxywasm.GetProperty(path.segments)

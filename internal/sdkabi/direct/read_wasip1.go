@@ -24,6 +24,9 @@ func abiGetProperty(path unsafe.Pointer, pathSize uint32, value unsafe.Pointer, 
 //go:wasmimport env proxy_get_shared_data
 func abiGetSharedData(key unsafe.Pointer, keySize uint32, value unsafe.Pointer, valueSize *uint32, cas *uint32) uint32
 
+//go:wasmimport env proxy_get_header_map_value
+func abiGetHeaderMapValue(mapType uint32, key unsafe.Pointer, keySize uint32, value unsafe.Pointer, valueSize *uint32) uint32
+
 //go:wasmimport env proxy_get_buffer_bytes
 func abiGetBufferBytes(bufferType uint32, start uint32, maxSize uint32, value unsafe.Pointer, valueSize *uint32) uint32
 
@@ -59,6 +62,22 @@ func ResponseHeaders(dst [][2]string) ([][2]string, error) {
 		return nil, types.ErrorStatusNotFound
 	}
 	return decodePairs(dst[:0], unsafe.Slice(raw, size))
+}
+
+// ResponseHeader reads one response header, with the SDK's
+// GetHttpResponseHeader errors. The value shares the block the host wrote.
+func ResponseHeader(name string) (string, error) {
+	retBlock, retSize = nil, 0
+	st := abiGetHeaderMapValue(mapResponseHeaders, unsafe.Pointer(unsafe.StringData(name)), uint32(len(name)),
+		unsafe.Pointer(&retBlock), &retSize)
+	raw, size := takeBlock()
+	if st != 0 {
+		return "", statusError(st)
+	}
+	if raw == nil {
+		return "", nil
+	}
+	return unsafe.String(raw, size), nil
 }
 
 // Property reads a property, with the SDK's GetProperty errors. The value
