@@ -1,6 +1,10 @@
 #!/bin/sh
 # The cost table of issue 12, under wazero and V8, as ratios:
 #   pass-through / floor      BenchmarkLifecycle and BenchmarkV8Lifecycle (e2e/bench)
+#   Go floors / floor         the same: floor.wat's calls made from Go, with the
+#                             SDK as the plugin is built and with none
+#                             (e2e/bench/gofloor), and the pass-through over the
+#                             first: what Go costs, and what apiguard adds
 #   demo / native             the same, over plugin's BenchmarkNativeLifecycle
 #   10 KiB chain / native     the same
 #   filter / naive native     BenchmarkFilterEngines (internal/respfilter/wasmbench):
@@ -76,6 +80,9 @@ END {
 		for (e = 1; e <= 2; e++) {
 			eng = (e == 1) ? "wazero" : "v8"
 			x = ratio(ns[eng, r, "pass-ns"], ns[eng, r, "floor-ns"]); if (x != "") pass[eng] = pass[eng] " " x
+			x = ratio(ns[eng, r, "gofloor-ns"], ns[eng, r, "floor-ns"]); if (x != "") gofloor[eng] = gofloor[eng] " " x
+			x = ratio(ns[eng, r, "bare-ns"], ns[eng, r, "floor-ns"]); if (x != "") bare[eng] = bare[eng] " " x
+			x = ratio(ns[eng, r, "pass-ns"], ns[eng, r, "gofloor-ns"]); if (x != "") overgo[eng] = overgo[eng] " " x
 			x = ratio(ns[eng, r, "demo-ns"], ns["native", r, "demo-ns"]); if (x != "") demo[eng] = demo[eng] " " x
 			x = ratio(ns[eng, r, "chain10k-ns"], ns["native", r, "chain10k-ns"]); if (x != "") chain[eng] = chain[eng] " " x
 		}
@@ -85,6 +92,9 @@ END {
 	printf "| %-32s | %9s | %9s | %-26s |\n", "request (medians of per-round ratios)", "wazero", "V8", "goal (acceptance)"
 	printf "|%s|%s|%s|%s|\n", "----------------------------------", "-----------", "-----------", "----------------------------"
 	row("pass-through, {} / floor guest", median(pass["wazero"]), median(pass["v8"]), "<= 1.5x (<= 2x)")
+	row("  Go floor, SDK / floor guest", median(gofloor["wazero"]), median(gofloor["v8"]), "reported (what Go costs)")
+	row("  Go floor, no SDK / floor guest", median(bare["wazero"]), median(bare["v8"]), "reported")
+	row("  pass-through / Go floor, SDK", median(overgo["wazero"]), median(overgo["v8"]), "reported (apiguard alone)")
 	row("demo request / native", median(demo["wazero"]), median(demo["v8"]), "<= 2.5x")
 	row("10 KiB chain / native", median(chain["wazero"]), median(chain["v8"]), "<= 3x (<= 4x)")
 	row("filter 100 KiB / naive native", median(filt["wazero"]), median(filt["v8"]), ">= 1.5x (>= 1x), speed")

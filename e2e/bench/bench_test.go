@@ -28,6 +28,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/apiguard/apiguard/e2e/e2eutil"
+	"github.com/apiguard/apiguard/internal/sdkabi/wasmbuild"
 	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
@@ -174,6 +175,20 @@ func TestPassThroughHostCalls(t *testing.T) {
 	}
 }
 
+// TestGoFloorMakesFloorCalls: the Go floor guests make exactly floor.wat's
+// host calls on a pass-through request, so their ratio to it is what Go
+// costs and nothing else.
+func TestGoFloorMakesFloorCalls(t *testing.T) {
+	floor := hostCalls(t, "floor")
+	for _, g := range []string{"gofloor", "bare"} {
+		c := hostCalls(t, g)
+		if c.signature() != floor.signature() {
+			t.Errorf("%s makes other host calls than floor.wat:\n%s: %s\nfloor:   %s", g, g, c.signature(), floor.signature())
+		}
+		t.Logf("%s: %d host calls per pass-through request\n%s", g, c.total(), c.table())
+	}
+}
+
 type compileFunc func(wasmhost.Options) (*wasmhost.Module, error)
 
 // modules caches compiled modules by name and instrumentation, for the
@@ -217,6 +232,28 @@ func startPlugin(tb testing.TB, compile compileFunc, name string, config []byte)
 	}
 	tb.Cleanup(func() { p.Close() })
 	return p
+}
+
+// goFloorPackages are the Go floor guests (package gofloor): with the SDK,
+// as the plugin is built, and bare, with no SDK.
+var goFloorPackages = map[string]string{"gofloor": "./e2e/bench/gofloor", "bare": "./e2e/bench/gofloor/bare"}
+
+// goFloorWasm builds a Go floor guest ("gofloor" or "bare") as the plugin is
+// built, once per test binary, and returns its path.
+func goFloorWasm(tb testing.TB, guest string) string {
+	tb.Helper()
+	return wasmbuild.ForTest(tb, goFloorPackages[guest])
+}
+
+// compileGoFloor returns a compile function for a Go floor guest.
+func compileGoFloor(tb testing.TB, guest string) compileFunc {
+	wasm, err := os.ReadFile(goFloorWasm(tb, guest))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return func(o wasmhost.Options) (*wasmhost.Module, error) {
+		return wasmhost.Compile(context.Background(), wasm, o)
+	}
 }
 
 // floorWasm assembles floor.wat once per test binary.
@@ -361,6 +398,8 @@ func hostCalls(tb testing.TB, guest string) callCount {
 		m = compiled(tb, func(o wasmhost.Options) (*wasmhost.Module, error) {
 			return wasmhost.Compile(context.Background(), wasm, o)
 		}, guest, opts)
+	case "gofloor", "bare":
+		m = compiled(tb, compileGoFloor(tb, guest), guest, opts)
 	default:
 		m = compiled(tb, e2eutil.Compile, guest, opts)
 		config = []byte(`{}`)

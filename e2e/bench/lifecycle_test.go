@@ -68,15 +68,19 @@ func demoRequest(token string) *http.Request {
 }
 
 // BenchmarkLifecycle runs the lifecycles through the wazero host in
-// rotating blocks of 20 requests (one block per iteration), so all four see
-// the same machine load, and times them in process CPU time:
-// the floor guest and apiguard with `{}` on a pass-through request, and
+// rotating blocks of 20 requests (one block per iteration), so all of them
+// see the same machine load, and times them in process CPU time:
+// the floor guest and apiguard with `{}` on a pass-through request,
 // apiguard with the demo config on the demo request with a 400-byte record
-// (demo) and a 10 KiB one (chain10k). It reports each one's ns per request
-// and x-floor, the pass-through's ratio to the floor. ns/op is a block's
-// wall time.
+// (demo) and a 10 KiB one (chain10k), and the Go floor guests (package
+// gofloor: floor.wat's calls from Go, with the SDK and bare) on the
+// pass-through request. It reports each one's ns per request, x-floor (the
+// pass-through's ratio to the floor) and gofloor-x-floor and bare-x-floor
+// (the Go floors' ratios to it). ns/op is a block's wall time.
 func BenchmarkLifecycle(b *testing.B) {
 	floor := startPlugin(b, compileFloor(b), "floor", nil)
+	gofloor := startPlugin(b, compileGoFloor(b, "gofloor"), "gofloor", nil)
+	bare := startPlugin(b, compileGoFloor(b, "bare"), "bare", nil)
 	pass := startPlugin(b, e2eutil.Compile, "apiguard", []byte(`{}`))
 	config, token := demoInputs(b)
 	// The demo config holds response headers (headers_mode "held"), as
@@ -99,6 +103,8 @@ func BenchmarkLifecycle(b *testing.B) {
 		{name: "pass", h: pass.Middleware(upstream), req: passThroughRequest()},
 		{name: "demo", h: demo.Middleware(jsonUpstream(perfscenario.Record(perfscenario.SmallRecord))), req: demoRequest(token)},
 		{name: "chain10k", h: demo.Middleware(jsonUpstream(perfscenario.Record(perfscenario.LargeRecord))), req: demoRequest(token)},
+		{name: "gofloor", h: gofloor.Middleware(upstream), req: passThroughRequest()},
+		{name: "bare", h: bare.Middleware(upstream), req: passThroughRequest()},
 	}
 	w := &discardWriter{h: http.Header{}}
 	for _, lc := range lcs {
@@ -124,6 +130,8 @@ func BenchmarkLifecycle(b *testing.B) {
 		b.ReportMetric(float64(lc.d.Nanoseconds())/rounds, lc.name+"-ns")
 	}
 	b.ReportMetric(float64(lcs[1].d)/float64(lcs[0].d), "x-floor")
+	b.ReportMetric(float64(lcs[4].d)/float64(lcs[0].d), "gofloor-x-floor")
+	b.ReportMetric(float64(lcs[5].d)/float64(lcs[0].d), "bare-x-floor")
 }
 
 // cpuTime is the process's CPU time, user and system.
@@ -185,7 +193,8 @@ type v8Response struct {
 // requests inside the VM in process CPU time after a second of warm-up,
 // with Liftoff off as in Envoy. The host answers
 // without an upstream, so the figures are the guest plus a JavaScript
-// host's calls. It reports each one's ns per request and x-floor.
+// host's calls. It reports each one's ns per request, x-floor and the Go floors'
+// gofloor-x-floor and bare-x-floor.
 func BenchmarkV8Lifecycle(b *testing.B) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -211,6 +220,8 @@ func BenchmarkV8Lifecycle(b *testing.B) {
 	}{
 		{"floor", v8Scenario{Wasm: floorPath, PluginConfig: "", Requests: []v8Request{pass}}, 200000},
 		{"pass", v8Scenario{Wasm: apiguard, PluginConfig: "{}", Requests: []v8Request{pass}}, 50000},
+		{"gofloor", v8Scenario{Wasm: goFloorWasm(b, "gofloor"), PluginConfig: "", Requests: []v8Request{pass}}, 100000},
+		{"bare", v8Scenario{Wasm: goFloorWasm(b, "bare"), PluginConfig: "", Requests: []v8Request{pass}}, 100000},
 		{"demo", v8Scenario{Wasm: apiguard, PluginConfig: string(config), Requests: []v8Request{demo(perfscenario.SmallRecord)}}, 5000},
 		{"chain10k", v8Scenario{Wasm: apiguard, PluginConfig: string(config), Requests: []v8Request{demo(perfscenario.LargeRecord)}}, 2000},
 	}
@@ -227,6 +238,8 @@ func BenchmarkV8Lifecycle(b *testing.B) {
 		b.ReportMetric(ns[lc.name]/float64(b.N), lc.name+"-ns")
 	}
 	b.ReportMetric(ns["pass"]/ns["floor"], "x-floor")
+	b.ReportMetric(ns["gofloor"]/ns["floor"], "gofloor-x-floor")
+	b.ReportMetric(ns["bare"]/ns["floor"], "bare-x-floor")
 	b.ReportMetric(0, "ns/op") // each lifecycle has its own figure
 }
 

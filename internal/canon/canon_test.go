@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/apiguard/apiguard/internal/paramname"
 	"github.com/apiguard/apiguard/internal/route"
@@ -308,6 +309,8 @@ func FuzzInspectOverridesAgrees(f *testing.F) {
 	f.Add("X_Original_URL", "x-forwarded_host")
 	f.Add("x-rewrite-url ", "x-\u212aey")
 	f.Add("accept", "x-forwarded-for")
+	f.Add("X-forwarded-host", "X_Host")
+	f.Add("y-http-method", "x\u2010http-method")
 	configs := []Config{{}, {MethodOverride: "remove"}, {MethodOverride: "remove", HeadersWithUnderscores: "allow"}}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		for _, cfg := range configs {
@@ -343,6 +346,17 @@ func TestOverrideNamesHaveNoK(t *testing.T) {
 			if strings.ContainsAny(name, "kK") {
 				t.Errorf("%q has a k: inspectOverrides would miss its Kelvin-sign spelling", name)
 			}
+		}
+	}
+}
+
+// TestOnlyXMapsToXDash: inspectOverrides skips a name unless its first byte
+// is 'x' or 'X' and its second '-' or '_', which holds only while no other
+// character lower-cases to 'x' and none but '_' maps to '-' (mapped).
+func TestOnlyXMapsToXDash(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if s := mapped(string(r)); s == "x" && r != 'x' && r != 'X' || s == "-" && r != '-' && r != '_' {
+			t.Errorf("%U maps to %q: revisit inspectOverrides", r, s)
 		}
 	}
 }

@@ -63,6 +63,67 @@ func FuzzDecodePairs(f *testing.F) {
 	})
 }
 
+// checkedDecode is the decoder decodePairs replaced: it checks each pair
+// as it goes. FuzzDecodePairsAgrees holds decodePairs to it.
+func checkedDecode(b []byte) ([][2]string, bool) {
+	if len(b) < 4 {
+		return nil, false
+	}
+	n := uint64(binary.LittleEndian.Uint32(b))
+	if n > uint64(len(b)-4)/8 {
+		return nil, false
+	}
+	var out [][2]string
+	sizes, data := 4, 4+8*int(n)
+	for range n {
+		k := uint64(binary.LittleEndian.Uint32(b[sizes:]))
+		v := uint64(binary.LittleEndian.Uint32(b[sizes+4:]))
+		sizes += 8
+		if k+v+2 > uint64(len(b)-data) {
+			return nil, false
+		}
+		name := string(b[data : data+int(k)])
+		data += int(k) + 1
+		value := string(b[data : data+int(v)])
+		data += int(v) + 1
+		out = append(out, [2]string{name, value})
+	}
+	return out, true
+}
+
+// FuzzDecodePairsAgrees: decodePairs, whose cuts have no bounds checks of
+// their own, decodes every block as checkedDecode does, or refuses it as
+// it does, appending after what dst holds.
+func FuzzDecodePairsAgrees(f *testing.F) {
+	f.Add(encode([][2]string{{":path", "/a"}, {"b", ""}}), 0)
+	f.Add(encode([][2]string{{"", ""}, {"", "v"}}), 2)
+	f.Add([]byte{2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 'a', 0, 0, 'b', 'c', 'd', 0, 0}, 1)
+	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 1, 0, 0, 0, 0, 0}, 0)
+	f.Fuzz(func(t *testing.T, b []byte, kept int) {
+		kept = min(max(kept, 0), 4)
+		dst := make([][2]string, kept, kept+1)
+		for i := range dst {
+			dst[i] = [2]string{"kept", "x"}
+		}
+		got, err := decodePairs(dst, b)
+		want, ok := checkedDecode(b)
+		if (err == nil) != ok {
+			t.Fatalf("decodePairs error %v, the checked decoder ok %v", err, ok)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != kept+len(want) || !slices.Equal(got[kept:], want) {
+			t.Fatalf("decodePairs = %q, want %d kept then %q", got, kept, want)
+		}
+		for _, kv := range got[:kept] {
+			if kv != [2]string{"kept", "x"} {
+				t.Fatalf("decodePairs changed what dst held: %q", got[:kept])
+			}
+		}
+	})
+}
+
 // TestNativeFallback: natively the calls go through the SDK's emulator.
 func TestNativeFallback(t *testing.T) {
 	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().WithVMContext(&vm{}))
