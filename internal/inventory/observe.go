@@ -57,6 +57,10 @@ type Observer struct {
 type frame struct {
 	array bool
 	base  int
+	// key is, for an array, the name of the member holding it (a copy:
+	// curKey views a reused buffer), under which its elements are
+	// classified, as the filter's Inspector sees them.
+	key []byte
 }
 
 type obsState uint8
@@ -245,7 +249,11 @@ func (o *Observer) startValue(c byte) {
 			o.fail()
 			return
 		}
-		o.stack[o.depth] = frame{array: c == '[', base: len(o.path)}
+		f := &o.stack[o.depth]
+		f.array, f.base = c == '[', len(o.path)
+		if f.array {
+			f.key = append(f.key[:0], o.curKey...)
+		}
 		o.depth++
 		if c == '{' {
 			o.state = stObjFirst
@@ -257,7 +265,7 @@ func (o *Observer) startValue(c byte) {
 			}
 			o.path = append(o.path, '#')
 		}
-		o.curKey = ""
+		o.curKey = unsafeString(f.key)
 		o.state = stArrFirst
 	case c == '"':
 		o.str, o.strEscaped, o.strLead = o.str[:0], false, true
@@ -333,7 +341,7 @@ func (o *Observer) after(c byte) {
 	f := o.stack[o.depth-1]
 	switch {
 	case c == ',' && f.array:
-		o.curKey = ""
+		o.curKey = unsafeString(f.key)
 		o.state = stValue
 	case c == ',':
 		o.state = stObjKey

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/respfilter"
+	"github.com/apiguard/apiguard/internal/route"
 )
 
 // readableEvasions are values a reader still reads as the secret (the
@@ -75,6 +76,48 @@ func TestReadableEvasionsDeniedInBothPasses(t *testing.T) {
 		}
 		if r := observe(t, c, d); r.Found != 0 {
 			t.Errorf("%s: Observer: %s", d, describe(r))
+		}
+	}
+}
+
+// TestNameMadeClassesHoldInArrays: a value that only its key makes
+// sensitive (a hex digest under a password name) is as sensitive as an
+// element of a list under that name, nested lists included, whatever came
+// before it in the list, in the filter's pass (every field allowed, or the
+// list's elements allowed by name) and the Observer's; a member of an
+// object in such a list is judged under its own name.
+func TestNameMadeClassesHoldInArrays(t *testing.T) {
+	c, err := NewClassifier(map[string]Policy{detect.PasswordHash.String(): Mask}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const digest = `"5f4dcc3b5aa765d61d8327deb882cf99"`
+	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Name: "list",
+		Allow: respfilter.Paths("password_hash.#", "u.passwd.#", "etags.#", "password_hash_list.#.x")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := f.Match(&route.Request{Method: "GET", Path: "/"})
+	cases := []struct {
+		doc, want string // want: the filter's output, masked
+		found     int
+	}{
+		{`{"password_hash":[` + digest + `]}`, `{"password_hash":["*********"]}`, 1},
+		{`{"password_hash":["abc",` + digest + `]}`, `{"password_hash":["abc","*********"]}`, 1},
+		{`{"u":{"passwd":[[` + digest + `],"x"]}}`, `{"u":{"passwd":[["*********"],"x"]}}`, 1},
+		{`{"etags":[` + digest + `]}`, `{"etags":[` + digest + `]}`, 0},
+		{`{"password_hash_list":[{"x":` + digest + `}]}`, `{"password_hash_list":[{"x":` + digest + `}]}`, 0},
+	}
+	for _, p := range []*respfilter.Policy{respfilterAllowAll(t), byName} {
+		for _, tc := range cases {
+			r := NewResponse(c)
+			out, o := p.AppendProcessInspected(nil, decideJSON(p), []byte(tc.doc), nil, r)
+			if o.Action == respfilter.ActionDeny || string(out) != tc.want || int(r.Values[c.Index("password_hash")]) != tc.found {
+				t.Errorf("%s: Inspector: %s, %v; %s", tc.doc, out, o.Action, describe(r))
+			}
+			if r := observe(t, c, tc.doc); int(r.Values[c.Index("password_hash")]) != tc.found {
+				t.Errorf("%s: Observer: %s", tc.doc, describe(r))
+			}
 		}
 	}
 }

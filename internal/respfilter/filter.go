@@ -66,6 +66,11 @@ type filterRun struct {
 	copied int
 	kv     KeptValue
 	kk     KeptValue // a member key shown to insp (writeKey)
+	// valueKey is the key the value at pos is judged under when value
+	// keeps it whole: a member's name, and for an array element the name
+	// of the member holding the array, so that a key that makes a value
+	// sensitive (a password digest) does so in a list too; "" at the top.
+	valueKey string
 	// quieted holds, per site (KeptValue.Site: node ids, then the
 	// element sites), the kinds of value insp answered InspectQuiet for in
 	// this pass, and per node whether its key was; quietBelow is insp's
@@ -95,7 +100,7 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 	r.out, r.mask, r.rep = dst, opts.mask, rep
 	r.doc, r.pos, r.depth, r.maxDepth, r.err = doc, 0, 0, opts.maxDepth, nil
 	r.limit = opts.maxOutput
-	r.insp = opts.insp
+	r.insp, r.valueKey = opts.insp, ""
 	if r.limit <= 0 {
 		r.limit = math.MaxInt
 	}
@@ -168,7 +173,7 @@ var runPool = sync.Pool{New: func() any { return new(filterRun) }}
 // pool.
 func (r *filterRun) release() {
 	r.out, r.mask, r.rep, r.doc, r.err, r.insp, r.quietStr = nil, nil, nil, nil, nil, nil, nil
-	r.kv, r.kk = KeptValue{}, KeptValue{} // their slices view the document and the path
+	r.kv, r.kk, r.valueKey = KeptValue{}, KeptValue{}, "" // they view the document and the path
 	r.path = r.path[:0]
 	for i, m := range r.memo {
 		clear(m) // the keys point into the caller's document

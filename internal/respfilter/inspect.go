@@ -47,8 +47,9 @@ type KeptValue struct {
 	// path when Self is set.
 	Parent []byte
 	Self   bool
-	// Key is the member name of a value in an object; Elem is set for an
-	// array element.
+	// Key is the member name of a value in an object; for an array
+	// element (Elem set) the name of the member holding the array ("" at
+	// the top), under which a name-made class (a password digest) holds.
 	Key  string
 	Elem bool
 	// Kind is the first byte of the value; Content the bytes between the
@@ -247,7 +248,13 @@ func (r *filterRun) inspectValue() {
 				}
 				own, built = r.path, true
 			}
-			kv.Site, kv.Parent, kv.Self, kv.Key, kv.Elem = site, own, false, "", c == '['
+			// An element is judged under the name of the member holding
+			// its array (key; nested arrays pass it on), as the filter's
+			// own elements are (filterRun.valueKey).
+			kv.Site, kv.Parent, kv.Self, kv.Elem = site, own, false, c == '['
+			if kv.Key = ""; kv.Elem {
+				kv.Key = key
+			}
 			if c == '{' {
 				if i >= len(doc) || doc[i] != '"' {
 					r.syntax()

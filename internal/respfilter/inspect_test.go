@@ -44,7 +44,7 @@ func TestInspectorSeesKeptValuesWithPaths(t *testing.T) {
 	}
 	want := []string{
 		"id|id|7|7",
-		"user|user|{|", "user.email|email|\"|a@b.co", "user.n|n|[|", "user.n.#||1|1", "user.n.#||{|", "user.n.#.k|k|n|",
+		"user|user|{|", "user.email|email|\"|a@b.co", "user.n|n|[|", "user.n.#|n|1|1", "user.n.#|n|{|", "user.n.#.k|k|n|",
 		"orders.#.card|card|\"|4111111111111111", "orders.#.card|card|\"|5555555555554444",
 		"tags|tags|[|",
 	}
@@ -331,8 +331,8 @@ func TestQuietInspectorSkipsWhatItSaid(t *testing.T) {
 			t.Fatalf("quiet %v: output %s (%v), want %s", quiet, out, err, plain)
 		}
 		want := []string{
-			"d.#.a|a|\"|x", "d.#.t|t|[|", "d.#.t.#||1|1", "d.#.t.#||\"|y", "d.#.o|o|{|", "d.#.o.k|k|1|1",
-			"d.#.t.#||\"|abcdef", "d.#.t.#||t|", "d.#.o.k|k|2|2",
+			"d.#.a|a|\"|x", "d.#.t|t|[|", "d.#.t.#|t|1|1", "d.#.t.#|t|\"|y", "d.#.o|o|{|", "d.#.o.k|k|1|1",
+			"d.#.t.#|t|\"|abcdef", "d.#.t.#|t|t|", "d.#.o.k|k|2|2",
 			"d.#.a|a|\"|abcdef", "d.#.a|a|7|7", "d.#.a|a|1|12345678",
 			"m.p|p|\"|q", "m.r|r|\"|s",
 		}
@@ -340,9 +340,9 @@ func TestQuietInspectorSkipsWhatItSaid(t *testing.T) {
 		wantKeys := "d a t o k k m p r"
 		if !quiet {
 			want = []string{
-				"d.#.a|a|\"|x", "d.#.t|t|[|", "d.#.t.#||1|1", "d.#.t.#||\"|y", "d.#.o|o|{|", "d.#.o.k|k|1|1",
-				"d.#.a|a|\"|yz", "d.#.t|t|[|", "d.#.t.#||2|22", "d.#.t.#||\"|abcdef", "d.#.t.#||t|", "d.#.o|o|{|", "d.#.o.k|k|2|2",
-				"d.#.a|a|\"|abcdef", "d.#.t|t|[|", "d.#.o|o|{|", "d.#.a|a|7|7", "d.#.t|t|[|", "d.#.t.#||3|3", "d.#.a|a|1|12345678",
+				"d.#.a|a|\"|x", "d.#.t|t|[|", "d.#.t.#|t|1|1", "d.#.t.#|t|\"|y", "d.#.o|o|{|", "d.#.o.k|k|1|1",
+				"d.#.a|a|\"|yz", "d.#.t|t|[|", "d.#.t.#|t|2|22", "d.#.t.#|t|\"|abcdef", "d.#.t.#|t|t|", "d.#.o|o|{|", "d.#.o.k|k|2|2",
+				"d.#.a|a|\"|abcdef", "d.#.t|t|[|", "d.#.o|o|{|", "d.#.a|a|7|7", "d.#.t|t|[|", "d.#.t.#|t|3|3", "d.#.a|a|1|12345678",
 				"m.p|p|\"|q", "m.r|r|\"|s",
 			}
 			wantKeys = "d a t o k a t o k a t o a t a m p r"

@@ -292,7 +292,7 @@ func (r *filterRun) value(n *node, at int32) {
 	}
 	switch c := r.doc[r.pos]; {
 	case n.keep && r.insp != nil:
-		r.keepInspected(at, len(r.path), "", true)
+		r.keepInspected(at, len(r.path), r.valueKey, true)
 	case n.keep:
 		start := r.pos
 		if r.skipValue(); r.err == nil {
@@ -452,6 +452,7 @@ func (r *filterRun) object(n *node, at int32) {
 			}
 			r.out = append(r.out, ':')
 			r.path = r.pushKey(parentLen, key)
+			r.valueKey = key
 			if r.value(c, cat); r.err != nil {
 				return
 			}
@@ -485,6 +486,7 @@ func (r *filterRun) array(n *node, at int32) {
 	parentLen := len(r.path)
 	r.path = r.pushSeg(parentLen, "#")
 	c, cat := n.anyElem, n.elemAt(at)
+	key := r.valueKey // the elements are judged under the array's name
 	recorded := false // every element has the same path
 	first := true
 	for {
@@ -509,6 +511,7 @@ func (r *filterRun) array(n *node, at int32) {
 			}
 		} else {
 			r.out = r.sep(first)
+			r.valueKey = key
 			if r.value(c, cat); r.err != nil {
 				return
 			}
