@@ -2,8 +2,6 @@ package detect
 
 import (
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -11,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/apiguard/apiguard/internal/detect/jsonforms"
 )
 
 // decodeJSONContent is the reference decoding of a JSON string's content
@@ -77,31 +77,6 @@ func refHex4(s string) (rune, bool) {
 	return rune(v), err == nil
 }
 
-// jsonForms returns s written as JSON string content in several ways:
-// escaping only what JSON requires, every character outside ASCII as \u
-// (as ensure_ascii encoders do), and every character as \u.
-func jsonForms(s string) []string {
-	plain, err := json.Marshal(s)
-	if err != nil {
-		panic(err)
-	}
-	var ascii, all strings.Builder
-	for _, r := range s {
-		for _, u := range utf16.Encode([]rune{r}) {
-			fmt.Fprintf(&all, `\u%04x`, u)
-			if r >= utf8.RuneSelf {
-				fmt.Fprintf(&ascii, `\u%04X`, u)
-			}
-		}
-		if r < utf8.RuneSelf {
-			q, _ := json.Marshal(string(r))
-			ascii.Write(q[1 : len(q)-1])
-		}
-	}
-	// json.Marshal writes <, > and & as \u escapes too.
-	return []string{string(plain[1 : len(plain)-1]), ascii.String(), all.String()}
-}
-
 // jsonFilterValues are values of every class and their evasions (digits
 // of other scripts, escaped digits, invisible characters, Unicode dashes
 // and spaces, separators, PEM boundaries of four dashes, display-name and
@@ -133,7 +108,7 @@ func TestCanClassifyJSONSkipsOrdinaryValues(t *testing.T) {
 func TestCanClassifyJSONAdmitsEveryClass(t *testing.T) {
 	for _, s := range jsonFilterValues {
 		c, ok := Classify(s, All)
-		for _, form := range jsonForms(s) {
+		for _, form := range jsonforms.Of(s) {
 			if ok && !CanClassifyJSON(form, All) {
 				t.Errorf("CanClassifyJSON(%q) = false, but it is a %v", form, c)
 			}
@@ -177,7 +152,7 @@ func checkCanClassifyJSON(t *testing.T, name, content string, set Set) {
 // classes.
 func FuzzCanClassifyJSON(f *testing.F) {
 	for _, s := range jsonFilterValues {
-		for _, form := range jsonForms(s) {
+		for _, form := range jsonforms.Of(s) {
 			f.Add(form, "", uint32(All))
 		}
 	}
@@ -188,7 +163,7 @@ func FuzzCanClassifyJSON(f *testing.F) {
 		for _, set := range []Set{All, Set(set) & All} {
 			checkCanClassifyJSON(t, name, content, set)
 			if s, ok := decodeJSONContent(content); ok && utf8.ValidString(s) {
-				for _, form := range jsonForms(s) {
+				for _, form := range jsonforms.Of(s) {
 					checkCanClassifyJSON(t, name, form, set)
 				}
 			}

@@ -2,15 +2,14 @@ package inventory
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/internal/detect"
 	"github.com/apiguard/apiguard/internal/respfilter"
 	"github.com/apiguard/apiguard/internal/route"
+
+	"github.com/apiguard/apiguard/internal/detect/jsonforms"
 )
 
 // classValues are values of every class as a reader takes them: digits of
@@ -27,27 +26,6 @@ var classValues = []string{
 	"\u2010\u2010\u2010\u2010\u2010BEGIN PRIVATE KEY\u2010\u2010\u2010\u2010\u2010\nMIIE", "--\u200b---BEGIN PRIVATE KEY-----\nMIIE",
 	"4111\u20101111\u20111111\u20131111", "123\u201245\u22126789", "4111\u00a01111\u20091111\u30001111", "\u200bada@example.com",
 	"ada\u200b@example.com", "Bearer\u00a0abcdefgh12345678", "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
-}
-
-// jsonForms returns s written as JSON string content in three ways:
-// escaping what JSON requires, every character outside ASCII as \u (as
-// ensure_ascii encoders write), and every character as \u.
-func jsonForms(s string) []string {
-	plain, _ := json.Marshal(s)
-	var ascii, all strings.Builder
-	for _, r := range s {
-		for _, u := range utf16.Encode([]rune{r}) {
-			fmt.Fprintf(&all, `\u%04x`, u)
-			if r >= utf8.RuneSelf {
-				fmt.Fprintf(&ascii, `\u%04X`, u)
-			}
-		}
-		if r < utf8.RuneSelf {
-			q, _ := json.Marshal(string(r))
-			ascii.Write(q[1 : len(q)-1])
-		}
-	}
-	return []string{string(plain[1 : len(plain)-1]), ascii.String(), all.String()}
 }
 
 // TestValuesOfEveryClassAfterOrdinaryOnes: on a filtered route, a value of
@@ -78,7 +56,7 @@ func TestValuesOfEveryClassAfterOrdinaryOnes(t *testing.T) {
 		if !ok {
 			t.Fatalf("%q: not a value of a class", s)
 		}
-		for _, form := range jsonForms(s) {
+		for _, form := range jsonforms.Of(s) {
 			for _, doc := range []string{`{"data":[` + ordinary + `{"v":"` + form + `"}]}`, `{"data":[` + ordinary + `{"v":"` + form + `"},{"v":"Zürich"}]}`} {
 				r := NewResponse(c)
 				out, o := p.AppendProcessInspected(nil, decideJSON(p), []byte(doc), nil, r)
