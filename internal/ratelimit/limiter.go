@@ -1,8 +1,6 @@
 package ratelimit
 
 import (
-	"unsafe"
-
 	"errors"
 	"fmt"
 	"math"
@@ -11,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/apiguard/apiguard/internal/castable"
 	"github.com/apiguard/apiguard/internal/claims"
