@@ -91,7 +91,10 @@ func TestTokenKeysAndReadableEvasions(t *testing.T) {
 				t.Errorf("token %q logged: %s", tok, l.Message)
 			}
 		}
-		for _, v := range []string{"qjXMvbEw8oaL", "5e884898da", "6789", "0532", "MIIBOg", "MIIEvQ", "alice", "wJalrXUtnFEMI"} {
+		// Fragments long enough that a timestamp, request id or latency
+		// cannot contain them by chance ("0532" once matched a time's
+		// nanoseconds).
+		for _, v := range []string{"qjXMvbEw8oaL", "5e884898da", "45 6789", "45.6789", "0044-0532", "0532-0130", "MIIBOg", "MIIEvQ", "alice", "wJalrXUtnFEMI"} {
 			if strings.Contains(l.Message, v) {
 				t.Errorf("%q logged: %s", v, l.Message)
 			}
