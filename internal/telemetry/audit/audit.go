@@ -387,7 +387,7 @@ func appendEventLineTo(dst []byte, e *Event) []byte {
 	if len(e.Signals) > 0 {
 		o.StrArray("signals", e.Signals)
 	}
-	o.Float("latency_ms", float64(e.Latency.Microseconds())/1000)
+	o.Thousandths("latency_ms", e.Latency.Microseconds())
 	o.Uint("bytes_in", e.BytesIn)
 	o.Uint("bytes_out", e.BytesOut)
 	if len(e.Headers) > 0 {

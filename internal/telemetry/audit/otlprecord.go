@@ -115,7 +115,7 @@ func appendOTLPRecord(e *Event, observedNanos int64) []byte {
 	if typ == EventRequest {
 		a.Begin("apiguard.latency_ms")
 		a.B = append(a.B, `{"doubleValue":`...)
-		a.B = jsonenc.AppendFloat(a.B, float64(e.Latency.Microseconds())/1000)
+		a.B = jsonenc.AppendThousandths(a.B, e.Latency.Microseconds())
 		a.B = append(a.B, '}')
 		a.End()
 		a.Int("http.request.body.size", clampInt64(e.BytesIn))

@@ -37,3 +37,34 @@ func TestAppendStringEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendThousandthsMatchesFloat holds the integer formatter of
+// latency_ms to the float formatting it replaces, byte for byte: every
+// value below 100 s in microseconds, the edges of its exact range, and
+// negative values.
+func TestAppendThousandthsMatchesFloat(t *testing.T) {
+	check := func(n int64) {
+		t.Helper()
+		if got, want := AppendThousandths(nil, n), AppendFloat(nil, float64(n)/1000); !bytes.Equal(got, want) {
+			t.Fatalf("%d: %s, want %s", n, got, want)
+		}
+	}
+	for n := int64(-2000); n < 100_000_000; n++ {
+		if n > 2_000_000 {
+			n += 997 // a sample above 2 s
+		}
+		check(n)
+	}
+	for _, n := range []int64{1e15 - 1, 1e15, 1e15 + 1, -1e15 + 1, -1e15, 999_999_999_999_999, 123_456_789_012_345, 1 << 62, -1 << 62, 1<<63 - 1, -1 << 63} {
+		check(n)
+	}
+}
+
+func FuzzAppendThousandths(f *testing.F) {
+	f.Add(int64(409))
+	f.Fuzz(func(t *testing.T, n int64) {
+		if got, want := AppendThousandths(nil, n), AppendFloat(nil, float64(n)/1000); !bytes.Equal(got, want) {
+			t.Fatalf("%d: %s, want %s", n, got, want)
+		}
+	})
+}
