@@ -1,6 +1,7 @@
 package route
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 )
@@ -34,7 +35,18 @@ type Index struct {
 	// trie's ASCII lower-casing does not find, so a path with a non-ASCII
 	// byte gets them all.
 	folded []int32
+	// bitSets: with at most maxBitRules rules, every rule list above and in
+	// the trie is also a bit set (bit i for rule i), so a walk ORs words
+	// and the candidates come out in rule order without a sort.
+	bitSets                bool
+	alwaysBits, foldedBits uint64
+	// allBits has a bit for every rule: the candidates of a path deeper
+	// than walkBits's stack.
+	allBits uint64
 }
+
+// maxBitRules is the most rules an Index keeps as bit sets: one word.
+const maxBitRules = 64
 
 type trieNode struct {
 	lits map[string]*trieNode // by lower-cased segment, while building
@@ -47,17 +59,52 @@ type trieNode struct {
 	// end are the rules whose path ends here; rest those that match any
 	// path through here. Both ascending.
 	end, rest []int32
+	// endBits and restBits are end and rest as bit sets (Index.bitSets).
+	endBits, restBits uint64
 }
 
 // NewIndex indexes ms in order; a nil entry matches every request, as a
 // nil *Matcher does.
 func NewIndex(ms []*Matcher) *Index {
+	return newIndex(ms, len(ms) <= maxBitRules)
+}
+
+// newIndex is NewIndex, with bit sets or not (the tests compare both).
+func newIndex(ms []*Matcher, bitSets bool) *Index {
 	x := &Index{ms: ms, root: &trieNode{}}
 	for i, m := range ms {
 		x.add(int32(i), m)
 	}
 	x.root.compact()
+	if bitSets && len(ms) <= maxBitRules {
+		x.bitSets = true
+		x.alwaysBits, x.foldedBits = bitSet(x.always), bitSet(x.folded)
+		x.allBits = ^uint64(0) >> (maxBitRules - len(ms))
+		x.root.setBits()
+	}
 	return x
+}
+
+// bitSet is a list of rule indices below maxBitRules as a bit set.
+func bitSet(list []int32) (set uint64) {
+	for _, i := range list {
+		set |= 1 << i
+	}
+	return set
+}
+
+// setBits fills in the bit sets of n and of every node below it.
+func (n *trieNode) setBits() {
+	n.endBits, n.restBits = bitSet(n.end), bitSet(n.rest)
+	if n.any != nil {
+		n.any.setBits()
+	}
+	for _, c := range n.kids {
+		c.setBits()
+	}
+	for _, c := range n.lits {
+		c.setBits()
+	}
 }
 
 // smallFanout is the most literal edges a node keeps in a slice.
@@ -206,6 +253,14 @@ func (x *Index) First(r *Request) int {
 		}
 		return -1
 	}
+	if x.bitSets {
+		for set := x.alwaysBits | x.walkBits(r.Path, false); set != 0; set &= set - 1 {
+			if i := bits.TrailingZeros64(set); x.ms[i].Matches(r) {
+				return i
+			}
+		}
+		return -1
+	}
 	var buf candidates
 	c := x.collect(&buf, r.Path, "")
 	for _, i := range c {
@@ -221,6 +276,25 @@ func (x *Index) First(r *Request) int {
 // same list does.
 func (x *Index) AnyAmbiguous(path string) bool {
 	if x == nil || len(x.ms) == 0 {
+		return false
+	}
+	if x.bitSets {
+		// A matcher can find path ambiguous only by matching path or its
+		// trailing-slash variant, with or without case; the variant of a
+		// path without a trailing slash is walked without being built.
+		set := x.alwaysBits | x.walkBits(path, false)
+		if n := len(path); n > 0 && path[n-1] == '/' {
+			if n > 1 {
+				set |= x.walkBits(path[:n-1], false)
+			}
+		} else {
+			set |= x.walkBits(path, true)
+		}
+		for ; set != 0; set &= set - 1 {
+			if x.ms[bits.TrailingZeros64(set)].ambiguousHere(path) {
+				return true
+			}
+		}
 		return false
 	}
 	other := slashVariant(path)
@@ -271,6 +345,84 @@ func (x *Index) collect(buf *candidates, p, q string) []int32 {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// walkBits is collect's walk of one path for an Index of bit sets: the
+// rules the trie walk of path (of path + "/" when slash) meets, and the
+// folded regexes when path is not ASCII.
+func (x *Index) walkBits(path string, slash bool) uint64 {
+	var set uint64
+	if x.foldedBits != 0 && !isASCII(path) {
+		set = x.foldedBits
+	}
+	if !slash && (path == "" || path[0] != '/') {
+		// No path, prefix or template matches a path that does not start
+		// with '/', except the prefix "/" at the root.
+		return set | x.root.restBits
+	}
+	// end is the walked path's length: one more than path's when the
+	// added '/' (at offset len(path)) ends it.
+	end := len(path)
+	if slash {
+		if path == "" {
+			// path + "/" is "/".
+			path, slash, end = "/", false, 1
+		} else if path[0] != '/' {
+			return set | x.root.restBits
+		} else {
+			end++
+		}
+	}
+	var low [128]byte
+	var stack [32]walkState
+	stack[0] = walkState{x.root, 0}
+	sp := 1
+	for sp > 0 {
+		sp--
+		s := stack[sp]
+		set |= s.n.restBits
+		if s.pos >= end {
+			set |= s.n.endBits
+			continue
+		}
+		// s.pos is the offset of the '/' before the next segment; at
+		// len(path) that is the added '/', before an empty segment.
+		seg := ""
+		if s.pos < len(path) {
+			seg = path[s.pos+1:]
+			if i := strings.IndexByte(seg, '/'); i >= 0 {
+				seg = seg[:i]
+			}
+		}
+		next := s.pos + 1 + len(seg)
+		if s.n.any != nil {
+			if sp == len(stack) {
+				return x.allBits // deeper than the stack: every rule is a candidate
+			}
+			stack[sp] = walkState{s.n.any, next}
+			sp++
+		}
+		if s.n.lits == nil && s.n.names == nil {
+			continue
+		}
+		var c *trieNode
+		switch {
+		case !hasUpper(seg):
+			c = s.n.edge(seg)
+		case len(seg) <= len(low):
+			c = s.n.edgeBytes(lowerInto(low[:0], seg))
+		default:
+			c = s.n.edge(asciiLower(seg))
+		}
+		if c != nil {
+			if sp == len(stack) {
+				return x.allBits
+			}
+			stack[sp] = walkState{c, next}
+			sp++
+		}
+	}
+	return set
 }
 
 // walk adds the rules met on every trie path that path's segments can

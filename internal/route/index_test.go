@@ -256,3 +256,88 @@ func BenchmarkIndexFirst(b *testing.B) {
 		x.AnyAmbiguous(req.Path)
 	}
 }
+
+// The bit-set walk (indexes of up to 64 rules) selects the rule and finds
+// the ambiguity the candidate lists did before it, on random rule sets,
+// on paths deeper than its stack, and with the reference scans.
+func TestIndexBitSetsAgreeWithLists(t *testing.T) {
+	r := rand.New(rand.NewPCG(64, 2))
+	sets, reqs := 1500, 200
+	if testing.Short() {
+		sets = 150
+	}
+	for range sets {
+		ms, src := randRules(r, 1+r.IntN(maxBitRules))
+		withBits, withLists := newIndex(ms, true), newIndex(ms, false)
+		if !withBits.bitSets || withLists.bitSets {
+			t.Fatal("newIndex ignored bitSets")
+		}
+		for k := range reqs {
+			req := randRequest(r)
+			if k%50 == 0 {
+				// Deeper than walkBits's stack of 32.
+				req.Path = strings.Repeat("/"+randSegment(r, false), 40+r.IntN(10))
+			}
+			first := withLists.First(req)
+			if got := withBits.First(req); got != first || got != linearFirst(ms, req) {
+				t.Fatalf("First(%s %q) = %d, lists %d\nrules: %+v", req.Method, req.Path, got, first, src)
+			}
+			amb := withLists.AnyAmbiguous(req.Path)
+			if got := withBits.AnyAmbiguous(req.Path); got != amb || got != AnyAmbiguous(ms, req.Path) {
+				t.Fatalf("AnyAmbiguous(%q) = %v, lists %v\nrules: %+v", req.Path, got, amb, src)
+			}
+		}
+	}
+}
+
+// A path deeper than walkBits's stack still finds a template that needs
+// every segment, and its ambiguity.
+func TestIndexBitSetsDeepPaths(t *testing.T) {
+	tmpl := strings.Repeat("/*", 40)
+	x := NewIndex([]*Matcher{MustCompile(Match{PathTemplate: tmpl + "/a"}), MustCompile(Match{PathTemplate: tmpl + "/b/"})})
+	deep := strings.Repeat("/x", 40)
+	if got := x.First(&Request{Path: deep + "/a"}); got != 0 {
+		t.Errorf("deep path selects %d, want 0", got)
+	}
+	if !x.AnyAmbiguous(deep + "/A") {
+		t.Error("deep path differing in case is not ambiguous")
+	}
+	if !x.AnyAmbiguous(deep + "/b") {
+		t.Error("deep path missing the trailing slash is not ambiguous")
+	}
+}
+
+// ambiguousHere, which never builds the trailing-slash variant, agrees
+// with ambiguous given the variant, for every kind of rule.
+func FuzzAmbiguousHere(f *testing.F) {
+	f.Add(uint64(1), "/users")
+	f.Add(uint64(2), "/users/")
+	f.Add(uint64(3), "/")
+	f.Add(uint64(4), "")
+	f.Add(uint64(5), "/A/b")
+	f.Add(uint64(6), "a/b")
+	f.Fuzz(func(t *testing.T, seed uint64, path string) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		ms, src := randRules(r, 8)
+		for _, m := range []Match{{Prefix: path}, {Path: path}, {Prefix: path, CaseSensitive: true}} {
+			if c, err := Compile(m); err == nil {
+				ms = append(ms, c)
+			}
+		}
+		for i, m := range ms {
+			if m == nil {
+				continue
+			}
+			for _, p := range []string{path, randPath(r)} {
+				other := slashVariant(p)
+				want := other != "" && m.pathMatches(other)
+				if got := m.variantMatches(p); got != want {
+					t.Fatalf("rule %d: variantMatches(%q) = %v, want %v\nrules: %+v", i, p, got, want, src)
+				}
+				if got, want := m.ambiguousHere(p), m.ambiguous(p, other); got != want {
+					t.Fatalf("rule %d: ambiguousHere(%q) = %v, want %v\nrules: %+v", i, p, got, want, src)
+				}
+			}
+		}
+	})
+}

@@ -425,6 +425,50 @@ func (m *Matcher) ambiguous(path, other string) bool {
 	return other != "" && m.pathMatches(other)
 }
 
+// ambiguousHere is ambiguous(path, slashVariant(path)) without building
+// the variant: the Index asks it of every candidate on every request, and
+// in Wasm the concatenation costs an allocation per request.
+func (m *Matcher) ambiguousHere(path string) bool {
+	if m == nil || m.kind == pathAny {
+		return false
+	}
+	if m.pathMatches(path) {
+		return m.fold && !m.pathMatchesExactCase(path)
+	}
+	return m.variantMatches(path)
+}
+
+// variantMatches reports whether m's path condition matches
+// slashVariant(path), false when that is "" (path "/"). Exact paths and
+// prefixes are compared in place; only a regex or a template gets the
+// variant built.
+func (m *Matcher) variantMatches(path string) bool {
+	if n := len(path); n > 0 && path[n-1] == '/' {
+		return n > 1 && m.pathMatches(path[:n-1])
+	}
+	// The variant is path + "/": v[:n] is path and v[n] is '/'.
+	n := len(path)
+	switch m.kind {
+	case pathExact:
+		return len(m.path) == n+1 && m.path[n] == '/' && m.equal(path, m.path[:n])
+	case pathPrefix:
+		if m.path == "/" {
+			return true
+		}
+		l := len(m.path)
+		switch {
+		case l > n+1:
+			return false
+		case l == n+1:
+			// The whole variant is compared: it ends the path.
+			return m.path[n] == '/' && m.equal(path, m.path[:n])
+		}
+		// l <= n: v[l] is path[l], or the added '/' when l == n.
+		return m.equal(path[:l], m.path) && (l == n || path[l] == '/' || m.path[l-1] == '/')
+	}
+	return m.pathMatches(path + "/")
+}
+
 func (m *Matcher) pathMatchesExactCase(p string) bool {
 	if m.kind == pathRegex {
 		return m.reExact.MatchString(p)
