@@ -1,8 +1,10 @@
 package canon
 
 import (
+	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -357,6 +359,137 @@ func TestOnlyXMapsToXDash(t *testing.T) {
 	for r := rune(0); r <= unicode.MaxRune; r++ {
 		if s := mapped(string(r)); s == "x" && r != 'x' && r != 'X' || s == "-" && r != '-' && r != '_' {
 			t.Errorf("%U maps to %q: revisit inspectOverrides", r, s)
+		}
+	}
+}
+
+// mapGuard is the header sets of a guard as maps, the way Guard held them
+// before nameSet: the reference inspectHeaders must agree with.
+type mapGuard struct {
+	watched, protected, sensitive map[string]bool
+}
+
+func newMapGuard(in Inputs) mapGuard {
+	m := mapGuard{watched: map[string]bool{}, protected: map[string]bool{}, sensitive: map[string]bool{}}
+	for _, h := range in.Protected {
+		m.protected[mapped(h)] = true
+		m.sensitive[mapped(h)] = true
+	}
+	for _, h := range in.Watched {
+		h = strings.ToLower(h)
+		if h == "host" {
+			h = ":authority"
+		}
+		if strings.HasPrefix(h, ":") || h == "cookie" {
+			continue
+		}
+		m.watched[h] = true
+		m.sensitive[mapped(h)] = true
+	}
+	return m
+}
+
+// inspectHeaders is the map-based loop Guard.inspectHeaders replaced.
+func (m mapGuard) inspectHeaders(g *Guard, pairs [][2]string, p *Plan) (verdict.Reason, string) {
+	allow := g.cfg.HeadersWithUnderscores == "allow"
+	counting := len(m.watched) > 0 || allow && len(m.sensitive) > 0
+	var seen map[string]bool
+	for _, kv := range pairs {
+		name := kv[0]
+		if name == "" || name[0] == ':' {
+			continue
+		}
+		lower, key, underscore := strings.ToLower(name), mapped(name), strings.IndexByte(name, '_') >= 0
+		count := lower
+		if allow {
+			count = key
+		}
+		if counting && (m.watched[count] || allow && m.sensitive[key]) {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			if seen[count] {
+				return verdict.RepeatedHeader, "a header that apiguard decides on was sent more than once"
+			}
+			seen[count] = true
+		}
+		if r, msg, handled := g.overrideHeader(name, key, p); handled {
+			if r != "" {
+				return r, msg
+			}
+			continue
+		}
+		switch {
+		case underscore && g.cfg.HeadersWithUnderscores == "refuse":
+			return verdict.HeaderWithUnderscores, "header names with underscores are refused"
+		case len(m.protected) > 0 && m.protected[key]:
+			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+		case underscore && !allow && m.sensitive[key]:
+			p.RemoveHeaders = appendOnce(p.RemoveHeaders, name)
+		}
+	}
+	return "", ""
+}
+
+// headerNamePool has names that collide in length, case, '_' for '-',
+// the Kelvin sign, and repeats.
+var headerNamePool = []string{"authorization", "Authorization", "x-api-key", "X_Api_Key", "x_api_key", "x-user", "X-User",
+	"x_user", "x-scope", "accept", "cookie", "Cookie", "x-forwarded-for", "X_Forwarded_For", "x-http-method-override",
+	"x-forwarded-host", "x-original-url", "x-\u212aey", "x-key", "X-KEY", "host", "user-agent", "x-request-id", "x-a",
+	"x_a", "X-A", "content-type", "a_b", "x-tenant", "X_TENANT", strings.Repeat("l", 70), strings.Repeat("L", 70)}
+
+// The name sets decide exactly as the maps did: every configuration of
+// underscores and overrides, sets small and larger than maxScannedNames
+// and than the stack's seen bits, random header lists.
+func TestInspectHeadersAgreesWithMaps(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 12))
+	configs := []Config{{}, {MethodOverride: "remove"}, {HeadersWithUnderscores: "allow"}, {HeadersWithUnderscores: "refuse"},
+		{MethodOverride: "remove", HeadersWithUnderscores: "allow"}}
+	pick := func() string { return headerNamePool[r.IntN(len(headerNamePool))] }
+	for set := range 3000 {
+		var in Inputs
+		in.Config = configs[r.IntN(len(configs))]
+		extra := 0
+		switch set % 10 {
+		case 0:
+			extra = maxScannedNames + 5
+		case 1:
+			extra = 140 // more watched names than two words of seen bits
+		}
+		for range r.IntN(4) {
+			in.Protected = append(in.Protected, pick())
+		}
+		for range r.IntN(5) {
+			in.Watched = append(in.Watched, pick())
+		}
+		for i := range extra {
+			in.Watched = append(in.Watched, "x-generated-"+strconv.Itoa(i))
+		}
+		g, err := New(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := newMapGuard(in)
+		for range 50 {
+			pairs := req("GET", "/", "h")
+			for range r.IntN(8) {
+				name := pick()
+				if extra > 0 && r.IntN(3) == 0 {
+					name = "x-generated-" + strconv.Itoa(r.IntN(extra))
+				}
+				pairs = append(pairs, [2]string{name, "v"})
+			}
+			var got, want Plan
+			rg, mg := g.inspectHeaders(pairs, &got)
+			rw, mw := ref.inspectHeaders(g, pairs, &want)
+			if rg != rw || mg != mw || !slices.Equal(got.RemoveHeaders, want.RemoveHeaders) {
+				t.Fatalf("%+v %+v: %q: name sets %q %v, maps %q %v", in.Config, in, pairs, rg, got.RemoveHeaders, rw, want.RemoveHeaders)
+			}
+			for _, kv := range pairs[4:] {
+				if g.sensitive.has(mapped(kv[0])) != ref.sensitive[mapped(kv[0])] {
+					t.Fatalf("sensitive(%q) differs", kv[0])
+				}
+			}
 		}
 	}
 }
