@@ -142,6 +142,19 @@ func (n *trieNode) edge(key string) *trieNode {
 	return nil
 }
 
+// edgeFold is the literal edge for seg, equal ignoring ASCII case. The
+// edges are lower case: a segment found as it is needs no case test.
+func (n *trieNode) edgeFold(seg string) *trieNode {
+	if c := n.edge(seg); c != nil || !hasUpper(seg) {
+		return c
+	}
+	if len(seg) <= 128 {
+		var low [128]byte
+		return n.edgeBytes(lowerInto(low[:0], seg))
+	}
+	return n.edge(asciiLower(seg))
+}
+
 // edgeBytes is edge for a key in bytes.
 func (n *trieNode) edgeBytes(key []byte) *trieNode {
 	if n.lits != nil {
@@ -254,7 +267,7 @@ func (x *Index) First(r *Request) int {
 		return -1
 	}
 	if x.bitSets {
-		for set := x.alwaysBits | x.walkBits(r.Path, false); set != 0; set &= set - 1 {
+		for set := x.alwaysBits | x.walkBits(r.Path, false, -1); set != 0; set &= set - 1 {
 			if i := bits.TrailingZeros64(set); x.ms[i].Matches(r) {
 				return i
 			}
@@ -282,13 +295,11 @@ func (x *Index) AnyAmbiguous(path string) bool {
 		// A matcher can find path ambiguous only by matching path or its
 		// trailing-slash variant, with or without case; the variant of a
 		// path without a trailing slash is walked without being built.
-		set := x.alwaysBits | x.walkBits(path, false)
+		set := x.alwaysBits
 		if n := len(path); n > 0 && path[n-1] == '/' {
-			if n > 1 {
-				set |= x.walkBits(path[:n-1], false)
-			}
+			set |= x.walkBits(path, false, n-1) // "/" has no variant: "" ends nowhere
 		} else {
-			set |= x.walkBits(path, true)
+			set |= x.walkBits(path, true, n)
 		}
 		for ; set != 0; set &= set - 1 {
 			if x.ms[bits.TrailingZeros64(set)].ambiguousHere(path) {
@@ -347,82 +358,86 @@ func (x *Index) collect(buf *candidates, p, q string) []int32 {
 	return slices.Compact(out)
 }
 
-// walkBits is collect's walk of one path for an Index of bit sets: the
-// rules the trie walk of path (of path + "/" when slash) meets, and the
-// folded regexes when path is not ASCII.
-func (x *Index) walkBits(path string, slash bool) uint64 {
+// walkBits is collect's walk for an Index of bit sets: the rules the trie
+// walk of path (of path + "/" when slash) meets, the end rules of the nodes
+// it reaches with the '/' at offset alsoEnd before it (-1 for none), and
+// the folded regexes when path is not ASCII.
+//
+// alsoEnd makes one walk serve a path and its trailing-slash variant
+// (AnyAmbiguous): "/a/b" walked as "/a/b/" passes every node "/a/b" ends
+// at with offset len("/a/b"); "/a/b/" passes the nodes "/a/b" ends at with
+// offset len("/a/b"), before its last, empty, segment.
+func (x *Index) walkBits(path string, slash bool, alsoEnd int) uint64 {
 	var set uint64
 	if x.foldedBits != 0 && !isASCII(path) {
 		set = x.foldedBits
 	}
-	if !slash && (path == "" || path[0] != '/') {
+	if path == "" && slash {
+		// path + "/" is "/"; "" ends nowhere in the trie.
+		path, slash, alsoEnd = "/", false, -1
+	}
+	if path == "" || path[0] != '/' {
 		// No path, prefix or template matches a path that does not start
-		// with '/', except the prefix "/" at the root.
+		// with '/', except the prefix "/" at the root (also with a '/'
+		// added).
 		return set | x.root.restBits
 	}
 	// end is the walked path's length: one more than path's when the
 	// added '/' (at offset len(path)) ends it.
 	end := len(path)
 	if slash {
-		if path == "" {
-			// path + "/" is "/".
-			path, slash, end = "/", false, 1
-		} else if path[0] != '/' {
-			return set | x.root.restBits
+		end++
+	}
+	// The walk follows one node at a time and stacks only the second
+	// edge where a node has two (a literal and the any-segment edge).
+	var stack [16]walkState
+	sp := 0
+	n, pos := x.root, 0
+	for {
+		set |= n.restBits
+		if pos == alsoEnd {
+			set |= n.endBits
+		}
+		if pos >= end {
+			set |= n.endBits
 		} else {
-			end++
+			// pos is the offset of the '/' before the next segment; at
+			// len(path) that is the added '/', before an empty segment.
+			seg := ""
+			if pos < len(path) {
+				seg = path[pos+1:]
+				if i := strings.IndexByte(seg, '/'); i >= 0 {
+					seg = seg[:i]
+				}
+			}
+			next := pos + 1 + len(seg)
+			var c *trieNode
+			if n.lits != nil || n.names != nil {
+				c = n.edgeFold(seg)
+			}
+			switch {
+			case c != nil && n.any != nil:
+				if sp == len(stack) {
+					return x.allBits // more branches than the stack: every rule is a candidate
+				}
+				stack[sp] = walkState{n.any, next}
+				sp++
+				n, pos = c, next
+				continue
+			case c != nil:
+				n, pos = c, next
+				continue
+			case n.any != nil:
+				n, pos = n.any, next
+				continue
+			}
 		}
-	}
-	var low [128]byte
-	var stack [32]walkState
-	stack[0] = walkState{x.root, 0}
-	sp := 1
-	for sp > 0 {
+		if sp == 0 {
+			return set
+		}
 		sp--
-		s := stack[sp]
-		set |= s.n.restBits
-		if s.pos >= end {
-			set |= s.n.endBits
-			continue
-		}
-		// s.pos is the offset of the '/' before the next segment; at
-		// len(path) that is the added '/', before an empty segment.
-		seg := ""
-		if s.pos < len(path) {
-			seg = path[s.pos+1:]
-			if i := strings.IndexByte(seg, '/'); i >= 0 {
-				seg = seg[:i]
-			}
-		}
-		next := s.pos + 1 + len(seg)
-		if s.n.any != nil {
-			if sp == len(stack) {
-				return x.allBits // deeper than the stack: every rule is a candidate
-			}
-			stack[sp] = walkState{s.n.any, next}
-			sp++
-		}
-		if s.n.lits == nil && s.n.names == nil {
-			continue
-		}
-		var c *trieNode
-		switch {
-		case !hasUpper(seg):
-			c = s.n.edge(seg)
-		case len(seg) <= len(low):
-			c = s.n.edgeBytes(lowerInto(low[:0], seg))
-		default:
-			c = s.n.edge(asciiLower(seg))
-		}
-		if c != nil {
-			if sp == len(stack) {
-				return x.allBits
-			}
-			stack[sp] = walkState{c, next}
-			sp++
-		}
+		n, pos = stack[sp].n, stack[sp].pos
 	}
-	return set
 }
 
 // walk adds the rules met on every trie path that path's segments can

@@ -305,6 +305,23 @@ func TestIndexBitSetsDeepPaths(t *testing.T) {
 	if !x.AnyAmbiguous(deep + "/b") {
 		t.Error("deep path missing the trailing slash is not ambiguous")
 	}
+	// A literal and an any-segment edge at every level of /x/x/...: more
+	// branches than walkBits stacks.
+	var ms []*Matcher
+	for k := range 30 {
+		ms = append(ms, MustCompile(Match{PathTemplate: strings.Repeat("/x", k) + "/*/z"}))
+	}
+	lits := strings.Repeat("/x", 40)
+	ms = append(ms, MustCompile(Match{Path: lits}))
+	x = NewIndex(ms)
+	for path, want := range map[string]int{lits: 30, strings.Repeat("/x", 20) + "/q/z": 20, strings.Repeat("/X", 25) + "/q/z": 25, lits + "/c": -1} {
+		if got := x.First(&Request{Path: path}); got != want {
+			t.Errorf("branching deep path %.12q...: selects %d, want %d", path, got, want)
+		}
+	}
+	if !x.AnyAmbiguous(lits+"/") || !x.AnyAmbiguous(strings.Repeat("/x", 20)+"/Q/Z") || x.AnyAmbiguous(lits+"/c") {
+		t.Error("branching deep paths: ambiguity differs")
+	}
 }
 
 // ambiguousHere, which never builds the trailing-slash variant, agrees

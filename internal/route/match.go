@@ -327,32 +327,42 @@ func (m *Matcher) Matches(r *Request) bool {
 	return true
 }
 
-func (m *Matcher) pathMatches(p string) bool {
+func (m *Matcher) pathMatches(p string) bool { return m.pathMatchesFold(p, m.fold) }
+
+// pathMatchesFold is pathMatches, ignoring ASCII case when fold is set.
+func (m *Matcher) pathMatchesFold(p string, fold bool) bool {
 	switch m.kind {
 	case pathExact:
-		return m.equal(p, m.path)
+		return equal(p, m.path, fold)
 	case pathPrefix:
 		if m.path == "/" {
 			return true
 		}
-		if len(p) < len(m.path) || !m.equal(p[:len(m.path)], m.path) {
+		// The boundary first: it costs a byte or two, the comparison a
+		// loop when the case differs.
+		n := len(m.path)
+		if len(p) < n || len(p) > n && p[n] != '/' && m.path[n-1] != '/' {
 			return false
 		}
-		return len(p) == len(m.path) || p[len(m.path)] == '/' || m.path[len(m.path)-1] == '/'
+		return equal(p[:n], m.path, fold)
 	case pathRegex:
+		if !fold && m.reExact != nil {
+			return m.reExact.MatchString(p)
+		}
 		return m.re.MatchString(p)
 	case pathTemplateKind:
-		return m.tmpl.match(p, m.fold)
+		return m.tmpl.match(p, fold)
 	}
 	return true
 }
 
-func (m *Matcher) equal(a, b string) bool {
-	if !m.fold {
-		return a == b
-	}
-	return asciiEqualFold(a, b)
+// equal compares a and b, ignoring ASCII case when fold is set: exactly
+// first, which is one memory comparison and settles most paths.
+func equal(a, b string, fold bool) bool {
+	return a == b || fold && asciiEqualFold(a, b)
 }
+
+func (m *Matcher) equal(a, b string) bool { return equal(a, b, m.fold) }
 
 // asciiEqualFold compares ASCII case-insensitively. Normalised paths are
 // ASCII, and unlike strings.EqualFold it never treats a non-ASCII rune (the
@@ -432,8 +442,14 @@ func (m *Matcher) ambiguousHere(path string) bool {
 	if m == nil || m.kind == pathAny {
 		return false
 	}
-	if m.pathMatches(path) {
-		return m.fold && !m.pathMatchesExactCase(path)
+	// Matched as written, path is not ambiguous (a match with case is one
+	// without); matched only without case, it is. Folding only widens a
+	// match, so this is ambiguous's order turned round.
+	if m.pathMatchesFold(path, false) {
+		return false
+	}
+	if m.fold && m.pathMatchesFold(path, true) {
+		return true
 	}
 	return m.variantMatches(path)
 }
@@ -469,14 +485,7 @@ func (m *Matcher) variantMatches(path string) bool {
 	return m.pathMatches(path + "/")
 }
 
-func (m *Matcher) pathMatchesExactCase(p string) bool {
-	if m.kind == pathRegex {
-		return m.reExact.MatchString(p)
-	}
-	m2 := *m
-	m2.fold = false
-	return m2.pathMatches(p)
-}
+func (m *Matcher) pathMatchesExactCase(p string) bool { return m.pathMatchesFold(p, false) }
 
 func appendMethod(list []string, m string) []string {
 	if containsString(list, m) {
