@@ -378,11 +378,13 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 				seen[i/64] |= bit
 			}
 		}
-		if r, msg, handled := g.overrideHeader(name, key, p); handled {
-			if r != "" {
-				return r, msg
+		if mayBeOverride(key) {
+			if r, msg, handled := g.overrideHeader(name, key, p); handled {
+				if r != "" {
+					return r, msg
+				}
+				continue
 			}
-			continue
 		}
 		switch {
 		case underscore && g.cfg.HeadersWithUnderscores == "refuse":
@@ -402,7 +404,7 @@ func (g *Guard) inspectHeaders(pairs [][2]string, p *Plan) (verdict.Reason, stri
 // mapped name: an upstream that folds '_' into '-' applies
 // x_http_method_override as the real one.
 func (g *Guard) overrideHeader(name, key string, p *Plan) (r verdict.Reason, msg string, handled bool) {
-	if !strings.HasPrefix(key, "x-") {
+	if !mayBeOverride(key) {
 		return "", "", false
 	}
 	switch {
@@ -431,6 +433,15 @@ var overrideNameLengths = func() (bits uint64) {
 	}
 	return bits
 }()
+
+// mayBeOverride reports whether overrideHeader may act on a mapped name:
+// every name it acts on starts with "x-" and has one of a few lengths
+// (overrideNameLengths), so most names (x-request-id, x-forwarded-proto)
+// are ruled out without a call or a name compared.
+func mayBeOverride(key string) bool {
+	n := len(key) // a length with its bit set is at least 6
+	return n < 64 && overrideNameLengths&(1<<n) != 0 && key[0] == 'x' && key[1] == '-'
+}
 
 // inspectOverrides is inspectHeaders when only overrideHeader's rules apply
 // (Guard.overridesOnly): with nothing protected or watched, no name is
@@ -501,15 +512,25 @@ func (g *Guard) TrailerRemovals(pairs [][2]string) []string {
 //
 // It takes eight bytes a step (compiled to Wasm, a loop per byte costs a
 // pass through the function's dispatch loop per byte): every request header
-// name goes through it.
+// name goes through it. The test is of each byte alone, so the tail is the
+// name's last eight bytes, overlapping the words before, and a name of four
+// to seven bytes is its first four and last four: no byte loop but for
+// names shorter than four bytes.
 func plainName(name string) bool {
-	i := 0
-	for ; i+8 <= len(name); i += 8 {
-		if !plainWord(*(*uint64)(unsafe.Pointer(unsafe.StringData(name[i:])))) {
-			return false
+	n := len(name)
+	p := unsafe.Pointer(unsafe.StringData(name))
+	if n >= 8 {
+		for i := 0; i+8 <= n; i += 8 {
+			if !plainWord(*(*uint64)(unsafe.Add(p, i))) {
+				return false
+			}
 		}
+		return n%8 == 0 || plainWord(*(*uint64)(unsafe.Add(p, n-8)))
 	}
-	for ; i < len(name); i++ {
+	if n >= 4 {
+		return plainWord(uint64(*(*uint32)(p)) | uint64(*(*uint32)(unsafe.Add(p, n-4)))<<32)
+	}
+	for i := 0; i < n; i++ {
 		if c := name[i]; c-'A' <= 'Z'-'A' || c == '_' || c >= 0x80 {
 			return false
 		}

@@ -493,3 +493,26 @@ func TestInspectHeadersAgreesWithMaps(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkInspect judges the demo request under the demo configuration's
+// guard (claim headers protected, the token header watched, its rules).
+func BenchmarkInspect(b *testing.B) {
+	g, err := New(Inputs{
+		Protected: []string{"x-user", "x-scope"},
+		Watched:   []string{"authorization"},
+		Matches: []route.Match{{Prefix: "/healthz"}, {Prefix: "/admin"}, {Prefix: "/"}, {Prefix: "/users"}, {},
+			{Path: "/users", Methods: []string{"GET"}}, {Prefix: "/users"}, {Path: "/admin/stats"}, {Path: "/healthz"}, {Path: "/echo"}, {}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pairs := req("GET", "/users/1", "api.example.com", "accept", "application/json", "user-agent", "bench/1.0",
+		"accept-encoding", "gzip", "authorization", "Bearer x.y.z", "x-request-id", "7f1c2b1e-6a43-4d7e-9d0b-3c2f0f3a9b11",
+		"x-forwarded-proto", "https")
+	b.ReportAllocs()
+	for b.Loop() {
+		if p := g.Inspect(pairs, port80); p.Refuse != "" {
+			b.Fatal(p.Refuse)
+		}
+	}
+}
