@@ -183,6 +183,19 @@ func RequestHeadersToRemove() []string { return []string{"range", "if-range"} }
 // of the client's value or a constant: only a list of two or more kept
 // codings allocates the joined result.
 func UpstreamAcceptEncoding(clientValue string) string {
+	// The commonest values, settled without a scan: what
+	// upstreamAcceptEncoding returns for them (TestUpstreamAcceptEncodingShortcuts).
+	switch clientValue {
+	case "gzip", "deflate", "identity", "x-gzip":
+		return clientValue
+	case "":
+		return "identity"
+	}
+	return upstreamAcceptEncoding(clientValue)
+}
+
+// upstreamAcceptEncoding is UpstreamAcceptEncoding for any value.
+func upstreamAcceptEncoding(clientValue string) string {
 	kept, first := 0, ""
 	for rest := clientValue; ; {
 		part, tail, more := strings.Cut(rest, ",")

@@ -400,6 +400,15 @@ func TestUpstreamAcceptEncoding(t *testing.T) {
 	}
 }
 
+// UpstreamAcceptEncoding's shortcuts give what the scan gives.
+func TestUpstreamAcceptEncodingShortcuts(t *testing.T) {
+	for _, in := range []string{"", "gzip", "deflate", "identity", "x-gzip"} {
+		if got, want := UpstreamAcceptEncoding(in), upstreamAcceptEncoding(in); got != want {
+			t.Errorf("UpstreamAcceptEncoding(%q) = %q, the scan gives %q", in, got, want)
+		}
+	}
+}
+
 func TestIsJSONContentType(t *testing.T) {
 	for ct, want := range map[string]bool{
 		"application/json": true, "Application/JSON; charset=utf-8": true, "application/problem+json": true,
