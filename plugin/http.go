@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -447,6 +448,29 @@ func (h *httpContext) requestHeader(name string) (string, bool) {
 		return "", false
 	}
 	return h.headers.Get(name)
+}
+
+// requestHeaderIs reports whether the held header view has name once, with
+// value: then setting it to value changes nothing, and the host call is
+// saved. A value with no ',' that the view holds came from one header (the
+// view joins repeats with ',').
+func (h *httpContext) requestHeaderIs(name, value string) bool {
+	if !h.headers.Held() || strings.IndexByte(value, ',') >= 0 {
+		return false
+	}
+	v, ok := h.headers.Get(name)
+	return ok && v == value
+}
+
+// mayHaveRequestHeader answers from the held header view, and otherwise
+// says name may be there: removing a header the view does not hold is a
+// host call that changes nothing.
+func (h *httpContext) mayHaveRequestHeader(name string) bool {
+	if !h.headers.Held() {
+		return true
+	}
+	_, ok := h.headers.Get(name)
+	return ok
 }
 
 // editRequestHeader makes one change to the request headers through the host

@@ -268,13 +268,7 @@ type jwtHeaders struct {
 
 // MayHave answers from the header view when one is held, and otherwise
 // (the read failed, or a refused change dropped it) says name may be there.
-func (j jwtHeaders) MayHave(name string) bool {
-	if !j.h.headers.Held() {
-		return true
-	}
-	_, present := j.h.headers.Get(name)
-	return present
-}
+func (j jwtHeaders) MayHave(name string) bool { return j.h.mayHaveRequestHeader(name) }
 
 func (j jwtHeaders) Get(name string) (string, bool) { return j.h.requestHeader(name) }
 

@@ -55,9 +55,13 @@ func (h *httpContext) prepareResponseFilter() {
 	// unsupported_encoding failure on the response, never a bypass.
 	ae, _ := h.requestHeader("accept-encoding")
 	upstreamAE := respfilter.UpstreamAcceptEncoding(ae)
-	_ = h.editRequestHeader("response_filter", opReplace, "accept-encoding", upstreamAE)
+	if !h.requestHeaderIs("accept-encoding", upstreamAE) {
+		_ = h.editRequestHeader("response_filter", opReplace, "accept-encoding", upstreamAE)
+	}
 	for _, name := range respfilter.RequestHeadersToRemove() {
-		_ = h.editRequestHeader("response_filter", opRemove, name, "")
+		if h.mayHaveRequestHeader(name) {
+			_ = h.editRequestHeader("response_filter", opRemove, name, "")
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,6 +65,45 @@ func TestFilteredRouteAsksForWholeDecodableDocuments(t *testing.T) {
 	}
 	if _, ok := header(req, "range"); ok {
 		t.Error("range was forwarded on a filtered route")
+	}
+}
+
+// A filtered route's upstream gets one decodable accept-encoding and no
+// range, also when the client's value needs no rewrite (apiguard then makes
+// no change) or is absent. Repeated headers are in e2e/respfilter: the
+// emulator replaces only a header's first copy, Envoy all of them.
+func TestFilteredRouteSetsOneDecodableAcceptEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		sent [][2]string
+		want []string
+	}{
+		{[][2]string{{"accept-encoding", "gzip"}, {"range", "bytes=0-1"}}, []string{"gzip"}},
+		{[][2]string{{"accept-encoding", "gzip;q=0.5"}}, []string{"gzip;q=0.5"}},
+		{[][2]string{{"accept-encoding", "br"}}, []string{"identity"}},
+		{[][2]string{{"accept-encoding", "gzip"}}, []string{"gzip"}},
+		{nil, []string{"identity"}},
+	} {
+		// A subtest each: one emulator at a time (newHost's cleanup).
+		t.Run("", func(t *testing.T) {
+			host, status := newHost(t, respFilterConfig("held"))
+			if status != types.OnPluginStartStatusOK {
+				t.Fatalf("plugin start = %v", status)
+			}
+			id := host.InitializeHttpContext()
+			host.CallOnRequestHeaders(id, append([][2]string{{":method", "GET"}, {":path", "/users/1"}, {":authority", "api"}}, tc.sent...), true)
+			var got []string
+			for _, kv := range host.GetCurrentRequestHeaders(id) {
+				if strings.EqualFold(kv[0], "accept-encoding") {
+					got = append(got, kv[1])
+				}
+				if strings.EqualFold(kv[0], "range") {
+					t.Errorf("%q: range was forwarded on a filtered route", tc.sent)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%q: upstream accept-encoding %q, want %q", tc.sent, got, tc.want)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package respfilter
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -33,5 +34,46 @@ func TestRepeatedContentEncodingNeverPassesUnfiltered(t *testing.T) {
 				t.Errorf("content_encoding errors = %d, want 1", got)
 			}
 		})
+	}
+}
+
+// A client's accept-encoding split over two headers reaches the upstream as
+// the one rewritten value: apiguard leaves the header alone only when it was
+// sent once with the value it would set, and the upstream must never pick
+// a coding apiguard cannot decode from a second copy.
+func TestRepeatedAcceptEncodingReachesTheUpstreamRewritten(t *testing.T) {
+	e := start(t, baseConfig("held", ""), opts{held: true}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-type", "application/json")
+		w.Write([]byte(userDoc))
+	})
+	for _, tc := range []struct {
+		sent []string
+		want []string
+	}{
+		{[]string{"gzip", "br"}, []string{"gzip"}},
+		{[]string{"br", "gzip"}, []string{"gzip"}},
+		{[]string{"gzip", "gzip"}, []string{"gzip, gzip"}},
+		{[]string{"gzip", "zstd"}, []string{"gzip"}},
+		{[]string{"gzip"}, []string{"gzip"}},
+		{nil, []string{"identity"}},
+	} {
+		req, err := http.NewRequest("GET", e.front.URL+"/users/7", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header["Accept-Encoding"] = tc.sent
+		req.Header["Range"] = []string{"bytes=0-10"}
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		seen := e.lastSeen()
+		if got := seen.Values("accept-encoding"); !slices.Equal(got, tc.want) {
+			t.Errorf("client sent accept-encoding %q: upstream saw %q, want %q", tc.sent, got, tc.want)
+		}
+		if seen.Get("range") != "" {
+			t.Errorf("client sent accept-encoding %q: range reached the upstream", tc.sent)
+		}
 	}
 }
