@@ -40,8 +40,8 @@ type Index struct {
 	// and the candidates come out in rule order without a sort.
 	bitSets                bool
 	alwaysBits, foldedBits uint64
-	// allBits has a bit for every rule: the candidates of a path deeper
-	// than walkBits's stack.
+	// allBits has a bit for every rule: the candidates of a walk that
+	// branches more often than walkBits's stack holds.
 	allBits uint64
 }
 
