@@ -229,7 +229,7 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 		Query:  query,
 		// The lockout counts a client by its network, as rate limits do
 		// (client_ip.ipv6_prefix_length): an IPv6 client owns its /64.
-		ClientIP: h.plugin.settings.ClientIP.Network(h.clientAddr()).Addr(),
+		ClientIP: h.clientNetwork().Addr(),
 		Bodiless: h.bodiless,
 		MayWait:  mayWait,
 		Scratch:  &h.plugin.jwt.scratch,
