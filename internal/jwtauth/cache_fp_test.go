@@ -47,3 +47,27 @@ func TestCacheFingerprintCollision(t *testing.T) {
 		t.Fatalf("%d entries in a cache of 4", len(c.entries))
 	}
 }
+
+// TestSameTokenIsEquality: the cache's comparison tells apart two tokens
+// that differ in any one byte, at any length, and in length alone: a cache
+// hit can never hand one token's verification to another.
+func TestSameTokenIsEquality(t *testing.T) {
+	for n := range 100 {
+		a := strings.Repeat("x", n)
+		if !sameToken(a, strings.Clone(a)) {
+			t.Fatalf("length %d: equal tokens compare unequal", n)
+		}
+		if sameToken(a, a+"x") || sameToken(a+"x", a) {
+			t.Fatalf("length %d: tokens of different lengths compare equal", n)
+		}
+		for i := range n {
+			for _, flip := range []byte{0x01, 0x08, 0x80, 0xff} {
+				b := []byte(a)
+				b[i] ^= flip
+				if sameToken(a, string(b)) {
+					t.Fatalf("length %d: tokens differing at byte %d (^%#x) compare equal", n, i, flip)
+				}
+			}
+		}
+	}
+}
