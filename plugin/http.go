@@ -111,6 +111,9 @@ type httpContext struct {
 	authnReq jwtauth.Request
 	rateReq  ratelimit.Request
 	routeReq route.Request
+	// stageNow is the wall time the request stages judge by in the
+	// current run of them (stageTime); zero until read.
+	stageNow time.Time
 	// shared is set once something outside the stream's callbacks holds
 	// the context (a callout's answer closure): it is then never reused.
 	shared bool
@@ -219,6 +222,7 @@ func (h *httpContext) resolveClientIP() netip.Addr {
 // runStages runs the request stages from the current one until one waits or
 // answers. It returns the action for the request headers callback.
 func (h *httpContext) runStages() types.Action {
+	h.stageNow = time.Time{} // a resumed run judges by its own time
 	for h.stage < numRequestStages {
 		switch h.runStage(h.stage) {
 		case stageWait:
@@ -232,6 +236,16 @@ func (h *httpContext) runStages() types.Action {
 	h.prepareResponseFilter()
 	h.prepareInventory()
 	return types.ActionContinue
+}
+
+// stageTime is the wall clock the request stages judge by (token expiry,
+// lockouts, rate-limit buckets), read once per run of the stages in one
+// host call (direct.Wall): time.Now costs two, and each stage read it.
+func (h *httpContext) stageTime() time.Time {
+	if h.stageNow.IsZero() {
+		h.stageNow = direct.Wall()
+	}
+	return h.stageNow
 }
 
 // resume continues a paused request after a callout or shared-state change

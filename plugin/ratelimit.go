@@ -69,7 +69,7 @@ func (h *httpContext) rateLimit() stageResult {
 	}
 	st := &h.rateLimitStream
 	if st.result == nil {
-		st.result = rl.limiter.CheckInto(&st.checked, h.rateLimitRequest(), time.Now())
+		st.result = rl.limiter.CheckInto(&st.checked, h.rateLimitRequest(), h.stageTime())
 		h.dispatchRateLimitCallouts()
 	}
 	if st.outstanding > 0 {
