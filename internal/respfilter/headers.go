@@ -1,7 +1,6 @@
 package respfilter
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -159,13 +158,11 @@ func parseContentLengths(v string) (n int64, ok bool) {
 	return n, true
 }
 
-// ResponseHeadersToRemove lists the response headers a filtered response
-// must lose before its headers leave: the body changes, so its length,
-// digests and strong validator no longer describe it. With headers held the
-// plugin sets content-length again from the final body.
-func ResponseHeadersToRemove() []string { return slices.Clone(responseHeadersToRemove[:]) }
-
-// responseHeadersToRemove is ResponseHeadersToRemove's list, lower case.
+// responseHeadersToRemove lists the response headers a filtered response
+// must lose before its headers leave (Stream removes those it carries): the
+// body changes, so its length, digests and strong validator no longer
+// describe it. With headers held, content-length is set again from the
+// final body.
 var responseHeadersToRemove = [...]string{"content-length", "content-md5", "digest", "content-digest", "repr-digest", "etag"}
 
 // removeLengths has bit n set when a name of responseHeadersToRemove is n

@@ -78,7 +78,7 @@ type Stream struct {
 	headersHeld bool
 	// large is set when filtering handled a large body.
 	large bool
-	// present marks which of ResponseHeadersToRemove the response
+	// present marks which of responseHeadersToRemove the response
 	// carried (contradicting): only those are removed, a host call each.
 	// Nothing but the plugin changes the response headers while it holds
 	// them, and it never adds one of these but content-length, after the

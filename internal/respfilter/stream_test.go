@@ -230,7 +230,7 @@ func TestStreamRemovesTheContradictingHeadersItCarries(t *testing.T) {
 			{"Content-Length", strconv.Itoa(len(body))}, {"ETag", `"abc"`}, {"digest", "sha-256=x"}, {"x-other", "kept"}}}
 		s.Headers(h, "GET", "", false)
 		s.Body(h, len(body), true)
-		for _, name := range ResponseHeadersToRemove() {
+		for _, name := range responseHeadersToRemove {
 			if v, ok := h.header(name); ok && !(mode == "held" && name == "content-length" && v == "8") {
 				t.Errorf("%s: %s: %q left in the response", mode, name, v)
 			}
