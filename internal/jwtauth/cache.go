@@ -55,6 +55,12 @@ type tokenCache struct {
 	ring    []cacheFP
 	used    []bool
 	next    int
+	// last is the entry the last hit returned, looked at before the map
+	// (whose 40-byte key Wasm hashes byte by byte): a worker's requests in
+	// a row often carry one token. It is always an entry of the map: put
+	// and every delete drop it.
+	last    cacheEntry
+	hasLast bool
 }
 
 func newTokenCache(size int) *tokenCache {
@@ -69,19 +75,23 @@ func (c *tokenCache) get(k cacheKey, keysDigest [32]byte, now time.Time) *Token 
 	if c == nil {
 		return nil
 	}
-	fp := k.fingerprint()
 	c.mu.Lock()
-	e, ok := c.entries[fp]
+	e, ok := c.last, c.hasLast
+	if !ok || e.key.provider != k.provider || !sameToken(e.key.token, k.token) {
+		e, ok = c.entries[k.fingerprint()]
+	}
 	switch {
 	case !ok || e.key.provider != k.provider || !sameToken(e.key.token, k.token):
 		c.mu.Unlock()
 		return nil
 	case now.UnixNano() >= e.token.cacheUntilUnixNs || e.token.keysDigest != keysDigest:
-		delete(c.entries, fp)
+		delete(c.entries, k.fingerprint())
 		c.used[e.slot] = false
+		c.last, c.hasLast = cacheEntry{}, false
 		c.mu.Unlock()
 		return nil
 	}
+	c.last, c.hasLast = e, true
 	c.mu.Unlock()
 	return e.token
 }
@@ -139,6 +149,7 @@ func (c *tokenCache) put(k cacheKey, t *Token, now time.Time) {
 	fp := k.fingerprint()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.last, c.hasLast = cacheEntry{}, false // an entry may be replaced or evicted
 	if e, ok := c.entries[fp]; ok {
 		if e.key != k {
 			// Another token with this fingerprint: this one takes its

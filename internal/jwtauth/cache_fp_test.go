@@ -71,3 +71,34 @@ func TestSameTokenIsEquality(t *testing.T) {
 		}
 	}
 }
+
+// A token just served from the cache is judged again on the next request:
+// a changed key set or its expiry drops it, and it is not served after.
+func TestCacheHitIsCheckedEveryTime(t *testing.T) {
+	now := time.Now()
+	c := newTokenCache(4)
+	k := cacheKey{token: "a.b.c"}
+	tok := &Token{cacheUntilUnixNs: now.Add(time.Minute).UnixNano()}
+	var digest, rotated [32]byte
+	rotated[0] = 1
+	c.put(k, tok, now)
+	if got := c.get(k, digest, now); got != tok {
+		t.Fatalf("first hit: %+v", got)
+	}
+	if got := c.get(k, rotated, now); got != nil {
+		t.Fatal("a token verified under the old key set was served after a rotation")
+	}
+	if got := c.get(k, digest, now); got != nil {
+		t.Fatal("a token dropped at a rotation was served again")
+	}
+	c.put(k, tok, now)
+	if got := c.get(k, digest, now); got != tok {
+		t.Fatalf("hit after put: %+v", got)
+	}
+	if got := c.get(k, digest, now.Add(time.Minute)); got != nil {
+		t.Fatal("an expired token was served")
+	}
+	if got := c.get(k, digest, now); got != nil {
+		t.Fatal("a token dropped at its expiry was served again")
+	}
+}
