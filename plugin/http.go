@@ -88,6 +88,13 @@ type httpContext struct {
 	clientIPResolved bool
 	// clientText is clientIP as text once made (clientIPText).
 	clientText string
+	// fromSource is set when clientIP came from source.address: clientNet
+	// and netKey (the rate limits' client key) are then the worker's
+	// clientMemo's, copied (a paused stream keeps its own while other
+	// streams change the memo).
+	fromSource bool
+	clientNet  netip.Prefix
+	netKey     string
 	headers    headerview.View // the request headers (requestHeaders)
 	// pairsBuf is the backing array readRequest decodes the request
 	// headers into, kept when the context is reused: the strings live in
@@ -105,6 +112,9 @@ type httpContext struct {
 	authnReq jwtauth.Request
 	rateReq  ratelimit.Request
 	routeReq route.Request
+	// stageNow is the wall time the request stages judge by in the
+	// current run of them (stageTime); zero until read.
+	stageNow time.Time
 	// shared is set once something outside the stream's callbacks holds
 	// the context (a callout's answer closure): it is then never reused.
 	shared bool
@@ -175,30 +185,45 @@ func (h *httpContext) clientIPText() string {
 	return h.clientText
 }
 
+// clientNetwork is the client's network (clientip.Resolver.Network of
+// clientAddr), the unit a lockout counts.
+func (h *httpContext) clientNetwork() netip.Prefix {
+	ip := h.clientAddr()
+	if h.fromSource {
+		return h.clientNet
+	}
+	return h.plugin.settings.ClientIP.Network(ip)
+}
+
 // sourceAddressPath is Envoy's source.address property, serialised once.
 var sourceAddressPath = direct.NewPath("source", "address")
 
 // resolveClientIP applies the configured trusted_hops to x-forwarded-for
 // over the connection's source.address. An unknown address stays invalid;
-// policies keyed on it fall back as they document.
+// policies keyed on it fall back as they document. An address from
+// source.address comes through the worker's clientMemo, with its network,
+// text and key.
 func (h *httpContext) resolveClientIP() netip.Addr {
-	source, _ := direct.Property(sourceAddressPath)
-	var xff []string
-	if h.plugin.settings.ClientIP.TrustedHops > 0 {
+	r := h.plugin.settings.ClientIP
+	if r.TrustedHops > 0 {
 		if v, ok := h.requestHeader("x-forwarded-for"); ok {
-			xff = []string{v}
+			// Resolve falls back to the source address only when
+			// x-forwarded-for names no client; "" names none.
+			if ip, err := r.Resolve("", []string{v}); err == nil {
+				return ip
+			}
 		}
 	}
-	ip, err := h.plugin.settings.ClientIP.Resolve(direct.String(source), xff)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ip
+	source, _ := direct.Property(sourceAddressPath)
+	m := h.plugin.client.of(source, r)
+	h.fromSource, h.clientNet, h.clientText, h.netKey = true, m.network, m.text, m.key
+	return m.addr
 }
 
 // runStages runs the request stages from the current one until one waits or
 // answers. It returns the action for the request headers callback.
 func (h *httpContext) runStages() types.Action {
+	h.stageNow = time.Time{} // a resumed run judges by its own time
 	for h.stage < numRequestStages {
 		switch h.runStage(h.stage) {
 		case stageWait:
@@ -212,6 +237,16 @@ func (h *httpContext) runStages() types.Action {
 	h.prepareResponseFilter()
 	h.prepareInventory()
 	return types.ActionContinue
+}
+
+// stageTime is the wall clock the request stages judge by (token expiry,
+// lockouts, rate-limit buckets), read once per run of the stages in one
+// host call (direct.Wall): time.Now costs two, and each stage read it.
+func (h *httpContext) stageTime() time.Time {
+	if h.stageNow.IsZero() {
+		h.stageNow = direct.Wall()
+	}
+	return h.stageNow
 }
 
 // resume continues a paused request after a callout or shared-state change

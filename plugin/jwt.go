@@ -176,10 +176,11 @@ func (h *httpContext) authenticate() stageResult {
 		return stageNext
 	}
 	s := &h.jwtStream
-	now := time.Now()
+	now := h.stageTime()
 	mayWait := true
 	if s.wait != nil {
-		if !s.wait.MayProceed(&j.remote.Waits, now) {
+		// A wait's deadline is on time.Now's monotonic clock (Start below).
+		if !s.wait.MayProceed(&j.remote.Waits, time.Now()) {
 			h.plugin.wait(h)
 			return stageWait
 		}
@@ -196,7 +197,7 @@ func (h *httpContext) authenticate() stageResult {
 		// callout dispatched here would belong to this stream, and the SDK
 		// drops its answer if the client goes away first, leaving every
 		// other request paused on the provider to time out.
-		s.wait = j.remote.Start(res, now)
+		s.wait = j.remote.Start(res, time.Now())
 		h.plugin.wait(h)
 		return stageWait
 	}
@@ -229,7 +230,7 @@ func (h *httpContext) authnRequest(mayWait bool) *jwtauth.Request {
 		Query:  query,
 		// The lockout counts a client by its network, as rate limits do
 		// (client_ip.ipv6_prefix_length): an IPv6 client owns its /64.
-		ClientIP: h.plugin.settings.ClientIP.Network(h.clientAddr()).Addr(),
+		ClientIP: h.clientNetwork().Addr(),
 		Bodiless: h.bodiless,
 		MayWait:  mayWait,
 		Scratch:  &h.plugin.jwt.scratch,

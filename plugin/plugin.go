@@ -63,6 +63,9 @@ type pluginContext struct {
 	// yielded is when this worker last yielded to the Go runtime
 	// (yieldToCollector), on clock.
 	yielded time.Duration
+	// client is the last client resolved from source.address, with what
+	// is derived from it under this configuration's client_ip settings.
+	client clientMemo
 }
 
 func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
@@ -101,6 +104,7 @@ func (p *pluginContext) configure(data []byte) error {
 		return err
 	}
 	p.settings = s
+	p.client = clientMemo{} // derived under the settings replaced
 	p.rootID = pluginRootID()
 	if p.instance, err = instanceName(s); err != nil {
 		return err

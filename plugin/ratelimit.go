@@ -69,7 +69,7 @@ func (h *httpContext) rateLimit() stageResult {
 	}
 	st := &h.rateLimitStream
 	if st.result == nil {
-		st.result = rl.limiter.CheckInto(&st.checked, h.rateLimitRequest(), time.Now())
+		st.result = rl.limiter.CheckInto(&st.checked, h.rateLimitRequest(), h.stageTime())
 		h.dispatchRateLimitCallouts()
 	}
 	if st.outstanding > 0 {
@@ -91,11 +91,11 @@ func (h *httpContext) rateLimit() stageResult {
 // itself, it is the stream's one text of it (clientIPText), which the
 // audit event logs too.
 func (h *httpContext) clientKey() string {
-	r := h.plugin.settings.ClientIP
-	if p := r.Network(h.clientAddr()); p.IsValid() && p.IsSingleIP() && p.Addr() == h.clientAddr() {
-		return h.clientIPText()
+	ip := h.clientAddr()
+	if h.fromSource {
+		return h.netKey
 	}
-	return r.NetworkKey(h.clientAddr())
+	return clientKeyOf(h.plugin.settings.ClientIP, ip, h.clientIPText())
 }
 
 // rateLimitRequest gathers what the policies' keys and matchers read.

@@ -448,3 +448,30 @@ func TestEachVisitsLiveStatesOnly(t *testing.T) {
 		t.Errorf("Each saw %q, want the two live states", seen)
 	}
 }
+
+// Keys that alternate, share a prefix or differ only in length each keep
+// their own state through the table's memo of the last key's slots, and
+// each lands in its own candidates: no key takes the slots of the one
+// before it.
+func TestAlternatingKeysKeepTheirOwnSlots(t *testing.T) {
+	s := &MemStore{}
+	tb := newTable(t, s, 1024)
+	now := time.Unix(1000, 0)
+	long := strings.Repeat("k", MaxKeyBytes+1)
+	keys := []string{"alice", "bob", "alice", "alic", "alice", long, "alice", long[:MaxKeyBytes], "bob"}
+	want := map[string]uint64{}
+	for _, k := range keys {
+		var n uint64
+		if _, err := tb.Update(k, now, counter(now, time.Minute, &n)); err != nil {
+			t.Fatal(err)
+		}
+		want[k]++
+		if n != want[k] {
+			t.Fatalf("%.8s… = %d, want %d", k, n, want[k])
+		}
+		hk := *tb.hashKey.Load()
+		if got, direct := tb.candidatesOf(hk, k), tb.candidates(hk, k); got != direct {
+			t.Fatalf("%.8s…: remembered candidates %v, hashed %v", k, got, direct)
+		}
+	}
+}

@@ -151,6 +151,18 @@ type Table struct {
 	// find it taken allocate their own.
 	slotMu  sync.Mutex
 	slotBuf []byte
+	// last holds the candidate slots of the key hashed last, guarded by
+	// lastMu like slotBuf: a client's requests in a row hash its key once.
+	lastMu sync.Mutex
+	last   lastKey
+}
+
+// lastKey is a key (at most MaxKeyBytes long) and its candidate slots.
+type lastKey struct {
+	set   bool
+	n     int
+	key   [MaxKeyBytes]byte
+	cands [maxWays]uint64
 }
 
 // slotNameCache is the number of remembered slot keys per Table (a power of
@@ -259,7 +271,7 @@ func (t *Table) Apply(key string, now time.Time, fn UpdateFunc) (Stats, error) {
 	}
 	var sk storedKey
 	sk.set(key)
-	cands := t.candidates(hk, key)
+	cands := t.candidatesOf(hk, key)
 	nowNs := now.UnixNano()
 	for attempts := 1; attempts <= t.maxAttempts; attempts++ {
 		st := Stats{Attempts: attempts}
@@ -442,6 +454,26 @@ func (t *Table) candidates(hk sipKey, key string) (cands [maxWays]uint64) {
 	return cands
 }
 
+// candidatesOf is candidates, remembered for the last key: the hash key,
+// the ways and the slots never change under a Table, so neither do a
+// key's candidates. A longer key, or a concurrent caller that finds the
+// memo taken, hashes.
+func (t *Table) candidatesOf(hk sipKey, key string) [maxWays]uint64 {
+	if len(key) > MaxKeyBytes || !t.lastMu.TryLock() {
+		return t.candidates(hk, key)
+	}
+	l := &t.last
+	if l.set && string(l.key[:l.n]) == key {
+		c := l.cands
+		t.lastMu.Unlock()
+		return c
+	}
+	c := t.candidates(hk, key)
+	l.set, l.n, l.cands = true, copy(l.key[:], key), c
+	t.lastMu.Unlock()
+	return c
+}
+
 // slotKey is the store key of slot idx.
 func (t *Table) slotKey(idx uint64) string {
 	e := &t.names[idx&(slotNameCache-1)]
@@ -470,9 +502,10 @@ func (t *Table) setSlot(key string, expiresNs int64, sk, state []byte, cas uint3
 	if !t.slotMu.TryLock() {
 		return t.store.Set(key, appendSlot(nil, expiresNs, sk, state), cas)
 	}
-	defer t.slotMu.Unlock()
 	t.slotBuf = appendSlot(t.slotBuf[:0], expiresNs, sk, state)
-	return t.store.Set(key, t.slotBuf, cas)
+	err := t.store.Set(key, t.slotBuf, cas)
+	t.slotMu.Unlock()
+	return err
 }
 
 // appendSlot appends a slot value: the expiry, the stored key, the state.

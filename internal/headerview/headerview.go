@@ -13,6 +13,7 @@ package headerview
 
 import (
 	"strings"
+	"unsafe"
 )
 
 // View is one request's header view. Names are lower case; repeated headers
@@ -101,17 +102,24 @@ func (v *View) join(pairs [][2]string) {
 	if len(pairs) > manyHeaders {
 		index = make(map[string]int, len(pairs))
 	}
+	// seen has a bit set for the class (nameClass) of every name kept: a
+	// name of a class not seen yet is new, and the scan for it is skipped.
+	// Most requests repeat no header, so most names cost no scan.
+	var seen uint64
 	for _, kv := range pairs {
-		name := strings.ToLower(kv[0])
+		name := lower(kv[0])
 		i := -1
-		if index != nil {
+		switch {
+		case index != nil:
 			if j, ok := index[name]; ok {
 				i = j
 			} else {
 				index[name] = len(v.kv)
 			}
-		} else {
+		case seen&nameClass(name) != 0:
 			i = v.index(name)
+		default:
+			seen |= nameClass(name)
 		}
 		if i < 0 {
 			v.kv = append(v.kv, [2]string{name, kv[1]})
@@ -123,6 +131,58 @@ func (v *View) join(pairs [][2]string) {
 
 // joinValues joins a repeated header's values as canon.JoinHeaders does:
 // cookies with "; ", others with ",".
+// nameClass is one bit of 64 standing for a lower-case name's length and
+// last byte: two names of different classes differ.
+func nameClass(name string) uint64 {
+	if name == "" {
+		return 1
+	}
+	return 1 << ((uint(len(name))*7 + uint(name[len(name)-1])) & 63)
+}
+
+// lower is strings.ToLower for a header name, returning name itself
+// without a byte-wise pass when eight-byte words show it holds no upper
+// case and no non-ASCII byte (in Wasm each byte of a byte loop goes
+// through the function's dispatch loop; a name is usually lower case
+// already, as Envoy keeps them).
+func lower(name string) string {
+	if !mayNeedLower(name) {
+		return name
+	}
+	return strings.ToLower(name)
+}
+
+// mayNeedLower reports whether s may hold an upper-case ASCII letter or a
+// non-ASCII byte; false means it holds neither.
+func mayNeedLower(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	if len(s) >= 8 {
+		p := unsafe.Pointer(unsafe.StringData(s))
+		for ; ; i += 8 {
+			if i+8 > len(s) {
+				i = len(s) - 8 // the last word, overlapping the one before
+			}
+			w := *(*uint64)(unsafe.Add(p, i))
+			// With every byte below 0x80, adding 0x80-'A' sets a byte's
+			// high bit when it is >= 'A', adding 0x80-'Z'-1 when it is
+			// > 'Z', and no addition carries into the next byte.
+			if w&highs != 0 || (w+(0x80-'A')*ones)&^(w+(0x80-'Z'-1)*ones)&highs != 0 {
+				return true
+			}
+			if i+8 == len(s) {
+				return false
+			}
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
 func joinValues(name, prev, next string) string {
 	sep := ","
 	if name == "cookie" {
@@ -150,7 +210,7 @@ func (v *View) Remove(name string) {
 	if !v.Held() {
 		return
 	}
-	if i := v.index(strings.ToLower(name)); i >= 0 {
+	if i := v.index(lower(name)); i >= 0 {
 		copy(v.kv[i:], v.kv[i+1:])
 		v.kv[len(v.kv)-1] = [2]string{}
 		v.kv = v.kv[:len(v.kv)-1]
@@ -162,7 +222,7 @@ func (v *View) Replace(name, value string) {
 	if !v.Held() {
 		return
 	}
-	name = strings.ToLower(name)
+	name = lower(name)
 	if i := v.index(name); i >= 0 {
 		v.kv[i][1] = value
 		return
@@ -176,7 +236,7 @@ func (v *View) Add(name, value string) {
 	if !v.Held() {
 		return
 	}
-	name = strings.ToLower(name)
+	name = lower(name)
 	if i := v.index(name); i >= 0 {
 		v.kv[i][1] = joinValues(name, v.kv[i][1], value)
 		return

@@ -1,9 +1,12 @@
 package headerview
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/apiguard/apiguard/internal/canon"
@@ -125,5 +128,46 @@ func TestViewAllocatesOnlyToJoin(t *testing.T) {
 	})
 	if n != 0 {
 		t.Fatalf("%.1f allocations per request, want 0", n)
+	}
+}
+
+// lower returns what strings.ToLower does for every name, whatever its
+// length and wherever an upper-case letter or a non-ASCII byte sits in it.
+func TestLowerIsToLower(t *testing.T) {
+	for n := range 24 {
+		base := []byte(strings.Repeat("x-z@[`{", 4)[:n])
+		check := func(b []byte) {
+			t.Helper()
+			if got, want := lower(string(b)), strings.ToLower(string(b)); got != want {
+				t.Fatalf("lower(%q) = %q, want %q", b, got, want)
+			}
+		}
+		check(base)
+		for i := range n {
+			for _, c := range []byte{'A', 'M', 'Z', '@', '[', 0x7f, 0x80, 0xc3, 0xff} {
+				b := bytes.Clone(base)
+				b[i] = c
+				check(b)
+			}
+		}
+	}
+}
+
+// The view joins like canon.JoinHeaders whatever the names' lengths, last
+// bytes and case: names that share a class (nameClass) and names that
+// repeat are told apart.
+func TestViewJoinsNamesOfOneClass(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	names := []string{"a", "b", "ab", "ba", "x-a", "X-A", "y-a", "x-user", "X-User", "x-usEr", "cookie", "Cookie", "accept", "accepT", "user-agent"}
+	for range 2000 {
+		var pairs [][2]string
+		for j := range rng.IntN(12) {
+			pairs = append(pairs, [2]string{names[rng.IntN(len(names))], fmt.Sprint(j)})
+		}
+		var v View
+		v.Keep(pairs)
+		if got, want := all(&v), canon.JoinHeaders(pairs); !maps.Equal(got, want) {
+			t.Fatalf("%q: view = %v, want %v", pairs, got, want)
+		}
 	}
 }

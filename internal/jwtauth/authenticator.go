@@ -811,15 +811,8 @@ func (a *Authenticator) allow(rule int, o outcome, ev *evaluation) Result {
 			continue
 		}
 		res.Tokens = append(res.Tokens, t)
-		p := a.byName[t.Provider]
-		if p.payloadHdr != "" {
-			res.SetHeaders = append(res.SetHeaders, [2]string{p.payloadHdr, t.payload})
-		}
-		for _, ch := range p.claimHdrs {
-			if v, ok := claimHeaderValue(t.Claims, ch.Claim); ok {
-				res.SetHeaders = append(res.SetHeaders, [2]string{ch.Header, v})
-			}
-		}
+		p := t.verifiedBy
+		res.SetHeaders = append(res.SetHeaders, t.forward...)
 		if p.forward {
 			kept = append(kept, ev.done[p.index].found...)
 			continue

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // maxCacheTTL bounds how long a verified token is trusted without a new
@@ -54,6 +55,12 @@ type tokenCache struct {
 	ring    []cacheFP
 	used    []bool
 	next    int
+	// last is the entry the last hit returned, looked at before the map
+	// (whose 40-byte key Wasm hashes byte by byte): a worker's requests in
+	// a row often carry one token. It is always an entry of the map: put
+	// and every delete drop it.
+	last    cacheEntry
+	hasLast bool
 }
 
 func newTokenCache(size int) *tokenCache {
@@ -68,19 +75,53 @@ func (c *tokenCache) get(k cacheKey, keysDigest [32]byte, now time.Time) *Token 
 	if c == nil {
 		return nil
 	}
-	fp := k.fingerprint()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[fp]
-	if !ok || e.key != k {
-		return nil
+	e, ok := c.last, c.hasLast
+	if !ok || e.key.provider != k.provider || !sameToken(e.key.token, k.token) {
+		e, ok = c.entries[k.fingerprint()]
 	}
-	if now.UnixNano() >= e.token.cacheUntilUnixNs || e.token.keysDigest != keysDigest {
-		delete(c.entries, fp)
+	switch {
+	case !ok || e.key.provider != k.provider || !sameToken(e.key.token, k.token):
+		c.mu.Unlock()
+		return nil
+	case now.UnixNano() >= e.token.cacheUntilUnixNs || e.token.keysDigest != keysDigest:
+		delete(c.entries, k.fingerprint())
 		c.used[e.slot] = false
+		c.last, c.hasLast = cacheEntry{}, false
+		c.mu.Unlock()
 		return nil
 	}
+	c.last, c.hasLast = e, true
+	c.mu.Unlock()
 	return e.token
+}
+
+// sameToken is a == b, 32 bytes a step: Go's Wasm port compares strings a
+// byte at a time (internal/bytealg memeqbody), which for a 700-byte token
+// on every cache hit costs several times this loop under wazero.
+func sameToken(a, b string) bool {
+	n := len(a)
+	if n != len(b) {
+		return false
+	}
+	pa, pb := unsafe.Pointer(unsafe.StringData(a)), unsafe.Pointer(unsafe.StringData(b))
+	i := 0
+	for ; i+32 <= n; i += 32 {
+		// ^ and | bind alike in Go: every xor is parenthesised.
+		d := (*(*uint64)(unsafe.Add(pa, i)) ^ *(*uint64)(unsafe.Add(pb, i))) |
+			(*(*uint64)(unsafe.Add(pa, i+8)) ^ *(*uint64)(unsafe.Add(pb, i+8))) |
+			(*(*uint64)(unsafe.Add(pa, i+16)) ^ *(*uint64)(unsafe.Add(pb, i+16))) |
+			(*(*uint64)(unsafe.Add(pa, i+24)) ^ *(*uint64)(unsafe.Add(pb, i+24)))
+		if d != 0 {
+			return false
+		}
+	}
+	for ; i < n; i++ {
+		if *(*byte)(unsafe.Add(pa, i)) != *(*byte)(unsafe.Add(pb, i)) {
+			return false
+		}
+	}
+	return true
 }
 
 // cacheUntil is when trust in a verified token's signature check ends: its
@@ -108,6 +149,7 @@ func (c *tokenCache) put(k cacheKey, t *Token, now time.Time) {
 	fp := k.fingerprint()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.last, c.hasLast = cacheEntry{}, false // an entry may be replaced or evicted
 	if e, ok := c.entries[fp]; ok {
 		if e.key != k {
 			// Another token with this fingerprint: this one takes its

@@ -101,6 +101,7 @@ func (p *provider) verifyShared(token string, keysDigest [32]byte) (*Token, Reas
 	if r := p.checkStatic(t); r != "" {
 		return nil, r
 	}
+	p.finish(t)
 	return t, ""
 }
 

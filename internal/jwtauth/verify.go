@@ -31,6 +31,13 @@ type Token struct {
 	hasIat           bool
 	keysDigest       [32]byte
 	cacheUntilUnixNs int64
+	// verifiedBy is the provider that verified the token, and forward the
+	// headers that provider sets from it (forward_payload_header, then
+	// claim_to_headers in order): made once when the token is verified,
+	// since a cached token's claims never change, instead of on every
+	// request that presents it.
+	verifiedBy *provider
+	forward    [][2]string
 }
 
 // provider is a compiled Provider.
@@ -126,6 +133,7 @@ func (p *provider) verify(token string, keys *jwks.Set) (*Token, Reason) {
 	if r := p.checkStatic(t); r != "" {
 		return nil, r
 	}
+	p.finish(t)
 	return t, ""
 }
 
@@ -163,6 +171,28 @@ func (t *Token) readRegistered() Reason {
 		*c.val, *c.has = f, true
 	}
 	return ""
+}
+
+// finish completes a token that passed every check but the time's: it
+// renders the headers p sets from it (Token.forward).
+func (p *provider) finish(t *Token) {
+	t.verifiedBy = p
+	n := len(p.claimHdrs)
+	if p.payloadHdr != "" {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	t.forward = make([][2]string, 0, n)
+	if p.payloadHdr != "" {
+		t.forward = append(t.forward, [2]string{p.payloadHdr, t.payload})
+	}
+	for _, ch := range p.claimHdrs {
+		if v, ok := claimHeaderValue(t.Claims, ch.Claim); ok {
+			t.forward = append(t.forward, [2]string{ch.Header, v})
+		}
+	}
 }
 
 // checkStatic runs the checks that do not depend on the time.

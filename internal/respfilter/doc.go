@@ -79,8 +79,8 @@
 // With headers_mode "streamed" (Istio's WasmPlugin without an EnvoyFilter
 // patch), the headers leave before the body is seen. DecideHeaders settles
 // all that headers show (encoding, declared length over the limit) so those
-// failures are still a 502; the plugin removes ResponseHeadersToRemove
-// (content-length among them) before the headers leave. A failure that shows
+// failures are still a 502; the length, digests and etag are removed
+// (Stream, responseHeadersToRemove) before the headers leave. A failure that shows
 // only in the body (malformed JSON, a size over the limit without a declared
 // length) replaces the body with ErrorDocument under the status already
 // sent. This is weaker: a client that trusts the status alone sees success.
@@ -92,11 +92,11 @@
 //	response headers: skip if apiguard answered the stream itself (401/403/429/502);
 //	                  d := p.DecideHeaders(meta).
 //	                  ActionFilter: buffer up to p.MaxBodyBytes() (streamed: remove
-//	                  ResponseHeadersToRemove() first). ActionDeny: DenyReply(d.Reason).
+//	                  the length, digests and etag first). ActionDeny: DenyReply(d.Reason).
 //	                  ActionPass: count d.Reason. ActionSkip: nothing.
 //	response body:    at end of stream, out, o := p.Process(d, body, claims).
 //	                  ActionReplace: the body becomes out (held: remove
-//	                  ResponseHeadersToRemove(), set content-length). ActionDeny:
+//	                  the length, digests and etag, set content-length). ActionDeny:
 //	                  held: DenyReply(o.Reason); streamed: ErrorDocument(d, o.Reason).
 //	                  Count o.Action, o.Reason, o.Removed and o.Masked, and put
 //	                  o.RemovedPaths (never values) in the audit event.

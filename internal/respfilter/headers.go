@@ -158,12 +158,39 @@ func parseContentLengths(v string) (n int64, ok bool) {
 	return n, true
 }
 
-// ResponseHeadersToRemove lists the response headers a filtered response
-// must lose before its headers leave: the body changes, so its length,
-// digests and strong validator no longer describe it. With headers held the
-// plugin sets content-length again from the final body.
-func ResponseHeadersToRemove() []string {
-	return []string{"content-length", "content-md5", "digest", "content-digest", "repr-digest", "etag"}
+// responseHeadersToRemove lists the response headers a filtered response
+// must lose before its headers leave (Stream removes those it carries): the
+// body changes, so its length, digests and strong validator no longer
+// describe it. With headers held, content-length is set again from the
+// final body.
+var responseHeadersToRemove = [...]string{"content-length", "content-md5", "digest", "content-digest", "repr-digest", "etag"}
+
+// removeLengths has bit n set when a name of responseHeadersToRemove is n
+// bytes long: most response headers are ruled out by their length alone.
+var removeLengths = func() uint64 {
+	var m uint64
+	for _, name := range responseHeadersToRemove {
+		m |= 1 << len(name)
+	}
+	return m
+}()
+
+// contradicting marks which of responseHeadersToRemove pairs holds (bit i
+// for name i), names compared in any case.
+func contradicting(pairs [][2]string) uint8 {
+	var m uint8
+	for _, kv := range pairs {
+		n := len(kv[0])
+		if n >= 64 || removeLengths&(1<<n) == 0 {
+			continue
+		}
+		for i, name := range responseHeadersToRemove {
+			if len(name) == n && strings.EqualFold(kv[0], name) {
+				m |= 1 << i
+			}
+		}
+	}
+	return m
 }
 
 // RequestHeadersToRemove lists the request headers to drop on a filtered

@@ -158,11 +158,11 @@ const (
 	ActionSkip Action = iota
 	// ActionFilter (headers time only): buffer the body to end of stream,
 	// then call Process. With headers streamed, remove
-	// ResponseHeadersToRemove now, before the headers leave; with headers
+	// the length, digests and etag now, before the headers leave; with headers
 	// held, wait for the outcome.
 	ActionFilter
 	// ActionReplace (body time only): the body becomes the returned bytes.
-	// With headers held, remove ResponseHeadersToRemove and set
+	// With headers held, remove the length, digests and etag and set
 	// content-length to the new length.
 	ActionReplace
 	// ActionPass: send the body unfiltered because the config opted in

@@ -78,6 +78,12 @@ type Stream struct {
 	headersHeld bool
 	// large is set when filtering handled a large body.
 	large bool
+	// present marks which of responseHeadersToRemove the response
+	// carried (contradicting): only those are removed, a host call each.
+	// Nothing but the plugin changes the response headers while it holds
+	// them, and it never adds one of these but content-length, after the
+	// removal.
+	present uint8
 }
 
 // Begin filters the response under p, with the worker's output buffer; held
@@ -118,6 +124,7 @@ func (s *Stream) Headers(h Host, method, reqContentType string, endOfStream bool
 		h.Record(Outcome{Action: ActionDeny, Reason: ReasonInternal})
 		return s.deny(ReasonInternal)
 	}
+	s.present = contradicting(all)
 	meta := MetaFromHeaders(all, method, reqContentType)
 	s.decision = s.policy.DecideHeadersInspected(meta, h.Inspector())
 	switch s.decision.Action {
@@ -135,13 +142,13 @@ func (s *Stream) Headers(h Host, method, reqContentType string, endOfStream bool
 			s.headersHeld = true
 			return StepPause, ReasonNone
 		}
-		removeHeaders(h)
+		s.removeHeaders(h)
 	case ActionSkip:
 		if meta.RequestMethod == "HEAD" {
 			// No body to filter, but the upstream's length and digests
 			// describe the unfiltered GET body: they would tell how long
 			// the removed fields are.
-			removeHeaders(h)
+			s.removeHeaders(h)
 		}
 	}
 	return StepContinue, ReasonNone
@@ -216,7 +223,7 @@ func (s *Stream) finish(h Host, out []byte, o Outcome) (Step, Reason) {
 		}
 		h.Replaced(out)
 		if s.headersHeld {
-			removeHeaders(h)
+			s.removeHeaders(h)
 			h.ReplaceResponseHeader("content-length", strconv.Itoa(len(out)))
 		}
 	case ActionDeny:
@@ -247,10 +254,13 @@ func (s *Stream) deny(r Reason) (Step, Reason) {
 	return StepDeny, r
 }
 
-// removeHeaders drops the headers a changed body would contradict.
-func removeHeaders(h Host) {
-	for _, name := range ResponseHeadersToRemove() {
-		h.RemoveResponseHeader(name)
+// removeHeaders drops the headers a changed body would contradict, those
+// of them the response carried.
+func (s *Stream) removeHeaders(h Host) {
+	for i, name := range responseHeadersToRemove {
+		if s.present&(1<<i) != 0 {
+			h.RemoveResponseHeader(name)
+		}
 	}
 }
 

@@ -2,7 +2,9 @@ package respfilter
 
 import (
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -17,20 +19,27 @@ type fakeHost struct {
 	replaced [][]byte
 	sent     []byte // the last body the client was told it receives
 	setCount int    // successful body replacements
+	removals []string
 }
 
 func (f *fakeHost) ResponseHeaders() ([][2]string, error) { return f.headers, f.readErr }
 func (f *fakeHost) RemoveResponseHeader(name string) {
+	f.removals = append(f.removals, name)
+	f.drop(name)
+}
+
+// drop removes every header named name, in any case, as a proxy does.
+func (f *fakeHost) drop(name string) {
 	kept := f.headers[:0]
 	for _, kv := range f.headers {
-		if kv[0] != name {
+		if !strings.EqualFold(kv[0], name) {
 			kept = append(kept, kv)
 		}
 	}
 	f.headers = kept
 }
 func (f *fakeHost) ReplaceResponseHeader(name, value string) {
-	f.RemoveResponseHeader(name)
+	f.drop(name)
 	f.headers = append(f.headers, [2]string{name, value})
 }
 func (f *fakeHost) ResponseBody(size int) ([]byte, error) {
@@ -54,7 +63,7 @@ func (f *fakeHost) Inspector() Inspector   { return nil }
 
 func (f *fakeHost) header(name string) (string, bool) {
 	for _, kv := range f.headers {
-		if kv[0] == name {
+		if strings.EqualFold(kv[0], name) {
 			return kv[1], true
 		}
 	}
@@ -206,6 +215,31 @@ func TestOutcomeFailedLeavesOutPolicyDecisions(t *testing.T) {
 	} {
 		if c.o.Failed() != c.want {
 			t.Errorf("%+v: failed %v", c.o, !c.want)
+		}
+	}
+}
+
+// A filtered response loses every header its changed body would
+// contradict, in whatever case the upstream spelled it, in both headers
+// modes; the headers it did not carry cost no removal.
+func TestStreamRemovesTheContradictingHeadersItCarries(t *testing.T) {
+	for _, mode := range []string{"held", "streamed"} {
+		s := streamFor(t, mode)
+		body := `{"id":1,"secret":"x"}`
+		h := &fakeHost{body: []byte(body), headers: [][2]string{{":status", "200"}, {"content-type", "application/json"},
+			{"Content-Length", strconv.Itoa(len(body))}, {"ETag", `"abc"`}, {"digest", "sha-256=x"}, {"x-other", "kept"}}}
+		s.Headers(h, "GET", "", false)
+		s.Body(h, len(body), true)
+		for _, name := range responseHeadersToRemove {
+			if v, ok := h.header(name); ok && !(mode == "held" && name == "content-length" && v == "8") {
+				t.Errorf("%s: %s: %q left in the response", mode, name, v)
+			}
+		}
+		if _, ok := h.header("x-other"); !ok {
+			t.Errorf("%s: an unrelated header was removed", mode)
+		}
+		if want := []string{"content-length", "digest", "etag"}; !slices.Equal(h.removals, want) {
+			t.Errorf("%s: removed %q, want %q", mode, h.removals, want)
 		}
 	}
 }

@@ -27,6 +27,10 @@ func Monotonic() time.Duration { return time.Since(processStart) }
 // processStart anchors Monotonic natively.
 var processStart = time.Now()
 
+// Wall reads the wall clock natively, without a monotonic reading, as the
+// Wasm build's does.
+func Wall() time.Time { return time.Now().Round(0) }
+
 // IncrementMetric adds offset to a counter through the SDK when the plugin
 // runs natively; the SDK's panic on a host error is dropped.
 func IncrementMetric(metricID uint32, offset int64) {

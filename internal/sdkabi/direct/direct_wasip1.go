@@ -81,8 +81,23 @@ func Monotonic() time.Duration {
 	return time.Duration(clockNow)
 }
 
-// clockNow is Monotonic's result slot, a global for RequestHeaders' reason.
+// clockNow is Monotonic's and Wall's result slot, a global for
+// RequestHeaders' reason.
 var clockNow uint64
+
+// clockRealtime is WASI's CLOCK_REALTIME.
+const clockRealtime = 0
+
+// Wall reads the wall clock in one host call: time.Now reads the monotonic
+// clock too (walltime and nanotime), a second one. The time carries no
+// monotonic reading, so it compares and subtracts as wall times do. If the
+// host refuses, it is time.Now's.
+func Wall() time.Time {
+	if clockTimeGet(clockRealtime, 1, unsafe.Pointer(&clockNow)) != 0 {
+		return time.Now().Round(0)
+	}
+	return time.Unix(0, int64(clockNow))
+}
 
 //go:wasmimport env proxy_increment_metric
 func abiIncrementMetric(metricID uint32, offset int64) uint32
