@@ -190,14 +190,21 @@ func (r *filterRun) skipValue() {
 value:
 	for {
 		if key {
-			// `"key":`, a key without escapes ending before the
-			// document's last ten bytes, is read with one word;
-			// memberValue judges everything else.
+			// `"key":`, a key of up to seven bytes without escapes,
+			// at least eleven bytes before the document's end, is
+			// read with one word (after the indentation, and with one
+			// space after the colon, of indented JSON); memberValue
+			// judges everything else.
 			key = false
-			if j := i + 10; j <= len(doc) && doc[i] == '"' {
+			if i < len(doc) && doc[i] <= ' ' {
+				i = skipSpace(doc, i) // indented JSON
+			}
+			if i+11 <= len(doc) && doc[i] == '"' {
 				if m := special8(load64(doc, i+1)); m != 0 {
 					if q := i + 1 + bits.TrailingZeros64(m)>>3; doc[q] == '"' && doc[q+1] == ':' {
-						i = q + 2
+						if i = q + 2; doc[i] == ' ' {
+							i++ // `"key": value`
+						}
 						goto scalar
 					}
 				}
@@ -225,8 +232,7 @@ value:
 				r.stack = stack
 				return
 			}
-			i++
-			if i < len(doc) && isSpace(doc[i]) {
+			if i++; i < len(doc) && doc[i] <= ' ' {
 				i = skipSpace(doc, i)
 			}
 			if i < len(doc) && doc[i] == c+2 { // '}' or ']'
