@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/internal/perfscenario"
 	"github.com/apiguard/apiguard/internal/respfilter/benchdoc"
 	"github.com/tidwall/gjson"
 )
@@ -38,6 +39,29 @@ func BenchmarkFilter(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkFilterRecord10KiB filters the 10 KiB record of issue 12's chain
+// under the demo's "users" allowlist: about half of it is kept whole
+// (orders) and half skipped (activity), so it measures the scan
+// (skipValue) more than the allowlist. Run it compiled to Wasm too, where
+// the scan's costs differ from native ones:
+//
+//	GOOS=wasip1 GOARCH=wasm go test -c -o /tmp/rf.wasm ./internal/respfilter
+//	go run github.com/tetratelabs/wazero/cmd/wazero run /tmp/rf.wasm -test.run '^$' -test.bench FilterRecord10KiB
+func BenchmarkFilterRecord10KiB(b *testing.B) {
+	list := mustAllowlist(b, "id", "name", "role", "orders", "error")
+	doc := perfscenario.Record(perfscenario.LargeRecord)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	var out []byte
+	for b.Loop() {
+		var rep Report
+		var err error
+		if out, err = list.filterDocument(out[:0], doc, filterOptions{maxDepth: DefaultMaxDepth}, &rep); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

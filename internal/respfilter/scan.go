@@ -171,75 +171,100 @@ func scanLiteral(doc []byte, i int, lit string) int {
 
 // skipValue validates the value at r.pos, containers and all, without
 // recursion, and moves r.pos past it. Its nesting counts from r.depth.
-// Plain strings, keys and integers, most of a document, are scanned inline:
-// in Wasm a call costs more than the bytes of a short key.
+//
+// It is the filter's hottest loop (every removed value, every value kept
+// whole), and it is shaped for Go's Wasm backend, where every taken jump
+// goes through the function's dispatch table and every call costs more than
+// a short token: compact JSON (`{"key":value,...}`, `[value,...]`) takes
+// straight paths that read up to eight bytes at a time (a key and its
+// colon, a string, a run of digits, a literal as one 32-bit word), and
+// whitespace, escapes, long numbers and exponents take general paths,
+// mostly out of line. r.pos is not whitespace (the callers skip it).
 func (r *filterRun) skipValue() {
 	doc := r.doc
 	i := r.pos
 	depth := r.depth
 	stack := r.stack[:0] // '{' or '[' per open container
-	key := false         // a member key comes next
+	top := byte(0)       // stack's last entry, 0 when it is empty
+	key := false         // a member key comes next (after '{' or ',')
 value:
 	for {
 		if key {
-			// `"key" ws : ws`
+			// `"key":`, a key of up to seven bytes without escapes,
+			// at least eleven bytes before the document's end, is
+			// read with one word (after the indentation, and with one
+			// space after the colon, of indented JSON); memberValue
+			// judges everything else.
 			key = false
-			if i >= len(doc) || doc[i] != '"' {
+			if i < len(doc) && doc[i] <= ' ' {
+				i = skipSpace(doc, i) // indented JSON
+			}
+			if i+11 <= len(doc) && doc[i] == '"' {
+				if m := special8(load64(doc, i+1)); m != 0 {
+					if q := i + 1 + bits.TrailingZeros64(m)>>3; doc[q] == '"' && doc[q+1] == ':' {
+						if i = q + 2; doc[i] == ' ' {
+							i++ // `"key": value`
+						}
+						goto scalar
+					}
+				}
+			}
+			if i = memberValue(doc, i); i < 0 {
 				break
 			}
-			if j := stringEnd(doc, i+1); j >= 0 {
-				i = j
-			} else if i, _ = scanEscaped(doc, i+1); i < 0 {
-				break
-			}
-			if i = skipSpace(doc, i); i >= len(doc) || doc[i] != ':' {
-				break
-			}
-			i = skipSpace(doc, i+1)
 		}
+	scalar:
 		if i >= len(doc) {
 			break
 		}
-		switch c := doc[i]; c {
-		case '"':
+		switch c := doc[i]; {
+		case c == '"':
 			if j := stringEnd(doc, i+1); j >= 0 {
 				i = j
 			} else if i, _ = scanEscaped(doc, i+1); i < 0 {
 				break value
 			}
-		case '{', '[':
+		case c-'0' <= 9:
+			i = numberEnd(doc, i)
+		case c == '{' || c == '[':
 			if depth++; depth > r.maxDepth {
 				r.err = errDepth
 				r.stack = stack
 				return
 			}
-			if i = skipSpace(doc, i+1); i < len(doc) && doc[i] == c+2 { // '}' or ']'
+			if i++; i < len(doc) && doc[i] <= ' ' {
+				i = skipSpace(doc, i)
+			}
+			if i < len(doc) && doc[i] == c+2 { // '}' or ']'
 				i++
 				depth--
 				break
 			}
 			stack = append(stack, c)
+			top = c
 			key = c == '{'
 			continue
-		case 't':
-			i = scanLiteral(doc, i, "true")
-		case 'f':
-			i = scanLiteral(doc, i, "false")
-		case 'n':
-			i = scanLiteral(doc, i, "null")
-		case '1', '2', '3', '4', '5', '6', '7', '8', '9':
-			// An integer ends here unless a fraction or an exponent
-			// follows; scanNumber judges those.
-			j := i + 1
-			for j < len(doc) && isDigit(doc[j]) {
-				j++
+		case c == 't':
+			if i+4 > len(doc) || load32(doc, i) != lit4("true") {
+				break value
 			}
-			if j < len(doc) && (doc[j] == '.' || doc[j]|0x20 == 'e') {
-				j = scanNumber(doc, i)
+			i += 4
+		case c == 'f':
+			if i+5 > len(doc) || load32(doc, i+1) != lit4("alse") {
+				break value
 			}
-			i = j
-		case '-', '0':
+			i += 5
+		case c == 'n':
+			if i+4 > len(doc) || load32(doc, i) != lit4("null") {
+				break value
+			}
+			i += 4
+		case c == '-':
 			i = scanNumber(doc, i)
+		case isSpace(c) && top != 0:
+			// After a colon, a comma or a '['.
+			i = skipSpace(doc, i)
+			continue
 		default:
 			break value
 		}
@@ -247,20 +272,24 @@ value:
 			break
 		}
 		// After a value: close containers until one continues.
-		for len(stack) > 0 {
-			if i = skipSpace(doc, i); i >= len(doc) {
+		for top != 0 {
+			if i >= len(doc) {
 				break value
 			}
-			top := stack[len(stack)-1]
-			switch doc[i] {
+			switch c := doc[i]; c {
 			case ',':
-				i = skipSpace(doc, i+1)
+				i++
 				key = top == '{'
 				continue value
 			case top + 2:
 				stack = stack[:len(stack)-1]
+				if top = 0; len(stack) > 0 {
+					top = stack[len(stack)-1]
+				}
 				depth--
 				i++
+			case ' ', '\t', '\n', '\r':
+				i = skipSpace(doc, i)
 			default:
 				break value
 			}
@@ -271,6 +300,72 @@ value:
 	}
 	r.stack = stack
 	r.syntax()
+}
+
+// memberValue returns the index of the value of the member at doc[i]:
+// `ws "key" ws : ws`, or -1 if that is not what is there. It is skipValue's
+// general path, out of line so that skipValue stays small.
+func memberValue(doc []byte, i int) int {
+	if i = skipSpace(doc, i); i >= len(doc) || doc[i] != '"' {
+		return -1
+	}
+	if i, _ = scanString(doc, i+1); i < 0 {
+		return -1
+	}
+	if i = skipSpace(doc, i); i >= len(doc) || doc[i] != ':' {
+		return -1
+	}
+	return skipSpace(doc, i+1)
+}
+
+// numberEnd returns the index after the number starting at doc[i] (a
+// digit), or -1 if it is not a JSON number. An integer or a decimal
+// fraction of up to seven digits each, at least sixteen bytes before the
+// document's end, is read a word at a time; scanNumber judges the rest.
+func numberEnd(doc []byte, i int) int {
+	if i+16 > len(doc) {
+		return scanNumber(doc, i)
+	}
+	n := 1 // a leading 0 is the whole integer part
+	if doc[i] != '0' {
+		if n = digits8(load64(doc, i)); n == 8 {
+			return scanNumber(doc, i)
+		}
+	}
+	j := i + n
+	if doc[j] == '.' {
+		if f := digits8(load64(doc, j+1)); f > 0 && f < 8 {
+			j += 1 + f
+		} else {
+			return scanNumber(doc, i)
+		}
+	}
+	if doc[j]|0x20 == 'e' {
+		return scanNumber(doc, i)
+	}
+	return j
+}
+
+// digits8 returns how many of the eight bytes of v, from the lowest, are
+// ASCII digits before the first that is not.
+func digits8(v uint64) int {
+	// Digits become 0..9; a byte that is not a digit has a bit in its high
+	// nibble, or a low nibble of 10..15 that adding 6 carries into the high
+	// nibble (within the byte: no borrow or carry crosses bytes).
+	t := v ^ (lsb8 * '0')
+	return bits.TrailingZeros64((t|(t&(lsb8*0x0f)+lsb8*0x06))&(lsb8*0xf0)) >> 3
+}
+
+// load64 reads doc[i:i+8] as a little-endian word (Wasm and the usual
+// native targets are little-endian); the caller checks i+8 <= len(doc).
+func load64(doc []byte, i int) uint64 { return *(*uint64)(unsafe.Pointer(&doc[i])) }
+
+// load32 reads doc[i:i+4] as load64 does; the caller checks i+4 <= len(doc).
+func load32(doc []byte, i int) uint32 { return *(*uint32)(unsafe.Pointer(&doc[i])) }
+
+// lit4 is the word load32 reads where s (four bytes) is.
+func lit4(s string) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // enter opens the container at r.pos, counting its depth.
