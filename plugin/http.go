@@ -347,7 +347,7 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) (action
 	if h.ownReply {
 		return types.ActionContinue
 	}
-	defer recoverCallback("response body", func() { action = h.failClosed() })
+	defer recoverCallback("response body", func() { direct.ReleaseResponseBody(); action = h.failClosed() })
 	action = h.filterResponseBody(bodySize, endOfStream)
 	if action == types.ActionContinue {
 		h.observeResponseBody(bodySize, endOfStream)
@@ -362,7 +362,7 @@ func (h *httpContext) OnHttpResponseTrailers(numTrailers int) (action types.Acti
 	if h.ownReply {
 		return types.ActionContinue
 	}
-	defer recoverCallback("response trailers", func() { action = h.failClosed() })
+	defer recoverCallback("response trailers", func() { direct.ReleaseResponseBody(); action = h.failClosed() })
 	return h.filterResponseTrailers()
 }
 

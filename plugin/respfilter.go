@@ -66,7 +66,13 @@ func (h *httpContext) prepareResponseFilter() {
 }
 
 // filterResponseHeaders, filterResponseBody and filterResponseTrailers
-// drive the stream's respfilter.Stream from the response callbacks.
+// drive the stream's respfilter.Stream from the response callbacks. The body
+// the filter reads is lent by direct.ResponseBody and taken back when the
+// callback's filtering is over (after a panic, by the recovery of
+// OnHttpResponseBody and OnHttpResponseTrailers): nothing the filter leaves
+// behind views it (responseHost.ResponseBody lists what sees it). Not
+// deferred: the recovery releases it after a panic, and a block left lent
+// would only make later reads allocate.
 func (h *httpContext) filterResponseHeaders(endOfStream bool) types.Action {
 	if h.respFilterStream.Policy() == nil {
 		return types.ActionContinue
@@ -76,11 +82,15 @@ func (h *httpContext) filterResponseHeaders(endOfStream bool) types.Action {
 }
 
 func (h *httpContext) filterResponseBody(bodySize int, endOfStream bool) types.Action {
-	return h.respFilterStep(h.respFilterStream.Body(responseHost{h}, bodySize, endOfStream))
+	step, r := h.respFilterStream.Body(responseHost{h}, bodySize, endOfStream)
+	direct.ReleaseResponseBody()
+	return h.respFilterStep(step, r)
 }
 
 func (h *httpContext) filterResponseTrailers() types.Action {
-	return h.respFilterStep(h.respFilterStream.Trailers(responseHost{h}))
+	step, r := h.respFilterStream.Trailers(responseHost{h})
+	direct.ReleaseResponseBody()
+	return h.respFilterStep(step, r)
 }
 
 // respFilterStep carries out what the response filter decided.
@@ -146,6 +156,25 @@ func (r responseHost) ReplaceResponseHeader(name, value string) {
 	}
 }
 
+// ResponseBody reads the body into the VM's reused body block
+// (direct.ResponseBody), lent until filterResponseBody or
+// filterResponseTrailers releases it. What sees the bytes, and why none of
+// it keeps a view past the release (TestReusedBodyBlockLeavesNothing, in
+// e2e/respfilter, holds it to that):
+//   - respfilter's pass (filterDocument): its run views the document and
+//     its keys (memberKey) and drops every view when it goes back to its
+//     pool (filterRun.release); reported paths are built in the run's own
+//     buffer and copied into the Report as strings (finishPaths), which the
+//     audit event's removed_fields takes; the output is written into the
+//     worker's output buffer, which the host copies; a coded body is
+//     decoded into a pooled buffer first, and the pass reads that.
+//   - the Inspector, the stream's inventory.Response: KeptValue's key and
+//     content are classified in place (detect, the Classifier: no state),
+//     decoded into its own buffers, and every path or key it keeps is a
+//     copy (AppendPath into r.raw, string(path), strings.Clone of a key).
+//   - Inspector.Passing (on_error "allow"): searched, decoded into a new
+//     buffer, not kept.
+//   - telemetry: the replaced body's length only (BodyReplaced).
 func (r responseHost) ResponseBody(size int) ([]byte, error) {
 	body, err := direct.ResponseBody(0, size)
 	if err != nil {

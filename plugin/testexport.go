@@ -2,7 +2,11 @@
 
 package main
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/apiguard/apiguard/internal/sdkabi/direct"
+)
 
 // The test-only build (tag apiguard_testexport, never shipped) exports the
 // guest's allocation count, so e2e/bench can assert that a pass-through
@@ -18,3 +22,9 @@ func testMallocs() uint64 {
 	runtime.ReadMemStats(&memStats)
 	return memStats.Mallocs
 }
+
+// testBodyBlockLoans is direct.BodyBlockLoans: the host's asks served from
+// the reused body block, which allocated nothing.
+//
+//go:wasmexport apiguard_test_body_block_loans
+func testBodyBlockLoans() uint64 { return direct.BodyBlockLoans() }

@@ -17,15 +17,41 @@ import (
 func exportABIVersion() { proxyABIVersion() }
 
 // exportOnMemoryAllocate serves the host's one allocation per host call. A
-// zero-size request still gets a valid, distinct pointer.
+// zero-size request still gets a valid, distinct pointer. When
+// internal/sdkabi/direct has lent a block for the host call under way
+// (lendNextAllocation) and the host's value fits in it, the value goes
+// there instead of into a new allocation; the lent block serves one
+// allocation at most.
 //
 //go:wasmexport proxy_on_memory_allocate
 func exportOnMemoryAllocate(size uint32) unsafe.Pointer {
+	if b := lentBlock; b != nil {
+		lentBlock = nil
+		if size > 0 && uint64(size) <= uint64(len(b)) {
+			return unsafe.Pointer(unsafe.SliceData(b))
+		}
+	}
 	if size == 0 {
 		size = 1
 	}
 	return unsafe.Pointer(proxyOnMemoryAllocate(uint(size)))
 }
+
+// lentBlock is the block lent for the host's next allocation, nil when none
+// is.
+var lentBlock []byte
+
+// lendNextAllocation lends b for the host's next allocation; nil takes a
+// block lent and not used back. internal/sdkabi/direct reaches it through
+// go:linkname (the SDK's internal package cannot import apiguard's, nor
+// apiguard's import it): direct lends its reused response-body block around
+// the one proxy_get_buffer_bytes call whose value it reads there, and takes
+// it back right after, so no other host value can land in it. Whoever lends
+// a block answers for its lifetime: the block must hold nothing still in
+// use (direct.ResponseBody says how).
+//
+//go:linkname lendNextAllocation
+func lendNextAllocation(b []byte) { lentBlock = b }
 
 //go:wasmexport proxy_on_context_create
 func exportOnContextCreate(contextID uint32, parentContextID uint32) {

@@ -7,7 +7,9 @@
 // and written as package internal, replace that mock at build time:
 // hostcalls.go declares every host call the SDK uses as `//go:wasmimport env`,
 // and callbacks.go exports every SDK callback with `//go:wasmexport`, keeping
-// the HTTP contexts in its own table rather than the SDK's maps (see there).
+// the HTTP contexts in its own table rather than the SDK's maps (see there),
+// and serving an allocation from a block direct lends it (the reused
+// response-body block, direct.ResponseBody).
 // cmd/wasmbuild copies the SDK module under build/, drops its mock file, adds
 // these files to its internal package and compiles the plugin against that
 // copy with -modfile. No SDK code is committed, and native builds of this

@@ -4,7 +4,10 @@
 // every header map into a fresh [][2]string. Here a property path is
 // serialised once (NewPath), a value goes to the host as it is, and header
 // pairs are decoded into a slice the caller reuses. Monotonic reads the
-// clock callbacks time themselves with, in one host call.
+// clock callbacks time themselves with, in one host call. ResponseBody has
+// the host write the body into a block reused from one response to the
+// next, lent until ReleaseResponseBody: the one value here that must not
+// outlive its callback.
 //
 // Like localreply, it lives with the ABI glue (internal/sdkabi): under
 // GOOS=wasip1 it imports the Proxy-Wasm calls directly, and natively

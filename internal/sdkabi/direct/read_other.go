@@ -32,3 +32,7 @@ func SharedData(key string) ([]byte, uint32, error) {
 func ResponseBody(start, size int) ([]byte, error) {
 	return proxywasm.GetHttpResponseBody(start, size)
 }
+
+// ReleaseResponseBody does nothing natively: the SDK's read is a copy of
+// its own.
+func ReleaseResponseBody() {}
