@@ -217,3 +217,32 @@ func TestAuditKeyHashUsesTheConfiguredSalt(t *testing.T) {
 		t.Errorf("the same key and salt hashed to %s then %s: workers would disagree", a, again)
 	}
 }
+
+// Two clients whose keys have the same length, one after the other on one
+// worker: each audit line carries its own client's pseudonym. (A worker
+// reuses the buffer a key is built in, so a hasher that remembered the
+// previous key by reference saw the new key as the old one.)
+func TestAuditKeyHashIsEachClientsOwn(t *testing.T) {
+	host, status := newHost(t, `{`+auditedRateLimit+`, "telemetry": {"audit": {"sink": "log", "key_hash_salt": "pepper"}}}`)
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin start = %v: %v", status, host.GetCriticalLogs())
+	}
+	var hashes []string
+	for _, client := range []string{"alice", "carol", "alice"} {
+		before := len(host.GetWarnLogs())
+		id, _ := rlRequest(host, [2]string{"x-key", client})
+		host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, true)
+		host.CompleteHttpContext(id)
+		m := keyHashPattern.FindStringSubmatch(strings.Join(host.GetWarnLogs()[before:], "\n"))
+		if m == nil {
+			t.Fatalf("no ratelimit_key_hash in the audit log of %s", client)
+		}
+		hashes = append(hashes, m[1])
+	}
+	if hashes[0] == hashes[1] {
+		t.Errorf("alice and carol share the pseudonym %s", hashes[0])
+	}
+	if hashes[0] != hashes[2] {
+		t.Errorf("alice's pseudonym changed from %s to %s", hashes[0], hashes[2])
+	}
+}

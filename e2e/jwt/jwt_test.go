@@ -114,6 +114,11 @@ func TestAttackCorpus(t *testing.T) {
 	k := keys()
 	good := rs256(t, "rsa1")
 	parts := strings.Split(good, ".")
+	// The signature (342 characters: 4 unused bits at its end) respelled
+	// with its lowest unused bit set: the same bytes to a lenient decoder.
+	const b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := len(parts[2]) - 1
+	sigUnusedBitSet := parts[2][:last] + string(b64url[strings.IndexByte(b64url, parts[2][last])|1])
 	now := time.Now().Unix()
 	claimsJSON := `{"iss":"` + issuer + `","sub":"alice","aud":"orders","iat":` + itoa(now-60) + `,"exp":` + itoa(now+3600) + `}`
 	with := func(mut func(jwt.MapClaims)) string {
@@ -142,7 +147,9 @@ func TestAttackCorpus(t *testing.T) {
 		{"iat far in the future", with(func(c jwt.MapClaims) { c["iat"] = now + 3600 }), 401, "issued_in_future"},
 		{"wrong issuer", with(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }), 401, "bad_issuer"},
 		{"wrong audience", with(func(c jwt.MapClaims) { c["aud"] = []string{"billing"} }), 401, "bad_audience"},
-		{"trailing garbage", good + "x", 401, "bad_signature"},
+		{"trailing garbage", good + "x", 401, "malformed_token"}, // not a strict base64 spelling
+		{"trailing base64 quantum", good + "AAAA", 401, "bad_signature"},
+		{"signature with its unused bits set", parts[0] + "." + parts[1] + "." + sigUnusedBitSet, 401, "malformed_token"},
 		{"extra segment", good + ".", 401, "malformed_token"},
 		{"JWE five parts", parts[0] + ".AAAA.BBBB." + parts[1] + "." + parts[2], 401, "malformed_token"},
 		{"duplicate header alg", signRaw(t, jwt.SigningMethodRS256, k.rsa1, `{"alg":"none","alg":"RS256","kid":"rsa1"}`, claimsJSON), 401, "malformed_token"},

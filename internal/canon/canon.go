@@ -423,12 +423,15 @@ func (g *Guard) overrideHeader(name, key string, p *Plan) (r verdict.Reason, msg
 	return "", "", false
 }
 
-// overrideNameLengths has bit n set when a name overrideHeader acts on is n
-// bytes long.
+// overrideNameLengths has bit n set when a spelling of a name
+// overrideHeader acts on can be n bytes long: its own length, and one more
+// for each 'i' spelled 'İ' (two bytes that lower-case to 'i').
 var overrideNameLengths = func() (bits uint64) {
 	for _, list := range [][]string{overrideHeaders, pathOverrideHeaders, hostOverrideHeaders} {
 		for _, name := range list {
-			bits |= 1 << len(name)
+			for extra := range strings.Count(name, "i") + 1 {
+				bits |= 1 << (len(name) + extra)
+			}
 		}
 	}
 	return bits
@@ -447,10 +450,11 @@ func mayBeOverride(key string) bool {
 // (Guard.overridesOnly): with nothing protected or watched, no name is
 // counted, removed as a spelling or refused for an underscore. A name's
 // mapped spelling can be one of those names only if it has that name's
-// length: each of its bytes must map to one ASCII letter or '-', and the
-// only non-ASCII character that lower-cases to ASCII is the Kelvin sign (to
-// 'k', which none of them has: TestOverrideNamesHaveNoK). So names of other
-// lengths are skipped unread. All of them start with "x-", and only 'x' and
+// length, or that length and one byte per 'i': each of its bytes must map to
+// one ASCII letter or '-', and the only non-ASCII characters that lower-case
+// to ASCII are 'İ' (two bytes, to 'i': overrideNameLengths counts it) and
+// the Kelvin sign (to 'k', which none of them has: TestOverrideNamesHaveNoK).
+// So names of other lengths are skipped unread. All of them start with "x-", and only 'x' and
 // 'X' lower-case to 'x', only '-' and '_' map to '-'
 // (TestOnlyXMapsToXDash): a name whose first two bytes are not those is
 // skipped too, as most request headers are (accept-encoding,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/internal/paramname"
 	"github.com/apiguard/apiguard/internal/route"
@@ -313,6 +314,7 @@ func FuzzInspectOverridesAgrees(f *testing.F) {
 	f.Add("accept", "x-forwarded-for")
 	f.Add("X-forwarded-host", "X_Host")
 	f.Add("y-http-method", "x\u2010http-method")
+	f.Add("X-Forwarded-Pref\u0130x", "X-Or\u0130g\u0130nal-URL")
 	configs := []Config{{}, {MethodOverride: "remove"}, {MethodOverride: "remove", HeadersWithUnderscores: "allow"}}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		for _, cfg := range configs {
@@ -337,11 +339,28 @@ func FuzzInspectOverridesAgrees(f *testing.F) {
 }
 
 // TestOverrideNamesHaveNoK: inspectOverrides skips names by length, which
-// holds only while no name it looks for has a 'k' (the Kelvin sign, three
-// bytes, lower-cases to it).
+// holds only while 'İ' and the Kelvin sign are the only non-ASCII characters
+// that lower-case to ASCII ('i' and 'k'), overrideNameLengths counts the
+// byte each 'İ' adds, and no name it looks for has a 'k' (the Kelvin sign,
+// three bytes for one).
 func TestOverrideNamesHaveNoK(t *testing.T) {
-	if strings.ToLower("\u212a") != "k" {
-		t.Fatal("the Kelvin sign no longer lower-cases to k: revisit inspectOverrides")
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		lower := strings.ToLower(string(r))
+		if strings.IndexFunc(lower, func(c rune) bool { return c < utf8.RuneSelf }) >= 0 &&
+			!(r == '\u0130' && lower == "i") && !(r == '\u212a' && lower == "k") {
+			t.Errorf("%U lower-cases to %q: revisit inspectOverrides", r, lower)
+		}
+	}
+	for _, name := range []string{"x-forwarded-pref\u0130x", "X-Or\u0130g\u0130nal-URL", "X-HTTP-Method-Overr\u0130de"} {
+		g, err := New(Inputs{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Plan
+		r, _ := g.inspectHeaders(req("GET", "/", "h", name, "1"), &p)
+		if r == "" && len(p.RemoveHeaders) == 0 {
+			t.Errorf("%q (%d bytes) passed unjudged", name, len(name))
+		}
 	}
 	for _, list := range [][]string{overrideHeaders, pathOverrideHeaders, hostOverrideHeaders} {
 		for _, name := range list {

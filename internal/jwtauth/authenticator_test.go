@@ -106,7 +106,8 @@ func TestAttackCorpus(t *testing.T) {
 		{"wrong issuer", withClaims(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }), 401, ReasonIssuer},
 		{"wrong audience", withClaims(func(c jwt.MapClaims) { c["aud"] = []string{"billing"} }), 401, ReasonAudience},
 		{"no audience", withClaims(func(c jwt.MapClaims) { delete(c, "aud") }), 401, ReasonAudience},
-		{"trailing garbage", good + "x", 401, ReasonBadSignature},
+		{"trailing garbage", good + "x", 401, ReasonMalformed}, // not a strict base64 spelling
+		{"trailing base64 quantum", good + "AAAA", 401, ReasonBadSignature},
 		{"trailing dot garbage", good + ".x", 401, ReasonMalformed},
 		{"trailing whitespace inside", good + " x", 401, ReasonMalformed},
 		{"inner whitespace", parts[0] + ". " + parts[1] + "." + parts[2], 401, ReasonMalformed},
@@ -125,6 +126,7 @@ func TestAttackCorpus(t *testing.T) {
 		{"tampered payload", parts[0] + "." + b64e.EncodeToString([]byte(strings.Replace(claimsJSON, "alice", "admin", 1))) + "." + parts[2], 401, ReasonBadSignature},
 		{"oversize token", good + strings.Repeat("A", 9000), 401, ReasonTooLarge},
 		{"ES256 signature not on the curve", ecBadSignature(t, k), 401, ReasonBadSignature},
+		{"signature with its unused bits set", parts[0] + "." + parts[1] + "." + withUnusedBitsSet(parts[2]), 401, ReasonMalformed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -217,3 +217,15 @@ func (f *fakeKeys) Refetch(string, time.Time) bool {
 	f.refetches++
 	return f.inFlight
 }
+
+// withUnusedBitsSet respells seg, unpadded base64url whose length is 2 or 3
+// mod 4, with the lowest unused bit of its last character set: the same
+// bytes to a lenient decoder.
+func withUnusedBitsSet(seg string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, seg[len(seg)-1])
+	if i < 0 || len(seg)%4 < 2 {
+		panic("withUnusedBitsSet: " + seg)
+	}
+	return seg[:len(seg)-1] + string(alphabet[i|1])
+}

@@ -73,8 +73,8 @@ func parseCompact(token string, allowed []string) (*parsed, error) {
 		return nil, reject(ReasonMalformed) // JWE has 4 dots; no JSON serialisation
 	}
 	h64, rest, _ := strings.Cut(token, ".")
-	p64, _, _ := strings.Cut(rest, ".")
-	if h64 == "" || p64 == "" {
+	p64, s64, _ := strings.Cut(rest, ".")
+	if h64 == "" || p64 == "" || !canonicalBase64Tail(s64) {
 		return nil, reject(ReasonMalformed)
 	}
 	hdrJSON, err := b64.DecodeString(h64)
@@ -128,6 +128,41 @@ func parseCompact(token string, allowed []string) (*parsed, error) {
 		return nil, reject(ReasonMalformed)
 	}
 	return &p, nil
+}
+
+// canonicalBase64Tail reports whether seg, unpadded base64url of the
+// alphabet parseCompact admits, is the one spelling of its bytes: its length
+// is not 1 mod 4 and its last character's unused low bits are zero.
+// go-jose decodes the signature leniently, and without this check every
+// signed token would have 4 or 16 spellings that verify, each a cache miss
+// (a full signature check) and a token string no log or replay list
+// recognises as the same. The header and payload are decoded strictly (b64).
+func canonicalBase64Tail(seg string) bool {
+	n := len(seg)
+	if n%4 == 0 {
+		return true
+	}
+	if n%4 == 1 {
+		return false
+	}
+	var v byte
+	switch c := seg[n-1]; {
+	case c >= 'A' && c <= 'Z':
+		v = c - 'A'
+	case c >= 'a' && c <= 'z':
+		v = c - 'a' + 26
+	case c >= '0' && c <= '9':
+		v = c - '0' + 52
+	case c == '-':
+		v = 62
+	default: // '_'
+		v = 63
+	}
+	unused := byte(0x0f) // two characters for one byte: 4 bits unused
+	if n%4 == 3 {
+		unused = 0x03 // three for two bytes: 2 bits unused
+	}
+	return v&unused == 0
 }
 
 func containsString(list []string, s string) bool {

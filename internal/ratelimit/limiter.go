@@ -696,7 +696,8 @@ func (res *Result) Standing(i int) (remaining, quota int64, ok bool) {
 // BucketKey returns the bucket key of Outcomes[i], or "" when the policy
 // touched no local bucket. It holds request values (header and claim values,
 // the client address): it is for a salted hash in the audit trail and must
-// never be logged raw.
+// never be logged raw. The string views the Result's own buffer, which the
+// Result's next use overwrites: copy it to keep it.
 func (res *Result) BucketKey(i int) string {
 	if i < 0 || i >= len(res.applied) {
 		return ""
@@ -706,7 +707,7 @@ func (res *Result) BucketKey(i int) string {
 
 // AuditKey is the one bucket key an audit event holds: the refusing
 // policy's, else the first decided policy's; "" when no decided policy has
-// a key.
+// a key. Like BucketKey's, the string is valid until the Result's next use.
 func (res *Result) AuditKey() string {
 	keyIndex := -1
 	for i, o := range res.Outcomes {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard/internal/castable"
@@ -493,7 +494,8 @@ type KeyHasher struct {
 	h   hash.Hash
 	buf [sha256.Size]byte
 	// lastKey and lastSum are the key hashed last and its pseudonym: a
-	// client's requests often come back to back.
+	// client's requests often come back to back. lastKey is a copy: callers
+	// pass keys that view buffers they reuse (ratelimit.Result.AuditKey).
 	lastKey, lastSum string
 }
 
@@ -516,7 +518,7 @@ func (k *KeyHasher) Hash(key string) string {
 	k.h.Reset()
 	k.h.Write([]byte(key))
 	sum := k.h.Sum(k.buf[:0])
-	k.lastKey, k.lastSum = key, hex.EncodeToString(sum[:8])
+	k.lastKey, k.lastSum = strings.Clone(key), hex.EncodeToString(sum[:8])
 	return k.lastSum
 }
 
