@@ -1,13 +1,10 @@
 package respfilter
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
 // TestTokenKeysAndReadableEvasions runs the attacker review's F5 and F6
@@ -60,16 +57,7 @@ func TestTokenKeysAndReadableEvasions(t *testing.T) {
 	exported := ""
 	deadline := time.Now().Add(10 * time.Second)
 	for (removed == nil || exported == "") && time.Now().Before(deadline) {
-		for _, l := range e.plugin.LogsAt(wasmhost.LogWarn) {
-			var ev struct {
-				Type          string          `json:"type"`
-				Path          string          `json:"path"`
-				RemovedFields []string        `json:"removed_fields"`
-				Inventory     json.RawMessage `json:"inventory"`
-			}
-			if json.Unmarshal([]byte(l), &ev) != nil {
-				continue
-			}
+		for _, ev := range e.auditEvents() {
 			if ev.Type == "request" && ev.Path == "/tok" {
 				removed = ev.RemovedFields
 			}

@@ -88,6 +88,30 @@ type env struct {
 
 var instances atomic.Int64
 
+// auditEvent is what these tests read of an audit line: a request event's
+// path and removed fields, an inventory event's route export; line is the
+// line as logged.
+type auditEvent struct {
+	Type          string          `json:"type"`
+	Path          string          `json:"path"`
+	RemovedFields []string        `json:"removed_fields"`
+	Inventory     json.RawMessage `json:"inventory"`
+	line          string
+}
+
+// auditEvents decodes the audit lines (JSON objects at warn level) the
+// plugin has logged so far.
+func (e *env) auditEvents() []auditEvent {
+	var events []auditEvent
+	for _, l := range e.plugin.LogsAt(wasmhost.LogWarn) {
+		ev := auditEvent{line: l}
+		if json.Unmarshal([]byte(l), &ev) == nil {
+			events = append(events, ev)
+		}
+	}
+	return events
+}
+
 type opts struct {
 	held        bool // AllowOnHeadersStopIteration
 	chunkSize   int

@@ -2,7 +2,6 @@ package respfilter
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
-
-	"github.com/apiguard/apiguard/internal/wasmhost"
 )
 
 // reuseCase is one response of TestReusedBodyBlockLeavesNothing: its word
@@ -129,23 +126,14 @@ func TestReusedBodyBlockLeavesNothing(t *testing.T) {
 			deadline := time.Now().Add(15 * time.Second)
 			for (len(removed) < len(all) || inventory == nil) && time.Now().Before(deadline) {
 				removed, inventory = map[string][]string{}, nil
-				for _, l := range e.plugin.LogsAt(wasmhost.LogWarn) {
-					var ev struct {
-						Type          string          `json:"type"`
-						Path          string          `json:"path"`
-						RemovedFields []string        `json:"removed_fields"`
-						Inventory     json.RawMessage `json:"inventory"`
-					}
-					if json.Unmarshal([]byte(l), &ev) != nil {
-						continue
-					}
+				for _, ev := range e.auditEvents() {
 					switch {
 					case ev.Type == "request":
 						removed[ev.Path] = ev.RemovedFields
 						c := byPath[ev.Path]
 						for _, other := range all {
-							if other.word != c.word && strings.Contains(l, other.word) {
-								t.Errorf("the audit event of %s names %s: %s", c.word, other.word, l)
+							if other.word != c.word && strings.Contains(ev.line, other.word) {
+								t.Errorf("the audit event of %s names %s: %s", c.word, other.word, ev.line)
 							}
 						}
 					case ev.Type == "inventory" && gjson.GetBytes(ev.Inventory, "route").String() == "reuse_"+m.name:
