@@ -53,8 +53,9 @@ func quickJSON(s string, set Set) (can, ok bool) {
 	// each (a byte that is not UTF-8), one for any other, so the visible
 	// string is at most len(s)+2*hi long. dashy counts the bytes that may
 	// make a dash: '-', an escape's backslash, the lead byte of a
-	// character of three or four bytes (every Unicode dash visible reads
-	// as '-' is one: TestDashesAreLongCharacters).
+	// character of three or four bytes, or of the two two-byte dashes
+	// (every Unicode dash visible reads as '-' is one of those:
+	// TestDashesAreLongCharacters).
 	hi, dashy := 0, 0
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
@@ -112,10 +113,12 @@ func quickJSON(s string, set Set) (can, ok bool) {
 	return false, true
 }
 
-// plainPair reports whether s[i:i+2] is a two-byte plainRune (U+00C0 to
-// U+05FF, U+034F aside), which visible keeps.
+// plainPair reports whether s[i:i+2] is a two-byte plainRune that needs no
+// decoding to be told one: U+00C0 to U+057F, U+034F aside (lead bytes C3 to
+// D5). Hebrew and the rest of Armenian (D6, D7), where the two dashes
+// plainRune leaves out are, take the decoding path.
 func plainPair(s string, i int) bool {
-	return i >= 0 && i+1 < len(s) && s[i] >= 0xC3 && s[i] <= 0xD7 && s[i+1]&0xC0 == 0x80 && (s[i] != 0xCD || s[i+1] != 0x8F)
+	return i >= 0 && i+1 < len(s) && s[i] >= 0xC3 && s[i] <= 0xD5 && s[i+1]&0xC0 == 0x80 && (s[i] != 0xCD || s[i+1] != 0x8F)
 }
 
 // quickMaxLen is, by first byte, the longest visible string quickJSON
@@ -156,13 +159,15 @@ const (
 )
 
 // dashy8 has the high bit set in every byte of v that is a dash, a
-// backslash or the lead byte of a character of three or four bytes, and
+// backslash, the lead byte D6 or D7 (the Armenian hyphen's and the Hebrew
+// maqaf's) or the lead byte of a character of three or four bytes, and
 // maybe in a few others (the borrow of the "has a zero byte" test of Bit
 // Twiddling Hacks): a count of them is never short.
 func dashy8(v uint64) uint64 {
 	backslash := v ^ (lsb8 * '\\')
 	dash := v ^ (lsb8 * '-')
-	return ((backslash-lsb8)&^backslash | (dash-lsb8)&^dash | v&(v<<1)&(v<<2)) & msb8
+	hebrew := (v | lsb8) ^ (lsb8 * 0xD7) // zero where v is D6 or D7
+	return ((backslash-lsb8)&^backslash | (dash-lsb8)&^dash | (hebrew-lsb8)&^hebrew | v&(v<<1)&(v<<2)) & msb8
 }
 
 // canClassifyJSONChars is CanClassifyJSON read a character at a time (s
@@ -270,7 +275,7 @@ func canClassifyJSONChars(s string, set Set) bool {
 		size, width := 1, 1
 		switch {
 		case b == '-':
-		case b >= 0xC3 && b <= 0xD7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 && (b != 0xCD || s[i+1] != 0x8F):
+		case plainPair(s, i):
 			// A two-byte plainRune (as in visible): kept.
 			b, size, width = nonASCII, 2, 2
 		case b == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\' || s[i+1] == '/'):
@@ -326,7 +331,7 @@ const (
 	unitLocal     = 1 << iota // isLocalByte
 	unitDigitTail             // a digit, a group separator, 'e', 'E' or '+' (canStart's card or SSN)
 	unitPlain                 // ASCII, neither a dash nor a backslash: the visible byte is itself and ends a run of dashes
-	unitDashy                 // a dash, a backslash, or the lead byte of a character of three or four bytes (dashy8)
+	unitDashy                 // a dash, a backslash, a lead byte D6 or D7, or the lead byte of a character of three or four bytes (dashy8)
 )
 
 const unitDashyShift = 3
@@ -343,7 +348,7 @@ var jsonUnit = func() (t [256]uint8) {
 		if b < utf8.RuneSelf && b != '-' && b != '\\' {
 			t[c] |= unitPlain
 		}
-		if b == '-' || b == '\\' || b >= 0xE0 {
+		if b == '-' || b == '\\' || b == 0xD6 || b == 0xD7 || b >= 0xE0 {
 			t[c] |= unitDashy
 		}
 	}
@@ -401,9 +406,8 @@ func jsonCharAt(s string, i int) (b byte, size, width int) {
 			return byte(r), size, 1
 		}
 	} else {
-		// A two-byte character from U+00C0 to U+05FF, U+034F aside, is a
-		// plainRune (as in visible).
-		if c := s[i]; c >= 0xC3 && c <= 0xD7 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 && (c != 0xCD || s[i+1] != 0x8F) {
+		// A plainPair is a plainRune (as in visible).
+		if plainPair(s, i) {
 			return nonASCII, 2, 2
 		}
 		r, size = utf8.DecodeRuneInString(s[i:])

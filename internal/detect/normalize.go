@@ -39,10 +39,10 @@ func visible(s string) (string, bool) {
 			j++
 			continue
 		}
-		// A two-byte character from U+00C0 to U+05FF (accented Latin,
-		// Greek, Cyrillic, Hebrew), U+034F aside, is a plainRune: kept
-		// without decoding it.
-		if c := s[j]; c >= 0xC3 && c <= 0xD7 && j+1 < len(s) && s[j+1]&0xC0 == 0x80 && (c != 0xCD || s[j+1] != 0x8F) {
+		// A two-byte character from U+00C0 to U+057F (accented Latin,
+		// Greek, Cyrillic, Armenian letters), U+034F aside, is a
+		// plainRune: kept without decoding it.
+		if plainPair(s, j) {
 			if changed {
 				b.WriteString(s[j : j+2])
 			}
@@ -102,8 +102,8 @@ func visible(s string) (string, bool) {
 
 // dash reports a dash a reader reads as '-' between digit groups: Unicode
 // dash punctuation (Pd: hyphen, non-breaking hyphen, figure dash, en and em
-// dashes, small and full-width hyphen-minus, …) and the minus sign. The
-// Armenian and Hebrew hyphens, inside plainRune's ranges, are kept.
+// dashes, the Armenian hyphen and Hebrew maqaf, small and full-width
+// hyphen-minus, …) and the minus sign.
 func dash(r rune) bool {
 	return r == '\u2212' || unicode.Is(unicode.Pd, r)
 }
@@ -114,10 +114,13 @@ func asciiLen(s string) int { return asciiPrefix(unsafe.Slice(unsafe.StringData(
 // plainRune reports a character that visible keeps as it is without its
 // table lookups: ASCII (its one space separator is ' '), and the ranges
 // most other text is written in (Latin-1 letters to Hebrew, CJK
-// ideographs, Hangul syllables), where no character is ignorable or a
-// space separator (TestPlainRunesAreVisible checks every one).
+// ideographs, Hangul syllables), where no character is ignorable, a space
+// separator or a dash (TestPlainRunesAreVisible checks every one): U+034F
+// is ignorable, U+058A and U+05BE (the Armenian hyphen, the Hebrew maqaf)
+// are dashes.
 func plainRune(r rune) bool {
-	return r < 0x80 || r >= 0xC0 && r < 0x600 && r != 0x34F || r >= 0x3400 && r < 0xA000 || r >= 0xAC00 && r < 0xD7A4
+	return r < 0x80 || r >= 0xC0 && r < 0x600 && r != 0x34F && r != 0x58A && r != 0x5BE ||
+		r >= 0x3400 && r < 0xA000 || r >= 0xAC00 && r < 0xD7A4
 }
 
 // ignorable reports a character that renders as nothing: Unicode's format

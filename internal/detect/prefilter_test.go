@@ -75,8 +75,8 @@ func FuzzCanClassify(f *testing.F) {
 
 func TestPlainRunesAreVisible(t *testing.T) {
 	for r := rune(0); r <= unicode.MaxRune; r++ {
-		if plainRune(r) && (ignorable(r) || r != ' ' && unicode.Is(unicode.Zs, r) || r > '9' && unicode.IsDigit(r)) {
-			t.Fatalf("plainRune(%U), but it is ignorable, a space or a digit", r)
+		if plainRune(r) && (ignorable(r) || r != ' ' && unicode.Is(unicode.Zs, r) || r > '9' && unicode.IsDigit(r) || r != '-' && dash(r)) {
+			t.Fatalf("plainRune(%U), but it is ignorable, a space, a digit or a dash", r)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // TestCardsGroupedByOtherSeparators: a card number printed in its usual
@@ -104,6 +105,41 @@ func TestRedactMasksCardsGluedToWords(t *testing.T) {
 		"build-2024-01-15", "ab4111111111111111111cd"} {
 		if out, ok := Redact(s, SetOf(CardNumber), "***"); ok {
 			t.Errorf("Redact(%q) = %q: no card there", s, out)
+		}
+	}
+}
+
+// TestEveryDashSeparatesDigitGroups: a card and an SSN grouped by any
+// Unicode dash (Pd) or the minus sign, and a PEM boundary drawn with one,
+// are found by every entry point, the escaped-form pre-check included. The Armenian hyphen and the Hebrew
+// maqaf, inside the ranges visible keeps without a lookup, once passed
+// (the attacker review of the performance round).
+func TestEveryDashSeparatesDigitGroups(t *testing.T) {
+	dashes := []rune{'\u2212'}
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if unicode.Is(unicode.Pd, r) {
+			dashes = append(dashes, r)
+		}
+	}
+	for _, d := range dashes {
+		sep := string(d)
+		for _, c := range []struct {
+			value string
+			class Class
+		}{
+			{"4111" + sep + "1111" + sep + "1111" + sep + "1111", CardNumber},
+			{"078" + sep + "05" + sep + "1120", SSN},
+			{"key " + strings.Repeat(sep, 5) + "BEGIN PRIVATE KEY" + strings.Repeat(sep, 5) + "\nMIIEvQIBADANBgkqhkiG9w0B", PrivateKey},
+		} {
+			if got, ok := Classify(c.value, All); !ok || got != c.class {
+				t.Errorf("%U: Classify(%q) = %v, %v; want %v", d, c.value, got, ok, c.class)
+			}
+			if !Contains(c.value, All) {
+				t.Errorf("%U: Contains(%q) = false", d, c.value)
+			}
+			if !CanClassifyJSON(c.value, All) {
+				t.Errorf("%U: CanClassifyJSON(%q) = false", d, c.value)
+			}
 		}
 	}
 }
