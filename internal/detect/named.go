@@ -1,6 +1,10 @@
 package detect
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Values only their name makes secret. A 64-character hex string is a
 // commit, a checksum or an id, and a 40-character base64 string a nonce,
@@ -66,9 +70,16 @@ func classifyNamed(name, s string, set Set) (Class, bool) {
 // maySecretName is false for most names at the cost of one pass over
 // their bytes, as every value's name is asked: a password's or an AWS
 // secret's name has "ss" (pass), "wd" (pwd, passwd) or "cr" (secret),
-// in any case.
+// in any case, or a character outside ASCII (which may fold to one of
+// those letters: AppendNormalizedName).
 func maySecretName(name string) bool {
-	for i := 1; i < len(name); i++ {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			return true
+		}
+		if i == 0 {
+			continue
+		}
 		switch a, b := name[i-1]|0x20, name[i]|0x20; {
 		case a == 's' && b == 's', a == 'w' && b == 'd', a == 'c' && b == 'r':
 			return true
@@ -77,20 +88,43 @@ func maySecretName(name string) bool {
 	return false
 }
 
-// normalizedName appends name lower-cased without '_', '-', '.' and ' ',
-// so that "password_hash", "passwordHash" and "Password-Hash" are one name.
-func normalizedName(dst []byte, name string) []byte {
-	for i := 0; i < len(name); i++ {
+// AppendNormalizedName appends name lower-cased without '_', '-', '.' and
+// ' ', so that "password_hash", "passwordHash" and "Password-Hash" are one
+// name. A character outside ASCII that case folding equates with an ASCII
+// letter (ſ with s, the Kelvin sign with k) is that letter: Go's
+// encoding/json, among others, binds "paſſword" to a Password field.
+func AppendNormalizedName(dst []byte, name string) []byte {
+	for i := 0; i < len(name); {
 		c := name[i]
 		switch {
 		case c == '_' || c == '-' || c == '.' || c == ' ':
 		case c >= 'A' && c <= 'Z':
 			dst = append(dst, c+'a'-'A')
-		default:
+		case c < utf8.RuneSelf:
 			dst = append(dst, c)
+		default:
+			r, n := utf8.DecodeRuneInString(name[i:])
+			if a := asciiFold(r); a != 0 {
+				dst = append(dst, a)
+			} else {
+				dst = append(dst, name[i:i+n]...)
+			}
+			i += n
+			continue
 		}
+		i++
 	}
 	return dst
+}
+
+// asciiFold is the lower-case ASCII letter r case-folds to, or 0.
+func asciiFold(r rune) byte {
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < utf8.RuneSelf {
+			return byte(f) | 0x20
+		}
+	}
+	return 0
 }
 
 // isPasswordName reports a name of a password or of its hash: it holds
@@ -102,7 +136,7 @@ func isPasswordName(name string) bool {
 		return false
 	}
 	var buf [maxIdentifier]byte
-	n := string(normalizedName(buf[:0], name))
+	n := string(AppendNormalizedName(buf[:0], name))
 	for _, w := range [...]string{"password", "passwd", "pwd", "passphrase"} {
 		if strings.Contains(n, w) {
 			return true
@@ -119,7 +153,7 @@ func isAWSSecretName(name string) bool {
 		return false
 	}
 	var buf [maxIdentifier]byte
-	n := string(normalizedName(buf[:0], name))
+	n := string(AppendNormalizedName(buf[:0], name))
 	return strings.Contains(n, "secretaccesskey") || strings.Contains(n, "aws") && strings.Contains(n, "secret")
 }
 

@@ -64,28 +64,14 @@ func NewMasker(extra []string) *Masker {
 }
 
 // NormalizeKey is the form mask keys are compared in: lower case, without
-// '_', '-', ' ' and '.'.
-func NormalizeKey(k string) string { return string(appendNormalized(nil, k)) }
-
-// appendNormalized appends k lowercased, without '_', '-', ' ' and '.'.
-func appendNormalized(dst []byte, k string) []byte {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c == '_' || c == '-' || c == ' ' || c == '.':
-		case c >= 'A' && c <= 'Z':
-			dst = append(dst, c+'a'-'A')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}
+// '_', '-', ' ' and '.', characters that case-fold to ASCII letters as
+// those letters (detect.AppendNormalizedName).
+func NormalizeKey(k string) string { return string(detect.AppendNormalizedName(nil, k)) }
 
 // IsSecretKey reports whether values under key are masked.
 func (m *Masker) IsSecretKey(key string) bool {
 	var buf [64]byte
-	n := appendNormalized(buf[:0], key) // stays on the stack for usual key lengths
+	n := detect.AppendNormalizedName(buf[:0], key) // stays on the stack for usual key lengths
 	if m.exact[string(n)] {
 		return true
 	}
@@ -265,6 +251,11 @@ func (m *Masker) maskValue(v any) any {
 		}
 	case string:
 		return maskTokens(t)
+	case json.Number:
+		// A card sent as a JSON number (the decoder keeps its digits).
+		if _, ok := detect.ClassifyNumber(string(t), detect.All); ok {
+			return Mask
+		}
 	}
 	return v
 }

@@ -426,3 +426,45 @@ func TestRedactPathMasksGluedAndUnreadableCards(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskBodyMasksCardsSentAsNumbers: a card number that is a JSON number,
+// in any of the spellings a client shows as the card's digits, is masked
+// like one in a string; other numbers stay (the attacker review of the
+// performance round found them logged in body excerpts).
+func TestMaskBodyMasksCardsSentAsNumbers(t *testing.T) {
+	m := NewMasker(nil)
+	body := `{"id":4111111111111111,"list":[5555555555554444],"neg":-4111111111111111,"exp":4.111111111111111e15,"amount":12.5,"count":42}`
+	got := m.MaskBody("application/json", []byte(body), 4096)
+	for _, digits := range []string{"4111111111111111", "5555555555554444", "4.111111111111111"} {
+		if strings.Contains(got, digits) {
+			t.Errorf("%s in %s", digits, got)
+		}
+	}
+	if !strings.Contains(got, `"amount":12.5`) || !strings.Contains(got, `"count":42`) {
+		t.Errorf("plain numbers masked: %s", got)
+	}
+}
+
+// TestSecretKeysInFoldedSpellings: a secret's name spelled with characters
+// that case-fold to its ASCII letters (ſ for s, the Kelvin sign for k),
+// which Go's encoding/json binds to the same field, is still a secret's
+// name; so is a password digest under such a name.
+func TestSecretKeysInFoldedSpellings(t *testing.T) {
+	m := NewMasker(nil)
+	for _, k := range []string{"paſſword", "client_ſecret", "api_\u212aey", "ſsn"} {
+		if !m.IsSecretKey(k) {
+			t.Errorf("%q not masked", k)
+		}
+	}
+	body := `{"pa\u017f\u017fword":"hunter2","client_\u017fecret":"s3cr3t-value","api_\u212aey":"k3y-value"}`
+	got := m.MaskBody("application/json", []byte(body), 4096)
+	for _, s := range []string{"hunter2", "s3cr3t-value", "k3y-value"} {
+		if strings.Contains(got, s) {
+			t.Errorf("%s in %s", s, got)
+		}
+	}
+	const digest = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+	if c, ok := detect.ClassifyUnder("pa\u017f\u017fword_hash", digest, detect.All); !ok || c != detect.PasswordHash {
+		t.Errorf("a digest under paſſword_hash: %v, %v", c, ok)
+	}
+}
