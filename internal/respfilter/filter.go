@@ -78,7 +78,7 @@ type filterRun struct {
 	// allowlist's node count.
 	quieted    []uint8
 	quietBelow int
-	quietStr   func([]byte) bool // a StringQuieter's QuietString, or nil
+	quietStr   func([]byte) bool // a StringQuieter's QuietString, or noQuietString
 	nodes      int32
 	// memo holds, per fixed-path position id (node), member keys already reported as
 	// removed below it, so the removals repeated in every element of an
@@ -115,12 +115,14 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 		}
 		r.quieted = r.quieted[:2*a.nodes]
 		clear(r.quieted)
-		r.quietBelow, r.quietStr = -1, nil // InspectQuiet is then InspectKeep
+		r.quietBelow, r.quietStr = -1, noQuietString // InspectQuiet is then InspectKeep
 		if q, ok := r.insp.(QuietInspector); ok {
 			r.quietBelow = max(q.QuietBelow(), 0)
 		}
 		if q, ok := r.insp.(StringQuieter); ok {
-			r.quietStr = q.QuietString()
+			if f := q.QuietString(); f != nil {
+				r.quietStr = f
+			}
 		}
 	}
 	saved := *rep
