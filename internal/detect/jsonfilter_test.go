@@ -172,7 +172,7 @@ func FuzzCanClassifyJSON(f *testing.F) {
 }
 
 // TestDashesAreLongCharacters: every character visible reads as '-' is
-// encoded in three or four bytes, so quickJSON's count of the bytes that
+// encoded in three or four bytes, so CanClassifyJSON's count of the bytes that
 // may make a dash (dashy8) counts it.
 func TestDashesAreLongCharacters(t *testing.T) {
 	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
