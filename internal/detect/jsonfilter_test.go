@@ -218,3 +218,26 @@ func TestCanClassifyJSONOnEveryShape(t *testing.T) {
 	}
 	t.Logf("%d values", n)
 }
+
+// TestCanClassifyJSONTailBytes puts what the counts over a value look at
+// (a dash, a PEM boundary's dashes, a backslash, a character outside
+// ASCII of two or three bytes, a dash of three) at every place of values of every length up to 24,
+// so that each falls in the words read whole and in the last bytes read
+// as one word (tailWord), of every length: CanClassifyJSON must decide
+// as CanClassify does on the decoded value. 'e' starts a JWT, and so
+// makes the length count decide; 'U' starts nothing.
+func TestCanClassifyJSONTailBytes(t *testing.T) {
+	pieces := []string{"-", pemDashes, `\\`, `\"`, `\u002d`, "é", "東", "\u2010", "\u2010-\u2010-", "@", "8"}
+	for _, first := range []string{"U", "e", "G"} {
+		for n := 1; n <= 24; n++ {
+			for at := 1; at < n; at++ {
+				for _, p := range pieces {
+					content := first + strings.Repeat("x", at-1) + p + strings.Repeat("y", max(n-at-1, 0))
+					for _, set := range []Set{All, SetOf(PrivateKey), SetOf(JWT), SetOf(IBAN), SetOf(Email)} {
+						checkCanClassifyJSON(t, "", content, set)
+					}
+				}
+			}
+		}
+	}
+}
