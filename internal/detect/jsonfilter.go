@@ -56,16 +56,6 @@ func CanClassifyJSON(content string, set Set) bool {
 		hi += bits.OnesCount64(w & msb8)
 		dashy += bits.OnesCount64(dashy8(w))
 	}
-	if i < len(s) && len(s) >= 4 {
-		// The last bytes as one word (in Wasm a loop's every step costs
-		// a trip through the dispatch loop), zeros above them: a zero
-		// byte is not counted, or is counted as dashy by dashy8's
-		// borrow (too many, never too few).
-		w := tailWord(s, i)
-		hi += bits.OnesCount64(w & msb8)
-		dashy += bits.OnesCount64(dashy8(w))
-		i = len(s)
-	}
 	for ; i < len(s); i++ {
 		hi += int(s[i] >> 7)
 		dashy += int(jsonUnit[s[i]] & unitDashy >> unitDashyShift)
@@ -114,29 +104,6 @@ func CanClassifyJSON(content string, set Set) bool {
 		}
 	}
 	return false
-}
-
-// tailWord returns the bytes s[i:], fewer than eight, in the low bytes of
-// a word (the first lowest), zeros above, read with one or two loads: s
-// is at least four bytes long.
-func tailWord(s string, i int) uint64 {
-	r := uint(len(s) - i) // 1 to 7
-	if len(s) >= 8 {
-		return load64(s, len(s)-8) >> (8 * (8 - r))
-	}
-	// 4 to 7 bytes: the first four, then the rest from the last four.
-	return uint64(load32(s, 0)) | uint64(load32(s, len(s)-4)>>(8*(8-uint(len(s)))))<<32
-}
-
-// load64 reads s[i:i+8] as a little-endian word (Wasm and the usual
-// native targets are little-endian); the caller checks i+8 <= len(s).
-func load64(s string, i int) uint64 {
-	return *(*uint64)(unsafe.Pointer(unsafe.StringData(s[i:])))
-}
-
-// load32 reads s[i:i+4] as load64 does; the caller checks i+4 <= len(s).
-func load32(s string, i int) uint32 {
-	return *(*uint32)(unsafe.Pointer(unsafe.StringData(s[i:])))
 }
 
 // plainPair reports whether s[i:i+2] is a two-byte plainRune (U+00C0 to

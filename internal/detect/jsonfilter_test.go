@@ -222,8 +222,8 @@ func TestCanClassifyJSONOnEveryShape(t *testing.T) {
 // TestCanClassifyJSONTailBytes puts what the counts over a value look at
 // (a dash, a PEM boundary's dashes, a backslash, a character outside
 // ASCII of two or three bytes, a dash of three) at every place of values of every length up to 24,
-// so that each falls in the words read whole and in the last bytes read
-// as one word (tailWord), of every length: CanClassifyJSON must decide
+// so that each falls in the words counted whole and in the last bytes
+// counted one at a time, of every length: CanClassifyJSON must decide
 // as CanClassify does on the decoded value. 'e' starts a JWT, and so
 // makes the length count decide; 'U' starts nothing.
 func TestCanClassifyJSONTailBytes(t *testing.T) {
@@ -238,6 +238,31 @@ func TestCanClassifyJSONTailBytes(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestCanClassifyJSONNearTheEnds: what the quick tests read at either end
+// of a value (the second and third bytes of an IBAN, the last character),
+// hidden behind characters visible drops (U+034F is two bytes and not a
+// plainRune), escapes and wide characters, and every printable last byte:
+// CanClassifyJSON must decide as CanClassify does on the decoded value.
+func TestCanClassifyJSONNearTheEnds(t *testing.T) {
+	hidden := []string{"", "\u034f", `\u034f`, "\u200b", `\u200b`, "\u00c0", `\u0045`, "ü", "４"}
+	for _, x := range hidden {
+		for _, content := range []string{
+			"D" + x + "E89370400440532013000", "DE" + x + "89370400440532013000", "D" + x + "Exxxxxxxxxxxxxxxxx",
+			"User 12 M" + x + "uller", "User 12 Muller" + x, "Z" + x + "rich", "x" + x + "@example.com",
+		} {
+			for _, set := range []Set{All, SetOf(IBAN), SetOf(Email)} {
+				checkCanClassifyJSON(t, "", content, set)
+			}
+		}
+	}
+	for last := byte(0x20); last < 0x80; last++ {
+		for _, content := range []string{"User 12 Muller" + string(last), "Zurich" + string(last), "e" + string(last)} {
+			checkCanClassifyJSON(t, "", content, All)
+			checkCanClassifyJSON(t, "", content, SetOf(Email))
 		}
 	}
 }
