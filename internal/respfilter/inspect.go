@@ -456,7 +456,7 @@ var kindQuiet = [256]uint8{'"': quietString, '-': quietNumber, '0': quietNumber,
 // in two or three: a call from object, which holds many live values,
 // costs more in Wasm than the scan of a short value, and the call to
 // r.quietStr is made from here, a small function, instead.
-func (r *filterRun) quietKept(bit uint8, pos int) bool {
+func (r *filterRun) quietKept(at int32, bit uint8, pos int) bool {
 	doc := r.doc
 	end := -1
 	switch c := doc[pos]; {
@@ -478,7 +478,35 @@ func (r *filterRun) quietKept(bit uint8, pos int) bool {
 		return false
 	}
 	r.pos = end
-	return r.quietShort(bit, end-pos) || bit == quietString && r.quietStr(doc[pos+1:end-1])
+	switch {
+	case r.quietShort(bit, end-pos):
+		return true
+	case bit != quietString:
+		return false
+	case r.sameAsQuiet(at, pos, end):
+		return true
+	case r.quietStr(doc[pos+1 : end-1]):
+		r.lastQuiet[at] = [2]int{pos, end}
+		return true
+	}
+	return false
+}
+
+// sameAsQuiet reports whether the string doc[pos:end] is, byte for byte,
+// the last one r.quietStr accepted at the position at in this pass
+// (lastQuiet): it is then quiet too, as r.quietStr reads content alone.
+// An API repeats many values at a position (a status, a currency, a
+// city), and the comparison costs less than the check, without a call
+// where the string is at most 16 bytes: its first and last eight bytes.
+func (r *filterRun) sameAsQuiet(at int32, pos, end int) bool {
+	last := r.lastQuiet[at]
+	n := end - pos
+	if last[1]-last[0] != n || n < 8 {
+		return false // none yet (0, 0), another length, or too short to compare by words
+	}
+	doc := r.doc
+	return load64(doc, last[0]) == load64(doc, pos) && load64(doc, last[1]-8) == load64(doc, end-8) &&
+		(n <= 16 || string(doc[last[0]+8:last[1]-8]) == string(doc[pos+8:end-8]))
 }
 
 // quietShort reports whether a scalar of the kind bit stands for, n bytes

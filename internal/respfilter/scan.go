@@ -471,7 +471,7 @@ func (r *filterRun) object(n *node, at int32) {
 				// again at this position (cat >= 0: c is named, on a
 				// fixed path): copied as without an Inspector, unless
 				// too long to go unshown.
-				if r.quietKept(bit, pos) {
+				if r.quietKept(cat, bit, pos) {
 					out := r.sep(first)
 					out = append(out, keyRaw...)
 					out = append(out, ':')
