@@ -448,9 +448,10 @@ var kindQuiet = [256]uint8{'"': quietString, '-': quietNumber, '0': quietNumber,
 	'9': quietNumber, 't': quietBool, 'f': quietBool, 'n': quietNull}
 
 // quietKept validates the scalar at doc[pos] of the kind bit stands for,
-// the value of a member kept at a position quiet for its key and that
-// kind (object), as skipValue does, and reports whether it goes unshown
-// (quietShort, r.quietStr): r.pos is then past it. False with r.err set
+// the value of a member kept at the position at (a node), quiet for its
+// key and that kind (object), as skipValue does, and reports whether it
+// goes unshown (quietShort, sameAsQuiet, r.quietStr, whose acceptance it
+// remembers in lastQuiet): r.pos is then past it. False with r.err set
 // is a syntax error; without, the value is to be shown (r.pos is
 // undefined). It does in one call what skipValue and the test would do
 // in two or three: a call from object, which holds many live values,
