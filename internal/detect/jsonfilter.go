@@ -14,13 +14,23 @@ import (
 // canClassify reads of the visible form (its first bytes, its last byte,
 // its length, the run of local bytes it starts with, whether it is digits
 // and separators only, its runs of dashes) without writing it: most
-// values from their ends and counts over the rest (quickJSON), others in
+// values from their ends and counts over the rest (below), others in
 // one pass that decodes only escapes and characters outside ASCII, as
 // visible reads them. An escaped or non-ASCII value of no class (a name, a
 // city) is ruled out as cheaply as a plain one. Content starting
 // with anything but a printable ASCII character (what canStart takes
 // anyway, or padding a caller may skip), or holding a broken escape, a
 // lone surrogate or bytes that are not UTF-8, is a candidate.
+//
+// Most values are decided here from a few bytes at either end of s and
+// counts over the rest, eight bytes at a time (in Wasm every branch taken
+// costs a trip through the function's dispatch loop, and a call more):
+// they start with a letter no class starts with at their length, hold too
+// few bytes that could make dashes for a PEM boundary, and end in a plain
+// character. What that does not decide (a digit, a letter a long enough
+// value of a class starts with, an escape or a character outside ASCII
+// where canStart reads) is read a character at a time
+// (canClassifyJSONChars).
 func CanClassifyJSON(content string, set Set) bool {
 	s := content
 	if len(s) == 0 {
@@ -30,24 +40,8 @@ func CanClassifyJSON(content string, set Set) bool {
 	if c <= ' ' || c >= 0x7f || c == '\\' {
 		return true
 	}
-	if can, ok := quickJSON(s, set); ok {
-		return can
-	}
-	return canClassifyJSONChars(s, set)
-}
-
-// quickJSON is CanClassifyJSON decided from a few bytes at either end of
-// s and counts over the rest, eight bytes at a time (in Wasm every branch
-// taken costs a trip through the function's dispatch loop): most values
-// start with a letter no class starts with at their length, hold too few
-// bytes that could make dashes for a PEM boundary, and end in a plain
-// character. ok is false when that does not decide (a digit, a letter a
-// long enough value of a class starts with, an escape or a character
-// outside ASCII where canStart reads).
-func quickJSON(s string, set Set) (can, ok bool) {
-	c := s[0]
 	if quickMaxLen[c] == 0 {
-		return false, false // a digit, '"', '$', '-'
+		return canClassifyJSONChars(s, set) // a digit, '"', '$', '-'
 	}
 	// hi counts the bytes outside ASCII: visible writes at most three for
 	// each (a byte that is not UTF-8), one for any other, so the visible
@@ -68,10 +62,10 @@ func quickJSON(s string, set Set) (can, ok bool) {
 		dashy += int(jsonUnit[s[i]] & unitDashy >> unitDashyShift)
 	}
 	if dashy >= len(pemDashes) && set.Has(PrivateKey) || len(s)+2*hi > quickMaxLen[c] {
-		return false, false
+		return canClassifyJSONChars(s, set)
 	}
 	if set.Has(IBAN) && isAlpha(c) && len(s)+2*hi >= minIBAN && len(s) > 2 && (s[1] == '\\' || s[1] >= utf8.RuneSelf && !plainPair(s, 1) || isAlpha(s[1]) && (s[2] == '\\' || s[2] >= utf8.RuneSelf || isDigit(s[2]))) {
-		return false, false // the second and third bytes may be a letter and a digit
+		return canClassifyJSONChars(s, set) // the second and third bytes may be a letter and a digit
 	}
 	// The last character: plain ASCII, an escaped quote, backslash or
 	// slash, or a two-byte plainRune (kept, outside ASCII); others are
@@ -80,21 +74,21 @@ func quickJSON(s string, set Set) (can, ok bool) {
 	switch {
 	case last >= utf8.RuneSelf:
 		if !plainPair(s, len(s)-2) {
-			return false, false
+			return canClassifyJSONChars(s, set)
 		}
 	case len(s) >= 6 && s[len(s)-6] == '\\' && s[len(s)-5] == 'u':
-		return false, false // \uXXXX, or a look-alike
+		return canClassifyJSONChars(s, set) // \uXXXX, or a look-alike
 	case len(s) >= 2 && s[len(s)-2] == '\\':
 		k := 1 // the backslashes before last: an odd run escapes it
 		for k < len(s)-1 && s[len(s)-2-k] == '\\' {
 			k++
 		}
 		if k%2 == 1 && last != '"' && last != '\\' && last != '/' {
-			return false, false
+			return canClassifyJSONChars(s, set)
 		}
 	}
 	if last <= ' ' || last >= 0x7f || set.Has(Email) && last == '>' {
-		return true, true
+		return true
 	}
 	if set.Has(Email) && isLocalByte(c) {
 		// The run of local bytes c starts ends at '@' or not.
@@ -105,12 +99,12 @@ func quickJSON(s string, set Set) (can, ok bool) {
 		switch {
 		case j == len(s):
 		case s[j] == '@':
-			return true, true
+			return true
 		case s[j] == '\\' || s[j] >= utf8.RuneSelf && !plainPair(s, j):
-			return false, false
+			return canClassifyJSONChars(s, set)
 		}
 	}
-	return false, true
+	return false
 }
 
 // plainPair reports whether s[i:i+2] is a two-byte plainRune that needs no
@@ -121,7 +115,7 @@ func plainPair(s string, i int) bool {
 	return i >= 0 && i+1 < len(s) && s[i] >= 0xC3 && s[i] <= 0xD5 && s[i+1]&0xC0 == 0x80 && (s[i] != 0xCD || s[i+1] != 0x8F)
 }
 
-// quickMaxLen is, by first byte, the longest visible string quickJSON
+// quickMaxLen is, by first byte, the longest visible string CanClassifyJSON
 // decides: one shorter than the shortest value of a class starting with
 // that byte that canStart measures (a JWT, a bearer token, an API key, a
 // password hash, "mailto:"); 0 where it does not decide (a digit, a

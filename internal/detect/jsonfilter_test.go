@@ -173,8 +173,8 @@ func FuzzCanClassifyJSON(f *testing.F) {
 
 // TestDashesAreLongCharacters: every character visible reads as '-' is
 // encoded in three or four bytes, or is one of the two two-byte dashes
-// (U+058A, U+05BE, lead bytes D6 and D7), so quickJSON's count of the
-// bytes that may make a dash (dashy8) counts it.
+// (U+058A, U+05BE, lead bytes D6 and D7), so CanClassifyJSON's count of
+// the bytes that may make a dash (dashy8) counts it.
 func TestDashesAreLongCharacters(t *testing.T) {
 	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
 		if v, _ := visible(string(r)); v == "-" && utf8.RuneLen(r) < 3 && string(r)[0] != 0xD6 && string(r)[0] != 0xD7 {
@@ -218,4 +218,52 @@ func TestCanClassifyJSONOnEveryShape(t *testing.T) {
 		}
 	}
 	t.Logf("%d values", n)
+}
+
+// TestCanClassifyJSONTailBytes puts what the counts over a value look at
+// (a dash, a PEM boundary's dashes, a backslash, a character outside
+// ASCII of two or three bytes, a dash of three) at every place of values of every length up to 24,
+// so that each falls in the words counted whole and in the last bytes
+// counted one at a time, of every length: CanClassifyJSON must decide
+// as CanClassify does on the decoded value. 'e' starts a JWT, and so
+// makes the length count decide; 'U' starts nothing.
+func TestCanClassifyJSONTailBytes(t *testing.T) {
+	pieces := []string{"-", pemDashes, `\\`, `\"`, `\u002d`, "é", "東", "\u2010", "\u2010-\u2010-", "@", "8"}
+	for _, first := range []string{"U", "e", "G"} {
+		for n := 1; n <= 24; n++ {
+			for at := 1; at < n; at++ {
+				for _, p := range pieces {
+					content := first + strings.Repeat("x", at-1) + p + strings.Repeat("y", max(n-at-1, 0))
+					for _, set := range []Set{All, SetOf(PrivateKey), SetOf(JWT), SetOf(IBAN), SetOf(Email)} {
+						checkCanClassifyJSON(t, "", content, set)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestCanClassifyJSONNearTheEnds: what the quick tests read at either end
+// of a value (the second and third bytes of an IBAN, the last character),
+// hidden behind characters visible drops (U+034F is two bytes and not a
+// plainRune), escapes and wide characters, and every printable last byte:
+// CanClassifyJSON must decide as CanClassify does on the decoded value.
+func TestCanClassifyJSONNearTheEnds(t *testing.T) {
+	hidden := []string{"", "\u034f", `\u034f`, "\u200b", `\u200b`, "\u00c0", `\u0045`, "ü", "４"}
+	for _, x := range hidden {
+		for _, content := range []string{
+			"D" + x + "E89370400440532013000", "DE" + x + "89370400440532013000", "D" + x + "Exxxxxxxxxxxxxxxxx",
+			"User 12 M" + x + "uller", "User 12 Muller" + x, "Z" + x + "rich", "x" + x + "@example.com",
+		} {
+			for _, set := range []Set{All, SetOf(IBAN), SetOf(Email)} {
+				checkCanClassifyJSON(t, "", content, set)
+			}
+		}
+	}
+	for last := byte(0x20); last < 0x80; last++ {
+		for _, content := range []string{"User 12 Muller" + string(last), "Zurich" + string(last), "e" + string(last)} {
+			checkCanClassifyJSON(t, "", content, All)
+			checkCanClassifyJSON(t, "", content, SetOf(Email))
+		}
+	}
 }

@@ -78,8 +78,12 @@ type filterRun struct {
 	// allowlist's node count.
 	quieted    []uint8
 	quietBelow int
-	quietStr   func([]byte) bool // a StringQuieter's QuietString, or nil
-	nodes      int32
+	quietStr   func([]byte) bool // a StringQuieter's QuietString, or noQuietString
+	// lastQuiet holds, per node, the span in doc (quotes included) of
+	// the last string quietStr accepted for a member there (quietKept),
+	// {0, 0} for none: one equal to it is quiet without the check.
+	lastQuiet [][2]int
+	nodes     int32
 	// memo holds, per fixed-path position id (node), member keys already reported as
 	// removed below it, so the removals repeated in every element of an
 	// array skip building and hashing the path.
@@ -115,12 +119,20 @@ func (a *allowlist) filterDocument(dst, doc []byte, opts filterOptions, rep *Rep
 		}
 		r.quieted = r.quieted[:2*a.nodes]
 		clear(r.quieted)
-		r.quietBelow, r.quietStr = -1, nil // InspectQuiet is then InspectKeep
+		if cap(r.lastQuiet) < a.nodes {
+			r.lastQuiet = make([][2]int, a.nodes)
+		}
+		// The spans are offsets in the previous document.
+		r.lastQuiet = r.lastQuiet[:a.nodes]
+		clear(r.lastQuiet)
+		r.quietBelow, r.quietStr = -1, noQuietString // InspectQuiet is then InspectKeep
 		if q, ok := r.insp.(QuietInspector); ok {
 			r.quietBelow = max(q.QuietBelow(), 0)
 		}
 		if q, ok := r.insp.(StringQuieter); ok {
-			r.quietStr = q.QuietString()
+			if f := q.QuietString(); f != nil {
+				r.quietStr = f
+			}
 		}
 	}
 	saved := *rep

@@ -447,25 +447,92 @@ var kindQuiet = [256]uint8{'"': quietString, '-': quietNumber, '0': quietNumber,
 	'3': quietNumber, '4': quietNumber, '5': quietNumber, '6': quietNumber, '7': quietNumber, '8': quietNumber,
 	'9': quietNumber, 't': quietBool, 'f': quietBool, 'n': quietNull}
 
-// quietScalar reports whether the scalar doc[start:end] of the kind bit
-// stands for goes unshown once its kind is quiet at its site: a literal
-// always, a number shorter than QuietBelow, a string as quietString says.
-func (r *filterRun) quietScalar(bit uint8, start, end int) bool {
-	switch bit {
-	case quietString:
-		return r.quietString(r.doc, start, end)
-	case quietNumber:
-		return end-start < r.quietBelow
+// quietKept validates the scalar at doc[pos] of the kind bit stands for,
+// the value of a member kept at the position at (a node), quiet for its
+// key and that kind (object), as skipValue does, and reports whether it
+// goes unshown (quietShort, sameAsQuiet, r.quietStr, whose acceptance it
+// remembers in lastQuiet): r.pos is then past it. False with r.err set
+// is a syntax error; without, the value is to be shown (r.pos is
+// undefined). It does in one call what skipValue and the test would do
+// in two or three: a call from object, which holds many live values,
+// costs more in Wasm than the scan of a short value, and the call to
+// r.quietStr is made from here, a small function, instead.
+func (r *filterRun) quietKept(at int32, bit uint8, pos int) bool {
+	doc := r.doc
+	end := -1
+	switch c := doc[pos]; {
+	case c == '"':
+		if end = stringEnd(doc, pos+1); end < 0 {
+			end, _ = scanEscaped(doc, pos+1)
+		}
+	case c-'0' <= 9:
+		end = numberEnd(doc, pos)
+	case c == '-':
+		end = scanNumber(doc, pos)
+	default: // a literal: skipValue's word compare
+		r.pos = pos
+		r.skipValue()
+		return r.err == nil
 	}
-	return true
+	if end < 0 {
+		r.syntax()
+		return false
+	}
+	r.pos = end
+	switch {
+	case r.quietShort(bit, end-pos):
+		return true
+	case bit != quietString:
+		return false
+	case r.sameAsQuiet(at, pos, end):
+		return true
+	case r.quietStr(doc[pos+1 : end-1]):
+		r.lastQuiet[at] = [2]int{pos, end}
+		return true
+	}
+	return false
+}
+
+// sameAsQuiet reports whether the string doc[pos:end] is, byte for byte,
+// the last one r.quietStr accepted at the position at in this pass
+// (lastQuiet): it is then quiet too, as r.quietStr reads content alone.
+// An API repeats many values at a position (a status, a currency, a
+// city), and the comparison costs less than the check, without a call
+// where the string is at most 16 bytes: its first and last eight bytes.
+func (r *filterRun) sameAsQuiet(at int32, pos, end int) bool {
+	last := r.lastQuiet[at]
+	n := end - pos
+	if last[1]-last[0] != n || n < 8 {
+		return false // none yet (0, 0), another length, or too short to compare by words
+	}
+	doc := r.doc
+	return load64(doc, last[0]) == load64(doc, pos) && load64(doc, last[1]-8) == load64(doc, end-8) &&
+		(n <= 16 || string(doc[last[0]+8:last[1]-8]) == string(doc[pos+8:end-8]))
+}
+
+// quietShort reports whether a scalar of the kind bit stands for, n bytes
+// long (quotes included), goes unshown once its kind is quiet at its
+// site by its kind and length alone: a literal always, a number or a
+// string's content shorter than QuietBelow. A longer string is quiet if
+// r.quietStr says so (quietString). It is inlined: most kept scalars of an
+// API are quiet, and in Wasm a call costs more than the test.
+func (r *filterRun) quietShort(bit uint8, n int) bool {
+	return bit > quietNumber || n-2*int(bit&quietString) < r.quietBelow
 }
 
 // quietString reports whether the string doc[start:end] (quotes included)
 // goes unshown once strings are quiet at its site: its content is shorter
-// than QuietBelow, or the StringQuieter's function accepts it.
+// than QuietBelow, or the StringQuieter's function accepts it. It is small
+// enough to be inlined (r.quietStr is never nil: noQuietString stands for
+// none), so a short string, most of them, costs no call: in Wasm a call
+// costs more than the test.
 func (r *filterRun) quietString(doc []byte, start, end int) bool {
-	return end-start-2 < r.quietBelow || r.quietStr != nil && r.quietStr(doc[start+1:end-1])
+	return end-start-2 < r.quietBelow || r.quietStr(doc[start+1:end-1])
 }
+
+// noQuietString is filterRun.quietStr when the Inspector is no
+// StringQuieter: no string is quiet by its content.
+func noQuietString([]byte) bool { return false }
 
 // quiet reports whether the Inspector said values of the kind bit stands
 // for need not be shown again at site in this pass (InspectQuiet).

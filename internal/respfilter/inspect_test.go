@@ -438,18 +438,41 @@ func FuzzQuietStringsMatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		all := &stringJudge{below: int(below % 8)}
-		want, wantErr := list.filterDocument(nil, doc, filterOptions{maxDepth: 64, insp: all}, &Report{})
-		q := &stringJudge{below: all.below}
-		got, gotErr := list.filterDocument(nil, doc, filterOptions{maxDepth: 64, insp: quietStrings{q}}, &Report{})
-		if gotErr != wantErr || !bytes.Equal(got, want) {
-			t.Fatalf("doc %q: with QuietString %q, %v; shown everything %q, %v", doc, got, gotErr, want, wantErr)
+		checkQuietStrings(t, list, doc, int(below%8))
+	})
+}
+
+// quietKeys is quietStrings answering InspectQuiet for every key, so
+// that a member's value at a quiet position takes the filter's shortest
+// path (quietKept), where a string the StringQuieter accepted may be
+// remembered (sameAsQuiet).
+type quietKeys struct{ quietStrings }
+
+func (quietKeys) KeptKey(*KeptValue) Verdict { return InspectQuiet }
+
+// checkQuietStrings fails unless a StringQuieter changes nothing but the
+// calls on doc under list: the output and error are those of the same
+// Inspector shown every value, and every string its QuietString does not
+// accept is shown all the same, in order; with quiet keys too.
+func checkQuietStrings(t *testing.T, list *allowlist, doc []byte, below int) {
+	t.Helper()
+	all := &stringJudge{below: below}
+	want, wantErr := list.filterDocument(nil, doc, filterOptions{maxDepth: 64, insp: all}, &Report{})
+	var must []string
+	for _, s := range all.seen {
+		if strings.Contains(s[strings.LastIndexByte(s, '|'):], "4") {
+			must = append(must, s)
 		}
-		var must []string
-		for _, s := range all.seen {
-			if strings.Contains(s[strings.LastIndexByte(s, '|'):], "4") {
-				must = append(must, s)
-			}
+	}
+	for _, keys := range []bool{false, true} {
+		q := &stringJudge{below: below}
+		var insp Inspector = quietStrings{q}
+		if keys {
+			insp = quietKeys{quietStrings{q}}
+		}
+		got, gotErr := list.filterDocument(nil, doc, filterOptions{maxDepth: 64, insp: insp}, &Report{})
+		if gotErr != wantErr || !bytes.Equal(got, want) {
+			t.Fatalf("doc %q (quiet keys %v): with QuietString %q, %v; shown everything %q, %v", doc, keys, got, gotErr, want, wantErr)
 		}
 		var shown []string
 		for _, s := range q.seen {
@@ -458,7 +481,53 @@ func FuzzQuietStringsMatch(f *testing.F) {
 			}
 		}
 		if strings.Join(shown, "\n") != strings.Join(must, "\n") {
-			t.Fatalf("doc %q: strings with a 4 shown\n%s\nwant\n%s", doc, strings.Join(shown, "\n"), strings.Join(must, "\n"))
+			t.Fatalf("doc %q (quiet keys %v): strings with a 4 shown\n%s\nwant\n%s", doc, keys, strings.Join(shown, "\n"), strings.Join(must, "\n"))
 		}
-	})
+	}
+}
+
+// TestSameQuietStringOnlyWhenEqual: a member's string the StringQuieter
+// accepted is remembered at its position, and one equal to it is kept
+// unshown (sameAsQuiet); one of the same length and the same first and
+// last bytes but a '4' anywhere (or "41", masked) must be shown all the
+// same, at every length around the eight-byte words compared.
+func TestSameQuietStringOnlyWhenEqual(t *testing.T) {
+	list := mustAllowlist(t, "d.#.a", "d.#.b")
+	for n := 1; n <= 40; n++ {
+		plain := strings.Repeat("x", n)
+		for p := 0; p < n; p++ {
+			for _, ins := range []string{"4", "41"} {
+				if p+len(ins) > n {
+					continue
+				}
+				other := plain[:p] + ins + plain[p+len(ins):]
+				doc := `{"d":[{"a":"` + plain + `","b":"` + plain + `"},{"a":"` + plain + `","b":"` + other + `"},{"a":"` + other + `","b":"` + plain + `"},{"a":"` + plain + `"}]}`
+				checkQuietStrings(t, list, []byte(doc), 3)
+			}
+		}
+	}
+}
+
+// TestSameAsQuietComparesWholeStrings: sameAsQuiet is true only for a
+// string equal, byte for byte and in length, to the one remembered,
+// whatever the lengths and wherever they differ, and for every such
+// string of eight bytes or more (quotes included).
+func TestSameAsQuietComparesWholeStrings(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		for m := 1; m <= 40; m++ {
+			a := `"` + strings.Repeat("ab", n)[:n] + `"`
+			for p := 0; p <= m; p++ {
+				b := []byte(`"` + strings.Repeat("ab", m)[:m] + `"`)
+				if p < m {
+					b[1+p] = 'z'
+				}
+				doc := a + "," + string(b)
+				r := &filterRun{doc: []byte(doc), lastQuiet: [][2]int{{0, len(a)}}}
+				got := r.sameAsQuiet(0, len(a)+1, len(doc))
+				if want := a == string(b); got && !want || want && len(a) >= 8 && !got {
+					t.Fatalf("sameAsQuiet(%s, %s) = %v", a, b, got)
+				}
+			}
+		}
+	}
 }

@@ -471,16 +471,16 @@ func (r *filterRun) object(n *node, at int32) {
 				// again at this position (cat >= 0: c is named, on a
 				// fixed path): copied as without an Inspector, unless
 				// too long to go unshown.
-				if r.skipValue(); r.err != nil {
-					return
-				}
-				if r.quietScalar(bit, pos, r.pos) {
+				if r.quietKept(cat, bit, pos) {
 					out := r.sep(first)
 					out = append(out, keyRaw...)
 					out = append(out, ':')
 					r.out = append(out, doc[pos:r.pos]...)
 					first = false
 					break
+				}
+				if r.err != nil {
+					return
 				}
 				r.pos = pos
 			} else if doc[pos] == '[' && cat >= 0 && r.quieted[cat]&(quietKey|quietArray) == quietKey|quietArray && r.quietElements(cat, pos) {
