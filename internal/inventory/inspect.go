@@ -11,8 +11,10 @@ import (
 var _ respfilter.StringQuieter = (*Response)(nil)
 
 // QuietBelow is the length under which a string or number is of no class
-// (respfilter.QuietInspector): a value Kept answers InspectQuiet for is
-// recorded, and the like of it at its site would add nothing.
+// (respfilter.QuietInspector), a number written with an exponent aside
+// (exponentForm; the filter shows those whatever their length): a value
+// Kept answers InspectQuiet for is recorded, and the like of it at its
+// site would add nothing.
 func (r *Response) QuietBelow() int {
 	switch c := r.c; {
 	case c == nil:
@@ -51,7 +53,7 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	} else {
 		r.Dropped++
 	}
-	if !r.mayClassify(v.Kind, len(v.Content)) {
+	if !r.mayClassify(v.Kind, v.Content) {
 		if i >= 0 && (r.c == nil || !r.c.keyOnly && !r.c.namesClass(v.Kind, v.Key)) {
 			// Recorded, and of no class whatever its key: another such
 			// value at this site would add nothing (QuietBelow,

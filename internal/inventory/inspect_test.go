@@ -51,7 +51,8 @@ func (r *refInspector) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 		}
 	}
 	classes := r.c.Key(v.Key)
-	if len(content) >= r.c.minValue {
+	// A number with an exponent may be a card however short (42e14).
+	if len(content) >= r.c.minValue || v.Kind != '"' && bytes.ContainsAny(content, "eE") {
 		switch k := v.Kind; {
 		case k == '"':
 			classes |= r.c.String(v.Key, string(content))
@@ -233,7 +234,7 @@ func inspectCorpus() []string {
 		`{"data":[{"id":1,"name":"ab","tags":["a",1,true,null,"4111111111111111",4111111111111111,"ada@example.com",12345,"x\"y","\u0034111111111111111",[1,"4111111111111111"],{"k":"ada@example.com"},-4111111111111111,1.5e2,0,"\u00e9"]},`+
 			`{"id":4111111111111111,"name":"ada@example.com","tags":[]},{"id":"4111111111111111","name":null,"tags":"ada@example.com"},`+
 			`{"id":true,"name":{"x":"4111111111111111"},"tags":[["a"],{"4111111111111111":1}]},{"id":12,"name":"ab"}]}`,
-		`[1,2,"a","b",true,null,4111111111111111,"ada@example.com",[3,"4111111111111111"],{"a":1}]`)
+		`[1,2,"a","b",true,null,42e14,-4.2E15,4111111111111111,"ada@example.com",[3,"4111111111111111"],{"a":1}]`)
 	docs = append(docs, generatedDocs(60)...)
 	var many strings.Builder
 	many.WriteString(`{"data":[`)

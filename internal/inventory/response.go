@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/apiguard/apiguard/internal/detect"
@@ -219,7 +220,7 @@ func (r *Response) value(path []byte, key string, kind byte, str []byte, past Cl
 func (r *Response) update(i int, key string, kind byte, str []byte, past ClassSet) Policy {
 	r.record(i, kind)
 	classes := past
-	if r.mayClassify(kind, len(str)) {
+	if r.mayClassify(kind, str) {
 		classes |= r.classify(key, kind, str)
 	}
 	if classes == 0 {
@@ -242,20 +243,29 @@ func (r *Response) record(i int, kind byte) {
 	r.fields[i].Types |= kindTypes[kind]
 }
 
-// mayClassify reports whether a value of kind, n bytes long as written,
-// can be of a class: a key class takes any value, a value class only
-// strings and numbers of at least the classifier's shortest value.
-// Unescaping only shortens a string, so n may be its escaped length.
-func (r *Response) mayClassify(kind byte, n int) bool {
+// mayClassify reports whether a value of kind, str as written, can be of
+// a class: a key class takes any value, a value class only strings and
+// numbers of at least the classifier's shortest value, or numbers written
+// with an exponent (exponentForm). Unescaping only shortens a string, so
+// str may be its escaped content.
+func (r *Response) mayClassify(kind byte, str []byte) bool {
 	switch c := r.c; {
 	case c == nil:
 		return false
 	case c.keyOnly:
 		return true
-	case n < c.minValue:
+	case len(str) < c.minValue && !exponentForm(kind, str):
 		return false
 	}
 	return kind == '"' || kind == '-' || kind >= '0' && kind <= '9'
+}
+
+// exponentForm reports a number of kind written with an exponent: the
+// shortest value of a class is longer than 42e14, but a client shows that
+// as 4200000000000000, a card number, so such a number is classified
+// whatever its length.
+func exponentForm(kind byte, num []byte) bool {
+	return kind != '"' && (bytes.IndexByte(num, 'e') >= 0 || bytes.IndexByte(num, 'E') >= 0)
 }
 
 // classify returns the classes of a value.
@@ -268,7 +278,7 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 		classes = r.c.Key(key)
 	}
 	switch {
-	case len(str) < r.c.minValue:
+	case len(str) < r.c.minValue && !exponentForm(kind, str):
 	case kind == '"':
 		// Most strings are of no class: CanClassifyUnder, which
 		// ClassifyUnder runs first too, says so without the calls that

@@ -98,7 +98,8 @@ const (
 	// value and promises that, in this pass, showing the like of it again
 	// would change nothing and be answered InspectKeep: from Kept, any
 	// value at the same Site (>= 0) of the same JSON type that is a
-	// container or a literal, or whose Content is shorter than QuietBelow,
+	// container or a literal, or whose Content is shorter than QuietBelow
+	// (a number written with an exponent aside: 42e14 is a card number),
 	// or a string whose Content the QuietString function of a
 	// StringQuieter accepts (the inside of a container is shown all the
 	// same); from KeptKey, the same key under the same allowlist position.
@@ -113,7 +114,8 @@ const (
 type QuietInspector interface {
 	Inspector
 	// QuietBelow is the Content length under which a string or number at
-	// a quiet site is not shown again (read once per pass).
+	// a quiet site is not shown again (read once per pass), unless the
+	// number is written with an exponent.
 	QuietBelow() int
 }
 
@@ -375,7 +377,7 @@ func (r *filterRun) inspectScalar() {
 			return
 		}
 		r.pos = i
-		if i-start < r.quietBelow && r.quiet(kv.Site, quietNumber) {
+		if i-start < r.quietBelow && r.quiet(kv.Site, quietNumber) && !hasExponent(doc[start:i]) {
 			return
 		}
 		kv.Kind, kv.Content, kv.Escaped = c, doc[start:i], false
@@ -455,9 +457,21 @@ func (r *filterRun) quietScalar(bit uint8, start, end int) bool {
 	case quietString:
 		return r.quietString(r.doc, start, end)
 	case quietNumber:
-		return end-start < r.quietBelow
+		return end-start < r.quietBelow && !hasExponent(r.doc[start:end])
 	}
 	return true
+}
+
+// hasExponent reports a number written with an exponent, which is shown
+// to the Inspector whatever its length (QuietInspector): 42e14 is five
+// bytes, and 4200000000000000, a card number, to a client.
+func hasExponent(num []byte) bool {
+	for _, c := range num {
+		if c|0x20 == 'e' {
+			return true
+		}
+	}
+	return false
 }
 
 // quietString reports whether the string doc[start:end] (quotes included)
