@@ -37,20 +37,19 @@ func (r *refInspector) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	if v.Escaped {
 		content = refUnescape(content)
 	}
-	if len(content) > maxValueBytes {
-		// The first KiB after the padding (spaces, invisible characters).
-		content = content[detect.PaddingLen(content):]
-		if len(content) > maxValueBytes {
-			// Cut back to the last whole character.
-			content = content[:maxValueBytes]
-			for range 3 {
-				if r, n := utf8.DecodeLastRune(content); r == utf8.RuneError && n == 1 {
-					content = content[:len(content)-1]
-				}
-			}
+	classes := r.c.Key(v.Key)
+	if v.Kind == '"' && len(v.Content) > maxValueBytes {
+		// A long value: its head classified as a value is, its tail and
+		// the whole as a JWT by the built-in classes.
+		head, tail, jwt := refLongParts(string(content))
+		content = []byte(head)
+		if jwt {
+			classes |= 1 << detect.JWT
+		}
+		if dc, ok := detect.Classify(tail, detect.All); ok && tail != "" {
+			classes |= 1 << uint(dc)
 		}
 	}
-	classes := r.c.Key(v.Key)
 	// A number with an exponent may be a card however short (42e14).
 	if len(content) >= r.c.minValue || v.Kind != '"' && bytes.ContainsAny(content, "eE") {
 		switch k := v.Kind; {
@@ -164,6 +163,65 @@ func (r *refInspector) Passing(body []byte) respfilter.Verdict {
 	return respfilter.InspectKeep
 }
 
+// refLongParts is what longText keeps of a long value's decoded text,
+// written the plain way: the text without its invisible characters and
+// the padding that opens it; its first maxValueBytes bytes and, when they
+// are not all of it (the padding that closes it aside), its last ones,
+// whole characters; and whether Classify takes it whole for a JWT.
+func refLongParts(text string) (head, tail string, jwt bool) {
+	var b strings.Builder
+	for _, r := range text {
+		if detect.VisibleRune(r) >= 0 {
+			b.WriteRune(r)
+		}
+	}
+	s := strings.TrimLeftFunc(b.String(), detect.IsPadding)
+	head = s
+	if len(head) > maxValueBytes {
+		i := maxValueBytes
+		for !utf8.RuneStart(s[i]) {
+			i--
+		}
+		head = s[:i]
+	}
+	if t := strings.TrimRightFunc(s, detect.IsPadding); len(t) > len(head) {
+		tail = t[max(0, len(t)-maxValueBytes):]
+		for tail != "" && !utf8.RuneStart(tail[0]) {
+			tail = tail[1:]
+		}
+	}
+	dc, ok := detect.Classify(s, detect.SetOf(detect.JWT))
+	return head, tail, ok && dc == detect.JWT
+}
+
+// FuzzLongTextMatchesReference checks longText, fed a text in three
+// pieces split anywhere, against refLongParts.
+func FuzzLongTextMatchesReference(f *testing.F) {
+	for _, s := range []string{
+		spread("4111111111111111", strings.Repeat("\u200b", 80)), "eyJ" + strings.Repeat("A", 1200) + ".eyJzdWIiOiJhbGljZSJ9.c2ln  ",
+		strings.Repeat("Alice ", 200) + "<alice@example.com>" + strings.Repeat("\u2003", 600), "\xe2\x82" + strings.Repeat("\u00e9", 700) + "\xff",
+		"  eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJ\uff11\uff12\uff13\u2010abc.x\u00a0", strings.Repeat(" ", 1100) + "x" + strings.Repeat("\u3000", 400),
+	} {
+		f.Add(s, uint16(3), uint16(1500))
+	}
+	f.Fuzz(func(t *testing.T, text string, a, b uint16) {
+		i, j := int(a)%(len(text)+1), int(b)%(len(text)+1)
+		if i > j {
+			i, j = j, i
+		}
+		var l longText
+		l.reset()
+		l.write([]byte(text[:i]))
+		l.write([]byte(text[i:j]))
+		l.write([]byte(text[j:]))
+		head, tail, jwt := l.parts()
+		wh, wt, wj := refLongParts(text)
+		if string(head) != wh || string(tail) != wt || jwt != wj {
+			t.Fatalf("%q split at %d, %d: head %q tail %q jwt %v; reference %q %q %v", text, i, j, head, tail, jwt, wh, wt, wj)
+		}
+	})
+}
+
 // refUnescape decodes a JSON string's escapes one byte at a time, as
 // unescape must (a broken escape kept as written).
 func refUnescape(raw []byte) []byte {
@@ -225,6 +283,12 @@ func inspectCorpus() []string {
 		`{"data":[{"id":1,"address":{"city":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"}},{"id":2,"address":{"city":"Bearer abcdefghijkl"}},{"id":3,"address":null}]}`,
 		`{"a.b":{"c\\d":{"#":1,"*":2}},"users":{"alice@example.com":{"card":"4111-1111-1111-1111"},"4111111111111111":{"card":1}}}`,
 		`{"long":"` + strings.Repeat("\\u0041", 400) + `","pem":"-----BEGIN PRIVATE KEY-----` + strings.Repeat("A", 2000) + `"}`,
+		// Long values: invisible characters between a card's digits, a
+		// JWT with a long header, a display name before its address,
+		// padding, escapes and characters outside ASCII around the cuts.
+		`{"long":["` + spread("4111111111111111", strings.Repeat("\\u200b", 80)) + `","eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln  ","` +
+			strings.Repeat("Alice ", 200) + `\u003calice@example.com>` + strings.Repeat(" ", 1100) + `","` + strings.Repeat("\u00e9", 600) + `x` + strings.Repeat("\\u00e9", 300) + `","` +
+			strings.Repeat("\\ud83d\\ude00", 300) + `4111111111111111\ud834"],"pem":"` + strings.Repeat("\\t", 1100) + `eyJ` + strings.Repeat("A", 1100) + `.x\u2010y"}`,
 		`"ada@example.com"`, `4111111111111111`, `[]`, `{}`,
 	}
 	// A site that turns quiet (respfilter.InspectQuiet) on short values

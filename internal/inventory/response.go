@@ -51,9 +51,10 @@ const (
 	MaxResponseFields = 256
 	// maxDepth is the deepest nesting the Observer follows.
 	maxDepth = 64
-	// maxValueBytes is the longest string prefix classified; a longer
-	// value is classified by its prefix (a PEM key or a JWT is recognised
-	// from its start).
+	// maxValueBytes bounds what is classified of a string: a longer
+	// value is classified by its first and its last maxValueBytes bytes,
+	// invisible characters and the padding around it aside, and as a
+	// JWT when it is one whole (longText).
 	maxValueBytes = 1024
 	// maxKeyBytes is the longest key kept; a longer one is data
 	// (detect.IsDataKey takes nothing over 96 characters for a name).
@@ -105,6 +106,10 @@ type Response struct {
 	// unesc holds a decoded string value; whole, a long one decoded whole
 	// (keyPastPrefix), dropped by Reset past maxWholeBytes.
 	unesc, whole []byte
+	// text and dec follow a string longer than maxValueBytes: its parts
+	// classified, and its escapes decoded on the way (longText).
+	text longText
+	dec  keySearch
 	// last is the field recorded last, -1 at the start.
 	last int32
 	// bySite maps the response filter's sites (KeptValue.Site) to fields,
@@ -280,10 +285,19 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 	switch {
 	case len(str) < r.c.minValue && !exponentForm(kind, str):
 	case kind == '"':
+		if len(str) > maxValueBytes {
+			// A long value: its head classified below, its tail and
+			// whether it is a JWT here.
+			r.text.reset()
+			r.text.write(str)
+			var more ClassSet
+			str, more = r.longParts(&r.text)
+			classes |= more
+		}
 		// Most strings are of no class: CanClassifyUnder, which
 		// ClassifyUnder runs first too, says so without the calls that
 		// lead there.
-		part := unsafeString(classifiedPart(str))
+		part := unsafeString(str)
 		if r.c.valueClasses || detect.CanClassifyUnder(key, part, r.c.builtins) {
 			classes |= r.c.String(key, part)
 		}
@@ -293,7 +307,28 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 	return classes
 }
 
-// classifiedPart is the part of a string value that is classified: from
+// longParts ends the long string value t followed and returns its head,
+// which is classified as a short value is, and the built-in classes of
+// the rest: those of its tail (the end of a display name's address, say),
+// and JWT when the whole value is one.
+func (r *Response) longParts(t *longText) ([]byte, ClassSet) {
+	head, tail, jwt := t.parts()
+	var classes ClassSet
+	if r.c == nil {
+		return head, 0
+	}
+	if jwt && r.c.builtins.Has(detect.JWT) {
+		classes |= 1 << detect.JWT
+	}
+	if tail != nil {
+		if dc, ok := detect.Classify(unsafeString(tail), r.c.builtins); ok {
+			classes |= 1 << uint(dc)
+		}
+	}
+	return head, classes
+}
+
+// classifiedPart is the part of a long object key that is classified: from
 // its first character that is neither a space nor invisible, at most
 // maxValueBytes. Skipping the padding first means no length of padding
 // can push a value out of the classified part.
