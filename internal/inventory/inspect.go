@@ -11,8 +11,8 @@ import (
 var _ respfilter.StringQuieter = (*Response)(nil)
 
 // QuietBelow is the length under which a string or number is of no class
-// (respfilter.QuietInspector), a number written with an exponent aside
-// (exponentForm; the filter shows those whatever their length): a value
+// (respfilter.QuietInspector), a number when the integer a client reads
+// for it is that short too (longNumber, respfilter.IntegerDigits): a value
 // Kept answers InspectQuiet for is recorded, and the like of it at its
 // site would add nothing.
 func (r *Response) QuietBelow() int {

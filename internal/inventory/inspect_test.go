@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -50,8 +52,8 @@ func (r *refInspector) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 			classes |= 1 << uint(dc)
 		}
 	}
-	// A number with an exponent may be a card however short (42e14).
-	if len(content) >= r.c.minValue || v.Kind != '"' && bytes.ContainsAny(content, "eE") {
+	// A number is as long as the integer a client reads for it (42e14).
+	if len(content) >= r.c.minValue || v.Kind != '"' && refIntegerDigits(string(content)) >= r.c.minValue {
 		switch k := v.Kind; {
 		case k == '"':
 			classes |= r.c.String(v.Key, string(content))
@@ -161,6 +163,20 @@ func (r *refInspector) Passing(body []byte) respfilter.Verdict {
 		}
 	}
 	return respfilter.InspectKeep
+}
+
+// refIntegerDigits is the digits of the integer part of the JSON number
+// num as JSON.parse reads it, leading zeros aside; 0 past 1e400.
+func refIntegerDigits(num string) int {
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0
+	}
+	f = math.Abs(math.Trunc(f))
+	if f < 1 {
+		return 0
+	}
+	return len(strconv.FormatFloat(f, 'f', 0, 64))
 }
 
 // refLongParts is what longText keeps of a long value's decoded text,

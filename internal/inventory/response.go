@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"bytes"
 	"strings"
 
 	"github.com/apiguard/apiguard/internal/detect"
@@ -250,8 +249,8 @@ func (r *Response) record(i int, kind byte) {
 
 // mayClassify reports whether a value of kind, str as written, can be of
 // a class: a key class takes any value, a value class only strings and
-// numbers of at least the classifier's shortest value, or numbers written
-// with an exponent (exponentForm). Unescaping only shortens a string, so
+// numbers of at least the classifier's shortest value, as a client reads
+// a number (longNumber). Unescaping only shortens a string, so
 // str may be its escaped content.
 func (r *Response) mayClassify(kind byte, str []byte) bool {
 	switch c := r.c; {
@@ -259,18 +258,19 @@ func (r *Response) mayClassify(kind byte, str []byte) bool {
 		return false
 	case c.keyOnly:
 		return true
-	case len(str) < c.minValue && !exponentForm(kind, str):
+	case len(str) < c.minValue && !c.longNumber(kind, str):
 		return false
 	}
 	return kind == '"' || kind == '-' || kind >= '0' && kind <= '9'
 }
 
-// exponentForm reports a number of kind written with an exponent: the
-// shortest value of a class is longer than 42e14, but a client shows that
-// as 4200000000000000, a card number, so such a number is classified
-// whatever its length.
-func exponentForm(kind byte, num []byte) bool {
-	return kind != '"' && (bytes.IndexByte(num, 'e') >= 0 || bytes.IndexByte(num, 'E') >= 0)
+// longNumber reports a number of kind shorter than the shortest value of
+// a class as written but not as a client reads it: 42e14 is
+// 4200000000000000 to JSON.parse, a card number. The response filter
+// shows the Inspector such a number at a quiet site by the same measure
+// (respfilter.IntegerDigits).
+func (c *Classifier) longNumber(kind byte, num []byte) bool {
+	return kind != '"' && respfilter.IntegerDigits(num) >= c.minValue
 }
 
 // classify returns the classes of a value.
@@ -283,7 +283,7 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 		classes = r.c.Key(key)
 	}
 	switch {
-	case len(str) < r.c.minValue && !exponentForm(kind, str):
+	case len(str) < r.c.minValue && !r.c.longNumber(kind, str):
 	case kind == '"':
 		if len(str) > maxValueBytes {
 			// A long value: its head classified below, its tail and
