@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/internal/detect"
@@ -87,14 +88,27 @@ func (t *longText) write(b []byte) {
 	}
 }
 
-// asciiRun is the length of the run of ASCII bytes at the start of b.
+// asciiRun is the length of the run of ASCII bytes at the start of b,
+// read 32 and 8 at a time.
 func asciiRun(b []byte) int {
-	for i, c := range b {
-		if c >= utf8.RuneSelf {
-			return i
+	const high = 0x8080808080808080
+	i := 0
+	for ; i+32 <= len(b); i += 32 {
+		w := binary.LittleEndian.Uint64(b[i:]) | binary.LittleEndian.Uint64(b[i+8:]) |
+			binary.LittleEndian.Uint64(b[i+16:]) | binary.LittleEndian.Uint64(b[i+24:])
+		if w&high != 0 {
+			break
 		}
 	}
-	return len(b)
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&high != 0 {
+			break
+		}
+	}
+	for i < len(b) && b[i] < utf8.RuneSelf {
+		i++
+	}
+	return i
 }
 
 // ascii reads a run of ASCII characters, which read as they are.
