@@ -18,6 +18,9 @@ var evasions = []struct {
 	{"card as a float", `4111111111111111.0`, "card_number"},
 	{"card negated", `-4111111111111111`, "card_number"},
 	{"card in exponent form", `4.111111111111111e15`, "card_number"},
+	{"card in a 5-byte exponent form", `42e14`, "card_number"},
+	{"card in a 6-byte exponent form", `4.2e15`, "card_number"},
+	{"card in a 6-byte negated exponent form", `-42E14`, "card_number"},
 	{"card in exponent form past 1 KiB", `0.` + strings.Repeat("0", 2000) + `4111111111111111e2016`, "card_number"},
 	{"card with 2 KiB of fraction zeros and an exponent", `4.111111111111111` + strings.Repeat("0", 2000) + `e15`, "card_number"},
 	{"card after a zero-width space", `"\u200b4111111111111111"`, "card_number"},
@@ -46,6 +49,30 @@ var evasions = []struct {
 	{"card grouped by slashes and underscores", `"4111/1111_1111/1111"`, "card_number"},
 	{"card grouped by escaped narrow no-break and thin spaces", `"4111\u202f1111\u20091111\u202f1111"`, "card_number"},
 	{"card grouped by mixed separators", `"3782-822463.10005"`, "card_number"},
+	// Longer than the classified 1 KiB (the attacker review of the
+	// performance round, F1): invisible characters do not count toward
+	// it, a JWT is one whole, and a long value's end is classified too.
+	{"card with 80 zero-width spaces between its digits", `"` + spread("4111111111111111", strings.Repeat("\u200b", 80)) + `"`, "card_number"},
+	{"card with 80 escaped zero-width spaces between its digits", `"` + spread("4111111111111111", strings.Repeat(`\u200b`, 80)) + `"`, "card_number"},
+	{"SSN with 100 word joiners between its characters", `"` + spread("078-05-1120", strings.Repeat("\u2060", 100)) + `"`, "ssn"},
+	{"JWT whose header is over 1 KiB", `"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJl"`, "jwt"},
+	{"JWT whose header is over 1 KiB, then spaces", `"eyJ` + strings.Repeat("A", 3000) + `.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl` + strings.Repeat(" ", 1500) + `"`, "jwt"},
+	{"JWT whose header is over 1 KiB, with escaped invisible characters", `"eyJ` + strings.Repeat(`AAAAAAAAAA\u200d`, 150) + `.eyJzdWIiOiJhbGljZSJ9.c2ln"`, "jwt"},
+	{"email after a 1.2 KiB display name", `"` + strings.Repeat("Alice ", 200) + `<alice@example.com>"`, "email"},
+	{"email after a 1.2 KiB display name, escaped", `"` + strings.Repeat("Alice ", 200) + `\u003calice@example.com\u003e"`, "email"},
+	{"email after a 1.2 KiB display name, then 2 KiB of spaces", `"` + strings.Repeat("Alice ", 200) + `<alice@example.com>` + strings.Repeat("\u2003", 700) + `"`, "email"},
+}
+
+// spread is s with sep between each of its characters.
+func spread(s, sep string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // notSensitive are values that look close to one but are not: none may be
@@ -56,6 +83,9 @@ var notSensitive = []string{
 	`"de89370400440532013001"`, `-0.0e+1`, `1e400`, `"4111\ud834111111111111"`, `4556000000000058.5` + strings.Repeat("0", 1100), `"4111\udc20\udb40111111111111"`,
 	"\"４１１１１１１１１１１１１１１２\"", "\"٢٠٢٤-١١-٠٢\"",
 	`"10.4111.1111.1111.1111"`, `"411.111.111.111.111.1"`, `"192.168.100.200"`, `"2024.11.02"`, `"1.20.3"`,
+	`"4111111111111111 ` + strings.Repeat("x", 2000) + `"`, `"` + strings.Repeat("x", 2000) + ` 4111111111111111"`, `"eyJ` + strings.Repeat("A", 2000) + `"`,
+	`"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln and more"`, `"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln.x.y.z"`,
+	`"` + strings.Repeat("Alice ", 200) + `<alice>"`, `"` + strings.Repeat("x", 2000) + ` alice@example.com and more"`,
 }
 
 // TestEvasionsAreClassifiedInBothPasses runs each evasion through the
@@ -90,6 +120,45 @@ func TestEvasionsAreClassifiedInBothPasses(t *testing.T) {
 		list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, ri)
 		if r.Found != 0 || ri.Found != 0 {
 			t.Errorf("%s: classified: %s / %s", v, describe(r), describe(ri))
+		}
+	}
+}
+
+// TestShortExponentNumbersAfterShortOnes: a number shorter than any
+// string of a class, but written with an exponent, reads as a card number
+// to a client (42e14 is 4200000000000000 to JSON.parse): it is masked in
+// the filter's pass at a site that first saw short plain numbers (which
+// the filter stops showing the Inspector: InspectQuiet), and counted by
+// the Observer.
+func TestShortExponentNumbersAfterShortOnes(t *testing.T) {
+	c, err := NewClassifier(map[string]Policy{"card_number": Mask}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := respfilter.New(respfilter.Config{Rules: []respfilter.Rule{{Allow: respfilter.Paths("items.#.v", "arr", "v")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := f.Match(&route.Request{Method: "GET", Path: "/"})
+	card := c.Index("card_number")
+	for _, num := range []string{"42e14", "4.2e15", "-42E14", "42E+14"} {
+		for _, tc := range []struct{ doc, want string }{
+			{`{"v":` + num + `}`, `{"v":"*********"}`},
+			{`{"items":[{"v":1},{"v":12},{"v":` + num + `}]}`, `{"items":[{"v":1},{"v":12},{"v":"*********"}]}`},
+			{`{"arr":[1,2,` + num + `]}`, `{"arr":[1,2,"*********"]}`},
+			{`{"arr":[1,[2,3,` + num + `]]}`, `{"arr":[1,[2,3,"*********"]]}`},
+			{`{"v":1,"v":` + num + `}`, `{"v":1,"v":"*********"}`},
+		} {
+			for _, p := range []*respfilter.Policy{respfilterAllowAll(t), byName} {
+				r := NewResponse(c)
+				out, _ := p.AppendProcessInspected(nil, decideJSON(p), []byte(tc.doc), nil, r)
+				if string(out) != tc.want || r.Values[card] != 1 {
+					t.Errorf("%s: Inspector: %s; %s", tc.doc, out, describe(r))
+				}
+			}
+			if r := observe(t, c, tc.doc); r.Values[card] != 1 {
+				t.Errorf("%s: Observer: %s", tc.doc, describe(r))
+			}
 		}
 	}
 }
@@ -286,7 +355,7 @@ func FuzzKeySearch(f *testing.F) {
 			i, j = j, i
 		}
 		var k keySearch
-		k.start([]byte(raw[:i]))
+		k.start([]byte(raw[:i]), true, nil)
 		k.write([]byte(raw[i:j]))
 		k.write([]byte(raw[j:]))
 		got := k.end()

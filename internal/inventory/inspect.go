@@ -11,8 +11,10 @@ import (
 var _ respfilter.StringQuieter = (*Response)(nil)
 
 // QuietBelow is the length under which a string or number is of no class
-// (respfilter.QuietInspector): a value Kept answers InspectQuiet for is
-// recorded, and the like of it at its site would add nothing.
+// (respfilter.QuietInspector), a number when the integer a client reads
+// for it is that short too (longNumber, respfilter.IntegerDigits): a value
+// Kept answers InspectQuiet for is recorded, and the like of it at its
+// site would add nothing.
 func (r *Response) QuietBelow() int {
 	switch c := r.c; {
 	case c == nil:
@@ -51,7 +53,7 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	} else {
 		r.Dropped++
 	}
-	if !r.mayClassify(v.Kind, len(v.Content)) {
+	if !r.mayClassify(v.Kind, v.Content) {
 		if i >= 0 && (r.c == nil || !r.c.keyOnly && !r.c.namesClass(v.Kind, v.Key)) {
 			// Recorded, and of no class whatever its key: another such
 			// value at this site would add nothing (QuietBelow,
@@ -73,13 +75,20 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 		return respfilter.InspectKeep
 	}
 	content := v.Content
-	if v.Escaped {
-		// Only what is classified is decoded: the padding skipped, at
-		// most maxValueBytes (classifiedPart), as Observer does.
+	var more ClassSet
+	switch {
+	case v.Kind == '"' && len(content) > maxValueBytes && v.Escaped:
+		// A long value is decoded on the way to its parts (longText),
+		// as Observer does: its head is classified as a short value is.
+		r.dec.start(content, false, &r.text)
+		r.dec.end()
+		content, more = r.longParts(&r.text)
+	case v.Escaped:
+		// Only what is classified is decoded: the padding skipped.
 		r.unesc = unescapePrefix(r.unesc[:0], content)
 		content = r.unesc
 	}
-	classes := r.classify(v.Key, v.Kind, content)
+	classes := r.classify(v.Key, v.Kind, content) | more
 	if v.Kind == '"' && len(v.Content) > maxValueBytes && r.c.builtins.Has(detect.PrivateKey) && classes&(1<<detect.PrivateKey) == 0 {
 		// A key past the classified part: after a certificate, say.
 		classes |= r.keyPastPrefix(v)

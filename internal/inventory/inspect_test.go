@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -37,21 +39,21 @@ func (r *refInspector) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 	if v.Escaped {
 		content = refUnescape(content)
 	}
-	if len(content) > maxValueBytes {
-		// The first KiB after the padding (spaces, invisible characters).
-		content = content[detect.PaddingLen(content):]
-		if len(content) > maxValueBytes {
-			// Cut back to the last whole character.
-			content = content[:maxValueBytes]
-			for range 3 {
-				if r, n := utf8.DecodeLastRune(content); r == utf8.RuneError && n == 1 {
-					content = content[:len(content)-1]
-				}
-			}
+	classes := r.c.Key(v.Key)
+	if v.Kind == '"' && len(v.Content) > maxValueBytes {
+		// A long value: its head classified as a value is, its tail and
+		// the whole as a JWT by the built-in classes.
+		head, tail, jwt := refLongParts(string(content))
+		content = []byte(head)
+		if jwt {
+			classes |= 1 << detect.JWT
+		}
+		if dc, ok := detect.Classify(tail, detect.All); ok && tail != "" {
+			classes |= 1 << uint(dc)
 		}
 	}
-	classes := r.c.Key(v.Key)
-	if len(content) >= r.c.minValue {
+	// A number is as long as the integer a client reads for it (42e14).
+	if len(content) >= r.c.minValue || v.Kind != '"' && refIntegerDigits(string(content)) >= r.c.minValue {
 		switch k := v.Kind; {
 		case k == '"':
 			classes |= r.c.String(v.Key, string(content))
@@ -163,6 +165,79 @@ func (r *refInspector) Passing(body []byte) respfilter.Verdict {
 	return respfilter.InspectKeep
 }
 
+// refIntegerDigits is the digits of the integer part of the JSON number
+// num as JSON.parse reads it, leading zeros aside; 0 past 1e400.
+func refIntegerDigits(num string) int {
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0
+	}
+	f = math.Abs(math.Trunc(f))
+	if f < 1 {
+		return 0
+	}
+	return len(strconv.FormatFloat(f, 'f', 0, 64))
+}
+
+// refLongParts is what longText keeps of a long value's decoded text,
+// written the plain way: the text without its invisible characters and
+// the padding that opens it; its first maxValueBytes bytes and, when they
+// are not all of it (the padding that closes it aside), its last ones,
+// whole characters; and whether Classify takes it whole for a JWT.
+func refLongParts(text string) (head, tail string, jwt bool) {
+	var b strings.Builder
+	for _, r := range text {
+		if detect.VisibleRune(r) >= 0 {
+			b.WriteRune(r)
+		}
+	}
+	s := strings.TrimLeftFunc(b.String(), detect.IsPadding)
+	head = s
+	if len(head) > maxValueBytes {
+		i := maxValueBytes
+		for !utf8.RuneStart(s[i]) {
+			i--
+		}
+		head = s[:i]
+	}
+	if t := strings.TrimRightFunc(s, detect.IsPadding); len(t) > len(head) {
+		tail = t[max(0, len(t)-maxValueBytes):]
+		for tail != "" && !utf8.RuneStart(tail[0]) {
+			tail = tail[1:]
+		}
+	}
+	dc, ok := detect.Classify(s, detect.SetOf(detect.JWT))
+	return head, tail, ok && dc == detect.JWT
+}
+
+// FuzzLongTextMatchesReference checks longText, fed a text in three
+// pieces split anywhere, against refLongParts.
+func FuzzLongTextMatchesReference(f *testing.F) {
+	for _, s := range []string{
+		spread("4111111111111111", strings.Repeat("\u200b", 80)), "eyJ" + strings.Repeat("A", 1200) + ".eyJzdWIiOiJhbGljZSJ9.c2ln  ",
+		strings.Repeat("Alice ", 200) + "<alice@example.com>" + strings.Repeat("\u2003", 600), "\xe2\x82" + strings.Repeat("\u00e9", 700) + "\xff",
+		"  eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJ\uff11\uff12\uff13\u2010abc.x\u00a0", strings.Repeat(" ", 1100) + "x" + strings.Repeat("\u3000", 400),
+	} {
+		f.Add(s, uint16(3), uint16(1500))
+	}
+	f.Fuzz(func(t *testing.T, text string, a, b uint16) {
+		i, j := int(a)%(len(text)+1), int(b)%(len(text)+1)
+		if i > j {
+			i, j = j, i
+		}
+		var l longText
+		l.reset()
+		l.write([]byte(text[:i]))
+		l.write([]byte(text[i:j]))
+		l.write([]byte(text[j:]))
+		head, tail, jwt := l.parts()
+		wh, wt, wj := refLongParts(text)
+		if string(head) != wh || string(tail) != wt || jwt != wj {
+			t.Fatalf("%q split at %d, %d: head %q tail %q jwt %v; reference %q %q %v", text, i, j, head, tail, jwt, wh, wt, wj)
+		}
+	})
+}
+
 // refUnescape decodes a JSON string's escapes one byte at a time, as
 // unescape must (a broken escape kept as written).
 func refUnescape(raw []byte) []byte {
@@ -224,6 +299,12 @@ func inspectCorpus() []string {
 		`{"data":[{"id":1,"address":{"city":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"}},{"id":2,"address":{"city":"Bearer abcdefghijkl"}},{"id":3,"address":null}]}`,
 		`{"a.b":{"c\\d":{"#":1,"*":2}},"users":{"alice@example.com":{"card":"4111-1111-1111-1111"},"4111111111111111":{"card":1}}}`,
 		`{"long":"` + strings.Repeat("\\u0041", 400) + `","pem":"-----BEGIN PRIVATE KEY-----` + strings.Repeat("A", 2000) + `"}`,
+		// Long values: invisible characters between a card's digits, a
+		// JWT with a long header, a display name before its address,
+		// padding, escapes and characters outside ASCII around the cuts.
+		`{"long":["` + spread("4111111111111111", strings.Repeat("\\u200b", 80)) + `","eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln  ","` +
+			strings.Repeat("Alice ", 200) + `\u003calice@example.com>` + strings.Repeat(" ", 1100) + `","` + strings.Repeat("\u00e9", 600) + `x` + strings.Repeat("\\u00e9", 300) + `","` +
+			strings.Repeat("\\ud83d\\ude00", 300) + `4111111111111111\ud834"],"pem":"` + strings.Repeat("\\t", 1100) + `eyJ` + strings.Repeat("A", 1100) + `.x\u2010y"}`,
 		`"ada@example.com"`, `4111111111111111`, `[]`, `{}`,
 	}
 	// A site that turns quiet (respfilter.InspectQuiet) on short values
@@ -233,7 +314,7 @@ func inspectCorpus() []string {
 		`{"data":[{"id":1,"name":"ab","tags":["a",1,true,null,"4111111111111111",4111111111111111,"ada@example.com",12345,"x\"y","\u0034111111111111111",[1,"4111111111111111"],{"k":"ada@example.com"},-4111111111111111,1.5e2,0,"\u00e9"]},`+
 			`{"id":4111111111111111,"name":"ada@example.com","tags":[]},{"id":"4111111111111111","name":null,"tags":"ada@example.com"},`+
 			`{"id":true,"name":{"x":"4111111111111111"},"tags":[["a"],{"4111111111111111":1}]},{"id":12,"name":"ab"}]}`,
-		`[1,2,"a","b",true,null,4111111111111111,"ada@example.com",[3,"4111111111111111"],{"a":1}]`)
+		`[1,2,"a","b",true,null,42e14,-4.2E15,4111111111111111,"ada@example.com",[3,"4111111111111111"],{"a":1}]`)
 	docs = append(docs, generatedDocs(60)...)
 	var many strings.Builder
 	many.WriteString(`{"data":[`)

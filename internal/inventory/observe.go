@@ -14,8 +14,9 @@ import (
 // keeps no chunk: its state is the nesting (at most 64 levels), the
 // current path (at most MaxPathBytes), the current key (at most 65 bytes),
 // the first 1 KiB of the current string and, past it, the window of a
-// private-key search (keySearch), so a response of any size costs the
-// same memory. A body that is not JSON, or nests deeper, is
+// private-key search (keySearch) and what is classified of a long string
+// (longText: its first and last KiB of visible text, whether it is one
+// JWT), so a response of any size costs the same memory. A body that is not JSON, or nests deeper, is
 // followed no further and marks the Response incomplete; observation never
 // changes the response.
 type Observer struct {
@@ -45,8 +46,10 @@ type Observer struct {
 	strEscaped bool
 	// strLead is set while str holds nothing but padding (appendStr).
 	strLead bool
-	// keys searches a string longer than str for a private key past it.
+	// keys searches a string longer than str for a private key past it,
+	// and decodes it into text, what is classified of it (longText).
 	keys keySearch
+	text longText
 	// num follows the value of the current number, whatever its length.
 	num numberState
 	lit int // bytes of a literal still expected
@@ -292,13 +295,16 @@ func (o *Observer) startValue(c byte) {
 func (o *Observer) endScalar(kind byte) {
 	s := o.str
 	var past ClassSet
-	if kind == '"' && o.keys.end() {
-		past = 1 << detect.PrivateKey // a key past the classified part
-	}
-	if kind == '"' && len(s) == maxValueBytes {
-		s = wholeUnits(s) // cut: its last character may be too
-	}
-	if kind == '"' && o.strEscaped {
+	switch long := o.keys.on; {
+	case kind == '"' && long:
+		// Longer than str: its parts were kept on the way (longText).
+		if o.keys.end() {
+			past = 1 << detect.PrivateKey // a key past the classified part
+		}
+		var more ClassSet
+		s, more = o.r.longParts(&o.text)
+		past |= more
+	case kind == '"' && o.strEscaped:
 		o.unesc = unescape(o.unesc[:0], s)
 		s = o.unesc
 	}
@@ -428,8 +434,8 @@ func (o *Observer) appendStr(b []byte) {
 	}
 	var rest []byte
 	o.str, rest = appendPrefix(o.str, &o.strLead, b)
-	if len(rest) > 0 && (o.state == stString || o.state == stStringEsc) && o.searchesKeys() {
-		o.keys.start(o.str)
+	if len(rest) > 0 && (o.state == stString || o.state == stStringEsc) && o.r.c != nil {
+		o.keys.start(o.str, o.searchesKeys(), &o.text)
 		o.keys.write(rest)
 	}
 }

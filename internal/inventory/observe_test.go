@@ -128,6 +128,35 @@ func TestObserverBounds(t *testing.T) {
 	}
 }
 
+// TestLongValuesAreClassifiedInBoundedMemory: what both passes keep of a
+// long string (longText) stays within a few maxValueBytes whatever the
+// value holds (text, spaces, invisible characters, escapes, a JWT-like
+// run) and however the Observer's chunks split it.
+func TestLongValuesAreClassifiedInBoundedMemory(t *testing.T) {
+	c := testClassifier(t)
+	for _, unit := range []string{"ab c", " ", "\u200b", `\u200b`, "\u3000", `\u00e9 `, "A", "x\u2003\u2003"} {
+		value := "eyJ" + strings.Repeat(unit, (1<<20)/len(unit)) + ".x y"
+		doc := `{"v":"` + value + `"}`
+		r := NewResponse(c)
+		o := NewObserver(r)
+		for i := 0; i < len(doc); i += 4093 {
+			o.Write([]byte(doc[i:min(i+4093, len(doc))]))
+		}
+		o.Close()
+		ri := NewResponse(c)
+		list := respfilterAllowAll(t)
+		list.AppendProcessInspected(nil, decideJSON(list), []byte(doc), nil, ri)
+		for _, l := range []*longText{&o.text, &ri.text} {
+			if held := cap(l.head) + cap(l.tail) + cap(l.pad); held > 8*maxValueBytes {
+				t.Errorf("%q: longText holds %d bytes", unit, held)
+			}
+		}
+		if cap(o.str) > 2*maxValueBytes || cap(o.unesc) > 2*maxValueBytes || cap(ri.unesc) > 2*maxValueBytes {
+			t.Errorf("%q: held %d, %d, %d bytes of one string", unit, cap(o.str), cap(o.unesc), cap(ri.unesc))
+		}
+	}
+}
+
 func TestKeptCollapsesAndEnforces(t *testing.T) {
 	c := testClassifier(t)
 	r := NewResponse(c)

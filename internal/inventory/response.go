@@ -50,9 +50,10 @@ const (
 	MaxResponseFields = 256
 	// maxDepth is the deepest nesting the Observer follows.
 	maxDepth = 64
-	// maxValueBytes is the longest string prefix classified; a longer
-	// value is classified by its prefix (a PEM key or a JWT is recognised
-	// from its start).
+	// maxValueBytes bounds what is classified of a string: a longer
+	// value is classified by its first and its last maxValueBytes bytes,
+	// invisible characters and the padding around it aside, and as a
+	// JWT when it is one whole (longText).
 	maxValueBytes = 1024
 	// maxKeyBytes is the longest key kept; a longer one is data
 	// (detect.IsDataKey takes nothing over 96 characters for a name).
@@ -104,6 +105,10 @@ type Response struct {
 	// unesc holds a decoded string value; whole, a long one decoded whole
 	// (keyPastPrefix), dropped by Reset past maxWholeBytes.
 	unesc, whole []byte
+	// text and dec follow a string longer than maxValueBytes: its parts
+	// classified, and its escapes decoded on the way (longText).
+	text longText
+	dec  keySearch
 	// last is the field recorded last, -1 at the start.
 	last int32
 	// bySite maps the response filter's sites (KeptValue.Site) to fields,
@@ -219,7 +224,7 @@ func (r *Response) value(path []byte, key string, kind byte, str []byte, past Cl
 func (r *Response) update(i int, key string, kind byte, str []byte, past ClassSet) Policy {
 	r.record(i, kind)
 	classes := past
-	if r.mayClassify(kind, len(str)) {
+	if r.mayClassify(kind, str) {
 		classes |= r.classify(key, kind, str)
 	}
 	if classes == 0 {
@@ -242,20 +247,30 @@ func (r *Response) record(i int, kind byte) {
 	r.fields[i].Types |= kindTypes[kind]
 }
 
-// mayClassify reports whether a value of kind, n bytes long as written,
-// can be of a class: a key class takes any value, a value class only
-// strings and numbers of at least the classifier's shortest value.
-// Unescaping only shortens a string, so n may be its escaped length.
-func (r *Response) mayClassify(kind byte, n int) bool {
+// mayClassify reports whether a value of kind, str as written, can be of
+// a class: a key class takes any value, a value class only strings and
+// numbers of at least the classifier's shortest value, as a client reads
+// a number (longNumber). Unescaping only shortens a string, so
+// str may be its escaped content.
+func (r *Response) mayClassify(kind byte, str []byte) bool {
 	switch c := r.c; {
 	case c == nil:
 		return false
 	case c.keyOnly:
 		return true
-	case n < c.minValue:
+	case len(str) < c.minValue && !c.longNumber(kind, str):
 		return false
 	}
 	return kind == '"' || kind == '-' || kind >= '0' && kind <= '9'
+}
+
+// longNumber reports a number of kind shorter than the shortest value of
+// a class as written but not as a client reads it: 42e14 is
+// 4200000000000000 to JSON.parse, a card number. The response filter
+// shows the Inspector such a number at a quiet site by the same measure
+// (respfilter.IntegerDigits).
+func (c *Classifier) longNumber(kind byte, num []byte) bool {
+	return kind != '"' && respfilter.IntegerDigits(num) >= c.minValue
 }
 
 // classify returns the classes of a value.
@@ -268,12 +283,21 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 		classes = r.c.Key(key)
 	}
 	switch {
-	case len(str) < r.c.minValue:
+	case len(str) < r.c.minValue && !r.c.longNumber(kind, str):
 	case kind == '"':
+		if len(str) > maxValueBytes {
+			// A long value: its head classified below, its tail and
+			// whether it is a JWT here.
+			r.text.reset()
+			r.text.write(str)
+			var more ClassSet
+			str, more = r.longParts(&r.text)
+			classes |= more
+		}
 		// Most strings are of no class: CanClassifyUnder, which
 		// ClassifyUnder runs first too, says so without the calls that
 		// lead there.
-		part := unsafeString(classifiedPart(str))
+		part := unsafeString(str)
 		if r.c.valueClasses || detect.CanClassifyUnder(key, part, r.c.builtins) {
 			classes |= r.c.String(key, part)
 		}
@@ -283,7 +307,28 @@ func (r *Response) classify(key string, kind byte, str []byte) ClassSet {
 	return classes
 }
 
-// classifiedPart is the part of a string value that is classified: from
+// longParts ends the long string value t followed and returns its head,
+// which is classified as a short value is, and the built-in classes of
+// the rest: those of its tail (the end of a display name's address, say),
+// and JWT when the whole value is one.
+func (r *Response) longParts(t *longText) ([]byte, ClassSet) {
+	head, tail, jwt := t.parts()
+	var classes ClassSet
+	if r.c == nil {
+		return head, 0
+	}
+	if jwt && r.c.builtins.Has(detect.JWT) {
+		classes |= 1 << detect.JWT
+	}
+	if tail != nil {
+		if dc, ok := detect.Classify(unsafeString(tail), r.c.builtins); ok {
+			classes |= 1 << uint(dc)
+		}
+	}
+	return head, classes
+}
+
+// classifiedPart is the part of a long object key that is classified: from
 // its first character that is neither a space nor invisible, at most
 // maxValueBytes. Skipping the padding first means no length of padding
 // can push a value out of the classified part.

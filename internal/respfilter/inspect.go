@@ -98,7 +98,8 @@ const (
 	// value and promises that, in this pass, showing the like of it again
 	// would change nothing and be answered InspectKeep: from Kept, any
 	// value at the same Site (>= 0) of the same JSON type that is a
-	// container or a literal, or whose Content is shorter than QuietBelow,
+	// container or a literal, or whose Content is shorter than QuietBelow
+	// (a number, when its integer part is too: IntegerDigits),
 	// or a string whose Content the QuietString function of a
 	// StringQuieter accepts (the inside of a container is shown all the
 	// same); from KeptKey, the same key under the same allowlist position.
@@ -113,7 +114,9 @@ const (
 type QuietInspector interface {
 	Inspector
 	// QuietBelow is the Content length under which a string or number at
-	// a quiet site is not shown again (read once per pass).
+	// a quiet site is not shown again (read once per pass); a number is
+	// shown when the integer a client reads for it is that long
+	// (IntegerDigits: 42e14).
 	QuietBelow() int
 }
 
@@ -367,15 +370,16 @@ func (r *filterRun) inspectScalar() {
 		for j < len(doc) && isDigit(doc[j]) {
 			j++
 		}
+		plain := true // an integer: as long as a client shows it
 		if c == '-' || c == '0' || j < len(doc) && (doc[j] == '.' || doc[j]|0x20 == 'e') {
-			j = scanNumber(doc, i)
+			j, plain = scanNumber(doc, i), false
 		}
 		if i = j; i < 0 {
 			r.syntax()
 			return
 		}
 		r.pos = i
-		if i-start < r.quietBelow && r.quiet(kv.Site, quietNumber) {
+		if i-start < r.quietBelow && r.quiet(kv.Site, quietNumber) && (plain || IntegerDigits(doc[start:i]) < r.quietBelow) {
 			return
 		}
 		kv.Kind, kv.Content, kv.Escaped = c, doc[start:i], false
@@ -480,6 +484,9 @@ func (r *filterRun) quietKept(at int32, bit uint8, pos int) bool {
 	}
 	r.pos = end
 	switch {
+	case bit == quietNumber:
+		// Short, and short to a client too: 42e14 is not (IntegerDigits).
+		return r.quietShort(bit, end-pos) && (!hasExponent(doc[pos:end]) || IntegerDigits(doc[pos:end]) < r.quietBelow)
 	case r.quietShort(bit, end-pos):
 		return true
 	case bit != quietString:
@@ -518,6 +525,46 @@ func (r *filterRun) sameAsQuiet(at int32, pos, end int) bool {
 // API are quiet, and in Wasm a call costs more than the test.
 func (r *filterRun) quietShort(bit uint8, n int) bool {
 	return bit > quietNumber || n-2*int(bit&quietString) < r.quietBelow
+}
+
+// hasExponent reports a number written with an exponent.
+func hasExponent(num []byte) bool {
+	for _, c := range num {
+		if c|0x20 == 'e' {
+			return true
+		}
+	}
+	return false
+}
+
+// IntegerDigits bounds from above the digits of the integer part of the
+// JSON number num as a client shows it: a number is quiet (QuietInspector)
+// when that is short too, not only its text, since 42e14 is five bytes
+// and 4200000000000000 (a card number) to JSON.parse. It is the digits of
+// the integer part as written, leading zeros aside, plus a positive
+// exponent.
+func IntegerDigits(num []byte) int {
+	n, i := 0, 0
+	for ; i < len(num) && num[i]|0x20 != 'e'; i++ {
+		switch c := num[i]; {
+		case c == '.':
+			for i+1 < len(num) && num[i+1]|0x20 != 'e' {
+				i++
+			}
+		case c >= '1' && c <= '9' || c == '0' && n > 0:
+			n++
+		}
+	}
+	exp := 0
+	for i++; i < len(num); i++ {
+		switch c := num[i]; {
+		case c == '-':
+			return n
+		case c >= '0' && c <= '9' && exp < 1<<20:
+			exp = exp*10 + int(c-'0')
+		}
+	}
+	return n + exp
 }
 
 // quietString reports whether the string doc[start:end] (quotes included)
