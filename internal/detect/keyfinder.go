@@ -16,8 +16,7 @@ import (
 type KeyFinder struct {
 	win   [keyWindow]byte
 	n     int
-	part  [utf8.UTFMax]byte
-	np    int
+	runes Runes
 	found bool
 }
 
@@ -49,44 +48,14 @@ func (f *KeyFinder) Reset() { *f = KeyFinder{} }
 func (f *KeyFinder) Found() bool { return f.found }
 
 // Write reads the next piece of text (UTF-8, split anywhere).
-func (f *KeyFinder) Write(b []byte) {
-	for len(b) > 0 && !f.found {
-		if f.np > 0 {
-			// A sequence split by the last piece: completed from b.
-			var tmp [2 * utf8.UTFMax]byte
-			k := copy(tmp[:], f.part[:f.np])
-			k += copy(tmp[k:], b[:min(len(b), utf8.UTFMax)])
-			if !utf8.FullRune(tmp[:k]) {
-				f.np = copy(f.part[:], tmp[:k])
-				return
-			}
-			r, size := utf8.DecodeRune(tmp[:k])
-			f.rune(r)
-			if size >= f.np {
-				b = b[size-f.np:]
-				f.np = 0
-				continue
-			}
-			// An invalid sequence: the bytes after its first are read again.
-			held := tmp[size:f.np]
-			f.np = 0
-			f.Write(held)
-			continue
-		}
-		if n := asciiPrefix(b); n > 0 {
-			f.ascii(b[:n])
-			b = b[n:]
-			continue
-		}
-		if !utf8.FullRune(b) {
-			f.np = copy(f.part[:], b)
-			return
-		}
-		r, size := utf8.DecodeRune(b)
-		f.rune(r)
-		b = b[size:]
-	}
-}
+func (f *KeyFinder) Write(b []byte) { f.runes.Write(b, (*keyReader)(f)) }
+
+// keyReader is a KeyFinder as the RuneReader of its own text.
+type keyReader KeyFinder
+
+func (k *keyReader) ASCII(run []byte)      { (*KeyFinder)(k).ascii(run) }
+func (k *keyReader) Char(r rune, _ []byte) { (*KeyFinder)(k).rune(r) }
+func (k *keyReader) Done() bool            { return k.found }
 
 // ascii adds a run of ASCII bytes, which read as they are: the first
 // bytes one by one (a header may start in the window), then a search of

@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"encoding/binary"
 	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/internal/detect"
@@ -34,82 +33,28 @@ type longText struct {
 	// other than padding, and pad the padding after it; each keeps at
 	// least its last maxValueBytes bytes.
 	tail, pad []byte
-	// part is a UTF-8 sequence the last piece split.
-	part [utf8.UTFMax]byte
-	np   int
-	jwt  jwtRun
+	// runes holds a UTF-8 sequence the last piece split.
+	runes detect.Runes
+	jwt   jwtRun
 }
 
 // reset prepares t for the next value.
 func (t *longText) reset() {
 	t.head, t.tail, t.pad = t.head[:0], t.tail[:0], t.pad[:0]
 	t.lead, t.full, t.over = true, false, false
-	t.np = 0
+	t.runes.Reset()
 	t.jwt = jwtRun{}
 }
 
 // write reads the next piece of the value's decoded text.
-func (t *longText) write(b []byte) {
-	for len(b) > 0 {
-		if t.np > 0 {
-			// A sequence split by the last piece: completed from b.
-			var tmp [2 * utf8.UTFMax]byte
-			k := copy(tmp[:], t.part[:t.np])
-			k += copy(tmp[k:], b[:min(len(b), utf8.UTFMax)])
-			if !utf8.FullRune(tmp[:k]) {
-				t.np = copy(t.part[:], tmp[:k])
-				return
-			}
-			r, size := utf8.DecodeRune(tmp[:k])
-			t.char(r, tmp[:size])
-			if size >= t.np {
-				b = b[size-t.np:]
-				t.np = 0
-				continue
-			}
-			// An invalid sequence: the bytes after its first are read again.
-			held := tmp[size:t.np]
-			t.np = 0
-			t.write(held)
-			continue
-		}
-		if n := asciiRun(b); n > 0 {
-			t.ascii(b[:n])
-			b = b[n:]
-			continue
-		}
-		if !utf8.FullRune(b) {
-			t.np = copy(t.part[:], b)
-			return
-		}
-		r, size := utf8.DecodeRune(b)
-		t.char(r, b[:size])
-		b = b[size:]
-	}
-}
+func (t *longText) write(b []byte) { t.runes.Write(b, (*longReader)(t)) }
 
-// asciiRun is the length of the run of ASCII bytes at the start of b,
-// read 32 and 8 at a time.
-func asciiRun(b []byte) int {
-	const high = 0x8080808080808080
-	i := 0
-	for ; i+32 <= len(b); i += 32 {
-		w := binary.LittleEndian.Uint64(b[i:]) | binary.LittleEndian.Uint64(b[i+8:]) |
-			binary.LittleEndian.Uint64(b[i+16:]) | binary.LittleEndian.Uint64(b[i+24:])
-		if w&high != 0 {
-			break
-		}
-	}
-	for ; i+8 <= len(b); i += 8 {
-		if binary.LittleEndian.Uint64(b[i:])&high != 0 {
-			break
-		}
-	}
-	for i < len(b) && b[i] < utf8.RuneSelf {
-		i++
-	}
-	return i
-}
+// longReader is a longText as the RuneReader of its value.
+type longReader longText
+
+func (l *longReader) ASCII(run []byte)        { (*longText)(l).ascii(run) }
+func (l *longReader) Char(r rune, raw []byte) { (*longText)(l).char(r, raw) }
+func (l *longReader) Done() bool              { return false }
 
 // ascii reads a run of ASCII characters, which read as they are.
 func (t *longText) ascii(a []byte) {
@@ -211,14 +156,7 @@ func isASCIIPadding(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }
 // parts ends the value and returns its head, its tail (nil when the head
 // holds the whole value, padding aside) and whether it is one JWT.
 func (t *longText) parts() (head, tail []byte, jwt bool) {
-	if t.np > 0 {
-		// A sequence cut by the end: each byte is an invalid one.
-		held := t.part[:t.np]
-		t.np = 0
-		for _, c := range held {
-			t.char(utf8.RuneError, []byte{c})
-		}
-	}
+	t.runes.End((*longReader)(t)) // a sequence cut by the end: each byte an invalid one
 	if t.over {
 		// keepLast may have cut a character: the tail starts at the
 		// next whole one.
