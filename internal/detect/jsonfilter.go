@@ -64,7 +64,7 @@ func CanClassifyJSON(content string, set Set) bool {
 	if dashy >= len(pemDashes) && set.Has(PrivateKey) || len(s)+2*hi > quickMaxLen[c] {
 		return canClassifyJSONChars(s, set)
 	}
-	if set.Has(IBAN) && isAlpha(c) && len(s)+2*hi >= minIBAN && len(s) > 2 && (s[1] == '\\' || s[1] >= utf8.RuneSelf && !plainPair(s, 1) || isAlpha(s[1]) && (s[2] == '\\' || s[2] >= utf8.RuneSelf || isDigit(s[2]))) {
+	if set.Has(IBAN) && isAlpha(c) && len(s)+2*hi >= minIBAN && len(s) > 2 && (jsonUnit[s[1]]&unitVisible == 0 && !plainPair(s, 1) || isAlpha(s[1]) && (jsonUnit[s[2]]&unitVisible == 0 || isDigit(s[2]))) {
 		return canClassifyJSONChars(s, set) // the second and third bytes may be a letter and a digit
 	}
 	// The last character: plain ASCII, an escaped quote, backslash or
@@ -76,6 +76,8 @@ func CanClassifyJSON(content string, set Set) bool {
 		if !plainPair(s, len(s)-2) {
 			return canClassifyJSONChars(s, set)
 		}
+	case invisibleASCII(last):
+		return canClassifyJSONChars(s, set) // DEL, dropped
 	case len(s) >= 6 && s[len(s)-6] == '\\' && s[len(s)-5] == 'u':
 		return canClassifyJSONChars(s, set) // \uXXXX, or a look-alike
 	case len(s) >= 2 && s[len(s)-2] == '\\':
@@ -100,7 +102,7 @@ func CanClassifyJSON(content string, set Set) bool {
 		case j == len(s):
 		case s[j] == '@':
 			return true
-		case s[j] == '\\' || s[j] >= utf8.RuneSelf && !plainPair(s, j):
+		case jsonUnit[s[j]]&unitVisible == 0 && !plainPair(s, j):
 			return canClassifyJSONChars(s, set)
 		}
 	}
@@ -108,11 +110,16 @@ func CanClassifyJSON(content string, set Set) bool {
 }
 
 // plainPair reports whether s[i:i+2] is a two-byte plainRune that needs no
-// decoding to be told one: U+00C0 to U+057F, U+034F aside (lead bytes C3 to
-// D5). Hebrew and the rest of Armenian (D6, D7), where the two dashes
-// plainRune leaves out are, take the decoding path.
+// decoding to be told one: U+00C0 to U+057F (lead bytes C3 to D5) but
+// U+02D7 (a dash), U+034F (ignorable) and U+0387 (a middle dot). Hebrew
+// and the rest of Armenian (D6, D7), where the two dashes plainRune leaves
+// out are, take the decoding path.
 func plainPair(s string, i int) bool {
-	return i >= 0 && i+1 < len(s) && s[i] >= 0xC3 && s[i] <= 0xD5 && s[i+1]&0xC0 == 0x80 && (s[i] != 0xCD || s[i+1] != 0x8F)
+	if i < 0 || i+1 >= len(s) || s[i] < 0xC3 || s[i] > 0xD5 || s[i+1]&0xC0 != 0x80 {
+		return false
+	}
+	u := uint16(s[i])<<8 | uint16(s[i+1])
+	return u != 0xCB97 && u != 0xCD8F && u != 0xCE87
 }
 
 // quickMaxLen is, by first byte, the longest visible string CanClassifyJSON
@@ -153,15 +160,17 @@ const (
 )
 
 // dashy8 has the high bit set in every byte of v that is a dash, a
-// backslash, the lead byte D6 or D7 (the Armenian hyphen's and the Hebrew
-// maqaf's) or the lead byte of a character of three or four bytes, and
-// maybe in a few others (the borrow of the "has a zero byte" test of Bit
-// Twiddling Hacks): a count of them is never short.
+// backslash, the lead byte of a two-byte dash (CB: the modifier letter
+// minus; D6, D7: the Armenian hyphen, the Hebrew maqaf; with CA and the
+// other of each pair) or the lead byte of a character of three or four
+// bytes, and maybe in a few others (the borrow of the "has a zero byte"
+// test of Bit Twiddling Hacks): a count of them is never short.
 func dashy8(v uint64) uint64 {
 	backslash := v ^ (lsb8 * '\\')
 	dash := v ^ (lsb8 * '-')
-	hebrew := (v | lsb8) ^ (lsb8 * 0xD7) // zero where v is D6 or D7
-	return ((backslash-lsb8)&^backslash | (dash-lsb8)&^dash | (hebrew-lsb8)&^hebrew | v&(v<<1)&(v<<2)) & msb8
+	hebrew := (v | lsb8) ^ (lsb8 * 0xD7)   // zero where v is D6 or D7
+	modifier := (v | lsb8) ^ (lsb8 * 0xCB) // zero where v is CA or CB
+	return ((backslash-lsb8)&^backslash | (dash-lsb8)&^dash | (hebrew-lsb8)&^hebrew | (modifier-lsb8)&^modifier | v&(v<<1)&(v<<2)) & msb8
 }
 
 // canClassifyJSONChars is CanClassifyJSON read a character at a time (s
@@ -191,7 +200,7 @@ func canClassifyJSONChars(s string, set Set) bool {
 	for i < len(s) && n < k {
 		b := s[i]
 		size, width := 1, 1 // bytes of s read, bytes of the visible string written
-		if b >= utf8.RuneSelf || b == '\\' {
+		if jsonUnit[b]&unitVisible == 0 {
 			if b, size, width = jsonCharAt(s, i); size == 0 {
 				return true // broken, a lone surrogate, not UTF-8
 			}
@@ -227,7 +236,7 @@ func canClassifyJSONChars(s string, set Set) bool {
 				j++
 				continue
 			}
-			if b >= utf8.RuneSelf || b == '\\' {
+			if jsonUnit[b]&unitVisible == 0 {
 				width := 0
 				if b, size, width = jsonCharAt(s, j); size == 0 {
 					return true
@@ -324,8 +333,9 @@ func canClassifyJSONChars(s string, set Set) bool {
 const (
 	unitLocal     = 1 << iota // isLocalByte
 	unitDigitTail             // a digit, a group separator, 'e', 'E' or '+' (canStart's card or SSN)
-	unitPlain                 // ASCII, neither a dash nor a backslash: the visible byte is itself and ends a run of dashes
-	unitDashy                 // a dash, a backslash, a lead byte D6 or D7, or the lead byte of a character of three or four bytes (dashy8)
+	unitPlain                 // plain ASCII (not an invisible control), neither a dash nor a backslash: the visible byte is itself and ends a run of dashes
+	unitDashy                 // a dash, a backslash, a lead byte CA, CB, D6 or D7, or the lead byte of a character of three or four bytes (dashy8)
+	unitVisible               // plain ASCII, not a backslash: the visible byte is itself
 )
 
 const unitDashyShift = 3
@@ -339,10 +349,13 @@ var jsonUnit = func() (t [256]uint8) {
 		if isDigit(b) || isGroupSeparator(b) || b == 'e' || b == 'E' || b == '+' {
 			t[c] |= unitDigitTail
 		}
-		if b < utf8.RuneSelf && b != '-' && b != '\\' {
-			t[c] |= unitPlain
+		if b < utf8.RuneSelf && !invisibleASCII(b) && b != '\\' {
+			t[c] |= unitVisible
+			if b != '-' {
+				t[c] |= unitPlain
+			}
 		}
-		if b == '-' || b == '\\' || b == 0xD6 || b == 0xD7 || b >= 0xE0 {
+		if b == '-' || b == '\\' || b == 0xCA || b == 0xCB || b == 0xD6 || b == 0xD7 || b >= 0xE0 {
 			t[c] |= unitDashy
 		}
 	}
@@ -353,14 +366,16 @@ var jsonUnit = func() (t [256]uint8) {
 // string: canStart reads none of them as anything it looks for.
 const nonASCII = 0x80
 
-// jsonCharAt reads the escape or the character outside ASCII at s[i] and
-// returns what visible makes of it: the byte it reads as (nonASCII for a
-// character it keeps), the bytes of s read (0: an escape that is broken
-// or a lone surrogate, or a byte that is not UTF-8) and the bytes it
-// writes (0: an invisible character, dropped).
+// jsonCharAt reads the escape, the character outside ASCII or the
+// invisible control character at s[i] and returns what visible makes of
+// it: the byte it reads as (nonASCII for a character it keeps outside
+// ASCII), the bytes of s read (0: an escape that is broken or a lone
+// surrogate, or a byte that is not UTF-8) and the bytes it writes (0: an
+// invisible character, dropped).
 func jsonCharAt(s string, i int) (b byte, size, width int) {
 	var r rune
-	if s[i] == '\\' {
+	switch c := s[i]; {
+	case c == '\\':
 		if i+1 >= len(s) {
 			return 0, 0, 0
 		}
@@ -368,7 +383,7 @@ func jsonCharAt(s string, i int) (b byte, size, width int) {
 		case '"', '\\', '/':
 			return e, 2, 1
 		case 'b':
-			return '\b', 2, 1
+			return 0, 2, 0 // a backspace: invisible
 		case 'f':
 			return '\f', 2, 1
 		case 'n':
@@ -396,34 +411,24 @@ func jsonCharAt(s string, i int) (b byte, size, width int) {
 			}
 			r, size = 0x10000+(r-0xD800)<<10+(lo-0xDC00), 12
 		}
-		if r < utf8.RuneSelf {
-			return byte(r), size, 1
-		}
-	} else {
-		// A plainPair is a plainRune (as in visible).
-		if plainPair(s, i) {
-			return nonASCII, 2, 2
-		}
+	case c < utf8.RuneSelf:
+		r, size = rune(c), 1
+	case plainPair(s, i):
+		return nonASCII, 2, 2 // a plainRune (as in visible)
+	default:
 		r, size = utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			return 0, 0, 0
 		}
 	}
-	// As visible reads r.
-	switch {
-	case plainRune(r):
-	case ignorable(r):
+	switch v := VisibleRune(r); {
+	case v < 0:
 		return 0, size, 0
-	case spaceSeparator(r):
-		return ' ', size, 1
-	case dash(r):
-		return '-', size, 1
-	case r >= firstOtherDigit:
-		if v, ok := digitValue(r); ok {
-			return '0' + byte(v), size, 1
-		}
+	case v < utf8.RuneSelf:
+		return byte(v), size, 1
+	default:
+		return nonASCII, size, utf8.RuneLen(v)
 	}
-	return nonASCII, size, utf8.RuneLen(r)
 }
 
 // hex4At reads the four hexadecimal digits at s[i].
@@ -450,11 +455,12 @@ func hex4At(s string, i int) (rune, bool) {
 }
 
 // specialJSON8 has the high bit set in the lowest byte of v that is a
-// backslash, a dash or outside ASCII (the "has a zero byte" test of Bit
-// Twiddling Hacks, as respfilter's special8); bytes above it may be
-// flagged wrongly by the borrow.
+// backslash, a dash, outside ASCII, a control character or DEL (the "has
+// a zero byte" and "has a byte less than n" tests of Bit Twiddling Hacks,
+// as respfilter's special8); bytes above it may be flagged wrongly by a
+// borrow or a carry.
 func specialJSON8(v uint64) uint64 {
 	backslash := v ^ (lsb8 * '\\')
 	dash := v ^ (lsb8 * '-')
-	return ((backslash-lsb8)&^backslash | (dash-lsb8)&^dash | v) & msb8
+	return ((backslash-lsb8)&^backslash | (dash-lsb8)&^dash | v | (v + lsb8) | (v-lsb8*' ')&^v) & msb8
 }

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -93,39 +94,52 @@ func (f *KeyFinder) ascii(a []byte) {
 
 var pemDashesBytes = []byte(pemDashes)
 
-// asciiPrefix is the length of the run of ASCII bytes at the start of b,
-// read 32 and 8 at a time.
-func asciiPrefix(b []byte) int {
-	const high = 0x8080808080808080
+// plainPrefix is the length of the run of plain ASCII bytes at the start
+// of b, those visible keeps as they are (all but the invisible controls),
+// read 32 and 8 at a time. special8 finds the first byte that is not plain
+// or is a space control (tab to carriage return, which are plain).
+func plainPrefix(b []byte) int {
 	i := 0
 	for ; i+32 <= len(b); i += 32 {
-		w := binary.LittleEndian.Uint64(b[i:]) | binary.LittleEndian.Uint64(b[i+8:]) |
-			binary.LittleEndian.Uint64(b[i+16:]) | binary.LittleEndian.Uint64(b[i+24:])
-		if w&high != 0 {
+		if special8(binary.LittleEndian.Uint64(b[i:]))|special8(binary.LittleEndian.Uint64(b[i+8:]))|
+			special8(binary.LittleEndian.Uint64(b[i+16:]))|special8(binary.LittleEndian.Uint64(b[i+24:])) != 0 {
 			break
 		}
 	}
-	for ; i+8 <= len(b); i += 8 {
-		if binary.LittleEndian.Uint64(b[i:])&high != 0 {
-			break
+	for i+8 <= len(b) {
+		m := special8(binary.LittleEndian.Uint64(b[i:]))
+		if m == 0 {
+			i += 8
+			continue
 		}
+		j := i + bits.TrailingZeros64(m)>>3
+		if b[j] >= utf8.RuneSelf || invisibleASCII(b[j]) {
+			return j
+		}
+		i = j + 1 // a space control
 	}
-	for i < len(b) && b[i] < utf8.RuneSelf {
+	for i < len(b) && b[i] < utf8.RuneSelf && !invisibleASCII(b[i]) {
 		i++
 	}
 	return i
 }
 
-// rune adds a character as visible reads it: an invisible one is dropped,
-// a space is ' ', and any other outside ASCII stands for itself by a byte
-// no header holds.
+// special8 has the high bit set in the lowest byte of v that is outside
+// ASCII, a control character or DEL (the "has a byte less than n" tests of
+// Bit Twiddling Hacks); bytes above it may be flagged wrongly by a borrow
+// or a carry.
+func special8(v uint64) uint64 {
+	return (v | (v + lsb8) | (v-lsb8*' ')&^v) & msb8
+}
+
+// rune adds a character as visible reads it (VisibleRune): an invisible
+// one is dropped, and one outside ASCII stands for itself by a byte no
+// header holds.
 func (f *KeyFinder) rune(r rune) {
-	switch {
-	case r < utf8.RuneSelf:
-		f.push(byte(r))
-	case ignorable(r):
-	case spaceSeparator(r):
-		f.push(' ')
+	switch v := VisibleRune(r); {
+	case v < 0:
+	case v < utf8.RuneSelf:
+		f.push(byte(v))
 	default:
 		f.push(utf8.RuneSelf)
 	}

@@ -88,25 +88,34 @@ func maySecretName(name string) bool {
 	return false
 }
 
-// AppendNormalizedName appends name lower-cased without '_', '-', '.' and
-// ' ', so that "password_hash", "passwordHash" and "Password-Hash" are one
-// name. A character outside ASCII that case folding equates with an ASCII
-// letter (ſ with s, the Kelvin sign with k) is that letter: Go's
+// AppendNormalizedName appends name lower-cased without '_', '-', '.',
+// spaces and invisible characters, so that "password_hash",
+// "passwordHash", "Password-Hash" and "pass<U+200B>word_hash" are one
+// name; dashes and characters drawn like '.' or '_' are left out as
+// those are. A character outside ASCII that case folding equates with an
+// ASCII letter (ſ with s, the Kelvin sign with k) is that letter: Go's
 // encoding/json, among others, binds "paſſword" to a Password field.
 func AppendNormalizedName(dst []byte, name string) []byte {
 	for i := 0; i < len(name); {
 		c := name[i]
 		switch {
-		case c == '_' || c == '-' || c == '.' || c == ' ':
+		case c == '_' || c == '-' || c == '.' || isASCIISpace(c) || invisibleASCII(c):
 		case c >= 'A' && c <= 'Z':
 			dst = append(dst, c+'a'-'A')
 		case c < utf8.RuneSelf:
 			dst = append(dst, c)
 		default:
+			// Read as a person reads it (VisibleRune): invisible
+			// characters dropped, spaces, dashes and look-alike
+			// separators left out like their ASCII forms.
 			r, n := utf8.DecodeRuneInString(name[i:])
-			if a := asciiFold(r); a != 0 {
-				dst = append(dst, a)
-			} else {
+			switch v := VisibleRune(r); {
+			case v < 0 || v == ' ' || v == '-' || v == '.' || v == '_':
+			case v < utf8.RuneSelf:
+				dst = append(dst, lowerASCII(byte(v)))
+			case asciiFold(r) != 0:
+				dst = append(dst, asciiFold(r))
+			default:
 				dst = append(dst, name[i:i+n]...)
 			}
 			i += n

@@ -10,87 +10,53 @@ import (
 	"unsafe"
 )
 
-// Invisible characters and other digits. A client shows "4111<U+200B>1111…" as a card
-// number, and copies it with the zero-width space inside; an upstream, or an
-// attacker who controls one, could use them to hide a value from checks
-// that compare bytes. Classify, Contains and Redact look at a string with
-// its default-ignorable characters dropped, its Unicode spaces read as
-// ' ', its Unicode dashes and minus sign read as '-', and every decimal digit of any script (Unicode Nd: full-width
-// "４１１１…", Arabic-Indic, Devanagari, …) read as the ASCII digit of its
-// value (visible reads the same as the original to a person).
+// Invisible characters, other digits and look-alike separators. A client
+// shows "4111<U+200B>1111…" as a card number, and copies it with the
+// zero-width space inside; an upstream, or an attacker who controls one,
+// could use them to hide a value from checks that compare bytes.
+// Classify, Contains and Redact look at a string as a person reads it
+// (visible, one character at a time VisibleRune): default-ignorable
+// characters and the control characters that render as nothing dropped,
+// Unicode spaces read as ' ', Unicode dashes and the minus sign as '-',
+// characters drawn like '.', '/' or '_' as those (lookAlike), and every
+// decimal digit of any script (Unicode Nd: full-width "４１１１…",
+// Arabic-Indic, Devanagari, …) as the ASCII digit of its value.
 
-// visible returns s without default-ignorable characters (format
-// characters, variation selectors, fillers), with every Unicode space
-// separator as ' ', every dash as '-' (see dash) and every decimal digit as its ASCII digit, and whether
-// that changed s. A string of ASCII bytes
-// costs one scan and no allocation.
+// visible returns s as a person reads it (VisibleRune of each character;
+// bytes that are not UTF-8 kept as they are) and whether that changed s.
+// A string of plain ASCII bytes costs one scan and no allocation.
 func visible(s string) (string, bool) {
-	i := asciiLen(s)
+	i := plainLen(s)
 	if i == len(s) {
 		return s, false
 	}
 	var b strings.Builder
 	changed := false
 	for j := i; j < len(s); {
-		if c := s[j]; c < utf8.RuneSelf {
-			if changed {
-				b.WriteByte(c)
-			}
-			j++
-			continue
-		}
-		// A two-byte character from U+00C0 to U+057F (accented Latin,
-		// Greek, Cyrillic, Armenian letters), U+034F aside, is a
-		// plainRune: kept without decoding it.
-		if plainPair(s, j) {
-			if changed {
-				b.WriteString(s[j : j+2])
-			}
-			j += 2
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[j:])
-		switch {
-		case plainRune(r):
-			if changed {
-				b.WriteRune(r)
-			}
-		case ignorable(r):
-			if !changed {
-				b.Grow(len(s))
-				b.WriteString(s[:j])
-				changed = true
-			}
-		case spaceSeparator(r):
-			if !changed {
-				b.Grow(len(s))
-				b.WriteString(s[:j])
-				changed = true
-			}
-			b.WriteByte(' ')
-		case dash(r):
-			if !changed {
-				b.Grow(len(s))
-				b.WriteString(s[:j])
-				changed = true
-			}
-			b.WriteByte('-')
-		case r >= firstOtherDigit:
-			v, ok := digitValue(r)
-			if !ok {
-				if changed {
-					b.WriteRune(r)
+		n := 1
+		if c := s[j]; c < utf8.RuneSelf && !invisibleASCII(c) || plainPair(s, j) {
+			// Plain ASCII, or a two-byte character from U+00C0 to
+			// U+057F (accented Latin, Greek, Cyrillic, Armenian
+			// letters) that plainPair keeps without decoding it.
+			n += int(c >> 7)
+		} else {
+			var r rune
+			r, n = utf8.DecodeRuneInString(s[j:])
+			if v := VisibleRune(r); v != r {
+				if !changed {
+					b.Grow(len(s))
+					b.WriteString(s[:j])
+					changed = true
 				}
-				break
+				if v >= 0 {
+					b.WriteRune(v)
+				}
+				j += n
+				continue
 			}
-			if !changed {
-				b.Grow(len(s))
-				b.WriteString(s[:j])
-				changed = true
-			}
-			b.WriteByte('0' + byte(v))
-		case changed:
-			b.WriteRune(r)
+		}
+		if changed {
+			b.WriteString(s[j : j+n])
 		}
 		j += n
 	}
@@ -103,33 +69,70 @@ func visible(s string) (string, bool) {
 // dash reports a dash a reader reads as '-' between digit groups: Unicode
 // dash punctuation (Pd: hyphen, non-breaking hyphen, figure dash, en and em
 // dashes, the Armenian hyphen and Hebrew maqaf, small and full-width
-// hyphen-minus, …) and the minus sign.
+// hyphen-minus, …), the other characters of the Dash property (the minus
+// sign, its superscript and subscript forms, the swung dash), and the
+// symbols confusables.txt maps to '-' (the hyphen bullet, the modifier
+// letter and heavy minus signs).
 func dash(r rune) bool {
-	return r == '\u2212' || unicode.Is(unicode.Pd, r)
+	switch r {
+	case 0x2043, 0x02D7, 0x2796:
+		return true
+	}
+	return unicode.Is(unicode.Pd, r) || unicode.Is(unicode.Dash, r)
 }
 
-// asciiLen is asciiPrefix of a string.
-func asciiLen(s string) int { return asciiPrefix(unsafe.Slice(unsafe.StringData(s), len(s))) }
+// lookAlike is the ASCII separator a reader takes r for between digit
+// groups ('.', '/' or '_'), or 0: the symbols Unicode's confusables.txt
+// maps to them or to the middle dot, their full-width and small forms
+// (NFKC), and the connector punctuation (Pc) for '_'. Letters drawn like
+// one (katakana NO, a Lisu tone letter) are read as letters.
+func lookAlike(r rune) byte {
+	switch r {
+	case 0x00B7, 0x0387, 0x06D4, 0x0701, 0x0702, 0x16EB, 0x2022, 0x2024, 0x2027, 0x2219, 0x22C5, 0x2E31,
+		0x3002, 0x30FB, 0xA60E, 0xFE52, 0xFF0E, 0xFF61, 0xFF65, 0x10101, 0x10A50:
+		return '.'
+	case 0x1735, 0x2041, 0x2044, 0x2215, 0x2571, 0x27CB, 0x29F8, 0x2F03, 0x31D3, 0xFF0F, 0x1D23A:
+		return '/'
+	}
+	if r > '_' && unicode.Is(unicode.Pc, r) {
+		return '_'
+	}
+	return 0
+}
+
+// invisibleASCII reports an ASCII control character that renders as
+// nothing: C0 other than the tab, line feed, vertical tab, form feed and
+// carriage return (which read as space), and DEL.
+func invisibleASCII(c byte) bool { return c < ' ' && (c < '\t' || c > '\r') || c == 0x7F }
+
+// plainLen is plainPrefix of a string.
+func plainLen(s string) int { return plainPrefix(unsafe.Slice(unsafe.StringData(s), len(s))) }
 
 // plainRune reports a character that visible keeps as it is without its
-// table lookups: ASCII (its one space separator is ' '), and the ranges
-// most other text is written in (Latin-1 letters to Hebrew, CJK
-// ideographs, Hangul syllables), where no character is ignorable, a space
-// separator or a dash (TestPlainRunesAreVisible checks every one): U+034F
-// is ignorable, U+058A and U+05BE (the Armenian hyphen, the Hebrew maqaf)
-// are dashes.
+// table lookups: ASCII but the invisible controls (its one space
+// separator is ' '), and the ranges most other text is written in
+// (Latin-1 letters to Hebrew, CJK ideographs, Hangul syllables), where no
+// character is ignorable, a space separator, a dash or a look-alike
+// separator (TestPlainRunesAreVisible checks every one) but these: U+02D7
+// (the modifier letter minus), U+034F (ignorable), U+0387 (the Greek ano
+// teleia, a middle dot), U+058A and U+05BE (the Armenian hyphen, the
+// Hebrew maqaf).
 func plainRune(r rune) bool {
-	return r < 0x80 || r >= 0xC0 && r < 0x600 && r != 0x34F && r != 0x58A && r != 0x5BE ||
+	return r < utf8.RuneSelf && !invisibleASCII(byte(r)) ||
+		r >= 0xC0 && r < 0x600 && r != 0x2D7 && r != 0x34F && r != 0x387 && r != 0x58A && r != 0x5BE ||
 		r >= 0x3400 && r < 0xA000 || r >= 0xAC00 && r < 0xD7A4
 }
 
 // ignorable reports a character that renders as nothing: Unicode's format
 // characters (Cf: zero-width space and joiners, word joiner, BOM, soft
 // hyphen, bidirectional marks, invisible operators, tags), variation
-// selectors and the Hangul and Khmer fillers of Default_Ignorable_Code_Point.
+// selectors, the Hangul and Khmer fillers of Default_Ignorable_Code_Point,
+// and the control characters other than those that read as space (C0 but
+// tab, line feed, vertical tab, form feed and carriage return; DEL; C1 but
+// NEL, a line break).
 func ignorable(r rune) bool {
 	if r < 0x0600 { // Latin, Greek, Cyrillic, …: a branch, not a table search
-		return r == 0x00AD || r == 0x034F
+		return r == 0x00AD || r == 0x034F || r < utf8.RuneSelf && invisibleASCII(byte(r)) || r >= 0x80 && r < 0xA0 && r != 0x85
 	}
 	switch r {
 	case 0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0:
@@ -344,7 +347,7 @@ func PaddingLen(b []byte) int {
 	i := 0
 	for i < len(b) {
 		if c := b[i]; c < utf8.RuneSelf {
-			if !isASCIISpace(c) {
+			if !isASCIISpace(c) && !invisibleASCII(c) {
 				return i
 			}
 			i++

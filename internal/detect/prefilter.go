@@ -9,8 +9,8 @@ import "strings"
 // comparisons, which matters where every value of a response is
 // classified. Like Classify it reads s as a person does (visible).
 func CanClassify(s string, set Set) bool {
-	if asciiLen(s) != len(s) {
-		s, _ = visible(s) // an ASCII string is its visible form: no call
+	if plainLen(s) != len(s) {
+		s, _ = visible(s) // a plain ASCII string is its visible form: no call
 	}
 	return canClassify(s, set)
 }

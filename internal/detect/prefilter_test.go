@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 // canClassifySeeds are values of every class (and near misses) for
@@ -75,56 +76,47 @@ func FuzzCanClassify(f *testing.F) {
 
 func TestPlainRunesAreVisible(t *testing.T) {
 	for r := rune(0); r <= unicode.MaxRune; r++ {
-		if plainRune(r) && (ignorable(r) || r != ' ' && unicode.Is(unicode.Zs, r) || r > '9' && unicode.IsDigit(r) || r != '-' && dash(r)) {
-			t.Fatalf("plainRune(%U), but it is ignorable, a space, a digit or a dash", r)
+		if plainRune(r) && (ignorable(r) || r != ' ' && unicode.Is(unicode.Zs, r) || r > '9' && unicode.IsDigit(r) || r != '-' && dash(r) || r > '_' && lookAlike(r) != 0) {
+			t.Fatalf("plainRune(%U), but it is ignorable, a space, a digit, a dash or a look-alike", r)
 		}
 	}
 }
 
 // visibleReference is visible as first written: a rune at a time, with no
-// shortcut for ASCII runs or two-byte characters.
+// shortcut for ASCII runs or two-byte characters, bytes that are not
+// UTF-8 kept as they are.
 func visibleReference(s string) (string, bool) {
 	var b strings.Builder
 	changed := false
-	for j, r := range s {
+	write := func(j int, out string) {
+		if !changed {
+			b.WriteString(s[:j])
+			changed = true
+		}
+		b.WriteString(out)
+	}
+	for j := 0; j < len(s); {
+		r, n := utf8.DecodeRuneInString(s[j:])
+		v, ok := digitValue(r)
 		switch {
 		case plainRune(r):
 			if changed {
-				b.WriteRune(r)
+				b.WriteString(s[j : j+n])
 			}
 		case ignorable(r):
-			if !changed {
-				b.WriteString(s[:j])
-				changed = true
-			}
+			write(j, "")
 		case spaceSeparator(r):
-			if !changed {
-				b.WriteString(s[:j])
-				changed = true
-			}
-			b.WriteByte(' ')
+			write(j, " ")
 		case dash(r):
-			if !changed {
-				b.WriteString(s[:j])
-				changed = true
-			}
-			b.WriteByte('-')
-		case r >= firstOtherDigit:
-			v, ok := digitValue(r)
-			if !ok {
-				if changed {
-					b.WriteRune(r)
-				}
-				continue
-			}
-			if !changed {
-				b.WriteString(s[:j])
-				changed = true
-			}
-			b.WriteByte('0' + byte(v))
+			write(j, "-")
+		case lookAlike(r) != 0:
+			write(j, string(lookAlike(r)))
+		case r >= firstOtherDigit && ok:
+			write(j, string(rune('0'+v)))
 		case changed:
-			b.WriteRune(r)
+			b.WriteString(s[j : j+n])
 		}
+		j += n
 	}
 	if !changed {
 		return s, false
@@ -141,6 +133,8 @@ var visibleSeeds = []string{
 	"\u00bf\u00c0\u034f\u05ff\u0600", "\u00fc\u034f\u00fc", "Z\u00fcrich", "M\u00fcller\u200b4111", "\xc3", "ab\xc3", "\xc3\x28", "\xcd\x8f", "\xcd\x8e",
 	"\xd7\xbf\xd8\x80", "\xc2\xa0\xc2\xad", "\u00e9\u2060\u00e9", "\xff\xfe", "\u00fc\xe2\x80", "\u03a9\u3000\u03a9", "\ufeff\u0430\u0431\u0432",
 	"4111\u200b1111\u200b1111\u200b1111", "\uff14\uff11\uff11\uff11", "\u00e9\u0664\u0661", "\u0660x\u06f9", "\u00fc\u0966\u200b",
+	"4111\uff0e1111\u00b71111\u03871111", "078\u02d705\u02d71120", "\x00abcdefgh\x7f", "abcdefg\x1b\xff\x7f", "a\tb\nc\x01d\u009be\u0085",
+	"abcdefghijklmnopqrstuvwxyz012345\x7f", "abcdefghijklmnopqrstuvwxyz01234\x1f6", "\u00e9\x00\xc3",
 }
 
 // FuzzVisibleShortcuts checks that visible, with its shortcuts, returns

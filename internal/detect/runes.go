@@ -2,20 +2,21 @@ package detect
 
 import "unicode/utf8"
 
-// RuneReader reads text a run of ASCII bytes or a character at a time, as
-// Runes hands it over.
+// RuneReader reads text a run of plain ASCII bytes (those visible keeps as
+// they are) or a character at a time, as Runes hands it over.
 type RuneReader interface {
-	// ASCII reads a run of ASCII bytes.
+	// ASCII reads a run of plain ASCII bytes.
 	ASCII(run []byte)
-	// Char reads one character outside ASCII and its bytes (one byte of an
-	// invalid sequence reads as utf8.RuneError).
+	// Char reads one character outside ASCII or an invisible control
+	// character, and its bytes (one byte of an invalid sequence reads as
+	// utf8.RuneError).
 	Char(r rune, raw []byte)
 	// Done reports that nothing more need be read.
 	Done() bool
 }
 
-// Runes splits text that arrives in pieces, split anywhere, into ASCII runs
-// and characters for a RuneReader, keeping a UTF-8 sequence the last piece
+// Runes splits text that arrives in pieces, split anywhere, into plain
+// ASCII runs and characters for a RuneReader, keeping a UTF-8 sequence the last piece
 // cut until the next completes it: a streaming reader of a long value
 // (KeyFinder, the inventory's long strings) holds no more than that. The
 // zero Runes is ready.
@@ -52,7 +53,7 @@ func (u *Runes) Write(b []byte, rd RuneReader) {
 			u.Write(held, rd)
 			continue
 		}
-		if n := asciiPrefix(b); n > 0 {
+		if n := plainPrefix(b); n > 0 {
 			rd.ASCII(b[:n])
 			b = b[n:]
 			continue

@@ -110,14 +110,17 @@ func TestRedactMasksCardsGluedToWords(t *testing.T) {
 }
 
 // TestEveryDashSeparatesDigitGroups: a card and an SSN grouped by any
-// Unicode dash (Pd) or the minus sign, and a PEM boundary drawn with one,
-// are found by every entry point, the escaped-form pre-check included. The Armenian hyphen and the Hebrew
-// maqaf, inside the ranges visible keeps without a lookup, once passed
-// (the attacker review of the performance round).
+// Unicode dash (Pd, the Dash property) or a symbol drawn as one, and a PEM
+// boundary drawn with one, are found by every entry point, the
+// escaped-form pre-check and the streamed key search included. The
+// Armenian hyphen and the Hebrew maqaf, inside the ranges visible keeps
+// without a lookup, once passed (the attacker review of the performance
+// round); so did the hyphen bullet and the modifier letter minus (the
+// third review of issue 14).
 func TestEveryDashSeparatesDigitGroups(t *testing.T) {
-	dashes := []rune{'\u2212'}
+	dashes := []rune{'\u2043', '\u02d7', '\u2796'}
 	for r := rune(0x80); r <= unicode.MaxRune; r++ {
-		if unicode.Is(unicode.Pd, r) {
+		if unicode.Is(unicode.Pd, r) || unicode.Is(unicode.Dash, r) {
 			dashes = append(dashes, r)
 		}
 	}
@@ -139,6 +142,15 @@ func TestEveryDashSeparatesDigitGroups(t *testing.T) {
 			}
 			if !CanClassifyJSON(c.value, All) {
 				t.Errorf("%U: CanClassifyJSON(%q) = false", d, c.value)
+			}
+			if c.class == PrivateKey {
+				var f KeyFinder
+				for i := 0; i < len(c.value); i++ {
+					f.Write([]byte{c.value[i]})
+				}
+				if !f.Found() {
+					t.Errorf("%U: KeyFinder, a byte at a time: %q not found", d, c.value)
+				}
 			}
 		}
 	}

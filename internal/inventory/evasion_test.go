@@ -60,6 +60,23 @@ var evasions = []struct {
 	{"JWT whose header is over 1 KiB, with escaped invisible characters", `"eyJ` + strings.Repeat(`AAAAAAAAAA\u200d`, 150) + `.eyJzdWIiOiJhbGljZSJ9.c2ln"`, "jwt"},
 	{"email after a 1.2 KiB display name", `"` + strings.Repeat("Alice ", 200) + `<alice@example.com>"`, "email"},
 	{"email after a 1.2 KiB display name, escaped", `"` + strings.Repeat("Alice ", 200) + `\u003calice@example.com\u003e"`, "email"},
+	// Look-alike separators and invisible control characters (the third
+	// attacker review of issue 14, NEW-1 and NEW-2).
+	{"card grouped by full-width full stops", "\"4111\uff0e1111\uff0e1111\uff0e1111\"", "card_number"},
+	{"card grouped by escaped one dot leaders", `"4111\u20241111\u20241111\u20241111"`, "card_number"},
+	{"card grouped by middle dots and Greek ano teleia", "\"4111\u00b71111\u03871111\u00b71111\"", "card_number"},
+	{"card grouped by division slashes", "\"4111\u22151111\u22151111\u22151111\"", "card_number"},
+	{"card grouped by full-width low lines", `"4111\uff3f1111\uff3f1111\uff3f1111"`, "card_number"},
+	{"card grouped by hyphen bullets", "\"4111\u20431111\u20431111\u20431111\"", "card_number"},
+	{"SSN grouped by modifier letter minus signs", "\"078\u02d705\u02d71120\"", "ssn"},
+	{"SSN grouped by small full stops", `"078\ufe5205\ufe521120"`, "ssn"},
+	{"card with escaped NULs between its digits", `"` + spread("4111111111111111", `\u0000`) + `"`, "card_number"},
+	{"card with escaped backspaces between its digits", `"` + spread("4111111111111111", `\b`) + `"`, "card_number"},
+	{"card with raw DELs between its digits", `"` + spread("4111111111111111", "\x7f") + `"`, "card_number"},
+	{"card between escaped ESCs", `"\u001b4111 1111 1111 1111\u001b"`, "card_number"},
+	{"card between raw C1 CSIs", "\"\u009b4111 1111 1111 1111\u009b\"", "card_number"},
+	{"card with 80 escaped SOHs between its digits", `"` + spread("4111111111111111", strings.Repeat(`\u0001`, 80)) + `"`, "card_number"},
+	{"email with a raw DEL before its @", "\"alice\x7f@example.com\"", "email"},
 	{"email after a 1.2 KiB display name, then 2 KiB of spaces", `"` + strings.Repeat("Alice ", 200) + `<alice@example.com>` + strings.Repeat("\u2003", 700) + `"`, "email"},
 }
 
@@ -85,7 +102,9 @@ var notSensitive = []string{
 	`"10.4111.1111.1111.1111"`, `"411.111.111.111.111.1"`, `"192.168.100.200"`, `"2024.11.02"`, `"1.20.3"`,
 	`"4111111111111111 ` + strings.Repeat("x", 2000) + `"`, `"` + strings.Repeat("x", 2000) + ` 4111111111111111"`, `"eyJ` + strings.Repeat("A", 2000) + `"`,
 	`"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln and more"`, `"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln.x.y.z"`,
-	`"` + strings.Repeat("Alice ", 200) + `<alice>"`, `"` + strings.Repeat("x", 2000) + ` alice@example.com and more"`,
+	"\"192\uff0e168\uff0e100\uff0e200\"", "\"2024\u00b711\u00b702\"", `"10\u22154111\u22151111\u22151111\u22151111"`, `"\u0000\u0007\u007f"`,
+	`"` + strings.Repeat("Alice ", 200) + `<alice>"`,
+	`"` + strings.Repeat("x", 2000) + ` alice@example.com and more"`,
 }
 
 // TestEvasionsAreClassifiedInBothPasses runs each evasion through the

@@ -656,6 +656,8 @@ func paddingUnits(b []byte) int {
 				r = '\r'
 			case 'f':
 				r = '\f'
+			case 'b':
+				r = '\b' // invisible
 			case 'u':
 				r, _ = uEscape(b[i:])
 			default:

@@ -1,0 +1,161 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// separatorLookAlikes are characters a reader takes for '.', '/', '_' or
+// '-' between digit groups, as Unicode's confusables.txt (the symbols it
+// maps to those, or to the middle dot) and NFKC (full-width and small
+// forms) have them; letters that look like one are not among them.
+var separatorLookAlikes = map[byte][]rune{
+	'.': {0xFF0E, 0xFE52, 0xFF61, 0x3002, 0x2024, 0x00B7, 0x0387, 0x2027, 0x2022, 0x2219, 0x22C5, 0x30FB, 0xFF65, 0x2E31, 0x16EB,
+		0x0701, 0x0702, 0x06D4, 0xA60E, 0x10101, 0x10A50},
+	'/': {0xFF0F, 0x2215, 0x2044, 0x2571, 0x27CB, 0x29F8, 0x1735, 0x2041, 0x2F03, 0x31D3, 0x1D23A},
+	'_': {0xFF3F, 0x203F, 0x2040, 0x2054, 0xFE33, 0xFE34, 0xFE4D, 0xFE4E, 0xFE4F},
+	'-': {0x2043, 0x2053, 0x02D7, 0x2796, 0x207B, 0x208B},
+}
+
+// escapeAll is s with every character written as a JSON \u escape (a
+// surrogate pair above U+FFFF).
+func escapeAll(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r > 0xFFFF {
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xD800+(r>>10), 0xDC00+(r&0x3FF))
+			continue
+		}
+		fmt.Fprintf(&b, `\u%04x`, r)
+	}
+	return b.String()
+}
+
+// TestLookAlikeSeparatorsGroupDigits: a card or an SSN grouped by a
+// character that looks like a dot, a slash, an underscore or a dash is one
+// to a reader, and to every entry point (the third attacker review of
+// issue 14, NEW-1); the ASCII separator's false positives stay out.
+func TestLookAlikeSeparatorsGroupDigits(t *testing.T) {
+	for ascii, rs := range separatorLookAlikes {
+		for _, r := range rs {
+			if v := VisibleRune(r); v != rune(ascii) {
+				t.Errorf("VisibleRune(%U) = %q, want %q", r, v, ascii)
+			}
+			sep := string(r)
+			cases := []struct {
+				value string
+				class Class
+			}{{"4111" + sep + "1111" + sep + "1111" + sep + "1111", CardNumber}}
+			if ascii == '.' || ascii == '-' {
+				cases = append(cases, struct {
+					value string
+					class Class
+				}{"078" + sep + "05" + sep + "1120", SSN})
+			}
+			for _, c := range cases {
+				if got, ok := Classify(c.value, All); !ok || got != c.class {
+					t.Errorf("%U: Classify(%q) = %v, %v; want %v", r, c.value, got, ok, c.class)
+				}
+				if !Contains("paid with "+c.value+", thanks", All) {
+					t.Errorf("%U: Contains(%q) = false", r, c.value)
+				}
+				if out, ok := Redact("paid with "+c.value+" ok", All, "***"); !ok || out != "paid with *** ok" {
+					t.Errorf("%U: Redact(%q) = %q, %v", r, c.value, out, ok)
+				}
+				for _, content := range []string{c.value, escapeAll(c.value)} {
+					if !CanClassifyJSON(content, All) {
+						t.Errorf("%U: CanClassifyJSON(%q) = false", r, content)
+					}
+				}
+			}
+		}
+	}
+	for _, s := range []string{"192\uff0e168\uff0e100\uff0e200", "2024\uff0e11\uff0e02", "10\u00b74111\u00b71111\u00b71111\u00b71111", "02\u221511\u22152024", "1\u30fb2\u30fb3\u30fb4"} {
+		if c, ok := Classify(s, All); ok {
+			t.Errorf("Classify(%q) = %v", s, c)
+		}
+	}
+}
+
+// invisibleControls are the control characters that render as nothing:
+// C0 other than the tab, line feed, vertical tab, form feed and carriage
+// return, DEL, and C1 other than NEL (a line break).
+func invisibleControls() (cs []rune) {
+	for r := rune(0); r < 0xA0; r++ {
+		if r < 0x20 && (r < '\t' || r > '\r') || r >= 0x7F && r != 0x85 {
+			cs = append(cs, r)
+		}
+	}
+	return cs
+}
+
+// TestControlCharactersAreInvisible: a control character that renders as
+// nothing, between a value's characters or around it, does not hide it
+// from any entry point, raw or escaped (NEW-2 of the same review); the
+// whitespace controls are read as they are.
+func TestControlCharactersAreInvisible(t *testing.T) {
+	const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+	for _, r := range invisibleControls() {
+		if v := VisibleRune(r); v != -1 {
+			t.Errorf("VisibleRune(%U) = %q, want -1", r, v)
+		}
+		c := string(r)
+		for _, v := range []struct {
+			value string
+			class Class
+		}{
+			{c + "4111 1111 1111 1111" + c, CardNumber},
+			{spread("4111111111111111", c), CardNumber},
+			{c + "078-05-1120" + c, SSN},
+			{"078" + c + "-05-" + c + "1120", SSN},
+			{"alice" + c + "@example.com", Email},
+			{jwt[:10] + c + jwt[10:], JWT},
+			{"DE89" + c + "370400440532013000", IBAN},
+		} {
+			if got, ok := Classify(v.value, All); !ok || got != v.class {
+				t.Errorf("%U: Classify(%q) = %v, %v; want %v", r, v.value, got, ok, v.class)
+			}
+			if !Contains("x "+v.value+" y", All) {
+				t.Errorf("%U: Contains(%q) = false", r, v.value)
+			}
+			if out, ok := Redact("x "+v.value+" y", All, "***"); !ok || strings.ContainsAny(out, "0123456789@") && v.class != JWT {
+				t.Errorf("%U: Redact(%q) = %q, %v", r, v.value, out, ok)
+			}
+			escaped := strings.ReplaceAll(v.value, c, fmt.Sprintf(`\u%04x`, r))
+			for _, content := range []string{v.value, escaped} {
+				if !utf8.ValidString(content) || r < 0x20 && content == v.value {
+					continue // JSON holds C0 controls escaped only
+				}
+				if !CanClassifyJSON(content, All) {
+					t.Errorf("%U: CanClassifyJSON(%q) = false", r, content)
+				}
+			}
+		}
+	}
+	if !CanClassifyJSON(`4\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1`, All) {
+		t.Error(`CanClassifyJSON: backspaces (\b) between a card's digits hide it`)
+	}
+	for _, r := range "\t\n\v\f\r\u0085" {
+		if v := VisibleRune(r); v != r {
+			t.Errorf("VisibleRune(%U) = %q: whitespace is read as it is", r, v)
+		}
+	}
+	if _, ok := Classify("\x00\x07\x7f", All); ok {
+		t.Error("control characters alone classified")
+	}
+}
+
+// spread is s with sep between each of its characters.
+func spread(s, sep string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
