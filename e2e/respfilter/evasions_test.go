@@ -30,14 +30,16 @@ func TestTokenKeysAndReadableEvasions(t *testing.T) {
 		"/deny/awspair":  `{"v":"AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`,
 		// Look-alike separators and invisible controls (the third
 		// review of issue 14, NEW-1 and NEW-2).
-		"/deny/fwstop":   "{\"v\":\"4111\uff0e1111\uff0e1111\uff0e1111\"}",
-		"/deny/middot":   `{"v":"078\u00b705\u00b71120"}`,
-		"/deny/divslash": `{"v":"4111\u22151111\u22151111\u22151111"}`,
-		"/deny/fwlow":    "{\"v\":\"4111\uff3f1111\uff3f1111\uff3f1111\"}",
-		"/deny/nul":      `{"v":"4\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001"}`,
-		"/deny/del":      "{\"v\":\"\x7f078-05-1120\x7f\"}",
-		"/deny/csi":      `{"v":"\u009b4111 1111 1111 1111\u009b"}`,
-		"/deny/bs":       `{"v":"alice\b@example.com"}`,
+		"/deny/fwstop":    "{\"v\":\"4111\uff0e1111\uff0e1111\uff0e1111\"}",
+		"/deny/middot":    `{"v":"078\u00b705\u00b71120"}`,
+		"/deny/divslash":  `{"v":"4111\u22151111\u22151111\u22151111"}`,
+		"/deny/fwlow":     "{\"v\":\"4111\uff3f1111\uff3f1111\uff3f1111\"}",
+		"/deny/nul":       `{"v":"4\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001\u00001"}`,
+		"/deny/del":       "{\"v\":\"\x7f078-05-1120\x7f\"}",
+		"/deny/csi":       `{"v":"\u009b4111 1111 1111 1111\u009b"}`,
+		"/deny/bs":        `{"v":"alice\b@example.com"}`,
+		"/deny/super":     "{\"v\":\"\u2074\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9\"}",
+		"/deny/underline": `{"v":"4\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u0332"}`,
 	}
 	const tokBody = `{"sessions":{"vKtQpZrXbYwVmNcLdFgHjAsE":{"ip":"10.0.0.1","ua":"x"},"Zm9vYmFyYmF6cXV4c2VjcmV0":{"ip":"10.0.0.2","ua":"y"}},"reset_tokens":{"rst-KqWmZpXnVbTyLr":1}}`
 	tokens := []string{"vKtQpZrXbYwVmNcLdFgHjAsE", "Zm9vYmFyYmF6cXV4c2VjcmV0", "rst-KqWmZpXnVbTyLr"}

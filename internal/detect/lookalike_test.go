@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // separatorLookAlikes are characters a reader takes for '.', '/', '_' or
@@ -158,4 +162,55 @@ func spread(s, sep string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// TestCompatibilityDigitsAndSeparators: every character whose NFKC form is
+// one ASCII digit or one of '.', '/', '_', '-' reads as it, and so does a
+// circled digit NFKC leaves alone; a card written with them, or with
+// combining marks drawn on its digits (an underline, a strike-through, a
+// keycap, an enclosing circle), is one to every entry point.
+func TestCompatibilityDigitsAndSeparators(t *testing.T) {
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if utf16.IsSurrogate(r) {
+			continue
+		}
+		if n := norm.NFKC.String(string(r)); len(n) == 1 && strings.Contains("0123456789./_-", n) && VisibleRune(r) != rune(n[0]) {
+			t.Errorf("VisibleRune(%U) = %q; NFKC reads %q", r, VisibleRune(r), n)
+		}
+	}
+	digits := func(zero, one rune) string { // 4111 1111 1111 1111 from a digit run
+		four := zero + 4
+		if zero < 0 {
+			four = one + 3
+		}
+		return string(four) + strings.Repeat(string(one), 3) + " " + strings.Repeat(strings.Repeat(string(one), 4)+" ", 2) + strings.Repeat(string(one), 4)
+	}
+	cards := []string{
+		digits(0x2080, 0x2081), // subscripts
+		"\u2074\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9", // superscripts
+		digits(-1, 0x2460), digits(-1, 0x2776), digits(-1, 0x2780), digits(-1, 0x278A), digits(-1, 0x24F5), // circled
+		spread("4111111111111111", "\u0332") + "\u0332", // combining low line: underlined
+		spread("4111111111111111", "\u0336") + "\u0336", // combining long stroke: struck through
+		spread("4111111111111111", "\ufe0f\u20e3"),      // keycaps
+		spread("4111111111111111", "\u20dd"),            // enclosing circles
+		"4\u0489111111111111111",                        // a Cyrillic enclosing mark
+	}
+	for _, c := range cards {
+		if got, ok := Classify(c, All); !ok || got != CardNumber {
+			t.Errorf("Classify(%q) = %v, %v; want card_number", c, got, ok)
+		}
+		if out, ok := Redact("card "+c+" ok", All, "***"); !ok || out != "card *** ok" {
+			t.Errorf("Redact(%q) = %q, %v", c, out, ok)
+		}
+		for _, content := range []string{c, escapeAll(c)} {
+			if !CanClassifyJSON(content, All) {
+				t.Errorf("CanClassifyJSON(%q) = false", content)
+			}
+		}
+	}
+	for _, s := range []string{"H\u2082O", "x\u00b2 + y\u00b2", "caf\u0065\u0301", "\u2460 \u2461 \u2462"} {
+		if c, ok := Classify(s, All); ok {
+			t.Errorf("Classify(%q) = %v", s, c)
+		}
+	}
 }

@@ -16,11 +16,13 @@ import (
 // could use them to hide a value from checks that compare bytes.
 // Classify, Contains and Redact look at a string as a person reads it
 // (visible, one character at a time VisibleRune): default-ignorable
-// characters and the control characters that render as nothing dropped,
-// Unicode spaces read as ' ', Unicode dashes and the minus sign as '-',
-// characters drawn like '.', '/' or '_' as those (lookAlike), and every
-// decimal digit of any script (Unicode Nd: full-width "４１１１…",
-// Arabic-Indic, Devanagari, …) as the ASCII digit of its value.
+// characters, the control characters that render as nothing and
+// combining marks dropped, Unicode spaces read as ' ', Unicode dashes and
+// the minus sign as '-', characters drawn like '.', '/' or '_' as those
+// (lookAlike), and every decimal digit of any script (Unicode Nd:
+// full-width "４１１１…", Arabic-Indic, Devanagari, …) and every character
+// drawn as a digit alone (superscripts, circled digits: compatDigit) as
+// the ASCII digit of its value.
 
 // visible returns s as a person reads it (VisibleRune of each character;
 // bytes that are not UTF-8 kept as they are) and whether that changed s.
@@ -111,16 +113,65 @@ func plainLen(s string) int { return plainPrefix(unsafe.Slice(unsafe.StringData(
 // plainRune reports a character that visible keeps as it is without its
 // table lookups: ASCII but the invisible controls (its one space
 // separator is ' '), and the ranges most other text is written in
-// (Latin-1 letters to Hebrew, CJK ideographs, Hangul syllables), where no
-// character is ignorable, a space separator, a dash or a look-alike
-// separator (TestPlainRunesAreVisible checks every one) but these: U+02D7
-// (the modifier letter minus), U+034F (ignorable), U+0387 (the Greek ano
-// teleia, a middle dot), U+058A and U+05BE (the Armenian hyphen, the
-// Hebrew maqaf).
+// (Latin-1 letters to Armenian, the Hebrew letters, CJK ideographs,
+// Hangul syllables), where no character is ignorable, a combining mark, a
+// space separator, a dash, a look-alike separator or a digit
+// (TestPlainRunesAreVisible checks every one) but these, left out: U+02D7
+// (the modifier letter minus), U+0387 (the Greek ano teleia, a middle
+// dot) and U+058A (the Armenian hyphen). The combining marks (U+0300 to
+// U+036F, U+0483 to U+0489) and the Hebrew points are not in them.
 func plainRune(r rune) bool {
-	return r < utf8.RuneSelf && !invisibleASCII(byte(r)) ||
-		r >= 0xC0 && r < 0x600 && r != 0x2D7 && r != 0x34F && r != 0x387 && r != 0x58A && r != 0x5BE ||
-		r >= 0x3400 && r < 0xA000 || r >= 0xAC00 && r < 0xD7A4
+	switch {
+	case r < utf8.RuneSelf:
+		return !invisibleASCII(byte(r))
+	case r < 0xC0:
+		return false
+	case r < 0x600:
+		return r < 0x300 && r != 0x2D7 || r >= 0x370 && r < 0x483 && r != 0x387 ||
+			r >= 0x48A && r < 0x591 && r != 0x58A || r >= 0x5D0
+	}
+	return r >= 0x3400 && r < 0xA000 || r >= 0xAC00 && r < 0xD7A4
+}
+
+// mark reports a combining mark (Unicode Mn, Me): an underline, a stroke,
+// an accent, a keycap or a circle drawn on the character before it, which
+// a reader reads through ("4̲1̲1̲1̲" is 4111). visible drops it.
+func mark(r rune) bool {
+	return r >= 0x300 && (unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r))
+}
+
+// compatDigit is the ASCII digit a character that is drawn as a digit
+// alone stands for, outside Unicode Nd: superscripts and subscripts,
+// whose NFKC form is that digit, and the circled digits (①, ⓪, and the
+// dingbats' ⓵, ❶, ➀, ➊), which NFKC does not fold but a reader reads as
+// the digit. TestCompatibilityDigitsAndSeparators checks them against
+// NFKC.
+func compatDigit(r rune) (byte, bool) {
+	switch {
+	case r == 0xB2 || r == 0xB3:
+		return byte('0' + r - 0xB0), true
+	case r == 0xB9:
+		return '1', true
+	case r == 0x2070:
+		return '0', true
+	case r >= 0x2074 && r <= 0x2079:
+		return byte('0' + r - 0x2070), true
+	case r >= 0x2080 && r <= 0x2089:
+		return byte('0' + r - 0x2080), true
+	case r >= 0x2460 && r <= 0x2468:
+		return byte('1' + r - 0x2460), true
+	case r == 0x24EA:
+		return '0', true
+	case r >= 0x24F5 && r <= 0x24FD:
+		return byte('1' + r - 0x24F5), true
+	case r >= 0x2776 && r <= 0x277E:
+		return byte('1' + r - 0x2776), true
+	case r >= 0x2780 && r <= 0x2788:
+		return byte('1' + r - 0x2780), true
+	case r >= 0x278A && r <= 0x2792:
+		return byte('1' + r - 0x278A), true
+	}
+	return 0, false
 }
 
 // ignorable reports a character that renders as nothing: Unicode's format
@@ -363,7 +414,7 @@ func PaddingLen(b []byte) int {
 }
 
 // IsPadding reports a character Classify ignores around a value: a space
-// (unicode.IsSpace) or an invisible character.
-func IsPadding(r rune) bool { return unicode.IsSpace(r) || ignorable(r) }
+// (unicode.IsSpace), an invisible character or a combining mark.
+func IsPadding(r rune) bool { return unicode.IsSpace(r) || ignorable(r) || mark(r) }
 
 func isASCIISpace(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }

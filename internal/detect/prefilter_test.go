@@ -76,10 +76,16 @@ func FuzzCanClassify(f *testing.F) {
 
 func TestPlainRunesAreVisible(t *testing.T) {
 	for r := rune(0); r <= unicode.MaxRune; r++ {
-		if plainRune(r) && (ignorable(r) || r != ' ' && unicode.Is(unicode.Zs, r) || r > '9' && unicode.IsDigit(r) || r != '-' && dash(r) || r > '_' && lookAlike(r) != 0) {
-			t.Fatalf("plainRune(%U), but it is ignorable, a space, a digit, a dash or a look-alike", r)
+		if plainRune(r) && (ignorable(r) || mark(r) || r != ' ' && unicode.Is(unicode.Zs, r) || r > '9' && unicode.IsDigit(r) || compatDigitOf(r) != 0 || r != '-' && dash(r) || r > '_' && lookAlike(r) != 0) {
+			t.Fatalf("plainRune(%U), but it is ignorable, a mark, a space, a digit, a dash or a look-alike", r)
 		}
 	}
+}
+
+// compatDigitOf is compatDigit's digit, 0 for none.
+func compatDigitOf(r rune) byte {
+	d, _ := compatDigit(r)
+	return d
 }
 
 // visibleReference is visible as first written: a rune at a time, with no
@@ -111,8 +117,12 @@ func visibleReference(s string) (string, bool) {
 			write(j, "-")
 		case lookAlike(r) != 0:
 			write(j, string(lookAlike(r)))
+		case compatDigitOf(r) != 0:
+			write(j, string(compatDigitOf(r)))
 		case r >= firstOtherDigit && ok:
 			write(j, string(rune('0'+v)))
+		case mark(r):
+			write(j, "")
 		case changed:
 			b.WriteString(s[j : j+n])
 		}

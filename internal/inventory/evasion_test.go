@@ -77,6 +77,10 @@ var evasions = []struct {
 	{"card between raw C1 CSIs", "\"\u009b4111 1111 1111 1111\u009b\"", "card_number"},
 	{"card with 80 escaped SOHs between its digits", `"` + spread("4111111111111111", strings.Repeat(`\u0001`, 80)) + `"`, "card_number"},
 	{"email with a raw DEL before its @", "\"alice\x7f@example.com\"", "email"},
+	{"card in superscript digits", "\"\u2074\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\"", "card_number"},
+	{"card in escaped circled digits", `"\u2463\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460"`, "card_number"},
+	{"card underlined by escaped combining low lines", `"` + spread("4111111111111111", `\u0332`) + `\u0332"`, "card_number"},
+	{"card as keycaps", `"` + spread("4111111111111111", "\ufe0f\u20e3") + `\ufe0f\u20e3"`, "card_number"},
 	{"email after a 1.2 KiB display name, then 2 KiB of spaces", `"` + strings.Repeat("Alice ", 200) + `<alice@example.com>` + strings.Repeat("\u2003", 700) + `"`, "email"},
 }
 
@@ -102,7 +106,7 @@ var notSensitive = []string{
 	`"10.4111.1111.1111.1111"`, `"411.111.111.111.111.1"`, `"192.168.100.200"`, `"2024.11.02"`, `"1.20.3"`,
 	`"4111111111111111 ` + strings.Repeat("x", 2000) + `"`, `"` + strings.Repeat("x", 2000) + ` 4111111111111111"`, `"eyJ` + strings.Repeat("A", 2000) + `"`,
 	`"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln and more"`, `"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln.x.y.z"`,
-	"\"192\uff0e168\uff0e100\uff0e200\"", "\"2024\u00b711\u00b702\"", `"10\u22154111\u22151111\u22151111\u22151111"`, `"\u0000\u0007\u007f"`,
+	"\"192\uff0e168\uff0e100\uff0e200\"", "\"2024\u00b711\u00b702\"", `"10\u22154111\u22151111\u22151111\u22151111"`, `"\u0000\u0007\u007f"`, "\"H\u2082O x\u00b2\"",
 	`"` + strings.Repeat("Alice ", 200) + `<alice>"`,
 	`"` + strings.Repeat("x", 2000) + ` alice@example.com and more"`,
 }
