@@ -159,6 +159,16 @@ func FuzzCanClassifyJSON(f *testing.F) {
 	f.Add("5f4dcc3b5aa765d61d8327deb882cf99", "password", uint32(All))
 	f.Add(`\ud83d\ude00x`, "", uint32(All))
 	f.Add(`a\ud83d`, "", uint32(All))
+	// Look-alike separators, invisible controls, marks and circled
+	// digits (the third review of issue 14), raw and escaped.
+	for _, s := range []string{"4111\uff0e1111\u00b71111\u03871111", "078\u02d705\u02d71120", "alice\x7f@example.com", "DE\x7f89370400440532013000",
+		"\u009b4111 1111 1111 1111\u009b", "4\u03321\u03321\u03321\u0332", "\u2463\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460",
+		"User 12 Muller\x7f", "-\u02d7-\u02d7-BEGIN PRIVATE KEY-----"} {
+		f.Add(s, "", uint32(All))
+		f.Add(escapeAll(s), "", uint32(All))
+	}
+	f.Add(`4\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1\b1`, "", uint32(All))
+	f.Add(`abcdefg\u0000\u007fxyz`, "", uint32(All))
 	f.Fuzz(func(t *testing.T, content, name string, set uint32) {
 		for _, set := range []Set{All, Set(set) & All} {
 			checkCanClassifyJSON(t, name, content, set)

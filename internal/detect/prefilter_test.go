@@ -145,6 +145,7 @@ var visibleSeeds = []string{
 	"4111\u200b1111\u200b1111\u200b1111", "\uff14\uff11\uff11\uff11", "\u00e9\u0664\u0661", "\u0660x\u06f9", "\u00fc\u0966\u200b",
 	"4111\uff0e1111\u00b71111\u03871111", "078\u02d705\u02d71120", "\x00abcdefgh\x7f", "abcdefg\x1b\xff\x7f", "a\tb\nc\x01d\u009be\u0085",
 	"abcdefghijklmnopqrstuvwxyz012345\x7f", "abcdefghijklmnopqrstuvwxyz01234\x1f6", "\u00e9\x00\xc3",
+	"4\u03321\u03361\u20e31\u20dd", "\u2074\u00b9\u2081\u2460\u2776\u2780\u278a\u24f5\u24ea", "\xcc\x80\xcd\xaf\xcd\xb0\xd2\x83\xd2\x89\xd2\x8a\xce\x87\xcb\x97",
 }
 
 // FuzzVisibleShortcuts checks that visible, with its shortcuts, returns
