@@ -38,6 +38,13 @@ func TestTokenKeysAndReadableEvasions(t *testing.T) {
 		"/deny/del":       "{\"v\":\"\x7f078-05-1120\x7f\"}",
 		"/deny/csi":       `{"v":"\u009b4111 1111 1111 1111\u009b"}`,
 		"/deny/bs":        `{"v":"alice\b@example.com"}`,
+		"/deny/longbs":    `{"v":"` + strings.Repeat("x", 1500) + `\n-----BEGIN\b RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA` + strings.Repeat("y", 1500) + `"}`,
+		"/deny/fwplus":    "{\"v\":\"4111\uff0b1111\uff0b1111\uff0b1111\"}",
+		"/deny/zero":      "{\"v\":\"51\u24ff51\u24ff51\u24ff51\u24ff51\u24ff\u24ff\"}",
+		"/deny/braille":   "{\"v\":\"078\u280005\u28001120\"}",
+		"/deny/fwat":      "{\"v\":\"john.doe\uff20example.com\"}",
+		"/deny/fwpem":     "{\"v\":\"-----\uff22\uff25\uff27\uff29\uff2e RSA PRIVATE KEY-----\\nMIIE\"}",
+		"/deny/boxssn":    "{\"v\":\"078\u250005\u25001120\"}",
 		"/deny/super":     "{\"v\":\"\u2074\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9\"}",
 		"/deny/underline": `{"v":"4\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u0332"}`,
 	}

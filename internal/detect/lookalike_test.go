@@ -165,17 +165,25 @@ func spread(s, sep string) string {
 }
 
 // TestCompatibilityDigitsAndSeparators: every character whose NFKC form is
-// one ASCII digit or one of '.', '/', '_', '-' reads as it, and so does a
-// circled digit NFKC leaves alone; a card written with them, or with
-// combining marks drawn on its digits (an underline, a strike-through, a
-// keycap, an enclosing circle), is one to every entry point.
+// one ASCII character reads as it (but letters in the ranges visible keeps
+// without a lookup: ſ, ʰ), and so does a circled digit NFKC leaves alone;
+// a card written with them, or with combining marks drawn on its digits
+// (an underline, a strike-through, a keycap, an enclosing circle), is one
+// to every entry point.
 func TestCompatibilityDigitsAndSeparators(t *testing.T) {
 	for r := rune(0x80); r <= unicode.MaxRune; r++ {
 		if utf16.IsSurrogate(r) {
 			continue
 		}
-		if n := norm.NFKC.String(string(r)); len(n) == 1 && strings.Contains("0123456789./_-", n) && VisibleRune(r) != rune(n[0]) {
-			t.Errorf("VisibleRune(%U) = %q; NFKC reads %q", r, VisibleRune(r), n)
+		n := norm.NFKC.String(string(r))
+		if len(n) != 1 || n[0] >= utf8.RuneSelf {
+			if compatASCII(r) != 0 {
+				t.Errorf("compatASCII(%U) = %q; NFKC reads %q", r, compatASCII(r), n)
+			}
+			continue
+		}
+		if v := VisibleRune(r); v != rune(n[0]) && !(plainRune(r) && strings.IndexByte(separatorsAndDigits, n[0]) < 0) {
+			t.Errorf("VisibleRune(%U) = %q; NFKC reads %q", r, v, n)
 		}
 	}
 	digits := func(zero, one rune) string { // 4111 1111 1111 1111 from a digit run
@@ -185,32 +193,63 @@ func TestCompatibilityDigitsAndSeparators(t *testing.T) {
 		}
 		return string(four) + strings.Repeat(string(one), 3) + " " + strings.Repeat(strings.Repeat(string(one), 4)+" ", 2) + strings.Repeat(string(one), 4)
 	}
-	cards := []string{
-		digits(0x2080, 0x2081), // subscripts
-		"\u2074\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9", // superscripts
-		digits(-1, 0x2460), digits(-1, 0x2776), digits(-1, 0x2780), digits(-1, 0x278A), digits(-1, 0x24F5), // circled
-		spread("4111111111111111", "\u0332") + "\u0332", // combining low line: underlined
-		spread("4111111111111111", "\u0336") + "\u0336", // combining long stroke: struck through
-		spread("4111111111111111", "\ufe0f\u20e3"),      // keycaps
-		spread("4111111111111111", "\u20dd"),            // enclosing circles
-		"4\u0489111111111111111",                        // a Cyrillic enclosing mark
+	values := []struct {
+		value string
+		class Class
+	}{
+		{digits(0x2080, 0x2081), CardNumber}, // subscripts
+		{"\u2074\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9", CardNumber}, // superscripts
+		{digits(-1, 0x2460), CardNumber}, {digits(-1, 0x2776), CardNumber}, {digits(-1, 0x2780), CardNumber}, // circled
+		{digits(-1, 0x278A), CardNumber}, {digits(-1, 0x24F5), CardNumber},
+		{"51\u24ff51\u24ff51\u24ff51\u24ff51\u24ff\u24ff", CardNumber}, // negative circled zeros: 5105105105105100
+		{"\U0001f10c78-\U0001f10b5-112\u24ea", SSN},
+		{spread("4111111111111111", "\u0332") + "\u0332", CardNumber}, // combining low line: underlined
+		{spread("4111111111111111", "\u0336") + "\u0336", CardNumber}, // combining long stroke: struck through
+		{spread("4111111111111111", "\ufe0f\u20e3"), CardNumber},      // keycaps
+		{spread("4111111111111111", "\u20dd"), CardNumber},            // enclosing circles
+		{"4\u0489111111111111111", CardNumber},                        // a Cyrillic enclosing mark
+		{"4111\uff0b1111\uff0b1111\uff0b1111", CardNumber},            // full-width plus
+		{"4111\ufe621111\ufe621111\ufe621111", CardNumber},            // small plus
+		{"4111\u207a1111\u208a1111\u27951111", CardNumber},            // superscript, subscript, heavy plus
+		{"4111\u28001111\u28001111\u28001111", CardNumber},            // Braille blank
+		{"078\u250005\u25001120", SSN},                                // box drawing
+		{"4111\u30fc1111\u30fc1111\u30fc1111", CardNumber},            // prolonged sound marks
+		{"john.doe\uff20example.com", Email}, {"john.doe\ufe6bexample.com", Email},
+		{"\uff24\uff2589370400440532013000", IBAN}, {"\U0001d403\U0001d40489370400440532013000", IBAN},
+		{"\uff45yJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc", JWT},
+		{"-----\uff22\uff25\uff27\uff29\uff2e RSA PRIVATE KEY-----\nMIIEow", PrivateKey},
+		{"\u2500\u2500\u2500\u2500\u2500BEGIN RSA PRIVATE KEY\u2500\u2500\u2500\u2500\u2500\nMIIEow", PrivateKey},
 	}
-	for _, c := range cards {
-		if got, ok := Classify(c, All); !ok || got != CardNumber {
-			t.Errorf("Classify(%q) = %v, %v; want card_number", c, got, ok)
+	for _, v := range values {
+		if got, ok := Classify(v.value, All); !ok || got != v.class {
+			t.Errorf("Classify(%q) = %v, %v; want %v", v.value, got, ok, v.class)
 		}
-		if out, ok := Redact("card "+c+" ok", All, "***"); !ok || out != "card *** ok" {
-			t.Errorf("Redact(%q) = %q, %v", c, out, ok)
+		if out, ok := Redact("x "+v.value+" ok", All, "***"); !ok || strings.ContainsAny(readableDigits(out), "0123456789@") && v.class != PrivateKey {
+			t.Errorf("Redact(%q) = %q, %v", v.value, out, ok)
 		}
-		for _, content := range []string{c, escapeAll(c)} {
+		if !Contains("x "+v.value+" ok", All) {
+			t.Errorf("Contains(%q) = false", v.value)
+		}
+		for _, content := range []string{v.value, escapeAll(v.value)} {
 			if !CanClassifyJSON(content, All) {
 				t.Errorf("CanClassifyJSON(%q) = false", content)
 			}
 		}
 	}
-	for _, s := range []string{"H\u2082O", "x\u00b2 + y\u00b2", "caf\u0065\u0301", "\u2460 \u2461 \u2462"} {
+	for _, s := range []string{"H\u2082O", "x\u00b2 + y\u00b2", "caf\u0065\u0301", "\u2460 \u2461 \u2462", "\uff21\uff22\uff23\u682a\u5f0f\u4f1a\u793e", "\uff11\uff12\uff13\uff0d\uff14\uff15\uff16\uff17", "E = mc\u00b2 \u00b7 10\u2078", "03\u30fc1234\u30fc5678"} {
 		if c, ok := Classify(s, All); ok {
 			t.Errorf("Classify(%q) = %v", s, c)
 		}
 	}
+}
+
+// readableDigits is s with every character VisibleRune reads as an ASCII
+// digit or '@' written so.
+func readableDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if v := VisibleRune(r); v >= '0' && v <= '9' || v == '@' {
+			return v
+		}
+		return r
+	}, s)
 }

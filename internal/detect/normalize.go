@@ -18,11 +18,14 @@ import (
 // (visible, one character at a time VisibleRune): default-ignorable
 // characters, the control characters that render as nothing and
 // combining marks dropped, Unicode spaces read as ' ', Unicode dashes and
-// the minus sign as '-', characters drawn like '.', '/' or '_' as those
-// (lookAlike), and every decimal digit of any script (Unicode Nd:
-// full-width "４１１１…", Arabic-Indic, Devanagari, …) and every character
-// drawn as a digit alone (superscripts, circled digits: compatDigit) as
-// the ASCII digit of its value.
+// the minus sign as '-', a character whose NFKC form is one ASCII
+// character as that character (full-width and small forms, superscripts,
+// mathematical letters: compatASCII), other characters drawn like '.',
+// '/', '_' or a digit as those (lookAlike), and every decimal digit of
+// any script (Unicode Nd: Arabic-Indic, Devanagari, …) as the ASCII digit
+// of its value. Letters of other scripts drawn like Latin ones (Cyrillic
+// а, Greek Α) are read as themselves: folding them would misread the
+// scripts they belong to.
 
 // visible returns s as a person reads it (VisibleRune of each character;
 // bytes that are not UTF-8 kept as they are) and whether that changed s.
@@ -72,22 +75,25 @@ func visible(s string) (string, bool) {
 // dash punctuation (Pd: hyphen, non-breaking hyphen, figure dash, en and em
 // dashes, the Armenian hyphen and Hebrew maqaf, small and full-width
 // hyphen-minus, …), the other characters of the Dash property (the minus
-// sign, its superscript and subscript forms, the swung dash), and the
-// symbols confusables.txt maps to '-' (the hyphen bullet, the modifier
-// letter and heavy minus signs).
+// sign, its superscript and subscript forms, the swung dash), the symbols
+// confusables.txt maps to '-' (the hyphen bullet, the modifier letter and
+// heavy minus signs), the horizontal box-drawing lines, and the prolonged
+// sound marks Japanese writes phone numbers with (03ー1234ー5678).
 func dash(r rune) bool {
 	switch r {
-	case 0x2043, 0x02D7, 0x2796:
+	case 0x2043, 0x02D7, 0x2796, 0x2500, 0x2501, 0x2574, 0x2576, 0x2578, 0x257A, 0x23AF, 0x30FC, 0xFF70:
 		return true
 	}
 	return unicode.Is(unicode.Pd, r) || unicode.Is(unicode.Dash, r)
 }
 
-// lookAlike is the ASCII separator a reader takes r for between digit
-// groups ('.', '/' or '_'), or 0: the symbols Unicode's confusables.txt
-// maps to them or to the middle dot, their full-width and small forms
-// (NFKC), and the connector punctuation (Pc) for '_'. Letters drawn like
-// one (katakana NO, a Lisu tone letter) are read as letters.
+// lookAlike is the ASCII character a reader takes r for where NFKC
+// (compatASCII) does not say so, or 0: '.', '/', '_' and '+' for the
+// symbols Unicode's confusables.txt maps to them or to the middle dot,
+// and for the connector punctuation (Pc) '_'; ' ' for the Braille blank;
+// the digit of a circled digit NFKC leaves alone (⓵, ❶, ➀, ➊, the
+// negative circled zeros). Letters drawn like one (katakana NO, a Lisu
+// tone letter) are read as letters.
 func lookAlike(r rune) byte {
 	switch r {
 	case 0x00B7, 0x0387, 0x06D4, 0x0701, 0x0702, 0x16EB, 0x2022, 0x2024, 0x2027, 0x2219, 0x22C5, 0x2E31,
@@ -95,8 +101,23 @@ func lookAlike(r rune) byte {
 		return '.'
 	case 0x1735, 0x2041, 0x2044, 0x2215, 0x2571, 0x27CB, 0x29F8, 0x2F03, 0x31D3, 0xFF0F, 0x1D23A:
 		return '/'
+	case 0x16ED, 0x2795:
+		return '+'
+	case 0x2800:
+		return ' '
+	case 0x24FF, 0x1F10B, 0x1F10C:
+		return '0'
 	}
-	if r > '_' && unicode.Is(unicode.Pc, r) {
+	switch {
+	case r >= 0x24F5 && r <= 0x24FD:
+		return byte('1' + r - 0x24F5)
+	case r >= 0x2776 && r <= 0x277E:
+		return byte('1' + r - 0x2776)
+	case r >= 0x2780 && r <= 0x2788:
+		return byte('1' + r - 0x2780)
+	case r >= 0x278A && r <= 0x2792:
+		return byte('1' + r - 0x278A)
+	case r > '_' && unicode.Is(unicode.Pc, r):
 		return '_'
 	}
 	return 0
@@ -138,40 +159,6 @@ func plainRune(r rune) bool {
 // a reader reads through ("4̲1̲1̲1̲" is 4111). visible drops it.
 func mark(r rune) bool {
 	return r >= 0x300 && (unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r))
-}
-
-// compatDigit is the ASCII digit a character that is drawn as a digit
-// alone stands for, outside Unicode Nd: superscripts and subscripts,
-// whose NFKC form is that digit, and the circled digits (①, ⓪, and the
-// dingbats' ⓵, ❶, ➀, ➊), which NFKC does not fold but a reader reads as
-// the digit. TestCompatibilityDigitsAndSeparators checks them against
-// NFKC.
-func compatDigit(r rune) (byte, bool) {
-	switch {
-	case r == 0xB2 || r == 0xB3:
-		return byte('0' + r - 0xB0), true
-	case r == 0xB9:
-		return '1', true
-	case r == 0x2070:
-		return '0', true
-	case r >= 0x2074 && r <= 0x2079:
-		return byte('0' + r - 0x2070), true
-	case r >= 0x2080 && r <= 0x2089:
-		return byte('0' + r - 0x2080), true
-	case r >= 0x2460 && r <= 0x2468:
-		return byte('1' + r - 0x2460), true
-	case r == 0x24EA:
-		return '0', true
-	case r >= 0x24F5 && r <= 0x24FD:
-		return byte('1' + r - 0x24F5), true
-	case r >= 0x2776 && r <= 0x277E:
-		return byte('1' + r - 0x2776), true
-	case r >= 0x2780 && r <= 0x2788:
-		return byte('1' + r - 0x2780), true
-	case r >= 0x278A && r <= 0x2792:
-		return byte('1' + r - 0x278A), true
-	}
-	return 0, false
 }
 
 // ignorable reports a character that renders as nothing: Unicode's format

@@ -105,10 +105,12 @@ func (r *Response) Kept(v *respfilter.KeptValue) respfilter.Verdict {
 // keyPastPrefix is the PrivateKey class when the long string value v
 // holds a private key anywhere (detect.HoldsPrivateKey), written plain or
 // escaped: only the filter's pass, which holds the whole value, can tell.
+// Any escape may hide a header, not only \u: a \b (a backspace, which
+// renders as nothing) inside "-----BEGIN\b RSA PRIVATE KEY-----".
 func (r *Response) keyPastPrefix(v *respfilter.KeptValue) ClassSet {
 	text := v.Content
 	if !detect.HoldsPrivateKey(unsafeString(text)) {
-		if !v.Escaped || !bytes.Contains(text, []byte(`\u`)) {
+		if !v.Escaped {
 			return 0
 		}
 		r.whole = unescape(r.whole[:0], text)
