@@ -94,7 +94,9 @@ func maySecretName(name string) bool {
 // name; dashes and characters drawn like '.' or '_' are left out as
 // those are. A character outside ASCII that case folding equates with an
 // ASCII letter (ſ with s, the Kelvin sign with k) is that letter: Go's
-// encoding/json, among others, binds "paſſword" to a Password field.
+// encoding/json, among others, binds "paſſword" to a Password field; so
+// is one drawn as a Latin letter (Cyrillic р and а in "раssword":
+// latinLookAlike), and one whose NFKC form is one (ｐａｓｓ, 𝐩𝐚𝐬𝐬).
 func AppendNormalizedName(dst []byte, name string) []byte {
 	for i := 0; i < len(name); {
 		c := name[i]
@@ -115,6 +117,8 @@ func AppendNormalizedName(dst []byte, name string) []byte {
 				dst = append(dst, lowerASCII(byte(v)))
 			case asciiFold(r) != 0:
 				dst = append(dst, asciiFold(r))
+			case latinLookAlike(r) != 0:
+				dst = append(dst, latinLookAlike(r))
 			default:
 				dst = append(dst, name[i:i+n]...)
 			}
@@ -124,6 +128,60 @@ func AppendNormalizedName(dst []byte, name string) []byte {
 		i++
 	}
 	return dst
+}
+
+// latinLookAlike is the lower-case ASCII letter a Cyrillic or Greek letter
+// is drawn as (Unicode's confusables.txt), or 0: "раssword" with a
+// Cyrillic р and а is "password" to a reader. Only names are read so:
+// values in those scripts are text of their own.
+func latinLookAlike(r rune) byte {
+	switch r {
+	case 0x0430, 0x0410, 0x0391, 0x03B1:
+		return 'a'
+	case 0x0412, 0x0392, 0x0432:
+		return 'b'
+	case 0x0441, 0x0421:
+		return 'c'
+	case 0x0501:
+		return 'd'
+	case 0x0435, 0x0415, 0x0395:
+		return 'e'
+	case 0x041D, 0x0397, 0x04BB:
+		return 'h'
+	case 0x0456, 0x0406, 0x0399, 0x03B9:
+		return 'i'
+	case 0x0458, 0x0408:
+		return 'j'
+	case 0x041A, 0x039A, 0x03BA:
+		return 'k'
+	case 0x04CF:
+		return 'l'
+	case 0x041C, 0x039C:
+		return 'm'
+	case 0x039D:
+		return 'n'
+	case 0x043E, 0x041E, 0x039F, 0x03BF:
+		return 'o'
+	case 0x0440, 0x0420, 0x03A1, 0x03C1:
+		return 'p'
+	case 0x051B:
+		return 'q'
+	case 0x0455, 0x0405:
+		return 's'
+	case 0x0422, 0x03A4:
+		return 't'
+	case 0x03BD:
+		return 'v'
+	case 0x051D:
+		return 'w'
+	case 0x0445, 0x0425, 0x03A7, 0x03C7:
+		return 'x'
+	case 0x0443, 0x04AF, 0x03A5, 0x03B3:
+		return 'y'
+	case 0x0396:
+		return 'z'
+	}
+	return 0
 }
 
 // asciiFold is the lower-case ASCII letter r case-folds to, or 0.
