@@ -15,7 +15,8 @@ type cardRange struct {
 }
 
 var cardRanges = []cardRange{
-	{"4", "4", 13, 19},       // Visa (13, 16 and 19 are issued)
+	{"4", "4", 16, 16},       // Visa: 16 and 19 digits are issued; the 13-digit
+	{"4", "4", 19, 19},       // cards are long expired, and 13 and 15 digits from 4 are JAN/EAN barcodes and IMEIs
 	{"51", "55", 16, 16},     // Mastercard
 	{"2221", "2720", 16, 16}, // Mastercard 2-series
 	{"34", "34", 15, 15},     // American Express

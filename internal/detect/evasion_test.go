@@ -62,8 +62,9 @@ func TestNumbersAClientReadsAsACard(t *testing.T) {
 		{"1234567890123456789", false}, // shows 1234567890123456800
 		// The digits a client shows are a card's: a card.
 		{"4539647547319283137", true}, // shows 4539647547319283000
-		{"41275093453919195", true},   // shows 41275093453919190
-		{"465412348387466615", true},  // shows 465412348387466600
+		{"60110841485253888", true},   // shows 60110841485253890 (Discover, 17 digits)
+		{"629306668364507495", true},  // shows 629306668364507500 (UnionPay, 18 digits)
+		{"41275093453919195", false},  // shows 41275093453919190: Visa issues no 17-digit cards
 		// The digits as written are a card's (a client reading numbers
 		// exactly shows them): a card, whatever a float64 shows.
 		{"4159151187049162870", true}, // JSON.parse shows 4159151187049163000

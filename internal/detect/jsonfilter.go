@@ -111,16 +111,16 @@ func CanClassifyJSON(content string, set Set) bool {
 
 // plainPair reports whether s[i:i+2] is a two-byte plainRune that needs no
 // decoding to be told one: U+00C0 to U+057F (lead bytes C3 to D5) but
-// U+02D7 (a dash), the combining marks U+0300 to U+036F and U+0483 to
-// U+0489, and U+0387 (a middle dot). Hebrew and the rest of Armenian (D6,
-// D7), where the two dashes plainRune leaves out are, take the decoding
-// path.
+// U+017F (ſ), the spacing modifier letters and combining marks (U+02B0 to
+// U+036F, U+0483 to U+0489), U+037E and U+0387. Hebrew and the rest of
+// Armenian (D6, D7), where the two dashes plainRune leaves out are, take
+// the decoding path.
 func plainPair(s string, i int) bool {
 	if i < 0 || i+1 >= len(s) || s[i] < 0xC3 || s[i] > 0xD5 || s[i+1]&0xC0 != 0x80 {
 		return false
 	}
 	u := uint16(s[i])<<8 | uint16(s[i+1])
-	return (u < 0xCC80 || u >= 0xCDB0) && u != 0xCB97 && u != 0xCE87 && (u < 0xD283 || u > 0xD289)
+	return (u < 0xCAB0 || u >= 0xCDB0) && u != 0xC5BF && u != 0xCDBE && u != 0xCE87 && (u < 0xD283 || u > 0xD289)
 }
 
 // quickMaxLen is, by first byte, the longest visible string CanClassifyJSON

@@ -136,11 +136,13 @@ func plainLen(s string) int { return plainPrefix(unsafe.Slice(unsafe.StringData(
 // separator is ' '), and the ranges most other text is written in
 // (Latin-1 letters to Armenian, the Hebrew letters, CJK ideographs,
 // Hangul syllables), where no character is ignorable, a combining mark, a
-// space separator, a dash, a look-alike separator or a digit
-// (TestPlainRunesAreVisible checks every one) but these, left out: U+02D7
-// (the modifier letter minus), U+0387 (the Greek ano teleia, a middle
-// dot) and U+058A (the Armenian hyphen). The combining marks (U+0300 to
-// U+036F, U+0483 to U+0489) and the Hebrew points are not in them.
+// space separator, a dash, a look-alike or a digit, and none has an NFKC
+// form of one ASCII character (TestPlainRunesAreVisible checks every one)
+// but these, left out: U+017F (ſ, an s), U+037E (the Greek question mark,
+// a ';'), U+0387 (the Greek ano teleia, a middle dot) and U+058A (the
+// Armenian hyphen). The spacing modifier letters and combining marks
+// (U+02B0 to U+036F: ʰ, ˢ, the modifier letter minus; U+0483 to U+0489)
+// and the Hebrew points are not in them.
 func plainRune(r rune) bool {
 	switch {
 	case r < utf8.RuneSelf:
@@ -148,7 +150,7 @@ func plainRune(r rune) bool {
 	case r < 0xC0:
 		return false
 	case r < 0x600:
-		return r < 0x300 && r != 0x2D7 || r >= 0x370 && r < 0x483 && r != 0x387 ||
+		return r < 0x2B0 && r != 0x17F || r >= 0x370 && r < 0x483 && r != 0x37E && r != 0x387 ||
 			r >= 0x48A && r < 0x591 && r != 0x58A || r >= 0x5D0
 	}
 	return r >= 0x3400 && r < 0xA000 || r >= 0xAC00 && r < 0xD7A4

@@ -115,7 +115,7 @@ var notSensitive = []string{
 	`"10.4111.1111.1111.1111"`, `"411.111.111.111.111.1"`, `"192.168.100.200"`, `"2024.11.02"`, `"1.20.3"`,
 	`"4111111111111111 ` + strings.Repeat("x", 2000) + `"`, `"` + strings.Repeat("x", 2000) + ` 4111111111111111"`, `"eyJ` + strings.Repeat("A", 2000) + `"`,
 	`"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln and more"`, `"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln.x.y.z"`,
-	"\"192\uff0e168\uff0e100\uff0e200\"", "\"2024\u00b711\u00b702\"", `"10\u22154111\u22151111\u22151111\u22151111"`, `"\u0000\u0007\u007f"`, "\"H\u2082O x\u00b2\"",
+	"\"192\uff0e168\uff0e100\uff0e200\"", "\"2024\u00b711\u00b702\"", `"10\u22154111\u22151111\u22151111\u22151111"`, `"\u0000\u0007\u007f"`, "\"H\u2082O x\u00b2\"", `"490154203237518"`, `490154203237518`, `"4901234567894"`,
 	`"` + strings.Repeat("Alice ", 200) + `<alice>"`,
 	`"` + strings.Repeat("x", 2000) + ` alice@example.com and more"`,
 }
