@@ -133,7 +133,10 @@ func FuzzClassify(f *testing.F) {
 		if !ok {
 			return
 		}
-		trimmed := strings.TrimSpace(s)
+		// Classify reads the visible text (a trailing DEL or U+200B
+		// dropped); Scan reads the bytes it is given.
+		v, _ := visible(s)
+		trimmed := strings.TrimSpace(v)
 		if c == PrivateKey || c == Email {
 			// A value holding a key after other text, an address after
 			// a display name or "mailto:": Scan finds the key or the
