@@ -39,8 +39,11 @@ var cardRanges = []cardRange{
 	{"2200", "2204", 16, 19}, // Mir
 	{"9792", "9792", 16, 16}, // Troy
 	{"5019", "5019", 16, 16}, // Dankort
-	{"1", "1", 15, 15},       // UATP
 }
+
+// UATP (airline) numbers, 15 digits from 1, are left out: every 15-digit
+// id from 1 that passes Luhn (a tenth of social-network user ids) would be
+// one.
 
 const (
 	minCardDigits = 12
@@ -60,7 +63,9 @@ func cardAt(s string, i int) (int, bool) {
 
 // spacedCardAt reports whether a card number starts at s[i] and where it
 // ends. Digits may be grouped by single spaces or hyphens, one kind
-// throughout, in any grouping; the number must not run on into another
+// throughout, in any grouping after a first group of four digits or more
+// (every card's printed grouping starts with four; an order number
+// 302-1234567-1234565 does not); the number must not run on into another
 // digit or letter.
 func spacedCardAt(s string, i int) (int, bool) {
 	var digits [maxCardDigits]byte
@@ -81,6 +86,9 @@ func spacedCardAt(s string, i int) (int, bool) {
 			continue
 		}
 		if (c == ' ' || c == '-') && j+1 < len(s) && isDigit(s[j+1]) && (sep == 0 || sep == c) && isDigit(s[j-1]) {
+			if sep == 0 && n < 4 {
+				return 0, false // a card's printed groups start with four digits or more
+			}
 			sep = c
 			j++
 			continue

@@ -8,7 +8,7 @@ import (
 func TestIgnorableFastPathsMatchTheTables(t *testing.T) {
 	for r := rune(0); r <= unicode.MaxRune; r++ {
 		control := unicode.Is(unicode.Cc, r) && !unicode.IsSpace(r) // C0 but tab to carriage return, DEL, C1 but NEL
-		want := control || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r) || r == 0x034F || r == 0x115F || r == 0x1160 || r == 0x17B4 || r == 0x17B5 || r == 0x3164 || r == 0xFFA0
+		want := control || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
 		if ignorable(r) != want {
 			t.Fatalf("ignorable(%U) = %v", r, !want)
 		}

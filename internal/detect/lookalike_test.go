@@ -173,7 +173,7 @@ func TestCompatibilityDigitsAndSeparators(t *testing.T) {
 			}
 			continue
 		}
-		if v := VisibleRune(r); v != rune(n[0]) {
+		if v := VisibleRune(r); v != rune(n[0]) && !dash(r) { // ～ is Japanese code pages' wave dash 〜
 			t.Errorf("VisibleRune(%U) = %q; NFKC reads %q", r, v, n)
 		}
 	}
@@ -194,17 +194,22 @@ func TestCompatibilityDigitsAndSeparators(t *testing.T) {
 		{digits(-1, 0x278A), CardNumber}, {digits(-1, 0x24F5), CardNumber},
 		{"51\u24ff51\u24ff51\u24ff51\u24ff51\u24ff\u24ff", CardNumber}, // negative circled zeros: 5105105105105100
 		{"\U0001f10c78-\U0001f10b5-112\u24ea", SSN},
-		{spread("4111111111111111", "\u0332") + "\u0332", CardNumber}, // combining low line: underlined
-		{spread("4111111111111111", "\u0336") + "\u0336", CardNumber}, // combining long stroke: struck through
-		{spread("4111111111111111", "\ufe0f\u20e3"), CardNumber},      // keycaps
-		{spread("4111111111111111", "\u20dd"), CardNumber},            // enclosing circles
-		{"4\u0489111111111111111", CardNumber},                        // a Cyrillic enclosing mark
-		{"4111\uff0b1111\uff0b1111\uff0b1111", CardNumber},            // full-width plus
-		{"4111\ufe621111\ufe621111\ufe621111", CardNumber},            // small plus
-		{"4111\u207a1111\u208a1111\u27951111", CardNumber},            // superscript, subscript, heavy plus
-		{"4111\u28001111\u28001111\u28001111", CardNumber},            // Braille blank
-		{"078\u250005\u25001120", SSN},                                // box drawing
-		{"4111\u30fc1111\u30fc1111\u30fc1111", CardNumber},            // prolonged sound marks
+		{spread("4111111111111111", "\u0332") + "\u0332", CardNumber},                                                  // combining low line: underlined
+		{spread("4111111111111111", "\u0336") + "\u0336", CardNumber},                                                  // combining long stroke: struck through
+		{spread("4111111111111111", "\ufe0f\u20e3"), CardNumber},                                                       // keycaps
+		{spread("4111111111111111", "\u20dd"), CardNumber},                                                             // enclosing circles
+		{"4\u0489111111111111111", CardNumber},                                                                         // a Cyrillic enclosing mark
+		{"4111\uff0b1111\uff0b1111\uff0b1111", CardNumber},                                                             // full-width plus
+		{"4111\ufe621111\ufe621111\ufe621111", CardNumber},                                                             // small plus
+		{"4111\u207a1111\u208a1111\u27951111", CardNumber},                                                             // superscript, subscript, heavy plus
+		{"4111\u28001111\u28001111\u28001111", CardNumber},                                                             // Braille blank
+		{"078\u250005\u25001120", SSN},                                                                                 // box drawing
+		{"4111\u30fc1111\u30fc1111\u30fc1111", CardNumber},                                                             // prolonged sound marks
+		{"4111\u20651111\u20651111\u20651111", CardNumber}, {"4111\U000e00801111\ufff01111\U000e01f01111", CardNumber}, // reserved ignorables
+		{"-----BEGIN RSA PRI\u2065VATE KEY-----\nMIIEow", PrivateKey}, {"ali\u2065ce@example.com", Email},
+		{"\u2504\u2504\u2504\u2504\u2504BEGIN RSA PRIVATE KEY\u2504\u2504\u2504\u2504\u2504\nMIIEow", PrivateKey}, // dashed box drawing
+		{"4111\u257c1111\u23ba1111\u254d1111", CardNumber}, {"4111\uff5e1111\uff5e1111\uff5e1111", CardNumber},
+		{"4111\u25cf1111\u25e61111\u02d91111", CardNumber}, {"4111\u20171111\u25811111\u02cd1111", CardNumber},
 		{"john.doe\uff20example.com", Email}, {"john.doe\ufe6bexample.com", Email},
 		{"\uff24\uff2589370400440532013000", IBAN}, {"\U0001d403\U0001d40489370400440532013000", IBAN},
 		{"\uff45yJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc", JWT},
@@ -229,7 +234,7 @@ func TestCompatibilityDigitsAndSeparators(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range []string{"H\u2082O", "x\u00b2 + y\u00b2", "caf\u0065\u0301", "\u2460 \u2461 \u2462", "\uff21\uff22\uff23\u682a\u5f0f\u4f1a\u793e", "\uff11\uff12\uff13\uff0d\uff14\uff15\uff16\uff17", "E = mc\u00b2 \u00b7 10\u2078", "03\u30fc1234\u30fc5678", "490154203237518", "4901234567894"} {
+	for _, s := range []string{"H\u2082O", "x\u00b2 + y\u00b2", "caf\u0065\u0301", "\u2460 \u2461 \u2462", "\uff21\uff22\uff23\u682a\u5f0f\u4f1a\u793e", "\uff11\uff12\uff13\uff0d\uff14\uff15\uff16\uff17", "E = mc\u00b2 \u00b7 10\u2078", "03\u30fc1234\u30fc5678", "490154203237518", "4901234567894", "100004567890125", "302-1234567-1234565", "Bearer Authentication", "bearer securities", "Bearer instrument"} {
 		if c, ok := Classify(s, All); ok {
 			t.Errorf("Classify(%q) = %v", s, c)
 		}

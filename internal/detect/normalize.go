@@ -77,11 +77,15 @@ func visible(s string) (string, bool) {
 // hyphen-minus, …), the other characters of the Dash property (the minus
 // sign, its superscript and subscript forms, the swung dash), the symbols
 // confusables.txt maps to '-' (the hyphen bullet, the modifier letter and
-// heavy minus signs), the horizontal box-drawing lines, and the prolonged
-// sound marks Japanese writes phone numbers with (03ー1234ー5678).
+// heavy minus signs), the horizontal box-drawing and scan lines (solid,
+// dashed, mixed), the prolonged sound marks Japanese writes phone numbers
+// with (03ー1234ー5678), and the full-width tilde Japanese code pages
+// write the wave dash 〜 as.
 func dash(r rune) bool {
 	switch r {
-	case 0x2043, 0x02D7, 0x2796, 0x2500, 0x2501, 0x2574, 0x2576, 0x2578, 0x257A, 0x23AF, 0x30FC, 0xFF70:
+	case 0x2043, 0x02D7, 0x2796, 0x30FC, 0xFF70, 0xFF5E,
+		0x2500, 0x2501, 0x2504, 0x2505, 0x2508, 0x2509, 0x254C, 0x254D, 0x2574, 0x2576, 0x2578, 0x257A, 0x257C, 0x257E,
+		0x23AF, 0x23BA, 0x23BB, 0x23BC, 0x23BD:
 		return true
 	}
 	return unicode.Is(unicode.Pd, r) || unicode.Is(unicode.Dash, r)
@@ -89,18 +93,22 @@ func dash(r rune) bool {
 
 // lookAlike is the ASCII character a reader takes r for where NFKC
 // (compatASCII) does not say so, or 0: '.', '/', '_' and '+' for the
-// symbols Unicode's confusables.txt maps to them or to the middle dot,
-// and for the connector punctuation (Pc) '_'; ' ' for the Braille blank;
+// symbols Unicode's confusables.txt maps to them or to the middle dot;
+// '.' for bullets and the dot above; '_' for the low lines and the lower
+// block, and for connector punctuation (Pc); ' ' for the Braille blank;
 // the digit of a circled digit NFKC leaves alone (⓵, ❶, ➀, ➊, the
 // negative circled zeros). Letters drawn like one (katakana NO, a Lisu
 // tone letter) are read as letters.
 func lookAlike(r rune) byte {
 	switch r {
 	case 0x00B7, 0x0387, 0x06D4, 0x0701, 0x0702, 0x16EB, 0x2022, 0x2024, 0x2027, 0x2219, 0x22C5, 0x2E31,
-		0x3002, 0x30FB, 0xA60E, 0xFE52, 0xFF0E, 0xFF61, 0xFF65, 0x10101, 0x10A50:
+		0x3002, 0x30FB, 0xA60E, 0xFE52, 0xFF0E, 0xFF61, 0xFF65, 0x10101, 0x10A50,
+		0x02D9, 0x25CF, 0x25E6, 0x2981:
 		return '.'
 	case 0x1735, 0x2041, 0x2044, 0x2215, 0x2571, 0x27CB, 0x29F8, 0x2F03, 0x31D3, 0xFF0F, 0x1D23A:
 		return '/'
+	case 0x02CD, 0x2017, 0x2581:
+		return '_'
 	case 0x16ED, 0x2795:
 		return '+'
 	case 0x2800:
@@ -166,7 +174,10 @@ func mark(r rune) bool {
 // ignorable reports a character that renders as nothing: Unicode's format
 // characters (Cf: zero-width space and joiners, word joiner, BOM, soft
 // hyphen, bidirectional marks, invisible operators, tags), variation
-// selectors, the Hangul and Khmer fillers of Default_Ignorable_Code_Point,
+// selectors, the rest of Default_Ignorable_Code_Point (the Hangul and Khmer
+// fillers, and the code points Unicode reserves as ignorable, unassigned
+// yet, which a renderer hides too: U+2065, U+FFF0 to U+FFF8, the rest of
+// U+E0000 to U+E0FFF),
 // and the control characters other than those that read as space (C0 but
 // tab, line feed, vertical tab, form feed and carriage return; DEL; C1 but
 // NEL, a line break).
@@ -174,11 +185,7 @@ func ignorable(r rune) bool {
 	if r < 0x0600 { // Latin, Greek, Cyrillic, …: a branch, not a table search
 		return r == 0x00AD || r == 0x034F || r < utf8.RuneSelf && invisibleASCII(byte(r)) || r >= 0x80 && r < 0xA0 && r != 0x85
 	}
-	switch r {
-	case 0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0:
-		return true
-	}
-	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r)
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
 }
 
 // firstOtherDigit is the first decimal digit outside ASCII (U+0660

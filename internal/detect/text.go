@@ -180,8 +180,9 @@ func b64Run(s string) int {
 const minBearerToken = 8
 
 // bearerAt reports whether s[i:] is the scheme "Bearer" (any case), spaces,
-// and a b64token (RFC 6750 §2.1: [A-Za-z0-9-._~+/]+ then '='*); the match is
-// the token alone, so Redact keeps the scheme.
+// and a b64token (RFC 6750 §2.1: [A-Za-z0-9-._~+/]+ then '='*) that is not
+// an ordinary word (letters whose pairs read as English: surprising); the
+// match is the token alone, so Redact keeps the scheme.
 func bearerAt(s string, i int) (start, end int, ok bool) {
 	const scheme = "bearer"
 	if len(s)-i < len(scheme)+1+minBearerToken || !strings.EqualFold(s[i:i+len(scheme)], scheme) {
@@ -201,10 +202,20 @@ func bearerAt(s string, i int) (start, end int, ok bool) {
 	for j < len(s) && s[j] == '=' {
 		j++
 	}
-	if j-start < minBearerToken {
-		return 0, 0, false
+	if j-start < minBearerToken || allLetters(s[start:j]) && !surprising(s[start:j]) {
+		return 0, 0, false // short, or a word: "Bearer Authentication", "bearer securities"
 	}
 	return start, j, true
+}
+
+// allLetters reports whether s is ASCII letters only.
+func allLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlpha(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // apiKeyFormat is a vendor key format: a documented prefix and the length

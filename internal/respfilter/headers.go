@@ -54,7 +54,9 @@ const (
 // wrappers that carry JSON to script readers: the XSSI guards ")]}'",
 // "while(1);" and "for(;;);", and JSONP "name(". Such a body is filtered as
 // JSON, so it fails as malformed_json unless it is one plain document: JSON
-// never passes as "not JSON" behind a prefix.
+// never passes as "not JSON" behind these prefixes. Other script around
+// JSON (a comment before a JSONP call, "throw 1;") is "not JSON" and
+// follows non_json, whose default refuses it.
 func sniff(body []byte) sniffResult {
 	i, skipped := skipBlank(body)
 	if i == len(body) {
