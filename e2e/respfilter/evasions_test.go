@@ -44,6 +44,8 @@ func TestTokenKeysAndReadableEvasions(t *testing.T) {
 		"/deny/braille":   "{\"v\":\"078\u280005\u28001120\"}",
 		"/deny/fwat":      "{\"v\":\"john.doe\uff20example.com\"}",
 		"/deny/fwpem":     "{\"v\":\"-----\uff22\uff25\uff27\uff29\uff2e RSA PRIVATE KEY-----\\nMIIE\"}",
+		"/deny/reserved":  `{"v":"-----BEGIN RSA PRI\u2065VATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----"}`,
+		"/deny/dashbox":   "{\"v\":\"\u2504\u2504\u2504\u2504\u2504BEGIN RSA PRIVATE KEY\u2504\u2504\u2504\u2504\u2504\\nMIIE\"}",
 		"/deny/boxssn":    "{\"v\":\"078\u250005\u25001120\"}",
 		"/deny/super":     "{\"v\":\"\u2074\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9\"}",
 		"/deny/underline": `{"v":"4\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u03321\u0332"}`,

@@ -86,6 +86,8 @@ var evasions = []struct {
 	{"email with a full-width at sign", `"john.doe\uff20example.com"`, "email"},
 	{"IBAN with mathematical bold letters", `"\ud835\udc03\ud835\udc0489370400440532013000"`, "iban"},
 	{"key header in full-width letters", "\"-----\uff22\uff25\uff27\uff29\uff2e RSA PRIVATE KEY-----\\nMIIE\"", "private_key"},
+	{"card grouped by reserved default-ignorables", `"4111\u20651111\ufff01111\udb40\udc801111"`, "card_number"},
+	{"card grouped by dashed box-drawing lines", "\"4111\u25041111\u254c1111\u23ba1111\"", "card_number"},
 	{"card in superscript digits", "\"\u2074\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\u00b9\"", "card_number"},
 	{"card in escaped circled digits", `"\u2463\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460\u2460"`, "card_number"},
 	{"card underlined by escaped combining low lines", `"` + spread("4111111111111111", `\u0332`) + `\u0332"`, "card_number"},
@@ -115,7 +117,7 @@ var notSensitive = []string{
 	`"10.4111.1111.1111.1111"`, `"411.111.111.111.111.1"`, `"192.168.100.200"`, `"2024.11.02"`, `"1.20.3"`,
 	`"4111111111111111 ` + strings.Repeat("x", 2000) + `"`, `"` + strings.Repeat("x", 2000) + ` 4111111111111111"`, `"eyJ` + strings.Repeat("A", 2000) + `"`,
 	`"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln and more"`, `"eyJ` + strings.Repeat("A", 1200) + `.eyJzdWIiOiJhbGljZSJ9.c2ln.x.y.z"`,
-	"\"192\uff0e168\uff0e100\uff0e200\"", "\"2024\u00b711\u00b702\"", `"10\u22154111\u22151111\u22151111\u22151111"`, `"\u0000\u0007\u007f"`, "\"H\u2082O x\u00b2\"", `"490154203237518"`, `490154203237518`, `"4901234567894"`,
+	"\"192\uff0e168\uff0e100\uff0e200\"", "\"2024\u00b711\u00b702\"", `"10\u22154111\u22151111\u22151111\u22151111"`, `"\u0000\u0007\u007f"`, "\"H\u2082O x\u00b2\"", `"490154203237518"`, `490154203237518`, `"4901234567894"`, `"100004567890125"`, `100004567890125`, `"302-1234567-1234565"`, `"Bearer Authentication"`,
 	`"` + strings.Repeat("Alice ", 200) + `<alice>"`,
 	`"` + strings.Repeat("x", 2000) + ` alice@example.com and more"`,
 }
