@@ -101,26 +101,25 @@ func AppendNormalizedName(dst []byte, name string) []byte {
 	for i := 0; i < len(name); {
 		c := name[i]
 		switch {
-		case c == '_' || c == '-' || c == '.' || isASCIISpace(c) || invisibleASCII(c):
-		case c >= 'A' && c <= 'Z':
-			dst = append(dst, c+'a'-'A')
+		case nameSeparator(c) || isASCIISpace(c) || invisibleASCII(c):
 		case c < utf8.RuneSelf:
-			dst = append(dst, c)
+			dst = append(dst, lowerASCII(c))
 		default:
 			// Read as a person reads it (VisibleRune): invisible
 			// characters dropped, spaces, dashes and look-alike
 			// separators left out like their ASCII forms.
 			r, n := utf8.DecodeRuneInString(name[i:])
-			switch v := VisibleRune(r); {
-			case v < 0 || v == ' ' || v == '-' || v == '.' || v == '_':
+			v := VisibleRune(r)
+			switch {
+			case v < 0 || v < utf8.RuneSelf && nameSeparator(byte(v)):
 			case v < utf8.RuneSelf:
 				dst = append(dst, lowerASCII(byte(v)))
-			case asciiFold(r) != 0:
-				dst = append(dst, asciiFold(r))
-			case latinLookAlike(r) != 0:
-				dst = append(dst, latinLookAlike(r))
 			default:
-				dst = append(dst, name[i:i+n]...)
+				if a := latinLetter(r); a != 0 {
+					dst = append(dst, a)
+				} else {
+					dst = append(dst, name[i:i+n]...)
+				}
 			}
 			i += n
 			continue
@@ -128,6 +127,19 @@ func AppendNormalizedName(dst []byte, name string) []byte {
 		i++
 	}
 	return dst
+}
+
+// nameSeparator reports a byte a name is written with between its words
+// ("password_hash", "Password-Hash", "password hash").
+func nameSeparator(c byte) bool { return c == '_' || c == '-' || c == '.' || c == ' ' }
+
+// latinLetter is the lower-case ASCII letter a name's character outside
+// ASCII stands for (asciiFold, then latinLookAlike), or 0.
+func latinLetter(r rune) byte {
+	if a := asciiFold(r); a != 0 {
+		return a
+	}
+	return latinLookAlike(r)
 }
 
 // latinLookAlike is the lower-case ASCII letter a Cyrillic or Greek letter
